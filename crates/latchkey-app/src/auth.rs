@@ -1,0 +1,291 @@
+//! Sign-in with password (Argon2id) giving a session, API tokens for automation, and revocation
+//! of both. Every sign-in, failed or not, is an audit event.
+
+use latchkey_core::PersonId;
+use latchkey_store::audit::NewEvent;
+use latchkey_store::auth::{self as grants, Grant, GrantKind};
+use latchkey_store::people::{self, NewPerson};
+use latchkey_store::records::Person;
+use serde_json::json;
+
+use crate::authz::{Principal, Via};
+use crate::secrets;
+use crate::{App, AppError, Result};
+
+/// What a successful sign-in hands back: the session token goes into a cookie.
+pub struct SignedIn {
+    pub token: String,
+    pub session: Grant,
+    pub person: Person,
+}
+
+/// A hash verified when the account does not exist, so that an unknown address takes as long to
+/// refuse as a wrong password. Made once per process from a random password.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random = secrets::random_bytes::<16>()
+            .map(hex::encode)
+            .unwrap_or_default();
+        secrets::hash_password(&random).unwrap_or_default()
+    })
+}
+
+pub(crate) fn normalize_email(email: &str) -> Result<String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        })
+        && !e.chars().any(char::is_whitespace);
+    if valid {
+        Ok(e)
+    } else {
+        Err(AppError::invalid(
+            "email",
+            "is not an e-mail address like name@example.org",
+        ))
+    }
+}
+
+impl App {
+    /// Signs in with e-mail and password. Rate-limited per account and per source address;
+    /// a wrong password and an unknown account get the same answer in the same time.
+    ///
+    /// # Errors
+    /// `RateLimited` past the limits; `Unauthenticated` for wrong credentials.
+    pub async fn login(&self, email: &str, password: &str, source: &str) -> Result<SignedIn> {
+        let cfg = self.config();
+        let email = email.trim().to_lowercase();
+        self.limiter().hit(
+            &format!("login:source:{source}"),
+            cfg.login_attempts * 3,
+            cfg.login_window,
+        )?;
+        self.limiter().hit(
+            &format!("login:account:{email}"),
+            cfg.login_attempts,
+            cfg.login_window,
+        )?;
+        let found = {
+            let mut conn = self.store().read().await?;
+            people::find_by_email(&mut conn, &email).await?
+        };
+        let hash = found.as_ref().and_then(|(_, h)| h.clone());
+        let pw = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            let real = hash.is_some();
+            let matches = match &hash {
+                Some(h) => secrets::verify_password(&pw, h),
+                None => secrets::verify_password(&pw, dummy_hash()),
+            };
+            real && matches
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("password check: {e}")))?;
+        let person = match (found, ok) {
+            (Some((person, Some(_))), true) => person,
+            (found, _) => {
+                let tx = self.store().write().await?;
+                let ev = NewEvent::new("auth.login_failed", format!("email:{email}"))
+                    .actor(found.map(|(p, _)| p.id))
+                    .data(json!({ "source": source }));
+                self.commit_with(tx, vec![ev]).await?;
+                return Err(AppError::Unauthenticated(
+                    "the e-mail address or the password is wrong".into(),
+                ));
+            }
+        };
+        self.limiter().clear(&format!("login:account:{email}"));
+        let (token, digest) = secrets::new_token("lks")?;
+        let now = self.now();
+        let expires = now
+            .checked_add(cfg.session_ttl)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut tx = self.store().write().await?;
+        let session =
+            grants::create_session(tx.conn(), &digest, person.id, now, expires, source).await?;
+        let ev = NewEvent::new("auth.login", format!("person:{}", person.id))
+            .actor(Some(person.id))
+            .data(json!({ "session": session.id, "source": source }));
+        self.commit_with(tx, vec![ev]).await?;
+        Ok(SignedIn {
+            token,
+            session,
+            person,
+        })
+    }
+
+    /// Resolves a session token or an API token to a principal.
+    ///
+    /// # Errors
+    /// `Unauthenticated` when the token is unknown, expired or revoked.
+    pub async fn authenticate(&self, kind: GrantKind, token: &str) -> Result<Principal> {
+        let now = self.now();
+        let mut conn = self.store().read().await?;
+        let grant = grants::find(&mut conn, kind, &secrets::token_digest(token))
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated("unknown session or token".into()))?;
+        if grant.revoked_at.is_some() {
+            return Err(AppError::Unauthenticated(
+                "this session or token was revoked".into(),
+            ));
+        }
+        if grant.expires_at.is_some_and(|e| e <= now) {
+            return Err(AppError::Unauthenticated("this session has expired".into()));
+        }
+        let via = match kind {
+            GrantKind::Session => Via::Session(grant.id),
+            GrantKind::ApiToken => Via::ApiToken(grant.id),
+        };
+        self.principal_with(&mut conn, grant.person_id, via).await
+    }
+
+    async fn principal_with(
+        &self,
+        conn: &mut latchkey_store::Conn,
+        person: PersonId,
+        via: Via,
+    ) -> Result<Principal> {
+        let p = people::get_person(conn, person)
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated("this account no longer exists".into()))?;
+        let memberships = people::memberships_of(conn, person).await?;
+        Ok(Principal::new(p, memberships, via, self.now()))
+    }
+
+    /// The principal of a person acting at the installer's terminal.
+    ///
+    /// # Errors
+    /// `NotFound` when the person does not exist.
+    pub async fn terminal_principal(&self, person: PersonId) -> Result<Principal> {
+        let mut conn = self.store().read().await?;
+        self.principal_with(&mut conn, person, Via::Terminal)
+            .await
+            .map_err(|_| AppError::not_found(format!("person {person}")))
+    }
+
+    /// Ends the caller's session (sign-out).
+    ///
+    /// # Errors
+    /// `Invalid` when the caller is not signed in with a session.
+    pub async fn logout(&self, who: &Principal) -> Result<()> {
+        let Via::Session(id) = who.via() else {
+            return Err(AppError::invalid(
+                "session",
+                "you are not signed in with a session",
+            ));
+        };
+        self.revoke_grant(who, GrantKind::Session, id).await
+    }
+
+    /// Lists the caller's sessions or tokens.
+    ///
+    /// # Errors
+    /// `Store` on a failed read.
+    pub async fn list_grants(&self, who: &Principal, kind: GrantKind) -> Result<Vec<Grant>> {
+        let mut conn = self.store().read().await?;
+        Ok(grants::list(&mut conn, kind, who.id()).await?)
+    }
+
+    /// Creates an API token for the caller; the token is returned once and never stored.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad name.
+    pub async fn create_api_token(&self, who: &Principal, name: &str) -> Result<(String, Grant)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::invalid("name", "must be 1–100 characters"));
+        }
+        let (token, digest) = secrets::new_token("lkt")?;
+        let mut tx = self.store().write().await?;
+        let grant =
+            grants::create_api_token(tx.conn(), &digest, who.id(), name, self.now()).await?;
+        let ev = NewEvent::new("auth.token_created", format!("token:{}", grant.id))
+            .actor(Some(who.id()))
+            .data(json!({ "name": name }));
+        self.commit_with(tx, vec![ev]).await?;
+        Ok((token, grant))
+    }
+
+    /// Revokes a session or token of the caller (admins: of anyone).
+    ///
+    /// # Errors
+    /// `NotFound` when it does not exist or belongs to someone else.
+    pub async fn revoke_grant(&self, who: &Principal, kind: GrantKind, id: i64) -> Result<()> {
+        let mut tx = self.store().write().await?;
+        let grant = grants::get(tx.conn(), kind, id)
+            .await?
+            .filter(|g| g.person_id == who.id() || who.is_admin())
+            .ok_or_else(|| AppError::not_found("session or token"))?;
+        grants::revoke(tx.conn(), kind, id, self.now()).await?;
+        let what = match kind {
+            GrantKind::Session => "session",
+            GrantKind::ApiToken => "token",
+        };
+        let ev = NewEvent::new(format!("auth.{what}_revoked"), format!("{what}:{id}"))
+            .actor(Some(who.id()))
+            .data(json!({ "person": grant.person_id }));
+        self.commit_with(tx, vec![ev]).await
+    }
+
+    /// Creates an admin (an installer with rights over every property). Done at the terminal:
+    /// whoever holds the data directory is trusted to do this.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad e-mail or weak password; `Conflict` when the address is taken.
+    pub async fn create_admin(&self, name: &str, email: &str, password: &str) -> Result<Person> {
+        let email = normalize_email(email)?;
+        let name = crate::people::check_name(name)?;
+        secrets::check_password_strength(password)?;
+        let pw = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
+        let mut tx = self.store().write().await?;
+        let person = people::create_person(
+            tx.conn(),
+            &NewPerson {
+                name,
+                email: Some(email),
+                phone: None,
+                password_hash: Some(hash),
+                is_admin: true,
+            },
+            self.now(),
+        )
+        .await
+        .map_err(|e| {
+            AppError::conflict_or(e, "a person with this e-mail address already exists")
+        })?;
+        let ev = NewEvent::new("person.admin_created", format!("person:{}", person.id))
+            .data(json!({ "name": person.name }));
+        self.commit_with(tx, vec![ev]).await?;
+        Ok(person)
+    }
+
+    /// Sets a person's password (the person themself, or an admin).
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone else; `Invalid` for a weak password.
+    pub async fn set_password(
+        &self,
+        who: &Principal,
+        person: PersonId,
+        password: &str,
+    ) -> Result<()> {
+        if who.id() != person && !who.is_admin() {
+            return Err(AppError::forbidden("you may only change your own password"));
+        }
+        secrets::check_password_strength(password)?;
+        let pw = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
+        let mut tx = self.store().write().await?;
+        people::set_password_hash(tx.conn(), person, &hash).await?;
+        let ev =
+            NewEvent::new("person.password_set", format!("person:{person}")).actor(Some(who.id()));
+        self.commit_with(tx, vec![ev]).await
+    }
+}

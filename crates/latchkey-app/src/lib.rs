@@ -1,0 +1,156 @@
+//! latchkey's use cases. Every function here takes an authorization capability (see [`authz`]) or
+//! a [`authz::Principal`] from which it derives one, does its work in one store transaction, and
+//! appends the audit event in that same transaction: a change that cannot be recorded does not
+//! happen.
+//!
+//! Depends on `latchkey-core` and `latchkey-store`; knows nothing of HTTP or MQTT. Two seams are
+//! left for the device bridge and for notifications: [`DevicePort`] is told when the desired state
+//! of a door's lock changes, and [`App::subscribe`] yields every committed audit event.
+
+pub mod access;
+pub mod auth;
+pub mod authz;
+pub mod clock;
+pub mod credentials;
+pub mod directory;
+mod error;
+pub mod events;
+pub mod people;
+pub mod ratelimit;
+pub mod secrets;
+
+use std::sync::Arc;
+
+use latchkey_core::DoorId;
+use latchkey_store::audit::{self, NewEvent};
+use latchkey_store::records::Event;
+use latchkey_store::{Store, WriteTx};
+use tokio::sync::broadcast;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{AppError, Result};
+pub use latchkey_store as store;
+
+/// Told when what a door's lock should hold (PIN slots, mode, settings) has changed, so that the
+/// device bridge can reconcile it. The default does nothing: without a bridge, the database is
+/// the desired state and nothing else needs to hear about it.
+pub trait DevicePort: Send + Sync {
+    fn desired_state_changed(&self, door: DoorId);
+}
+
+/// The port used when no device bridge runs.
+pub struct NoDevices;
+
+impl DevicePort for NoDevices {
+    fn desired_state_changed(&self, _door: DoorId) {}
+}
+
+/// Tunables of the application layer.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// How long a sign-in session lasts.
+    pub session_ttl: jiff::SignedDuration,
+    /// Login attempts allowed per account and per source address in `login_window`.
+    pub login_attempts: u32,
+    pub login_window: std::time::Duration,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            session_ttl: jiff::SignedDuration::from_hours(12),
+            login_attempts: 10,
+            login_window: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
+/// The application: storage, keys, clock and the seams. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    keys: secrets::Keys,
+    clock: Arc<dyn Clock>,
+    devices: Arc<dyn DevicePort>,
+    events: broadcast::Sender<Event>,
+    limiter: ratelimit::RateLimiter,
+    config: AppConfig,
+}
+
+impl App {
+    pub fn new(
+        store: Store,
+        keys: secrets::Keys,
+        clock: Arc<dyn Clock>,
+        devices: Arc<dyn DevicePort>,
+        config: AppConfig,
+    ) -> App {
+        let (events, _) = broadcast::channel(1024);
+        App {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                clock,
+                devices,
+                events,
+                limiter: ratelimit::RateLimiter::default(),
+                config,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.inner.clock.now()
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn keys(&self) -> &secrets::Keys {
+        &self.inner.keys
+    }
+
+    pub(crate) fn limiter(&self) -> &ratelimit::RateLimiter {
+        &self.inner.limiter
+    }
+
+    pub(crate) fn devices(&self) -> &dyn DevicePort {
+        self.inner.devices.as_ref()
+    }
+
+    /// Every audit event committed from now on, in order. Slow subscribers miss events (they
+    /// get `Lagged`) rather than slowing writers; the log itself is the durable record.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Appends `events` in `tx`, commits, then publishes them to subscribers.
+    pub(crate) async fn commit_with(&self, mut tx: WriteTx, events: Vec<NewEvent>) -> Result<()> {
+        let at = self.now();
+        let last = audit::append(&mut tx, at, &events).await?;
+        tx.commit().await?;
+        let first = last - events.len() as i64 + 1;
+        for (i, ev) in events.into_iter().enumerate() {
+            // Nobody listening is fine: the event is in the log.
+            let _ = self.inner.events.send(Event {
+                seq: first + i as i64,
+                at,
+                property_id: ev.property_id,
+                actor_id: ev.actor_id,
+                kind: ev.kind,
+                subject: ev.subject,
+                data: ev.data,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,440 @@
+//! People and memberships: move-in, household, guests, trusted contacts, move-out.
+
+use jiff::Timestamp;
+use latchkey_core::model::{CredentialStatus, Role};
+use latchkey_core::{MembershipId, PersonId, PropertyId, UnitId};
+use latchkey_store::audit::NewEvent;
+use latchkey_store::people::{self as repo, NewMembership, NewPerson};
+use latchkey_store::records::{Membership, Person};
+use latchkey_store::{credentials as creds, property};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::normalize_email;
+use crate::authz::Principal;
+use crate::directory::{check_text, may_grant};
+use crate::{App, AppError, Result, secrets};
+
+pub(crate) fn check_name(name: &str) -> Result<String> {
+    check_text("name", name, 200)
+}
+
+/// A role to hold, at a unit or at the whole property.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipInput {
+    pub role: Role,
+    pub unit_id: Option<UnitId>,
+    pub valid_from: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+}
+
+/// A new person with their first membership at the property.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonInput {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Lets the person sign in; optional (a child may have only a PIN).
+    pub password: Option<String>,
+    pub membership: MembershipInput,
+}
+
+fn check_phone(phone: &str) -> Result<String> {
+    let p = phone.trim();
+    let ok =
+        (4..=32).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    if ok {
+        Ok(p.to_owned())
+    } else {
+        Err(AppError::invalid(
+            "phone",
+            "must be a phone number of digits, spaces and + - ( )",
+        ))
+    }
+}
+
+impl App {
+    /// Checks that `who` may grant `m` at `property` and that it is well-formed.
+    async fn check_membership(
+        &self,
+        who: &Principal,
+        property: PropertyId,
+        m: &MembershipInput,
+    ) -> Result<()> {
+        if m.role.is_property_wide() != m.unit_id.is_none() {
+            return Err(AppError::invalid(
+                "membership.unit_id",
+                if m.role.is_property_wide() {
+                    "installers, managers and locksmiths belong to the property, not to a unit"
+                } else {
+                    "residents, household members, guests and trusted contacts need a unit"
+                },
+            ));
+        }
+        if let (Some(f), Some(u)) = (m.valid_from, m.valid_until) {
+            if u <= f {
+                return Err(AppError::invalid(
+                    "membership.valid_until",
+                    "must be after valid_from",
+                ));
+            }
+        }
+        let granter = match m.unit_id {
+            Some(unit) => {
+                let admin = who.unit_admin(property, unit)?;
+                if admin.is_staff() {
+                    who.staff(property)?.role()
+                } else {
+                    Role::Resident
+                }
+            }
+            None => who.staff(property)?.role(),
+        };
+        if !may_grant(granter, m.role) {
+            return Err(AppError::forbidden(format!(
+                "you may not grant the role `{}`",
+                m.role
+            )));
+        }
+        if let Some(unit) = m.unit_id {
+            let mut conn = self.store().read().await?;
+            property::get_unit(&mut conn, unit)
+                .await?
+                .filter(|u| u.property_id == property)
+                .ok_or_else(|| {
+                    AppError::invalid("membership.unit_id", "is not a unit of this property")
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Adds a person together with their first membership (move-in, a new household member,
+    /// a guest, a trusted contact).
+    ///
+    /// # Errors
+    /// `Forbidden` when the caller may not grant that role there; `Invalid`; `Conflict` when
+    /// the e-mail address is taken.
+    pub async fn create_person(
+        &self,
+        who: &Principal,
+        property: PropertyId,
+        input: PersonInput,
+    ) -> Result<(Person, Membership)> {
+        self.check_membership(who, property, &input.membership)
+            .await?;
+        let name = check_name(&input.name)?;
+        let email = input.email.as_deref().map(normalize_email).transpose()?;
+        let phone = input.phone.as_deref().map(check_phone).transpose()?;
+        let password_hash = match input.password {
+            Some(pw) => {
+                if email.is_none() {
+                    return Err(AppError::invalid(
+                        "email",
+                        "is needed to sign in with a password",
+                    ));
+                }
+                secrets::check_password_strength(&pw)?;
+                Some(
+                    tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
+                        .await
+                        .map_err(|e| AppError::Internal(e.to_string()))??,
+                )
+            }
+            None => None,
+        };
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let person = repo::create_person(
+            tx.conn(),
+            &NewPerson {
+                name,
+                email,
+                phone,
+                password_hash,
+                is_admin: false,
+            },
+            now,
+        )
+        .await
+        .map_err(|e| {
+            AppError::conflict_or(e, "a person with this e-mail address already exists")
+        })?;
+        let m = input.membership;
+        let membership = repo::create_membership(
+            tx.conn(),
+            &NewMembership {
+                person_id: person.id,
+                property_id: property,
+                unit_id: m.unit_id,
+                role: m.role,
+                valid_from: m.valid_from,
+                valid_until: m.valid_until,
+            },
+            now,
+        )
+        .await?;
+        let events = vec![
+            NewEvent::new("person.created", format!("person:{}", person.id))
+                .property(property)
+                .actor(Some(who.id()))
+                .data(json!({ "name": person.name })),
+            membership_event("membership.created", &membership, who),
+        ];
+        self.commit_with(tx, events).await?;
+        Ok((person, membership))
+    }
+
+    /// Adds a membership to an existing person (staff only: residents add new people).
+    ///
+    /// # Errors
+    /// As [`App::create_person`]; `Invalid` when the person does not exist.
+    pub async fn create_membership(
+        &self,
+        who: &Principal,
+        property: PropertyId,
+        person: PersonId,
+        m: MembershipInput,
+    ) -> Result<Membership> {
+        who.staff(property)?;
+        self.check_membership(who, property, &m).await?;
+        let mut tx = self.store().write().await?;
+        repo::get_person(tx.conn(), person)
+            .await?
+            .ok_or_else(|| AppError::invalid("person_id", "no such person"))?;
+        let membership = repo::create_membership(
+            tx.conn(),
+            &NewMembership {
+                person_id: person,
+                property_id: property,
+                unit_id: m.unit_id,
+                role: m.role,
+                valid_from: m.valid_from,
+                valid_until: m.valid_until,
+            },
+            self.now(),
+        )
+        .await?;
+        let ev = membership_event("membership.created", &membership, who);
+        self.commit_with(tx, vec![ev]).await?;
+        Ok(membership)
+    }
+
+    /// People the caller may see: everyone at the property for staff; the people of their own
+    /// units (and themselves) for others.
+    ///
+    /// # Errors
+    /// `NotFound` for outsiders.
+    pub async fn list_people(&self, who: &Principal, property: PropertyId) -> Result<Vec<Person>> {
+        let m = who.member(property)?;
+        let mut conn = self.store().read().await?;
+        let people = repo::list_people(&mut conn, property).await?;
+        if m.is_staff() {
+            return Ok(people);
+        }
+        let visible = self.visible_people(who, property).await?;
+        Ok(people
+            .into_iter()
+            .filter(|p| visible.contains(&p.id))
+            .collect())
+    }
+
+    /// The caller and the people who share a unit with them.
+    pub(crate) async fn visible_people(
+        &self,
+        who: &Principal,
+        property: PropertyId,
+    ) -> Result<Vec<PersonId>> {
+        let units = who.units(property);
+        let mut conn = self.store().read().await?;
+        let mut ids: Vec<PersonId> = repo::list_memberships(&mut conn, property)
+            .await?
+            .into_iter()
+            .filter(|m| m.unit_id.is_some_and(|u| units.contains(&u)))
+            .map(|m| m.person_id)
+            .collect();
+        ids.push(who.id());
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// # Errors
+    /// `NotFound` when the person does not exist or the caller may not see them.
+    pub async fn get_person(&self, who: &Principal, id: PersonId) -> Result<Person> {
+        let mut conn = self.store().read().await?;
+        let p = repo::get_person(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("person"))?;
+        if who.id() == id || who.is_admin() {
+            return Ok(p);
+        }
+        let their = repo::memberships_of(&mut conn, id).await?;
+        drop(conn);
+        for m in &their {
+            if who.staff(m.property_id).is_ok() {
+                return Ok(p);
+            }
+            if self
+                .visible_people(who, m.property_id)
+                .await
+                .is_ok_and(|v| v.contains(&id))
+            {
+                return Ok(p);
+            }
+        }
+        Err(AppError::not_found("person"))
+    }
+
+    /// Changes a person's name, e-mail or phone (the person, their unit's residents, or staff).
+    ///
+    /// # Errors
+    /// `Forbidden`, `Invalid`, `Conflict` as the case may be.
+    pub async fn update_person(
+        &self,
+        who: &Principal,
+        id: PersonId,
+        name: Option<&str>,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<Person> {
+        let mut p = self.get_person(who, id).await?;
+        if who.id() != id && !who.is_admin() {
+            let mut conn = self.store().read().await?;
+            let their = repo::memberships_of(&mut conn, id).await?;
+            drop(conn);
+            let allowed = their.iter().any(|m| match m.unit_id {
+                Some(u) => who.unit_admin(m.property_id, u).is_ok() && m.role != Role::Resident,
+                None => false,
+            }) || their.iter().any(|m| who.staff(m.property_id).is_ok());
+            if !allowed {
+                return Err(AppError::forbidden("you may not change this person"));
+            }
+        }
+        if let Some(n) = name {
+            p.name = check_name(n)?;
+        }
+        if let Some(e) = email {
+            p.email = Some(normalize_email(e)?);
+        }
+        if let Some(ph) = phone {
+            p.phone = Some(check_phone(ph)?);
+        }
+        let mut tx = self.store().write().await?;
+        repo::update_person(tx.conn(), &p).await.map_err(|e| {
+            AppError::conflict_or(e, "a person with this e-mail address already exists")
+        })?;
+        let ev = NewEvent::new("person.updated", format!("person:{id}")).actor(Some(who.id()));
+        self.commit_with(tx, vec![ev]).await?;
+        Ok(p)
+    }
+
+    /// Memberships the caller may see at a property.
+    ///
+    /// # Errors
+    /// `NotFound` for outsiders.
+    pub async fn list_memberships(
+        &self,
+        who: &Principal,
+        property: PropertyId,
+    ) -> Result<Vec<Membership>> {
+        let m = who.member(property)?;
+        let units = who.units(property);
+        let mut conn = self.store().read().await?;
+        Ok(repo::list_memberships(&mut conn, property)
+            .await?
+            .into_iter()
+            .filter(|x| {
+                m.is_staff()
+                    || x.person_id == who.id()
+                    || x.unit_id.is_some_and(|u| units.contains(&u))
+            })
+            .collect())
+    }
+
+    /// # Errors
+    /// `NotFound` when it does not exist or the caller may not see it.
+    pub async fn get_membership(&self, who: &Principal, id: MembershipId) -> Result<Membership> {
+        let mut conn = self.store().read().await?;
+        let m = repo::get_membership(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("membership"))?;
+        drop(conn);
+        self.list_memberships(who, m.property_id)
+            .await
+            .ok()
+            .and_then(|v| v.into_iter().find(|x| x.id == id))
+            .ok_or_else(|| AppError::not_found("membership"))
+    }
+
+    /// Ends a membership now or at `at` (move-out). Every credential the person holds for that
+    /// unit (or, for a property-wide role, at the property) is revoked in the same transaction.
+    ///
+    /// # Errors
+    /// `Forbidden` when the caller may not end it; `Invalid` for an end before its start.
+    pub async fn end_membership(
+        &self,
+        who: &Principal,
+        id: MembershipId,
+        at: Option<Timestamp>,
+    ) -> Result<Membership> {
+        let mut m = self.get_membership(who, id).await?;
+        let may = match m.unit_id {
+            Some(u) => who
+                .unit_admin(m.property_id, u)
+                .is_ok_and(|a| a.is_staff() || may_grant(Role::Resident, m.role)),
+            None => who
+                .staff(m.property_id)
+                .is_ok_and(|s| may_grant(s.role(), m.role)),
+        };
+        if !may {
+            return Err(AppError::forbidden("you may not end this membership"));
+        }
+        let now = self.now();
+        let until = at.unwrap_or(now);
+        if m.valid_from.is_some_and(|f| until < f) {
+            return Err(AppError::invalid(
+                "until",
+                "is before the membership starts",
+            ));
+        }
+        let mut tx = self.store().write().await?;
+        repo::end_membership(tx.conn(), id, until).await?;
+        m.valid_until = Some(until);
+        let mut events = vec![membership_event("membership.ended", &m, who)];
+        let mut touched = Vec::new();
+        if until <= now {
+            for c in creds::list_credentials(tx.conn(), m.property_id, Some(m.person_id)).await? {
+                let in_scope = m.unit_id.is_none() || c.unit_id == m.unit_id;
+                if in_scope && c.status != CredentialStatus::Revoked {
+                    creds::set_status(tx.conn(), c.id, CredentialStatus::Revoked, now).await?;
+                    events.push(
+                        NewEvent::new("credential.revoked", format!("credential:{}", c.id))
+                            .property(m.property_id)
+                            .actor(Some(who.id()))
+                            .data(json!({ "reason": "membership_ended", "membership": id, "doors": c.doors })),
+                    );
+                    touched.extend(c.doors);
+                }
+            }
+        }
+        self.commit_with(tx, events).await?;
+        touched.sort_unstable();
+        touched.dedup();
+        for d in touched {
+            self.devices().desired_state_changed(d);
+        }
+        Ok(m)
+    }
+}
+
+fn membership_event(kind: &str, m: &Membership, who: &Principal) -> NewEvent {
+    NewEvent::new(kind, format!("person:{}", m.person_id))
+        .property(m.property_id)
+        .actor(Some(who.id()))
+        .data(json!({
+            "membership": m.id, "role": m.role, "unit_id": m.unit_id,
+            "valid_from": m.valid_from, "valid_until": m.valid_until,
+        }))
+}

@@ -1,0 +1,69 @@
+//! Fixed-window attempt counters for guessable endpoints (login, PIN reveal), per account and
+//! per source address. In memory: each replica limits on its own, which only lowers the bar
+//! by the number of replicas; the locks' own wrong-code lockout is the last line.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::AppError;
+
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// Counts one attempt under `key`; refuses once `limit` attempts were made in `window`.
+    ///
+    /// # Errors
+    /// `RateLimited` with the seconds until the window ends.
+    pub fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<(), AppError> {
+        let now = Instant::now();
+        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let entry = map.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limit {
+            let left = window.saturating_sub(now.duration_since(entry.0));
+            return Err(AppError::RateLimited {
+                retry_after_secs: left.as_secs().max(1),
+            });
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    /// Forgets the attempts under `key` (after a successful sign-in).
+    pub fn clear(&self, key: &str) {
+        self.windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_attempt_after_the_limit_is_refused_with_a_wait() {
+        let rl = RateLimiter::default();
+        for _ in 0..3 {
+            rl.hit("a", 3, Duration::from_secs(60)).unwrap();
+        }
+        match rl.hit("a", 3, Duration::from_secs(60)) {
+            Err(AppError::RateLimited { retry_after_secs }) => assert!(retry_after_secs >= 1),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        rl.hit("b", 3, Duration::from_secs(60))
+            .expect("other keys are independent");
+        rl.clear("a");
+        rl.hit("a", 3, Duration::from_secs(60)).expect("cleared");
+    }
+}

@@ -1,0 +1,251 @@
+//! The things latchkey manages (PRODUCT.md §1–§2), as plain data.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A string did not name any variant of an enum of the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid {what}; expected one of: {expected}")]
+pub struct UnknownVariant {
+    pub what: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+/// Declares a plain enum whose variants have stable snake_case names, used alike in JSON,
+/// in the database and on the command line.
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable name of this variant.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownVariant;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownVariant {
+                        what: $what,
+                        value: s.to_owned(),
+                        expected: concat!($($text, " "),+),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// What a membership lets a person do (PRODUCT.md §1).
+    Role, "role" {
+        /// Installer / admin of the property: everything, every action audited.
+        Installer => "installer",
+        /// Building manager or on-call staff.
+        Manager => "manager",
+        /// Tenant or owner of a unit.
+        Resident => "resident",
+        /// Roommate, partner, child of a unit.
+        Household => "household",
+        /// Holds a spare key; nothing by default.
+        TrustedContact => "trusted_contact",
+        /// Cleaner, dog walker, visitor: limited by schedule.
+        Guest => "guest",
+        /// A vendor registered with the property.
+        Locksmith => "locksmith",
+    }
+);
+
+impl Role {
+    /// Roles held at the level of a whole property rather than of one unit.
+    pub fn is_property_wide(self) -> bool {
+        matches!(self, Role::Installer | Role::Manager | Role::Locksmith)
+    }
+
+    /// Roles that manage the building (doors, devices, memberships, policies).
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Installer | Role::Manager)
+    }
+}
+
+named_enum!(
+    /// What a door is for.
+    DoorKind, "door kind" {
+        UnitEntry => "unit_entry",
+        BuildingEntrance => "building_entrance",
+        Amenity => "amenity",
+        Garage => "garage",
+        BackDoor => "back_door",
+    }
+);
+
+named_enum!(
+    /// Operating mode of a door, after the Matter door-lock cluster's OperatingModeEnum.
+    DoorMode, "door mode" {
+        /// Every valid credential works.
+        Normal => "normal",
+        /// Only the unit's residents (owners) may open it.
+        Vacation => "vacation",
+        /// Someone is inside and wants nobody in: every outside opening is refused, except an
+        /// audited emergency override by staff.
+        Privacy => "privacy",
+        /// Held unlocked.
+        Passage => "passage",
+        /// Remote commands are refused; keypad and cards work.
+        NoRemote => "no_remote",
+    }
+);
+
+named_enum!(
+    /// The kinds of credential.
+    CredentialKind, "credential kind" {
+        /// Right to unlock remotely, bound to the holder's login.
+        PhoneKey => "phone_key",
+        /// 4–8 digit keypad code.
+        Pin => "pin",
+        /// RFID card or fob.
+        RfidCard => "rfid_card",
+        /// A record of who holds which physical key copy; never decided electronically.
+        PhysicalKey => "physical_key",
+    }
+);
+
+named_enum!(
+    /// Life cycle of a credential.
+    CredentialStatus, "credential status" {
+        Active => "active",
+        /// Frozen at once by a household member or spare-key holder (lost phone or card).
+        Frozen => "frozen",
+        /// Permanently withdrawn.
+        Revoked => "revoked",
+    }
+);
+
+named_enum!(
+    /// How a person presents a credential at a door.
+    Method, "access method" {
+        Keypad => "keypad",
+        Rfid => "rfid",
+        Remote => "remote",
+        PhysicalKey => "physical_key",
+    }
+);
+
+impl CredentialKind {
+    /// The way this kind of credential is presented at a door.
+    pub fn method(self) -> Method {
+        match self {
+            CredentialKind::PhoneKey => Method::Remote,
+            CredentialKind::Pin => Method::Keypad,
+            CredentialKind::RfidCard => Method::Rfid,
+            CredentialKind::PhysicalKey => Method::PhysicalKey,
+        }
+    }
+}
+
+named_enum!(
+    /// Opening sensors.
+    SensorKind, "sensor kind" {
+        DoorContact => "door_contact",
+        Window => "window",
+    }
+);
+
+/// Per-property policy. Every field has a default so that an empty JSON object is a valid policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Wrong codes in a row before a lock disables its keypad.
+    pub wrong_code_limit: u8,
+    /// How long the keypad stays disabled after the limit is reached, in seconds.
+    pub keypad_disable_seconds: u32,
+    /// Seconds after which an unlocked door locks itself again (0 = never).
+    pub auto_relock_seconds: u32,
+    /// Minutes a door may stay open or unlocked before an alert.
+    pub door_ajar_minutes: u32,
+    /// Whether PIN slots programmed at a keypad (not by latchkey) are cleared.
+    pub clear_unmanaged_codes: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            wrong_code_limit: 5,
+            keypad_disable_seconds: 60,
+            auto_relock_seconds: 30,
+            door_ajar_minutes: 10,
+            clear_unmanaged_codes: true,
+        }
+    }
+}
+
+impl Policy {
+    /// Checks ranges a lock can actually hold.
+    ///
+    /// # Errors
+    /// A sentence naming the field that is out of range and the allowed range.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=20).contains(&self.wrong_code_limit) {
+            return Err("wrong_code_limit must be between 1 and 20".into());
+        }
+        if !(1..=86_400).contains(&self.keypad_disable_seconds) {
+            return Err("keypad_disable_seconds must be between 1 and 86400".into());
+        }
+        if self.auto_relock_seconds > 3_600 {
+            return Err("auto_relock_seconds must be at most 3600 (0 disables auto-relock)".into());
+        }
+        if !(1..=1_440).contains(&self.door_ajar_minutes) {
+            return Err("door_ajar_minutes must be between 1 and 1440".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_round_trips_through_its_name() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(*r));
+        }
+        for m in DoorMode::ALL {
+            assert_eq!(m.as_str().parse::<DoorMode>(), Ok(*m));
+        }
+    }
+
+    #[test]
+    fn an_unknown_name_says_what_is_allowed() {
+        let err = "owner".parse::<Role>().unwrap_err();
+        assert!(err.to_string().contains("resident"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_policy_is_the_default_and_valid() {
+        let p: Policy = serde_json::from_str("{}").unwrap();
+        assert_eq!(p, Policy::default());
+        assert!(p.validate().is_ok());
+        let bad: Result<Policy, _> = serde_json::from_str(r#"{"wrong_code_limt":3}"#);
+        assert!(bad.is_err(), "typos in policy keys must be refused");
+    }
+}

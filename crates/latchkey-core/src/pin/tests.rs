@@ -1,0 +1,182 @@
+// Tests may unwrap: a panic is the failure report (STYLE.md forbids unwrap only on outside input).
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use proptest::prelude::*;
+
+const NO_UNIT: PinContext<'static> = PinContext { unit_label: None };
+
+fn reject(pin: &str) -> PinRejection {
+    match Pin::parse(pin, &NO_UNIT) {
+        Ok(_) => panic!("{pin} was accepted"),
+        Err(e) => e,
+    }
+}
+
+fn assert_all(pins: &[&str], want: PinRejection) {
+    for pin in pins {
+        assert_eq!(reject(pin), want, "{pin}");
+    }
+}
+
+#[test]
+fn good_pins_are_accepted() {
+    for pin in [
+        "4829", "73914", "50836142", "2957", "608417", "8316", "94037",
+    ] {
+        let p = Pin::parse(pin, &NO_UNIT).unwrap_or_else(|e| panic!("{pin}: {e}"));
+        assert_eq!(p.expose(), pin);
+    }
+}
+
+#[test]
+fn a_pin_never_prints_its_digits() {
+    let p = Pin::parse("4829", &NO_UNIT).unwrap();
+    assert_eq!(format!("{p}"), "****");
+    assert_eq!(format!("{p:?}"), "****");
+    assert_eq!(format!("{:?}", Some(p)), "Some(****)");
+}
+
+#[test]
+fn only_four_to_eight_ascii_digits() {
+    assert_all(
+        &["12a4", "48 29", " 4829", "４８２９", "-4829", "48.29"],
+        PinRejection::NotDigits,
+    );
+    assert_all(&["", "4", "482"], PinRejection::TooShort);
+    assert_all(&["482957301", "48295730148"], PinRejection::TooLong);
+}
+
+#[test]
+fn one_repeated_digit_is_refused() {
+    assert_all(
+        &["0000", "1111", "111111", "99999999", "55555"],
+        PinRejection::AllSameDigit,
+    );
+}
+
+#[test]
+fn runs_up_down_and_wrapping_are_refused() {
+    assert_all(
+        &[
+            "1234", "98765", "0123", "7890", "8901", "9012", "3210", "1098", "12345678", "43210",
+        ],
+        PinRejection::Sequential,
+    );
+}
+
+#[test]
+fn common_pins_and_repeated_groups_are_refused() {
+    assert_all(
+        &[
+            "1212", "1004", "6969", "1122", "1313", "1010", "696969", "123123", "112233", "121212",
+            "102030", "159753", "5656", "12341234", "25802580",
+        ],
+        PinRejection::Common,
+    );
+}
+
+#[test]
+fn keypad_shapes_are_refused() {
+    assert_all(
+        &[
+            "2580", "0852", "1470", "3690", "1379", "1397", "7931", "9713", "147258", "2468",
+        ],
+        PinRejection::KeypadPattern,
+    );
+}
+
+#[test]
+fn the_unit_number_is_refused_when_it_has_three_digits_or_more() {
+    let unit = |label| PinContext {
+        unit_label: Some(label),
+    };
+    assert_eq!(
+        Pin::parse("1204", &unit("1204")).unwrap_err(),
+        PinRejection::UnitNumber
+    );
+    assert_eq!(
+        Pin::parse("12041204", &unit("1204")).unwrap_err(),
+        PinRejection::UnitNumber
+    );
+    assert_eq!(
+        Pin::parse("304304", &unit("Apt 304")).unwrap_err(),
+        PinRejection::UnitNumber
+    );
+    assert_eq!(
+        Pin::parse("1204", &unit("B-12-04")).unwrap_err(),
+        PinRejection::UnitNumber
+    );
+    assert_eq!(
+        Pin::parse("5827", &unit("Tower 5827 / 3")).unwrap_err(),
+        PinRejection::UnitNumber
+    );
+    // Short runs are too common to count against a PIN.
+    assert!(Pin::parse("4848", &unit("4B")).is_err_and(|e| e != PinRejection::UnitNumber));
+    assert!(Pin::parse("4829", &unit("48")).is_ok());
+    assert!(Pin::parse("4829", &unit("1204")).is_ok());
+    assert!(Pin::parse("12049", &unit("1204")).is_ok());
+    assert!(
+        Pin::parse("4829", &unit("123456789012")).is_ok(),
+        "long labels do not panic"
+    );
+}
+
+#[test]
+fn years_and_dates_are_refused() {
+    assert_all(
+        &[
+            "1900", "1987", "2000", "2001", "2099", "250390", "031290", "900325", "29021996",
+            "02291996", "19960229", "31122005", "12312005",
+        ],
+        PinRejection::YearOrDate,
+    );
+    // Not a date: month 13 every way round, or 30 February.
+    for pin in ["1899", "2100", "311390", "300290", "30021995", "20251301"] {
+        assert!(Pin::parse(pin, &NO_UNIT).is_ok(), "{pin}");
+    }
+    // 29 Feb of "00" exists in 2000.
+    assert_eq!(reject("290200"), PinRejection::YearOrDate);
+}
+
+#[test]
+fn every_listed_pin_is_refused_for_the_listed_reason() {
+    // Keeps the lists free of entries an earlier rule already catches, and of typos.
+    for pin in COMMON {
+        assert_eq!(reject(pin), PinRejection::Common, "{pin}");
+    }
+    for pin in KEYPAD {
+        assert_eq!(reject(pin), PinRejection::KeypadPattern, "{pin}");
+    }
+}
+
+#[test]
+fn every_rejection_says_what_to_do() {
+    for r in PinRejection::ALL {
+        let msg = r.to_string();
+        assert!(msg.len() > 20, "{msg}");
+        assert!(
+            r.as_str()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_')
+        );
+    }
+    assert_eq!(PinRejection::YearOrDate.as_str(), "year_or_date");
+}
+
+proptest! {
+    #[test]
+    fn parse_never_panics_and_accepts_only_four_to_eight_digits(s in "\\PC{0,12}") {
+        if let Ok(p) = Pin::parse(&s, &PinContext { unit_label: Some(&s) }) {
+            prop_assert!((4..=8).contains(&p.expose().len()));
+            prop_assert!(p.expose().bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn digit_strings_are_accepted_or_rejected_by_a_content_rule(s in "[0-9]{4,8}") {
+        if let Err(e) = Pin::parse(&s, &NO_UNIT) {
+            prop_assert!(!matches!(e, PinRejection::NotDigits | PinRejection::TooShort | PinRejection::TooLong));
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The audit log: append inside the caller's transaction, query with filters and cursor paging,
+//! and read the chain back for verification.
+//!
+//! Appends serialise on the `audit_head` row (PostgreSQL locks it; SQLite's write transaction
+//! already holds the database lock), so the chain has exactly one order.
+
+use jiff::Timestamp;
+use latchkey_core::chain::{self, ChainBreak, EventBody, GENESIS, Hash, StoredEvent, Verifier};
+use latchkey_core::{PersonId, PropertyId};
+use sqlx::{QueryBuilder, Row};
+
+use crate::records::{Event, from_micros, to_micros};
+use crate::{Backend, Conn, Result, Store, StoreError, WriteTx};
+
+/// An event to append. `data` must never hold a secret (a PIN, a password, a token).
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub property_id: Option<PropertyId>,
+    pub actor_id: Option<PersonId>,
+    pub kind: String,
+    pub subject: String,
+    pub data: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn new(kind: impl Into<String>, subject: impl Into<String>) -> NewEvent {
+        NewEvent {
+            property_id: None,
+            actor_id: None,
+            kind: kind.into(),
+            subject: subject.into(),
+            data: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    pub fn property(mut self, id: PropertyId) -> NewEvent {
+        self.property_id = Some(id);
+        self
+    }
+
+    pub fn actor(mut self, id: Option<PersonId>) -> NewEvent {
+        self.actor_id = id;
+        self
+    }
+
+    pub fn data(mut self, data: serde_json::Value) -> NewEvent {
+        self.data = data;
+        self
+    }
+}
+
+/// SQLite allows 32,766 bound values per statement; 9 per row.
+const ROWS_PER_INSERT: usize = 1_000;
+
+async fn head(tx: &mut WriteTx) -> Result<(i64, Hash)> {
+    let sql = match tx.backend {
+        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+        Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    };
+    let row = sqlx::query(sql).fetch_one(tx.conn()).await?;
+    let seq: i64 = row.try_get(0)?;
+    let bytes: Vec<u8> = row.try_get(1)?;
+    let hash: Hash = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("audit head hash is not 32 bytes".into()))?;
+    Ok((seq, hash))
+}
+
+/// Appends `events` to the chain inside `tx`, all stamped `at`, and returns the sequence number
+/// of the last one. If this fails the caller must not commit (dropping `tx` rolls back), so a
+/// change never lands without its event.
+///
+/// # Errors
+/// `Database` on any failure to read the head or write the rows.
+pub async fn append(tx: &mut WriteTx, at: Timestamp, events: &[NewEvent]) -> Result<i64> {
+    let (mut seq, mut prev) = head(tx).await?;
+    if events.is_empty() {
+        return Ok(seq);
+    }
+    let at_us = to_micros(at);
+    let mut rows = Vec::with_capacity(events.len());
+    for ev in events {
+        seq += 1;
+        let data = ev.data.to_string();
+        let hash = chain::hash_event(
+            &prev,
+            &EventBody {
+                seq,
+                at_micros: at_us,
+                property: ev.property_id.map(|p| p.0),
+                actor: ev.actor_id.map(|p| p.0),
+                kind: &ev.kind,
+                subject: &ev.subject,
+                data: &data,
+            },
+        );
+        rows.push((seq, ev, data, prev, hash));
+        prev = hash;
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut qb: QueryBuilder<sqlx::Any> = QueryBuilder::new(
+            "INSERT INTO events (seq, at, property_id, actor_id, kind, subject, data, prev_hash, hash) ",
+        );
+        qb.push_values(chunk, |mut b, (seq, ev, data, prev, hash)| {
+            b.push_bind(*seq)
+                .push_bind(at_us)
+                .push_bind(ev.property_id.map(|p| p.0))
+                .push_bind(ev.actor_id.map(|p| p.0))
+                .push_bind(ev.kind.clone())
+                .push_bind(ev.subject.clone())
+                .push_bind(data.clone())
+                .push_bind(prev.to_vec())
+                .push_bind(hash.to_vec());
+        });
+        qb.build()
+            .execute(tx.conn())
+            .await
+            .map_err(StoreError::classify)?;
+    }
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(prev.to_vec())
+        .execute(tx.conn())
+        .await?;
+    Ok(seq)
+}
+
+/// Filters for reading the event log. Paging goes backwards from the newest: pass the smallest
+/// `seq` of a page as `before` to get the next (older) page.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// Only events of these properties (`None`: every property, for admins).
+    pub properties: Option<Vec<PropertyId>>,
+    pub kind_prefix: Option<String>,
+    pub actor_id: Option<PersonId>,
+    pub subject: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub before: Option<i64>,
+    /// For people who are not staff: only events they did, or about one of these subjects.
+    pub visible_to: Option<(PersonId, Vec<String>)>,
+    pub limit: u32,
+}
+
+fn row_to_event(row: &sqlx::any::AnyRow) -> Result<Event> {
+    let data: String = row.try_get("data")?;
+    Ok(Event {
+        seq: row.try_get("seq")?,
+        at: from_micros(row.try_get("at")?)?,
+        property_id: row
+            .try_get::<Option<i64>, _>("property_id")?
+            .map(PropertyId),
+        actor_id: row.try_get::<Option<i64>, _>("actor_id")?.map(PersonId),
+        kind: row.try_get("kind")?,
+        subject: row.try_get("subject")?,
+        data: serde_json::from_str(&data)
+            .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
+    })
+}
+
+/// Events matching `filter`, newest first.
+///
+/// # Errors
+/// `Database` on a failed read; `Corrupt` on a row that cannot be decoded.
+pub async fn query(conn: &mut Conn, filter: &EventFilter) -> Result<Vec<Event>> {
+    let mut qb: QueryBuilder<sqlx::Any> = QueryBuilder::new(
+        "SELECT seq, at, property_id, actor_id, kind, subject, data FROM events WHERE 1 = 1",
+    );
+    if let Some(props) = &filter.properties {
+        if props.is_empty() {
+            return Ok(Vec::new());
+        }
+        qb.push(" AND property_id IN (");
+        let mut sep = qb.separated(", ");
+        for p in props {
+            sep.push_bind(p.0);
+        }
+        qb.push(")");
+    }
+    if let Some(prefix) = &filter.kind_prefix {
+        // Prefix match without LIKE so that `_` and `%` in the filter are literal.
+        qb.push(" AND substr(kind, 1, ")
+            .push_bind(prefix.len() as i64)
+            .push(") = ")
+            .push_bind(prefix.clone());
+    }
+    if let Some(actor) = filter.actor_id {
+        qb.push(" AND actor_id = ").push_bind(actor.0);
+    }
+    if let Some(subject) = &filter.subject {
+        qb.push(" AND subject = ").push_bind(subject.clone());
+    }
+    if let Some(since) = filter.since {
+        qb.push(" AND at >= ").push_bind(to_micros(since));
+    }
+    if let Some(until) = filter.until {
+        qb.push(" AND at < ").push_bind(to_micros(until));
+    }
+    if let Some((actor, subjects)) = &filter.visible_to {
+        qb.push(" AND (actor_id = ").push_bind(actor.0);
+        if !subjects.is_empty() {
+            qb.push(" OR subject IN (");
+            let mut sep = qb.separated(", ");
+            for s in subjects {
+                sep.push_bind(s.clone());
+            }
+            qb.push(")");
+        }
+        qb.push(")");
+    }
+    if let Some(before) = filter.before {
+        qb.push(" AND seq < ").push_bind(before);
+    }
+    qb.push(" ORDER BY seq DESC LIMIT ")
+        .push_bind(i64::from(filter.limit));
+    let rows = qb.build().fetch_all(conn).await?;
+    rows.iter().map(row_to_event).collect()
+}
+
+/// Reads events with `seq > after`, oldest first, at most `limit` of them, with their links.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn stored_after(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(
+        "SELECT seq, at, property_id, actor_id, kind, subject, data, prev_hash, hash \
+         FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StoredEvent {
+                seq: row.try_get(0)?,
+                at_micros: row.try_get(1)?,
+                property: row.try_get(2)?,
+                actor: row.try_get(3)?,
+                kind: row.try_get(4)?,
+                subject: row.try_get(5)?,
+                data: row.try_get(6)?,
+                prev_hash: row.try_get(7)?,
+                hash: row.try_get(8)?,
+            })
+        })
+        .collect()
+}
+
+/// The stored chain head: the latest sequence number and its hash.
+///
+/// # Errors
+/// `Database` on a failed read; `Corrupt` when the head is malformed.
+pub async fn read_head(conn: &mut Conn) -> Result<(i64, Hash)> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(conn)
+        .await?;
+    let seq: i64 = row.try_get(0)?;
+    let bytes: Vec<u8> = row.try_get(1)?;
+    let hash: Hash = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("audit head hash is not 32 bytes".into()))?;
+    Ok((seq, hash))
+}
+
+/// Outcome of a full verification.
+pub type VerifyOutcome = std::result::Result<chain::VerifySummary, ChainBreak>;
+
+/// Walks the whole chain in pages and checks every link against the stored head.
+/// `progress` is called with the number of events checked so far.
+///
+/// # Errors
+/// `Database` when the log cannot be read; a broken chain is not an error but an `Err` inside
+/// the outcome naming the first bad event.
+pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> Result<VerifyOutcome> {
+    const PAGE: i64 = 20_000;
+    let mut conn = store.read().await?;
+    let head = read_head(&mut conn).await?;
+    let mut verifier = Verifier::new();
+    let mut after = i64::MIN;
+    let mut checked = 0u64;
+    loop {
+        let page = stored_after(&mut conn, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        let n = page.len();
+        for ev in page {
+            if let Err(brk) = verifier.push(ev) {
+                return Ok(Err(brk));
+            }
+        }
+        checked += n as u64;
+        progress(checked);
+        if (n as i64) < PAGE {
+            break;
+        }
+    }
+    let head = if head.0 == 0 && head.1 == GENESIS {
+        None
+    } else {
+        Some(head)
+    };
+    Ok(verifier.finish(head))
+}
+
+/// Number of events in the log.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn count(conn: &mut Conn) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        .fetch_one(conn)
+        .await?)
+}

@@ -1,0 +1,261 @@
+//! Credentials and the doors they open. A PIN is stored only as ciphertext (`secret`, sealed by
+//! the app layer) plus a keyed digest per door that makes "one PIN per door" a database rule.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use latchkey_core::model::{CredentialKind, CredentialStatus};
+use latchkey_core::{CredentialId, DoorId, PersonId, PropertyId, UnitId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::records::{Credential, from_micros, opt_from_micros, to_micros};
+use crate::{Conn, Result, StoreError, parse_named};
+
+/// What a new credential needs; the caller has validated everything.
+#[derive(Clone, Debug)]
+pub struct NewCredential {
+    pub property_id: PropertyId,
+    pub person_id: PersonId,
+    pub unit_id: Option<UnitId>,
+    pub kind: CredentialKind,
+    pub label: String,
+    pub schedule: latchkey_core::schedule::Schedule,
+    pub max_uses: Option<i64>,
+    pub duress: bool,
+    /// Sealed PIN (nonce ‖ ciphertext), for PINs only.
+    pub secret: Option<Vec<u8>>,
+    /// Keyed digest of the PIN, for the per-door uniqueness rule.
+    pub pin_digest: Option<Vec<u8>>,
+    pub card_uid: Option<String>,
+    pub doors: Vec<DoorId>,
+}
+
+fn credential_row(row: &AnyRow, doors: Vec<DoorId>) -> Result<Credential> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let schedule: String = row.try_get("schedule")?;
+    Ok(Credential {
+        id: CredentialId(row.try_get("id")?),
+        property_id: PropertyId(row.try_get("property_id")?),
+        person_id: PersonId(row.try_get("person_id")?),
+        unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+        kind: parse_named::<CredentialKind>(&kind, "credential kind")?,
+        label: row.try_get("label")?,
+        status: parse_named::<CredentialStatus>(&status, "credential status")?,
+        schedule: serde_json::from_str(&schedule)
+            .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?,
+        max_uses: row.try_get("max_uses")?,
+        uses: row.try_get("uses")?,
+        duress: row.try_get("duress")?,
+        card_uid: row.try_get("card_uid")?,
+        doors,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        revoked_at: opt_from_micros(row.try_get("revoked_at")?)?,
+    })
+}
+
+/// # Errors
+/// `Conflict` naming `credential_doors_pin_unique` when the PIN is already used on one of the
+/// doors; `MissingReference` when a door or person does not exist.
+pub async fn create_credential(
+    conn: &mut Conn,
+    c: &NewCredential,
+    at: Timestamp,
+) -> Result<Credential> {
+    let schedule =
+        serde_json::to_string(&c.schedule).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO credentials (property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
+         duress, secret, card_uid, created_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, 0, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(c.property_id.0)
+    .bind(c.person_id.0)
+    .bind(c.unit_id.map(|u| u.0))
+    .bind(c.kind.as_str())
+    .bind(c.label.clone())
+    .bind(schedule)
+    .bind(c.max_uses)
+    .bind(c.duress)
+    .bind(c.secret.clone())
+    .bind(c.card_uid.clone())
+    .bind(to_micros(at))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    let mut doors = c.doors.clone();
+    doors.sort_unstable();
+    doors.dedup();
+    for door in &doors {
+        sqlx::query(
+            "INSERT INTO credential_doors (credential_id, door_id, pin_digest) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(door.0)
+        .bind(c.pin_digest.clone())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    }
+    get_credential(conn, CredentialId(id))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("credential {id} vanished after insert")))
+}
+
+async fn doors_of(conn: &mut Conn, id: CredentialId) -> Result<Vec<DoorId>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT door_id FROM credential_doors WHERE credential_id = $1 ORDER BY door_id",
+    )
+    .bind(id.0)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids.into_iter().map(DoorId).collect())
+}
+
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_credential(conn: &mut Conn, id: CredentialId) -> Result<Option<Credential>> {
+    let row = sqlx::query(
+        "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
+         duress, card_uid, created_at, revoked_at FROM credentials WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let doors = doors_of(conn, id).await?;
+    Ok(Some(credential_row(&row, doors)?))
+}
+
+/// Credentials of a property, optionally only one person's, with their doors; two queries
+/// whatever the count.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn list_credentials(
+    conn: &mut Conn,
+    property: PropertyId,
+    person: Option<PersonId>,
+) -> Result<Vec<Credential>> {
+    let mut door_map: HashMap<i64, Vec<DoorId>> = HashMap::new();
+    let links = sqlx::query(
+        "SELECT cd.credential_id, cd.door_id FROM credential_doors cd \
+         JOIN credentials c ON c.id = cd.credential_id \
+         WHERE c.property_id = $1 AND ($2 IS NULL OR c.person_id = $2) ORDER BY cd.door_id",
+    )
+    .bind(property.0)
+    .bind(person.map(|p| p.0))
+    .fetch_all(&mut *conn)
+    .await?;
+    for link in &links {
+        door_map
+            .entry(link.try_get(0)?)
+            .or_default()
+            .push(DoorId(link.try_get(1)?));
+    }
+    let rows = sqlx::query(
+        "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
+         duress, card_uid, created_at, revoked_at FROM credentials \
+         WHERE property_id = $1 AND ($2 IS NULL OR person_id = $2) ORDER BY id",
+    )
+    .bind(property.0)
+    .bind(person.map(|p| p.0))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let id: i64 = row.try_get("id")?;
+            credential_row(row, door_map.remove(&id).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// Changes the status. Revoking also releases the PIN on every door so it can be reused.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn set_status(
+    conn: &mut Conn,
+    id: CredentialId,
+    status: CredentialStatus,
+    at: Timestamp,
+) -> Result<()> {
+    let revoked_at = (status == CredentialStatus::Revoked).then(|| to_micros(at));
+    sqlx::query(
+        "UPDATE credentials SET status = $1, revoked_at = COALESCE(revoked_at, $2) WHERE id = $3",
+    )
+    .bind(status.as_str())
+    .bind(revoked_at)
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?;
+    if status == CredentialStatus::Revoked {
+        sqlx::query("UPDATE credential_doors SET pin_digest = NULL WHERE credential_id = $1")
+            .bind(id.0)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Replaces the schedule and use limit.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn set_schedule(
+    conn: &mut Conn,
+    id: CredentialId,
+    schedule: &latchkey_core::schedule::Schedule,
+    max_uses: Option<i64>,
+) -> Result<()> {
+    let schedule =
+        serde_json::to_string(schedule).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query("UPDATE credentials SET schedule = $1, max_uses = $2 WHERE id = $3")
+        .bind(schedule)
+        .bind(max_uses)
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Counts one use (a granted opening).
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn add_use(conn: &mut Conn, id: CredentialId) -> Result<()> {
+    sqlx::query("UPDATE credentials SET uses = uses + 1 WHERE id = $1")
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks the PIN as shown to its owner; returns false if it had been shown already.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn mark_revealed(conn: &mut Conn, id: CredentialId) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE credentials SET pin_revealed = TRUE WHERE id = $1 AND pin_revealed = FALSE",
+    )
+    .bind(id.0)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The sealed PIN of a credential, if it has one.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn secret(conn: &mut Conn, id: CredentialId) -> Result<Option<Vec<u8>>> {
+    let row = sqlx::query("SELECT secret FROM credentials WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        Some(row) => Ok(row.try_get("secret")?),
+        None => Ok(None),
+    }
+}

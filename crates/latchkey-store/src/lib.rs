@@ -1,0 +1,236 @@
+//! Storage for latchkey: sqlx over SQLite (the default) and PostgreSQL, one schema in two
+//! dialects (`migrations/sqlite`, `migrations/postgres`), and the audit append that runs inside
+//! the caller's transaction so that a change and the event that records it commit together.
+//!
+//! This is the only crate that uses sqlx. It depends on `latchkey-core` for ids and model types.
+//! Every read returns `Result<Option<T>, StoreError>`: a failure is never reported as an absence.
+
+pub mod audit;
+pub mod auth;
+pub mod credentials;
+mod migrate;
+pub mod people;
+pub mod property;
+pub mod records;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Transaction};
+
+pub use migrate::{MIGRATIONS, Migration};
+
+/// A connection usable for reads and writes; a transaction dereferences to one.
+pub type Conn = AnyConnection;
+
+/// Which database a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed the operation.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A unique constraint was violated; the string names the constraint or column.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A row referred to something that does not exist.
+    #[error("reference to a missing row: {0}")]
+    MissingReference(String),
+    /// The database holds data this binary cannot read (a bad enum name, broken JSON).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database schema is newer than this binary knows.
+    #[error(
+        "the database is at schema version {found}, newer than this binary's {known}; upgrade latchkey"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    /// The database URL is not one latchkey can use.
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    /// Turns a unique or foreign-key violation into `Conflict` / `MissingReference`.
+    pub(crate) fn classify(err: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &err {
+            let msg = db.message().to_owned();
+            if db.is_unique_violation() {
+                return StoreError::Conflict(db.constraint().map(str::to_owned).unwrap_or(msg));
+            }
+            if db.is_foreign_key_violation() {
+                return StoreError::MissingReference(msg);
+            }
+        }
+        StoreError::Database(err)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A write transaction. On SQLite it holds the write lock from its first statement
+/// (`BEGIN IMMEDIATE`), so read-then-write sequences such as the audit append never fail on a
+/// stale snapshot; on PostgreSQL the audit append locks the chain head row.
+pub struct WriteTx {
+    pub(crate) tx: Transaction<'static, sqlx::Any>,
+    pub(crate) backend: Backend,
+}
+
+impl WriteTx {
+    /// The connection of this transaction.
+    pub fn conn(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+
+    /// The backend this transaction runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Commits the change and every event appended to it.
+    ///
+    /// # Errors
+    /// The database refused the commit; nothing was written.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await.map_err(StoreError::classify)
+    }
+}
+
+/// A pool of connections to one database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    ///
+    /// SQLite runs in WAL mode with `synchronous=FULL` (a committed change survives power loss),
+    /// foreign keys on and a busy timeout, set on every connection.
+    ///
+    /// # Errors
+    /// `UnsupportedUrl` for a URL that is neither SQLite nor PostgreSQL; `SchemaTooNew` when the
+    /// database was written by a newer latchkey; `Database` when it cannot be reached.
+    pub async fn open(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        };
+        let url = if backend == Backend::Sqlite && !url.contains("mode=") {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}mode=rwc")
+        } else {
+            url.to_owned()
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let store = Store { pool, backend };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// The backend of this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for reads.
+    ///
+    /// # Errors
+    /// The pool could not hand out a connection in time.
+    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Begins a write transaction (see [`WriteTx`]).
+    ///
+    /// # Errors
+    /// The database could not start a transaction.
+    pub async fn write(&self) -> Result<WriteTx> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+        })
+    }
+
+    /// Closes every connection (checkpointing SQLite's WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Hides the password of a database URL for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:****{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Reads a named enum stored as text, reporting a bad value as corruption.
+pub(crate) fn parse_named<T: FromStr>(value: &str, what: &str) -> Result<T> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} `{value}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_appear_in_a_redacted_url() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/latchkey"),
+            "postgres://app:****@db:5432/latchkey"
+        );
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+}

@@ -1,0 +1,93 @@
+//! The schema's versions, embedded in the binary. Both dialects carry the same file names (a test
+//! checks it); a database whose version is newer than the newest known here is refused.
+
+use sqlx::AssertSqlSafe;
+
+use crate::{Backend, Result, Store, StoreError};
+
+/// One schema version in both dialects.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_init.sql",
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+pub(crate) async fn run(store: &Store) -> Result<()> {
+    let mut conn = store.pool().acquire().await?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS latchkey_schema \
+         (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    drop(conn);
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let mut tx = store.write().await?;
+    if tx.backend() == Backend::Postgres {
+        // Several replicas may start at once: one migrates, the others wait here.
+        sqlx::raw_sql("LOCK TABLE latchkey_schema IN EXCLUSIVE MODE")
+            .execute(tx.conn())
+            .await?;
+    }
+    let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM latchkey_schema")
+        .fetch_one(tx.conn())
+        .await?;
+    let found = found.unwrap_or(0);
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+        let sql = match tx.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        sqlx::raw_sql(AssertSqlSafe(sql)).execute(tx.conn()).await?;
+        sqlx::query("INSERT INTO latchkey_schema (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(jiff::Timestamp::now().as_microsecond())
+            .execute(tx.conn())
+            .await?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied schema migration"
+        );
+    }
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    fn names(dir: &str) -> Vec<String> {
+        let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn both_dialects_have_the_same_migration_files_and_all_are_embedded() {
+        let sqlite = names("sqlite");
+        assert_eq!(sqlite, names("postgres"));
+        let embedded: Vec<String> = MIGRATIONS.iter().map(|m| m.name.to_owned()).collect();
+        assert_eq!(sqlite, embedded);
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "versions are contiguous");
+        }
+    }
+}

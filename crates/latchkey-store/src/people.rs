@@ -1,0 +1,242 @@
+//! People and their memberships (roles at a property or unit, with validity).
+
+use jiff::Timestamp;
+use latchkey_core::model::Role;
+use latchkey_core::{MembershipId, PersonId, PropertyId, UnitId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::records::{Membership, Person, from_micros, opt_from_micros, to_micros};
+use crate::{Conn, Result, StoreError, parse_named};
+
+fn person_row(row: &AnyRow) -> Result<Person> {
+    Ok(Person {
+        id: PersonId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+        is_admin: row.try_get("is_admin")?,
+        has_password: row.try_get::<Option<String>, _>("password_hash")?.is_some(),
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+/// What a new person needs. E-mail addresses are stored lower-cased by the caller.
+#[derive(Clone, Debug)]
+pub struct NewPerson {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+}
+
+/// # Errors
+/// `Conflict` when the e-mail address is taken.
+pub async fn create_person(conn: &mut Conn, p: &NewPerson, at: Timestamp) -> Result<Person> {
+    let row = sqlx::query(
+        "INSERT INTO people (name, email, phone, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         RETURNING id, name, email, phone, password_hash, is_admin, created_at",
+    )
+    .bind(p.name.clone())
+    .bind(p.email.clone())
+    .bind(p.phone.clone())
+    .bind(p.password_hash.clone())
+    .bind(p.is_admin)
+    .bind(to_micros(at))
+    .fetch_one(conn)
+    .await
+    .map_err(StoreError::classify)?;
+    person_row(&row)
+}
+
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
+    let row = sqlx::query(
+        "SELECT id, name, email, phone, password_hash, is_admin, created_at FROM people WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(person_row).transpose()
+}
+
+/// The person with this e-mail address and their password hash, if any.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn find_by_email(
+    conn: &mut Conn,
+    email: &str,
+) -> Result<Option<(Person, Option<String>)>> {
+    let row = sqlx::query(
+        "SELECT id, name, email, phone, password_hash, is_admin, created_at FROM people WHERE email = $1",
+    )
+    .bind(email.to_owned())
+    .fetch_optional(conn)
+    .await?;
+    match row {
+        Some(row) => Ok(Some((person_row(&row)?, row.try_get("password_hash")?))),
+        None => Ok(None),
+    }
+}
+
+/// People holding any membership at the property.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn list_people(conn: &mut Conn, property: PropertyId) -> Result<Vec<Person>> {
+    let rows = sqlx::query(
+        "SELECT id, name, email, phone, password_hash, is_admin, created_at FROM people \
+         WHERE id IN (SELECT person_id FROM memberships WHERE property_id = $1) ORDER BY id",
+    )
+    .bind(property.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(person_row).collect()
+}
+
+/// Whether any admin exists (the first admin is created from the CLI).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn any_admin(conn: &mut Conn) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE is_admin = TRUE")
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// # Errors
+/// `Conflict` when the e-mail address is taken.
+pub async fn update_person(conn: &mut Conn, p: &Person) -> Result<()> {
+    sqlx::query("UPDATE people SET name = $1, email = $2, phone = $3 WHERE id = $4")
+        .bind(p.name.clone())
+        .bind(p.email.clone())
+        .bind(p.phone.clone())
+        .bind(p.id.0)
+        .execute(conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+/// # Errors
+/// `Database` on a failed write.
+pub async fn set_password_hash(conn: &mut Conn, id: PersonId, hash: &str) -> Result<()> {
+    sqlx::query("UPDATE people SET password_hash = $1 WHERE id = $2")
+        .bind(hash.to_owned())
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// ---- memberships ----
+
+fn membership_row(row: &AnyRow) -> Result<Membership> {
+    let role: String = row.try_get("role")?;
+    Ok(Membership {
+        id: MembershipId(row.try_get("id")?),
+        person_id: PersonId(row.try_get("person_id")?),
+        property_id: PropertyId(row.try_get("property_id")?),
+        unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+        role: parse_named::<Role>(&role, "role")?,
+        valid_from: opt_from_micros(row.try_get("valid_from")?)?,
+        valid_until: opt_from_micros(row.try_get("valid_until")?)?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+/// What a new membership needs; the caller has checked that the unit is in the property.
+#[derive(Clone, Debug)]
+pub struct NewMembership {
+    pub person_id: PersonId,
+    pub property_id: PropertyId,
+    pub unit_id: Option<UnitId>,
+    pub role: Role,
+    pub valid_from: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+}
+
+/// # Errors
+/// `MissingReference` when the person, property or unit does not exist.
+pub async fn create_membership(
+    conn: &mut Conn,
+    m: &NewMembership,
+    at: Timestamp,
+) -> Result<Membership> {
+    let row = sqlx::query(
+        "INSERT INTO memberships (person_id, property_id, unit_id, role, valid_from, valid_until, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         RETURNING id, person_id, property_id, unit_id, role, valid_from, valid_until, created_at",
+    )
+    .bind(m.person_id.0)
+    .bind(m.property_id.0)
+    .bind(m.unit_id.map(|u| u.0))
+    .bind(m.role.as_str())
+    .bind(m.valid_from.map(to_micros))
+    .bind(m.valid_until.map(to_micros))
+    .bind(to_micros(at))
+    .fetch_one(conn)
+    .await
+    .map_err(StoreError::classify)?;
+    membership_row(&row)
+}
+
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_membership(conn: &mut Conn, id: MembershipId) -> Result<Option<Membership>> {
+    let row = sqlx::query(
+        "SELECT id, person_id, property_id, unit_id, role, valid_from, valid_until, created_at \
+         FROM memberships WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(membership_row).transpose()
+}
+
+/// Every membership of a person, at any property, in force or not.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn memberships_of(conn: &mut Conn, person: PersonId) -> Result<Vec<Membership>> {
+    let rows = sqlx::query(
+        "SELECT id, person_id, property_id, unit_id, role, valid_from, valid_until, created_at \
+         FROM memberships WHERE person_id = $1 ORDER BY id",
+    )
+    .bind(person.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(membership_row).collect()
+}
+
+/// Every membership at a property.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn list_memberships(conn: &mut Conn, property: PropertyId) -> Result<Vec<Membership>> {
+    let rows = sqlx::query(
+        "SELECT id, person_id, property_id, unit_id, role, valid_from, valid_until, created_at \
+         FROM memberships WHERE property_id = $1 ORDER BY id",
+    )
+    .bind(property.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(membership_row).collect()
+}
+
+/// Sets the end of a membership (move-out).
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn end_membership(conn: &mut Conn, id: MembershipId, until: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE memberships SET valid_until = $1 WHERE id = $2")
+        .bind(to_micros(until))
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
