@@ -67,6 +67,7 @@ fn check_policy(p: &Policy) -> Result<()> {
 
 /// A new property.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PropertyInput {
     pub name: String,
     #[serde(default)]
@@ -84,6 +85,7 @@ fn always() -> Schedule {
 
 /// Changes to a property; absent fields stay as they are.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PropertyPatch {
     pub name: Option<String>,
     pub address: Option<String>,
@@ -94,6 +96,7 @@ pub struct PropertyPatch {
 
 /// A new door.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DoorInput {
     pub name: String,
     pub kind: DoorKind,
@@ -114,6 +117,7 @@ fn default_slots() -> i64 {
 
 /// Changes to a door.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DoorPatch {
     pub name: Option<String>,
     pub mode: Option<DoorMode>,
@@ -122,6 +126,7 @@ pub struct DoorPatch {
 
 /// A new sensor.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SensorInput {
     pub name: String,
     pub kind: SensorKind,

@@ -1,8 +1,28 @@
 //! latchkey's HTTP API: the axum router under `/api/v1`, RFC 9457 problem responses, typed DTOs
-//! and the OpenAPI document at `/api/openapi.json`. Handlers are thin: extract, call one app
-//! function, map to a DTO. It never reaches the store except through `latchkey-app`.
+//! and the OpenAPI document at `/api/openapi.json`, generated from the same route table that
+//! builds the router (utoipa-axum), so a route cannot exist without its documentation.
+//! Handlers are thin: extract, call one app function, map to a DTO. This crate never reaches
+//! the store except through `latchkey-app`.
 
+pub mod dto;
+pub mod extract;
+pub mod problem;
+mod routes;
+pub mod state;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
 use latchkey_app::App;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// Options of the HTTP layer.
 #[derive(Clone, Debug, Default)]
@@ -11,8 +31,79 @@ pub struct HttpConfig {
     pub secure_cookies: bool,
 }
 
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "latchkey", description = "Self-hosted access server for homes and apartment buildings."),
+    components(schemas(Problem))
+)]
+struct ApiDoc;
+
+fn api() -> OpenApiRouter<AppState> {
+    use routes::*;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::list_sessions))
+        .routes(routes!(auth::revoke_session))
+        .routes(routes!(auth::list_tokens, auth::create_token))
+        .routes(routes!(auth::revoke_token))
+        .routes(routes!(properties::list, properties::create))
+        .routes(routes!(properties::get, properties::update))
+        .routes(routes!(units::list, units::create))
+        .routes(routes!(units::get, units::update))
+        .routes(routes!(units::list_groups, units::create_group))
+        .routes(routes!(units::get_group, units::set_group))
+        .routes(routes!(doors::list, doors::create))
+        .routes(routes!(doors::get, doors::update))
+        .routes(routes!(doors::list_sensors, doors::create_sensor))
+        .routes(routes!(doors::get_sensor))
+        .routes(routes!(people::list, people::create))
+        .routes(routes!(people::get, people::update))
+        .routes(routes!(people::list_memberships, people::create_membership))
+        .routes(routes!(people::get_membership))
+        .routes(routes!(people::end_membership))
+        .routes(routes!(credentials::list, credentials::create))
+        .routes(routes!(credentials::get, credentials::update))
+        .routes(routes!(credentials::revoke))
+        .routes(routes!(credentials::freeze))
+        .routes(routes!(credentials::unfreeze))
+        .routes(routes!(credentials::reveal))
+        .routes(routes!(access::check))
+        .routes(routes!(events::list))
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "no-route", "there is no such endpoint; see /api/openapi.json")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this endpoint does not take that method; see /api/openapi.json",
+    )
+}
+
 /// The whole API as a router.
 pub fn router(app: App, config: HttpConfig) -> axum::Router {
-    let _ = (app, config);
-    axum::Router::new()
+    let (api, doc) = api().split_for_parts();
+    let doc_json = std::sync::Arc::new(doc.to_pretty_json().unwrap_or_default());
+    api.route(
+        "/api/openapi.json",
+        get(move || {
+            let body = doc_json.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], (*body).clone()) }
+        }),
+    )
+    .route("/healthz", get(|| async { "ok" }))
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(DefaultBodyLimit::max(MAX_BODY))
+    .with_state(AppState { app, config })
 }

@@ -1,0 +1,359 @@
+//! Response bodies. They mirror the store's records field by field but carry the OpenAPI
+//! schema; the records themselves know nothing of HTTP. Instants are RFC 3339 strings;
+//! schedules and policies are the JSON documented in the API guide.
+
+use jiff::Timestamp;
+use latchkey_app::store::auth::Grant;
+use latchkey_app::store::records::{
+    Credential, Door, DoorGroup, Event, Membership, Person, Property, Sensor, Unit,
+};
+use latchkey_core::model::{CredentialKind, CredentialStatus, DoorKind, DoorMode, Policy, Role, SensorKind};
+use latchkey_core::schedule::Schedule;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct PropertyDto {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub timezone: String,
+    #[schema(value_type = Object)]
+    pub policy: Policy,
+    /// `{"type":"always"}` or `{"type":"weekly","windows":[{"days":["mon"],"start":"09:00","end":"17:00"}]}`.
+    #[schema(value_type = Object)]
+    pub office_hours: Schedule,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<Property> for PropertyDto {
+    fn from(p: Property) -> Self {
+        PropertyDto {
+            id: p.id.0,
+            name: p.name,
+            address: p.address,
+            timezone: p.timezone,
+            policy: p.policy,
+            office_hours: p.office_hours,
+            created_at: p.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UnitDto {
+    pub id: i64,
+    pub property_id: i64,
+    pub label: String,
+    pub floor: i64,
+    pub door_group_id: Option<i64>,
+}
+
+impl From<Unit> for UnitDto {
+    fn from(u: Unit) -> Self {
+        UnitDto {
+            id: u.id.0,
+            property_id: u.property_id.0,
+            label: u.label,
+            floor: u.floor,
+            door_group_id: u.door_group_id.map(|g| g.0),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DoorGroupDto {
+    pub id: i64,
+    pub property_id: i64,
+    pub name: String,
+    pub doors: Vec<i64>,
+}
+
+impl From<DoorGroup> for DoorGroupDto {
+    fn from(g: DoorGroup) -> Self {
+        DoorGroupDto {
+            id: g.id.0,
+            property_id: g.property_id.0,
+            name: g.name,
+            doors: g.doors.into_iter().map(|d| d.0).collect(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DoorDto {
+    pub id: i64,
+    pub property_id: i64,
+    pub unit_id: Option<i64>,
+    pub name: String,
+    #[schema(value_type = String, example = "unit_entry")]
+    pub kind: DoorKind,
+    #[schema(value_type = String, example = "normal")]
+    pub mode: DoorMode,
+    /// Zigbee2MQTT friendly name of the paired lock.
+    pub lock_name: Option<String>,
+    pub pin_slots: i64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub keypad_disabled_until: Option<Timestamp>,
+}
+
+impl From<Door> for DoorDto {
+    fn from(d: Door) -> Self {
+        DoorDto {
+            id: d.id.0,
+            property_id: d.property_id.0,
+            unit_id: d.unit_id.map(|u| u.0),
+            name: d.name,
+            kind: d.kind,
+            mode: d.mode,
+            lock_name: d.lock_name,
+            pin_slots: d.pin_slots,
+            keypad_disabled_until: d.keypad_disabled_until,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SensorDto {
+    pub id: i64,
+    pub property_id: i64,
+    pub unit_id: Option<i64>,
+    pub door_id: Option<i64>,
+    pub name: String,
+    #[schema(value_type = String, example = "window")]
+    pub kind: SensorKind,
+    pub floor: i64,
+    pub device_name: Option<String>,
+}
+
+impl From<Sensor> for SensorDto {
+    fn from(s: Sensor) -> Self {
+        SensorDto {
+            id: s.id.0,
+            property_id: s.property_id.0,
+            unit_id: s.unit_id.map(|u| u.0),
+            door_id: s.door_id.map(|d| d.0),
+            name: s.name,
+            kind: s.kind,
+            floor: s.floor,
+            device_name: s.device_name,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PersonDto {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub is_admin: bool,
+    pub can_sign_in: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<Person> for PersonDto {
+    fn from(p: Person) -> Self {
+        PersonDto {
+            id: p.id.0,
+            name: p.name,
+            email: p.email,
+            phone: p.phone,
+            is_admin: p.is_admin,
+            can_sign_in: p.has_password,
+            created_at: p.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MembershipDto {
+    pub id: i64,
+    pub person_id: i64,
+    pub property_id: i64,
+    pub unit_id: Option<i64>,
+    #[schema(value_type = String, example = "resident")]
+    pub role: Role,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub valid_from: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub valid_until: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<Membership> for MembershipDto {
+    fn from(m: Membership) -> Self {
+        MembershipDto {
+            id: m.id.0,
+            person_id: m.person_id.0,
+            property_id: m.property_id.0,
+            unit_id: m.unit_id.map(|u| u.0),
+            role: m.role,
+            valid_from: m.valid_from,
+            valid_until: m.valid_until,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PersonCreatedDto {
+    pub person: PersonDto,
+    pub membership: MembershipDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CredentialDto {
+    pub id: i64,
+    pub property_id: i64,
+    pub person_id: i64,
+    pub unit_id: Option<i64>,
+    #[schema(value_type = String, example = "pin")]
+    pub kind: CredentialKind,
+    pub label: String,
+    #[schema(value_type = String, example = "active")]
+    pub status: CredentialStatus,
+    #[schema(value_type = Object)]
+    pub schedule: Schedule,
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    pub duress: bool,
+    pub card_uid: Option<String>,
+    pub doors: Vec<i64>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<Credential> for CredentialDto {
+    fn from(c: Credential) -> Self {
+        CredentialDto {
+            id: c.id.0,
+            property_id: c.property_id.0,
+            person_id: c.person_id.0,
+            unit_id: c.unit_id.map(|u| u.0),
+            kind: c.kind,
+            label: c.label,
+            status: c.status,
+            schedule: c.schedule,
+            max_uses: c.max_uses,
+            uses: c.uses,
+            duress: c.duress,
+            card_uid: c.card_uid,
+            doors: c.doors.into_iter().map(|d| d.0).collect(),
+            created_at: c.created_at,
+            revoked_at: c.revoked_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CredentialCreatedDto {
+    pub credential: CredentialDto,
+    /// The PIN, present only this once and only when the caller is its holder or a resident
+    /// handing it to someone of their unit. Staff never see it; the holder reveals it once.
+    pub pin: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PinDto {
+    pub pin: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventDto {
+    pub seq: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    pub property_id: Option<i64>,
+    pub actor_id: Option<i64>,
+    pub kind: String,
+    pub subject: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl From<Event> for EventDto {
+    fn from(e: Event) -> Self {
+        EventDto {
+            seq: e.seq,
+            at: e.at,
+            property_id: e.property_id.map(|p| p.0),
+            actor_id: e.actor_id.map(|p| p.0),
+            kind: e.kind,
+            subject: e.subject,
+            data: e.data,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventPageDto {
+    pub events: Vec<EventDto>,
+    /// Pass as `before` to get the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GrantDto {
+    pub id: i64,
+    /// The token's name, or the session's source address.
+    pub name: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<Grant> for GrantDto {
+    fn from(g: Grant) -> Self {
+        GrantDto {
+            id: g.id,
+            name: g.name,
+            created_at: g.created_at,
+            expires_at: g.expires_at,
+            revoked_at: g.revoked_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenCreatedDto {
+    /// Shown once; send it as `Authorization: Bearer …`.
+    pub token: String,
+    pub grant: GrantDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeDto {
+    pub person: PersonDto,
+    pub memberships: Vec<MembershipDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CredentialCheckDto {
+    pub credential_id: i64,
+    #[schema(value_type = String)]
+    pub kind: CredentialKind,
+    pub granted: bool,
+    /// The denial reason, e.g. `outside_schedule`; absent when granted.
+    pub reason: Option<String>,
+    pub duress: bool,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessAnswerDto {
+    pub granted: bool,
+    pub door_id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    pub checks: Vec<CredentialCheckDto>,
+}

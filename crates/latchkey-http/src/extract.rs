@@ -1,0 +1,170 @@
+//! Extractors whose rejections are problem documents: JSON bodies (malformed, unknown fields,
+//! wrong content type, oversized), path and query parameters, and the signed-in principal.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use latchkey_app::authz::{Principal, Via};
+use latchkey_app::store::auth::GrantKind;
+use serde::de::DeserializeOwned;
+
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "latchkey_session";
+
+/// A JSON body; every way it can be wrong is a 4xx problem naming what to fix.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::JsonDataError(e)) => Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                format!("the request body does not fit: {}", e.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: ")),
+            )),
+            Err(JsonRejection::JsonSyntaxError(_)) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "the request body is not valid JSON",
+            )),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "json-required",
+                "send the body as JSON with `Content-Type: application/json`",
+            )),
+            Err(JsonRejection::BytesRejection(_)) => Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                format!("the request body is larger than {} bytes", crate::MAX_BODY),
+            )),
+            Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-body", e.body_text())),
+        }
+    }
+}
+
+/// Path parameters.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| ApiPath(v))
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-path", e.body_text()))
+    }
+}
+
+/// Query parameters.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-query", e.body_text()))
+    }
+}
+
+/// The caller's network address, for rate limits ("unknown" in-process).
+pub struct Source(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Source(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A browser request that changes something must come from our own pages: SameSite=Strict
+/// cookies already keep other sites' requests unauthenticated, and this refuses what a
+/// cross-site form or script could still send.
+fn cross_site(parts: &Parts) -> bool {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    if parts
+        .headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site")
+    {
+        return true;
+    }
+    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
+        (Some(origin), Some(host)) => origin.split("://").nth(1) != Some(host),
+        _ => false,
+    }
+}
+
+/// The signed-in person: a session cookie or an `Authorization: Bearer` API token.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let (kind, token) = match (bearer, cookie_value(parts, SESSION_COOKIE)) {
+            (Some(t), _) if t.starts_with("lks_") => (GrantKind::Session, t),
+            (Some(t), _) => (GrantKind::ApiToken, t),
+            (None, Some(t)) => (GrantKind::Session, t),
+            (None, None) => {
+                return Err(Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "sign in first (POST /api/v1/auth/login) or send an API token as `Authorization: Bearer …`",
+                ));
+            }
+        };
+        let principal = state
+            .app
+            .authenticate(kind, token)
+            .await
+            .map_err(|e| Problem::from(ApiError(e)))?;
+        if matches!(principal.via(), Via::Session(_)) && bearer.is_none() && cross_site(parts) {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "cross-site",
+                "this request came from another site; changes must come from latchkey's own pages",
+            ));
+        }
+        Ok(Auth(principal))
+    }
+}

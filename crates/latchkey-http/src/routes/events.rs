@@ -1,0 +1,62 @@
+//! The audit log, with filters and cursor paging.
+
+use axum::Json;
+use axum::extract::State;
+use jiff::Timestamp;
+use latchkey_app::store::audit::EventFilter;
+use latchkey_core::{PersonId, PropertyId};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::dto::EventPageDto;
+use crate::extract::{ApiQuery, Auth};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    pub property_id: Option<i64>,
+    /// Events whose kind starts with this, e.g. `credential.` or `auth.login`.
+    pub kind: Option<String>,
+    pub actor_id: Option<i64>,
+    /// e.g. `door:12`, `credential:5`.
+    pub subject: Option<String>,
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub since: Option<Timestamp>,
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub until: Option<Timestamp>,
+    /// Cursor: only events older than this sequence number (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// Page size, 1–500, default 100.
+    pub limit: Option<u32>,
+}
+
+/// Events the caller may read, newest first.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventQuery),
+    responses((status = 200, body = EventPageDto), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(State(s): State<AppState>, Auth(who): Auth, ApiQuery(q): ApiQuery<EventQuery>) -> ApiResult<Json<EventPageDto>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=latchkey_app::events::MAX_PAGE).contains(&limit) {
+        return Err(latchkey_app::AppError::invalid("limit", "must be between 1 and 500").into());
+    }
+    if let (Some(a), Some(b)) = (q.since, q.until) {
+        if b <= a {
+            return Err(latchkey_app::AppError::invalid("until", "must be after since").into());
+        }
+    }
+    let filter = EventFilter {
+        properties: None,
+        kind_prefix: q.kind,
+        actor_id: q.actor_id.map(PersonId),
+        subject: q.subject,
+        since: q.since,
+        until: q.until,
+        before: q.before,
+        visible_to: None,
+        limit,
+    };
+    let events = s.app.list_events(&who, q.property_id.map(PropertyId), filter).await?;
+    let next_before = (events.len() == limit as usize).then(|| events.last().map(|e| e.seq)).flatten();
+    Ok(Json(EventPageDto { events: events.into_iter().map(Into::into).collect(), next_before }))
+}

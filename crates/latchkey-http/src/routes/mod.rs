@@ -1,0 +1,10 @@
+//! One file per resource. Each handler extracts, calls one app function and maps to a DTO.
+
+pub mod access;
+pub mod auth;
+pub mod credentials;
+pub mod doors;
+pub mod events;
+pub mod people;
+pub mod properties;
+pub mod units;
