@@ -7,7 +7,9 @@ use latchkey_app::store::auth::Grant;
 use latchkey_app::store::records::{
     Credential, Door, DoorGroup, Event, Membership, Person, Property, Sensor, Unit,
 };
-use latchkey_core::model::{CredentialKind, CredentialStatus, DoorKind, DoorMode, Policy, Role, SensorKind};
+use latchkey_core::model::{
+    CredentialKind, CredentialStatus, DoorKind, DoorMode, Policy, Role, SensorKind,
+};
 use latchkey_core::schedule::Schedule;
 use serde::Serialize;
 use utoipa::ToSchema;

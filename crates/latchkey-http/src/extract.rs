@@ -29,7 +29,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Err(JsonRejection::JsonDataError(e)) => Err(Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-body",
-                format!("the request body does not fit: {}", e.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: ")),
+                format!(
+                    "the request body does not fit: {}",
+                    e.body_text().trim_start_matches(
+                        "Failed to deserialize the JSON body into the target type: "
+                    )
+                ),
             )),
             Err(JsonRejection::JsonSyntaxError(_)) => Err(Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -46,7 +51,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "too-large",
                 format!("the request body is larger than {} bytes", crate::MAX_BODY),
             )),
-            Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-body", e.body_text())),
+            Err(e) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad-body",
+                e.body_text(),
+            )),
         }
     }
 }
@@ -122,8 +131,17 @@ fn cross_site(parts: &Parts) -> bool {
     {
         return true;
     }
-    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    match (parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    match (
+        parts
+            .headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok()),
+        host,
+    ) {
         (Some(origin), Some(host)) => origin.split("://").nth(1) != Some(host),
         _ => false,
     }

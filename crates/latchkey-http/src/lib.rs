@@ -33,7 +33,10 @@ pub struct HttpConfig {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "latchkey", description = "Self-hosted access server for homes and apartment buildings."),
+    info(
+        title = "latchkey",
+        description = "Self-hosted access server for homes and apartment buildings."
+    ),
     components(schemas(Problem))
 )]
 struct ApiDoc;
@@ -79,7 +82,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 async fn not_found() -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "no-route", "there is no such endpoint; see /api/openapi.json")
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no-route",
+        "there is no such endpoint; see /api/openapi.json",
+    )
 }
 
 async fn method_not_allowed() -> Problem {
@@ -98,7 +105,12 @@ pub fn router(app: App, config: HttpConfig) -> axum::Router {
         "/api/openapi.json",
         get(move || {
             let body = doc_json.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], (*body).clone()) }
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    (*body).clone(),
+                )
+            }
         }),
     )
     .route("/healthz", get(|| async { "ok" }))

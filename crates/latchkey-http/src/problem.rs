@@ -68,11 +68,21 @@ impl From<AppError> for ApiError {
 impl From<ApiError> for Problem {
     fn from(ApiError(err): ApiError) -> Problem {
         match err {
-            AppError::Unauthenticated(m) => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", m),
+            AppError::Unauthenticated(m) => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", m)
+            }
             AppError::Forbidden(m) => Problem::new(StatusCode::FORBIDDEN, "forbidden", m),
-            AppError::NotFound(what) => Problem::new(StatusCode::NOT_FOUND, "not-found", format!("{what} not found")),
+            AppError::NotFound(what) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!("{what} not found"),
+            ),
             AppError::Invalid { field, message } => {
-                let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("{field}: {message}"));
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    format!("{field}: {message}"),
+                );
                 p.field = Some(field);
                 p
             }
@@ -88,11 +98,19 @@ impl From<ApiError> for Problem {
             }
             AppError::Store(e) => {
                 tracing::error!(error = %e, "storage error");
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
             }
             AppError::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
             }
         }
     }

@@ -47,7 +47,7 @@ fn credential_row(row: &AnyRow, doors: Vec<DoorId>) -> Result<Credential> {
             .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?,
         max_uses: row.try_get("max_uses")?,
         uses: row.try_get("uses")?,
-        duress: row.try_get("duress")?,
+        duress: row.try_get::<i64, _>("duress")? != 0,
         card_uid: row.try_get("card_uid")?,
         doors,
         created_at: from_micros(row.try_get("created_at")?)?,
@@ -76,7 +76,7 @@ pub async fn create_credential(
     .bind(c.label.clone())
     .bind(schedule)
     .bind(c.max_uses)
-    .bind(c.duress)
+    .bind(i64::from(c.duress))
     .bind(c.secret.clone())
     .bind(c.card_uid.clone())
     .bind(to_micros(at))
@@ -236,12 +236,11 @@ pub async fn add_use(conn: &mut Conn, id: CredentialId) -> Result<()> {
 /// # Errors
 /// `Database` on a failed write.
 pub async fn mark_revealed(conn: &mut Conn, id: CredentialId) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE credentials SET pin_revealed = TRUE WHERE id = $1 AND pin_revealed = FALSE",
-    )
-    .bind(id.0)
-    .execute(conn)
-    .await?;
+    let done =
+        sqlx::query("UPDATE credentials SET pin_revealed = 1 WHERE id = $1 AND pin_revealed = 0")
+            .bind(id.0)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -15,7 +15,7 @@ fn person_row(row: &AnyRow) -> Result<Person> {
         name: row.try_get("name")?,
         email: row.try_get("email")?,
         phone: row.try_get("phone")?,
-        is_admin: row.try_get("is_admin")?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
         has_password: row.try_get::<Option<String>, _>("password_hash")?.is_some(),
         created_at: from_micros(row.try_get("created_at")?)?,
     })
@@ -42,7 +42,7 @@ pub async fn create_person(conn: &mut Conn, p: &NewPerson, at: Timestamp) -> Res
     .bind(p.email.clone())
     .bind(p.phone.clone())
     .bind(p.password_hash.clone())
-    .bind(p.is_admin)
+    .bind(i64::from(p.is_admin))
     .bind(to_micros(at))
     .fetch_one(conn)
     .await
@@ -102,7 +102,7 @@ pub async fn list_people(conn: &mut Conn, property: PropertyId) -> Result<Vec<Pe
 /// # Errors
 /// `Database` on a failed read.
 pub async fn any_admin(conn: &mut Conn) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE is_admin = TRUE")
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE is_admin = 1")
         .fetch_one(conn)
         .await?;
     Ok(n > 0)

@@ -15,7 +15,11 @@ use crate::state::AppState;
 /// `method` (keypad, rfid, remote, physical_key), `emergency_override`.
 #[utoipa::path(post, path = "/api/v1/access-checks", tag = "access", request_body(content = Object),
     responses((status = 200, body = AccessAnswerDto), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn check(State(s): State<AppState>, Auth(who): Auth, ApiJson(q): ApiJson<AccessQuery>) -> ApiResult<Json<AccessAnswerDto>> {
+pub async fn check(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(q): ApiJson<AccessQuery>,
+) -> ApiResult<Json<AccessAnswerDto>> {
     let a = s.app.check_access(&who, q).await?;
     Ok(Json(AccessAnswerDto {
         granted: a.granted,
@@ -29,7 +33,14 @@ pub async fn check(State(s): State<AppState>, Auth(who): Auth, ApiJson(q): ApiJs
                     Decision::Granted { duress } => (true, None, duress),
                     Decision::Denied { reason } => (false, Some(reason.as_str().to_owned()), false),
                 };
-                CredentialCheckDto { credential_id: c.credential_id.0, kind: c.kind, granted, reason, duress, message: c.message }
+                CredentialCheckDto {
+                    credential_id: c.credential_id.0,
+                    kind: c.kind,
+                    granted,
+                    reason,
+                    duress,
+                    message: c.message,
+                }
             })
             .collect(),
     }))

@@ -23,10 +23,18 @@ pub struct LoginBody {
 /// source address.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = PersonDto), (status = 401, body = Problem), (status = 429, body = Problem)))]
-pub async fn login(State(s): State<AppState>, Source(src): Source, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Response> {
+pub async fn login(
+    State(s): State<AppState>,
+    Source(src): Source,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
     let signed = s.app.login(&b.email, &b.password, &src).await?;
     let secs = s.app.config().session_ttl.as_secs();
-    let secure = if s.config.secure_cookies { "; Secure" } else { "" };
+    let secure = if s.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
         "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={secs}{secure}",
         signed.token
@@ -64,7 +72,10 @@ pub async fn me(Auth(who): Auth) -> axum::Json<MeDto> {
 /// The caller's sign-in sessions.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "auth",
     responses((status = 200, body = Vec<GrantDto>), (status = 401, body = Problem)))]
-pub async fn list_sessions(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<axum::Json<Vec<GrantDto>>> {
+pub async fn list_sessions(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+) -> ApiResult<axum::Json<Vec<GrantDto>>> {
     let v = s.app.list_grants(&who, GrantKind::Session).await?;
     Ok(axum::Json(v.into_iter().map(Into::into).collect()))
 }
@@ -72,7 +83,11 @@ pub async fn list_sessions(State(s): State<AppState>, Auth(who): Auth) -> ApiRes
 /// Revokes one of the caller's sessions (admins: anyone's).
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "auth", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = Problem)))]
-pub async fn revoke_session(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
+pub async fn revoke_session(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     s.app.revoke_grant(&who, GrantKind::Session, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -80,7 +95,10 @@ pub async fn revoke_session(State(s): State<AppState>, Auth(who): Auth, ApiPath(
 /// The caller's API tokens.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "auth",
     responses((status = 200, body = Vec<GrantDto>), (status = 401, body = Problem)))]
-pub async fn list_tokens(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<axum::Json<Vec<GrantDto>>> {
+pub async fn list_tokens(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+) -> ApiResult<axum::Json<Vec<GrantDto>>> {
     let v = s.app.list_grants(&who, GrantKind::ApiToken).await?;
     Ok(axum::Json(v.into_iter().map(Into::into).collect()))
 }
@@ -94,15 +112,29 @@ pub struct TokenBody {
 /// Creates an API token; the token is in this answer only.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = TokenBody,
     responses((status = 201, body = TokenCreatedDto), (status = 422, body = Problem)))]
-pub async fn create_token(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJson<TokenBody>) -> ApiResult<(StatusCode, axum::Json<TokenCreatedDto>)> {
+pub async fn create_token(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(b): ApiJson<TokenBody>,
+) -> ApiResult<(StatusCode, axum::Json<TokenCreatedDto>)> {
     let (token, grant) = s.app.create_api_token(&who, &b.name).await?;
-    Ok((StatusCode::CREATED, axum::Json(TokenCreatedDto { token, grant: grant.into() })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(TokenCreatedDto {
+            token,
+            grant: grant.into(),
+        }),
+    ))
 }
 
 /// Revokes an API token.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = Problem)))]
-pub async fn revoke_token(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     s.app.revoke_grant(&who, GrantKind::ApiToken, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,8 +24,16 @@ pub struct ListQuery {
 /// Credentials at a property the caller may see. PINs are never part of this answer.
 #[utoipa::path(get, path = "/api/v1/properties/{id}/credentials", tag = "credentials", params(("id" = i64, Path), ListQuery),
     responses((status = 200, body = Vec<CredentialDto>), (status = 404, body = Problem)))]
-pub async fn list(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<Vec<CredentialDto>>> {
-    let v = s.app.list_credentials(&who, PropertyId(id), q.person_id.map(PersonId)).await?;
+pub async fn list(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Vec<CredentialDto>>> {
+    let v = s
+        .app
+        .list_credentials(&who, PropertyId(id), q.person_id.map(PersonId))
+        .await?;
     Ok(Json(v.into_iter().map(Into::into).collect()))
 }
 
@@ -33,53 +41,108 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPa
 /// optional `unit_id`, `doors`, `schedule`, `max_uses`, `duress`, `pin`, `card_uid`, `label`.
 #[utoipa::path(post, path = "/api/v1/properties/{id}/credentials", tag = "credentials", params(("id" = i64, Path)), request_body(content = Object),
     responses((status = 201, body = CredentialCreatedDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<CredentialInput>) -> ApiResult<(StatusCode, Json<CredentialCreatedDto>)> {
+pub async fn create(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<CredentialInput>,
+) -> ApiResult<(StatusCode, Json<CredentialCreatedDto>)> {
     let c = s.app.create_credential(&who, PropertyId(id), b).await?;
-    Ok((StatusCode::CREATED, Json(CredentialCreatedDto { credential: c.credential.into(), pin: c.pin })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CredentialCreatedDto {
+            credential: c.credential.into(),
+            pin: c.pin,
+        }),
+    ))
 }
 
 /// One credential.
 #[utoipa::path(get, path = "/api/v1/credentials/{id}", tag = "credentials", params(("id" = i64, Path)),
     responses((status = 200, body = CredentialDto), (status = 404, body = Problem)))]
-pub async fn get(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<CredentialDto>> {
-    Ok(Json(s.app.get_credential(&who, CredentialId(id)).await?.into()))
+pub async fn get(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CredentialDto>> {
+    Ok(Json(
+        s.app.get_credential(&who, CredentialId(id)).await?.into(),
+    ))
 }
 
 /// Changes label, schedule or use limit (the unit's residents, staff).
 #[utoipa::path(patch, path = "/api/v1/credentials/{id}", tag = "credentials", params(("id" = i64, Path)), request_body(content = Object),
     responses((status = 200, body = CredentialDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn update(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<CredentialPatch>) -> ApiResult<Json<CredentialDto>> {
-    Ok(Json(s.app.update_credential(&who, CredentialId(id), b).await?.into()))
+pub async fn update(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<CredentialPatch>,
+) -> ApiResult<Json<CredentialDto>> {
+    Ok(Json(
+        s.app
+            .update_credential(&who, CredentialId(id), b)
+            .await?
+            .into(),
+    ))
 }
 
-async fn set_status(s: &AppState, who: &latchkey_app::authz::Principal, id: i64, to: CredentialStatus) -> ApiResult<Json<CredentialDto>> {
-    Ok(Json(s.app.set_credential_status(who, CredentialId(id), to).await?.into()))
+async fn set_status(
+    s: &AppState,
+    who: &latchkey_app::authz::Principal,
+    id: i64,
+    to: CredentialStatus,
+) -> ApiResult<Json<CredentialDto>> {
+    Ok(Json(
+        s.app
+            .set_credential_status(who, CredentialId(id), to)
+            .await?
+            .into(),
+    ))
 }
 
 /// Revokes a credential for good.
 #[utoipa::path(post, path = "/api/v1/credentials/{id}/revoke", tag = "credentials", params(("id" = i64, Path)),
     responses((status = 200, body = CredentialDto), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn revoke(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<CredentialDto>> {
+pub async fn revoke(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CredentialDto>> {
     set_status(&s, &who, id, CredentialStatus::Revoked).await
 }
 
 /// Freezes a lost phone key or card at once (its holder, anyone of its unit, staff).
 #[utoipa::path(post, path = "/api/v1/credentials/{id}/freeze", tag = "credentials", params(("id" = i64, Path)),
     responses((status = 200, body = CredentialDto), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn freeze(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<CredentialDto>> {
+pub async fn freeze(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CredentialDto>> {
     set_status(&s, &who, id, CredentialStatus::Frozen).await
 }
 
 /// Unfreezes a credential (the unit's residents, staff).
 #[utoipa::path(post, path = "/api/v1/credentials/{id}/unfreeze", tag = "credentials", params(("id" = i64, Path)),
     responses((status = 200, body = CredentialDto), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn unfreeze(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<CredentialDto>> {
+pub async fn unfreeze(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CredentialDto>> {
     set_status(&s, &who, id, CredentialStatus::Active).await
 }
 
 /// Shows a PIN to its holder, once, when it was not shown at creation.
 #[utoipa::path(post, path = "/api/v1/credentials/{id}/reveal", tag = "credentials", params(("id" = i64, Path)),
     responses((status = 200, body = PinDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
-pub async fn reveal(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<PinDto>> {
-    Ok(Json(PinDto { pin: s.app.reveal_pin(&who, CredentialId(id)).await? }))
+pub async fn reveal(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<PinDto>> {
+    Ok(Json(PinDto {
+        pin: s.app.reveal_pin(&who, CredentialId(id)).await?,
+    }))
 }

@@ -14,21 +14,44 @@ use crate::state::AppState;
 /// Doors of a property the caller may see (staff: all; others: the doors they may open).
 #[utoipa::path(get, path = "/api/v1/properties/{id}/doors", tag = "doors", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<DoorDto>), (status = 404, body = Problem)))]
-pub async fn list(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<DoorDto>>> {
-    Ok(Json(s.app.list_doors(&who, PropertyId(id)).await?.into_iter().map(Into::into).collect()))
+pub async fn list(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<DoorDto>>> {
+    Ok(Json(
+        s.app
+            .list_doors(&who, PropertyId(id))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Creates a door (staff). Body: `name`, `kind`, optional `unit_id`, `mode`, `pin_slots`.
 #[utoipa::path(post, path = "/api/v1/properties/{id}/doors", tag = "doors", params(("id" = i64, Path)), request_body(content = Object),
     responses((status = 201, body = DoorDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<DoorInput>) -> ApiResult<(StatusCode, Json<DoorDto>)> {
-    Ok((StatusCode::CREATED, Json(s.app.create_door(&who, PropertyId(id), b).await?.into())))
+pub async fn create(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<DoorInput>,
+) -> ApiResult<(StatusCode, Json<DoorDto>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_door(&who, PropertyId(id), b).await?.into()),
+    ))
 }
 
 /// One door.
 #[utoipa::path(get, path = "/api/v1/doors/{id}", tag = "doors", params(("id" = i64, Path)),
     responses((status = 200, body = DoorDto), (status = 404, body = Problem)))]
-pub async fn get(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<DoorDto>> {
+pub async fn get(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<DoorDto>> {
     Ok(Json(s.app.get_door(&who, DoorId(id)).await?.into()))
 }
 
@@ -36,27 +59,55 @@ pub async fn get(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPat
 /// vacation).
 #[utoipa::path(patch, path = "/api/v1/doors/{id}", tag = "doors", params(("id" = i64, Path)), request_body(content = Object),
     responses((status = 200, body = DoorDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn update(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<DoorPatch>) -> ApiResult<Json<DoorDto>> {
+pub async fn update(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<DoorPatch>,
+) -> ApiResult<Json<DoorDto>> {
     Ok(Json(s.app.update_door(&who, DoorId(id), b).await?.into()))
 }
 
 /// Sensors of a property the caller may see.
 #[utoipa::path(get, path = "/api/v1/properties/{id}/sensors", tag = "doors", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<SensorDto>), (status = 404, body = Problem)))]
-pub async fn list_sensors(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<SensorDto>>> {
-    Ok(Json(s.app.list_sensors(&who, PropertyId(id)).await?.into_iter().map(Into::into).collect()))
+pub async fn list_sensors(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<SensorDto>>> {
+    Ok(Json(
+        s.app
+            .list_sensors(&who, PropertyId(id))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Creates a door contact or window sensor (staff).
 #[utoipa::path(post, path = "/api/v1/properties/{id}/sensors", tag = "doors", params(("id" = i64, Path)), request_body(content = Object),
     responses((status = 201, body = SensorDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_sensor(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<SensorInput>) -> ApiResult<(StatusCode, Json<SensorDto>)> {
-    Ok((StatusCode::CREATED, Json(s.app.create_sensor(&who, PropertyId(id), b).await?.into())))
+pub async fn create_sensor(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<SensorInput>,
+) -> ApiResult<(StatusCode, Json<SensorDto>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_sensor(&who, PropertyId(id), b).await?.into()),
+    ))
 }
 
 /// One sensor.
 #[utoipa::path(get, path = "/api/v1/sensors/{id}", tag = "doors", params(("id" = i64, Path)),
     responses((status = 200, body = SensorDto), (status = 404, body = Problem)))]
-pub async fn get_sensor(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<SensorDto>> {
+pub async fn get_sensor(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<SensorDto>> {
     Ok(Json(s.app.get_sensor(&who, SensorId(id)).await?.into()))
 }

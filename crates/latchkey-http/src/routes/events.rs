@@ -35,7 +35,11 @@ pub struct EventQuery {
 /// Events the caller may read, newest first.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventQuery),
     responses((status = 200, body = EventPageDto), (status = 400, body = Problem), (status = 404, body = Problem)))]
-pub async fn list(State(s): State<AppState>, Auth(who): Auth, ApiQuery(q): ApiQuery<EventQuery>) -> ApiResult<Json<EventPageDto>> {
+pub async fn list(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> ApiResult<Json<EventPageDto>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=latchkey_app::events::MAX_PAGE).contains(&limit) {
         return Err(latchkey_app::AppError::invalid("limit", "must be between 1 and 500").into());
@@ -56,7 +60,15 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, ApiQuery(q): ApiQu
         visible_to: None,
         limit,
     };
-    let events = s.app.list_events(&who, q.property_id.map(PropertyId), filter).await?;
-    let next_before = (events.len() == limit as usize).then(|| events.last().map(|e| e.seq)).flatten();
-    Ok(Json(EventPageDto { events: events.into_iter().map(Into::into).collect(), next_before }))
+    let events = s
+        .app
+        .list_events(&who, q.property_id.map(PropertyId), filter)
+        .await?;
+    let next_before = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    Ok(Json(EventPageDto {
+        events: events.into_iter().map(Into::into).collect(),
+        next_before,
+    }))
 }

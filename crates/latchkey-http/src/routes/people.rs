@@ -17,8 +17,19 @@ use crate::state::AppState;
 /// People at a property the caller may see.
 #[utoipa::path(get, path = "/api/v1/properties/{id}/people", tag = "people", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<PersonDto>), (status = 404, body = Problem)))]
-pub async fn list(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<PersonDto>>> {
-    Ok(Json(s.app.list_people(&who, PropertyId(id)).await?.into_iter().map(Into::into).collect()))
+pub async fn list(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<PersonDto>>> {
+    Ok(Json(
+        s.app
+            .list_people(&who, PropertyId(id))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Adds a person with their first membership (staff: any role they may grant; residents:
@@ -26,15 +37,30 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPa
 /// `phone`, `password`, and `membership` {`role`, `unit_id`, `valid_from`, `valid_until`}.
 #[utoipa::path(post, path = "/api/v1/properties/{id}/people", tag = "people", params(("id" = i64, Path)), request_body(content = Object),
     responses((status = 201, body = PersonCreatedDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<PersonInput>) -> ApiResult<(StatusCode, Json<PersonCreatedDto>)> {
+pub async fn create(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<PersonInput>,
+) -> ApiResult<(StatusCode, Json<PersonCreatedDto>)> {
     let (p, m) = s.app.create_person(&who, PropertyId(id), b).await?;
-    Ok((StatusCode::CREATED, Json(PersonCreatedDto { person: p.into(), membership: m.into() })))
+    Ok((
+        StatusCode::CREATED,
+        Json(PersonCreatedDto {
+            person: p.into(),
+            membership: m.into(),
+        }),
+    ))
 }
 
 /// One person.
 #[utoipa::path(get, path = "/api/v1/people/{id}", tag = "people", params(("id" = i64, Path)),
     responses((status = 200, body = PersonDto), (status = 404, body = Problem)))]
-pub async fn get(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<PersonDto>> {
+pub async fn get(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<PersonDto>> {
     Ok(Json(s.app.get_person(&who, PersonId(id)).await?.into()))
 }
 
@@ -49,10 +75,21 @@ pub struct PersonPatch {
 /// Changes a person's name, e-mail or phone.
 #[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "people", params(("id" = i64, Path)), request_body = PersonPatch,
     responses((status = 200, body = PersonDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn update(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<PersonPatch>) -> ApiResult<Json<PersonDto>> {
+pub async fn update(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<PersonPatch>,
+) -> ApiResult<Json<PersonDto>> {
     let p = s
         .app
-        .update_person(&who, PersonId(id), b.name.as_deref(), b.email.as_deref(), b.phone.as_deref())
+        .update_person(
+            &who,
+            PersonId(id),
+            b.name.as_deref(),
+            b.email.as_deref(),
+            b.phone.as_deref(),
+        )
         .await?;
     Ok(Json(p.into()))
 }
@@ -60,38 +97,68 @@ pub async fn update(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): Api
 /// Memberships at a property the caller may see.
 #[utoipa::path(get, path = "/api/v1/properties/{id}/memberships", tag = "people", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<MembershipDto>), (status = 404, body = Problem)))]
-pub async fn list_memberships(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<MembershipDto>>> {
-    Ok(Json(s.app.list_memberships(&who, PropertyId(id)).await?.into_iter().map(Into::into).collect()))
+pub async fn list_memberships(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<MembershipDto>>> {
+    Ok(Json(
+        s.app
+            .list_memberships(&who, PropertyId(id))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Gives an existing person a membership (staff). Body: `person_id`, `role`, `unit_id`,
 /// `valid_from`, `valid_until`.
 #[utoipa::path(post, path = "/api/v1/properties/{id}/memberships", tag = "people", params(("id" = i64, Path)), request_body(content = Object),
     responses((status = 201, body = MembershipDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_membership(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<serde_json::Value>) -> ApiResult<(StatusCode, Json<MembershipDto>)> {
+pub async fn create_membership(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<serde_json::Value>,
+) -> ApiResult<(StatusCode, Json<MembershipDto>)> {
     let body = parse_membership(b)?;
-    let m = s.app.create_membership(&who, PropertyId(id), PersonId(body.0), body.1).await?;
+    let m = s
+        .app
+        .create_membership(&who, PropertyId(id), PersonId(body.0), body.1)
+        .await?;
     Ok((StatusCode::CREATED, Json(m.into())))
 }
 
 /// `deny_unknown_fields` does not combine with `flatten` in serde, so the body is split by hand.
-fn parse_membership(mut v: serde_json::Value) -> Result<(i64, MembershipInput), latchkey_app::AppError> {
+fn parse_membership(
+    mut v: serde_json::Value,
+) -> Result<(i64, MembershipInput), latchkey_app::AppError> {
     let obj = v
         .as_object_mut()
         .ok_or_else(|| latchkey_app::AppError::invalid("body", "must be a JSON object"))?;
     let person = obj
         .remove("person_id")
         .and_then(|p| p.as_i64())
-        .ok_or_else(|| latchkey_app::AppError::invalid("person_id", "is required and must be an integer"))?;
-    let m: MembershipInput = serde_json::from_value(v).map_err(|e| latchkey_app::AppError::invalid("body", e.to_string()))?;
+        .ok_or_else(|| {
+            latchkey_app::AppError::invalid("person_id", "is required and must be an integer")
+        })?;
+    let m: MembershipInput = serde_json::from_value(v)
+        .map_err(|e| latchkey_app::AppError::invalid("body", e.to_string()))?;
     Ok((person, m))
 }
 
 /// One membership.
 #[utoipa::path(get, path = "/api/v1/memberships/{id}", tag = "people", params(("id" = i64, Path)),
     responses((status = 200, body = MembershipDto), (status = 404, body = Problem)))]
-pub async fn get_membership(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<MembershipDto>> {
-    Ok(Json(s.app.get_membership(&who, MembershipId(id)).await?.into()))
+pub async fn get_membership(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<MembershipDto>> {
+    Ok(Json(
+        s.app.get_membership(&who, MembershipId(id)).await?.into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -106,6 +173,16 @@ pub struct EndBody {
 /// Ends a membership (move-out).
 #[utoipa::path(post, path = "/api/v1/memberships/{id}/end", tag = "people", params(("id" = i64, Path)), request_body = EndBody,
     responses((status = 200, body = MembershipDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn end_membership(State(s): State<AppState>, Auth(who): Auth, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<EndBody>) -> ApiResult<Json<MembershipDto>> {
-    Ok(Json(s.app.end_membership(&who, MembershipId(id), b.until).await?.into()))
+pub async fn end_membership(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<EndBody>,
+) -> ApiResult<Json<MembershipDto>> {
+    Ok(Json(
+        s.app
+            .end_membership(&who, MembershipId(id), b.until)
+            .await?
+            .into(),
+    ))
 }

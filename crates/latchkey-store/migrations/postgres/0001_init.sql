@@ -1,4 +1,5 @@
--- latchkey schema 1 (PostgreSQL). Instants are epoch microseconds (BIGINT); JSON is TEXT.
+-- latchkey schema 1 (PostgreSQL). Instants are epoch microseconds (BIGINT); JSON is TEXT; flags
+-- are BIGINT 0/1 in both dialects so that one query text serves both.
 CREATE TABLE properties (
     id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -62,7 +63,7 @@ CREATE TABLE people (
     email TEXT UNIQUE,
     phone TEXT,
     password_hash TEXT,
-    is_admin BOOLEAN NOT NULL DEFAULT FALSE,
+    is_admin BIGINT NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),
     created_at BIGINT NOT NULL
 );
 
@@ -90,10 +91,10 @@ CREATE TABLE credentials (
     schedule TEXT NOT NULL DEFAULT '{"type":"always"}',
     max_uses BIGINT,
     uses BIGINT NOT NULL DEFAULT 0,
-    duress BOOLEAN NOT NULL DEFAULT FALSE,
+    duress BIGINT NOT NULL DEFAULT 0 CHECK (duress IN (0, 1)),
     secret BYTEA,
     -- Whether the PIN was shown to its owner; it is shown once.
-    pin_revealed BOOLEAN NOT NULL DEFAULT FALSE,
+    pin_revealed BIGINT NOT NULL DEFAULT 0 CHECK (pin_revealed IN (0, 1)),
     card_uid TEXT,
     created_at BIGINT NOT NULL,
     revoked_at BIGINT

@@ -1,0 +1,342 @@
+//! Test databases for every backend (STYLE.md rule 10): a fresh SQLite file per test and, when
+//! `LATCHKEY_TEST_POSTGRES_URL` is set, a fresh PostgreSQL database per test as well.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use latchkey_app::store::{Backend, Store};
+use sqlx::Connection;
+
+pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
+
+/// One database a test body runs against.
+#[derive(Clone)]
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Clone)]
+enum Cleanup {
+    SqliteFile(PathBuf),
+    PostgresDatabase { admin_url: String, name: String },
+}
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}_{}_{}", std::process::id(), n, nanos)
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let cut = base.rfind('/').expect("a PostgreSQL URL has a path");
+    let mut out = format!("{}/{name}", &base[..cut]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl TestDb {
+    fn sqlite(test: &str) -> TestDb {
+        let path = std::env::temp_dir().join(format!("latchkey_{test}_{}.db", unique_suffix()));
+        TestDb {
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}", path.display()),
+            cleanup: Cleanup::SqliteFile(path),
+        }
+    }
+
+    async fn postgres(admin_url: &str) -> TestDb {
+        let name = format!("lk_test_{}", unique_suffix());
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("connect to the PostgreSQL test server");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create a test database");
+        admin.close().await.expect("close the admin connection");
+        TestDb {
+            backend: Backend::Postgres,
+            url: with_database(admin_url, &name),
+            cleanup: Cleanup::PostgresDatabase {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+        }
+    }
+
+    /// Opens (and migrates) the store.
+    pub async fn open(&self) -> Store {
+        Store::open(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("open {:?} store: {e}", self.backend))
+    }
+
+    async fn remove(self) {
+        match self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            Cleanup::PostgresDatabase { admin_url, name } => {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                    let _ = admin.close().await;
+                }
+            }
+        }
+    }
+}
+
+/// The databases a test runs on: SQLite always, PostgreSQL when its URL is set.
+pub async fn backends(test: &str) -> Vec<TestDb> {
+    let mut dbs = vec![TestDb::sqlite(test)];
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.trim().is_empty() => dbs.push(TestDb::postgres(url.trim()).await),
+        _ => {
+            static SAID: Once = Once::new();
+            SAID.call_once(|| {
+                println!("skipping PostgreSQL: {POSTGRES_ENV} is not set");
+            });
+        }
+    }
+    dbs
+}
+
+/// Runs `body` once per backend, each time on a fresh database, and removes the database
+/// afterwards. Every backend runs even when an earlier one fails, so one run shows whether a
+/// failure is SQLite's, PostgreSQL's or both; a failing backend leaves its database behind.
+pub async fn each_backend<F, Fut>(test: &str, body: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut failed = Vec::new();
+    for db in backends(test).await {
+        let backend = db.backend;
+        eprintln!("{test}: running on {backend:?}");
+        match tokio::spawn(body(db.clone())).await {
+            Ok(()) => db.remove().await,
+            Err(e) if e.is_panic() => failed.push(format!("{backend:?}")),
+            Err(e) => panic!("{test} on {backend:?} did not finish: {e}"),
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{test} failed on {}",
+        failed.join(" and ")
+    );
+}
+
+/// A building ready for use cases: an admin, one property in Europe/Berlin with unit "4071"
+/// and its entry door, a resident of that unit (who can sign in) and a building manager.
+pub struct World {
+    pub app: latchkey_app::App,
+    pub clock: std::sync::Arc<latchkey_app::ManualClock>,
+    pub admin: latchkey_app::authz::Principal,
+    pub property: latchkey_app::store::records::Property,
+    pub unit: latchkey_app::store::records::Unit,
+    pub door: latchkey_app::store::records::Door,
+    pub resident: latchkey_app::store::records::Person,
+    pub manager: latchkey_app::store::records::Person,
+}
+
+pub const RESIDENT_EMAIL: &str = "rosa@example.org";
+pub const RESIDENT_PASSWORD: &str = "rosa's long password";
+
+/// Monday 5 January 2026, 08:00 in Berlin.
+pub fn start() -> jiff::Timestamp {
+    jiff::civil::date(2026, 1, 5)
+        .at(8, 0, 0, 0)
+        .in_tz("Europe/Berlin")
+        .expect("valid zoned time")
+        .timestamp()
+}
+
+pub fn membership(
+    role: latchkey_core::model::Role,
+    unit: Option<latchkey_core::UnitId>,
+) -> latchkey_app::people::MembershipInput {
+    latchkey_app::people::MembershipInput {
+        role,
+        unit_id: unit,
+        valid_from: None,
+        valid_until: None,
+    }
+}
+
+pub fn person(
+    name: &str,
+    email: Option<&str>,
+    password: Option<&str>,
+    m: latchkey_app::people::MembershipInput,
+) -> latchkey_app::people::PersonInput {
+    latchkey_app::people::PersonInput {
+        name: name.to_owned(),
+        email: email.map(str::to_owned),
+        phone: None,
+        password: password.map(str::to_owned),
+        membership: m,
+    }
+}
+
+pub fn property_input(name: &str, timezone: &str) -> latchkey_app::directory::PropertyInput {
+    latchkey_app::directory::PropertyInput {
+        name: name.to_owned(),
+        address: "1 Lock Lane".to_owned(),
+        timezone: timezone.to_owned(),
+        policy: latchkey_core::model::Policy::default(),
+        office_hours: latchkey_core::schedule::Schedule::Always,
+    }
+}
+
+pub fn pin_for(
+    holder: latchkey_core::PersonId,
+    unit: Option<latchkey_core::UnitId>,
+    pin: Option<&str>,
+) -> latchkey_app::credentials::CredentialInput {
+    latchkey_app::credentials::CredentialInput {
+        person_id: holder,
+        kind: latchkey_core::model::CredentialKind::Pin,
+        label: None,
+        unit_id: unit,
+        doors: None,
+        schedule: latchkey_core::schedule::Schedule::Always,
+        max_uses: None,
+        duress: false,
+        pin: pin.map(str::to_owned),
+        card_uid: None,
+    }
+}
+
+impl World {
+    pub async fn build(db: &TestDb) -> World {
+        use latchkey_app::{App, AppConfig, ManualClock, NoDevices, secrets::Keys};
+        use latchkey_core::model::{DoorKind, DoorMode, Role};
+        use std::sync::Arc;
+
+        let store = db.open().await;
+        let clock = Arc::new(ManualClock::new(start()));
+        let app = App::new(
+            store,
+            Keys::from_master(&[1; 32]),
+            clock.clone(),
+            Arc::new(NoDevices),
+            AppConfig::default(),
+        );
+        let admin = app
+            .create_admin("Ada Admin", "admin@example.org", "admin's long password")
+            .await
+            .expect("create admin");
+        let admin = app
+            .terminal_principal(admin.id)
+            .await
+            .expect("admin principal");
+        let property = app
+            .create_property(&admin, property_input("Linden House", "Europe/Berlin"))
+            .await
+            .expect("create property");
+        let unit = app
+            .create_unit(&admin, property.id, "4071", 4, None)
+            .await
+            .expect("create unit");
+        let door = app
+            .create_door(
+                &admin,
+                property.id,
+                latchkey_app::directory::DoorInput {
+                    name: "4071 entry".to_owned(),
+                    kind: DoorKind::UnitEntry,
+                    unit_id: Some(unit.id),
+                    mode: DoorMode::Normal,
+                    pin_slots: 30,
+                },
+            )
+            .await
+            .expect("create door");
+        let (resident, _) = app
+            .create_person(
+                &admin,
+                property.id,
+                person(
+                    "Rosa Resident",
+                    Some(RESIDENT_EMAIL),
+                    Some(RESIDENT_PASSWORD),
+                    membership(Role::Resident, Some(unit.id)),
+                ),
+            )
+            .await
+            .expect("create resident");
+        let (manager, _) = app
+            .create_person(
+                &admin,
+                property.id,
+                person(
+                    "Max Manager",
+                    Some("max@example.org"),
+                    None,
+                    membership(Role::Manager, None),
+                ),
+            )
+            .await
+            .expect("create manager");
+        World {
+            app,
+            clock,
+            admin,
+            property,
+            unit,
+            door,
+            resident,
+            manager,
+        }
+    }
+
+    pub async fn principal(&self, id: latchkey_core::PersonId) -> latchkey_app::authz::Principal {
+        self.app.terminal_principal(id).await.expect("principal")
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        let mut conn = self.app.store().read().await.expect("conn");
+        latchkey_app::store::audit::count(&mut conn)
+            .await
+            .expect("count events")
+    }
+
+    /// Every event of the log, each rendered as one line of text.
+    pub async fn all_events_text(&self) -> String {
+        let mut conn = self.app.store().read().await.expect("conn");
+        let events = latchkey_app::store::audit::stored_after(&mut conn, i64::MIN, 1_000_000)
+            .await
+            .expect("read events");
+        events
+            .iter()
+            .map(|e| format!("{} {} {} {}\n", e.seq, e.kind, e.subject, e.data))
+            .collect()
+    }
+}

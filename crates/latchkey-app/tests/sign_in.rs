@@ -1,0 +1,139 @@
+//! Signing in, sessions and the live event feed, on every backend.
+
+mod common;
+
+use common::{RESIDENT_EMAIL, RESIDENT_PASSWORD, World};
+use latchkey_app::AppError;
+use latchkey_app::store::auth::GrantKind;
+
+#[tokio::test]
+async fn a_wrong_password_is_unauthenticated_and_after_the_limit_even_the_right_one_is_rate_limited()
+ {
+    common::each_backend("login_limit", |db| async move {
+        let w = World::build(&db).await;
+        let limit = w.app.config().login_attempts;
+        for attempt in 1..=limit {
+            match w
+                .app
+                .login(RESIDENT_EMAIL, "not the password", "192.0.2.1")
+                .await
+            {
+                Err(AppError::Unauthenticated(_)) => {}
+                other => panic!(
+                    "attempt {attempt}: expected Unauthenticated, got {:?}",
+                    other.map(|s| s.session.id)
+                ),
+            }
+        }
+        match w
+            .app
+            .login(RESIDENT_EMAIL, RESIDENT_PASSWORD, "192.0.2.1")
+            .await
+        {
+            Err(AppError::RateLimited { retry_after_secs }) => assert!(retry_after_secs >= 1),
+            other => panic!(
+                "expected RateLimited, got {:?}",
+                other.map(|s| s.session.id)
+            ),
+        }
+        let text = w.all_events_text().await;
+        assert_eq!(
+            text.matches("auth.login_failed").count(),
+            limit as usize,
+            "every failed attempt is audited, the refused one is not a check"
+        );
+        assert!(
+            !text.contains("not the password"),
+            "passwords never reach the log"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_revoked_session_no_longer_authenticates() {
+    common::each_backend("revoked_session", |db| async move {
+        let w = World::build(&db).await;
+        let signed = w
+            .app
+            .login(RESIDENT_EMAIL, RESIDENT_PASSWORD, "192.0.2.2")
+            .await
+            .expect("the right password signs in");
+        assert_eq!(signed.person.id, w.resident.id);
+        let who = w
+            .app
+            .authenticate(GrantKind::Session, &signed.token)
+            .await
+            .expect("a fresh session authenticates");
+        assert_eq!(who.id(), w.resident.id);
+        w.app.logout(&who).await.expect("sign out");
+        match w.app.authenticate(GrantKind::Session, &signed.token).await {
+            Err(AppError::Unauthenticated(_)) => {}
+            other => panic!("expected Unauthenticated, got {:?}", other.map(|p| p.id())),
+        }
+        match w
+            .app
+            .authenticate(GrantKind::Session, "lks_not_a_real_token")
+            .await
+        {
+            Err(AppError::Unauthenticated(_)) => {}
+            other => panic!(
+                "an unknown token: expected Unauthenticated, got {:?}",
+                other.map(|p| p.id())
+            ),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_past_its_lifetime_no_longer_authenticates() {
+    common::each_backend("expired_session", |db| async move {
+        let w = World::build(&db).await;
+        let signed = w
+            .app
+            .login(RESIDENT_EMAIL, RESIDENT_PASSWORD, "192.0.2.3")
+            .await
+            .expect("sign in");
+        w.clock.advance(w.app.config().session_ttl);
+        match w.app.authenticate(GrantKind::Session, &signed.token).await {
+            Err(AppError::Unauthenticated(_)) => {}
+            other => panic!("expected Unauthenticated, got {:?}", other.map(|p| p.id())),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_subscriber_receives_each_committed_event_with_its_sequence_number() {
+    common::each_backend("subscribe", |db| async move {
+        let w = World::build(&db).await;
+        let mut rx = w.app.subscribe();
+        let before = w.event_count().await;
+        let unit = w
+            .app
+            .create_unit(&w.admin, w.property.id, "12B", 12, None)
+            .await
+            .expect("unit");
+        let ev = rx.recv().await.expect("the event is published");
+        assert_eq!(ev.kind, "unit.created");
+        assert_eq!(ev.subject, format!("unit:{}", unit.id));
+        assert_eq!(ev.seq, before + 1);
+        assert_eq!(ev.property_id, Some(w.property.id));
+        assert_eq!(ev.actor_id, Some(w.admin.id()));
+        assert_eq!(ev.at, w.app.now());
+
+        // A refused change publishes nothing.
+        assert!(
+            w.app
+                .create_unit(&w.admin, w.property.id, "12B", 12, None)
+                .await
+                .is_err()
+        );
+        assert!(matches!(
+            rx.try_recv(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty)
+        ));
+    })
+    .await;
+}

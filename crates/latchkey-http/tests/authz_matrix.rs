@@ -1,0 +1,408 @@
+//! Every endpoint of the OpenAPI document × every role × own/other resource. The table below
+//! must have a row for each operation the router serves, so a new endpoint cannot be added
+//! without deciding who may call it.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Fixture, ROLES, fixture};
+
+/// Statuses in the order of `ROLES`: anon, outsider, guest, household, resident, manager,
+/// installer, admin.
+struct Row {
+    op: &'static str,
+    path: fn(&Fixture, &str) -> String,
+    body: fn(&Fixture, &str) -> Option<String>,
+    expect: &'static str,
+}
+
+fn none(_: &Fixture, _: &str) -> Option<String> {
+    None
+}
+
+fn rows() -> Vec<Row> {
+    vec![
+        Row {
+            op: "post /api/v1/auth/login",
+            path: |_, _| "/api/v1/auth/login".into(),
+            body: |_, _| {
+                Some(r#"{"email":"rita@example.org","password":"rita-password-1"}"#.into())
+            },
+            expect: "200 200 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/auth/logout",
+            path: |_, _| "/api/v1/auth/logout".into(),
+            body: none,
+            expect: "401 422 422 422 422 422 422 422",
+        },
+        Row {
+            op: "get /api/v1/auth/me",
+            path: |_, _| "/api/v1/auth/me".into(),
+            body: none,
+            expect: "401 200 200 200 200 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/sessions",
+            path: |_, _| "/api/v1/sessions".into(),
+            body: none,
+            expect: "401 200 200 200 200 200 200 200",
+        },
+        Row {
+            op: "delete /api/v1/sessions/{id}",
+            path: |f, _| format!("/api/v1/sessions/{}", f.resident_session),
+            body: none,
+            expect: "401 404 404 404 204 404 404 204",
+        },
+        Row {
+            op: "get /api/v1/tokens",
+            path: |_, _| "/api/v1/tokens".into(),
+            body: none,
+            expect: "401 200 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/tokens",
+            path: |_, _| "/api/v1/tokens".into(),
+            body: |_, _| Some(r#"{"name":"cron"}"#.into()),
+            expect: "401 201 201 201 201 201 201 201",
+        },
+        Row {
+            op: "delete /api/v1/tokens/{id}",
+            path: |f, r| format!("/api/v1/tokens/{}", f.tokens.get(r).map_or(1, |t| t.1)),
+            body: none,
+            expect: "401 204 204 204 204 204 204 204",
+        },
+        Row {
+            op: "get /api/v1/properties",
+            path: |_, _| "/api/v1/properties".into(),
+            body: none,
+            expect: "401 200 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties",
+            path: |_, _| "/api/v1/properties".into(),
+            body: |_, r| Some(format!(r#"{{"name":"New {r}","timezone":"Europe/Paris"}}"#)),
+            expect: "401 403 403 403 403 403 403 201",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}",
+            path: |f, _| format!("/api/v1/properties/{}", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "patch /api/v1/properties/{id}",
+            path: |f, _| format!("/api/v1/properties/{}", f.property),
+            body: |_, _| Some(r#"{"address":"1 Main St"}"#.into()),
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/units",
+            path: |f, _| format!("/api/v1/properties/{}/units", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/units",
+            path: |f, _| format!("/api/v1/properties/{}/units", f.property),
+            body: |_, r| Some(format!(r#"{{"label":"9{r}","floor":9}}"#)),
+            expect: "401 404 403 403 403 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/units/{id}",
+            path: |f, _| format!("/api/v1/units/{}", f.unit),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "patch /api/v1/units/{id}",
+            path: |f, _| format!("/api/v1/units/{}", f.unit),
+            body: |_, _| Some(r#"{"floor":3}"#.into()),
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/door-groups",
+            path: |f, _| format!("/api/v1/properties/{}/door-groups", f.property),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/door-groups",
+            path: |f, _| format!("/api/v1/properties/{}/door-groups", f.property),
+            body: |f, r| Some(format!(r#"{{"name":"g {r}","doors":[{}]}}"#, f.door)),
+            expect: "401 404 403 403 403 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/door-groups/{id}",
+            path: |f, _| format!("/api/v1/door-groups/{}", f.group),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "put /api/v1/door-groups/{id}",
+            path: |f, _| format!("/api/v1/door-groups/{}", f.group),
+            body: |f, _| Some(format!(r#"{{"doors":[{}]}}"#, f.door)),
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/doors",
+            path: |f, _| format!("/api/v1/properties/{}/doors", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/doors",
+            path: |f, _| format!("/api/v1/properties/{}/doors", f.property),
+            body: |_, r| Some(format!(r#"{{"name":"Door {r}","kind":"amenity"}}"#)),
+            expect: "401 404 403 403 403 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/doors/{id}",
+            path: |f, _| format!("/api/v1/doors/{}", f.door),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "patch /api/v1/doors/{id}",
+            path: |f, _| format!("/api/v1/doors/{}", f.door),
+            body: |_, _| Some(r#"{"mode":"privacy"}"#.into()),
+            expect: "401 404 403 403 200 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/sensors",
+            path: |f, _| format!("/api/v1/properties/{}/sensors", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/sensors",
+            path: |f, _| format!("/api/v1/properties/{}/sensors", f.property),
+            body: |_, r| Some(format!(r#"{{"name":"s {r}","kind":"door_contact"}}"#)),
+            expect: "401 404 403 403 403 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/sensors/{id}",
+            path: |f, _| format!("/api/v1/sensors/{}", f.sensor),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/people",
+            path: |f, _| format!("/api/v1/properties/{}/people", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/people",
+            path: |f, _| format!("/api/v1/properties/{}/people", f.property),
+            body: |f, r| {
+                Some(format!(
+                    r#"{{"name":"Kid {r}","email":"kid.{r}@example.org","membership":{{"role":"household","unit_id":{}}}}}"#,
+                    f.unit
+                ))
+            },
+            expect: "401 404 403 403 201 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/people/{id}",
+            path: |f, _| format!("/api/v1/people/{}", f.household),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "patch /api/v1/people/{id}",
+            path: |f, _| format!("/api/v1/people/{}", f.household),
+            body: |_, _| Some(r#"{"phone":"+49 30 1234"}"#.into()),
+            expect: "401 404 403 200 200 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/memberships",
+            path: |f, _| format!("/api/v1/properties/{}/memberships", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/memberships",
+            path: |f, _| format!("/api/v1/properties/{}/memberships", f.property),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"person_id":{},"role":"trusted_contact","unit_id":{}}}"#,
+                    f.resident, f.unit
+                ))
+            },
+            expect: "401 404 403 403 403 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/memberships/{id}",
+            path: |f, _| format!("/api/v1/memberships/{}", f.household_membership),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/memberships/{id}/end",
+            path: |f, _| format!("/api/v1/memberships/{}/end", f.household_membership),
+            body: |_, _| Some("{}".into()),
+            expect: "401 404 403 403 200 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/credentials",
+            path: |f, _| format!("/api/v1/properties/{}/credentials", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/credentials",
+            path: |f, _| format!("/api/v1/properties/{}/credentials", f.property),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"person_id":{},"kind":"phone_key","unit_id":{}}}"#,
+                    f.household, f.unit
+                ))
+            },
+            expect: "401 404 403 403 201 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/credentials/{id}",
+            path: |f, _| format!("/api/v1/credentials/{}", f.credential),
+            body: none,
+            expect: "401 404 404 200 200 200 200 200",
+        },
+        Row {
+            op: "patch /api/v1/credentials/{id}",
+            path: |f, _| format!("/api/v1/credentials/{}", f.credential),
+            body: |_, _| Some(r#"{"label":"front"}"#.into()),
+            expect: "401 404 404 403 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/credentials/{id}/revoke",
+            path: |f, _| format!("/api/v1/credentials/{}/revoke", f.credential),
+            body: none,
+            expect: "401 404 404 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/credentials/{id}/freeze",
+            path: |f, _| format!("/api/v1/credentials/{}/freeze", f.credential),
+            body: none,
+            expect: "401 404 404 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/credentials/{id}/unfreeze",
+            path: |f, _| format!("/api/v1/credentials/{}/unfreeze", f.credential),
+            body: none,
+            expect: "401 404 404 403 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/credentials/{id}/reveal",
+            path: |f, _| format!("/api/v1/credentials/{}/reveal", f.credential),
+            body: none,
+            expect: "401 404 404 200 403 403 403 403",
+        },
+        Row {
+            op: "post /api/v1/access-checks",
+            path: |_, _| "/api/v1/access-checks".into(),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"credential_id":{},"door_id":{}}}"#,
+                    f.credential, f.door
+                ))
+            },
+            expect: "401 404 404 200 200 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/events",
+            path: |_, _| "/api/v1/events".into(),
+            body: none,
+            expect: "401 200 200 200 200 200 200 200",
+        },
+    ]
+}
+
+#[test]
+fn every_documented_operation_has_a_row_and_every_row_is_documented() {
+    let doc = latchkey_http::openapi();
+    let mut documented = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let value = serde_json::to_value(item).unwrap();
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if value.get(method).is_some() {
+                documented.push(format!("{method} {path}"));
+            }
+        }
+    }
+    documented.sort();
+    let mut table: Vec<String> = rows().iter().map(|r| r.op.to_owned()).collect();
+    table.sort();
+    let missing: Vec<_> = documented.iter().filter(|d| !table.contains(d)).collect();
+    let stale: Vec<_> = table.iter().filter(|t| !documented.contains(t)).collect();
+    assert!(
+        missing.is_empty(),
+        "operations without an authorization row: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "rows for operations that do not exist: {stale:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_gets_exactly_the_documented_answer_on_every_endpoint() {
+    let mut failures = Vec::new();
+    for row in rows() {
+        let expect: Vec<u16> = row
+            .expect
+            .split_whitespace()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(
+            expect.len(),
+            ROLES.len(),
+            "row {} has a wrong number of columns",
+            row.op
+        );
+        let (method, _) = row.op.split_once(' ').unwrap();
+        for (role, want) in ROLES.iter().zip(expect) {
+            // A fresh building for each call, so that one role's change cannot decide another's answer.
+            let f = fixture().await;
+            let before = f.event_count().await;
+            let reply = f
+                .call(
+                    role,
+                    &method.to_uppercase(),
+                    &(row.path)(&f, role),
+                    (row.body)(&f, role),
+                )
+                .await;
+            let got = reply.status.as_u16();
+            if got != want {
+                failures.push(format!(
+                    "{} as {role}: expected {want}, got {got}: {}",
+                    row.op, reply.json
+                ));
+            }
+            if got >= 400 {
+                if !reply.content_type.starts_with("application/problem+json") {
+                    failures.push(format!(
+                        "{} as {role}: {got} without a problem document",
+                        row.op
+                    ));
+                }
+                // A refusal changes nothing (failed sign-ins excepted: those are recorded).
+                let after = f.event_count().await;
+                if after != before && !row.op.contains("login") {
+                    failures.push(format!(
+                        "{} as {role}: refused with {got} but wrote {} events",
+                        row.op,
+                        after - before
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

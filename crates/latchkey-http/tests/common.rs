@@ -1,0 +1,358 @@
+//! A building with one person of every role, each holding an API token, served in-process.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use latchkey_app::access::AccessQuery;
+use latchkey_app::credentials::CredentialInput;
+use latchkey_app::directory::{DoorInput, PropertyInput, SensorInput};
+use latchkey_app::people::{MembershipInput, PersonInput};
+use latchkey_app::secrets::Keys;
+use latchkey_app::store::Store;
+use latchkey_app::{App, AppConfig, ManualClock, NoDevices};
+use latchkey_core::model::{CredentialKind, DoorKind, Role, SensorKind};
+use latchkey_core::schedule::Schedule;
+use latchkey_http::{HttpConfig, router};
+use tower::ServiceExt;
+
+pub const ROLES: [&str; 8] = [
+    "anon",
+    "outsider",
+    "guest",
+    "household",
+    "resident",
+    "manager",
+    "installer",
+    "admin",
+];
+
+pub struct Fixture {
+    pub app: App,
+    pub router: axum::Router,
+    pub tokens: std::collections::HashMap<&'static str, (String, i64)>,
+    pub property: i64,
+    pub other_property: i64,
+    pub unit: i64,
+    pub door: i64,
+    pub other_door: i64,
+    pub group: i64,
+    pub sensor: i64,
+    pub household: i64,
+    pub resident: i64,
+    pub household_membership: i64,
+    pub credential: i64,
+    pub resident_session: i64,
+    pub dir: std::path::PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = if std::path::Path::new("/dev/shm").is_dir() {
+        std::path::PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = base.join(format!("lk-http-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn membership(role: Role, unit: Option<i64>) -> MembershipInput {
+    MembershipInput {
+        role,
+        unit_id: unit.map(latchkey_core::UnitId),
+        valid_from: None,
+        valid_until: None,
+    }
+}
+
+pub async fn fixture() -> Fixture {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}/t.db", dir.display());
+    let store = Store::open(&url).await.unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-26T12:00:00Z".parse().unwrap()));
+    let app = App::new(
+        store,
+        Keys::from_master(&[3; 32]),
+        clock,
+        Arc::new(NoDevices),
+        AppConfig::default(),
+    );
+    let admin = app
+        .create_admin("Ada Admin", "admin@example.org", "admin-password-1")
+        .await
+        .unwrap();
+    let root = app.terminal_principal(admin.id).await.unwrap();
+    let prop = |name: &str| PropertyInput {
+        name: name.into(),
+        address: String::new(),
+        timezone: "Europe/Berlin".into(),
+        policy: Default::default(),
+        office_hours: Schedule::Always,
+    };
+    let a = app
+        .create_property(&root, prop("Alpha House"))
+        .await
+        .unwrap()
+        .id;
+    let b = app
+        .create_property(&root, prop("Beta House"))
+        .await
+        .unwrap()
+        .id;
+    let u1 = app.create_unit(&root, a, "1A", 1, None).await.unwrap();
+    let u2 = app.create_unit(&root, a, "2A", 2, None).await.unwrap();
+    let ub = app.create_unit(&root, b, "B1", 1, None).await.unwrap();
+    let door = |name: &str, unit: Option<latchkey_core::UnitId>, kind| DoorInput {
+        name: name.into(),
+        kind,
+        unit_id: unit,
+        mode: latchkey_core::model::DoorMode::Normal,
+        pin_slots: 30,
+    };
+    let d1 = app
+        .create_door(&root, a, door("1A entry", Some(u1.id), DoorKind::UnitEntry))
+        .await
+        .unwrap();
+    let lobby = app
+        .create_door(&root, a, door("Lobby", None, DoorKind::BuildingEntrance))
+        .await
+        .unwrap();
+    let db = app
+        .create_door(&root, b, door("B1 entry", Some(ub.id), DoorKind::UnitEntry))
+        .await
+        .unwrap();
+    let g = app
+        .create_door_group(&root, a, "1A doors", &[d1.id, lobby.id])
+        .await
+        .unwrap();
+    app.update_unit(&root, u1.id, None, None, Some(Some(g.id)))
+        .await
+        .unwrap();
+    let sensor = app
+        .create_sensor(
+            &root,
+            a,
+            SensorInput {
+                name: "1A window".into(),
+                kind: SensorKind::Window,
+                unit_id: Some(u1.id),
+                door_id: None,
+                floor: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let person = |name: &str, email: &str, role, unit: Option<i64>| PersonInput {
+        name: name.into(),
+        email: Some(email.into()),
+        phone: None,
+        password: None,
+        membership: membership(role, unit),
+    };
+    let (outsider, _) = app
+        .create_person(
+            &root,
+            b,
+            person(
+                "Otto Outside",
+                "otto@example.org",
+                Role::Resident,
+                Some(ub.id.0),
+            ),
+        )
+        .await
+        .unwrap();
+    let (resident, _) = app
+        .create_person(
+            &root,
+            a,
+            person(
+                "Rita Resident",
+                "rita@example.org",
+                Role::Resident,
+                Some(u1.id.0),
+            ),
+        )
+        .await
+        .unwrap();
+    let (household, hm) = app
+        .create_person(
+            &root,
+            a,
+            person(
+                "Hugo House",
+                "hugo@example.org",
+                Role::Household,
+                Some(u1.id.0),
+            ),
+        )
+        .await
+        .unwrap();
+    let (guest, _) = app
+        .create_person(
+            &root,
+            a,
+            person("Gina Guest", "gina@example.org", Role::Guest, Some(u1.id.0)),
+        )
+        .await
+        .unwrap();
+    let (manager, _) = app
+        .create_person(
+            &root,
+            a,
+            person("Mona Manager", "mona@example.org", Role::Manager, None),
+        )
+        .await
+        .unwrap();
+    let (installer, _) = app
+        .create_person(
+            &root,
+            a,
+            person("Ivan Installer", "ivan@example.org", Role::Installer, None),
+        )
+        .await
+        .unwrap();
+    let (_r2, _) = app
+        .create_person(
+            &root,
+            a,
+            person(
+                "Rolf Second",
+                "rolf@example.org",
+                Role::Resident,
+                Some(u2.id.0),
+            ),
+        )
+        .await
+        .unwrap();
+    let cred = app
+        .create_credential(
+            &root,
+            a,
+            CredentialInput {
+                person_id: household.id,
+                kind: CredentialKind::Pin,
+                label: None,
+                unit_id: Some(u1.id),
+                doors: None,
+                schedule: Schedule::Always,
+                max_uses: None,
+                duress: false,
+                pin: Some("480261".into()),
+                card_uid: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        cred.pin.is_none(),
+        "an admin creating a PIN for someone else never sees it"
+    );
+    let mut tokens = std::collections::HashMap::new();
+    for (role, id) in [
+        ("outsider", outsider.id),
+        ("guest", guest.id),
+        ("household", household.id),
+        ("resident", resident.id),
+        ("manager", manager.id),
+        ("installer", installer.id),
+        ("admin", admin.id),
+    ] {
+        let p = app.terminal_principal(id).await.unwrap();
+        let (token, grant) = app.create_api_token(&p, role).await.unwrap();
+        tokens.insert(role, (token, grant.id));
+    }
+    let rp = app.terminal_principal(resident.id).await.unwrap();
+    app.set_password(&rp, resident.id, "rita-password-1")
+        .await
+        .unwrap();
+    let session = app
+        .login("rita@example.org", "rita-password-1", "test")
+        .await
+        .unwrap();
+    let _ = AccessQuery {
+        credential_id: None,
+        person_id: None,
+        door_id: d1.id,
+        at: None,
+        method: None,
+        emergency_override: false,
+    };
+    let router = router(app.clone(), HttpConfig::default());
+    Fixture {
+        app,
+        router,
+        tokens,
+        property: a.0,
+        other_property: b.0,
+        unit: u1.id.0,
+        door: d1.id.0,
+        other_door: db.id.0,
+        group: g.id.0,
+        sensor: sensor.id.0,
+        household: household.id.0,
+        resident: resident.id.0,
+        household_membership: hm.id.0,
+        credential: cred.credential.id.0,
+        resident_session: session.session.id,
+        dir,
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub json: serde_json::Value,
+}
+
+impl Fixture {
+    pub async fn call(&self, role: &str, method: &str, path: &str, body: Option<String>) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some((token, _)) = self.tokens.get(role) {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b)),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        self.raw(req).await
+    }
+
+    pub async fn raw(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Reply {
+            status,
+            content_type,
+            json,
+        }
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        let mut conn = self.app.store().read().await.unwrap();
+        latchkey_app::store::audit::count(&mut conn).await.unwrap()
+    }
+}
