@@ -68,10 +68,10 @@ async fn unit_doors(conn: &mut Conn, unit: UnitId) -> Result<Vec<DoorId>> {
         .filter(|d| d.unit_id == Some(unit))
         .map(|d| d.id)
         .collect();
-    if let Some(g) = u.door_group_id {
-        if let Some(group) = property::get_door_group(conn, g).await? {
-            doors.extend(group.doors);
-        }
+    if let Some(g) = u.door_group_id
+        && let Some(group) = property::get_door_group(conn, g).await?
+    {
+        doors.extend(group.doors);
     }
     doors.sort_unstable();
     doors.dedup();
@@ -93,7 +93,10 @@ fn random_pin(ctx: &PinContext<'_>) -> Result<Pin> {
 
 fn check_card_uid(uid: &str) -> Result<String> {
     let u = uid.trim().to_ascii_uppercase();
-    if (4..=32).contains(&u.len()) && u.len() % 2 == 0 && u.chars().all(|c| c.is_ascii_hexdigit()) {
+    if (4..=32).contains(&u.len())
+        && u.len().is_multiple_of(2)
+        && u.chars().all(|c| c.is_ascii_hexdigit())
+    {
         Ok(u)
     } else {
         Err(AppError::invalid(

@@ -171,12 +171,11 @@ pub(crate) async fn member_doors(conn: &mut Conn, m: &Member<'_>) -> Result<Vec<
         }
     }
     for unit in units {
-        if let Some(u) = repo::get_unit(conn, unit).await? {
-            if let Some(g) = u.door_group_id {
-                if let Some(group) = repo::get_door_group(conn, g).await? {
-                    doors.extend(group.doors);
-                }
-            }
+        if let Some(u) = repo::get_unit(conn, unit).await?
+            && let Some(g) = u.door_group_id
+            && let Some(group) = repo::get_door_group(conn, g).await?
+        {
+            doors.extend(group.doors);
         }
     }
     doors.sort_unstable();

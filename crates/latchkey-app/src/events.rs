@@ -82,7 +82,7 @@ impl App {
             f.visible_to = Some((who.id(), subjects));
             out.extend(audit::query(&mut conn, &f).await?);
         }
-        out.sort_by(|a, b| b.seq.cmp(&a.seq));
+        out.sort_by_key(|e| std::cmp::Reverse(e.seq));
         out.truncate(filter.limit as usize);
         Ok(out)
     }

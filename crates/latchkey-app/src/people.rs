@@ -73,13 +73,13 @@ impl App {
                 },
             ));
         }
-        if let (Some(f), Some(u)) = (m.valid_from, m.valid_until) {
-            if u <= f {
-                return Err(AppError::invalid(
-                    "membership.valid_until",
-                    "must be after valid_from",
-                ));
-            }
+        if let (Some(f), Some(u)) = (m.valid_from, m.valid_until)
+            && u <= f
+        {
+            return Err(AppError::invalid(
+                "membership.valid_until",
+                "must be after valid_from",
+            ));
         }
         let granter = match m.unit_id {
             Some(unit) => {

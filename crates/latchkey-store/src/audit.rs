@@ -7,9 +7,10 @@
 use jiff::Timestamp;
 use latchkey_core::chain::{self, ChainBreak, EventBody, GENESIS, Hash, StoredEvent, Verifier};
 use latchkey_core::{PersonId, PropertyId};
-use sqlx::{QueryBuilder, Row};
+use sqlx::Row;
 
 use crate::records::{Event, from_micros, to_micros};
+use crate::sql::Sql;
 use crate::{Backend, Conn, Result, Store, StoreError, WriteTx};
 
 /// An event to append. `data` must never hold a secret (a PIN, a password, a token).
@@ -98,21 +99,34 @@ pub async fn append(tx: &mut WriteTx, at: Timestamp, events: &[NewEvent]) -> Res
         prev = hash;
     }
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut qb: QueryBuilder<sqlx::Any> = QueryBuilder::new(
-            "INSERT INTO events (seq, at, property_id, actor_id, kind, subject, data, prev_hash, hash) ",
+        let mut sql = Sql::new(
+            "INSERT INTO events (seq, at, property_id, actor_id, kind, subject, data, prev_hash, hash) VALUES ",
         );
-        qb.push_values(chunk, |mut b, (seq, ev, data, prev, hash)| {
-            b.push_bind(*seq)
-                .push_bind(at_us)
-                .push_bind(ev.property_id.map(|p| p.0))
-                .push_bind(ev.actor_id.map(|p| p.0))
-                .push_bind(ev.kind.clone())
-                .push_bind(ev.subject.clone())
-                .push_bind(data.clone())
-                .push_bind(prev.to_vec())
-                .push_bind(hash.to_vec());
-        });
-        qb.build()
+        for (i, (seq, ev, data, prev, hash)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(*seq)
+                .push(", ")
+                .bind(at_us)
+                .push(", ")
+                .bind(ev.property_id.map(|p| p.0))
+                .push(", ")
+                .bind(ev.actor_id.map(|p| p.0))
+                .push(", ")
+                .bind(ev.kind.as_str())
+                .push(", ")
+                .bind(ev.subject.as_str())
+                .push(", ")
+                .bind(data.as_str())
+                .push(", ")
+                .bind(prev.to_vec())
+                .push(", ")
+                .bind(hash.to_vec())
+                .push(")");
+        }
+        sql.query()
             .execute(tx.conn())
             .await
             .map_err(StoreError::classify)?;
@@ -163,57 +177,49 @@ fn row_to_event(row: &sqlx::any::AnyRow) -> Result<Event> {
 /// # Errors
 /// `Database` on a failed read; `Corrupt` on a row that cannot be decoded.
 pub async fn query(conn: &mut Conn, filter: &EventFilter) -> Result<Vec<Event>> {
-    let mut qb: QueryBuilder<sqlx::Any> = QueryBuilder::new(
+    let mut sql = Sql::new(
         "SELECT seq, at, property_id, actor_id, kind, subject, data FROM events WHERE 1 = 1",
     );
     if let Some(props) = &filter.properties {
         if props.is_empty() {
             return Ok(Vec::new());
         }
-        qb.push(" AND property_id IN (");
-        let mut sep = qb.separated(", ");
-        for p in props {
-            sep.push_bind(p.0);
-        }
-        qb.push(")");
+        sql.push(" AND property_id IN ")
+            .bind_list(props.iter().map(|p| p.0));
     }
     if let Some(prefix) = &filter.kind_prefix {
         // Prefix match without LIKE so that `_` and `%` in the filter are literal.
-        qb.push(" AND substr(kind, 1, ")
-            .push_bind(prefix.len() as i64)
-            .push(") = ")
-            .push_bind(prefix.clone());
+        sql.push(" AND substr(kind, 1, CAST(")
+            .bind(prefix.chars().count() as i64)
+            .push(" AS INTEGER)) = ")
+            .bind(prefix.as_str());
     }
     if let Some(actor) = filter.actor_id {
-        qb.push(" AND actor_id = ").push_bind(actor.0);
+        sql.push(" AND actor_id = ").bind(actor.0);
     }
     if let Some(subject) = &filter.subject {
-        qb.push(" AND subject = ").push_bind(subject.clone());
+        sql.push(" AND subject = ").bind(subject.as_str());
     }
     if let Some(since) = filter.since {
-        qb.push(" AND at >= ").push_bind(to_micros(since));
+        sql.push(" AND at >= ").bind(to_micros(since));
     }
     if let Some(until) = filter.until {
-        qb.push(" AND at < ").push_bind(to_micros(until));
+        sql.push(" AND at < ").bind(to_micros(until));
     }
     if let Some((actor, subjects)) = &filter.visible_to {
-        qb.push(" AND (actor_id = ").push_bind(actor.0);
+        sql.push(" AND (actor_id = ").bind(actor.0);
         if !subjects.is_empty() {
-            qb.push(" OR subject IN (");
-            let mut sep = qb.separated(", ");
-            for s in subjects {
-                sep.push_bind(s.clone());
-            }
-            qb.push(")");
+            sql.push(" OR subject IN ")
+                .bind_list(subjects.iter().map(String::as_str));
         }
-        qb.push(")");
+        sql.push(")");
     }
     if let Some(before) = filter.before {
-        qb.push(" AND seq < ").push_bind(before);
+        sql.push(" AND seq < ").bind(before);
     }
-    qb.push(" ORDER BY seq DESC LIMIT ")
-        .push_bind(i64::from(filter.limit));
-    let rows = qb.build().fetch_all(conn).await?;
+    sql.push(" ORDER BY seq DESC LIMIT ")
+        .bind(i64::from(filter.limit));
+    let rows = sql.query().fetch_all(conn).await?;
     rows.iter().map(row_to_event).collect()
 }
 

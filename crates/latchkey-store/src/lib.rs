@@ -7,11 +7,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bench;
 pub mod credentials;
 mod migrate;
 pub mod people;
 pub mod property;
 pub mod records;
+mod sql;
 
 use std::str::FromStr;
 use std::time::Duration;

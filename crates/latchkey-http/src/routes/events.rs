@@ -44,10 +44,10 @@ pub async fn list(
     if !(1..=latchkey_app::events::MAX_PAGE).contains(&limit) {
         return Err(latchkey_app::AppError::invalid("limit", "must be between 1 and 500").into());
     }
-    if let (Some(a), Some(b)) = (q.since, q.until) {
-        if b <= a {
-            return Err(latchkey_app::AppError::invalid("until", "must be after since").into());
-        }
+    if let (Some(a), Some(b)) = (q.since, q.until)
+        && b <= a
+    {
+        return Err(latchkey_app::AppError::invalid("until", "must be after since").into());
     }
     let filter = EventFilter {
         properties: None,

@@ -1,0 +1,100 @@
+//! Statements built at run time with numbered `$N` placeholders, which both SQLite and
+//! PostgreSQL accept. (`QueryBuilder` over the Any driver writes `?`, which PostgreSQL rejects.)
+//! Only placeholders carry values; the text is assembled from literals in this crate.
+
+use std::fmt::Write;
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AssertSqlSafe};
+
+/// A bound value.
+pub(crate) enum Param {
+    Int(Option<i64>),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Param {
+    fn from(v: Option<i64>) -> Self {
+        Param::Int(v)
+    }
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Param::Text(v)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Param::Text(v.to_owned())
+    }
+}
+
+impl From<Vec<u8>> for Param {
+    fn from(v: Vec<u8>) -> Self {
+        Param::Bytes(v)
+    }
+}
+
+pub(crate) struct Sql {
+    text: String,
+    params: Vec<Param>,
+}
+
+impl Sql {
+    pub(crate) fn new(text: &'static str) -> Sql {
+        Sql {
+            text: text.to_owned(),
+            params: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, text: &'static str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub(crate) fn bind(&mut self, value: impl Into<Param>) -> &mut Sql {
+        self.params.push(value.into());
+        let _ = write!(self.text, "${}", self.params.len());
+        self
+    }
+
+    /// Appends `(v1, v2, …)` placeholders for a list.
+    pub(crate) fn bind_list<P: Into<Param>>(
+        &mut self,
+        values: impl IntoIterator<Item = P>,
+    ) -> &mut Sql {
+        self.text.push('(');
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self.text.push(')');
+        self
+    }
+
+    pub(crate) fn query(self) -> Query<'static, Any, AnyArguments> {
+        let mut q = sqlx::query(AssertSqlSafe(self.text));
+        for p in self.params {
+            q = match p {
+                Param::Int(v) => q.bind(v),
+                Param::Text(s) => q.bind(s),
+                Param::Bytes(b) => q.bind(b),
+            };
+        }
+        q
+    }
+}

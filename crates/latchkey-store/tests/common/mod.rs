@@ -1,0 +1,154 @@
+//! Test databases for every backend (STYLE.md rule 10): a fresh SQLite file per test and, when
+//! `LATCHKEY_TEST_POSTGRES_URL` is set, a fresh PostgreSQL database per test as well.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use latchkey_store::{Backend, Store};
+use sqlx::Connection;
+
+pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
+
+/// One database a test body runs against.
+#[derive(Clone)]
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Clone)]
+enum Cleanup {
+    SqliteFile(PathBuf),
+    PostgresDatabase { admin_url: String, name: String },
+}
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}_{}_{}", std::process::id(), n, nanos)
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let cut = base.rfind('/').expect("a PostgreSQL URL has a path");
+    let mut out = format!("{}/{name}", &base[..cut]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl TestDb {
+    fn sqlite(test: &str) -> TestDb {
+        let path = std::env::temp_dir().join(format!("latchkey_{test}_{}.db", unique_suffix()));
+        TestDb {
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}", path.display()),
+            cleanup: Cleanup::SqliteFile(path),
+        }
+    }
+
+    async fn postgres(admin_url: &str) -> TestDb {
+        let name = format!("lk_test_{}", unique_suffix());
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("connect to the PostgreSQL test server");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create a test database");
+        admin.close().await.expect("close the admin connection");
+        TestDb {
+            backend: Backend::Postgres,
+            url: with_database(admin_url, &name),
+            cleanup: Cleanup::PostgresDatabase {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+        }
+    }
+
+    /// Opens (and migrates) the store.
+    pub async fn open(&self) -> Store {
+        Store::open(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("open {:?} store: {e}", self.backend))
+    }
+
+    async fn remove(self) {
+        match self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            Cleanup::PostgresDatabase { admin_url, name } => {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                    let _ = admin.close().await;
+                }
+            }
+        }
+    }
+}
+
+/// The databases a test runs on: SQLite always, PostgreSQL when its URL is set.
+pub async fn backends(test: &str) -> Vec<TestDb> {
+    let mut dbs = vec![TestDb::sqlite(test)];
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.trim().is_empty() => dbs.push(TestDb::postgres(url.trim()).await),
+        _ => {
+            static SAID: Once = Once::new();
+            SAID.call_once(|| {
+                println!("skipping PostgreSQL: {POSTGRES_ENV} is not set");
+            });
+        }
+    }
+    dbs
+}
+
+/// Runs `body` once per backend, each time on a fresh database, and removes the database
+/// afterwards. Every backend runs even when an earlier one fails, so one run shows whether a
+/// failure is SQLite's, PostgreSQL's or both; a failing backend leaves its database behind.
+pub async fn each_backend<F, Fut>(test: &str, body: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut failed = Vec::new();
+    for db in backends(test).await {
+        let backend = db.backend;
+        eprintln!("{test}: running on {backend:?}");
+        match tokio::spawn(body(db.clone())).await {
+            Ok(()) => db.remove().await,
+            Err(e) if e.is_panic() => failed.push(format!("{backend:?}")),
+            Err(e) => panic!("{test} on {backend:?} did not finish: {e}"),
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{test} failed on {}",
+        failed.join(" and ")
+    );
+}

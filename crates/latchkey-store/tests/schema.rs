@@ -1,0 +1,81 @@
+//! Migrations: a new database is brought up to date once, and a database from a newer
+//! latchkey is refused.
+
+mod common;
+
+use latchkey_store::{MIGRATIONS, Store, StoreError};
+
+async fn applied(store: &Store) -> Vec<(i64, String, i64)> {
+    let mut conn = store.read().await.expect("read connection");
+    sqlx::query_as("SELECT version, name, applied_at FROM latchkey_schema ORDER BY version")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("read latchkey_schema")
+}
+
+#[tokio::test]
+async fn a_new_database_gets_every_migration_and_a_second_open_changes_nothing() {
+    common::each_backend("migrations_once", |db| async move {
+        let store = db.open().await;
+        let first = applied(&store).await;
+        let expected: Vec<(i64, String)> = MIGRATIONS
+            .iter()
+            .map(|m| (m.version, m.name.to_owned()))
+            .collect();
+        let got: Vec<(i64, String)> = first.iter().map(|(v, n, _)| (*v, n.clone())).collect();
+        assert_eq!(got, expected, "every migration is recorded once");
+        store.close().await;
+
+        let again = db.open().await;
+        assert_eq!(
+            applied(&again).await,
+            first,
+            "a second open applies nothing and rewrites nothing"
+        );
+        let mut conn = again.read().await.expect("read connection");
+        let (seq, _) = latchkey_store::audit::read_head(&mut conn)
+            .await
+            .expect("the chain head survives a second open");
+        assert_eq!(seq, 0);
+        drop(conn);
+        again.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_written_by_a_newer_latchkey_is_refused() {
+    common::each_backend("schema_too_new", |db| async move {
+        let store = db.open().await;
+        let known = MIGRATIONS.last().map_or(0, |m| m.version);
+        let mut conn = store.read().await.expect("read connection");
+        sqlx::query("INSERT INTO latchkey_schema (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(known + 1)
+            .bind("9999_from_the_future.sql")
+            .bind(0_i64)
+            .execute(&mut *conn)
+            .await
+            .expect("record a future migration");
+        drop(conn);
+        store.close().await;
+
+        match Store::open(&db.url).await {
+            Err(StoreError::SchemaTooNew { found, known: k }) => {
+                assert_eq!(found, known + 1);
+                assert_eq!(k, known);
+            }
+            Err(other) => panic!("expected SchemaTooNew, got {other}"),
+            Ok(_) => panic!("expected SchemaTooNew, but the store opened"),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_url_of_another_database_kind_is_refused() {
+    match Store::open("mysql://root@localhost/latchkey").await {
+        Err(StoreError::UnsupportedUrl(url)) => assert!(url.starts_with("mysql://")),
+        Err(other) => panic!("expected UnsupportedUrl, got {other}"),
+        Ok(_) => panic!("expected UnsupportedUrl, but the store opened"),
+    }
+}
