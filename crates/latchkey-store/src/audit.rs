@@ -272,34 +272,145 @@ pub async fn read_head(conn: &mut Conn) -> Result<(i64, Hash)> {
 /// Outcome of a full verification.
 pub type VerifyOutcome = std::result::Result<chain::VerifySummary, ChainBreak>;
 
-/// Walks the whole chain in pages and checks every link against the stored head.
-/// `progress` is called with the number of events checked so far.
+/// One event of a verification page as the database writes it: the hashes in hex.
+type PageRow = (
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// Reads events with `seq > after`, oldest first, at most `limit`, as one JSON document built
+/// by the database. Decoding one document is several times cheaper than decoding thousands of
+/// rows through the driver, which is what makes verification fast.
+async fn page_for_verify(
+    conn: &mut Conn,
+    backend: Backend,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT json_group_array(json_array(seq, at, property_id, actor_id, kind, subject, data, \
+             hex(prev_hash), hex(hash))) FROM (SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2)"
+        }
+        Backend::Postgres => {
+            "SELECT COALESCE(json_agg(json_build_array(seq, at, property_id, actor_id, kind, subject, data, \
+             encode(prev_hash, 'hex'), encode(hash, 'hex')) ORDER BY seq), '[]')::text \
+             FROM (SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2) e"
+        }
+    };
+    let doc: String = sqlx::query_scalar(sql)
+        .bind(after)
+        .bind(limit)
+        .fetch_one(conn)
+        .await?;
+    let rows: Vec<PageRow> =
+        serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(format!("audit page: {e}")))?;
+    let mut page = rows
+        .into_iter()
+        .map(
+            |(seq, at_micros, property, actor, kind, subject, data, prev, hash)| {
+                Ok(StoredEvent {
+                    seq,
+                    at_micros,
+                    property,
+                    actor,
+                    kind,
+                    subject,
+                    data,
+                    prev_hash: hex_bytes(&prev)?,
+                    hash: hex_bytes(&hash)?,
+                })
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    // The aggregate keeps the subquery's order in practice; make it certain.
+    page.sort_by_key(|e| e.seq);
+    Ok(page)
+}
+
+fn hex_bytes(text: &str) -> Result<Vec<u8>> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return Err(StoreError::Corrupt("odd-length hex in audit page".into()));
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(h), Some(l)) => Ok(h << 4 | l),
+            _ => Err(StoreError::Corrupt("bad hex in audit page".into())),
+        })
+        .collect()
+}
+
+/// Walks the whole chain and checks every link against the stored head. One task reads the
+/// next page while this one checks the current. `progress` is called with the number of
+/// events checked so far.
 ///
 /// # Errors
 /// `Database` when the log cannot be read; a broken chain is not an error but an `Err` inside
 /// the outcome naming the first bad event.
 pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> Result<VerifyOutcome> {
-    const PAGE: i64 = 20_000;
-    let mut conn = store.read().await?;
-    let head = read_head(&mut conn).await?;
+    const PAGE: i64 = 10_000;
+    let head = {
+        let mut conn = store.read().await?;
+        read_head(&mut conn).await?
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<StoredEvent>>>(2);
+    let reader_store = store.clone();
+    let reader = tokio::spawn(async move {
+        let mut conn = match reader_store.read().await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        let backend = reader_store.backend();
+        let mut after = i64::MIN;
+        loop {
+            let page = page_for_verify(&mut conn, backend, after, PAGE).await;
+            let done = match &page {
+                Ok(p) => {
+                    if let Some(last) = p.last() {
+                        after = last.seq;
+                    }
+                    (p.len() as i64) < PAGE
+                }
+                Err(_) => true,
+            };
+            if tx.send(page).await.is_err() || done {
+                return;
+            }
+        }
+    });
     let mut verifier = Verifier::new();
-    let mut after = i64::MIN;
     let mut checked = 0u64;
-    loop {
-        let page = stored_after(&mut conn, after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        let n = page.len();
+    while let Some(page) = rx.recv().await {
+        let page = page?;
+        let n = page.len() as u64;
         for ev in page {
             if let Err(brk) = verifier.push(ev) {
+                reader.abort();
                 return Ok(Err(brk));
             }
         }
-        checked += n as u64;
+        checked += n;
         progress(checked);
-        if (n as i64) < PAGE {
-            break;
-        }
     }
     let head = if head.0 == 0 && head.1 == GENESIS {
         None

@@ -108,6 +108,20 @@ pub async fn any_admin(conn: &mut Conn) -> Result<bool> {
     Ok(n > 0)
 }
 
+/// The admin created first, if any (whom terminal commands act as by default).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn first_admin(conn: &mut Conn) -> Result<Option<Person>> {
+    let row = sqlx::query(
+        "SELECT id, name, email, phone, password_hash, is_admin, created_at FROM people \
+         WHERE is_admin = 1 ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(person_row).transpose()
+}
+
 /// # Errors
 /// `Conflict` when the e-mail address is taken.
 pub async fn update_person(conn: &mut Conn, p: &Person) -> Result<()> {

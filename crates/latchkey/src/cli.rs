@@ -1,0 +1,281 @@
+//! The command line, as clap types. Parsing only; `main` dispatches.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use latchkey_core::model::{CredentialKind, DoorKind, Role};
+
+const ENV_HELP: &str = "\
+Configuration is layered: built-in defaults, then latchkey.toml (in the working directory, or \
+--config FILE), then the environment, then flags. Environment variables:
+  LATCHKEY_LISTEN                 address to serve on (default 127.0.0.1:8080)
+  LATCHKEY_DATA_DIR               data directory (default ./latchkey-data)
+  LATCHKEY_DATABASE_URL[_FILE]    sqlite://PATH or postgres://… (default: SQLite in the data dir)
+  LATCHKEY_MASTER_KEY[_FILE]      64 hex digits (default: DATA_DIR/master.key, created once)
+  LATCHKEY_LOG                    log filter, e.g. info or latchkey=debug (default info)
+  LATCHKEY_ADMIN_PASSWORD         password for `admin create` (else --password-file or stdin)
+`latchkey config example` prints a commented configuration file.";
+
+/// latchkey: a self-hosted access server for smart locks in homes and apartment buildings.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, after_help = ENV_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives; accepted by every command.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Configuration file (default: ./latchkey.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory holding the SQLite database and the master key.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app and the API.
+    Serve(ServeArgs),
+    /// Create the first (or another) admin: an installer with rights over every property.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Create and list properties.
+    Property {
+        #[command(subcommand)]
+        command: PropertyCommand,
+    },
+    /// Create units (apartments).
+    Unit {
+        #[command(subcommand)]
+        command: UnitCommand,
+    },
+    /// Create doors.
+    Door {
+        #[command(subcommand)]
+        command: DoorCommand,
+    },
+    /// Add people with a role at a property or unit.
+    Person {
+        #[command(subcommand)]
+        command: PersonCommand,
+    },
+    /// Issue credentials (PINs, phone keys, cards, physical-key records).
+    Credential {
+        #[command(subcommand)]
+        command: CredentialCommand,
+    },
+    /// Check the hash-chained event log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Export the event log, newest first.
+    Export(ExportArgs),
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Measure latchkey's performance targets on this machine.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8080 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Also create the demo building "Linden Court" (once) and print its sign-ins.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Who a terminal command acts as.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ActingAs {
+    /// E-mail address of the admin to act as (default: the first admin).
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub as_email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin. The password comes from --password-file, LATCHKEY_ADMIN_PASSWORD, or
+    /// one line of standard input.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// File whose first line is the password.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PropertyCommand {
+    /// Create a property (a building or a house).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// IANA time zone, e.g. Europe/Berlin.
+        #[arg(long)]
+        timezone: String,
+        #[arg(long, default_value = "")]
+        address: String,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// List properties.
+    List {
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UnitCommand {
+    /// Create a unit of a property.
+    Create {
+        #[arg(long, value_name = "ID")]
+        property: i64,
+        #[arg(long)]
+        label: String,
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        floor: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DoorCommand {
+    /// Create a door of a property, optionally belonging to a unit.
+    Create {
+        #[arg(long, value_name = "ID")]
+        property: i64,
+        #[arg(long)]
+        name: String,
+        /// unit_entry, building_entrance, amenity, garage or back_door.
+        #[arg(long)]
+        kind: DoorKind,
+        #[arg(long, value_name = "ID")]
+        unit: Option<i64>,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersonCommand {
+    /// Add a person with one role (installer, manager and locksmith are property-wide; the
+    /// others need --unit).
+    Add {
+        #[arg(long, value_name = "ID")]
+        property: i64,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// installer, manager, resident, household, trusted_contact, guest or locksmith.
+        #[arg(long)]
+        role: Role,
+        #[arg(long, value_name = "ID")]
+        unit: Option<i64>,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Issue a credential; doors default to the unit's door and door group.
+    Add {
+        #[arg(long, value_name = "ID")]
+        property: i64,
+        #[arg(long, value_name = "ID")]
+        person: i64,
+        /// pin, phone_key, rfid_card or physical_key.
+        #[arg(long)]
+        kind: CredentialKind,
+        #[arg(long, value_name = "ID")]
+        unit: Option<i64>,
+        /// For a PIN: the code (4–8 digits); random when absent.
+        #[arg(long)]
+        pin: Option<String>,
+        /// For an RFID card: its UID in hex.
+        #[arg(long)]
+        card_uid: Option<String>,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify every link of the event log; exit 1 naming the first break.
+    Verify,
+    /// Print the chain head: the last sequence number and its hash.
+    Head,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only this property's events.
+    #[arg(long, value_name = "ID")]
+    pub property: Option<i64>,
+    /// Only events at or after this instant (RFC 3339, e.g. 2026-01-01T00:00:00Z).
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<jiff::Timestamp>,
+    /// Only events before this instant (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<jiff::Timestamp>,
+    #[command(flatten)]
+    pub acting: ActingAs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example latchkey.toml.
+    Example,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Access decisions per second at 1,000 and 100,000 credentials (temporary database).
+    Decisions {
+        /// Decisions timed at each size.
+        #[arg(long, default_value_t = 2_000_000)]
+        decisions: usize,
+    },
+    /// Hash-chained audit append against plain inserts, and verification (temporary database).
+    Audit {
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+    },
+}

@@ -1,0 +1,7 @@
+//! Terminal commands for an installer. They open the data directory directly and act as a
+//! terminal principal of an admin (`--as EMAIL`, or the first admin).
+
+pub mod admin;
+pub mod audit;
+pub mod directory;
+pub mod people;

@@ -1,0 +1,105 @@
+//! `latchkey person add` and `latchkey credential add`.
+
+use anyhow::Result;
+use latchkey_app::App;
+use latchkey_app::credentials::CredentialInput;
+use latchkey_app::people::{MembershipInput, PersonInput};
+use latchkey_core::model::{CredentialKind, Role};
+use latchkey_core::schedule::Schedule;
+use latchkey_core::{PersonId, PropertyId, UnitId};
+
+use crate::wiring::{acting_as, app_err};
+
+/// # Errors
+/// Bad input, a role that needs (or refuses) a unit, a taken e-mail, or storage failure.
+pub async fn add_person(
+    app: &App,
+    acting: Option<&str>,
+    property: i64,
+    name: &str,
+    email: Option<&str>,
+    role: Role,
+    unit: Option<i64>,
+) -> Result<()> {
+    let who = acting_as(app, acting).await?;
+    let (p, m) = app
+        .create_person(
+            &who,
+            PropertyId(property),
+            PersonInput {
+                name: name.to_owned(),
+                email: email.map(str::to_owned),
+                phone: None,
+                password: None,
+                membership: MembershipInput {
+                    role,
+                    unit_id: unit.map(UnitId),
+                    valid_from: None,
+                    valid_until: None,
+                },
+            },
+        )
+        .await
+        .map_err(app_err)?;
+    println!("added person {} \"{}\" as {}", p.id, p.name, m.role);
+    Ok(())
+}
+
+/// What `credential add` needs.
+pub struct NewCredentialArgs<'a> {
+    pub property: i64,
+    pub person: i64,
+    pub kind: CredentialKind,
+    pub unit: Option<i64>,
+    pub pin: Option<&'a str>,
+    pub card_uid: Option<&'a str>,
+}
+
+/// Prints the PIN only when the app returns it (to its holder, never to staff acting for
+/// someone else).
+///
+/// # Errors
+/// Bad input, a PIN in use on a door, or storage failure.
+pub async fn add_credential(
+    app: &App,
+    acting: Option<&str>,
+    a: NewCredentialArgs<'_>,
+) -> Result<()> {
+    let who = acting_as(app, acting).await?;
+    let created = app
+        .create_credential(
+            &who,
+            PropertyId(a.property),
+            CredentialInput {
+                person_id: PersonId(a.person),
+                kind: a.kind,
+                label: None,
+                unit_id: a.unit.map(UnitId),
+                doors: None,
+                schedule: Schedule::Always,
+                max_uses: None,
+                duress: false,
+                pin: a.pin.map(str::to_owned),
+                card_uid: a.card_uid.map(str::to_owned),
+            },
+        )
+        .await
+        .map_err(app_err)?;
+    let c = &created.credential;
+    let doors: Vec<String> = c.doors.iter().map(ToString::to_string).collect();
+    println!(
+        "created credential {} ({}) for person {} on doors {}",
+        c.id,
+        c.kind,
+        c.person_id,
+        doors.join(", ")
+    );
+    match created.pin {
+        Some(pin) => println!("PIN: {pin} (shown once)"),
+        None if c.kind == CredentialKind::Pin => {
+            println!("the PIN is not shown to staff; its holder sees it once in the app")
+        }
+        None => {}
+    }
+    Ok(())
+}

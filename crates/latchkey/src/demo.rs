@@ -1,0 +1,411 @@
+//! `serve --demo`: the demo building "Linden Court", created once through the app's use cases
+//! by a terminal principal of a demo admin, and the sign-ins printed for a newcomer.
+//!
+//! Creating people hashes passwords with Argon2id (tens of milliseconds each), so only the
+//! accounts someone may sign in with get a password, and they are created concurrently.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use jiff::civil::time;
+use latchkey_app::App;
+use latchkey_app::authz::Principal;
+use latchkey_app::credentials::CredentialInput;
+use latchkey_app::directory::{DoorInput, PropertyInput, SensorInput};
+use latchkey_app::people::{MembershipInput, PersonInput};
+use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Policy, Role, SensorKind};
+use latchkey_core::schedule::{Day, Schedule, WeeklyWindow};
+use latchkey_core::{DoorId, PersonId, PropertyId, UnitId};
+use latchkey_store::people;
+use tokio::task::JoinSet;
+
+use crate::wiring::app_err;
+
+pub const PROPERTY: &str = "Linden Court";
+const ADMIN_EMAIL: &str = "admin@linden-court.example";
+const PASSWORD: &str = "linden-demo-2026";
+
+/// A demo account to print.
+pub struct SignIn {
+    pub who: &'static str,
+    pub email: String,
+}
+
+fn signins() -> Vec<SignIn> {
+    [
+        ("admin", ADMIN_EMAIL),
+        ("manager", "manager@linden-court.example"),
+        ("resident", "ana.1a@linden-court.example"),
+        ("guest (dog walker)", "walker@linden-court.example"),
+    ]
+    .into_iter()
+    .map(|(who, email)| SignIn {
+        who,
+        email: email.to_owned(),
+    })
+    .collect()
+}
+
+/// Prints where to go and how to sign in.
+///
+/// # Errors
+/// Writing to the terminal failed.
+pub fn print_signins(
+    out: &mut impl Write,
+    addr: SocketAddr,
+    list: &[SignIn],
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "demo building \"{PROPERTY}\" is ready: open http://{addr}"
+    )?;
+    for s in list {
+        writeln!(out, "  {:<20} {:<36} password {PASSWORD}", s.who, s.email)?;
+    }
+    Ok(())
+}
+
+fn weekdays(start: (i8, i8), end: (i8, i8)) -> Schedule {
+    Schedule::Weekly {
+        windows: vec![WeeklyWindow {
+            days: vec![Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri],
+            start: time(start.0, start.1, 0, 0),
+            end: time(end.0, end.1, 0, 0),
+        }],
+    }
+}
+
+/// Creates the demo building unless a property named "Linden Court" exists; returns the
+/// sign-ins either way.
+///
+/// # Errors
+/// Any use case failing (the error names it).
+pub async fn ensure(app: &App) -> Result<Vec<SignIn>> {
+    let started = std::time::Instant::now();
+    let admin = demo_admin(app).await?;
+    let exists = app
+        .list_properties(&admin)
+        .await
+        .map_err(app_err)?
+        .iter()
+        .any(|p| p.name == PROPERTY);
+    if exists {
+        tracing::info!("demo building already exists; leaving it as it is");
+        return Ok(signins());
+    }
+    build(app, &admin)
+        .await
+        .context("creating the demo building failed")?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "demo building created"
+    );
+    Ok(signins())
+}
+
+async fn demo_admin(app: &App) -> Result<Principal> {
+    let mut conn = app
+        .store()
+        .read()
+        .await
+        .map_err(|e| anyhow::anyhow!("storage failed: {e}"))?;
+    let found = people::find_by_email(&mut conn, ADMIN_EMAIL)
+        .await
+        .map_err(|e| anyhow::anyhow!("storage failed: {e}"))?;
+    drop(conn);
+    let id = match found {
+        Some((p, _)) => p.id,
+        None => {
+            app.create_admin("Demo Admin", ADMIN_EMAIL, PASSWORD)
+                .await
+                .map_err(app_err)?
+                .id
+        }
+    };
+    app.terminal_principal(id).await.map_err(app_err)
+}
+
+struct Building {
+    property: PropertyId,
+    units: Vec<(String, UnitId)>,
+}
+
+async fn build(app: &App, admin: &Principal) -> Result<()> {
+    let p = app
+        .create_property(
+            admin,
+            PropertyInput {
+                name: PROPERTY.to_owned(),
+                address: "Lindenstraße 12, 10969 Berlin".to_owned(),
+                timezone: "Europe/Berlin".to_owned(),
+                policy: Policy::default(),
+                office_hours: weekdays((9, 0), (17, 0)),
+            },
+        )
+        .await
+        .map_err(app_err)?;
+    let door = |name: &str, kind, unit_id| DoorInput {
+        name: name.to_owned(),
+        kind,
+        unit_id,
+        mode: DoorMode::Normal,
+        pin_slots: 30,
+    };
+    let mut shared = Vec::new();
+    for (name, kind) in [
+        ("Lobby", DoorKind::BuildingEntrance),
+        ("Mail room", DoorKind::Amenity),
+        ("Garage", DoorKind::Garage),
+        ("Back door", DoorKind::BackDoor),
+    ] {
+        let d = app
+            .create_door(admin, p.id, door(name, kind, None))
+            .await
+            .map_err(app_err)?;
+        shared.push(d.id);
+    }
+    let (lobby, mail, garage) = (shared[0], shared[1], shared[2]);
+    let mut b = Building {
+        property: p.id,
+        units: Vec::new(),
+    };
+    for floor in 1..=4i64 {
+        for letter in ['A', 'B', 'C'] {
+            let label = format!("{floor}{letter}");
+            let u = app
+                .create_unit(admin, p.id, &label, floor, None)
+                .await
+                .map_err(app_err)?;
+            let entry = app
+                .create_door(
+                    admin,
+                    p.id,
+                    door(
+                        &format!("Unit {label} entry"),
+                        DoorKind::UnitEntry,
+                        Some(u.id),
+                    ),
+                )
+                .await
+                .map_err(app_err)?;
+            let mut doors: Vec<DoorId> = vec![entry.id, lobby, mail];
+            if letter == 'A' {
+                doors.push(garage);
+            }
+            let g = app
+                .create_door_group(admin, p.id, &format!("Unit {label}"), &doors)
+                .await
+                .map_err(app_err)?;
+            app.update_unit(admin, u.id, None, None, Some(Some(g.id)))
+                .await
+                .map_err(app_err)?;
+            if ["1A", "2B", "3C"].contains(&label.as_str()) {
+                for (name, kind, door_id) in [
+                    (
+                        format!("Unit {label} door contact"),
+                        SensorKind::DoorContact,
+                        Some(entry.id),
+                    ),
+                    (
+                        format!("Unit {label} living room window"),
+                        SensorKind::Window,
+                        None,
+                    ),
+                ] {
+                    app.create_sensor(
+                        admin,
+                        p.id,
+                        SensorInput {
+                            name,
+                            kind,
+                            unit_id: Some(u.id),
+                            door_id,
+                            floor,
+                        },
+                    )
+                    .await
+                    .map_err(app_err)?;
+                }
+            }
+            b.units.push((label, u.id));
+        }
+    }
+    people_and_credentials(app, admin, &b).await
+}
+
+/// A demo person: name, e-mail, whether they get a password, role, unit label.
+struct Demo {
+    name: &'static str,
+    email: Option<String>,
+    password: bool,
+    role: Role,
+    unit: Option<String>,
+    creds: Vec<(CredentialKind, Schedule)>,
+}
+
+fn cast(units: &[(String, UnitId)]) -> Vec<Demo> {
+    const RESIDENTS: [&str; 12] = [
+        "Ana", "Ben", "Chiara", "Dmitri", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas",
+        "Kaja", "Lars",
+    ];
+    let always = || Schedule::Always;
+    let mut v = Vec::new();
+    for (i, (label, _)) in units.iter().enumerate() {
+        let first = RESIDENTS[i % RESIDENTS.len()];
+        v.push(Demo {
+            name: first,
+            email: Some(format!(
+                "{}.{}@linden-court.example",
+                first.to_lowercase(),
+                label.to_lowercase()
+            )),
+            password: true,
+            role: Role::Resident,
+            unit: Some(label.clone()),
+            creds: vec![
+                (CredentialKind::Pin, always()),
+                (CredentialKind::PhoneKey, always()),
+            ],
+        });
+    }
+    let unit = |l: &str| Some(l.to_owned());
+    v.extend([
+        Demo {
+            name: "Marta (Ana's partner)",
+            email: Some("marta.1a@linden-court.example".into()),
+            password: true,
+            role: Role::Household,
+            unit: unit("1A"),
+            creds: vec![
+                (CredentialKind::PhoneKey, always()),
+                (CredentialKind::Pin, always()),
+            ],
+        },
+        Demo {
+            name: "Noah (Chiara's son)",
+            email: None,
+            password: false,
+            role: Role::Household,
+            unit: unit("1C"),
+            creds: vec![(CredentialKind::Pin, always())],
+        },
+        Demo {
+            name: "Walter the dog walker",
+            email: Some("walker@linden-court.example".into()),
+            password: true,
+            role: Role::Guest,
+            unit: unit("1A"),
+            creds: vec![(CredentialKind::Pin, weekdays((12, 0), (13, 0)))],
+        },
+        Demo {
+            name: "Olga (neighbour, spare key for 1A)",
+            email: Some("olga@linden-court.example".into()),
+            password: false,
+            role: Role::TrustedContact,
+            unit: unit("1A"),
+            creds: vec![(CredentialKind::PhysicalKey, always())],
+        },
+        Demo {
+            name: "Peter (Ben's brother, spare key for 1B)",
+            email: Some("peter@linden-court.example".into()),
+            password: false,
+            role: Role::TrustedContact,
+            unit: unit("1B"),
+            creds: vec![],
+        },
+        Demo {
+            name: "Maria Manager",
+            email: Some("manager@linden-court.example".into()),
+            password: true,
+            role: Role::Manager,
+            unit: None,
+            creds: vec![(CredentialKind::PhoneKey, always())],
+        },
+        Demo {
+            name: "Ivo Installer",
+            email: Some("installer@linden-court.example".into()),
+            password: true,
+            role: Role::Installer,
+            unit: None,
+            creds: vec![],
+        },
+        Demo {
+            name: "Schlüsseldienst Kreuzberg",
+            email: Some("locksmith@linden-court.example".into()),
+            password: false,
+            role: Role::Locksmith,
+            unit: None,
+            creds: vec![],
+        },
+    ]);
+    v
+}
+
+/// A person added, their unit, and the credentials still to issue them.
+type Added = (PersonId, Option<UnitId>, Vec<(CredentialKind, Schedule)>);
+
+async fn people_and_credentials(app: &App, admin: &Principal, b: &Building) -> Result<()> {
+    let unit_id = |label: &Option<String>| {
+        label
+            .as_ref()
+            .and_then(|l| b.units.iter().find(|(x, _)| x == l).map(|(_, id)| *id))
+    };
+    let mut tasks: JoinSet<Result<Added>> = JoinSet::new();
+    for d in cast(&b.units) {
+        let (app, admin, property) = (app.clone(), admin.clone(), b.property);
+        let unit = unit_id(&d.unit);
+        tasks.spawn(async move {
+            let (person, _) = app
+                .create_person(
+                    &admin,
+                    property,
+                    PersonInput {
+                        name: d.name.to_owned(),
+                        email: d.email,
+                        phone: None,
+                        password: d.password.then(|| PASSWORD.to_owned()),
+                        membership: MembershipInput {
+                            role: d.role,
+                            unit_id: unit,
+                            valid_from: None,
+                            valid_until: None,
+                        },
+                    },
+                )
+                .await
+                .map_err(app_err)
+                .with_context(|| format!("adding {}", d.name))?;
+            Ok((person.id, unit, d.creds))
+        });
+    }
+    let mut made = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        made.push(r.context("a demo task panicked")??);
+    }
+    made.sort_by_key(|(id, _, _)| *id);
+    for (person, unit, creds) in made {
+        for (kind, schedule) in creds {
+            app.create_credential(
+                admin,
+                b.property,
+                CredentialInput {
+                    person_id: person,
+                    kind,
+                    label: None,
+                    unit_id: unit,
+                    doors: None,
+                    schedule,
+                    max_uses: None,
+                    duress: false,
+                    pin: None,
+                    card_uid: None,
+                },
+            )
+            .await
+            .map_err(app_err)
+            .with_context(|| format!("issuing a {kind} to person {person}"))?;
+        }
+    }
+    Ok(())
+}
