@@ -100,6 +100,7 @@ pub async fn append(tx: &mut WriteTx, at: Timestamp, events: &[NewEvent]) -> Res
     }
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut sql = Sql::new(
+            tx.backend,
             "INSERT INTO events (seq, at, property_id, actor_id, kind, subject, data, prev_hash, hash) VALUES ",
         );
         for (i, (seq, ev, data, prev, hash)) in chunk.iter().enumerate() {
@@ -178,6 +179,7 @@ fn row_to_event(row: &sqlx::any::AnyRow) -> Result<Event> {
 /// `Database` on a failed read; `Corrupt` on a row that cannot be decoded.
 pub async fn query(conn: &mut Conn, filter: &EventFilter) -> Result<Vec<Event>> {
     let mut sql = Sql::new(
+        crate::backend_of(conn),
         "SELECT seq, at, property_id, actor_id, kind, subject, data FROM events WHERE 1 = 1",
     );
     if let Some(props) = &filter.properties {
@@ -285,29 +287,29 @@ type PageRow = (
     String,
 );
 
-/// Reads events with `seq > after`, oldest first, at most `limit`, as one JSON document built
-/// by the database. Decoding one document is several times cheaper than decoding thousands of
+/// Reads the events with `after < seq <= upto`, oldest first, as one JSON document built by the
+/// database. Decoding one document is several times cheaper than decoding thousands of
 /// rows through the driver, which is what makes verification fast.
 async fn page_for_verify(
     conn: &mut Conn,
     backend: Backend,
     after: i64,
-    limit: i64,
+    upto: i64,
 ) -> Result<Vec<StoredEvent>> {
     let sql = match backend {
         Backend::Sqlite => {
             "SELECT json_group_array(json_array(seq, at, property_id, actor_id, kind, subject, data, \
-             hex(prev_hash), hex(hash))) FROM (SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2)"
+             hex(prev_hash), hex(hash))) FROM (SELECT * FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq)"
         }
         Backend::Postgres => {
             "SELECT COALESCE(json_agg(json_build_array(seq, at, property_id, actor_id, kind, subject, data, \
              encode(prev_hash, 'hex'), encode(hash, 'hex')) ORDER BY seq), '[]')::text \
-             FROM (SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2) e"
+             FROM events WHERE seq > $1 AND seq <= $2"
         }
     };
     let doc: String = sqlx::query_scalar(sql)
         .bind(after)
-        .bind(limit)
+        .bind(upto)
         .fetch_one(conn)
         .await?;
     let rows: Vec<PageRow> =
@@ -357,60 +359,76 @@ fn hex_bytes(text: &str) -> Result<Vec<u8>> {
         .collect()
 }
 
-/// Walks the whole chain and checks every link against the stored head. One task reads the
-/// next page while this one checks the current. `progress` is called with the number of
-/// events checked so far.
+/// Walks the whole chain and checks every link against the stored head. Two reader tasks, each
+/// on its own connection, fetch alternate pages (ranges of sequence numbers) while this task
+/// checks them in order, so reading, decoding and hashing use both cores of a small machine.
+/// `progress` is called with the number of events checked so far.
 ///
 /// # Errors
 /// `Database` when the log cannot be read; a broken chain is not an error but an `Err` inside
 /// the outcome naming the first bad event.
 pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> Result<VerifyOutcome> {
     const PAGE: i64 = 10_000;
-    let head = {
+    const READERS: i64 = 2;
+    let (head, first, last) = {
         let mut conn = store.read().await?;
-        read_head(&mut conn).await?
+        let head = read_head(&mut conn).await?;
+        let row = sqlx::query("SELECT MIN(seq), MAX(seq) FROM events")
+            .fetch_one(&mut *conn)
+            .await?;
+        let first: Option<i64> = row.try_get(0)?;
+        let last: Option<i64> = row.try_get(1)?;
+        (head, first, last)
     };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<StoredEvent>>>(2);
-    let reader_store = store.clone();
-    let reader = tokio::spawn(async move {
-        let mut conn = match reader_store.read().await {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = tx.send(Err(e)).await;
-                return;
-            }
-        };
-        let backend = reader_store.backend();
-        let mut after = i64::MIN;
-        loop {
-            let page = page_for_verify(&mut conn, backend, after, PAGE).await;
-            let done = match &page {
-                Ok(p) => {
-                    if let Some(last) = p.last() {
-                        after = last.seq;
-                    }
-                    (p.len() as i64) < PAGE
-                }
-                Err(_) => true,
-            };
-            if tx.send(page).await.is_err() || done {
-                return;
-            }
-        }
-    });
     let mut verifier = Verifier::new();
     let mut checked = 0u64;
-    while let Some(page) = rx.recv().await {
-        let page = page?;
-        let n = page.len() as u64;
-        for ev in page {
-            if let Err(brk) = verifier.push(ev) {
-                reader.abort();
-                return Ok(Err(brk));
-            }
+    if let (Some(first), Some(last)) = (first, last) {
+        let start = first - 1;
+        let pages = (last - start + PAGE - 1) / PAGE;
+        let mut readers = Vec::new();
+        for r in 0..READERS {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<StoredEvent>>>(2);
+            let store = store.clone();
+            let task = tokio::spawn(async move {
+                let mut conn = match store.read().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                let backend = store.backend();
+                let mut page = r;
+                while page < pages {
+                    let after = start + page * PAGE;
+                    let got = page_for_verify(&mut conn, backend, after, after + PAGE).await;
+                    let failed = got.is_err();
+                    if tx.send(got).await.is_err() || failed {
+                        return;
+                    }
+                    page += READERS;
+                }
+            });
+            readers.push((rx, task));
         }
-        checked += n;
-        progress(checked);
+        for page in 0..pages {
+            let idx = usize::try_from(page % READERS).unwrap_or(0);
+            let Some(events) = readers[idx].0.recv().await else {
+                break;
+            };
+            let events = events?;
+            let n = events.len() as u64;
+            for ev in events {
+                if let Err(brk) = verifier.push(ev) {
+                    for (_, task) in &readers {
+                        task.abort();
+                    }
+                    return Ok(Err(brk));
+                }
+            }
+            checked += n;
+            progress(checked);
+        }
     }
     let head = if head.0 == 0 && head.1 == GENESIS {
         None

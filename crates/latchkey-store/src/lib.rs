@@ -12,6 +12,7 @@ pub mod credentials;
 mod migrate;
 pub mod people;
 pub mod property;
+pub mod provision;
 pub mod records;
 mod sql;
 
@@ -194,6 +195,15 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+}
+
+/// The backend a connection talks to.
+pub(crate) fn backend_of(conn: &Conn) -> Backend {
+    if conn.backend_name() == "PostgreSQL" {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
     }
 }
 

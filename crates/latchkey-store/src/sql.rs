@@ -1,12 +1,15 @@
-//! Statements built at run time with numbered `$N` placeholders, which both SQLite and
-//! PostgreSQL accept. (`QueryBuilder` over the Any driver writes `?`, which PostgreSQL rejects.)
-//! Only placeholders carry values; the text is assembled from literals in this crate.
+//! Statements built at run time with the placeholders each backend wants: `$N` for PostgreSQL
+//! (`QueryBuilder` over the Any driver writes `?`, which PostgreSQL rejects) and `?` for SQLite
+//! (SQLite resolves each named `$N` by a linear scan, so a 9,000-parameter insert spends its time
+//! looking up names). Only placeholders carry values; the text is assembled from literals here.
 
 use std::fmt::Write;
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe};
+
+use crate::Backend;
 
 /// A bound value.
 pub(crate) enum Param {
@@ -46,13 +49,15 @@ impl From<Vec<u8>> for Param {
 }
 
 pub(crate) struct Sql {
+    backend: Backend,
     text: String,
     params: Vec<Param>,
 }
 
 impl Sql {
-    pub(crate) fn new(text: &'static str) -> Sql {
+    pub(crate) fn new(backend: Backend, text: &'static str) -> Sql {
         Sql {
+            backend,
             text: text.to_owned(),
             params: Vec::new(),
         }
@@ -66,7 +71,12 @@ impl Sql {
     /// Appends a placeholder for `value`.
     pub(crate) fn bind(&mut self, value: impl Into<Param>) -> &mut Sql {
         self.params.push(value.into());
-        let _ = write!(self.text, "${}", self.params.len());
+        match self.backend {
+            Backend::Sqlite => self.text.push('?'),
+            Backend::Postgres => {
+                let _ = write!(self.text, "${}", self.params.len());
+            }
+        }
         self
     }
 
