@@ -9,7 +9,7 @@ use latchkey_app::store::auth::GrantKind;
 #[tokio::test]
 async fn a_wrong_password_is_unauthenticated_and_after_the_limit_even_the_right_one_is_rate_limited()
  {
-    common::each_backend("login_limit", |db| async move {
+    latchkey_testkit::each_backend("login_limit", |db| async move {
         let w = World::build(&db).await;
         let limit = w.app.config().login_attempts;
         for attempt in 1..=limit {
@@ -52,7 +52,7 @@ async fn a_wrong_password_is_unauthenticated_and_after_the_limit_even_the_right_
 
 #[tokio::test]
 async fn a_revoked_session_no_longer_authenticates() {
-    common::each_backend("revoked_session", |db| async move {
+    latchkey_testkit::each_backend("revoked_session", |db| async move {
         let w = World::build(&db).await;
         let signed = w
             .app
@@ -88,7 +88,7 @@ async fn a_revoked_session_no_longer_authenticates() {
 
 #[tokio::test]
 async fn a_session_past_its_lifetime_no_longer_authenticates() {
-    common::each_backend("expired_session", |db| async move {
+    latchkey_testkit::each_backend("expired_session", |db| async move {
         let w = World::build(&db).await;
         let signed = w
             .app
@@ -106,7 +106,7 @@ async fn a_session_past_its_lifetime_no_longer_authenticates() {
 
 #[tokio::test]
 async fn a_subscriber_receives_each_committed_event_with_its_sequence_number() {
-    common::each_backend("subscribe", |db| async move {
+    latchkey_testkit::each_backend("subscribe", |db| async move {
         let w = World::build(&db).await;
         let mut rx = w.app.subscribe();
         let before = w.event_count().await;

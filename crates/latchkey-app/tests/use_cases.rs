@@ -44,7 +44,7 @@ fn denied_for(d: &Decision) -> Option<DenyReason> {
 
 #[tokio::test]
 async fn a_property_with_an_unknown_time_zone_is_invalid_and_nothing_is_written() {
-    common::each_backend("bad_time_zone", |db| async move {
+    latchkey_testkit::each_backend("bad_time_zone", |db| async move {
         let w = World::build(&db).await;
         let before = w.event_count().await;
         let properties = w.app.list_properties(&w.admin).await.expect("list").len();
@@ -74,7 +74,7 @@ async fn a_property_with_an_unknown_time_zone_is_invalid_and_nothing_is_written(
 
 #[tokio::test]
 async fn a_resident_adds_a_household_member_and_is_handed_their_pin() {
-    common::each_backend("household_pin", |db| async move {
+    latchkey_testkit::each_backend("household_pin", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
         let (kid, m) = w
@@ -123,7 +123,7 @@ async fn a_resident_adds_a_household_member_and_is_handed_their_pin() {
 
 #[tokio::test]
 async fn a_pin_made_by_a_manager_is_revealed_to_its_holder_once_and_never_to_the_manager() {
-    common::each_backend("manager_pin_reveal", |db| async move {
+    latchkey_testkit::each_backend("manager_pin_reveal", |db| async move {
         let w = World::build(&db).await;
         let max = w.principal(w.manager.id).await;
         let rosa = w.principal(w.resident.id).await;
@@ -168,7 +168,7 @@ async fn a_pin_made_by_a_manager_is_revealed_to_its_holder_once_and_never_to_the
 
 #[tokio::test]
 async fn common_pins_are_refused_with_the_reason() {
-    common::each_backend("common_pins", |db| async move {
+    latchkey_testkit::each_backend("common_pins", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
         for (pin, reason) in [
@@ -203,7 +203,7 @@ async fn common_pins_are_refused_with_the_reason() {
 
 #[tokio::test]
 async fn the_same_pin_on_the_same_door_is_a_conflict() {
-    common::each_backend("pin_conflict", |db| async move {
+    latchkey_testkit::each_backend("pin_conflict", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
         w.app
@@ -258,7 +258,7 @@ async fn the_same_pin_on_the_same_door_is_a_conflict() {
 
 #[tokio::test]
 async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() {
-    common::each_backend("guest_schedule", |db| async move {
+    latchkey_testkit::each_backend("guest_schedule", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
         let (cleaner, _) = w
@@ -346,7 +346,7 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
 
 #[tokio::test]
 async fn moving_out_revokes_the_persons_credentials() {
-    common::each_backend("move_out", |db| async move {
+    latchkey_testkit::each_backend("move_out", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
         let (kid, m) = w
@@ -415,7 +415,7 @@ async fn moving_out_revokes_the_persons_credentials() {
 
 #[tokio::test]
 async fn someone_of_another_property_is_told_its_doors_and_credentials_do_not_exist() {
-    common::each_backend("outsider", |db| async move {
+    latchkey_testkit::each_backend("outsider", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
         let c = w
@@ -488,7 +488,7 @@ async fn someone_of_another_property_is_told_its_doors_and_credentials_do_not_ex
 
 #[tokio::test]
 async fn a_resident_may_not_create_a_door() {
-    common::each_backend("resident_door", |db| async move {
+    latchkey_testkit::each_backend("resident_door", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
         let before = w.event_count().await;

@@ -1,4 +1,5 @@
-//! Every way a request can be wrong gets a clear problem document and changes nothing.
+//! Every way a request can be wrong gets a clear problem document and changes nothing — on every
+//! backend.
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,6 +8,7 @@ mod common;
 use axum::body::Body;
 use axum::http::Request;
 use common::fixture;
+use latchkey_testkit::each_backend;
 
 async fn refused(
     f: &common::Fixture,
@@ -43,61 +45,68 @@ async fn refused(
 
 #[tokio::test]
 async fn malformed_unknown_and_ill_typed_bodies_are_refused_with_a_reason() {
-    let f = fixture().await;
-    let units = format!("/api/v1/properties/{}/units", f.property);
-    refused(&f, "POST", &units, "{\"label\": ", 400, "not valid JSON").await;
-    refused(
-        &f,
-        "POST",
-        &units,
-        r#"{"label":"9Z","flor":3}"#,
-        422,
-        "flor",
-    )
-    .await;
-    refused(&f, "POST", &units, r#"{"label":9}"#, 422, "label").await;
-    refused(&f, "POST", &units, r#"{"label":"   "}"#, 422, "label").await;
-    refused(
-        &f,
-        "POST",
-        &units,
-        r#"{"label":"1A"}"#,
-        409,
-        "already exists",
-    )
-    .await;
-    refused(
-        &f,
-        "POST",
-        "/api/v1/properties",
-        r#"{"name":"Gamma","timezone":"Mars/Olympus"}"#,
-        422,
-        "time zone",
-    )
+    each_backend("bad_bodies", |db| async move {
+        let f = fixture(&db).await;
+        let units = format!("/api/v1/properties/{}/units", f.property);
+        refused(&f, "POST", &units, "{\"label\": ", 400, "not valid JSON").await;
+        refused(
+            &f,
+            "POST",
+            &units,
+            r#"{"label":"9Z","flor":3}"#,
+            422,
+            "flor",
+        )
+        .await;
+        refused(&f, "POST", &units, r#"{"label":9}"#, 422, "label").await;
+        refused(&f, "POST", &units, r#"{"label":"   "}"#, 422, "label").await;
+        refused(
+            &f,
+            "POST",
+            &units,
+            r#"{"label":"1A"}"#,
+            409,
+            "already exists",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            "/api/v1/properties",
+            r#"{"name":"Gamma","timezone":"Mars/Olympus"}"#,
+            422,
+            "time zone",
+        )
+        .await;
+    })
     .await;
 }
 
 #[tokio::test]
 async fn oversized_and_non_json_bodies_are_refused() {
-    let f = fixture().await;
-    let units = format!("/api/v1/properties/{}/units", f.property);
-    let huge = format!(r#"{{"label":"{}"}}"#, "x".repeat(100_000));
-    refused(&f, "POST", &units, &huge, 413, "larger").await;
-    let (token, _) = f.tokens.get("admin").unwrap();
-    let req = Request::builder()
-        .method("POST")
-        .uri(&units)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "text/plain")
-        .body(Body::from(r#"{"label":"7Q"}"#))
-        .unwrap();
-    let r = f.raw(req).await;
-    assert_eq!(r.status.as_u16(), 415);
+    each_backend("oversized_bodies", |db| async move {
+        let f = fixture(&db).await;
+        let units = format!("/api/v1/properties/{}/units", f.property);
+        let huge = format!(r#"{{"label":"{}"}}"#, "x".repeat(100_000));
+        refused(&f, "POST", &units, &huge, 413, "larger").await;
+        let (token, _) = f.tokens.get("admin").unwrap();
+        let req = Request::builder()
+            .method("POST")
+            .uri(&units)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "text/plain")
+            .body(Body::from(r#"{"label":"7Q"}"#))
+            .unwrap();
+        let r = f.raw(req).await;
+        assert_eq!(r.status.as_u16(), 415);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn schedules_that_end_before_they_start_are_refused() {
-    let f = fixture().await;
+    each_backend("backwards_schedule", |db| async move {
+        let f = fixture(&db).await;
     let body = format!(
         r#"{{"person_id":{},"kind":"phone_key","unit_id":{},"schedule":{{"type":"date_range","from":"2026-12-01T00:00","until":"2026-11-01T00:00"}}}}"#,
         f.household, f.unit
@@ -111,189 +120,212 @@ async fn schedules_that_end_before_they_start_are_refused() {
         "schedule",
     )
     .await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn ids_of_another_property_are_refused() {
-    let f = fixture().await;
-    let creds = format!("/api/v1/properties/{}/credentials", f.property);
-    let body = format!(
-        r#"{{"person_id":{},"kind":"phone_key","unit_id":{},"doors":[{}]}}"#,
-        f.household, f.unit, f.other_door
-    );
-    refused(&f, "POST", &creds, &body, 422, "not in this property").await;
-    let groups = format!("/api/v1/properties/{}/door-groups", f.property);
-    refused(
-        &f,
-        "POST",
-        &groups,
-        &format!(r#"{{"name":"x","doors":[{}]}}"#, f.other_door),
-        422,
-        "not in this property",
-    )
+    each_backend("foreign_ids", |db| async move {
+        let f = fixture(&db).await;
+        let creds = format!("/api/v1/properties/{}/credentials", f.property);
+        let body = format!(
+            r#"{{"person_id":{},"kind":"phone_key","unit_id":{},"doors":[{}]}}"#,
+            f.household, f.unit, f.other_door
+        );
+        refused(&f, "POST", &creds, &body, 422, "not in this property").await;
+        let groups = format!("/api/v1/properties/{}/door-groups", f.property);
+        refused(
+            &f,
+            "POST",
+            &groups,
+            &format!(r#"{{"name":"x","doors":[{}]}}"#, f.other_door),
+            422,
+            "not in this property",
+        )
+        .await;
+    })
     .await;
 }
 
 #[tokio::test]
 async fn weak_and_shared_pins_are_refused_with_the_reason() {
-    let f = fixture().await;
-    let creds = format!("/api/v1/properties/{}/credentials", f.property);
-    let pin = |p: &str| {
-        format!(
-            r#"{{"person_id":{},"kind":"pin","unit_id":{},"pin":"{p}"}}"#,
-            f.resident, f.unit
-        )
-    };
-    refused(&f, "POST", &creds, &pin("1234"), 422, "pin").await;
-    refused(&f, "POST", &creds, &pin("0000"), 422, "pin").await;
-    refused(&f, "POST", &creds, &pin("12a4"), 422, "pin").await;
-    refused(&f, "POST", &creds, &pin("123456789"), 422, "pin").await;
-    // 480261 is the household member's PIN on the same doors.
-    refused(&f, "POST", &creds, &pin("480261"), 409, "already in use").await;
+    each_backend("weak_pins", |db| async move {
+        let f = fixture(&db).await;
+        let creds = format!("/api/v1/properties/{}/credentials", f.property);
+        let pin = |p: &str| {
+            format!(
+                r#"{{"person_id":{},"kind":"pin","unit_id":{},"pin":"{p}"}}"#,
+                f.resident, f.unit
+            )
+        };
+        refused(&f, "POST", &creds, &pin("1234"), 422, "pin").await;
+        refused(&f, "POST", &creds, &pin("0000"), 422, "pin").await;
+        refused(&f, "POST", &creds, &pin("12a4"), 422, "pin").await;
+        refused(&f, "POST", &creds, &pin("123456789"), 422, "pin").await;
+        // 480261 is the household member's PIN on the same doors.
+        refused(&f, "POST", &creds, &pin("480261"), 409, "already in use").await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn bad_paths_queries_and_unknown_routes_are_problems() {
-    let f = fixture().await;
-    let r = f.call("admin", "GET", "/api/v1/doors/abc", None).await;
-    assert_eq!(r.status.as_u16(), 400);
-    assert!(r.content_type.starts_with("application/problem+json"));
-    let r = f.call("admin", "GET", "/api/v1/events?limit=0", None).await;
-    assert_eq!(r.status.as_u16(), 422);
-    let r = f
-        .call("admin", "GET", "/api/v1/events?colour=red", None)
-        .await;
-    assert_eq!(r.status.as_u16(), 400);
-    let r = f.call("admin", "GET", "/api/v1/nothing-here", None).await;
-    assert_eq!(r.status.as_u16(), 404);
-    assert!(r.content_type.starts_with("application/problem+json"));
-    let r = f.call("admin", "DELETE", "/api/v1/properties", None).await;
-    assert_eq!(r.status.as_u16(), 405);
+    each_backend("bad_paths", |db| async move {
+        let f = fixture(&db).await;
+        let r = f.call("admin", "GET", "/api/v1/doors/abc", None).await;
+        assert_eq!(r.status.as_u16(), 400);
+        assert!(r.content_type.starts_with("application/problem+json"));
+        let r = f.call("admin", "GET", "/api/v1/events?limit=0", None).await;
+        assert_eq!(r.status.as_u16(), 422);
+        let r = f
+            .call("admin", "GET", "/api/v1/events?colour=red", None)
+            .await;
+        assert_eq!(r.status.as_u16(), 400);
+        let r = f.call("admin", "GET", "/api/v1/nothing-here", None).await;
+        assert_eq!(r.status.as_u16(), 404);
+        assert!(r.content_type.starts_with("application/problem+json"));
+        let r = f.call("admin", "DELETE", "/api/v1/properties", None).await;
+        assert_eq!(r.status.as_u16(), 405);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_pin_is_never_in_an_answer_or_an_event_except_once_to_its_holder() {
-    let f = fixture().await;
-    let r = f
-        .call(
-            "manager",
-            "GET",
-            &format!("/api/v1/credentials/{}", f.credential),
-            None,
-        )
-        .await;
-    assert!(!r.json.to_string().contains("480261"));
-    let r = f
-        .call("admin", "GET", "/api/v1/events?limit=500", None)
-        .await;
-    assert!(
-        !r.json.to_string().contains("480261"),
-        "a PIN leaked into the event log"
-    );
-    let r = f
-        .call(
-            "household",
-            "POST",
-            &format!("/api/v1/credentials/{}/reveal", f.credential),
-            None,
-        )
-        .await;
-    assert_eq!(r.json["pin"], "480261");
-    let r = f
-        .call(
-            "household",
-            "POST",
-            &format!("/api/v1/credentials/{}/reveal", f.credential),
-            None,
-        )
-        .await;
-    assert_eq!(r.status.as_u16(), 409, "a PIN is shown once");
+    each_backend("pin_shown_once", |db| async move {
+        let f = fixture(&db).await;
+        let r = f
+            .call(
+                "manager",
+                "GET",
+                &format!("/api/v1/credentials/{}", f.credential),
+                None,
+            )
+            .await;
+        assert!(!r.json.to_string().contains("480261"));
+        let r = f
+            .call("admin", "GET", "/api/v1/events?limit=500", None)
+            .await;
+        assert!(
+            !r.json.to_string().contains("480261"),
+            "a PIN leaked into the event log"
+        );
+        let r = f
+            .call(
+                "household",
+                "POST",
+                &format!("/api/v1/credentials/{}/reveal", f.credential),
+                None,
+            )
+            .await;
+        assert_eq!(r.json["pin"], "480261");
+        let r = f
+            .call(
+                "household",
+                "POST",
+                &format!("/api/v1/credentials/{}/reveal", f.credential),
+                None,
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 409, "a PIN is shown once");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn login_sets_a_strict_cookie_that_works_and_can_be_revoked() {
-    let f = fixture().await;
-    let req = Request::builder()
-        .method("POST")
-        .uri("/api/v1/auth/login")
-        .header("content-type", "application/json")
-        .body(Body::from(
-            r#"{"email":"rita@example.org","password":"rita-password-1"}"#,
-        ))
-        .unwrap();
-    let res = tower::ServiceExt::oneshot(f.router.clone(), req)
-        .await
-        .unwrap();
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
-    let pair = cookie.split(';').next().unwrap().to_owned();
-    let me = |c: String| {
-        Request::builder()
-            .uri("/api/v1/auth/me")
-            .header("cookie", c)
-            .body(Body::empty())
+    each_backend("login_cookie", |db| async move {
+        let f = fixture(&db).await;
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/auth/login")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                r#"{"email":"rita@example.org","password":"rita-password-1"}"#,
+            ))
+            .unwrap();
+        let res = tower::ServiceExt::oneshot(f.router.clone(), req)
+            .await
+            .unwrap();
+        let cookie = res
+            .headers()
+            .get("set-cookie")
             .unwrap()
-    };
-    assert_eq!(f.raw(me(pair.clone())).await.status.as_u16(), 200);
-    let cross = Request::builder()
-        .method("POST")
-        .uri("/api/v1/auth/logout")
-        .header("cookie", pair.clone())
-        .header("host", "127.0.0.1:8080")
-        .header("origin", "https://evil.example")
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(
-        f.raw(cross).await.status.as_u16(),
-        403,
-        "a cross-site request is refused"
-    );
-    let out = Request::builder()
-        .method("POST")
-        .uri("/api/v1/auth/logout")
-        .header("cookie", pair.clone())
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(f.raw(out).await.status.as_u16(), 204);
-    assert_eq!(
-        f.raw(me(pair)).await.status.as_u16(),
-        401,
-        "a revoked session no longer works"
-    );
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let pair = cookie.split(';').next().unwrap().to_owned();
+        let me = |c: String| {
+            Request::builder()
+                .uri("/api/v1/auth/me")
+                .header("cookie", c)
+                .body(Body::empty())
+                .unwrap()
+        };
+        assert_eq!(f.raw(me(pair.clone())).await.status.as_u16(), 200);
+        let cross = Request::builder()
+            .method("POST")
+            .uri("/api/v1/auth/logout")
+            .header("cookie", pair.clone())
+            .header("host", "127.0.0.1:8080")
+            .header("origin", "https://evil.example")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            f.raw(cross).await.status.as_u16(),
+            403,
+            "a cross-site request is refused"
+        );
+        let out = Request::builder()
+            .method("POST")
+            .uri("/api/v1/auth/logout")
+            .header("cookie", pair.clone())
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(f.raw(out).await.status.as_u16(), 204);
+        assert_eq!(
+            f.raw(me(pair)).await.status.as_u16(),
+            401,
+            "a revoked session no longer works"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn guessing_passwords_is_rate_limited_per_account() {
-    let f = fixture().await;
-    let mut last = 0;
-    for _ in 0..12 {
-        let r = f
-            .call(
-                "anon",
-                "POST",
-                "/api/v1/auth/login",
-                Some(r#"{"email":"rita@example.org","password":"wrong-password"}"#.into()),
-            )
-            .await;
-        last = r.status.as_u16();
-        assert!(last == 401 || last == 429, "{last}");
-    }
-    assert_eq!(last, 429, "the attempts past the limit are refused");
+    each_backend("password_guessing", |db| async move {
+        let f = fixture(&db).await;
+        let mut last = 0;
+        for _ in 0..12 {
+            let r = f
+                .call(
+                    "anon",
+                    "POST",
+                    "/api/v1/auth/login",
+                    Some(r#"{"email":"rita@example.org","password":"wrong-password"}"#.into()),
+                )
+                .await;
+            last = r.status.as_u16();
+            assert!(last == 401 || last == 429, "{last}");
+        }
+        assert_eq!(last, 429, "the attempts past the limit are refused");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_openapi_document_is_served_and_lists_the_api() {
-    let f = fixture().await;
-    let r = f.call("anon", "GET", "/api/openapi.json", None).await;
-    assert_eq!(r.status.as_u16(), 200);
-    assert!(r.json["paths"]["/api/v1/access-checks"]["post"].is_object());
+    each_backend("openapi_served", |db| async move {
+        let f = fixture(&db).await;
+        let r = f.call("anon", "GET", "/api/openapi.json", None).await;
+        assert_eq!(r.status.as_u16(), 200);
+        assert!(r.json["paths"]["/api/v1/access-checks"]["post"].is_object());
+    })
+    .await;
 }

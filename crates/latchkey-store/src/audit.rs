@@ -347,7 +347,7 @@ fn hex_bytes(text: &str) -> Result<Vec<u8>> {
         }
     }
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(StoreError::Corrupt("odd-length hex in audit page".into()));
     }
     bytes

@@ -1,8 +1,6 @@
 //! The audit log: append inside the caller's transaction, filtered reading with cursor paging,
 //! and verification that names the first tampered event exactly — on every backend.
 
-mod common;
-
 use jiff::{SignedDuration, Timestamp};
 use latchkey_core::chain::{self, BreakKind, EventBody, Hash};
 use latchkey_core::model::Policy;
@@ -81,7 +79,7 @@ async fn stored_hash(store: &Store, seq: i64) -> Hash {
 
 #[tokio::test]
 async fn appended_events_verify_with_the_right_count_and_head() {
-    common::each_backend("audit_verify", |db| async move {
+    latchkey_testkit::each_backend("audit_verify", |db| async move {
         let store = db.open().await;
         match audit::verify(&store, |_| {}).await.expect("verify") {
             Ok(s) => assert_eq!((s.events, s.last_seq, s.head), (0, 0, chain::GENESIS)),
@@ -120,7 +118,7 @@ async fn appended_events_verify_with_the_right_count_and_head() {
 
 #[tokio::test]
 async fn a_change_whose_transaction_is_dropped_leaves_neither_the_change_nor_its_event() {
-    common::each_backend("audit_rollback", |db| async move {
+    latchkey_testkit::each_backend("audit_rollback", |db| async move {
         let store = db.open().await;
         seeded(&store, 2).await;
         {
@@ -206,7 +204,7 @@ fn filter() -> EventFilter {
 
 #[tokio::test]
 async fn paging_backwards_with_a_cursor_gives_ten_ten_and_five_without_overlap() {
-    common::each_backend("audit_paging", |db| async move {
+    latchkey_testkit::each_backend("audit_paging", |db| async move {
         let store = db.open().await;
         filter_fixture(&store).await;
         let mut seen = Vec::new();
@@ -242,7 +240,7 @@ async fn paging_backwards_with_a_cursor_gives_ten_ten_and_five_without_overlap()
 
 #[tokio::test]
 async fn each_event_filter_keeps_exactly_the_matching_events() {
-    common::each_backend("audit_filters", |db| async move {
+    latchkey_testkit::each_backend("audit_filters", |db| async move {
         let store = db.open().await;
         filter_fixture(&store).await;
         let all: Vec<i64> = (1..=25).rev().collect();
@@ -403,7 +401,7 @@ async fn each_event_filter_keeps_exactly_the_matching_events() {
 
 #[tokio::test]
 async fn editing_an_events_data_is_reported_as_an_edit_of_that_event() {
-    common::each_backend("tamper_edit", |db| async move {
+    latchkey_testkit::each_backend("tamper_edit", |db| async move {
         let store = db.open().await;
         seeded(&store, 10).await;
         exec(
@@ -418,7 +416,7 @@ async fn editing_an_events_data_is_reported_as_an_edit_of_that_event() {
 
 #[tokio::test]
 async fn deleting_a_middle_event_is_reported_as_a_deletion_of_that_event() {
-    common::each_backend("tamper_delete_middle", |db| async move {
+    latchkey_testkit::each_backend("tamper_delete_middle", |db| async move {
         let store = db.open().await;
         seeded(&store, 10).await;
         exec(&store, "DELETE FROM events WHERE seq = 6").await;
@@ -429,7 +427,7 @@ async fn deleting_a_middle_event_is_reported_as_a_deletion_of_that_event() {
 
 #[tokio::test]
 async fn deleting_the_newest_event_is_caught_by_the_head() {
-    common::each_backend("tamper_delete_newest", |db| async move {
+    latchkey_testkit::each_backend("tamper_delete_newest", |db| async move {
         let store = db.open().await;
         seeded(&store, 10).await;
         exec(&store, "DELETE FROM events WHERE seq = 10").await;
@@ -440,7 +438,7 @@ async fn deleting_the_newest_event_is_caught_by_the_head() {
 
 #[tokio::test]
 async fn inserting_a_forged_event_by_renumbering_is_reported_as_an_insertion() {
-    common::each_backend("tamper_insert", |db| async move {
+    latchkey_testkit::each_backend("tamper_insert", |db| async move {
         let store = db.open().await;
         seeded(&store, 10).await;
         let k = 5_i64;
@@ -484,7 +482,7 @@ async fn inserting_a_forged_event_by_renumbering_is_reported_as_an_insertion() {
 
 #[tokio::test]
 async fn swapping_two_events_is_reported_as_a_reordering() {
-    common::each_backend("tamper_swap", |db| async move {
+    latchkey_testkit::each_backend("tamper_swap", |db| async move {
         let store = db.open().await;
         seeded(&store, 10).await;
         exec(&store, "UPDATE events SET seq = -1 WHERE seq = 3").await;

@@ -1,8 +1,6 @@
 //! Every record type goes in and comes back out field for field, and the database's unique
 //! rules come back as `StoreError::Conflict`.
 
-mod common;
-
 use jiff::Timestamp;
 use jiff::civil::{date, time};
 use latchkey_core::model::{
@@ -117,7 +115,7 @@ fn assert_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>, what: &str) {
 
 #[tokio::test]
 async fn a_property_round_trips_every_field_through_create_get_list_and_update() {
-    common::each_backend("property_round_trip", |db| async move {
+    latchkey_testkit::each_backend("property_round_trip", |db| async move {
         let store = db.open().await;
         let mut conn = store.read().await.expect("conn");
         let created = a_property(&mut conn, "Maple Court").await;
@@ -166,7 +164,7 @@ async fn a_property_round_trips_every_field_through_create_get_list_and_update()
 
 #[tokio::test]
 async fn units_door_groups_doors_and_sensors_round_trip_every_field() {
-    common::each_backend("building_round_trip", |db| async move {
+    latchkey_testkit::each_backend("building_round_trip", |db| async move {
         let store = db.open().await;
         let mut conn = store.read().await.expect("conn");
         let p = a_property(&mut conn, "Oak House").await.id;
@@ -310,7 +308,7 @@ async fn units_door_groups_doors_and_sensors_round_trip_every_field() {
 
 #[tokio::test]
 async fn people_and_memberships_round_trip_every_field() {
-    common::each_backend("people_round_trip", |db| async move {
+    latchkey_testkit::each_backend("people_round_trip", |db| async move {
         let store = db.open().await;
         let mut conn = store.read().await.expect("conn");
         let p = a_property(&mut conn, "Birch Flats").await.id;
@@ -444,7 +442,7 @@ async fn people_and_memberships_round_trip_every_field() {
 
 #[tokio::test]
 async fn a_credential_round_trips_every_field_and_its_status_schedule_and_uses_change() {
-    common::each_backend("credential_round_trip", |db| async move {
+    latchkey_testkit::each_backend("credential_round_trip", |db| async move {
         let store = db.open().await;
         let mut conn = store.read().await.expect("conn");
         let p = a_property(&mut conn, "Cedar Row").await.id;
@@ -585,7 +583,7 @@ async fn a_credential_round_trips_every_field_and_its_status_schedule_and_uses_c
 
 #[tokio::test]
 async fn names_that_must_be_unique_give_a_conflict() {
-    common::each_backend("unique_names", |db| async move {
+    latchkey_testkit::each_backend("unique_names", |db| async move {
         let store = db.open().await;
         let mut conn = store.read().await.expect("conn");
         let p = a_property(&mut conn, "Elm Yard").await;
@@ -685,7 +683,7 @@ async fn names_that_must_be_unique_give_a_conflict() {
 
 #[tokio::test]
 async fn a_pin_cannot_be_shared_by_two_credentials_on_one_door_until_the_first_is_revoked() {
-    common::each_backend("pin_per_door", |db| async move {
+    latchkey_testkit::each_backend("pin_per_door", |db| async move {
         let store = db.open().await;
         let mut conn = store.read().await.expect("conn");
         let p = a_property(&mut conn, "Pine Close").await.id;
@@ -746,7 +744,7 @@ async fn a_pin_cannot_be_shared_by_two_credentials_on_one_door_until_the_first_i
 
 #[tokio::test]
 async fn instants_keep_their_microseconds_across_dates() {
-    common::each_backend("instants", |db| async move {
+    latchkey_testkit::each_backend("instants", |db| async move {
         let store = db.open().await;
         let mut conn = store.read().await.expect("conn");
         let p = a_property(&mut conn, "Yew Court").await.id;

@@ -1,8 +1,6 @@
 //! Migrations: a new database is brought up to date once, and a database from a newer
 //! latchkey is refused.
 
-mod common;
-
 use latchkey_store::{MIGRATIONS, Store, StoreError};
 
 async fn applied(store: &Store) -> Vec<(i64, String, i64)> {
@@ -15,7 +13,7 @@ async fn applied(store: &Store) -> Vec<(i64, String, i64)> {
 
 #[tokio::test]
 async fn a_new_database_gets_every_migration_and_a_second_open_changes_nothing() {
-    common::each_backend("migrations_once", |db| async move {
+    latchkey_testkit::each_backend("migrations_once", |db| async move {
         let store = db.open().await;
         let first = applied(&store).await;
         let expected: Vec<(i64, String)> = MIGRATIONS
@@ -45,7 +43,7 @@ async fn a_new_database_gets_every_migration_and_a_second_open_changes_nothing()
 
 #[tokio::test]
 async fn a_database_written_by_a_newer_latchkey_is_refused() {
-    common::each_backend("schema_too_new", |db| async move {
+    latchkey_testkit::each_backend("schema_too_new", |db| async move {
         let store = db.open().await;
         let known = MIGRATIONS.last().map_or(0, |m| m.version);
         let mut conn = store.read().await.expect("read connection");

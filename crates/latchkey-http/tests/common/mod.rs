@@ -1,4 +1,5 @@
-//! A building with one person of every role, each holding an API token, served in-process.
+//! A building with one person of every role, each holding an API token, served in-process on
+//! a database from `latchkey-testkit` (any backend).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,11 +13,11 @@ use latchkey_app::credentials::CredentialInput;
 use latchkey_app::directory::{DoorInput, PropertyInput, SensorInput};
 use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_app::secrets::Keys;
-use latchkey_app::store::Store;
 use latchkey_app::{App, AppConfig, ManualClock, NoDevices};
 use latchkey_core::model::{CredentialKind, DoorKind, Role, SensorKind};
 use latchkey_core::schedule::Schedule;
 use latchkey_http::{HttpConfig, router};
+use latchkey_testkit::TestDb;
 use tower::ServiceExt;
 
 pub const ROLES: [&str; 8] = [
@@ -46,26 +47,6 @@ pub struct Fixture {
     pub household_membership: i64,
     pub credential: i64,
     pub resident_session: i64,
-    pub dir: std::path::PathBuf,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn temp_dir() -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let base = if std::path::Path::new("/dev/shm").is_dir() {
-        std::path::PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = base.join(format!("lk-http-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn membership(role: Role, unit: Option<i64>) -> MembershipInput {
@@ -77,10 +58,9 @@ fn membership(role: Role, unit: Option<i64>) -> MembershipInput {
     }
 }
 
-pub async fn fixture() -> Fixture {
-    let dir = temp_dir();
-    let url = format!("sqlite://{}/t.db", dir.display());
-    let store = Store::open(&url).await.unwrap();
+/// Builds the building on `db`; the caller removes `db` afterwards (`each_backend` does).
+pub async fn fixture(db: &TestDb) -> Fixture {
+    let store = db.open().await;
     let clock = Arc::new(ManualClock::new("2026-11-26T12:00:00Z".parse().unwrap()));
     let app = App::new(
         store,
@@ -307,7 +287,6 @@ pub async fn fixture() -> Fixture {
         household_membership: hm.id.0,
         credential: cred.credential.id.0,
         resident_session: session.session.id,
-        dir,
     }
 }
 

@@ -1,17 +1,20 @@
+//! Dev-only helpers for latchkey's tests; no shipped crate depends on this one.
+//!
 //! Test databases for every backend (STYLE.md rule 10): a fresh SQLite file per test and, when
-//! `LATCHKEY_TEST_POSTGRES_URL` is set, a fresh PostgreSQL database per test as well.
-
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+//! `LATCHKEY_TEST_POSTGRES_URL` is set, a fresh PostgreSQL database per test as well. It depends
+//! on `latchkey-store` (which alone speaks sqlx and so creates and drops the PostgreSQL
+//! databases, see `latchkey_store::provision`) and on tokio.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use latchkey_store::provision::{create_postgres_database, drop_postgres_database};
 use latchkey_store::{Backend, Store};
-use sqlx::Connection;
 
+/// The environment variable naming a PostgreSQL server (any database on it) where tests may
+/// create databases, e.g. `postgres://postgres@127.0.0.1:5432/test`.
 pub const POSTGRES_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
 
 /// One database a test body runs against.
@@ -54,8 +57,19 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 impl TestDb {
-    fn sqlite(test: &str) -> TestDb {
-        let path = std::env::temp_dir().join(format!("latchkey_{test}_{}.db", unique_suffix()));
+    /// A fresh SQLite file named after `test`, in `/dev/shm` where there is one (the
+    /// authorization matrix opens hundreds of stores and runs markedly faster off the disk),
+    /// else in the temporary directory. The file is created when the store is opened;
+    /// [`TestDb::remove`] deletes it. For suites that need SQLite only; everything else goes
+    /// through [`each_backend`].
+    pub fn sqlite(test: &str) -> TestDb {
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let path = dir.join(format!("latchkey_{test}_{}.db", unique_suffix()));
         TestDb {
             backend: Backend::Sqlite,
             url: format!("sqlite://{}", path.display()),
@@ -65,14 +79,9 @@ impl TestDb {
 
     async fn postgres(admin_url: &str) -> TestDb {
         let name = format!("lk_test_{}", unique_suffix());
-        let mut admin = sqlx::PgConnection::connect(admin_url)
+        create_postgres_database(admin_url, &name)
             .await
-            .expect("connect to the PostgreSQL test server");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create a test database");
-        admin.close().await.expect("close the admin connection");
+            .unwrap_or_else(|e| panic!("create the test database {name}: {e}"));
         TestDb {
             backend: Backend::Postgres,
             url: with_database(admin_url, &name),
@@ -90,7 +99,9 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("open {:?} store: {e}", self.backend))
     }
 
-    async fn remove(self) {
+    /// Deletes the database. Best effort: a database that cannot be removed is left behind
+    /// rather than failing the test that used it.
+    pub async fn remove(self) {
         match self.cleanup {
             Cleanup::SqliteFile(path) => {
                 for suffix in ["", "-wal", "-shm"] {
@@ -100,14 +111,7 @@ impl TestDb {
                 }
             }
             Cleanup::PostgresDatabase { admin_url, name } => {
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut admin)
-                    .await;
-                    let _ = admin.close().await;
-                }
+                let _ = drop_postgres_database(&admin_url, &name).await;
             }
         }
     }
@@ -151,4 +155,21 @@ where
         "{test} failed on {}",
         failed.join(" and ")
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/test", "lk_test_1"),
+            "postgres://u@h:5432/lk_test_1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/test?sslmode=disable", "lk_test_1"),
+            "postgres://u@h/lk_test_1?sslmode=disable"
+        );
+    }
 }
