@@ -321,9 +321,8 @@ impl App {
                 }
             }
         };
-        for d in &credential.credential.doors {
-            self.devices().desired_state_changed(*d);
-        }
+        self.devices()
+            .credential_changed(credential.credential.id, &credential.credential.doors);
         Ok(credential)
     }
 
@@ -439,9 +438,7 @@ impl App {
             .actor(Some(who.id()))
             .data(json!({ "from": c.status, "doors": c.doors }));
         self.commit_with(tx, vec![ev]).await?;
-        for d in &c.doors {
-            self.devices().desired_state_changed(*d);
-        }
+        self.devices().credential_changed(id, &c.doors);
         let mut conn = self.store().read().await?;
         repo::get_credential(&mut conn, id)
             .await?
@@ -493,9 +490,7 @@ impl App {
             .actor(Some(who.id()))
             .data(json!({ "label": c.label, "schedule": c.schedule, "max_uses": c.max_uses }));
         self.commit_with(tx, vec![ev]).await?;
-        for d in &c.doors {
-            self.devices().desired_state_changed(*d);
-        }
+        self.devices().credential_changed(id, &c.doors);
         Ok(c)
     }
 

@@ -23,6 +23,9 @@ pub enum AppError {
     /// Too many attempts; try again after the given number of seconds.
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// Something latchkey depends on is not there right now (the lock bridge, the broker).
+    #[error("{0}")]
+    Unavailable(String),
     /// Storage failed; the detail is for the log, never for the caller.
     #[error("internal error")]
     Store(#[from] StoreError),

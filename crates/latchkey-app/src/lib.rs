@@ -12,6 +12,7 @@ pub mod auth;
 pub mod authz;
 pub mod clock;
 pub mod credentials;
+pub mod devices;
 pub mod directory;
 mod error;
 pub mod events;
@@ -36,6 +37,15 @@ pub use latchkey_store as store;
 /// the desired state and nothing else needs to hear about it.
 pub trait DevicePort: Send + Sync {
     fn desired_state_changed(&self, door: DoorId);
+
+    /// One credential changed on these doors (revoked, frozen, rescheduled). A bridge can
+    /// update just that credential's slot on each lock instead of re-planning every door.
+    fn credential_changed(&self, credential: latchkey_core::CredentialId, doors: &[DoorId]) {
+        let _ = credential;
+        for d in doors {
+            self.desired_state_changed(*d);
+        }
+    }
 }
 
 /// The port used when no device bridge runs.
@@ -79,6 +89,7 @@ struct Inner {
     events: broadcast::Sender<Event>,
     limiter: ratelimit::RateLimiter,
     config: AppConfig,
+    bridge: devices::BridgeState,
 }
 
 impl App {
@@ -99,6 +110,7 @@ impl App {
                 events,
                 limiter: ratelimit::RateLimiter::default(),
                 config,
+                bridge: devices::BridgeState::default(),
             }),
         }
     }
@@ -127,6 +139,10 @@ impl App {
         self.inner.devices.as_ref()
     }
 
+    pub(crate) fn bridge(&self) -> &devices::BridgeState {
+        &self.inner.bridge
+    }
+
     /// Every audit event committed from now on, in order. Slow subscribers miss events (they
     /// get `Lagged`) rather than slowing writers; the log itself is the durable record.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -134,8 +150,18 @@ impl App {
     }
 
     /// Appends `events` in `tx`, commits, then publishes them to subscribers.
-    pub(crate) async fn commit_with(&self, mut tx: WriteTx, events: Vec<NewEvent>) -> Result<()> {
+    pub(crate) async fn commit_with(&self, tx: WriteTx, events: Vec<NewEvent>) -> Result<()> {
         let at = self.now();
+        self.commit_at(tx, events, at).await
+    }
+
+    /// As [`App::commit_with`], with the events stamped `at`.
+    pub(crate) async fn commit_at(
+        &self,
+        mut tx: WriteTx,
+        events: Vec<NewEvent>,
+        at: jiff::Timestamp,
+    ) -> Result<()> {
         let last = audit::append(&mut tx, at, &events).await?;
         tx.commit().await?;
         let first = last - events.len() as i64 + 1;

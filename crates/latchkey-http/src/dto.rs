@@ -359,3 +359,158 @@ pub struct AccessAnswerDto {
     pub at: Timestamp,
     pub checks: Vec<CredentialCheckDto>,
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct DeviceDto {
+    pub friendly_name: String,
+    pub ieee_address: Option<String>,
+    pub model: Option<String>,
+    pub vendor: Option<String>,
+    pub is_lock: bool,
+    pub has_pin: bool,
+    /// online | offline | unknown
+    pub availability: String,
+    /// locked | unlocked | not_fully_locked | unknown
+    pub lock_state: String,
+    pub door_state: String,
+    pub battery: Option<i64>,
+    pub linkquality: Option<i64>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_seen: Option<Timestamp>,
+    /// The door this lock is paired with; absent for unassigned devices.
+    pub door_id: Option<i64>,
+    pub sensor_id: Option<i64>,
+}
+
+impl From<latchkey_app::devices::DeviceView> for DeviceDto {
+    fn from(v: latchkey_app::devices::DeviceView) -> Self {
+        let d = v.device;
+        DeviceDto {
+            friendly_name: d.friendly_name,
+            ieee_address: d.ieee_address,
+            model: d.model,
+            vendor: d.vendor,
+            is_lock: d.is_lock,
+            has_pin: d.has_pin,
+            availability: d.availability,
+            lock_state: d.lock_state,
+            door_state: d.door_state,
+            battery: d.battery,
+            linkquality: d.linkquality,
+            last_seen: d.last_seen,
+            door_id: v.door_id.map(|x| x.0),
+            sensor_id: v.sensor_id.map(|x| x.0),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommandDto {
+    pub id: i64,
+    pub door_id: i64,
+    /// lock | unlock
+    pub action: String,
+    pub requested_by: Option<i64>,
+    #[schema(value_type = String, format = DateTime)]
+    pub requested_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub deadline_at: Timestamp,
+    /// sent | confirmed | failed | unconfirmed (the lock has not reported by the deadline; a
+    /// later report still confirms it)
+    pub status: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub completed_at: Option<Timestamp>,
+    pub detail: Option<String>,
+}
+
+impl From<latchkey_app::store::devices::LockCommand> for CommandDto {
+    fn from(c: latchkey_app::store::devices::LockCommand) -> Self {
+        CommandDto {
+            id: c.id,
+            door_id: c.door_id.0,
+            action: c.action,
+            requested_by: c.requested_by.map(|p| p.0),
+            requested_at: c.requested_at,
+            deadline_at: c.deadline_at,
+            status: c.status,
+            completed_at: c.completed_at,
+            detail: c.detail,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LockStatusDto {
+    pub door_id: i64,
+    pub lock: Option<String>,
+    /// pending | set | failed | removing | removed | no_lock | not_on_locks
+    pub status: String,
+    pub slot: Option<i64>,
+    pub reason: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub updated_at: Option<Timestamp>,
+}
+
+impl From<latchkey_app::devices::LockStatus> for LockStatusDto {
+    fn from(s: latchkey_app::devices::LockStatus) -> Self {
+        LockStatusDto {
+            door_id: s.door_id.0,
+            lock: s.lock,
+            status: s.status,
+            slot: s.slot,
+            reason: s.reason,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SlotDto {
+    pub slot: i64,
+    pub credential_id: Option<i64>,
+    /// enabled | disabled | non_access | empty
+    pub desired: String,
+    /// pending | set | failed | removing | removed
+    pub status: String,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+impl From<latchkey_app::store::devices::Slot> for SlotDto {
+    fn from(s: latchkey_app::store::devices::Slot) -> Self {
+        SlotDto {
+            slot: s.slot,
+            credential_id: s.credential_id.map(|c| c.0),
+            desired: s.desired.as_str().to_owned(),
+            status: s.status.as_str().to_owned(),
+            reason: s.reason,
+            attempts: s.attempts,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RemovalDto {
+    pub credential_id: i64,
+    pub door_id: i64,
+    pub slot: Option<i64>,
+    /// removed (the lock confirmed it) | removing | failed | pending | not_on_locks
+    pub status: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub confirmed_at: Option<Timestamp>,
+}
+
+impl From<latchkey_app::devices::Removal> for RemovalDto {
+    fn from(r: latchkey_app::devices::Removal) -> Self {
+        RemovalDto {
+            credential_id: r.credential_id.0,
+            door_id: r.door_id.0,
+            slot: r.slot,
+            status: r.status,
+            confirmed_at: r.confirmed_at,
+        }
+    }
+}

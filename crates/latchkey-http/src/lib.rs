@@ -74,6 +74,15 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::reveal))
         .routes(routes!(access::check))
         .routes(routes!(events::list))
+        .routes(routes!(devices::list))
+        .routes(routes!(devices::pair_lock))
+        .routes(routes!(devices::pair_sensor))
+        .routes(routes!(devices::unlock))
+        .routes(routes!(devices::lock))
+        .routes(routes!(devices::get_command))
+        .routes(routes!(devices::slots))
+        .routes(routes!(devices::credential_locks))
+        .routes(routes!(devices::receipt))
 }
 
 /// The OpenAPI document of the API.

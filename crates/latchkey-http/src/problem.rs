@@ -96,6 +96,9 @@ impl From<ApiError> for Problem {
                 p.retry_after = Some(retry_after_secs);
                 p
             }
+            AppError::Unavailable(m) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
             AppError::Store(e) => {
                 tracing::error!(error = %e, "storage error");
                 Problem::new(

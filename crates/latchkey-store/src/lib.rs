@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod credentials;
+pub mod devices;
 mod migrate;
 pub mod people;
 pub mod property;

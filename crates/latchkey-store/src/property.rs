@@ -353,6 +353,33 @@ pub async fn list_doors(conn: &mut Conn, property: PropertyId) -> Result<Vec<Doo
     rows.iter().map(door_row).collect()
 }
 
+/// The door whose lock has this Zigbee2MQTT friendly name.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn door_by_lock_name(conn: &mut Conn, name: &str) -> Result<Option<Door>> {
+    let row = sqlx::query(
+        "SELECT id, property_id, unit_id, name, kind, mode, lock_name, pin_slots, keypad_disabled_until FROM doors WHERE lock_name = $1",
+    )
+    .bind(name.to_owned())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(door_row).transpose()
+}
+
+/// Every door with a paired lock.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn paired_doors(conn: &mut Conn) -> Result<Vec<Door>> {
+    let rows = sqlx::query(
+        "SELECT id, property_id, unit_id, name, kind, mode, lock_name, pin_slots, keypad_disabled_until FROM doors WHERE lock_name IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(door_row).collect()
+}
+
 /// Replaces the editable fields of a door.
 ///
 /// # Errors
@@ -432,6 +459,34 @@ pub async fn get_sensor(conn: &mut Conn, id: SensorId) -> Result<Option<Sensor>>
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(sensor_row).transpose()
+}
+
+/// The sensor with this Zigbee2MQTT friendly name.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn sensor_by_device_name(conn: &mut Conn, name: &str) -> Result<Option<Sensor>> {
+    let row = sqlx::query(
+        "SELECT id, property_id, unit_id, door_id, name, kind, floor, device_name FROM sensors WHERE device_name = $1",
+    )
+    .bind(name.to_owned())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(sensor_row).transpose()
+}
+
+/// Pairs a sensor with a device (or unpairs it with `None`).
+///
+/// # Errors
+/// `Conflict` when the device is paired with another sensor.
+pub async fn set_sensor_device(conn: &mut Conn, id: SensorId, device: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE sensors SET device_name = $1 WHERE id = $2")
+        .bind(device.map(str::to_owned))
+        .bind(id.0)
+        .execute(conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
 }
 
 /// # Errors

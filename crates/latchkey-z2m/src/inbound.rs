@@ -180,6 +180,13 @@ pub struct LockReport {
     pub sound_volume: Option<SoundVolume>,
     /// The result of [`crate::Command::ReadCapabilities`], under [`LOCK_CAPS_PROPERTY`].
     pub lock_caps: Option<LockCaps>,
+    /// `alarm`: a lock alarm in the vocabulary of Yale's Control4 module (`deadbolt_jammed`,
+    /// `tamper_alarm_keypad_attempts`, `tamper_alarm_front_escutcheon`, `low_battery`, …),
+    /// lower-cased and bounded in length; other locks report alarms through `lock_state` and
+    /// `door_state` instead.
+    pub alarm: Option<String>,
+    /// `contact` of a door or window sensor: true when closed (Zigbee2MQTT's convention).
+    pub contact: Option<bool>,
     /// Fields that were present but ignored, as `field: reason`, bounded in number.
     pub warnings: Vec<String>,
 }
@@ -230,6 +237,8 @@ impl LockReport {
                 .and_then(|v| u32::try_from(v).ok()),
             sound_volume: enum_field(map, "sound_volume", &mut w, SoundVolume::from_wire),
             lock_caps: lock_caps_field(map, &mut w),
+            alarm: alarm_field(map, &mut w),
+            contact: bool_field(map, "contact", &mut w),
             warnings: w.finish(),
         }
     }
@@ -380,6 +389,30 @@ fn slot_key(key: &str) -> Option<u16> {
         return None;
     }
     key.parse().ok()
+}
+
+/// Longest alarm name kept; longer ones are refused as hostile.
+const MAX_ALARM_LEN: usize = 64;
+
+fn alarm_field(map: &Map<String, Value>, w: &mut Warnings) -> Option<String> {
+    match present(map, "alarm")? {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s)
+            if s.len() <= MAX_ALARM_LEN
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            Some(s.to_ascii_lowercase())
+        }
+        Value::String(_) => {
+            w.push("alarm", "not a short alarm name");
+            None
+        }
+        _ => {
+            w.push("alarm", "not a string");
+            None
+        }
+    }
 }
 
 fn users_field(map: &Map<String, Value>, w: &mut Warnings) -> BTreeMap<u16, SlotReport> {

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod auth;
 pub mod credentials;
+pub mod devices;
 pub mod doors;
 pub mod events;
 pub mod people;

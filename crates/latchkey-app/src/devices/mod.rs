@@ -1,0 +1,95 @@
+//! Locks and sensors: the link to the device bridge, pairing devices with doors and sensors,
+//! remote lock/unlock commands, ingestion of what devices report, and the reconciler that drives
+//! every lock's PIN slots toward what the database says they should hold.
+//!
+//! The wire format is Zigbee2MQTT's (`latchkey-z2m` types); the transport (MQTT) is the
+//! binary's business: it hands this module parsed messages ([`App::ingest`]) and a
+//! [`DeviceLink`] to send commands through.
+
+mod desired;
+mod ingest;
+mod pairing;
+pub mod reconcile;
+mod remote;
+mod status;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use latchkey_core::{DoorId, PropertyId};
+use latchkey_z2m::Command;
+use tokio::sync::oneshot;
+
+pub use ingest::{IngestItem, IngestStats};
+pub use pairing::DeviceView;
+pub use remote::{RemoteAction, RemoteOutcome};
+pub use status::{LockStatus, Removal};
+
+/// Sends commands to devices. Implemented by the MQTT bridge in the binary.
+pub trait DeviceLink: Send + Sync {
+    /// Queues `command` for the device `name`.
+    ///
+    /// # Errors
+    /// A sentence saying why it could not be queued (the broker is unreachable, the name is
+    /// not addressable).
+    fn send(&self, name: &str, command: &Command) -> Result<(), String>;
+
+    /// Whether commands can reach the broker right now.
+    fn connected(&self) -> bool;
+}
+
+/// What the door of a lock is, cached by the lock's friendly name.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LockDoor {
+    pub door: DoorId,
+    pub property: PropertyId,
+}
+
+/// The live state of a device as last stored, to write only what changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Snapshot {
+    pub availability: String,
+    pub lock_state: String,
+    pub door_state: String,
+    pub battery: Option<i64>,
+    pub linkquality: Option<i64>,
+}
+
+/// A caller waiting for a door's lock to report a position.
+pub(crate) struct Waiter {
+    pub command: i64,
+    pub want_locked: bool,
+    pub tx: oneshot::Sender<()>,
+}
+
+/// Bridge-related state shared by the app's clones.
+#[derive(Default)]
+pub struct BridgeState {
+    link: OnceLock<Arc<dyn DeviceLink>>,
+    pub(crate) waiters: Mutex<HashMap<DoorId, Vec<Waiter>>>,
+    pub(crate) lock_doors: RwLock<HashMap<String, Option<LockDoor>>>,
+    pub(crate) snapshots: Mutex<HashMap<String, Snapshot>>,
+    /// Consecutive wrong codes per door (reset by a good code or when the limit is reached).
+    pub(crate) wrong_codes: Mutex<HashMap<DoorId, u32>>,
+}
+
+impl BridgeState {
+    pub(crate) fn link(&self) -> Option<&Arc<dyn DeviceLink>> {
+        self.link.get()
+    }
+
+    /// Forgets cached lock→door mappings (after pairing changes).
+    pub(crate) fn forget_pairings(&self) {
+        self.lock_doors
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+impl crate::App {
+    /// Connects the device bridge. Only the first call takes effect.
+    pub fn attach_link(&self, link: Arc<dyn DeviceLink>) {
+        let _ = self.bridge().link.set(link);
+    }
+}

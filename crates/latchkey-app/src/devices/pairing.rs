@@ -1,0 +1,147 @@
+//! Pairing Zigbee2MQTT devices with doors and sensors, and listing devices (paired and not).
+
+use latchkey_core::{DoorId, SensorId};
+use latchkey_store::audit::NewEvent;
+use latchkey_store::devices::{self as repo, Device};
+use latchkey_store::property;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::authz::Principal;
+use crate::{App, AppError, Result};
+
+/// A device and what it is paired with.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceView {
+    #[serde(flatten)]
+    pub device: Device,
+    pub door_id: Option<DoorId>,
+    pub sensor_id: Option<SensorId>,
+}
+
+fn check_name(name: &str) -> Result<()> {
+    latchkey_z2m::validate_friendly_name(name).map_err(|e| {
+        AppError::invalid(
+            "device",
+            format!("`{name}` is not a usable friendly name: {e}"),
+        )
+    })
+}
+
+impl App {
+    /// Devices the bridge has announced or reported, each with what it is paired with.
+    /// Installers (of any property) and admins see every device, so they can pick unassigned
+    /// ones; others see none.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone who installs nothing.
+    pub async fn list_devices(&self, who: &Principal) -> Result<Vec<DeviceView>> {
+        let installer = who.is_admin()
+            || who
+                .active()
+                .any(|m| m.role == latchkey_core::model::Role::Installer);
+        if !installer {
+            return Err(AppError::forbidden("only installers may list devices"));
+        }
+        let mut conn = self.store().read().await?;
+        let devices = repo::list_devices(&mut conn).await?;
+        let mut out = Vec::with_capacity(devices.len());
+        for d in devices {
+            let door = property::door_by_lock_name(&mut conn, &d.friendly_name).await?;
+            let sensor = property::sensor_by_device_name(&mut conn, &d.friendly_name).await?;
+            out.push(DeviceView {
+                door_id: door.map(|x| x.id),
+                sensor_id: sensor.map(|x| x.id),
+                device: d,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Pairs the lock `name` with a door (installers), or unpairs the door with `None`. Every
+    /// PIN slot of the door is then written to the new lock.
+    ///
+    /// # Errors
+    /// `Forbidden` for non-installers; `Invalid` for an unusable name; `Conflict` when the lock
+    /// is paired with another door.
+    pub async fn pair_lock(&self, who: &Principal, door: DoorId, name: Option<&str>) -> Result<()> {
+        let mut d = self.get_door(who, door).await?;
+        who.installer(d.property_id)?;
+        if let Some(n) = name {
+            check_name(n)?;
+        }
+        let before = d.lock_name.clone();
+        d.lock_name = name.map(str::to_owned);
+        let mut tx = self.store().write().await?;
+        property::update_door(tx.conn(), &d).await.map_err(|e| {
+            AppError::conflict_or(e, "this lock is already paired with another door")
+        })?;
+        // A new lock holds none of our codes: everything is to be written again.
+        reset_slots(tx.conn(), door, self.now()).await?;
+        let ev = NewEvent::new(
+            if name.is_some() {
+                "door.lock_paired"
+            } else {
+                "door.lock_unpaired"
+            },
+            format!("door:{door}"),
+        )
+        .property(d.property_id)
+        .actor(Some(who.id()))
+        .data(json!({ "lock": name, "previous": before }));
+        self.commit_with(tx, vec![ev]).await?;
+        self.bridge().forget_pairings();
+        self.devices().desired_state_changed(door);
+        Ok(())
+    }
+
+    /// Pairs a door contact or window sensor with a device (installers), or unpairs it.
+    ///
+    /// # Errors
+    /// As [`App::pair_lock`].
+    pub async fn pair_sensor(
+        &self,
+        who: &Principal,
+        sensor: SensorId,
+        name: Option<&str>,
+    ) -> Result<()> {
+        let s = self.get_sensor(who, sensor).await?;
+        who.installer(s.property_id)?;
+        if let Some(n) = name {
+            check_name(n)?;
+        }
+        let mut tx = self.store().write().await?;
+        property::set_sensor_device(tx.conn(), sensor, name)
+            .await
+            .map_err(|e| {
+                AppError::conflict_or(e, "this device is already paired with another sensor")
+            })?;
+        let ev = NewEvent::new("sensor.paired", format!("sensor:{sensor}"))
+            .property(s.property_id)
+            .actor(Some(who.id()))
+            .data(json!({ "device": name }));
+        self.commit_with(tx, vec![ev]).await?;
+        self.bridge().forget_pairings();
+        Ok(())
+    }
+}
+
+/// Marks every managed slot of a door as to be written again.
+async fn reset_slots(
+    conn: &mut latchkey_store::Conn,
+    door: DoorId,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let mut slots = repo::slots_of_door(conn, door).await?;
+    for s in &mut slots {
+        s.status = match s.desired {
+            repo::Desired::Empty => repo::SlotStatus::Removed,
+            _ => repo::SlotStatus::Pending,
+        };
+        s.attempts = 0;
+        s.next_attempt_at = Some(now);
+        s.updated_at = now;
+    }
+    repo::save_slots(conn, &slots).await?;
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! Remote lock and unlock: authorised by the caller's phone key (through `decide`, so door
+//! modes and schedules apply) or, for staff, as an audited emergency; answered when the lock
+//! reports the new position or at the deadline with "not yet known".
+
+use std::time::Duration;
+
+use latchkey_core::decide::{AccessRequest, Decision, DenyReason, decide};
+use latchkey_core::model::{CredentialKind, CredentialStatus, Method};
+use latchkey_core::{CredentialId, DoorId};
+use latchkey_store::audit::NewEvent;
+use latchkey_store::devices::{self as repo, LockCommand};
+use latchkey_store::people;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::Waiter;
+use crate::access::{door_context, holder_membership, rule_for};
+use crate::authz::Principal;
+use crate::directory::{load_property, time_zone};
+use crate::{App, AppError, Result};
+
+/// What to do to a door.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteAction {
+    Lock,
+    Unlock,
+}
+
+impl RemoteAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteAction::Lock => "lock",
+            RemoteAction::Unlock => "unlock",
+        }
+    }
+}
+
+/// A command and how far it got.
+pub type RemoteOutcome = LockCommand;
+
+/// Remote commands a person may send per minute.
+const REMOTE_PER_MINUTE: u32 = 30;
+
+impl App {
+    /// Sends a remote lock or unlock and waits up to `wait` for the lock to report the new
+    /// position. The command is recorded (with who asked, and why for an emergency) before it
+    /// is sent; a report that arrives after the wait still completes it.
+    ///
+    /// # Errors
+    /// `Forbidden` with the reason when the caller may not; `Invalid` for a door without a
+    /// lock; `Unavailable` when no bridge is connected; `RateLimited` past 30 a minute.
+    pub async fn remote_command(
+        &self,
+        who: &Principal,
+        door_id: DoorId,
+        action: RemoteAction,
+        emergency: Option<&str>,
+        wait: Duration,
+    ) -> Result<RemoteOutcome> {
+        let door = self.get_door(who, door_id).await?;
+        let Some(lock) = door.lock_name.clone() else {
+            return Err(AppError::invalid("door", "this door has no paired lock"));
+        };
+        self.limiter().hit(
+            &format!("remote:{}", who.id()),
+            REMOTE_PER_MINUTE,
+            Duration::from_secs(60),
+        )?;
+        let now = self.now();
+        let staff = who.staff(door.property_id).is_ok();
+        let credential = match emergency {
+            Some(reason) => {
+                if !staff {
+                    return Err(AppError::forbidden(
+                        "only the building's managers and installers may send an emergency command",
+                    ));
+                }
+                if reason.trim().len() < 5 {
+                    return Err(AppError::invalid(
+                        "reason",
+                        "say why this is an emergency (at least 5 characters)",
+                    ));
+                }
+                None
+            }
+            None => {
+                let basis = self.remote_basis(who, &door, action, now).await?;
+                match basis {
+                    Basis::Credential(c) => Some(c),
+                    Basis::Staff => None,
+                    Basis::Denied(reason) => return Err(AppError::forbidden(reason)),
+                }
+            }
+        };
+        let deadline = now
+            .checked_add(
+                jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::from_secs(15)),
+            )
+            .unwrap_or(now);
+        let mut tx = self.store().write().await?;
+        let cmd = repo::create_command(
+            tx.conn(),
+            door.id,
+            action.as_str(),
+            Some(who.id()),
+            now,
+            deadline,
+        )
+        .await?;
+        let kind = if emergency.is_some() {
+            "lock.emergency_command"
+        } else {
+            "lock.command"
+        };
+        let ev = NewEvent::new(kind, format!("door:{}", door.id))
+            .property(door.property_id)
+            .actor(Some(who.id()))
+            .data(json!({
+                "command": cmd.id, "action": action, "credential_id": credential,
+                "reason": emergency, "residents_told": emergency.is_some() && door.unit_id.is_some(),
+            }));
+        self.commit_at(tx, vec![ev], now).await?;
+
+        let (tx_done, rx_done) = oneshot::channel();
+        self.bridge()
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(door.id)
+            .or_default()
+            .push(Waiter {
+                command: cmd.id,
+                want_locked: action == RemoteAction::Lock,
+                tx: tx_done,
+            });
+        let command = match action {
+            RemoteAction::Lock => latchkey_z2m::Command::Lock,
+            RemoteAction::Unlock => latchkey_z2m::Command::Unlock,
+        };
+        let sent = match self.bridge().link() {
+            Some(link) => link.send(&lock, &command),
+            None => Err("no lock bridge is running".to_owned()),
+        };
+        if let Err(why) = sent {
+            self.drop_waiter(door.id, cmd.id);
+            self.finish_command(&cmd, "failed", Some(&why)).await?;
+            return Err(AppError::Unavailable(format!(
+                "the command could not be sent: {why}"
+            )));
+        }
+        if tokio::time::timeout(wait, rx_done).await.is_err() {
+            self.drop_waiter(door.id, cmd.id);
+            self.finish_command(
+                &cmd,
+                "unconfirmed",
+                Some("the lock has not reported yet; it may still act"),
+            )
+            .await?;
+        }
+        let mut conn = self.store().read().await?;
+        repo::get_command(&mut conn, cmd.id)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("command {} vanished", cmd.id)))
+    }
+
+    fn drop_waiter(&self, door: DoorId, command: i64) {
+        let mut map = self
+            .bridge()
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = map.get_mut(&door) {
+            list.retain(|w| w.command != command);
+        }
+    }
+
+    async fn finish_command(
+        &self,
+        cmd: &LockCommand,
+        status: &str,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let current = repo::get_command(tx.conn(), cmd.id).await?;
+        if current.as_ref().is_some_and(|c| c.status == "confirmed") {
+            return Ok(());
+        }
+        let at = (status != "unconfirmed").then_some(now);
+        repo::set_command_status(tx.conn(), cmd.id, status, at, detail).await?;
+        let ev = NewEvent::new(
+            format!("lock.command_{status}"),
+            format!("door:{}", cmd.door_id),
+        )
+        .actor(cmd.requested_by)
+        .data(json!({ "command": cmd.id, "action": cmd.action, "detail": detail }));
+        self.commit_at(tx, vec![ev], now).await
+    }
+
+    /// A command, for whoever may see its door.
+    ///
+    /// # Errors
+    /// `NotFound` when it does not exist or its door is not visible to the caller.
+    pub async fn get_lock_command(&self, who: &Principal, id: i64) -> Result<LockCommand> {
+        let mut conn = self.store().read().await?;
+        let cmd = repo::get_command(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("command"))?;
+        drop(conn);
+        self.get_door(who, cmd.door_id)
+            .await
+            .map_err(|_| AppError::not_found("command"))?;
+        Ok(cmd)
+    }
+
+    /// Why the caller may (or may not) send this command without an emergency.
+    async fn remote_basis(
+        &self,
+        who: &Principal,
+        door: &latchkey_store::records::Door,
+        action: RemoteAction,
+        now: jiff::Timestamp,
+    ) -> Result<Basis> {
+        let staff = who.staff(door.property_id).is_ok();
+        let mut conn = self.store().read().await?;
+        let prop = load_property(&mut conn, door.property_id).await?;
+        let tz = time_zone(&prop.timezone)?;
+        let memberships = people::memberships_of(&mut conn, who.id()).await?;
+        drop(conn);
+        let mine = self
+            .list_credentials(who, door.property_id, Some(who.id()))
+            .await?;
+        let ctx = door_context(door);
+        let mut first_denial: Option<DenyReason> = None;
+        for c in mine.iter().filter(|c| c.kind == CredentialKind::PhoneKey) {
+            if action == RemoteAction::Lock
+                && c.status != CredentialStatus::Revoked
+                && c.doors.contains(&door.id)
+            {
+                return Ok(Basis::Credential(c.id));
+            }
+            let rule = rule_for(c, holder_membership(&memberships, c, now), &tz);
+            match decide(&AccessRequest {
+                credential: Some(&rule),
+                method: Method::Remote,
+                door: &ctx,
+                at: now,
+                tz: &tz,
+                emergency_override: false,
+            }) {
+                Decision::Granted { .. } => return Ok(Basis::Credential(c.id)),
+                Decision::Denied { reason } => {
+                    first_denial.get_or_insert(reason);
+                }
+            }
+        }
+        if staff && door.unit_id.is_none() {
+            return Ok(match (action, door.mode) {
+                (RemoteAction::Unlock, latchkey_core::model::DoorMode::Privacy | latchkey_core::model::DoorMode::NoRemote) => {
+                    Basis::Denied("this door does not take remote commands in its current mode; use an emergency command with a reason".into())
+                }
+                _ => Basis::Staff,
+            });
+        }
+        if staff && action == RemoteAction::Lock {
+            return Ok(Basis::Staff);
+        }
+        if staff {
+            return Ok(Basis::Denied(
+                "staff open a unit's door only as an audited emergency: send it with a reason, and the residents are told".into(),
+            ));
+        }
+        Ok(Basis::Denied(match first_denial {
+            Some(r) => r.message().to_owned(),
+            None => "you hold no phone key for this door".to_owned(),
+        }))
+    }
+}
+
+enum Basis {
+    Credential(CredentialId),
+    Staff,
+    Denied(String),
+}

@@ -1,0 +1,21 @@
+//! MQTT transport for latchkey: the embedded broker and the client session task.
+//!
+//! - [`EmbeddedBroker`] runs rumqttd in-process: a v4 (MQTT 3.1.1) listener for Zigbee2MQTT and
+//!   devices, and a v5 listener on an internal loopback port for latchkey's own session.
+//! - [`Session`] is one tokio task that owns the MQTT 5 event loop (rumqttc) and talks to the rest
+//!   of the server through a bounded channel of [`Inbound`] messages and a cloneable
+//!   [`SessionHandle`] (style rule 11).
+//! - [`MqttUrl`] parses `mqtt://` / `mqtts://` broker URLs.
+//!
+//! This crate is transport only: topics and byte payloads. It depends on no other latchkey crate,
+//! and it is the only crate that uses rumqttd. Payload parsing lives in `latchkey-z2m`.
+
+mod broker;
+mod error;
+mod session;
+mod url;
+
+pub use broker::{BrokerOptions, EmbeddedBroker};
+pub use error::MqttError;
+pub use session::{AckToken, ConnState, Inbound, QoS, Session, SessionHandle, SessionOptions};
+pub use url::MqttUrl;

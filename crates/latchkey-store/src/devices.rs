@@ -1,0 +1,537 @@
+//! Devices seen on the MQTT bridge, the PIN slots of each lock, remote commands, ingested message
+//! identities and leases.
+
+use jiff::Timestamp;
+use latchkey_core::{CredentialId, DoorId, PersonId};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::records::{from_micros, opt_from_micros, to_micros};
+use crate::{Conn, Result, StoreError};
+
+/// A device as last reported.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Device {
+    pub id: i64,
+    pub friendly_name: String,
+    pub ieee_address: Option<String>,
+    pub model: Option<String>,
+    pub vendor: Option<String>,
+    pub is_lock: bool,
+    pub has_pin: bool,
+    /// online | offline | unknown
+    pub availability: String,
+    /// locked | unlocked | not_fully_locked | unknown
+    pub lock_state: String,
+    /// open | closed | error_jammed | error_forced_open | … | unknown
+    pub door_state: String,
+    pub battery: Option<i64>,
+    pub linkquality: Option<i64>,
+    pub first_seen: Timestamp,
+    pub last_seen: Option<Timestamp>,
+    pub left_network: bool,
+}
+
+fn device_row(row: &AnyRow) -> Result<Device> {
+    Ok(Device {
+        id: row.try_get("id")?,
+        friendly_name: row.try_get("friendly_name")?,
+        ieee_address: row.try_get("ieee_address")?,
+        model: row.try_get("model")?,
+        vendor: row.try_get("vendor")?,
+        is_lock: row.try_get::<i64, _>("is_lock")? != 0,
+        has_pin: row.try_get::<i64, _>("has_pin")? != 0,
+        availability: row.try_get("availability")?,
+        lock_state: row.try_get("lock_state")?,
+        door_state: row.try_get("door_state")?,
+        battery: row.try_get("battery")?,
+        linkquality: row.try_get("linkquality")?,
+        first_seen: from_micros(row.try_get("first_seen")?)?,
+        last_seen: opt_from_micros(row.try_get("last_seen")?)?,
+        left_network: row.try_get::<i64, _>("left_network")? != 0,
+    })
+}
+
+/// What `bridge/devices` says about a device.
+#[derive(Clone, Debug)]
+pub struct Announced {
+    pub friendly_name: String,
+    pub ieee_address: Option<String>,
+    pub model: Option<String>,
+    pub vendor: Option<String>,
+    pub is_lock: bool,
+    pub has_pin: bool,
+}
+
+/// Records a device announced by the bridge (creating it, or refreshing what is known).
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn upsert_announced(conn: &mut Conn, d: &Announced, at: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO devices (friendly_name, ieee_address, model, vendor, is_lock, has_pin, first_seen) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (friendly_name) DO UPDATE SET ieee_address = excluded.ieee_address, \
+         model = excluded.model, vendor = excluded.vendor, is_lock = excluded.is_lock, \
+         has_pin = excluded.has_pin, left_network = 0",
+    )
+    .bind(d.friendly_name.clone())
+    .bind(d.ieee_address.clone())
+    .bind(d.model.clone())
+    .bind(d.vendor.clone())
+    .bind(i64::from(d.is_lock))
+    .bind(i64::from(d.has_pin))
+    .bind(to_micros(at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_device(conn: &mut Conn, name: &str) -> Result<Option<Device>> {
+    let row = sqlx::query(
+        "SELECT id, friendly_name, ieee_address, model, vendor, is_lock, has_pin, availability, \
+         lock_state, door_state, battery, linkquality, first_seen, last_seen, left_network \
+         FROM devices WHERE friendly_name = $1",
+    )
+    .bind(name.to_owned())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(device_row).transpose()
+}
+
+/// Every device known, by name.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn list_devices(conn: &mut Conn) -> Result<Vec<Device>> {
+    let rows = sqlx::query(
+        "SELECT id, friendly_name, ieee_address, model, vendor, is_lock, has_pin, availability, \
+         lock_state, door_state, battery, linkquality, first_seen, last_seen, left_network \
+         FROM devices ORDER BY friendly_name",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(device_row).collect()
+}
+
+/// The live state of a device; `None` fields keep their stored value.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceState {
+    pub availability: Option<String>,
+    pub lock_state: Option<String>,
+    pub door_state: Option<String>,
+    pub battery: Option<i64>,
+    pub linkquality: Option<i64>,
+    pub left_network: Option<bool>,
+}
+
+/// Updates a device's live state, creating the device if it was never announced.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn update_state(
+    conn: &mut Conn,
+    name: &str,
+    s: &DeviceState,
+    at: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO devices (friendly_name, first_seen, last_seen) VALUES ($1, $2, $2) \
+         ON CONFLICT (friendly_name) DO NOTHING",
+    )
+    .bind(name.to_owned())
+    .bind(to_micros(at))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE devices SET availability = COALESCE($1, availability), lock_state = COALESCE($2, lock_state), \
+         door_state = COALESCE($3, door_state), battery = COALESCE($4, battery), \
+         linkquality = COALESCE($5, linkquality), left_network = COALESCE($6, left_network), last_seen = $7 \
+         WHERE friendly_name = $8",
+    )
+    .bind(s.availability.clone())
+    .bind(s.lock_state.clone())
+    .bind(s.door_state.clone())
+    .bind(s.battery)
+    .bind(s.linkquality)
+    .bind(s.left_network.map(i64::from))
+    .bind(to_micros(at))
+    .bind(name.to_owned())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+// ---- slots ----
+
+/// What a slot should hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Desired {
+    /// The credential's PIN, usable.
+    Enabled,
+    /// The credential's PIN, refused by the lock (outside its schedule, frozen).
+    Disabled,
+    /// A one-time code the lock recognises and reports but never opens for.
+    NonAccess,
+    /// Nothing.
+    Empty,
+}
+
+/// How far the lock is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotStatus {
+    Pending,
+    Set,
+    Failed,
+    Removing,
+    Removed,
+}
+
+impl Desired {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Desired::Enabled => "enabled",
+            Desired::Disabled => "disabled",
+            Desired::NonAccess => "non_access",
+            Desired::Empty => "empty",
+        }
+    }
+    fn parse(s: &str) -> Result<Desired> {
+        Ok(match s {
+            "enabled" => Desired::Enabled,
+            "disabled" => Desired::Disabled,
+            "non_access" => Desired::NonAccess,
+            "empty" => Desired::Empty,
+            _ => return Err(StoreError::Corrupt(format!("slot desired `{s}`"))),
+        })
+    }
+}
+
+impl SlotStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotStatus::Pending => "pending",
+            SlotStatus::Set => "set",
+            SlotStatus::Failed => "failed",
+            SlotStatus::Removing => "removing",
+            SlotStatus::Removed => "removed",
+        }
+    }
+    fn parse(s: &str) -> Result<SlotStatus> {
+        Ok(match s {
+            "pending" => SlotStatus::Pending,
+            "set" => SlotStatus::Set,
+            "failed" => SlotStatus::Failed,
+            "removing" => SlotStatus::Removing,
+            "removed" => SlotStatus::Removed,
+            _ => return Err(StoreError::Corrupt(format!("slot status `{s}`"))),
+        })
+    }
+}
+
+/// One managed slot of a door's lock.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Slot {
+    pub door_id: DoorId,
+    pub slot: i64,
+    pub credential_id: Option<CredentialId>,
+    pub desired: Desired,
+    pub status: SlotStatus,
+    /// Why the slot failed, or what was last heard.
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub next_attempt_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
+fn slot_row(row: &AnyRow) -> Result<Slot> {
+    let desired: String = row.try_get("desired")?;
+    let status: String = row.try_get("status")?;
+    Ok(Slot {
+        door_id: DoorId(row.try_get("door_id")?),
+        slot: row.try_get("slot")?,
+        credential_id: row
+            .try_get::<Option<i64>, _>("credential_id")?
+            .map(CredentialId),
+        desired: Desired::parse(&desired)?,
+        status: SlotStatus::parse(&status)?,
+        reason: row.try_get("reason")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: opt_from_micros(row.try_get("next_attempt_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+    })
+}
+
+/// Every managed slot, of every door (the reconciler's starting state).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn all_slots(conn: &mut Conn) -> Result<Vec<Slot>> {
+    let rows = sqlx::query(
+        "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
+         FROM lock_slots ORDER BY door_id, slot",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(slot_row).collect()
+}
+
+/// The slots holding (or last holding) a credential, on every door.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn slots_of_credential(conn: &mut Conn, id: CredentialId) -> Result<Vec<Slot>> {
+    let rows = sqlx::query(
+        "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
+         FROM lock_slots WHERE credential_id = $1 ORDER BY door_id",
+    )
+    .bind(id.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(slot_row).collect()
+}
+
+/// The managed slots of one door.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn slots_of_door(conn: &mut Conn, door: DoorId) -> Result<Vec<Slot>> {
+    let rows = sqlx::query(
+        "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
+         FROM lock_slots WHERE door_id = $1 ORDER BY slot",
+    )
+    .bind(door.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(slot_row).collect()
+}
+
+/// Slots waiting for the lock whose next attempt is due at `now`, oldest first.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn due_slots(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<Vec<Slot>> {
+    let rows = sqlx::query(
+        "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
+         FROM lock_slots WHERE status IN ('pending', 'removing') AND next_attempt_at <= $1 \
+         ORDER BY next_attempt_at LIMIT $2",
+    )
+    .bind(to_micros(now))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(slot_row).collect()
+}
+
+/// One managed slot.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_slot(conn: &mut Conn, door: DoorId, slot: i64) -> Result<Option<Slot>> {
+    let row = sqlx::query(
+        "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
+         FROM lock_slots WHERE door_id = $1 AND slot = $2",
+    )
+    .bind(door.0)
+    .bind(slot)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(slot_row).transpose()
+}
+
+/// Writes slots (insert or replace), in one statement per slot inside the caller's transaction.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn save_slots(conn: &mut Conn, slots: &[Slot]) -> Result<()> {
+    for s in slots {
+        sqlx::query(
+            "INSERT INTO lock_slots (door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (door_id, slot) DO UPDATE SET credential_id = excluded.credential_id, \
+             desired = excluded.desired, status = excluded.status, reason = excluded.reason, \
+             attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at",
+        )
+        .bind(s.door_id.0)
+        .bind(s.slot)
+        .bind(s.credential_id.map(|c| c.0))
+        .bind(s.desired.as_str())
+        .bind(s.status.as_str())
+        .bind(s.reason.clone())
+        .bind(s.attempts)
+        .bind(s.next_attempt_at.map(to_micros))
+        .bind(to_micros(s.updated_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+// ---- commands ----
+
+/// A remote lock or unlock and how it ended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LockCommand {
+    pub id: i64,
+    pub door_id: DoorId,
+    /// lock | unlock
+    pub action: String,
+    pub requested_by: Option<PersonId>,
+    pub requested_at: Timestamp,
+    pub deadline_at: Timestamp,
+    /// sent | confirmed | failed | unconfirmed
+    pub status: String,
+    pub completed_at: Option<Timestamp>,
+    pub detail: Option<String>,
+}
+
+fn command_row(row: &AnyRow) -> Result<LockCommand> {
+    Ok(LockCommand {
+        id: row.try_get("id")?,
+        door_id: DoorId(row.try_get("door_id")?),
+        action: row.try_get("action")?,
+        requested_by: row.try_get::<Option<i64>, _>("requested_by")?.map(PersonId),
+        requested_at: from_micros(row.try_get("requested_at")?)?,
+        deadline_at: from_micros(row.try_get("deadline_at")?)?,
+        status: row.try_get("status")?,
+        completed_at: opt_from_micros(row.try_get("completed_at")?)?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+/// # Errors
+/// `Database` on a failed write.
+pub async fn create_command(
+    conn: &mut Conn,
+    door: DoorId,
+    action: &str,
+    by: Option<PersonId>,
+    at: Timestamp,
+    deadline: Timestamp,
+) -> Result<LockCommand> {
+    let row = sqlx::query(
+        "INSERT INTO lock_commands (door_id, action, requested_by, requested_at, deadline_at, status) \
+         VALUES ($1, $2, $3, $4, $5, 'sent') \
+         RETURNING id, door_id, action, requested_by, requested_at, deadline_at, status, completed_at, detail",
+    )
+    .bind(door.0)
+    .bind(action.to_owned())
+    .bind(by.map(|p| p.0))
+    .bind(to_micros(at))
+    .bind(to_micros(deadline))
+    .fetch_one(conn)
+    .await?;
+    command_row(&row)
+}
+
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_command(conn: &mut Conn, id: i64) -> Result<Option<LockCommand>> {
+    let row = sqlx::query(
+        "SELECT id, door_id, action, requested_by, requested_at, deadline_at, status, completed_at, detail \
+         FROM lock_commands WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(command_row).transpose()
+}
+
+/// Commands of a door not yet confirmed or failed, oldest first.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn open_commands(conn: &mut Conn, door: DoorId) -> Result<Vec<LockCommand>> {
+    let rows = sqlx::query(
+        "SELECT id, door_id, action, requested_by, requested_at, deadline_at, status, completed_at, detail \
+         FROM lock_commands WHERE door_id = $1 AND status IN ('sent', 'unconfirmed') ORDER BY id",
+    )
+    .bind(door.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(command_row).collect()
+}
+
+/// Ends a command (confirmed or failed) or marks it unconfirmed at its deadline.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn set_command_status(
+    conn: &mut Conn,
+    id: i64,
+    status: &str,
+    at: Option<Timestamp>,
+    detail: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE lock_commands SET status = $1, completed_at = COALESCE($2, completed_at), \
+         detail = COALESCE($3, detail) WHERE id = $4",
+    )
+    .bind(status.to_owned())
+    .bind(at.map(to_micros))
+    .bind(detail.map(str::to_owned))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+// ---- ingestion and leases ----
+
+/// Records a message identity; false when it was seen before (a redelivery to skip).
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn first_sighting(conn: &mut Conn, identity: &[u8], at: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO ingested (identity, at) VALUES ($1, $2) ON CONFLICT (identity) DO NOTHING",
+    )
+    .bind(identity.to_vec())
+    .bind(to_micros(at))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets identities older than `before`.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn prune_ingested(conn: &mut Conn, before: Timestamp) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM ingested WHERE at < $1")
+        .bind(to_micros(before))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Takes or renews the lease `name` for `holder` until `until`; false when another holder's
+/// lease has not expired.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn acquire_lease(
+    conn: &mut Conn,
+    name: &str,
+    holder: &str,
+    now: Timestamp,
+    until: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+         WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
+    )
+    .bind(name.to_owned())
+    .bind(holder.to_owned())
+    .bind(to_micros(until))
+    .bind(to_micros(now))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
