@@ -285,6 +285,13 @@ impl App {
                 ("timezone", patch.timezone.is_some()), ("policy", patch.policy.is_some()),
                 ("office_hours", patch.office_hours.is_some())]) }));
         self.commit_with(tx, vec![ev]).await?;
+        if patch.policy.is_some() || patch.timezone.is_some() {
+            // New lock settings, and schedules now fall at other instants.
+            let mut conn = self.store().read().await?;
+            for d in repo::list_doors(&mut conn, id).await? {
+                self.devices().desired_state_changed(d.id);
+            }
+        }
         Ok(p)
     }
 

@@ -447,6 +447,7 @@ impl Batch<'_> {
         r: &LockReport,
     ) -> Result<()> {
         let (door, prop) = (ld.door, ld.property);
+        self.track_open(door, prop, after);
         if before.lock_state != after.lock_state {
             match after.lock_state.as_str() {
                 "locked" | "unlocked" => {
@@ -576,6 +577,35 @@ impl Batch<'_> {
             self.slot_read(conn, ld, i64::from(*n), rep.status).await?;
         }
         Ok(())
+    }
+
+    /// Remembers since when the door is unlocked or open, for the left-open alarms.
+    fn track_open(&self, door: DoorId, property: PropertyId, s: &Snapshot) {
+        let mut map = self
+            .app
+            .bridge()
+            .open_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let e = map.entry(door).or_insert(super::OpenSince {
+            property,
+            unlocked: None,
+            open: None,
+            alarmed_unlocked: false,
+            alarmed_open: false,
+        });
+        if s.lock_state == "unlocked" {
+            e.unlocked.get_or_insert(self.now);
+        } else {
+            e.unlocked = None;
+            e.alarmed_unlocked = false;
+        }
+        if s.door_state == "open" {
+            e.open.get_or_insert(self.now);
+        } else {
+            e.open = None;
+            e.alarmed_open = false;
+        }
     }
 
     async fn keypad_disabled(

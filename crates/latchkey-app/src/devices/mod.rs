@@ -12,6 +12,7 @@ mod pairing;
 pub mod reconcile;
 mod remote;
 mod status;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -71,6 +72,18 @@ pub struct BridgeState {
     pub(crate) snapshots: Mutex<HashMap<String, Snapshot>>,
     /// Consecutive wrong codes per door (reset by a good code or when the limit is reached).
     pub(crate) wrong_codes: Mutex<HashMap<DoorId, u32>>,
+    /// Since when each door has been unlocked or open, and whether that was already alarmed.
+    pub(crate) open_since: Mutex<HashMap<DoorId, OpenSince>>,
+}
+
+/// A door left unlocked or open.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OpenSince {
+    pub property: PropertyId,
+    pub unlocked: Option<jiff::Timestamp>,
+    pub open: Option<jiff::Timestamp>,
+    pub alarmed_unlocked: bool,
+    pub alarmed_open: bool,
 }
 
 impl BridgeState {

@@ -142,6 +142,9 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
                 if let Err(e) = retry_due(&app, &opts).await {
                     tracing::warn!(error = %e, "retrying lock slots failed");
                 }
+                if let Err(e) = app.check_left_open().await {
+                    tracing::warn!(error = %e, "checking for doors left open failed");
+                }
             }
         }
     }
@@ -192,11 +195,13 @@ async fn property_view(app: &App, id: PropertyId) -> Result<PropertyView> {
 
 async fn handle(app: &App, opts: &ReconcileOptions, batch: Vec<Input>) -> Result<()> {
     let mut doors: BTreeSet<DoorId> = BTreeSet::new();
+    let mut explicit: BTreeSet<DoorId> = BTreeSet::new();
     let mut creds: HashMap<CredentialId, BTreeSet<DoorId>> = HashMap::new();
     for i in batch {
         match i {
             Input::Door(d) => {
                 doors.insert(d);
+                explicit.insert(d);
             }
             Input::Credential(c, ds) => creds.entry(c).or_default().extend(ds),
         }
@@ -205,8 +210,49 @@ async fn handle(app: &App, opts: &ReconcileOptions, batch: Vec<Input>) -> Result
         let unplaced = plan_credential(app, opts, c, &ds).await?;
         doors.extend(unplaced);
     }
+    for d in &explicit {
+        push_settings(app, *d).await?;
+    }
     for d in doors {
         plan_door(app, opts, d).await?;
+    }
+    Ok(())
+}
+
+/// Writes the property's lock policy (auto-relock, wrong-code limit and keypad disable time)
+/// to a door's lock. Idempotent, so it is simply sent again whenever the door or policy changes.
+async fn push_settings(app: &App, door_id: DoorId) -> Result<()> {
+    let Some(link) = app.bridge().link().cloned() else {
+        return Ok(());
+    };
+    let mut conn = app.store().read().await?;
+    let Some(door) = property::get_door(&mut conn, door_id).await? else {
+        return Ok(());
+    };
+    let Some(lock) = door.lock_name.as_deref() else {
+        return Ok(());
+    };
+    let policy = crate::directory::load_property(&mut conn, door.property_id)
+        .await?
+        .policy;
+    // ZCL holds the disable time in one byte: longer policies are capped at 255 s on the lock
+    // (latchkey's own keypad check still uses the full time).
+    let commands = [
+        Command::SetAutoRelock {
+            seconds: policy
+                .auto_relock_seconds
+                .min(latchkey_z2m::command::MAX_AUTO_RELOCK_SECONDS),
+        },
+        Command::WriteLockoutSettings {
+            wrong_code_limit: policy.wrong_code_limit.max(1),
+            disable_seconds: u8::try_from(policy.keypad_disable_seconds.clamp(1, 255))
+                .unwrap_or(u8::MAX),
+        },
+    ];
+    for c in &commands {
+        if let Err(why) = link.send(lock, c) {
+            tracing::debug!(lock, %why, "lock settings not sent; they go again on the next change");
+        }
     }
     Ok(())
 }

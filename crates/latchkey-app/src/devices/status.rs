@@ -38,6 +38,7 @@ fn status_of(
     slot: Option<&Slot>,
     has_lock: bool,
     kind: CredentialKind,
+    revoked: bool,
 ) -> (String, Option<String>) {
     if kind != CredentialKind::Pin {
         return ("not_on_locks".into(), None);
@@ -47,6 +48,10 @@ fn status_of(
     }
     match slot {
         Some(s) => (s.status.as_str().into(), s.reason.clone()),
+        None if revoked => (
+            "removed".into(),
+            Some("revoked before it was written to this lock".into()),
+        ),
         None => (
             "pending".into(),
             Some("waiting for a free slot or the reconciler".into()),
@@ -78,7 +83,8 @@ impl App {
             let door = property::get_door(&mut conn, d).await?;
             let lock = door.and_then(|x| x.lock_name);
             let slot = slots.iter().find(|s| s.door_id == d);
-            let (status, reason) = status_of(slot, lock.is_some(), c.kind);
+            let revoked = c.status == latchkey_core::model::CredentialStatus::Revoked;
+            let (status, reason) = status_of(slot, lock.is_some(), c.kind, revoked);
             out.push(LockStatus {
                 door_id: d,
                 lock,

@@ -1,0 +1,244 @@
+//! The device bridge: the one place where MQTT meets the application. It subscribes to the
+//! Zigbee2MQTT base topic, parses every message with `latchkey-z2m` (hostile input is counted,
+//! logged once per device and dropped), hands batches to [`App::ingest`], and acknowledges
+//! QoS 1 messages only after the batch is committed — a message is never acknowledged before it
+//! is durable. It also implements [`DeviceLink`], through which the app sends lock commands.
+//!
+//! Depends on `latchkey-app`, `latchkey-mqtt` and `latchkey-z2m`; nothing depends on it but the
+//! binary.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use latchkey_app::App;
+use latchkey_app::devices::{DeviceLink, IngestItem};
+use latchkey_mqtt::{ConnState, Inbound, QoS, SessionHandle};
+use latchkey_z2m::{Command, Limits, ParseError, Topics, parse_inbound};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+
+/// Counters a person can read to see what the bridge dropped and why.
+#[derive(Debug, Default)]
+pub struct BridgeStats {
+    pub received: AtomicU64,
+    pub applied: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub rejected: AtomicU64,
+    pub unknown_devices: AtomicU64,
+    pub ignored_topics: AtomicU64,
+    pub batches: AtomicU64,
+    pub commands_sent: AtomicU64,
+}
+
+/// Sends commands through the MQTT session.
+pub struct MqttLink {
+    handle: SessionHandle,
+    topics: Topics,
+    qos: QoS,
+    state: watch::Receiver<ConnState>,
+    stats: Arc<BridgeStats>,
+}
+
+impl MqttLink {
+    pub fn new(
+        handle: SessionHandle,
+        topics: Topics,
+        qos: QoS,
+        stats: Arc<BridgeStats>,
+    ) -> MqttLink {
+        let state = handle.state();
+        MqttLink {
+            handle,
+            topics,
+            qos,
+            state,
+            stats,
+        }
+    }
+}
+
+impl DeviceLink for MqttLink {
+    fn send(&self, name: &str, command: &Command) -> Result<(), String> {
+        let (topic, payload) = command
+            .encode(&self.topics, name)
+            .map_err(|e| format!("cannot address `{name}`: {e}"))?;
+        self.handle
+            .try_publish(topic, payload, self.qos, false)
+            .map_err(|e| e.to_string())?;
+        self.stats.commands_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn connected(&self) -> bool {
+        matches!(*self.state.borrow(), ConnState::Connected)
+    }
+}
+
+/// Options of the ingestion loop.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    pub topics: Topics,
+    pub limits: Limits,
+    /// Most messages applied in one transaction.
+    pub batch_max: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            topics: Topics::default(),
+            limits: Limits::DEFAULT,
+            batch_max: 1_000,
+        }
+    }
+}
+
+/// The identity used to apply a message once. Zigbee2MQTT's `last_seen` (an option worth
+/// enabling) makes every message unique; without it, two identical reports in a row are
+/// indistinguishable from a redelivery, so only messages that carry it are deduplicated.
+fn identity(topic: &str, payload: &[u8]) -> Option<[u8; 32]> {
+    let has_last_seen = payload.windows(11).any(|w| w == b"\"last_seen\"");
+    has_last_seen.then(|| {
+        let mut h = Sha256::new();
+        h.update(topic.as_bytes());
+        h.update([0]);
+        h.update(payload);
+        h.finalize().into()
+    })
+}
+
+/// The device a topic is about, for logging a rejection once per device.
+fn device_of<'a>(topics: &Topics, topic: &'a str) -> &'a str {
+    topic
+        .strip_prefix(topics.base())
+        .and_then(|t| t.strip_prefix('/'))
+        .map_or(topic, |rest| rest.rsplit_once('/').map_or(rest, |(d, _)| d))
+}
+
+/// Receives, parses, applies and acknowledges device messages until the session ends.
+pub async fn run_ingest(
+    app: App,
+    mut rx: mpsc::Receiver<Inbound>,
+    handle: SessionHandle,
+    opts: IngestOptions,
+    stats: Arc<BridgeStats>,
+) {
+    let mut logged: HashMap<String, ParseError> = HashMap::new();
+    while let Some(first) = rx.recv().await {
+        let mut raw = vec![first];
+        while raw.len() < opts.batch_max {
+            match rx.try_recv() {
+                Ok(m) => raw.push(m),
+                Err(_) => break,
+            }
+        }
+        stats
+            .received
+            .fetch_add(raw.len() as u64, Ordering::Relaxed);
+        let mut items = Vec::with_capacity(raw.len());
+        let mut acks = Vec::with_capacity(raw.len());
+        for m in raw {
+            if let Some(a) = m.ack {
+                acks.push(a);
+            }
+            match parse_inbound(&opts.topics, &m.topic, &m.payload, &opts.limits) {
+                Ok(Some(message)) => items.push(IngestItem {
+                    identity: identity(&m.topic, &m.payload),
+                    message,
+                }),
+                Ok(None) => {
+                    stats.ignored_topics.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    let device = device_of(&opts.topics, &m.topic).to_owned();
+                    if logged.len() < 10_000 && !logged.contains_key(&device) {
+                        tracing::warn!(%device, topic = %m.topic, error = %e, "ignoring a malformed device message (logged once per device)");
+                        logged.insert(device, e);
+                    }
+                }
+            }
+        }
+        let mut delay = Duration::from_millis(200);
+        let mut applied = false;
+        for attempt in 1..=5 {
+            let batch: Vec<IngestItem> = items
+                .iter()
+                .map(|i| IngestItem {
+                    identity: i.identity,
+                    message: i.message.clone(),
+                })
+                .collect();
+            match app.ingest(batch).await {
+                Ok(s) => {
+                    stats.applied.fetch_add(s.applied as u64, Ordering::Relaxed);
+                    stats
+                        .duplicates
+                        .fetch_add(s.duplicates as u64, Ordering::Relaxed);
+                    stats
+                        .unknown_devices
+                        .fetch_add(s.unknown_devices as u64, Ordering::Relaxed);
+                    stats.batches.fetch_add(1, Ordering::Relaxed);
+                    applied = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, attempt, "applying device messages failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        if !applied {
+            // Not acknowledged: the broker delivers these again when the session reconnects.
+            tracing::error!(
+                messages = items.len(),
+                "device messages left unacknowledged for redelivery"
+            );
+            continue;
+        }
+        for a in acks {
+            if handle.ack(a).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_messages_with_last_seen_have_an_identity() {
+        assert!(identity("z/lock", br#"{"state":"LOCK"}"#).is_none());
+        let a = identity(
+            "z/lock",
+            br#"{"state":"LOCK","last_seen":"2026-11-26T10:00:00.001Z"}"#,
+        );
+        let b = identity(
+            "z/lock",
+            br#"{"state":"LOCK","last_seen":"2026-11-26T10:00:00.002Z"}"#,
+        );
+        assert!(a.is_some() && a != b);
+        assert_eq!(
+            a,
+            identity(
+                "z/lock",
+                br#"{"state":"LOCK","last_seen":"2026-11-26T10:00:00.001Z"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn rejections_are_filed_under_their_device() {
+        let t = Topics::default();
+        assert_eq!(
+            device_of(&t, "zigbee2mqtt/front door/availability"),
+            "front door"
+        );
+        assert_eq!(device_of(&t, "zigbee2mqtt/front_door"), "front_door");
+    }
+}
