@@ -71,10 +71,10 @@ impl Broker {
 
     /// Kills the Mosquitto (kill -9).
     fn kill(&mut self) {
-        if let Broker::Mosquitto { instance, .. } = self {
-            if let Some(m) = instance.take() {
-                m.kill();
-            }
+        if let Broker::Mosquitto { instance, .. } = self
+            && let Some(m) = instance.take()
+        {
+            m.kill();
         }
     }
 
