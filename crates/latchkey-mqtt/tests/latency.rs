@@ -6,7 +6,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{Mosquitto, connected_session, embedded_broker, options, v4_client};
+use common::{Mosquitto, MosquittoUrl, connected_session, embedded_broker, options, v4_client};
 use latchkey_mqtt::{MqttUrl, QoS};
 
 const ROUNDS: usize = 2_000;

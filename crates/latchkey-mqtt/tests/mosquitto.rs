@@ -4,7 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Mosquitto, connected_session, options, recv, v4_client, wait_for_state};
+use common::{
+    Mosquitto, MosquittoUrl, connected_session, options, recv, v4_client, wait_for_state,
+};
 use latchkey_mqtt::{ConnState, QoS};
 
 const WAIT: Duration = Duration::from_secs(5);

@@ -4,6 +4,8 @@
 //! `LATCHKEY_TEST_POSTGRES_URL` is set, a fresh PostgreSQL database per test as well. It depends
 //! on `latchkey-store` (which alone speaks sqlx and so creates and drops the PostgreSQL
 //! databases, see `latchkey_store::provision`) and on tokio.
+//!
+//! A private Mosquitto per test ([`mosquitto`], std only) for the MQTT test suites.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -12,6 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use latchkey_store::provision::{create_postgres_database, drop_postgres_database};
 use latchkey_store::{Backend, Store};
+
+pub mod mosquitto;
 
 /// The environment variable naming a PostgreSQL server (any database on it) where tests may
 /// create databases, e.g. `postgres://postgres@127.0.0.1:5432/test`.

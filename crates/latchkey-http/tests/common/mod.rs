@@ -47,6 +47,8 @@ pub struct Fixture {
     pub household_membership: i64,
     pub credential: i64,
     pub resident_session: i64,
+    /// A remote command on the unit's door.
+    pub command: i64,
 }
 
 fn membership(role: Role, unit: Option<i64>) -> MembershipInput {
@@ -270,6 +272,37 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         method: None,
         emergency_override: false,
     };
+    // The unit's door has a lock (no bridge runs in these tests) and the resident a phone key.
+    app.pair_lock(&root, d1.id, Some("lock-1a")).await.unwrap();
+    app.create_credential(
+        &root,
+        a,
+        CredentialInput {
+            person_id: resident.id,
+            kind: CredentialKind::PhoneKey,
+            label: None,
+            unit_id: Some(u1.id),
+            doors: None,
+            schedule: Schedule::Always,
+            max_uses: None,
+            duress: false,
+            pin: None,
+            card_uid: None,
+        },
+    )
+    .await
+    .unwrap();
+    // A command on record (it fails: there is no bridge).
+    let failed = app
+        .remote_command(
+            &root,
+            d1.id,
+            latchkey_app::devices::RemoteAction::Lock,
+            Some("fixture emergency"),
+            std::time::Duration::from_secs(1),
+        )
+        .await;
+    assert!(failed.is_err(), "without a bridge a command cannot be sent");
     let router = router(app.clone(), HttpConfig::default());
     Fixture {
         app,
@@ -287,6 +320,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         household_membership: hm.id.0,
         credential: cred.credential.id.0,
         resident_session: session.session.id,
+        command: 1,
     }
 }
 

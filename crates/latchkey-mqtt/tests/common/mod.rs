@@ -1,11 +1,9 @@
-//! Helpers shared by the integration tests: free ports, a private Mosquitto, a v4 device client.
+//! Helpers shared by the integration tests: embedded broker, Mosquitto URL, v4 device client.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::HashSet;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use latchkey_mqtt::{
@@ -15,13 +13,17 @@ use latchkey_mqtt::{
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet};
 use tokio::sync::mpsc;
 
-pub const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+pub use latchkey_testkit::mosquitto::Mosquitto;
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// `mosquitto.url()`: the broker's `mqtt://` URL for a session.
+pub trait MosquittoUrl {
+    fn url(&self) -> MqttUrl;
+}
+
+impl MosquittoUrl for Mosquitto {
+    fn url(&self) -> MqttUrl {
+        MqttUrl::tcp(self.addr())
+    }
 }
 
 pub fn embedded_broker() -> EmbeddedBroker {
@@ -30,84 +32,6 @@ pub fn embedded_broker() -> EmbeddedBroker {
         ..BrokerOptions::default()
     })
     .expect("embedded broker starts")
-}
-
-/// A Mosquitto of our own on a port of our own, killed on drop.
-pub struct Mosquitto {
-    pub port: u16,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Mosquitto {
-    /// `None` (with the reason printed) when Mosquitto is not installed.
-    pub fn start() -> Option<Self> {
-        Self::start_on(free_port())
-    }
-
-    pub fn start_on(port: u16) -> Option<Self> {
-        if !Path::new(MOSQUITTO).exists() {
-            eprintln!("SKIPPED: {MOSQUITTO} is not installed");
-            return None;
-        }
-        let dir =
-            std::env::temp_dir().join(format!("latchkey-mqtt-test-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        // As root, Mosquitto drops to the `mosquitto` user, which must be able to write here.
-        let _ = Command::new("chmod").arg("777").arg(&dir).status();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n\
-                 persistence false\nlog_dest file {}\nmax_queued_messages 10000\n",
-                dir.join("mosquitto.log").display()
-            ),
-        )
-        .expect("write mosquitto.conf");
-        let child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto");
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not start on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Self { port, dir, child })
-    }
-
-    pub fn url(&self) -> MqttUrl {
-        MqttUrl::tcp(self.addr())
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        ([127, 0, 0, 1], self.port).into()
-    }
-
-    /// Kills it (no clean shutdown) and waits until it is gone.
-    pub fn kill(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// Starts a session and waits until it is connected and subscribed.

@@ -1,106 +1,13 @@
-//! A private Mosquitto per test, and a plain rumqttc client that records what it sees.
+//! A plain rumqttc client that records what it sees (the private Mosquitto is
+//! `latchkey_testkit::mosquitto`).
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, NetworkOptions, QoS};
 use serde_json::Value;
 use tokio::sync::mpsc;
-
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
-
-/// A Mosquitto on a free loopback port, killed on drop.
-pub struct Broker {
-    child: Option<Child>,
-    pub port: u16,
-    dir: PathBuf,
-}
-
-impl Broker {
-    /// Starts one, or returns `None` (printing why) when Mosquitto is not installed.
-    pub fn start() -> Option<Self> {
-        if !std::path::Path::new(MOSQUITTO).exists() {
-            eprintln!("skipping: {MOSQUITTO} is not installed");
-            return None;
-        }
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "latchkey-sim-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        // As root, Mosquitto drops to the `mosquitto` user, which must be able to write here.
-        Command::new("chmod")
-            .arg("777")
-            .arg(&dir)
-            .status()
-            .expect("chmod");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let mut broker = Self {
-            child: None,
-            port,
-            dir,
-        };
-        broker.spawn();
-        Some(broker)
-    }
-
-    fn spawn(&mut self) {
-        let conf = self.dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\nlog_dest file {}\n",
-                self.port,
-                self.dir.join("mosquitto.log").display()
-            ),
-        )
-        .expect("write conf");
-        let child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Kills the broker (the fleet's connection drops).
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts it again on the same port, with nothing retained.
-    pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// A received message.
 #[derive(Debug, Clone)]
