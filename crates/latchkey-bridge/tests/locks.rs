@@ -1,314 +1,20 @@
-//! The whole device path against virtual locks: the embedded broker, the MQTT session, the
-//! bridge, the reconciler and a fleet of simulated Zigbee2MQTT locks, all in this process.
+//! The whole device path against virtual locks: PINs, remote commands, unmanaged codes,
+//! offline safety and a broker restart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use latchkey_app::authz::Principal;
+use common::{Broker, Rig, connected, rig, rig_on};
 use latchkey_app::credentials::CredentialInput;
-use latchkey_app::devices::{RemoteAction, reconcile};
-use latchkey_app::directory::{DoorInput, PropertyInput};
+use latchkey_app::devices::RemoteAction;
 use latchkey_app::people::{MembershipInput, PersonInput};
-use latchkey_app::secrets::Keys;
-use latchkey_app::{App, AppConfig, SystemClock};
-use latchkey_bridge::{BridgeStats, IngestOptions, MqttLink, run_ingest};
-use latchkey_core::model::{CredentialKind, CredentialStatus, DoorKind, DoorMode, Role};
+use latchkey_core::model::{CredentialKind, CredentialStatus, Role};
 use latchkey_core::schedule::Schedule;
-use latchkey_core::{CredentialId, DoorId};
-use latchkey_mqtt::{
-    BrokerOptions, ConnState, EmbeddedBroker, MqttUrl, QoS, Session, SessionOptions,
-};
-use latchkey_sim::{FleetConfig, FleetHandle, KeypadOutcome};
-use latchkey_z2m::Topics;
-
-struct Rig {
-    app: App,
-    admin: Principal,
-    resident: Principal,
-    door: DoorId,
-    fleet: FleetHandle,
-    /// The server side: the MQTT session, the bridge and the reconciler.
-    session: latchkey_mqtt::SessionHandle,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    broker: Broker,
-    _db: latchkey_testkit::TestDb,
-}
-
-/// Where the locks and the server meet.
-enum Broker {
-    Embedded(EmbeddedBroker),
-    /// A Mosquitto of the test's own, so that it can be killed and started again.
-    Mosquitto {
-        instance: Option<latchkey_testkit::mosquitto::Mosquitto>,
-        port: u16,
-    },
-}
-
-impl Broker {
-    fn server_url(&self) -> MqttUrl {
-        match self {
-            Broker::Embedded(b) => MqttUrl::tcp(b.internal_v5_addr()),
-            Broker::Mosquitto { port, .. } => MqttUrl::tcp(([127, 0, 0, 1], *port).into()),
-        }
-    }
-
-    fn device_port(&self) -> u16 {
-        match self {
-            Broker::Embedded(b) => b.listen_addr().port(),
-            Broker::Mosquitto { port, .. } => *port,
-        }
-    }
-
-    fn mosquitto() -> Option<Broker> {
-        let m = latchkey_testkit::mosquitto::Mosquitto::start()?;
-        Some(Broker::Mosquitto {
-            port: m.port,
-            instance: Some(m),
-        })
-    }
-
-    /// Kills the Mosquitto (kill -9).
-    fn kill(&mut self) {
-        if let Broker::Mosquitto { instance, .. } = self
-            && let Some(m) = instance.take()
-        {
-            m.kill();
-        }
-    }
-
-    /// Starts the Mosquitto again on the same port.
-    fn restart(&mut self) {
-        if let Broker::Mosquitto { instance, port } = self {
-            *instance = latchkey_testkit::mosquitto::Mosquitto::start_on(*port);
-            assert!(instance.is_some(), "mosquitto restarts on port {port}");
-        }
-    }
-}
-
-async fn connected(state: &mut tokio::sync::watch::Receiver<ConnState>) {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            if matches!(*state.borrow(), ConnState::Connected) {
-                return;
-            }
-            if state.changed().await.is_err() {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("the session connects");
-}
-
-async fn rig(test: &str) -> Rig {
-    let broker = EmbeddedBroker::start(BrokerOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..BrokerOptions::default()
-    })
-    .unwrap();
-    rig_on(test, Broker::Embedded(broker)).await
-}
-
-/// As the server runs against an external broker: QoS 1, acknowledged after the commit.
-async fn rig_on(test: &str, broker: Broker) -> Rig {
-    let external = matches!(broker, Broker::Mosquitto { .. });
-    let qos = if external {
-        QoS::AtLeastOnce
-    } else {
-        QoS::AtMostOnce
-    };
-    let db = latchkey_testkit::TestDb::sqlite(test);
-    let store = db.open().await;
-    let (notifier, reconcile_rx) = reconcile::channel();
-    let app = App::new(
-        store,
-        Keys::from_master(&[9; 32]),
-        Arc::new(SystemClock),
-        Arc::new(notifier),
-        AppConfig::default(),
-    );
-    let mut opts = SessionOptions::new(broker.server_url(), format!("latchkey-{test}"));
-    opts.subscriptions = vec![("zigbee2mqtt/#".into(), qos)];
-    opts.manual_acks = external;
-    let (handle, rx) = Session::start(opts).unwrap();
-    connected(&mut handle.state()).await;
-    let stats = Arc::new(BridgeStats::default());
-    app.attach_link(Arc::new(MqttLink::new(
-        handle.clone(),
-        Topics::default(),
-        qos,
-        stats.clone(),
-    )));
-    let mut tasks = vec![tokio::spawn(run_ingest(
-        app.clone(),
-        rx,
-        handle.clone(),
-        IngestOptions::default(),
-        stats,
-    ))];
-    tasks.push(tokio::spawn(reconcile::run(
-        app.clone(),
-        reconcile_rx,
-        reconcile::ReconcileOptions {
-            tick: Duration::from_millis(50),
-            confirm_after: Duration::from_millis(500),
-            sweep_every: Duration::from_secs(2),
-            ..Default::default()
-        },
-    )));
-    let (fleet, _task) = latchkey_sim::run(FleetConfig {
-        mqtt_host: "127.0.0.1".into(),
-        mqtt_port: broker.device_port(),
-        client_id: format!("sim-{test}"),
-        locks: 2,
-        actuation: Duration::ZERO,
-        qos: if external { 1 } else { 0 },
-        ..FleetConfig::default()
-    })
-    .await
-    .unwrap();
-    assert!(fleet.wait_connected(Duration::from_secs(10)).await);
-
-    let a = app
-        .create_admin("Ada", "ada@example.org", "ada-password-1")
-        .await
-        .unwrap();
-    let admin = app.terminal_principal(a.id).await.unwrap();
-    let prop = app
-        .create_property(
-            &admin,
-            PropertyInput {
-                name: "Test House".into(),
-                address: String::new(),
-                timezone: "Europe/Berlin".into(),
-                policy: Default::default(),
-                office_hours: Schedule::Always,
-            },
-        )
-        .await
-        .unwrap();
-    let unit = app
-        .create_unit(&admin, prop.id, "1A", 1, None)
-        .await
-        .unwrap();
-    let door = app
-        .create_door(
-            &admin,
-            prop.id,
-            DoorInput {
-                name: "1A entry".into(),
-                kind: DoorKind::UnitEntry,
-                unit_id: Some(unit.id),
-                mode: DoorMode::Normal,
-                pin_slots: 10,
-            },
-        )
-        .await
-        .unwrap();
-    let (rita, _) = app
-        .create_person(
-            &admin,
-            prop.id,
-            PersonInput {
-                name: "Rita".into(),
-                email: Some("rita@example.org".into()),
-                phone: None,
-                password: None,
-                membership: MembershipInput {
-                    role: Role::Resident,
-                    unit_id: Some(unit.id),
-                    valid_from: None,
-                    valid_until: None,
-                },
-            },
-        )
-        .await
-        .unwrap();
-    let resident = app.terminal_principal(rita.id).await.unwrap();
-    app.pair_lock(&admin, door.id, Some("lock-0"))
-        .await
-        .unwrap();
-    Rig {
-        app,
-        admin,
-        resident,
-        door: door.id,
-        fleet,
-        session: handle,
-        tasks,
-        broker,
-        _db: db,
-    }
-}
-
-impl Rig {
-    async fn pin(&self, pin: &str) -> CredentialId {
-        let unit = self
-            .app
-            .get_door(&self.admin, self.door)
-            .await
-            .unwrap()
-            .unit_id;
-        self.app
-            .create_credential(
-                &self.resident,
-                self.app
-                    .get_door(&self.admin, self.door)
-                    .await
-                    .unwrap()
-                    .property_id,
-                CredentialInput {
-                    person_id: self.resident.id(),
-                    kind: CredentialKind::Pin,
-                    label: None,
-                    unit_id: unit,
-                    doors: Some(vec![self.door]),
-                    schedule: Schedule::Always,
-                    max_uses: None,
-                    duress: false,
-                    pin: Some(pin.into()),
-                    card_uid: None,
-                },
-            )
-            .await
-            .unwrap()
-            .credential
-            .id
-    }
-
-    /// Waits until the credential's status on the door's lock is `want`.
-    async fn until_status(&self, id: CredentialId, want: &str) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let s = self.app.credential_locks(&self.admin, id).await.unwrap();
-            if s.iter().all(|l| l.status == want) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "credential {id} never reached `{want}`: {s:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn events(&self, kind: &str) -> Vec<serde_json::Value> {
-        let filter = latchkey_app::store::audit::EventFilter {
-            kind_prefix: Some(kind.into()),
-            limit: 500,
-            ..Default::default()
-        };
-        self.app
-            .list_events(&self.admin, None, filter)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.data)
-            .collect()
-    }
-}
+use latchkey_mqtt::{QoS, Session, SessionOptions};
+use latchkey_sim::{FleetHandle, KeypadOutcome};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pin_reaches_the_lock_opens_it_and_is_attributed_then_revoking_removes_it() {
@@ -549,7 +255,7 @@ async fn with_the_broker_stopped_the_lock_still_admits_synced_pins_and_refuses_r
     let Some(broker) = Broker::mosquitto() else {
         return;
     };
-    let mut rig = rig_on("offline_broker", broker).await;
+    let mut rig = rig_on("offline_broker", broker, Duration::ZERO).await;
     synced_then_one_revoked(&rig).await;
     rig.broker.kill();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -565,7 +271,7 @@ async fn a_broker_restart_in_a_burst_of_changes_loses_no_command_and_doubles_non
     let Some(broker) = Broker::mosquitto() else {
         return;
     };
-    let mut rig = rig_on("broker_restart", broker).await;
+    let mut rig = rig_on("broker_restart", broker, Duration::ZERO).await;
     let pins = [
         "480261", "735194", "592038", "816405", "263917", "947150", "380462", "614927",
     ];

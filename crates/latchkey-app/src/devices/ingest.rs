@@ -464,7 +464,6 @@ impl Batch<'_> {
                         .property(prop)
                         .data(json!({ "lock": name, "from": before.lock_state })),
                     );
-                    self.confirm_commands(conn, door, prop, locked).await?;
                 }
                 "not_fully_locked" => self.events.push(alarm(
                     "jammed",
@@ -475,6 +474,13 @@ impl Batch<'_> {
                 )),
                 _ => {}
             }
+        }
+        // A command is confirmed by a report of the position it asked for, whether or not the
+        // position changed (locking a locked door is confirmed by the lock saying "locked").
+        let reports_position = r.lock_state.is_some() || r.state.is_some();
+        if reports_position && matches!(after.lock_state.as_str(), "locked" | "unlocked") {
+            self.confirm_commands(conn, door, prop, after.lock_state == "locked")
+                .await?;
         }
         if before.door_state != after.door_state {
             match r.door_state {

@@ -1,0 +1,318 @@
+//! A whole device path in one process: the embedded broker (or a Mosquitto of the test's own),
+//! the MQTT session, the bridge, the reconciler and a fleet of simulated Zigbee2MQTT locks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_app::authz::Principal;
+use latchkey_app::credentials::CredentialInput;
+use latchkey_app::devices::reconcile;
+use latchkey_app::directory::{DoorInput, PropertyInput};
+use latchkey_app::people::{MembershipInput, PersonInput};
+use latchkey_app::secrets::Keys;
+use latchkey_app::{App, AppConfig, SystemClock};
+use latchkey_bridge::{BridgeStats, IngestOptions, MqttLink, run_ingest};
+use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Role};
+use latchkey_core::schedule::Schedule;
+use latchkey_core::{CredentialId, DoorId};
+use latchkey_mqtt::{
+    BrokerOptions, ConnState, EmbeddedBroker, MqttUrl, QoS, Session, SessionOptions,
+};
+use latchkey_sim::{FleetConfig, FleetHandle};
+use latchkey_z2m::Topics;
+
+pub struct Rig {
+    pub app: App,
+    pub admin: Principal,
+    pub resident: Principal,
+    pub door: DoorId,
+    pub fleet: FleetHandle,
+    /// The server side: the MQTT session, the bridge and the reconciler.
+    pub session: latchkey_mqtt::SessionHandle,
+    pub stats: Arc<BridgeStats>,
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    pub broker: Broker,
+    _db: latchkey_testkit::TestDb,
+}
+
+/// Where the locks and the server meet.
+pub enum Broker {
+    Embedded(EmbeddedBroker),
+    /// A Mosquitto of the test's own, so that it can be killed and started again.
+    Mosquitto {
+        instance: Option<latchkey_testkit::mosquitto::Mosquitto>,
+        port: u16,
+    },
+}
+
+impl Broker {
+    pub fn server_url(&self) -> MqttUrl {
+        match self {
+            Broker::Embedded(b) => MqttUrl::tcp(b.internal_v5_addr()),
+            Broker::Mosquitto { port, .. } => MqttUrl::tcp(([127, 0, 0, 1], *port).into()),
+        }
+    }
+
+    pub fn device_port(&self) -> u16 {
+        match self {
+            Broker::Embedded(b) => b.listen_addr().port(),
+            Broker::Mosquitto { port, .. } => *port,
+        }
+    }
+
+    pub fn mosquitto() -> Option<Broker> {
+        let m = latchkey_testkit::mosquitto::Mosquitto::start()?;
+        Some(Broker::Mosquitto {
+            port: m.port,
+            instance: Some(m),
+        })
+    }
+
+    /// Kills the Mosquitto (kill -9).
+    pub fn kill(&mut self) {
+        if let Broker::Mosquitto { instance, .. } = self
+            && let Some(m) = instance.take()
+        {
+            m.kill();
+        }
+    }
+
+    /// Starts the Mosquitto again on the same port.
+    pub fn restart(&mut self) {
+        if let Broker::Mosquitto { instance, port } = self {
+            *instance = latchkey_testkit::mosquitto::Mosquitto::start_on(*port);
+            assert!(instance.is_some(), "mosquitto restarts on port {port}");
+        }
+    }
+}
+
+pub async fn connected(state: &mut tokio::sync::watch::Receiver<ConnState>) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if matches!(*state.borrow(), ConnState::Connected) {
+                return;
+            }
+            if state.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the session connects");
+}
+
+pub async fn rig(test: &str) -> Rig {
+    rig_with(test, Duration::ZERO).await
+}
+
+/// With a lock actuation time (the time from a command to the new position's report).
+pub async fn rig_with(test: &str, actuation: Duration) -> Rig {
+    let broker = EmbeddedBroker::start(BrokerOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..BrokerOptions::default()
+    })
+    .unwrap();
+    rig_on(test, Broker::Embedded(broker), actuation).await
+}
+
+/// As the server runs against an external broker: QoS 1, acknowledged after the commit.
+pub async fn rig_on(test: &str, broker: Broker, actuation: Duration) -> Rig {
+    let external = matches!(broker, Broker::Mosquitto { .. });
+    let qos = if external {
+        QoS::AtLeastOnce
+    } else {
+        QoS::AtMostOnce
+    };
+    let db = latchkey_testkit::TestDb::sqlite(test);
+    let store = db.open().await;
+    let (notifier, reconcile_rx) = reconcile::channel();
+    let app = App::new(
+        store,
+        Keys::from_master(&[9; 32]),
+        Arc::new(SystemClock),
+        Arc::new(notifier),
+        AppConfig::default(),
+    );
+    let mut opts = SessionOptions::new(broker.server_url(), format!("latchkey-{test}"));
+    opts.subscriptions = vec![("zigbee2mqtt/#".into(), qos)];
+    opts.manual_acks = external;
+    let (handle, rx) = Session::start(opts).unwrap();
+    connected(&mut handle.state()).await;
+    let stats = Arc::new(BridgeStats::default());
+    app.attach_link(Arc::new(MqttLink::new(
+        handle.clone(),
+        Topics::default(),
+        qos,
+        stats.clone(),
+    )));
+    let mut tasks = vec![tokio::spawn(run_ingest(
+        app.clone(),
+        rx,
+        handle.clone(),
+        IngestOptions::default(),
+        stats.clone(),
+    ))];
+    tasks.push(tokio::spawn(reconcile::run(
+        app.clone(),
+        reconcile_rx,
+        reconcile::ReconcileOptions {
+            tick: Duration::from_millis(50),
+            confirm_after: Duration::from_millis(500),
+            sweep_every: Duration::from_secs(2),
+            ..Default::default()
+        },
+    )));
+    let (fleet, _task) = latchkey_sim::run(FleetConfig {
+        mqtt_host: "127.0.0.1".into(),
+        mqtt_port: broker.device_port(),
+        client_id: format!("sim-{test}"),
+        locks: 2,
+        actuation,
+        qos: if external { 1 } else { 0 },
+        ..FleetConfig::default()
+    })
+    .await
+    .unwrap();
+    assert!(fleet.wait_connected(Duration::from_secs(10)).await);
+
+    let a = app
+        .create_admin("Ada", "ada@example.org", "ada-password-1")
+        .await
+        .unwrap();
+    let admin = app.terminal_principal(a.id).await.unwrap();
+    let prop = app
+        .create_property(
+            &admin,
+            PropertyInput {
+                name: "Test House".into(),
+                address: String::new(),
+                timezone: "Europe/Berlin".into(),
+                policy: Default::default(),
+                office_hours: Schedule::Always,
+            },
+        )
+        .await
+        .unwrap();
+    let unit = app
+        .create_unit(&admin, prop.id, "1A", 1, None)
+        .await
+        .unwrap();
+    let door = app
+        .create_door(
+            &admin,
+            prop.id,
+            DoorInput {
+                name: "1A entry".into(),
+                kind: DoorKind::UnitEntry,
+                unit_id: Some(unit.id),
+                mode: DoorMode::Normal,
+                pin_slots: 10,
+            },
+        )
+        .await
+        .unwrap();
+    let (rita, _) = app
+        .create_person(
+            &admin,
+            prop.id,
+            PersonInput {
+                name: "Rita".into(),
+                email: Some("rita@example.org".into()),
+                phone: None,
+                password: None,
+                membership: MembershipInput {
+                    role: Role::Resident,
+                    unit_id: Some(unit.id),
+                    valid_from: None,
+                    valid_until: None,
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let resident = app.terminal_principal(rita.id).await.unwrap();
+    app.pair_lock(&admin, door.id, Some("lock-0"))
+        .await
+        .unwrap();
+    Rig {
+        app,
+        admin,
+        resident,
+        door: door.id,
+        fleet,
+        session: handle,
+        stats,
+        tasks,
+        broker,
+        _db: db,
+    }
+}
+
+impl Rig {
+    pub async fn pin(&self, pin: &str) -> CredentialId {
+        let unit = self
+            .app
+            .get_door(&self.admin, self.door)
+            .await
+            .unwrap()
+            .unit_id;
+        self.app
+            .create_credential(
+                &self.resident,
+                self.app
+                    .get_door(&self.admin, self.door)
+                    .await
+                    .unwrap()
+                    .property_id,
+                CredentialInput {
+                    person_id: self.resident.id(),
+                    kind: CredentialKind::Pin,
+                    label: None,
+                    unit_id: unit,
+                    doors: Some(vec![self.door]),
+                    schedule: Schedule::Always,
+                    max_uses: None,
+                    duress: false,
+                    pin: Some(pin.into()),
+                    card_uid: None,
+                },
+            )
+            .await
+            .unwrap()
+            .credential
+            .id
+    }
+
+    /// Waits until the credential's status on the door's lock is `want`.
+    pub async fn until_status(&self, id: CredentialId, want: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.app.credential_locks(&self.admin, id).await.unwrap();
+            if s.iter().all(|l| l.status == want) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "credential {id} never reached `{want}`: {s:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn events(&self, kind: &str) -> Vec<serde_json::Value> {
+        let filter = latchkey_app::store::audit::EventFilter {
+            kind_prefix: Some(kind.into()),
+            limit: 500,
+            ..Default::default()
+        };
+        self.app
+            .list_events(&self.admin, None, filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.data)
+            .collect()
+    }
+}
