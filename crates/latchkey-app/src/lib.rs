@@ -63,6 +63,8 @@ pub struct AppConfig {
     /// Login attempts allowed per account and per source address in `login_window`.
     pub login_attempts: u32,
     pub login_window: std::time::Duration,
+    /// Remote lock/unlock commands a person may send per minute.
+    pub remote_per_minute: u32,
 }
 
 impl Default for AppConfig {
@@ -71,6 +73,7 @@ impl Default for AppConfig {
             session_ttl: jiff::SignedDuration::from_hours(12),
             login_attempts: 10,
             login_window: std::time::Duration::from_secs(300),
+            remote_per_minute: 30,
         }
     }
 }

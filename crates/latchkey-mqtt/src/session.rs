@@ -72,6 +72,10 @@ pub struct SessionOptions {
     /// Capacity of the inbound channel; when it is full the session stops reading from the
     /// broker (see [`Session::start`]).
     pub inbound_capacity: usize,
+    /// How many outgoing requests (publishes, acks) may wait for the connection; a full queue
+    /// makes `try_publish` fail with `QueueFull`. A server that writes to ten thousand locks at
+    /// once wants this large.
+    pub request_capacity: usize,
     /// Acknowledge QoS 1/2 messages only when the consumer calls [`SessionHandle::ack`].
     pub manual_acks: bool,
     /// Largest packet accepted from the broker, in bytes (rumqttc's default is only 10 KiB).
@@ -91,6 +95,7 @@ impl SessionOptions {
             subscriptions: Vec::new(),
             shared_group: None,
             inbound_capacity: 1024,
+            request_capacity: REQUEST_CAPACITY,
             manual_acks: false,
             max_packet_size: 1024 * 1024 + 1024,
         }
@@ -233,7 +238,7 @@ impl Session {
             ))));
         }
 
-        let (client, eventloop) = AsyncClient::new(mqtt, REQUEST_CAPACITY);
+        let (client, eventloop) = AsyncClient::new(mqtt, options.request_capacity.max(1));
         let (inbound_tx, inbound_rx) = mpsc::channel(options.inbound_capacity.max(1));
         let (state_tx, state_rx) = watch::channel(ConnState::Connecting);
         let (close_tx, close_rx) = watch::channel(false);

@@ -40,9 +40,6 @@ impl RemoteAction {
 /// A command and how far it got.
 pub type RemoteOutcome = LockCommand;
 
-/// Remote commands a person may send per minute.
-const REMOTE_PER_MINUTE: u32 = 30;
-
 impl App {
     /// Sends a remote lock or unlock and waits up to `wait` for the lock to report the new
     /// position. The command is recorded (with who asked, and why for an emergency) before it
@@ -50,7 +47,7 @@ impl App {
     ///
     /// # Errors
     /// `Forbidden` with the reason when the caller may not; `Invalid` for a door without a
-    /// lock; `Unavailable` when no bridge is connected; `RateLimited` past 30 a minute.
+    /// lock; `Unavailable` when no bridge is connected; `RateLimited` past the configured number a minute.
     pub async fn remote_command(
         &self,
         who: &Principal,
@@ -65,7 +62,7 @@ impl App {
         };
         self.limiter().hit(
             &format!("remote:{}", who.id()),
-            REMOTE_PER_MINUTE,
+            self.config().remote_per_minute,
             Duration::from_secs(60),
         )?;
         let now = self.now();
