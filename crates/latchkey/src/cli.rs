@@ -14,6 +14,10 @@ Configuration is layered: built-in defaults, then latchkey.toml (in the working 
   LATCHKEY_MASTER_KEY[_FILE]      64 hex digits (default: DATA_DIR/master.key, created once)
   LATCHKEY_LOG                    log filter, e.g. info or latchkey=debug (default info)
   LATCHKEY_ADMIN_PASSWORD         password for `admin create` (else --password-file or stdin)
+  LATCHKEY_MQTT_LISTEN            embedded MQTT broker address (default 127.0.0.1:1883)
+  LATCHKEY_MQTT_URL[_FILE]        external broker mqtt://USER:PASS@HOST:PORT or mqtts://…
+  LATCHKEY_MQTT_BASE_TOPIC        Zigbee2MQTT base topic (default zigbee2mqtt)
+  LATCHKEY_REPLICA_ID             this replica's stable name (default: the host name)
 `latchkey config example` prints a commented configuration file.";
 
 /// latchkey: a self-hosted access server for smart locks in homes and apartment buildings.
@@ -91,6 +95,16 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Zigbee2MQTT devices: list them, pair locks with doors and sensors with devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Virtual Zigbee2MQTT locks and sensors on a broker, and their keypads and doors.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -98,9 +112,21 @@ pub struct ServeArgs {
     /// Address to listen on, e.g. 0.0.0.0:8080 (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Also create the demo building "Linden Court" (once) and print its sign-ins.
+    /// Also create the demo building "Linden Court" (once) with virtual locks, and print its
+    /// sign-ins.
     #[arg(long)]
     pub demo: bool,
+    /// Address of the embedded MQTT broker, where Zigbee2MQTT connects (default
+    /// 127.0.0.1:1883; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub mqtt_listen: Option<String>,
+    /// Use this MQTT 5 broker instead of the embedded one: mqtt://USER:PASS@HOST:PORT or
+    /// mqtts://… (prefer LATCHKEY_MQTT_URL_FILE for the password).
+    #[arg(long, value_name = "URL")]
+    pub mqtt_url: Option<String>,
+    /// Run without any MQTT broker: the web app and API only, no lock commands.
+    #[arg(long, conflicts_with_all = ["mqtt_listen", "mqtt_url"])]
+    pub no_mqtt: bool,
 }
 
 /// Who a terminal command acts as.
@@ -203,6 +229,14 @@ pub enum PersonCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialCommand {
+    /// Where a credential stands on each lock: pending, set, failed (with why), removing,
+    /// removed.
+    Status {
+        #[arg(long, value_name = "ID")]
+        credential: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
     /// Issue a credential; doors default to the unit's door and door group.
     Add {
         #[arg(long, value_name = "ID")]
@@ -277,5 +311,155 @@ pub enum BenchCommand {
     Audit {
         #[arg(long, default_value_t = 200_000)]
         events: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Devices Zigbee2MQTT announced or reported, with what each is paired with.
+    List {
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Pair a lock with a door (--door) or a contact sensor device with a sensor (--sensor).
+    /// The door's PINs are then written to the lock.
+    Pair {
+        #[command(flatten)]
+        target: PairTarget,
+        /// The device's Zigbee2MQTT friendly name.
+        #[arg(long, value_name = "NAME")]
+        device: String,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Unpair the lock of a door (--door) or the device of a sensor (--sensor).
+    Unpair {
+        #[command(flatten)]
+        target: PairTarget,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+/// A door or a sensor, exactly one.
+#[derive(Debug, Args, Clone, Copy)]
+#[group(required = true, multiple = false)]
+pub struct PairTarget {
+    #[arg(long, value_name = "ID")]
+    pub door: Option<i64>,
+    #[arg(long, value_name = "ID")]
+    pub sensor: Option<i64>,
+}
+
+/// Where the virtual devices' broker is.
+#[derive(Debug, Args, Clone)]
+pub struct SimBroker {
+    /// The broker: mqtt://[USER:PASS@]HOST:PORT (MQTT 3.1.1; latchkey's embedded broker by
+    /// default).
+    #[arg(long, value_name = "URL", default_value = "mqtt://127.0.0.1:1883")]
+    pub mqtt_url: String,
+    /// Zigbee2MQTT's base topic.
+    #[arg(long, value_name = "TOPIC", default_value = "zigbee2mqtt")]
+    pub base_topic: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DoorAction {
+    Open,
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Run a fleet of virtual locks and sensors until Ctrl-C.
+    Run {
+        #[command(flatten)]
+        broker: SimBroker,
+        /// Number of locks named PREFIX0, PREFIX1, … (ignored with --names).
+        #[arg(long, default_value_t = 10)]
+        locks: usize,
+        #[arg(long, default_value = "lock-")]
+        prefix: String,
+        /// Lock friendly names, comma-separated, instead of --locks/--prefix.
+        #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+        names: Option<Vec<String>>,
+        /// Door/window contact sensor friendly names, comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+        sensors: Vec<String>,
+        /// Time a lock takes to turn its bolt.
+        #[arg(long, default_value_t = 2000, value_name = "MS")]
+        actuation_ms: u64,
+        /// QoS of the devices' state reports (0, 1 or 2).
+        #[arg(long, default_value_t = 1)]
+        qos: u8,
+        /// Keep slot tables across restarts in this file.
+        #[arg(long, value_name = "PATH")]
+        state_file: Option<PathBuf>,
+        /// Publish availability as plain online/offline (Zigbee2MQTT 1.x).
+        #[arg(long)]
+        legacy_availability: bool,
+    },
+    /// Type a PIN on a virtual lock's keypad.
+    Keypad {
+        #[command(flatten)]
+        broker: SimBroker,
+        #[arg(long, value_name = "NAME")]
+        lock: String,
+        #[arg(long)]
+        pin: String,
+    },
+    /// Open or close the door of a virtual lock (opening a locked door is a forced entry).
+    Door {
+        #[command(flatten)]
+        broker: SimBroker,
+        #[arg(long, value_name = "NAME")]
+        lock: String,
+        #[arg(value_enum)]
+        action: DoorAction,
+    },
+    /// Force a virtual lock's door open (or trip a contact sensor).
+    Force {
+        #[command(flatten)]
+        broker: SimBroker,
+        #[arg(long, value_name = "NAME")]
+        lock: String,
+    },
+    /// Jam a virtual lock's bolt, or free it.
+    Jam {
+        #[command(flatten)]
+        broker: SimBroker,
+        #[arg(long, value_name = "NAME")]
+        lock: String,
+        #[arg(value_enum)]
+        state: OnOff,
+    },
+    /// Set a virtual lock's battery level (percent).
+    Battery {
+        #[command(flatten)]
+        broker: SimBroker,
+        #[arg(long, value_name = "NAME")]
+        lock: String,
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+    },
+    /// Take a virtual device off the network.
+    Offline {
+        #[command(flatten)]
+        broker: SimBroker,
+        #[arg(long, value_name = "NAME")]
+        lock: String,
+    },
+    /// Bring a virtual device back.
+    Online {
+        #[command(flatten)]
+        broker: SimBroker,
+        #[arg(long, value_name = "NAME")]
+        lock: String,
     },
 }

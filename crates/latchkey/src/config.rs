@@ -3,9 +3,11 @@
 //! server; secrets may come from `*_FILE` variables and never appear in the logged config.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use latchkey_mqtt::MqttUrl;
 use serde::Deserialize;
 
 use crate::cli::GlobalArgs;
@@ -22,6 +24,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     "master_key_file",
     "log",
     "secure_cookies",
+    "mqtt_listen",
+    "mqtt_url",
+    "mqtt_url_file",
+    "mqtt_base_topic",
+    "replica_id",
 ];
 
 /// The file layer: every key optional.
@@ -34,6 +41,19 @@ pub struct FileConfig {
     pub master_key_file: Option<PathBuf>,
     pub log: Option<String>,
     pub secure_cookies: Option<bool>,
+    pub mqtt_listen: Option<String>,
+    pub mqtt_url: Option<String>,
+    pub mqtt_url_file: Option<PathBuf>,
+    pub mqtt_base_topic: Option<String>,
+    pub replica_id: Option<String>,
+}
+
+/// What `serve` flags override; every other command passes `Overrides::default()`.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides<'a> {
+    pub listen: Option<&'a str>,
+    pub mqtt_listen: Option<&'a str>,
+    pub mqtt_url: Option<&'a str>,
 }
 
 /// Parses the file layer. Unknown keys are dropped and returned as warnings.
@@ -90,6 +110,15 @@ pub struct Config {
     pub master_key: Secret,
     pub log: String,
     pub secure_cookies: bool,
+    /// Where the embedded MQTT broker listens (MQTT 3.1.1, for Zigbee2MQTT and devices).
+    pub mqtt_listen: SocketAddr,
+    /// An external broker to use instead of the embedded one. `Display` redacts the password.
+    pub mqtt_url: Option<MqttUrl>,
+    /// Zigbee2MQTT's `mqtt.base_topic`.
+    pub mqtt_base_topic: String,
+    /// This replica's stable name: its MQTT client id is `latchkey-<replica_id>` (so a
+    /// restarted replica resumes its persistent session) and it holds the reconciler lease.
+    pub replica_id: String,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -98,13 +127,20 @@ impl Config {
     /// One line for the start-up log, secrets redacted.
     pub fn summary(&self) -> String {
         format!(
-            "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={}",
+            "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
+             mqtt_listen={} mqtt_url={} mqtt_base_topic={} replica_id={}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
             self.master_key,
             self.log,
-            self.secure_cookies
+            self.secure_cookies,
+            self.mqtt_listen,
+            self.mqtt_url
+                .as_ref()
+                .map_or_else(|| "(embedded broker)".to_owned(), ToString::to_string),
+            self.mqtt_base_topic,
+            self.replica_id,
         )
     }
 }
@@ -137,7 +173,7 @@ fn env_or_file(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Optio
 /// An unreadable or malformed config file, or an unreadable secret file.
 pub fn load(
     flags: &GlobalArgs,
-    listen_flag: Option<&str>,
+    overrides: &Overrides<'_>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config> {
     let (file, mut warnings) = match &flags.config {
@@ -179,7 +215,8 @@ pub fn load(
             .map(|p| read_secret_file(p, "master key"))
             .transpose()?,
     };
-    let listen = listen_flag
+    let listen = overrides
+        .listen
         .map(str::to_owned)
         .or_else(|| env("LATCHKEY_LISTEN"))
         .or(file.listen)
@@ -190,6 +227,37 @@ pub fn load(
     if let Some(v) = env("RUST_LOG") {
         warnings.push(format!("RUST_LOG={v} is ignored; use LATCHKEY_LOG"));
     }
+    let mqtt_listen_text = overrides
+        .mqtt_listen
+        .map(str::to_owned)
+        .or_else(|| env("LATCHKEY_MQTT_LISTEN"))
+        .or(file.mqtt_listen)
+        .unwrap_or_else(|| DEFAULT_MQTT_LISTEN.to_owned());
+    let mqtt_listen: SocketAddr = mqtt_listen_text.parse().with_context(|| {
+        format!("mqtt_listen `{mqtt_listen_text}` is not an address like 127.0.0.1:1883")
+    })?;
+    let file_mqtt_url = match (file.mqtt_url, file.mqtt_url_file) {
+        (Some(_), Some(_)) => bail!("the config file sets both mqtt_url and mqtt_url_file"),
+        (Some(u), None) => Some(u),
+        (None, Some(p)) => Some(read_secret_file(&p, "MQTT broker URL")?),
+        (None, None) => None,
+    };
+    let mqtt_url = match overrides.mqtt_url {
+        Some(u) => Some(u.to_owned()),
+        None => env_or_file(env, "LATCHKEY_MQTT_URL")?.or(file_mqtt_url),
+    }
+    .map(|u| MqttUrl::parse(&u))
+    .transpose()?;
+    let mqtt_base_topic = env("LATCHKEY_MQTT_BASE_TOPIC")
+        .or(file.mqtt_base_topic)
+        .unwrap_or_else(|| "zigbee2mqtt".to_owned());
+    latchkey_z2m::Topics::new(mqtt_base_topic.clone())
+        .with_context(|| format!("mqtt_base_topic `{mqtt_base_topic}` cannot be used"))?;
+    let replica_id = env("LATCHKEY_REPLICA_ID")
+        .or(file.replica_id)
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(hostname);
     Ok(Config {
         listen,
         data_dir,
@@ -197,8 +265,40 @@ pub fn load(
         master_key: Secret(master_key),
         log,
         secure_cookies: file.secure_cookies.unwrap_or(false),
+        mqtt_listen,
+        mqtt_url,
+        mqtt_base_topic,
+        replica_id,
         warnings,
     })
+}
+
+/// The embedded broker's default address: the standard MQTT port, loopback only.
+pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1883";
+
+/// The machine's host name, the default replica id: stable across restarts, so a restarted
+/// replica gets its persistent MQTT session (and the reconciler lease) back. `latchkey` when
+/// the name cannot be read.
+fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "latchkey".to_owned())
+}
+
+/// The tracing filter to install: the configured one, with rumqttd (which logs every ordinary
+/// client disconnect at ERROR) held to warnings unless the filter says otherwise about it.
+pub fn log_filter(configured: &str) -> String {
+    let configured = configured.trim();
+    if configured.contains("rumqttd") {
+        configured.to_owned()
+    } else if configured.is_empty() {
+        "info,rumqttd=warn".to_owned()
+    } else {
+        format!("{configured},rumqttd=warn")
+    }
 }
 
 #[cfg(test)]
@@ -236,11 +336,19 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            load(&flags, None, &env).is_err(),
+            load(&flags, &Overrides::default(), &env).is_err(),
             "a named config file must exist"
         );
         let flags = GlobalArgs::default();
-        let c = load(&flags, Some("127.0.0.1:1"), &env).expect("loads");
+        let c = load(
+            &flags,
+            &Overrides {
+                listen: Some("127.0.0.1:1"),
+                ..Default::default()
+            },
+            &env,
+        )
+        .expect("loads");
         assert_eq!(c.listen, "127.0.0.1:1");
         assert_eq!(c.data_dir, PathBuf::from("/srv/lk"));
         assert_eq!(c.database_url, "sqlite:///srv/lk/latchkey.db");
@@ -252,7 +360,86 @@ mod tests {
         let env = |k: &str| {
             (k == "LATCHKEY_DATABASE_URL").then(|| "postgres://lk:hunter2@db/lk".to_owned())
         };
-        let c = load(&GlobalArgs::default(), None, &env).expect("loads");
+        let c = load(&GlobalArgs::default(), &Overrides::default(), &env).expect("loads");
         assert!(!c.summary().contains("hunter2"), "{}", c.summary());
+    }
+
+    #[test]
+    fn mqtt_defaults_to_the_embedded_broker_on_the_standard_port() {
+        let c = load(&GlobalArgs::default(), &Overrides::default(), &|_| None).expect("loads");
+        assert_eq!(c.mqtt_listen.to_string(), DEFAULT_MQTT_LISTEN);
+        assert!(c.mqtt_url.is_none());
+        assert_eq!(c.mqtt_base_topic, "zigbee2mqtt");
+        assert!(!c.replica_id.is_empty());
+        assert!(
+            c.summary().contains("mqtt_url=(embedded broker)"),
+            "{}",
+            c.summary()
+        );
+    }
+
+    #[test]
+    fn mqtt_flags_beat_the_environment_and_the_broker_password_is_redacted() {
+        let env = |k: &str| match k {
+            "LATCHKEY_MQTT_LISTEN" => Some("0.0.0.0:1884".to_owned()),
+            "LATCHKEY_MQTT_URL" => Some("mqtt://env:envpass@env-host".to_owned()),
+            "LATCHKEY_REPLICA_ID" => Some("node-b".to_owned()),
+            "LATCHKEY_MQTT_BASE_TOPIC" => Some("z2m/house".to_owned()),
+            _ => None,
+        };
+        let c = load(&GlobalArgs::default(), &Overrides::default(), &env).expect("loads");
+        assert_eq!(c.mqtt_listen.to_string(), "0.0.0.0:1884");
+        assert_eq!(c.replica_id, "node-b");
+        assert_eq!(c.mqtt_base_topic, "z2m/house");
+        assert!(!c.summary().contains("envpass"), "{}", c.summary());
+        let flags = Overrides {
+            mqtt_listen: Some("127.0.0.1:0"),
+            mqtt_url: Some("mqtts://lk:s3cret@broker.example:8883"),
+            ..Default::default()
+        };
+        let c = load(&GlobalArgs::default(), &flags, &env).expect("loads");
+        assert_eq!(c.mqtt_listen.port(), 0);
+        let url = c.mqtt_url.as_ref().expect("a broker URL");
+        assert_eq!(
+            (url.host(), url.port(), url.is_tls()),
+            ("broker.example", 8883, true)
+        );
+        assert_eq!(url.password(), Some("s3cret"));
+        assert!(!c.summary().contains("s3cret"), "{}", c.summary());
+        assert!(c.summary().contains("broker.example"), "{}", c.summary());
+    }
+
+    #[test]
+    fn the_broker_url_can_come_from_a_file_and_a_bad_one_is_refused() {
+        let dir = std::env::temp_dir().join(format!("latchkey-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let secret = dir.join("mqtt-url");
+        std::fs::write(&secret, "mqtt://lk:fromfile@10.0.0.2:1883\n").expect("writes");
+        let path = secret.display().to_string();
+        let env = |k: &str| (k == "LATCHKEY_MQTT_URL_FILE").then(|| path.clone());
+        let c = load(&GlobalArgs::default(), &Overrides::default(), &env).expect("loads");
+        assert_eq!(
+            c.mqtt_url.as_ref().and_then(|u| u.password()),
+            Some("fromfile")
+        );
+        let bad = Overrides {
+            mqtt_url: Some("http://broker"),
+            ..Default::default()
+        };
+        assert!(load(&GlobalArgs::default(), &bad, &|_| None).is_err());
+        let bad = Overrides {
+            mqtt_listen: Some("localhost"),
+            ..Default::default()
+        };
+        let e = load(&GlobalArgs::default(), &bad, &|_| None).expect_err("refused");
+        assert!(e.to_string().contains("mqtt_listen"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn rumqttd_is_held_to_warnings_unless_the_filter_names_it() {
+        assert_eq!(log_filter("info"), "info,rumqttd=warn");
+        assert_eq!(log_filter(""), "info,rumqttd=warn");
+        assert_eq!(log_filter("debug,rumqttd=info"), "debug,rumqttd=info");
     }
 }

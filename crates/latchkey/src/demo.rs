@@ -1,6 +1,9 @@
 //! `serve --demo`: the demo building "Linden Court", created once through the app's use cases
 //! by a terminal principal of a demo admin, and the sign-ins printed for a newcomer.
 //!
+//! Every door gets a lock (`linden/lobby`, `linden/1a-entry`, …) and every sensor a device,
+//! paired when the building is created; `serve` runs those devices as virtual locks in-process.
+//!
 //! Creating people hashes passwords with Argon2id (tens of milliseconds each), so only the
 //! accounts someone may sign in with get a password, and they are created concurrently.
 
@@ -76,32 +79,75 @@ fn weekdays(start: (i8, i8), end: (i8, i8)) -> Schedule {
     }
 }
 
+/// The demo building's sign-ins and devices.
+pub struct DemoBuilding {
+    pub signins: Vec<SignIn>,
+    /// Friendly names of the locks paired with its doors.
+    pub locks: Vec<String>,
+    /// Friendly names of the devices paired with its sensors.
+    pub sensors: Vec<String>,
+}
+
+/// The friendly name of a demo door's lock or a sensor's device: `linden/` and the name in
+/// lower case, words joined by `-` ("Unit 1A entry" → `linden/1a-entry`).
+fn device_name(name: &str) -> String {
+    let name = name.strip_prefix("Unit ").unwrap_or(name).to_lowercase();
+    format!(
+        "linden/{}",
+        name.split_whitespace().collect::<Vec<_>>().join("-")
+    )
+}
+
 /// Creates the demo building unless a property named "Linden Court" exists; returns the
-/// sign-ins either way.
+/// sign-ins and the paired devices either way.
 ///
 /// # Errors
 /// Any use case failing (the error names it).
-pub async fn ensure(app: &App) -> Result<Vec<SignIn>> {
+pub async fn ensure(app: &App) -> Result<DemoBuilding> {
     let started = std::time::Instant::now();
     let admin = demo_admin(app).await?;
-    let exists = app
+    let existing = app
         .list_properties(&admin)
         .await
         .map_err(app_err)?
-        .iter()
-        .any(|p| p.name == PROPERTY);
-    if exists {
-        tracing::info!("demo building already exists; leaving it as it is");
-        return Ok(signins());
-    }
-    build(app, &admin)
+        .into_iter()
+        .find(|p| p.name == PROPERTY);
+    let property = match existing {
+        Some(p) => {
+            tracing::info!("demo building already exists; leaving it as it is");
+            p.id
+        }
+        None => {
+            let id = build(app, &admin)
+                .await
+                .context("creating the demo building failed")?;
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "demo building created"
+            );
+            id
+        }
+    };
+    // Read back rather than recomputed: an installer may have re-paired a demo door.
+    let locks = app
+        .list_doors(&admin, property)
         .await
-        .context("creating the demo building failed")?;
-    tracing::info!(
-        ms = started.elapsed().as_millis() as u64,
-        "demo building created"
-    );
-    Ok(signins())
+        .map_err(app_err)?
+        .into_iter()
+        .filter_map(|d| d.lock_name)
+        .collect();
+    let sensors = app
+        .list_sensors(&admin, property)
+        .await
+        .map_err(app_err)?
+        .into_iter()
+        .filter_map(|s| s.device_name)
+        .collect();
+    Ok(DemoBuilding {
+        signins: signins(),
+        locks,
+        sensors,
+    })
 }
 
 async fn demo_admin(app: &App) -> Result<Principal> {
@@ -131,7 +177,7 @@ struct Building {
     units: Vec<(String, UnitId)>,
 }
 
-async fn build(app: &App, admin: &Principal) -> Result<()> {
+async fn build(app: &App, admin: &Principal) -> Result<PropertyId> {
     let p = app
         .create_property(
             admin,
@@ -163,6 +209,9 @@ async fn build(app: &App, admin: &Principal) -> Result<()> {
             .create_door(admin, p.id, door(name, kind, None))
             .await
             .map_err(app_err)?;
+        app.pair_lock(admin, d.id, Some(&device_name(name)))
+            .await
+            .map_err(app_err)?;
         shared.push(d.id);
     }
     let (lobby, mail, garage) = (shared[0], shared[1], shared[2]);
@@ -177,16 +226,16 @@ async fn build(app: &App, admin: &Principal) -> Result<()> {
                 .create_unit(admin, p.id, &label, floor, None)
                 .await
                 .map_err(app_err)?;
+            let entry_name = format!("Unit {label} entry");
             let entry = app
                 .create_door(
                     admin,
                     p.id,
-                    door(
-                        &format!("Unit {label} entry"),
-                        DoorKind::UnitEntry,
-                        Some(u.id),
-                    ),
+                    door(&entry_name, DoorKind::UnitEntry, Some(u.id)),
                 )
+                .await
+                .map_err(app_err)?;
+            app.pair_lock(admin, entry.id, Some(&device_name(&entry_name)))
                 .await
                 .map_err(app_err)?;
             let mut doors: Vec<DoorId> = vec![entry.id, lobby, mail];
@@ -213,25 +262,31 @@ async fn build(app: &App, admin: &Principal) -> Result<()> {
                         None,
                     ),
                 ] {
-                    app.create_sensor(
-                        admin,
-                        p.id,
-                        SensorInput {
-                            name,
-                            kind,
-                            unit_id: Some(u.id),
-                            door_id,
-                            floor,
-                        },
-                    )
-                    .await
-                    .map_err(app_err)?;
+                    let device = device_name(&name.replace(" living room", ""));
+                    let sensor = app
+                        .create_sensor(
+                            admin,
+                            p.id,
+                            SensorInput {
+                                name,
+                                kind,
+                                unit_id: Some(u.id),
+                                door_id,
+                                floor,
+                            },
+                        )
+                        .await
+                        .map_err(app_err)?;
+                    app.pair_sensor(admin, sensor.id, Some(&device))
+                        .await
+                        .map_err(app_err)?;
                 }
             }
             b.units.push((label, u.id));
         }
     }
-    people_and_credentials(app, admin, &b).await
+    people_and_credentials(app, admin, &b).await?;
+    Ok(p.id)
 }
 
 /// A demo person: name, e-mail, whether they get a password, role, unit label.
@@ -408,4 +463,27 @@ async fn people_and_credentials(app: &App, admin: &Principal, b: &Building) -> R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_name;
+
+    #[test]
+    fn demo_devices_are_named_after_their_doors_and_sensors() {
+        assert_eq!(device_name("Unit 1A entry"), "linden/1a-entry");
+        assert_eq!(device_name("Lobby"), "linden/lobby");
+        assert_eq!(device_name("Mail room"), "linden/mail-room");
+        assert_eq!(
+            device_name("Unit 2B door contact"),
+            "linden/2b-door-contact"
+        );
+        assert_eq!(device_name("Unit 2B window"), "linden/2b-window");
+        for n in ["Unit 1A entry", "Back door", "Unit 3C door contact"] {
+            assert!(
+                latchkey_z2m::validate_friendly_name(&device_name(n)).is_ok(),
+                "{n}"
+            );
+        }
+    }
 }

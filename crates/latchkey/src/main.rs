@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod config;
 mod demo;
+mod mqtt;
 mod serve;
 mod wiring;
 
@@ -20,12 +21,15 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{
     AdminCommand, AuditCommand, BenchCommand, Cli, Command, ConfigCommand, CredentialCommand,
-    DoorCommand, PersonCommand, PropertyCommand, UnitCommand,
+    DeviceCommand, DoorAction, DoorCommand, OnOff, PersonCommand, PropertyCommand, SimCommand,
+    UnitCommand,
 };
-use config::Config;
+use config::{Config, Overrides};
+use latchkey_app::NoDevices;
 
 fn init_logging(filter: &str) {
-    let (filter, bad) = match EnvFilter::try_new(filter) {
+    let filter = config::log_filter(filter);
+    let (filter, bad) = match EnvFilter::try_new(&filter) {
         Ok(f) => (f, None),
         Err(e) => (EnvFilter::new("info"), Some(e)),
     };
@@ -40,8 +44,8 @@ fn init_logging(filter: &str) {
 }
 
 /// Loads the layered configuration and starts logging with it, then reports its warnings.
-fn configure(cli: &Cli, listen: Option<&str>) -> Result<Config> {
-    let config = config::load(&cli.global, listen, &|k| std::env::var(k).ok())?;
+fn configure(cli: &Cli, overrides: &Overrides<'_>) -> Result<Config> {
+    let config = config::load(&cli.global, overrides, &|k| std::env::var(k).ok())?;
     init_logging(&config.log);
     for w in &config.warnings {
         tracing::warn!("{w}");
@@ -65,13 +69,34 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if let Command::Serve(args) = &cli.command {
-        let config = configure(&cli, args.listen.as_deref())?;
-        serve::run(config, args.demo, started).await?;
+    if let Command::Sim { command } = &cli.command {
+        let default = if matches!(command, SimCommand::Run { .. }) {
+            "info"
+        } else {
+            "warn"
+        };
+        init_logging(&std::env::var("LATCHKEY_LOG").unwrap_or_else(|_| default.to_owned()));
+        sim(command).await?;
         return Ok(ExitCode::SUCCESS);
     }
-    let config = configure(&cli, None)?;
-    let app = wiring::open_app(&config).await?;
+    if let Command::Serve(args) = &cli.command {
+        let config = configure(
+            &cli,
+            &Overrides {
+                listen: args.listen.as_deref(),
+                mqtt_listen: args.mqtt_listen.as_deref(),
+                mqtt_url: args.mqtt_url.as_deref(),
+            },
+        )?;
+        let mode = serve::ServeMode {
+            demo: args.demo,
+            no_mqtt: args.no_mqtt,
+        };
+        serve::run(config, mode, started).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = configure(&cli, &Overrides::default())?;
+    let app = wiring::open_app(&config, std::sync::Arc::new(NoDevices)).await?;
     let code = match &cli.command {
         Command::Admin {
             command:
@@ -197,6 +222,38 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             .await?;
             ExitCode::SUCCESS
         }
+        Command::Credential {
+            command: CredentialCommand::Status { credential, acting },
+        } => {
+            commands::devices::credential_status(&app, acting.as_email.as_deref(), *credential)
+                .await?;
+            ExitCode::SUCCESS
+        }
+        Command::Device { command } => {
+            match command {
+                DeviceCommand::List { acting } => {
+                    commands::devices::list(&app, acting.as_email.as_deref()).await?;
+                }
+                DeviceCommand::Pair {
+                    target,
+                    device,
+                    acting,
+                } => {
+                    commands::devices::pair(
+                        &app,
+                        acting.as_email.as_deref(),
+                        *target,
+                        Some(device),
+                    )
+                    .await?;
+                }
+                DeviceCommand::Unpair { target, acting } => {
+                    commands::devices::pair(&app, acting.as_email.as_deref(), *target, None)
+                        .await?;
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Command::Audit { command } => match command {
             AuditCommand::Verify => commands::audit::verify(&app).await?,
             AuditCommand::Head => {
@@ -208,12 +265,79 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             commands::audit::export(&app, args).await?;
             ExitCode::SUCCESS
         }
-        Command::Serve(_) | Command::Config { .. } | Command::Bench { .. } => {
+        Command::Serve(_)
+        | Command::Config { .. }
+        | Command::Bench { .. }
+        | Command::Sim { .. } => {
             unreachable!("handled above")
         }
     };
     app.store().close().await;
     Ok(code)
+}
+
+/// `latchkey sim …`: needs a broker, no data directory.
+async fn sim(command: &SimCommand) -> Result<()> {
+    use commands::sim::{FleetArgs, control};
+    match command {
+        SimCommand::Run {
+            broker,
+            locks,
+            prefix,
+            names,
+            sensors,
+            actuation_ms,
+            qos,
+            state_file,
+            legacy_availability,
+        } => {
+            commands::sim::run(
+                broker,
+                FleetArgs {
+                    locks: *locks,
+                    prefix: prefix.clone(),
+                    names: names.clone(),
+                    sensors: sensors.clone(),
+                    actuation: std::time::Duration::from_millis(*actuation_ms),
+                    qos: *qos,
+                    state_file: state_file.clone(),
+                    legacy_availability: *legacy_availability,
+                },
+            )
+            .await
+        }
+        SimCommand::Keypad { broker, lock, pin } => control(broker, lock, "keypad", pin).await,
+        SimCommand::Door {
+            broker,
+            lock,
+            action,
+        } => {
+            let payload = match action {
+                DoorAction::Open => "open",
+                DoorAction::Close => "close",
+            };
+            control(broker, lock, "door", payload).await
+        }
+        SimCommand::Force { broker, lock } => control(broker, lock, "force", "").await,
+        SimCommand::Jam {
+            broker,
+            lock,
+            state,
+        } => {
+            let payload = match state {
+                OnOff::On => "on",
+                OnOff::Off => "off",
+            };
+            control(broker, lock, "jam", payload).await
+        }
+        SimCommand::Battery {
+            broker,
+            lock,
+            percent,
+        } => control(broker, lock, "battery", &percent.to_string()).await,
+        SimCommand::Offline { broker, lock } => control(broker, lock, "offline", "").await,
+        SimCommand::Online { broker, lock } => control(broker, lock, "online", "").await,
+    }
 }
 
 #[tokio::main]

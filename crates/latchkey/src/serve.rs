@@ -1,29 +1,63 @@
-//! `latchkey serve`: open the data, optionally create the demo, bind, print the one line tests
-//! parse, serve until Ctrl-C or SIGTERM, then close the store.
+//! `latchkey serve`: open the data, optionally create the demo, start the device side (MQTT),
+//! bind, print the lines tests parse (listening first), serve until Ctrl-C or SIGTERM, then stop
+//! the device side and close the store.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use latchkey_app::NoDevices;
+use latchkey_app::devices::reconcile;
 use latchkey_http::HttpConfig;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::demo;
 use crate::wiring::open_app;
+use crate::{demo, mqtt};
+
+/// What `serve` was asked for besides the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeMode {
+    pub demo: bool,
+    /// No broker at all: the API only, lock commands fail.
+    pub no_mqtt: bool,
+}
 
 /// Serves until a shutdown signal.
 ///
 /// # Errors
-/// The data cannot be opened, the demo cannot be created, or the address cannot be bound.
-pub async fn run(config: Config, with_demo: bool, started: Instant) -> Result<()> {
+/// The data cannot be opened, the demo cannot be created, the MQTT broker cannot start, or the
+/// address cannot be bound.
+pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()> {
     tracing::info!(config = %config.summary(), "effective configuration");
     let shutdown = shutdown_signal();
-    let app = open_app(&config).await?;
-    let signins = if with_demo {
+    let (app, reconcile_rx) = if mode.no_mqtt {
+        tracing::info!("--no-mqtt: no MQTT broker; locks get no commands");
+        (open_app(&config, Arc::new(NoDevices)).await?, None)
+    } else {
+        let (notifier, rx) = reconcile::channel();
+        (open_app(&config, Arc::new(notifier)).await?, Some(rx))
+    };
+    let demo = if mode.demo {
         Some(demo::ensure(&app).await?)
     } else {
         None
+    };
+    let devices = match reconcile_rx {
+        Some(rx) => {
+            let fleet = demo.as_ref().map(|d| {
+                (
+                    mqtt::DemoDevices {
+                        locks: d.locks.clone(),
+                        sensors: d.sensors.clone(),
+                    },
+                    config.data_dir.as_path(),
+                )
+            });
+            Some(mqtt::start(&app, &config, rx, fleet).await?)
+        }
+        None => None,
     };
     let listener = TcpListener::bind(&config.listen)
         .await
@@ -34,8 +68,11 @@ pub async fn run(config: Config, with_demo: bool, started: Instant) -> Result<()
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "latchkey listening on http://{addr}")?;
-        if let Some(signins) = &signins {
-            demo::print_signins(&mut out, addr, signins)?;
+        if let Some(devices) = &devices {
+            writeln!(out, "{}", devices.banner)?;
+        }
+        if let Some(demo) = &demo {
+            demo::print_signins(&mut out, addr, &demo.signins)?;
         }
         out.flush()?;
     }
@@ -58,6 +95,10 @@ pub async fn run(config: Config, with_demo: bool, started: Instant) -> Result<()
     .with_graceful_shutdown(shutdown)
     .await
     .context("the HTTP server failed")?;
+    if let Some(devices) = devices {
+        tracing::info!("shutting down: closing the MQTT session");
+        devices.stop().await;
+    }
     tracing::info!("shutting down: closing the database");
     app.store().close().await;
     Ok(())
@@ -66,7 +107,7 @@ pub async fn run(config: Config, with_demo: bool, started: Instant) -> Result<()
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called (not when it
 /// is first polled), so a signal that arrives right after the listening line still stops the
 /// server gracefully. If a handler cannot be installed, that signal is logged and not awaited.
-fn shutdown_signal() -> impl Future<Output = ()> {
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     let (mut int, mut term) = {
         use tokio::signal::unix::{SignalKind, signal};

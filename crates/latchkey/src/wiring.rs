@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use latchkey_app::authz::Principal;
 use latchkey_app::secrets::Keys;
-use latchkey_app::{App, AppConfig, AppError, NoDevices, SystemClock};
+use latchkey_app::{App, AppConfig, AppError, DevicePort, SystemClock};
 use latchkey_core::PersonId;
 use latchkey_store::{Store, people};
 
@@ -22,11 +22,14 @@ pub fn app_err(e: AppError) -> anyhow::Error {
     }
 }
 
-/// Opens the database (creating the data directory for SQLite) and loads the keys.
+/// Opens the database (creating the data directory for SQLite) and loads the keys. `devices`
+/// is told when a door's desired lock state changes: the reconciler's notifier for `serve`,
+/// `NoDevices` for terminal commands (the running server's periodic sweep picks their changes
+/// up).
 ///
 /// # Errors
 /// The data directory cannot be created, the database cannot be opened, or the key is bad.
-pub async fn open_app(config: &Config) -> Result<App> {
+pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<App> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -47,7 +50,7 @@ pub async fn open_app(config: &Config) -> Result<App> {
         store,
         keys,
         Arc::new(SystemClock),
-        Arc::new(NoDevices),
+        devices,
         AppConfig::default(),
     ))
 }

@@ -1,7 +1,9 @@
 //! Terminal commands for an installer. They open the data directory directly and act as a
-//! terminal principal of an admin (`--as EMAIL`, or the first admin).
+//! terminal principal of an admin (`--as EMAIL`, or the first admin); `sim` needs only a broker.
 
 pub mod admin;
 pub mod audit;
+pub mod devices;
 pub mod directory;
 pub mod people;
+pub mod sim;

@@ -1,0 +1,249 @@
+//! The device side of `serve`: the MQTT broker (embedded or external), the server's session,
+//! the bridge (ingestion and the command link), the reconciler, and for `--demo` the virtual
+//! fleet in-process.
+//!
+//! QoS follows the broker (see `docs/DEVICES.md`): through the embedded rumqttd everything is
+//! QoS 0, because rumqttd never disables Nagle on accepted sockets and every QoS 1 exchange
+//! would stall ≈ 44 ms; a lock's real confirmation is its state report anyway. An external
+//! broker gets QoS 1, a persistent session and acks sent only after the database commit.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use latchkey_app::App;
+use latchkey_app::devices::reconcile::{self, Input, ReconcileOptions};
+use latchkey_bridge::{BridgeStats, IngestOptions, MqttLink};
+use latchkey_mqtt::{
+    BrokerOptions, EmbeddedBroker, MqttError, MqttUrl, QoS, Session, SessionHandle, SessionOptions,
+};
+use latchkey_sim::{FleetConfig, FleetHandle};
+use latchkey_z2m::Topics;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+
+/// The demo's virtual devices, to run in-process.
+pub struct DemoDevices {
+    pub locks: Vec<String>,
+    pub sensors: Vec<String>,
+}
+
+/// The running device side, to print and to stop.
+pub struct Devices {
+    session: SessionHandle,
+    fleet: Option<FleetHandle>,
+    stats: Arc<BridgeStats>,
+    /// The line printed after the listening line.
+    pub banner: String,
+}
+
+/// How long the reconciler waits for the demo fleet to connect before sending its first
+/// commands (QoS 0 commands to a fleet that is not there yet would only be retried later).
+const FLEET_CONNECT_WAIT: Duration = Duration::from_secs(5);
+/// How long the broker keeps an external session (and its unacknowledged messages) while
+/// this replica is away.
+const SESSION_EXPIRY_SECS: u32 = 3600;
+/// The shared-subscription group of all replicas: each message goes to one of them.
+const SHARED_GROUP: &str = "latchkey";
+
+/// Where the server's session connects and how.
+struct Plan {
+    session: SessionOptions,
+    qos: QoS,
+    banner: String,
+    /// Where the demo fleet connects: host, port, user, password (None: it cannot).
+    fleet_broker: Option<(String, u16, Option<String>, Option<String>)>,
+    fleet_qos: u8,
+}
+
+/// Starts the broker (unless external), the session, the bridge and the reconciler, and the
+/// demo's fleet when `demo` is given. Returns once the broker listens; connecting, ingesting
+/// and programming PINs go on in the background.
+///
+/// # Errors
+/// The embedded broker's port is taken (the message names `--mqtt-listen` and `--mqtt-url`;
+/// with the demo another port is picked instead), the base topic is unusable, TLS cannot be set
+/// up, or the demo fleet's state file is unreadable.
+pub async fn start(
+    app: &App,
+    config: &Config,
+    reconcile_rx: mpsc::UnboundedReceiver<Input>,
+    demo: Option<(DemoDevices, &Path)>,
+) -> Result<Devices> {
+    let topics = Topics::new(config.mqtt_base_topic.clone())
+        .with_context(|| format!("the MQTT base topic `{}`", config.mqtt_base_topic))?;
+    let client_id = format!("latchkey-{}", config.replica_id);
+    let plan = match &config.mqtt_url {
+        None => embedded(config, &topics, client_id, demo.is_some()).await?,
+        Some(url) => external(url, &topics, client_id),
+    };
+    let (handle, inbound) = Session::start(plan.session).context("starting the MQTT session")?;
+    let stats = Arc::new(BridgeStats::default());
+    app.attach_link(Arc::new(MqttLink::new(
+        handle.clone(),
+        topics.clone(),
+        plan.qos,
+        stats.clone(),
+    )));
+    tokio::spawn(latchkey_bridge::run_ingest(
+        app.clone(),
+        inbound,
+        handle.clone(),
+        IngestOptions {
+            topics: topics.clone(),
+            ..Default::default()
+        },
+        stats.clone(),
+    ));
+
+    let fleet = match (demo, plan.fleet_broker) {
+        (Some((devices, data_dir)), Some((host, port, username, password))) => {
+            let config = FleetConfig {
+                mqtt_host: host,
+                mqtt_port: port,
+                username,
+                password,
+                client_id: format!("latchkey-demo-fleet-{}", config.replica_id),
+                base_topic: topics.base().to_owned(),
+                names: Some(devices.locks),
+                sensors: devices.sensors,
+                actuation: Duration::from_secs(2),
+                qos: plan.fleet_qos,
+                state_file: Some(data_dir.join("sim-state.json")),
+                ..FleetConfig::default()
+            };
+            let (fleet, _task) = latchkey_sim::run(config)
+                .await
+                .context("starting the demo's virtual locks")?;
+            Some(fleet)
+        }
+        (Some(_), None) => {
+            tracing::warn!(
+                "the demo's virtual locks speak plain MQTT only; they do not run against an \
+                 mqtts:// broker"
+            );
+            None
+        }
+        (None, _) => None,
+    };
+
+    let opts = ReconcileOptions {
+        holder: config.replica_id.clone(),
+        ..Default::default()
+    };
+    let (app, waiting_for) = (app.clone(), fleet.clone());
+    tokio::spawn(async move {
+        if let Some(f) = waiting_for
+            && !f.wait_connected(FLEET_CONNECT_WAIT).await
+        {
+            tracing::warn!("the demo's virtual locks are not connected yet; reconciling anyway");
+        }
+        reconcile::run(app, reconcile_rx, opts).await;
+    });
+    Ok(Devices {
+        session: handle,
+        fleet,
+        stats,
+        banner: plan.banner,
+    })
+}
+
+async fn embedded(config: &Config, topics: &Topics, client_id: String, demo: bool) -> Result<Plan> {
+    let start = |listen: SocketAddr| {
+        tokio::task::spawn_blocking(move || {
+            EmbeddedBroker::start(BrokerOptions {
+                listen,
+                ..BrokerOptions::default()
+            })
+        })
+    };
+    let broker = match start(config.mqtt_listen).await? {
+        Ok(b) => b,
+        // The demo's locks run in-process, so any free port serves them.
+        Err(e @ MqttError::AddrInUse { .. }) if demo => {
+            tracing::warn!("{e}");
+            let b = start(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)).await??;
+            tracing::warn!(
+                addr = %b.listen_addr(),
+                "the demo's MQTT broker listens on port {} instead of {}",
+                b.listen_addr().port(),
+                config.mqtt_listen.port()
+            );
+            b
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let listen = broker.listen_addr();
+    tracing::info!(broker = %format!("mqtt://{listen}"), "using the embedded MQTT broker (QoS 0)");
+    let mut session = SessionOptions::new(MqttUrl::tcp(broker.internal_v5_addr()), client_id);
+    session.clean_start = true;
+    session.manual_acks = false;
+    session.subscriptions = vec![(format!("{}/#", topics.base()), QoS::AtMostOnce)];
+    // A wildcard listen address is reached through loopback.
+    let fleet_ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    Ok(Plan {
+        session,
+        qos: QoS::AtMostOnce,
+        banner: format!(
+            "mqtt broker on mqtt://{listen} (Zigbee2MQTT base topic \"{}\")",
+            topics.base()
+        ),
+        fleet_broker: Some((fleet_ip.to_string(), listen.port(), None, None)),
+        fleet_qos: 0,
+    })
+}
+
+fn external(url: &MqttUrl, topics: &Topics, client_id: String) -> Plan {
+    tracing::info!(broker = %url, "using an external MQTT broker (QoS 1, persistent session)");
+    let mut session = SessionOptions::new(url.clone(), client_id);
+    session.clean_start = false;
+    session.session_expiry_secs = SESSION_EXPIRY_SECS;
+    session.subscriptions = vec![(format!("{}/#", topics.base()), QoS::AtLeastOnce)];
+    session.shared_group = Some(SHARED_GROUP.to_owned());
+    // The bridge acknowledges a message only after its effects are committed.
+    session.manual_acks = true;
+    Plan {
+        session,
+        qos: QoS::AtLeastOnce,
+        banner: format!(
+            "mqtt broker at {url} (external; Zigbee2MQTT base topic \"{}\")",
+            topics.base()
+        ),
+        fleet_broker: (!url.is_tls()).then(|| {
+            (
+                url.host().to_owned(),
+                url.port(),
+                url.username().map(str::to_owned),
+                url.password().map(str::to_owned),
+            )
+        }),
+        fleet_qos: 1,
+    }
+}
+
+impl Devices {
+    /// Stops the demo fleet (it says goodbye as Zigbee2MQTT does) and closes the session.
+    pub async fn stop(self) {
+        if let Some(f) = &self.fleet {
+            f.shutdown().await;
+        }
+        self.session.close().await;
+        let s = &self.stats;
+        tracing::info!(
+            received = s.received.load(Ordering::Relaxed),
+            applied = s.applied.load(Ordering::Relaxed),
+            duplicates = s.duplicates.load(Ordering::Relaxed),
+            rejected = s.rejected.load(Ordering::Relaxed),
+            commands_sent = s.commands_sent.load(Ordering::Relaxed),
+            "MQTT session closed"
+        );
+    }
+}
