@@ -82,8 +82,8 @@ impl EmbeddedBroker {
             })
             .map_err(|e| MqttError::BrokerStart(format!("cannot spawn the broker thread: {e}")))?;
 
-        wait_until_listening(listen)?;
-        wait_until_listening(internal_v5)?;
+        wait_until_listening(listen, 4)?;
+        wait_until_listening(internal_v5, 5)?;
         tracing::info!(%listen, %internal_v5, "embedded MQTT broker listening");
         Ok(Self {
             listen,
@@ -115,7 +115,34 @@ fn probe_bind(addr: SocketAddr) -> Result<SocketAddr, MqttError> {
     }
 }
 
-fn wait_until_listening(addr: SocketAddr) -> Result<(), MqttError> {
+/// A minimal MQTT CONNECT (clean session, keep-alive 60 s) for protocol level 4 or 5.
+fn connect_packet(level: u8, client_id: &str) -> Vec<u8> {
+    let mut var = vec![0, 4, b'M', b'Q', b'T', b'T', level, 0x02, 0, 60];
+    if level == 5 {
+        var.push(0); // no properties
+    }
+    let id = client_id.as_bytes();
+    var.extend_from_slice(&u16::try_from(id.len()).unwrap_or(0).to_be_bytes());
+    var.extend_from_slice(id);
+    let mut packet = vec![0x10, u8::try_from(var.len()).unwrap_or(0)];
+    packet.extend_from_slice(&var);
+    packet
+}
+
+/// Says hello properly (CONNECT, CONNACK, DISCONNECT) so that the broker logs no error about
+/// a client that vanished before connecting.
+fn handshake(mut stream: TcpStream, level: u8) {
+    use std::io::{Read, Write};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let id = format!("latchkey-probe-{}", std::process::id());
+    if stream.write_all(&connect_packet(level, &id)).is_ok() {
+        let mut ack = [0u8; 16];
+        let _ = stream.read(&mut ack);
+        let _ = stream.write_all(&[0xE0, 0x00]);
+    }
+}
+
+fn wait_until_listening(addr: SocketAddr, level: u8) -> Result<(), MqttError> {
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     // A wildcard listen address is reached through loopback.
     let target = match addr.ip() {
@@ -129,8 +156,10 @@ fn wait_until_listening(addr: SocketAddr) -> Result<(), MqttError> {
     };
     loop {
         match TcpStream::connect_timeout(&target, Duration::from_millis(200)) {
-            // rumqttd sees a connection that never sends CONNECT and drops it after its timeout.
-            Ok(_) => return Ok(()),
+            Ok(stream) => {
+                handshake(stream, level);
+                return Ok(());
+            }
             Err(e) if Instant::now() >= deadline => {
                 return Err(MqttError::BrokerStart(format!(
                     "nothing listens on {addr} after {STARTUP_TIMEOUT:?}: {e}"

@@ -69,6 +69,10 @@ pub struct SessionOptions {
     /// When set, each filter is subscribed as `$share/<group>/<filter>` (MQTT 5 shared
     /// subscription): replicas in the same group split the messages instead of each getting all.
     pub shared_group: Option<String>,
+    /// Filters every replica subscribes to on its own, even with a `shared_group`: brokers do
+    /// not deliver retained messages on shared subscriptions (MQTT 5 §4.8.2), so a retained
+    /// message every replica must see (Zigbee2MQTT's `bridge/devices`) needs one of these.
+    pub unshared_subscriptions: Vec<(String, QoS)>,
     /// Capacity of the inbound channel; when it is full the session stops reading from the
     /// broker (see [`Session::start`]).
     pub inbound_capacity: usize,
@@ -94,6 +98,7 @@ impl SessionOptions {
             keep_alive: Duration::from_secs(30),
             subscriptions: Vec::new(),
             shared_group: None,
+            unshared_subscriptions: Vec::new(),
             inbound_capacity: 1024,
             request_capacity: REQUEST_CAPACITY,
             manual_acks: false,
@@ -112,6 +117,11 @@ impl SessionOptions {
                 };
                 Filter::new(path, (*qos).into())
             })
+            .chain(
+                self.unshared_subscriptions
+                    .iter()
+                    .map(|(filter, qos)| Filter::new(filter.clone(), (*qos).into())),
+            )
             .collect()
     }
 }

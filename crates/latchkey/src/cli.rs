@@ -312,6 +312,35 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200_000)]
         events: usize,
     },
+    /// Remote lock/unlock round trip through HTTP, the broker and virtual locks, next to the bare
+    /// MQTT round trip; and commands per second.
+    Unlock {
+        /// Requests timed one at a time, and again spread over the connections.
+        #[arg(long, default_value_t = 5_000)]
+        requests: usize,
+        /// Concurrent HTTP connections for the throughput run.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Use this broker (e.g. mqtt://127.0.0.1:1883) instead of an embedded one.
+        #[arg(long, value_name = "URL")]
+        mqtt_url: Option<String>,
+    },
+    /// Revoke one PIN present on N virtual locks; time until every lock confirmed its removal.
+    Revoke {
+        #[arg(long, default_value_t = 10_000)]
+        locks: usize,
+        /// Use this broker (e.g. mqtt://127.0.0.1:1883) instead of an embedded one.
+        #[arg(long, value_name = "URL")]
+        mqtt_url: Option<String>,
+    },
+    /// Resident memory of the server with N paired virtual locks (the locks in a child process).
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        locks: usize,
+        /// Seconds to let the server settle before measuring.
+        #[arg(long, default_value_t = 10)]
+        settle_seconds: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -66,6 +66,18 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
         match command {
             BenchCommand::Decisions { decisions } => bench::decisions::run(*decisions).await?,
             BenchCommand::Audit { events } => bench::audit::run(*events).await?,
+            BenchCommand::Unlock {
+                requests,
+                connections,
+                mqtt_url,
+            } => bench::unlock::run(*requests, (*connections).max(1), mqtt_url.as_deref()).await?,
+            BenchCommand::Revoke { locks, mqtt_url } => {
+                bench::revoke::run(*locks, mqtt_url.as_deref()).await?
+            }
+            BenchCommand::Idle {
+                locks,
+                settle_seconds,
+            } => bench::idle::run(*locks, std::time::Duration::from_secs(*settle_seconds)).await?,
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -208,6 +208,12 @@ fn external(url: &MqttUrl, topics: &Topics, client_id: String) -> Plan {
     session.session_expiry_secs = SESSION_EXPIRY_SECS;
     session.subscriptions = vec![(format!("{}/#", topics.base()), QoS::AtLeastOnce)];
     session.shared_group = Some(SHARED_GROUP.to_owned());
+    // The retained device list never arrives on a shared subscription; every replica takes it
+    // on its own (applying it twice is harmless: it is an upsert).
+    session.unshared_subscriptions = vec![(
+        format!("{}/bridge/devices", topics.base()),
+        QoS::AtLeastOnce,
+    )];
     // The bridge acknowledges a message only after its effects are committed.
     session.manual_acks = true;
     Plan {

@@ -4,6 +4,10 @@
 
 pub mod audit;
 pub mod decisions;
+pub mod idle;
+pub mod revoke;
+mod rig;
+pub mod unlock;
 
 use std::path::PathBuf;
 

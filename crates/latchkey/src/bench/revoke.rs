@@ -1,0 +1,148 @@
+//! `latchkey bench revoke`: one PIN on every one of N virtual locks is revoked; the time until
+//! every lock has confirmed its removal (the slot read back empty or a deletion event).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use latchkey_app::credentials::CredentialInput;
+use latchkey_app::people::{MembershipInput, PersonInput};
+use latchkey_core::model::{CredentialKind, CredentialStatus, Role};
+use latchkey_core::schedule::Schedule;
+use latchkey_store::devices::{self, SlotStatus};
+use serde_json::json;
+
+use super::rig;
+use crate::wiring::app_err;
+
+async fn wait_all(
+    rig: &rig::Rig,
+    id: latchkey_core::CredentialId,
+    want: SlotStatus,
+    n: usize,
+    within: Duration,
+) -> Result<Duration> {
+    let t = Instant::now();
+    loop {
+        let done = {
+            let mut conn = rig.app.store().read().await.map_err(|e| anyhow!("{e}"))?;
+            devices::slots_of_credential(&mut conn, id)
+                .await
+                .map_err(|e| anyhow!("{e}"))?
+                .iter()
+                .filter(|s| s.status == want)
+                .count()
+        };
+        if done >= n {
+            return Ok(t.elapsed());
+        }
+        if t.elapsed() > within {
+            return Err(anyhow!(
+                "only {done} of {n} locks reached `{}` within {within:?}",
+                want.as_str()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// # Errors
+/// The bench's server cannot be built, or the locks do not converge in time.
+pub async fn run(locks: usize, external: Option<&str>) -> Result<()> {
+    println!(
+        "building {locks} doors with virtual locks ({} broker)…",
+        if external.is_some() {
+            "external"
+        } else {
+            "embedded"
+        }
+    );
+    let rig = rig::build("revoke", locks, external, 30, true).await?;
+    let (holder, _) = rig
+        .app
+        .create_person(
+            &rig.admin,
+            rig.property,
+            PersonInput {
+                name: "Master key holder".into(),
+                email: None,
+                phone: None,
+                password: None,
+                membership: MembershipInput {
+                    role: Role::Manager,
+                    unit_id: None,
+                    valid_from: None,
+                    valid_until: None,
+                },
+            },
+        )
+        .await
+        .map_err(app_err)?;
+    let cred = rig
+        .app
+        .create_credential(
+            &rig.admin,
+            rig.property,
+            CredentialInput {
+                person_id: holder.id,
+                kind: CredentialKind::Pin,
+                label: Some("building master PIN".into()),
+                unit_id: None,
+                doors: Some(rig.doors.clone()),
+                schedule: Schedule::Always,
+                max_uses: None,
+                duress: false,
+                pin: Some("480261".into()),
+                card_uid: None,
+            },
+        )
+        .await
+        .map_err(app_err)?
+        .credential;
+    let programmed = wait_all(
+        &rig,
+        cred.id,
+        SlotStatus::Set,
+        locks,
+        Duration::from_secs(300),
+    )
+    .await?;
+    println!(
+        "programmed on {locks} locks in {:.2} s",
+        programmed.as_secs_f64()
+    );
+    let t = Instant::now();
+    rig.app
+        .set_credential_status(&rig.admin, cred.id, CredentialStatus::Revoked)
+        .await
+        .map_err(app_err)?;
+    wait_all(
+        &rig,
+        cred.id,
+        SlotStatus::Removed,
+        locks,
+        Duration::from_secs(300),
+    )
+    .await?;
+    let seconds = t.elapsed().as_secs_f64();
+    println!(
+        "revoked and confirmed removed on all {locks} locks in {seconds:.2} s (target ≤ 2 s for 10,000)"
+    );
+    if let Some(fleet) = &rig.fleet {
+        let still = (0..locks)
+            .filter(|i| {
+                matches!(
+                    fleet.keypad(&format!("lock-{i}"), "480261"),
+                    Ok(latchkey_sim::KeypadOutcome::Opened { .. })
+                )
+            })
+            .count();
+        println!("locks still opening for the revoked PIN: {still}");
+    }
+    println!(
+        "{}",
+        json!({ "bench": "revoke", "locks": locks, "seconds": (seconds * 1000.0).round() / 1000.0,
+                "program_seconds": (programmed.as_secs_f64() * 1000.0).round() / 1000.0 })
+    );
+    rig.session.close().await;
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! A whole server for device benchmarks, in this process: a temporary SQLite store, the app,
+//! the MQTT session, bridge and reconciler, the HTTP API on a free port, and a fleet of virtual
+//! locks with zero actuation time — on the embedded broker, or on an external one.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use latchkey_app::authz::Principal;
+use latchkey_app::devices::reconcile;
+use latchkey_app::directory::{DoorInput, PropertyInput};
+use latchkey_app::secrets::Keys;
+use latchkey_app::{App, AppConfig, SystemClock};
+use latchkey_bridge::{BridgeStats, IngestOptions, MqttLink, run_ingest};
+use latchkey_core::DoorId;
+use latchkey_core::model::{DoorKind, DoorMode};
+use latchkey_core::schedule::Schedule;
+use latchkey_mqtt::{
+    BrokerOptions, ConnState, EmbeddedBroker, MqttUrl, QoS, Session, SessionHandle, SessionOptions,
+};
+use latchkey_sim::{FleetConfig, FleetHandle};
+use latchkey_z2m::Topics;
+
+use super::TempDir;
+use crate::wiring::app_err;
+
+pub struct Rig {
+    pub app: App,
+    pub admin: Principal,
+    pub property: latchkey_core::PropertyId,
+    pub doors: Vec<DoorId>,
+    /// The virtual locks, when they run in this process.
+    pub fleet: Option<FleetHandle>,
+    /// The virtual locks, when they run in a child process (so that this process's memory is
+    /// the server's alone).
+    pub _child: Option<tokio::process::Child>,
+    pub http: SocketAddr,
+    /// Where a bare MQTT round trip is measured: the server's side of the broker.
+    pub server_url: MqttUrl,
+    pub session: SessionHandle,
+    _broker: Option<EmbeddedBroker>,
+    _dir: TempDir,
+}
+
+pub async fn wait_connected(handle: &SessionHandle) -> Result<()> {
+    let mut state = handle.state();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if matches!(*state.borrow(), ConnState::Connected) {
+                return;
+            }
+            if state.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+    .map_err(|_| anyhow!("the MQTT session did not connect within 15 s"))
+}
+
+/// Builds the server with `locks` doors, each paired with a virtual lock `lock-<i>`.
+///
+/// # Errors
+/// Any part fails to start.
+pub async fn build(
+    tag: &str,
+    locks: usize,
+    external: Option<&str>,
+    remote_per_minute: u32,
+    fleet_in_process: bool,
+) -> Result<Rig> {
+    let dir = TempDir::new(tag)?;
+    let store = dir.store().await?;
+    let (notifier, rx_rec) = reconcile::channel();
+    let config = AppConfig {
+        remote_per_minute,
+        ..AppConfig::default()
+    };
+    let app = App::new(
+        store,
+        Keys::from_master(&[0x5a; 32]),
+        Arc::new(SystemClock),
+        Arc::new(notifier),
+        config,
+    );
+    let (broker, server_url, device_addr, qos) = match external {
+        Some(u) => {
+            let url = MqttUrl::parse(u).map_err(|e| anyhow!("{e}"))?;
+            let addr: SocketAddr = format!("{}:{}", url.host(), url.port())
+                .parse()
+                .with_context(|| format!("the bench needs an IP address in {u}"))?;
+            (None, url, addr, QoS::AtLeastOnce)
+        }
+        None => {
+            let b = EmbeddedBroker::start(BrokerOptions {
+                listen: "127.0.0.1:0".parse()?,
+                ..BrokerOptions::default()
+            })
+            .map_err(|e| anyhow!("{e}"))?;
+            let url = MqttUrl::tcp(b.internal_v5_addr());
+            let addr = b.listen_addr();
+            (Some(b), url, addr, QoS::AtMostOnce)
+        }
+    };
+    let mut opts = SessionOptions::new(
+        server_url.clone(),
+        format!("latchkey-bench-{tag}-{}", std::process::id()),
+    );
+    opts.subscriptions = vec![("zigbee2mqtt/#".into(), qos)];
+    opts.manual_acks = qos == QoS::AtLeastOnce;
+    opts.request_capacity = 65_536;
+    opts.inbound_capacity = 16_384;
+    let (session, rx) = Session::start(opts).map_err(|e| anyhow!("{e}"))?;
+    wait_connected(&session).await?;
+    let stats = Arc::new(BridgeStats::default());
+    app.attach_link(Arc::new(MqttLink::new(
+        session.clone(),
+        Topics::default(),
+        qos,
+        stats.clone(),
+    )));
+    tokio::spawn(run_ingest(
+        app.clone(),
+        rx,
+        session.clone(),
+        IngestOptions::default(),
+        stats,
+    ));
+    tokio::spawn(reconcile::run(
+        app.clone(),
+        rx_rec,
+        reconcile::ReconcileOptions {
+            tick: Duration::from_millis(20),
+            confirm_after: Duration::from_secs(2),
+            ..Default::default()
+        },
+    ));
+    let sim_qos: u8 = if qos == QoS::AtLeastOnce { 1 } else { 0 };
+    let (fleet, child) = if fleet_in_process {
+        let (fleet, _task) = latchkey_sim::run(FleetConfig {
+            mqtt_host: device_addr.ip().to_string(),
+            mqtt_port: device_addr.port(),
+            client_id: format!("bench-fleet-{tag}-{}", std::process::id()),
+            locks,
+            actuation: Duration::ZERO,
+            qos: sim_qos,
+            ..FleetConfig::default()
+        })
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+        if !fleet.wait_connected(Duration::from_secs(30)).await {
+            return Err(anyhow!("the virtual locks did not connect"));
+        }
+        (Some(fleet), None)
+    } else {
+        let exe =
+            std::env::current_exe().context("cannot find this program to run the virtual locks")?;
+        let mut child = tokio::process::Command::new(exe)
+            .args(["sim", "run", "--mqtt-url"])
+            .arg(format!("mqtt://{device_addr}"))
+            .args([
+                "--locks",
+                &locks.to_string(),
+                "--actuation-ms",
+                "0",
+                "--qos",
+                &sim_qos.to_string(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start `latchkey sim run`")?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("no output from the simulator"))?;
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.starts_with("sim:") {
+                    return Ok(());
+                }
+            }
+            Err(anyhow!("the simulator ended before connecting"))
+        })
+        .await
+        .map_err(|_| anyhow!("the simulator did not connect within 60 s"))??;
+        (None, Some(child))
+    };
+
+    let a = app
+        .create_admin("Bench Admin", "bench@example.org", "bench-password-1")
+        .await
+        .map_err(app_err)?;
+    let admin = app.terminal_principal(a.id).await.map_err(app_err)?;
+    let prop = app
+        .create_property(
+            &admin,
+            PropertyInput {
+                name: "Bench Tower".into(),
+                address: String::new(),
+                timezone: "Europe/Berlin".into(),
+                policy: Default::default(),
+                office_hours: Schedule::Always,
+            },
+        )
+        .await
+        .map_err(app_err)?;
+    let mut doors = Vec::with_capacity(locks);
+    for i in 0..locks {
+        let d = app
+            .create_door(
+                &admin,
+                prop.id,
+                DoorInput {
+                    name: format!("Door {i}"),
+                    kind: DoorKind::Amenity,
+                    unit_id: None,
+                    mode: DoorMode::Normal,
+                    pin_slots: 30,
+                },
+            )
+            .await
+            .map_err(app_err)?;
+        app.pair_lock(&admin, d.id, Some(&format!("lock-{i}")))
+            .await
+            .map_err(app_err)?;
+        doors.push(d.id);
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let http = listener.local_addr()?;
+    let router = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    Ok(Rig {
+        app,
+        admin,
+        property: prop.id,
+        doors,
+        fleet,
+        _child: child,
+        http,
+        server_url,
+        session,
+        _broker: broker,
+        _dir: dir,
+    })
+}
