@@ -10,16 +10,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# .cargo/config.toml puts builds in a shared directory outside the clone. Where that directory
-# cannot be created or written (an ordinary user on a fresh machine), build in ./target instead.
-if [ -z "${CARGO_TARGET_DIR:-}" ]; then
-    shared_target=$(sed -n 's/^[[:space:]]*target-dir[[:space:]]*=[[:space:]]*"\(.*\)"[[:space:]]*$/\1/p' .cargo/config.toml 2>/dev/null | head -n 1)
-    if [ -n "$shared_target" ] && ! { mkdir -p "$shared_target" 2>/dev/null && [ -w "$shared_target" ]; }; then
-        echo "note: cannot write $shared_target; building in ./target instead"
-        export CARGO_TARGET_DIR="$PWD/target"
-    fi
-fi
-
 if [ -n "${LATCHKEY_TEST_POSTGRES_URL:-}" ]; then
     # Never print a password.
     shown=$(printf '%s' "$LATCHKEY_TEST_POSTGRES_URL" | sed -E 's#(://[^:@/]*):[^@/]*@#\1:****@#')
