@@ -1,13 +1,18 @@
 //! The embedded broker: rumqttd in-process.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+use rumqttd::local::LinkBuilder;
+use rumqttd::protocol::v4::V4;
+use rumqttd::protocol::v5::V5;
+use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, Server, ServerSettings};
+use tokio::sync::mpsc;
 
-use crate::MqttError;
+use crate::local::{self, Connector, Link};
+use crate::{Inbound, MqttError, QoS, SessionHandle};
 
 /// How to run the embedded broker.
 #[derive(Debug, Clone)]
@@ -19,6 +24,13 @@ pub struct BrokerOptions {
     pub max_connections: usize,
     /// Largest PUBLISH payload accepted, in bytes.
     pub max_payload: usize,
+    /// The client id of latchkey's own **in-process** session, taken with
+    /// [`EmbeddedBroker::take_local_session`]. `None` (the default) creates none.
+    ///
+    /// The id is a connection like any other in the broker: a TCP client that connects with the
+    /// same id takes it over (the local session then reconnects and takes it back), so pick one
+    /// no device uses. It must not contain `+`, `#`, `/` or `$`.
+    pub local_client: Option<String>,
 }
 
 impl Default for BrokerOptions {
@@ -29,29 +41,48 @@ impl Default for BrokerOptions {
             // Zigbee2MQTT's `bridge/devices` list grows with the network; 1 MiB holds hundreds of
             // devices. Lock state messages are a few hundred bytes.
             max_payload: 1024 * 1024,
+            local_client: None,
         }
     }
 }
 
-/// rumqttd running on its own thread, with two listeners:
+/// rumqttd in-process: its router on a thread named `router-0`, and two listeners, each on its
+/// own thread:
 ///
-/// - a **v4** (MQTT 3.1.1) listener on [`BrokerOptions::listen`], for Zigbee2MQTT and devices;
-/// - a **v5** listener on an ephemeral `127.0.0.1` port ([`EmbeddedBroker::internal_v5_addr`]),
-///   for latchkey's own [`Session`](crate::Session), which needs MQTT 5 (shared subscriptions,
-///   session expiry). Messages route between the two.
+/// - a **v4** (MQTT 3.1.1) listener on [`BrokerOptions::listen`] (thread `mqtt-v4`), for
+///   Zigbee2MQTT and devices;
+/// - a **v5** listener on an ephemeral `127.0.0.1` port ([`EmbeddedBroker::internal_v5_addr`],
+///   thread `mqtt-v5-internal`), for MQTT 5 [`Session`](crate::Session)s (shared subscriptions,
+///   session expiry). Messages route between the two;
 ///
-/// **There is no graceful shutdown.** rumqttd's `Broker::start()` blocks forever; it runs on a
-/// thread named `mqtt-broker` that ends with the process. Dropping this value does not stop it.
-/// rumqttd keeps nothing on disk: retained messages and persistent sessions vanish on restart.
+/// and, with [`BrokerOptions::local_client`], an **in-process session** that skips TCP
+/// ([`EmbeddedBroker::take_local_session`]).
+///
+/// **There is no graceful shutdown.** The threads end with the process; dropping this value does
+/// not stop them. rumqttd keeps nothing on disk: retained messages and persistent sessions vanish
+/// on restart.
 ///
 /// rumqttd logs ordinary client disconnects at ERROR level; the binary should filter it with
 /// `rumqttd=warn` in its tracing filter. rumqttd also never sets `TCP_NODELAY` on accepted
-/// sockets, so QoS 1 request/response pairs through it can stall ≈ 40 ms (Nagle + delayed ACK);
-/// QoS 0 does not.
-#[derive(Debug)]
+/// sockets, so when it forwards two messages back to back to one TCP client the second can wait
+/// ≈ 40 ms (Nagle + delayed ACK), and QoS 1 request/response pairs stall the same way. The
+/// in-process session has no socket, hence no such stall.
 pub struct EmbeddedBroker {
     listen: SocketAddr,
     internal_v5: SocketAddr,
+    /// Makes in-process links (rumqttd's router channel, whose type rumqttd does not export).
+    connector: Connector,
+    /// The in-process session's client id and its first link, until taken.
+    local: Mutex<Option<(String, Link)>>,
+}
+
+impl std::fmt::Debug for EmbeddedBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedBroker")
+            .field("listen", &self.listen)
+            .field("internal_v5", &self.internal_v5)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long `start` waits for rumqttd's listeners to accept connections.
@@ -63,32 +94,119 @@ impl EmbeddedBroker {
     /// # Errors
     /// - [`MqttError::AddrInUse`] when `listen` is taken (its message says what to do);
     /// - [`MqttError::Bind`] when `listen` cannot be bound for another reason;
-    /// - [`MqttError::BrokerStart`] when the broker thread cannot be spawned or its listeners do
-    ///   not come up within 5 s.
+    /// - [`MqttError::BrokerStart`] when a broker thread cannot be spawned or its listeners do
+    ///   not come up within 5 s;
+    /// - [`MqttError::LocalSession`] when [`BrokerOptions::local_client`] is not a usable client
+    ///   id or the broker refuses the in-process connection.
+    ///
+    /// # Panics
+    /// When the OS cannot spawn rumqttd's router thread (rumqttd unwraps that).
     pub fn start(options: BrokerOptions) -> Result<Self, MqttError> {
+        if let Some(id) = &options.local_client {
+            local::check_client_id(id)?;
+        }
         // rumqttd binds on its own thread and only logs a failure, so find problems here first.
         let listen = probe_bind(options.listen)?;
         let internal_v5 = probe_bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))?;
 
-        let config = broker_config(&options, listen, internal_v5);
-        std::thread::Builder::new()
-            .name("mqtt-broker".to_owned())
-            .spawn(move || {
-                let mut broker = Broker::new(config);
-                // Blocks for the life of the process.
-                if let Err(e) = broker.start() {
-                    tracing::error!(error = %e, "embedded MQTT broker stopped");
-                }
-            })
-            .map_err(|e| MqttError::BrokerStart(format!("cannot spawn the broker thread: {e}")))?;
+        // What `rumqttd::Broker::start` does, minus its metrics/console/bridge parts, but keeping
+        // the router channel: `Broker` keeps it private, so its `link()` works only before
+        // `start()` takes the broker for good, and a local session whose link the router drops
+        // (a TCP client connected with the same id) could never reconnect.
+        let (router, v4, v5) = broker_config(&options, listen, internal_v5);
+        let router_tx = Router::new(0, router).spawn();
+        spawn_server(&v4.name.clone(), Server::new(v4, router_tx.clone(), V4))?;
+        spawn_server(&v5.name.clone(), Server::new(v5, router_tx.clone(), V5))?;
+        let connector: Connector = Arc::new(move |client_id: &str| {
+            // `dynamic_filters` is moot in rumqttd 0.20 (`DataLog::matches` never returns None,
+            // so a publish nobody subscribed to is dropped, never refused); set it like the
+            // listeners do in case that changes.
+            LinkBuilder::new(client_id, router_tx.clone())
+                .clean_session(true)
+                .dynamic_filters(true)
+                .build()
+                .map(|(tx, rx, _connack)| (tx, rx))
+                .map_err(|e| e.to_string())
+        });
 
         wait_until_listening(listen, 4)?;
         wait_until_listening(internal_v5, 5)?;
+        // The router answers a link's connect at once; this is the in-process session's first
+        // link, made now so that a refusal shows at start.
+        let local = match options.local_client {
+            Some(id) => {
+                let link = connector(&id).map_err(|e| {
+                    MqttError::LocalSession(format!("the broker refused client `{id}`: {e}"))
+                })?;
+                Some((id, link))
+            }
+            None => None,
+        };
         tracing::info!(%listen, %internal_v5, "embedded MQTT broker listening");
         Ok(Self {
             listen,
             internal_v5,
+            connector,
+            local: Mutex::new(local),
         })
+    }
+
+    /// The in-process session of [`BrokerOptions::local_client`]: the same [`SessionHandle`] and
+    /// [`Inbound`] channel as [`Session::start`](crate::Session::start), without TCP. Callable
+    /// once.
+    ///
+    /// It subscribes to `subscriptions` (`$share/…` filters are allowed but pointless: there is
+    /// one local session) and reports [`ConnState::Connected`](crate::ConnState::Connected) once
+    /// the broker has acknowledged them. Differences from a TCP session:
+    ///
+    /// - Everything is **QoS 0** inside the process: the requested QoS of subscriptions and
+    ///   publishes is ignored, messages arrive with `qos: AtMostOnce` and `ack: None`. Nothing is
+    ///   lost in the hand-off; devices still get the QoS they subscribed with (rumqttd forwards
+    ///   at the subscriber's QoS, whatever the publisher's).
+    /// - A full inbound channel makes the broker hold this session's messages in its in-memory
+    ///   log (it does not drop them until the consumer falls behind by more than the log holds,
+    ///   8 segments of `max(4 × max_payload, 1 MiB)`), and publishing keeps working meanwhile.
+    /// - Publishes queue in a channel of 1,024 (`try_publish` fails with `QueueFull` when it is
+    ///   full) drained by the session's own thread (`mqtt-local-session`), so no call blocks a
+    ///   tokio worker.
+    /// - If the broker drops the link (another client connected with the same id), the session
+    ///   reconnects with the same backoff as a TCP session and resubscribes; messages in
+    ///   between are missed.
+    ///
+    /// Works inside or outside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`MqttError::LocalSession`] when no `local_client` was configured, the session was already
+    /// taken, a filter is invalid (empty, or starting with `$` other than `$share/`), or its
+    /// thread cannot be spawned.
+    pub fn take_local_session(
+        &self,
+        subscriptions: Vec<(String, QoS)>,
+        inbound_capacity: usize,
+    ) -> Result<(SessionHandle, mpsc::Receiver<Inbound>), MqttError> {
+        for (filter, _) in &subscriptions {
+            local::check_filter(filter)?;
+        }
+        let taken = self
+            .local
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some((client_id, link)) = taken else {
+            return Err(MqttError::LocalSession(
+                "no in-process session: BrokerOptions::local_client was not set, \
+                 or the session was already taken"
+                    .to_owned(),
+            ));
+        };
+        let filters = subscriptions.into_iter().map(|(f, _)| f).collect();
+        local::start(
+            client_id,
+            link,
+            self.connector.clone(),
+            filters,
+            inbound_capacity,
+        )
     }
 
     /// The v4 listener's real address (with the port picked when `listen` had port 0).
@@ -170,7 +288,40 @@ fn wait_until_listening(addr: SocketAddr, level: u8) -> Result<(), MqttError> {
     }
 }
 
-fn broker_config(options: &BrokerOptions, listen: SocketAddr, internal_v5: SocketAddr) -> Config {
+/// Runs one rumqttd listener on its own thread with a current-thread runtime, as
+/// `rumqttd::Broker::start` does.
+fn spawn_server<P>(name: &str, mut server: Server<P>) -> Result<(), MqttError>
+where
+    P: rumqttd::protocol::Protocol + Clone + Send + 'static,
+{
+    let name = name.to_owned();
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, listener = name, "MQTT listener has no runtime");
+                    return;
+                }
+            };
+            // Runs for the life of the process.
+            if let Err(e) = runtime.block_on(server.start(LinkType::Remote)) {
+                tracing::error!(error = %e, listener = name, "MQTT listener stopped");
+            }
+        })
+        .map(drop)
+        .map_err(|e| MqttError::BrokerStart(format!("cannot spawn a broker thread: {e}")))
+}
+
+fn broker_config(
+    options: &BrokerOptions,
+    listen: SocketAddr,
+    internal_v5: SocketAddr,
+) -> (RouterConfig, ServerSettings, ServerSettings) {
     let connections = ConnectionSettings {
         // Time a client has to send CONNECT after the TCP handshake.
         connection_timeout_ms: 10_000,
@@ -180,8 +331,9 @@ fn broker_config(options: &BrokerOptions, listen: SocketAddr, internal_v5: Socke
         max_inflight_count: 500,
         auth: None,
         external_auth: None,
-        // Without this rumqttd refuses publishes to topics nobody subscribed to first, and
-        // devices publish state before anyone listens.
+        // Meant to let devices publish to topics nobody subscribed to yet. rumqttd 0.20 never
+        // reads it on that path (`DataLog::matches` always returns `Some`, maybe empty): such a
+        // publish is accepted and dropped either way. Kept in case a later rumqttd honours it.
         dynamic_filters: true,
     };
     let server = |name: &str, addr: SocketAddr| ServerSettings {
@@ -208,17 +360,9 @@ fn broker_config(options: &BrokerOptions, listen: SocketAddr, internal_v5: Socke
         max_segment_count: 8,
         ..RouterConfig::default()
     };
-    Config {
-        id: 0,
+    (
         router,
-        v4: Some(HashMap::from([(
-            "v4".to_owned(),
-            server("mqtt-v4", listen),
-        )])),
-        v5: Some(HashMap::from([(
-            "v5".to_owned(),
-            server("mqtt-v5-internal", internal_v5),
-        )])),
-        ..Config::default()
-    }
+        server("mqtt-v4", listen),
+        server("mqtt-v5-internal", internal_v5),
+    )
 }

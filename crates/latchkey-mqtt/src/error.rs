@@ -26,6 +26,11 @@ pub enum MqttError {
     #[error("embedded MQTT broker failed to start: {0}")]
     BrokerStart(String),
 
+    /// The embedded broker's in-process session is not available (not configured, already
+    /// taken, refused by the broker) or was asked for an invalid filter.
+    #[error("in-process MQTT session: {0}")]
+    LocalSession(String),
+
     /// A broker URL could not be parsed. `url` has its password redacted.
     #[error("invalid MQTT URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },

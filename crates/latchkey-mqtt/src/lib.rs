@@ -1,7 +1,9 @@
 //! MQTT transport for latchkey: the embedded broker and the client session task.
 //!
 //! - [`EmbeddedBroker`] runs rumqttd in-process: a v4 (MQTT 3.1.1) listener for Zigbee2MQTT and
-//!   devices, and a v5 listener on an internal loopback port for latchkey's own session.
+//!   devices, a v5 listener on an internal loopback port, and optionally an in-process session
+//!   for latchkey itself ([`EmbeddedBroker::take_local_session`]) that skips TCP and with it the
+//!   ≈ 40 ms Nagle stalls of rumqttd's sockets.
 //! - [`Session`] is one tokio task that owns the MQTT 5 event loop (rumqttc) and talks to the rest
 //!   of the server through a bounded channel of [`Inbound`] messages and a cloneable
 //!   [`SessionHandle`] (style rule 11).
@@ -12,6 +14,7 @@
 
 mod broker;
 mod error;
+mod local;
 mod session;
 mod url;
 

@@ -15,10 +15,10 @@ use tokio::time::{Instant, sleep, sleep_until};
 use crate::{MqttError, MqttUrl};
 
 /// First reconnect delay; doubles after each failure up to [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(crate) const MIN_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Requests (publishes, acks) rumqttc buffers before `publish` waits.
-const REQUEST_CAPACITY: usize = 1024;
+pub(crate) const REQUEST_CAPACITY: usize = 1024;
 /// How long `close` lets the DISCONNECT packet reach the broker.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -188,12 +188,35 @@ impl Shared {
 }
 
 /// Talks to the session task. Cheap to clone; dropping every clone closes the session.
+///
+/// The same type serves a TCP session ([`Session::start`]) and the embedded broker's in-process
+/// one ([`EmbeddedBroker::take_local_session`](crate::EmbeddedBroker::take_local_session)).
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
-    client: AsyncClient,
-    shared: Arc<Shared>,
+    transport: Link,
     state: watch::Receiver<ConnState>,
     close: Arc<watch::Sender<bool>>,
+}
+
+#[derive(Debug, Clone)]
+enum Link {
+    /// rumqttc's MQTT 5 client over TCP (or TLS).
+    Tcp {
+        client: AsyncClient,
+        shared: Arc<Shared>,
+    },
+    /// rumqttd's in-process link; publishes go through the session thread.
+    Local {
+        requests: mpsc::Sender<LocalPublish>,
+    },
+}
+
+/// A publish queued for the in-process session's thread.
+#[derive(Debug)]
+pub(crate) struct LocalPublish {
+    pub(crate) topic: String,
+    pub(crate) payload: Bytes,
+    pub(crate) retain: bool,
 }
 
 /// Entry point: see [`Session::start`].
@@ -267,8 +290,7 @@ impl Session {
         };
         tokio::spawn(task.run());
         let handle = SessionHandle {
-            client,
-            shared,
+            transport: Link::Tcp { client, shared },
             state: state_rx,
             close: Arc::new(close_tx),
         };
@@ -277,9 +299,25 @@ impl Session {
 }
 
 impl SessionHandle {
+    /// The handle of an in-process session (see `crate::local`).
+    pub(crate) fn local(
+        requests: mpsc::Sender<LocalPublish>,
+        state: watch::Receiver<ConnState>,
+        close: Arc<watch::Sender<bool>>,
+    ) -> Self {
+        Self {
+            transport: Link::Local { requests },
+            state,
+            close,
+        }
+    }
+
     /// Queues a PUBLISH. Returns once rumqttc has the request, not when the broker has it; it
     /// waits only while rumqttc's request queue (1,024) is full. Publishes queued while
     /// disconnected go out after the reconnect (QoS 1/2 are also retransmitted if unacked).
+    ///
+    /// In-process session: the same, with its own queue of 1,024; `qos` is ignored (see
+    /// [`EmbeddedBroker::take_local_session`](crate::EmbeddedBroker::take_local_session)).
     ///
     /// # Errors
     /// [`MqttError::InvalidTopic`] for an empty or wildcard topic; [`MqttError::SessionClosed`]
@@ -295,10 +333,20 @@ impl SessionHandle {
         if self.is_closed() {
             return Err(MqttError::SessionClosed);
         }
-        self.client
-            .publish_bytes(topic, qos.into(), retain, payload.into())
-            .await
-            .map_err(|_| MqttError::SessionClosed)
+        match &self.transport {
+            Link::Tcp { client, .. } => client
+                .publish_bytes(topic, qos.into(), retain, payload.into())
+                .await
+                .map_err(|_| MqttError::SessionClosed),
+            Link::Local { requests } => requests
+                .send(LocalPublish {
+                    topic,
+                    payload: payload.into(),
+                    retain,
+                })
+                .await
+                .map_err(|_| MqttError::SessionClosed),
+        }
     }
 
     /// Like [`publish`](Self::publish) but never waits.
@@ -316,20 +364,34 @@ impl SessionHandle {
         if self.is_closed() {
             return Err(MqttError::SessionClosed);
         }
-        match self
-            .client
-            .try_publish(topic, qos.into(), retain, payload.into())
-        {
-            Ok(()) => Ok(()),
-            Err(_) if self.is_closed() => Err(MqttError::SessionClosed),
-            Err(_) => Err(MqttError::QueueFull),
+        let sent = match &self.transport {
+            Link::Tcp { client, .. } => client
+                .try_publish(topic, qos.into(), retain, payload.into())
+                .is_ok(),
+            Link::Local { requests } => match requests.try_send(LocalPublish {
+                topic,
+                payload: payload.into(),
+                retain,
+            }) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => false,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(MqttError::SessionClosed);
+                }
+            },
+        };
+        match sent {
+            true => Ok(()),
+            false if self.is_closed() => Err(MqttError::SessionClosed),
+            false => Err(MqttError::QueueFull),
         }
     }
 
     /// Acknowledges a message received with `manual_acks` (sends its PUBACK). Call it only
     /// after the message's effects are durable. Never waits: if rumqttc's queue is full the ack
     /// is queued for the session task. A token from an earlier connection is ignored (the
-    /// broker redelivers that message).
+    /// broker redelivers that message). The in-process session hands out no tokens; a token
+    /// given to it is ignored.
     ///
     /// # Errors
     /// [`MqttError::SessionClosed`] when the session has ended.
@@ -337,7 +399,10 @@ impl SessionHandle {
         if self.is_closed() {
             return Err(MqttError::SessionClosed);
         }
-        let mut gate = self.shared.gate();
+        let Link::Tcp { client, shared } = &self.transport else {
+            return Ok(());
+        };
+        let mut gate = shared.gate();
         if !gate.connected || gate.epoch != token.epoch {
             tracing::debug!(
                 pkid = token.pkid,
@@ -345,7 +410,7 @@ impl SessionHandle {
             );
             return Ok(());
         }
-        if !gate.deferred.is_empty() || !try_ack(&self.client, token.pkid, token.qos) {
+        if !gate.deferred.is_empty() || !try_ack(client, token.pkid, token.qos) {
             gate.deferred.push_back((token.pkid, token.qos));
         }
         Ok(())
@@ -358,7 +423,7 @@ impl SessionHandle {
 
     /// Sends DISCONNECT and ends the session task; returns when it has ended (at most about a
     /// second when the broker does not answer). Further calls on any handle fail with
-    /// [`MqttError::SessionClosed`].
+    /// [`MqttError::SessionClosed`]. Publishes queued before `close` still go out.
     pub async fn close(&self) {
         self.close.send_replace(true);
         let mut state = self.state.clone();

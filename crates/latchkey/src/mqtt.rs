@@ -34,6 +34,8 @@ pub struct DemoDevices {
 
 /// The running device side, to print and to stop.
 pub struct Devices {
+    /// Kept for as long as the server runs (its threads serve the in-process session).
+    _broker: Option<EmbeddedBroker>,
     session: SessionHandle,
     fleet: Option<FleetHandle>,
     stats: Arc<BridgeStats>,
@@ -53,6 +55,9 @@ const SHARED_GROUP: &str = "latchkey";
 /// Where the server's session connects and how.
 struct Plan {
     session: SessionOptions,
+    /// The embedded broker, whose in-process session latchkey uses (no TCP, so no Nagle stall
+    /// on rumqttd's side); `None` for an external broker.
+    local: Option<EmbeddedBroker>,
     qos: QoS,
     banner: String,
     /// Where the demo fleet connects: host, port, user, password (None: it cannot).
@@ -81,7 +86,15 @@ pub async fn start(
         None => embedded(config, &topics, client_id, demo.is_some()).await?,
         Some(url) => external(url, &topics, client_id),
     };
-    let (handle, inbound) = Session::start(plan.session).context("starting the MQTT session")?;
+    let (handle, inbound) = match &plan.local {
+        Some(broker) => broker
+            .take_local_session(
+                plan.session.subscriptions.clone(),
+                plan.session.inbound_capacity,
+            )
+            .context("starting latchkey's in-process MQTT session")?,
+        None => Session::start(plan.session.clone()).context("starting the MQTT session")?,
+    };
     let stats = Arc::new(BridgeStats::default());
     app.attach_link(Arc::new(MqttLink::new(
         handle.clone(),
@@ -145,6 +158,7 @@ pub async fn start(
         reconcile::run(app, reconcile_rx, opts).await;
     });
     Ok(Devices {
+        _broker: plan.local,
         session: handle,
         fleet,
         stats,
@@ -153,10 +167,13 @@ pub async fn start(
 }
 
 async fn embedded(config: &Config, topics: &Topics, client_id: String, demo: bool) -> Result<Plan> {
+    let local_id = client_id.clone();
     let start = |listen: SocketAddr| {
+        let local_id = local_id.clone();
         tokio::task::spawn_blocking(move || {
             EmbeddedBroker::start(BrokerOptions {
                 listen,
+                local_client: Some(local_id.clone()),
                 ..BrokerOptions::default()
             })
         })
@@ -191,6 +208,7 @@ async fn embedded(config: &Config, topics: &Topics, client_id: String, demo: boo
     };
     Ok(Plan {
         session,
+        local: Some(broker),
         qos: QoS::AtMostOnce,
         banner: format!(
             "mqtt broker on mqtt://{listen} (Zigbee2MQTT base topic \"{}\")",
@@ -218,6 +236,7 @@ fn external(url: &MqttUrl, topics: &Topics, client_id: String) -> Plan {
     session.manual_acks = true;
     Plan {
         session,
+        local: None,
         qos: QoS::AtLeastOnce,
         banner: format!(
             "mqtt broker at {url} (external; Zigbee2MQTT base topic \"{}\")",

@@ -88,6 +88,13 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         },
     );
     // The peer address reaches handlers for per-source rate limits.
+    // Replies go out at once: a response written in two parts must not wait for the
+    // client's delayed ACK (Nagle).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -97,12 +97,12 @@ impl App {
         }
         let Batch { events, after, .. } = batch;
         self.commit_at(tx, events, now).await?;
-        self.wake(after.positions);
+        self.wake(after.positions, now);
         Ok(stats)
     }
 
     /// Wakes callers waiting for doors to reach a position.
-    fn wake(&self, positions: Vec<(DoorId, bool)>) {
+    fn wake(&self, positions: Vec<(DoorId, bool)>, at: Timestamp) {
         if positions.is_empty() {
             return;
         }
@@ -117,7 +117,7 @@ impl App {
                     list.drain(..).partition(|w| w.want_locked == locked);
                 *list = keep;
                 for w in done {
-                    let _ = w.tx.send(());
+                    let _ = w.tx.send(at);
                 }
             }
         }

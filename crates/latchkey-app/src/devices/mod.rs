@@ -6,6 +6,7 @@
 //! binary's business: it hands this module parsed messages ([`App::ingest`]) and a
 //! [`DeviceLink`] to send commands through.
 
+mod batch;
 mod desired;
 mod ingest;
 mod pairing;
@@ -60,7 +61,8 @@ pub(crate) struct Snapshot {
 pub(crate) struct Waiter {
     pub command: i64,
     pub want_locked: bool,
-    pub tx: oneshot::Sender<()>,
+    /// Told the instant the confirmation was committed.
+    pub tx: oneshot::Sender<jiff::Timestamp>,
 }
 
 /// Bridge-related state shared by the app's clones.
@@ -74,6 +76,7 @@ pub struct BridgeState {
     pub(crate) wrong_codes: Mutex<HashMap<DoorId, u32>>,
     /// Since when each door has been unlocked or open, and whether that was already alarmed.
     pub(crate) open_since: Mutex<HashMap<DoorId, OpenSince>>,
+    pub(crate) writer: batch::CommandWriter,
 }
 
 /// A door left unlocked or open.

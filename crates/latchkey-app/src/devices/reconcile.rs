@@ -173,6 +173,22 @@ struct PropertyView {
     memberships: HashMap<PersonId, Vec<Membership>>,
 }
 
+/// Property views loaded during one pass, so that planning ten thousand doors of one building
+/// reads the building once.
+#[derive(Default)]
+struct Views(HashMap<PropertyId, std::sync::Arc<PropertyView>>);
+
+impl Views {
+    async fn get(&mut self, app: &App, id: PropertyId) -> Result<std::sync::Arc<PropertyView>> {
+        if let Some(v) = self.0.get(&id) {
+            return Ok(v.clone());
+        }
+        let v = std::sync::Arc::new(property_view(app, id).await?);
+        self.0.insert(id, v.clone());
+        Ok(v)
+    }
+}
+
 async fn property_view(app: &App, id: PropertyId) -> Result<PropertyView> {
     let mut conn = app.store().read().await?;
     let prop = crate::directory::load_property(&mut conn, id).await?;
@@ -206,15 +222,16 @@ async fn handle(app: &App, opts: &ReconcileOptions, batch: Vec<Input>) -> Result
             Input::Credential(c, ds) => creds.entry(c).or_default().extend(ds),
         }
     }
+    let mut views = Views::default();
     for (c, ds) in creds {
-        let unplaced = plan_credential(app, opts, c, &ds).await?;
+        let unplaced = plan_credential(app, opts, &mut views, c, &ds).await?;
         doors.extend(unplaced);
     }
     for d in &explicit {
         push_settings(app, *d).await?;
     }
     for d in doors {
-        plan_door(app, opts, d).await?;
+        plan_door(app, opts, &mut views, d).await?;
     }
     Ok(())
 }
@@ -262,6 +279,7 @@ async fn push_settings(app: &App, door_id: DoorId) -> Result<()> {
 async fn plan_credential(
     app: &App,
     opts: &ReconcileOptions,
+    views: &mut Views,
     id: CredentialId,
     doors: &BTreeSet<DoorId>,
 ) -> Result<Vec<DoorId>> {
@@ -279,7 +297,7 @@ async fn plan_credential(
         .map(|s| (s.door_id, s))
         .collect();
     drop(conn);
-    let view = property_view(app, c.property_id).await?;
+    let view = views.get(app, c.property_id).await?;
     let ms = view
         .memberships
         .get(&c.person_id)
@@ -345,7 +363,12 @@ fn retarget(slot: &Slot, want: Desired, now: Timestamp) -> Option<Slot> {
 
 /// Plans every slot of a door: keeps each credential in its slot, gives new ones the lowest
 /// free slot, and empties slots whose credential no longer belongs there.
-async fn plan_door(app: &App, opts: &ReconcileOptions, door_id: DoorId) -> Result<()> {
+async fn plan_door(
+    app: &App,
+    opts: &ReconcileOptions,
+    views: &mut Views,
+    door_id: DoorId,
+) -> Result<()> {
     let now = app.now();
     let mut conn = app.store().read().await?;
     let Some(door) = property::get_door(&mut conn, door_id).await? else {
@@ -361,7 +384,7 @@ async fn plan_door(app: &App, opts: &ReconcileOptions, door_id: DoorId) -> Resul
         .collect();
     let slots = repo::slots_of_door(&mut conn, door_id).await?;
     drop(conn);
-    let view = property_view(app, door.property_id).await?;
+    let view = views.get(app, door.property_id).await?;
     let mut want: HashMap<CredentialId, Desired> = HashMap::new();
     for c in &creds {
         let ms = view
@@ -608,8 +631,9 @@ async fn sweep(app: &App, opts: &ReconcileOptions) -> Result<()> {
         let mut conn = app.store().read().await?;
         property::paired_doors(&mut conn).await?
     };
+    let mut views = Views::default();
     for d in doors {
-        plan_door(app, opts, d.id).await?;
+        plan_door(app, opts, &mut views, d.id).await?;
     }
     Ok(())
 }

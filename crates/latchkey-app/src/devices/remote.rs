@@ -96,29 +96,28 @@ impl App {
                 jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::from_secs(15)),
             )
             .unwrap_or(now);
-        let mut tx = self.store().write().await?;
-        let cmd = repo::create_command(
-            tx.conn(),
-            door.id,
-            action.as_str(),
-            Some(who.id()),
-            now,
-            deadline,
-        )
-        .await?;
         let kind = if emergency.is_some() {
             "lock.emergency_command"
         } else {
             "lock.command"
         };
-        let ev = NewEvent::new(kind, format!("door:{}", door.id))
-            .property(door.property_id)
-            .actor(Some(who.id()))
-            .data(json!({
-                "command": cmd.id, "action": action, "credential_id": credential,
-                "reason": emergency, "residents_told": emergency.is_some() && door.unit_id.is_some(),
-            }));
-        self.commit_at(tx, vec![ev], now).await?;
+        let (placeholder, _) = oneshot::channel();
+        let mut cmd = self
+            .record_command(super::batch::NewCommand {
+                door: door.id,
+                property: door.property_id,
+                action: action.as_str(),
+                by: who.id(),
+                at: now,
+                deadline,
+                kind,
+                data: json!({
+                    "action": action, "credential_id": credential, "reason": emergency,
+                    "residents_told": emergency.is_some() && door.unit_id.is_some(),
+                }),
+                reply: placeholder,
+            })
+            .await?;
 
         let (tx_done, rx_done) = oneshot::channel();
         self.bridge()
@@ -147,19 +146,27 @@ impl App {
                 "the command could not be sent: {why}"
             )));
         }
-        if tokio::time::timeout(wait, rx_done).await.is_err() {
-            self.drop_waiter(door.id, cmd.id);
-            self.finish_command(
-                &cmd,
-                "unconfirmed",
-                Some("the lock has not reported yet; it may still act"),
-            )
-            .await?;
+        match tokio::time::timeout(wait, rx_done).await {
+            // Ingestion recorded the confirmation in the same transaction as the report.
+            Ok(Ok(at)) => {
+                cmd.status = "confirmed".into();
+                cmd.completed_at = Some(at);
+                Ok(cmd)
+            }
+            _ => {
+                self.drop_waiter(door.id, cmd.id);
+                self.finish_command(
+                    &cmd,
+                    "unconfirmed",
+                    Some("the lock has not reported yet; it may still act"),
+                )
+                .await?;
+                let mut conn = self.store().read().await?;
+                repo::get_command(&mut conn, cmd.id)
+                    .await?
+                    .ok_or_else(|| AppError::Internal(format!("command {} vanished", cmd.id)))
+            }
         }
-        let mut conn = self.store().read().await?;
-        repo::get_command(&mut conn, cmd.id)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("command {} vanished", cmd.id)))
     }
 
     fn drop_waiter(&self, door: DoorId, command: i64) {
@@ -221,6 +228,18 @@ impl App {
         now: jiff::Timestamp,
     ) -> Result<Basis> {
         let staff = who.staff(door.property_id).is_ok();
+        if staff && door.unit_id.is_none() {
+            // Staff run the building's shared doors; only the door's mode can refuse them.
+            return Ok(match (action, door.mode) {
+                (
+                    RemoteAction::Unlock,
+                    latchkey_core::model::DoorMode::Privacy | latchkey_core::model::DoorMode::NoRemote,
+                ) => Basis::Denied(
+                    "this door does not take remote commands in its current mode; use an emergency command with a reason".into(),
+                ),
+                _ => Basis::Staff,
+            });
+        }
         let mut conn = self.store().read().await?;
         let prop = load_property(&mut conn, door.property_id).await?;
         let tz = time_zone(&prop.timezone)?;

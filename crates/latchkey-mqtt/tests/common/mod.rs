@@ -34,6 +34,33 @@ pub fn embedded_broker() -> EmbeddedBroker {
     .expect("embedded broker starts")
 }
 
+/// An embedded broker (v4 on a free port) with an in-process session for `local_client`.
+pub fn embedded_broker_with_local(local_client: &str) -> EmbeddedBroker {
+    EmbeddedBroker::start(BrokerOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        local_client: Some(local_client.to_owned()),
+        ..BrokerOptions::default()
+    })
+    .expect("embedded broker starts")
+}
+
+/// Takes the broker's in-process session and waits until it is subscribed.
+pub async fn local_session(
+    broker: &EmbeddedBroker,
+    subscriptions: &[(&str, QoS)],
+    inbound_capacity: usize,
+) -> (SessionHandle, mpsc::Receiver<Inbound>) {
+    let subscriptions = subscriptions
+        .iter()
+        .map(|(f, q)| ((*f).to_owned(), *q))
+        .collect();
+    let (handle, rx) = broker
+        .take_local_session(subscriptions, inbound_capacity)
+        .expect("local session starts");
+    wait_for_state(&handle, ConnState::Connected, Duration::from_secs(10)).await;
+    (handle, rx)
+}
+
 /// Starts a session and waits until it is connected and subscribed.
 pub async fn connected_session(
     options: SessionOptions,

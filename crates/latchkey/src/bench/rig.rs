@@ -95,6 +95,7 @@ pub async fn build(
         None => {
             let b = EmbeddedBroker::start(BrokerOptions {
                 listen: "127.0.0.1:0".parse()?,
+                local_client: Some(format!("latchkey-bench-{tag}")),
                 ..BrokerOptions::default()
             })
             .map_err(|e| anyhow!("{e}"))?;
@@ -111,7 +112,12 @@ pub async fn build(
     opts.manual_acks = qos == QoS::AtLeastOnce;
     opts.request_capacity = 65_536;
     opts.inbound_capacity = 16_384;
-    let (session, rx) = Session::start(opts).map_err(|e| anyhow!("{e}"))?;
+    // Against the embedded broker latchkey uses its in-process session, as `serve` does.
+    let (session, rx) = match &broker {
+        Some(b) => b.take_local_session(opts.subscriptions.clone(), opts.inbound_capacity),
+        None => Session::start(opts),
+    }
+    .map_err(|e| anyhow!("{e}"))?;
     wait_connected(&session).await?;
     let stats = Arc::new(BridgeStats::default());
     app.attach_link(Arc::new(MqttLink::new(
@@ -234,6 +240,9 @@ pub async fn build(
     let http = listener.local_addr()?;
     let router = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
     tokio::spawn(async move {
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let _ = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -1,0 +1,105 @@
+//! Group commit for remote commands: concurrent requests are recorded in one transaction, so a
+//! building full of phones does not queue behind one disk flush each. Every command is still
+//! durable, with its audit event, before it is sent.
+
+use std::sync::OnceLock;
+
+use jiff::Timestamp;
+use latchkey_core::{DoorId, PersonId, PropertyId};
+use latchkey_store::audit::NewEvent;
+use latchkey_store::devices::{self as repo, LockCommand};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{App, AppError, Result};
+
+/// Most commands recorded in one transaction.
+const BATCH: usize = 256;
+
+pub(crate) struct NewCommand {
+    pub door: DoorId,
+    pub property: PropertyId,
+    pub action: &'static str,
+    pub by: PersonId,
+    pub at: Timestamp,
+    pub deadline: Timestamp,
+    /// The audit event's kind and data; the command id is added to the data.
+    pub kind: &'static str,
+    pub data: serde_json::Value,
+    pub reply: oneshot::Sender<Result<LockCommand>>,
+}
+
+#[derive(Default)]
+pub(crate) struct CommandWriter {
+    tx: OnceLock<mpsc::Sender<NewCommand>>,
+}
+
+impl App {
+    /// Records a command and its audit event, together with whatever other commands are
+    /// waiting, and returns it once committed.
+    pub(crate) async fn record_command(&self, mut c: NewCommand) -> Result<LockCommand> {
+        let (reply, answer) = oneshot::channel();
+        c.reply = reply;
+        let sender = self.bridge().writer.tx.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(4 * BATCH);
+            tokio::spawn(write_loop(self.clone(), rx));
+            tx
+        });
+        sender
+            .send(c)
+            .await
+            .map_err(|_| AppError::Internal("the command writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| AppError::Internal("the command writer dropped a command".into()))?
+    }
+}
+
+async fn write_loop(app: App, mut rx: mpsc::Receiver<NewCommand>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        match write(&app, &batch).await {
+            Ok(cmds) => {
+                for (c, cmd) in batch.into_iter().zip(cmds) {
+                    let _ = c.reply.send(Ok(cmd));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::error!(error = %e, "recording remote commands failed");
+                for c in batch {
+                    let _ = c.reply.send(Err(AppError::Internal(msg.clone())));
+                }
+            }
+        }
+    }
+}
+
+async fn write(app: &App, batch: &[NewCommand]) -> Result<Vec<LockCommand>> {
+    let mut tx = app.store().write().await?;
+    let mut cmds = Vec::with_capacity(batch.len());
+    let mut events = Vec::with_capacity(batch.len());
+    for c in batch {
+        let cmd =
+            repo::create_command(tx.conn(), c.door, c.action, Some(c.by), c.at, c.deadline).await?;
+        let mut data = c.data.clone();
+        if let Some(map) = data.as_object_mut() {
+            map.insert("command".into(), serde_json::json!(cmd.id));
+        }
+        events.push(
+            NewEvent::new(c.kind, format!("door:{}", c.door))
+                .property(c.property)
+                .actor(Some(c.by))
+                .data(data),
+        );
+        cmds.push(cmd);
+    }
+    let at = batch.last().map_or_else(|| app.now(), |c| c.at);
+    app.commit_at(tx, events, at).await?;
+    Ok(cmds)
+}
