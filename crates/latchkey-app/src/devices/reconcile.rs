@@ -223,15 +223,33 @@ async fn handle(app: &App, opts: &ReconcileOptions, batch: Vec<Input>) -> Result
         }
     }
     let mut views = Views::default();
+    let mut pending = Pending::new();
     for (c, ds) in creds {
-        let unplaced = plan_credential(app, opts, &mut views, c, &ds).await?;
+        let unplaced = plan_credential(app, &mut views, &mut pending, c, &ds).await?;
         doors.extend(unplaced);
     }
     for d in &explicit {
         push_settings(app, *d).await?;
     }
     for d in doors {
-        plan_door(app, opts, &mut views, d).await?;
+        plan_door(app, &mut views, &mut pending, d).await?;
+    }
+    apply_all(app, opts, &mut views, pending).await
+}
+
+/// Slots changed during one pass, by property: saved in one transaction per property.
+type Pending = HashMap<PropertyId, Vec<Slot>>;
+
+async fn apply_all(
+    app: &App,
+    opts: &ReconcileOptions,
+    views: &mut Views,
+    pending: Pending,
+) -> Result<()> {
+    let now = app.now();
+    for (prop, slots) in pending {
+        let view = views.get(app, prop).await?;
+        apply(app, opts, &view, slots, now).await?;
     }
     Ok(())
 }
@@ -278,8 +296,8 @@ async fn push_settings(app: &App, door_id: DoorId) -> Result<()> {
 /// (those need a full plan to allocate one).
 async fn plan_credential(
     app: &App,
-    opts: &ReconcileOptions,
     views: &mut Views,
+    pending: &mut Pending,
     id: CredentialId,
     doors: &BTreeSet<DoorId>,
 ) -> Result<Vec<DoorId>> {
@@ -327,7 +345,7 @@ async fn plan_credential(
             None => {}
         }
     }
-    apply(app, opts, &view, changed, now).await?;
+    pending.entry(c.property_id).or_default().extend(changed);
     Ok(unplaced)
 }
 
@@ -365,8 +383,8 @@ fn retarget(slot: &Slot, want: Desired, now: Timestamp) -> Option<Slot> {
 /// free slot, and empties slots whose credential no longer belongs there.
 async fn plan_door(
     app: &App,
-    opts: &ReconcileOptions,
     views: &mut Views,
+    pending: &mut Pending,
     door_id: DoorId,
 ) -> Result<()> {
     let now = app.now();
@@ -451,7 +469,8 @@ async fn plan_door(
             }));
         app.commit_at(tx, vec![ev], now).await?;
     }
-    apply(app, opts, &view, changed, now).await
+    pending.entry(door.property_id).or_default().extend(changed);
+    Ok(())
 }
 
 /// Saves changed slots and sends the commands that are due now.
@@ -632,8 +651,9 @@ async fn sweep(app: &App, opts: &ReconcileOptions) -> Result<()> {
         property::paired_doors(&mut conn).await?
     };
     let mut views = Views::default();
+    let mut pending = Pending::new();
     for d in doors {
-        plan_door(app, opts, &mut views, d.id).await?;
+        plan_door(app, &mut views, &mut pending, d.id).await?;
     }
-    Ok(())
+    apply_all(app, opts, &mut views, pending).await
 }
