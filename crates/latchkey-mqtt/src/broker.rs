@@ -135,9 +135,24 @@ impl EmbeddedBroker {
         // link, made now so that a refusal shows at start.
         let local = match options.local_client {
             Some(id) => {
-                let link = connector(&id).map_err(|e| {
-                    MqttError::LocalSession(format!("the broker refused client `{id}`: {e}"))
-                })?;
+                // The router occasionally drops the very first link's connect while it is still
+                // settling (seen as a closed channel); a short retry gets it.
+                let mut attempt = 0;
+                let link = loop {
+                    match connector(&id) {
+                        Ok(link) => break link,
+                        Err(e) if attempt >= 20 => {
+                            return Err(MqttError::LocalSession(format!(
+                                "the broker refused client `{id}`: {e}"
+                            )));
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, attempt, "the in-process link was refused; retrying");
+                            attempt += 1;
+                            std::thread::sleep(Duration::from_millis(25));
+                        }
+                    }
+                };
                 Some((id, link))
             }
             None => None,

@@ -574,7 +574,10 @@ impl Shared {
         if list.len() <= MAX_DEVICE_LIST_BYTES {
             self.publish(format!("{base}/bridge/devices"), list, self.qos, true);
         } else {
-            tracing::info!(bytes = list.len(), "the device list is too large to publish; pair the locks by name");
+            tracing::info!(
+                bytes = list.len(),
+                "the device list is too large to publish; pair the locks by name"
+            );
         }
         let now = Instant::now();
         for lock in &devices.locks {
