@@ -164,17 +164,16 @@ async fn a_thousand_locks_on_one_connection_come_up_and_each_answers_a_state_rea
         "server",
         &[
             "zigbee2mqtt/+",
-            "zigbee2mqtt/bridge/devices",
+            "zigbee2mqtt/bridge/state",
             "zigbee2mqtt/lock-999/availability",
         ],
     )
     .await;
-    let devices = server
-        .expect("zigbee2mqtt/bridge/devices", WAIT, |_| true)
-        .await
-        .json();
-    // 1,000 locks plus the coordinator.
-    assert_eq!(devices.as_array().map(Vec::len), Some(1001));
+    // The device list of a fleet this size is over a megabyte, more than the embedded broker
+    // takes in one message, so the fleet does not publish it (smaller fleets do: see above).
+    server
+        .expect("zigbee2mqtt/bridge/state", WAIT, |m| m.json() == json!({"state":"online"}))
+        .await;
     server
         .expect("zigbee2mqtt/lock-999/availability", WAIT, |m| {
             m.json() == json!({"state":"online"})
