@@ -172,7 +172,9 @@ async fn a_thousand_locks_on_one_connection_come_up_and_each_answers_a_state_rea
     // The device list of a fleet this size is over a megabyte, more than the embedded broker
     // takes in one message, so the fleet does not publish it (smaller fleets do: see above).
     server
-        .expect("zigbee2mqtt/bridge/state", WAIT, |m| m.json() == json!({"state":"online"}))
+        .expect("zigbee2mqtt/bridge/state", WAIT, |m| {
+            m.json() == json!({"state":"online"})
+        })
         .await;
     server
         .expect("zigbee2mqtt/lock-999/availability", WAIT, |m| {

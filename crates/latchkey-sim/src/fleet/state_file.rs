@@ -64,8 +64,12 @@ pub(super) fn write(path: &Path, state: &StateFile) -> Result<(), SimError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// A temporary name of its own for every write: the background saver and the final save on
+/// shutdown may write at the same moment, and must not rename each other's file away.
 fn tmp_path(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
+    name.push(format!(".{}.{n}.tmp", std::process::id()));
     path.with_file_name(name)
 }
