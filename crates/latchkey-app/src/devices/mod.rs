@@ -77,6 +77,8 @@ pub struct BridgeState {
     /// Since when each door has been unlocked or open, and whether that was already alarmed.
     pub(crate) open_since: Mutex<HashMap<DoorId, OpenSince>>,
     pub(crate) writer: batch::CommandWriter,
+    /// Per door, the credentials last reported as having no free slot.
+    pub(crate) overflow: Mutex<HashMap<DoorId, Vec<latchkey_core::CredentialId>>>,
 }
 
 /// A door left unlocked or open.

@@ -460,7 +460,22 @@ async fn plan_door(
             updated_at: now,
         });
     }
-    if !overflow.is_empty() {
+    // Reported when the set of credentials without a slot changes, not on every sweep.
+    let reported = {
+        let mut map = app
+            .bridge()
+            .overflow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let changed_set = map.get(&door_id) != Some(&overflow);
+        if overflow.is_empty() {
+            map.remove(&door_id);
+        } else {
+            map.insert(door_id, overflow.clone());
+        }
+        changed_set
+    };
+    if reported && !overflow.is_empty() {
         let tx = app.store().write().await?;
         let ev = NewEvent::new("lock.capacity_exceeded", format!("door:{door_id}"))
             .property(door.property_id)

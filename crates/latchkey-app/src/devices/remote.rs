@@ -272,14 +272,6 @@ impl App {
                 }
             }
         }
-        if staff && door.unit_id.is_none() {
-            return Ok(match (action, door.mode) {
-                (RemoteAction::Unlock, latchkey_core::model::DoorMode::Privacy | latchkey_core::model::DoorMode::NoRemote) => {
-                    Basis::Denied("this door does not take remote commands in its current mode; use an emergency command with a reason".into())
-                }
-                _ => Basis::Staff,
-            });
-        }
         if staff && action == RemoteAction::Lock {
             return Ok(Basis::Staff);
         }
