@@ -111,6 +111,8 @@ impl WriteTx {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database file, for readers that go around the pool (audit verification).
+    sqlite_file: Option<std::sync::Arc<std::path::Path>>,
 }
 
 impl Store {
@@ -156,7 +158,15 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let store = Store { pool, backend };
+        let sqlite_file = (backend == Backend::Sqlite)
+            .then(|| sqlite_file(&url))
+            .flatten()
+            .map(std::sync::Arc::from);
+        let store = Store {
+            pool,
+            backend,
+            sqlite_file,
+        };
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -197,6 +207,23 @@ impl Store {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// The SQLite database file (`None` on PostgreSQL and for in-memory databases).
+    pub(crate) fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
+    }
+}
+
+/// The file of a `sqlite:` URL, as sqlx reads it: the part after the scheme and before `?`.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
 }
 
 /// The backend a connection talks to.

@@ -50,7 +50,8 @@ async fn a_log_of_several_pages_verifies_and_progress_reaches_the_end() {
         .unwrap();
     assert_eq!(summary.events, 25_000);
     assert_eq!(summary.last_seq, 25_000);
-    assert_eq!(seen, vec![10_000, 20_000, 25_000]);
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&25_000));
     cleanup(&path);
 }
 

@@ -13,6 +13,8 @@ use crate::records::{Event, from_micros, to_micros};
 use crate::sql::Sql;
 use crate::{Backend, Conn, Result, Store, StoreError, WriteTx};
 
+mod scan;
+
 /// An event to append. `data` must never hold a secret (a PIN, a password, a token).
 #[derive(Clone, Debug)]
 pub struct NewEvent {
@@ -359,15 +361,64 @@ fn hex_bytes(text: &str) -> Result<Vec<u8>> {
         .collect()
 }
 
-/// Walks the whole chain and checks every link against the stored head. Two reader tasks, each
-/// on its own connection, fetch alternate pages (ranges of sequence numbers) while this task
-/// checks them in order, so reading, decoding and hashing use both cores of a small machine.
-/// `progress` is called with the number of events checked so far.
+/// Walks the whole chain and checks every link against the stored head. On SQLite the file is
+/// first scanned directly, one contiguous range per core (see [`scan`]); when that finds
+/// anything amiss, or on PostgreSQL, the streaming verifier reads the log through the pool and
+/// names the first break. `progress` is called with the number of events checked so far.
 ///
 /// # Errors
 /// `Database` when the log cannot be read; a broken chain is not an error but an `Err` inside
 /// the outcome naming the first bad event.
 pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> Result<VerifyOutcome> {
+    if let Some(file) = store.sqlite_file()
+        && let Some(summary) = scan_file(file.to_owned(), &mut progress).await
+    {
+        return Ok(Ok(summary));
+    }
+    verify_streaming(store, progress).await
+}
+
+/// Runs the parallel scan of a SQLite file (see [`scan`]) on blocking threads, one per core,
+/// reporting progress while it runs. `None` when the chain needs the classifying verifier or
+/// the file could not be read directly.
+async fn scan_file(
+    file: std::path::PathBuf,
+    progress: &mut impl FnMut(u64),
+) -> Option<latchkey_core::chain::VerifySummary> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    let checked = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&checked);
+    let mut job =
+        tokio::task::spawn_blocking(move || scan::verify(&file, threads, counter.as_ref()));
+    let outcome = loop {
+        match tokio::time::timeout(std::time::Duration::from_millis(100), &mut job).await {
+            Ok(done) => break done,
+            Err(_) => progress(checked.load(Ordering::Relaxed)),
+        }
+    };
+    match outcome {
+        Ok(Ok(Some(summary))) => {
+            progress(summary.events);
+            Some(summary)
+        }
+        Ok(Ok(None)) => None,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "direct read of the audit log failed; verifying through the pool");
+            None
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "audit scan did not finish; verifying through the pool");
+            None
+        }
+    }
+}
+
+/// The streaming verification through the pool, for PostgreSQL and for naming the first break.
+/// Two reader tasks, each on its own connection, fetch alternate pages (ranges of sequence
+/// numbers) while this task checks them in order.
+async fn verify_streaming(store: &Store, mut progress: impl FnMut(u64)) -> Result<VerifyOutcome> {
     const PAGE: i64 = 10_000;
     const READERS: i64 = 2;
     let (head, first, last) = {
