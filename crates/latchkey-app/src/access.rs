@@ -47,6 +47,31 @@ pub fn holder_membership<'a>(
 
 /// The decision inputs of a stored credential.
 pub fn rule_for(c: &Credential, holder: Option<&Membership>, tz: &TimeZone) -> CredentialRule {
+    rule_with_doors(c, holder, tz, c.doors.clone())
+}
+
+/// [`rule_for`] as seen by one door: the rule lists only that door (if the credential names
+/// it), so that deciding for each of ten thousand doors does not copy ten thousand door ids.
+pub fn rule_for_door(
+    c: &Credential,
+    holder: Option<&Membership>,
+    tz: &TimeZone,
+    door: DoorId,
+) -> CredentialRule {
+    let doors = if c.doors.contains(&door) {
+        vec![door]
+    } else {
+        Vec::new()
+    };
+    rule_with_doors(c, holder, tz, doors)
+}
+
+fn rule_with_doors(
+    c: &Credential,
+    holder: Option<&Membership>,
+    tz: &TimeZone,
+    doors: Vec<DoorId>,
+) -> CredentialRule {
     let (role, from, until) = match holder {
         Some(m) => (m.role, m.valid_from, m.valid_until),
         // No standing: an empty validity window ending at the epoch, so "membership ended".
@@ -59,7 +84,7 @@ pub fn rule_for(c: &Credential, holder: Option<&Membership>, tz: &TimeZone) -> C
         holder_role: role,
         holder_from: from,
         holder_until: until,
-        doors: c.doors.clone(),
+        doors,
         schedule: c.schedule.compile(tz),
         max_uses: c.max_uses.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         uses: u32::try_from(c.uses).unwrap_or(u32::MAX),

@@ -171,8 +171,15 @@ pub async fn run_ingest(
                     message: i.message.clone(),
                 })
                 .collect();
+            let started = std::time::Instant::now();
             match app.ingest(batch).await {
                 Ok(s) => {
+                    tracing::debug!(
+                        messages = items.len(),
+                        applied = s.applied,
+                        ms = started.elapsed().as_secs_f64() * 1e3,
+                        "device messages ingested"
+                    );
                     stats.applied.fetch_add(s.applied as u64, Ordering::Relaxed);
                     stats
                         .duplicates

@@ -170,24 +170,18 @@ pub async fn list_credentials(
         .collect()
 }
 
-/// Every credential, of any status, that names `door`, with all its doors.
+/// The credentials listed on a door, in id order.
 ///
 /// # Errors
 /// `Database` on a failed read.
-pub async fn credentials_on_door(conn: &mut Conn, door: DoorId) -> Result<Vec<Credential>> {
+pub async fn credential_ids_on_door(conn: &mut Conn, door: DoorId) -> Result<Vec<CredentialId>> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT credential_id FROM credential_doors WHERE door_id = $1 ORDER BY credential_id",
     )
     .bind(door.0)
-    .fetch_all(&mut *conn)
+    .fetch_all(conn)
     .await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(c) = get_credential(conn, CredentialId(id)).await? {
-            out.push(c);
-        }
-    }
-    Ok(out)
+    Ok(ids.into_iter().map(CredentialId).collect())
 }
 
 /// Changes the status. Revoking also releases the PIN on every door so it can be reused.

@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::records::{from_micros, opt_from_micros, to_micros};
+use crate::sql::Sql;
 use crate::{Conn, Result, StoreError};
 
 /// A device as last reported.
@@ -100,6 +101,18 @@ pub async fn get_device(conn: &mut Conn, name: &str) -> Result<Option<Device>> {
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(device_row).transpose()
+}
+
+/// How many devices last said they are online.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn count_reporting(conn: &mut Conn) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE availability = 'online'")
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 /// Every device known, by name.
@@ -296,6 +309,24 @@ pub async fn slots_of_credential(conn: &mut Conn, id: CredentialId) -> Result<Ve
     rows.iter().map(slot_row).collect()
 }
 
+/// How many slots of a credential have `status`, counted by the database.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn count_slots_of_credential(
+    conn: &mut Conn,
+    id: CredentialId,
+    status: SlotStatus,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM lock_slots WHERE credential_id = $1 AND status = $2",
+    )
+    .bind(id.0)
+    .bind(status.as_str())
+    .fetch_one(conn)
+    .await?)
+}
+
 /// The managed slots of one door.
 ///
 /// # Errors
@@ -344,32 +375,96 @@ pub async fn get_slot(conn: &mut Conn, door: DoorId, slot: i64) -> Result<Option
     row.as_ref().map(slot_row).transpose()
 }
 
-/// Writes slots (insert or replace), in one statement per slot inside the caller's transaction.
+/// Rows per statement when writing slots (9 values each, well under SQLite's 32,766).
+const SLOTS_PER_STATEMENT: usize = 500;
+
+/// Writes slots (insert or replace) inside the caller's transaction, in multi-row statements.
+/// When one slot appears twice, the later entry wins.
 ///
 /// # Errors
 /// `Database` on a failed write.
 pub async fn save_slots(conn: &mut Conn, slots: &[Slot]) -> Result<()> {
-    for s in slots {
-        sqlx::query(
-            "INSERT INTO lock_slots (door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (door_id, slot) DO UPDATE SET credential_id = excluded.credential_id, \
+    let backend = crate::backend_of(conn);
+    // One statement may not touch a row twice (PostgreSQL refuses), so keep the last of each.
+    let mut last: std::collections::HashMap<(DoorId, i64), usize> =
+        std::collections::HashMap::with_capacity(slots.len());
+    for (i, s) in slots.iter().enumerate() {
+        last.insert((s.door_id, s.slot), i);
+    }
+    let unique: Vec<&Slot> = slots
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| last.get(&(s.door_id, s.slot)) == Some(i))
+        .map(|(_, s)| s)
+        .collect();
+    for chunk in unique.chunks(SLOTS_PER_STATEMENT) {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO lock_slots (door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at) VALUES ",
+        );
+        for (i, s) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(s.door_id.0)
+                .push(", ")
+                .bind(s.slot)
+                .push(", ")
+                .bind(s.credential_id.map(|c| c.0))
+                .push(", ")
+                .bind(s.desired.as_str())
+                .push(", ")
+                .bind(s.status.as_str())
+                .push(", ")
+                .bind(s.reason.clone())
+                .push(", ")
+                .bind(s.attempts)
+                .push(", ")
+                .bind(s.next_attempt_at.map(to_micros))
+                .push(", ")
+                .bind(to_micros(s.updated_at))
+                .push(")");
+        }
+        sql.push(
+            " ON CONFLICT (door_id, slot) DO UPDATE SET credential_id = excluded.credential_id, \
              desired = excluded.desired, status = excluded.status, reason = excluded.reason, \
              attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at",
-        )
-        .bind(s.door_id.0)
-        .bind(s.slot)
-        .bind(s.credential_id.map(|c| c.0))
-        .bind(s.desired.as_str())
-        .bind(s.status.as_str())
-        .bind(s.reason.clone())
-        .bind(s.attempts)
-        .bind(s.next_attempt_at.map(to_micros))
-        .bind(to_micros(s.updated_at))
-        .execute(&mut *conn)
-        .await?;
+        );
+        sql.query().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The slots with these `(door, slot)` keys that exist, in one statement per 1,000 keys.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_slots(conn: &mut Conn, keys: &[(DoorId, i64)]) -> Result<Vec<Slot>> {
+    let backend = crate::backend_of(conn);
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(1_000) {
+        let mut sql = Sql::new(
+            backend,
+            "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
+             FROM lock_slots WHERE (door_id, slot) IN (VALUES ",
+        );
+        for (i, (door, slot)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(CAST(")
+                .bind(door.0)
+                .push(" AS BIGINT), CAST(")
+                .bind(*slot)
+                .push(" AS BIGINT))");
+        }
+        sql.push(")");
+        for row in sql.query().fetch_all(&mut *conn).await? {
+            out.push(slot_row(&row)?);
+        }
+    }
+    Ok(out)
 }
 
 // ---- commands ----
@@ -483,19 +578,46 @@ pub async fn set_command_status(
 
 // ---- ingestion and leases ----
 
-/// Records a message identity; false when it was seen before (a redelivery to skip).
+/// Records message identities; returns, for each one, whether it was seen here for the first
+/// time (a later copy within the same list counts as seen). One statement per 1,000.
 ///
 /// # Errors
 /// `Database` on a failed write.
-pub async fn first_sighting(conn: &mut Conn, identity: &[u8], at: Timestamp) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO ingested (identity, at) VALUES ($1, $2) ON CONFLICT (identity) DO NOTHING",
-    )
-    .bind(identity.to_vec())
-    .bind(to_micros(at))
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn first_sightings(
+    conn: &mut Conn,
+    identities: &[[u8; 32]],
+    at: Timestamp,
+) -> Result<Vec<bool>> {
+    let backend = crate::backend_of(conn);
+    let mut fresh: std::collections::HashSet<[u8; 32]> = std::collections::HashSet::new();
+    for chunk in identities.chunks(1_000) {
+        let mut seen_in_chunk = std::collections::HashSet::new();
+        let mut sql = Sql::new(backend, "INSERT INTO ingested (identity, at) VALUES ");
+        let mut first = true;
+        for id in chunk {
+            if !seen_in_chunk.insert(*id) {
+                continue;
+            }
+            if !first {
+                sql.push(", ");
+            }
+            first = false;
+            sql.push("(")
+                .bind(id.to_vec())
+                .push(", ")
+                .bind(to_micros(at))
+                .push(")");
+        }
+        sql.push(" ON CONFLICT (identity) DO NOTHING RETURNING identity");
+        for row in sql.query().fetch_all(&mut *conn).await? {
+            let id: Vec<u8> = row.try_get(0)?;
+            if let Ok(id) = <[u8; 32]>::try_from(id.as_slice()) {
+                fresh.insert(id);
+            }
+        }
+    }
+    // The first copy of each fresh identity is new; any later copy is a duplicate.
+    Ok(identities.iter().map(|id| fresh.remove(id)).collect())
 }
 
 /// Forgets identities older than `before`.

@@ -14,7 +14,7 @@ use crate::Backend;
 /// A bound value.
 pub(crate) enum Param {
     Int(Option<i64>),
-    Text(String),
+    Text(Option<String>),
     Bytes(Vec<u8>),
 }
 
@@ -32,13 +32,19 @@ impl From<Option<i64>> for Param {
 
 impl From<String> for Param {
     fn from(v: String) -> Self {
+        Param::Text(Some(v))
+    }
+}
+
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Self {
         Param::Text(v)
     }
 }
 
 impl From<&str> for Param {
     fn from(v: &str) -> Self {
-        Param::Text(v.to_owned())
+        Param::Text(Some(v.to_owned()))
     }
 }
 

@@ -15,7 +15,7 @@ use latchkey_core::model::{CredentialKind, Method};
 use latchkey_store::devices::Desired;
 use latchkey_store::records::{Credential, Door, Membership};
 
-use crate::access::{holder_membership, rule_for};
+use crate::access::{holder_membership, rule_for_door};
 
 /// The slot content for `c` on `door` at `now`; `Empty` for anything that is not a PIN.
 pub(crate) fn desired_for(
@@ -28,7 +28,7 @@ pub(crate) fn desired_for(
     if c.kind != CredentialKind::Pin {
         return Desired::Empty;
     }
-    let rule = rule_for(c, holder_membership(memberships, c, now), tz);
+    let rule = rule_for_door(c, holder_membership(memberships, c, now), tz, door.id);
     // The lock enforces its own wrong-code lockout; the server's copy of it must not remove PINs.
     let ctx = DoorContext {
         id: door.id,

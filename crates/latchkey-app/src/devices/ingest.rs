@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use latchkey_core::model::Policy;
 use latchkey_core::{DoorId, PropertyId};
 use latchkey_store::audit::NewEvent;
-use latchkey_store::devices::{self as repo, DeviceState};
+use latchkey_store::devices::{self as repo, DeviceState, Slot};
 use latchkey_store::{Conn, property};
 use latchkey_z2m::{Availability, BridgeEvent, Inbound, LockReport, LockState};
 use serde_json::json;
@@ -63,6 +63,10 @@ struct Batch<'a> {
     events: Vec<NewEvent>,
     after: After,
     policies: HashMap<PropertyId, Policy>,
+    /// Slots read or written in this batch (`None`: known not to exist).
+    slots: HashMap<(DoorId, i64), Option<Slot>>,
+    /// Slots written in this batch, saved together before the commit.
+    dirty: Vec<Slot>,
 }
 
 impl App {
@@ -74,6 +78,9 @@ impl App {
     pub async fn ingest(&self, items: Vec<IngestItem>) -> Result<IngestStats> {
         let now = self.now();
         let mut stats = IngestStats::default();
+        if items.is_empty() {
+            return Ok(stats);
+        }
         let mut tx = self.store().write().await?;
         let mut batch = Batch {
             app: self,
@@ -81,21 +88,36 @@ impl App {
             events: Vec::new(),
             after: After::default(),
             policies: HashMap::new(),
+            slots: HashMap::new(),
+            dirty: Vec::new(),
         };
+        let identities: Vec<[u8; 32]> = items.iter().filter_map(|i| i.identity).collect();
+        let mut fresh = repo::first_sightings(tx.conn(), &identities, now)
+            .await?
+            .into_iter();
+        let mut todo = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(id) = &item.identity
-                && !repo::first_sighting(tx.conn(), id, now).await?
-            {
+            if item.identity.is_some() && !fresh.next().unwrap_or(false) {
                 stats.duplicates += 1;
-                continue;
+            } else {
+                todo.push(item.message);
             }
-            if batch.apply(tx.conn(), item.message).await? {
+        }
+        batch.prefetch_slots(tx.conn(), &todo).await?;
+        for message in todo {
+            if batch.apply(tx.conn(), message).await? {
                 stats.applied += 1;
             } else {
                 stats.unknown_devices += 1;
             }
         }
-        let Batch { events, after, .. } = batch;
+        let Batch {
+            events,
+            after,
+            dirty,
+            ..
+        } = batch;
+        repo::save_slots(tx.conn(), &dirty).await?;
         self.commit_at(tx, events, now).await?;
         self.wake(after.positions, now);
         Ok(stats)
@@ -243,6 +265,49 @@ fn alarm(
 }
 
 impl Batch<'_> {
+    /// Reads, in one statement, every slot the batch's lock reports name (keypad and
+    /// programming events, slot reads), so that applying them reads none one by one.
+    async fn prefetch_slots(&mut self, conn: &mut Conn, messages: &[Inbound]) -> Result<()> {
+        let mut keys = Vec::new();
+        for m in messages {
+            let Inbound::DeviceState { name, report } = m else {
+                continue;
+            };
+            if report.action_user.is_none() && report.users.is_empty() {
+                continue;
+            }
+            if let Target::Lock(ld) = self.app.target(conn, name).await? {
+                keys.extend(report.action_user.map(|n| (ld.door, i64::from(n))));
+                keys.extend(report.users.keys().map(|n| (ld.door, i64::from(*n))));
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        for key in &keys {
+            self.slots.insert(*key, None);
+        }
+        for s in repo::get_slots(conn, &keys).await? {
+            self.slots.insert((s.door_id, s.slot), Some(s));
+        }
+        Ok(())
+    }
+
+    /// Slot `n` of `door` as this batch sees it (its own writes included).
+    async fn slot(&mut self, conn: &mut Conn, door: DoorId, n: i64) -> Result<Option<Slot>> {
+        if let Some(s) = self.slots.get(&(door, n)) {
+            return Ok(s.clone());
+        }
+        let s = repo::get_slot(conn, door, n).await?;
+        self.slots.insert((door, n), s.clone());
+        Ok(s)
+    }
+
+    /// Writes a slot at the end of the batch (in the same transaction).
+    fn put_slot(&mut self, s: Slot) {
+        self.slots.insert((s.door_id, s.slot), Some(s.clone()));
+        self.dirty.push(s);
+    }
+
     async fn policy(&mut self, conn: &mut Conn, property: PropertyId) -> Result<Policy> {
         if let Some(p) = self.policies.get(&property) {
             return Ok(p.clone());

@@ -242,7 +242,8 @@ impl Batch<'_> {
     ) -> Result<Option<(i64, Option<latchkey_store::records::Credential>)>> {
         let Some(n) = slot else { return Ok(None) };
         let n = i64::from(n);
-        let cred = match repo::get_slot(conn, door, n)
+        let cred = match self
+            .slot(conn, door, n)
             .await?
             .and_then(|s| s.credential_id)
         {

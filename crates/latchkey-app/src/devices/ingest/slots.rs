@@ -3,7 +3,7 @@
 use latchkey_core::CredentialId;
 use latchkey_store::Conn;
 use latchkey_store::audit::NewEvent;
-use latchkey_store::devices::{self as repo, Desired, Slot, SlotStatus};
+use latchkey_store::devices::{Desired, Slot, SlotStatus};
 use latchkey_z2m::{ActionSource, SlotStatus as Reported};
 use serde_json::json;
 
@@ -20,14 +20,14 @@ impl Batch<'_> {
         n: i64,
         source: Option<ActionSource>,
     ) -> Result<()> {
-        let slot = repo::get_slot(conn, ld.door, n).await?;
+        let slot = self.slot(conn, ld.door, n).await?;
         let ours = source != Some(ActionSource::Keypad)
             && slot
                 .as_ref()
                 .is_some_and(|s| s.credential_id.is_some() && s.desired != Desired::Empty);
         if ours {
             if let Some(s) = slot {
-                self.confirm(conn, ld, s, SlotStatus::Set).await?;
+                self.confirm(ld, s, SlotStatus::Set);
             }
             return Ok(());
         }
@@ -42,18 +42,21 @@ impl Batch<'_> {
         n: i64,
         status: Reported,
     ) -> Result<()> {
-        let slot = repo::get_slot(conn, ld.door, n).await?;
+        let slot = self.slot(conn, ld.door, n).await?;
         match (slot, status) {
             (Some(s), Reported::Enabled)
                 if matches!(s.desired, Desired::Enabled | Desired::NonAccess) =>
             {
-                self.confirm(conn, ld, s, SlotStatus::Set).await
+                self.confirm(ld, s, SlotStatus::Set);
+                Ok(())
             }
             (Some(s), Reported::Disabled) if s.desired == Desired::Disabled => {
-                self.confirm(conn, ld, s, SlotStatus::Set).await
+                self.confirm(ld, s, SlotStatus::Set);
+                Ok(())
             }
             (Some(s), Reported::Available) if s.desired == Desired::Empty => {
-                self.confirm(conn, ld, s, SlotStatus::Removed).await
+                self.confirm(ld, s, SlotStatus::Removed);
+                Ok(())
             }
             (Some(mut s), Reported::Available) if s.status == SlotStatus::Set => {
                 // The lock lost a code it had confirmed: write it again.
@@ -61,7 +64,7 @@ impl Batch<'_> {
                 s.attempts = 0;
                 s.next_attempt_at = Some(self.now);
                 s.updated_at = self.now;
-                repo::save_slots(conn, &[s.clone()]).await?;
+                self.put_slot(s.clone());
                 self.events.push(
                     NewEvent::new("lock.slot_lost", format!("door:{}", ld.door))
                         .property(ld.property)
@@ -79,21 +82,15 @@ impl Batch<'_> {
         }
     }
 
-    async fn confirm(
-        &mut self,
-        conn: &mut Conn,
-        ld: LockDoor,
-        mut s: Slot,
-        to: SlotStatus,
-    ) -> Result<()> {
+    fn confirm(&mut self, ld: LockDoor, mut s: Slot, to: SlotStatus) {
         if s.status == to {
-            return Ok(());
+            return;
         }
         s.status = to;
         s.reason = None;
         s.next_attempt_at = None;
         s.updated_at = self.now;
-        repo::save_slots(conn, &[s.clone()]).await?;
+        self.put_slot(s.clone());
         let kind = if to == SlotStatus::Removed {
             "lock.slot_removed"
         } else {
@@ -104,7 +101,6 @@ impl Batch<'_> {
                 .property(ld.property)
                 .data(json!({ "slot": s.slot, "credential_id": s.credential_id, "desired": s.desired })),
         );
-        Ok(())
     }
 
     /// A code latchkey did not set: flag it at once and, by policy, clear it.
@@ -118,23 +114,19 @@ impl Batch<'_> {
             json!({ "slot": n, "clearing": policy.clear_unmanaged_codes }),
         ));
         if policy.clear_unmanaged_codes {
-            let existing = repo::get_slot(conn, ld.door, n).await?;
+            let existing = self.slot(conn, ld.door, n).await?;
             let credential_id: Option<CredentialId> = existing.and_then(|s| s.credential_id);
-            repo::save_slots(
-                conn,
-                &[Slot {
-                    door_id: ld.door,
-                    slot: n,
-                    credential_id,
-                    desired: Desired::Empty,
-                    status: SlotStatus::Removing,
-                    reason: Some("a code latchkey did not set".into()),
-                    attempts: 0,
-                    next_attempt_at: Some(self.now),
-                    updated_at: self.now,
-                }],
-            )
-            .await?;
+            self.put_slot(Slot {
+                door_id: ld.door,
+                slot: n,
+                credential_id,
+                desired: Desired::Empty,
+                status: SlotStatus::Removing,
+                reason: Some("a code latchkey did not set".into()),
+                attempts: 0,
+                next_attempt_at: Some(self.now),
+                updated_at: self.now,
+            });
         }
         Ok(())
     }

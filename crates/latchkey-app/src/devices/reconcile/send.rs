@@ -1,0 +1,278 @@
+//! Sending: the commands each due slot needs, retries with backoff, giving up with a reason,
+//! and the lock settings of a door.
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+use latchkey_core::{CredentialId, DoorId, PropertyId};
+use latchkey_store::audit::NewEvent;
+use latchkey_store::devices::{self as repo, Desired, Slot, SlotStatus};
+use latchkey_store::{credentials, property};
+use latchkey_z2m::{Command, UserType};
+use serde_json::json;
+
+use super::views::{PropertyView, property_view};
+use super::{ReconcileOptions, backoff};
+use crate::{App, Result};
+
+/// Writes the property's lock policy (auto-relock, wrong-code limit and keypad disable time)
+/// to a door's lock. Idempotent, so it is simply sent again whenever the door or policy changes.
+pub(super) async fn push_settings(app: &App, door_id: DoorId) -> Result<()> {
+    let Some(link) = app.bridge().link().cloned() else {
+        return Ok(());
+    };
+    let mut conn = app.store().read().await?;
+    let Some(door) = property::get_door(&mut conn, door_id).await? else {
+        return Ok(());
+    };
+    let Some(lock) = door.lock_name.as_deref() else {
+        return Ok(());
+    };
+    let policy = crate::directory::load_property(&mut conn, door.property_id)
+        .await?
+        .policy;
+    // ZCL holds the disable time in one byte: longer policies are capped at 255 s on the lock
+    // (latchkey's own keypad check still uses the full time).
+    let commands = [
+        Command::SetAutoRelock {
+            seconds: policy
+                .auto_relock_seconds
+                .min(latchkey_z2m::command::MAX_AUTO_RELOCK_SECONDS),
+        },
+        Command::WriteLockoutSettings {
+            wrong_code_limit: policy.wrong_code_limit.max(1),
+            disable_seconds: u8::try_from(policy.keypad_disable_seconds.clamp(1, 255))
+                .unwrap_or(u8::MAX),
+        },
+    ];
+    for c in &commands {
+        if let Err(why) = link.send(lock, c) {
+            tracing::debug!(lock, %why, "lock settings not sent; they go again on the next change");
+        }
+    }
+    Ok(())
+}
+
+/// Saves changed slots and sends the commands that are due now.
+pub(super) async fn apply(
+    app: &App,
+    opts: &ReconcileOptions,
+    view: &PropertyView,
+    mut changed: Vec<Slot>,
+    now: Timestamp,
+) -> Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let out = prepare(app, opts, view, &mut changed, now).await;
+    let mut tx = app.store().write().await?;
+    repo::save_slots(tx.conn(), &changed).await?;
+    tx.commit().await?;
+    dispatch(app, &mut changed, out).await
+}
+
+/// A command for the slot at `index` of a batch, with what the slot held before the attempt
+/// was recorded (restored if the command cannot leave).
+struct Outgoing {
+    index: usize,
+    lock: String,
+    command: Command,
+    before: (i64, Option<Timestamp>, Option<String>),
+}
+
+/// How long each command queued ahead of a slot's own delays its confirmation: a burst of ten
+/// thousand commands takes the broker and the locks a while to work through, and retrying the
+/// tail of a burst before it was even delivered only doubles the work.
+const QUEUE_ALLOWANCE: SignedDuration = SignedDuration::from_micros(500);
+
+/// Works out the write, clear or read-back each slot needs and records the attempt in the slot.
+/// This happens before anything is sent and the caller saves the slots first, because a lock
+/// can answer before a save that came after the send, and its answer must find the slot as
+/// latchkey meant it (a write it did not know of would be taken for a stranger's code).
+async fn prepare(
+    app: &App,
+    opts: &ReconcileOptions,
+    view: &PropertyView,
+    slots: &mut [Slot],
+    now: Timestamp,
+) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    let Some(link) = app.bridge().link().cloned() else {
+        return out;
+    };
+    if !link.connected() {
+        return out;
+    }
+    let mut pins: HashMap<CredentialId, Option<String>> = HashMap::new();
+    for (index, s) in slots.iter_mut().enumerate() {
+        let Some(door) = view.doors.get(&s.door_id) else {
+            continue;
+        };
+        let Some(lock) = door.lock_name.as_deref() else {
+            continue;
+        };
+        let Ok(slot) = u16::try_from(s.slot) else {
+            continue;
+        };
+        let command = if s.attempts % 2 == 1 {
+            // Every other attempt reads the slot back: the write may have landed while its
+            // confirmation was lost.
+            Command::ReadSlot { slot }
+        } else if s.desired == Desired::Empty {
+            Command::ClearPin { slot }
+        } else {
+            let pin = match s.credential_id {
+                Some(id) => match pins.get(&id) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let pin = pin_of(app, door.property_id, id).await;
+                        pins.insert(id, pin.clone());
+                        pin
+                    }
+                },
+                None => None,
+            };
+            match pin {
+                Some(pin) => Command::SetPin {
+                    slot,
+                    pin,
+                    user_type: if s.desired == Desired::NonAccess {
+                        UserType::NonAccess
+                    } else {
+                        UserType::Unrestricted
+                    },
+                    enabled: s.desired != Desired::Disabled,
+                },
+                None => {
+                    s.status = SlotStatus::Failed;
+                    s.reason =
+                        Some("the PIN cannot be read from the database (wrong master key?)".into());
+                    continue;
+                }
+            }
+        };
+        let before = (s.attempts, s.next_attempt_at, s.reason.clone());
+        let queued = QUEUE_ALLOWANCE
+            .checked_mul(i32::try_from(out.len()).unwrap_or(i32::MAX))
+            .unwrap_or(SignedDuration::MAX);
+        s.attempts += 1;
+        s.next_attempt_at = now
+            .checked_add(backoff(opts.confirm_after, s.attempts - 1))
+            .and_then(|t| t.checked_add(queued))
+            .ok();
+        s.updated_at = now;
+        out.push(Outgoing {
+            index,
+            lock: lock.to_owned(),
+            command,
+            before,
+        });
+    }
+    out
+}
+
+/// Sends the prepared commands. One that cannot leave gives its attempt back (a broker outage
+/// delays a slot, it does not use up its attempts) and says why in the slot.
+async fn dispatch(app: &App, slots: &mut [Slot], out: Vec<Outgoing>) -> Result<()> {
+    let Some(link) = app.bridge().link().cloned() else {
+        return Ok(());
+    };
+    let mut unsent = Vec::new();
+    for o in out {
+        if let Err(why) = link.send(&o.lock, &o.command) {
+            let s = &mut slots[o.index];
+            (s.attempts, s.next_attempt_at) = (o.before.0, o.before.1);
+            s.reason = Some(format!("not sent: {why}"));
+            unsent.push(s.clone());
+        }
+    }
+    if !unsent.is_empty() {
+        let mut tx = app.store().write().await?;
+        repo::save_slots(tx.conn(), &unsent).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn pin_of(app: &App, property: PropertyId, id: CredentialId) -> Option<String> {
+    let mut conn = app.store().read().await.ok()?;
+    let sealed = credentials::secret(&mut conn, id).await.ok()??;
+    match app.keys().open_pin(property, &sealed) {
+        Ok(pin) => Some(pin),
+        Err(e) => {
+            tracing::error!(credential = %id, error = %e, "a stored PIN does not open");
+            None
+        }
+    }
+}
+
+/// Retries slots whose confirmation is overdue, or gives up on them.
+pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions) -> Result<()> {
+    let now = app.now();
+    let due = {
+        let mut conn = app.store().read().await?;
+        repo::due_slots(&mut conn, now, 5_000).await?
+    };
+    if due.is_empty() {
+        return Ok(());
+    }
+    let mut by_property: HashMap<PropertyId, Vec<Slot>> = HashMap::new();
+    {
+        let mut conn = app.store().read().await?;
+        let mut door_props: HashMap<DoorId, Option<PropertyId>> = HashMap::new();
+        for s in due {
+            let prop = match door_props.get(&s.door_id) {
+                Some(p) => *p,
+                None => {
+                    let p = property::get_door(&mut conn, s.door_id)
+                        .await?
+                        .map(|d| d.property_id);
+                    door_props.insert(s.door_id, p);
+                    p
+                }
+            };
+            if let Some(p) = prop {
+                by_property.entry(p).or_default().push(s);
+            }
+        }
+    }
+    for (prop, mut slots) in by_property {
+        let view = property_view(app, prop).await?;
+        let mut events = Vec::new();
+        let mut retry = Vec::new();
+        for s in &mut slots {
+            if s.attempts >= opts.max_attempts {
+                s.status = SlotStatus::Failed;
+                s.reason = Some(s.reason.clone().unwrap_or_else(|| {
+                    format!("the lock did not confirm after {} attempts", s.attempts)
+                }));
+                s.next_attempt_at = None;
+                s.updated_at = now;
+                events.push(
+                    NewEvent::new("lock.slot_failed", format!("door:{}", s.door_id))
+                        .property(prop)
+                        .data(json!({
+                            "severity": "warning", "slot": s.slot, "credential_id": s.credential_id,
+                            "desired": s.desired, "reason": s.reason,
+                        })),
+                );
+            } else {
+                retry.push(s.clone());
+            }
+        }
+        let out = prepare(app, opts, &view, &mut retry, now).await;
+        let failed: Vec<Slot> = slots
+            .into_iter()
+            .filter(|s| s.status == SlotStatus::Failed)
+            .collect();
+        let tx = {
+            let mut tx = app.store().write().await?;
+            repo::save_slots(tx.conn(), &retry).await?;
+            repo::save_slots(tx.conn(), &failed).await?;
+            tx
+        };
+        app.commit_at(tx, events, now).await?;
+        dispatch(app, &mut retry, out).await?;
+    }
+    Ok(())
+}
