@@ -53,7 +53,11 @@ pub(super) async fn push_settings(app: &App, door_id: DoorId) -> Result<()> {
     Ok(())
 }
 
-/// Saves changed slots and sends the commands that are due now.
+/// Slots saved and sent together: the first commands of a burst leave after one small save
+/// instead of after the whole burst is saved, so the locks work while the rest is written.
+const APPLY_CHUNK: usize = 1_000;
+
+/// Saves changed slots and sends the commands that are due now, a chunk at a time.
 pub(super) async fn apply(
     app: &App,
     opts: &ReconcileOptions,
@@ -61,14 +65,16 @@ pub(super) async fn apply(
     mut changed: Vec<Slot>,
     now: Timestamp,
 ) -> Result<()> {
-    if changed.is_empty() {
-        return Ok(());
+    let mut queued = 0;
+    for chunk in changed.chunks_mut(APPLY_CHUNK) {
+        let out = prepare(app, opts, view, chunk, now, queued).await;
+        queued += out.len();
+        let mut tx = app.store().write().await?;
+        repo::save_slots(tx.conn(), chunk).await?;
+        tx.commit().await?;
+        dispatch(app, chunk, out).await?;
     }
-    let out = prepare(app, opts, view, &mut changed, now).await;
-    let mut tx = app.store().write().await?;
-    repo::save_slots(tx.conn(), &changed).await?;
-    tx.commit().await?;
-    dispatch(app, &mut changed, out).await
+    Ok(())
 }
 
 /// A command for the slot at `index` of a batch, with what the slot held before the attempt
@@ -95,6 +101,7 @@ async fn prepare(
     view: &PropertyView,
     slots: &mut [Slot],
     now: Timestamp,
+    queued_before: usize,
 ) -> Vec<Outgoing> {
     let mut out = Vec::new();
     let Some(link) = app.bridge().link().cloned() else {
@@ -153,7 +160,7 @@ async fn prepare(
         };
         let before = (s.attempts, s.next_attempt_at, s.reason.clone());
         let queued = QUEUE_ALLOWANCE
-            .checked_mul(i32::try_from(out.len()).unwrap_or(i32::MAX))
+            .checked_mul(i32::try_from(queued_before + out.len()).unwrap_or(i32::MAX))
             .unwrap_or(SignedDuration::MAX);
         s.attempts += 1;
         s.next_attempt_at = now
@@ -260,7 +267,7 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions) -> Result<()> 
                 retry.push(s.clone());
             }
         }
-        let out = prepare(app, opts, &view, &mut retry, now).await;
+        let out = prepare(app, opts, &view, &mut retry, now, 0).await;
         let failed: Vec<Slot> = slots
             .into_iter()
             .filter(|s| s.status == SlotStatus::Failed)
