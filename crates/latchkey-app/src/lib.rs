@@ -18,6 +18,8 @@ mod error;
 pub mod events;
 pub mod people;
 pub mod ratelimit;
+pub mod readiness;
+pub mod recovery;
 pub mod secrets;
 
 use std::sync::Arc;

@@ -55,3 +55,11 @@ id_type!(
     /// The position of an event in the audit chain (1-based, contiguous).
     EventSeq
 );
+id_type!(
+    /// A digital spare key.
+    SpareKeyId
+);
+id_type!(
+    /// A locksmith company registered with a property.
+    LocksmithId
+);

@@ -4,9 +4,12 @@
 
 pub mod chain;
 pub mod decide;
+pub mod drill;
 pub mod ids;
 pub mod model;
 pub mod pin;
 pub mod schedule;
+pub mod totp;
+pub mod week;
 
 pub use ids::*;

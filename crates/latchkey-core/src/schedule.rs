@@ -81,6 +81,19 @@ impl Day {
         }
     }
 
+    /// The name as written for people: "Mon" … "Sun".
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Day::Mon => "Mon",
+            Day::Tue => "Tue",
+            Day::Wed => "Wed",
+            Day::Thu => "Thu",
+            Day::Fri => "Fri",
+            Day::Sat => "Sat",
+            Day::Sun => "Sun",
+        }
+    }
+
     /// The stable lowercase name, as in JSON.
     pub fn as_str(self) -> &'static str {
         match self {

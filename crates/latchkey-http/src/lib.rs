@@ -83,6 +83,16 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::slots))
         .routes(routes!(devices::credential_locks))
         .routes(routes!(devices::receipt))
+        .routes(routes!(recovery::readiness))
+        .routes(routes!(
+            recovery::list_spare_keys,
+            recovery::grant_spare_key
+        ))
+        .routes(routes!(recovery::revoke_spare_key))
+        .routes(routes!(recovery::list_on_call))
+        .routes(routes!(recovery::set_on_call))
+        .routes(routes!(recovery::list_locksmiths, recovery::add_locksmith))
+        .routes(routes!(recovery::set_locksmith_status))
 }
 
 /// The OpenAPI document of the API.

@@ -376,6 +376,70 @@ fn rows() -> Vec<Row> {
             body: none,
             expect: "401 404 403 403 403 422 422 422",
         },
+        Row {
+            op: "get /api/v1/properties/{id}/readiness",
+            path: |f, _| format!("/api/v1/properties/{}/readiness", f.property),
+            body: none,
+            expect: "401 404 403 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/spare-keys",
+            path: |f, _| format!("/api/v1/properties/{}/spare-keys", f.property),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"unit_id":{},"holder_id":{}}}"#,
+                    f.unit, f.manager
+                ))
+            },
+            expect: "401 404 403 403 201 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/spare-keys",
+            path: |f, _| format!("/api/v1/properties/{}/spare-keys", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        // The holder (the household member here) may give a key back.
+        Row {
+            op: "delete /api/v1/spare-keys/{id}",
+            path: |f, _| format!("/api/v1/spare-keys/{}", f.spare_key),
+            body: none,
+            expect: "401 404 403 204 204 204 204 204",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/on-call",
+            path: |f, _| format!("/api/v1/properties/{}/on-call", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "put /api/v1/properties/{id}/on-call/{person_id}",
+            path: |f, _| format!("/api/v1/properties/{}/on-call/{}", f.property, f.manager),
+            body: |_, _| Some(r#"{"schedule":{"type":"always"}}"#.into()),
+            expect: "401 404 403 403 403 204 204 204",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/locksmiths",
+            path: |f, _| format!("/api/v1/properties/{}/locksmiths", f.property),
+            body: none,
+            expect: "401 404 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/locksmiths",
+            path: |f, _| format!("/api/v1/properties/{}/locksmiths", f.property),
+            body: |_, r| {
+                Some(format!(
+                    r#"{{"company":"Lock {r}","licence":"L-{r}","phone":"555"}}"#
+                ))
+            },
+            expect: "401 404 403 403 403 201 201 201",
+        },
+        Row {
+            op: "put /api/v1/locksmiths/{id}/status",
+            path: |f, _| format!("/api/v1/locksmiths/{}/status", f.locksmith),
+            body: |_, _| Some(r#"{"status":"verified"}"#.into()),
+            expect: "401 404 403 403 403 200 200 200",
+        },
     ]
 }
 

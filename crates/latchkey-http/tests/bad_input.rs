@@ -329,3 +329,43 @@ async fn the_openapi_document_is_served_and_lists_the_api() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn spare_keys_on_call_and_locksmiths_refuse_bad_input() {
+    each_backend("recovery_bad_input", |db| async move {
+        let f = fixture(&db).await;
+        let keys = format!("/api/v1/properties/{}/spare-keys", f.property);
+        let key = |unit: i64, holder: i64| format!(r#"{{"unit_id":{unit},"holder_id":{holder}}}"#);
+        refused(&f, "POST", &keys, &key(999_999, f.manager), 404, "unit").await;
+        refused(&f, "POST", &keys, &key(f.unit, 999_999), 422, "holder").await;
+        refused(&f, "POST", &keys, &key(f.unit, f.household), 409, "already holds").await;
+        let backwards = format!(
+            r#"{{"unit_id":{},"holder_id":{},"reachable":{{"type":"date_range","from":"2026-12-01T00:00","until":"2026-11-01T00:00"}}}}"#,
+            f.unit, f.manager
+        );
+        refused(&f, "POST", &keys, &backwards, 422, "reachable").await;
+        refused(&f, "POST", &keys, r#"{"unit_id":1,"holder_id":1,"colour":"red"}"#, 422, "colour").await;
+
+        let smiths = format!("/api/v1/properties/{}/locksmiths", f.property);
+        refused(&f, "POST", &smiths, r#"{"company":"  ","licence":"L","phone":"5"}"#, 422, "company").await;
+        refused(&f, "POST", &smiths, r#"{"company":"A","licence":"L","phone":"5","callout_cents":-1}"#, 422, "callout_cents").await;
+        refused(&f, "POST", &smiths, r#"{"company":"Keys & Sons","licence":"L","phone":"5"}"#, 409, "already registered").await;
+        let status = format!("/api/v1/locksmiths/{}/status", f.locksmith);
+        refused(&f, "PUT", &status, r#"{"status":"trusted"}"#, 422, "status").await;
+        refused(&f, "PUT", "/api/v1/locksmiths/999999/status", r#"{"status":"verified"}"#, 404, "locksmith").await;
+
+        let resident_on_call = format!("/api/v1/properties/{}/on-call/{}", f.property, f.resident);
+        refused(&f, "PUT", &resident_on_call, r#"{"schedule":{"type":"always"}}"#, 422, "person_id").await;
+        let manager_on_call = format!("/api/v1/properties/{}/on-call/{}", f.property, f.manager);
+        refused(
+            &f,
+            "PUT",
+            &manager_on_call,
+            r#"{"schedule":{"type":"weekly","windows":[{"days":[],"start":"18:00","end":"08:00"}]}}"#,
+            422,
+            "schedule",
+        )
+        .await;
+    })
+    .await;
+}

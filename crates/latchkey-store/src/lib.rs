@@ -15,6 +15,7 @@ pub mod people;
 pub mod property;
 pub mod provision;
 pub mod records;
+pub mod recovery;
 mod sql;
 
 use std::str::FromStr;

@@ -27,6 +27,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_devices.sql"),
         postgres: include_str!("../migrations/postgres/0002_devices.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_recovery.sql",
+        sqlite: include_str!("../migrations/sqlite/0003_recovery.sql"),
+        postgres: include_str!("../migrations/postgres/0003_recovery.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -105,6 +105,23 @@ pub enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// The readiness drill: every resident's ways back in, hour by hour, and the gaps to fix.
+    Drill(crate::cli_recovery::DrillArgs),
+    /// Digital spare keys: dormant until a lockout case is proven.
+    SpareKey {
+        #[command(subcommand)]
+        command: crate::cli_recovery::SpareKeyCommand,
+    },
+    /// The after-hours on-call roster.
+    OnCall {
+        #[command(subcommand)]
+        command: crate::cli_recovery::OnCallCommand,
+    },
+    /// Locksmith companies the property works with.
+    Locksmith {
+        #[command(subcommand)]
+        command: crate::cli_recovery::LocksmithCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -332,6 +349,11 @@ pub enum BenchCommand {
         /// Use this broker (e.g. mqtt://127.0.0.1:1883) instead of an embedded one.
         #[arg(long, value_name = "URL")]
         mqtt_url: Option<String>,
+    },
+    /// The readiness drill of a building of N units (temporary database), timed.
+    Drill {
+        #[arg(long, default_value_t = 10_000)]
+        units: usize,
     },
     /// Resident memory of the server with N paired virtual locks (the locks in a child process).
     Idle {

@@ -318,10 +318,15 @@ fn cast(units: &[(String, UnitId)]) -> Vec<Demo> {
             password: true,
             role: Role::Resident,
             unit: Some(label.clone()),
-            creds: vec![
-                (CredentialKind::Pin, always()),
-                (CredentialKind::PhoneKey, always()),
-            ],
+            // The last resident has only a phone key: the readiness drill flags them.
+            creds: if i + 1 == RESIDENTS.len() {
+                vec![(CredentialKind::PhoneKey, always())]
+            } else {
+                vec![
+                    (CredentialKind::Pin, always()),
+                    (CredentialKind::PhoneKey, always()),
+                ]
+            },
         });
     }
     let unit = |l: &str| Some(l.to_owned());
@@ -397,8 +402,13 @@ fn cast(units: &[(String, UnitId)]) -> Vec<Demo> {
     v
 }
 
-/// A person added, their unit, and the credentials still to issue them.
-type Added = (PersonId, Option<UnitId>, Vec<(CredentialKind, Schedule)>);
+/// A person added, their unit, the credentials still to issue them, and their name.
+type Added = (
+    PersonId,
+    Option<UnitId>,
+    Vec<(CredentialKind, Schedule)>,
+    &'static str,
+);
 
 async fn people_and_credentials(app: &App, admin: &Principal, b: &Building) -> Result<()> {
     let unit_id = |label: &Option<String>| {
@@ -431,16 +441,17 @@ async fn people_and_credentials(app: &App, admin: &Principal, b: &Building) -> R
                 .await
                 .map_err(app_err)
                 .with_context(|| format!("adding {}", d.name))?;
-            Ok((person.id, unit, d.creds))
+            Ok((person.id, unit, d.creds, d.name))
         });
     }
     let mut made = Vec::new();
     while let Some(r) = tasks.join_next().await {
         made.push(r.context("a demo task panicked")??);
     }
-    made.sort_by_key(|(id, _, _)| *id);
-    for (person, unit, creds) in made {
-        for (kind, schedule) in creds {
+    made.sort_by_key(|(id, _, _, _)| *id);
+    for (person, unit, creds, _) in &made {
+        let (person, unit) = (*person, *unit);
+        for (kind, schedule) in creds.clone() {
             app.create_credential(
                 admin,
                 b.property,
@@ -462,6 +473,59 @@ async fn people_and_credentials(app: &App, admin: &Principal, b: &Building) -> R
             .with_context(|| format!("issuing a {kind} to person {person}"))?;
         }
     }
+    recovery_registries(app, admin, b, &made).await
+}
+
+/// Spare keys for the two trusted contacts, the manager on call on weekend evenings, and the
+/// locksmith company registered and verified.
+async fn recovery_registries(
+    app: &App,
+    admin: &Principal,
+    b: &Building,
+    made: &[Added],
+) -> Result<()> {
+    let id_of = |prefix: &str| {
+        made.iter()
+            .find(|m| m.3.starts_with(prefix))
+            .map(|m| (m.0, m.1))
+    };
+    for holder in ["Olga", "Peter"] {
+        if let Some((person, Some(unit))) = id_of(holder) {
+            app.grant_spare_key(admin, b.property, unit, person, weekdays((7, 0), (23, 0)))
+                .await
+                .map_err(app_err)
+                .with_context(|| format!("granting {holder} a spare key"))?;
+        }
+    }
+    if let Some((maria, _)) = id_of("Maria") {
+        let weekend_evenings = Schedule::Weekly {
+            windows: vec![WeeklyWindow {
+                days: vec![Day::Fri, Day::Sat, Day::Sun],
+                start: time(17, 0, 0, 0),
+                end: time(23, 0, 0, 0),
+            }],
+        };
+        app.set_on_call(admin, b.property, maria, weekend_evenings)
+            .await
+            .map_err(app_err)?;
+    }
+    let smith = app
+        .add_locksmith(
+            admin,
+            b.property,
+            latchkey_app::recovery::LocksmithInput {
+                company: "Schlüsseldienst Kreuzberg".into(),
+                licence: "HWK-B-20417".into(),
+                phone: "+49 30 5550 1200".into(),
+                hours: weekdays((8, 0), (20, 0)),
+                callout_cents: 8_900,
+            },
+        )
+        .await
+        .map_err(app_err)?;
+    app.set_locksmith_status(admin, smith.id, "verified")
+        .await
+        .map_err(app_err)?;
     Ok(())
 }
 

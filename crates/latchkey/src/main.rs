@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod cli_recovery;
 mod commands;
 mod config;
 mod demo;
@@ -74,6 +75,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             BenchCommand::Revoke { locks, mqtt_url } => {
                 bench::revoke::run(*locks, mqtt_url.as_deref()).await?
             }
+            BenchCommand::Drill { units } => bench::drill::run(*units).await?,
             BenchCommand::Idle {
                 locks,
                 settle_seconds,
@@ -275,6 +277,22 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
         },
         Command::Export(args) => {
             commands::audit::export(&app, args).await?;
+            ExitCode::SUCCESS
+        }
+        Command::Drill(args) => {
+            commands::recovery::drill(&app, args).await?;
+            ExitCode::SUCCESS
+        }
+        Command::SpareKey { command } => {
+            commands::recovery::spare_key(&app, command).await?;
+            ExitCode::SUCCESS
+        }
+        Command::OnCall { command } => {
+            commands::recovery::on_call(&app, command).await?;
+            ExitCode::SUCCESS
+        }
+        Command::Locksmith { command } => {
+            commands::recovery::locksmith(&app, command).await?;
             ExitCode::SUCCESS
         }
         Command::Serve(_)

@@ -8,4 +8,5 @@ pub mod doors;
 pub mod events;
 pub mod people;
 pub mod properties;
+pub mod recovery;
 pub mod units;

@@ -49,6 +49,10 @@ pub struct Fixture {
     pub resident_session: i64,
     /// A remote command on the unit's door.
     pub command: i64,
+    pub manager: i64,
+    /// A spare key to the unit, held by the household member.
+    pub spare_key: i64,
+    pub locksmith: i64,
 }
 
 fn membership(role: Role, unit: Option<i64>) -> MembershipInput {
@@ -303,6 +307,24 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         )
         .await;
     assert!(failed.is_err(), "without a bridge a command cannot be sent");
+    let spare_key = app
+        .grant_spare_key(&root, a, u1.id, household.id, Schedule::Always)
+        .await
+        .unwrap();
+    let locksmith = app
+        .add_locksmith(
+            &root,
+            a,
+            latchkey_app::recovery::LocksmithInput {
+                company: "Keys & Sons".into(),
+                licence: "LS-1".into(),
+                phone: "+1 555 0100".into(),
+                hours: Schedule::Always,
+                callout_cents: 9_000,
+            },
+        )
+        .await
+        .unwrap();
     let router = router(app.clone(), HttpConfig::default());
     Fixture {
         app,
@@ -321,6 +343,9 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         credential: cred.credential.id.0,
         resident_session: session.session.id,
         command: 1,
+        manager: manager.id.0,
+        spare_key: spare_key.id.0,
+        locksmith: locksmith.id.0,
     }
 }
 

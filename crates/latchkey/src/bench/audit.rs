@@ -10,7 +10,7 @@ use latchkey_store::audit::{self, NewEvent};
 use latchkey_store::bench::{create_plain_events, insert_plain_events};
 use serde_json::json;
 
-use super::{Rng, TempDir};
+use super::{Rng, TempDir, store_err};
 
 const BATCH: usize = 1_000;
 
@@ -38,10 +38,6 @@ fn events(n: usize, rng: &mut Rng, now: Timestamp) -> Vec<NewEvent> {
 
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
-}
-
-fn store_err(e: latchkey_store::StoreError) -> anyhow::Error {
-    anyhow!("storage failed: {e}")
 }
 
 /// # Errors

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use jiff::civil::{date, time};
 use jiff::{SignedDuration, Timestamp};
 use latchkey_app::access::AccessIndex;
@@ -19,7 +19,7 @@ use latchkey_store::Store;
 use latchkey_store::bench::{BulkCredential, BulkPerson, insert_credentials, insert_people};
 use latchkey_store::property::{self, NewDoor, NewProperty};
 
-use super::{Rng, TempDir};
+use super::{Rng, TempDir, store_err};
 use crate::wiring::app_err;
 
 /// A property populated for the bench: its doors per unit, and its credentials.
@@ -27,10 +27,6 @@ struct Site {
     id: PropertyId,
     doors: Vec<DoorId>,
     creds: Vec<(CredentialId, CredentialKind, Vec<DoorId>)>,
-}
-
-fn store_err(e: latchkey_store::StoreError) -> anyhow::Error {
-    anyhow!("storage failed: {e}")
 }
 
 fn random_schedule(rng: &mut Rng, now: Timestamp) -> Schedule {

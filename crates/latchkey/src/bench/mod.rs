@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod decisions;
+pub mod drill;
 pub mod idle;
 pub mod revoke;
 mod rig;
@@ -40,6 +41,11 @@ impl Rng {
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
+}
+
+/// A storage failure, as a bench reports it.
+pub fn store_err(e: latchkey_store::StoreError) -> anyhow::Error {
+    anyhow::anyhow!("storage failed: {e}")
 }
 
 /// A temporary directory removed when dropped.

@@ -6,4 +6,5 @@ pub mod audit;
 pub mod devices;
 pub mod directory;
 pub mod people;
+pub mod recovery;
 pub mod sim;

@@ -1,0 +1,397 @@
+//! The readiness drill, digital spare keys, the on-call roster and locksmiths.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use latchkey_app::readiness::{Readiness, ResidentReadiness};
+use latchkey_app::recovery::LocksmithInput;
+use latchkey_app::store::recovery::{Locksmith, OnCall, SpareKey};
+use latchkey_core::drill::Gap;
+use latchkey_core::schedule::Schedule;
+use latchkey_core::{LocksmithId, PersonId, PropertyId, SpareKeyId, UnitId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::extract::{ApiJson, ApiPath, Auth};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+/// A stretch of hours with fewer than two ways back in.
+#[derive(Serialize, ToSchema)]
+pub struct GapDto {
+    /// First and last day (`mon` … `sun`) with the same gap.
+    pub from_day: String,
+    pub to_day: String,
+    /// Local hours `[from_hour, until_hour)`; 24 is midnight.
+    pub from_hour: u8,
+    pub until_hour: u8,
+    /// The ways that still work then: `pin`, `phone_key`, `household`, `spare_key`, `staff`,
+    /// `locksmith`.
+    pub ways: Vec<String>,
+    /// The gap and its fix in one sentence.
+    pub fix: String,
+}
+
+impl From<Gap> for GapDto {
+    fn from(g: Gap) -> Self {
+        GapDto {
+            from_day: g.from_day.as_str().to_owned(),
+            to_day: g.to_day.as_str().to_owned(),
+            from_hour: g.from_hour,
+            until_hour: g.until_hour,
+            ways: g
+                .ways
+                .iter()
+                .map(|w| {
+                    serde_json::to_value(w)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
+                .collect(),
+            fix: g.fix,
+        }
+    }
+}
+
+/// One resident's week.
+#[derive(Serialize, ToSchema)]
+pub struct ResidentReadinessDto {
+    pub person_id: i64,
+    pub name: String,
+    pub unit_id: i64,
+    pub unit: String,
+    /// Hours of the week (0–168) each way works, by way.
+    #[schema(value_type = Object)]
+    pub hours_by_way: serde_json::Value,
+    pub short_hours: usize,
+    pub hours_without_any_way: usize,
+    pub gaps: Vec<GapDto>,
+}
+
+impl From<ResidentReadiness> for ResidentReadinessDto {
+    fn from(r: ResidentReadiness) -> Self {
+        ResidentReadinessDto {
+            person_id: r.person_id.0,
+            name: r.name,
+            unit_id: r.unit_id.0,
+            unit: r.unit,
+            hours_by_way: serde_json::to_value(&r.hours_by_way).unwrap_or_default(),
+            short_hours: r.short_hours,
+            hours_without_any_way: r.hours_without_any_way,
+            gaps: r.gaps.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// The drill of a property: every resident and household member for staff, the caller's own
+/// units for residents.
+#[derive(Serialize, ToSchema)]
+pub struct ReadinessDto {
+    pub property_id: i64,
+    /// The local date the 168 hours start on.
+    pub week_from: String,
+    pub residents: usize,
+    pub residents_with_gaps: usize,
+    pub resident_hours_short: usize,
+    pub report: Vec<ResidentReadinessDto>,
+}
+
+impl From<Readiness> for ReadinessDto {
+    fn from(r: Readiness) -> Self {
+        ReadinessDto {
+            property_id: r.property_id.0,
+            week_from: r.week_from,
+            residents: r.residents,
+            residents_with_gaps: r.residents_with_gaps,
+            resident_hours_short: r.resident_hours_short,
+            report: r.report.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// The readiness drill: for each resident and each hour of the week, the independent ways back
+/// in, and every stretch with fewer than two named with its fix.
+#[utoipa::path(get, path = "/api/v1/properties/{id}/readiness", tag = "recovery", params(("id" = i64, Path)),
+    responses((status = 200, body = ReadinessDto), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn readiness(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ReadinessDto>> {
+    Ok(Json(s.app.readiness(&who, PropertyId(id)).await?.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SpareKeyDto {
+    pub id: i64,
+    pub property_id: i64,
+    pub unit_id: i64,
+    pub granted_by: i64,
+    pub holder_id: i64,
+    #[schema(value_type = Object)]
+    pub reachable: Schedule,
+    /// `active` or `revoked`.
+    pub status: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<jiff::Timestamp>,
+}
+
+impl From<SpareKey> for SpareKeyDto {
+    fn from(k: SpareKey) -> Self {
+        SpareKeyDto {
+            id: k.id.0,
+            property_id: k.property_id.0,
+            unit_id: k.unit_id.0,
+            granted_by: k.granted_by.0,
+            holder_id: k.holder_id.0,
+            reachable: k.reachable,
+            status: k.status,
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpareKeyBody {
+    pub unit_id: i64,
+    /// The person who holds the key; they need standing at the property.
+    pub holder_id: i64,
+    /// When the holder can usually be reached (default: always).
+    #[schema(value_type = Option<Object>)]
+    pub reachable: Option<Schedule>,
+}
+
+/// Gives a trusted person a dormant spare key to a unit (the unit's residents, or staff).
+#[utoipa::path(post, path = "/api/v1/properties/{id}/spare-keys", tag = "recovery", params(("id" = i64, Path)),
+    request_body = SpareKeyBody,
+    responses((status = 201, body = SpareKeyDto), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn grant_spare_key(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<SpareKeyBody>,
+) -> ApiResult<(StatusCode, Json<SpareKeyDto>)> {
+    let key = s
+        .app
+        .grant_spare_key(
+            &who,
+            PropertyId(id),
+            UnitId(b.unit_id),
+            PersonId(b.holder_id),
+            b.reachable.unwrap_or(Schedule::Always),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(key.into())))
+}
+
+/// Spare keys the caller may see: staff all of them, others those to their units and those
+/// they hold.
+#[utoipa::path(get, path = "/api/v1/properties/{id}/spare-keys", tag = "recovery", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<SpareKeyDto>), (status = 404, body = Problem)))]
+pub async fn list_spare_keys(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<SpareKeyDto>>> {
+    Ok(Json(
+        s.app
+            .list_spare_keys(&who, PropertyId(id))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Revokes a spare key (the unit's residents, staff, or the holder giving it back).
+#[utoipa::path(delete, path = "/api/v1/spare-keys/{id}", tag = "recovery", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_spare_key(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    s.app.revoke_spare_key(&who, SpareKeyId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OnCallDto {
+    pub person_id: i64,
+    #[schema(value_type = Object)]
+    pub schedule: Schedule,
+}
+
+impl From<OnCall> for OnCallDto {
+    fn from(o: OnCall) -> Self {
+        OnCallDto {
+            person_id: o.person_id.0,
+            schedule: o.schedule,
+        }
+    }
+}
+
+/// Who answers outside office hours, and when (any member of the property).
+#[utoipa::path(get, path = "/api/v1/properties/{id}/on-call", tag = "recovery", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<OnCallDto>), (status = 404, body = Problem)))]
+pub async fn list_on_call(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<OnCallDto>>> {
+    Ok(Json(
+        s.app
+            .list_on_call(&who, PropertyId(id))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnCallBody {
+    #[schema(value_type = Object)]
+    pub schedule: Schedule,
+}
+
+/// Puts a manager or installer on call for a schedule, replacing their hours (staff).
+#[utoipa::path(put, path = "/api/v1/properties/{id}/on-call/{person_id}", tag = "recovery",
+    params(("id" = i64, Path), ("person_id" = i64, Path)), request_body = OnCallBody,
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_on_call(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath((id, person)): ApiPath<(i64, i64)>,
+    ApiJson(b): ApiJson<OnCallBody>,
+) -> ApiResult<StatusCode> {
+    s.app
+        .set_on_call(&who, PropertyId(id), PersonId(person), b.schedule)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LocksmithDto {
+    pub id: i64,
+    pub property_id: i64,
+    pub company: String,
+    pub licence: String,
+    pub phone: String,
+    #[schema(value_type = Object)]
+    pub hours: Schedule,
+    pub callout_cents: i64,
+    /// `unverified`, `verified` or `suspended`; only verified locksmiths are offered.
+    pub status: String,
+    pub verified_by: Option<i64>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub verified_at: Option<jiff::Timestamp>,
+}
+
+impl From<Locksmith> for LocksmithDto {
+    fn from(l: Locksmith) -> Self {
+        LocksmithDto {
+            id: l.id.0,
+            property_id: l.property_id.0,
+            company: l.company,
+            licence: l.licence,
+            phone: l.phone,
+            hours: l.hours,
+            callout_cents: l.callout_cents,
+            status: l.status,
+            verified_by: l.verified_by.map(|p| p.0),
+            verified_at: l.verified_at,
+        }
+    }
+}
+
+/// The property's locksmith companies (any member).
+#[utoipa::path(get, path = "/api/v1/properties/{id}/locksmiths", tag = "recovery", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<LocksmithDto>), (status = 404, body = Problem)))]
+pub async fn list_locksmiths(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<LocksmithDto>>> {
+    Ok(Json(
+        s.app
+            .list_locksmiths(&who, PropertyId(id))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocksmithBody {
+    pub company: String,
+    pub licence: String,
+    pub phone: String,
+    /// When they take jobs (default: always).
+    #[schema(value_type = Option<Object>)]
+    pub hours: Option<Schedule>,
+    #[serde(default)]
+    pub callout_cents: i64,
+}
+
+/// Registers a locksmith company, unverified until staff check its licence (staff).
+#[utoipa::path(post, path = "/api/v1/properties/{id}/locksmiths", tag = "recovery", params(("id" = i64, Path)),
+    request_body = LocksmithBody,
+    responses((status = 201, body = LocksmithDto), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_locksmith(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<LocksmithBody>,
+) -> ApiResult<(StatusCode, Json<LocksmithDto>)> {
+    let l = s
+        .app
+        .add_locksmith(
+            &who,
+            PropertyId(id),
+            LocksmithInput {
+                company: b.company,
+                licence: b.licence,
+                phone: b.phone,
+                hours: b.hours.unwrap_or(Schedule::Always),
+                callout_cents: b.callout_cents,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(l.into())))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocksmithStatusBody {
+    /// `verified`, `suspended` or `unverified`.
+    pub status: String,
+}
+
+/// Records a locksmith's verification (licence and identity checked) or suspends them (staff).
+#[utoipa::path(put, path = "/api/v1/locksmiths/{id}/status", tag = "recovery", params(("id" = i64, Path)),
+    request_body = LocksmithStatusBody,
+    responses((status = 200, body = LocksmithDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_locksmith_status(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<LocksmithStatusBody>,
+) -> ApiResult<Json<LocksmithDto>> {
+    Ok(Json(
+        s.app
+            .set_locksmith_status(&who, LocksmithId(id), &b.status)
+            .await?
+            .into(),
+    ))
+}
