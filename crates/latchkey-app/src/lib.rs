@@ -16,6 +16,7 @@ pub mod devices;
 pub mod directory;
 mod error;
 pub mod events;
+pub mod lockout;
 pub mod people;
 pub mod ratelimit;
 pub mod readiness;

@@ -63,3 +63,7 @@ id_type!(
     /// A locksmith company registered with a property.
     LocksmithId
 );
+id_type!(
+    /// A lockout case.
+    LockoutCaseId
+);

@@ -83,6 +83,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::slots))
         .routes(routes!(devices::credential_locks))
         .routes(routes!(devices::receipt))
+        .routes(routes!(lockouts::start_public))
+        .routes(routes!(lockouts::lookup))
+        .routes(routes!(lockouts::get))
+        .routes(routes!(lockouts::cancel))
+        .routes(routes!(lockouts::list, lockouts::start_for))
         .routes(routes!(recovery::readiness))
         .routes(routes!(
             recovery::list_spare_keys,

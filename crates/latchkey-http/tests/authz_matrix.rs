@@ -376,6 +376,53 @@ fn rows() -> Vec<Row> {
             body: none,
             expect: "401 404 403 403 403 422 422 422",
         },
+        // Anyone may open a case, signed in or not; the answer never says whether it matched.
+        Row {
+            op: "post /api/v1/lockouts",
+            path: |_, _| "/api/v1/lockouts".into(),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"property_id":{},"unit":"1A","identity":"Rita Resident"}}"#,
+                    f.property
+                ))
+            },
+            expect: "202 202 202 202 202 202 202 202",
+        },
+        Row {
+            op: "post /api/v1/lockouts/lookup",
+            path: |_, _| "/api/v1/lockouts/lookup".into(),
+            body: |_, _| Some(r#"{"token":"lkc_0000"}"#.into()),
+            expect: "404 404 404 404 404 404 404 404",
+        },
+        Row {
+            op: "get /api/v1/lockouts/{id}",
+            path: |f, _| format!("/api/v1/lockouts/{}", f.lockout),
+            body: none,
+            expect: "401 404 404 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/lockouts/{id}/cancel",
+            path: |f, _| format!("/api/v1/lockouts/{}/cancel", f.lockout),
+            body: none,
+            expect: "401 404 404 204 204 204 204 204",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/lockouts",
+            path: |f, _| format!("/api/v1/properties/{}/lockouts", f.property),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/lockouts",
+            path: |f, _| format!("/api/v1/properties/{}/lockouts", f.property),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"unit_id":{},"person_id":{}}}"#,
+                    f.unit, f.resident
+                ))
+            },
+            expect: "401 404 403 403 201 201 201 201",
+        },
         Row {
             op: "get /api/v1/properties/{id}/readiness",
             path: |f, _| format!("/api/v1/properties/{}/readiness", f.property),

@@ -33,6 +33,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_recovery.sql"),
         postgres: include_str!("../migrations/postgres/0003_recovery.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_lockout.sql",
+        sqlite: include_str!("../migrations/sqlite/0004_lockout.sql"),
+        postgres: include_str!("../migrations/postgres/0004_lockout.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

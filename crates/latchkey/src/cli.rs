@@ -105,6 +105,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// Lockout cases: open one for a caller, follow it, cancel it.
+    Lockout {
+        #[command(subcommand)]
+        command: crate::cli_recovery::LockoutCommand,
+    },
     /// The readiness drill: every resident's ways back in, hour by hour, and the gaps to fix.
     Drill(crate::cli_recovery::DrillArgs),
     /// Digital spare keys: dormant until a lockout case is proven.

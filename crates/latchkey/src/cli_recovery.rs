@@ -113,3 +113,37 @@ pub enum LocksmithCommand {
         acting: ActingAs,
     },
 }
+
+#[derive(Debug, Subcommand)]
+pub enum LockoutCommand {
+    /// Open a case for a resident on the phone (staff), or for yourself (`--as` your e-mail).
+    Start {
+        #[arg(long, value_name = "ID")]
+        property: i64,
+        #[arg(long, value_name = "ID")]
+        unit: i64,
+        #[arg(long, value_name = "PERSON_ID")]
+        person: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// The property's cases, newest first.
+    List {
+        #[arg(long, value_name = "ID")]
+        property: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// A case: its timeline and the ways back in, assessed now.
+    Show {
+        id: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Cancel an open case (the household is told).
+    Cancel {
+        id: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}

@@ -279,6 +279,10 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             commands::audit::export(&app, args).await?;
             ExitCode::SUCCESS
         }
+        Command::Lockout { command } => {
+            commands::recovery::lockout(&app, command).await?;
+            ExitCode::SUCCESS
+        }
         Command::Drill(args) => {
             commands::recovery::drill(&app, args).await?;
             ExitCode::SUCCESS

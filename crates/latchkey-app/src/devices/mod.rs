@@ -7,7 +7,7 @@
 //! [`DeviceLink`] to send commands through.
 
 mod batch;
-mod desired;
+pub(crate) mod desired;
 mod ingest;
 mod pairing;
 pub mod reconcile;

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod devices;
 pub mod doors;
 pub mod events;
+pub mod lockouts;
 pub mod people;
 pub mod properties;
 pub mod recovery;

@@ -53,6 +53,8 @@ pub struct Fixture {
     /// A spare key to the unit, held by the household member.
     pub spare_key: i64,
     pub locksmith: i64,
+    /// An open lockout case for the resident of the unit.
+    pub lockout: i64,
 }
 
 fn membership(role: Role, unit: Option<i64>) -> MembershipInput {
@@ -325,6 +327,10 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         )
         .await
         .unwrap();
+    let (lockout, _) = app
+        .start_lockout_for(&root, a, u1.id, resident.id)
+        .await
+        .unwrap();
     let router = router(app.clone(), HttpConfig::default());
     Fixture {
         app,
@@ -346,6 +352,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         manager: manager.id.0,
         spare_key: spare_key.id.0,
         locksmith: locksmith.id.0,
+        lockout: lockout.id.0,
     }
 }
 

@@ -1,13 +1,16 @@
-//! `latchkey drill`, `latchkey spare-key …`, `latchkey on-call …` and `latchkey locksmith …`.
+//! `latchkey drill`, `latchkey lockout …`, `latchkey spare-key …`, `latchkey on-call …` and
+//! `latchkey locksmith …`.
 
 use anyhow::{Context, Result, anyhow};
 use latchkey_app::App;
 use latchkey_app::readiness::Readiness;
 use latchkey_app::recovery::LocksmithInput;
 use latchkey_core::schedule::Schedule;
-use latchkey_core::{LocksmithId, PersonId, PropertyId, SpareKeyId, UnitId};
+use latchkey_core::{LockoutCaseId, LocksmithId, PersonId, PropertyId, SpareKeyId, UnitId};
 
-use crate::cli_recovery::{DrillArgs, LocksmithCommand, OnCallCommand, SpareKeyCommand};
+use crate::cli_recovery::{
+    DrillArgs, LockoutCommand, LocksmithCommand, OnCallCommand, SpareKeyCommand,
+};
 use crate::wiring::{acting_as, app_err};
 
 fn schedule(json: Option<&str>, flag: &str) -> Result<Schedule> {
@@ -221,6 +224,110 @@ pub async fn locksmith(app: &App, command: &LocksmithCommand) -> Result<()> {
                 .await
                 .map_err(app_err)?;
             println!("locksmith {} ({}) is now {}", l.id, l.company, l.status);
+        }
+    }
+    Ok(())
+}
+
+/// # Errors
+/// Not allowed, unknown case, or storage failure.
+pub async fn lockout(app: &App, command: &LockoutCommand) -> Result<()> {
+    match command {
+        LockoutCommand::Start {
+            property,
+            unit,
+            person,
+            acting,
+        } => {
+            let who = acting_as(app, acting.as_email.as_deref()).await?;
+            let (case, token) = app
+                .start_lockout_for(
+                    &who,
+                    PropertyId(*property),
+                    UnitId(*unit),
+                    PersonId(*person),
+                )
+                .await
+                .map_err(app_err)?;
+            println!(
+                "lockout case {} opened; the household has been told",
+                case.id
+            );
+            println!("case token for the resident (to follow it without signing in): {token}");
+            show_case(app, &who, case.id).await?;
+        }
+        LockoutCommand::List { property, acting } => {
+            let who = acting_as(app, acting.as_email.as_deref()).await?;
+            println!(
+                "{:>5} {:<10} {:<9} {:<8} {:<24} OPENED",
+                "ID", "STATE", "VIA", "UNIT", "CLAIMED"
+            );
+            for c in app
+                .lockout_cases(&who, PropertyId(*property))
+                .await
+                .map_err(app_err)?
+            {
+                println!(
+                    "{:>5} {:<10} {:<9} {:<8} {:<24} {}",
+                    c.id,
+                    c.state,
+                    c.opened_via,
+                    c.claimed_unit,
+                    format!(
+                        "{}{}",
+                        c.claimed_identity,
+                        if c.person_id.is_some() {
+                            ""
+                        } else {
+                            " (no match)"
+                        }
+                    ),
+                    c.created_at
+                );
+            }
+        }
+        LockoutCommand::Show { id, acting } => {
+            let who = acting_as(app, acting.as_email.as_deref()).await?;
+            show_case(app, &who, LockoutCaseId(*id)).await?;
+        }
+        LockoutCommand::Cancel { id, acting } => {
+            let who = acting_as(app, acting.as_email.as_deref()).await?;
+            app.cancel_lockout(&who, LockoutCaseId(*id))
+                .await
+                .map_err(app_err)?;
+            println!("lockout case {id} cancelled; the household has been told");
+        }
+    }
+    Ok(())
+}
+
+async fn show_case(
+    app: &App,
+    who: &latchkey_app::authz::Principal,
+    id: LockoutCaseId,
+) -> Result<()> {
+    let view = app.lockout_case(who, id).await.map_err(app_err)?;
+    println!("case {id}: {} (opened {})", view.state, view.created_at);
+    for s in &view.timeline {
+        println!("  {}  {}", s.at, s.kind);
+    }
+    println!("ways back in, best first:");
+    for w in &view.ways {
+        let state = match (w.available, &w.why_not) {
+            (Some(true), _) => "now".to_owned(),
+            (Some(false), Some(why)) => format!("not now: {why}"),
+            _ => "not assessed".to_owned(),
+        };
+        println!(
+            "  - {} [{}; ~{} min, {:.2}, damage {}]",
+            w.title,
+            state,
+            w.minutes,
+            w.cost_cents as f64 / 100.0,
+            w.damage
+        );
+        if let Some(warning) = &w.warning {
+            println!("    warning: {warning}");
         }
     }
     Ok(())

@@ -1,0 +1,322 @@
+//! Lockout cases, their timelines, and the notification outbox.
+
+use jiff::Timestamp;
+use latchkey_core::{LockoutCaseId, PersonId, PropertyId, UnitId};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::records::{from_micros, opt_from_micros, to_micros};
+use crate::{Conn, Result, StoreError};
+
+/// A lockout case as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LockoutCase {
+    pub id: LockoutCaseId,
+    /// `None` when the request named a property that does not exist.
+    pub property_id: Option<PropertyId>,
+    /// The unit and person the request matched; `None` when it matched nobody.
+    pub unit_id: Option<UnitId>,
+    pub person_id: Option<PersonId>,
+    /// `open`, `proven`, `resolved` or `cancelled`.
+    pub state: String,
+    /// `public` (no sign-in), `staff` (for a caller) or `resident`.
+    pub opened_via: String,
+    pub opened_by: Option<PersonId>,
+    pub claimed_unit: String,
+    pub claimed_identity: String,
+    pub source: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+}
+
+const CASE_COLUMNS: &str = "id, property_id, unit_id, person_id, state, opened_via, opened_by, \
+     claimed_unit, claimed_identity, source, created_at, updated_at, closed_at";
+
+fn case_row(row: &AnyRow) -> Result<LockoutCase> {
+    Ok(LockoutCase {
+        id: LockoutCaseId(row.try_get("id")?),
+        property_id: row
+            .try_get::<Option<i64>, _>("property_id")?
+            .map(PropertyId),
+        unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+        person_id: row.try_get::<Option<i64>, _>("person_id")?.map(PersonId),
+        state: row.try_get("state")?,
+        opened_via: row.try_get("opened_via")?,
+        opened_by: row.try_get::<Option<i64>, _>("opened_by")?.map(PersonId),
+        claimed_unit: row.try_get("claimed_unit")?,
+        claimed_identity: row.try_get("claimed_identity")?,
+        source: row.try_get("source")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+        closed_at: opt_from_micros(row.try_get("closed_at")?)?,
+    })
+}
+
+/// A case to open.
+#[derive(Clone, Debug)]
+pub struct NewCase {
+    pub property_id: Option<PropertyId>,
+    pub unit_id: Option<UnitId>,
+    pub person_id: Option<PersonId>,
+    pub opened_via: &'static str,
+    pub opened_by: Option<PersonId>,
+    pub claimed_unit: String,
+    pub claimed_identity: String,
+    pub source: String,
+}
+
+/// # Errors
+/// `Database` on a failed write.
+pub async fn create_case(
+    conn: &mut Conn,
+    c: &NewCase,
+    token_digest: &[u8],
+    at: Timestamp,
+) -> Result<LockoutCase> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO lockout_cases (property_id, unit_id, person_id, token_digest, state, opened_via, \
+         opened_by, claimed_unit, claimed_identity, source, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(c.property_id.map(|p| p.0))
+    .bind(c.unit_id.map(|u| u.0))
+    .bind(c.person_id.map(|p| p.0))
+    .bind(token_digest.to_vec())
+    .bind(c.opened_via)
+    .bind(c.opened_by.map(|p| p.0))
+    .bind(c.claimed_unit.clone())
+    .bind(c.claimed_identity.clone())
+    .bind(c.source.clone())
+    .bind(to_micros(at))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    get_case(conn, LockoutCaseId(id))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a lockout case vanished after insert".into()))
+}
+
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_case(conn: &mut Conn, id: LockoutCaseId) -> Result<Option<LockoutCase>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM lockout_cases WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(case_row).transpose()
+}
+
+/// The case whose token has this digest.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn case_by_token(conn: &mut Conn, digest: &[u8]) -> Result<Option<LockoutCase>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM lockout_cases WHERE token_digest = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(digest.to_vec())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(case_row).transpose()
+}
+
+/// The cases of a property, newest first.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn list_cases(conn: &mut Conn, property: PropertyId) -> Result<Vec<LockoutCase>> {
+    let sql = format!(
+        "SELECT {CASE_COLUMNS} FROM lockout_cases WHERE property_id = $1 ORDER BY id DESC LIMIT 500"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(property.0)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(case_row).collect()
+}
+
+/// Moves a case to `state` (closing it when the state is final).
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn set_case_state(
+    conn: &mut Conn,
+    id: LockoutCaseId,
+    state: &str,
+    at: Timestamp,
+) -> Result<()> {
+    let closed = matches!(state, "resolved" | "cancelled").then(|| to_micros(at));
+    sqlx::query(
+        "UPDATE lockout_cases SET state = $1, updated_at = $2, closed_at = COALESCE($3, closed_at) WHERE id = $4",
+    )
+    .bind(state.to_owned())
+    .bind(to_micros(at))
+    .bind(closed)
+    .bind(id.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One step of a case's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    pub at: Timestamp,
+    pub actor_id: Option<PersonId>,
+    pub kind: String,
+    pub detail: serde_json::Value,
+}
+
+/// # Errors
+/// `Database` on a failed write.
+pub async fn add_step(conn: &mut Conn, case: LockoutCaseId, step: &Step) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO lockout_steps (case_id, at, actor_id, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(case.0)
+    .bind(to_micros(step.at))
+    .bind(step.actor_id.map(|p| p.0))
+    .bind(step.kind.clone())
+    .bind(step.detail.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A case's timeline, oldest first.
+///
+/// # Errors
+/// `Database` on a failed read; `Corrupt` for a detail that is not JSON.
+pub async fn steps_of(conn: &mut Conn, case: LockoutCaseId) -> Result<Vec<Step>> {
+    let rows = sqlx::query(
+        "SELECT at, actor_id, kind, detail FROM lockout_steps WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(case.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let detail: String = r.try_get("detail")?;
+            Ok(Step {
+                at: from_micros(r.try_get("at")?)?,
+                actor_id: r.try_get::<Option<i64>, _>("actor_id")?.map(PersonId),
+                kind: r.try_get("kind")?,
+                detail: serde_json::from_str(&detail)
+                    .map_err(|e| StoreError::Corrupt(format!("step detail: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+/// A message queued for a person.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Notification {
+    pub property_id: Option<PropertyId>,
+    pub person_id: PersonId,
+    pub kind: String,
+    pub case_id: Option<LockoutCaseId>,
+    pub body: serde_json::Value,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+/// Queues messages inside the caller's transaction.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn queue(conn: &mut Conn, messages: &[Notification]) -> Result<()> {
+    for n in messages {
+        sqlx::query(
+            "INSERT INTO notifications (property_id, person_id, kind, case_id, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(n.property_id.map(|p| p.0))
+        .bind(n.person_id.0)
+        .bind(n.kind.clone())
+        .bind(n.case_id.map(|c| c.0))
+        .bind(n.body.to_string())
+        .bind(to_micros(n.created_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Messages queued for a case, oldest first.
+///
+/// # Errors
+/// `Database` on a failed read; `Corrupt` for a body that is not JSON.
+pub async fn notifications_of_case(
+    conn: &mut Conn,
+    case: LockoutCaseId,
+) -> Result<Vec<Notification>> {
+    let rows = sqlx::query(
+        "SELECT property_id, person_id, kind, case_id, body, created_at, sent_at FROM notifications \
+         WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(case.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let body: String = r.try_get("body")?;
+            Ok(Notification {
+                property_id: r.try_get::<Option<i64>, _>("property_id")?.map(PropertyId),
+                person_id: PersonId(r.try_get("person_id")?),
+                kind: r.try_get("kind")?,
+                case_id: r.try_get::<Option<i64>, _>("case_id")?.map(LockoutCaseId),
+                body: serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("notification body: {e}")))?,
+                created_at: from_micros(r.try_get("created_at")?)?,
+                sent_at: opt_from_micros(r.try_get("sent_at")?)?,
+            })
+        })
+        .collect()
+}
+
+/// Someone who lives in a unit, as a lockout request is matched against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Occupant {
+    pub unit_id: UnitId,
+    pub person_id: PersonId,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+/// The residents and household members (memberships in force at `at`) of the unit labelled
+/// `label` (case-insensitive) at `property`. One query whether or not anything matches.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn occupants_by_label(
+    conn: &mut Conn,
+    property: i64,
+    label: &str,
+    at: Timestamp,
+) -> Result<Vec<Occupant>> {
+    let rows = sqlx::query(
+        "SELECT u.id AS unit_id, p.id AS person_id, p.name AS name, p.email AS email \
+         FROM units u JOIN memberships m ON m.unit_id = u.id JOIN people p ON p.id = m.person_id \
+         WHERE u.property_id = $1 AND lower(u.label) = lower($2) \
+         AND m.role IN ('resident', 'household') \
+         AND (m.valid_from IS NULL OR m.valid_from <= $3) AND (m.valid_until IS NULL OR m.valid_until > $3) \
+         ORDER BY p.id",
+    )
+    .bind(property)
+    .bind(label.to_owned())
+    .bind(to_micros(at))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Occupant {
+                unit_id: UnitId(r.try_get("unit_id")?),
+                person_id: PersonId(r.try_get("person_id")?),
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+            })
+        })
+        .collect()
+}
