@@ -88,28 +88,50 @@ impl Keys {
         }
     }
 
-    /// Seals a PIN for storage: 24-byte nonce followed by the ciphertext and tag. The property
-    /// id is bound as associated data, so a sealed PIN copied to another property fails to open.
+    /// Seals bytes for storage: 24-byte nonce followed by the ciphertext and tag, with `aad`
+    /// bound as associated data (a sealed value copied to another context fails to open).
+    ///
+    /// # Errors
+    /// `Internal` when the random source fails.
+    pub fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> Result<Vec<u8>> {
+        let cipher = XChaCha20Poly1305::new((&self.seal).into());
+        let nonce_bytes = random_bytes::<24>()?;
+        let nonce = XNonce::from(nonce_bytes);
+        let ct = cipher
+            .encrypt(&nonce, Payload { msg, aad })
+            .map_err(|_| AppError::Internal("sealing a secret failed".into()))?;
+        let mut out = nonce_bytes.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Opens what [`Keys::seal_bytes`] sealed with the same `aad`.
+    ///
+    /// # Errors
+    /// `Internal` when the data was not sealed with this key in this context (a wrong master
+    /// key, or tampering).
+    pub fn open_bytes(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+        if sealed.len() < 24 + 16 {
+            return Err(AppError::Internal("sealed secret is too short".into()));
+        }
+        let cipher = XChaCha20Poly1305::new((&self.seal).into());
+        let (nonce, ct) = sealed.split_at(24);
+        let nonce: [u8; 24] = nonce
+            .try_into()
+            .map_err(|_| AppError::Internal("sealed secret nonce".into()))?;
+        cipher
+            .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad })
+            .map_err(|_| {
+                AppError::Internal("a sealed secret does not open with this master key".into())
+            })
+    }
+
+    /// Seals a PIN for storage, bound to its property.
     ///
     /// # Errors
     /// `Internal` when the random source fails.
     pub fn seal_pin(&self, property: PropertyId, pin: &Pin) -> Result<Vec<u8>> {
-        let cipher = XChaCha20Poly1305::new((&self.seal).into());
-        let nonce_bytes = random_bytes::<24>()?;
-        let nonce = XNonce::from(nonce_bytes);
-        let aad = property.0.to_be_bytes();
-        let ct = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: pin.expose().as_bytes(),
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| AppError::Internal("sealing a PIN failed".into()))?;
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&ct);
-        Ok(out)
+        self.seal_bytes(&property.0.to_be_bytes(), pin.expose().as_bytes())
     }
 
     /// Opens a sealed PIN.
@@ -118,20 +140,7 @@ impl Keys {
     /// `Internal` when the data was not sealed with this key for this property (a wrong master
     /// key, or tampering).
     pub fn open_pin(&self, property: PropertyId, sealed: &[u8]) -> Result<String> {
-        if sealed.len() < 24 + 16 {
-            return Err(AppError::Internal("sealed PIN is too short".into()));
-        }
-        let cipher = XChaCha20Poly1305::new((&self.seal).into());
-        let (nonce, ct) = sealed.split_at(24);
-        let nonce: [u8; 24] = nonce
-            .try_into()
-            .map_err(|_| AppError::Internal("sealed PIN nonce".into()))?;
-        let aad = property.0.to_be_bytes();
-        let pt = cipher
-            .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &aad })
-            .map_err(|_| {
-                AppError::Internal("a sealed PIN does not open with this master key".into())
-            })?;
+        let pt = self.open_bytes(&property.0.to_be_bytes(), sealed)?;
         String::from_utf8(pt).map_err(|_| AppError::Internal("sealed PIN is not text".into()))
     }
 

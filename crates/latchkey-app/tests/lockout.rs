@@ -318,3 +318,200 @@ async fn a_household_member_can_cancel_a_case_and_strangers_cannot_see_it() {
     })
     .await;
 }
+
+fn code_now(w: &World, secret: &str) -> String {
+    let secret = latchkey_core::totp::Secret::from_base32(secret).expect("base32");
+    let now = u64::try_from(w.app.now().as_second()).expect("after 1970");
+    latchkey_core::totp::code_at(&secret, now)
+}
+
+#[tokio::test]
+async fn an_impostor_who_knows_name_unit_and_email_proves_nothing_and_is_stopped() {
+    latchkey_testkit::each_backend("lockout_impostor", |db| async move {
+        let w = World::build(&db).await;
+        let rp = w.principal(w.resident.id).await;
+        let enrolled = w.app.enroll_totp(&rp).await.expect("enrol");
+        assert!(enrolled.uri.starts_with("otpauth://totp/latchkey:"));
+        let a = w
+            .app
+            .start_lockout_public(start(&w, "4071", "rosa@example.org"), "203.0.113.66")
+            .await
+            .expect("start");
+        let right = code_now(&w, &enrolled.secret);
+        // Five codes that are valid in none of the steps the drift window accepts.
+        let secret = latchkey_core::totp::Secret::from_base32(&enrolled.secret).expect("base32");
+        let now = u64::try_from(w.app.now().as_second()).expect("after 1970");
+        let near: Vec<String> = [now - 30, now, now + 30]
+            .iter()
+            .map(|t| latchkey_core::totp::code_at(&secret, *t))
+            .collect();
+        let wrong: Vec<String> = (1..=20u32)
+            .map(|i| {
+                format!(
+                    "{:06}",
+                    (right.parse::<u32>().expect("digits") + i * 111_111) % 1_000_000
+                )
+            })
+            .filter(|g| !near.contains(g))
+            .take(5)
+            .collect();
+        assert_eq!(wrong.len(), 5);
+        for guess in &wrong {
+            match w.app.prove_with_totp(&a.token, guess, "203.0.113.66").await {
+                Err(AppError::Forbidden(why)) => {
+                    assert_eq!(why, "that code does not prove this case")
+                }
+                other => panic!("a wrong code was not refused: {:?}", other.map(|v| v.state)),
+            }
+        }
+        // The sixth try is stopped even with the right code: the case's limit is spent.
+        assert!(matches!(
+            w.app
+                .prove_with_totp(&a.token, &right, "203.0.113.67")
+                .await,
+            Err(AppError::RateLimited { .. })
+        ));
+        let view = w
+            .app
+            .lockout_by_token(&a.token, "203.0.113.66")
+            .await
+            .expect("view");
+        assert_eq!(view.state, "open");
+        assert!(view.ways.iter().all(|x| x.available.is_none()));
+        assert_eq!(
+            view.timeline
+                .iter()
+                .filter(|s| s.kind == "proof_refused")
+                .count(),
+            5
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_residents_code_proves_the_case_once_and_cannot_be_replayed() {
+    latchkey_testkit::each_backend("lockout_totp", |db| async move {
+        let w = World::build(&db).await;
+        let rp = w.principal(w.resident.id).await;
+        let enrolled = w.app.enroll_totp(&rp).await.expect("enrol");
+        let first = w
+            .app
+            .start_lockout_public(start(&w, "4071", "Rosa Resident"), "203.0.113.10")
+            .await
+            .expect("start");
+        let code = code_now(&w, &enrolled.secret);
+        let view = w
+            .app
+            .prove_with_totp(&first.token, &code, "203.0.113.10")
+            .await
+            .expect("the right code proves the case");
+        assert_eq!(view.state, "proven");
+        assert!(
+            view.ways.iter().all(|x| x.available.is_some()),
+            "a proven case is assessed"
+        );
+        assert!(
+            notified(&w, &first.token)
+                .await
+                .iter()
+                .any(|(p, k)| *p == w.resident.id.0 && k == "lockout.proven")
+        );
+        // The same code on a second case (someone who watched it being typed) is refused.
+        let second = w
+            .app
+            .start_lockout_public(start(&w, "4071", "Rosa Resident"), "203.0.113.11")
+            .await
+            .expect("start");
+        assert!(matches!(
+            w.app
+                .prove_with_totp(&second.token, &code, "203.0.113.11")
+                .await,
+            Err(AppError::Forbidden(_))
+        ));
+        // A valid code does not prove a case that matched nobody.
+        let stranger = w
+            .app
+            .start_lockout_public(start(&w, "4071", "Nobody Here"), "203.0.113.12")
+            .await
+            .expect("start");
+        w.clock.advance(jiff::SignedDuration::from_secs(60));
+        let fresh = code_now(&w, &enrolled.secret);
+        assert!(matches!(
+            w.app
+                .prove_with_totp(&stranger.token, &fresh, "203.0.113.12")
+                .await,
+            Err(AppError::Forbidden(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_says_so() {
+    latchkey_testkit::each_backend("lockout_id_check", |db| async move {
+        let w = World::build(&db).await;
+        let rp = w.principal(w.resident.id).await;
+        let mp = w.principal(w.manager.id).await;
+        let (case, _) = w
+            .app
+            .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
+            .await
+            .expect("case");
+        assert!(matches!(
+            w.app.record_id_check(&rp, case.id, "my own passport").await,
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(matches!(
+            w.app.record_id_check(&mp, case.id, "   ").await,
+            Err(AppError::Invalid { .. })
+        ));
+        // A property that accepts only guardians: the check is recorded but proves nothing.
+        let mut policy = w.property.policy.clone();
+        policy.recovery_proofs = vec![latchkey_core::model::ProofKind::Guardians];
+        w.app
+            .update_property(
+                &w.admin,
+                w.property.id,
+                latchkey_app::directory::PropertyPatch {
+                    policy: Some(policy),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("policy");
+        let view = w
+            .app
+            .record_id_check(&mp, case.id, "passport")
+            .await
+            .expect("recorded");
+        assert_eq!(view.state, "open");
+        w.app
+            .update_property(
+                &w.admin,
+                w.property.id,
+                latchkey_app::directory::PropertyPatch {
+                    policy: Some(w.property.policy.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("policy back");
+        let view = w
+            .app
+            .record_id_check(&mp, case.id, "passport, photo matches")
+            .await
+            .expect("proven");
+        assert_eq!(view.state, "proven");
+        let kinds: Vec<_> = view.timeline.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec!["opened", "proof_id_check", "proof_id_check", "proven"]
+        );
+        assert!(matches!(
+            w.app.record_id_check(&mp, case.id, "again").await,
+            Err(AppError::Conflict(_))
+        ));
+    })
+    .await;
+}

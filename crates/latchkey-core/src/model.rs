@@ -170,6 +170,20 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// What can prove a locked-out person is who they say (PRODUCT.md §5).
+    ProofKind, "proof kind" {
+        /// A WebAuthn assertion with the resident's passkey.
+        Passkey => "passkey",
+        /// A current code from the resident's authenticator app (RFC 6238).
+        Totp => "totp",
+        /// Enough guardians (household members, trusted contacts) confirmed.
+        Guardians => "guardians",
+        /// A manager checked an identity document in person.
+        IdCheck => "id_check",
+    }
+);
+
 /// Per-property policy. Every field has a default so that an empty JSON object is a valid policy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -184,6 +198,9 @@ pub struct Policy {
     pub door_ajar_minutes: u32,
     /// Whether PIN slots programmed at a keypad (not by latchkey) are cleared.
     pub clear_unmanaged_codes: bool,
+    /// Any one of these proves a locked-out person's identity; until one is given, no door
+    /// opens and no code is released.
+    pub recovery_proofs: Vec<ProofKind>,
 }
 
 impl Default for Policy {
@@ -194,6 +211,7 @@ impl Default for Policy {
             auto_relock_seconds: 30,
             door_ajar_minutes: 10,
             clear_unmanaged_codes: true,
+            recovery_proofs: vec![ProofKind::Passkey, ProofKind::Totp, ProofKind::IdCheck],
         }
     }
 }
@@ -215,6 +233,12 @@ impl Policy {
         }
         if !(1..=1_440).contains(&self.door_ajar_minutes) {
             return Err("door_ajar_minutes must be between 1 and 1440".into());
+        }
+        if self.recovery_proofs.is_empty() {
+            return Err(
+                "recovery_proofs must name at least one proof (passkey, totp, guardians, id_check)"
+                    .into(),
+            );
         }
         Ok(())
     }

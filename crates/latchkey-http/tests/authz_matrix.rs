@@ -395,6 +395,24 @@ fn rows() -> Vec<Row> {
             expect: "404 404 404 404 404 404 404 404",
         },
         Row {
+            op: "post /api/v1/lockouts/proofs/totp",
+            path: |_, _| "/api/v1/lockouts/proofs/totp".into(),
+            body: |_, _| Some(r#"{"token":"lkc_0000","code":"123456"}"#.into()),
+            expect: "404 404 404 404 404 404 404 404",
+        },
+        Row {
+            op: "post /api/v1/lockouts/{id}/proofs/id-check",
+            path: |f, _| format!("/api/v1/lockouts/{}/proofs/id-check", f.lockout),
+            body: |_, _| Some(r#"{"document":"passport, photo matches"}"#.into()),
+            expect: "401 404 404 403 403 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/me/totp",
+            path: |_, _| "/api/v1/me/totp".into(),
+            body: none,
+            expect: "401 201 201 201 201 201 201 201",
+        },
+        Row {
             op: "get /api/v1/lockouts/{id}",
             path: |f, _| format!("/api/v1/lockouts/{}", f.lockout),
             body: none,

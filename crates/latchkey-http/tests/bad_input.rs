@@ -369,3 +369,52 @@ async fn spare_keys_on_call_and_locksmiths_refuse_bad_input() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn lockout_requests_and_proof_policies_refuse_bad_input() {
+    each_backend("lockout_bad_input", |db| async move {
+        let f = fixture(&db).await;
+        let prop = format!("/api/v1/properties/{}", f.property);
+        refused(
+            &f,
+            "PATCH",
+            &prop,
+            r#"{"policy":{"recovery_proofs":[]}}"#,
+            422,
+            "recovery_proofs",
+        )
+        .await;
+        refused(
+            &f,
+            "PATCH",
+            &prop,
+            r#"{"policy":{"recovery_proofs":["retina"]}}"#,
+            422,
+            "retina",
+        )
+        .await;
+        let start = format!(
+            r#"{{"property_id":{},"unit":"","identity":"Rita"}}"#,
+            f.property
+        );
+        refused(&f, "POST", "/api/v1/lockouts", &start, 422, "unit").await;
+        let long = format!(
+            r#"{{"property_id":{},"unit":"1A","identity":"{}"}}"#,
+            f.property,
+            "x".repeat(201)
+        );
+        refused(&f, "POST", "/api/v1/lockouts", &long, 422, "identity").await;
+        refused(
+            &f,
+            "POST",
+            "/api/v1/lockouts",
+            r#"{"property_id":1,"unit":"1A"}"#,
+            422,
+            "identity",
+        )
+        .await;
+        let check = format!("/api/v1/lockouts/{}/proofs/id-check", f.lockout);
+        refused(&f, "POST", &check, r#"{"document":""}"#, 422, "document").await;
+    })
+    .await;
+}

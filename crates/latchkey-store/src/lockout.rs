@@ -320,3 +320,110 @@ pub async fn occupants_by_label(
         })
         .collect()
 }
+
+/// A person's sealed authenticator secret and the last time step accepted.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn totp_secret(
+    conn: &mut Conn,
+    person: PersonId,
+) -> Result<Option<(Vec<u8>, Option<i64>)>> {
+    let row = sqlx::query("SELECT sealed, last_step FROM totp_secrets WHERE person_id = $1")
+        .bind(person.0)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("sealed")?, r.try_get("last_step")?)))
+        .transpose()
+}
+
+/// Stores (or replaces) a person's sealed authenticator secret.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn set_totp_secret(
+    conn: &mut Conn,
+    person: PersonId,
+    sealed: &[u8],
+    at: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO totp_secrets (person_id, sealed, last_step, created_at) VALUES ($1, $2, NULL, $3) \
+         ON CONFLICT (person_id) DO UPDATE SET sealed = excluded.sealed, last_step = NULL, created_at = excluded.created_at",
+    )
+    .bind(person.0)
+    .bind(sealed.to_vec())
+    .bind(to_micros(at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records the time step of an accepted code, only if it is later than the one stored: false
+/// when another request used this step (or a later one) first.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn use_totp_step(conn: &mut Conn, person: PersonId, step: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE totp_secrets SET last_step = $1 WHERE person_id = $2 AND (last_step IS NULL OR last_step < $1)",
+    )
+    .bind(step)
+    .bind(person.0)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A proof given in a case.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Proof {
+    pub kind: String,
+    pub person_id: Option<PersonId>,
+    pub recorded_by: Option<PersonId>,
+    pub at: Timestamp,
+    pub detail: serde_json::Value,
+}
+
+/// # Errors
+/// `Database` on a failed write.
+pub async fn add_proof(conn: &mut Conn, case: LockoutCaseId, p: &Proof) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO case_proofs (case_id, kind, person_id, recorded_by, at, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(case.0)
+    .bind(p.kind.clone())
+    .bind(p.person_id.map(|x| x.0))
+    .bind(p.recorded_by.map(|x| x.0))
+    .bind(to_micros(p.at))
+    .bind(p.detail.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The proofs of a case, oldest first.
+///
+/// # Errors
+/// `Database` on a failed read; `Corrupt` for a detail that is not JSON.
+pub async fn proofs_of(conn: &mut Conn, case: LockoutCaseId) -> Result<Vec<Proof>> {
+    let rows = sqlx::query(
+        "SELECT kind, person_id, recorded_by, at, detail FROM case_proofs WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(case.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let detail: String = r.try_get("detail")?;
+            Ok(Proof {
+                kind: r.try_get("kind")?,
+                person_id: r.try_get::<Option<i64>, _>("person_id")?.map(PersonId),
+                recorded_by: r.try_get::<Option<i64>, _>("recorded_by")?.map(PersonId),
+                at: from_micros(r.try_get("at")?)?,
+                detail: serde_json::from_str(&detail)
+                    .map_err(|e| StoreError::Corrupt(format!("proof detail: {e}")))?,
+            })
+        })
+        .collect()
+}

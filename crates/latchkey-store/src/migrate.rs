@@ -39,6 +39,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_lockout.sql"),
         postgres: include_str!("../migrations/postgres/0004_lockout.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_proofs.sql",
+        sqlite: include_str!("../migrations/sqlite/0005_proofs.sql"),
+        postgres: include_str!("../migrations/postgres/0005_proofs.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

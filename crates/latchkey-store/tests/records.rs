@@ -40,6 +40,7 @@ fn new_property(name: &str) -> NewProperty {
             auto_relock_seconds: 15,
             door_ajar_minutes: 7,
             clear_unmanaged_codes: false,
+            recovery_proofs: vec![latchkey_core::model::ProofKind::Guardians],
         },
         office_hours: weekday_mornings(),
     }

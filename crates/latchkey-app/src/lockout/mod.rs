@@ -22,8 +22,10 @@ use crate::authz::Principal;
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
+mod proofs;
 mod ways;
 
+pub use proofs::TotpEnrolment;
 pub use ways::WayOption;
 
 /// Every public start answers no sooner than this, whatever it found.
@@ -318,7 +320,7 @@ impl App {
         })
     }
 
-    fn may_see_case(&self, who: &Principal, case: &LockoutCase) -> bool {
+    pub(crate) fn may_see_case(&self, who: &Principal, case: &LockoutCase) -> bool {
         let Some(property) = case.property_id else {
             return false;
         };

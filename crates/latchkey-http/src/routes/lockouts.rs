@@ -268,3 +268,79 @@ pub async fn start_for(
         }),
     ))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpProofBody {
+    pub token: String,
+    /// Six digits from the resident's authenticator app.
+    pub code: String,
+}
+
+/// Proves a case with a code from the resident's authenticator app (no sign-in). Every refused
+/// code gets the same answer; attempts are limited per source, case and person.
+#[utoipa::path(post, path = "/api/v1/lockouts/proofs/totp", tag = "lockouts", request_body = TotpProofBody,
+    responses((status = 200, body = CaseDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 429, body = Problem)))]
+pub async fn prove_totp(
+    State(s): State<AppState>,
+    Source(source): Source,
+    ApiJson(b): ApiJson<TotpProofBody>,
+) -> ApiResult<Json<CaseDto>> {
+    Ok(Json(
+        s.app
+            .prove_with_totp(&b.token, &b.code, &source)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdCheckBody {
+    /// What was checked, e.g. "passport, photo matches".
+    pub document: String,
+}
+
+/// Records that staff checked the person's identity document in person.
+#[utoipa::path(post, path = "/api/v1/lockouts/{id}/proofs/id-check", tag = "lockouts", params(("id" = i64, Path)),
+    request_body = IdCheckBody,
+    responses((status = 200, body = CaseDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn id_check(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<IdCheckBody>,
+) -> ApiResult<Json<CaseDto>> {
+    Ok(Json(
+        s.app
+            .record_id_check(&who, LockoutCaseId(id), &b.document)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotpEnrolmentDto {
+    /// Base32, shown once: type it into an authenticator app.
+    pub secret: String,
+    /// The same as an `otpauth://` URI, for a QR code.
+    pub uri: String,
+}
+
+/// Enrols (or replaces) the caller's authenticator app, for proving who they are when locked
+/// out. The secret is shown once.
+#[utoipa::path(post, path = "/api/v1/me/totp", tag = "lockouts",
+    responses((status = 201, body = TotpEnrolmentDto), (status = 401, body = Problem)))]
+pub async fn enroll_totp(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+) -> ApiResult<(StatusCode, Json<TotpEnrolmentDto>)> {
+    let e = s.app.enroll_totp(&who).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TotpEnrolmentDto {
+            secret: e.secret,
+            uri: e.uri,
+        }),
+    ))
+}

@@ -1,0 +1,286 @@
+//! Identity proofs in a lockout case. The property's policy names the proofs that count; the
+//! first one given moves the case to `proven`, and everyone in the household is told. Every
+//! attempt is limited per source address, per case and per person, and a refused attempt is
+//! recorded in the case's timeline, so the household sees someone trying.
+//!
+//! A WebAuthn assertion arrives with the web app as one more [`ProofKind`]: it is checked by
+//! its own verifier and recorded through the same [`App::accept_proof`].
+
+use std::time::Duration;
+
+use latchkey_core::model::ProofKind;
+use latchkey_core::totp::{self, Secret};
+use latchkey_core::{LockoutCaseId, PersonId};
+use latchkey_store::audit::NewEvent;
+use latchkey_store::lockout::{self as repo, LockoutCase, Notification, Proof, Step};
+use serde::Serialize;
+use serde_json::json;
+
+use super::CaseView;
+use crate::authz::Principal;
+use crate::secrets::{random_bytes, token_digest};
+use crate::{App, AppError, Result};
+
+const ATTEMPTS_PER_SOURCE: u32 = 20;
+const ATTEMPTS_PER_CASE: u32 = 5;
+const ATTEMPTS_PER_PERSON: u32 = 10;
+/// The same answer for every refused code, whatever the reason.
+const REFUSED: &str = "that code does not prove this case";
+
+/// An authenticator enrolment, shown once.
+#[derive(Clone, Debug, Serialize)]
+pub struct TotpEnrolment {
+    /// Base32, for typing into an authenticator app.
+    pub secret: String,
+    /// `otpauth://` URI, for a QR code.
+    pub uri: String,
+}
+
+fn totp_aad(person: PersonId) -> Vec<u8> {
+    format!("latchkey.totp.{}", person.0).into_bytes()
+}
+
+impl App {
+    /// Enrols (or replaces) the caller's authenticator app secret. The secret is shown once
+    /// and stored sealed with the master key.
+    ///
+    /// # Errors
+    /// `Internal` when the random source fails.
+    pub async fn enroll_totp(&self, who: &Principal) -> Result<TotpEnrolment> {
+        let secret = Secret::from_bytes(random_bytes::<{ totp::SECRET_LEN }>()?);
+        let sealed = self
+            .keys()
+            .seal_bytes(&totp_aad(who.id()), secret.as_bytes())?;
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        repo::set_totp_secret(tx.conn(), who.id(), &sealed, now).await?;
+        let ev =
+            NewEvent::new("totp.enrolled", format!("person:{}", who.id())).actor(Some(who.id()));
+        self.commit_at(tx, vec![ev], now).await?;
+        let account = who
+            .person()
+            .email
+            .clone()
+            .unwrap_or_else(|| who.person().name.clone());
+        Ok(TotpEnrolment {
+            secret: secret.to_base32(),
+            uri: secret.otpauth_uri("latchkey", &account),
+        })
+    }
+
+    /// A code from the authenticator of the person the case is about, given with the case
+    /// token (no sign-in: their phone may be the thing they lost, the authenticator may be on
+    /// another device).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown token; `Forbidden` with one fixed sentence for every refused
+    /// code (wrong, replayed, no authenticator, a case that matched nobody, a closed case);
+    /// `RateLimited` past the limits.
+    pub async fn prove_with_totp(&self, token: &str, code: &str, source: &str) -> Result<CaseView> {
+        let hour = Duration::from_secs(3600);
+        self.limiter()
+            .hit(&format!("proof:source:{source}"), ATTEMPTS_PER_SOURCE, hour)?;
+        let case = {
+            let mut conn = self.store().read().await?;
+            repo::case_by_token(&mut conn, &token_digest(token))
+                .await?
+                .ok_or_else(|| AppError::not_found("lockout case"))?
+        };
+        self.limiter().hit(
+            &format!("proof:case:{}", case.id),
+            ATTEMPTS_PER_CASE,
+            Duration::from_secs(900),
+        )?;
+        if let Some(p) = case.person_id {
+            self.limiter()
+                .hit(&format!("proof:person:{p}"), ATTEMPTS_PER_PERSON, hour)?;
+        }
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let accepted = match (case.person_id, case.state.as_str()) {
+            (Some(person), "open") => match repo::totp_secret(tx.conn(), person).await? {
+                Some((sealed, last)) => {
+                    let bytes = self.keys().open_bytes(&totp_aad(person), &sealed)?;
+                    let secret = <[u8; totp::SECRET_LEN]>::try_from(bytes.as_slice())
+                        .map(Secret::from_bytes)
+                        .map_err(|_| {
+                            AppError::Internal(
+                                "a stored authenticator secret has the wrong length".into(),
+                            )
+                        })?;
+                    let unix = u64::try_from(now.as_second()).unwrap_or(0);
+                    let last = last.and_then(|l| u64::try_from(l).ok());
+                    match totp::verify(&secret, code, unix, last) {
+                        Ok(step) => {
+                            repo::use_totp_step(
+                                tx.conn(),
+                                person,
+                                i64::try_from(step).unwrap_or(i64::MAX),
+                            )
+                            .await?
+                        }
+                        Err(_) => false,
+                    }
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        if !accepted {
+            repo::add_step(
+                tx.conn(),
+                case.id,
+                &Step {
+                    at: now,
+                    actor_id: None,
+                    kind: "proof_refused".into(),
+                    detail: json!({ "proof": "totp" }),
+                },
+            )
+            .await?;
+            let ev = NewEvent::new("lockout.proof_refused", format!("lockout:{}", case.id))
+                .data(json!({ "proof": "totp", "source": source }));
+            let ev = match case.property_id {
+                Some(p) => ev.property(p),
+                None => ev,
+            };
+            self.commit_at(tx, vec![ev], now).await?;
+            return Err(AppError::forbidden(REFUSED));
+        }
+        let proof = Proof {
+            kind: ProofKind::Totp.as_str().into(),
+            person_id: case.person_id,
+            recorded_by: None,
+            at: now,
+            detail: json!({}),
+        };
+        self.accept_proof(tx, &case, proof).await?;
+        self.lockout_by_token(token, source).await
+    }
+
+    /// Staff record that they checked the person's identity document in person.
+    ///
+    /// # Errors
+    /// `NotFound` for anyone who may not see the case; `Forbidden` for non-staff; `Invalid`
+    /// for an empty document description; `Conflict` for a case that is not open or matched
+    /// nobody.
+    pub async fn record_id_check(
+        &self,
+        who: &Principal,
+        id: LockoutCaseId,
+        document: &str,
+    ) -> Result<CaseView> {
+        let document = document.trim();
+        if document.is_empty() || document.chars().count() > 100 {
+            return Err(AppError::invalid("document", "must be 1 to 100 characters"));
+        }
+        let case = {
+            let mut conn = self.store().read().await?;
+            repo::get_case(&mut conn, id)
+                .await?
+                .filter(|c| self.may_see_case(who, c))
+                .ok_or_else(|| AppError::not_found("lockout case"))?
+        };
+        let Some(property) = case.property_id else {
+            return Err(AppError::not_found("lockout case"));
+        };
+        who.staff(property)?;
+        if case.state != "open" || case.person_id.is_none() {
+            return Err(AppError::Conflict(
+                "only an open case about a known resident can be proven".into(),
+            ));
+        }
+        let tx = self.store().write().await?;
+        let proof = Proof {
+            kind: ProofKind::IdCheck.as_str().into(),
+            person_id: case.person_id,
+            recorded_by: Some(who.id()),
+            at: self.now(),
+            detail: json!({ "document": document }),
+        };
+        self.accept_proof(tx, &case, proof).await?;
+        self.lockout_case(who, id).await
+    }
+
+    /// Records a proof in the case's transaction; when the property's policy counts it, the
+    /// case becomes `proven` and the household is told.
+    pub(crate) async fn accept_proof(
+        &self,
+        mut tx: latchkey_store::WriteTx,
+        case: &LockoutCase,
+        proof: Proof,
+    ) -> Result<()> {
+        let now = proof.at;
+        let counts = match case.property_id {
+            Some(p) => {
+                let prop = crate::directory::load_property(tx.conn(), p).await?;
+                prop.policy
+                    .recovery_proofs
+                    .iter()
+                    .any(|k| k.as_str() == proof.kind)
+            }
+            None => false,
+        };
+        repo::add_proof(tx.conn(), case.id, &proof).await?;
+        repo::add_step(
+            tx.conn(),
+            case.id,
+            &Step {
+                at: now,
+                actor_id: proof.recorded_by,
+                kind: format!("proof_{}", proof.kind),
+                detail: json!({ "counts": counts }),
+            },
+        )
+        .await?;
+        let mut events = vec![
+            NewEvent::new("lockout.proof", format!("lockout:{}", case.id))
+                .actor(proof.recorded_by)
+                .data(json!({ "proof": proof.kind, "counts": counts })),
+        ];
+        if counts {
+            repo::set_case_state(tx.conn(), case.id, "proven", now).await?;
+            repo::add_step(
+                tx.conn(),
+                case.id,
+                &Step {
+                    at: now,
+                    actor_id: proof.recorded_by,
+                    kind: "proven".into(),
+                    detail: json!({ "by": proof.kind }),
+                },
+            )
+            .await?;
+            if let (Some(p), Some(u)) = (case.property_id, case.unit_id) {
+                let label = latchkey_store::property::get_unit(tx.conn(), u)
+                    .await?
+                    .map(|x| x.label)
+                    .unwrap_or_default();
+                let occupants = repo::occupants_by_label(tx.conn(), p.0, &label, now).await?;
+                let messages: Vec<Notification> = occupants
+                    .iter()
+                    .map(|o| Notification {
+                        property_id: Some(p),
+                        person_id: o.person_id,
+                        kind: "lockout.proven".into(),
+                        case_id: Some(case.id),
+                        body: json!({ "case_id": case.id, "proof": proof.kind }),
+                        created_at: now,
+                        sent_at: None,
+                    })
+                    .collect();
+                repo::queue(tx.conn(), &messages).await?;
+            }
+            events.push(
+                NewEvent::new("lockout.proven", format!("lockout:{}", case.id))
+                    .actor(proof.recorded_by)
+                    .data(json!({ "proof": proof.kind })),
+            );
+        }
+        let events = match case.property_id {
+            Some(p) => events.into_iter().map(|e| e.property(p)).collect(),
+            None => events,
+        };
+        self.commit_at(tx, events, now).await
+    }
+}
