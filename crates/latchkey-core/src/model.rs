@@ -201,6 +201,8 @@ pub struct Policy {
     /// Any one of these proves a locked-out person's identity; until one is given, no door
     /// opens and no code is released.
     pub recovery_proofs: Vec<ProofKind>,
+    /// How many guardians must confirm for the `guardians` proof.
+    pub guardians_required: u8,
 }
 
 impl Default for Policy {
@@ -212,6 +214,7 @@ impl Default for Policy {
             door_ajar_minutes: 10,
             clear_unmanaged_codes: true,
             recovery_proofs: vec![ProofKind::Passkey, ProofKind::Totp, ProofKind::IdCheck],
+            guardians_required: 2,
         }
     }
 }
@@ -233,6 +236,9 @@ impl Policy {
         }
         if !(1..=1_440).contains(&self.door_ajar_minutes) {
             return Err("door_ajar_minutes must be between 1 and 1440".into());
+        }
+        if !(1..=10).contains(&self.guardians_required) {
+            return Err("guardians_required must be between 1 and 10".into());
         }
         if self.recovery_proofs.is_empty() {
             return Err(

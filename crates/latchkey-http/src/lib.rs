@@ -86,6 +86,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(lockouts::start_public))
         .routes(routes!(lockouts::lookup))
         .routes(routes!(lockouts::prove_totp))
+        .routes(routes!(lockouts::ask_guardians))
+        .routes(routes!(lockouts::answer_guardian))
         .routes(routes!(lockouts::id_check))
         .routes(routes!(lockouts::enroll_totp))
         .routes(routes!(lockouts::get))

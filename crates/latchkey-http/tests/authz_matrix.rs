@@ -407,6 +407,18 @@ fn rows() -> Vec<Row> {
             expect: "401 404 404 403 403 200 200 200",
         },
         Row {
+            op: "post /api/v1/lockouts/guardians",
+            path: |_, _| "/api/v1/lockouts/guardians".into(),
+            body: |_, _| Some(r#"{"token":"lkc_0000"}"#.into()),
+            expect: "404 404 404 404 404 404 404 404",
+        },
+        Row {
+            op: "post /api/v1/guardian-links/answer",
+            path: |_, _| "/api/v1/guardian-links/answer".into(),
+            body: |_, _| Some(r#"{"token":"lkg_0000","confirm":true}"#.into()),
+            expect: "401 404 404 404 404 404 404 404",
+        },
+        Row {
             op: "post /api/v1/me/totp",
             path: |_, _| "/api/v1/me/totp".into(),
             body: none,

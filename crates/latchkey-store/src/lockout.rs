@@ -427,3 +427,106 @@ pub async fn proofs_of(conn: &mut Conn, case: LockoutCaseId) -> Result<Vec<Proof
         })
         .collect()
 }
+
+/// A link sent to a guardian.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GuardianLink {
+    pub id: i64,
+    pub case_id: LockoutCaseId,
+    pub guardian_id: PersonId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+    /// `confirmed` or `denied` once used.
+    pub outcome: Option<String>,
+}
+
+fn link_row(r: &AnyRow) -> Result<GuardianLink> {
+    Ok(GuardianLink {
+        id: r.try_get("id")?,
+        case_id: LockoutCaseId(r.try_get("case_id")?),
+        guardian_id: PersonId(r.try_get("guardian_id")?),
+        created_at: from_micros(r.try_get("created_at")?)?,
+        expires_at: from_micros(r.try_get("expires_at")?)?,
+        used_at: opt_from_micros(r.try_get("used_at")?)?,
+        outcome: r.try_get("outcome")?,
+    })
+}
+
+/// # Errors
+/// `Database` on a failed write.
+pub async fn create_guardian_link(
+    conn: &mut Conn,
+    case: LockoutCaseId,
+    guardian: PersonId,
+    digest: &[u8],
+    at: Timestamp,
+    expires: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO guardian_links (case_id, guardian_id, token_digest, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(case.0)
+    .bind(guardian.0)
+    .bind(digest.to_vec())
+    .bind(to_micros(at))
+    .bind(to_micros(expires))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The link whose token has this digest.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn guardian_link_by_token(
+    conn: &mut Conn,
+    digest: &[u8],
+) -> Result<Option<GuardianLink>> {
+    let row = sqlx::query(
+        "SELECT id, case_id, guardian_id, created_at, expires_at, used_at, outcome FROM guardian_links \
+         WHERE token_digest = $1",
+    )
+    .bind(digest.to_vec())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(link_row).transpose()
+}
+
+/// The links of a case, oldest first.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn guardian_links_of(conn: &mut Conn, case: LockoutCaseId) -> Result<Vec<GuardianLink>> {
+    let rows = sqlx::query(
+        "SELECT id, case_id, guardian_id, created_at, expires_at, used_at, outcome FROM guardian_links \
+         WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(case.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(link_row).collect()
+}
+
+/// Uses a link once: false when it was already used (a replay, or a race with another use).
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn use_guardian_link(
+    conn: &mut Conn,
+    id: i64,
+    outcome: &str,
+    at: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE guardian_links SET used_at = $1, outcome = $2 WHERE id = $3 AND used_at IS NULL",
+    )
+    .bind(to_micros(at))
+    .bind(outcome.to_owned())
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

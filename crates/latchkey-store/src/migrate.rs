@@ -45,6 +45,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_proofs.sql"),
         postgres: include_str!("../migrations/postgres/0005_proofs.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_guardians.sql",
+        sqlite: include_str!("../migrations/sqlite/0006_guardians.sql"),
+        postgres: include_str!("../migrations/postgres/0006_guardians.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -41,6 +41,7 @@ fn new_property(name: &str) -> NewProperty {
             door_ajar_minutes: 7,
             clear_unmanaged_codes: false,
             recovery_proofs: vec![latchkey_core::model::ProofKind::Guardians],
+            guardians_required: 3,
         },
         office_hours: weekday_mornings(),
     }

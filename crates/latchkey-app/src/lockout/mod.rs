@@ -22,9 +22,11 @@ use crate::authz::Principal;
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
+mod guardians;
 mod proofs;
 mod ways;
 
+pub use guardians::{GuardiansAsked, LINK_TTL};
 pub use proofs::TotpEnrolment;
 pub use ways::WayOption;
 
@@ -403,26 +405,14 @@ impl App {
             },
         )
         .await?;
-        if let (Some(p), Some(u)) = (case.property_id, case.unit_id) {
-            let label = latchkey_store::property::get_unit(tx.conn(), u)
-                .await?
-                .map(|x| x.label)
-                .unwrap_or_default();
-            let occupants = repo::occupants_by_label(tx.conn(), p.0, &label, now).await?;
-            let messages: Vec<Notification> = occupants
-                .iter()
-                .map(|o| Notification {
-                    property_id: Some(p),
-                    person_id: o.person_id,
-                    kind: "lockout.cancelled".into(),
-                    case_id: Some(id),
-                    body: json!({ "case_id": id, "by": who.id() }),
-                    created_at: now,
-                    sent_at: None,
-                })
-                .collect();
-            repo::queue(tx.conn(), &messages).await?;
-        }
+        self.tell_household(
+            &mut tx,
+            &case,
+            "lockout.cancelled",
+            json!({ "by": who.id() }),
+            now,
+        )
+        .await?;
         let ev = NewEvent::new("lockout.cancelled", format!("lockout:{id}")).actor(Some(who.id()));
         let ev = match case.property_id {
             Some(p) => ev.property(p),

@@ -12,7 +12,7 @@ use latchkey_core::model::ProofKind;
 use latchkey_core::totp::{self, Secret};
 use latchkey_core::{LockoutCaseId, PersonId};
 use latchkey_store::audit::NewEvent;
-use latchkey_store::lockout::{self as repo, LockoutCase, Notification, Proof, Step};
+use latchkey_store::lockout::{self as repo, LockoutCase, Proof, Step};
 use serde::Serialize;
 use serde_json::json;
 
@@ -154,7 +154,7 @@ impl App {
             at: now,
             detail: json!({}),
         };
-        self.accept_proof(tx, &case, proof).await?;
+        self.accept_proof(tx, &case, proof, Vec::new()).await?;
         self.lockout_by_token(token, source).await
     }
 
@@ -198,7 +198,7 @@ impl App {
             at: self.now(),
             detail: json!({ "document": document }),
         };
-        self.accept_proof(tx, &case, proof).await?;
+        self.accept_proof(tx, &case, proof, Vec::new()).await?;
         self.lockout_case(who, id).await
     }
 
@@ -209,6 +209,7 @@ impl App {
         mut tx: latchkey_store::WriteTx,
         case: &LockoutCase,
         proof: Proof,
+        mut events: Vec<NewEvent>,
     ) -> Result<()> {
         let now = proof.at;
         let counts = match case.property_id {
@@ -233,11 +234,11 @@ impl App {
             },
         )
         .await?;
-        let mut events = vec![
+        events.push(
             NewEvent::new("lockout.proof", format!("lockout:{}", case.id))
                 .actor(proof.recorded_by)
                 .data(json!({ "proof": proof.kind, "counts": counts })),
-        ];
+        );
         if counts {
             repo::set_case_state(tx.conn(), case.id, "proven", now).await?;
             repo::add_step(
@@ -251,26 +252,14 @@ impl App {
                 },
             )
             .await?;
-            if let (Some(p), Some(u)) = (case.property_id, case.unit_id) {
-                let label = latchkey_store::property::get_unit(tx.conn(), u)
-                    .await?
-                    .map(|x| x.label)
-                    .unwrap_or_default();
-                let occupants = repo::occupants_by_label(tx.conn(), p.0, &label, now).await?;
-                let messages: Vec<Notification> = occupants
-                    .iter()
-                    .map(|o| Notification {
-                        property_id: Some(p),
-                        person_id: o.person_id,
-                        kind: "lockout.proven".into(),
-                        case_id: Some(case.id),
-                        body: json!({ "case_id": case.id, "proof": proof.kind }),
-                        created_at: now,
-                        sent_at: None,
-                    })
-                    .collect();
-                repo::queue(tx.conn(), &messages).await?;
-            }
+            self.tell_household(
+                &mut tx,
+                case,
+                "lockout.proven",
+                json!({ "proof": proof.kind }),
+                now,
+            )
+            .await?;
             events.push(
                 NewEvent::new("lockout.proven", format!("lockout:{}", case.id))
                     .actor(proof.recorded_by)

@@ -344,3 +344,50 @@ pub async fn enroll_totp(
         }),
     ))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct GuardiansAskedDto {
+    pub message: String,
+}
+
+/// With the case token, asks the unit's household members and spare-key holders to confirm it
+/// is you: each gets a single-use link that expires in 30 minutes. The same answer whether or
+/// not the case is about a resident.
+#[utoipa::path(post, path = "/api/v1/lockouts/guardians", tag = "lockouts", request_body = LookupBody,
+    responses((status = 202, body = GuardiansAskedDto), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
+pub async fn ask_guardians(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<LookupBody>,
+) -> ApiResult<(StatusCode, Json<GuardiansAskedDto>)> {
+    let asked = s.app.ask_guardians(&b.token).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(GuardiansAskedDto {
+            message: asked.message.to_owned(),
+        }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuardianAnswerBody {
+    /// The link's token, as received.
+    pub token: String,
+    /// `true`: it is them; `false`: it is not (the household is told at once).
+    pub confirm: bool,
+}
+
+/// A guardian answers their link, signed in as themselves. A link works once, before it
+/// expires, and only for the person it was sent to.
+#[utoipa::path(post, path = "/api/v1/guardian-links/answer", tag = "lockouts", request_body = GuardianAnswerBody,
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
+pub async fn answer_guardian(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(b): ApiJson<GuardianAnswerBody>,
+) -> ApiResult<StatusCode> {
+    s.app
+        .answer_guardian_link(&who, &b.token, b.confirm)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,215 @@
+//! Guardians vouching for a locked-out resident, on every backend: single-use, expiring links
+//! that work only for the guardian they were sent to, k of n, a denial told at once.
+
+mod common;
+
+use common::{World, membership, person};
+use jiff::SignedDuration;
+use latchkey_app::AppError;
+use latchkey_app::lockout::PublicStart;
+use latchkey_core::model::{ProofKind, Role};
+use latchkey_core::schedule::Schedule;
+use latchkey_store::lockout as repo;
+
+/// Links queued for each guardian of the case behind `token`: (guardian id, link token).
+async fn links(w: &World, token: &str) -> Vec<(i64, String)> {
+    let mut conn = w.app.store().read().await.expect("read");
+    let case = repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(token))
+        .await
+        .expect("case")
+        .expect("case exists");
+    repo::notifications_of_case(&mut conn, case.id)
+        .await
+        .expect("notifications")
+        .into_iter()
+        .filter(|n| n.kind == "lockout.guardian_request")
+        .map(|n| {
+            (
+                n.person_id.0,
+                n.body["link"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn open_case(w: &World, identity: &str) -> String {
+    w.app
+        .start_lockout_public(
+            PublicStart {
+                property_id: w.property.id.0,
+                unit: "4071".into(),
+                identity: identity.into(),
+            },
+            "203.0.113.40",
+        )
+        .await
+        .expect("start")
+        .token
+}
+
+#[tokio::test]
+async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borrowed() {
+    latchkey_testkit::each_backend("guardians_k_of_n", |db| async move {
+        let w = World::build(&db).await;
+        let mut policy = w.property.policy.clone();
+        policy.recovery_proofs = vec![ProofKind::Guardians];
+        policy.guardians_required = 2;
+        w.app
+            .update_property(
+                &w.admin,
+                w.property.id,
+                latchkey_app::directory::PropertyPatch {
+                    policy: Some(policy),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("policy");
+        let add = |name: &'static str, role: Role| {
+            let w = &w;
+            async move {
+                w.app
+                    .create_person(
+                        &w.admin,
+                        w.property.id,
+                        person(name, None, None, membership(role, Some(w.unit.id))),
+                    )
+                    .await
+                    .expect("person")
+                    .0
+            }
+        };
+        let paul = add("Paul Partner", Role::Household).await;
+        let fritz = add("Fritz Friend", Role::TrustedContact).await;
+        let mallory = add("Mallory Guest", Role::Guest).await;
+        let rp = w.principal(w.resident.id).await;
+        w.app
+            .grant_spare_key(&rp, w.property.id, w.unit.id, fritz.id, Schedule::Always)
+            .await
+            .expect("spare key");
+
+        let token = open_case(&w, "Rosa Resident").await;
+        w.app.ask_guardians(&token).await.expect("ask");
+        let sent = links(&w, &token).await;
+        let mut to: Vec<i64> = sent.iter().map(|(g, _)| *g).collect();
+        to.sort_unstable();
+        assert_eq!(to, vec![paul.id.0, fritz.id.0]);
+        let link_of = |id: i64| {
+            sent.iter()
+                .find(|(g, _)| *g == id)
+                .map(|(_, l)| l.clone())
+                .expect("link")
+        };
+        let (paul_link, fritz_link) = (link_of(paul.id.0), link_of(fritz.id.0));
+
+        // Someone else holding Paul's link gets nowhere, and the link stays Paul's.
+        let mp = w.principal(mallory.id).await;
+        assert!(matches!(
+            w.app.answer_guardian_link(&mp, &paul_link, true).await,
+            Err(AppError::Forbidden(_))
+        ));
+        let pp = w.principal(paul.id).await;
+        w.app
+            .answer_guardian_link(&pp, &paul_link, true)
+            .await
+            .expect("Paul confirms");
+        assert!(matches!(
+            w.app.answer_guardian_link(&pp, &paul_link, true).await,
+            Err(AppError::Conflict(_))
+        ));
+        let view = w
+            .app
+            .lockout_by_token(&token, "203.0.113.40")
+            .await
+            .expect("view");
+        assert_eq!(view.state, "open", "one of two is not enough");
+
+        // Fritz answers too late: the link has expired. Asked again, he confirms in time.
+        w.clock.advance(SignedDuration::from_mins(31));
+        let fp = w.principal(fritz.id).await;
+        assert!(matches!(
+            w.app.answer_guardian_link(&fp, &fritz_link, true).await,
+            Err(AppError::Conflict(_))
+        ));
+        w.app.ask_guardians(&token).await.expect("ask again");
+        let fresh = links(&w, &token)
+            .await
+            .into_iter()
+            .filter(|(g, l)| *g == fritz.id.0 && *l != fritz_link)
+            .map(|(_, l)| l)
+            .next()
+            .expect("a new link for Fritz");
+        w.app
+            .answer_guardian_link(&fp, &fresh, true)
+            .await
+            .expect("Fritz confirms");
+        let view = w
+            .app
+            .lockout_by_token(&token, "203.0.113.40")
+            .await
+            .expect("view");
+        assert_eq!(view.state, "proven");
+        assert!(matches!(
+            w.app.answer_guardian_link(&fp, "lkg_made_up", true).await,
+            Err(AppError::NotFound(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_guardian_saying_no_is_told_to_the_household_and_a_stranger_case_asks_nobody() {
+    latchkey_testkit::each_backend("guardians_deny", |db| async move {
+        let w = World::build(&db).await;
+        let (paul, _) = w
+            .app
+            .create_person(
+                &w.admin,
+                w.property.id,
+                person(
+                    "Paul Partner",
+                    None,
+                    None,
+                    membership(Role::Household, Some(w.unit.id)),
+                ),
+            )
+            .await
+            .expect("household");
+        let token = open_case(&w, "Rosa Resident").await;
+        let asked = w.app.ask_guardians(&token).await.expect("ask");
+        let link = links(&w, &token)
+            .await
+            .into_iter()
+            .next()
+            .expect("a link")
+            .1;
+        let pp = w.principal(paul.id).await;
+        w.app
+            .answer_guardian_link(&pp, &link, false)
+            .await
+            .expect("deny");
+        let mut conn = w.app.store().read().await.expect("read");
+        let case = repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(&token))
+            .await
+            .expect("case")
+            .expect("exists");
+        let denied: Vec<i64> = repo::notifications_of_case(&mut conn, case.id)
+            .await
+            .expect("notifications")
+            .into_iter()
+            .filter(|n| n.kind == "lockout.guardian_denied")
+            .map(|n| n.person_id.0)
+            .collect();
+        drop(conn);
+        assert!(denied.contains(&w.resident.id.0) && denied.contains(&paul.id.0));
+
+        let stranger = open_case(&w, "Nobody Here").await;
+        let same = w.app.ask_guardians(&stranger).await.expect("ask");
+        assert_eq!(
+            same.message, asked.message,
+            "the answer does not reveal a match"
+        );
+        assert!(links(&w, &stranger).await.is_empty());
+    })
+    .await;
+}
