@@ -381,6 +381,41 @@ impl App {
         }
     }
 
+    /// A credential the caller may freeze at once because its phone or card is lost (PRODUCT.md
+    /// §5): its holder, anyone who lives in its unit, an active spare-key holder of its unit,
+    /// or staff. Freezing never blocks recovery, so the circle is wider than who may see it.
+    ///
+    /// # Errors
+    /// `NotFound` for anyone else (they may not know it exists).
+    async fn credential_to_freeze(&self, who: &Principal, id: CredentialId) -> Result<Credential> {
+        let mut conn = self.store().read().await?;
+        let c = repo::get_credential(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("credential"))?;
+        let m = who
+            .member(c.property_id)
+            .map_err(|_| AppError::not_found("credential"))?;
+        let lives_there = c.unit_id.is_some_and(|u| {
+            who.active().any(|mm| {
+                mm.property_id == c.property_id
+                    && mm.unit_id == Some(u)
+                    && matches!(mm.role, Role::Resident | Role::Household)
+            })
+        });
+        let holds_spare_key = match c.unit_id {
+            Some(u) => latchkey_store::recovery::list_spare_keys(&mut conn, c.property_id, Some(u))
+                .await?
+                .iter()
+                .any(|k| k.status == "active" && k.holder_id == who.id()),
+            None => false,
+        };
+        if m.is_staff() || c.person_id == who.id() || lives_there || holds_spare_key {
+            Ok(c)
+        } else {
+            Err(AppError::not_found("credential"))
+        }
+    }
+
     /// Whether the caller manages this credential (its unit's residents, or staff).
     fn manages(&self, who: &Principal, c: &Credential) -> bool {
         match c.unit_id {
@@ -392,7 +427,8 @@ impl App {
     /// Revokes, freezes or unfreezes a credential.
     ///
     /// Revoke: its holder, its unit's residents, staff. Freeze (a lost phone or card): its
-    /// holder, anyone of its unit, staff. Unfreeze: its unit's residents, staff.
+    /// holder, anyone who lives in its unit, a spare-key holder of the unit, staff; the holder is
+    /// told when someone else froze it. Unfreeze: its unit's residents, staff.
     ///
     /// # Errors
     /// `Forbidden` when the caller may not; `Conflict` when the change makes no sense (a
@@ -403,14 +439,15 @@ impl App {
         id: CredentialId,
         to: CredentialStatus,
     ) -> Result<Credential> {
-        let c = self.get_credential(who, id).await?;
+        let c = match to {
+            CredentialStatus::Frozen => self.credential_to_freeze(who, id).await?,
+            _ => self.get_credential(who, id).await?,
+        };
         let holder = c.person_id == who.id();
-        let of_unit = c
-            .unit_id
-            .is_some_and(|u| who.units(c.property_id).contains(&u));
         let allowed = match to {
             CredentialStatus::Revoked => holder || self.manages(who, &c),
-            CredentialStatus::Frozen => holder || of_unit || self.manages(who, &c),
+            // Checked by `credential_to_freeze`.
+            CredentialStatus::Frozen => true,
             CredentialStatus::Active => self.manages(who, &c),
         };
         if !allowed {
@@ -437,6 +474,21 @@ impl App {
             .property(c.property_id)
             .actor(Some(who.id()))
             .data(json!({ "from": c.status, "doors": c.doors }));
+        if to == CredentialStatus::Frozen && !holder {
+            latchkey_store::lockout::queue(
+                tx.conn(),
+                &[latchkey_store::lockout::Notification {
+                    property_id: Some(c.property_id),
+                    person_id: c.person_id,
+                    kind: "credential.frozen".into(),
+                    case_id: None,
+                    body: json!({ "credential_id": id, "by": who.id(), "label": c.label }),
+                    created_at: self.now(),
+                    sent_at: None,
+                }],
+            )
+            .await?;
+        }
         self.commit_with(tx, vec![ev]).await?;
         self.devices().credential_changed(id, &c.doors);
         let mut conn = self.store().read().await?;

@@ -213,3 +213,92 @@ async fn one_guardian_saying_no_is_told_to_the_household_and_a_stranger_case_ask
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once_and_a_guest_cannot()
+ {
+    latchkey_testkit::each_backend("freeze_lost_phone", |db| async move {
+        let w = World::build(&db).await;
+        let add = |name: &'static str, role: Role| {
+            let w = &w;
+            async move {
+                w.app
+                    .create_person(
+                        &w.admin,
+                        w.property.id,
+                        person(name, None, None, membership(role, Some(w.unit.id))),
+                    )
+                    .await
+                    .expect("person")
+                    .0
+            }
+        };
+        let paul = add("Paul Partner", Role::Household).await;
+        let fritz = add("Fritz Friend", Role::TrustedContact).await;
+        let gus = add("Gus Guest", Role::Guest).await;
+        let rp = w.principal(w.resident.id).await;
+        w.app
+            .grant_spare_key(&rp, w.property.id, w.unit.id, fritz.id, Schedule::Always)
+            .await
+            .expect("spare key");
+        let mut phone = common::pin_for(w.resident.id, Some(w.unit.id), None);
+        phone.kind = latchkey_core::model::CredentialKind::PhoneKey;
+        let phone = w
+            .app
+            .create_credential(&rp, w.property.id, phone)
+            .await
+            .expect("phone key")
+            .credential;
+        use latchkey_core::model::CredentialStatus::{Active, Frozen};
+        let before = w.event_count().await;
+        assert!(matches!(
+            w.app
+                .set_credential_status(&w.principal(gus.id).await, phone.id, Frozen)
+                .await,
+            Err(AppError::NotFound(_))
+        ));
+        assert_eq!(
+            w.event_count().await,
+            before,
+            "a refused freeze writes nothing"
+        );
+        for who in [paul.id, fritz.id] {
+            let p = w.principal(who).await;
+            let c = w
+                .app
+                .set_credential_status(&p, phone.id, Frozen)
+                .await
+                .expect("freeze");
+            assert_eq!(c.status, Frozen);
+            // Unfreezing is for the unit's residents and staff.
+            assert!(
+                w.app
+                    .set_credential_status(&p, phone.id, Active)
+                    .await
+                    .is_err()
+            );
+            w.app
+                .set_credential_status(&rp, phone.id, Active)
+                .await
+                .expect("unfreeze");
+        }
+        let mut conn = w.app.store().read().await.expect("read");
+        let told = frozen_notices(&mut conn, w.resident.id.0).await;
+        assert_eq!(
+            told, 2,
+            "the holder is told each time someone else freezes it"
+        );
+    })
+    .await;
+}
+
+async fn frozen_notices(conn: &mut latchkey_store::Conn, person: i64) -> i64 {
+    latchkey_store::lockout::notifications_of_person_kind(
+        conn,
+        latchkey_core::PersonId(person),
+        "credential.frozen",
+    )
+    .await
+    .expect("notifications")
+    .len() as i64
+}

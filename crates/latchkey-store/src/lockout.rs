@@ -244,6 +244,20 @@ pub async fn queue(conn: &mut Conn, messages: &[Notification]) -> Result<()> {
     Ok(())
 }
 
+fn notification_row(r: &AnyRow) -> Result<Notification> {
+    let body: String = r.try_get("body")?;
+    Ok(Notification {
+        property_id: r.try_get::<Option<i64>, _>("property_id")?.map(PropertyId),
+        person_id: PersonId(r.try_get("person_id")?),
+        kind: r.try_get("kind")?,
+        case_id: r.try_get::<Option<i64>, _>("case_id")?.map(LockoutCaseId),
+        body: serde_json::from_str(&body)
+            .map_err(|e| StoreError::Corrupt(format!("notification body: {e}")))?,
+        created_at: from_micros(r.try_get("created_at")?)?,
+        sent_at: opt_from_micros(r.try_get("sent_at")?)?,
+    })
+}
+
 /// Messages queued for a case, oldest first.
 ///
 /// # Errors
@@ -259,21 +273,7 @@ pub async fn notifications_of_case(
     .bind(case.0)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let body: String = r.try_get("body")?;
-            Ok(Notification {
-                property_id: r.try_get::<Option<i64>, _>("property_id")?.map(PropertyId),
-                person_id: PersonId(r.try_get("person_id")?),
-                kind: r.try_get("kind")?,
-                case_id: r.try_get::<Option<i64>, _>("case_id")?.map(LockoutCaseId),
-                body: serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt(format!("notification body: {e}")))?,
-                created_at: from_micros(r.try_get("created_at")?)?,
-                sent_at: opt_from_micros(r.try_get("sent_at")?)?,
-            })
-        })
-        .collect()
+    rows.iter().map(notification_row).collect()
 }
 
 /// Someone who lives in a unit, as a lockout request is matched against.
@@ -529,4 +529,24 @@ pub async fn use_guardian_link(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Messages of one kind queued for a person, oldest first.
+///
+/// # Errors
+/// `Database` on a failed read; `Corrupt` for a body that is not JSON.
+pub async fn notifications_of_person_kind(
+    conn: &mut Conn,
+    person: PersonId,
+    kind: &str,
+) -> Result<Vec<Notification>> {
+    let rows = sqlx::query(
+        "SELECT property_id, person_id, kind, case_id, body, created_at, sent_at FROM notifications \
+         WHERE person_id = $1 AND kind = $2 ORDER BY id",
+    )
+    .bind(person.0)
+    .bind(kind.to_owned())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(notification_row).collect()
 }
