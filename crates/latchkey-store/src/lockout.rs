@@ -296,19 +296,48 @@ pub async fn occupants_by_label(
     label: &str,
     at: Timestamp,
 ) -> Result<Vec<Occupant>> {
-    let rows = sqlx::query(
+    occupants(
+        conn,
+        "u.property_id = $1 AND lower(u.label) = lower($2)",
+        property,
+        Some(label),
+        at,
+    )
+    .await
+}
+
+/// The residents and household members (memberships in force at `at`) of `unit`.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn occupants_of_unit(
+    conn: &mut Conn,
+    unit: UnitId,
+    at: Timestamp,
+) -> Result<Vec<Occupant>> {
+    occupants(conn, "u.id = $1 AND $2 IS NULL", unit.0, None, at).await
+}
+
+async fn occupants(
+    conn: &mut Conn,
+    unit_filter: &'static str,
+    key: i64,
+    label: Option<&str>,
+    at: Timestamp,
+) -> Result<Vec<Occupant>> {
+    let sql = format!(
         "SELECT u.id AS unit_id, p.id AS person_id, p.name AS name, p.email AS email \
          FROM units u JOIN memberships m ON m.unit_id = u.id JOIN people p ON p.id = m.person_id \
-         WHERE u.property_id = $1 AND lower(u.label) = lower($2) \
-         AND m.role IN ('resident', 'household') \
+         WHERE {unit_filter} AND m.role IN ('resident', 'household') \
          AND (m.valid_from IS NULL OR m.valid_from <= $3) AND (m.valid_until IS NULL OR m.valid_until > $3) \
-         ORDER BY p.id",
-    )
-    .bind(property)
-    .bind(label.to_owned())
-    .bind(to_micros(at))
-    .fetch_all(conn)
-    .await?;
+         ORDER BY p.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .bind(label.map(str::to_owned))
+        .bind(to_micros(at))
+        .fetch_all(conn)
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(Occupant {

@@ -54,11 +54,7 @@ impl App {
         )?;
         let mut guardians: Vec<(PersonId, &'static str)> = Vec::new();
         if let (Some(p), Some(u), Some(person)) = (case.property_id, case.unit_id, case.person_id) {
-            let label = latchkey_store::property::get_unit(tx.conn(), u)
-                .await?
-                .map(|x| x.label)
-                .unwrap_or_default();
-            for o in repo::occupants_by_label(tx.conn(), p.0, &label, now).await? {
+            for o in repo::occupants_of_unit(tx.conn(), u, now).await? {
                 if o.person_id != person {
                     guardians.push((o.person_id, "household"));
                 }
@@ -230,11 +226,7 @@ impl App {
         let (Some(p), Some(u)) = (case.property_id, case.unit_id) else {
             return Ok(());
         };
-        let label = latchkey_store::property::get_unit(tx.conn(), u)
-            .await?
-            .map(|x| x.label)
-            .unwrap_or_default();
-        let occupants = repo::occupants_by_label(tx.conn(), p.0, &label, now).await?;
+        let occupants = repo::occupants_of_unit(tx.conn(), u, now).await?;
         let messages: Vec<Notification> = occupants
             .iter()
             .map(|o| Notification {

@@ -249,8 +249,7 @@ impl App {
             .await?
             .filter(|u| u.property_id == property)
             .ok_or_else(|| AppError::not_found("unit"))?;
-        let occupants =
-            repo::occupants_by_label(tx.conn(), property.0, &unit_row.label, now).await?;
+        let occupants = repo::occupants_of_unit(tx.conn(), unit, now).await?;
         let Some(claimed) = occupants.iter().find(|o| o.person_id == person) else {
             return Err(AppError::invalid(
                 "person_id",

@@ -148,11 +148,7 @@ impl App {
         }
         let memberships = people::memberships_of(&mut conn, person).await?;
         let creds = credentials::list_credentials(&mut conn, prop_id, Some(person)).await?;
-        let unit_label = property::get_unit(&mut conn, unit)
-            .await?
-            .map(|u| u.label)
-            .unwrap_or_default();
-        let occupants = repo::occupants_by_label(&mut conn, prop_id.0, &unit_label, now).await?;
+        let occupants = repo::occupants_of_unit(&mut conn, unit, now).await?;
         let mut household_phones = 0;
         for o in occupants.iter().filter(|o| o.person_id != person) {
             let theirs =

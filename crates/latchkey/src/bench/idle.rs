@@ -10,17 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use latchkey_app::directory::{DoorInput, PropertyInput};
 use latchkey_app::secrets::Keys;
 use latchkey_app::{App, AppConfig, SystemClock};
-use latchkey_core::model::{DoorKind, DoorMode};
-use latchkey_core::schedule::Schedule;
 use latchkey_store::{Store, devices};
 use serde_json::json;
 use tokio::process::{Child, Command};
 
 use super::TempDir;
-use crate::wiring::app_err;
 
 /// Writes the property with `locks` paired doors into `dir`'s database, as `serve` will find it.
 async fn provision(dir: &TempDir, locks: usize) -> Result<Store> {
@@ -37,43 +33,7 @@ async fn provision(dir: &TempDir, locks: usize) -> Result<Store> {
         Arc::new(notifier),
         AppConfig::default(),
     );
-    let a = app
-        .create_admin("Bench Admin", "bench@example.org", "bench-password-1")
-        .await
-        .map_err(app_err)?;
-    let admin = app.terminal_principal(a.id).await.map_err(app_err)?;
-    let prop = app
-        .create_property(
-            &admin,
-            PropertyInput {
-                name: "Bench Tower".into(),
-                address: String::new(),
-                timezone: "Europe/Berlin".into(),
-                policy: Default::default(),
-                office_hours: Schedule::Always,
-            },
-        )
-        .await
-        .map_err(app_err)?;
-    for i in 0..locks {
-        let d = app
-            .create_door(
-                &admin,
-                prop.id,
-                DoorInput {
-                    name: format!("Door {i}"),
-                    kind: DoorKind::Amenity,
-                    unit_id: None,
-                    mode: DoorMode::Normal,
-                    pin_slots: 30,
-                },
-            )
-            .await
-            .map_err(app_err)?;
-        app.pair_lock(&admin, d.id, Some(&format!("lock-{i}")))
-            .await
-            .map_err(app_err)?;
-    }
+    super::rig::paired_building(&app, locks).await?;
     Ok(store)
 }
 

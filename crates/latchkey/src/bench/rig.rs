@@ -196,6 +196,45 @@ pub async fn build(
         (None, Some(child))
     };
 
+    let (admin, property, doors) = paired_building(&app, locks).await?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let http = listener.local_addr()?;
+    let router = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
+    tokio::spawn(async move {
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    Ok(Rig {
+        app,
+        admin,
+        property,
+        doors,
+        fleet,
+        _child: child,
+        http,
+        server_url,
+        session,
+        _broker: broker,
+        _dir: dir,
+    })
+}
+
+/// The bench building: an admin, "Bench Tower", and `locks` doors, door `i` paired with the
+/// lock `lock-<i>`. Returns the admin, the property and the doors in order.
+///
+/// # Errors
+/// A use case refuses (it should not on an empty database).
+pub async fn paired_building(
+    app: &App,
+    locks: usize,
+) -> Result<(Principal, latchkey_core::PropertyId, Vec<DoorId>)> {
     let a = app
         .create_admin("Bench Admin", "bench@example.org", "bench-password-1")
         .await
@@ -235,31 +274,5 @@ pub async fn build(
             .map_err(app_err)?;
         doors.push(d.id);
     }
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let http = listener.local_addr()?;
-    let router = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
-    tokio::spawn(async move {
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    Ok(Rig {
-        app,
-        admin,
-        property: prop.id,
-        doors,
-        fleet,
-        _child: child,
-        http,
-        server_url,
-        session,
-        _broker: broker,
-        _dir: dir,
-    })
+    Ok((admin, prop.id, doors))
 }
