@@ -135,6 +135,12 @@ pub async fn v4_client(
                     }
                 }
                 Ok(_) => {}
+                // Like a real device, retry a connection the broker refused or reset before it
+                // was up (the 10 s wait below bounds it); once connected, an error ends the
+                // client, which the tests that kill brokers rely on.
+                Err(_) if ready_tx.is_some() => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
                 Err(_) => return,
             }
         }
