@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::authz::Principal;
 use crate::directory::check_text;
-use crate::{App, AppError, Result, secrets};
+use crate::{App, AppError, Result};
 
 /// A new credential.
 #[derive(Clone, Debug, Deserialize)]
@@ -79,16 +79,7 @@ async fn unit_doors(conn: &mut Conn, unit: UnitId) -> Result<Vec<DoorId>> {
 }
 
 fn random_pin(ctx: &PinContext<'_>) -> Result<Pin> {
-    for _ in 0..100 {
-        let bytes = secrets::random_bytes::<8>()?;
-        let n = u64::from_le_bytes(bytes) % 1_000_000;
-        if let Ok(p) = Pin::parse(&format!("{n:06}"), ctx) {
-            return Ok(p);
-        }
-    }
-    Err(AppError::Internal(
-        "could not draw an acceptable PIN".into(),
-    ))
+    crate::mint::random_pin(ctx, 6)
 }
 
 fn check_card_uid(uid: &str) -> Result<String> {

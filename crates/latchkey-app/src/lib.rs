@@ -16,7 +16,9 @@ pub mod devices;
 pub mod directory;
 mod error;
 pub mod events;
+pub mod incidents;
 pub mod lockout;
+mod mint;
 pub mod people;
 pub mod ratelimit;
 pub mod readiness;
@@ -31,7 +33,7 @@ use latchkey_store::records::Event;
 use latchkey_store::{Store, WriteTx};
 use tokio::sync::broadcast;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock};
 pub use error::{AppError, Result};
 pub use latchkey_store as store;
 

@@ -184,6 +184,14 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// Who pays a charge: the lease decides (PRODUCT.md §5; most leases say the tenant).
+    Payer, "payer" {
+        Tenant => "tenant",
+        Landlord => "landlord",
+    }
+);
+
 /// Per-property policy. Every field has a default so that an empty JSON object is a valid policy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -203,6 +211,16 @@ pub struct Policy {
     pub recovery_proofs: Vec<ProofKind>,
     /// How many guardians must confirm for the `guardians` proof.
     pub guardians_required: u8,
+    /// The lease's lockout fee when staff open the door during office hours, in cents.
+    pub lockout_fee_office_cents: u32,
+    /// The same outside office hours (the on-call person's opening).
+    pub lockout_fee_after_hours_cents: u32,
+    /// Lockouts per unit in any 12 months that cost nothing.
+    pub free_lockouts_per_year: u8,
+    /// Who pays a locksmith's bill when the equipment was not at fault.
+    pub locksmith_paid_by: Payer,
+    /// Minutes a one-time PIN released from a spare key stays valid.
+    pub one_time_pin_minutes: u16,
 }
 
 impl Default for Policy {
@@ -215,6 +233,11 @@ impl Default for Policy {
             clear_unmanaged_codes: true,
             recovery_proofs: vec![ProofKind::Passkey, ProofKind::Totp, ProofKind::IdCheck],
             guardians_required: 2,
+            lockout_fee_office_cents: 2_500,
+            lockout_fee_after_hours_cents: 7_500,
+            free_lockouts_per_year: 1,
+            locksmith_paid_by: Payer::Tenant,
+            one_time_pin_minutes: 15,
         }
     }
 }
@@ -239,6 +262,17 @@ impl Policy {
         }
         if !(1..=10).contains(&self.guardians_required) {
             return Err("guardians_required must be between 1 and 10".into());
+        }
+        if self.lockout_fee_office_cents > 1_000_000
+            || self.lockout_fee_after_hours_cents > 1_000_000
+        {
+            return Err("lockout fees must be between 0 and 1000000 cents".into());
+        }
+        if self.free_lockouts_per_year > 52 {
+            return Err("free_lockouts_per_year must be between 0 and 52".into());
+        }
+        if !(1..=240).contains(&self.one_time_pin_minutes) {
+            return Err("one_time_pin_minutes must be between 1 and 240".into());
         }
         if self.recovery_proofs.is_empty() {
             return Err(

@@ -93,6 +93,17 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(lockouts::get))
         .routes(routes!(lockouts::cancel))
         .routes(routes!(lockouts::list, lockouts::start_for))
+        .routes(routes!(resolution::spare_pin))
+        .routes(routes!(resolution::spare_unlock))
+        .routes(routes!(resolution::staff_open))
+        .routes(routes!(resolution::book_locksmith))
+        .routes(routes!(resolution::locksmith_code))
+        .routes(routes!(resolution::complete_job))
+        .routes(routes!(resolution::forced_entry))
+        .routes(routes!(resolution::ledger))
+        .routes(routes!(resolution::ledger_as_csv))
+        .routes(routes!(resolution::incidents))
+        .routes(routes!(resolution::close_incident))
         .routes(routes!(recovery::readiness))
         .routes(routes!(
             recovery::list_spare_keys,

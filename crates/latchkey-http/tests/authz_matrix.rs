@@ -517,6 +517,85 @@ fn rows() -> Vec<Row> {
             body: |_, _| Some(r#"{"status":"verified"}"#.into()),
             expect: "401 404 403 403 403 200 200 200",
         },
+        // Only a spare-key holder (the household member) gets past "no such case", and not
+        // before the case is proven.
+        Row {
+            op: "post /api/v1/lockouts/{id}/spare-pin",
+            path: |f, _| format!("/api/v1/lockouts/{}/spare-pin", f.lockout),
+            body: none,
+            expect: "401 404 404 403 404 404 404 404",
+        },
+        Row {
+            op: "post /api/v1/lockouts/{id}/spare-unlock",
+            path: |f, _| format!("/api/v1/lockouts/{}/spare-unlock", f.lockout),
+            body: |f, _| Some(format!(r#"{{"door_id":{}}}"#, f.door)),
+            expect: "401 404 404 403 404 404 404 404",
+        },
+        // Staff only, and only for a proven case: the fixture's case is still open.
+        Row {
+            op: "post /api/v1/lockouts/{id}/staff-open",
+            path: |f, _| format!("/api/v1/lockouts/{}/staff-open", f.lockout),
+            body: |f, _| Some(format!(r#"{{"door_id":{}}}"#, f.door)),
+            expect: "401 404 404 403 403 403 403 403",
+        },
+        Row {
+            op: "post /api/v1/lockouts/{id}/locksmith-jobs",
+            path: |f, _| format!("/api/v1/lockouts/{}/locksmith-jobs", f.lockout),
+            body: |f, _| Some(format!(r#"{{"locksmith_id":{}}}"#, f.locksmith)),
+            expect: "401 404 404 422 422 422 422 422",
+        },
+        Row {
+            op: "post /api/v1/locksmith-jobs/code",
+            path: |_, _| "/api/v1/locksmith-jobs/code".into(),
+            body: |_, _| Some(r#"{"token":"lkj_0000","document":"passport"}"#.into()),
+            expect: "404 404 404 404 404 404 404 404",
+        },
+        Row {
+            op: "post /api/v1/locksmith-jobs/{id}/complete",
+            path: |_, _| "/api/v1/locksmith-jobs/1/complete".into(),
+            body: |_, _| Some(r#"{"cost_cents":9000,"work":"code"}"#.into()),
+            expect: "401 404 404 404 404 404 404 404",
+        },
+        Row {
+            op: "post /api/v1/lockouts/{id}/forced-entry",
+            path: |f, _| format!("/api/v1/lockouts/{}/forced-entry", f.lockout),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"door_id":{},"how":"door kicked in"}}"#,
+                    f.door
+                ))
+            },
+            expect: "401 404 404 201 201 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/ledger",
+            path: |f, _| {
+                format!(
+                    "/api/v1/properties/{}/ledger?unit_id={}",
+                    f.property, f.unit
+                )
+            },
+            body: none,
+            expect: "401 404 403 403 200 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/ledger.csv",
+            path: |f, _| format!("/api/v1/properties/{}/ledger.csv", f.property),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/incidents",
+            path: |f, _| format!("/api/v1/properties/{}/incidents", f.property),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/incidents/{id}/close",
+            path: |_, _| "/api/v1/incidents/1/close".into(),
+            body: |_, _| Some(r#"{"note":"lock replaced"}"#.into()),
+            expect: "401 404 404 404 404 404 404 404",
+        },
     ]
 }
 

@@ -272,3 +272,24 @@ pub async fn secret(conn: &mut Conn, id: CredentialId) -> Result<Option<Vec<u8>>
         None => Ok(None),
     }
 }
+
+/// Whether an active PIN with this digest is on any of `doors` (checked before an insert inside
+/// a larger transaction, where a unique-index failure would abort the whole transaction).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn pin_taken(conn: &mut Conn, doors: &[DoorId], digest: &[u8]) -> Result<bool> {
+    for d in doors {
+        let hit: Option<i64> = sqlx::query_scalar(
+            "SELECT credential_id FROM credential_doors WHERE door_id = $1 AND pin_digest = $2",
+        )
+        .bind(d.0)
+        .bind(digest.to_vec())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if hit.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -17,6 +17,7 @@ pub mod property;
 pub mod provision;
 pub mod records;
 pub mod recovery;
+pub mod resolution;
 mod sql;
 
 use std::str::FromStr;

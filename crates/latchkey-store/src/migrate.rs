@@ -51,6 +51,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_guardians.sql"),
         postgres: include_str!("../migrations/postgres/0006_guardians.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_resolution.sql",
+        sqlite: include_str!("../migrations/sqlite/0007_resolution.sql"),
+        postgres: include_str!("../migrations/postgres/0007_resolution.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

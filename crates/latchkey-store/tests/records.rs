@@ -42,6 +42,11 @@ fn new_property(name: &str) -> NewProperty {
             clear_unmanaged_codes: false,
             recovery_proofs: vec![latchkey_core::model::ProofKind::Guardians],
             guardians_required: 3,
+            lockout_fee_office_cents: 4_000,
+            lockout_fee_after_hours_cents: 9_000,
+            free_lockouts_per_year: 2,
+            locksmith_paid_by: latchkey_core::model::Payer::Landlord,
+            one_time_pin_minutes: 30,
         },
         office_hours: weekday_mornings(),
     }

@@ -51,10 +51,13 @@ enum Target {
     Unknown,
 }
 
-/// Work for after the commit: waiters to wake.
+/// Work for after the commit: waiters to wake, used-up codes to take off their locks, forced
+/// doors to mark compromised.
 #[derive(Default)]
 struct After {
     positions: Vec<(DoorId, bool)>,
+    used_up: Vec<(latchkey_core::CredentialId, DoorId)>,
+    forced: Vec<DoorId>,
 }
 
 struct Batch<'a> {
@@ -120,6 +123,12 @@ impl App {
         repo::save_slots(tx.conn(), &dirty).await?;
         self.commit_at(tx, events, now).await?;
         self.wake(after.positions, now);
+        for (credential, door) in after.used_up {
+            self.devices().credential_changed(credential, &[door]);
+        }
+        for door in after.forced {
+            self.lock_reported_forced_entry(door).await;
+        }
         Ok(stats)
     }
 

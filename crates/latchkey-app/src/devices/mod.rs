@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 
 pub use ingest::{IngestItem, IngestStats};
 pub use pairing::DeviceView;
+pub(crate) use remote::ToLock;
 pub use remote::{RemoteAction, RemoteOutcome};
 pub use status::{LockStatus, Removal};
 

@@ -37,6 +37,17 @@ impl RemoteAction {
     }
 }
 
+/// A command to send, already authorised.
+pub(crate) struct ToLock<'a> {
+    pub door: DoorId,
+    pub property: latchkey_core::PropertyId,
+    pub lock: &'a str,
+    pub by: latchkey_core::PersonId,
+    /// The audit event's kind, e.g. `lock.command`.
+    pub kind: &'static str,
+    pub data: serde_json::Value,
+}
+
 /// A command and how far it got.
 pub type RemoteOutcome = LockCommand;
 
@@ -91,40 +102,66 @@ impl App {
                 }
             }
         };
-        let deadline = now
-            .checked_add(
-                jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::from_secs(15)),
-            )
-            .unwrap_or(now);
         let kind = if emergency.is_some() {
             "lock.emergency_command"
         } else {
             "lock.command"
         };
+        let data = json!({
+            "action": action, "credential_id": credential, "reason": emergency,
+            "residents_told": emergency.is_some() && door.unit_id.is_some(),
+        });
+        self.send_to_lock(
+            ToLock {
+                door: door.id,
+                property: door.property_id,
+                lock: &lock,
+                by: who.id(),
+                kind,
+                data,
+            },
+            action,
+            wait,
+        )
+        .await
+    }
+
+    /// Records a command, sends it and waits up to `wait` for the lock to report the position.
+    /// The caller has decided the command is allowed.
+    pub(crate) async fn send_to_lock(
+        &self,
+        to: ToLock<'_>,
+        action: RemoteAction,
+        wait: Duration,
+    ) -> Result<RemoteOutcome> {
+        let now = self.now();
+        let deadline = now
+            .checked_add(
+                jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::from_secs(15)),
+            )
+            .unwrap_or(now);
         let (placeholder, _) = oneshot::channel();
         let mut cmd = self
             .record_command(super::batch::NewCommand {
-                door: door.id,
-                property: door.property_id,
+                door: to.door,
+                property: to.property,
                 action: action.as_str(),
-                by: who.id(),
+                by: to.by,
                 at: now,
                 deadline,
-                kind,
-                data: json!({
-                    "action": action, "credential_id": credential, "reason": emergency,
-                    "residents_told": emergency.is_some() && door.unit_id.is_some(),
-                }),
+                kind: to.kind,
+                data: to.data,
                 reply: placeholder,
             })
             .await?;
-
+        let door_id = to.door;
+        let lock = to.lock;
         let (tx_done, rx_done) = oneshot::channel();
         self.bridge()
             .waiters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry(door.id)
+            .entry(door_id)
             .or_default()
             .push(Waiter {
                 command: cmd.id,
@@ -136,11 +173,11 @@ impl App {
             RemoteAction::Unlock => latchkey_z2m::Command::Unlock,
         };
         let sent = match self.bridge().link() {
-            Some(link) => link.send(&lock, &command),
+            Some(link) => link.send(lock, &command),
             None => Err("no lock bridge is running".to_owned()),
         };
         if let Err(why) = sent {
-            self.drop_waiter(door.id, cmd.id);
+            self.drop_waiter(door_id, cmd.id);
             self.finish_command(&cmd, "failed", Some(&why)).await?;
             return Err(AppError::Unavailable(format!(
                 "the command could not be sent: {why}"
@@ -154,7 +191,7 @@ impl App {
                 Ok(cmd)
             }
             _ => {
-                self.drop_waiter(door.id, cmd.id);
+                self.drop_waiter(door_id, cmd.id);
                 self.finish_command(
                     &cmd,
                     "unconfirmed",

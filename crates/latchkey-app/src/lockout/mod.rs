@@ -22,11 +22,17 @@ use crate::authz::Principal;
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
+mod fees;
 mod guardians;
+mod locksmith;
+mod openings;
 mod proofs;
 mod ways;
 
+pub use fees::ledger_csv;
 pub use guardians::{GuardiansAsked, LINK_TTL};
+pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, LocksmithCode};
+pub use openings::{ReleasedPin, StaffOpening};
 pub use proofs::TotpEnrolment;
 pub use ways::WayOption;
 
@@ -75,6 +81,8 @@ pub struct CaseView {
     /// order only; live availability (which windows are open, who is reachable) is for the
     /// household, staff, and a proven case.
     pub ways: Vec<WayOption>,
+    /// Locksmiths sent to the case, with the check word the locksmith will say at the door.
+    pub locksmith_jobs: Vec<latchkey_store::resolution::Job>,
 }
 
 fn clean(text: &str, max: usize) -> Option<String> {
@@ -318,6 +326,7 @@ impl App {
             } else {
                 ways::general_order()
             },
+            locksmith_jobs: self.jobs_of(&case).await?,
         })
     }
 
@@ -357,6 +366,7 @@ impl App {
             created_at: case.created_at,
             timeline,
             ways: self.ways_back_in(&case).await?,
+            locksmith_jobs: self.jobs_of(&case).await?,
         })
     }
 

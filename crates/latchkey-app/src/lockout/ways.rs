@@ -20,7 +20,7 @@ use crate::{App, Result};
 #[derive(Clone, Debug, Serialize)]
 pub struct WayOption {
     /// `pin`, `phone_key`, `household`, `open_window`, `spare_key`, `staff`, `locksmith`,
-    /// `physical`.
+    /// `physical_disassembly`, `physical`.
     pub way: &'static str,
     pub title: String,
     /// `None` before the case may be assessed (the general order only).
@@ -52,6 +52,20 @@ fn option(
         minutes,
         cost_cents,
         damage,
+    }
+}
+
+fn physical(
+    way: &'static str,
+    title: &str,
+    minutes: u32,
+    cost_cents: i64,
+    damage: &'static str,
+    warning: &str,
+) -> WayOption {
+    WayOption {
+        warning: Some(warning.to_owned()),
+        ..option(way, title, minutes, cost_cents, damage)
     }
 }
 
@@ -95,17 +109,26 @@ pub(crate) fn general_order() -> Vec<WayOption> {
             "none",
         ),
         option("locksmith", "A verified locksmith", 60, 0, "none"),
-        option(
+        physical(
+            "physical_disassembly",
+            "Taking the lock apart from outside (a locksmith removes the cylinder or the keypad cover)",
+            60,
+            15_000,
+            "minor",
+            "the lock needs a new cylinder or cover afterwards, and the door stays unlocked until it is refitted",
+        ),
+        physical(
             "physical",
-            "Physical entry (taking the lock apart, breaking in): damage and repair",
-            45,
-            30_000,
+            "Breaking in (drilling the lock, breaking the knob, the door or a window)",
+            30,
+            60_000,
             "major",
+            "afterwards the door is marked compromised, every PIN of it is replaced, and you should not sleep there until it is repaired",
         ),
     ]
 }
 
-fn inside(s: &Schedule, tz: &jiff::tz::TimeZone, at: Timestamp) -> bool {
+pub(super) fn inside(s: &Schedule, tz: &jiff::tz::TimeZone, at: Timestamp) -> bool {
     matches!(s, Schedule::Always) || s.compile(tz).check(at, tz) == ScheduleCheck::Inside
 }
 
@@ -295,6 +318,11 @@ impl App {
                                 n - 1
                             ),
                         };
+                    }
+                    if let Some(t) = &lock_trouble {
+                        w.warning = Some(format!(
+                            "{t}: no code can help, so the locksmith works on the lock (a 9 V battery jump where it has contacts, then picking)"
+                        ));
                     }
                     set(
                         w,

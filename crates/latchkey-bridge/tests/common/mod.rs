@@ -27,6 +27,8 @@ pub struct Rig {
     pub app: App,
     pub admin: Principal,
     pub resident: Principal,
+    pub property: latchkey_core::PropertyId,
+    pub unit: latchkey_core::UnitId,
     pub door: DoorId,
     pub fleet: FleetHandle,
     /// The server side: the MQTT session, the bridge and the reconciler.
@@ -119,6 +121,17 @@ pub async fn rig_with(test: &str, actuation: Duration) -> Rig {
 
 /// As the server runs against an external broker: QoS 1, acknowledged after the commit.
 pub async fn rig_on(test: &str, broker: Broker, actuation: Duration) -> Rig {
+    rig_full(test, broker, actuation, Arc::new(SystemClock), Vec::new()).await
+}
+
+/// The embedded broker, a clock that runs from `clock`'s instant, and contact sensors.
+pub async fn rig_full(
+    test: &str,
+    broker: Broker,
+    actuation: Duration,
+    clock: Arc<dyn latchkey_app::Clock>,
+    sensors: Vec<String>,
+) -> Rig {
     let external = matches!(broker, Broker::Mosquitto { .. });
     let qos = if external {
         QoS::AtLeastOnce
@@ -131,7 +144,7 @@ pub async fn rig_on(test: &str, broker: Broker, actuation: Duration) -> Rig {
     let app = App::new(
         store,
         Keys::from_master(&[9; 32]),
-        Arc::new(SystemClock),
+        clock,
         Arc::new(notifier),
         AppConfig::default(),
     );
@@ -171,6 +184,7 @@ pub async fn rig_on(test: &str, broker: Broker, actuation: Duration) -> Rig {
         locks: 2,
         actuation,
         qos: if external { 1 } else { 0 },
+        sensors,
         ..FleetConfig::default()
     })
     .await
@@ -240,6 +254,8 @@ pub async fn rig_on(test: &str, broker: Broker, actuation: Duration) -> Rig {
         app,
         admin,
         resident,
+        property: prop.id,
+        unit: unit.id,
         door: door.id,
         fleet,
         session: handle,

@@ -119,6 +119,8 @@ pub struct CaseDto {
     pub timeline: Vec<StepDto>,
     /// Best first.
     pub ways: Vec<WayDto>,
+    /// Locksmiths sent to the case, with the check word the locksmith says at the door.
+    pub locksmith_jobs: Vec<crate::routes::resolution::JobDto>,
 }
 
 impl From<CaseView> for CaseDto {
@@ -129,6 +131,7 @@ impl From<CaseView> for CaseDto {
             created_at: c.created_at,
             timeline: c.timeline.into_iter().map(Into::into).collect(),
             ways: c.ways.into_iter().map(Into::into).collect(),
+            locksmith_jobs: c.locksmith_jobs.into_iter().map(Into::into).collect(),
         }
     }
 }

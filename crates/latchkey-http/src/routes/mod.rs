@@ -10,4 +10,5 @@ pub mod lockouts;
 pub mod people;
 pub mod properties;
 pub mod recovery;
+pub mod resolution;
 pub mod units;

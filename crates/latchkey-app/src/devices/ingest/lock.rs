@@ -70,6 +70,7 @@ impl Batch<'_> {
                     json!({ "lock": name }),
                 )),
                 Some(DoorState::ErrorForcedOpen) => {
+                    self.after.forced.push(door);
                     self.events.push(alarm(
                         "forced_entry",
                         "critical",
@@ -82,6 +83,7 @@ impl Batch<'_> {
                     if before.lock_state == "locked"
                         && r.lock_state != Some(BoltState::Unlocked) =>
                 {
+                    self.after.forced.push(door);
                     self.events.push(alarm(
                         "forced_entry",
                         "critical",
@@ -307,6 +309,10 @@ impl Batch<'_> {
                 if *action == Action::Unlock {
                     if let Some(c) = &cred {
                         credentials::add_use(conn, c.id).await?;
+                        // A code with a use limit leaves the lock as soon as it is used up.
+                        if c.max_uses.is_some_and(|m| c.uses + 1 >= m) {
+                            self.after.used_up.push((c.id, door));
+                        }
                     }
                     self.events.push(
                         NewEvent::new("access.granted", format!("door:{door}"))

@@ -1,0 +1,451 @@
+//! Getting the person in once the case is proven: a spare-key holder releases a one-time PIN
+//! or opens the door remotely, once each per case; staff open the door and the policy's fee is
+//! charged. Nothing here works on a case that is not proven, and every opening is told to the
+//! household at once.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use latchkey_core::{DoorId, LockoutCaseId, PersonId};
+use latchkey_store::audit::NewEvent;
+use latchkey_store::lockout::{self as repo, LockoutCase, Step};
+use latchkey_store::records::Door;
+use latchkey_store::recovery::{self, SpareKey};
+use latchkey_store::resolution::{self as res, Charge, Opening};
+use latchkey_store::{StoreError, property};
+use serde::Serialize;
+use serde_json::json;
+
+use super::fees::ChargeFor;
+use super::ways::inside;
+use crate::authz::Principal;
+use crate::devices::{RemoteAction, RemoteOutcome, ToLock};
+use crate::directory::{load_property, time_zone};
+use crate::mint::{NewPin, one_time};
+use crate::{App, AppError, Result};
+
+/// A one-time PIN, shown once to whoever released it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReleasedPin {
+    pub pin: String,
+    pub doors: Vec<DoorId>,
+    pub valid_until: Timestamp,
+}
+
+/// A staff opening: the command and the ledger line.
+#[derive(Clone, Debug, Serialize)]
+pub struct StaffOpening {
+    pub command: RemoteOutcome,
+    /// `None` when this case was already charged.
+    pub charge: Option<Charge>,
+}
+
+const NOT_PROVEN: &str =
+    "the case is not proven: nothing opens and no code is released until identity is proven";
+
+/// The doors of the case's unit that have a lock.
+pub(crate) async fn unit_lock_doors(
+    conn: &mut latchkey_store::Conn,
+    case: &LockoutCase,
+) -> Result<Vec<Door>> {
+    let (Some(p), Some(u)) = (case.property_id, case.unit_id) else {
+        return Ok(Vec::new());
+    };
+    Ok(property::list_doors(conn, p)
+        .await?
+        .into_iter()
+        .filter(|d| d.unit_id == Some(u) && d.lock_name.is_some())
+        .collect())
+}
+
+fn conflict_once(e: StoreError, what: &str) -> AppError {
+    match e {
+        StoreError::Conflict(_) => {
+            AppError::Conflict(format!("this spare key already {what} in this case"))
+        }
+        other => other.into(),
+    }
+}
+
+impl App {
+    /// The case and the caller's spare key to its unit. Anyone without one gets `NotFound`,
+    /// as if there were no case.
+    async fn case_for_holder(
+        &self,
+        who: &Principal,
+        id: LockoutCaseId,
+    ) -> Result<(LockoutCase, SpareKey)> {
+        let mut conn = self.store().read().await?;
+        let case = repo::get_case(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("lockout case"))?;
+        let (Some(p), Some(u)) = (case.property_id, case.unit_id) else {
+            return Err(AppError::not_found("lockout case"));
+        };
+        let key = recovery::list_spare_keys(&mut conn, p, Some(u))
+            .await?
+            .into_iter()
+            .find(|k| k.holder_id == who.id() && k.status == "active")
+            .ok_or_else(|| AppError::not_found("lockout case"))?;
+        if case.state != "proven" {
+            return Err(AppError::forbidden(NOT_PROVEN));
+        }
+        Ok((case, key))
+    }
+
+    /// A spare-key holder releases a one-time PIN for the unit's door: valid for the policy's
+    /// minutes, one use, put on the lock by the reconciler. Once per spare key and case.
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller holds an active spare key to the case's unit; `Forbidden`
+    /// before the case is proven; `Conflict` for a second release; `Invalid` when the unit's
+    /// door has no lock.
+    pub async fn release_spare_pin(
+        &self,
+        who: &Principal,
+        id: LockoutCaseId,
+    ) -> Result<ReleasedPin> {
+        let (case, key) = self.case_for_holder(who, id).await?;
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let prop = load_property(tx.conn(), key.property_id).await?;
+        let tz = time_zone(&prop.timezone)?;
+        let doors: Vec<DoorId> = unit_lock_doors(tx.conn(), &case)
+            .await?
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        if doors.is_empty() {
+            return Err(AppError::invalid(
+                "case",
+                "the unit's door has no paired lock to take a code",
+            ));
+        }
+        let until = now
+            .checked_add(SignedDuration::from_mins(i64::from(
+                prop.policy.one_time_pin_minutes,
+            )))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let unit = latchkey_store::property::get_unit(tx.conn(), key.unit_id).await?;
+        let person = case
+            .person_id
+            .ok_or_else(|| AppError::not_found("lockout case"))?;
+        let (credential, pin) = self
+            .mint_pin(
+                tx.conn(),
+                NewPin {
+                    property: key.property_id,
+                    person,
+                    unit: Some(key.unit_id),
+                    unit_label: unit.as_ref().map(|u| u.label.as_str()),
+                    label: format!("one-time PIN from a spare key (case {id})"),
+                    doors: doors.clone(),
+                    schedule: one_time(&tz, now, until),
+                    max_uses: Some(1),
+                    digits: 8,
+                },
+            )
+            .await?;
+        res::add_opening(
+            tx.conn(),
+            id,
+            &Opening {
+                kind: "spare_pin".into(),
+                by_person: Some(who.id()),
+                spare_key_id: Some(key.id),
+                door_id: doors.first().copied(),
+                credential_id: Some(credential.id),
+                command_id: None,
+                at: now,
+            },
+        )
+        .await
+        .map_err(|e| conflict_once(e, "released a PIN"))?;
+        let detail = json!({
+            "holder": who.id(), "holder_name": who.person().name, "doors": doors,
+            "credential_id": credential.id, "valid_until": until,
+        });
+        self.case_step(
+            &mut tx,
+            &case,
+            Some(who.id()),
+            "spare_pin_released",
+            detail.clone(),
+            now,
+        )
+        .await?;
+        self.tell_household(
+            &mut tx,
+            &case,
+            "lockout.spare_key_released",
+            detail.clone(),
+            now,
+        )
+        .await?;
+        let ev = NewEvent::new("lockout.spare_key_released", format!("lockout:{id}"))
+            .property(key.property_id)
+            .actor(Some(who.id()))
+            .data(json!({ "kind": "pin", "spare_key_id": key.id, "credential_id": credential.id, "valid_until": until }));
+        self.commit_at(tx, vec![ev], now).await?;
+        self.devices().credential_changed(credential.id, &doors);
+        Ok(ReleasedPin {
+            pin: pin.expose().to_owned(),
+            doors,
+            valid_until: until,
+        })
+    }
+
+    /// A spare-key holder opens the unit's door remotely, once per spare key and case.
+    ///
+    /// # Errors
+    /// As [`App::release_spare_pin`], plus `Invalid` for a door that is not the unit's and
+    /// `Unavailable` when no bridge is connected.
+    pub async fn spare_key_unlock(
+        &self,
+        who: &Principal,
+        id: LockoutCaseId,
+        door: DoorId,
+        wait: Duration,
+    ) -> Result<RemoteOutcome> {
+        let (case, key) = self.case_for_holder(who, id).await?;
+        self.require_bridge()?;
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let target = unit_lock_doors(tx.conn(), &case)
+            .await?
+            .into_iter()
+            .find(|d| d.id == door)
+            .ok_or_else(|| {
+                AppError::invalid("door_id", "is not a door of the case's unit with a lock")
+            })?;
+        res::add_opening(
+            tx.conn(),
+            id,
+            &Opening {
+                kind: "spare_unlock".into(),
+                by_person: Some(who.id()),
+                spare_key_id: Some(key.id),
+                door_id: Some(door),
+                credential_id: None,
+                command_id: None,
+                at: now,
+            },
+        )
+        .await
+        .map_err(|e| conflict_once(e, "opened the door"))?;
+        let detail = json!({ "holder": who.id(), "holder_name": who.person().name, "door": door });
+        self.case_step(
+            &mut tx,
+            &case,
+            Some(who.id()),
+            "spare_key_unlock",
+            detail.clone(),
+            now,
+        )
+        .await?;
+        self.tell_household(&mut tx, &case, "lockout.spare_key_released", detail, now)
+            .await?;
+        let ev = NewEvent::new("lockout.spare_key_released", format!("lockout:{id}"))
+            .property(key.property_id)
+            .actor(Some(who.id()))
+            .data(json!({ "kind": "unlock", "spare_key_id": key.id, "door": door }));
+        self.commit_at(tx, vec![ev], now).await?;
+        self.open_for_case(&case, &target, who.id(), "lock.spare_key_command", wait)
+            .await
+    }
+
+    /// Staff open a door for a proven case; the first opening of a case charges the policy's
+    /// fee (office hours or after hours, free lockouts first, waived when the lock was at
+    /// fault). The residents are told, with the fee.
+    ///
+    /// # Errors
+    /// `NotFound`/`Forbidden` for non-staff; `Forbidden` before the case is proven; `Invalid`
+    /// for a door of another property or without a lock.
+    pub async fn staff_open(
+        &self,
+        who: &Principal,
+        id: LockoutCaseId,
+        door: DoorId,
+        wait: Duration,
+    ) -> Result<StaffOpening> {
+        let case = {
+            let mut conn = self.store().read().await?;
+            repo::get_case(&mut conn, id)
+                .await?
+                .filter(|c| self.may_see_case(who, c))
+                .ok_or_else(|| AppError::not_found("lockout case"))?
+        };
+        let property = case
+            .property_id
+            .ok_or_else(|| AppError::not_found("lockout case"))?;
+        who.staff(property)?;
+        if case.state != "proven" {
+            return Err(AppError::forbidden(NOT_PROVEN));
+        }
+        self.require_bridge()?;
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let target = property::get_door(tx.conn(), door)
+            .await?
+            .filter(|d| d.property_id == property && d.lock_name.is_some())
+            .ok_or_else(|| {
+                AppError::invalid("door_id", "is not a door of this property with a lock")
+            })?;
+        let prop = load_property(tx.conn(), property).await?;
+        let tz = time_zone(&prop.timezone)?;
+        let office = inside(&prop.office_hours, &tz, now);
+        let charged_before = res::charges_of_case(tx.conn(), id)
+            .await?
+            .iter()
+            .any(|c| c.kind == "staff_opening");
+        let charge = if charged_before {
+            None
+        } else {
+            Some(
+                self.charge(
+                    tx.conn(),
+                    &case,
+                    ChargeFor::StaffOpening { office },
+                    &[door],
+                    who.id(),
+                    now,
+                )
+                .await?,
+            )
+        };
+        res::add_opening(
+            tx.conn(),
+            id,
+            &Opening {
+                kind: "staff_opening".into(),
+                by_person: Some(who.id()),
+                spare_key_id: None,
+                door_id: Some(door),
+                credential_id: None,
+                command_id: None,
+                at: now,
+            },
+        )
+        .await?;
+        let detail = json!({
+            "by": who.id(), "by_name": who.person().name, "door": door, "door_name": target.name,
+            "office_hours": office,
+            "fee_cents": charge.as_ref().map(|c| c.amount_cents),
+            "waived": charge.as_ref().map(|c| c.waived),
+            "reason": charge.as_ref().map(|c| c.reason.clone()),
+        });
+        self.case_step(
+            &mut tx,
+            &case,
+            Some(who.id()),
+            "staff_opened",
+            detail.clone(),
+            now,
+        )
+        .await?;
+        self.tell_household(&mut tx, &case, "lockout.staff_opened", detail.clone(), now)
+            .await?;
+        let ev = NewEvent::new("lockout.staff_opened", format!("lockout:{id}"))
+            .property(property)
+            .actor(Some(who.id()))
+            .data(detail);
+        self.commit_at(tx, vec![ev], now).await?;
+        let command = self
+            .open_for_case(&case, &target, who.id(), "lock.case_command", wait)
+            .await?;
+        Ok(StaffOpening { command, charge })
+    }
+
+    /// Nothing is recorded (or charged) for an opening that cannot even be sent.
+    fn require_bridge(&self) -> Result<()> {
+        if self.bridge().link().is_none() {
+            return Err(AppError::Unavailable(
+                "no lock bridge is running, so the door cannot be opened remotely".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends the unlock; a confirmed opening resolves the case.
+    async fn open_for_case(
+        &self,
+        case: &LockoutCase,
+        door: &Door,
+        by: PersonId,
+        kind: &'static str,
+        wait: Duration,
+    ) -> Result<RemoteOutcome> {
+        let lock = door
+            .lock_name
+            .clone()
+            .ok_or_else(|| AppError::invalid("door", "this door has no paired lock"))?;
+        let outcome = self
+            .send_to_lock(
+                ToLock {
+                    door: door.id,
+                    property: door.property_id,
+                    lock: &lock,
+                    by,
+                    kind,
+                    data: json!({ "action": "unlock", "lockout_case": case.id }),
+                },
+                RemoteAction::Unlock,
+                wait,
+            )
+            .await?;
+        if outcome.status == "confirmed" {
+            self.resolve_case(case, by, json!({ "door": door.id }))
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Marks a case resolved (once): the person is in.
+    pub(crate) async fn resolve_case(
+        &self,
+        case: &LockoutCase,
+        by: PersonId,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let current = repo::get_case(tx.conn(), case.id).await?;
+        if current.is_none_or(|c| matches!(c.state.as_str(), "resolved" | "cancelled")) {
+            return Ok(());
+        }
+        repo::set_case_state(tx.conn(), case.id, "resolved", now).await?;
+        self.case_step(&mut tx, case, Some(by), "resolved", detail.clone(), now)
+            .await?;
+        self.tell_household(&mut tx, case, "lockout.resolved", detail, now)
+            .await?;
+        let ev = NewEvent::new("lockout.resolved", format!("lockout:{}", case.id)).actor(Some(by));
+        let ev = match case.property_id {
+            Some(p) => ev.property(p),
+            None => ev,
+        };
+        self.commit_at(tx, vec![ev], now).await
+    }
+
+    /// One timeline step in the case's transaction.
+    pub(crate) async fn case_step(
+        &self,
+        tx: &mut latchkey_store::WriteTx,
+        case: &LockoutCase,
+        by: Option<PersonId>,
+        kind: &str,
+        detail: serde_json::Value,
+        now: Timestamp,
+    ) -> Result<()> {
+        Ok(repo::add_step(
+            tx.conn(),
+            case.id,
+            &Step {
+                at: now,
+                actor_id: by,
+                kind: kind.to_owned(),
+                detail,
+            },
+        )
+        .await?)
+    }
+}

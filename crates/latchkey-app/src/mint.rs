@@ -1,0 +1,95 @@
+//! Credentials latchkey makes by itself, inside a caller's transaction: one-time PINs released
+//! in a lockout case (spare key, locksmith) and the new PINs of a door rotated after a forced
+//! entry. Each is an ordinary credential, so the reconciler puts it on the lock and takes it off
+//! again like any other.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use latchkey_core::model::CredentialKind;
+use latchkey_core::pin::{Pin, PinContext};
+use latchkey_core::schedule::Schedule;
+use latchkey_core::{DoorId, PersonId, PropertyId, UnitId};
+use latchkey_store::Conn;
+use latchkey_store::credentials::{self as repo, NewCredential};
+use latchkey_store::records::Credential;
+
+use crate::{App, AppError, Result, secrets};
+
+/// Draws a random PIN of `digits` digits that the PIN rules accept.
+pub(crate) fn random_pin(ctx: &PinContext<'_>, digits: u32) -> Result<Pin> {
+    let modulus = 10_u64.pow(digits);
+    for _ in 0..100 {
+        let n = u64::from_le_bytes(secrets::random_bytes::<8>()?) % modulus;
+        if let Ok(p) = Pin::parse(&format!("{n:0width$}", width = digits as usize), ctx) {
+            return Ok(p);
+        }
+    }
+    Err(AppError::Internal(
+        "could not draw an acceptable PIN".into(),
+    ))
+}
+
+/// What to mint.
+pub(crate) struct NewPin<'a> {
+    pub property: PropertyId,
+    pub person: PersonId,
+    pub unit: Option<UnitId>,
+    pub unit_label: Option<&'a str>,
+    pub label: String,
+    pub doors: Vec<DoorId>,
+    pub schedule: Schedule,
+    pub max_uses: Option<i64>,
+    pub digits: u32,
+}
+
+/// A one-time window from `from` to `until`, as the property's clock reads them.
+pub(crate) fn one_time(tz: &TimeZone, from: Timestamp, until: Timestamp) -> Schedule {
+    Schedule::OneTime {
+        from: tz.to_datetime(from),
+        until: tz.to_datetime(until),
+    }
+}
+
+impl App {
+    /// Creates a PIN credential in `conn`'s transaction, drawing again when the PIN is already
+    /// on one of the doors. The caller tells the reconciler after the commit.
+    pub(crate) async fn mint_pin(
+        &self,
+        conn: &mut Conn,
+        p: NewPin<'_>,
+    ) -> Result<(Credential, Pin)> {
+        let ctx = PinContext {
+            unit_label: p.unit_label,
+        };
+        for _ in 0..20 {
+            let pin = random_pin(&ctx, p.digits)?;
+            let digest = self.keys().pin_digest(p.property, &pin);
+            if repo::pin_taken(conn, &p.doors, &digest).await? {
+                continue;
+            }
+            let credential = repo::create_credential(
+                conn,
+                &NewCredential {
+                    property_id: p.property,
+                    person_id: p.person,
+                    unit_id: p.unit,
+                    kind: CredentialKind::Pin,
+                    label: p.label.clone(),
+                    schedule: p.schedule.clone(),
+                    max_uses: p.max_uses,
+                    duress: false,
+                    secret: Some(self.keys().seal_pin(p.property, &pin)?),
+                    pin_digest: Some(digest),
+                    card_uid: None,
+                    doors: p.doors.clone(),
+                },
+                self.now(),
+            )
+            .await?;
+            return Ok((credential, pin));
+        }
+        Err(AppError::Conflict(
+            "could not find a free PIN for these doors; try again".into(),
+        ))
+    }
+}

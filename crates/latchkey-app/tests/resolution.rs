@@ -1,0 +1,528 @@
+//! Ending a lockout case, on every backend, tried the way an intruder would: a spare key outside
+//! a proven case, a locksmith code outside its window or twice, guessing job tokens, a forced
+//! entry's rotation, and the ledger's CSV.
+
+mod common;
+
+use common::{World, membership, person, pin_for};
+use jiff::SignedDuration;
+use latchkey_app::AppError;
+use latchkey_app::lockout::{BookLocksmith, CompleteJob, PublicStart, ledger_csv};
+use latchkey_app::recovery::LocksmithInput;
+use latchkey_core::model::{CredentialStatus, Role};
+use latchkey_core::schedule::Schedule;
+use latchkey_core::{LockoutCaseId, PersonId};
+use latchkey_store::lockout as repo;
+
+async fn holder(w: &World, name: &'static str) -> latchkey_app::authz::Principal {
+    let (p, _) = w
+        .app
+        .create_person(
+            &w.admin,
+            w.property.id,
+            person(
+                name,
+                None,
+                None,
+                membership(Role::TrustedContact, Some(w.unit.id)),
+            ),
+        )
+        .await
+        .expect("trusted contact");
+    w.app
+        .grant_spare_key(&w.admin, w.property.id, w.unit.id, p.id, Schedule::Always)
+        .await
+        .expect("spare key");
+    w.principal(p.id).await
+}
+
+async fn pair(w: &World) {
+    w.app
+        .pair_lock(&w.admin, w.door.id, Some("lock-4071"))
+        .await
+        .expect("pair");
+}
+
+async fn kinds_told(w: &World, person: PersonId, case: LockoutCaseId) -> Vec<String> {
+    let mut conn = w.app.store().read().await.expect("read");
+    repo::notifications_of_case(&mut conn, case)
+        .await
+        .expect("notifications")
+        .into_iter()
+        .filter(|n| n.person_id == person)
+        .map(|n| n.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside_one() {
+    latchkey_testkit::each_backend("resolution_spare_key", |db| async move {
+        let w = World::build(&db).await;
+        pair(&w).await;
+        let hana = holder(&w, "Hana Holder").await;
+        let stranger = {
+            let (p, _) = w
+                .app
+                .create_person(
+                    &w.admin,
+                    w.property.id,
+                    person(
+                        "Sam Stranger",
+                        None,
+                        None,
+                        membership(Role::TrustedContact, Some(w.unit.id)),
+                    ),
+                )
+                .await
+                .expect("person");
+            w.principal(p.id).await
+        };
+        // No case at all.
+        assert!(matches!(
+            w.app.release_spare_pin(&hana, LockoutCaseId(999)).await,
+            Err(AppError::NotFound(_))
+        ));
+        // An impostor who knows the name, unit and e-mail opens a case: nothing is released.
+        let impostor = w
+            .app
+            .start_lockout_public(
+                PublicStart {
+                    property_id: w.property.id.0,
+                    unit: "4071".into(),
+                    identity: "rosa@example.org".into(),
+                },
+                "198.51.100.66",
+            )
+            .await
+            .expect("start");
+        let case = {
+            let mut conn = w.app.store().read().await.expect("read");
+            repo::case_by_token(
+                &mut conn,
+                &latchkey_app::secrets::token_digest(&impostor.token),
+            )
+            .await
+            .expect("case")
+            .expect("exists")
+        };
+        let before = w.event_count().await;
+        assert!(matches!(
+            w.app.release_spare_pin(&hana, case.id).await,
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(matches!(
+            w.app
+                .staff_open(
+                    &w.principal(w.manager.id).await,
+                    case.id,
+                    w.door.id,
+                    std::time::Duration::from_secs(1)
+                )
+                .await,
+            Err(AppError::Forbidden(_))
+        ));
+        // Someone without a spare key cannot even tell the case exists.
+        assert!(matches!(
+            w.app.release_spare_pin(&stranger, case.id).await,
+            Err(AppError::NotFound(_))
+        ));
+        assert_eq!(w.event_count().await, before, "refusals change nothing");
+
+        // Proven in person by the manager: one PIN, once.
+        w.app
+            .record_id_check(
+                &w.principal(w.manager.id).await,
+                case.id,
+                "passport, photo matches",
+            )
+            .await
+            .expect("id check");
+        let released = w
+            .app
+            .release_spare_pin(&hana, case.id)
+            .await
+            .expect("release");
+        assert_eq!(released.pin.len(), 8);
+        assert_eq!(released.doors, vec![w.door.id]);
+        assert_eq!(
+            released.valid_until,
+            latchkey_app::Clock::now(&*w.clock)
+                .checked_add(SignedDuration::from_mins(15))
+                .expect("time")
+        );
+        assert!(matches!(
+            w.app.release_spare_pin(&hana, case.id).await,
+            Err(AppError::Conflict(_))
+        ));
+        // The one-time PIN is an ordinary credential: one use, one-time window, for the resident.
+        let rp = w.principal(w.resident.id).await;
+        let creds = w
+            .app
+            .list_credentials(&w.admin, w.property.id, Some(w.resident.id))
+            .await
+            .expect("credentials");
+        let one_time = creds
+            .iter()
+            .find(|c| c.label.contains("spare key"))
+            .expect("the released PIN is a credential");
+        assert_eq!(one_time.max_uses, Some(1));
+        assert!(matches!(one_time.schedule, Schedule::OneTime { .. }));
+        assert!(
+            w.all_events_text().await.find(&released.pin).is_none(),
+            "the PIN is in no event"
+        );
+        assert!(
+            kinds_told(&w, rp.id(), case.id)
+                .await
+                .contains(&"lockout.spare_key_released".to_owned())
+        );
+        // A revoked spare key is no key.
+        let keys = w
+            .app
+            .list_spare_keys(&w.admin, w.property.id)
+            .await
+            .expect("keys");
+        let key = keys.iter().find(|k| k.holder_id == hana.id()).expect("key");
+        w.app
+            .revoke_spare_key(&w.admin, key.id)
+            .await
+            .expect("revoke");
+        let second = w
+            .app
+            .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
+            .await
+            .expect("second case")
+            .0;
+        w.app
+            .record_id_check(&w.principal(w.manager.id).await, second.id, "passport")
+            .await
+            .expect("id check");
+        assert!(matches!(
+            w.app.release_spare_pin(&hana, second.id).await,
+            Err(AppError::NotFound(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_cannot_be_guessed() {
+    latchkey_testkit::each_backend("resolution_locksmith", |db| async move {
+        let w = World::build(&db).await;
+        pair(&w).await;
+        let mp = w.principal(w.manager.id).await;
+        let smith = w
+            .app
+            .add_locksmith(
+                &mp,
+                w.property.id,
+                LocksmithInput {
+                    company: "Quick Keys".into(),
+                    licence: "LS-1".into(),
+                    phone: "555 0100".into(),
+                    hours: Schedule::Always,
+                    callout_cents: 9_000,
+                },
+            )
+            .await
+            .expect("locksmith");
+        let case = w
+            .app
+            .start_lockout_for(&mp, w.property.id, w.unit.id, w.resident.id)
+            .await
+            .expect("case")
+            .0;
+        let book = |window| BookLocksmith {
+            locksmith_id: smith.id,
+            door_id: None,
+            window_minutes: window,
+        };
+        assert!(
+            matches!(
+                w.app.book_locksmith(&mp, case.id, book(None)).await,
+                Err(AppError::Invalid { .. })
+            ),
+            "an unverified locksmith is never sent"
+        );
+        w.app
+            .set_locksmith_status(&mp, smith.id, "verified")
+            .await
+            .expect("verify");
+        assert!(matches!(
+            w.app.book_locksmith(&mp, case.id, book(Some(5))).await,
+            Err(AppError::Invalid { .. })
+        ));
+        // The lock has never reported, so it counts as failed: no code for this job.
+        let failed = w
+            .app
+            .book_locksmith(&mp, case.id, book(Some(60)))
+            .await
+            .expect("book");
+        assert!(failed.job.lock_failed);
+        assert!(matches!(
+            w.app
+                .locksmith_code(&failed.job_token, "driving licence", "192.0.2.50")
+                .await,
+            Err(AppError::Conflict(_))
+        ));
+        // Once the lock reports in, a new job gets a code, inside its window only, once.
+        w.app
+            .ingest(vec![latchkey_app::devices::IngestItem {
+                identity: None,
+                message: latchkey_z2m::parse_inbound(
+                    &latchkey_z2m::Topics::default(),
+                    "zigbee2mqtt/lock-4071",
+                    br#"{"state":"LOCK","lock_state":"locked","battery":90}"#,
+                    &latchkey_z2m::Limits::default(),
+                )
+                .expect("parse")
+                .expect("a device message"),
+            }])
+            .await
+            .expect("ingest");
+        let job = w
+            .app
+            .book_locksmith(&mp, case.id, book(Some(60)))
+            .await
+            .expect("book");
+        assert!(!job.job.lock_failed);
+        let view = w
+            .app
+            .lockout_case(&w.principal(w.resident.id).await, case.id)
+            .await
+            .expect("view");
+        assert!(
+            view.locksmith_jobs
+                .iter()
+                .any(|j| j.check_word == job.job.check_word),
+            "the resident sees the check word"
+        );
+        assert!(matches!(
+            w.app
+                .locksmith_code("lkj_guessed", "passport", "192.0.2.50")
+                .await,
+            Err(AppError::NotFound(_))
+        ));
+        assert!(matches!(
+            w.app
+                .locksmith_code(&job.job_token, "  ", "192.0.2.50")
+                .await,
+            Err(AppError::Invalid { .. })
+        ));
+        w.clock.advance(SignedDuration::from_mins(61));
+        assert!(matches!(
+            w.app
+                .locksmith_code(&job.job_token, "passport", "192.0.2.50")
+                .await,
+            Err(AppError::Forbidden(_))
+        ));
+        w.clock.advance(SignedDuration::from_mins(-31));
+        let code = w
+            .app
+            .locksmith_code(&job.job_token, "passport, photo matches", "192.0.2.50")
+            .await
+            .expect("code inside the window");
+        assert_eq!(code.pin.len(), 8);
+        assert_eq!(code.check_word, job.job.check_word);
+        assert!(matches!(
+            w.app
+                .locksmith_code(&job.job_token, "passport", "192.0.2.50")
+                .await,
+            Err(AppError::Conflict(_))
+        ));
+        // Guessing tokens from one address is stopped.
+        let mut limited = false;
+        for i in 0..25 {
+            if let Err(AppError::RateLimited { .. }) = w
+                .app
+                .locksmith_code(&format!("lkj_{i:064}"), "passport", "192.0.2.99")
+                .await
+            {
+                limited = true;
+                break;
+            }
+        }
+        assert!(limited, "guessing job tokens is rate-limited");
+
+        // Done: the bill goes to the ledger, payer as the lease says; nothing failed, no service.
+        let done = w
+            .app
+            .complete_locksmith_job(
+                &mp,
+                job.job.id,
+                CompleteJob {
+                    cost_cents: 12_000,
+                    work: "code".into(),
+                },
+            )
+            .await
+            .expect("complete");
+        assert_eq!(done.charge.payer, "tenant");
+        assert_eq!(done.charge.amount_cents, 12_000);
+        assert!(done.service.is_none());
+        assert!(matches!(
+            w.app
+                .complete_locksmith_job(
+                    &mp,
+                    job.job.id,
+                    CompleteJob {
+                        cost_cents: 1,
+                        work: "code".into()
+                    }
+                )
+                .await,
+            Err(AppError::Conflict(_))
+        ));
+        assert!(matches!(
+            w.app
+                .complete_locksmith_job(
+                    &mp,
+                    failed.job.id,
+                    CompleteJob {
+                        cost_cents: 1,
+                        work: "magic".into()
+                    }
+                )
+                .await,
+            Err(AppError::Invalid { .. })
+        ));
+        let rp = w.principal(w.resident.id).await;
+        assert!(matches!(
+            w.app
+                .complete_locksmith_job(
+                    &rp,
+                    failed.job.id,
+                    CompleteJob {
+                        cost_cents: 1,
+                        work: "code".into()
+                    }
+                )
+                .await,
+            Err(AppError::Forbidden(_))
+        ));
+        let ledger = w
+            .app
+            .ledger(&rp, w.property.id, Some(w.unit.id))
+            .await
+            .expect("ledger");
+        assert_eq!(ledger.len(), 1);
+        let csv = ledger_csv(&ledger);
+        assert!(
+            csv.starts_with("id,created_at,unit_id,case_id,kind,payer,amount_cents"),
+            "{csv}"
+        );
+        assert!(csv.contains(",locksmith,tenant,12000,false,"), "{csv}");
+        assert!(matches!(
+            w.app.ledger(&rp, w.property.id, None).await,
+            Err(AppError::Forbidden(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_forced_entry_rotates_every_pin_of_the_door_and_tells_owners_managers_and_residents() {
+    latchkey_testkit::each_backend("resolution_forced", |db| async move {
+        let w = World::build(&db).await;
+        let rp = w.principal(w.resident.id).await;
+        let mp = w.principal(w.manager.id).await;
+        let pin = w
+            .app
+            .create_credential(
+                &rp,
+                w.property.id,
+                pin_for(w.resident.id, Some(w.unit.id), Some("58274613")),
+            )
+            .await
+            .expect("pin")
+            .credential;
+        let case = w
+            .app
+            .start_lockout_for(&rp, w.property.id, w.unit.id, w.resident.id)
+            .await
+            .expect("case")
+            .0;
+        assert!(matches!(
+            w.app.record_forced_entry(&rp, case.id, w.door.id, "").await,
+            Err(AppError::Invalid { .. })
+        ));
+        let done = w
+            .app
+            .record_forced_entry(&rp, case.id, w.door.id, "door kicked in")
+            .await
+            .expect("forced entry");
+        assert_eq!(done.incident.kind, "compromised");
+        assert_eq!(done.rotated.len(), 1);
+        let (old, new) = done.rotated[0];
+        assert_eq!(old, pin.id);
+        let creds = w
+            .app
+            .list_credentials(&w.admin, w.property.id, Some(w.resident.id))
+            .await
+            .expect("credentials");
+        let old_c = creds.iter().find(|c| c.id == old).expect("old");
+        let new_c = creds.iter().find(|c| c.id == new).expect("new");
+        assert_eq!(old_c.status, CredentialStatus::Revoked);
+        assert_eq!(new_c.status, CredentialStatus::Active);
+        assert_eq!(new_c.doors, old_c.doors);
+        // The owner's notification carries the new PIN sealed for them alone.
+        let mut conn = w.app.store().read().await.expect("read");
+        let told = repo::notifications_of_case(&mut conn, case.id)
+            .await
+            .expect("notifications");
+        drop(conn);
+        let rotated = told
+            .iter()
+            .find(|n| n.kind == "credential.rotated" && n.person_id == w.resident.id)
+            .expect("the owner is told");
+        let sealed =
+            hex::decode(rotated.body["pin_sealed_hex"].as_str().expect("sealed")).expect("hex");
+        let opened = latchkey_app::secrets::Keys::from_master(&[1; 32])
+            .open_bytes(
+                &latchkey_app::incidents::rotated_pin_aad(w.resident.id),
+                &sealed,
+            )
+            .expect("the owner's delivery opens it");
+        let new_pin = String::from_utf8(opened).expect("digits");
+        assert_ne!(new_pin, "58274613");
+        assert!(
+            !rotated.body.to_string().contains(&new_pin),
+            "the PIN is never in clear"
+        );
+        assert!(
+            told.iter()
+                .any(|n| n.kind == "door.repair_needed" && n.person_id == w.manager.id)
+        );
+        assert!(
+            told.iter()
+                .any(|n| n.kind == "door.compromised" && n.person_id == w.resident.id)
+        );
+        assert!(!w.all_events_text().await.contains(&new_pin));
+        // One incident at a time; staff close it.
+        assert!(matches!(
+            w.app
+                .record_forced_entry(&rp, case.id, w.door.id, "again")
+                .await,
+            Err(AppError::Conflict(_))
+        ));
+        assert!(matches!(
+            w.app.close_incident(&rp, done.incident.id, "fixed").await,
+            Err(AppError::NotFound(_))
+        ));
+        let closed = w
+            .app
+            .close_incident(&mp, done.incident.id, "lock replaced")
+            .await
+            .expect("close");
+        assert!(closed.closed_at.is_some());
+        assert!(
+            w.app
+                .incidents(&mp, w.property.id)
+                .await
+                .expect("list")
+                .iter()
+                .all(|i| i.closed_at.is_some())
+        );
+    })
+    .await;
+}
