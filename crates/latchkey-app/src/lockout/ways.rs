@@ -128,6 +128,9 @@ pub(crate) fn general_order() -> Vec<WayOption> {
     ]
 }
 
+/// Battery percentage at or below which an offline lock is taken for a flat one.
+const LOW_BATTERY: i64 = 20;
+
 pub(super) fn inside(s: &Schedule, tz: &jiff::tz::TimeZone, at: Timestamp) -> bool {
     matches!(s, Schedule::Always) || s.compile(tz).check(at, tz) == ScheduleCheck::Inside
 }
@@ -166,6 +169,14 @@ impl App {
                     lock_trouble = Some("the lock reports it is jammed".into());
                 } else if dev.battery == Some(0) {
                     lock_trouble = Some("the lock's battery is empty".into());
+                } else if dev.availability == "offline"
+                    && let Some(b) = dev.battery.filter(|b| *b <= LOW_BATTERY)
+                {
+                    // A lock whose battery dies stops reporting; Zigbee2MQTT then marks it
+                    // offline. Its last report is all there is to go on.
+                    lock_trouble = Some(format!(
+                        "the lock went offline with its battery at {b}%: the battery is probably empty"
+                    ));
                 }
             }
         }
