@@ -127,6 +127,13 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::cli_recovery::LocksmithCommand,
     },
+    /// The lockout ledger: every charge with its case, as a table or CSV.
+    Ledger(crate::cli_recovery::LedgerArgs),
+    /// Doors marked for service or compromised.
+    Incident {
+        #[command(subcommand)]
+        command: crate::cli_recovery::IncidentCommand,
+    },
 }
 
 #[derive(Debug, Args)]

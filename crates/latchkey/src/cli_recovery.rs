@@ -146,4 +146,85 @@ pub enum LockoutCommand {
         #[command(flatten)]
         acting: ActingAs,
     },
+    /// Record that you checked the person's identity document in person (staff).
+    IdCheck {
+        id: i64,
+        /// What was checked, e.g. "passport, photo matches".
+        #[arg(long)]
+        document: String,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Send a verified locksmith: prints the check word and the job token for the locksmith.
+    Locksmith {
+        id: i64,
+        #[arg(long, value_name = "LOCKSMITH_ID")]
+        locksmith: i64,
+        /// The door (default: the unit's first door with a lock).
+        #[arg(long, value_name = "DOOR_ID")]
+        door: Option<i64>,
+        /// Minutes the job's window lasts from now (15–480).
+        #[arg(long, default_value_t = 120)]
+        window_minutes: u32,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Record what the locksmith did and what it cost (staff): ledger, service mark, case closed.
+    LocksmithDone {
+        /// The job's id.
+        job: i64,
+        #[arg(long)]
+        cost_cents: i64,
+        /// code, battery_jump, picking, drilling or other.
+        #[arg(long)]
+        work: String,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Record that the door was forced: it is marked compromised and its PINs are replaced.
+    ForcedEntry {
+        id: i64,
+        #[arg(long, value_name = "DOOR_ID")]
+        door: i64,
+        /// What was done, e.g. "door kicked in".
+        #[arg(long)]
+        how: String,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+/// `latchkey ledger`.
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    #[arg(long, value_name = "ID")]
+    pub property: i64,
+    /// One unit only.
+    #[arg(long, value_name = "ID")]
+    pub unit: Option<i64>,
+    /// CSV (for a spreadsheet or the accounts) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+    #[command(flatten)]
+    pub acting: ActingAs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Doors marked for service or compromised, open ones first.
+    List {
+        #[arg(long, value_name = "ID")]
+        property: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Close an incident once the door is repaired.
+    Close {
+        id: i64,
+        /// What was done, e.g. "lock replaced".
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
 }

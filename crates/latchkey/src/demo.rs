@@ -526,6 +526,24 @@ async fn recovery_registries(
     app.set_locksmith_status(admin, smith.id, "verified")
         .await
         .map_err(app_err)?;
+    // Night and weekend emergencies cost more; one verified service answers around the clock.
+    let night = app
+        .add_locksmith(
+            admin,
+            b.property,
+            latchkey_app::recovery::LocksmithInput {
+                company: "Aufsperrdienst Berlin 24h".into(),
+                licence: "HWK-B-31188".into(),
+                phone: "+49 30 5550 2400".into(),
+                hours: latchkey_core::schedule::Schedule::Always,
+                callout_cents: 14_900,
+            },
+        )
+        .await
+        .map_err(app_err)?;
+    app.set_locksmith_status(admin, night.id, "verified")
+        .await
+        .map_err(app_err)?;
     Ok(())
 }
 

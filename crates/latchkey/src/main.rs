@@ -295,6 +295,14 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             commands::recovery::on_call(&app, command).await?;
             ExitCode::SUCCESS
         }
+        Command::Ledger(args) => {
+            commands::resolution::ledger(&app, args).await?;
+            ExitCode::SUCCESS
+        }
+        Command::Incident { command } => {
+            commands::resolution::incident(&app, command).await?;
+            ExitCode::SUCCESS
+        }
         Command::Locksmith { command } => {
             commands::recovery::locksmith(&app, command).await?;
             ExitCode::SUCCESS

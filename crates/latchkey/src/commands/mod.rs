@@ -7,4 +7,5 @@ pub mod devices;
 pub mod directory;
 pub mod people;
 pub mod recovery;
+pub mod resolution;
 pub mod sim;

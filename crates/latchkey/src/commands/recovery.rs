@@ -297,11 +297,12 @@ pub async fn lockout(app: &App, command: &LockoutCommand) -> Result<()> {
                 .map_err(app_err)?;
             println!("lockout case {id} cancelled; the household has been told");
         }
+        other => super::resolution::lockout_step(app, other).await?,
     }
     Ok(())
 }
 
-async fn show_case(
+pub(super) async fn show_case(
     app: &App,
     who: &latchkey_app::authz::Principal,
     id: LockoutCaseId,
