@@ -260,6 +260,7 @@ impl App {
                     schedule: input.schedule.clone(),
                     max_uses,
                     duress: input.duress,
+                    non_access: false,
                     secret,
                     pin_digest: digest,
                     card_uid: card_uid.clone(),

@@ -109,6 +109,7 @@ impl App {
                         schedule: c.schedule.clone(),
                         max_uses: c.max_uses.map(|m| (m - c.uses).max(1)),
                         digits: 6,
+                        non_access: false,
                     },
                 )
                 .await?;

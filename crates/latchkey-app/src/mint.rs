@@ -40,6 +40,8 @@ pub(crate) struct NewPin<'a> {
     pub schedule: Schedule,
     pub max_uses: Option<i64>,
     pub digits: u32,
+    /// A presence challenge: reported by the lock, never opening.
+    pub non_access: bool,
 }
 
 /// A one-time window from `from` to `until`, as the property's clock reads them.
@@ -78,6 +80,7 @@ impl App {
                     schedule: p.schedule.clone(),
                     max_uses: p.max_uses,
                     duress: false,
+                    non_access: p.non_access,
                     secret: Some(self.keys().seal_pin(p.property, &pin)?),
                     pin_digest: Some(digest),
                     card_uid: None,

@@ -596,3 +596,73 @@ async fn a_forced_door_is_marked_compromised_and_its_pins_are_replaced_on_the_lo
             .contains("Do not sleep there")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_at_the_door_is_typed_on_the_keypad_never_opens_and_completes_the_proof() {
+    let rig = scenario("scenario_presence", Arc::new(SystemClock), &[]).await;
+    let policy = latchkey_core::model::Policy {
+        require_presence: true,
+        ..Default::default()
+    };
+    rig.app
+        .update_property(
+            &rig.admin,
+            rig.property,
+            PropertyPatch {
+                policy: Some(policy),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (case, token) = public_case(&rig, "Rita").await;
+    let proven = rig
+        .app
+        .record_id_check(&rig.admin, case, "passport, photo matches")
+        .await
+        .unwrap();
+    assert_eq!(
+        proven.state, "open",
+        "the ID check alone is not enough here"
+    );
+
+    let challenge = rig
+        .app
+        .presence_challenge(&token, "203.0.113.20")
+        .await
+        .unwrap();
+    let credential = rig
+        .app
+        .list_credentials(&rig.admin, rig.property, Some(rig.resident.id()))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.non_access)
+        .unwrap();
+    reaches(&rig, credential.id, "set").await;
+    assert!(matches!(
+        rig.fleet.keypad("lock-0", &challenge.code).unwrap(),
+        KeypadOutcome::NonAccess { .. }
+    ));
+    assert_eq!(
+        rig.fleet.lock_state("lock-0").unwrap().bolt,
+        latchkey_sim::Bolt::Locked,
+        "a presence code never opens"
+    );
+    eventually("the case is proven by presence", || async {
+        rig.app.lockout_case(&rig.admin, case).await.unwrap().state == "proven"
+    })
+    .await;
+    reaches(&rig, credential.id, "removed").await;
+    assert!(matches!(
+        rig.fleet.keypad("lock-0", &challenge.code).unwrap(),
+        KeypadOutcome::Refused { .. }
+    ));
+    assert!(
+        rig.app
+            .presence_challenge(&token, "203.0.113.20")
+            .await
+            .is_err(),
+        "a proven case asks for no more presence"
+    );
+}

@@ -181,6 +181,9 @@ named_enum!(
         Guardians => "guardians",
         /// A manager checked an identity document in person.
         IdCheck => "id_check",
+        /// The person typed a one-time challenge code on the unit's keypad: an extra factor
+        /// (see [`Policy::require_presence`]), never a proof on its own.
+        Presence => "presence",
     }
 );
 
@@ -221,6 +224,9 @@ pub struct Policy {
     pub locksmith_paid_by: Payer,
     /// Minutes a one-time PIN released from a spare key stays valid.
     pub one_time_pin_minutes: u16,
+    /// Whether a case is proven only once the person has also typed a challenge code on the
+    /// unit's keypad (presence at the door), on top of one of `recovery_proofs`.
+    pub require_presence: bool,
 }
 
 impl Default for Policy {
@@ -238,6 +244,7 @@ impl Default for Policy {
             free_lockouts_per_year: 1,
             locksmith_paid_by: Payer::Tenant,
             one_time_pin_minutes: 15,
+            require_presence: false,
         }
     }
 }
@@ -273,6 +280,12 @@ impl Policy {
         }
         if !(1..=240).contains(&self.one_time_pin_minutes) {
             return Err("one_time_pin_minutes must be between 1 and 240".into());
+        }
+        if self.recovery_proofs.contains(&ProofKind::Presence) {
+            return Err(
+                "presence is an extra factor, not a proof on its own: set require_presence instead"
+                    .into(),
+            );
         }
         if self.recovery_proofs.is_empty() {
             return Err(
@@ -311,5 +324,23 @@ mod tests {
         assert!(p.validate().is_ok());
         let bad: Result<Policy, _> = serde_json::from_str(r#"{"wrong_code_limt":3}"#);
         assert!(bad.is_err(), "typos in policy keys must be refused");
+    }
+
+    #[test]
+    fn presence_is_an_extra_factor_and_fees_and_code_minutes_have_ranges() {
+        let alone: Policy = serde_json::from_str(r#"{"recovery_proofs":["presence"]}"#).unwrap();
+        assert!(alone.validate().unwrap_err().contains("require_presence"));
+        let fee: Policy = serde_json::from_str(r#"{"lockout_fee_office_cents":1000001}"#).unwrap();
+        assert!(fee.validate().is_err());
+        let minutes: Policy = serde_json::from_str(r#"{"one_time_pin_minutes":0}"#).unwrap();
+        assert!(
+            minutes
+                .validate()
+                .unwrap_err()
+                .contains("one_time_pin_minutes")
+        );
+        let landlord: Policy = serde_json::from_str(r#"{"locksmith_paid_by":"landlord"}"#).unwrap();
+        assert_eq!(landlord.locksmith_paid_by, Payer::Landlord);
+        assert!(serde_json::from_str::<Policy>(r#"{"locksmith_paid_by":"nobody"}"#).is_err());
     }
 }

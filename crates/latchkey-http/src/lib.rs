@@ -94,6 +94,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(lockouts::cancel))
         .routes(routes!(lockouts::list, lockouts::start_for))
         .routes(routes!(resolution::spare_pin))
+        .routes(routes!(resolution::presence))
         .routes(routes!(resolution::spare_unlock))
         .routes(routes!(resolution::staff_open))
         .routes(routes!(resolution::book_locksmith))

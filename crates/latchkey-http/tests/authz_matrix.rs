@@ -545,6 +545,12 @@ fn rows() -> Vec<Row> {
             expect: "401 404 404 422 422 422 422 422",
         },
         Row {
+            op: "post /api/v1/lockouts/presence",
+            path: |_, _| "/api/v1/lockouts/presence".into(),
+            body: |_, _| Some(r#"{"token":"lkc_0000"}"#.into()),
+            expect: "404 404 404 404 404 404 404 404",
+        },
+        Row {
             op: "post /api/v1/locksmith-jobs/code",
             path: |_, _| "/api/v1/locksmith-jobs/code".into(),
             body: |_, _| Some(r#"{"token":"lkj_0000","document":"passport"}"#.into()),

@@ -23,6 +23,8 @@ pub struct NewCredential {
     pub schedule: latchkey_core::schedule::Schedule,
     pub max_uses: Option<i64>,
     pub duress: bool,
+    /// A presence challenge: on the lock as a `non_access` user, reported, never opening.
+    pub non_access: bool,
     /// Sealed PIN (nonce ‖ ciphertext), for PINs only.
     pub secret: Option<Vec<u8>>,
     /// Keyed digest of the PIN, for the per-door uniqueness rule.
@@ -48,6 +50,7 @@ fn credential_row(row: &AnyRow, doors: Vec<DoorId>) -> Result<Credential> {
         max_uses: row.try_get("max_uses")?,
         uses: row.try_get("uses")?,
         duress: row.try_get::<i64, _>("duress")? != 0,
+        non_access: row.try_get::<i64, _>("non_access")? != 0,
         card_uid: row.try_get("card_uid")?,
         doors,
         created_at: from_micros(row.try_get("created_at")?)?,
@@ -67,7 +70,7 @@ pub async fn create_credential(
         serde_json::to_string(&c.schedule).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO credentials (property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
-         duress, secret, card_uid, created_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, 0, $8, $9, $10, $11) RETURNING id",
+         duress, secret, card_uid, created_at, non_access) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, 0, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(c.property_id.0)
     .bind(c.person_id.0)
@@ -80,6 +83,7 @@ pub async fn create_credential(
     .bind(c.secret.clone())
     .bind(c.card_uid.clone())
     .bind(to_micros(at))
+    .bind(i64::from(c.non_access))
     .fetch_one(&mut *conn)
     .await
     .map_err(StoreError::classify)?;
@@ -117,7 +121,7 @@ async fn doors_of(conn: &mut Conn, id: CredentialId) -> Result<Vec<DoorId>> {
 pub async fn get_credential(conn: &mut Conn, id: CredentialId) -> Result<Option<Credential>> {
     let row = sqlx::query(
         "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
-         duress, card_uid, created_at, revoked_at FROM credentials WHERE id = $1",
+         duress, non_access, card_uid, created_at, revoked_at FROM credentials WHERE id = $1",
     )
     .bind(id.0)
     .fetch_optional(&mut *conn)
@@ -155,7 +159,7 @@ pub async fn list_credentials(
     }
     let rows = sqlx::query(
         "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
-         duress, card_uid, created_at, revoked_at FROM credentials \
+         duress, non_access, card_uid, created_at, revoked_at FROM credentials \
          WHERE property_id = $1 AND ($2 IS NULL OR person_id = $2) ORDER BY id",
     )
     .bind(property.0)

@@ -130,6 +130,8 @@ pub struct Credential {
     pub max_uses: Option<i64>,
     pub uses: i64,
     pub duress: bool,
+    /// A presence challenge (lockout recovery): on the lock as a `non_access` user.
+    pub non_access: bool,
     /// For RFID cards: the card's UID. PINs are never part of this record.
     pub card_uid: Option<String>,
     pub doors: Vec<DoorId>,

@@ -439,3 +439,69 @@ pub async fn close_incident(conn: &mut Conn, id: i64, by: PersonId, at: Timestam
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A presence challenge: the code on the lock as a `non_access` user, waiting to be typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Challenge {
+    pub id: i64,
+    pub case_id: LockoutCaseId,
+    pub credential_id: CredentialId,
+    pub door_id: DoorId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub seen_at: Option<Timestamp>,
+}
+
+/// # Errors
+/// `Database` on a failed write.
+pub async fn create_challenge(conn: &mut Conn, c: &Challenge) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO presence_challenges (case_id, credential_id, door_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(c.case_id.0)
+    .bind(c.credential_id.0)
+    .bind(c.door_id.0)
+    .bind(to_micros(c.created_at))
+    .bind(to_micros(c.expires_at))
+    .execute(conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+/// Marks the challenge behind `credential` seen, once; returns it if it was waiting.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn see_challenge(
+    conn: &mut Conn,
+    credential: CredentialId,
+    at: Timestamp,
+) -> Result<Option<Challenge>> {
+    let row = sqlx::query(
+        "SELECT id, case_id, credential_id, door_id, created_at, expires_at, seen_at \
+         FROM presence_challenges WHERE credential_id = $1 AND seen_at IS NULL",
+    )
+    .bind(credential.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let c = Challenge {
+        id: r.try_get("id")?,
+        case_id: LockoutCaseId(r.try_get("case_id")?),
+        credential_id: CredentialId(r.try_get("credential_id")?),
+        door_id: DoorId(r.try_get("door_id")?),
+        created_at: from_micros(r.try_get("created_at")?)?,
+        expires_at: from_micros(r.try_get("expires_at")?)?,
+        seen_at: Some(at),
+    };
+    let done = sqlx::query(
+        "UPDATE presence_challenges SET seen_at = $1 WHERE id = $2 AND seen_at IS NULL",
+    )
+    .bind(to_micros(at))
+    .bind(c.id)
+    .execute(conn)
+    .await?;
+    Ok((done.rows_affected() == 1).then_some(c))
+}

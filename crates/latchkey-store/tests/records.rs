@@ -47,6 +47,7 @@ fn new_property(name: &str) -> NewProperty {
             free_lockouts_per_year: 2,
             locksmith_paid_by: latchkey_core::model::Payer::Landlord,
             one_time_pin_minutes: 30,
+            require_presence: true,
         },
         office_hours: weekday_mornings(),
     }
@@ -106,6 +107,7 @@ fn pin_credential(
         schedule: Schedule::Always,
         max_uses: None,
         duress: false,
+        non_access: false,
         secret: Some(vec![9, 9, 9]),
         pin_digest: Some(digest.to_vec()),
         card_uid: None,
@@ -470,6 +472,7 @@ async fn a_credential_round_trips_every_field_and_its_status_schedule_and_uses_c
             schedule: weekday_mornings(),
             max_uses: Some(40),
             duress: false,
+            non_access: false,
             secret: None,
             pin_digest: None,
             card_uid: Some("04A1B2C3".to_owned()),
@@ -505,6 +508,7 @@ async fn a_credential_round_trips_every_field_and_its_status_schedule_and_uses_c
             &mut conn,
             &NewCredential {
                 duress: true,
+                non_access: false,
                 ..pin_credential(p, other, vec![d2], b"digest-duress")
             },
             at(31),

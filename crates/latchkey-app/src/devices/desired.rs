@@ -44,6 +44,8 @@ pub(crate) fn desired_for(
         emergency_override: false,
     });
     match decision {
+        // A presence challenge is recognised and reported by the lock, and never opens.
+        Decision::Granted { .. } if c.non_access => Desired::NonAccess,
         Decision::Granted { .. } => Desired::Enabled,
         Decision::Denied { reason } => match reason {
             DenyReason::Revoked

@@ -52,12 +52,13 @@ enum Target {
 }
 
 /// Work for after the commit: waiters to wake, used-up codes to take off their locks, forced
-/// doors to mark compromised.
+/// doors to mark compromised, presence challenges typed at a door.
 #[derive(Default)]
 struct After {
     positions: Vec<(DoorId, bool)>,
     used_up: Vec<(latchkey_core::CredentialId, DoorId)>,
     forced: Vec<DoorId>,
+    presence: Vec<latchkey_core::CredentialId>,
 }
 
 struct Batch<'a> {
@@ -128,6 +129,9 @@ impl App {
         }
         for door in after.forced {
             self.lock_reported_forced_entry(door).await;
+        }
+        for credential in after.presence {
+            self.presence_reported(credential).await;
         }
         Ok(stats)
     }

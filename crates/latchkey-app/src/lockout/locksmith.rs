@@ -320,6 +320,7 @@ impl App {
                     schedule: one_time(&tz, now, job.window_until),
                     max_uses: Some(1),
                     digits: 8,
+                    non_access: false,
                 },
             )
             .await?;

@@ -26,6 +26,7 @@ mod fees;
 mod guardians;
 mod locksmith;
 mod openings;
+mod presence;
 mod proofs;
 mod ways;
 
@@ -33,6 +34,7 @@ pub use fees::ledger_csv;
 pub use guardians::{GuardiansAsked, LINK_TTL};
 pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, LocksmithCode};
 pub use openings::{ReleasedPin, StaffOpening};
+pub use presence::PresenceChallenge;
 pub use proofs::TotpEnrolment;
 pub use ways::WayOption;
 

@@ -143,6 +143,7 @@ impl App {
                     schedule: one_time(&tz, now, until),
                     max_uses: Some(1),
                     digits: 8,
+                    non_access: false,
                 },
             )
             .await?;

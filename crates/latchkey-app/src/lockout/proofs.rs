@@ -202,8 +202,8 @@ impl App {
         self.lockout_case(who, id).await
     }
 
-    /// Records a proof in the case's transaction; when the property's policy counts it, the
-    /// case becomes `proven` and the household is told.
+    /// Records a proof in the case's transaction; when the property's policy is met, the case
+    /// becomes `proven` and the household is told.
     pub(crate) async fn accept_proof(
         &self,
         mut tx: latchkey_store::WriteTx,
@@ -212,15 +212,23 @@ impl App {
         mut events: Vec<NewEvent>,
     ) -> Result<()> {
         let now = proof.at;
-        let counts = match case.property_id {
+        // The case is proven once one of the policy's proofs is given and, where the policy
+        // asks for it, presence at the door too, in either order.
+        let earlier = repo::proofs_of(tx.conn(), case.id).await?;
+        let (counts, proven) = match case.property_id {
             Some(p) => {
-                let prop = crate::directory::load_property(tx.conn(), p).await?;
-                prop.policy
-                    .recovery_proofs
-                    .iter()
-                    .any(|k| k.as_str() == proof.kind)
+                let policy = crate::directory::load_property(tx.conn(), p).await?.policy;
+                let counted =
+                    |kind: &str| policy.recovery_proofs.iter().any(|k| k.as_str() == kind);
+                let presence = ProofKind::Presence.as_str();
+                let counts = counted(&proof.kind);
+                let proven = (counts || earlier.iter().any(|e| counted(&e.kind)))
+                    && (!policy.require_presence
+                        || proof.kind == presence
+                        || earlier.iter().any(|e| e.kind == presence));
+                (counts, proven && case.state == "open")
             }
-            None => false,
+            None => (false, false),
         };
         repo::add_proof(tx.conn(), case.id, &proof).await?;
         repo::add_step(
@@ -239,7 +247,7 @@ impl App {
                 .actor(proof.recorded_by)
                 .data(json!({ "proof": proof.kind, "counts": counts })),
         );
-        if counts {
+        if proven {
             repo::set_case_state(tx.conn(), case.id, "proven", now).await?;
             repo::add_step(
                 tx.conn(),

@@ -487,3 +487,39 @@ pub async fn close_incident(
 ) -> ApiResult<Json<IncidentDto>> {
     Ok(Json(s.app.close_incident(&who, id, &b.note).await?.into()))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceBody {
+    /// The case token.
+    pub token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PresenceDto {
+    /// Type it on the keypad of the unit's door: the door does not open, the lock reports it.
+    pub code: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub valid_until: jiff::Timestamp,
+    pub message: String,
+}
+
+/// With the case token, a one-time challenge code to type on the unit's keypad (presence at
+/// the door). The same answer whether or not the case is about a resident.
+#[utoipa::path(post, path = "/api/v1/lockouts/presence", tag = "lockouts", request_body = PresenceBody,
+    responses((status = 201, body = PresenceDto), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
+pub async fn presence(
+    State(s): State<AppState>,
+    Source(source): Source,
+    ApiJson(b): ApiJson<PresenceBody>,
+) -> ApiResult<(StatusCode, Json<PresenceDto>)> {
+    let c = s.app.presence_challenge(&b.token, &source).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PresenceDto {
+            code: c.code,
+            valid_until: c.valid_until,
+            message: c.message.to_owned(),
+        }),
+    ))
+}

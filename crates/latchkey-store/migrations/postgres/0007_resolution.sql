@@ -79,3 +79,17 @@ CREATE TABLE door_incidents (
 );
 CREATE INDEX door_incidents_door ON door_incidents (door_id, closed_at);
 CREATE UNIQUE INDEX door_incidents_one_open ON door_incidents (door_id, kind) WHERE closed_at IS NULL;
+
+-- Presence at the door: a one-time challenge code put on the unit's lock as a non_access user
+-- (the lock recognises it, reports its use, never opens for it).
+ALTER TABLE credentials ADD COLUMN non_access BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE presence_challenges (
+    id BIGSERIAL PRIMARY KEY,
+    case_id BIGINT NOT NULL REFERENCES lockout_cases(id) ON DELETE CASCADE,
+    credential_id BIGINT NOT NULL REFERENCES credentials(id) ON DELETE CASCADE,
+    door_id BIGINT NOT NULL REFERENCES doors(id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    seen_at BIGINT
+);
+CREATE INDEX presence_challenges_credential ON presence_challenges (credential_id);

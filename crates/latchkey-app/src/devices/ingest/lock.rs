@@ -380,6 +380,9 @@ impl Batch<'_> {
             Action::NonAccessUserOperationalEvent => {
                 let found = self.credential_in(conn, door, user).await?;
                 let (slot, cred) = found.map_or((None, None), |(n, c)| (Some(n), c));
+                if let Some(c) = cred.as_ref().filter(|c| c.non_access) {
+                    self.after.presence.push(c.id);
+                }
                 self.events.push(
                     NewEvent::new("access.presence_code", format!("door:{door}"))
                         .property(prop)
