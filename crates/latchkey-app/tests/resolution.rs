@@ -526,3 +526,192 @@ async fn a_forced_entry_rotates_every_pin_of_the_door_and_tells_owners_managers_
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor_skips_the_wait() {
+    latchkey_testkit::each_backend("resolution_new_pin", |db| async move {
+        let w = World::build(&db).await;
+        pair(&w).await;
+        let rp = w.principal(w.resident.id).await;
+        let mp = w.principal(w.manager.id).await;
+        let (partner, _) = w
+            .app
+            .create_person(
+                &w.admin,
+                w.property.id,
+                person(
+                    "Paul Partner",
+                    None,
+                    None,
+                    membership(Role::Household, Some(w.unit.id)),
+                ),
+            )
+            .await
+            .expect("household member");
+        let pp = w.principal(partner.id).await;
+        let old = w
+            .app
+            .create_credential(
+                &rp,
+                w.property.id,
+                pin_for(w.resident.id, Some(w.unit.id), Some("58274613")),
+            )
+            .await
+            .expect("pin")
+            .credential;
+        let open = |identity: &'static str| {
+            let w = &w;
+            async move {
+                w.app
+                    .start_lockout_public(
+                        PublicStart {
+                            property_id: w.property.id.0,
+                            unit: "4071".into(),
+                            identity: identity.into(),
+                        },
+                        "198.51.100.30",
+                    )
+                    .await
+                    .expect("start")
+                    .token
+            }
+        };
+        let case_of = |token: String| {
+            let w = &w;
+            async move {
+                let mut conn = w.app.store().read().await.expect("read");
+                repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(&token))
+                    .await
+                    .expect("case")
+                    .expect("exists")
+                    .id
+            }
+        };
+        // Not before the proof.
+        let token = open("Rosa Resident").await;
+        assert!(matches!(
+            w.app.request_new_pin(&token, "198.51.100.30").await,
+            Err(AppError::Forbidden(_))
+        ));
+        let case = case_of(token.clone()).await;
+        w.app
+            .record_id_check(&mp, case, "passport")
+            .await
+            .expect("id check");
+        let asked = w
+            .app
+            .request_new_pin(&token, "198.51.100.30")
+            .await
+            .expect("ask");
+        assert!(asked.delayed);
+        assert_eq!(
+            asked.effective_at,
+            latchkey_app::Clock::now(&*w.clock)
+                .checked_add(SignedDuration::from_mins(60))
+                .expect("time")
+        );
+        assert!(
+            kinds_told(&w, partner.id, case)
+                .await
+                .contains(&"lockout.credential_change".to_owned())
+        );
+        assert!(matches!(
+            w.app.request_new_pin(&token, "198.51.100.30").await,
+            Err(AppError::Conflict(_))
+        ));
+        assert!(
+            matches!(
+                w.app.collect_new_pin(&token, "198.51.100.30").await,
+                Err(AppError::Conflict(_))
+            ),
+            "not during the delay"
+        );
+        // The partner sees it and cancels: it never takes effect.
+        w.app
+            .cancel_credential_change(&pp, asked.change_id)
+            .await
+            .expect("cancel");
+        assert!(matches!(
+            w.app.cancel_credential_change(&pp, asked.change_id).await,
+            Err(AppError::Conflict(_))
+        ));
+        w.clock.advance(SignedDuration::from_mins(61));
+        assert!(matches!(
+            w.app.collect_new_pin(&token, "198.51.100.30").await,
+            Err(AppError::Conflict(_))
+        ));
+        let creds = w
+            .app
+            .list_credentials(&w.admin, w.property.id, Some(w.resident.id))
+            .await
+            .expect("list");
+        assert_eq!(
+            creds.iter().find(|c| c.id == old.id).expect("old").status,
+            CredentialStatus::Active
+        );
+
+        // Asked again and left alone: after the delay it is collected once, the old PIN goes.
+        let again = w
+            .app
+            .request_new_pin(&token, "198.51.100.30")
+            .await
+            .expect("ask again");
+        w.clock.advance(SignedDuration::from_mins(60));
+        let collected = w
+            .app
+            .collect_new_pin(&token, "198.51.100.30")
+            .await
+            .expect("collect");
+        assert_eq!(collected.pin.len(), 6);
+        assert_eq!(collected.doors, vec![w.door.id]);
+        assert!(matches!(
+            w.app.collect_new_pin(&token, "198.51.100.30").await,
+            Err(AppError::Conflict(_))
+        ));
+        assert!(matches!(
+            w.app.cancel_credential_change(&pp, again.change_id).await,
+            Err(AppError::Conflict(_))
+        ));
+        let creds = w
+            .app
+            .list_credentials(&w.admin, w.property.id, Some(w.resident.id))
+            .await
+            .expect("list");
+        assert_eq!(
+            creds.iter().find(|c| c.id == old.id).expect("old").status,
+            CredentialStatus::Revoked
+        );
+        assert!(!w.all_events_text().await.contains(&collected.pin));
+
+        // Proven with the resident's own authenticator: no wait.
+        let enrolment = w.app.enroll_totp(&rp).await.expect("enrol");
+        let token = open("rosa@example.org").await;
+        let secret = latchkey_core::totp::Secret::from_base32(&enrolment.secret).expect("secret");
+        let unix = u64::try_from(latchkey_app::Clock::now(&*w.clock).as_second()).expect("time");
+        w.app
+            .prove_with_totp(
+                &token,
+                &latchkey_core::totp::code_at(&secret, unix),
+                "198.51.100.31",
+            )
+            .await
+            .expect("totp");
+        let fast = w
+            .app
+            .request_new_pin(&token, "198.51.100.31")
+            .await
+            .expect("ask");
+        assert!(!fast.delayed);
+        w.app
+            .collect_new_pin(&token, "198.51.100.31")
+            .await
+            .expect("at once");
+        // Someone outside the household cannot cancel anything.
+        let hana = holder(&w, "Hana Holder").await;
+        assert!(matches!(
+            w.app.cancel_credential_change(&hana, fast.change_id).await,
+            Err(AppError::NotFound(_))
+        ));
+    })
+    .await;
+}

@@ -227,6 +227,10 @@ pub struct Policy {
     /// Whether a case is proven only once the person has also typed a challenge code on the
     /// unit's keypad (presence at the door), on top of one of `recovery_proofs`.
     pub require_presence: bool,
+    /// Minutes a new credential asked for in a lockout case waits, so that anyone in the
+    /// household can cancel it; none when the case was proven with the person's own passkey
+    /// or authenticator.
+    pub credential_change_delay_minutes: u32,
 }
 
 impl Default for Policy {
@@ -245,6 +249,7 @@ impl Default for Policy {
             locksmith_paid_by: Payer::Tenant,
             one_time_pin_minutes: 15,
             require_presence: false,
+            credential_change_delay_minutes: 60,
         }
     }
 }
@@ -280,6 +285,11 @@ impl Policy {
         }
         if !(1..=240).contains(&self.one_time_pin_minutes) {
             return Err("one_time_pin_minutes must be between 1 and 240".into());
+        }
+        if self.credential_change_delay_minutes > 10_080 {
+            return Err(
+                "credential_change_delay_minutes must be between 0 and 10080 (a week)".into(),
+            );
         }
         if self.recovery_proofs.contains(&ProofKind::Presence) {
             return Err(

@@ -551,6 +551,24 @@ fn rows() -> Vec<Row> {
             expect: "404 404 404 404 404 404 404 404",
         },
         Row {
+            op: "post /api/v1/lockouts/new-pin",
+            path: |_, _| "/api/v1/lockouts/new-pin".into(),
+            body: |_, _| Some(r#"{"token":"lkc_0000"}"#.into()),
+            expect: "404 404 404 404 404 404 404 404",
+        },
+        Row {
+            op: "post /api/v1/lockouts/new-pin/collect",
+            path: |_, _| "/api/v1/lockouts/new-pin/collect".into(),
+            body: |_, _| Some(r#"{"token":"lkc_0000"}"#.into()),
+            expect: "404 404 404 404 404 404 404 404",
+        },
+        Row {
+            op: "post /api/v1/credential-changes/{id}/cancel",
+            path: |_, _| "/api/v1/credential-changes/1/cancel".into(),
+            body: none,
+            expect: "401 404 404 404 404 404 404 404",
+        },
+        Row {
             op: "post /api/v1/locksmith-jobs/code",
             path: |_, _| "/api/v1/locksmith-jobs/code".into(),
             body: |_, _| Some(r#"{"token":"lkj_0000","document":"passport"}"#.into()),

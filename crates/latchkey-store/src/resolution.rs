@@ -505,3 +505,103 @@ pub async fn see_challenge(
     .await?;
     Ok((done.rows_affected() == 1).then_some(c))
 }
+
+/// A credential change asked for in a lockout case, waiting out the policy's delay.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    pub id: i64,
+    pub case_id: LockoutCaseId,
+    pub person_id: PersonId,
+    /// `new_pin`.
+    pub kind: String,
+    /// `pending`, `cancelled` or `applied`.
+    pub status: String,
+    pub effective_at: Timestamp,
+    pub created_at: Timestamp,
+    pub cancelled_by: Option<PersonId>,
+    pub applied_at: Option<Timestamp>,
+    pub credential_id: Option<CredentialId>,
+}
+
+const CHANGE_COLUMNS: &str = "id, case_id, person_id, kind, status, effective_at, created_at, \
+     cancelled_by, applied_at, credential_id";
+
+fn change_row(r: &AnyRow) -> Result<Change> {
+    Ok(Change {
+        id: r.try_get("id")?,
+        case_id: LockoutCaseId(r.try_get("case_id")?),
+        person_id: PersonId(r.try_get("person_id")?),
+        kind: r.try_get("kind")?,
+        status: r.try_get("status")?,
+        effective_at: from_micros(r.try_get("effective_at")?)?,
+        created_at: from_micros(r.try_get("created_at")?)?,
+        cancelled_by: r.try_get::<Option<i64>, _>("cancelled_by")?.map(PersonId),
+        applied_at: opt_from_micros(r.try_get("applied_at")?)?,
+        credential_id: r
+            .try_get::<Option<i64>, _>("credential_id")?
+            .map(CredentialId),
+    })
+}
+
+/// # Errors
+/// `Database` on a failed write.
+pub async fn create_change(conn: &mut Conn, c: &Change) -> Result<Change> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO credential_changes (case_id, person_id, kind, status, effective_at, created_at) \
+         VALUES ($1, $2, $3, 'pending', $4, $5) RETURNING id",
+    )
+    .bind(c.case_id.0)
+    .bind(c.person_id.0)
+    .bind(c.kind.clone())
+    .bind(to_micros(c.effective_at))
+    .bind(to_micros(c.created_at))
+    .fetch_one(conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(Change { id, ..c.clone() })
+}
+
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_change(conn: &mut Conn, id: i64) -> Result<Option<Change>> {
+    let sql = format!("SELECT {CHANGE_COLUMNS} FROM credential_changes WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(change_row).transpose()
+}
+
+/// The newest change of a case, if any.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn latest_change(conn: &mut Conn, case: LockoutCaseId) -> Result<Option<Change>> {
+    let sql = format!(
+        "SELECT {CHANGE_COLUMNS} FROM credential_changes WHERE case_id = $1 ORDER BY id DESC LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(case.0)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(change_row).transpose()
+}
+
+/// Moves a pending change on (cancelled or applied); returns whether it was still pending.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn finish_change(conn: &mut Conn, c: &Change) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE credential_changes SET status = $1, cancelled_by = $2, applied_at = $3, \
+         credential_id = $4 WHERE id = $5 AND status = 'pending'",
+    )
+    .bind(c.status.clone())
+    .bind(c.cancelled_by.map(|p| p.0))
+    .bind(c.applied_at.map(to_micros))
+    .bind(c.credential_id.map(|k| k.0))
+    .bind(c.id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

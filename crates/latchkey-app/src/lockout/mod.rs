@@ -22,6 +22,7 @@ use crate::authz::Principal;
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
+mod changes;
 mod fees;
 mod guardians;
 mod locksmith;
@@ -30,6 +31,7 @@ mod presence;
 mod proofs;
 mod ways;
 
+pub use changes::{ChangeRequested, CollectedPin};
 pub use fees::ledger_csv;
 pub use guardians::{GuardiansAsked, LINK_TTL};
 pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, LocksmithCode};

@@ -523,3 +523,70 @@ pub async fn presence(
         }),
     ))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct ChangeRequestedDto {
+    /// Anyone in the household can cancel it with this id until `effective_at`.
+    pub change_id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub effective_at: jiff::Timestamp,
+    /// False when the case was proven with the person's own passkey or authenticator: no wait.
+    pub delayed: bool,
+}
+
+/// With the token of a proven case, asks for a new PIN in place of a forgotten one. It waits
+/// the policy's delay; the household is told at once and can cancel it.
+#[utoipa::path(post, path = "/api/v1/lockouts/new-pin", tag = "lockouts", request_body = PresenceBody,
+    responses((status = 202, body = ChangeRequestedDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
+pub async fn request_new_pin(
+    State(s): State<AppState>,
+    Source(source): Source,
+    ApiJson(b): ApiJson<PresenceBody>,
+) -> ApiResult<(StatusCode, Json<ChangeRequestedDto>)> {
+    let c = s.app.request_new_pin(&b.token, &source).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ChangeRequestedDto {
+            change_id: c.change_id,
+            effective_at: c.effective_at,
+            delayed: c.delayed,
+        }),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CollectedPinDto {
+    /// Shown once. The person's previous PINs no longer work.
+    pub pin: String,
+    pub doors: Vec<i64>,
+}
+
+/// With the case token, once the delay is over and nobody cancelled, collects the new PIN.
+#[utoipa::path(post, path = "/api/v1/lockouts/new-pin/collect", tag = "lockouts", request_body = PresenceBody,
+    responses((status = 201, body = CollectedPinDto), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
+pub async fn collect_new_pin(
+    State(s): State<AppState>,
+    Source(source): Source,
+    ApiJson(b): ApiJson<PresenceBody>,
+) -> ApiResult<(StatusCode, Json<CollectedPinDto>)> {
+    let c = s.app.collect_new_pin(&b.token, &source).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CollectedPinDto {
+            pin: c.pin,
+            doors: c.doors.iter().map(|d| d.0).collect(),
+        }),
+    ))
+}
+
+/// Anyone in the household (or staff) cancels a pending credential change.
+#[utoipa::path(post, path = "/api/v1/credential-changes/{id}/cancel", tag = "lockouts", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel_change(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    s.app.cancel_credential_change(&who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

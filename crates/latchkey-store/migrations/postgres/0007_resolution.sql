@@ -93,3 +93,20 @@ CREATE TABLE presence_challenges (
     seen_at BIGINT
 );
 CREATE INDEX presence_challenges_credential ON presence_challenges (credential_id);
+
+-- Recovery that changes credentials (a new PIN for the locked-out person) waits the policy's
+-- delay, during which anyone in the household can cancel it.
+CREATE TABLE credential_changes (
+    id BIGSERIAL PRIMARY KEY,
+    case_id BIGINT NOT NULL REFERENCES lockout_cases(id) ON DELETE CASCADE,
+    person_id BIGINT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    -- pending, cancelled, applied
+    status TEXT NOT NULL DEFAULT 'pending',
+    effective_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    cancelled_by BIGINT REFERENCES people(id) ON DELETE SET NULL,
+    applied_at BIGINT,
+    credential_id BIGINT REFERENCES credentials(id) ON DELETE SET NULL
+);
+CREATE INDEX credential_changes_case ON credential_changes (case_id);
