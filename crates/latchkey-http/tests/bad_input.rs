@@ -418,3 +418,131 @@ async fn lockout_requests_and_proof_policies_refuse_bad_input() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn openings_locksmith_jobs_fees_and_incidents_refuse_bad_input() {
+    each_backend("resolution_bad_input", |db| async move {
+        let f = fixture(&db).await;
+        let prop = format!("/api/v1/properties/{}", f.property);
+        for (policy, needle) in [
+            (
+                r#"{"lockout_fee_office_cents":-1}"#,
+                "lockout_fee_office_cents",
+            ),
+            (
+                r#"{"lockout_fee_after_hours_cents":2000000}"#,
+                "lockout fees",
+            ),
+            (r#"{"free_lockouts_per_year":99}"#, "free_lockouts_per_year"),
+            (r#"{"locksmith_paid_by":"the cat"}"#, "the cat"),
+            (r#"{"one_time_pin_minutes":0}"#, "one_time_pin_minutes"),
+            (
+                r#"{"credential_change_delay_minutes":99999}"#,
+                "credential_change_delay_minutes",
+            ),
+            (r#"{"recovery_proofs":["presence"]}"#, "require_presence"),
+        ] {
+            refused(
+                &f,
+                "PATCH",
+                &prop,
+                &format!(r#"{{"policy":{policy}}}"#),
+                422,
+                needle,
+            )
+            .await;
+        }
+        let case = format!("/api/v1/lockouts/{}", f.lockout);
+        refused(
+            &f,
+            "POST",
+            &format!("{case}/staff-open"),
+            r#"{"door_id":"five"}"#,
+            422,
+            "door_id",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            &format!("{case}/staff-open"),
+            &format!(r#"{{"door_id":{},"wait_seconds":99}}"#, f.door),
+            422,
+            "wait_seconds",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            &format!("{case}/locksmith-jobs"),
+            &format!(r#"{{"locksmith_id":{},"window_minutes":5}}"#, f.locksmith),
+            422,
+            "window_minutes",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            &format!("{case}/locksmith-jobs"),
+            r#"{"locksmith_id":999999}"#,
+            422,
+            "locksmith_id",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            &format!("{case}/forced-entry"),
+            &format!(r#"{{"door_id":{},"how":""}}"#, f.door),
+            422,
+            "how",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            &format!("{case}/forced-entry"),
+            &format!(r#"{{"door_id":{},"how":"kicked"}}"#, f.other_door),
+            422,
+            "door_id",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            "/api/v1/locksmith-jobs/code",
+            r#"{"token":"lkj_x","document":"passport","pin":"1234"}"#,
+            422,
+            "pin",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            "/api/v1/locksmith-jobs/1/complete",
+            r#"{"cost_cents":"a lot","work":"code"}"#,
+            422,
+            "cost_cents",
+        )
+        .await;
+        refused(
+            &f,
+            "GET",
+            &format!("/api/v1/properties/{}/ledger?unit_id=x", f.property),
+            "",
+            400,
+            "unit_id",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            "/api/v1/incidents/1/close",
+            r#"{"note":"done","by":"me"}"#,
+            422,
+            "by",
+        )
+        .await;
+    })
+    .await;
+}
