@@ -71,10 +71,6 @@ impl App {
         else {
             return Ok(None);
         };
-        let unit_label = match d.unit_id {
-            Some(u) => property::get_unit(tx.conn(), u).await?.map(|u| u.label),
-            None => None,
-        };
         let mut rotated = Vec::new();
         let mut changed: Vec<(CredentialId, Vec<DoorId>)> = Vec::new();
         let mut messages = Vec::new();
@@ -103,7 +99,6 @@ impl App {
                         property: c.property_id,
                         person: c.person_id,
                         unit: c.unit_id,
-                        unit_label: unit_label.as_deref(),
                         label: c.label.clone(),
                         doors: c.doors.clone(),
                         schedule: c.schedule.clone(),

@@ -30,11 +30,11 @@ pub(crate) fn random_pin(ctx: &PinContext<'_>, digits: u32) -> Result<Pin> {
 }
 
 /// What to mint.
-pub(crate) struct NewPin<'a> {
+pub(crate) struct NewPin {
     pub property: PropertyId,
     pub person: PersonId,
+    /// The unit the code belongs to (its label is one of the PINs refused as too obvious).
     pub unit: Option<UnitId>,
-    pub unit_label: Option<&'a str>,
     pub label: String,
     pub doors: Vec<DoorId>,
     pub schedule: Schedule,
@@ -55,13 +55,13 @@ pub(crate) fn one_time(tz: &TimeZone, from: Timestamp, until: Timestamp) -> Sche
 impl App {
     /// Creates a PIN credential in `conn`'s transaction, drawing again when the PIN is already
     /// on one of the doors. The caller tells the reconciler after the commit.
-    pub(crate) async fn mint_pin(
-        &self,
-        conn: &mut Conn,
-        p: NewPin<'_>,
-    ) -> Result<(Credential, Pin)> {
+    pub(crate) async fn mint_pin(&self, conn: &mut Conn, p: NewPin) -> Result<(Credential, Pin)> {
+        let unit = match p.unit {
+            Some(u) => latchkey_store::property::get_unit(conn, u).await?,
+            None => None,
+        };
         let ctx = PinContext {
-            unit_label: p.unit_label,
+            unit_label: unit.as_ref().map(|u| u.label.as_str()),
         };
         for _ in 0..20 {
             let pin = random_pin(&ctx, p.digits)?;

@@ -10,7 +10,6 @@ use jiff::{SignedDuration, Timestamp};
 use latchkey_core::model::{CredentialKind, CredentialStatus, ProofKind};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{CredentialId, DoorId};
-use latchkey_store::audit::NewEvent;
 use latchkey_store::credentials;
 use latchkey_store::lockout::{self as repo, LockoutCase};
 use latchkey_store::resolution::{self as res, Change};
@@ -115,20 +114,9 @@ impl App {
             "change": change.id, "effective_at": effective_at, "delayed": !strong,
             "text": "A new PIN was asked for in a lockout case. If this is not right, cancel it before it takes effect.",
         });
-        self.case_step(
-            &mut tx,
-            &case,
-            None,
-            "new_pin_requested",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        self.tell_household(&mut tx, &case, "lockout.credential_change", detail, now)
+        let ev = self
+            .announce(&mut tx, &case, None, "credential_change", detail, now)
             .await?;
-        let ev = NewEvent::new("lockout.credential_change", format!("lockout:{}", case.id))
-            .property(property)
-            .data(json!({ "change": change.id, "effective_at": effective_at, "delayed": !strong }));
         self.commit_at(tx, vec![ev], now).await?;
         Ok(ChangeRequested {
             change_id: change.id,
@@ -157,33 +145,16 @@ impl App {
             return Err(AppError::Conflict("the change is no longer pending".into()));
         }
         let detail = json!({ "change": id, "by": who.id(), "by_name": who.person().name });
-        self.case_step(
-            &mut tx,
-            &case,
-            Some(who.id()),
-            "new_pin_cancelled",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        self.tell_household(
-            &mut tx,
-            &case,
-            "lockout.credential_change_cancelled",
-            detail,
-            now,
-        )
-        .await?;
-        let ev = NewEvent::new(
-            "lockout.credential_change_cancelled",
-            format!("lockout:{}", case.id),
-        )
-        .actor(Some(who.id()))
-        .data(json!({ "change": id }));
-        let ev = match case.property_id {
-            Some(p) => ev.property(p),
-            None => ev,
-        };
+        let ev = self
+            .announce(
+                &mut tx,
+                &case,
+                Some(who.id()),
+                "credential_change_cancelled",
+                detail,
+                now,
+            )
+            .await?;
         self.commit_at(tx, vec![ev], now).await
     }
 
@@ -249,10 +220,6 @@ impl App {
             credentials::set_status(tx.conn(), c.id, CredentialStatus::Revoked, now).await?;
             changed.push((c.id, c.doors.clone()));
         }
-        let unit = match case.unit_id {
-            Some(u) => latchkey_store::property::get_unit(tx.conn(), u).await?,
-            None => None,
-        };
         let (credential, pin) = self
             .mint_pin(
                 tx.conn(),
@@ -260,7 +227,6 @@ impl App {
                     property,
                     person,
                     unit: case.unit_id,
-                    unit_label: unit.as_ref().map(|u| u.label.as_str()),
                     label: "PIN (replaced in a lockout case)".into(),
                     doors: doors.clone(),
                     schedule: Schedule::Always,
@@ -281,26 +247,9 @@ impl App {
         }
         let detail =
             json!({ "change": change.id, "credential_id": credential.id, "replaced": old.len() });
-        self.case_step(
-            &mut tx,
-            &case,
-            None,
-            "new_pin_collected",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        self.tell_household(
-            &mut tx,
-            &case,
-            "lockout.credential_changed",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        let ev = NewEvent::new("lockout.credential_changed", format!("lockout:{}", case.id))
-            .property(property)
-            .data(detail);
+        let ev = self
+            .announce(&mut tx, &case, None, "credential_changed", detail, now)
+            .await?;
         self.commit_at(tx, vec![ev], now).await?;
         for (id, d) in &changed {
             self.devices().credential_changed(*id, d);

@@ -211,29 +211,16 @@ impl App {
             "window_until": until, "quoted_cents": smith.callout_cents,
             "lock_failed": failure,
         });
-        self.case_step(
-            &mut tx,
-            &case,
-            Some(who.id()),
-            "locksmith_booked",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        self.tell_household(
-            &mut tx,
-            &case,
-            "lockout.locksmith_booked",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        let ev = NewEvent::new("lockout.locksmith_booked", format!("lockout:{id}"))
-            .property(property)
-            .actor(Some(who.id()))
-            .data(
-                json!({ "job": job.id, "locksmith_id": smith.id, "lock_failed": job.lock_failed }),
-            );
+        let ev = self
+            .announce(
+                &mut tx,
+                &case,
+                Some(who.id()),
+                "locksmith_booked",
+                detail,
+                now,
+            )
+            .await?;
         self.commit_at(tx, vec![ev], now).await?;
         Ok(Booked {
             job,
@@ -303,10 +290,6 @@ impl App {
         };
         let prop = load_property(tx.conn(), property).await?;
         let tz = time_zone(&prop.timezone)?;
-        let unit = match case.unit_id {
-            Some(u) => latchkey_store::property::get_unit(tx.conn(), u).await?,
-            None => None,
-        };
         let (credential, pin) = self
             .mint_pin(
                 tx.conn(),
@@ -314,7 +297,6 @@ impl App {
                     property,
                     person,
                     unit: case.unit_id,
-                    unit_label: unit.as_ref().map(|u| u.label.as_str()),
                     label: format!("locksmith job {} (case {})", job.id, case.id),
                     doors: vec![job.door_id],
                     schedule: one_time(&tz, now, job.window_until),
@@ -347,29 +329,9 @@ impl App {
         .await?;
         let detail =
             json!({ "job": job.id, "id_document": document, "valid_until": job.window_until });
-        self.case_step(
-            &mut tx,
-            &case,
-            None,
-            "locksmith_code_released",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        self.tell_household(
-            &mut tx,
-            &case,
-            "lockout.locksmith_code_released",
-            detail,
-            now,
-        )
-        .await?;
-        let ev = NewEvent::new(
-            "lockout.locksmith_code_released",
-            format!("lockout:{}", case.id),
-        )
-        .property(property)
-        .data(json!({ "job": job.id, "credential_id": credential.id, "source": source }));
+        let ev = self
+            .announce(&mut tx, &case, None, "locksmith_code_released", detail, now)
+            .await?;
         self.commit_at(tx, vec![ev], now).await?;
         self.devices()
             .credential_changed(credential.id, &[job.door_id]);
@@ -468,29 +430,17 @@ impl App {
             "job": job.id, "work": input.work, "cost_cents": input.cost_cents,
             "payer": charge.payer, "marked_for_service": service.is_some(),
         });
-        self.case_step(
-            &mut tx,
-            &case,
-            Some(who.id()),
-            "locksmith_done",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        self.tell_household(
-            &mut tx,
-            &case,
-            "lockout.locksmith_done",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        let mut events = vec![
-            NewEvent::new("lockout.locksmith_done", format!("lockout:{}", case.id))
-                .property(property)
-                .actor(Some(who.id()))
-                .data(detail),
-        ];
+        let ev = self
+            .announce(
+                &mut tx,
+                &case,
+                Some(who.id()),
+                "locksmith_done",
+                detail,
+                now,
+            )
+            .await?;
+        let mut events = vec![ev];
         if let Some(i) = &service {
             events.push(
                 NewEvent::new("door.marked_for_service", format!("door:{}", job.door_id))

@@ -126,7 +126,6 @@ impl App {
                 prop.policy.one_time_pin_minutes,
             )))
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let unit = latchkey_store::property::get_unit(tx.conn(), key.unit_id).await?;
         let person = case
             .person_id
             .ok_or_else(|| AppError::not_found("lockout case"))?;
@@ -137,7 +136,6 @@ impl App {
                     property: key.property_id,
                     person,
                     unit: Some(key.unit_id),
-                    unit_label: unit.as_ref().map(|u| u.label.as_str()),
                     label: format!("one-time PIN from a spare key (case {id})"),
                     doors: doors.clone(),
                     schedule: one_time(&tz, now, until),
@@ -163,30 +161,20 @@ impl App {
         .await
         .map_err(|e| conflict_once(e, "released a PIN"))?;
         let detail = json!({
-            "holder": who.id(), "holder_name": who.person().name, "doors": doors,
+            "kind": "pin", "spare_key_id": key.id, "holder": who.id(),
+            "holder_name": who.person().name, "doors": doors,
             "credential_id": credential.id, "valid_until": until,
         });
-        self.case_step(
-            &mut tx,
-            &case,
-            Some(who.id()),
-            "spare_pin_released",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        self.tell_household(
-            &mut tx,
-            &case,
-            "lockout.spare_key_released",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        let ev = NewEvent::new("lockout.spare_key_released", format!("lockout:{id}"))
-            .property(key.property_id)
-            .actor(Some(who.id()))
-            .data(json!({ "kind": "pin", "spare_key_id": key.id, "credential_id": credential.id, "valid_until": until }));
+        let ev = self
+            .announce(
+                &mut tx,
+                &case,
+                Some(who.id()),
+                "spare_key_released",
+                detail,
+                now,
+            )
+            .await?;
         self.commit_at(tx, vec![ev], now).await?;
         self.devices().credential_changed(credential.id, &doors);
         Ok(ReleasedPin {
@@ -234,22 +222,20 @@ impl App {
         )
         .await
         .map_err(|e| conflict_once(e, "opened the door"))?;
-        let detail = json!({ "holder": who.id(), "holder_name": who.person().name, "door": door });
-        self.case_step(
-            &mut tx,
-            &case,
-            Some(who.id()),
-            "spare_key_unlock",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        self.tell_household(&mut tx, &case, "lockout.spare_key_released", detail, now)
+        let detail = json!({
+            "kind": "unlock", "spare_key_id": key.id, "holder": who.id(),
+            "holder_name": who.person().name, "door": door,
+        });
+        let ev = self
+            .announce(
+                &mut tx,
+                &case,
+                Some(who.id()),
+                "spare_key_released",
+                detail,
+                now,
+            )
             .await?;
-        let ev = NewEvent::new("lockout.spare_key_released", format!("lockout:{id}"))
-            .property(key.property_id)
-            .actor(Some(who.id()))
-            .data(json!({ "kind": "unlock", "spare_key_id": key.id, "door": door }));
         self.commit_at(tx, vec![ev], now).await?;
         self.open_for_case(&case, &target, who.id(), "lock.spare_key_command", wait)
             .await
@@ -335,21 +321,9 @@ impl App {
             "waived": charge.as_ref().map(|c| c.waived),
             "reason": charge.as_ref().map(|c| c.reason.clone()),
         });
-        self.case_step(
-            &mut tx,
-            &case,
-            Some(who.id()),
-            "staff_opened",
-            detail.clone(),
-            now,
-        )
-        .await?;
-        self.tell_household(&mut tx, &case, "lockout.staff_opened", detail.clone(), now)
+        let ev = self
+            .announce(&mut tx, &case, Some(who.id()), "staff_opened", detail, now)
             .await?;
-        let ev = NewEvent::new("lockout.staff_opened", format!("lockout:{id}"))
-            .property(property)
-            .actor(Some(who.id()))
-            .data(detail);
         self.commit_at(tx, vec![ev], now).await?;
         let command = self
             .open_for_case(&case, &target, who.id(), "lock.case_command", wait)
@@ -415,16 +389,36 @@ impl App {
             return Ok(());
         }
         repo::set_case_state(tx.conn(), case.id, "resolved", now).await?;
-        self.case_step(&mut tx, case, Some(by), "resolved", detail.clone(), now)
+        let ev = self
+            .announce(&mut tx, case, Some(by), "resolved", detail, now)
             .await?;
-        self.tell_household(&mut tx, case, "lockout.resolved", detail, now)
+        self.commit_at(tx, vec![ev], now).await
+    }
+
+    /// A step of the case told to everyone who lives in the unit, in the case's transaction:
+    /// the timeline step `what`, a `lockout.{what}` notification for each, and the audit event
+    /// of the same kind (returned, for the commit).
+    pub(crate) async fn announce(
+        &self,
+        tx: &mut latchkey_store::WriteTx,
+        case: &LockoutCase,
+        by: Option<PersonId>,
+        what: &str,
+        detail: serde_json::Value,
+        now: Timestamp,
+    ) -> Result<NewEvent> {
+        self.case_step(tx, case, by, what, detail.clone(), now)
             .await?;
-        let ev = NewEvent::new("lockout.resolved", format!("lockout:{}", case.id)).actor(Some(by));
-        let ev = match case.property_id {
+        let kind = format!("lockout.{what}");
+        self.tell_household(tx, case, &kind, detail.clone(), now)
+            .await?;
+        let ev = NewEvent::new(kind, format!("lockout:{}", case.id))
+            .actor(by)
+            .data(detail);
+        Ok(match case.property_id {
             Some(p) => ev.property(p),
             None => ev,
-        };
-        self.commit_at(tx, vec![ev], now).await
+        })
     }
 
     /// One timeline step in the case's transaction.

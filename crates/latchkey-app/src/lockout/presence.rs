@@ -91,7 +91,6 @@ impl App {
                     property,
                     person,
                     unit: case.unit_id,
-                    unit_label: None,
                     label: format!("presence challenge (case {})", case.id),
                     doors: vec![door.id],
                     schedule: one_time(&tz, now, until),
