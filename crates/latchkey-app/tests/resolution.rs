@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{World, membership, person, pin_for};
+use common::{World, pin_for};
 use jiff::SignedDuration;
 use latchkey_app::AppError;
 use latchkey_app::lockout::{BookLocksmith, CompleteJob, PublicStart, ledger_csv};
@@ -15,20 +15,7 @@ use latchkey_core::{LockoutCaseId, PersonId};
 use latchkey_store::lockout as repo;
 
 async fn holder(w: &World, name: &'static str) -> latchkey_app::authz::Principal {
-    let (p, _) = w
-        .app
-        .create_person(
-            &w.admin,
-            w.property.id,
-            person(
-                name,
-                None,
-                None,
-                membership(Role::TrustedContact, Some(w.unit.id)),
-            ),
-        )
-        .await
-        .expect("trusted contact");
+    let p = w.unit_member(name, Role::TrustedContact).await;
     w.app
         .grant_spare_key(&w.admin, w.property.id, w.unit.id, p.id, Schedule::Always)
         .await
@@ -60,23 +47,9 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
         let w = World::build(&db).await;
         pair(&w).await;
         let hana = holder(&w, "Hana Holder").await;
-        let stranger = {
-            let (p, _) = w
-                .app
-                .create_person(
-                    &w.admin,
-                    w.property.id,
-                    person(
-                        "Sam Stranger",
-                        None,
-                        None,
-                        membership(Role::TrustedContact, Some(w.unit.id)),
-                    ),
-                )
-                .await
-                .expect("person");
-            w.principal(p.id).await
-        };
+        let stranger = w
+            .principal(w.unit_member("Sam Stranger", Role::TrustedContact).await.id)
+            .await;
         // No case at all.
         assert!(matches!(
             w.app.release_spare_pin(&hana, LockoutCaseId(999)).await,
@@ -534,20 +507,7 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
         pair(&w).await;
         let rp = w.principal(w.resident.id).await;
         let mp = w.principal(w.manager.id).await;
-        let (partner, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                w.property.id,
-                person(
-                    "Paul Partner",
-                    None,
-                    None,
-                    membership(Role::Household, Some(w.unit.id)),
-                ),
-            )
-            .await
-            .expect("household member");
+        let partner = w.unit_member("Paul Partner", Role::Household).await;
         let pp = w.principal(partner.id).await;
         let old = w
             .app

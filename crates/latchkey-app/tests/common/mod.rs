@@ -169,6 +169,23 @@ impl World {
         }
     }
 
+    /// Someone new in unit 4071 with `role` (no sign-in).
+    pub async fn unit_member(
+        &self,
+        name: &str,
+        role: latchkey_core::model::Role,
+    ) -> latchkey_app::store::records::Person {
+        self.app
+            .create_person(
+                &self.admin,
+                self.property.id,
+                person(name, None, None, membership(role, Some(self.unit.id))),
+            )
+            .await
+            .expect("a new member of the unit")
+            .0
+    }
+
     pub async fn principal(&self, id: latchkey_core::PersonId) -> latchkey_app::authz::Principal {
         self.app.terminal_principal(id).await.expect("principal")
     }
