@@ -357,6 +357,10 @@ async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_fo
     let staff = view.ways.iter().find(|w| w.way == "staff").unwrap();
     assert_eq!(staff.available, Some(true));
     assert_eq!(staff.title, "The on-call person opens it");
+    assert_eq!(
+        staff.cost_cents, 0,
+        "the year's free lockout is still there"
+    );
 
     // Not before the proof.
     assert!(
@@ -393,6 +397,12 @@ async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_fo
     // The second lockout in twelve months costs the after-hours fee.
     rig.fleet.manual("lock-0", true).unwrap();
     let (again, _) = public_case(&rig, "Rita").await;
+    let view = rig.app.lockout_case(&rig.resident, again).await.unwrap();
+    let staff = view.ways.iter().find(|w| w.way == "staff").unwrap();
+    assert_eq!(
+        staff.cost_cents, 7_500,
+        "the fee is shown before it is charged"
+    );
     rig.app
         .record_id_check(&max, again, "identity card")
         .await

@@ -78,6 +78,23 @@ pub(crate) async fn equipment_fault(
     Ok(seqs)
 }
 
+/// Staff openings of a unit in the last 12 months that were not waived (free ones included:
+/// they are what the allowance counts).
+pub(crate) async fn staff_openings_in_year(
+    conn: &mut Conn,
+    property: PropertyId,
+    unit: UnitId,
+    now: Timestamp,
+) -> Result<i64> {
+    let since = now.checked_sub(YEAR).unwrap_or(now);
+    let count = res::ledger(conn, property, Some(unit))
+        .await?
+        .iter()
+        .filter(|c| c.kind == "staff_opening" && !c.waived && c.created_at >= since)
+        .count();
+    Ok(i64::try_from(count).unwrap_or(i64::MAX))
+}
+
 impl App {
     /// Writes the ledger line for `what` in the case's transaction.
     pub(crate) async fn charge(
@@ -118,7 +135,10 @@ impl App {
                         ),
                     )
                 } else {
-                    let used = self.free_lockouts_used(conn, case, now).await?;
+                    let used = match case.unit_id {
+                        Some(u) => staff_openings_in_year(conn, property, u, now).await?,
+                        None => 0,
+                    };
                     let free = i64::from(policy.free_lockouts_per_year);
                     if used < free {
                         (
@@ -180,26 +200,6 @@ impl App {
             },
         )
         .await?)
-    }
-
-    /// Staff openings of the case's unit in the last 12 months that were not waived (free ones
-    /// included: they are what the allowance counts).
-    async fn free_lockouts_used(
-        &self,
-        conn: &mut Conn,
-        case: &LockoutCase,
-        now: Timestamp,
-    ) -> Result<i64> {
-        let (Some(p), Some(u)) = (case.property_id, case.unit_id) else {
-            return Ok(0);
-        };
-        let since = now.checked_sub(YEAR).unwrap_or(now);
-        let count = res::ledger(conn, p, Some(u))
-            .await?
-            .iter()
-            .filter(|c| c.kind == "staff_opening" && !c.waived && c.created_at >= since)
-            .count();
-        Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
 
     /// The lockout ledger of a property (staff) or of one unit (staff, and the people who live

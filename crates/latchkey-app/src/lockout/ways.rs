@@ -208,6 +208,8 @@ impl App {
         let spare_keys = recovery::list_spare_keys(&mut conn, prop_id, Some(unit)).await?;
         let on_call = recovery::list_on_call(&mut conn, prop_id).await?;
         let locksmiths = recovery::list_locksmiths(&mut conn, prop_id).await?;
+        let staff_openings_this_year =
+            super::fees::staff_openings_in_year(&mut conn, prop_id, unit, now).await?;
         drop(conn);
 
         let mut ways = general_order();
@@ -307,6 +309,16 @@ impl App {
                         "The building manager opens it (office hours)".into()
                     } else {
                         "The on-call person opens it".into()
+                    };
+                    // The lease's fee, unless a free lockout is left this year.
+                    w.cost_cents = if staff_openings_this_year
+                        < i64::from(prop.policy.free_lockouts_per_year)
+                    {
+                        0
+                    } else if office {
+                        i64::from(prop.policy.lockout_fee_office_cents)
+                    } else {
+                        i64::from(prop.policy.lockout_fee_after_hours_cents)
                     };
                     set(
                         w,
