@@ -675,3 +675,104 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_impostor_who_knows_name_unit_and_email_gets_through_no_step() {
+    latchkey_testkit::each_backend("resolution_impostor", |db| async move {
+        let w = World::build(&db).await;
+        pair(&w).await;
+        let rp = w.principal(w.resident.id).await;
+        w.app
+            .enroll_totp(&rp)
+            .await
+            .expect("the resident has an authenticator");
+        let hana = holder(&w, "Hana Holder").await;
+        let src = "203.0.113.66";
+        let token = w
+            .app
+            .start_lockout_public(
+                PublicStart {
+                    property_id: w.property.id.0,
+                    unit: "4071".into(),
+                    identity: "rosa@example.org".into(),
+                },
+                src,
+            )
+            .await
+            .expect("anyone may open a case")
+            .token;
+        let case = {
+            let mut conn = w.app.store().read().await.expect("read");
+            repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(&token))
+                .await
+                .expect("case")
+                .expect("exists")
+                .id
+        };
+        // The token shows the general order only.
+        let view = w.app.lockout_by_token(&token, src).await.expect("view");
+        assert!(view.ways.iter().all(|x| x.available.is_none()));
+        // Guessed authenticator codes: refused, then stopped.
+        let mut limited = false;
+        for guess in 0..10 {
+            match w
+                .app
+                .prove_with_totp(&token, &format!("{guess:06}"), src)
+                .await
+            {
+                Err(AppError::Forbidden(_)) => {}
+                Err(AppError::RateLimited { .. }) => {
+                    limited = true;
+                    break;
+                }
+                other => panic!("a guessed code got {other:?}"),
+            }
+        }
+        assert!(limited, "guessing codes is rate-limited per case");
+        // A presence code alone proves nothing.
+        let challenge = w.app.presence_challenge(&token, src).await.expect("a code");
+        assert_eq!(challenge.code.len(), 6);
+        // Nothing that opens, releases or changes a credential works.
+        assert!(matches!(
+            w.app.request_new_pin(&token, src).await,
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(matches!(
+            w.app.collect_new_pin(&token, src).await,
+            Err(AppError::Conflict(_))
+        ));
+        assert!(matches!(
+            w.app.release_spare_pin(&hana, case).await,
+            Err(AppError::Forbidden(_))
+        ));
+        let view = w
+            .app
+            .lockout_case(&rp, case)
+            .await
+            .expect("the resident sees it");
+        assert_eq!(view.state, "open");
+        assert!(
+            view.timeline
+                .iter()
+                .filter(|s| s.kind == "proof_refused")
+                .count()
+                >= 5,
+            "the household sees someone trying"
+        );
+        assert!(
+            kinds_told(&w, rp.id(), case)
+                .await
+                .contains(&"lockout.opened".to_owned())
+        );
+        let creds = w
+            .app
+            .list_credentials(&w.admin, w.property.id, Some(w.resident.id))
+            .await
+            .expect("credentials");
+        assert!(
+            creds.iter().all(|c| c.non_access),
+            "the only code made is the presence challenge, which never opens"
+        );
+    })
+    .await;
+}
