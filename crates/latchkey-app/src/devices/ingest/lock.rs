@@ -83,7 +83,8 @@ impl Batch<'_> {
                     if before.lock_state == "locked"
                         && r.lock_state != Some(BoltState::Unlocked) =>
                 {
-                    self.after.forced.push(door);
+                    // Inferred from the contact and the last bolt report, which can arrive out
+                    // of order: an alarm for staff to look at, not an automatic incident.
                     self.events.push(alarm(
                         "forced_entry",
                         "critical",
