@@ -120,7 +120,7 @@ pub struct CaseDto {
     /// Best first.
     pub ways: Vec<WayDto>,
     /// Locksmiths sent to the case, with the check word the locksmith says at the door.
-    pub locksmith_jobs: Vec<crate::routes::resolution::JobDto>,
+    pub locksmith_jobs: Vec<crate::routes::locksmith_jobs::JobDto>,
 }
 
 impl From<CaseView> for CaseDto {
