@@ -127,8 +127,11 @@ impl App {
         for (credential, door) in after.used_up {
             self.devices().credential_changed(credential, &[door]);
         }
+        // Rotating every PIN of a forced door can be long (a lobby's hundreds of codes): off the
+        // ingestion path.
         for door in after.forced {
-            self.lock_reported_forced_entry(door).await;
+            let app = self.clone();
+            tokio::spawn(async move { app.lock_reported_forced_entry(door).await });
         }
         for credential in after.presence {
             self.presence_reported(credential).await;
