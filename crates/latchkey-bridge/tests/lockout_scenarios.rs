@@ -264,12 +264,20 @@ async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_relea
         rig.fleet.keypad("lock-0", &released.pin).unwrap(),
         KeypadOutcome::Refused { .. }
     ));
+    eventually("the household is told of the code's use", || async {
+        told(&rig, case)
+            .await
+            .contains(&(roommate.id().0, "lockout.code_used".into()))
+    })
+    .await;
     let news = told(&rig, case).await;
     for p in [rig.resident.id().0, roommate.id().0] {
-        assert!(
-            news.contains(&(p, "lockout.spare_key_released".into())),
-            "person {p} is told of the release: {news:?}"
-        );
+        for kind in ["lockout.spare_key_released", "lockout.code_used"] {
+            assert!(
+                news.contains(&(p, kind.into())),
+                "person {p} is told ({kind}): {news:?}"
+            );
+        }
     }
 }
 

@@ -126,6 +126,7 @@ impl App {
         self.wake(after.positions, now);
         for (credential, door) in after.used_up {
             self.devices().credential_changed(credential, &[door]);
+            self.case_code_used(credential, door).await;
         }
         // Rotating every PIN of a forced door can be long (a lobby's hundreds of codes): off the
         // ingestion path.

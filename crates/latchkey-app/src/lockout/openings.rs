@@ -331,6 +331,44 @@ impl App {
         Ok(StaffOpening { command, charge })
     }
 
+    /// A one-time code released in a case was used at its door (called by ingestion after its
+    /// commit): the household is told, as of every release.
+    pub(crate) async fn case_code_used(
+        &self,
+        credential: latchkey_core::CredentialId,
+        door: DoorId,
+    ) {
+        if let Err(e) = self.record_code_use(credential, door).await {
+            tracing::error!(credential = credential.0, error = %e, "could not tell the household of a code's use");
+        }
+    }
+
+    async fn record_code_use(
+        &self,
+        credential: latchkey_core::CredentialId,
+        door: DoorId,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let Some((case_id, kind)) = res::opening_of_code(tx.conn(), credential).await? else {
+            return Ok(());
+        };
+        let Some(case) = repo::get_case(tx.conn(), case_id).await? else {
+            return Ok(());
+        };
+        let ev = self
+            .announce(
+                &mut tx,
+                &case,
+                None,
+                "code_used",
+                json!({ "released_as": kind, "credential_id": credential, "door": door }),
+                now,
+            )
+            .await?;
+        self.commit_at(tx, vec![ev], now).await
+    }
+
     /// Nothing is recorded (or charged) for an opening that cannot even be sent.
     fn require_bridge(&self) -> Result<()> {
         if self.bridge().link().is_none() {

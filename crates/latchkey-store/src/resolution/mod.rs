@@ -11,5 +11,5 @@ pub use jobs::{Job, NewJob, advance_job, create_job, get_job, job_by_token, jobs
 pub use ledger::{Charge, add_charge, charges_of_case, ledger};
 pub use steps::{
     Challenge, Change, Opening, add_opening, create_challenge, create_change, finish_change,
-    get_change, latest_change, see_challenge,
+    get_change, latest_change, opening_of_code, see_challenge,
 };

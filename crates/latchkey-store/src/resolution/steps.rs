@@ -43,6 +43,22 @@ pub async fn add_opening(conn: &mut Conn, case: LockoutCaseId, o: &Opening) -> R
     Ok(())
 }
 
+/// The case and kind of opening that released the code `credential`, if a case did.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn opening_of_code(
+    conn: &mut Conn,
+    credential: CredentialId,
+) -> Result<Option<(LockoutCaseId, String)>> {
+    let row = sqlx::query("SELECT case_id, kind FROM case_openings WHERE credential_id = $1")
+        .bind(credential.0)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((LockoutCaseId(r.try_get("case_id")?), r.try_get("kind")?)))
+        .transpose()
+}
+
 /// A presence challenge: the code on the lock as a `non_access` user, waiting to be typed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Challenge {
