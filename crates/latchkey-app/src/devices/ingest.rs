@@ -38,7 +38,7 @@ pub struct IngestStats {
 }
 
 /// Battery percentage at or below which a low-battery alarm is raised.
-const LOW_BATTERY: i64 = 20;
+pub(crate) const LOW_BATTERY: i64 = 20;
 
 /// What a device name stands for.
 enum Target {

@@ -22,6 +22,7 @@ use latchkey_core::{DoorId, PropertyId};
 use latchkey_z2m::Command;
 use tokio::sync::oneshot;
 
+pub(crate) use ingest::LOW_BATTERY;
 pub use ingest::{IngestItem, IngestStats};
 pub use pairing::DeviceView;
 pub(crate) use remote::ToLock;

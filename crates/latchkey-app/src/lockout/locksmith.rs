@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::fees::ChargeFor;
 use super::openings::unit_lock_doors;
-use super::ways::inside;
+use super::ways::{inside, lock_trouble};
 use crate::authz::Principal;
 use crate::directory::{load_property, time_zone};
 use crate::mint::{NewPin, one_time};
@@ -106,17 +106,10 @@ pub(crate) async fn lock_failure(conn: &mut Conn, lock: Option<&str>) -> Result<
     let Some(dev) = devices::get_device(conn, name).await? else {
         return Ok(Some("the lock has never reported".into()));
     };
-    Ok(
-        if dev.door_state == "error_jammed" || dev.lock_state == "not_fully_locked" {
-            Some("the lock reports it is jammed".into())
-        } else if dev.battery == Some(0) {
-            Some("the lock's battery is empty".into())
-        } else if dev.availability == "offline" {
-            Some("the lock is offline, so no code can reach it".into())
-        } else {
-            None
-        },
-    )
+    Ok(lock_trouble(&dev).or_else(|| {
+        (dev.availability == "offline")
+            .then(|| "the lock is offline, so no code can reach it".to_owned())
+    }))
 }
 
 impl App {

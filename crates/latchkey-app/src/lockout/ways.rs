@@ -128,8 +128,24 @@ pub(crate) fn general_order() -> Vec<WayOption> {
     ]
 }
 
-/// Battery percentage at or below which an offline lock is taken for a flat one.
-const LOW_BATTERY: i64 = 20;
+/// Why a lock cannot be relied on to open for a code, from its last reports: jammed, flat,
+/// or gone offline with a low battery (a lock whose battery dies stops reporting; Zigbee2MQTT
+/// then marks it offline, and its last report is all there is to go on).
+pub(super) fn lock_trouble(dev: &devices::Device) -> Option<String> {
+    if dev.door_state == "error_jammed" || dev.lock_state == "not_fully_locked" {
+        Some("the lock reports it is jammed".into())
+    } else if dev.battery == Some(0) {
+        Some("the lock's battery is empty".into())
+    } else if dev.availability == "offline"
+        && let Some(b) = dev.battery.filter(|b| *b <= crate::devices::LOW_BATTERY)
+    {
+        Some(format!(
+            "the lock went offline with its battery at {b}%: the battery is probably empty"
+        ))
+    } else {
+        None
+    }
+}
 
 pub(super) fn inside(s: &Schedule, tz: &jiff::tz::TimeZone, at: Timestamp) -> bool {
     matches!(s, Schedule::Always) || s.compile(tz).check(at, tz) == ScheduleCheck::Inside
@@ -158,25 +174,15 @@ impl App {
             .into_iter()
             .filter(|d| d.unit_id == Some(unit))
             .collect();
-        let mut lock_trouble: Option<String> = None;
+        let mut lock_trouble_now: Option<String> = None;
         let mut lock_online = false;
         for d in &doors {
             if let Some(name) = &d.lock_name
                 && let Some(dev) = devices::get_device(&mut conn, name).await?
             {
                 lock_online |= dev.availability != "offline";
-                if dev.door_state == "error_jammed" {
-                    lock_trouble = Some("the lock reports it is jammed".into());
-                } else if dev.battery == Some(0) {
-                    lock_trouble = Some("the lock's battery is empty".into());
-                } else if dev.availability == "offline"
-                    && let Some(b) = dev.battery.filter(|b| *b <= LOW_BATTERY)
-                {
-                    // A lock whose battery dies stops reporting; Zigbee2MQTT then marks it
-                    // offline. Its last report is all there is to go on.
-                    lock_trouble = Some(format!(
-                        "the lock went offline with its battery at {b}%: the battery is probably empty"
-                    ));
+                if let Some(t) = lock_trouble(&dev) {
+                    lock_trouble_now = Some(t);
                 }
             }
         }
@@ -225,14 +231,14 @@ impl App {
                             .iter()
                             .any(|d| desired_for(c, &memberships, d, &tz, now) == Desired::Enabled)
                     });
-                    let why = if let Some(t) = &lock_trouble {
+                    let why = if let Some(t) = &lock_trouble_now {
                         t.clone()
                     } else if pins.is_empty() {
                         "you have no PIN for this door".into()
                     } else {
                         "none of your PINs opens this door right now (schedule, frozen, or door mode)".into()
                     };
-                    set(w, opens && lock_trouble.is_none(), why);
+                    set(w, opens && lock_trouble_now.is_none(), why);
                 }
                 "phone_key" => {
                     let has = creds.iter().any(|c| {
@@ -245,7 +251,7 @@ impl App {
                     } else {
                         "the lock is offline, so it cannot be opened remotely"
                     };
-                    set(w, has && lock_online && lock_trouble.is_none(), why);
+                    set(w, has && lock_online && lock_trouble_now.is_none(), why);
                 }
                 "household" => {
                     w.title = format!(
@@ -258,7 +264,7 @@ impl App {
                     };
                     set(
                         w,
-                        household_phones > 0 && lock_online && lock_trouble.is_none(),
+                        household_phones > 0 && lock_online && lock_trouble_now.is_none(),
                         why,
                     );
                 }
@@ -342,7 +348,7 @@ impl App {
                             ),
                         };
                     }
-                    if let Some(t) = &lock_trouble {
+                    if let Some(t) = &lock_trouble_now {
                         w.warning = Some(format!(
                             "{t}: no code can help, so the locksmith works on the lock (a 9 V battery jump where it has contacts, then picking)"
                         ));
