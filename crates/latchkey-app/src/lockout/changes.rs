@@ -16,7 +16,7 @@ use latchkey_store::resolution::{self as res, Change};
 use serde::Serialize;
 use serde_json::json;
 
-use super::openings::unit_lock_doors;
+use super::openings::{NOT_PROVEN, unit_lock_doors};
 use crate::authz::Principal;
 use crate::directory::load_property;
 use crate::mint::NewPin;
@@ -63,16 +63,11 @@ impl App {
     /// a new PIN is already on its way; `RateLimited`.
     pub async fn request_new_pin(&self, token: &str, source: &str) -> Result<ChangeRequested> {
         let case = self.case_of_token(token, source).await?;
-        let (Some(property), Some(person)) = (case.property_id, case.person_id) else {
-            return Err(AppError::forbidden(
-                "the case is not proven: no credential changes until identity is proven",
-            ));
+        let (Some(property), Some(person), "proven") =
+            (case.property_id, case.person_id, case.state.as_str())
+        else {
+            return Err(AppError::forbidden(NOT_PROVEN));
         };
-        if case.state != "proven" {
-            return Err(AppError::forbidden(
-                "the case is not proven: no credential changes until identity is proven",
-            ));
-        }
         let now = self.now();
         let mut tx = self.store().write().await?;
         if res::latest_change(tx.conn(), case.id)

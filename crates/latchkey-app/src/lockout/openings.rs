@@ -40,7 +40,7 @@ pub struct StaffOpening {
     pub charge: Option<Charge>,
 }
 
-const NOT_PROVEN: &str =
+pub(super) const NOT_PROVEN: &str =
     "the case is not proven: nothing opens and no code is released until identity is proven";
 
 /// The doors of the case's unit that have a lock.
