@@ -7,7 +7,7 @@ mod common;
 use common::{World, pin_for};
 use jiff::SignedDuration;
 use latchkey_app::AppError;
-use latchkey_app::lockout::{BookLocksmith, CompleteJob, PublicStart, ledger_csv};
+use latchkey_app::lockout::{BookLocksmith, CompleteJob, ledger_csv};
 use latchkey_app::recovery::LocksmithInput;
 use latchkey_core::model::{CredentialStatus, Role};
 use latchkey_core::schedule::Schedule;
@@ -56,38 +56,19 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
             Err(AppError::NotFound(_))
         ));
         // An impostor who knows the name, unit and e-mail opens a case: nothing is released.
-        let impostor = w
-            .app
-            .start_lockout_public(
-                PublicStart {
-                    property_id: w.property.id.0,
-                    unit: "4071".into(),
-                    identity: "rosa@example.org".into(),
-                },
-                "198.51.100.66",
-            )
-            .await
-            .expect("start");
-        let case = {
-            let mut conn = w.app.store().read().await.expect("read");
-            repo::case_by_token(
-                &mut conn,
-                &latchkey_app::secrets::token_digest(&impostor.token),
-            )
-            .await
-            .expect("case")
-            .expect("exists")
-        };
+        let (_, case) = w
+            .open_public_case("rosa@example.org", "198.51.100.66")
+            .await;
         let before = w.event_count().await;
         assert!(matches!(
-            w.app.release_spare_pin(&hana, case.id).await,
+            w.app.release_spare_pin(&hana, case).await,
             Err(AppError::Forbidden(_))
         ));
         assert!(matches!(
             w.app
                 .staff_open(
                     &w.principal(w.manager.id).await,
-                    case.id,
+                    case,
                     w.door.id,
                     std::time::Duration::from_secs(1)
                 )
@@ -96,7 +77,7 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
         ));
         // Someone without a spare key cannot even tell the case exists.
         assert!(matches!(
-            w.app.release_spare_pin(&stranger, case.id).await,
+            w.app.release_spare_pin(&stranger, case).await,
             Err(AppError::NotFound(_))
         ));
         assert_eq!(w.event_count().await, before, "refusals change nothing");
@@ -105,16 +86,12 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
         w.app
             .record_id_check(
                 &w.principal(w.manager.id).await,
-                case.id,
+                case,
                 "passport, photo matches",
             )
             .await
             .expect("id check");
-        let released = w
-            .app
-            .release_spare_pin(&hana, case.id)
-            .await
-            .expect("release");
+        let released = w.app.release_spare_pin(&hana, case).await.expect("release");
         assert_eq!(released.pin.len(), 8);
         assert_eq!(released.doors, vec![w.door.id]);
         assert_eq!(
@@ -124,7 +101,7 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
                 .expect("time")
         );
         assert!(matches!(
-            w.app.release_spare_pin(&hana, case.id).await,
+            w.app.release_spare_pin(&hana, case).await,
             Err(AppError::Conflict(_))
         ));
         // The one-time PIN is an ordinary credential: one use, one-time window, for the resident.
@@ -145,7 +122,7 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
             "the PIN is in no event"
         );
         assert!(
-            kinds_told(&w, rp.id(), case.id)
+            kinds_told(&w, rp.id(), case)
                 .await
                 .contains(&"lockout.spare_key_released".to_owned())
         );
@@ -519,41 +496,12 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
             .await
             .expect("pin")
             .credential;
-        let open = |identity: &'static str| {
-            let w = &w;
-            async move {
-                w.app
-                    .start_lockout_public(
-                        PublicStart {
-                            property_id: w.property.id.0,
-                            unit: "4071".into(),
-                            identity: identity.into(),
-                        },
-                        "198.51.100.30",
-                    )
-                    .await
-                    .expect("start")
-                    .token
-            }
-        };
-        let case_of = |token: String| {
-            let w = &w;
-            async move {
-                let mut conn = w.app.store().read().await.expect("read");
-                repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(&token))
-                    .await
-                    .expect("case")
-                    .expect("exists")
-                    .id
-            }
-        };
         // Not before the proof.
-        let token = open("Rosa Resident").await;
+        let (token, case) = w.open_public_case("Rosa Resident", "198.51.100.30").await;
         assert!(matches!(
             w.app.request_new_pin(&token, "198.51.100.30").await,
             Err(AppError::Forbidden(_))
         ));
-        let case = case_of(token.clone()).await;
         w.app
             .record_id_check(&mp, case, "passport")
             .await
@@ -645,7 +593,9 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
 
         // Proven with the resident's own authenticator: no wait.
         let enrolment = w.app.enroll_totp(&rp).await.expect("enrol");
-        let token = open("rosa@example.org").await;
+        let (token, _) = w
+            .open_public_case("rosa@example.org", "198.51.100.30")
+            .await;
         let secret = latchkey_core::totp::Secret::from_base32(&enrolment.secret).expect("secret");
         let unix = u64::try_from(latchkey_app::Clock::now(&*w.clock).as_second()).expect("time");
         w.app
@@ -688,27 +638,7 @@ async fn an_impostor_who_knows_name_unit_and_email_gets_through_no_step() {
             .expect("the resident has an authenticator");
         let hana = holder(&w, "Hana Holder").await;
         let src = "203.0.113.66";
-        let token = w
-            .app
-            .start_lockout_public(
-                PublicStart {
-                    property_id: w.property.id.0,
-                    unit: "4071".into(),
-                    identity: "rosa@example.org".into(),
-                },
-                src,
-            )
-            .await
-            .expect("anyone may open a case")
-            .token;
-        let case = {
-            let mut conn = w.app.store().read().await.expect("read");
-            repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(&token))
-                .await
-                .expect("case")
-                .expect("exists")
-                .id
-        };
+        let (token, case) = w.open_public_case("rosa@example.org", src).await;
         // The token shows the general order only.
         let view = w.app.lockout_by_token(&token, src).await.expect("view");
         assert!(view.ways.iter().all(|x| x.available.is_none()));

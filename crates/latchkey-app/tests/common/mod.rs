@@ -186,6 +186,37 @@ impl World {
             .0
     }
 
+    /// Opens a case for unit 4071 from the public page, as `identity` from `source`: the case
+    /// token and the case's id.
+    pub async fn open_public_case(
+        &self,
+        identity: &str,
+        source: &str,
+    ) -> (String, latchkey_core::LockoutCaseId) {
+        let token = self
+            .app
+            .start_lockout_public(
+                latchkey_app::lockout::PublicStart {
+                    property_id: self.property.id.0,
+                    unit: "4071".into(),
+                    identity: identity.into(),
+                },
+                source,
+            )
+            .await
+            .expect("anyone may open a case")
+            .token;
+        let mut conn = self.app.store().read().await.expect("read");
+        let case = latchkey_app::store::lockout::case_by_token(
+            &mut conn,
+            &latchkey_app::secrets::token_digest(&token),
+        )
+        .await
+        .expect("case")
+        .expect("the token names a case");
+        (token, case.id)
+    }
+
     pub async fn principal(&self, id: latchkey_core::PersonId) -> latchkey_app::authz::Principal {
         self.app.terminal_principal(id).await.expect("principal")
     }
