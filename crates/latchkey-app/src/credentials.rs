@@ -373,7 +373,7 @@ impl App {
         }
     }
 
-    /// A credential the caller may freeze at once because its phone or card is lost (PRODUCT.md
+    /// A credential the caller may freeze at once because its phone or card is lost (docs/LOCKOUT.md
     /// §5): its holder, anyone who lives in its unit, an active spare-key holder of its unit,
     /// or staff. Freezing never blocks recovery, so the circle is wider than who may see it.
     ///

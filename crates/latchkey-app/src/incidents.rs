@@ -1,5 +1,5 @@
 //! Incidents on doors: a lock marked for service after it failed, and a door compromised by a
-//! forced entry (PRODUCT.md §5, way 7). A forced entry, reported by the lock or recorded in a
+//! forced entry (docs/LOCKOUT.md). A forced entry, reported by the lock or recorded in a
 //! lockout case, marks the door compromised, rotates every PIN of that door (each owner gets a
 //! new one, the old ones leave the lock through the reconciler), asks the managers to repair
 //! it, and advises the unit's residents not to sleep there until it is fixed.

@@ -1,4 +1,4 @@
-//! The readiness drill of a property (PRODUCT.md §5): for every resident and household member,
+//! The readiness drill of a property (docs/LOCKOUT.md): for every resident and household member,
 //! the independent ways back into their unit in each hour of the coming week, and the gaps with
 //! their fixes. Read from the database in a fixed number of queries whatever the size of the
 //! building; the per-hour counting is `latchkey_core::drill`.

@@ -1,4 +1,4 @@
-//! The arithmetic of the tamper-evident audit log (PRODUCT.md §2, §8): how an event's hash is
+//! The arithmetic of the tamper-evident audit log (docs/ARCHITECTURE.md): how an event's hash is
 //! computed from its predecessor's, and a streaming verifier that names the first break.
 //!
 //! Each event stores `prev_hash` (its predecessor's hash, [`GENESIS`] for event 1) and

@@ -1,4 +1,4 @@
-//! The access decision (PRODUCT.md §3): one pure, deterministic function from a credential, a
+//! The access decision (docs/ARCHITECTURE.md): one pure, deterministic function from a credential, a
 //! door, an instant and the door's mode to granted or denied-with-a-reason.
 //!
 //! # Order of the rules

@@ -1,4 +1,4 @@
-//! The readiness drill (PRODUCT.md §5): for one resident, which independent ways back in work in
+//! The readiness drill (docs/LOCKOUT.md): for one resident, which independent ways back in work in
 //! each hour of the week, and where fewer than two do, a sentence naming the gap and its fix.
 //!
 //! The ways are independent because they fail independently: a forgotten PIN does not stop a

@@ -1,4 +1,4 @@
-//! The things latchkey manages (PRODUCT.md §1–§2), as plain data.
+//! The things latchkey manages (docs/ARCHITECTURE.md), as plain data.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -56,7 +56,7 @@ macro_rules! named_enum {
 }
 
 named_enum!(
-    /// What a membership lets a person do (PRODUCT.md §1).
+    /// What a membership lets a person do (docs/ARCHITECTURE.md).
     Role, "role" {
         /// Installer / admin of the property: everything, every action audited.
         Installer => "installer",
@@ -171,7 +171,7 @@ named_enum!(
 );
 
 named_enum!(
-    /// What can prove a locked-out person is who they say (PRODUCT.md §5).
+    /// What can prove a locked-out person is who they say (docs/LOCKOUT.md).
     ProofKind, "proof kind" {
         /// A WebAuthn assertion with the resident's passkey.
         Passkey => "passkey",
@@ -188,7 +188,7 @@ named_enum!(
 );
 
 named_enum!(
-    /// Who pays a charge: the lease decides (PRODUCT.md §5; most leases say the tenant).
+    /// Who pays a charge: the lease decides (docs/LOCKOUT.md; most leases say the tenant).
     Payer, "payer" {
         Tenant => "tenant",
         Landlord => "landlord",

@@ -1,5 +1,5 @@
 //! Keypad PINs: a type that never prints its digits, and the rules that refuse PINs a stranger
-//! would guess (PRODUCT.md §2, §7).
+//! would guess (docs/ARCHITECTURE.md).
 //!
 //! A PIN is 4–8 ASCII digits, taken as typed (no trimming: the caller decides what a form
 //! field means). The rules, checked in this order (the first that matches is the rejection):

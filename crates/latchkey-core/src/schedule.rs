@@ -1,4 +1,4 @@
-//! When a credential may be used (PRODUCT.md §2): always, on weekly windows, within a date
+//! When a credential may be used (docs/ARCHITECTURE.md): always, on weekly windows, within a date
 //! range, or once within a date range.
 //!
 //! # Semantics

@@ -2,9 +2,9 @@
 //! must have a row for each operation the router serves, so a new endpoint cannot be added
 //! without deciding who may call it.
 //!
-//! Unlike the other storage and API tests (STYLE.md rule 10) this one runs on SQLite only: it
-//! builds a fresh building for every cell, some 350 of them, and who may call what is decided by
-//! the authorization module above the store, not by the backend. `bad_input.rs` and the store and
+//! Unlike the other storage and API tests (which run on every backend) this one runs on SQLite
+//! only: it builds a fresh building for every cell, some 350 of them, and who may call what is
+//! decided by the authorization module above the store, not by the backend. `bad_input.rs` and the store and
 //! app suites run on every backend.
 
 #![allow(clippy::unwrap_used)]

@@ -300,7 +300,7 @@ pub async fn run(
     }
     let (client, mut eventloop) = AsyncClient::new(opts, 4096);
     let mut net = NetworkOptions::new();
-    // Nagle meeting delayed ACK costs ≈ 44 ms per QoS 1 exchange (STACK-NOTES).
+    // Nagle meeting delayed ACK costs ≈ 44 ms per QoS 1 exchange, measured on loopback.
     net.set_tcp_nodelay(true);
     net.set_connection_timeout(5);
     eventloop.set_network_options(net);

@@ -6,8 +6,8 @@
 //! - [`fleet`] runs many of them behind one MQTT connection, the way one Zigbee2MQTT instance does,
 //!   and offers an in-process [`FleetHandle`] for tests.
 //!
-//! Payloads are written from `ZIGBEE2MQTT-LOCK.md` and share no code with the server's parser
-//! (`latchkey-z2m`), so that a mistake in one is not mirrored in the other.
+//! Payloads are written from the protocol as docs/DEVICES.md describes it and share no code with
+//! the server's parser (`latchkey-z2m`), so that a mistake in one is not mirrored in the other.
 //!
 //! Depends on tokio, rumqttc, serde/serde_json, thiserror and tracing only.
 

@@ -4,7 +4,7 @@
 //! the messages Zigbee2MQTT would publish because of it ([`Message`]). Time only moves when the caller
 //! says so, through [`VirtualLock::tick`] (actuation completion, auto-relock, keypad re-enable).
 //!
-//! Behaviour follows `ZIGBEE2MQTT-LOCK.md` ("What latchkey does with this"): no optimistic state (a
+//! Behaviour follows docs/DEVICES.md: no optimistic state (a
 //! command's new position is published when the actuation completes), operation and programming events
 //! carrying the cached fields, a `users` map that never shows a PIN (`expose_pin` off), Z2M's
 //! `.toString()` of numeric PINs, range errors on `bridge/logging`, and the failure modes people meet.

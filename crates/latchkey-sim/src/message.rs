@@ -1,6 +1,7 @@
 //! What a virtual device hands to the fleet for publishing, and the Zigbee2MQTT log-line format.
 //!
-//! Written from `ZIGBEE2MQTT-LOCK.md`, deliberately not shared with the server's parser.
+//! Written from the protocol as docs/DEVICES.md describes it, deliberately not shared with the
+//! server's parser.
 
 use serde_json::{Map, Value, json};
 

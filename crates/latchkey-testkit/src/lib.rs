@@ -1,6 +1,6 @@
 //! Dev-only helpers for latchkey's tests; no shipped crate depends on this one.
 //!
-//! Test databases for every backend (STYLE.md rule 10): a fresh SQLite file per test and, when
+//! Test databases for every backend (which run on every backend): a fresh SQLite file per test and, when
 //! `LATCHKEY_TEST_POSTGRES_URL` is set, a fresh PostgreSQL database per test as well. It depends
 //! on `latchkey-store` (which alone speaks sqlx and so creates and drops the PostgreSQL
 //! databases, see `latchkey_store::provision`) and on tokio.
@@ -121,12 +121,31 @@ impl TestDb {
     }
 }
 
-/// The databases a test runs on: SQLite always, PostgreSQL when its URL is set.
+/// Whether this run is CI's (`CI=true`), where every service a test needs must be there.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// A test that would skip for want of `service` skips only outside CI: under `CI=true` a
+/// missing service is a failure, never a silent pass.
+///
+/// # Panics
+/// Under `CI=true`, always, naming the missing service.
+pub fn require_in_ci(service: &str) {
+    assert!(
+        !in_ci(),
+        "CI=true and {service} is missing: a test that needs it cannot pass without it"
+    );
+}
+
+/// The databases a test runs on: SQLite always, PostgreSQL when its URL is set (under
+/// `CI=true` the URL must be set).
 pub async fn backends(test: &str) -> Vec<TestDb> {
     let mut dbs = vec![TestDb::sqlite(test)];
     match std::env::var(POSTGRES_ENV) {
         Ok(url) if !url.trim().is_empty() => dbs.push(TestDb::postgres(url.trim()).await),
         _ => {
+            require_in_ci(&format!("PostgreSQL ({POSTGRES_ENV} is not set)"));
             static SAID: Once = Once::new();
             SAID.call_once(|| {
                 println!("skipping PostgreSQL: {POSTGRES_ENV} is not set");

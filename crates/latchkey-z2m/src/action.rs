@@ -2,7 +2,7 @@
 //!
 //! Operation events (ZCL opereventcode 0–15) and programming events (programeventcode 0–6)
 //! share the `action` property; `unknown` is in both lists and is one variant here. These are
-//! audit events, never lock position (see `ZIGBEE2MQTT-LOCK.md` §2).
+//! audit events, never lock position (see docs/DEVICES.md).
 
 /// Longest `Action::Other` text kept, in bytes.
 pub const MAX_OTHER_ACTION_BYTES: usize = 64;

@@ -2,7 +2,7 @@
 //! Zigbee2MQTT expects. Payloads are typed structs serialised by serde, never concatenated text.
 //!
 //! Zigbee2MQTT answers none of these directly: a command is done when the state report, a
-//! programming event or a re-read shows it (see `ZIGBEE2MQTT-LOCK.md` §3).
+//! programming event or a re-read shows it (see docs/DEVICES.md).
 
 use std::fmt;
 

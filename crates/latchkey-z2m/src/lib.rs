@@ -2,10 +2,10 @@
 //! inbound payloads (lock state, availability, bridge messages) parsed with hostile input in
 //! mind, and typed outbound commands encoded to `(topic, bytes)`.
 //!
-//! This crate is a pure codec (STYLE.md rule 11): no I/O, no async, no MQTT client. It depends
-//! only on serde, serde_json and thiserror. The protocol facts it encodes are in
-//! `ZIGBEE2MQTT-LOCK.md`; the choices it makes where that reference leaves room are written on
-//! the items they concern.
+//! This crate is a pure codec: no I/O, no async, no MQTT client. It depends
+//! only on serde, serde_json and thiserror. The protocol facts it encodes are described in
+//! docs/DEVICES.md; the choices it makes where the protocol leaves room are written on the
+//! items they concern.
 //!
 //! Inbound, every parser takes the payload bytes and a [`Limits`]; it refuses oversized,
 //! non-UTF-8, too deeply nested or wrongly shaped payloads with a typed [`ParseError`] and never

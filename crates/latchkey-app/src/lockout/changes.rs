@@ -1,4 +1,4 @@
-//! Recovery that changes credentials (PRODUCT.md §5): a proven case may ask for a new PIN in
+//! Recovery that changes credentials (docs/LOCKOUT.md): a proven case may ask for a new PIN in
 //! place of a forgotten one. It waits the policy's delay, during which everyone in the
 //! household is told and any of them can cancel it, unless the case was proven with a factor
 //! the person already had (their passkey or authenticator app). Then the token holder collects

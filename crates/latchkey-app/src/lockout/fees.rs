@@ -1,4 +1,4 @@
-//! Lockout charges (PRODUCT.md §5, "Fees"): the policy holds the lease's terms; each charge is a
+//! Lockout charges (docs/LOCKOUT.md, fees): the policy holds the lease's terms; each charge is a
 //! line of the unit's ledger with its case. When the lock's own events show the equipment was
 //! at fault (a jam, an empty battery, a code that never reached the lock), the tenant is not
 //! charged and the events that show it are linked to the line.

@@ -1,4 +1,4 @@
-//! Locksmith jobs (PRODUCT.md §5, way 6). Staff or the household book a verified locksmith who
+//! Locksmith jobs (docs/LOCKOUT.md). Staff or the household book a verified locksmith who
 //! works at this hour; the job gets a check word shown to the resident and the locksmith, and a
 //! job token for the locksmith. While the lock works, the locksmith checks the resident's ID in
 //! person and then fetches, with the job token, a one-time code valid only in the job's window:

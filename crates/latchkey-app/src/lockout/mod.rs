@@ -1,4 +1,4 @@
-//! Lockout cases (PRODUCT.md §5): anyone can open one without signing in, staff for a caller, a
+//! Lockout cases (docs/LOCKOUT.md): anyone can open one without signing in, staff for a caller, a
 //! resident for themselves. A case is a state machine (`open` → `proven` → `resolved`, or
 //! `cancelled`) with a timeline of every step, each also an audit event.
 //!

@@ -1,4 +1,4 @@
-//! Presence at the door (PRODUCT.md §5): with the case token, the person gets a one-time
+//! Presence at the door (docs/LOCKOUT.md): with the case token, the person gets a one-time
 //! challenge code that latchkey puts on the unit's lock as a `non_access` user. The lock
 //! recognises it, reports its use and never opens for it; when the person types it on the
 //! keypad, the report proves they stand at that door. An extra factor: the policy's

@@ -1,4 +1,4 @@
-// Tests may unwrap: a panic is the failure report (STYLE.md forbids unwrap only on outside input).
+// Tests may unwrap: a panic is the failure report (unwrap is refused only on outside input).
 #![allow(clippy::unwrap_used)]
 
 use super::*;

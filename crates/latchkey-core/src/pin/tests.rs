@@ -1,4 +1,4 @@
-// Tests may unwrap: a panic is the failure report (STYLE.md forbids unwrap only on outside input).
+// Tests may unwrap: a panic is the failure report (unwrap is refused only on outside input).
 #![allow(clippy::unwrap_used)]
 
 use super::*;
@@ -166,11 +166,19 @@ fn every_rejection_says_what_to_do() {
 
 proptest! {
     #[test]
-    fn parse_never_panics_and_accepts_only_four_to_eight_digits(s in "\\PC{0,12}") {
-        if let Ok(p) = Pin::parse(&s, &PinContext { unit_label: Some(&s) }) {
+    fn parse_never_panics_and_accepts_only_four_to_eight_digits(s in "\\PC{0,12}|[0-9]{1,10}") {
+        // No unit label here: with the input as its own unit number every PIN would be refused
+        // by the unit rule and the assertions below would never run.
+        if let Ok(p) = Pin::parse(&s, &NO_UNIT) {
             prop_assert!((4..=8).contains(&p.expose().len()));
             prop_assert!(p.expose().bytes().all(|b| b.is_ascii_digit()));
         }
+    }
+
+    #[test]
+    fn a_pin_that_is_the_unit_number_is_refused(s in "[0-9]{4,8}") {
+        let unit = PinContext { unit_label: Some(&s) };
+        prop_assert!(Pin::parse(&s, &unit).is_err());
     }
 
     #[test]
@@ -179,4 +187,21 @@ proptest! {
             prop_assert!(!matches!(e, PinRejection::NotDigits | PinRejection::TooShort | PinRejection::TooLong));
         }
     }
+}
+
+/// The properties above only mean something if their inputs reach the accepting branch: most
+/// random digit strings of four to eight digits are good PINs.
+#[test]
+fn most_random_digit_strings_are_accepted() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = "[0-9]{4,8}";
+    let mut accepted = 0;
+    for _ in 0..1000 {
+        let s = strategy.new_tree(&mut runner).unwrap().current();
+        if Pin::parse(&s, &NO_UNIT).is_ok() {
+            accepted += 1;
+        }
+    }
+    assert!(accepted > 500, "only {accepted} of 1000 accepted");
 }

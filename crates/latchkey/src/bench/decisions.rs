@@ -1,5 +1,5 @@
 //! `latchkey bench decisions`: in-process access decisions per second over an `AccessIndex`,
-//! at 1,000 and at 100,000 credentials (PRODUCT.md §9: ≥ 1,000,000/s, independent of size).
+//! at 1,000 and at 100,000 credentials (BENCHMARKS.md: ≥ 1,000,000/s, independent of size).
 
 use std::collections::HashMap;
 use std::hint::black_box;

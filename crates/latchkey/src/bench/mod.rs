@@ -1,4 +1,4 @@
-//! `latchkey bench …`: the project's own measurements of PRODUCT.md §9 targets. Each bench
+//! `latchkey bench …`: the project's own measurements of targets in BENCHMARKS.md. Each bench
 //! builds a temporary SQLite database, prints human-readable lines, and prints one JSON object
 //! as its last line for scripts.
 
