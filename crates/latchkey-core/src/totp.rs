@@ -26,12 +26,6 @@ pub const DRIFT_STEPS: u64 = 1;
 /// `10^DIGITS`, the modulus of the truncated HMAC.
 const MODULUS: u32 = 1_000_000;
 
-/// The RFC 4648 base32 alphabet.
-const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-/// Upper-case hex digits for percent-encoding.
-const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
-
 /// A shared TOTP key. Its `Debug` prints `Secret(****)` so it never reaches a log by accident;
 /// it deliberately has no `Display`, `Serialize` or `PartialEq` (a non-constant-time compare).
 #[derive(Clone)]
@@ -240,89 +234,63 @@ pub enum Base32Error {
 
 /// Encodes bytes as RFC 4648 base32 (upper case) without `=` padding.
 pub fn encode_base32(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
-    let mut buffer: u16 = 0;
-    let mut bits = 0u32;
-    for &byte in bytes {
-        buffer = (buffer << 8) | u16::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(base32_symbol(buffer >> bits));
-        }
-    }
-    if bits > 0 {
-        out.push(base32_symbol(buffer << (5 - bits)));
-    }
-    out
+    data_encoding::BASE32_NOPAD.encode(bytes)
 }
 
 /// Decodes RFC 4648 base32. Letters may be upper or lower case; spaces anywhere and trailing `=`
-/// padding are ignored. Unused low bits of the last character are ignored, as most decoders do.
+/// padding are ignored, since people copy secrets in groups and from padded URIs.
 ///
 /// # Errors
 /// [`Base32Error::InvalidCharacter`] for any other character, [`Base32Error::DataAfterPadding`]
 /// when base32 characters follow `=`, and [`Base32Error::Truncated`] when the number of
 /// characters is one no byte string encodes to.
 pub fn decode_base32(text: &str) -> Result<Vec<u8>, Base32Error> {
-    let mut out = Vec::with_capacity(text.len() * 5 / 8);
-    let mut buffer: u16 = 0;
-    let mut bits = 0u32;
-    let mut symbols = 0usize;
+    // What people type is normalised here (with positions kept for the message); the decoding
+    // itself is data-encoding's.
+    let mut symbols = String::with_capacity(text.len());
     let mut padded = false;
     for (position, character) in text.chars().enumerate() {
-        let value = match character {
-            ' ' => continue,
-            '=' => {
-                padded = true;
-                continue;
+        match character {
+            ' ' => {}
+            '=' => padded = true,
+            'A'..='Z' | 'a'..='z' | '2'..='7' if padded => {
+                return Err(Base32Error::DataAfterPadding { position });
             }
-            'A'..='Z' => u32::from(character) - u32::from('A'),
-            'a'..='z' => u32::from(character) - u32::from('a'),
-            '2'..='7' => u32::from(character) - u32::from('2') + 26,
+            'A'..='Z' | '2'..='7' => symbols.push(character),
+            'a'..='z' => symbols.push(character.to_ascii_uppercase()),
             _ => {
                 return Err(Base32Error::InvalidCharacter {
                     character,
                     position,
                 });
             }
-        };
-        if padded {
-            return Err(Base32Error::DataAfterPadding { position });
-        }
-        symbols += 1;
-        // `value` is below 32, so it fits in the 5 bits it is given.
-        buffer = (buffer << 5) | value as u16;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            // Keeps the 8 bits just completed; the cast drops the older ones on purpose.
-            out.push((buffer >> bits) as u8);
         }
     }
-    if matches!(symbols % 8, 1 | 3 | 6) {
-        return Err(Base32Error::Truncated { symbols });
-    }
-    Ok(out)
+    LENIENT_BASE32
+        .decode(symbols.as_bytes())
+        .map_err(|_| Base32Error::Truncated {
+            symbols: symbols.len(),
+        })
 }
 
-fn base32_symbol(value: u16) -> char {
-    char::from(BASE32_ALPHABET[usize::from(value & 0x1f)])
-}
+/// RFC 4648 base32 without padding that ignores the unused low bits of the last character, as
+/// authenticator apps do.
+static LENIENT_BASE32: std::sync::LazyLock<data_encoding::Encoding> =
+    std::sync::LazyLock::new(|| {
+        let mut spec = data_encoding::BASE32_NOPAD.specification();
+        spec.check_trailing_bits = false;
+        spec.encoding()
+            .unwrap_or_else(|e| unreachable!("a valid base32 specification: {e}"))
+    });
 
 /// Percent-encodes everything except RFC 3986 unreserved characters, byte by byte of UTF-8.
 fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for &byte in text.as_bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX_UPPER[usize::from(byte >> 4)]));
-            out.push(char::from(HEX_UPPER[usize::from(byte & 0x0f)]));
-        }
-    }
-    out
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 #[cfg(test)]

@@ -37,64 +37,71 @@ impl MqttUrl {
             url: redact(input),
             reason: reason.to_owned(),
         };
-        let (tls, rest) = if let Some(rest) = strip_prefix_ci(input, "mqtt://") {
-            (false, rest)
-        } else if let Some(rest) = strip_prefix_ci(input, "mqtts://") {
-            (true, rest)
-        } else if input.contains("://") {
-            return Err(fail("the scheme must be mqtt:// (plain) or mqtts:// (TLS)"));
-        } else {
-            return Err(fail("expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"));
-        };
-        let authority = match rest.find(['/', '?', '#']) {
-            Some(i) if rest[i..] == *"/" => &rest[..i],
-            Some(_) => return Err(fail("an MQTT URL has no path, query or fragment")),
-            None => rest,
-        };
-        let (userinfo, hostport) = match authority.rfind('@') {
-            Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
-            None => (None, authority),
-        };
-        let (username, password) = match userinfo {
-            None => (None, None),
-            Some(info) => {
-                let (user, pass) = match info.split_once(':') {
-                    Some((u, p)) => (u, Some(p)),
-                    None => (info, None),
-                };
-                let user = percent_decode(user)
-                    .ok_or_else(|| fail("the user name has bad percent-encoding"))?;
-                let pass = pass
-                    .map(percent_decode)
-                    .map(|p| p.ok_or_else(|| fail("the password has bad percent-encoding")))
-                    .transpose()?;
-                if user.is_empty() {
-                    if pass.is_some() {
-                        return Err(fail("a password needs a user name"));
-                    }
-                    (None, None)
-                } else {
-                    (Some(user), pass)
+        // `mqtt://::1:1883` is an IPv6 address without its brackets, not a bad port.
+        let authority = input.split_once("://").map_or("", |(_, rest)| {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            rest[..end].rsplit('@').next().unwrap_or_default()
+        });
+        let unbracketed_ipv6 = !authority.starts_with('[') && authority.matches(':').count() > 1;
+        let url = url::Url::parse(input).map_err(|e| {
+            fail(match e {
+                _ if unbracketed_ipv6 => "write an IPv6 host in brackets: mqtt://[::1]:1883",
+                url::ParseError::RelativeUrlWithoutBase => {
+                    "expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
                 }
-            }
-        };
-        let (host, port) = split_host_port(hostport).map_err(fail)?;
-        let port = match port {
-            None => {
-                if tls {
-                    DEFAULT_TLS_PORT
-                } else {
-                    DEFAULT_PORT
+                url::ParseError::InvalidPort => "the port must be a number from 1 to 65535",
+                url::ParseError::EmptyHost => "the host is missing",
+                url::ParseError::InvalidIpv6Address => {
+                    "an IPv6 host needs a closing bracket: [::1]:1883"
                 }
+                _ => "the host contains characters that are not allowed",
+            })
+        })?;
+        let tls = match url.scheme() {
+            "mqtt" => false,
+            "mqtts" => true,
+            _ if input.contains("://") => {
+                return Err(fail("the scheme must be mqtt:// (plain) or mqtts:// (TLS)"));
             }
-            Some(p) => match p.parse::<u16>() {
-                Ok(0) | Err(_) => return Err(fail("the port must be a number from 1 to 65535")),
-                Ok(p) => p,
-            },
+            _ => return Err(fail("expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")),
+        };
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err(fail("an MQTT URL has no path, query or fragment"));
+        }
+        let host = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(url::Host::Domain(name)) if name.contains(':') => {
+                return Err(fail("write an IPv6 host in brackets: mqtt://[::1]:1883"));
+            }
+            Some(url::Host::Domain(name)) if !name.is_empty() && !name.contains('%') => {
+                name.to_owned()
+            }
+            Some(url::Host::Domain(name)) if !name.is_empty() => {
+                return Err(fail("the host contains characters that are not allowed"));
+            }
+            _ => return Err(fail("the host is missing")),
+        };
+        let port = match url.port() {
+            Some(0) => return Err(fail("the port must be a number from 1 to 65535")),
+            Some(p) => p,
+            None if tls => DEFAULT_TLS_PORT,
+            None => DEFAULT_PORT,
+        };
+        let username = decoded(url.username())
+            .ok_or_else(|| fail("the user name has bad percent-encoding"))?;
+        let password = url
+            .password()
+            .map(|p| decoded(p).ok_or_else(|| fail("the password has bad percent-encoding")))
+            .transpose()?;
+        let username = match (username.is_empty(), &password) {
+            (true, Some(_)) => return Err(fail("a password needs a user name")),
+            (true, None) => None,
+            (false, _) => Some(username),
         };
         Ok(Self {
             tls,
-            host: host.to_owned(),
+            host,
             port,
             username,
             password,
@@ -168,78 +175,38 @@ impl std::str::FromStr for MqttUrl {
     }
 }
 
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
-}
-
-fn split_host_port(s: &str) -> Result<(&str, Option<&str>), &'static str> {
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let end = rest
-            .find(']')
-            .ok_or("an IPv6 host needs a closing bracket: [::1]:1883")?;
-        let host = &rest[..end];
-        let after = &rest[end + 1..];
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
-            None => return Err("unexpected text after the IPv6 host"),
-        };
-        (host, port)
-    } else {
-        match s.rsplit_once(':') {
-            Some((h, _)) if h.contains(':') => {
-                return Err("write an IPv6 host in brackets: mqtt://[::1]:1883");
-            }
-            Some((h, p)) => (h, Some(p)),
-            None => (s, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("the host is missing");
-    }
-    if host.contains(|c: char| c.is_whitespace() || c == '%') {
-        return Err("the host contains characters that are not allowed");
-    }
-    Ok((host, port))
-}
-
-fn percent_decode(s: &str) -> Option<String> {
+/// Percent-decodes a user name or password as UTF-8. `None` for a `%` not followed by two hex
+/// digits (the URL parser keeps those as they are) or for bytes that are not UTF-8.
+fn decoded(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = bytes.iter().enumerate().all(|(i, b)| {
+        *b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|d| d.into_owned())
 }
 
-/// Hides the password of a URL that may not even parse, for error messages.
+/// The URL with its password hidden, for error messages. Text that does not parse as a URL is
+/// shown only when it cannot hold a password.
 fn redact(input: &str) -> String {
-    let Some(scheme_end) = input.find("://").map(|i| i + 3) else {
-        return input.to_owned();
-    };
-    let rest = &input[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return input.to_owned();
-    };
-    match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &input[..scheme_end],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        None => input.to_owned(),
+    match url::Url::parse(input) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                // Only URLs that cannot have a password refuse one, and this one has one.
+                let _ = url.set_password(Some("***"));
+            }
+            url.to_string()
+        }
+        Err(_) if input.contains('@') => "(not shown: it may contain a password)".to_owned(),
+        Err(_) => input.to_owned(),
     }
 }
 

@@ -240,20 +240,15 @@ pub(crate) fn backend_of(conn: &Conn) -> Backend {
 
 /// Hides the password of a database URL for logs and errors.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:****{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Only URLs that cannot have a password refuse one, and this one has one.
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
         }
-        _ => url.to_owned(),
+        Ok(_) => url.to_owned(),
+        Err(_) if url.contains('@') => "(not shown: it may contain a password)".to_owned(),
+        Err(_) => url.to_owned(),
     }
 }
 
@@ -275,5 +270,10 @@ mod tests {
             "postgres://app:****@db:5432/latchkey"
         );
         assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+        assert_eq!(
+            redact_url("postgres://app:p%40ss@db/latchkey"),
+            "postgres://app:****@db/latchkey"
+        );
+        assert!(!redact_url("postgres://app:s3cret@db:99999/x").contains("s3cret"));
     }
 }

@@ -227,21 +227,31 @@ impl App {
     }
 }
 
-/// The ledger as CSV (RFC 4180), amounts in cents.
+/// The ledger as CSV (RFC 4180: quoted where needed, CRLF line ends), amounts in cents.
 pub fn ledger_csv(charges: &[Charge]) -> String {
-    fn field(s: &str) -> String {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    }
-    let mut out = String::from(
-        "id,created_at,unit_id,case_id,kind,payer,amount_cents,waived,reason,evidence_events\r\n",
-    );
+    // Only I/O can fail in the csv crate, and a Vec takes every write.
+    write_ledger_csv(charges).unwrap_or_else(|e| unreachable!("CSV into memory failed: {e}"))
+}
+
+fn write_ledger_csv(charges: &[Charge]) -> std::result::Result<String, Box<dyn std::error::Error>> {
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    csv.write_record([
+        "id",
+        "created_at",
+        "unit_id",
+        "case_id",
+        "kind",
+        "payer",
+        "amount_cents",
+        "waived",
+        "reason",
+        "evidence_events",
+    ])?;
     for c in charges {
         let evidence: Vec<String> = c.evidence.iter().map(i64::to_string).collect();
-        let row = [
+        csv.write_record([
             c.id.to_string(),
             c.created_at.to_string(),
             c.unit_id.map(|u| u.0.to_string()).unwrap_or_default(),
@@ -252,10 +262,7 @@ pub fn ledger_csv(charges: &[Charge]) -> String {
             c.waived.to_string(),
             c.reason.clone(),
             evidence.join(" "),
-        ];
-        let line: Vec<String> = row.iter().map(|f| field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        ])?;
     }
-    out
+    Ok(String::from_utf8(csv.into_inner()?)?)
 }

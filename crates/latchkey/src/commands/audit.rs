@@ -77,36 +77,63 @@ pub async fn head(app: &App) -> Result<()> {
     Ok(())
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
+/// Where exported events go: JSON lines, or CSV (RFC 4180, CRLF line ends, as the ledger).
+enum Sink {
+    Jsonl(Box<dyn Write>),
+    Csv(Box<csv::Writer<Box<dyn Write>>>),
 }
 
-fn write_event(out: &mut dyn Write, format: ExportFormat, e: &Event) -> Result<()> {
-    match format {
-        ExportFormat::Jsonl => {
-            serde_json::to_writer(&mut *out, e)?;
-            writeln!(out)?;
-        }
-        ExportFormat::Csv => {
-            let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
-            writeln!(
-                out,
-                "{},{},{},{},{},{},{}",
-                e.seq,
-                e.at,
-                opt(e.property_id.map(|p| p.0)),
-                opt(e.actor_id.map(|p| p.0)),
-                csv_field(&e.kind),
-                csv_field(&e.subject),
-                csv_field(&e.data.to_string())
-            )?;
-        }
+impl Sink {
+    fn new(out: Box<dyn Write>, format: ExportFormat) -> Result<Sink> {
+        Ok(match format {
+            ExportFormat::Jsonl => Sink::Jsonl(out),
+            ExportFormat::Csv => {
+                let mut csv = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::CRLF)
+                    .from_writer(out);
+                csv.write_record([
+                    "seq",
+                    "at",
+                    "property_id",
+                    "actor_id",
+                    "kind",
+                    "subject",
+                    "data",
+                ])?;
+                Sink::Csv(Box::new(csv))
+            }
+        })
     }
-    Ok(())
+
+    fn write(&mut self, e: &Event) -> Result<()> {
+        match self {
+            Sink::Jsonl(out) => {
+                serde_json::to_writer(&mut *out, e)?;
+                writeln!(out)?;
+            }
+            Sink::Csv(csv) => {
+                let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+                csv.write_record([
+                    e.seq.to_string(),
+                    e.at.to_string(),
+                    opt(e.property_id.map(|p| p.0)),
+                    opt(e.actor_id.map(|p| p.0)),
+                    e.kind.clone(),
+                    e.subject.clone(),
+                    e.data.to_string(),
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        match self {
+            Sink::Jsonl(out) => out.flush()?,
+            Sink::Csv(csv) => csv.flush()?,
+        }
+        Ok(())
+    }
 }
 
 /// Writes the event log, newest first, paging backwards with the `before` cursor.
@@ -115,16 +142,14 @@ fn write_event(out: &mut dyn Write, format: ExportFormat, e: &Event) -> Result<(
 /// The output cannot be written, or the log cannot be read.
 pub async fn export(app: &App, args: &ExportArgs) -> Result<()> {
     let who = acting_as(app, args.acting.as_email.as_deref()).await?;
-    let mut out: Box<dyn Write> = match &args.output {
+    let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    if let ExportFormat::Csv = args.format {
-        writeln!(out, "seq,at,property_id,actor_id,kind,subject,data")?;
-    }
+    let mut out = Sink::new(out, args.format)?;
     let pb = bar(event_count(app).await?, "exporting");
     let mut before = None;
     let mut written = 0u64;
@@ -143,7 +168,7 @@ pub async fn export(app: &App, args: &ExportArgs) -> Result<()> {
         let Some(last) = page.last() else { break };
         before = Some(last.seq);
         for e in &page {
-            write_event(&mut out, args.format, e)?;
+            out.write(e)?;
         }
         written += page.len() as u64;
         pb.set_position(written);
@@ -152,4 +177,56 @@ pub async fn export(app: &App, args: &ExportArgs) -> Result<()> {
     pb.finish_and_clear();
     eprintln!("exported {written} events");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Write` whose bytes stay readable after the sink is dropped.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn csv_export_quotes_commas_quotes_and_line_breaks_and_ends_lines_with_crlf() {
+        let buf = Shared::default();
+        let mut sink = Sink::new(Box::new(buf.clone()), ExportFormat::Csv).expect("header");
+        let event = Event {
+            seq: 7,
+            at: jiff::Timestamp::UNIX_EPOCH,
+            property_id: Some(PropertyId(1)),
+            actor_id: None,
+            kind: "door.renamed".into(),
+            subject: "door:3".into(),
+            data: serde_json::json!({"name": "Back, \"garden\"\ndoor"}),
+        };
+        sink.write(&event).expect("row");
+        sink.flush().expect("flush");
+        drop(sink);
+        let text = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf-8");
+        let mut lines = text.split("\r\n");
+        assert_eq!(
+            lines.next(),
+            Some("seq,at,property_id,actor_id,kind,subject,data")
+        );
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let row = reader.records().next().expect("a row").expect("valid CSV");
+        assert_eq!(&row[0], "7");
+        assert_eq!(&row[3], "");
+        let data: serde_json::Value = serde_json::from_str(&row[6]).expect("JSON data");
+        assert_eq!(data["name"], "Back, \"garden\"\ndoor");
+    }
 }
