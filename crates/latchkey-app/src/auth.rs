@@ -165,6 +165,35 @@ impl App {
             .map_err(|_| AppError::not_found(format!("person {person}")))
     }
 
+    /// The admin a terminal command acts as: the admin with `email`, or the first admin.
+    ///
+    /// # Errors
+    /// `NotFound` when nobody has that e-mail address or there is no admin yet; `Forbidden`
+    /// when the person is not an admin.
+    pub async fn terminal_admin(&self, email: Option<&str>) -> Result<Principal> {
+        let mut conn = self.store().read().await?;
+        let id = match email {
+            Some(email) => {
+                match people::find_by_email(&mut conn, &email.trim().to_lowercase()).await? {
+                    Some((p, _)) if p.is_admin => p.id,
+                    Some(_) => {
+                        return Err(AppError::forbidden(format!(
+                            "{email} is not an admin; terminal commands act as an admin"
+                        )));
+                    }
+                    None => return Err(AppError::not_found(format!("a person with {email}"))),
+                }
+            }
+            None => match people::first_admin(&mut conn).await? {
+                Some(p) => p.id,
+                None => return Err(AppError::not_found("an admin")),
+            },
+        };
+        self.principal_with(&mut conn, id, Via::Terminal)
+            .await
+            .map_err(|_| AppError::not_found(format!("person {id}")))
+    }
+
     /// Ends the caller's session (sign-out).
     ///
     /// # Errors

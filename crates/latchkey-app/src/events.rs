@@ -87,6 +87,24 @@ impl App {
         Ok(out)
     }
 
+    /// The chain's head, `(seq, hash)`: what an operator keeps elsewhere to detect a rewrite.
+    ///
+    /// # Errors
+    /// `Store` when the log cannot be read.
+    pub async fn audit_head(&self) -> Result<(i64, [u8; 32])> {
+        let mut conn = self.store().read().await?;
+        Ok(audit::read_head(&mut conn).await?)
+    }
+
+    /// How many events the log holds (for progress reports).
+    ///
+    /// # Errors
+    /// `Store` when the log cannot be read.
+    pub async fn audit_len(&self) -> Result<i64> {
+        let mut conn = self.store().read().await?;
+        Ok(audit::count(&mut conn).await?)
+    }
+
     /// Verifies the whole chain (admins and the terminal).
     ///
     /// # Errors

@@ -35,7 +35,36 @@ use tokio::sync::broadcast;
 
 pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock};
 pub use error::{AppError, Result};
-pub use latchkey_store as store;
+
+/// The records that use cases take and return, as storage defines them. Types only: storage
+/// itself is reachable through the use cases alone, so a handler or terminal command cannot
+/// write without authorization and audit.
+pub mod store {
+    pub mod records {
+        pub use latchkey_store::records::{
+            Credential, Door, DoorGroup, Event, Membership, Person, Property, Sensor, Unit,
+        };
+    }
+    pub mod auth {
+        pub use latchkey_store::auth::{Grant, GrantKind};
+    }
+    pub mod audit {
+        pub use latchkey_store::audit::EventFilter;
+    }
+    pub mod devices {
+        pub use latchkey_store::devices::{LockCommand, Slot, SlotStatus};
+    }
+    pub mod lockout {
+        pub use latchkey_store::lockout::{LockoutCase, Step};
+    }
+    pub mod recovery {
+        pub use latchkey_store::recovery::{Locksmith, OnCall, SpareKey};
+    }
+    pub mod resolution {
+        pub use latchkey_store::resolution::{Charge, Incident, Job};
+    }
+    pub use latchkey_store::{Backend, StoreError};
+}
 
 /// Told when what a door's lock should hold (PIN slots, mode, settings) has changed, so that the
 /// device bridge can reconcile it. The default does nothing: without a bridge, the database is
@@ -123,8 +152,13 @@ impl App {
         }
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Waits for the database's connections to close, at shutdown.
+    pub async fn close(&self) {
+        self.inner.store.close().await;
     }
 
     pub fn now(&self) -> jiff::Timestamp {

@@ -13,7 +13,7 @@ use latchkey_store::lockout as repo;
 
 /// Links queued for each guardian of the case behind `token`: (guardian id, link token).
 async fn links(w: &World, token: &str) -> Vec<(i64, String)> {
-    let mut conn = w.app.store().read().await.expect("read");
+    let mut conn = w.store.read().await.expect("read");
     let case = repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(token))
         .await
         .expect("case")
@@ -188,7 +188,7 @@ async fn one_guardian_saying_no_is_told_to_the_household_and_a_stranger_case_ask
             .answer_guardian_link(&pp, &link, false)
             .await
             .expect("deny");
-        let mut conn = w.app.store().read().await.expect("read");
+        let mut conn = w.store.read().await.expect("read");
         let case = repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(&token))
             .await
             .expect("case")
@@ -282,7 +282,7 @@ async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once
                 .await
                 .expect("unfreeze");
         }
-        let mut conn = w.app.store().read().await.expect("read");
+        let mut conn = w.store.read().await.expect("read");
         let told = frozen_notices(&mut conn, w.resident.id.0).await;
         assert_eq!(
             told, 2,

@@ -21,7 +21,7 @@ fn start(w: &World, unit: &str, identity: &str) -> PublicStart {
 }
 
 async fn notified(w: &World, token: &str) -> Vec<(i64, String)> {
-    let mut conn = w.app.store().read().await.expect("read");
+    let mut conn = w.store.read().await.expect("read");
     let case = repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(token))
         .await
         .expect("case")

@@ -31,7 +31,7 @@ async fn pair(w: &World) {
 }
 
 async fn kinds_told(w: &World, person: PersonId, case: LockoutCaseId) -> Vec<String> {
-    let mut conn = w.app.store().read().await.expect("read");
+    let mut conn = w.store.read().await.expect("read");
     repo::notifications_of_case(&mut conn, case)
         .await
         .expect("notifications")
@@ -416,7 +416,7 @@ async fn a_forced_entry_rotates_every_pin_of_the_door_and_tells_owners_managers_
         assert_eq!(new_c.status, CredentialStatus::Active);
         assert_eq!(new_c.doors, old_c.doors);
         // The owner's notification carries the new PIN sealed for them alone.
-        let mut conn = w.app.store().read().await.expect("read");
+        let mut conn = w.store.read().await.expect("read");
         let told = repo::notifications_of_case(&mut conn, case.id)
             .await
             .expect("notifications");

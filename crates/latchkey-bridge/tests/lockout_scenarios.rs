@@ -18,13 +18,13 @@ use latchkey_app::lockout::{BookLocksmith, CompleteJob, PublicStart};
 use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_app::recovery::LocksmithInput;
 use latchkey_app::secrets::Keys;
-use latchkey_app::store::lockout as cases;
 use latchkey_app::{Clock, ShiftedClock, SystemClock};
 use latchkey_core::model::{CredentialStatus, Role, SensorKind};
 use latchkey_core::schedule::{Day, Schedule, WeeklyWindow};
 use latchkey_core::{CredentialId, LockoutCaseId};
 use latchkey_mqtt::{BrokerOptions, EmbeddedBroker};
 use latchkey_sim::KeypadOutcome;
+use latchkey_store::lockout as cases;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -122,7 +122,7 @@ async fn public_case(rig: &Rig, identity: &str) -> (LockoutCaseId, String) {
         )
         .await
         .unwrap();
-    let mut conn = rig.app.store().read().await.unwrap();
+    let mut conn = rig.store.read().await.unwrap();
     let case = cases::case_by_token(
         &mut conn,
         &latchkey_app::secrets::token_digest(&started.token),
@@ -134,7 +134,7 @@ async fn public_case(rig: &Rig, identity: &str) -> (LockoutCaseId, String) {
 }
 
 async fn told(rig: &Rig, case: LockoutCaseId) -> Vec<(i64, String)> {
-    let mut conn = rig.app.store().read().await.unwrap();
+    let mut conn = rig.store.read().await.unwrap();
     cases::notifications_of_case(&mut conn, case)
         .await
         .unwrap()
@@ -574,7 +574,7 @@ async fn a_forced_door_is_marked_compromised_and_its_pins_are_replaced_on_the_lo
         .id;
     reaches(&rig, old, "removed").await;
     reaches(&rig, new, "set").await;
-    let mut conn = rig.app.store().read().await.unwrap();
+    let mut conn = rig.store.read().await.unwrap();
     let message =
         cases::notifications_of_person_kind(&mut conn, rig.resident.id(), "credential.rotated")
             .await
@@ -602,7 +602,7 @@ async fn a_forced_door_is_marked_compromised_and_its_pins_are_replaced_on_the_lo
         rig.fleet.keypad("lock-0", &pin).unwrap(),
         KeypadOutcome::Opened { .. }
     ));
-    let mut conn = rig.app.store().read().await.unwrap();
+    let mut conn = rig.store.read().await.unwrap();
     let advised =
         cases::notifications_of_person_kind(&mut conn, rig.resident.id(), "door.compromised")
             .await

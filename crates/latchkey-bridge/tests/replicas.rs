@@ -25,7 +25,7 @@ use latchkey_sim::{FleetConfig, KeypadOutcome};
 use latchkey_z2m::Topics;
 
 async fn replica(url: &str, mqtt: MqttUrl, name: &str) -> (App, Arc<BridgeStats>) {
-    let store = latchkey_app::store::Store::open(url).await.unwrap();
+    let store = latchkey_store::Store::open(url).await.unwrap();
     let (notifier, rx_rec) = reconcile::channel();
     let app = App::new(
         store,

@@ -12,15 +12,14 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use jiff::civil::time;
-use latchkey_app::App;
 use latchkey_app::authz::Principal;
 use latchkey_app::credentials::CredentialInput;
 use latchkey_app::directory::{DoorInput, PropertyInput, SensorInput};
 use latchkey_app::people::{MembershipInput, PersonInput};
+use latchkey_app::{App, AppError};
 use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Policy, Role, SensorKind};
 use latchkey_core::schedule::{Day, Schedule, WeeklyWindow};
 use latchkey_core::{DoorId, PersonId, PropertyId, UnitId};
-use latchkey_store::people;
 use tokio::task::JoinSet;
 
 use crate::wiring::app_err;
@@ -151,25 +150,18 @@ pub async fn ensure(app: &App) -> Result<DemoBuilding> {
 }
 
 async fn demo_admin(app: &App) -> Result<Principal> {
-    let mut conn = app
-        .store()
-        .read()
-        .await
-        .map_err(|e| anyhow::anyhow!("storage failed: {e}"))?;
-    let found = people::find_by_email(&mut conn, ADMIN_EMAIL)
-        .await
-        .map_err(|e| anyhow::anyhow!("storage failed: {e}"))?;
-    drop(conn);
-    let id = match found {
-        Some((p, _)) => p.id,
-        None => {
-            app.create_admin("Demo Admin", ADMIN_EMAIL, PASSWORD)
+    match app.terminal_admin(Some(ADMIN_EMAIL)).await {
+        Ok(admin) => Ok(admin),
+        Err(AppError::NotFound(_)) => {
+            let id = app
+                .create_admin("Demo Admin", ADMIN_EMAIL, PASSWORD)
                 .await
                 .map_err(app_err)?
-                .id
+                .id;
+            app.terminal_principal(id).await.map_err(app_err)
         }
-    };
-    app.terminal_principal(id).await.map_err(app_err)
+        Err(e) => Err(app_err(e)),
+    }
 }
 
 struct Building {

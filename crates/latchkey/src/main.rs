@@ -314,7 +314,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             unreachable!("handled above")
         }
     };
-    app.store().close().await;
+    app.close().await;
     Ok(code)
 }
 

@@ -107,7 +107,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         devices.stop().await;
     }
     tracing::info!("shutting down: closing the database");
-    app.store().close().await;
+    app.close().await;
     Ok(())
 }
 

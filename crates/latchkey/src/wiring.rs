@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use latchkey_app::authz::Principal;
 use latchkey_app::secrets::Keys;
 use latchkey_app::{App, AppConfig, AppError, DevicePort, SystemClock};
-use latchkey_core::PersonId;
-use latchkey_store::{Store, people};
+use latchkey_store::Store;
 
 use crate::config::Config;
 
@@ -55,44 +54,19 @@ pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<A
     ))
 }
 
-/// Scans ids upward for the first admin; bounded because the store has no such query yet.
-async fn first_admin(store: &Store) -> Result<Option<PersonId>> {
-    let mut conn = store
-        .read()
-        .await
-        .map_err(|e| anyhow!("storage failed: {e}"))?;
-    let admin = people::first_admin(&mut conn)
-        .await
-        .map_err(|e| anyhow!("storage failed: {e}"))?;
-    Ok(admin.map(|p| p.id))
-}
-
 /// The admin a terminal command acts as: `--as EMAIL`, or the first admin.
 ///
 /// # Errors
 /// No such admin, or no admin at all (with how to create one).
 pub async fn acting_as(app: &App, email: Option<&str>) -> Result<Principal> {
-    let id = match email {
-        Some(email) => {
-            let mut conn = app
-                .store()
-                .read()
-                .await
-                .map_err(|e| anyhow!("storage failed: {e}"))?;
-            let found = people::find_by_email(&mut conn, &email.trim().to_lowercase())
-                .await
-                .map_err(|e| anyhow!("storage failed: {e}"))?;
-            match found {
-                Some((p, _)) if p.is_admin => p.id,
-                Some(_) => bail!("{email} is not an admin; terminal commands act as an admin"),
-                None => bail!("nobody has the e-mail address {email}"),
-            }
+    match (app.terminal_admin(email).await, email) {
+        (Ok(admin), _) => Ok(admin),
+        (Err(AppError::NotFound(_)), None) => Err(anyhow!(
+            "there is no admin yet; create one with `latchkey admin create --name NAME --email EMAIL`"
+        )),
+        (Err(AppError::NotFound(_)), Some(email)) => {
+            Err(anyhow!("nobody has the e-mail address {email}"))
         }
-        None => first_admin(app.store()).await?.ok_or_else(|| {
-            anyhow!(
-                "there is no admin yet; create one with `latchkey admin create --name NAME --email EMAIL`"
-            )
-        })?,
-    };
-    app.terminal_principal(id).await.map_err(app_err)
+        (Err(e), _) => Err(app_err(e)),
+    }
 }

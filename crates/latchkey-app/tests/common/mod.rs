@@ -9,6 +9,8 @@ use latchkey_testkit::TestDb;
 /// and its entry door, a resident of that unit (who can sign in) and a building manager.
 pub struct World {
     pub app: latchkey_app::App,
+    /// The test's own handle on the database, to look at what the use cases wrote.
+    pub store: latchkey_store::Store,
     pub clock: std::sync::Arc<latchkey_app::ManualClock>,
     pub admin: latchkey_app::authz::Principal,
     pub property: latchkey_app::store::records::Property,
@@ -95,7 +97,7 @@ impl World {
         let store = db.open().await;
         let clock = Arc::new(ManualClock::new(start()));
         let app = App::new(
-            store,
+            store.clone(),
             Keys::from_master(&[1; 32]),
             clock.clone(),
             Arc::new(NoDevices),
@@ -159,6 +161,7 @@ impl World {
             .expect("create manager");
         World {
             app,
+            store,
             clock,
             admin,
             property,
@@ -206,8 +209,8 @@ impl World {
             .await
             .expect("anyone may open a case")
             .token;
-        let mut conn = self.app.store().read().await.expect("read");
-        let case = latchkey_app::store::lockout::case_by_token(
+        let mut conn = self.store.read().await.expect("read");
+        let case = latchkey_store::lockout::case_by_token(
             &mut conn,
             &latchkey_app::secrets::token_digest(&token),
         )
@@ -222,16 +225,16 @@ impl World {
     }
 
     pub async fn event_count(&self) -> i64 {
-        let mut conn = self.app.store().read().await.expect("conn");
-        latchkey_app::store::audit::count(&mut conn)
+        let mut conn = self.store.read().await.expect("conn");
+        latchkey_store::audit::count(&mut conn)
             .await
             .expect("count events")
     }
 
     /// Every event of the log, each rendered as one line of text.
     pub async fn all_events_text(&self) -> String {
-        let mut conn = self.app.store().read().await.expect("conn");
-        let events = latchkey_app::store::audit::stored_after(&mut conn, i64::MIN, 1_000_000)
+        let mut conn = self.store.read().await.expect("conn");
+        let events = latchkey_store::audit::stored_after(&mut conn, i64::MIN, 1_000_000)
             .await
             .expect("read events");
         events

@@ -25,6 +25,8 @@ use latchkey_z2m::Topics;
 
 pub struct Rig {
     pub app: App,
+    /// The test's own handle on the database, to look at what the use cases wrote.
+    pub store: latchkey_store::Store,
     pub admin: Principal,
     pub resident: Principal,
     pub property: latchkey_core::PropertyId,
@@ -142,7 +144,7 @@ pub async fn rig_full(
     let store = db.open().await;
     let (notifier, reconcile_rx) = reconcile::channel();
     let app = App::new(
-        store,
+        store.clone(),
         Keys::from_master(&[9; 32]),
         clock,
         Arc::new(notifier),
@@ -252,6 +254,7 @@ pub async fn rig_full(
         .unwrap();
     Rig {
         app,
+        store,
         admin,
         resident,
         property: prop.id,

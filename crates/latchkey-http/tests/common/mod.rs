@@ -397,7 +397,6 @@ impl Fixture {
     }
 
     pub async fn event_count(&self) -> i64 {
-        let mut conn = self.app.store().read().await.unwrap();
-        latchkey_app::store::audit::count(&mut conn).await.unwrap()
+        self.app.audit_len().await.unwrap()
     }
 }

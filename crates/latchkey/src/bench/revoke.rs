@@ -25,7 +25,7 @@ async fn wait_all(
     let mut told = Instant::now();
     loop {
         let done = {
-            let mut conn = rig.app.store().read().await.map_err(|e| anyhow!("{e}"))?;
+            let mut conn = rig.store.read().await.map_err(|e| anyhow!("{e}"))?;
             // Counted by the database: reading ten thousand rows on every poll would take a
             // good share of the two cores away from the server being measured.
             let n = devices::count_slots_of_credential(&mut conn, id, want)

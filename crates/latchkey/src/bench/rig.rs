@@ -27,6 +27,8 @@ use crate::wiring::app_err;
 
 pub struct Rig {
     pub app: App,
+    /// The rig's database, for the bench's own counting reads (never for writes).
+    pub store: latchkey_store::Store,
     pub admin: Principal,
     pub property: latchkey_core::PropertyId,
     pub doors: Vec<DoorId>,
@@ -78,7 +80,7 @@ pub async fn build(
         ..AppConfig::default()
     };
     let app = App::new(
-        store,
+        store.clone(),
         Keys::from_master(&[0x5a; 32]),
         Arc::new(SystemClock),
         Arc::new(notifier),
@@ -213,6 +215,7 @@ pub async fn build(
     });
     Ok(Rig {
         app,
+        store,
         admin,
         property,
         doors,

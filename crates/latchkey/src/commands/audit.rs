@@ -3,12 +3,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use latchkey_app::App;
+use latchkey_app::store::audit::EventFilter;
+use latchkey_app::store::records::Event;
 use latchkey_core::PropertyId;
-use latchkey_store::audit::{self, EventFilter};
-use latchkey_store::records::Event;
 
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::wiring::{acting_as, app_err};
@@ -24,14 +24,7 @@ fn bar(total: u64, what: &str) -> ProgressBar {
 }
 
 async fn event_count(app: &App) -> Result<u64> {
-    let mut conn = app
-        .store()
-        .read()
-        .await
-        .map_err(|e| anyhow!("storage failed: {e}"))?;
-    let n = audit::count(&mut conn)
-        .await
-        .map_err(|e| anyhow!("storage failed: {e}"))?;
+    let n = app.audit_len().await.map_err(app_err)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -65,14 +58,7 @@ pub async fn verify(app: &App) -> Result<ExitCode> {
 /// # Errors
 /// The head cannot be read.
 pub async fn head(app: &App) -> Result<()> {
-    let mut conn = app
-        .store()
-        .read()
-        .await
-        .map_err(|e| anyhow!("storage failed: {e}"))?;
-    let (seq, hash) = audit::read_head(&mut conn)
-        .await
-        .map_err(|e| anyhow!("storage failed: {e}"))?;
+    let (seq, hash) = app.audit_head().await.map_err(app_err)?;
     println!("{seq} {}", hex::encode(hash));
     Ok(())
 }
