@@ -6,7 +6,7 @@
 //! learn that they exist); someone who can see a resource but not change it is "not allowed".
 
 use jiff::Timestamp;
-use latchkey_core::model::Role;
+use latchkey_core::model::{DoorMode, Role};
 use latchkey_core::{PersonId, PropertyId, UnitId};
 use latchkey_store::records::{Membership, Person};
 
@@ -178,6 +178,130 @@ impl Principal {
         } else {
             Err(AppError::not_found("unit"))
         }
+    }
+}
+
+impl Principal {
+    /// Proof that the caller may give `role` — or take it back — at `property`, in `unit` when
+    /// the role belongs to one. Installers grant any role; managers any but installer; a unit's
+    /// residents grant household members, guests and trusted contacts of their own unit.
+    ///
+    /// # Errors
+    /// `NotFound` for outsiders and other units' members; `Forbidden` for a role the caller may
+    /// not grant.
+    pub fn role_granter(
+        &self,
+        property: PropertyId,
+        unit: Option<UnitId>,
+        role: Role,
+    ) -> Result<RoleGranter<'_>> {
+        let granter = match unit {
+            Some(unit) => {
+                if self.unit_admin(property, unit)?.is_staff() {
+                    self.staff(property)?.role()
+                } else {
+                    Role::Resident
+                }
+            }
+            None => self.staff(property)?.role(),
+        };
+        let allowed = match granter {
+            Role::Installer => true,
+            Role::Manager => role != Role::Installer,
+            Role::Resident => {
+                matches!(role, Role::Household | Role::Guest | Role::TrustedContact)
+            }
+            _ => false,
+        };
+        if !allowed {
+            return Err(AppError::forbidden(format!(
+                "you may not grant the role `{role}`"
+            )));
+        }
+        Ok(RoleGranter {
+            principal: self,
+            property,
+            role,
+        })
+    }
+
+    /// Proof that the caller may change a door of `property` (belonging to `unit`, if any):
+    /// staff may change anything; a unit's residents may only switch their own unit's door
+    /// between normal, privacy and vacation (`settings` is whether anything but the mode
+    /// changes).
+    ///
+    /// # Errors
+    /// `NotFound` for outsiders; `Forbidden` for anything else a resident asks.
+    pub fn door_changer(
+        &self,
+        property: PropertyId,
+        unit: Option<UnitId>,
+        settings: bool,
+        mode: Option<DoorMode>,
+    ) -> Result<DoorChanger<'_>> {
+        self.member(property)?;
+        if self.staff(property).is_ok() {
+            return Ok(DoorChanger {
+                principal: self,
+                property,
+                staff: true,
+            });
+        }
+        let own = unit.is_some_and(|u| self.resident_units(property).contains(&u));
+        let resident_mode = matches!(
+            mode,
+            Some(DoorMode::Normal | DoorMode::Privacy | DoorMode::Vacation)
+        );
+        if own && !settings && resident_mode {
+            Ok(DoorChanger {
+                principal: self,
+                property,
+                staff: false,
+            })
+        } else {
+            Err(AppError::forbidden(
+                "residents may only switch their own unit's door between normal, privacy and vacation",
+            ))
+        }
+    }
+}
+
+/// Proof that the caller may grant (or end) one role at a property.
+pub struct RoleGranter<'a> {
+    principal: &'a Principal,
+    property: PropertyId,
+    role: Role,
+}
+
+impl RoleGranter<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    pub fn property(&self) -> PropertyId {
+        self.property
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+}
+
+/// Proof that the caller may change a door: everything (staff) or its mode only (residents).
+pub struct DoorChanger<'a> {
+    principal: &'a Principal,
+    property: PropertyId,
+    staff: bool,
+}
+
+impl DoorChanger<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    pub fn property(&self) -> PropertyId {
+        self.property
+    }
+    /// Whether the change is staff's (anything) rather than a resident's (the mode).
+    pub fn is_staff(&self) -> bool {
+        self.staff
     }
 }
 

@@ -1,7 +1,7 @@
 //! Properties, units, door groups, doors and sensors: the building as the installer sets it up.
 
 use jiff::tz::TimeZone;
-use latchkey_core::model::{DoorKind, DoorMode, Policy, Role, SensorKind};
+use latchkey_core::model::{DoorKind, DoorMode, Policy, SensorKind};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{DoorGroupId, DoorId, PropertyId, SensorId, UnitId};
 use latchkey_store::Conn;
@@ -563,22 +563,8 @@ impl App {
     /// `Forbidden`, `Invalid` or `Conflict` as the case may be.
     pub async fn update_door(&self, who: &Principal, id: DoorId, patch: DoorPatch) -> Result<Door> {
         let mut d = self.get_door(who, id).await?;
-        let staff = who.staff(d.property_id).is_ok();
-        if !staff {
-            let own = d
-                .unit_id
-                .is_some_and(|u| who.resident_units(d.property_id).contains(&u));
-            let mode_only = patch.name.is_none() && patch.pin_slots.is_none();
-            let resident_mode = matches!(
-                patch.mode,
-                Some(DoorMode::Normal | DoorMode::Privacy | DoorMode::Vacation)
-            );
-            if !(own && mode_only && resident_mode) {
-                return Err(AppError::forbidden(
-                    "residents may only switch their own unit's door between normal, privacy and vacation",
-                ));
-            }
-        }
+        let settings = patch.name.is_some() || patch.pin_slots.is_some();
+        let _may = who.door_changer(d.property_id, d.unit_id, settings, patch.mode)?;
         if let Some(n) = &patch.name {
             d.name = check_text("name", n, 100)?;
         }
@@ -697,14 +683,4 @@ fn changed(fields: &[(&str, bool)]) -> Vec<String> {
         .filter(|(_, c)| *c)
         .map(|(f, _)| (*f).to_owned())
         .collect()
-}
-
-/// Whether a role may be granted by a given granter role.
-pub(crate) fn may_grant(granter: Role, role: Role) -> bool {
-    match granter {
-        Role::Installer => true,
-        Role::Manager => role != Role::Installer,
-        Role::Resident => matches!(role, Role::Household | Role::Guest | Role::TrustedContact),
-        _ => false,
-    }
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::auth::normalize_email;
 use crate::authz::Principal;
-use crate::directory::{check_text, may_grant};
+use crate::directory::check_text;
 use crate::{App, AppError, Result, secrets};
 
 pub(crate) fn check_name(name: &str) -> Result<String> {
@@ -81,23 +81,7 @@ impl App {
                 "must be after valid_from",
             ));
         }
-        let granter = match m.unit_id {
-            Some(unit) => {
-                let admin = who.unit_admin(property, unit)?;
-                if admin.is_staff() {
-                    who.staff(property)?.role()
-                } else {
-                    Role::Resident
-                }
-            }
-            None => who.staff(property)?.role(),
-        };
-        if !may_grant(granter, m.role) {
-            return Err(AppError::forbidden(format!(
-                "you may not grant the role `{}`",
-                m.role
-            )));
-        }
+        let _may = who.role_granter(property, m.unit_id, m.role)?;
         if let Some(unit) = m.unit_id {
             let mut conn = self.store().read().await?;
             property::get_unit(&mut conn, unit)
@@ -380,15 +364,7 @@ impl App {
         at: Option<Timestamp>,
     ) -> Result<Membership> {
         let mut m = self.get_membership(who, id).await?;
-        let may = match m.unit_id {
-            Some(u) => who
-                .unit_admin(m.property_id, u)
-                .is_ok_and(|a| a.is_staff() || may_grant(Role::Resident, m.role)),
-            None => who
-                .staff(m.property_id)
-                .is_ok_and(|s| may_grant(s.role(), m.role)),
-        };
-        if !may {
+        if who.role_granter(m.property_id, m.unit_id, m.role).is_err() {
             return Err(AppError::forbidden("you may not end this membership"));
         }
         let now = self.now();
