@@ -346,11 +346,13 @@ impl App {
     /// `Store` on a failed read or write; then nothing changed.
     pub async fn remove_staff_unit_doors(&self) -> Result<usize> {
         let now = self.now();
-        let mut tx = self.store().write().await?;
+        // Read first: at almost every start there is nothing to change, and then no write
+        // transaction is opened. Nothing else runs yet, so what was read still holds.
+        let mut conn = self.store().read().await?;
         let mut events = Vec::new();
         let mut changed = Vec::new();
-        for prop in property::list_properties(tx.conn()).await? {
-            let unit_doors: Vec<DoorId> = property::list_doors(tx.conn(), prop.id)
+        for prop in property::list_properties(&mut conn).await? {
+            let unit_doors: Vec<DoorId> = property::list_doors(&mut conn, prop.id)
                 .await?
                 .iter()
                 .filter(|d| is_unit_door(d))
@@ -359,8 +361,8 @@ impl App {
             if unit_doors.is_empty() {
                 continue;
             }
-            let memberships = people::list_memberships(tx.conn(), prop.id).await?;
-            for c in creds::list_credentials(tx.conn(), prop.id, None).await? {
+            let memberships = people::list_memberships(&mut conn, prop.id).await?;
+            for c in creds::list_credentials(&mut conn, prop.id, None).await? {
                 let held_by_staff = holder_membership(&memberships, &c, now)
                     .is_some_and(|m: &Membership| m.unit_id.is_none());
                 let remove: Vec<DoorId> = c
@@ -372,7 +374,6 @@ impl App {
                 if !held_by_staff || remove.is_empty() {
                     continue;
                 }
-                creds::remove_doors(tx.conn(), c.id, &remove).await?;
                 events.push(
                     NewEvent::new(
                         "credential.unit_doors_removed",
@@ -388,8 +389,13 @@ impl App {
                 changed.push((c.id, remove));
             }
         }
+        drop(conn);
         if events.is_empty() {
             return Ok(0);
+        }
+        let mut tx = self.store().write().await?;
+        for (id, doors) in &changed {
+            creds::remove_doors(tx.conn(), *id, doors).await?;
         }
         self.commit_at(tx, events, now).await?;
         for (id, doors) in &changed {
