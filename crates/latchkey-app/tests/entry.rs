@@ -638,3 +638,141 @@ async fn an_emergency_needs_a_reason_and_tells_the_household_at_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_notice_does_not_open_a_door_whose_household_asked_for_privacy() {
+    latchkey_testkit::each_backend("entry_notice_privacy", |db| async move {
+        let b = building(&db).await;
+        let max = b.w.principal(b.w.manager.id).await;
+        let from = b.w.clock.now() + SignedDuration::from_hours(25);
+        b.w.app
+            .create_entry_notice(&max, b.w.property.id, notice(&b, from, 1, "meter reading"))
+            .await
+            .expect("a notice");
+        let rosa = b.w.principal(b.w.resident.id).await;
+        b.w.app
+            .update_door(
+                &rosa,
+                b.w.door.id,
+                latchkey_app::directory::DoorPatch {
+                    name: None,
+                    mode: Some(DoorMode::Privacy),
+                    pin_slots: None,
+                },
+            )
+            .await
+            .expect("the resident asks for privacy");
+        b.w.clock.set(from + SignedDuration::from_mins(10));
+        let why = forbidden(
+            b.w.app
+                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
+                .await,
+        );
+        assert!(why.contains("privacy"), "{why}");
+        assert_eq!(b.locks.unlocks_of(LOCK), 0);
+        b.w.app
+            .remote_command(
+                &max,
+                b.w.door.id,
+                RemoteAction::Unlock,
+                Some("smoke alarm sounding for ten minutes"),
+                WAIT,
+            )
+            .await
+            .expect("an emergency still opens it");
+        assert_eq!(b.locks.unlocks_of(LOCK), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_notices_are_refused_with_the_field_and_change_nothing() {
+    latchkey_testkit::each_backend("entry_notice_bad_input", |db| async move {
+        let b = building(&db).await;
+        let max = b.w.principal(b.w.manager.id).await;
+        let from = b.w.clock.now() + SignedDuration::from_hours(30);
+        let good = || notice(&b, from, 2, "replace the smoke detector");
+        let other_unit =
+            b.w.app
+                .create_unit(&b.w.admin, b.w.property.id, "4072", 4, None)
+                .await
+                .expect("a second unit");
+        let before = b.w.event_count().await;
+        let cases: Vec<(EntryNoticeInput, &str)> = vec![
+            (
+                EntryNoticeInput {
+                    window_until: from - SignedDuration::from_mins(1),
+                    ..good()
+                },
+                "window_until",
+            ),
+            (notice(&b, from, 13, "a day of painting"), "window_until"),
+            (
+                EntryNoticeInput {
+                    purpose: "  ".into(),
+                    ..good()
+                },
+                "purpose",
+            ),
+            (
+                EntryNoticeInput {
+                    purpose: "fix".into(),
+                    ..good()
+                },
+                "purpose",
+            ),
+            (
+                EntryNoticeInput {
+                    doors: Some(vec![b.lobby]),
+                    ..good()
+                },
+                "doors",
+            ),
+            (
+                EntryNoticeInput {
+                    doors: Some(Vec::new()),
+                    ..good()
+                },
+                "doors",
+            ),
+            (
+                EntryNoticeInput {
+                    unit_id: other_unit.id,
+                    ..good()
+                },
+                "unit_id",
+            ),
+            (
+                EntryNoticeInput {
+                    unit_id: latchkey_core::UnitId(999_999),
+                    ..good()
+                },
+                "unit_id",
+            ),
+        ];
+        for (input, want) in cases {
+            match b
+                .w
+                .app
+                .create_entry_notice(&max, b.w.property.id, input)
+                .await
+            {
+                Err(AppError::Invalid { field, message }) => {
+                    assert_eq!(field, want, "{message}");
+                }
+                other => panic!("expected Invalid on {want}, got {:?}", other.map(|n| n.id)),
+            }
+        }
+        assert_eq!(b.w.event_count().await, before, "nothing was written");
+        assert!(
+            told(&b, b.w.resident.id, "entry_notice.created")
+                .await
+                .is_empty()
+        );
+        assert!(matches!(
+            b.w.app.cancel_entry_notice(&max, 999_999).await,
+            Err(AppError::NotFound(_))
+        ));
+    })
+    .await;
+}
