@@ -20,8 +20,10 @@ use crate::directory::{load_property, time_zone};
 use crate::{App, AppError, Result};
 
 /// The membership that gives a credential its holder's role and validity: one for the
-/// credential's unit, or a property-wide one. The one in force at `at` wins; otherwise the next
-/// to start; otherwise the last to end. `None` when the holder has no standing at all.
+/// credential's unit, or a property-wide one. A unit's credential is held in the holder's role
+/// in that unit when they have one there (a manager living in the building opens their own
+/// home as its resident, not as staff). The one in force at `at` wins; otherwise the next to
+/// start; otherwise the last to end. `None` when the holder has no standing at all.
 pub fn holder_membership<'a>(
     memberships: &'a [Membership],
     c: &Credential,
@@ -32,6 +34,15 @@ pub fn holder_membership<'a>(
         .filter(|m| m.person_id == c.person_id && m.property_id == c.property_id)
         .filter(|m| m.unit_id.is_none() || m.unit_id == c.unit_id)
         .collect();
+    let relevant: Vec<&Membership> =
+        if c.unit_id.is_some() && relevant.iter().any(|m| m.unit_id == c.unit_id) {
+            relevant
+                .into_iter()
+                .filter(|m| m.unit_id == c.unit_id)
+                .collect()
+        } else {
+            relevant
+        };
     if let Some(m) = relevant.iter().find(|m| m.is_active_at(at)) {
         return Some(m);
     }
@@ -96,8 +107,15 @@ pub fn door_context(d: &Door) -> DoorContext {
     DoorContext {
         id: d.id,
         mode: d.mode,
+        unit_entry: is_unit_door(d),
         keypad_disabled_until: d.keypad_disabled_until,
     }
+}
+
+/// A unit's own door: it belongs to a unit, or is a unit's entry. No staff credential opens
+/// it; staff enter under an entry notice or as an emergency (see `entry.rs`).
+pub fn is_unit_door(d: &Door) -> bool {
+    d.unit_id.is_some() || d.kind == latchkey_core::model::DoorKind::UnitEntry
 }
 
 /// "Would this open?" Either a credential or a person (all of whose credentials are tried).
@@ -294,6 +312,7 @@ impl AccessIndex {
         let unknown_door = DoorContext {
             id: door,
             mode: latchkey_core::model::DoorMode::Normal,
+            unit_entry: false,
             keypad_disabled_until: None,
         };
         let ctx = self.doors.get(&door).unwrap_or(&unknown_door);

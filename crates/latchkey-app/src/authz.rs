@@ -103,6 +103,16 @@ impl Principal {
             .collect()
     }
 
+    /// Units of `property` where this person lives (resident or household member): the units
+    /// whose entry notices they see.
+    pub fn home_units(&self, property: PropertyId) -> Vec<UnitId> {
+        self.active()
+            .filter(|m| m.property_id == property)
+            .filter(|m| matches!(m.role, Role::Resident | Role::Household))
+            .filter_map(|m| m.unit_id)
+            .collect()
+    }
+
     /// Any standing at the property.
     ///
     /// # Errors

@@ -201,9 +201,11 @@ impl App {
             .map(|m| m.role);
         let allowed = match input.unit_id {
             Some(u) => unit_doors(&mut conn, u).await?,
+            // A property-wide credential covers the shared doors by default, never a unit's own.
             None => property::list_doors(&mut conn, property_id)
                 .await?
                 .into_iter()
+                .filter(|d| !crate::access::is_unit_door(d))
                 .map(|d| d.id)
                 .collect(),
         };
@@ -238,6 +240,8 @@ impl App {
             }
             None => allowed,
         };
+        self.refuse_unit_doors_to_staff(property_id, &holder_ms, input.unit_id, &doors)
+            .await?;
 
         let mut attempt = pin;
         let credential = loop {

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod credentials;
 pub mod devices;
 pub mod directory;
+pub mod entry;
 mod error;
 pub mod events;
 pub mod incidents;

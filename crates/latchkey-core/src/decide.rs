@@ -11,7 +11,11 @@
 //! 2. status revoked → [`DenyReason::Revoked`]; frozen → [`DenyReason::Frozen`]
 //! 3. a physical-key record → [`DenyReason::PhysicalKeyOnly`] (never decided electronically)
 //! 4. the credential is presented the wrong way (a PIN over RFID…) → [`DenyReason::WrongMethod`]
-//! 5. the door is not one of the credential's doors → [`DenyReason::NotForThisDoor`]
+//! 5. the door is not one of the credential's doors → [`DenyReason::NotForThisDoor`]; a unit's
+//!    own door and a holder in a property-wide role (installer, manager, locksmith) →
+//!    [`DenyReason::StaffOnUnitDoor`]: staff reach a unit only through an entry notice or an
+//!    audited emergency, never with a credential, whatever the door's mode and even if an old
+//!    credential still lists the door
 //! 6. the holder's membership `[from, until)` → [`DenyReason::MembershipNotStarted`] /
 //!    [`DenyReason::MembershipEnded`]
 //! 7. the schedule → [`DenyReason::NotYetValid`] / [`DenyReason::Expired`] /
@@ -58,6 +62,8 @@ pub struct CredentialRule {
 pub struct DoorContext {
     pub id: DoorId,
     pub mode: DoorMode,
+    /// A unit's own door (its entry), which no credential held in a property-wide role opens.
+    pub unit_entry: bool,
     /// Set by the lock after too many wrong codes.
     pub keypad_disabled_until: Option<Timestamp>,
 }
@@ -99,6 +105,7 @@ pub enum DenyReason {
     WrongMethod,
     PhysicalKeyOnly,
     NotForThisDoor,
+    StaffOnUnitDoor,
     MembershipNotStarted,
     MembershipEnded,
     NotYetValid,
@@ -120,6 +127,7 @@ impl DenyReason {
         DenyReason::PhysicalKeyOnly,
         DenyReason::WrongMethod,
         DenyReason::NotForThisDoor,
+        DenyReason::StaffOnUnitDoor,
         DenyReason::MembershipNotStarted,
         DenyReason::MembershipEnded,
         DenyReason::NotYetValid,
@@ -141,6 +149,7 @@ impl DenyReason {
             DenyReason::WrongMethod => "wrong_method",
             DenyReason::PhysicalKeyOnly => "physical_key_only",
             DenyReason::NotForThisDoor => "not_for_this_door",
+            DenyReason::StaffOnUnitDoor => "staff_on_unit_door",
             DenyReason::MembershipNotStarted => "membership_not_started",
             DenyReason::MembershipEnded => "membership_ended",
             DenyReason::NotYetValid => "not_yet_valid",
@@ -169,6 +178,9 @@ impl DenyReason {
                 "a physical key record cannot open a door electronically; use the key itself"
             }
             DenyReason::NotForThisDoor => "this credential does not open this door",
+            DenyReason::StaffOnUnitDoor => {
+                "staff credentials do not open a unit's own door: staff enter under an entry notice told to the household in advance, or as an audited emergency"
+            }
             DenyReason::MembershipNotStarted => {
                 "the holder's access to this property has not started yet"
             }
@@ -225,6 +237,9 @@ fn check(req: &AccessRequest<'_>) -> Result<bool, DenyReason> {
     }
     if cred.doors.binary_search(&req.door.id).is_err() {
         return Err(DenyReason::NotForThisDoor);
+    }
+    if req.door.unit_entry && cred.holder_role.is_property_wide() {
+        return Err(DenyReason::StaffOnUnitDoor);
     }
     if cred.holder_from.is_some_and(|from| req.at < from) {
         return Err(DenyReason::MembershipNotStarted);

@@ -231,6 +231,9 @@ pub struct Policy {
     /// household can cancel it; none when the case was proven with the person's own passkey
     /// or authenticator.
     pub credential_change_delay_minutes: u32,
+    /// Hours before an entry notice's window starts by which the unit's household must have
+    /// been told: staff reach a unit's door only through such a notice or an emergency.
+    pub entry_notice_hours: u32,
 }
 
 impl Default for Policy {
@@ -250,6 +253,7 @@ impl Default for Policy {
             one_time_pin_minutes: 15,
             require_presence: false,
             credential_change_delay_minutes: 60,
+            entry_notice_hours: 24,
         }
     }
 }
@@ -290,6 +294,9 @@ impl Policy {
             return Err(
                 "credential_change_delay_minutes must be between 0 and 10080 (a week)".into(),
             );
+        }
+        if !(1..=720).contains(&self.entry_notice_hours) {
+            return Err("entry_notice_hours must be between 1 and 720 (30 days)".into());
         }
         if self.recovery_proofs.contains(&ProofKind::Presence) {
             return Err(
@@ -352,5 +359,14 @@ mod tests {
         let landlord: Policy = serde_json::from_str(r#"{"locksmith_paid_by":"landlord"}"#).unwrap();
         assert_eq!(landlord.locksmith_paid_by, Payer::Landlord);
         assert!(serde_json::from_str::<Policy>(r#"{"locksmith_paid_by":"nobody"}"#).is_err());
+    }
+
+    #[test]
+    fn entry_notices_default_to_a_day_and_can_never_be_instant() {
+        assert_eq!(Policy::default().entry_notice_hours, 24);
+        let none: Policy = serde_json::from_str(r#"{"entry_notice_hours":0}"#).unwrap();
+        assert!(none.validate().unwrap_err().contains("entry_notice_hours"));
+        let two_days: Policy = serde_json::from_str(r#"{"entry_notice_hours":48}"#).unwrap();
+        assert!(two_days.validate().is_ok());
     }
 }

@@ -118,6 +118,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(recovery::set_on_call))
         .routes(routes!(recovery::list_locksmiths, recovery::add_locksmith))
         .routes(routes!(recovery::set_locksmith_status))
+        .routes(routes!(entry_notices::list, entry_notices::create))
+        .routes(routes!(entry_notices::cancel))
 }
 
 /// The OpenAPI document of the API.

@@ -620,6 +620,42 @@ fn rows() -> Vec<Row> {
             body: |_, _| Some(r#"{"note":"lock replaced"}"#.into()),
             expect: "401 404 404 404 404 404 404 404",
         },
+        // Staff reach a unit's door only under an entry notice or as an emergency.
+        Row {
+            op: "post /api/v1/properties/{id}/entry-notices",
+            path: |f, _| format!("/api/v1/properties/{}/entry-notices", f.property),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"unit_id":{},"purpose":"radiator check","window_from":"2026-11-28T12:00:00Z","window_until":"2026-11-28T14:00:00Z"}}"#,
+                    f.unit
+                ))
+            },
+            expect: "401 404 403 403 403 201 201 201",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/entry-notices",
+            path: |f, _| format!("/api/v1/properties/{}/entry-notices", f.property),
+            body: none,
+            expect: "401 404 403 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/entry-notices/{id}/cancel",
+            path: |f, _| format!("/api/v1/entry-notices/{}/cancel", f.entry_notice),
+            body: none,
+            expect: "401 404 404 403 403 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/doors/{id}/unlock",
+            path: |f, _| format!("/api/v1/doors/{}/unlock", f.door),
+            body: |_, _| Some(r#"{"emergency_reason":"smoke coming from under the door"}"#.into()),
+            expect: "401 404 403 403 403 503 503 503",
+        },
+        Row {
+            op: "post /api/v1/doors/{id}/unlock",
+            path: |f, _| format!("/api/v1/doors/{}/unlock", f.door),
+            body: |_, _| Some(r#"{"emergency_reason":" "}"#.into()),
+            expect: "401 404 403 403 403 422 422 422",
+        },
     ]
 }
 

@@ -297,3 +297,21 @@ pub async fn pin_taken(conn: &mut Conn, doors: &[DoorId], digest: &[u8]) -> Resu
     }
     Ok(false)
 }
+
+/// Takes `doors` off a credential; returns how many it listed.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn remove_doors(conn: &mut Conn, id: CredentialId, doors: &[DoorId]) -> Result<u64> {
+    let mut removed = 0;
+    for d in doors {
+        removed +=
+            sqlx::query("DELETE FROM credential_doors WHERE credential_id = $1 AND door_id = $2")
+                .bind(id.0)
+                .bind(d.0)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+    }
+    Ok(removed)
+}

@@ -48,6 +48,7 @@ fn new_property(name: &str) -> NewProperty {
             locksmith_paid_by: latchkey_core::model::Payer::Landlord,
             one_time_pin_minutes: 30,
             require_presence: true,
+            entry_notice_hours: 48,
             credential_change_delay_minutes: 30,
         },
         office_hours: weekday_mornings(),

@@ -500,6 +500,7 @@ async fn recovery_registries(
         app.set_on_call(admin, b.property, maria, weekend_evenings)
             .await
             .map_err(app_err)?;
+        announce_smoke_alarm_test(app, b, maria).await?;
     }
     let smith = app
         .add_locksmith(
@@ -539,6 +540,38 @@ async fn recovery_registries(
     Ok(())
 }
 
+/// The manager's key opens the shared doors only; she enters a unit under an entry notice. The
+/// demo has one: the yearly smoke-alarm test in 2B, two days ahead, told to 2B's household.
+async fn announce_smoke_alarm_test(app: &App, b: &Building, maria: PersonId) -> Result<()> {
+    let Some((_, unit)) = b.units.iter().find(|(label, _)| label == "2B") else {
+        return Ok(());
+    };
+    let manager = app.terminal_principal(maria).await.map_err(app_err)?;
+    let day = app
+        .now()
+        .in_tz("Europe/Berlin")?
+        .date()
+        .checked_add(jiff::Span::new().days(2))?;
+    let at = |hour| -> Result<jiff::Timestamp> {
+        Ok(day.at(hour, 0, 0, 0).in_tz("Europe/Berlin")?.timestamp())
+    };
+    app.create_entry_notice(
+        &manager,
+        b.property,
+        latchkey_app::entry::EntryNoticeInput {
+            unit_id: *unit,
+            doors: None,
+            purpose: "yearly smoke alarm test".into(),
+            window_from: at(10)?,
+            window_until: at(12)?,
+        },
+    )
+    .await
+    .map_err(app_err)
+    .context("announcing the smoke alarm test")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::device_name;
@@ -559,5 +592,89 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn the_demo_manager_cannot_open_a_unit_door_at_will() {
+        latchkey_testkit::each_backend("demo_manager", |db| async move {
+            use latchkey_app::devices::RemoteAction;
+            use latchkey_app::{App, AppConfig, AppError, NoDevices, SystemClock, secrets::Keys};
+            let app = App::new(
+                db.open().await,
+                Keys::from_master(&[5; 32]),
+                std::sync::Arc::new(SystemClock),
+                std::sync::Arc::new(NoDevices),
+                AppConfig::default(),
+            );
+            super::ensure(&app).await.expect("the demo building");
+            let principal = |email: &'static str| {
+                let app = app.clone();
+                async move {
+                    let mut conn = app.store().read().await.expect("read");
+                    let (p, _) = latchkey_store::people::find_by_email(&mut conn, email)
+                        .await
+                        .expect("look up")
+                        .expect("a demo account");
+                    drop(conn);
+                    app.terminal_principal(p.id).await.expect("principal")
+                }
+            };
+            let maria = principal("manager@linden-court.example").await;
+            let ana = principal("ana.1a@linden-court.example").await;
+            let doors = app
+                .list_doors(&maria, maria_property(&app, &maria).await)
+                .await
+                .expect("doors");
+            let unit_doors: Vec<_> = doors.iter().filter(|d| d.unit_id.is_some()).collect();
+            let entry_1a = unit_doors
+                .iter()
+                .find(|d| d.name == "Unit 1A entry")
+                .expect("1A's door");
+            let keys = app
+                .list_credentials(&maria, entry_1a.property_id, Some(maria.id()))
+                .await
+                .expect("her credentials");
+            assert!(!keys.is_empty(), "the manager holds a phone key");
+            for k in &keys {
+                assert!(
+                    unit_doors.iter().all(|d| !k.doors.contains(&d.id)),
+                    "the manager's key covers the shared doors only: {:?}",
+                    k.doors
+                );
+            }
+            let wait = std::time::Duration::from_millis(50);
+            match app
+                .remote_command(&maria, entry_1a.id, RemoteAction::Unlock, None, wait)
+                .await
+            {
+                Err(AppError::Forbidden(why)) => assert!(why.contains("entry notice"), "{why}"),
+                other => panic!("expected Forbidden, got {:?}", other.map(|c| c.status)),
+            }
+            // Ana's own key is let through (no lock bridge runs here, hence "unavailable").
+            assert!(matches!(
+                app.remote_command(&ana, entry_1a.id, RemoteAction::Unlock, None, wait)
+                    .await,
+                Err(AppError::Unavailable(_))
+            ));
+            let notices = app
+                .list_entry_notices(&maria, entry_1a.property_id)
+                .await
+                .expect("notices");
+            assert_eq!(notices.len(), 1, "the smoke alarm test in 2B is announced");
+        })
+        .await;
+    }
+
+    async fn maria_property(
+        app: &latchkey_app::App,
+        who: &latchkey_app::authz::Principal,
+    ) -> latchkey_core::PropertyId {
+        app.list_properties(who)
+            .await
+            .expect("properties")
+            .into_iter()
+            .find(|p| p.name == super::PROPERTY)
+            .expect("the demo building")
+            .id
     }
 }

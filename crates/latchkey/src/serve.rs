@@ -39,6 +39,12 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         let (notifier, rx) = reconcile::channel();
         (open_app(&config, Arc::new(notifier)).await?, Some(rx))
     };
+    // Older versions let staff credentials list units' own doors; they never open them now,
+    // and this takes them off (audited). See OPERATIONS.md, "Staff and units' doors".
+    app.remove_staff_unit_doors()
+        .await
+        .map_err(crate::wiring::app_err)
+        .context("taking units' doors off staff credentials")?;
     let demo = if mode.demo {
         Some(demo::ensure(&app).await?)
     } else {

@@ -25,6 +25,9 @@ pub(crate) struct NewCommand {
     /// The audit event's kind and data; the command id is added to the data.
     pub kind: &'static str,
     pub data: serde_json::Value,
+    /// Messages to queue with the command (the household told of an opening); the command id
+    /// is added to each body.
+    pub tell: Vec<latchkey_store::lockout::Notification>,
     pub reply: oneshot::Sender<Result<LockCommand>>,
 }
 
@@ -90,6 +93,15 @@ async fn write(app: &App, batch: &[NewCommand]) -> Result<Vec<LockCommand>> {
         let mut data = c.data.clone();
         if let Some(map) = data.as_object_mut() {
             map.insert("command".into(), serde_json::json!(cmd.id));
+        }
+        if !c.tell.is_empty() {
+            let mut tell = c.tell.clone();
+            for n in &mut tell {
+                if let Some(map) = n.body.as_object_mut() {
+                    map.insert("command".into(), serde_json::json!(cmd.id));
+                }
+            }
+            latchkey_store::lockout::queue(tx.conn(), &tell).await?;
         }
         events.push(
             NewEvent::new(c.kind, format!("door:{}", c.door))

@@ -33,6 +33,7 @@ pub(crate) fn desired_for(
     let ctx = DoorContext {
         id: door.id,
         mode: door.mode,
+        unit_entry: crate::access::is_unit_door(door),
         keypad_disabled_until: None,
     };
     let decision = decide(&AccessRequest {
@@ -53,6 +54,7 @@ pub(crate) fn desired_for(
             | DenyReason::UsesExhausted
             | DenyReason::MembershipEnded
             | DenyReason::NotForThisDoor
+            | DenyReason::StaffOnUnitDoor
             | DenyReason::UnknownCredential
             | DenyReason::WrongMethod
             | DenyReason::PhysicalKeyOnly => Desired::Empty,

@@ -1,5 +1,7 @@
 //! Remote lock and unlock: authorised by the caller's phone key (through `decide`, so door
-//! modes and schedules apply) or, for staff, as an audited emergency; answered when the lock
+//! modes and schedules apply); for staff on the building's shared doors by their role; on a
+//! unit's own door only inside an entry notice's window or as an emergency with a reason, both
+//! told to the household in the command's transaction (see `entry.rs`). Answered when the lock
 //! reports the new position or at the deadline with "not yet known".
 
 use std::time::Duration;
@@ -15,9 +17,10 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::Waiter;
-use crate::access::{door_context, holder_membership, rule_for};
+use crate::access::{door_context, holder_membership, is_unit_door, rule_for};
 use crate::authz::Principal;
 use crate::directory::{load_property, time_zone};
+use crate::entry::{EntryNotice, NoticeBasis, tell_household};
 use crate::{App, AppError, Result};
 
 /// What to do to a door.
@@ -78,40 +81,65 @@ impl App {
         )?;
         let now = self.now();
         let staff = who.staff(door.property_id).is_ok();
-        let credential = match emergency {
+        let (credential, notice) = match emergency {
             Some(reason) => {
                 if !staff {
                     return Err(AppError::forbidden(
                         "only the building's managers and installers may send an emergency command",
                     ));
                 }
-                if reason.trim().len() < 5 {
+                if reason.trim().chars().count() < 5 {
                     return Err(AppError::invalid(
                         "reason",
-                        "say why this is an emergency (at least 5 characters)",
+                        "say why this is an emergency (at least 5 characters); the residents are told",
                     ));
                 }
-                None
+                (None, None)
             }
             None => {
                 let basis = self.remote_basis(who, &door, action, now).await?;
                 match basis {
-                    Basis::Credential(c) => Some(c),
-                    Basis::Staff => None,
+                    Basis::Credential(c) => (Some(c), None),
+                    Basis::Staff => (None, None),
+                    Basis::Notice(n) => (None, Some(n)),
                     Basis::Denied(reason) => return Err(AppError::forbidden(reason)),
                 }
             }
         };
-        let kind = if emergency.is_some() {
-            "lock.emergency_command"
-        } else {
-            "lock.command"
+        let (kind, tell_kind, text) = match (emergency, &notice) {
+            (Some(_), _) => (
+                "lock.emergency_command",
+                Some("lock.emergency_command"),
+                "Building staff sent an emergency command to your door, for the reason given.",
+            ),
+            (None, Some(_)) => (
+                "entry_notice.opened",
+                Some("entry_notice.opened"),
+                "Building staff opened your door under the entry notice you were given.",
+            ),
+            (None, None) => ("lock.command", None, ""),
+        };
+        let tell = match (tell_kind, door.unit_id) {
+            (Some(tell_kind), Some(unit)) => {
+                let body = json!({
+                    "action": action, "door_id": door.id, "door": door.name, "by": who.id(),
+                    "reason": emergency,
+                    "entry_notice_id": notice.as_ref().map(|n| n.id),
+                    "purpose": notice.as_ref().map(|n| n.purpose.clone()),
+                    "text": text,
+                });
+                let mut conn = self.store().read().await?;
+                tell_household(&mut conn, door.property_id, unit, tell_kind, &body, now).await?
+            }
+            _ => Vec::new(),
         };
         let data = json!({
             "action": action, "credential_id": credential, "reason": emergency,
-            "residents_told": emergency.is_some() && door.unit_id.is_some(),
+            "entry_notice_id": notice.as_ref().map(|n| n.id),
+            "residents_told": !tell.is_empty(),
+            "told": tell.iter().map(|n| n.person_id).collect::<Vec<_>>(),
         });
-        self.send_to_lock(
+        self.send_to_lock_telling(
             ToLock {
                 door: door.id,
                 property: door.property_id,
@@ -120,6 +148,7 @@ impl App {
                 kind,
                 data,
             },
+            tell,
             action,
             wait,
         )
@@ -131,6 +160,18 @@ impl App {
     pub(crate) async fn send_to_lock(
         &self,
         to: ToLock<'_>,
+        action: RemoteAction,
+        wait: Duration,
+    ) -> Result<RemoteOutcome> {
+        self.send_to_lock_telling(to, Vec::new(), action, wait)
+            .await
+    }
+
+    /// [`App::send_to_lock`], queueing `tell` in the transaction that records the command.
+    async fn send_to_lock_telling(
+        &self,
+        to: ToLock<'_>,
+        tell: Vec<latchkey_store::lockout::Notification>,
         action: RemoteAction,
         wait: Duration,
     ) -> Result<RemoteOutcome> {
@@ -151,6 +192,7 @@ impl App {
                 deadline,
                 kind: to.kind,
                 data: to.data,
+                tell,
                 reply: placeholder,
             })
             .await?;
@@ -265,7 +307,7 @@ impl App {
         now: jiff::Timestamp,
     ) -> Result<Basis> {
         let staff = who.staff(door.property_id).is_ok();
-        if staff && door.unit_id.is_none() {
+        if staff && !is_unit_door(door) {
             // Staff run the building's shared doors; only the door's mode can refuse them.
             return Ok(match (action, door.mode) {
                 (
@@ -313,9 +355,23 @@ impl App {
             return Ok(Basis::Staff);
         }
         if staff {
-            return Ok(Basis::Denied(
-                "staff open a unit's door only as an audited emergency: send it with a reason, and the residents are told".into(),
-            ));
+            return Ok(match self.notice_basis(door, now).await? {
+                NoticeBasis::Refused(why) => Basis::Denied(why),
+                // Someone inside asked for privacy, or the door takes no remote commands: only
+                // an emergency opens it.
+                NoticeBasis::Open(_)
+                    if matches!(
+                        door.mode,
+                        latchkey_core::model::DoorMode::Privacy
+                            | latchkey_core::model::DoorMode::NoRemote
+                    ) =>
+                {
+                    Basis::Denied(
+                        "this door is in a mode that refuses remote opening (privacy or no remote); an entry notice does not override it, only an emergency with a reason does".into(),
+                    )
+                }
+                NoticeBasis::Open(n) => Basis::Notice(n),
+            });
         }
         Ok(Basis::Denied(match first_denial {
             Some(r) => r.message().to_owned(),
@@ -327,5 +383,7 @@ impl App {
 enum Basis {
     Credential(CredentialId),
     Staff,
+    /// Staff inside an entry notice's window.
+    Notice(EntryNotice),
     Denied(String),
 }

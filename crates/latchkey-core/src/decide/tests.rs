@@ -32,6 +32,7 @@ fn door(mode: DoorMode) -> DoorContext {
     DoorContext {
         id: DOOR,
         mode,
+        unit_entry: false,
         keypad_disabled_until: None,
     }
 }
@@ -70,6 +71,49 @@ fn a_valid_pin_opens_its_door_and_carries_duress() {
     let got = run(Some(&c), Method::Keypad, &d, at(NOW));
     assert_eq!(got, Decision::Granted { duress: true });
     assert!(got.is_granted());
+}
+
+#[test]
+fn a_staff_credential_never_opens_a_units_entry_door_even_in_an_emergency() {
+    let unit_door = DoorContext {
+        unit_entry: true,
+        ..door(DoorMode::Normal)
+    };
+    let mut c = rule(CredentialKind::PhoneKey);
+    assert!(
+        run(Some(&c), Method::Remote, &unit_door, at(NOW)).is_granted(),
+        "the unit's resident opens it"
+    );
+    for staff in [Role::Manager, Role::Installer, Role::Locksmith] {
+        c.holder_role = staff;
+        assert_eq!(
+            run(Some(&c), Method::Remote, &unit_door, at(NOW)),
+            denied(DenyReason::StaffOnUnitDoor)
+        );
+        let privacy = DoorContext {
+            mode: DoorMode::Privacy,
+            ..unit_door.clone()
+        };
+        let emergency = decide(&AccessRequest {
+            credential: Some(&c),
+            method: Method::Remote,
+            door: &privacy,
+            at: at(NOW),
+            tz: &TimeZone::UTC,
+            emergency_override: true,
+        });
+        assert_eq!(emergency, denied(DenyReason::StaffOnUnitDoor));
+        assert!(
+            run(Some(&c), Method::Remote, &door(DoorMode::Normal), at(NOW)).is_granted(),
+            "staff still open the building's shared doors"
+        );
+    }
+    c.doors = vec![DoorId(3)];
+    assert_eq!(
+        run(Some(&c), Method::Remote, &unit_door, at(NOW)),
+        denied(DenyReason::NotForThisDoor),
+        "a door the credential does not list is reported as such first"
+    );
 }
 
 #[test]
@@ -175,7 +219,7 @@ fn every_reason_has_a_stable_name_and_a_sentence() {
         let back: DenyReason = serde_json::from_str(&json).unwrap();
         assert_eq!(back, *r);
     }
-    assert_eq!(DenyReason::ALL.len(), 16);
+    assert_eq!(DenyReason::ALL.len(), 17);
     let d = serde_json::to_value(Decision::Denied {
         reason: DenyReason::PrivacyMode,
     })
@@ -338,10 +382,10 @@ proptest! {
         cred in arb_rule(), method in arb_method(), mode in arb_mode(),
         door_id in 0i64..12, now_s in 1_750_000_000i64..1_810_000_000,
         disabled in prop::option::of(1_750_000_000i64..1_810_000_000),
-        emergency in any::<bool>(),
+        emergency in any::<bool>(), unit_entry in any::<bool>(),
     ) {
         let d = DoorContext {
-            id: DoorId(door_id), mode,
+            id: DoorId(door_id), mode, unit_entry,
             keypad_disabled_until: disabled.map(|s| Timestamp::from_second(s).unwrap()),
         };
         let req = AccessRequest {
@@ -360,6 +404,7 @@ proptest! {
                 || matches!(cred.holder_role, Role::Resident | Role::Installer));
             prop_assert!(cred.max_uses.is_none_or(|m| cred.uses < m));
             prop_assert!(cred.doors.contains(&d.id));
+            prop_assert!(!(unit_entry && cred.holder_role.is_property_wide()), "staff never open a unit's door");
             prop_assert_eq!(got, Decision::Granted { duress: cred.duress });
         }
         match cred.status {

@@ -107,7 +107,9 @@ async fn command(
 }
 
 /// Unlocks a door remotely. 200 when the lock reported it unlocked; 202 when it has not
-/// reported by the deadline (the outcome is not yet known: follow `/commands/{id}`).
+/// reported by the deadline (the outcome is not yet known: follow `/commands/{id}`). Staff open
+/// a unit's own door only inside an entry notice's window or with an emergency reason; the
+/// household is told either way.
 #[utoipa::path(post, path = "/api/v1/doors/{id}/unlock", tag = "devices", params(("id" = i64, Path)), request_body = CommandBody,
     responses((status = 200, body = CommandDto), (status = 202, body = CommandDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn unlock(

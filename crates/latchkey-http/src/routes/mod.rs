@@ -5,6 +5,7 @@ pub mod auth;
 pub mod credentials;
 pub mod devices;
 pub mod doors;
+pub mod entry_notices;
 pub mod events;
 pub mod ledger;
 pub mod lockouts;

@@ -55,6 +55,10 @@ pub struct Fixture {
     pub locksmith: i64,
     /// An open lockout case for the resident of the unit.
     pub lockout: i64,
+    /// The clock the app reads.
+    pub clock: Arc<ManualClock>,
+    /// An entry notice for the unit, two days ahead.
+    pub entry_notice: i64,
 }
 
 fn membership(role: Role, unit: Option<i64>) -> MembershipInput {
@@ -73,7 +77,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
     let app = App::new(
         store,
         Keys::from_master(&[3; 32]),
-        clock,
+        clock.clone(),
         Arc::new(NoDevices),
         AppConfig::default(),
     );
@@ -331,6 +335,21 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         .start_lockout_for(&root, a, u1.id, resident.id)
         .await
         .unwrap();
+    let entry_notice = app
+        .create_entry_notice(
+            &root,
+            a,
+            latchkey_app::entry::EntryNoticeInput {
+                unit_id: u1.id,
+                doors: None,
+                purpose: "annual smoke alarm test".into(),
+                window_from: "2026-11-28T09:00:00Z".parse().unwrap(),
+                window_until: "2026-11-28T11:00:00Z".parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap()
+        .id;
     let router = router(app.clone(), HttpConfig::default());
     Fixture {
         app,
@@ -353,6 +372,8 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         spare_key: spare_key.id.0,
         locksmith: locksmith.id.0,
         lockout: lockout.id.0,
+        clock,
+        entry_notice,
     }
 }
 
