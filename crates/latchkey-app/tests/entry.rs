@@ -14,12 +14,12 @@ use latchkey_app::credentials::CredentialInput;
 use latchkey_app::devices::{DeviceLink, RemoteAction};
 use latchkey_app::directory::DoorInput;
 use latchkey_app::entry::EntryNoticeInput;
-use latchkey_app::store::lockout::{Notification, notifications_of_person_kind};
 use latchkey_app::{AppError, Clock};
 use latchkey_core::decide::{Decision, DenyReason};
 use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Role};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{DoorId, PersonId};
+use latchkey_store::lockout::{Notification, notifications_of_person_kind};
 use latchkey_z2m::Command;
 
 /// A lock bridge that accepts every command and remembers it (the lock never answers).
@@ -128,15 +128,15 @@ fn notice(b: &Building, from: Timestamp, hours: i64, purpose: &str) -> EntryNoti
 const WAIT: Duration = Duration::from_millis(20);
 
 async fn told(b: &Building, person: PersonId, kind: &str) -> Vec<Notification> {
-    let mut conn = b.w.app.store().read().await.expect("read");
+    let mut conn = b.w.store.read().await.expect("read");
     notifications_of_person_kind(&mut conn, person, kind)
         .await
         .expect("notifications")
 }
 
 async fn events_of(b: &Building, kind: &str) -> Vec<serde_json::Value> {
-    let mut conn = b.w.app.store().read().await.expect("read");
-    latchkey_app::store::audit::stored_after(&mut conn, i64::MIN, 1_000_000)
+    let mut conn = b.w.store.read().await.expect("read");
+    latchkey_store::audit::stored_after(&mut conn, i64::MIN, 1_000_000)
         .await
         .expect("events")
         .into_iter()
@@ -217,10 +217,10 @@ async fn a_staff_credential_that_still_lists_a_unit_door_does_not_open_it() {
         let b = building(&db).await;
         // As an older latchkey issued it: straight into the store.
         let old = {
-            let mut tx = b.w.app.store().write().await.expect("write");
-            let c = latchkey_app::store::credentials::create_credential(
+            let mut tx = b.w.store.write().await.expect("write");
+            let c = latchkey_store::credentials::create_credential(
                 tx.conn(),
-                &latchkey_app::store::credentials::NewCredential {
+                &latchkey_store::credentials::NewCredential {
                     property_id: b.w.property.id,
                     person_id: b.w.manager.id,
                     unit_id: None,

@@ -610,13 +610,16 @@ mod tests {
             let principal = |email: &'static str| {
                 let app = app.clone();
                 async move {
-                    let mut conn = app.store().read().await.expect("read");
-                    let (p, _) = latchkey_store::people::find_by_email(&mut conn, email)
+                    let signed_in = app
+                        .login(email, super::PASSWORD, "demo-test")
                         .await
-                        .expect("look up")
-                        .expect("a demo account");
-                    drop(conn);
-                    app.terminal_principal(p.id).await.expect("principal")
+                        .expect("a demo account signs in");
+                    app.authenticate(
+                        latchkey_app::store::auth::GrantKind::Session,
+                        &signed_in.token,
+                    )
+                    .await
+                    .expect("principal")
                 }
             };
             let maria = principal("manager@linden-court.example").await;
