@@ -158,6 +158,73 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
 }
 
 #[tokio::test]
+async fn one_guardian_confirming_two_links_counts_once() {
+    latchkey_testkit::each_backend("guardians_by_person", |db| async move {
+        let w = World::build(&db).await;
+        let mut policy = w.property.policy.clone();
+        policy.recovery_proofs = vec![ProofKind::Guardians];
+        policy.guardians_required = 2;
+        w.app
+            .update_property(
+                &w.admin,
+                w.property.id,
+                latchkey_app::directory::PropertyPatch {
+                    policy: Some(policy),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("policy");
+        let paul = w.unit_member("Paul Partner", Role::Household).await;
+        let hana = w.unit_member("Hana Household", Role::Household).await;
+        let token = open_case(&w, "Rosa Resident").await;
+        // Asked twice, Paul holds two links; he confirms both.
+        w.app.ask_guardians(&token).await.expect("ask");
+        w.app.ask_guardians(&token).await.expect("ask again");
+        let pauls: Vec<String> = links(&w, &token)
+            .await
+            .into_iter()
+            .filter(|(g, _)| *g == paul.id.0)
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(pauls.len(), 2);
+        let pp = w.principal(paul.id).await;
+        for link in &pauls {
+            w.app
+                .answer_guardian_link(&pp, link, true)
+                .await
+                .expect("each link of Paul's works once");
+        }
+        let view = w
+            .app
+            .lockout_by_token(&token, "203.0.113.40")
+            .await
+            .expect("view");
+        assert_eq!(
+            view.state, "open",
+            "one person is one guardian, however many links"
+        );
+        let hanas = links(&w, &token)
+            .await
+            .into_iter()
+            .find(|(g, _)| *g == hana.id.0)
+            .expect("Hana's link")
+            .1;
+        w.app
+            .answer_guardian_link(&w.principal(hana.id).await, &hanas, true)
+            .await
+            .expect("Hana confirms");
+        let view = w
+            .app
+            .lockout_by_token(&token, "203.0.113.40")
+            .await
+            .expect("view");
+        assert_eq!(view.state, "proven", "two people confirmed");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn one_guardian_saying_no_is_told_to_the_household_and_a_stranger_case_asks_nobody() {
     latchkey_testkit::each_backend("guardians_deny", |db| async move {
         let w = World::build(&db).await;

@@ -1,7 +1,8 @@
 //! Guardians: the household members and spare-key holders of the unit, asked to confirm that
 //! the person at the door is who they say. Each gets a single-use link that expires; it works
 //! only for the guardian it was sent to, signed in as themselves. When the policy's number of
-//! guardians confirm, the case is proven; one denial is told to the household at once.
+//! guardians confirm — distinct people, however many links each holds — the case is proven; one
+//! denial is told to the household at once.
 
 use std::time::Duration;
 
@@ -55,7 +56,8 @@ impl App {
         let mut guardians: Vec<(PersonId, &'static str)> = Vec::new();
         if let (Some(p), Some(u), Some(person)) = (case.property_id, case.unit_id, case.person_id) {
             for o in repo::occupants_of_unit(tx.conn(), u, now).await? {
-                if o.person_id != person {
+                // One link per person, even for someone with two memberships in the unit.
+                if o.person_id != person && !guardians.iter().any(|(g, _)| *g == o.person_id) {
                     guardians.push((o.person_id, "household"));
                 }
             }
@@ -187,11 +189,17 @@ impl App {
             .await?;
             return self.commit_at(tx, vec![ev], now).await;
         }
-        let confirmed = repo::guardian_links_of(tx.conn(), case.id)
+        // Guardians are people, not links: someone asked twice holds two links, and confirming
+        // both is still one guardian's word.
+        let mut confirmed_by: Vec<PersonId> = repo::guardian_links_of(tx.conn(), case.id)
             .await?
             .iter()
             .filter(|l| l.outcome.as_deref() == Some("confirmed"))
-            .count();
+            .map(|l| l.guardian_id)
+            .collect();
+        confirmed_by.sort_unstable();
+        confirmed_by.dedup();
+        let confirmed = confirmed_by.len();
         let required = match case.property_id {
             Some(p) => {
                 crate::directory::load_property(tx.conn(), p)
