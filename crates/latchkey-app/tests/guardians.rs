@@ -11,7 +11,8 @@ use latchkey_core::model::{ProofKind, Role};
 use latchkey_core::schedule::Schedule;
 use latchkey_store::lockout as repo;
 
-/// Links queued for each guardian of the case behind `token`: (guardian id, link token).
+/// Links queued for each guardian of the case behind `token`, opened as each guardian's delivery
+/// opens them: (guardian id, link token).
 async fn links(w: &World, token: &str) -> Vec<(i64, String)> {
     let mut conn = w.app.store().read().await.expect("read");
     let case = repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(token))
@@ -24,10 +25,15 @@ async fn links(w: &World, token: &str) -> Vec<(i64, String)> {
         .into_iter()
         .filter(|n| n.kind == "lockout.guardian_request")
         .map(|n| {
-            (
-                n.person_id.0,
-                n.body["link"].as_str().unwrap_or_default().to_owned(),
-            )
+            let sealed = hex::decode(n.body["link_sealed_hex"].as_str().expect("a sealed link"))
+                .expect("hex");
+            let link = latchkey_app::secrets::Keys::from_master(&[1; 32])
+                .open_bytes(
+                    &latchkey_app::lockout::guardian_link_aad(n.person_id),
+                    &sealed,
+                )
+                .expect("the guardian's delivery opens the link");
+            (n.person_id.0, String::from_utf8(link).expect("text"))
         })
         .collect()
 }

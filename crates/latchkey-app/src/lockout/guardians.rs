@@ -22,6 +22,12 @@ use crate::{App, AppError, Result};
 /// How long a guardian link stays valid.
 pub const LINK_TTL: SignedDuration = SignedDuration::from_mins(30);
 const ASKS_PER_CASE: u32 = 3;
+
+/// The additional data a guardian link is sealed with in its notification (`link_sealed_hex`):
+/// only the delivery to the guardian it was sent to opens it.
+pub fn guardian_link_aad(guardian: PersonId) -> Vec<u8> {
+    format!("latchkey.notify.guardian_link.{}", guardian.0).into_bytes()
+}
 const ANSWERS_PER_PERSON: u32 = 20;
 
 /// The answer to asking guardians: the same whether or not the case is about anyone.
@@ -75,6 +81,11 @@ impl App {
         for (g, why) in &guardians {
             let (link, digest) = new_token("lkg")?;
             repo::create_guardian_link(tx.conn(), case.id, *g, &digest, now, expires).await?;
+            // The table keeps only the link's SHA-256; the outbox carries it sealed, so a copy
+            // of the database cannot answer for the guardian.
+            let sealed = self
+                .keys()
+                .seal_bytes(&guardian_link_aad(*g), link.as_bytes())?;
             messages.push(Notification {
                 property_id: case.property_id,
                 person_id: *g,
@@ -82,7 +93,7 @@ impl App {
                 case_id: Some(case.id),
                 body: json!({
                     "case_id": case.id,
-                    "link": link,
+                    "link_sealed_hex": hex::encode(sealed),
                     "as": why,
                     "expires_at": expires,
                     "text": format!(

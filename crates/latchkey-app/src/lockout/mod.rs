@@ -33,7 +33,7 @@ mod ways;
 
 pub use changes::{ChangeRequested, CollectedPin};
 pub use fees::ledger_csv;
-pub use guardians::{GuardiansAsked, LINK_TTL};
+pub use guardians::{GuardiansAsked, LINK_TTL, guardian_link_aad};
 pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, LocksmithCode};
 pub use openings::{ReleasedPin, StaffOpening};
 pub use presence::PresenceChallenge;
