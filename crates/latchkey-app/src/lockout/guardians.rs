@@ -43,15 +43,20 @@ impl App {
     /// With the case token, asks the unit's guardians to confirm.
     ///
     /// # Errors
-    /// `NotFound` for an unknown token; `Conflict` for a case that is not open; `RateLimited`
-    /// past three asks per case per hour.
+    /// `NotFound` for an unknown token; `Conflict` for a case already proven; `RateLimited`
+    /// past three asks per case per hour. Answers no sooner than [`super::FLOOR`], and the same
+    /// for a case that matched nobody or was cancelled (nobody is asked then).
     pub async fn ask_guardians(&self, token: &str) -> Result<GuardiansAsked> {
+        super::held(self.ask(token)).await
+    }
+
+    async fn ask(&self, token: &str) -> Result<GuardiansAsked> {
         let now = self.now();
         let mut tx = self.store().write().await?;
         let case = repo::case_by_token(tx.conn(), &token_digest(token))
             .await?
             .ok_or_else(|| AppError::not_found("lockout case"))?;
-        if case.state != "open" {
+        if super::was_proven(&repo::steps_of(tx.conn(), case.id).await?) {
             return Err(AppError::Conflict(format!("the case is {}", case.state)));
         }
         self.limiter().hit(
@@ -60,7 +65,12 @@ impl App {
             Duration::from_secs(3600),
         )?;
         let mut guardians: Vec<(PersonId, &'static str)> = Vec::new();
-        if let (Some(p), Some(u), Some(person)) = (case.property_id, case.unit_id, case.person_id) {
+        if let (Some(p), Some(u), Some(person), "open") = (
+            case.property_id,
+            case.unit_id,
+            case.person_id,
+            case.state.as_str(),
+        ) {
             for o in repo::occupants_of_unit(tx.conn(), u, now).await? {
                 // One link per person, even for someone with two memberships in the unit.
                 if o.person_id != person && !guardians.iter().any(|(g, _)| *g == o.person_id) {
