@@ -22,13 +22,13 @@ use crate::{App, AppError, Result};
 /// How long a guardian link stays valid.
 pub const LINK_TTL: SignedDuration = SignedDuration::from_mins(30);
 const ASKS_PER_CASE: u32 = 3;
+const ANSWERS_PER_PERSON: u32 = 20;
 
 /// The additional data a guardian link is sealed with in its notification (`link_sealed_hex`):
 /// only the delivery to the guardian it was sent to opens it.
 pub fn guardian_link_aad(guardian: PersonId) -> Vec<u8> {
     format!("latchkey.notify.guardian_link.{}", guardian.0).into_bytes()
 }
-const ANSWERS_PER_PERSON: u32 = 20;
 
 /// The answer to asking guardians: the same whether or not the case is about anyone.
 #[derive(Clone, Debug, Serialize)]
