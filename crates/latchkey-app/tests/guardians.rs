@@ -11,7 +11,8 @@ use latchkey_core::model::{ProofKind, Role};
 use latchkey_core::schedule::Schedule;
 use latchkey_store::lockout as repo;
 
-/// Links queued for each guardian of the case behind `token`: (guardian id, link token).
+/// Links queued for each guardian of the case behind `token`, opened as each guardian's delivery
+/// opens them: (guardian id, link token).
 async fn links(w: &World, token: &str) -> Vec<(i64, String)> {
     let mut conn = w.store.read().await.expect("read");
     let case = repo::case_by_token(&mut conn, &latchkey_app::secrets::token_digest(token))
@@ -24,10 +25,15 @@ async fn links(w: &World, token: &str) -> Vec<(i64, String)> {
         .into_iter()
         .filter(|n| n.kind == "lockout.guardian_request")
         .map(|n| {
-            (
-                n.person_id.0,
-                n.body["link"].as_str().unwrap_or_default().to_owned(),
-            )
+            let sealed = hex::decode(n.body["link_sealed_hex"].as_str().expect("a sealed link"))
+                .expect("hex");
+            let link = latchkey_app::secrets::Keys::from_master(&[1; 32])
+                .open_bytes(
+                    &latchkey_app::lockout::guardian_link_aad(n.person_id),
+                    &sealed,
+                )
+                .expect("the guardian's delivery opens the link");
+            (n.person_id.0, String::from_utf8(link).expect("text"))
         })
         .collect()
 }
@@ -153,6 +159,73 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
             w.app.answer_guardian_link(&fp, "lkg_made_up", true).await,
             Err(AppError::NotFound(_))
         ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_guardian_confirming_two_links_counts_once() {
+    latchkey_testkit::each_backend("guardians_by_person", |db| async move {
+        let w = World::build(&db).await;
+        let mut policy = w.property.policy.clone();
+        policy.recovery_proofs = vec![ProofKind::Guardians];
+        policy.guardians_required = 2;
+        w.app
+            .update_property(
+                &w.admin,
+                w.property.id,
+                latchkey_app::directory::PropertyPatch {
+                    policy: Some(policy),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("policy");
+        let paul = w.unit_member("Paul Partner", Role::Household).await;
+        let hana = w.unit_member("Hana Household", Role::Household).await;
+        let token = open_case(&w, "Rosa Resident").await;
+        // Asked twice, Paul holds two links; he confirms both.
+        w.app.ask_guardians(&token).await.expect("ask");
+        w.app.ask_guardians(&token).await.expect("ask again");
+        let pauls: Vec<String> = links(&w, &token)
+            .await
+            .into_iter()
+            .filter(|(g, _)| *g == paul.id.0)
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(pauls.len(), 2);
+        let pp = w.principal(paul.id).await;
+        for link in &pauls {
+            w.app
+                .answer_guardian_link(&pp, link, true)
+                .await
+                .expect("each link of Paul's works once");
+        }
+        let view = w
+            .app
+            .lockout_by_token(&token, "203.0.113.40")
+            .await
+            .expect("view");
+        assert_eq!(
+            view.state, "open",
+            "one person is one guardian, however many links"
+        );
+        let hanas = links(&w, &token)
+            .await
+            .into_iter()
+            .find(|(g, _)| *g == hana.id.0)
+            .expect("Hana's link")
+            .1;
+        w.app
+            .answer_guardian_link(&w.principal(hana.id).await, &hanas, true)
+            .await
+            .expect("Hana confirms");
+        let view = w
+            .app
+            .lockout_by_token(&token, "203.0.113.40")
+            .await
+            .expect("view");
+        assert_eq!(view.state, "proven", "two people confirmed");
     })
     .await;
 }

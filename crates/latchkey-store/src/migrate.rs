@@ -63,6 +63,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_entry_notices.sql"),
         postgres: include_str!("../migrations/postgres/0008_entry_notices.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_lockout_secrets.sql",
+        sqlite: include_str!("../migrations/sqlite/0009_lockout_secrets.sql"),
+        postgres: include_str!("../migrations/postgres/0009_lockout_secrets.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

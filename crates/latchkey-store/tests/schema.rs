@@ -77,3 +77,50 @@ async fn a_url_of_another_database_kind_is_refused() {
         Ok(_) => panic!("expected UnsupportedUrl, but the store opened"),
     }
 }
+
+#[tokio::test]
+async fn guardian_links_left_in_clear_by_an_older_latchkey_are_wiped_from_the_outbox() {
+    latchkey_testkit::each_backend("schema_wipes_clear_links", |db| async move {
+        let store = db.open().await;
+        let mut conn = store.read().await.expect("read connection");
+        sqlx::query("INSERT INTO people (name, created_at) VALUES ('Paul Partner', 0)")
+            .execute(&mut *conn)
+            .await
+            .expect("a guardian");
+        let person: i64 = sqlx::query_scalar("SELECT MAX(id) FROM people")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("the guardian's id");
+        // What schema 7 wrote: the link in clear in the message to the guardian.
+        sqlx::query(
+            "INSERT INTO notifications (person_id, kind, body, created_at) \
+             VALUES ($1, 'lockout.guardian_request', $2, 0)",
+        )
+        .bind(person)
+        .bind(r#"{"case_id":1,"link":"lkg_clear_link","text":"Confirm only if you know it is them."}"#)
+        .execute(&mut *conn)
+        .await
+        .expect("an old message");
+        sqlx::query("DELETE FROM latchkey_schema WHERE version >= 9")
+            .execute(&mut *conn)
+            .await
+            .expect("as if from before schema 9");
+        drop(conn);
+        store.close().await;
+
+        let store = db.open().await;
+        let mut conn = store.read().await.expect("read connection");
+        let body: String = sqlx::query_scalar(
+            "SELECT body FROM notifications WHERE kind = 'lockout.guardian_request'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .expect("the message is still there");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert!(body.get("link").is_none(), "the link is still in clear: {body}");
+        assert_eq!(body["text"], "Confirm only if you know it is them.");
+        drop(conn);
+        store.close().await;
+    })
+    .await;
+}

@@ -1,7 +1,8 @@
 //! Guardians: the household members and spare-key holders of the unit, asked to confirm that
 //! the person at the door is who they say. Each gets a single-use link that expires; it works
 //! only for the guardian it was sent to, signed in as themselves. When the policy's number of
-//! guardians confirm, the case is proven; one denial is told to the household at once.
+//! guardians confirm — distinct people, however many links each holds — the case is proven; one
+//! denial is told to the household at once.
 
 use std::time::Duration;
 
@@ -23,6 +24,12 @@ pub const LINK_TTL: SignedDuration = SignedDuration::from_mins(30);
 const ASKS_PER_CASE: u32 = 3;
 const ANSWERS_PER_PERSON: u32 = 20;
 
+/// The additional data a guardian link is sealed with in its notification (`link_sealed_hex`):
+/// only the delivery to the guardian it was sent to opens it.
+pub fn guardian_link_aad(guardian: PersonId) -> Vec<u8> {
+    format!("latchkey.notify.guardian_link.{}", guardian.0).into_bytes()
+}
+
 /// The answer to asking guardians: the same whether or not the case is about anyone.
 #[derive(Clone, Debug, Serialize)]
 pub struct GuardiansAsked {
@@ -36,15 +43,20 @@ impl App {
     /// With the case token, asks the unit's guardians to confirm.
     ///
     /// # Errors
-    /// `NotFound` for an unknown token; `Conflict` for a case that is not open; `RateLimited`
-    /// past three asks per case per hour.
+    /// `NotFound` for an unknown token; `Conflict` for a case already proven; `RateLimited`
+    /// past three asks per case per hour. Answers no sooner than [`super::FLOOR`], and the same
+    /// for a case that matched nobody or was cancelled (nobody is asked then).
     pub async fn ask_guardians(&self, token: &str) -> Result<GuardiansAsked> {
+        super::held(self.ask(token)).await
+    }
+
+    async fn ask(&self, token: &str) -> Result<GuardiansAsked> {
         let now = self.now();
         let mut tx = self.store().write().await?;
         let case = repo::case_by_token(tx.conn(), &token_digest(token))
             .await?
             .ok_or_else(|| AppError::not_found("lockout case"))?;
-        if case.state != "open" {
+        if super::was_proven(&repo::steps_of(tx.conn(), case.id).await?) {
             return Err(AppError::Conflict(format!("the case is {}", case.state)));
         }
         self.limiter().hit(
@@ -53,9 +65,15 @@ impl App {
             Duration::from_secs(3600),
         )?;
         let mut guardians: Vec<(PersonId, &'static str)> = Vec::new();
-        if let (Some(p), Some(u), Some(person)) = (case.property_id, case.unit_id, case.person_id) {
+        if let (Some(p), Some(u), Some(person), "open") = (
+            case.property_id,
+            case.unit_id,
+            case.person_id,
+            case.state.as_str(),
+        ) {
             for o in repo::occupants_of_unit(tx.conn(), u, now).await? {
-                if o.person_id != person {
+                // One link per person, even for someone with two memberships in the unit.
+                if o.person_id != person && !guardians.iter().any(|(g, _)| *g == o.person_id) {
                     guardians.push((o.person_id, "household"));
                 }
             }
@@ -73,6 +91,11 @@ impl App {
         for (g, why) in &guardians {
             let (link, digest) = new_token("lkg")?;
             repo::create_guardian_link(tx.conn(), case.id, *g, &digest, now, expires).await?;
+            // The table keeps only the link's SHA-256; the outbox carries it sealed, so a copy
+            // of the database cannot answer for the guardian.
+            let sealed = self
+                .keys()
+                .seal_bytes(&guardian_link_aad(*g), link.as_bytes())?;
             messages.push(Notification {
                 property_id: case.property_id,
                 person_id: *g,
@@ -80,7 +103,7 @@ impl App {
                 case_id: Some(case.id),
                 body: json!({
                     "case_id": case.id,
-                    "link": link,
+                    "link_sealed_hex": hex::encode(sealed),
                     "as": why,
                     "expires_at": expires,
                     "text": format!(
@@ -187,11 +210,17 @@ impl App {
             .await?;
             return self.commit_at(tx, vec![ev], now).await;
         }
-        let confirmed = repo::guardian_links_of(tx.conn(), case.id)
+        // Guardians are people, not links: someone asked twice holds two links, and confirming
+        // both is still one guardian's word.
+        let mut confirmed_by: Vec<PersonId> = repo::guardian_links_of(tx.conn(), case.id)
             .await?
             .iter()
             .filter(|l| l.outcome.as_deref() == Some("confirmed"))
-            .count();
+            .map(|l| l.guardian_id)
+            .collect();
+        confirmed_by.sort_unstable();
+        confirmed_by.dedup();
+        let confirmed = confirmed_by.len();
         let required = match case.property_id {
             Some(p) => {
                 crate::directory::load_property(tx.conn(), p)

@@ -7,6 +7,19 @@
 //! the timing tell a stranger whether "Anna in 4B" lives here. When it does match, everyone who
 //! lives in the unit is told at once through the notification outbox, so a stranger's attempt is
 //! seen by the people it targets.
+//!
+//! The case token keeps that promise until the case is proven: every answer to it is a function
+//! of what the caller sent and of public facts only, never of whether the case matched someone.
+//!
+//! 1. **Same steps.** Before proof the token holder sees the case as `open` with only the steps
+//!    their own requests make ([`TOKEN_STEPS`]); a case that matched nobody makes them too (a
+//!    presence request gets a decoy code and its step). What the household and staff do —
+//!    guardians' answers, a booked locksmith and its check word, a cancellation — shows after
+//!    proof only.
+//! 2. **Same limits.** Limits are keyed on the source address, the case and the claim as typed
+//!    ([`claim_key`]), never on the person matched, so a made-up name meets them exactly as a
+//!    resident's does.
+//! 3. **Same time.** Every answer is held to [`FLOOR`] ([`held`]), whatever work the match made.
 
 use std::time::{Duration, Instant};
 
@@ -33,15 +46,24 @@ mod ways;
 
 pub use changes::{ChangeRequested, CollectedPin};
 pub use fees::ledger_csv;
-pub use guardians::{GuardiansAsked, LINK_TTL};
+pub use guardians::{GuardiansAsked, LINK_TTL, guardian_link_aad};
 pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, LocksmithCode};
 pub use openings::{ReleasedPin, StaffOpening};
 pub use presence::PresenceChallenge;
 pub use proofs::TotpEnrolment;
 pub use ways::WayOption;
 
-/// Every public start answers no sooner than this, whatever it found.
-const START_FLOOR: Duration = Duration::from_millis(300);
+/// Every public start and every answer to a case token comes no sooner than this, whatever it
+/// found.
+pub(crate) const FLOOR: Duration = Duration::from_millis(300);
+/// The steps a token holder sees before the case is proven: those their own requests make, on
+/// a case that matched someone and on one that matched nobody alike.
+const TOKEN_STEPS: [&str; 4] = [
+    "opened",
+    "presence_challenge",
+    "guardians_asked",
+    "proof_refused",
+];
 /// Public starts allowed per source address, and per property and unit label, per hour.
 const STARTS_PER_SOURCE: u32 = 10;
 const STARTS_PER_UNIT: u32 = 5;
@@ -94,6 +116,35 @@ fn clean(text: &str, max: usize) -> Option<String> {
     (!t.is_empty() && t.chars().count() <= max).then(|| t.to_owned())
 }
 
+/// Runs `work` and answers no sooner than [`FLOOR`] after it began, whatever it found or failed
+/// at: the time an answer takes says nothing about the match behind it.
+pub(crate) async fn held<T>(work: impl std::future::Future<Output = T>) -> T {
+    let started = Instant::now();
+    let outcome = work.await;
+    let elapsed = started.elapsed();
+    if elapsed < FLOOR {
+        tokio::time::sleep(FLOOR - elapsed).await;
+    }
+    outcome
+}
+
+/// Whom a case claims to be about, as typed (property, unit label, name or e-mail): the key of
+/// limits that must treat a made-up name as they treat a resident's. A resident named by their
+/// name and by their e-mail address makes two claims.
+pub(crate) fn claim_key(case: &LockoutCase) -> String {
+    format!(
+        "{}:{}:{}",
+        case.property_id.map_or(0, |p| p.0),
+        case.claimed_unit.trim().to_lowercase(),
+        case.claimed_identity.trim().to_lowercase()
+    )
+}
+
+/// Whether a case was ever proven: only then may its token holder learn what it is about.
+pub(crate) fn was_proven(steps: &[Step]) -> bool {
+    steps.iter().any(|s| s.kind == "proven")
+}
+
 fn matches_identity(claim: &str, name: &str, email: Option<&str>) -> bool {
     let claim = claim.trim().to_lowercase();
     name.trim().to_lowercase() == claim || email.is_some_and(|e| e.trim().to_lowercase() == claim)
@@ -107,7 +158,6 @@ impl App {
     /// `Invalid` for an empty or over-long unit or identity (that says nothing about the
     /// building); `RateLimited` past the limits per source address and per unit.
     pub async fn start_lockout_public(&self, input: PublicStart, source: &str) -> Result<Started> {
-        let started = Instant::now();
         let unit = clean(&input.unit, 40)
             .ok_or_else(|| AppError::invalid("unit", "must be 1 to 40 characters"))?;
         let identity = clean(&input.identity, 200)
@@ -122,14 +172,8 @@ impl App {
             STARTS_PER_UNIT,
             Duration::from_secs(3600),
         )?;
-        let outcome = self
-            .open_public_case(input.property_id, &unit, &identity, source)
-            .await;
-        let elapsed = started.elapsed();
-        if elapsed < START_FLOOR {
-            tokio::time::sleep(START_FLOOR - elapsed).await;
-        }
-        let token = outcome?;
+        let token =
+            held(self.open_public_case(input.property_id, &unit, &identity, source)).await?;
         Ok(Started {
             token,
             message: STARTED_MESSAGE,
@@ -295,12 +339,18 @@ impl App {
         Ok((case, token))
     }
 
-    /// The case behind a token, as the person holding the token may see it.
+    /// The case behind a token, as the person holding the token may see it: until the case is
+    /// proven, the same for a case that matched someone as for one that matched nobody (see
+    /// the module's header). Answers no sooner than [`FLOOR`].
     ///
     /// # Errors
     /// `NotFound` for an unknown token (the same for every unknown token); `RateLimited` past
     /// the per-source limit.
     pub async fn lockout_by_token(&self, token: &str, source: &str) -> Result<CaseView> {
+        held(self.token_view(token, source)).await
+    }
+
+    pub(crate) async fn token_view(&self, token: &str, source: &str) -> Result<CaseView> {
         self.limiter().hit(
             &format!("lockout:view:{source}"),
             VIEWS_PER_SOURCE,
@@ -312,20 +362,31 @@ impl App {
             .ok_or_else(|| AppError::not_found("lockout case"))?;
         let steps = repo::steps_of(&mut conn, case.id).await?;
         drop(conn);
-        let proven = case.state == "proven";
+        let blank = |s: Step| Step {
+            detail: json!({}),
+            actor_id: None,
+            ..s
+        };
+        if !was_proven(&steps) {
+            return Ok(CaseView {
+                id: None,
+                state: "open".into(),
+                created_at: case.created_at,
+                timeline: steps
+                    .into_iter()
+                    .filter(|s| TOKEN_STEPS.contains(&s.kind.as_str()))
+                    .map(blank)
+                    .collect(),
+                ways: ways::general_order(),
+                locksmith_jobs: Vec::new(),
+            });
+        }
         Ok(CaseView {
             id: None,
             state: case.state.clone(),
             created_at: case.created_at,
-            timeline: steps
-                .into_iter()
-                .map(|s| Step {
-                    detail: json!({}),
-                    actor_id: None,
-                    ..s
-                })
-                .collect(),
-            ways: if proven {
+            timeline: steps.into_iter().map(blank).collect(),
+            ways: if case.state == "proven" {
                 self.ways_back_in(&case).await?
             } else {
                 ways::general_order()

@@ -40,13 +40,18 @@ const CHALLENGE_MESSAGE: &str = "Type this code on the keypad of your unit's doo
      not open; the lock tells latchkey that you are standing there.";
 
 impl App {
-    /// A challenge code for the case behind `token`. A case that matched nobody gets a code
-    /// too (never put on any lock), so the answer says nothing about the case.
+    /// A challenge code for the case behind `token`. A case that matched nobody, or that the
+    /// household cancelled, gets a decoy code too (never put on any lock) and the same step in
+    /// its timeline, so neither the answer nor the look-up says anything about the case.
     ///
     /// # Errors
-    /// `NotFound` for an unknown token; `Conflict` for a case that is no longer open;
-    /// `RateLimited` past the limits.
+    /// `NotFound` for an unknown token; `Conflict` for a case already proven; `RateLimited` past
+    /// the limits. Answers no sooner than [`super::FLOOR`].
     pub async fn presence_challenge(&self, token: &str, source: &str) -> Result<PresenceChallenge> {
+        super::held(self.challenge(token, source)).await
+    }
+
+    async fn challenge(&self, token: &str, source: &str) -> Result<PresenceChallenge> {
         let hour = Duration::from_secs(3600);
         self.limiter().hit(
             &format!("presence:source:{source}"),
@@ -66,18 +71,38 @@ impl App {
             CHALLENGES_PER_CASE,
             hour,
         )?;
-        if case.state != "open" {
+        if super::was_proven(&repo::steps_of(tx.conn(), case.id).await?) {
             return Err(AppError::Conflict(format!(
                 "the case is {}: presence is asked for before it is proven",
                 case.state
             )));
         }
         let door = unit_lock_doors(tx.conn(), &case).await?.into_iter().next();
-        let (Some(property), Some(person), Some(door)) = (case.property_id, case.person_id, door)
+        let (Some(property), Some(person), Some(door), "open") =
+            (case.property_id, case.person_id, door, case.state.as_str())
         else {
+            // A decoy: a code put on no lock, and the same step in the timeline, so neither the
+            // answer nor the case's look-up says the case matched nobody (or was cancelled).
             let ctx = latchkey_core::pin::PinContext { unit_label: None };
+            let code = random_pin(&ctx, 6)?.expose().to_owned();
+            self.case_step(
+                &mut tx,
+                &case,
+                None,
+                "presence_challenge",
+                json!({ "door": null, "valid_until": until, "decoy": true }),
+                now,
+            )
+            .await?;
+            let ev = NewEvent::new("lockout.presence_challenge", format!("lockout:{}", case.id))
+                .data(json!({ "door": null, "decoy": true, "source": source }));
+            let ev = match case.property_id {
+                Some(p) => ev.property(p),
+                None => ev,
+            };
+            self.commit_at(tx, vec![ev], now).await?;
             return Ok(PresenceChallenge {
-                code: random_pin(&ctx, 6)?.expose().to_owned(),
+                code,
                 valid_until: until,
                 message: CHALLENGE_MESSAGE,
             });

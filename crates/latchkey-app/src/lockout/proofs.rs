@@ -1,6 +1,7 @@
 //! Identity proofs in a lockout case. The property's policy names the proofs that count; the
 //! first one given moves the case to `proven`, and everyone in the household is told. Every
-//! attempt is limited per source address, per case and per person, and a refused attempt is
+//! attempt is limited per source address, per case and per claim as typed (never per person
+//! matched, which would tell a resident from a made-up name), and a refused attempt is
 //! recorded in the case's timeline, so the household sees someone trying.
 //!
 //! A WebAuthn assertion arrives with the web app as one more [`ProofKind`]: it is checked by
@@ -23,7 +24,9 @@ use crate::{App, AppError, Result};
 
 const ATTEMPTS_PER_SOURCE: u32 = 20;
 const ATTEMPTS_PER_CASE: u32 = 5;
-const ATTEMPTS_PER_PERSON: u32 = 10;
+/// Per claim as typed (property, unit, name or e-mail), across its cases: a made-up name meets
+/// this limit exactly as a resident's does.
+const ATTEMPTS_PER_CLAIM: u32 = 10;
 /// The same answer for every refused code, whatever the reason.
 const REFUSED: &str = "that code does not prove this case";
 
@@ -75,8 +78,12 @@ impl App {
     /// # Errors
     /// `NotFound` for an unknown token; `Forbidden` with one fixed sentence for every refused
     /// code (wrong, replayed, no authenticator, a case that matched nobody, a closed case);
-    /// `RateLimited` past the limits.
+    /// `RateLimited` past the limits. Answers no sooner than [`super::FLOOR`].
     pub async fn prove_with_totp(&self, token: &str, code: &str, source: &str) -> Result<CaseView> {
+        super::held(self.check_totp(token, code, source)).await
+    }
+
+    async fn check_totp(&self, token: &str, code: &str, source: &str) -> Result<CaseView> {
         let hour = Duration::from_secs(3600);
         self.limiter()
             .hit(&format!("proof:source:{source}"), ATTEMPTS_PER_SOURCE, hour)?;
@@ -91,10 +98,11 @@ impl App {
             ATTEMPTS_PER_CASE,
             Duration::from_secs(900),
         )?;
-        if let Some(p) = case.person_id {
-            self.limiter()
-                .hit(&format!("proof:person:{p}"), ATTEMPTS_PER_PERSON, hour)?;
-        }
+        self.limiter().hit(
+            &format!("proof:claim:{}", super::claim_key(&case)),
+            ATTEMPTS_PER_CLAIM,
+            hour,
+        )?;
         let now = self.now();
         let mut tx = self.store().write().await?;
         let accepted = match (case.person_id, case.state.as_str()) {
@@ -155,7 +163,7 @@ impl App {
             detail: json!({}),
         };
         self.accept_proof(tx, &case, proof, Vec::new()).await?;
-        self.lockout_by_token(token, source).await
+        self.token_view(token, source).await
     }
 
     /// Staff record that they checked the person's identity document in person.

@@ -281,7 +281,8 @@ pub struct TotpProofBody {
 }
 
 /// Proves a case with a code from the resident's authenticator app (no sign-in). Every refused
-/// code gets the same answer; attempts are limited per source, case and person.
+/// code gets the same answer; attempts are limited per source, case and claim (the unit and
+/// name or e-mail as typed), so a made-up name is limited like a resident's.
 #[utoipa::path(post, path = "/api/v1/lockouts/proofs/totp", tag = "lockouts", request_body = TotpProofBody,
     responses((status = 200, body = CaseDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 429, body = Problem)))]
 pub async fn prove_totp(
