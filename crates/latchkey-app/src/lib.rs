@@ -16,6 +16,7 @@ pub mod devices;
 pub mod directory;
 mod error;
 pub mod events;
+mod feed;
 pub mod incidents;
 pub mod lockout;
 mod mint;
@@ -127,6 +128,7 @@ struct Inner {
     limiter: ratelimit::RateLimiter,
     config: AppConfig,
     bridge: devices::BridgeState,
+    feed: feed::FeedWriter,
 }
 
 impl App {
@@ -148,6 +150,7 @@ impl App {
                 limiter: ratelimit::RateLimiter::default(),
                 config,
                 bridge: devices::BridgeState::default(),
+                feed: feed::FeedWriter::new(),
             }),
         }
     }
@@ -156,8 +159,10 @@ impl App {
         &self.inner.store
     }
 
-    /// Waits for the database's connections to close, at shutdown.
+    /// At shutdown: records the changes not yet in the feed, then waits for the database's
+    /// connections to close.
     pub async fn close(&self) {
+        self.flush_changes().await;
         self.inner.store.close().await;
     }
 
@@ -175,10 +180,6 @@ impl App {
 
     pub(crate) fn limiter(&self) -> &ratelimit::RateLimiter {
         &self.inner.limiter
-    }
-
-    pub(crate) fn devices(&self) -> &dyn DevicePort {
-        self.inner.devices.as_ref()
     }
 
     pub(crate) fn bridge(&self) -> &devices::BridgeState {

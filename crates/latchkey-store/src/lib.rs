@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bench;
 pub mod credentials;
 pub mod devices;
+pub mod feed;
 pub mod lockout;
 mod migrate;
 pub mod people;
@@ -114,6 +115,8 @@ impl WriteTx {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL's URL, for the change feed's LISTEN connection.
+    postgres_url: Option<std::sync::Arc<str>>,
     /// The database file, for readers that go around the pool (audit verification).
     sqlite_file: Option<std::sync::Arc<std::path::Path>>,
 }
@@ -168,6 +171,8 @@ impl Store {
         let store = Store {
             pool,
             backend,
+            postgres_url: (backend == Backend::Postgres)
+                .then(|| std::sync::Arc::from(url.as_str())),
             sqlite_file,
         };
         migrate::run(&store).await?;
@@ -205,6 +210,10 @@ impl Store {
     /// Closes every connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    pub(crate) fn url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
