@@ -17,6 +17,7 @@ pub mod directory;
 pub mod entry;
 mod error;
 pub mod events;
+mod feed;
 pub mod incidents;
 pub mod lockout;
 mod mint;
@@ -128,6 +129,7 @@ struct Inner {
     limiter: ratelimit::RateLimiter,
     config: AppConfig,
     bridge: devices::BridgeState,
+    feed: feed::FeedWriter,
 }
 
 impl App {
@@ -149,6 +151,7 @@ impl App {
                 limiter: ratelimit::RateLimiter::default(),
                 config,
                 bridge: devices::BridgeState::default(),
+                feed: feed::FeedWriter::new(),
             }),
         }
     }
@@ -157,8 +160,10 @@ impl App {
         &self.inner.store
     }
 
-    /// Waits for the database's connections to close, at shutdown.
+    /// At shutdown: records the changes not yet in the feed, then waits for the database's
+    /// connections to close.
     pub async fn close(&self) {
+        self.flush_changes().await;
         self.inner.store.close().await;
     }
 
@@ -176,10 +181,6 @@ impl App {
 
     pub(crate) fn limiter(&self) -> &ratelimit::RateLimiter {
         &self.inner.limiter
-    }
-
-    pub(crate) fn devices(&self) -> &dyn DevicePort {
-        self.inner.devices.as_ref()
     }
 
     pub(crate) fn bridge(&self) -> &devices::BridgeState {

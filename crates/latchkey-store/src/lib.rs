@@ -11,6 +11,7 @@ pub mod bench;
 pub mod credentials;
 pub mod devices;
 pub mod entry;
+pub mod feed;
 pub mod lockout;
 mod migrate;
 pub mod people;
@@ -115,6 +116,8 @@ impl WriteTx {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL's URL, for the change feed's LISTEN connection.
+    postgres_url: Option<std::sync::Arc<str>>,
     /// The database file, for readers that go around the pool (audit verification).
     sqlite_file: Option<std::sync::Arc<std::path::Path>>,
 }
@@ -169,6 +172,8 @@ impl Store {
         let store = Store {
             pool,
             backend,
+            postgres_url: (backend == Backend::Postgres)
+                .then(|| std::sync::Arc::from(url.as_str())),
             sqlite_file,
         };
         migrate::run(&store).await?;
@@ -206,6 +211,10 @@ impl Store {
     /// Closes every connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    pub(crate) fn url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -69,6 +69,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_lockout_secrets.sql"),
         postgres: include_str!("../migrations/postgres/0009_lockout_secrets.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_change_feed.sql",
+        sqlite: include_str!("../migrations/sqlite/0010_change_feed.sql"),
+        postgres: include_str!("../migrations/postgres/0010_change_feed.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

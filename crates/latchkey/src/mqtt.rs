@@ -148,6 +148,17 @@ pub async fn start(
         holder: config.replica_id.clone(),
         ..Default::default()
     };
+    // Changes made by terminal commands and by the other replicas reach this reconciler
+    // through the change feed (docs/ARCHITECTURE.md, "The change feed").
+    let follower = app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = follower.follow_changes().await {
+            tracing::error!(
+                error = %e,
+                "cannot follow the change feed; changes made elsewhere wait for the sweep"
+            );
+        }
+    });
     let (app, waiting_for) = (app.clone(), fleet.clone());
     tokio::spawn(async move {
         if let Some(f) = waiting_for

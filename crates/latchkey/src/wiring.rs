@@ -23,8 +23,8 @@ pub fn app_err(e: AppError) -> anyhow::Error {
 
 /// Opens the database (creating the data directory for SQLite) and loads the keys. `devices`
 /// is told when a door's desired lock state changes: the reconciler's notifier for `serve`,
-/// `NoDevices` for terminal commands (the running server's periodic sweep picks their changes
-/// up).
+/// `NoDevices` for terminal commands (the running server hears their changes through the
+/// change feed, docs/ARCHITECTURE.md).
 ///
 /// # Errors
 /// The data directory cannot be created, the database cannot be opened, or the key is bad.

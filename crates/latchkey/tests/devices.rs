@@ -171,6 +171,83 @@ fn the_demo_programs_its_pins_onto_its_virtual_locks() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A PIN issued from the terminal while `serve` runs reaches the locks through the change feed,
+/// not at the server's next sweep (a minute after its start).
+#[test]
+fn a_pin_added_from_the_terminal_reaches_the_locks_without_waiting_for_the_sweep() {
+    let dir = temp_dir("feed");
+    let mut server = Server::start(
+        &dir,
+        &[
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--mqtt-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let started = Instant::now();
+    assert!(server.line().starts_with("latchkey listening on"));
+    let (ok, text) = run(
+        &dir,
+        &[
+            "person",
+            "add",
+            "--property",
+            "1",
+            "--unit",
+            "1",
+            "--role",
+            "household",
+            "--name",
+            "Feed Tester",
+        ],
+    );
+    assert!(ok, "{text}");
+    let person = text
+        .split_whitespace()
+        .skip_while(|w| *w != "person")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no person id in: {text}"))
+        .to_owned();
+    let (ok, text) = run(
+        &dir,
+        &[
+            "credential",
+            "add",
+            "--property",
+            "1",
+            "--person",
+            &person,
+            "--kind",
+            "pin",
+            "--unit",
+            "1",
+        ],
+    );
+    assert!(ok, "{text}");
+    let credential = text
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_else(|| panic!("no credential id in: {text}"))
+        .to_owned();
+    let mut table = String::new();
+    let set = eventually(Duration::from_secs(20), || {
+        table = run(&dir, &["credential", "status", "--credential", &credential]).1;
+        let rows: Vec<&str> = table.lines().skip(1).collect();
+        !rows.is_empty() && rows.iter().all(|r| r.contains(" set "))
+    });
+    assert!(set, "{table}");
+    // Had it waited for the sweep, the first one after the start's would come a minute in.
+    assert!(
+        started.elapsed() < Duration::from_secs(55),
+        "the PIN was set only after {:?}, when the sweep could have done it",
+        started.elapsed()
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_taken_mqtt_port_stops_the_server_naming_both_ways_out() {
     let dir = temp_dir("taken");

@@ -91,7 +91,7 @@ impl App {
         .data(json!({ "lock": name, "previous": before }));
         self.commit_with(tx, vec![ev]).await?;
         self.bridge().forget_pairings();
-        self.devices().desired_state_changed(door);
+        self.devices().pairing_changed(Some(door));
         Ok(())
     }
 
@@ -122,6 +122,7 @@ impl App {
             .data(json!({ "device": name }));
         self.commit_with(tx, vec![ev]).await?;
         self.bridge().forget_pairings();
+        self.devices().pairing_changed(None);
         Ok(())
     }
 }
