@@ -101,14 +101,20 @@ async fn guardian_links_left_in_clear_by_an_older_latchkey_are_wiped_from_the_ou
         .execute(&mut *conn)
         .await
         .expect("an old message");
-        sqlx::query("DELETE FROM latchkey_schema WHERE version >= 9")
+        // Schema 9 is applied again to the message an older latchkey wrote.
+        let migration = latchkey_store::MIGRATIONS
+            .iter()
+            .find(|m| m.name == "0009_lockout_secrets.sql")
+            .expect("schema 9");
+        let sql = match store.backend() {
+            latchkey_store::Backend::Sqlite => migration.sqlite,
+            latchkey_store::Backend::Postgres => migration.postgres,
+        };
+        sqlx::raw_sql(sql)
             .execute(&mut *conn)
             .await
-            .expect("as if from before schema 9");
+            .expect("schema 9 runs");
         drop(conn);
-        store.close().await;
-
-        let store = db.open().await;
         let mut conn = store.read().await.expect("read connection");
         let body: String = sqlx::query_scalar(
             "SELECT body FROM notifications WHERE kind = 'lockout.guardian_request'",
