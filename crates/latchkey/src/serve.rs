@@ -85,6 +85,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         app.clone(),
         HttpConfig {
             secure_cookies: config.secure_cookies,
+            ..HttpConfig::default()
         },
     );
     // The peer address reaches handlers for per-source rate limits.
