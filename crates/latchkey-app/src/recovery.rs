@@ -28,10 +28,13 @@ pub struct LocksmithInput {
 
 fn text_field(field: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
-    if v.is_empty() || v.chars().count() > max {
+    if !latchkey_core::text::has_visible_char(v) {
+        return Err(AppError::invalid(field, crate::directory::INVISIBLE_ONLY));
+    }
+    if v.chars().count() > max {
         return Err(AppError::invalid(
             field,
-            format!("must be 1 to {max} characters"),
+            format!("must be at most {max} characters"),
         ));
     }
     Ok(v.to_owned())
