@@ -223,8 +223,11 @@ impl App {
     /// `Invalid` for a bad name.
     pub async fn create_api_token(&self, who: &Principal, name: &str) -> Result<(String, Grant)> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(AppError::invalid("name", "must be 1–100 characters"));
+        if !latchkey_core::text::has_visible_char(name) {
+            return Err(AppError::invalid("name", crate::directory::INVISIBLE_ONLY));
+        }
+        if name.chars().count() > 100 {
+            return Err(AppError::invalid("name", "must be at most 100 characters"));
         }
         let (token, digest) = secrets::new_token("lkt")?;
         let mut tx = self.store().write().await?;

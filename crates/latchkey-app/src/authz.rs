@@ -95,6 +95,17 @@ impl Principal {
             .collect()
     }
 
+    /// Units of `property` this person lives in: as a resident or a household member (not as
+    /// a guest or trusted contact, who are not told the household's arrangements).
+    pub fn household_units(&self, property: PropertyId) -> Vec<UnitId> {
+        self.active()
+            .filter(|m| {
+                m.property_id == property && matches!(m.role, Role::Resident | Role::Household)
+            })
+            .filter_map(|m| m.unit_id)
+            .collect()
+    }
+
     /// Units of `property` this person belongs to in any role.
     pub fn units(&self, property: PropertyId) -> Vec<UnitId> {
         self.active()

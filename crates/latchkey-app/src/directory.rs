@@ -14,10 +14,14 @@ use serde_json::json;
 use crate::authz::{Member, Principal};
 use crate::{App, AppError, Result};
 
+/// What a name made only of invisible characters is told.
+pub(crate) const INVISIBLE_ONLY: &str =
+    "must contain a visible character (not only spaces, zero-width or direction characters)";
+
 pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
-    if v.is_empty() {
-        return Err(AppError::invalid(field, "must not be empty"));
+    if !latchkey_core::text::has_visible_char(v) {
+        return Err(AppError::invalid(field, INVISIBLE_ONLY));
     }
     if v.chars().count() > max {
         return Err(AppError::invalid(

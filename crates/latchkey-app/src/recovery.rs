@@ -28,10 +28,13 @@ pub struct LocksmithInput {
 
 fn text_field(field: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
-    if v.is_empty() || v.chars().count() > max {
+    if !latchkey_core::text::has_visible_char(v) {
+        return Err(AppError::invalid(field, crate::directory::INVISIBLE_ONLY));
+    }
+    if v.chars().count() > max {
         return Err(AppError::invalid(
             field,
-            format!("must be 1 to {max} characters"),
+            format!("must be at most {max} characters"),
         ));
     }
     Ok(v.to_owned())
@@ -128,15 +131,16 @@ impl App {
             .map_err(|_| AppError::not_found("spare key"))?;
         let sees = member.is_staff()
             || key.holder_id == who.id()
-            || who.units(key.property_id).contains(&key.unit_id);
+            || who.household_units(key.property_id).contains(&key.unit_id);
         if !sees {
             return Err(AppError::not_found("spare key"));
         }
         Ok(key)
     }
 
-    /// Spare keys the caller may see: staff every key of the property, others the keys to
-    /// their units and the keys they hold.
+    /// Spare keys the caller may see: staff every key of the property, residents and household
+    /// members the keys to their units, anyone the keys they hold. A guest or trusted contact
+    /// of a unit is not told who holds its keys or when they can be reached.
     ///
     /// # Errors
     /// `NotFound` for outsiders.
@@ -146,7 +150,7 @@ impl App {
         property: PropertyId,
     ) -> Result<Vec<SpareKey>> {
         let member = who.member(property)?;
-        let units = who.units(property);
+        let units = who.household_units(property);
         let mut conn = self.store().read().await?;
         Ok(repo::list_spare_keys(&mut conn, property, None)
             .await?
@@ -202,12 +206,18 @@ impl App {
         Ok(())
     }
 
-    /// The property's on-call roster (any member: residents need to know who answers).
+    /// The property's on-call roster: staff, and the residents and household members who need
+    /// to know who answers. Guests and trusted contacts are not told who is on call or when.
     ///
     /// # Errors
-    /// `NotFound` for outsiders.
+    /// `NotFound` for outsiders; `Forbidden` for anyone else who does not live at the property.
     pub async fn list_on_call(&self, who: &Principal, property: PropertyId) -> Result<Vec<OnCall>> {
-        who.member(property)?;
+        let member = who.member(property)?;
+        if !member.is_staff() && who.household_units(property).is_empty() {
+            return Err(AppError::forbidden(
+                "only the building's staff and the people who live here see who is on call and when",
+            ));
+        }
         let mut conn = self.store().read().await?;
         Ok(repo::list_on_call(&mut conn, property).await?)
     }

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod model;
 pub mod pin;
 pub mod schedule;
+pub mod text;
 pub mod totp;
 pub mod week;
 

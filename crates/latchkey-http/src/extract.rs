@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
-use latchkey_app::authz::{Principal, Via};
+use axum::http::{StatusCode, header};
+use latchkey_app::authz::Principal;
 use latchkey_app::store::auth::GrantKind;
 use serde::de::DeserializeOwned;
 
@@ -116,38 +116,8 @@ fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// A browser request that changes something must come from our own pages: SameSite=Strict
-/// cookies already keep other sites' requests unauthenticated, and this refuses what a
-/// cross-site form or script could still send.
-fn cross_site(parts: &Parts) -> bool {
-    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return false;
-    }
-    if parts
-        .headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site")
-    {
-        return true;
-    }
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    match (
-        parts
-            .headers
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok()),
-        host,
-    ) {
-        (Some(origin), Some(host)) => origin.split("://").nth(1) != Some(host),
-        _ => false,
-    }
-}
-
-/// The signed-in person: a session cookie or an `Authorization: Bearer` API token.
+/// The signed-in person: a session cookie or an `Authorization: Bearer` API token. A request
+/// signed in by cookie has already passed the cross-site check (`browser.rs`).
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
@@ -176,13 +146,6 @@ impl FromRequestParts<AppState> for Auth {
             .authenticate(kind, token)
             .await
             .map_err(|e| Problem::from(ApiError(e)))?;
-        if matches!(principal.via(), Via::Session(_)) && bearer.is_none() && cross_site(parts) {
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "cross-site",
-                "this request came from another site; changes must come from latchkey's own pages",
-            ));
-        }
         Ok(Auth(principal))
     }
 }

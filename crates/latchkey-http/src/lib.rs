@@ -4,6 +4,7 @@
 //! Handlers are thin: extract, call one app function, map to a DTO. This crate never reaches
 //! the store except through `latchkey-app`.
 
+mod browser;
 pub mod dto;
 pub mod extract;
 pub mod problem;
@@ -18,6 +19,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use crate::browser::PublicOrigin;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -29,6 +31,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct HttpConfig {
     /// Mark the session cookie `Secure` (when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
+    /// The origin browsers reach latchkey at; `None`: `http://` and the request's `Host`.
+    /// Requests that change something from any other origin are refused (see `browser.rs`).
+    pub public_origin: Option<PublicOrigin>,
 }
 
 #[derive(OpenApi)]
@@ -147,6 +152,7 @@ async fn method_not_allowed() -> Problem {
 pub fn router(app: App, config: HttpConfig) -> axum::Router {
     let (api, doc) = api().split_for_parts();
     let doc_json = std::sync::Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let state = AppState { app, config };
     api.route(
         "/api/openapi.json",
         get(move || {
@@ -163,5 +169,10 @@ pub fn router(app: App, config: HttpConfig) -> axum::Router {
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(MAX_BODY))
-    .with_state(AppState { app, config })
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        browser::refuse_cross_site,
+    ))
+    .layer(axum::middleware::map_response(browser::security_headers))
+    .with_state(state)
 }

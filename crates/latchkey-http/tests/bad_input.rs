@@ -285,6 +285,8 @@ async fn login_sets_a_strict_cookie_that_works_and_can_be_revoked() {
             .method("POST")
             .uri("/api/v1/auth/logout")
             .header("cookie", pair.clone())
+            .header("host", "127.0.0.1:8080")
+            .header("origin", "http://127.0.0.1:8080")
             .body(Body::empty())
             .unwrap();
         assert_eq!(f.raw(out).await.status.as_u16(), 204);

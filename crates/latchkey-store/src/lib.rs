@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod devices;
 pub mod entry;
 pub mod feed;
+mod files;
 pub mod lockout;
 mod migrate;
 pub mod people;
@@ -126,7 +127,8 @@ impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     ///
     /// SQLite runs in WAL mode with `synchronous=FULL` (a committed change survives power loss),
-    /// foreign keys on and a busy timeout, set on every connection.
+    /// foreign keys on and a busy timeout, set on every connection. Its files are readable by
+    /// their owner only (`files.rs`).
     ///
     /// # Errors
     /// `UnsupportedUrl` for a URL that is neither SQLite nor PostgreSQL; `SchemaTooNew` when the
@@ -146,6 +148,12 @@ impl Store {
         } else {
             url.to_owned()
         };
+        if backend == Backend::Sqlite
+            && let Some(file) = sqlite_file(&url)
+            && !url.contains("mode=ro")
+        {
+            files::make_private(&file, url.contains("mode=rwc"))?;
+        }
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use latchkey_http::PublicOrigin;
 use latchkey_mqtt::MqttUrl;
 use serde::Deserialize;
 
@@ -24,6 +25,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "master_key_file",
     "log",
     "secure_cookies",
+    "public_url",
     "mqtt_listen",
     "mqtt_url",
     "mqtt_url_file",
@@ -41,6 +43,7 @@ pub struct FileConfig {
     pub master_key_file: Option<PathBuf>,
     pub log: Option<String>,
     pub secure_cookies: Option<bool>,
+    pub public_url: Option<String>,
     pub mqtt_listen: Option<String>,
     pub mqtt_url: Option<String>,
     pub mqtt_url_file: Option<PathBuf>,
@@ -109,7 +112,11 @@ pub struct Config {
     /// The master key as hex, when given by environment or file; else the data dir's key.
     pub master_key: Secret,
     pub log: String,
-    pub secure_cookies: bool,
+    /// Whether the session cookie is `Secure`, when set; else see [`Config::cookies_secure`].
+    pub secure_cookies: Option<bool>,
+    /// The URL browsers reach latchkey at (behind a proxy: the proxy's), whose origin is the
+    /// only one allowed to send changes with the session cookie.
+    pub public_url: Option<PublicOrigin>,
     /// Where the embedded MQTT broker listens (MQTT 3.1.1, for Zigbee2MQTT and devices).
     pub mqtt_listen: SocketAddr,
     /// An external broker to use instead of the embedded one. `Display` redacts the password.
@@ -128,13 +135,17 @@ impl Config {
     pub fn summary(&self) -> String {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
-             mqtt_listen={} mqtt_url={} mqtt_base_topic={} replica_id={}",
+             public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} replica_id={}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
             self.master_key,
             self.log,
-            self.secure_cookies,
+            self.secure_cookies
+                .map_or_else(|| "(unless loopback)".to_owned(), |b| b.to_string()),
+            self.public_url
+                .as_ref()
+                .map_or_else(|| "(from Host)".to_owned(), ToString::to_string),
             self.mqtt_listen,
             self.mqtt_url
                 .as_ref()
@@ -142,6 +153,20 @@ impl Config {
             self.mqtt_base_topic,
             self.replica_id,
         )
+    }
+}
+
+impl Config {
+    /// Whether the session cookie is marked `Secure` when serving on `bound`: as configured;
+    /// else as the public URL's scheme says; else unless the address is loopback (a browser
+    /// on the same machine over plain HTTP is the one case where the cookie must travel
+    /// without TLS).
+    pub fn cookies_secure(&self, bound: SocketAddr) -> bool {
+        self.secure_cookies
+            .unwrap_or_else(|| match &self.public_url {
+                Some(url) => url.is_https(),
+                None => !bound.ip().is_loopback(),
+            })
     }
 }
 
@@ -248,6 +273,19 @@ pub fn load(
     }
     .map(|u| MqttUrl::parse(&u))
     .transpose()?;
+    let secure_cookies = match env("LATCHKEY_SECURE_COOKIES") {
+        Some(v) => Some(match v.trim() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => bail!("LATCHKEY_SECURE_COOKIES=`{v}` must be true or false"),
+        }),
+        None => file.secure_cookies,
+    };
+    let public_url = env("LATCHKEY_PUBLIC_URL")
+        .or(file.public_url)
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| PublicOrigin::parse(&u).map_err(|e| anyhow::anyhow!("public_url: {e}")))
+        .transpose()?;
     let mqtt_base_topic = env("LATCHKEY_MQTT_BASE_TOPIC")
         .or(file.mqtt_base_topic)
         .unwrap_or_else(|| "zigbee2mqtt".to_owned());
@@ -264,7 +302,8 @@ pub fn load(
         database_url,
         master_key: Secret(master_key),
         log,
-        secure_cookies: file.secure_cookies.unwrap_or(false),
+        secure_cookies,
+        public_url,
         mqtt_listen,
         mqtt_url,
         mqtt_base_topic,
@@ -310,7 +349,44 @@ mod tests {
         let (file, warnings) = parse_file(EXAMPLE, "example").expect("example parses");
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(file.listen.as_deref(), Some("127.0.0.1:8080"));
-        assert_eq!(file.secure_cookies, Some(false));
+        assert_eq!(file.secure_cookies, None, "the default is decided at start");
+    }
+
+    #[test]
+    fn the_cookie_is_secure_unless_serving_on_loopback_or_told_otherwise() {
+        let load_with = |vars: &'static [(&'static str, &'static str)]| {
+            load(
+                &GlobalArgs::default(),
+                &Overrides::default(),
+                &move |k: &str| {
+                    vars.iter()
+                        .find(|(name, _)| *name == k)
+                        .map(|(_, v)| (*v).to_owned())
+                },
+            )
+        };
+        let local: SocketAddr = "127.0.0.1:8080".parse().expect("address");
+        let local6: SocketAddr = "[::1]:8080".parse().expect("address");
+        let open: SocketAddr = "0.0.0.0:8080".parse().expect("address");
+        let c = load_with(&[]).expect("loads");
+        assert!(!c.cookies_secure(local) && !c.cookies_secure(local6));
+        assert!(
+            c.cookies_secure(open),
+            "beyond loopback the cookie is Secure"
+        );
+        let c = load_with(&[("LATCHKEY_SECURE_COOKIES", "false")]).expect("loads");
+        assert!(!c.cookies_secure(open), "an operator may turn it off");
+        let c = load_with(&[("LATCHKEY_SECURE_COOKIES", "true")]).expect("loads");
+        assert!(c.cookies_secure(local), "an operator may force it on");
+        let c = load_with(&[("LATCHKEY_PUBLIC_URL", "https://door.example.org")]).expect("loads");
+        assert!(
+            c.cookies_secure(local),
+            "behind a TLS proxy on the same machine"
+        );
+        assert!(c.summary().contains("public_url=https://door.example.org"));
+        assert!(load_with(&[("LATCHKEY_SECURE_COOKIES", "maybe")]).is_err());
+        let e = load_with(&[("LATCHKEY_PUBLIC_URL", "door.example.org/x")]).expect_err("refused");
+        assert!(e.to_string().contains("public_url"), "{e}");
     }
 
     #[test]

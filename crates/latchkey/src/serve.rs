@@ -82,15 +82,23 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         }
         out.flush()?;
     }
+    if config.public_url.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            "public_url is not set: browser changes are accepted only from http:// and the Host \
+             they name; behind an HTTPS proxy set public_url, or signed-in browsers are refused"
+        );
+    }
     tracing::info!(
         %addr,
+        secure_cookies = config.cookies_secure(addr),
         startup_ms = started.elapsed().as_millis() as u64,
         "serving"
     );
     let router = latchkey_http::router(
         app.clone(),
         HttpConfig {
-            secure_cookies: config.secure_cookies,
+            secure_cookies: config.cookies_secure(addr),
+            public_origin: config.public_url.clone(),
         },
     );
     // The peer address reaches handlers for per-source rate limits.

@@ -21,7 +21,7 @@ pub fn app_err(e: AppError) -> anyhow::Error {
     }
 }
 
-/// Opens the database (creating the data directory for SQLite) and loads the keys. `devices`
+/// Opens the database (creating the private data directory) and loads the keys. `devices`
 /// is told when a door's desired lock state changes: the reconciler's notifier for `serve`,
 /// `NoDevices` for terminal commands (the running server hears their changes through the
 /// change feed, docs/ARCHITECTURE.md).
@@ -29,12 +29,7 @@ pub fn app_err(e: AppError) -> anyhow::Error {
 /// # Errors
 /// The data directory cannot be created, the database cannot be opened, or the key is bad.
 pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<App> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
+    private_data_dir(&config.data_dir)?;
     let store = Store::open(&config.database_url).await.with_context(|| {
         format!(
             "cannot open the database {}",
@@ -52,6 +47,52 @@ pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<A
         devices,
         AppConfig::default(),
     ))
+}
+
+/// Creates the data directory readable by this user only (0700), or tightens an existing one
+/// and the master key in it, with a warning naming the old mode: the directory holds the
+/// database and the key that opens every PIN in it. (The database files themselves are made
+/// 0600 by the store.)
+///
+/// # Errors
+/// The directory cannot be created or its mode, or the key's, cannot be changed.
+fn private_data_dir(dir: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        }
+        for (path, private) in [(dir.to_path_buf(), 0o700), (dir.join("master.key"), 0o600)] {
+            let mode = match std::fs::metadata(&path) {
+                Ok(m) => m.permissions().mode() & 0o777,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+            };
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(private))
+                    .with_context(|| {
+                        format!(
+                            "{} is readable by others (mode {mode:04o}) and cannot be made \
+                             {private:04o}",
+                            path.display()
+                        )
+                    })?;
+                tracing::warn!(
+                    "{} was readable by others (mode {mode:04o}); it is now {private:04o}",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    Ok(())
 }
 
 /// The admin a terminal command acts as: `--as EMAIL`, or the first admin.

@@ -54,7 +54,11 @@ pub async fn logout(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Res
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("latchkey_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        HeaderValue::from_static(if s.config.secure_cookies {
+            "latchkey_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure"
+        } else {
+            "latchkey_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+        }),
     );
     Ok(res)
 }

@@ -190,8 +190,8 @@ pub async fn grant_spare_key(
     Ok((StatusCode::CREATED, Json(key.into())))
 }
 
-/// Spare keys the caller may see: staff all of them, others those to their units and those
-/// they hold.
+/// Spare keys the caller may see: staff all of them, residents and household members those to
+/// their units, anyone those they hold (a guest is not told who holds their unit's keys).
 #[utoipa::path(get, path = "/api/v1/properties/{id}/spare-keys", tag = "recovery", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<SpareKeyDto>), (status = 404, body = Problem)))]
 pub async fn list_spare_keys(
@@ -237,9 +237,10 @@ impl From<OnCall> for OnCallDto {
     }
 }
 
-/// Who answers outside office hours, and when (any member of the property).
+/// Who answers outside office hours, and when (staff, and the residents and household members
+/// of the property; not guests).
 #[utoipa::path(get, path = "/api/v1/properties/{id}/on-call", tag = "recovery", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<OnCallDto>), (status = 404, body = Problem)))]
+    responses((status = 200, body = Vec<OnCallDto>), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn list_on_call(
     State(s): State<AppState>,
     Auth(who): Auth,
