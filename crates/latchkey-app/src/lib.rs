@@ -17,6 +17,7 @@ pub mod directory;
 mod error;
 pub mod events;
 pub mod incidents;
+pub mod limits;
 pub mod lockout;
 mod mint;
 pub mod people;

@@ -1,6 +1,7 @@
-//! Fixed-window attempt counters for guessable endpoints (login, PIN reveal), per account and
-//! per source address. In memory: each replica limits on its own, which only lowers the bar
-//! by the number of replicas; the locks' own wrong-code lockout is the last line.
+//! Fixed-window counters in memory, for limits where each replica may count alone: a signed-in
+//! person's PIN reveals (a PIN is shown once anyway) and remote lock commands (a throttle, not a
+//! guard against guessing). Sign-in and lockout limits must hold across replicas and live in
+//! the database ([`crate::limits`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

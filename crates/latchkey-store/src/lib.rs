@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bench;
 pub mod credentials;
 pub mod devices;
+pub mod limits;
 pub mod lockout;
 mod migrate;
 pub mod people;

@@ -47,11 +47,14 @@ impl App {
         if case.state != "open" {
             return Err(AppError::Conflict(format!("the case is {}", case.state)));
         }
-        self.limiter().hit(
-            &format!("guardians:case:{}", case.id),
-            ASKS_PER_CASE,
-            Duration::from_secs(3600),
-        )?;
+        self.limits()
+            .hit_in(
+                &mut tx,
+                &format!("guardians:case:{}", case.id),
+                ASKS_PER_CASE,
+                Duration::from_secs(3600),
+            )
+            .await?;
         let mut guardians: Vec<(PersonId, &'static str)> = Vec::new();
         if let (Some(p), Some(u), Some(person)) = (case.property_id, case.unit_id, case.person_id) {
             for o in repo::occupants_of_unit(tx.conn(), u, now).await? {
@@ -127,11 +130,13 @@ impl App {
         token: &str,
         confirm: bool,
     ) -> Result<()> {
-        self.limiter().hit(
-            &format!("guardians:answer:{}", who.id()),
-            ANSWERS_PER_PERSON,
-            Duration::from_secs(3600),
-        )?;
+        self.limits()
+            .hit(
+                &format!("guardians:answer:{}", who.id()),
+                ANSWERS_PER_PERSON,
+                Duration::from_secs(3600),
+            )
+            .await?;
         let now = self.now();
         let mut tx = self.store().write().await?;
         let link = repo::guardian_link_by_token(tx.conn(), &token_digest(token))

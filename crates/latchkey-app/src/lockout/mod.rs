@@ -112,23 +112,30 @@ impl App {
             .ok_or_else(|| AppError::invalid("unit", "must be 1 to 40 characters"))?;
         let identity = clean(&input.identity, 200)
             .ok_or_else(|| AppError::invalid("identity", "must be 1 to 200 characters"))?;
-        self.limiter().hit(
-            &format!("lockout:source:{source}"),
-            STARTS_PER_SOURCE,
-            Duration::from_secs(3600),
-        )?;
-        self.limiter().hit(
-            &format!("lockout:unit:{}:{}", input.property_id, unit.to_lowercase()),
-            STARTS_PER_UNIT,
-            Duration::from_secs(3600),
-        )?;
+        self.limits()
+            .hit(
+                &format!("lockout:source:{source}"),
+                STARTS_PER_SOURCE,
+                Duration::from_secs(3600),
+            )
+            .await?;
         let outcome = self
             .open_public_case(input.property_id, &unit, &identity, source)
+            .await;
+        let signal = self
+            .limits()
+            .unit_starts(
+                input.property_id,
+                &unit,
+                STARTS_PER_UNIT,
+                Duration::from_secs(3600),
+            )
             .await;
         let elapsed = started.elapsed();
         if elapsed < START_FLOOR {
             tokio::time::sleep(START_FLOOR - elapsed).await;
         }
+        signal?;
         let token = outcome?;
         Ok(Started {
             token,
@@ -301,11 +308,13 @@ impl App {
     /// `NotFound` for an unknown token (the same for every unknown token); `RateLimited` past
     /// the per-source limit.
     pub async fn lockout_by_token(&self, token: &str, source: &str) -> Result<CaseView> {
-        self.limiter().hit(
-            &format!("lockout:view:{source}"),
-            VIEWS_PER_SOURCE,
-            Duration::from_secs(3600),
-        )?;
+        self.limits()
+            .hit(
+                &format!("lockout:view:{source}"),
+                VIEWS_PER_SOURCE,
+                Duration::from_secs(3600),
+            )
+            .await?;
         let mut conn = self.store().read().await?;
         let case = repo::case_by_token(&mut conn, &token_digest(token))
             .await?
