@@ -34,7 +34,7 @@ pub struct Limits<'a> {
 
 impl App {
     /// Limits shared by every replica on this database.
-    pub fn limits(&self) -> Limits<'_> {
+    pub(crate) fn limits(&self) -> Limits<'_> {
         Limits { app: self }
     }
 }
