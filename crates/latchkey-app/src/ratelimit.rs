@@ -38,14 +38,6 @@ impl RateLimiter {
         entry.1 += 1;
         Ok(())
     }
-
-    /// Forgets the attempts under `key` (after a successful sign-in).
-    pub fn clear(&self, key: &str) {
-        self.windows
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-    }
 }
 
 #[cfg(test)]
@@ -64,7 +56,5 @@ mod tests {
         }
         rl.hit("b", 3, Duration::from_secs(60))
             .expect("other keys are independent");
-        rl.clear("a");
-        rl.hit("a", 3, Duration::from_secs(60)).expect("cleared");
     }
 }
