@@ -49,24 +49,30 @@ pub(crate) fn normalize_email(email: &str) -> Result<String> {
 }
 
 impl App {
-    /// Signs in with e-mail and password. Rate-limited per account and per source address;
-    /// a wrong password and an unknown account get the same answer in the same time.
+    /// Signs in with e-mail and password. A wrong password and an unknown account get the same
+    /// answer in the same time.
+    ///
+    /// Only failures count, in the database so that every replica shares them: per source
+    /// address (any account), and per account from that source. Both are counted before the
+    /// password is checked (a burst of parallel guesses cannot slip past) and taken back when it
+    /// was right. Failures against an account from everywhere are counted too, but they never
+    /// refuse the right password from a source that is not over its own limits: when they reach
+    /// the limit the person is told, once per window (ARCHITECTURE.md, "Where limits live").
     ///
     /// # Errors
-    /// `RateLimited` past the limits; `Unauthenticated` for wrong credentials.
+    /// `RateLimited` when this source is past its limits; `Unauthenticated` for wrong
+    /// credentials.
     pub async fn login(&self, email: &str, password: &str, source: &str) -> Result<SignedIn> {
         let cfg = self.config();
         let email = email.trim().to_lowercase();
-        self.limiter().hit(
-            &format!("login:source:{source}"),
-            cfg.login_attempts * 3,
-            cfg.login_window,
-        )?;
-        self.limiter().hit(
-            &format!("login:account:{email}"),
-            cfg.login_attempts,
-            cfg.login_window,
-        )?;
+        let by_source = format!("login:source:{source}");
+        let by_pair = format!("login:account:{email}:source:{source}");
+        self.limits()
+            .hit(&by_source, cfg.login_attempts * 3, cfg.login_window)
+            .await?;
+        self.limits()
+            .hit(&by_pair, cfg.login_attempts, cfg.login_window)
+            .await?;
         let found = {
             let mut conn = self.store().read().await?;
             people::find_by_email(&mut conn, &email).await?
@@ -86,9 +92,20 @@ impl App {
         let person = match (found, ok) {
             (Some((person, Some(_))), true) => person,
             (found, _) => {
-                let tx = self.store().write().await?;
+                let target = found.map(|(p, _)| p.id);
+                let mut tx = self.store().write().await?;
+                self.limits()
+                    .failures_against(
+                        &mut tx,
+                        target,
+                        &format!("login:account:{email}"),
+                        cfg.login_attempts,
+                        cfg.login_window,
+                        "sign_in",
+                    )
+                    .await?;
                 let ev = NewEvent::new("auth.login_failed", format!("email:{email}"))
-                    .actor(found.map(|(p, _)| p.id))
+                    .actor(target)
                     .data(json!({ "source": source }));
                 self.commit_with(tx, vec![ev]).await?;
                 return Err(AppError::Unauthenticated(
@@ -96,7 +113,8 @@ impl App {
                 ));
             }
         };
-        self.limiter().clear(&format!("login:account:{email}"));
+        self.limits().forgive(&by_source).await?;
+        self.limits().forgive(&by_pair).await?;
         let (token, digest) = secrets::new_token("lks")?;
         let now = self.now();
         let expires = now

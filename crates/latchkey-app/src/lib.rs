@@ -19,6 +19,7 @@ mod error;
 pub mod events;
 mod feed;
 pub mod incidents;
+pub mod limits;
 pub mod lockout;
 mod mint;
 pub mod people;

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use latchkey_core::model::{CredentialStatus, Role};
 use latchkey_core::{MembershipId, PersonId, PropertyId, UnitId};
 use latchkey_store::audit::NewEvent;
+use latchkey_store::lockout::Notification;
 use latchkey_store::people::{self as repo, NewMembership, NewPerson};
 use latchkey_store::records::{Membership, Person};
 use latchkey_store::{credentials as creds, property};
@@ -97,9 +98,13 @@ impl App {
     /// Adds a person together with their first membership (move-in, a new household member,
     /// a guest, a trusted contact).
     ///
+    /// An address that is already someone's sign-in address gets the same answer as a new one,
+    /// so the creator never learns it is registered: the new person shows it, but it stays
+    /// unconfirmed (it signs nobody in; the account that owns it is untouched), and the owner is
+    /// told that someone typed their address (ARCHITECTURE.md, decisions).
+    ///
     /// # Errors
-    /// `Forbidden` when the caller may not grant that role there; `Invalid`; `Conflict` when
-    /// the e-mail address is taken.
+    /// `Forbidden` when the caller may not grant that role there; `Invalid`.
     pub async fn create_person(
         &self,
         who: &Principal,
@@ -130,11 +135,15 @@ impl App {
         };
         let now = self.now();
         let mut tx = self.store().write().await?;
-        let person = repo::create_person(
+        let owner = match &email {
+            Some(e) => repo::find_by_email(tx.conn(), e).await?.map(|(p, _)| p.id),
+            None => None,
+        };
+        let mut person = repo::create_person(
             tx.conn(),
             &NewPerson {
                 name,
-                email,
+                email: if owner.is_some() { None } else { email.clone() },
                 phone,
                 password_hash,
                 is_admin: false,
@@ -145,6 +154,25 @@ impl App {
         .map_err(|e| {
             AppError::conflict_or(e, "a person with this e-mail address already exists")
         })?;
+        if let (Some(owner), Some(address)) = (owner, email) {
+            repo::set_unconfirmed_email(tx.conn(), person.id, &address).await?;
+            let note = Notification {
+                property_id: Some(property),
+                person_id: owner,
+                kind: "email_typed_for_new_person".into(),
+                case_id: None,
+                body: json!({
+                    "to": address,
+                    "message": "Someone added a new person with your e-mail address. Your account \
+                                is unchanged and that person cannot sign in with it; if it was \
+                                meant to be you, ask the building's staff to add your account.",
+                }),
+                created_at: now,
+                sent_at: None,
+            };
+            latchkey_store::lockout::queue(tx.conn(), &[note]).await?;
+            person.email = Some(address);
+        }
         let m = input.membership;
         let membership = repo::create_membership(
             tx.conn(),
@@ -272,9 +300,12 @@ impl App {
     }
 
     /// Changes a person's name, e-mail or phone (the person, their unit's residents, or staff).
+    /// The sign-in e-mail address changes only by the person themself or by staff where they
+    /// live or work; the old address is told of every change, in the same transaction.
     ///
     /// # Errors
-    /// `Forbidden`, `Invalid`, `Conflict` as the case may be.
+    /// `Forbidden` (also for a resident changing another member's e-mail), `Invalid`,
+    /// `Conflict` as the case may be.
     pub async fn update_person(
         &self,
         who: &Principal,
@@ -299,19 +330,62 @@ impl App {
         if let Some(n) = name {
             p.name = check_name(n)?;
         }
+        let old_email = p.email.clone();
         if let Some(e) = email {
-            p.email = Some(normalize_email(e)?);
+            let e = normalize_email(e)?;
+            if old_email.as_deref() != Some(e.as_str()) {
+                self.may_change_email(who, id).await?;
+            }
+            p.email = Some(e);
         }
         if let Some(ph) = phone {
             p.phone = Some(check_phone(ph)?);
         }
+        let email_changed = old_email != p.email;
         let mut tx = self.store().write().await?;
         repo::update_person(tx.conn(), &p).await.map_err(|e| {
             AppError::conflict_or(e, "a person with this e-mail address already exists")
         })?;
-        let ev = NewEvent::new("person.updated", format!("person:{id}")).actor(Some(who.id()));
+        if let Some(old) = old_email.filter(|_| email_changed) {
+            let note = Notification {
+                property_id: None,
+                person_id: id,
+                kind: "email_changed".into(),
+                case_id: None,
+                body: json!({
+                    "to": old,
+                    "new_email": p.email,
+                    "changed_by": who.id(),
+                    "message": "The sign-in e-mail address of your latchkey account was changed. \
+                                If you did not ask for this, tell the building's staff now.",
+                }),
+                created_at: self.now(),
+                sent_at: None,
+            };
+            latchkey_store::lockout::queue(tx.conn(), &[note]).await?;
+        }
+        let ev = NewEvent::new("person.updated", format!("person:{id}"))
+            .actor(Some(who.id()))
+            .data(json!({ "email_changed": email_changed }));
         self.commit_with(tx, vec![ev]).await?;
         Ok(p)
+    }
+
+    /// A sign-in address is the key to an account: only the person themself, an admin, or
+    /// staff at a property where the person holds a membership may change it. A resident may
+    /// manage a household member's name and phone, not take over their account.
+    async fn may_change_email(&self, who: &Principal, id: PersonId) -> Result<()> {
+        if who.id() == id || who.is_admin() {
+            return Ok(());
+        }
+        let mut conn = self.store().read().await?;
+        let their = repo::memberships_of(&mut conn, id).await?;
+        if their.iter().any(|m| who.staff(m.property_id).is_ok()) {
+            return Ok(());
+        }
+        Err(AppError::forbidden(
+            "only the person themself or the building's staff may change a sign-in e-mail address",
+        ))
     }
 
     /// Memberships the caller may see at a property.

@@ -1,6 +1,7 @@
-//! Fixed-window attempt counters for guessable endpoints (login, PIN reveal), per account and
-//! per source address. In memory: each replica limits on its own, which only lowers the bar
-//! by the number of replicas; the locks' own wrong-code lockout is the last line.
+//! Fixed-window counters in memory, for limits where each replica may count alone: a signed-in
+//! person's PIN reveals (a PIN is shown once anyway) and remote lock commands (a throttle, not a
+//! guard against guessing). Sign-in and lockout limits must hold across replicas and live in
+//! the database ([`crate::limits`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,14 +38,6 @@ impl RateLimiter {
         entry.1 += 1;
         Ok(())
     }
-
-    /// Forgets the attempts under `key` (after a successful sign-in).
-    pub fn clear(&self, key: &str) {
-        self.windows
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-    }
 }
 
 #[cfg(test)]
@@ -63,7 +56,5 @@ mod tests {
         }
         rl.hit("b", 3, Duration::from_secs(60))
             .expect("other keys are independent");
-        rl.clear("a");
-        rl.hit("a", 3, Duration::from_secs(60)).expect("cleared");
     }
 }

@@ -223,6 +223,13 @@ fn rows() -> Vec<Row> {
             expect: "401 404 403 200 200 200 200 200",
         },
         Row {
+            // A sign-in e-mail: the person themself and staff only, never their unit's residents.
+            op: "patch /api/v1/people/{id}",
+            path: |f, _| format!("/api/v1/people/{}", f.household),
+            body: |_, r| Some(format!(r#"{{"email":"changed.by.{r}@example.org"}}"#)),
+            expect: "401 404 403 200 403 200 200 200",
+        },
+        Row {
             op: "get /api/v1/properties/{id}/memberships",
             path: |f, _| format!("/api/v1/properties/{}/memberships", f.property),
             body: none,

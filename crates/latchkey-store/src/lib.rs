@@ -13,6 +13,7 @@ pub mod devices;
 pub mod entry;
 pub mod feed;
 mod files;
+pub mod limits;
 pub mod lockout;
 mod migrate;
 pub mod people;

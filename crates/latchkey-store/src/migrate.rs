@@ -75,6 +75,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_change_feed.sql"),
         postgres: include_str!("../migrations/postgres/0010_change_feed.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_limits.sql",
+        sqlite: include_str!("../migrations/sqlite/0011_limits.sql"),
+        postgres: include_str!("../migrations/postgres/0011_limits.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -13,7 +13,11 @@ fn person_row(row: &AnyRow) -> Result<Person> {
     Ok(Person {
         id: PersonId(row.try_get("id")?),
         name: row.try_get("name")?,
-        email: row.try_get("email")?,
+        // An unconfirmed address (one that was already someone else's when this person was
+        // added) is shown as the person's address but never signs anyone in.
+        email: row
+            .try_get::<Option<String>, _>("email")?
+            .or(row.try_get("unconfirmed_email")?),
         phone: row.try_get("phone")?,
         is_admin: row.try_get::<i64, _>("is_admin")? != 0,
         has_password: row.try_get::<Option<String>, _>("password_hash")?.is_some(),
@@ -36,7 +40,7 @@ pub struct NewPerson {
 pub async fn create_person(conn: &mut Conn, p: &NewPerson, at: Timestamp) -> Result<Person> {
     let row = sqlx::query(
         "INSERT INTO people (name, email, phone, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         RETURNING id, name, email, phone, password_hash, is_admin, created_at",
+         RETURNING id, name, email, unconfirmed_email, phone, password_hash, is_admin, created_at",
     )
     .bind(p.name.clone())
     .bind(p.email.clone())
@@ -54,7 +58,7 @@ pub async fn create_person(conn: &mut Conn, p: &NewPerson, at: Timestamp) -> Res
 /// `Database` on a failed read.
 pub async fn get_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
     let row = sqlx::query(
-        "SELECT id, name, email, phone, password_hash, is_admin, created_at FROM people WHERE id = $1",
+        "SELECT id, name, email, unconfirmed_email, phone, password_hash, is_admin, created_at FROM people WHERE id = $1",
     )
     .bind(id.0)
     .fetch_optional(conn)
@@ -71,7 +75,7 @@ pub async fn find_by_email(
     email: &str,
 ) -> Result<Option<(Person, Option<String>)>> {
     let row = sqlx::query(
-        "SELECT id, name, email, phone, password_hash, is_admin, created_at FROM people WHERE email = $1",
+        "SELECT id, name, email, unconfirmed_email, phone, password_hash, is_admin, created_at FROM people WHERE email = $1",
     )
     .bind(email.to_owned())
     .fetch_optional(conn)
@@ -88,7 +92,7 @@ pub async fn find_by_email(
 /// `Database` on a failed read.
 pub async fn list_people(conn: &mut Conn, property: PropertyId) -> Result<Vec<Person>> {
     let rows = sqlx::query(
-        "SELECT id, name, email, phone, password_hash, is_admin, created_at FROM people \
+        "SELECT id, name, email, unconfirmed_email, phone, password_hash, is_admin, created_at FROM people \
          WHERE id IN (SELECT person_id FROM memberships WHERE property_id = $1) ORDER BY id",
     )
     .bind(property.0)
@@ -114,7 +118,7 @@ pub async fn any_admin(conn: &mut Conn) -> Result<bool> {
 /// `Database` on a failed read.
 pub async fn first_admin(conn: &mut Conn) -> Result<Option<Person>> {
     let row = sqlx::query(
-        "SELECT id, name, email, phone, password_hash, is_admin, created_at FROM people \
+        "SELECT id, name, email, unconfirmed_email, phone, password_hash, is_admin, created_at FROM people \
          WHERE is_admin = 1 ORDER BY id LIMIT 1",
     )
     .fetch_optional(conn)
@@ -122,17 +126,37 @@ pub async fn first_admin(conn: &mut Conn) -> Result<Option<Person>> {
     row.as_ref().map(person_row).transpose()
 }
 
+/// Records `email` as `person`'s unconfirmed address: shown as theirs, never a sign-in address.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn set_unconfirmed_email(conn: &mut Conn, person: PersonId, email: &str) -> Result<()> {
+    sqlx::query("UPDATE people SET unconfirmed_email = $1 WHERE id = $2")
+        .bind(email.to_owned())
+        .bind(person.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// # Errors
 /// `Conflict` when the e-mail address is taken.
 pub async fn update_person(conn: &mut Conn, p: &Person) -> Result<()> {
-    sqlx::query("UPDATE people SET name = $1, email = $2, phone = $3 WHERE id = $4")
-        .bind(p.name.clone())
-        .bind(p.email.clone())
-        .bind(p.phone.clone())
-        .bind(p.id.0)
-        .execute(conn)
-        .await
-        .map_err(StoreError::classify)?;
+    // An unconfirmed address left as it was stays unconfirmed; any other address given becomes
+    // the sign-in address and the unconfirmed one goes.
+    sqlx::query(
+        "UPDATE people SET name = $1, phone = $3, \
+         email = CASE WHEN unconfirmed_email = $2 THEN email ELSE $2 END, \
+         unconfirmed_email = CASE WHEN unconfirmed_email = $2 THEN unconfirmed_email ELSE NULL END \
+         WHERE id = $4",
+    )
+    .bind(p.name.clone())
+    .bind(p.email.clone())
+    .bind(p.phone.clone())
+    .bind(p.id.0)
+    .execute(conn)
+    .await
+    .map_err(StoreError::classify)?;
     Ok(())
 }
 

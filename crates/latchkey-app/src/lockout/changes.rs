@@ -44,11 +44,13 @@ pub struct ChangeRequested {
 
 impl App {
     async fn case_of_token(&self, token: &str, source: &str) -> Result<LockoutCase> {
-        self.limiter().hit(
-            &format!("change:source:{source}"),
-            TRIES_PER_SOURCE,
-            Duration::from_secs(3600),
-        )?;
+        self.limits()
+            .hit(
+                &format!("change:source:{source}"),
+                TRIES_PER_SOURCE,
+                Duration::from_secs(3600),
+            )
+            .await?;
         let mut conn = self.store().read().await?;
         repo::case_by_token(&mut conn, &token_digest(token))
             .await?

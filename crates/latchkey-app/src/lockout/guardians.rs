@@ -59,11 +59,14 @@ impl App {
         if super::was_proven(&repo::steps_of(tx.conn(), case.id).await?) {
             return Err(AppError::Conflict(format!("the case is {}", case.state)));
         }
-        self.limiter().hit(
-            &format!("guardians:case:{}", case.id),
-            ASKS_PER_CASE,
-            Duration::from_secs(3600),
-        )?;
+        self.limits()
+            .hit_in(
+                &mut tx,
+                &format!("guardians:case:{}", case.id),
+                ASKS_PER_CASE,
+                Duration::from_secs(3600),
+            )
+            .await?;
         let mut guardians: Vec<(PersonId, &'static str)> = Vec::new();
         if let (Some(p), Some(u), Some(person), "open") = (
             case.property_id,
@@ -150,11 +153,13 @@ impl App {
         token: &str,
         confirm: bool,
     ) -> Result<()> {
-        self.limiter().hit(
-            &format!("guardians:answer:{}", who.id()),
-            ANSWERS_PER_PERSON,
-            Duration::from_secs(3600),
-        )?;
+        self.limits()
+            .hit(
+                &format!("guardians:answer:{}", who.id()),
+                ANSWERS_PER_PERSON,
+                Duration::from_secs(3600),
+            )
+            .await?;
         let now = self.now();
         let mut tx = self.store().write().await?;
         let link = repo::guardian_link_by_token(tx.conn(), &token_digest(token))

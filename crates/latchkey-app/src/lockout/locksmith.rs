@@ -235,11 +235,13 @@ impl App {
         source: &str,
     ) -> Result<LocksmithCode> {
         let hour = Duration::from_secs(3600);
-        self.limiter().hit(
-            &format!("locksmith:source:{source}"),
-            CODE_TRIES_PER_SOURCE,
-            hour,
-        )?;
+        self.limits()
+            .hit(
+                &format!("locksmith:source:{source}"),
+                CODE_TRIES_PER_SOURCE,
+                hour,
+            )
+            .await?;
         let document = document.trim();
         if document.is_empty() || document.chars().count() > 100 {
             return Err(AppError::invalid(
@@ -252,11 +254,14 @@ impl App {
         let mut job = res::job_by_token(tx.conn(), &token_digest(token))
             .await?
             .ok_or_else(|| AppError::not_found("locksmith job"))?;
-        self.limiter().hit(
-            &format!("locksmith:job:{}", job.id),
-            CODE_TRIES_PER_JOB,
-            hour,
-        )?;
+        self.limits()
+            .hit_in(
+                &mut tx,
+                &format!("locksmith:job:{}", job.id),
+                CODE_TRIES_PER_JOB,
+                hour,
+            )
+            .await?;
         let case = repo::get_case(tx.conn(), job.case_id)
             .await?
             .ok_or_else(|| AppError::not_found("locksmith job"))?;

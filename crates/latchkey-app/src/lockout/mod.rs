@@ -128,18 +128,6 @@ pub(crate) async fn held<T>(work: impl std::future::Future<Output = T>) -> T {
     outcome
 }
 
-/// Whom a case claims to be about, as typed (property, unit label, name or e-mail): the key of
-/// limits that must treat a made-up name as they treat a resident's. A resident named by their
-/// name and by their e-mail address makes two claims.
-pub(crate) fn claim_key(case: &LockoutCase) -> String {
-    format!(
-        "{}:{}:{}",
-        case.property_id.map_or(0, |p| p.0),
-        case.claimed_unit.trim().to_lowercase(),
-        case.claimed_identity.trim().to_lowercase()
-    )
-}
-
 /// Whether a case was ever proven: only then may its token holder learn what it is about.
 pub(crate) fn was_proven(steps: &[Step]) -> bool {
     steps.iter().any(|s| s.kind == "proven")
@@ -162,18 +150,33 @@ impl App {
             .ok_or_else(|| AppError::invalid("unit", "must be 1 to 40 characters"))?;
         let identity = clean(&input.identity, 200)
             .ok_or_else(|| AppError::invalid("identity", "must be 1 to 200 characters"))?;
-        self.limiter().hit(
-            &format!("lockout:source:{source}"),
-            STARTS_PER_SOURCE,
-            Duration::from_secs(3600),
-        )?;
-        self.limiter().hit(
-            &format!("lockout:unit:{}:{}", input.property_id, unit.to_lowercase()),
-            STARTS_PER_UNIT,
-            Duration::from_secs(3600),
-        )?;
-        let token =
-            held(self.open_public_case(input.property_id, &unit, &identity, source)).await?;
+        self.limits()
+            .hit(
+                &format!("lockout:source:{source}"),
+                STARTS_PER_SOURCE,
+                Duration::from_secs(3600),
+            )
+            .await?;
+        // Many starts for one unit only tell its household (never a block of its resident);
+        // both that and the case are held to the same floor.
+        let (outcome, signal) = held(async {
+            let outcome = self
+                .open_public_case(input.property_id, &unit, &identity, source)
+                .await;
+            let signal = self
+                .limits()
+                .unit_starts(
+                    input.property_id,
+                    &unit,
+                    STARTS_PER_UNIT,
+                    Duration::from_secs(3600),
+                )
+                .await;
+            (outcome, signal)
+        })
+        .await;
+        signal?;
+        let token = outcome?;
         Ok(Started {
             token,
             message: STARTED_MESSAGE,
@@ -351,11 +354,13 @@ impl App {
     }
 
     pub(crate) async fn token_view(&self, token: &str, source: &str) -> Result<CaseView> {
-        self.limiter().hit(
-            &format!("lockout:view:{source}"),
-            VIEWS_PER_SOURCE,
-            Duration::from_secs(3600),
-        )?;
+        self.limits()
+            .hit(
+                &format!("lockout:view:{source}"),
+                VIEWS_PER_SOURCE,
+                Duration::from_secs(3600),
+            )
+            .await?;
         let mut conn = self.store().read().await?;
         let case = repo::case_by_token(&mut conn, &token_digest(token))
             .await?

@@ -53,11 +53,13 @@ impl App {
 
     async fn challenge(&self, token: &str, source: &str) -> Result<PresenceChallenge> {
         let hour = Duration::from_secs(3600);
-        self.limiter().hit(
-            &format!("presence:source:{source}"),
-            CHALLENGES_PER_SOURCE,
-            hour,
-        )?;
+        self.limits()
+            .hit(
+                &format!("presence:source:{source}"),
+                CHALLENGES_PER_SOURCE,
+                hour,
+            )
+            .await?;
         let now = self.now();
         let until = now
             .checked_add(CHALLENGE_TTL)
@@ -66,11 +68,14 @@ impl App {
         let case = repo::case_by_token(tx.conn(), &token_digest(token))
             .await?
             .ok_or_else(|| AppError::not_found("lockout case"))?;
-        self.limiter().hit(
-            &format!("presence:case:{}", case.id),
-            CHALLENGES_PER_CASE,
-            hour,
-        )?;
+        self.limits()
+            .hit_in(
+                &mut tx,
+                &format!("presence:case:{}", case.id),
+                CHALLENGES_PER_CASE,
+                hour,
+            )
+            .await?;
         if super::was_proven(&repo::steps_of(tx.conn(), case.id).await?) {
             return Err(AppError::Conflict(format!(
                 "the case is {}: presence is asked for before it is proven",

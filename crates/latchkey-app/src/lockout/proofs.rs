@@ -1,8 +1,8 @@
 //! Identity proofs in a lockout case. The property's policy names the proofs that count; the
-//! first one given moves the case to `proven`, and everyone in the household is told. Every
-//! attempt is limited per source address, per case and per claim as typed (never per person
-//! matched, which would tell a resident from a made-up name), and a refused attempt is
-//! recorded in the case's timeline, so the household sees someone trying.
+//! first one given moves the case to `proven`, and everyone in the household is told. Refused
+//! attempts are limited per source address and per case; refusals against one person are
+//! counted only to tell them, and each is recorded in the case's timeline, so the household sees
+//! someone trying.
 //!
 //! A WebAuthn assertion arrives with the web app as one more [`ProofKind`]: it is checked by
 //! its own verifier and recorded through the same [`App::accept_proof`].
@@ -24,9 +24,9 @@ use crate::{App, AppError, Result};
 
 const ATTEMPTS_PER_SOURCE: u32 = 20;
 const ATTEMPTS_PER_CASE: u32 = 5;
-/// Per claim as typed (property, unit, name or e-mail), across its cases: a made-up name meets
-/// this limit exactly as a resident's does.
-const ATTEMPTS_PER_CLAIM: u32 = 10;
+/// Refused codes against one person (in any case, from anywhere) per hour after which they are
+/// told; never a block, so that strangers' wrong codes cannot turn away the person's right one.
+const ATTEMPTS_PER_PERSON: u32 = 10;
 /// The same answer for every refused code, whatever the reason.
 const REFUSED: &str = "that code does not prove this case";
 
@@ -85,24 +85,20 @@ impl App {
 
     async fn check_totp(&self, token: &str, code: &str, source: &str) -> Result<CaseView> {
         let hour = Duration::from_secs(3600);
-        self.limiter()
-            .hit(&format!("proof:source:{source}"), ATTEMPTS_PER_SOURCE, hour)?;
+        let by_source = format!("proof:source:{source}");
+        self.limits()
+            .hit(&by_source, ATTEMPTS_PER_SOURCE, hour)
+            .await?;
         let case = {
             let mut conn = self.store().read().await?;
             repo::case_by_token(&mut conn, &token_digest(token))
                 .await?
                 .ok_or_else(|| AppError::not_found("lockout case"))?
         };
-        self.limiter().hit(
-            &format!("proof:case:{}", case.id),
-            ATTEMPTS_PER_CASE,
-            Duration::from_secs(900),
-        )?;
-        self.limiter().hit(
-            &format!("proof:claim:{}", super::claim_key(&case)),
-            ATTEMPTS_PER_CLAIM,
-            hour,
-        )?;
+        let by_case = format!("proof:case:{}", case.id);
+        self.limits()
+            .hit(&by_case, ATTEMPTS_PER_CASE, Duration::from_secs(900))
+            .await?;
         let now = self.now();
         let mut tx = self.store().write().await?;
         let accepted = match (case.person_id, case.state.as_str()) {
@@ -135,6 +131,16 @@ impl App {
             _ => false,
         };
         if !accepted {
+            self.limits()
+                .failures_against(
+                    &mut tx,
+                    case.person_id,
+                    &format!("proof:person:{}", case.person_id.map_or(0, |p| p.0)),
+                    ATTEMPTS_PER_PERSON,
+                    hour,
+                    "lockout_proof",
+                )
+                .await?;
             repo::add_step(
                 tx.conn(),
                 case.id,
@@ -163,6 +169,8 @@ impl App {
             detail: json!({}),
         };
         self.accept_proof(tx, &case, proof, Vec::new()).await?;
+        self.limits().forgive(&by_source).await?;
+        self.limits().forgive(&by_case).await?;
         self.token_view(token, source).await
     }
 

@@ -35,6 +35,8 @@ pub async fn list(
 /// Adds a person with their first membership (staff: any role they may grant; residents:
 /// household, guests and trusted contacts of their unit). Body: `name`, optional `email`,
 /// `phone`, `password`, and `membership` {`role`, `unit_id`, `valid_from`, `valid_until`}.
+/// An e-mail address that already signs someone in gets the same answer as a new one; it is
+/// kept as the new person's unconfirmed address and signs nobody in.
 #[utoipa::path(post, path = "/api/v1/properties/{id}/people", tag = "people", params(("id" = i64, Path)), request_body(content = Object),
     responses((status = 201, body = PersonCreatedDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
@@ -72,7 +74,9 @@ pub struct PersonPatch {
     pub phone: Option<String>,
 }
 
-/// Changes a person's name, e-mail or phone.
+/// Changes a person's name, e-mail or phone. The sign-in e-mail changes only by the person
+/// themself or by staff (403 for anyone else, a household's residents included); the old
+/// address is told of the change.
 #[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "people", params(("id" = i64, Path)), request_body = PersonPatch,
     responses((status = 200, body = PersonDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
