@@ -22,7 +22,8 @@ pub fn app_err(e: AppError) -> anyhow::Error {
     }
 }
 
-/// Opens the database (creating the data directory for SQLite) and loads the keys. `devices`
+/// Opens the database (creating the data directory for SQLite), loads the keys and keys the
+/// audit chain of a log written before the chain was keyed (once; logged). `devices`
 /// is told when a door's desired lock state changes: the reconciler's notifier for `serve`,
 /// `NoDevices` for terminal commands (the running server's periodic sweep picks their changes
 /// up).
@@ -46,13 +47,26 @@ pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<A
         Some(hex) => Keys::from_hex(hex).map_err(app_err)?,
         None => Keys::load_or_create(&config.data_dir).map_err(app_err)?,
     };
-    Ok(App::new(
+    let app = App::new(
         store,
         keys,
         Arc::new(SystemClock),
         devices,
         AppConfig::default(),
-    ))
+    );
+    if let Some(seq) = app.key_audit_chain().await.map_err(app_err)? {
+        if seq > 1 {
+            tracing::warn!(
+                marker = seq,
+                "the audit chain is keyed from event {seq} on; events 1 to {} were written \
+                 without the key by an older latchkey and stay verified as they were",
+                seq - 1
+            );
+        } else {
+            tracing::info!("the audit chain is keyed from its first event");
+        }
+    }
+    Ok(app)
 }
 
 /// Scans ids upward for the first admin; bounded because the store has no such query yet.
