@@ -54,16 +54,19 @@ pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<A
         devices,
         AppConfig::default(),
     );
-    if let Some(seq) = app.key_audit_chain().await.map_err(app_err)? {
-        if seq > 1 {
-            tracing::warn!(
-                marker = seq,
-                "the audit chain is keyed from event {seq} on; events 1 to {} were written \
-                 without the key by an older latchkey and stay verified as they were",
-                seq - 1
-            );
-        } else {
-            tracing::info!("the audit chain is keyed from its first event");
+    // A log whose head is damaged cannot be keyed; that must not keep `audit verify` (which
+    // names the damage) or the server from starting.
+    match app.key_audit_chain().await {
+        Ok(Some(seq)) if seq > 1 => tracing::warn!(
+            marker = seq,
+            "the audit chain is keyed from event {seq} on; events 1 to {} were written without \
+             the key by an older latchkey and stay verified as they were",
+            seq - 1
+        ),
+        Ok(Some(_)) => tracing::info!("the audit chain is keyed from its first event"),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!("the audit chain could not be keyed: {e}; run `latchkey audit verify`")
         }
     }
     Ok(app)

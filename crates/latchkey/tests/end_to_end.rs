@@ -312,5 +312,20 @@ fn serve_anchors_the_audit_head_and_verify_holds_the_log_to_its_anchors() {
         "{stdout}"
     );
     assert!(stdout.contains("past the end of the log"), "{stdout}");
+
+    // With the head row gone, the terminal still starts and names the damage.
+    sql(&db, "DELETE FROM audit_head");
+    let out = latchkey(&dir, &["audit", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("audit chain broken: the chain head is missing"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
