@@ -1,6 +1,8 @@
-//! Reading the audit log with filters and cursor paging, and verifying its chain.
+//! Reading the audit log with filters and cursor paging, verifying its keyed chain, and signing
+//! and checking anchors of its head.
 
 use latchkey_core::PropertyId;
+use latchkey_core::chain::anchor::{Anchor, AnchorBreak, AnchorSummary};
 use latchkey_store::audit::{self, EventFilter, VerifyOutcome};
 use latchkey_store::records::Event;
 use latchkey_store::{credentials, people, property};
@@ -110,6 +112,50 @@ impl App {
     /// # Errors
     /// `Store` when the log cannot be read.
     pub async fn verify_audit(&self, progress: impl FnMut(u64)) -> Result<VerifyOutcome> {
-        Ok(audit::verify(self.store(), progress).await?)
+        Ok(audit::verify(self.store(), self.keys().chain_key(), progress).await?)
+    }
+
+    /// Keys the audit chain of a log written before it was keyed: appends the keying marker,
+    /// which pins every older event under the key. Returns the marker's `seq` when it was
+    /// written now, `None` when the chain was keyed already.
+    ///
+    /// # Errors
+    /// `Store` when the log cannot be read or written.
+    pub async fn key_audit_chain(&self) -> Result<Option<i64>> {
+        let mut tx = self.store().write().await?;
+        let (before, _) = audit::read_head(tx.conn()).await?;
+        let after = audit::append(&mut tx, self.keys().chain_key(), self.now(), &[]).await?;
+        tx.commit().await?;
+        Ok((after > before).then_some(after))
+    }
+
+    /// The chain head as of now, signed with the anchor key, to be kept outside the database.
+    ///
+    /// # Errors
+    /// `Store` when the head cannot be read.
+    pub async fn audit_anchor(&self) -> Result<Anchor> {
+        let mut conn = self.store().read().await?;
+        let (seq, hash) = audit::read_head(&mut conn).await?;
+        Ok(Anchor::sign(
+            self.keys().anchor_key(),
+            seq,
+            hash,
+            self.now(),
+        ))
+    }
+
+    /// Checks the anchors in `text` (an anchor file) against the log, which [`App::verify_audit`]
+    /// found intact up to `last_seq`: every signature, and that the log holds each anchored
+    /// `(seq, hash)`. The inner `Err` names the first anchor that does not hold.
+    ///
+    /// # Errors
+    /// `Store` when the log cannot be read.
+    pub async fn check_anchors(
+        &self,
+        text: &str,
+        last_seq: i64,
+    ) -> Result<std::result::Result<AnchorSummary, AnchorBreak>> {
+        let mut conn = self.store().read().await?;
+        Ok(audit::check_anchors(&mut conn, self.keys().anchor_key(), text, last_seq).await?)
     }
 }

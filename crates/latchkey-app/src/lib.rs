@@ -207,7 +207,7 @@ impl App {
         events: Vec<NewEvent>,
         at: jiff::Timestamp,
     ) -> Result<()> {
-        let last = audit::append(&mut tx, at, &events).await?;
+        let last = audit::append(&mut tx, self.keys().chain_key(), at, &events).await?;
         tx.commit().await?;
         let first = last - events.len() as i64 + 1;
         for (i, ev) in events.into_iter().enumerate() {

@@ -1,6 +1,6 @@
 //! Keys and secrets: the master key (from the data directory or the environment), sealing PINs
-//! with XChaCha20-Poly1305, the keyed PIN digest for per-door uniqueness, random tokens, and
-//! Argon2id password hashes.
+//! with XChaCha20-Poly1305, the keyed PIN digest for per-door uniqueness, the audit chain's key
+//! and the key that signs its anchors, random tokens, and Argon2id password hashes.
 
 use std::fmt;
 use std::path::Path;
@@ -10,6 +10,8 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use latchkey_core::PropertyId;
+use latchkey_core::chain::ChainKey;
+use latchkey_core::chain::anchor::AnchorKey;
 use latchkey_core::pin::Pin;
 use sha2::{Digest, Sha256};
 
@@ -22,6 +24,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct Keys {
     seal: [u8; 32],
     digest: [u8; 32],
+    chain: ChainKey,
+    anchor: AnchorKey,
 }
 
 impl fmt::Debug for Keys {
@@ -52,7 +56,20 @@ impl Keys {
         Keys {
             seal: derive(master, "latchkey pin seal v1"),
             digest: derive(master, "latchkey pin digest v1"),
+            chain: ChainKey::new(&derive(master, "latchkey audit chain v1")),
+            anchor: AnchorKey::new(&derive(master, "latchkey audit anchor v1")),
         }
+    }
+
+    /// The key of the audit chain's HMAC: rewriting the log needs it, not only the database.
+    pub fn chain_key(&self) -> &ChainKey {
+        &self.chain
+    }
+
+    /// The key that signs anchors of the chain head (a separate label, so an anchor never
+    /// passes for a chain link).
+    pub fn anchor_key(&self) -> &AnchorKey {
+        &self.anchor
     }
 
     /// Parses a master key written as 64 hex digits.

@@ -2,16 +2,25 @@
 //! computed from its predecessor's, and a streaming verifier that names the first break.
 //!
 //! Each event stores `prev_hash` (its predecessor's hash, [`GENESIS`] for event 1) and
-//! `hash = SHA-256(tag, prev_hash, every field)`, so changing, removing, adding or moving a row
-//! breaks a link. The chain is not keyed: someone with write access to the database can
-//! rewrite every row from the change onwards and recompute all hashes. What catches that is
-//! the *head*: the latest `(seq, hash)`, stored in its own row, which [`Verifier::finish`]
-//! checks, and which operators export somewhere else (`latchkey audit head`) so that a
-//! rewritten log no longer matches the head they kept.
+//! `hash = HMAC-SHA-256(chain key, tag, prev_hash, every field)`, so changing, removing, adding or
+//! moving a row breaks a link, and recomputing the links after a change needs the chain key
+//! (derived from the master key), not only write access to the database. The *head* — the
+//! latest `(seq, hash)`, stored in its own row and checked by [`Verifier::finish`] — catches a
+//! truncated tail; signed copies of it kept outside the database ([`anchor`]) catch a log that
+//! was rewritten with the key or replaced.
+//!
+//! Logs written before the chain was keyed keep their plain SHA-256 links: the keyed part starts
+//! with one marker event of kind [`KEYED_MARKER`] (event 1 of a new log), itself keyed, whose
+//! `prev_hash` pins every unkeyed event before it. Every row before the marker is checked with
+//! the unkeyed hash, the marker and every row after it with the keyed one, and a log that holds
+//! events but no marker does not verify (see docs/ARCHITECTURE.md, "The audit log").
 
+use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
+
+pub mod anchor;
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];
@@ -22,10 +31,61 @@ pub const GENESIS: Hash = [0; 32];
 /// Separates these hashes from every other use of SHA-256; the version lets the encoding change.
 const DOMAIN: &[u8; 24] = b"latchkey.audit.event.v1\0";
 
+/// The same for keyed hashes, so an unkeyed hash can never pass for a keyed one.
+const DOMAIN_KEYED: &[u8; 24] = b"latchkey.audit.event.v2\0";
+
+/// The kind of the event where the keyed chain starts.
+pub const KEYED_MARKER: &str = "audit.chain_keyed";
+
 /// How many rows after the first anomaly the verifier may hold to tell a moved row from a
 /// deleted or edited one. Rows in a log are not moved far by accident, and the bound keeps
 /// memory constant.
 pub const LOOKAHEAD: usize = 64;
+
+/// The key of the chain's HMAC. HMAC-SHA-256's inner and outer states are computed once, here,
+/// so each event costs its own compressions plus one for the outer hash. `Debug` never prints
+/// the key.
+#[derive(Clone)]
+pub struct ChainKey(Hmac<Sha256>);
+
+impl ChainKey {
+    pub fn new(key: &[u8; 32]) -> ChainKey {
+        ChainKey(
+            <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length")),
+        )
+    }
+}
+
+impl fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChainKey(****)")
+    }
+}
+
+/// How the rows of one log are hashed: with the key from the keying marker at `from` on,
+/// without it before (`from` is `None` for a log that was never keyed).
+#[derive(Clone, Debug)]
+pub struct Keying {
+    pub key: ChainKey,
+    pub from: Option<i64>,
+}
+
+impl Keying {
+    /// The hash of event `body.seq` after `prev`, keyed or not by its place in the log.
+    pub fn hash(&self, prev: &Hash, body: &EventBody<'_>) -> Hash {
+        if self.from.is_some_and(|m| body.seq >= m) {
+            hash_event_keyed(&self.key, prev, body)
+        } else {
+            hash_event(prev, body)
+        }
+    }
+
+    /// Whether a row of this kind may stand at `seq`: the keying marker there and nowhere else.
+    pub fn in_place(&self, seq: i64, kind: &str) -> bool {
+        (kind == KEYED_MARKER) == (self.from == Some(seq))
+    }
+}
 
 /// The hashed fields of one event.
 #[derive(Clone, Copy, Debug)]
@@ -41,17 +101,14 @@ pub struct EventBody<'a> {
 
 const HEADER_LEN: usize = DOMAIN.len() + 32 + 8 + 8 + 9 + 9 + 3 * 8;
 
-/// The hash of an event that follows `prev`. Every field is encoded unambiguously: integers at
-/// fixed width (big-endian), options with a tag byte, strings with their byte length up front,
-/// so no two different events share an encoding.
-pub fn hash_event(prev: &Hash, body: &EventBody<'_>) -> Hash {
+fn header(domain: &[u8; 24], prev: &Hash, body: &EventBody<'_>) -> [u8; HEADER_LEN] {
     let mut header = [0u8; HEADER_LEN];
     let mut at = 0;
     let mut put = |bytes: &[u8]| {
         header[at..at + bytes.len()].copy_from_slice(bytes);
         at += bytes.len();
     };
-    put(DOMAIN);
+    put(domain);
     put(prev);
     put(&body.seq.to_be_bytes());
     put(&body.at_micros.to_be_bytes());
@@ -67,12 +124,31 @@ pub fn hash_event(prev: &Hash, body: &EventBody<'_>) -> Hash {
     for s in [body.kind, body.subject, body.data] {
         put(&(s.len() as u64).to_be_bytes());
     }
+    header
+}
+
+/// The unkeyed hash of an event that follows `prev`, as logs written before the chain was keyed
+/// carry it. Every field is encoded unambiguously: integers at fixed width (big-endian), options
+/// with a tag byte, strings with their byte length up front, so no two different events share
+/// an encoding.
+pub fn hash_event(prev: &Hash, body: &EventBody<'_>) -> Hash {
     let mut h = Sha256::new();
-    h.update(header);
+    h.update(header(DOMAIN, prev, body));
     h.update(body.kind.as_bytes());
     h.update(body.subject.as_bytes());
     h.update(body.data.as_bytes());
     h.finalize().into()
+}
+
+/// The keyed hash of an event that follows `prev`: the same encoding as [`hash_event`] under
+/// its own tag, through HMAC-SHA-256 with the chain key.
+pub fn hash_event_keyed(key: &ChainKey, prev: &Hash, body: &EventBody<'_>) -> Hash {
+    let mut mac = key.0.clone();
+    mac.update(&header(DOMAIN_KEYED, prev, body));
+    mac.update(body.kind.as_bytes());
+    mac.update(body.subject.as_bytes());
+    mac.update(body.data.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 /// One row of the event log as read from storage. The hashes are `Vec<u8>` because storage may
@@ -104,9 +180,9 @@ impl StoredEvent {
     }
 
     /// Whether the row's hash matches its own fields and stored `prev_hash`.
-    fn self_consistent(&self) -> bool {
+    fn self_consistent(&self, keying: &Keying) -> bool {
         match <&Hash>::try_from(self.prev_hash.as_slice()) {
-            Ok(prev) => hash_event(prev, &self.body()) == self.hash.as_slice(),
+            Ok(prev) => keying.hash(prev, &self.body()) == self.hash.as_slice(),
             Err(_) => false,
         }
     }
@@ -120,6 +196,10 @@ pub enum BreakKind {
     Deleted,
     Inserted,
     Reordered,
+    /// The log holds events but no keying marker.
+    Unkeyed,
+    /// The chain head row itself is missing.
+    Head,
 }
 
 /// The first place the chain is broken.
@@ -145,10 +225,12 @@ impl ChainBreak {
 impl fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.kind {
-            BreakKind::Edited => "was edited",
-            BreakKind::Deleted => "was deleted",
+            BreakKind::Edited => "was changed",
+            BreakKind::Deleted => "is missing",
             BreakKind::Inserted => "was inserted",
             BreakKind::Reordered => "is out of order",
+            BreakKind::Unkeyed => "is not keyed",
+            BreakKind::Head => return write!(f, "the chain head {}", self.detail),
         };
         write!(f, "event {} {what}: {}", self.seq, self.detail)
     }
@@ -166,7 +248,8 @@ pub struct VerifySummary {
     pub head: Hash,
 }
 
-/// Verifies a log streamed in ascending `seq` order, in constant memory.
+/// Verifies a log streamed in ascending `seq` order, in constant memory, hashing each row as
+/// [`Keying`] says.
 ///
 /// Intact rows are checked and forgotten. At the first anomaly the verifier keeps up to
 /// [`LOOKAHEAD`] further rows to classify it, then reports the first break:
@@ -179,33 +262,35 @@ pub struct VerifySummary {
 /// * a `seq` lower than expected, a missing `seq` that turns up later, or a row linking to a
 ///   row that comes after it → `Reordered`;
 /// * a self-consistent row whose `prev_hash` matches nothing → `Edited` at the previous row
-///   (it was changed and its hash recomputed).
+///   (it was changed and its hash recomputed);
+/// * a keying marker anywhere but where the keyed chain starts, or another row there → `Edited`
+///   at that row; a log with events and no marker → `Unkeyed`.
 ///
 /// After a break every further `push` returns the same break.
 #[derive(Debug)]
 pub struct Verifier {
+    keying: Keying,
     next: i64,
     prev: Hash,
     prev2: Option<Hash>,
     events: u64,
     pending: Vec<StoredEvent>,
+    /// A row that links to its predecessor but whose hash does not match: edited, unless the
+    /// row after it links past it (then it was inserted).
+    suspect: Option<ChainBreak>,
     broken: Option<ChainBreak>,
 }
 
-impl Default for Verifier {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Verifier {
-    pub fn new() -> Self {
+    pub fn new(keying: Keying) -> Self {
         Verifier {
+            keying,
             next: 1,
             prev: GENESIS,
             prev2: None,
             events: 0,
             pending: Vec::new(),
+            suspect: None,
             broken: None,
         }
     }
@@ -219,14 +304,34 @@ impl Verifier {
         if let Some(b) = &self.broken {
             return Err(b.clone());
         }
+        if let Some(mut b) = self.suspect.take() {
+            if ev.seq == b.seq + 1 && ev.prev_hash == self.prev {
+                b = ChainBreak::new(
+                    b.seq,
+                    BreakKind::Inserted,
+                    format!(
+                        "it is not part of the chain: its hash does not match, and event {} links \
+                         to the event before it",
+                        ev.seq
+                    ),
+                );
+            }
+            return Err(self.fail(b));
+        }
         if self.pending.is_empty() && ev.seq == self.next && ev.prev_hash == self.prev {
-            let hash = hash_event(&self.prev, &ev.body());
+            if !self.keying.in_place(ev.seq, &ev.kind) {
+                return Err(self.fail(self.misplaced_marker(&ev)));
+            }
+            let hash = self.keying.hash(&self.prev, &ev.body());
             if ev.hash != hash {
-                return Err(self.fail(ChainBreak::new(
-                    ev.seq,
-                    BreakKind::Edited,
-                    "its contents no longer match its hash",
-                )));
+                let detail = if self.keying.from == Some(ev.seq) {
+                    "it starts the keyed chain but does not verify with this master key: the log \
+                     was written with another key, or this event was forged"
+                } else {
+                    "its contents no longer match its hash"
+                };
+                self.suspect = Some(ChainBreak::new(ev.seq, BreakKind::Edited, detail));
+                return Ok(());
             }
             self.prev2 = Some(self.prev);
             self.prev = hash;
@@ -248,7 +353,7 @@ impl Verifier {
     /// # Errors
     /// The first [`ChainBreak`], including one between the log and its head.
     pub fn finish(mut self, head: Option<(i64, Hash)>) -> Result<VerifySummary, ChainBreak> {
-        if let Some(b) = self.broken.take() {
+        if let Some(b) = self.broken.take().or(self.suspect.take()) {
             return Err(b);
         }
         if !self.pending.is_empty() {
@@ -261,6 +366,13 @@ impl Verifier {
         }
         let last_seq = self.next - 1;
         if let Some((head_seq, head_hash)) = head {
+            if self.events == 0 && head_seq > 0 {
+                return Err(ChainBreak::new(
+                    1,
+                    BreakKind::Deleted,
+                    format!("the log is empty but the head says {head_seq}"),
+                ));
+            }
             if last_seq < head_seq {
                 return Err(ChainBreak::new(
                     last_seq + 1,
@@ -285,11 +397,37 @@ impl Verifier {
                 ));
             }
         }
+        if self.events > 0 && self.keying.from.is_none() {
+            return Err(ChainBreak::new(
+                1,
+                BreakKind::Unkeyed,
+                format!(
+                    "the log holds {} events but no keying marker ({KEYED_MARKER}), so none of \
+                     them is protected by the key; a log written by latchkey is keyed when it \
+                     opens the database",
+                    self.events
+                ),
+            ));
+        }
         Ok(VerifySummary {
             events: self.events,
             last_seq,
             head: self.prev,
         })
+    }
+
+    /// The break for a row whose kind disagrees with where the keyed chain starts.
+    fn misplaced_marker(&self, ev: &StoredEvent) -> ChainBreak {
+        let detail = match self.keying.from {
+            Some(m) if ev.kind == KEYED_MARKER => {
+                format!("it claims to start the keyed chain, which started at event {m}")
+            }
+            Some(_) => {
+                "the keyed chain started here, but this is no longer the keying marker".to_owned()
+            }
+            None => "it claims to start the keyed chain, but the log has no keyed part".to_owned(),
+        };
+        ChainBreak::new(ev.seq, BreakKind::Edited, detail)
     }
 
     fn fail(&mut self, b: ChainBreak) -> ChainBreak {
@@ -351,7 +489,7 @@ impl Verifier {
         if !decide_now {
             return None;
         }
-        Some(if r.self_consistent() && self.events > 0 {
+        Some(if r.self_consistent(&self.keying) && self.events > 0 {
             ChainBreak::new(
                 next - 1,
                 BreakKind::Edited,
@@ -359,7 +497,7 @@ impl Verifier {
                     "event {next} no longer links to it: it was changed and its hash recomputed"
                 ),
             )
-        } else if r.self_consistent() {
+        } else if r.self_consistent(&self.keying) {
             ChainBreak::new(
                 r.seq,
                 BreakKind::Edited,

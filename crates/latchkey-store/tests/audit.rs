@@ -1,8 +1,9 @@
 //! The audit log: append inside the caller's transaction, filtered reading with cursor paging,
-//! and verification that names the first tampered event exactly — on every backend.
+//! and verification that names the first tampered event exactly — on every backend. The chain is
+//! keyed: event 1 of a new log is the keying marker, and a rewrite needs the key.
 
 use jiff::{SignedDuration, Timestamp};
-use latchkey_core::chain::{self, BreakKind, EventBody, Hash};
+use latchkey_core::chain::{self, BreakKind, ChainKey, EventBody, Hash};
 use latchkey_core::model::Policy;
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{PersonId, PropertyId};
@@ -28,18 +29,33 @@ fn event(i: i64) -> NewEvent {
         .data(json!({ "n": i }))
 }
 
+/// The chain key of these tests (a real one is derived from the master key).
+fn key() -> ChainKey {
+    ChainKey::new(&[42; 32])
+}
+
 async fn append_committed(store: &Store, at: Timestamp, events: &[NewEvent]) -> i64 {
     let mut tx: WriteTx = store.write().await.expect("begin");
-    let last = audit::append(&mut tx, at, events).await.expect("append");
+    let last = audit::append(&mut tx, &key(), at, events)
+        .await
+        .expect("append");
     tx.commit().await.expect("commit");
     last
 }
 
-/// A log of `n` events, one per append, one second apart.
+/// A log of `n` events, one per append, one second apart: the keying marker, then events
+/// 2..=n.
 async fn seeded(store: &Store, n: i64) {
-    for i in 1..=n {
+    append_committed(store, second(0), &[]).await;
+    for i in 2..=n {
         append_committed(store, second(i), &[event(i)]).await;
     }
+}
+
+async fn verify(store: &Store) -> audit::VerifyOutcome {
+    audit::verify(store, &key(), |_| {})
+        .await
+        .expect("the log can be read")
 }
 
 async fn exec(store: &Store, sql: &str) {
@@ -50,16 +66,17 @@ async fn exec(store: &Store, sql: &str) {
         .unwrap_or_else(|e| panic!("tamper with `{sql}`: {e}"));
 }
 
-async fn expect_break(store: &Store, kind: BreakKind, seq: i64) {
-    match audit::verify(store, |_| {})
-        .await
-        .expect("the log can be read")
-    {
-        Err(b) => assert_eq!(
-            (b.kind, b.seq),
-            (kind, seq),
-            "expected {kind:?} at event {seq}, got: {b}"
-        ),
+/// Asserts the first break is `kind` at `seq`, and returns its sentence.
+async fn expect_break(store: &Store, kind: BreakKind, seq: i64) -> String {
+    match verify(store).await {
+        Err(b) => {
+            assert_eq!(
+                (b.kind, b.seq),
+                (kind, seq),
+                "expected {kind:?} at event {seq}, got: {b}"
+            );
+            b.to_string()
+        }
         Ok(summary) => {
             panic!("expected {kind:?} at event {seq}, but the chain verified: {summary:?}")
         }
@@ -81,37 +98,44 @@ async fn stored_hash(store: &Store, seq: i64) -> Hash {
 async fn appended_events_verify_with_the_right_count_and_head() {
     latchkey_testkit::each_backend("audit_verify", |db| async move {
         let store = db.open().await;
-        match audit::verify(&store, |_| {}).await.expect("verify") {
+        match verify(&store).await {
             Ok(s) => assert_eq!((s.events, s.last_seq, s.head), (0, 0, chain::GENESIS)),
             Err(b) => panic!("an empty log is intact, got {b}"),
         }
         assert_eq!(
             append_committed(&store, second(1), &[event(1), event(2), event(3)]).await,
-            3
+            4,
+            "the keying marker, then three events"
         );
         assert_eq!(
             append_committed(&store, second(2), &[event(4), event(5)]).await,
-            5
+            6
         );
         assert_eq!(
             append_committed(&store, second(3), &[]).await,
-            5,
+            6,
             "nothing to append"
         );
 
         let mut progress = Vec::new();
-        let summary = audit::verify(&store, |n| progress.push(n))
+        let summary = audit::verify(&store, &key(), |n| progress.push(n))
             .await
             .expect("verify")
             .expect("an untouched chain is intact");
-        assert_eq!(summary.events, 5);
-        assert_eq!(summary.last_seq, 5);
+        assert_eq!(summary.events, 6);
+        assert_eq!(summary.last_seq, 6);
         let mut conn = store.read().await.expect("conn");
         let (head_seq, head_hash) = audit::read_head(&mut conn).await.expect("head");
-        assert_eq!((head_seq, head_hash), (5, summary.head));
-        assert_eq!(head_hash, stored_hash(&store, 5).await);
-        assert_eq!(audit::count(&mut conn).await.expect("count"), 5);
-        assert_eq!(progress.last(), Some(&5));
+        assert_eq!((head_seq, head_hash), (6, summary.head));
+        assert_eq!(head_hash, stored_hash(&store, 6).await);
+        assert_eq!(audit::count(&mut conn).await.expect("count"), 6);
+        assert_eq!(progress.last(), Some(&6));
+        let first = &audit::stored_after(&mut conn, 0, 1).await.expect("read")[0];
+        assert_eq!(
+            (first.seq, first.kind.as_str()),
+            (1, chain::KEYED_MARKER),
+            "a new log starts with its keying marker"
+        );
     })
     .await;
 }
@@ -138,6 +162,7 @@ async fn a_change_whose_transaction_is_dropped_leaves_neither_the_change_nor_its
             .expect("create inside the transaction");
             let seq = audit::append(
                 &mut tx,
+                &key(),
                 second(10),
                 &[NewEvent::new("property.created", format!("property:{}", p.id)).property(p.id)],
             )
@@ -156,10 +181,7 @@ async fn a_change_whose_transaction_is_dropped_leaves_neither_the_change_nor_its
         assert_eq!(audit::count(&mut conn).await.expect("count"), 2);
         assert_eq!(audit::read_head(&mut conn).await.expect("head").0, 2);
         drop(conn);
-        let summary = audit::verify(&store, |_| {})
-            .await
-            .expect("verify")
-            .expect("intact");
+        let summary = verify(&store).await.expect("intact");
         assert_eq!(summary.events, 2);
         assert_eq!(
             append_committed(&store, second(11), &[event(3)]).await,
@@ -170,8 +192,10 @@ async fn a_change_whose_transaction_is_dropped_leaves_neither_the_change_nor_its
     .await;
 }
 
-/// 25 events: odd ones at property 1, even at 2; kinds cycle through three; actors 7 and 8.
+/// The keying marker (seq 1, no property, no actor), then 25 events numbered 1..=25 (seq 2..=26):
+/// odd ones at property 1, even at 2; kinds cycle through three; actors 7 and 8.
 async fn filter_fixture(store: &Store) {
+    append_committed(store, second(0), &[]).await;
     for i in 1..=25_i64 {
         let kind = match i % 3 {
             0 => "door.created",
@@ -186,8 +210,9 @@ async fn filter_fixture(store: &Store) {
     }
 }
 
+/// The fixture's numbers of `events` (the keying marker is 0).
 fn seqs(events: &[Event]) -> Vec<i64> {
-    events.iter().map(|e| e.seq).collect()
+    events.iter().map(|e| e.seq - 1).collect()
 }
 
 async fn query(store: &Store, f: EventFilter) -> Vec<Event> {
@@ -228,10 +253,10 @@ async fn paging_backwards_with_a_cursor_gives_ten_ten_and_five_without_overlap()
             before = page.last().map(|e| e.seq);
             seen.extend(seqs(&page));
         }
-        assert_eq!(sizes, vec![10, 10, 5]);
+        assert_eq!(sizes, vec![10, 10, 6]);
         assert_eq!(
             seen,
-            (1..=25).rev().collect::<Vec<_>>(),
+            (0..=25).rev().collect::<Vec<_>>(),
             "every event once, none twice"
         );
     })
@@ -371,7 +396,7 @@ async fn each_event_filter_keeps_exactly_the_matching_events() {
                 properties: Some(vec![PropertyId(2)]),
                 kind_prefix: Some("door".into()),
                 actor_id: Some(PersonId(8)),
-                before: Some(20),
+                before: Some(21),
                 limit: 3,
                 ..EventFilter::default()
             },
@@ -383,12 +408,12 @@ async fn each_event_filter_keeps_exactly_the_matching_events() {
             &store,
             EventFilter {
                 limit: 1,
-                before: Some(2),
+                before: Some(3),
                 ..EventFilter::default()
             },
         )
         .await[0];
-        assert_eq!(first.seq, 1);
+        assert_eq!(first.seq, 2);
         assert_eq!(first.at, second(1));
         assert_eq!(first.property_id, Some(PropertyId(1)));
         assert_eq!(first.actor_id, Some(PersonId(7)));
@@ -409,7 +434,8 @@ async fn editing_an_events_data_is_reported_as_an_edit_of_that_event() {
             r#"UPDATE events SET data = '{"n":999}' WHERE seq = 4"#,
         )
         .await;
-        expect_break(&store, BreakKind::Edited, 4).await;
+        let said = expect_break(&store, BreakKind::Edited, 4).await;
+        assert!(said.starts_with("event 4 was changed: "), "{said}");
     })
     .await;
 }
@@ -420,7 +446,8 @@ async fn deleting_a_middle_event_is_reported_as_a_deletion_of_that_event() {
         let store = db.open().await;
         seeded(&store, 10).await;
         exec(&store, "DELETE FROM events WHERE seq = 6").await;
-        expect_break(&store, BreakKind::Deleted, 6).await;
+        let said = expect_break(&store, BreakKind::Deleted, 6).await;
+        assert!(said.starts_with("event 6 is missing: "), "{said}");
     })
     .await;
 }
@@ -475,7 +502,8 @@ async fn inserting_a_forged_event_by_renumbering_is_reported_as_an_insertion() {
         .await
         .expect("insert the forged event");
         drop(conn);
-        expect_break(&store, BreakKind::Inserted, k + 1).await;
+        let said = expect_break(&store, BreakKind::Inserted, k + 1).await;
+        assert!(said.starts_with("event 6 was inserted: "), "{said}");
     })
     .await;
 }
@@ -488,7 +516,254 @@ async fn swapping_two_events_is_reported_as_a_reordering() {
         exec(&store, "UPDATE events SET seq = -1 WHERE seq = 3").await;
         exec(&store, "UPDATE events SET seq = 3 WHERE seq = 4").await;
         exec(&store, "UPDATE events SET seq = 4 WHERE seq = -1").await;
-        expect_break(&store, BreakKind::Reordered, 3).await;
+        let said = expect_break(&store, BreakKind::Reordered, 3).await;
+        assert!(said.starts_with("event 3 is out of order: "), "{said}");
+    })
+    .await;
+}
+
+/// Rewrites events `from..` as someone with the database but without the key would: new data,
+/// each hash recomputed with plain SHA-256 and linked to the one before, and the head moved to
+/// the new last hash.
+async fn rewrite_without_the_key(store: &Store, from: i64) {
+    let mut conn = store.read().await.expect("conn");
+    let rows = audit::stored_after(&mut conn, from - 2, 1_000_000)
+        .await
+        .expect("rows");
+    let mut prev: Hash = rows[0].hash.as_slice().try_into().expect("hash");
+    for row in &rows[1..] {
+        let data = r#"{"n":0}"#;
+        let body = EventBody { data, ..row.body() };
+        let hash = chain::hash_event(&prev, &body);
+        sqlx::query("UPDATE events SET data = $1, prev_hash = $2, hash = $3 WHERE seq = $4")
+            .bind(data)
+            .bind(prev.to_vec())
+            .bind(hash.to_vec())
+            .bind(row.seq)
+            .execute(&mut *conn)
+            .await
+            .expect("rewrite a row");
+        prev = hash;
+    }
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(prev.to_vec())
+        .execute(&mut *conn)
+        .await
+        .expect("move the head");
+}
+
+#[tokio::test]
+async fn a_tail_rewritten_without_the_key_does_not_verify() {
+    latchkey_testkit::each_backend("rewrite_without_key", |db| async move {
+        let store = db.open().await;
+        let evs: Vec<NewEvent> = (1..=399).map(event).collect();
+        append_committed(&store, second(1), &evs).await;
+        rewrite_without_the_key(&store, 300).await;
+        let said = expect_break(&store, BreakKind::Edited, 300).await;
+        assert_eq!(
+            said,
+            "event 300 was changed: its contents no longer match its hash"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_log_checked_with_another_master_key_fails_where_its_keyed_chain_starts() {
+    latchkey_testkit::each_backend("wrong_key", |db| async move {
+        let store = db.open().await;
+        seeded(&store, 10).await;
+        let other = ChainKey::new(&[43; 32]);
+        let brk = audit::verify(&store, &other, |_| {})
+            .await
+            .expect("the log can be read")
+            .expect_err("another key must not verify");
+        assert_eq!((brk.kind, brk.seq), (BreakKind::Edited, 1), "{brk}");
+        assert!(
+            brk.to_string()
+                .contains("does not verify with this master key"),
+            "{brk}"
+        );
+        assert!(verify(&store).await.is_ok(), "the right key still verifies");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_emptied_log_names_the_head_it_lost() {
+    latchkey_testkit::each_backend("emptied", |db| async move {
+        let store = db.open().await;
+        seeded(&store, 10).await;
+        exec(&store, "DELETE FROM events").await;
+        let said = expect_break(&store, BreakKind::Deleted, 1).await;
+        assert_eq!(
+            said,
+            "event 1 is missing: the log is empty but the head says 10"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_deleted_head_row_is_named_and_nothing_can_be_appended_behind_it() {
+    latchkey_testkit::each_backend("head_deleted", |db| async move {
+        let store = db.open().await;
+        seeded(&store, 10).await;
+        exec(&store, "DELETE FROM audit_head").await;
+        let brk = verify(&store).await.expect_err("no head");
+        assert_eq!(brk.kind, BreakKind::Head);
+        assert_eq!(
+            brk.to_string(),
+            "the chain head is missing: its row was deleted from the database, and the log \
+             holds 10 events"
+        );
+        let mut tx = store.write().await.expect("begin");
+        let err = audit::append(&mut tx, &key(), second(20), &[event(11)])
+            .await
+            .expect_err("no append without a head");
+        assert!(
+            err.to_string()
+                .contains("the audit chain head row is missing"),
+            "{err}"
+        );
+        drop(tx);
+        let mut conn = store.read().await.expect("conn");
+        assert_eq!(audit::count(&mut conn).await.expect("count"), 10);
+    })
+    .await;
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `n` events as a latchkey from before the keyed chain did: plain SHA-256 links, and
+/// the head moved to the last one.
+async fn legacy_log(store: &Store, n: i64) {
+    let mut conn = store.read().await.expect("conn");
+    let mut prev = chain::GENESIS;
+    for seq in 1..=n {
+        let data = format!(r#"{{"n":{seq}}}"#);
+        let body = EventBody {
+            seq,
+            at_micros: second(seq).as_microsecond(),
+            property: Some(1),
+            actor: None,
+            kind: "test.event",
+            subject: "thing:1",
+            data: &data,
+        };
+        let hash = chain::hash_event(&prev, &body);
+        sqlx::query(
+            "INSERT INTO events (seq, at, property_id, actor_id, kind, subject, data, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(seq)
+        .bind(body.at_micros)
+        .bind(body.property)
+        .bind(body.actor)
+        .bind(body.kind)
+        .bind(body.subject)
+        .bind(data.as_str())
+        .bind(prev.to_vec())
+        .bind(hash.to_vec())
+        .execute(&mut *conn)
+        .await
+        .expect("write an old event");
+        prev = hash;
+    }
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(n)
+        .bind(prev.to_vec())
+        .execute(&mut *conn)
+        .await
+        .expect("move the head");
+}
+
+#[tokio::test]
+async fn an_old_unkeyed_log_is_keyed_by_its_next_append_and_cannot_be_unkeyed_again() {
+    latchkey_testkit::each_backend("upgrade", |db| async move {
+        let store = db.open().await;
+        legacy_log(&store, 8).await;
+        let said = expect_break(&store, BreakKind::Unkeyed, 1).await;
+        assert!(
+            said.starts_with("event 1 is not keyed: the log holds 8 events"),
+            "{said}"
+        );
+
+        assert_eq!(append_committed(&store, second(20), &[]).await, 9);
+        assert_eq!(append_committed(&store, second(21), &[event(10)]).await, 10);
+        let summary = verify(&store)
+            .await
+            .expect("old events unkeyed, new ones keyed");
+        assert_eq!(summary.events, 10);
+        let mut conn = store.read().await.expect("conn");
+        let marker = &audit::stored_after(&mut conn, 8, 1).await.expect("read")[0];
+        assert_eq!(marker.kind, chain::KEYED_MARKER);
+        assert_eq!(
+            marker.data,
+            format!(
+                r#"{{"unkeyed_events":8,"unkeyed_head":"{}"}}"#,
+                to_hex(&stored_hash(&store, 8).await)
+            )
+        );
+        drop(conn);
+
+        // Turning the marker into an ordinary event, to rewrite from event 9 on without the key,
+        // is seen: the marker's hash is keyed.
+        exec(
+            &store,
+            "UPDATE events SET kind = 'test.event' WHERE seq = 9",
+        )
+        .await;
+        let said = expect_break(&store, BreakKind::Edited, 9).await;
+        assert!(said.starts_with("event 9 was changed"), "{said}");
+        exec(
+            &store,
+            "UPDATE events SET kind = 'audit.chain_keyed' WHERE seq = 9",
+        )
+        .await;
+
+        // Removing the keyed part and the marker leaves an unkeyed log, which does not verify.
+        exec(&store, "DELETE FROM events WHERE seq >= 9").await;
+        let eighth = stored_hash(&store, 8).await;
+        let mut conn = store.read().await.expect("conn");
+        sqlx::query("UPDATE audit_head SET seq = 8, hash = $1 WHERE id = 1")
+            .bind(eighth.to_vec())
+            .execute(&mut *conn)
+            .await
+            .expect("move the head back");
+        drop(conn);
+        expect_break(&store, BreakKind::Unkeyed, 1).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_keying_marker_is_named() {
+    latchkey_testkit::each_backend("second_marker", |db| async move {
+        let store = db.open().await;
+        seeded(&store, 10).await;
+        exec(
+            &store,
+            "UPDATE events SET kind = 'audit.chain_keyed' WHERE seq = 5",
+        )
+        .await;
+        let said = expect_break(&store, BreakKind::Edited, 5).await;
+        assert!(said.contains("claims to start the keyed chain"), "{said}");
+        let mut tx = store.write().await.expect("begin");
+        let err = audit::append(
+            &mut tx,
+            &key(),
+            second(30),
+            &[NewEvent::new(chain::KEYED_MARKER, "audit:chain")],
+        )
+        .await
+        .expect_err("callers cannot write the marker");
+        assert!(
+            err.to_string().contains("written by the audit log itself"),
+            "{err}"
+        );
     })
     .await;
 }

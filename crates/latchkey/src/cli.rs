@@ -18,6 +18,7 @@ Configuration is layered: built-in defaults, then latchkey.toml (in the working 
   LATCHKEY_MQTT_URL[_FILE]        external broker mqtt://USER:PASS@HOST:PORT or mqtts://…
   LATCHKEY_MQTT_BASE_TOPIC        Zigbee2MQTT base topic (default zigbee2mqtt)
   LATCHKEY_REPLICA_ID             this replica's stable name (default: the host name)
+  LATCHKEY_AUDIT_ANCHOR_FILE      where serve appends signed audit heads (outside the data dir)
 `latchkey config example` prints a commented configuration file.";
 
 /// latchkey: a self-hosted access server for smart locks in homes and apartment buildings.
@@ -156,6 +157,10 @@ pub struct ServeArgs {
     /// Run without any MQTT broker: the web app and API only, no lock commands.
     #[arg(long, conflicts_with_all = ["mqtt_listen", "mqtt_url"])]
     pub no_mqtt: bool,
+    /// Append a signed anchor of the audit chain's head to FILE at start, every minute while
+    /// the log grows, and at shutdown (must be outside the data directory).
+    #[arg(long, value_name = "FILE")]
+    pub audit_anchor_file: Option<PathBuf>,
 }
 
 /// Who a terminal command acts as.
@@ -291,7 +296,12 @@ pub enum CredentialCommand {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Verify every link of the event log; exit 1 naming the first break.
-    Verify,
+    Verify {
+        /// Also check the log against the signed anchors in FILE (written by serve): every
+        /// signature, and that the log still holds each anchored event and hash.
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
+    },
     /// Print the chain head: the last sequence number and its hash.
     Head,
 }
@@ -336,7 +346,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2_000_000)]
         decisions: usize,
     },
-    /// Hash-chained audit append against plain inserts, and verification (temporary database).
+    /// Keyed hash-chain audit append against plain inserts, and verification (temporary
+    /// database).
     Audit {
         #[arg(long, default_value_t = 200_000)]
         events: usize,

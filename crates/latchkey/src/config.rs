@@ -31,7 +31,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqtt_url_file",
     "mqtt_base_topic",
     "replica_id",
+    "audit",
 ];
+
+/// Keys of the `[audit]` table.
+pub const AUDIT_KEYS: &[&str] = &["anchor_file"];
 
 /// The file layer: every key optional.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -49,6 +53,13 @@ pub struct FileConfig {
     pub mqtt_url_file: Option<PathBuf>,
     pub mqtt_base_topic: Option<String>,
     pub replica_id: Option<String>,
+    pub audit: Option<AuditFileConfig>,
+}
+
+/// The `[audit]` table of the file layer.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct AuditFileConfig {
+    pub anchor_file: Option<PathBuf>,
 }
 
 /// What `serve` flags override; every other command passes `Overrides::default()`.
@@ -57,6 +68,7 @@ pub struct Overrides<'a> {
     pub listen: Option<&'a str>,
     pub mqtt_listen: Option<&'a str>,
     pub mqtt_url: Option<&'a str>,
+    pub audit_anchor_file: Option<&'a Path>,
 }
 
 /// Parses the file layer. Unknown keys are dropped and returned as warnings.
@@ -72,7 +84,7 @@ pub fn parse_file(text: &str, origin: &str) -> Result<(FileConfig, Vec<String>)>
         .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
         .cloned()
         .collect();
-    let warnings = unknown
+    let mut warnings: Vec<String> = unknown
         .iter()
         .map(|k| {
             format!(
@@ -83,6 +95,20 @@ pub fn parse_file(text: &str, origin: &str) -> Result<(FileConfig, Vec<String>)>
         .collect();
     for k in &unknown {
         table.remove(k);
+    }
+    if let Some(toml::Value::Table(audit)) = table.get_mut("audit") {
+        let unknown: Vec<String> = audit
+            .keys()
+            .filter(|k| !AUDIT_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for k in unknown {
+            warnings.push(format!(
+                "{origin}: unknown key `audit.{k}` is ignored (known keys of [audit]: {})",
+                AUDIT_KEYS.join(", ")
+            ));
+            audit.remove(&k);
+        }
     }
     let file: FileConfig = table
         .try_into()
@@ -126,6 +152,9 @@ pub struct Config {
     /// This replica's stable name: its MQTT client id is `latchkey-<replica_id>` (so a
     /// restarted replica resumes its persistent session) and it holds the reconciler lease.
     pub replica_id: String,
+    /// Where `serve` appends signed anchors of the audit chain's head (outside the data
+    /// directory); they also go to the log.
+    pub audit_anchor_file: Option<PathBuf>,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -135,7 +164,8 @@ impl Config {
     pub fn summary(&self) -> String {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
-             public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} replica_id={}",
+             public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} replica_id={} \
+             audit_anchor_file={}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -152,6 +182,9 @@ impl Config {
                 .map_or_else(|| "(embedded broker)".to_owned(), ToString::to_string),
             self.mqtt_base_topic,
             self.replica_id,
+            self.audit_anchor_file
+                .as_ref()
+                .map_or_else(|| "(log only)".to_owned(), |p| p.display().to_string()),
         )
     }
 }
@@ -296,6 +329,14 @@ pub fn load(
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty())
         .unwrap_or_else(hostname);
+    let audit_anchor_file = overrides
+        .audit_anchor_file
+        .map(Path::to_path_buf)
+        .or_else(|| env("LATCHKEY_AUDIT_ANCHOR_FILE").map(PathBuf::from))
+        .or(file.audit.and_then(|a| a.anchor_file));
+    if let Some(anchor) = &audit_anchor_file {
+        outside_data_dir(anchor, &data_dir)?;
+    }
     Ok(Config {
         listen,
         data_dir,
@@ -308,8 +349,69 @@ pub fn load(
         mqtt_url,
         mqtt_base_topic,
         replica_id,
+        audit_anchor_file,
         warnings,
     })
+}
+
+/// Refuses an anchor file inside the data directory: whoever can change the database there can
+/// change the anchors next to it, and anchors are only worth keeping where they cannot.
+///
+/// # Errors
+/// The file is inside the data directory (symbolic links followed as far as they exist).
+pub fn outside_data_dir(anchor: &Path, data_dir: &Path) -> Result<()> {
+    let (a, d) = (resolved(anchor), resolved(data_dir));
+    if a.starts_with(&d) {
+        bail!(
+            "the audit anchor file {} is inside the data directory {}; anchors must be kept \
+             where the database's writers cannot change them: choose a file outside it (another \
+             disk, mount or machine), e.g. /var/log/latchkey/anchors",
+            anchor.display(),
+            data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `path` made absolute and normalised (`.` and `..` taken out by hand), with its longest
+/// existing ancestor resolved by the file system (symbolic links).
+fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut absolute = PathBuf::new();
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    for part in joined.components() {
+        match part {
+            Component::ParentDir => {
+                absolute.pop();
+            }
+            Component::CurDir => {}
+            other => absolute.push(other),
+        }
+    }
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let mut out = loop {
+        if let Ok(real) = existing.canonicalize() {
+            break real;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break absolute.clone(),
+        }
+    };
+    if out != absolute {
+        for name in rest.iter().rev() {
+            out.push(name);
+        }
+    }
+    out
 }
 
 /// The embedded broker's default address: the standard MQTT port, loopback only.
@@ -510,6 +612,72 @@ mod tests {
         let e = load(&GlobalArgs::default(), &bad, &|_| None).expect_err("refused");
         assert!(e.to_string().contains("mqtt_listen"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_anchor_file_inside_the_data_directory_is_refused_by_every_layer() {
+        let dir = std::env::temp_dir().join(format!("latchkey-anchor-cfg-{}", std::process::id()));
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).expect("temp dir");
+        let inside = data.join("anchors");
+        let sneaky = dir.join("elsewhere/../data/sub/anchors");
+        let outside = dir.join("anchors");
+        let data_text = data.display().to_string();
+        for bad in [&inside, &sneaky] {
+            let bad_text = bad.display().to_string();
+            let env = |k: &str| match k {
+                "LATCHKEY_DATA_DIR" => Some(data_text.clone()),
+                "LATCHKEY_AUDIT_ANCHOR_FILE" => Some(bad_text.clone()),
+                _ => None,
+            };
+            let e = load(&GlobalArgs::default(), &Overrides::default(), &env)
+                .expect_err("an anchor file in the data directory is refused");
+            assert!(
+                e.to_string().contains("is inside the data directory"),
+                "{e}"
+            );
+        }
+        let env = |k: &str| (k == "LATCHKEY_DATA_DIR").then(|| data_text.clone());
+        let flag = Overrides {
+            audit_anchor_file: Some(&inside),
+            ..Default::default()
+        };
+        assert!(
+            load(&GlobalArgs::default(), &flag, &env).is_err(),
+            "the flag too"
+        );
+        let flag = Overrides {
+            audit_anchor_file: Some(&outside),
+            ..Default::default()
+        };
+        let c = load(&GlobalArgs::default(), &flag, &env).expect("outside is fine");
+        assert_eq!(c.audit_anchor_file.as_deref(), Some(outside.as_path()));
+        assert!(
+            c.summary()
+                .contains(&format!("audit_anchor_file={}", outside.display())),
+            "{}",
+            c.summary()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_anchor_file_can_be_set_in_the_audit_table_and_typos_there_warn() {
+        let (file, warnings) = parse_file(
+            "[audit]\nanchor_file = \"/var/log/latchkey/anchors\"\nanchor_fiel = \"x\"\n",
+            "t.toml",
+        )
+        .expect("parses");
+        assert_eq!(
+            file.audit.and_then(|a| a.anchor_file),
+            Some(PathBuf::from("/var/log/latchkey/anchors"))
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("`audit.anchor_fiel`"),
+            "{}",
+            warnings[0]
+        );
     }
 
     #[test]

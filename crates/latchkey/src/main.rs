@@ -2,6 +2,7 @@
 //! Everything it does goes through `latchkey-app` (and `latchkey-http` for serving); the only
 //! store calls are reads of the chain head and the bench-only bulk writers.
 
+mod anchors;
 mod bench;
 mod cli;
 mod cli_recovery;
@@ -100,6 +101,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 listen: args.listen.as_deref(),
                 mqtt_listen: args.mqtt_listen.as_deref(),
                 mqtt_url: args.mqtt_url.as_deref(),
+                audit_anchor_file: args.audit_anchor_file.as_deref(),
             },
         )?;
         let mode = serve::ServeMode {
@@ -269,7 +271,9 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Audit { command } => match command {
-            AuditCommand::Verify => commands::audit::verify(&app).await?,
+            AuditCommand::Verify { anchor } => {
+                commands::audit::verify(&app, anchor.as_deref()).await?
+            }
             AuditCommand::Head => {
                 commands::audit::head(&app).await?;
                 ExitCode::SUCCESS

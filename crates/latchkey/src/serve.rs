@@ -1,6 +1,6 @@
 //! `latchkey serve`: open the data, optionally create the demo, start the device side (MQTT),
-//! bind, print the lines tests parse (listening first), serve until Ctrl-C or SIGTERM, then stop
-//! the device side and close the store.
+//! anchor the audit chain's head, bind, print the lines tests parse (listening first), serve
+//! until Ctrl-C or SIGTERM, then stop the device side, write the last anchor and close the store.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use latchkey_app::devices::reconcile;
 use latchkey_http::HttpConfig;
 use tokio::net::TcpListener;
 
+use crate::anchors::{self, AnchorWriter};
 use crate::config::Config;
 use crate::wiring::open_app;
 use crate::{demo, mqtt};
@@ -65,6 +66,14 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         }
         None => None,
     };
+    // The first anchor is written before serving, so a misconfigured anchor file stops the
+    // start here rather than failing unseen later.
+    let mut anchor_writer = AnchorWriter::new(app.clone(), config.audit_anchor_file.clone());
+    anchor_writer.write(true).await?;
+    let (stop_anchors, anchors_stopped) = tokio::sync::oneshot::channel::<()>();
+    let anchoring = tokio::spawn(anchors::run(anchor_writer, async move {
+        let _ = anchors_stopped.await;
+    }));
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -119,6 +128,11 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
     if let Some(devices) = devices {
         tracing::info!("shutting down: closing the MQTT session");
         devices.stop().await;
+    }
+    tracing::info!("shutting down: anchoring the audit chain");
+    let _ = stop_anchors.send(());
+    if let Err(e) = anchoring.await {
+        tracing::error!("the audit anchor task failed: {e}");
     }
     tracing::info!("shutting down: closing the database");
     app.close().await;

@@ -21,7 +21,8 @@ pub fn app_err(e: AppError) -> anyhow::Error {
     }
 }
 
-/// Opens the database (creating the private data directory) and loads the keys. `devices`
+/// Opens the database (creating the private data directory), loads the keys and keys the
+/// audit chain of a log written before the chain was keyed (once; logged). `devices`
 /// is told when a door's desired lock state changes: the reconciler's notifier for `serve`,
 /// `NoDevices` for terminal commands (the running server hears their changes through the
 /// change feed, docs/ARCHITECTURE.md).
@@ -40,13 +41,29 @@ pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<A
         Some(hex) => Keys::from_hex(hex).map_err(app_err)?,
         None => Keys::load_or_create(&config.data_dir).map_err(app_err)?,
     };
-    Ok(App::new(
+    let app = App::new(
         store,
         keys,
         Arc::new(SystemClock),
         devices,
         AppConfig::default(),
-    ))
+    );
+    // A log whose head is damaged cannot be keyed; that must not keep `audit verify` (which
+    // names the damage) or the server from starting.
+    match app.key_audit_chain().await {
+        Ok(Some(seq)) if seq > 1 => tracing::warn!(
+            marker = seq,
+            "the audit chain is keyed from event {seq} on; events 1 to {} were written without \
+             the key by an older latchkey and stay verified as they were",
+            seq - 1
+        ),
+        Ok(Some(_)) => tracing::info!("the audit chain is keyed from its first event"),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!("the audit chain could not be keyed: {e}; run `latchkey audit verify`")
+        }
+    }
+    Ok(app)
 }
 
 /// Creates the data directory readable by this user only (0700), or tightens an existing one

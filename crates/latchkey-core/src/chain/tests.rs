@@ -4,19 +4,36 @@
 use super::*;
 use proptest::prelude::*;
 
+fn key() -> ChainKey {
+    ChainKey::new(&[7; 32])
+}
+
+/// The logs here are keyed from event 1, as a new installation's are.
+fn keying() -> Keying {
+    Keying {
+        key: key(),
+        from: Some(1),
+    }
+}
+
+/// An event as latchkey writes it (event 1 is the keying marker).
 fn event(seq: i64, prev: &Hash) -> StoredEvent {
     let mut ev = StoredEvent {
         seq,
         at_micros: 1_780_000_000_000_000 + seq * 1_000,
         property: Some(1),
         actor: if seq % 3 == 0 { None } else { Some(seq % 5) },
-        kind: "access.decision".into(),
+        kind: if seq == 1 {
+            KEYED_MARKER.into()
+        } else {
+            "access.decision".into()
+        },
         subject: format!("door:{}", seq % 4),
         data: format!(r#"{{"decision":"granted","credential":{seq}}}"#),
         prev_hash: prev.to_vec(),
         hash: Vec::new(),
     };
-    ev.hash = hash_event(prev, &ev.body()).to_vec();
+    ev.hash = keying().hash(prev, &ev.body()).to_vec();
     ev
 }
 
@@ -43,16 +60,25 @@ fn verify(
     events: Vec<StoredEvent>,
     head: Option<(i64, Hash)>,
 ) -> Result<VerifySummary, ChainBreak> {
-    let mut v = Verifier::new();
+    verify_with(keying(), events, head)
+}
+
+fn verify_with(
+    keying: Keying,
+    events: Vec<StoredEvent>,
+    head: Option<(i64, Hash)>,
+) -> Result<VerifySummary, ChainBreak> {
+    let mut v = Verifier::new(keying);
     for ev in events {
         v.push(ev)?;
     }
     v.finish(head)
 }
 
+/// Recomputes a row's hash with the key, as someone holding the master key could.
 fn rehash(ev: &mut StoredEvent) {
     let prev: Hash = ev.prev_hash.as_slice().try_into().unwrap();
-    ev.hash = hash_event(&prev, &ev.body()).to_vec();
+    ev.hash = keying().hash(&prev, &ev.body()).to_vec();
 }
 
 fn assert_break(result: Result<VerifySummary, ChainBreak>, kind: BreakKind, seq: i64) {
@@ -141,7 +167,7 @@ fn an_edited_and_rehashed_row_is_named() {
     let err = verify(events, h).unwrap_err();
     assert_eq!((err.kind, err.seq), (BreakKind::Edited, 10));
     assert!(
-        err.to_string().starts_with("event 10 was edited: "),
+        err.to_string().starts_with("event 10 was changed: "),
         "{err}"
     );
 }
@@ -170,7 +196,7 @@ fn a_deleted_last_row_is_caught_by_the_head() {
     let err = verify(events, h).unwrap_err();
     assert_eq!((err.kind, err.seq), (BreakKind::Deleted, 20));
     assert!(
-        err.to_string().starts_with("event 20 was deleted: "),
+        err.to_string().starts_with("event 20 is missing: "),
         "{err}"
     );
 }
@@ -196,6 +222,24 @@ fn an_inserted_row_whose_successors_are_rehashed_is_still_named() {
     }
     events.insert(7, forged);
     assert_break(verify(events, None), BreakKind::Inserted, 8);
+}
+
+#[test]
+fn a_row_inserted_without_the_key_is_named_inserted() {
+    let mut events = chain(20);
+    let mut forged = event(8, &hash_of(&events[6]));
+    forged.data = r#"{"decision":"granted","credential":666}"#.into();
+    forged.hash = hash_event(&hash_of(&events[6]), &forged.body()).to_vec();
+    for ev in &mut events[7..] {
+        ev.seq += 1;
+    }
+    events.insert(7, forged);
+    let err = verify(events, None).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Inserted, 8), "{err}");
+    assert!(
+        err.to_string().starts_with("event 8 was inserted: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -251,7 +295,7 @@ fn a_broken_link_at_the_start_is_named() {
 fn after_a_break_the_verifier_keeps_reporting_it() {
     let mut events = chain(10);
     events[2].kind = "x".into();
-    let mut v = Verifier::new();
+    let mut v = Verifier::new(keying());
     let mut first = None;
     for ev in events {
         if let Err(b) = v.push(ev) {
@@ -266,7 +310,7 @@ fn after_a_break_the_verifier_keeps_reporting_it() {
 fn a_break_is_found_far_from_its_cause_within_the_lookahead() {
     let mut events = chain(200);
     events.remove(50);
-    let mut v = Verifier::new();
+    let mut v = Verifier::new(keying());
     let mut reported_at = None;
     for (i, ev) in events.into_iter().enumerate() {
         if let Err(b) = v.push(ev) {
@@ -288,11 +332,164 @@ fn breaks_serialize_and_read_as_sentences() {
     };
     assert_eq!(
         b.to_string(),
-        "event 42 was edited: its contents no longer match its hash"
+        "event 42 was changed: its contents no longer match its hash"
     );
     let v = serde_json::to_value(&b).unwrap();
     assert_eq!(v["kind"], "edited");
     assert_eq!(v["seq"], 42);
+}
+
+/// Recomputes every hash from `from` on without the key (plain SHA-256, the only hash someone
+/// without the master key can compute), relinking each row to the one before, and returns the
+/// new head: the rewrite of the issue.
+fn rewrite_without_the_key(events: &mut [StoredEvent], from: usize) -> Option<(i64, Hash)> {
+    for i in from..events.len() {
+        if i > 0 {
+            events[i].prev_hash = events[i - 1].hash.clone();
+        }
+        events[i].data = r#"{"decision":"granted","credential":1}"#.into();
+        let prev: Hash = events[i].prev_hash.as_slice().try_into().unwrap();
+        events[i].hash = hash_event(&prev, &events[i].body()).to_vec();
+    }
+    head(events)
+}
+
+#[test]
+fn a_tail_rewritten_without_the_key_is_named_at_its_first_row() {
+    let mut events = chain(400);
+    let h = rewrite_without_the_key(&mut events, 299);
+    let err = verify(events, h).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Edited, 300), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "event 300 was changed: its contents no longer match its hash"
+    );
+}
+
+#[test]
+fn a_log_checked_with_another_key_fails_where_the_keyed_chain_starts() {
+    let events = chain(10);
+    let h = head(&events);
+    let other = Keying {
+        key: ChainKey::new(&[8; 32]),
+        from: Some(1),
+    };
+    let err = verify_with(other, events, h).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Edited, 1));
+    assert!(
+        err.detail.contains("does not verify with this master key"),
+        "{err}"
+    );
+}
+
+/// Events 1..=`old` as an older latchkey wrote them (unkeyed), then the keying marker and
+/// keyed events up to `n`.
+fn upgraded(old: i64, n: i64) -> (Vec<StoredEvent>, Keying) {
+    let keying = Keying {
+        key: key(),
+        from: Some(old + 1),
+    };
+    let mut prev = GENESIS;
+    let events = (1..=n)
+        .map(|seq| {
+            let mut ev = event(seq, &prev);
+            ev.kind = if seq == old + 1 {
+                KEYED_MARKER.into()
+            } else {
+                "access.decision".into()
+            };
+            ev.hash = keying.hash(&prev, &ev.body()).to_vec();
+            prev = hash_of(&ev);
+            ev
+        })
+        .collect();
+    (events, keying)
+}
+
+#[test]
+fn an_upgraded_log_verifies_unkeyed_before_its_marker_and_keyed_from_it() {
+    let (events, keying) = upgraded(5, 12);
+    assert_eq!(events[5].kind, KEYED_MARKER);
+    assert_eq!(
+        events[4].hash,
+        hash_event(&hash_of(&events[3]), &events[4].body()).to_vec(),
+        "the old events keep their unkeyed hashes"
+    );
+    let h = head(&events);
+    assert_eq!(verify_with(keying, events, h).unwrap().events, 12);
+}
+
+#[test]
+fn the_unkeyed_part_cannot_grow_past_the_marker() {
+    // Claiming the keyed chain starts later turns the marker into a row out of place.
+    let (events, keying) = upgraded(5, 12);
+    let h = head(&events);
+    let later = Keying {
+        from: Some(9),
+        ..keying.clone()
+    };
+    let err = verify_with(later, events.clone(), h).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Edited, 6), "{err}");
+    assert!(
+        err.detail.contains("claims to start the keyed chain"),
+        "{err}"
+    );
+
+    // Removing the marker and relinking everything without the key leaves an unkeyed log.
+    let mut stripped = events;
+    stripped.truncate(5);
+    let h = head(&stripped);
+    let none = Keying {
+        from: None,
+        ..keying
+    };
+    let err = verify_with(none, stripped, h).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Unkeyed, 1), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("event 1 is not keyed: the log holds 5 events"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_marker_is_named() {
+    let mut events = chain(10);
+    events[6].kind = KEYED_MARKER.into();
+    rehash(&mut events[6]);
+    let err = verify(events, None).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Edited, 7), "{err}");
+}
+
+#[test]
+fn an_emptied_log_names_the_head_it_lost() {
+    let events = chain(12);
+    let h = head(&events);
+    let err = verify(Vec::new(), h).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "event 1 is missing: the log is empty but the head says 12"
+    );
+}
+
+#[test]
+fn each_kind_of_break_reads_with_its_word() {
+    let words = [
+        (BreakKind::Edited, "event 3 was changed: x"),
+        (BreakKind::Deleted, "event 3 is missing: x"),
+        (BreakKind::Inserted, "event 3 was inserted: x"),
+        (BreakKind::Reordered, "event 3 is out of order: x"),
+        (BreakKind::Unkeyed, "event 3 is not keyed: x"),
+        (BreakKind::Head, "the chain head x"),
+    ];
+    for (kind, text) in words {
+        let b = ChainBreak {
+            seq: 3,
+            kind,
+            detail: "x".into(),
+        };
+        assert_eq!(b.to_string(), text);
+    }
 }
 
 proptest! {

@@ -2,10 +2,15 @@
 //! and read the chain back for verification.
 //!
 //! Appends serialise on the `audit_head` row (PostgreSQL locks it; SQLite's write transaction
-//! already holds the database lock), so the chain has exactly one order.
+//! already holds the database lock), so the chain has exactly one order. Every hash is keyed
+//! with the chain key the caller passes; a log written before the chain was keyed gets its
+//! keying marker at the next append (see `latchkey_core::chain`).
 
 use jiff::Timestamp;
-use latchkey_core::chain::{self, ChainBreak, EventBody, GENESIS, Hash, StoredEvent, Verifier};
+use latchkey_core::chain::{
+    self, BreakKind, ChainBreak, ChainKey, EventBody, GENESIS, Hash, KEYED_MARKER, Keying,
+    StoredEvent, Verifier,
+};
 use latchkey_core::{PersonId, PropertyId};
 use sqlx::Row;
 
@@ -13,7 +18,10 @@ use crate::records::{Event, from_micros, to_micros};
 use crate::sql::Sql;
 use crate::{Backend, Conn, Result, Store, StoreError, WriteTx};
 
+mod anchors;
 mod scan;
+
+pub use anchors::check_anchors;
 
 /// An event to append. `data` must never hold a secret (a PIN, a password, a token).
 #[derive(Clone, Debug)]
@@ -60,7 +68,16 @@ async fn head(tx: &mut WriteTx) -> Result<(i64, Hash)> {
         Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
         Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
     };
-    let row = sqlx::query(sql).fetch_one(tx.conn()).await?;
+    let row = sqlx::query(sql)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or_else(|| {
+            StoreError::Corrupt(
+                "the audit chain head row is missing, so no event can be appended; run \
+                 `latchkey audit verify`"
+                    .into(),
+            )
+        })?;
     let seq: i64 = row.try_get(0)?;
     let bytes: Vec<u8> = row.try_get(1)?;
     let hash: Hash = bytes
@@ -69,23 +86,61 @@ async fn head(tx: &mut WriteTx) -> Result<(i64, Hash)> {
     Ok((seq, hash))
 }
 
-/// Appends `events` to the chain inside `tx`, all stamped `at`, and returns the sequence number
-/// of the last one. If this fails the caller must not commit (dropping `tx` rolls back), so a
-/// change never lands without its event.
+/// Where the keyed chain starts: the `seq` of the first keying marker, `None` for a log that
+/// was never keyed. Found through the `(kind, seq)` index; the verifier checks that the marker
+/// stands there and nowhere else.
+async fn keyed_from(conn: &mut Conn) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE kind = $1")
+            .bind(KEYED_MARKER)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// The keying marker that follows an unkeyed log of `seq` events ending in `prev`: the event
+/// where the keyed chain starts, naming the unkeyed head it pins.
+fn marker(seq: i64, prev: &Hash) -> NewEvent {
+    NewEvent::new(KEYED_MARKER, "audit:chain").data(serde_json::json!({
+        "unkeyed_events": seq,
+        "unkeyed_head": prev.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    }))
+}
+
+/// Appends `events` to the chain inside `tx`, all stamped `at`, hashed with `key`, and returns
+/// the sequence number of the last one. On a log that is not keyed yet the keying marker goes
+/// first (also when `events` is empty). If this fails the caller must not commit (dropping `tx`
+/// rolls back), so a change never lands without its event.
 ///
 /// # Errors
-/// `Database` on any failure to read the head or write the rows.
-pub async fn append(tx: &mut WriteTx, at: Timestamp, events: &[NewEvent]) -> Result<i64> {
+/// `Database` on any failure to read the head or write the rows; `Corrupt` when the head row is
+/// missing or malformed.
+pub async fn append(
+    tx: &mut WriteTx,
+    key: &ChainKey,
+    at: Timestamp,
+    events: &[NewEvent],
+) -> Result<i64> {
     let (mut seq, mut prev) = head(tx).await?;
-    if events.is_empty() {
+    let first_marker = match keyed_from(tx.conn()).await? {
+        Some(_) => None,
+        None => Some(marker(seq, &prev)),
+    };
+    if events.is_empty() && first_marker.is_none() {
         return Ok(seq);
     }
+    if events.iter().any(|e| e.kind == KEYED_MARKER) {
+        return Err(StoreError::Corrupt(format!(
+            "an event of kind {KEYED_MARKER} is written by the audit log itself, never by a caller"
+        )));
+    }
     let at_us = to_micros(at);
-    let mut rows = Vec::with_capacity(events.len());
-    for ev in events {
+    let mut rows = Vec::with_capacity(events.len() + 1);
+    for ev in first_marker.iter().chain(events) {
         seq += 1;
         let data = ev.data.to_string();
-        let hash = chain::hash_event(
+        let hash = chain::hash_event_keyed(
+            key,
             &prev,
             &EventBody {
                 seq,
@@ -257,16 +312,34 @@ pub async fn stored_after(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec
         .collect()
 }
 
+/// The head row as stored, `None` when the row is gone.
+async fn head_row(conn: &mut Conn) -> Result<Option<(i64, Vec<u8>)>> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+}
+
+fn missing_head(events: i64) -> ChainBreak {
+    ChainBreak {
+        seq: 0,
+        kind: BreakKind::Head,
+        detail: format!(
+            "is missing: its row was deleted from the database, and the log holds {events} events"
+        ),
+    }
+}
+
 /// The stored chain head: the latest sequence number and its hash.
 ///
 /// # Errors
-/// `Database` on a failed read; `Corrupt` when the head is malformed.
+/// `Database` on a failed read; `Corrupt` when the head row is missing or malformed.
 pub async fn read_head(conn: &mut Conn) -> Result<(i64, Hash)> {
-    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(conn)
-        .await?;
-    let seq: i64 = row.try_get(0)?;
-    let bytes: Vec<u8> = row.try_get(1)?;
+    let (seq, bytes) = head_row(conn).await?.ok_or_else(|| {
+        StoreError::Corrupt(
+            "the audit chain head row is missing; run `latchkey audit verify`".into(),
+        )
+    })?;
     let hash: Hash = bytes
         .try_into()
         .map_err(|_| StoreError::Corrupt("audit head hash is not 32 bytes".into()))?;
@@ -369,13 +442,17 @@ fn hex_bytes(text: &str) -> Result<Vec<u8>> {
 /// # Errors
 /// `Database` when the log cannot be read; a broken chain is not an error but an `Err` inside
 /// the outcome naming the first bad event.
-pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> Result<VerifyOutcome> {
+pub async fn verify(
+    store: &Store,
+    key: &ChainKey,
+    mut progress: impl FnMut(u64),
+) -> Result<VerifyOutcome> {
     if let Some(file) = store.sqlite_file()
-        && let Some(summary) = scan_file(file.to_owned(), &mut progress).await
+        && let Some(summary) = scan_file(file.to_owned(), key.clone(), &mut progress).await
     {
         return Ok(Ok(summary));
     }
-    verify_streaming(store, progress).await
+    verify_streaming(store, key, progress).await
 }
 
 /// Runs the parallel scan of a SQLite file (see [`scan`]) on blocking threads, one per core,
@@ -383,6 +460,7 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> Result<Veri
 /// the file could not be read directly.
 async fn scan_file(
     file: std::path::PathBuf,
+    key: ChainKey,
     progress: &mut impl FnMut(u64),
 ) -> Option<latchkey_core::chain::VerifySummary> {
     use std::sync::Arc;
@@ -391,7 +469,7 @@ async fn scan_file(
     let checked = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&checked);
     let mut job =
-        tokio::task::spawn_blocking(move || scan::verify(&file, threads, counter.as_ref()));
+        tokio::task::spawn_blocking(move || scan::verify(&file, key, threads, counter.as_ref()));
     let outcome = loop {
         match tokio::time::timeout(std::time::Duration::from_millis(100), &mut job).await {
             Ok(done) => break done,
@@ -418,20 +496,43 @@ async fn scan_file(
 /// The streaming verification through the pool, for PostgreSQL and for naming the first break.
 /// Two reader tasks, each on its own connection, fetch alternate pages (ranges of sequence
 /// numbers) while this task checks them in order.
-async fn verify_streaming(store: &Store, mut progress: impl FnMut(u64)) -> Result<VerifyOutcome> {
+async fn verify_streaming(
+    store: &Store,
+    key: &ChainKey,
+    mut progress: impl FnMut(u64),
+) -> Result<VerifyOutcome> {
     const PAGE: i64 = 10_000;
     const READERS: i64 = 2;
-    let (head, first, last) = {
+    let (head, first, last, from) = {
         let mut conn = store.read().await?;
-        let head = read_head(&mut conn).await?;
-        let row = sqlx::query("SELECT MIN(seq), MAX(seq) FROM events")
+        let row = sqlx::query("SELECT MIN(seq), MAX(seq), COUNT(*) FROM events")
             .fetch_one(&mut *conn)
             .await?;
         let first: Option<i64> = row.try_get(0)?;
         let last: Option<i64> = row.try_get(1)?;
-        (head, first, last)
+        let count: i64 = row.try_get(2)?;
+        let head = match head_row(&mut conn).await? {
+            None => return Ok(Err(missing_head(count))),
+            Some((seq, bytes)) => match Hash::try_from(bytes.as_slice()) {
+                Ok(hash) => (seq, hash),
+                Err(_) => {
+                    return Ok(Err(ChainBreak {
+                        seq,
+                        kind: BreakKind::Head,
+                        detail: format!(
+                            "holds a hash of {} bytes instead of 32: it was changed",
+                            bytes.len()
+                        ),
+                    }));
+                }
+            },
+        };
+        (head, first, last, keyed_from(&mut conn).await?)
     };
-    let mut verifier = Verifier::new();
+    let mut verifier = Verifier::new(Keying {
+        key: key.clone(),
+        from,
+    });
     let mut checked = 0u64;
     if let (Some(first), Some(last)) = (first, last) {
         let start = first - 1;

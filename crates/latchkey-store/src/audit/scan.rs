@@ -4,7 +4,8 @@
 //! seams.
 //!
 //! A range is checked link by link: consecutive sequence numbers, each row's `prev_hash` equal
-//! to the hash before it, each row's hash equal to the hash of its own fields. Any anomaly
+//! to the hash before it, each row's hash equal to the hash of its own fields (keyed from the
+//! keying marker on, which must stand where the log's first marker is). Any anomaly
 //! stops the scan and answers `None`; the caller then runs the streaming [`Verifier`], which
 //! classifies the break (edited, deleted, inserted, reordered). An intact chain is therefore
 //! accepted here exactly when the `Verifier` would accept it.
@@ -14,7 +15,9 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use latchkey_core::chain::{self, EventBody, GENESIS, Hash, VerifySummary};
+use latchkey_core::chain::{
+    ChainKey, EventBody, GENESIS, Hash, KEYED_MARKER, Keying, VerifySummary,
+};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
@@ -35,6 +38,7 @@ struct Span {
 /// chain that matches `head`.
 pub(super) fn verify(
     file: &Path,
+    key: ChainKey,
     threads: usize,
     checked: &AtomicU64,
 ) -> rusqlite::Result<Option<VerifySummary>> {
@@ -51,6 +55,12 @@ pub(super) fn verify(
         first.query_row("SELECT MIN(rowid), MAX(rowid) FROM events", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
+    let from: Option<i64> = first.query_row(
+        "SELECT MIN(seq) FROM events WHERE kind = ?1",
+        [KEYED_MARKER],
+        |r| r.get(0),
+    )?;
+    let keying = &Keying { key, from };
     let head = if head_seq == 0 && head_hash == GENESIS {
         None
     } else {
@@ -69,11 +79,11 @@ pub(super) fn verify(
         for &(after, upto) in &bounds[1..] {
             handles.push(scope.spawn(move || {
                 let conn = Connection::open_with_flags(file, flags)?;
-                scan(&conn, after, upto, checked)
+                scan(&conn, keying, after, upto, checked)
             }));
         }
         let (after, upto) = bounds[0];
-        let mut spans = vec![scan(&first, after, upto, checked)];
+        let mut spans = vec![scan(&first, keying, after, upto, checked)];
         for handle in handles {
             // A reader that panicked leaves the answer to the classifying verifier.
             spans.push(handle.join().unwrap_or(Ok(None)));
@@ -111,6 +121,9 @@ pub(super) fn verify(
     {
         return Ok(None);
     }
+    if from.is_none() {
+        return Ok(None);
+    }
     Ok(Some(VerifySummary {
         events: all.rows,
         last_seq: all.last_seq,
@@ -131,6 +144,7 @@ fn split(after: i64, upto: i64, parts: usize) -> Vec<(i64, i64)> {
 /// in). `Ok(None)` at the first row that does not continue the chain.
 fn scan(
     conn: &Connection,
+    keying: &Keying,
     after: i64,
     upto: i64,
     checked: &AtomicU64,
@@ -154,7 +168,10 @@ fn scan(
         {
             return Ok(None);
         }
-        let hash = chain::hash_event(prev, &fields.body);
+        if !keying.in_place(fields.body.seq, fields.body.kind) {
+            return Ok(None);
+        }
+        let hash = keying.hash(prev, &fields.body);
         if hash.as_slice() != fields.hash {
             return Ok(None);
         }
@@ -240,7 +257,12 @@ mod tests {
     use super::{split, verify};
     use crate::Store;
     use crate::audit::{self, NewEvent};
+    use latchkey_core::chain::ChainKey;
     use std::sync::atomic::AtomicU64;
+
+    fn key() -> ChainKey {
+        ChainKey::new(&[5; 32])
+    }
 
     #[test]
     fn ranges_cover_the_extent_without_gaps_or_overlap() {
@@ -256,7 +278,8 @@ mod tests {
         }
     }
 
-    /// A log of `n` events in a fresh file, with the path to scan.
+    /// A log of `n` events after the keying marker (event 1) in a fresh file, with the path to
+    /// scan.
     async fn log_of(n: usize) -> (Store, tempfile_path::Guard) {
         let guard = tempfile_path::Guard::new();
         let store = Store::open(&format!("sqlite://{}", guard.0.display()))
@@ -269,7 +292,7 @@ mod tests {
                     .data(serde_json::json!({ "i": i }))
             })
             .collect();
-        audit::append(&mut tx, jiff::Timestamp::now(), &events)
+        audit::append(&mut tx, &key(), jiff::Timestamp::now(), &events)
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -285,7 +308,7 @@ mod tests {
     }
 
     fn scan(guard: &tempfile_path::Guard, threads: usize) -> Option<u64> {
-        verify(&guard.0, threads, &AtomicU64::new(0))
+        verify(&guard.0, key(), threads, &AtomicU64::new(0))
             .unwrap()
             .map(|s| s.events)
     }
@@ -312,15 +335,16 @@ mod tests {
     async fn an_intact_log_is_accepted_whole_by_any_number_of_readers() {
         let (_store, file) = log_of(1_001).await;
         for threads in 1..=5 {
-            assert_eq!(scan(&file, threads), Some(1_001), "{threads} readers");
+            assert_eq!(scan(&file, threads), Some(1_002), "{threads} readers");
         }
         let (_empty, none) = log_of(0).await;
-        assert_eq!(scan(&none, 2), Some(0));
+        assert_eq!(scan(&none, 2), Some(1), "the keying marker alone");
     }
 
     #[tokio::test]
     async fn every_kind_of_tampering_is_refused_wherever_the_readers_meet() {
-        // 1,000 events split in two meet between seq 500 and 501; in three, after 333 and 666.
+        // The marker and 1,000 events split in two meet between seq 501 and 502; in three, after
+        // 334 and 667.
         let tampering = [
             "DELETE FROM events WHERE seq = 501",
             "DELETE FROM events WHERE seq = 500",
@@ -329,11 +353,13 @@ mod tests {
             "UPDATE events SET data = '{\"i\":0}' WHERE seq = 501",
             "UPDATE events SET kind = 'other' WHERE seq = 334",
             "UPDATE events SET prev_hash = hash WHERE seq = 667",
-            "UPDATE events SET seq = seq + 1 WHERE seq >= 1000",
+            "UPDATE events SET seq = seq + 1 WHERE seq >= 1001",
             "UPDATE audit_head SET seq = 999",
             "UPDATE events SET subject = CAST(subject AS BLOB) WHERE seq = 2",
-            "INSERT INTO events SELECT 1001, at, property_id, actor_id, kind, subject, data, hash, hash \
-             FROM events WHERE seq = 1000",
+            "INSERT INTO events SELECT 1002, at, property_id, actor_id, kind, subject, data, hash, hash \
+             FROM events WHERE seq = 1001",
+            "UPDATE events SET kind = 'audit.chain_keyed' WHERE seq = 700",
+            "UPDATE events SET kind = 'test.event' WHERE seq = 1",
         ];
         for sql in tampering {
             let (store, file) = log_of(1_000).await;
@@ -342,5 +368,8 @@ mod tests {
                 assert_eq!(scan(&file, threads), None, "{sql} with {threads} readers");
             }
         }
+        let (_store, file) = log_of(1_000).await;
+        let other = verify(&file.0, ChainKey::new(&[6; 32]), 2, &AtomicU64::new(0)).unwrap();
+        assert!(other.is_none(), "another key");
     }
 }

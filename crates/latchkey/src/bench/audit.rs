@@ -1,10 +1,12 @@
-//! `latchkey bench audit`: hash-chained appends against plain batched inserts of the same rows
-//! in the same run (target ≥ 50 %), then `verify` over the whole log (target ≥ 1,000,000/s).
+//! `latchkey bench audit`: appends to the keyed hash chain (HMAC-SHA-256) against plain batched
+//! inserts of the same rows in the same run (target ≥ 50 %), then `verify` over the whole log
+//! (target ≥ 1,000,000/s).
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use jiff::Timestamp;
+use latchkey_core::chain::ChainKey;
 use latchkey_core::{PersonId, PropertyId};
 use latchkey_store::audit::{self, NewEvent};
 use latchkey_store::bench::{create_plain_events, insert_plain_events};
@@ -47,6 +49,7 @@ pub async fn run(n: usize) -> Result<()> {
     let store = dir.store().await?;
     create_plain_events(&store).await.map_err(store_err)?;
     let now = Timestamp::now();
+    let key = ChainKey::new(&[0x5a; 32]);
     let all = events(n, &mut Rng::new(0xa0d1_7000), now);
     let avg = all.iter().map(|e| e.data.to_string().len()).sum::<usize>() / all.len().max(1);
     println!(
@@ -59,7 +62,7 @@ pub async fn run(n: usize) -> Result<()> {
     for chunk in all.chunks(BATCH) {
         let t = Instant::now();
         let mut tx = store.write().await.map_err(store_err)?;
-        audit::append(&mut tx, now, chunk)
+        audit::append(&mut tx, &key, now, chunk)
             .await
             .map_err(store_err)?;
         tx.commit().await.map_err(store_err)?;
@@ -74,7 +77,7 @@ pub async fn run(n: usize) -> Result<()> {
     }
     let (append_rate, plain_rate) = (rate(n, chained), rate(n, plain));
     println!(
-        "append with hash chain: {append_rate:>10.0} events/s ({:.2} s)",
+        "append with keyed chain: {append_rate:>9.0} events/s ({:.2} s)",
         chained.as_secs_f64()
     );
     println!(
@@ -84,7 +87,9 @@ pub async fn run(n: usize) -> Result<()> {
     );
 
     let t = Instant::now();
-    let outcome = audit::verify(&store, |_| {}).await.map_err(store_err)?;
+    let outcome = audit::verify(&store, &key, |_| {})
+        .await
+        .map_err(store_err)?;
     let verify_time = t.elapsed();
     let summary = outcome.map_err(|b| anyhow!("the bench's own chain is broken: {b}"))?;
     let verify_rate = rate(summary.events as usize, verify_time);

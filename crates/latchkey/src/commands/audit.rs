@@ -1,6 +1,7 @@
 //! `latchkey audit verify|head` and `latchkey export`.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -28,23 +29,49 @@ async fn event_count(app: &App) -> Result<u64> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Exit 0 and "intact" for a whole chain; exit 1 naming the first break.
+/// Exit 0 and "intact" for a whole chain that holds every anchor of `anchor_file`; exit 1
+/// naming the first break or the first anchor that does not hold.
 ///
 /// # Errors
-/// The log cannot be read.
-pub async fn verify(app: &App) -> Result<ExitCode> {
+/// The log or the anchor file cannot be read.
+pub async fn verify(app: &App, anchor_file: Option<&Path>) -> Result<ExitCode> {
+    let anchors = anchor_file
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the anchor file {}", path.display()))
+        })
+        .transpose()?;
     let pb = bar(event_count(app).await?, "verifying");
     let outcome = app
         .verify_audit(|n| pb.set_position(n))
         .await
         .map_err(app_err)?;
     pb.finish_and_clear();
-    match outcome {
-        Ok(summary) => {
+    let summary = match outcome {
+        Ok(summary) => summary,
+        Err(brk) => {
+            println!("audit chain broken: {brk}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let intact = format!(
+        "audit chain intact: {} events, head {}",
+        summary.events,
+        hex::encode(summary.head)
+    );
+    let Some(text) = anchors else {
+        println!("{intact}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    match app
+        .check_anchors(&text, summary.last_seq)
+        .await
+        .map_err(app_err)?
+    {
+        Ok(held) => {
             println!(
-                "audit chain intact: {} events, head {}",
-                summary.events,
-                hex::encode(summary.head)
+                "{intact}; {} anchors hold, the latest for event {} written {}",
+                held.anchors, held.latest.seq, held.latest.at
             );
             Ok(ExitCode::SUCCESS)
         }
