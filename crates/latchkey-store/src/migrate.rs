@@ -57,6 +57,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_resolution.sql"),
         postgres: include_str!("../migrations/postgres/0007_resolution.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_pin_origin.sql",
+        sqlite: include_str!("../migrations/sqlite/0008_pin_origin.sql"),
+        postgres: include_str!("../migrations/postgres/0008_pin_origin.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
