@@ -238,7 +238,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
                 schedule: Schedule::Always,
                 max_uses: None,
                 duress: false,
-                pin: Some("480261".into()),
+                pin: None,
                 card_uid: None,
             },
         )
