@@ -569,3 +569,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod codes_tests;
