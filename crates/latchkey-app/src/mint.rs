@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use latchkey_core::model::CredentialKind;
-use latchkey_core::pin::{Pin, PinContext};
+use latchkey_core::pin::{Pin, PinContext, generate};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{DoorId, PersonId, PropertyId, UnitId};
 use latchkey_store::Conn;
@@ -17,16 +17,44 @@ use crate::{App, AppError, Result, secrets};
 
 /// Draws a random PIN of `digits` digits that the PIN rules accept.
 pub(crate) fn random_pin(ctx: &PinContext<'_>, digits: u32) -> Result<Pin> {
-    let modulus = 10_u64.pow(digits);
-    for _ in 0..100 {
-        let n = u64::from_le_bytes(secrets::random_bytes::<8>()?) % modulus;
-        if let Ok(p) = Pin::parse(&format!("{n:0width$}", width = digits as usize), ctx) {
-            return Ok(p);
+    let mut failed = None;
+    let pin = generate::generate(digits as usize, ctx, || {
+        match secrets::random_bytes::<8>() {
+            Ok(b) => u64::from_le_bytes(b),
+            Err(e) => {
+                failed = Some(e);
+                0
+            }
         }
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
-    Err(AppError::Internal(
-        "could not draw an acceptable PIN".into(),
-    ))
+    pin.ok_or_else(|| AppError::Internal("could not draw an acceptable PIN".into()))
+}
+
+/// The digits a long-lived generated code needs on `doors`: enough for the door among them
+/// that holds the most codes, under the property's wrong-code limit
+/// (`latchkey_core::pin::generate`).
+pub(crate) async fn generated_digits(
+    conn: &mut Conn,
+    property: PropertyId,
+    doors: &[DoorId],
+) -> Result<u32> {
+    let limit = latchkey_store::property::get_property(conn, property)
+        .await?
+        .map_or(
+            latchkey_core::model::Policy::default().wrong_code_limit,
+            |p| p.policy.wrong_code_limit,
+        );
+    let most = repo::door_holders(conn, doors)
+        .await?
+        .iter()
+        .map(|d| d.pins())
+        .max()
+        .unwrap_or(0);
+    let codes = u64::try_from(most).unwrap_or(0) + 1;
+    Ok(u32::try_from(generate::generated_len(codes, limit)).unwrap_or(8))
 }
 
 /// What to mint.
@@ -54,8 +82,16 @@ pub(crate) fn one_time(tz: &TimeZone, from: Timestamp, until: Timestamp) -> Sche
 
 impl App {
     /// Creates a PIN credential in `conn`'s transaction, drawing again when the PIN is already
-    /// on one of the doors. The caller tells the reconciler after the commit.
+    /// on one of the doors. A code meant to last (not one-time, not a presence challenge) gets
+    /// at least the digits its doors' population needs. The caller tells the reconciler after
+    /// the commit.
     pub(crate) async fn mint_pin(&self, conn: &mut Conn, p: NewPin) -> Result<(Credential, Pin)> {
+        let digits = if p.non_access || p.schedule.is_one_time() {
+            p.digits
+        } else {
+            p.digits
+                .max(generated_digits(conn, p.property, &p.doors).await?)
+        };
         let unit = match p.unit {
             Some(u) => latchkey_store::property::get_unit(conn, u).await?,
             None => None,
@@ -64,7 +100,7 @@ impl App {
             unit_label: unit.as_ref().map(|u| u.label.as_str()),
         };
         for _ in 0..20 {
-            let pin = random_pin(&ctx, p.digits)?;
+            let pin = random_pin(&ctx, digits)?;
             let digest = self.keys().pin_digest(p.property, &pin);
             if repo::pin_taken(conn, &p.doors, &digest).await? {
                 continue;
@@ -81,6 +117,7 @@ impl App {
                     max_uses: p.max_uses,
                     duress: false,
                     non_access: p.non_access,
+                    pin_chosen: false,
                     secret: Some(self.keys().seal_pin(p.property, &pin)?),
                     pin_digest: Some(digest),
                     card_uid: None,

@@ -230,6 +230,7 @@ async fn a_staff_credential_that_still_lists_a_unit_door_does_not_open_it() {
                     max_uses: None,
                     duress: false,
                     non_access: false,
+                    pin_chosen: false,
                     secret: None,
                     pin_digest: None,
                     card_uid: None,

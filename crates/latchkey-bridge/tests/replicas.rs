@@ -144,10 +144,11 @@ async fn two_replicas_apply_each_lock_message_once_and_only_the_lease_holder_wri
         .await
         .unwrap();
     a.pair_lock(&root, door.id, Some("lock-0")).await.unwrap();
-    // The PIN is created on replica A; the replica holding the lease (either) writes it.
+    // Rita chooses her PIN on replica A (her own door, nobody else's); the replica holding the
+    // lease (either) writes it.
     let cred = a
         .create_credential(
-            &root,
+            &a.terminal_principal(rita.id).await.unwrap(),
             prop.id,
             CredentialInput {
                 person_id: rita.id,

@@ -23,6 +23,8 @@
 
 use std::fmt;
 
+pub mod generate;
+
 /// A keypad code that passed [`Pin::parse`]. Its `Debug` and `Display` print `****` so it never
 /// reaches a log by accident; it deliberately has no `Serialize`.
 #[derive(Clone)]

@@ -224,6 +224,9 @@ pub struct CredentialDto {
     pub max_uses: Option<i64>,
     pub uses: i64,
     pub duress: bool,
+    /// For PINs: whether a person chose the code (only ever for a home's own doors; PINs from
+    /// before schema 12 count as chosen) rather than latchkey generating it.
+    pub pin_chosen: bool,
     pub card_uid: Option<String>,
     pub doors: Vec<i64>,
     #[schema(value_type = String, format = DateTime)]
@@ -246,6 +249,7 @@ impl From<Credential> for CredentialDto {
             max_uses: c.max_uses,
             uses: c.uses,
             duress: c.duress,
+            pin_chosen: c.pin_chosen,
             card_uid: c.card_uid,
             doors: c.doors.into_iter().map(|d| d.0).collect(),
             created_at: c.created_at,

@@ -275,6 +275,30 @@ fn rows() -> Vec<Row> {
             },
             expect: "401 404 403 403 201 201 201 201",
         },
+        // A PIN without a code: latchkey generates it, for residents and staff alike.
+        Row {
+            op: "post /api/v1/properties/{id}/credentials",
+            path: |f, _| format!("/api/v1/properties/{}/credentials", f.property),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"person_id":{},"kind":"pin","unit_id":{}}}"#,
+                    f.household, f.unit
+                ))
+            },
+            expect: "401 404 403 403 201 201 201 201",
+        },
+        // A chosen code on the unit's doors, which include the shared lobby: nobody may.
+        Row {
+            op: "post /api/v1/properties/{id}/credentials",
+            path: |f, _| format!("/api/v1/properties/{}/credentials", f.property),
+            body: |f, _| {
+                Some(format!(
+                    r#"{{"person_id":{},"kind":"pin","unit_id":{},"pin":"731946"}}"#,
+                    f.household, f.unit
+                ))
+            },
+            expect: "401 404 403 403 422 422 422 422",
+        },
         Row {
             op: "get /api/v1/credentials/{id}",
             path: |f, _| format!("/api/v1/credentials/{}", f.credential),

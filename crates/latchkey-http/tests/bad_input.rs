@@ -18,8 +18,20 @@ async fn refused(
     status: u16,
     needle: &str,
 ) {
+    refused_as(f, "admin", method, path, body, status, needle).await;
+}
+
+async fn refused_as(
+    f: &common::Fixture,
+    role: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    status: u16,
+    needle: &str,
+) {
     let before = f.event_count().await;
-    let r = f.call("admin", method, path, Some(body.to_owned())).await;
+    let r = f.call(role, method, path, Some(body.to_owned())).await;
     assert_eq!(
         r.status.as_u16(),
         status,
@@ -153,18 +165,40 @@ async fn weak_and_shared_pins_are_refused_with_the_reason() {
     each_backend("weak_pins", |db| async move {
         let f = fixture(&db).await;
         let creds = format!("/api/v1/properties/{}/credentials", f.property);
+        // The resident chooses her own code for her unit's door (the lobby takes only
+        // generated codes).
         let pin = |p: &str| {
             format!(
-                r#"{{"person_id":{},"kind":"pin","unit_id":{},"pin":"{p}"}}"#,
-                f.resident, f.unit
+                r#"{{"person_id":{},"kind":"pin","unit_id":{},"doors":[{}],"pin":"{p}"}}"#,
+                f.resident, f.unit, f.door
             )
         };
-        refused(&f, "POST", &creds, &pin("1234"), 422, "pin").await;
-        refused(&f, "POST", &creds, &pin("0000"), 422, "pin").await;
-        refused(&f, "POST", &creds, &pin("12a4"), 422, "pin").await;
-        refused(&f, "POST", &creds, &pin("123456789"), 422, "pin").await;
-        // 480261 is the household member's PIN on the same doors.
-        refused(&f, "POST", &creds, &pin("480261"), 409, "already in use").await;
+        let weak = [
+            ("1234", "consecutive"),
+            ("0000", "repeated"),
+            ("12a4", "digits"),
+            ("123456789", "at most 8"),
+        ];
+        for (code, why) in weak {
+            refused_as(&f, "resident", "POST", &creds, &pin(code), 422, why).await;
+        }
+        let r = f
+            .call("resident", "POST", &creds, Some(pin("480261")))
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.json);
+        refused_as(
+            &f,
+            "resident",
+            "POST",
+            &creds,
+            &pin("480261"),
+            409,
+            "already in use",
+        )
+        .await;
+        // Staff never choose a resident's code, weak or not.
+        refused(&f, "POST", &creds, &pin("1234"), 422, "generated").await;
+        refused(&f, "POST", &creds, &pin("731946"), 422, "generated").await;
     })
     .await;
 }
@@ -197,29 +231,30 @@ async fn a_pin_is_never_in_an_answer_or_an_event_except_once_to_its_holder() {
         let f = fixture(&db).await;
         let r = f
             .call(
-                "manager",
-                "GET",
-                &format!("/api/v1/credentials/{}", f.credential),
-                None,
-            )
-            .await;
-        assert!(!r.json.to_string().contains("480261"));
-        let r = f
-            .call("admin", "GET", "/api/v1/events?limit=500", None)
-            .await;
-        assert!(
-            !r.json.to_string().contains("480261"),
-            "a PIN leaked into the event log"
-        );
-        let r = f
-            .call(
                 "household",
                 "POST",
                 &format!("/api/v1/credentials/{}/reveal", f.credential),
                 None,
             )
             .await;
-        assert_eq!(r.json["pin"], "480261");
+        let code = r.json["pin"].as_str().unwrap().to_owned();
+        assert_eq!(code.len(), 8, "a generated code");
+        let r = f
+            .call(
+                "manager",
+                "GET",
+                &format!("/api/v1/credentials/{}", f.credential),
+                None,
+            )
+            .await;
+        assert!(!r.json.to_string().contains(&code));
+        let r = f
+            .call("admin", "GET", "/api/v1/events?limit=500", None)
+            .await;
+        assert!(
+            !r.json.to_string().contains(&code),
+            "a PIN leaked into the event log"
+        );
         let r = f
             .call(
                 "household",

@@ -29,6 +29,8 @@ pub struct NewCredential {
     pub secret: Option<Vec<u8>>,
     /// Keyed digest of the PIN, for the per-door uniqueness rule.
     pub pin_digest: Option<Vec<u8>>,
+    /// Whether a person chose the PIN's code (rather than latchkey generating it).
+    pub pin_chosen: bool,
     pub card_uid: Option<String>,
     pub doors: Vec<DoorId>,
 }
@@ -51,6 +53,7 @@ fn credential_row(row: &AnyRow, doors: Vec<DoorId>) -> Result<Credential> {
         uses: row.try_get("uses")?,
         duress: row.try_get::<i64, _>("duress")? != 0,
         non_access: row.try_get::<i64, _>("non_access")? != 0,
+        pin_chosen: row.try_get::<i64, _>("pin_chosen")? != 0,
         card_uid: row.try_get("card_uid")?,
         doors,
         created_at: from_micros(row.try_get("created_at")?)?,
@@ -70,7 +73,7 @@ pub async fn create_credential(
         serde_json::to_string(&c.schedule).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO credentials (property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
-         duress, secret, card_uid, created_at, non_access) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, 0, $8, $9, $10, $11, $12) RETURNING id",
+         duress, secret, card_uid, created_at, non_access, pin_chosen) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, 0, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(c.property_id.0)
     .bind(c.person_id.0)
@@ -84,6 +87,7 @@ pub async fn create_credential(
     .bind(c.card_uid.clone())
     .bind(to_micros(at))
     .bind(i64::from(c.non_access))
+    .bind(i64::from(c.pin_chosen))
     .fetch_one(&mut *conn)
     .await
     .map_err(StoreError::classify)?;
@@ -121,7 +125,7 @@ async fn doors_of(conn: &mut Conn, id: CredentialId) -> Result<Vec<DoorId>> {
 pub async fn get_credential(conn: &mut Conn, id: CredentialId) -> Result<Option<Credential>> {
     let row = sqlx::query(
         "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
-         duress, non_access, card_uid, created_at, revoked_at FROM credentials WHERE id = $1",
+         duress, non_access, pin_chosen, card_uid, created_at, revoked_at FROM credentials WHERE id = $1",
     )
     .bind(id.0)
     .fetch_optional(&mut *conn)
@@ -159,7 +163,7 @@ pub async fn list_credentials(
     }
     let rows = sqlx::query(
         "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
-         duress, non_access, card_uid, created_at, revoked_at FROM credentials \
+         duress, non_access, pin_chosen, card_uid, created_at, revoked_at FROM credentials \
          WHERE property_id = $1 AND ($2 IS NULL OR person_id = $2) ORDER BY id",
     )
     .bind(property.0)
@@ -278,24 +282,135 @@ pub async fn secret(conn: &mut Conn, id: CredentialId) -> Result<Option<Vec<u8>>
 }
 
 /// Whether an active PIN with this digest is on any of `doors` (checked before an insert inside
-/// a larger transaction, where a unique-index failure would abort the whole transaction).
+/// a larger transaction, where a unique-index failure would abort the whole transaction). One
+/// lookup by digest, however many doors.
 ///
 /// # Errors
 /// `Database` on a failed read.
 pub async fn pin_taken(conn: &mut Conn, doors: &[DoorId], digest: &[u8]) -> Result<bool> {
-    for d in doors {
-        let hit: Option<i64> = sqlx::query_scalar(
-            "SELECT credential_id FROM credential_doors WHERE door_id = $1 AND pin_digest = $2",
-        )
-        .bind(d.0)
-        .bind(digest.to_vec())
-        .fetch_optional(&mut *conn)
-        .await?;
-        if hit.is_some() {
-            return Ok(true);
+    let on: Vec<i64> =
+        sqlx::query_scalar("SELECT door_id FROM credential_doors WHERE pin_digest = $1")
+            .bind(digest.to_vec())
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(on.iter().any(|d| doors.contains(&DoorId(*d))))
+}
+
+/// Doors per statement when a list of doors is bound (well under either backend's limit).
+const DOORS_PER_STATEMENT: usize = 500;
+
+/// The live (not revoked) credentials of one household — or of nobody's household, for
+/// property-wide ones — on one door.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HolderGroup {
+    /// The unit of these credentials; `None` for property-wide (staff, locksmith) ones.
+    pub unit_id: Option<UnitId>,
+    pub credentials: i64,
+    /// Of them, PINs holding a code on the door.
+    pub pins: i64,
+    /// Of those, PINs whose code a person chose.
+    pub chosen_pins: i64,
+}
+
+/// Who can open a door: the unit it belongs to and its live credentials by household.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DoorHolders {
+    pub door_id: DoorId,
+    /// The unit the door belongs to (its entry door); `None` for the building's doors.
+    pub door_unit: Option<UnitId>,
+    pub holders: Vec<HolderGroup>,
+}
+
+impl DoorHolders {
+    /// The one household that alone can open this door: the door is that unit's, and every
+    /// live credential on it is of that unit. `None` for a door more than one household (or
+    /// staff, or a property-wide role) can open.
+    pub fn private_to(&self) -> Option<UnitId> {
+        let unit = self.door_unit?;
+        self.holders
+            .iter()
+            .all(|h| h.unit_id == Some(unit))
+            .then_some(unit)
+    }
+
+    /// Live PINs on the door.
+    pub fn pins(&self) -> i64 {
+        self.holders.iter().map(|h| h.pins).sum()
+    }
+
+    /// Live PINs on the door whose code a person chose.
+    pub fn chosen_pins(&self) -> i64 {
+        self.holders.iter().map(|h| h.chosen_pins).sum()
+    }
+}
+
+/// Who can open each of `doors` (unknown doors are left out), in door order: two statements
+/// per 500 doors.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn door_holders(conn: &mut Conn, doors: &[DoorId]) -> Result<Vec<DoorHolders>> {
+    let backend = crate::backend_of(conn);
+    let mut ids: Vec<i64> = doors.iter().map(|d| d.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out: Vec<DoorHolders> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(DOORS_PER_STATEMENT) {
+        let mut sql = crate::sql::Sql::new(backend, "SELECT id, unit_id FROM doors WHERE id IN ");
+        sql.bind_list(chunk.iter().copied()).push(" ORDER BY id");
+        for row in sql.query().fetch_all(&mut *conn).await? {
+            out.push(DoorHolders {
+                door_id: DoorId(row.try_get("id")?),
+                door_unit: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+                holders: Vec::new(),
+            });
+        }
+        let mut sql = crate::sql::Sql::new(
+            backend,
+            "SELECT cd.door_id, c.unit_id, COUNT(*) AS credentials, COUNT(cd.pin_digest) AS pins, \
+             COUNT(CASE WHEN cd.pin_digest IS NOT NULL AND c.pin_chosen = 1 THEN 1 END) AS chosen \
+             FROM credential_doors cd JOIN credentials c ON c.id = cd.credential_id \
+             WHERE c.status <> 'revoked' AND cd.door_id IN ",
+        );
+        sql.bind_list(chunk.iter().copied())
+            .push(" GROUP BY cd.door_id, c.unit_id");
+        for row in sql.query().fetch_all(&mut *conn).await? {
+            let door = DoorId(row.try_get("door_id")?);
+            let group = HolderGroup {
+                unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+                credentials: row.try_get("credentials")?,
+                pins: row.try_get("pins")?,
+                chosen_pins: row.try_get("chosen")?,
+            };
+            if let Ok(i) = out.binary_search_by_key(&door, |d| d.door_id) {
+                out[i].holders.push(group);
+            }
         }
     }
-    Ok(false)
+    Ok(out)
+}
+
+/// Holds `doors` until the end of the transaction, so that two credentials being added to one
+/// door are decided one after the other (on PostgreSQL by locking the door rows in id order;
+/// a SQLite write transaction already holds the whole database).
+///
+/// # Errors
+/// `Database` on a failed statement.
+pub async fn lock_doors(conn: &mut Conn, doors: &[DoorId]) -> Result<()> {
+    let backend = crate::backend_of(conn);
+    if backend != crate::Backend::Postgres {
+        return Ok(());
+    }
+    let mut ids: Vec<i64> = doors.iter().map(|d| d.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(DOORS_PER_STATEMENT) {
+        let mut sql = crate::sql::Sql::new(backend, "SELECT id FROM doors WHERE id IN ");
+        sql.bind_list(chunk.iter().copied())
+            .push(" ORDER BY id FOR UPDATE");
+        sql.query().fetch_all(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Takes `doors` off a credential; returns how many it listed.

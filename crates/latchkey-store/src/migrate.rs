@@ -81,6 +81,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_limits.sql"),
         postgres: include_str!("../migrations/postgres/0011_limits.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_pin_origin.sql",
+        sqlite: include_str!("../migrations/sqlite/0012_pin_origin.sql"),
+        postgres: include_str!("../migrations/postgres/0012_pin_origin.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -132,6 +132,9 @@ pub struct Credential {
     pub duress: bool,
     /// A presence challenge (lockout recovery): on the lock as a `non_access` user.
     pub non_access: bool,
+    /// For PINs: whether a person chose the code (only ever on doors no other household can
+    /// open); `false` when latchkey generated it.
+    pub pin_chosen: bool,
     /// For RFID cards: the card's UID. PINs are never part of this record.
     pub card_uid: Option<String>,
     pub doors: Vec<DoorId>,

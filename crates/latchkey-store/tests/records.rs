@@ -110,6 +110,7 @@ fn pin_credential(
         max_uses: None,
         duress: false,
         non_access: false,
+        pin_chosen: false,
         secret: Some(vec![9, 9, 9]),
         pin_digest: Some(digest.to_vec()),
         card_uid: None,
@@ -475,6 +476,7 @@ async fn a_credential_round_trips_every_field_and_its_status_schedule_and_uses_c
             max_uses: Some(40),
             duress: false,
             non_access: false,
+            pin_chosen: false,
             secret: None,
             pin_digest: None,
             card_uid: Some("04A1B2C3".to_owned()),
@@ -511,6 +513,7 @@ async fn a_credential_round_trips_every_field_and_its_status_schedule_and_uses_c
             &NewCredential {
                 duress: true,
                 non_access: false,
+                pin_chosen: false,
                 ..pin_credential(p, other, vec![d2], b"digest-duress")
             },
             at(31),

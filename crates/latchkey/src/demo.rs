@@ -681,3 +681,6 @@ mod tests {
             .id
     }
 }
+
+#[cfg(test)]
+mod codes_tests;

@@ -205,3 +205,117 @@ fn most_random_digit_strings_are_accepted() {
     }
     assert!(accepted > 500, "only {accepted} of 1000 accepted");
 }
+
+mod generated {
+    use super::super::generate::*;
+    use super::*;
+
+    /// A deterministic stand-in for the random source (splitmix64).
+    fn source(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    #[test]
+    fn with_the_default_limit_every_generated_code_has_eight_digits() {
+        for codes in [1, 2, 10, 100, 10_000] {
+            assert_eq!(generated_len(codes, 5), 8, "{codes} codes on the door");
+        }
+    }
+
+    #[test]
+    fn the_length_grows_with_the_codes_on_the_door_and_the_wrong_code_limit() {
+        // One guess per lockout, one lockout a day for a year: 365 guesses.
+        assert_eq!(generated_len(1, 1), 7);
+        assert_eq!(generated_len(2, 1), 7);
+        assert_eq!(generated_len(3, 1), 8);
+        assert_eq!(generated_len(1, 3), 8);
+        for limit in 1..=20u8 {
+            let mut last = 0;
+            for codes in [1, 2, 5, 50, 500, 5_000] {
+                let len = generated_len(codes, limit);
+                assert!((GENERATED_MIN_LEN..=MAX_LEN).contains(&len));
+                assert!(len >= last, "more codes never mean fewer digits");
+                last = len;
+            }
+        }
+    }
+
+    #[test]
+    fn below_the_cap_the_chance_of_a_year_of_guessing_stays_under_the_target() {
+        for limit in 1..=20u8 {
+            for codes in 1..=50u64 {
+                let len = generated_len(codes, limit);
+                let chance = guess_chance(codes, limit, len);
+                if len < MAX_LEN {
+                    assert!(
+                        chance < 1.0 / TARGET_ODDS as f64,
+                        "{codes} codes, limit {limit}, {len} digits: {chance}"
+                    );
+                }
+            }
+        }
+        // Where the cap binds, the chance is what the documentation says it is.
+        let lobby = guess_chance(100, 5, 8);
+        assert!((lobby - 100.0 * 1825.0 / 8e7).abs() < 1e-12, "{lobby}");
+    }
+
+    #[test]
+    fn the_rules_refuse_fewer_codes_than_the_length_calculation_assumes() {
+        let accepted = (0..1_000_000u64)
+            .filter(|n| Pin::parse(&format!("{n:06}"), &NO_UNIT).is_ok())
+            .count() as u128;
+        assert!(
+            accepted >= accepted_codes(6),
+            "{accepted} six-digit codes pass the rules"
+        );
+        let mut draw = source(7);
+        let sample = 200_000u64;
+        let passed = (0..sample)
+            .filter(|_| Pin::parse(&format!("{:08}", draw() % 100_000_000), &NO_UNIT).is_ok())
+            .count() as u64;
+        assert!(
+            passed * 10 >= sample * 9,
+            "{passed} of {sample} eight-digit codes pass"
+        );
+    }
+
+    #[test]
+    fn generated_codes_have_the_length_asked_and_pass_the_rules() {
+        let ctx = PinContext {
+            unit_label: Some("1204"),
+        };
+        let mut draw = source(42);
+        for len in GENERATED_MIN_LEN..=MAX_LEN {
+            for _ in 0..2_000 {
+                let pin = generate(len, &ctx, &mut draw).unwrap();
+                assert_eq!(pin.expose().len(), len);
+                assert!(Pin::parse(pin.expose(), &ctx).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn a_broken_random_source_gives_no_code_rather_than_a_guessable_one() {
+        let ctx = PinContext::default();
+        assert!(
+            generate(6, &ctx, || 0).is_none(),
+            "000000 is refused, every time"
+        );
+        assert!(generate(8, &ctx, || u64::MAX).is_none());
+        assert!(
+            generate(3, &ctx, source(1)).is_none(),
+            "too short for a PIN"
+        );
+        assert!(
+            generate(9, &ctx, source(1)).is_none(),
+            "too long for a lock"
+        );
+    }
+}

@@ -39,6 +39,9 @@ pub async fn list(
 
 /// Creates a credential. Body: `person_id`, `kind` (phone_key, pin, rfid_card, physical_key),
 /// optional `unit_id`, `doors`, `schedule`, `max_uses`, `duress`, `pin`, `card_uid`, `label`.
+/// Leave out `pin` and latchkey generates the code; a chosen `pin` is taken only for a home's
+/// own PIN on doors no other household can open, and never from staff for someone else (422).
+/// The answer can carry a PIN (`pin`, to its holder or a resident handing it over).
 #[utoipa::path(post, path = "/api/v1/properties/{id}/credentials", tag = "credentials", params(("id" = i64, Path)), request_body(content = Object),
     responses((status = 201, body = CredentialCreatedDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
@@ -134,7 +137,7 @@ pub async fn unfreeze(
     set_status(&s, &who, id, CredentialStatus::Active).await
 }
 
-/// Shows a PIN to its holder, once, when it was not shown at creation.
+/// Shows a PIN to its holder, once, when it was not shown at creation. The answer carries a PIN.
 #[utoipa::path(post, path = "/api/v1/credentials/{id}/reveal", tag = "credentials", params(("id" = i64, Path)),
     responses((status = 200, body = PinDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn reveal(

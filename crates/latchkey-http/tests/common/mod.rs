@@ -33,6 +33,8 @@ pub const ROLES: [&str; 8] = [
 
 pub struct Fixture {
     pub app: App,
+    /// The test's own handle on the database, to look at what the use cases wrote.
+    pub store: latchkey_store::Store,
     pub router: axum::Router,
     pub tokens: std::collections::HashMap<&'static str, (String, i64)>,
     pub property: i64,
@@ -75,7 +77,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
     let store = db.open().await;
     let clock = Arc::new(ManualClock::new("2026-11-26T12:00:00Z".parse().unwrap()));
     let app = App::new(
-        store,
+        store.clone(),
         Keys::from_master(&[3; 32]),
         clock.clone(),
         Arc::new(NoDevices),
@@ -242,7 +244,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
                 schedule: Schedule::Always,
                 max_uses: None,
                 duress: false,
-                pin: Some("480261".into()),
+                pin: None,
                 card_uid: None,
             },
         )
@@ -353,6 +355,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
     let router = router(app.clone(), HttpConfig::default());
     Fixture {
         app,
+        store,
         router,
         tokens,
         property: a.0,

@@ -86,10 +86,17 @@ pub async fn run(locks: usize, external: Option<&str>) -> Result<()> {
         )
         .await
         .map_err(app_err)?;
-    let cred = rig
+    // The holder asks for the code herself: a property-wide code is generated, and shown only
+    // to its holder.
+    let holder_p = rig
+        .app
+        .terminal_principal(holder.id)
+        .await
+        .map_err(app_err)?;
+    let created = rig
         .app
         .create_credential(
-            &rig.admin,
+            &holder_p,
             rig.property,
             CredentialInput {
                 person_id: holder.id,
@@ -100,13 +107,16 @@ pub async fn run(locks: usize, external: Option<&str>) -> Result<()> {
                 schedule: Schedule::Always,
                 max_uses: None,
                 duress: false,
-                pin: Some("480261".into()),
+                pin: None,
                 card_uid: None,
             },
         )
         .await
-        .map_err(app_err)?
-        .credential;
+        .map_err(app_err)?;
+    let code = created
+        .pin
+        .ok_or_else(|| anyhow!("the holder was not handed her generated PIN"))?;
+    let cred = created.credential;
     let programmed = wait_all(
         &rig,
         cred.id,
@@ -140,7 +150,7 @@ pub async fn run(locks: usize, external: Option<&str>) -> Result<()> {
         let still = (0..locks)
             .filter(|i| {
                 matches!(
-                    fleet.keypad(&format!("lock-{i}"), "480261"),
+                    fleet.keypad(&format!("lock-{i}"), &code),
                     Ok(latchkey_sim::KeypadOutcome::Opened { .. })
                 )
             })
