@@ -41,7 +41,7 @@ fn rows() -> Vec<Row> {
             op: "post /api/v1/auth/logout",
             path: |_, _| "/api/v1/auth/logout".into(),
             body: none,
-            expect: "401 422 422 422 422 422 422 422",
+            expect: "401 409 409 409 409 409 409 409",
         },
         Row {
             op: "get /api/v1/auth/me",

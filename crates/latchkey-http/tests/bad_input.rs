@@ -546,3 +546,28 @@ async fn openings_locksmith_jobs_fees_and_incidents_refuse_bad_input() {
     })
     .await;
 }
+
+/// A request with nothing wrong in it is never answered "unprocessable": signing out ends a
+/// session, and someone signed in with an API token has none, so that is a conflict with the
+/// state, which names the way to revoke a token instead; the token keeps working.
+#[tokio::test]
+async fn signing_out_with_an_api_token_is_a_conflict_that_names_the_way_to_revoke_it() {
+    each_backend("logout_with_token", |db| async move {
+        let f = fixture(&db).await;
+        let before = f.event_count().await;
+        let r = f
+            .call("resident", "POST", "/api/v1/auth/logout", None)
+            .await;
+        assert_eq!(r.status.as_u16(), 409, "{}", r.json);
+        assert!(r.content_type.starts_with("application/problem+json"));
+        let detail = r.json["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("DELETE /api/v1/tokens/"),
+            "detail `{detail}` should say how to revoke a token"
+        );
+        assert_eq!(f.event_count().await, before, "nothing was recorded");
+        let me = f.call("resident", "GET", "/api/v1/auth/me", None).await;
+        assert_eq!(me.status.as_u16(), 200, "the token still works");
+    })
+    .await;
+}
