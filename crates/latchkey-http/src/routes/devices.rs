@@ -72,6 +72,7 @@ pub struct CommandBody {
     /// Staff only: why this is an emergency. The opening is audited and the residents told.
     pub emergency_reason: Option<String>,
     /// Seconds to wait for the lock's report (1–30, default 15).
+    #[schema(minimum = 1, maximum = 30)]
     pub wait_seconds: Option<u64>,
 }
 

@@ -119,6 +119,7 @@ pub async fn forced_entry(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     /// One unit only (required for residents).

@@ -9,6 +9,7 @@ use latchkey_core::{MembershipId, PersonId, PropertyId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::bodies::{NewMembershipBody, PersonBody};
 use crate::dto::{MembershipDto, PersonCreatedDto, PersonDto};
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::problem::{ApiResult, Problem};
@@ -35,7 +36,7 @@ pub async fn list(
 /// Adds a person with their first membership (staff: any role they may grant; residents:
 /// household, guests and trusted contacts of their unit). Body: `name`, optional `email`,
 /// `phone`, `password`, and `membership` {`role`, `unit_id`, `valid_from`, `valid_until`}.
-#[utoipa::path(post, path = "/api/v1/properties/{id}/people", tag = "people", params(("id" = i64, Path)), request_body(content = Object),
+#[utoipa::path(post, path = "/api/v1/properties/{id}/people", tag = "people", params(("id" = i64, Path)), request_body = PersonBody,
     responses((status = 201, body = PersonCreatedDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(s): State<AppState>,
@@ -114,7 +115,7 @@ pub async fn list_memberships(
 
 /// Gives an existing person a membership (staff). Body: `person_id`, `role`, `unit_id`,
 /// `valid_from`, `valid_until`.
-#[utoipa::path(post, path = "/api/v1/properties/{id}/memberships", tag = "people", params(("id" = i64, Path)), request_body(content = Object),
+#[utoipa::path(post, path = "/api/v1/properties/{id}/memberships", tag = "people", params(("id" = i64, Path)), request_body = NewMembershipBody,
     responses((status = 201, body = MembershipDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_membership(
     State(s): State<AppState>,

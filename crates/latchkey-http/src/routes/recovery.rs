@@ -340,6 +340,7 @@ pub struct LocksmithBody {
     #[schema(value_type = Option<Object>)]
     pub hours: Option<Schedule>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000000)]
     pub callout_cents: i64,
 }
 
@@ -374,7 +375,7 @@ pub async fn add_locksmith(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocksmithStatusBody {
-    /// `verified`, `suspended` or `unverified`.
+    #[schema(schema_with = crate::bodies::locksmith_status)]
     pub status: String,
 }
 

@@ -15,8 +15,14 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnitBody {
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub label: String,
     #[serde(default)]
+    #[schema(minimum = -10, maximum = 300)]
     pub floor: i64,
     pub door_group_id: Option<i64>,
 }
@@ -24,7 +30,13 @@ pub struct UnitBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnitPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub label: Option<String>,
+    #[schema(minimum = -10, maximum = 300)]
     pub floor: Option<i64>,
     /// `null` detaches the unit from its door group.
     #[serde(default, deserialize_with = "crate::routes::units::double_option")]
@@ -114,6 +126,11 @@ pub async fn update(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DoorGroupBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     pub doors: Vec<i64>,
 }
