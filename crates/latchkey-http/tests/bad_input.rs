@@ -571,3 +571,42 @@ async fn signing_out_with_an_api_token_is_a_conflict_that_names_the_way_to_revok
     })
     .await;
 }
+
+/// JSON has one kind of number, and the document says "integer": `3.0` is the integer 3 (as JSON
+/// Schema counts it), so it is accepted as 3; `3.5` is still refused, naming the field.
+#[tokio::test]
+async fn a_whole_number_written_with_a_decimal_point_is_that_integer() {
+    each_backend("integral_floats", |db| async move {
+        let f = fixture(&db).await;
+        let units = format!("/api/v1/properties/{}/units", f.property);
+        let r = f
+            .call(
+                "admin",
+                "POST",
+                &units,
+                Some(r#"{"label":"9Q","floor":3.0}"#.into()),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.json);
+        assert_eq!(r.json["floor"], 3);
+        refused(
+            &f,
+            "POST",
+            &units,
+            r#"{"label":"9R","floor":3.5}"#,
+            422,
+            "floor",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            &units,
+            r#"{"label":"9S","floor":1e300}"#,
+            422,
+            "floor",
+        )
+        .await;
+    })
+    .await;
+}
