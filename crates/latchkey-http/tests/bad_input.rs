@@ -610,3 +610,31 @@ async fn a_whole_number_written_with_a_decimal_point_is_that_integer() {
     })
     .await;
 }
+
+/// A well-formed request the current state cannot serve yet is a conflict (409), not an
+/// unprocessable request: a move-out receipt exists only once the membership has ended.
+#[tokio::test]
+async fn a_move_out_receipt_before_the_move_out_is_a_conflict() {
+    each_backend("receipt_conflict", |db| async move {
+        let f = fixture(&db).await;
+        let before = f.event_count().await;
+        let r = f
+            .call(
+                "admin",
+                "GET",
+                &format!("/api/v1/memberships/{}/receipt", f.household_membership),
+                None,
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 409, "{}", r.json);
+        assert!(r.content_type.starts_with("application/problem+json"));
+        assert!(
+            r.json["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("has not ended")
+        );
+        assert_eq!(f.event_count().await, before);
+    })
+    .await;
+}

@@ -181,7 +181,7 @@ pub async fn credential_locks(
 
 /// After a move-out: every removal, per door, and whether the lock confirmed it (staff).
 #[utoipa::path(get, path = "/api/v1/memberships/{id}/receipt", tag = "devices", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<RemovalDto>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Vec<RemovalDto>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn receipt(
     State(s): State<AppState>,
     Auth(who): Auth,
