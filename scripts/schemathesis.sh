@@ -136,8 +136,9 @@ email_of() {
 run_st() {
     local name=$1 token=$2 seconds=$3
     shift 3
-    if ! "$st" run "$base/api/openapi.json" \
+    if ! "$st" --config-file scripts/schemathesis.toml run "$base/api/openapi.json" \
         --checks all \
+        --max-response-time 35 \
         --header "Authorization: Bearer $token" \
         --max-examples "$max_examples" \
         --max-time "$seconds" \

@@ -13,13 +13,24 @@
 use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Method, ProofKind, Role};
 use latchkey_core::model::{Payer, SensorKind};
 use utoipa::ToSchema;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 
 /// A string schema listing the variants' names.
 fn names(all: impl IntoIterator<Item = &'static str>) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(all))
+}
+
+/// The same, where `null` is read as "absent".
+fn or_null(all: impl IntoIterator<Item = &'static str>) -> ObjectBuilder {
+    let values = all
+        .into_iter()
+        .map(serde_json::Value::from)
+        .chain([serde_json::Value::Null]);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values))
 }
 
 fn role() -> ObjectBuilder {
@@ -31,14 +42,17 @@ fn door_kind() -> ObjectBuilder {
 fn door_mode() -> ObjectBuilder {
     names(DoorMode::ALL.iter().map(|r| r.as_str()))
 }
+fn door_mode_or_null() -> ObjectBuilder {
+    or_null(DoorMode::ALL.iter().map(|r| r.as_str()))
+}
 fn credential_kind() -> ObjectBuilder {
     names(CredentialKind::ALL.iter().map(|r| r.as_str()))
 }
 fn sensor_kind() -> ObjectBuilder {
     names(SensorKind::ALL.iter().map(|r| r.as_str()))
 }
-fn method() -> ObjectBuilder {
-    names(Method::ALL.iter().map(|r| r.as_str()))
+fn method_or_null() -> ObjectBuilder {
+    or_null(Method::ALL.iter().map(|r| r.as_str()))
 }
 fn recovery_proofs() -> ArrayBuilder {
     ArrayBuilder::new().min_items(Some(1)).items(names(
@@ -82,10 +96,10 @@ pub struct WeeklyWindowBody {
     #[schema(min_items = 1, max_items = 7)]
     pub days: Vec<DayBody>,
     /// Local time, `HH:MM`.
-    #[schema(example = "09:00")]
+    #[schema(example = "09:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
     /// Local time, `HH:MM`.
-    #[schema(example = "17:00")]
+    #[schema(example = "17:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
 }
 
@@ -101,11 +115,27 @@ pub enum ScheduleBody {
         windows: Vec<WeeklyWindowBody>,
     },
     DateRange {
+        #[schema(
+            example = "2026-12-24T18:00",
+            pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]$"
+        )]
         from: String,
+        #[schema(
+            example = "2026-12-24T18:00",
+            pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]$"
+        )]
         until: String,
     },
     OneTime {
+        #[schema(
+            example = "2026-12-24T18:00",
+            pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]$"
+        )]
         from: String,
+        #[schema(
+            example = "2026-12-24T18:00",
+            pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]$"
+        )]
         until: String,
     },
 }
@@ -231,7 +261,7 @@ pub struct DoorPatchBody {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub name: Option<String>,
-    #[schema(schema_with = door_mode)]
+    #[schema(schema_with = door_mode_or_null)]
     pub mode: Option<String>,
     #[schema(minimum = 1, maximum = 250)]
     pub pin_slots: Option<i64>,
@@ -279,7 +309,10 @@ pub struct PersonBody {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub name: String,
+    #[schema(format = Email)]
     pub email: Option<String>,
+    /// Digits, spaces and `+ - ( )`, 4–32 characters.
+    #[schema(pattern = r"^[0-9+()-]([0-9 +()-]{2,30}[0-9+()-])$")]
     pub phone: Option<String>,
     /// Lets the person sign in; optional (a child may have only a PIN).
     pub password: Option<String>,
@@ -356,7 +389,7 @@ pub struct AccessCheckBody {
     #[schema(format = DateTime)]
     pub at: Option<String>,
     /// Default: the way the credential's kind is presented.
-    #[schema(schema_with = method)]
+    #[schema(schema_with = method_or_null)]
     pub method: Option<String>,
     #[serde(default)]
     pub emergency_override: bool,

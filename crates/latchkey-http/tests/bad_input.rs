@@ -638,3 +638,41 @@ async fn a_move_out_receipt_before_the_move_out_is_a_conflict() {
     })
     .await;
 }
+
+/// An admin stands at every property, even one that does not exist; a membership there is
+/// "not found", never an internal error, and nothing is written.
+#[tokio::test]
+async fn a_membership_at_a_property_that_does_not_exist_is_not_found() {
+    each_backend("membership_nowhere", |db| async move {
+        let f = fixture(&db).await;
+        let body = format!(r#"{{"person_id":{},"role":"manager"}}"#, f.manager);
+        refused(
+            &f,
+            "POST",
+            "/api/v1/properties/9223372036854775807/memberships",
+            &body,
+            404,
+            "not found",
+        )
+        .await;
+    })
+    .await;
+}
+
+/// The same for a new person with a property-wide role.
+#[tokio::test]
+async fn a_person_at_a_property_that_does_not_exist_is_not_found() {
+    each_backend("person_nowhere", |db| async move {
+        let f = fixture(&db).await;
+        refused(
+            &f,
+            "POST",
+            "/api/v1/properties/9223372036854775807/people",
+            r#"{"name":"Nobody Anywhere","membership":{"role":"manager"}}"#,
+            404,
+            "not found",
+        )
+        .await;
+    })
+    .await;
+}

@@ -74,7 +74,7 @@ pub async fn get(
 
 /// Changes label, schedule or use limit (the unit's residents, staff).
 #[utoipa::path(patch, path = "/api/v1/credentials/{id}", tag = "credentials", params(("id" = i64, Path)), request_body = CredentialPatchBody,
-    responses((status = 200, body = CredentialDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = CredentialDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,

@@ -32,7 +32,12 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PairBody {
-    /// The Zigbee2MQTT friendly name; `null` unpairs.
+    /// The Zigbee2MQTT friendly name; `null` unpairs. Segments between `/` are not empty and
+    /// hold no `+`, `#` or control characters.
+    #[schema(
+        min_length = 1,
+        pattern = r"^[^/+#\x00-\x1f\x7f-\x9f]+(/[^/+#\x00-\x1f\x7f-\x9f]+)*$"
+    )]
     pub device: Option<String>,
 }
 

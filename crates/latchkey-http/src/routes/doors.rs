@@ -59,7 +59,7 @@ pub async fn get(
 /// Changes a door: staff anything; a unit's residents its entry door's mode (normal, privacy,
 /// vacation).
 #[utoipa::path(patch, path = "/api/v1/doors/{id}", tag = "doors", params(("id" = i64, Path)), request_body = DoorPatchBody,
-    responses((status = 200, body = DoorDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = DoorDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,

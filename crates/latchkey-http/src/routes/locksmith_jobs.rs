@@ -146,6 +146,7 @@ pub async fn locksmith_code(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteBody {
+    #[schema(minimum = 0, maximum = 1000000)]
     pub cost_cents: i64,
     #[schema(schema_with = crate::bodies::work)]
     pub work: String,

@@ -68,14 +68,22 @@ pub async fn get(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
+    #[schema(format = Email)]
     pub email: Option<String>,
+    /// Digits, spaces and `+ - ( )`, 4–32 characters.
+    #[schema(pattern = r"^[0-9+()-]([0-9 +()-]{2,30}[0-9+()-])$")]
     pub phone: Option<String>,
 }
 
 /// Changes a person's name, e-mail or phone.
 #[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "people", params(("id" = i64, Path)), request_body = PersonPatch,
-    responses((status = 200, body = PersonDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = PersonDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,

@@ -103,7 +103,7 @@ pub async fn get(
 
 /// Changes a unit (staff).
 #[utoipa::path(patch, path = "/api/v1/units/{id}", tag = "units", params(("id" = i64, Path)), request_body = UnitPatch,
-    responses((status = 200, body = UnitDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = UnitDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -161,7 +161,7 @@ pub async fn list_groups(
 
 /// Creates a door group (staff).
 #[utoipa::path(post, path = "/api/v1/properties/{id}/door-groups", tag = "units", params(("id" = i64, Path)), request_body = DoorGroupBody,
-    responses((status = 201, body = DoorGroupDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = DoorGroupDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn create_group(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -178,7 +178,7 @@ pub async fn create_group(
 
 /// One door group (staff).
 #[utoipa::path(get, path = "/api/v1/door-groups/{id}", tag = "units", params(("id" = i64, Path)),
-    responses((status = 200, body = DoorGroupDto), (status = 404, body = Problem)))]
+    responses((status = 200, body = DoorGroupDto), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_group(
     State(s): State<AppState>,
     Auth(who): Auth,
