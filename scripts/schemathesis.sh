@@ -144,7 +144,7 @@ run_st() {
         --max-time "$seconds" \
         --max-failures "$max_failures" \
         --request-timeout 40 \
-        --workers 2 \
+        --workers 1 \
         --seed 1 \
         --generation-database none \
         --suppress-health-check all \

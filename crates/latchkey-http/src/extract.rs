@@ -1,5 +1,6 @@
-//! Extractors whose rejections are problem documents: JSON bodies (malformed, unknown fields,
-//! wrong content type, oversized), path and query parameters, and the signed-in principal.
+//! Extractors whose rejections are problem documents: JSON bodies (malformed, not an object,
+//! unknown fields, wrong content type, oversized), path and query parameters, and the
+//! signed-in principal.
 
 use std::net::SocketAddr;
 
@@ -25,6 +26,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
         let parsed = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) if !v.is_object() => {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-body",
+                    "the request body must be a JSON object",
+                ));
+            }
             Ok(axum::Json(mut v)) => {
                 whole_numbers_as_integers(&mut v);
                 let bytes = serde_json::to_vec(&v).unwrap_or_default();

@@ -676,3 +676,18 @@ async fn a_person_at_a_property_that_does_not_exist_is_not_found() {
     })
     .await;
 }
+
+/// Every body is a JSON object; an array in its place (which serde would read field by field)
+/// is refused and changes nothing.
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_refused() {
+    each_backend("array_bodies", |db| async move {
+        let f = fixture(&db).await;
+        let unit = format!("/api/v1/units/{}", f.unit);
+        refused(&f, "PATCH", &unit, "[null, null]", 422, "JSON object").await;
+        refused(&f, "PATCH", &unit, r#"["9Z"]"#, 422, "JSON object").await;
+        let r = f.call("admin", "GET", &unit, None).await;
+        assert_eq!(r.json["label"], "1A", "the unit is unchanged");
+    })
+    .await;
+}
