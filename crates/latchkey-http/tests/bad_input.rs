@@ -691,3 +691,45 @@ async fn a_body_that_is_not_a_json_object_is_refused() {
     })
     .await;
 }
+
+/// Revealing something that is not an active PIN (here the holder's own phone key) conflicts
+/// with what the credential is: 409, with the reason, and nothing is revealed or recorded.
+#[tokio::test]
+async fn revealing_a_credential_that_is_not_an_active_pin_is_a_conflict() {
+    each_backend("reveal_phone_key", |db| async move {
+        let f = fixture(&db).await;
+        let body = format!(
+            r#"{{"person_id":{},"kind":"phone_key","unit_id":{}}}"#,
+            f.resident, f.unit
+        );
+        let r = f
+            .call(
+                "resident",
+                "POST",
+                &format!("/api/v1/properties/{}/credentials", f.property),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.json);
+        let key = r.json["credential"]["id"].as_i64().unwrap();
+        let before = f.event_count().await;
+        let r = f
+            .call(
+                "resident",
+                "POST",
+                &format!("/api/v1/credentials/{key}/reveal"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 409, "{}", r.json);
+        assert!(
+            r.json["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not an active PIN")
+        );
+        assert!(r.json.get("pin").is_none());
+        assert_eq!(f.event_count().await, before);
+    })
+    .await;
+}

@@ -89,7 +89,7 @@ pub async fn list_sensors(
 
 /// Creates a door contact or window sensor (staff).
 #[utoipa::path(post, path = "/api/v1/properties/{id}/sensors", tag = "doors", params(("id" = i64, Path)), request_body = SensorBody,
-    responses((status = 201, body = SensorDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = SensorDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_sensor(
     State(s): State<AppState>,
     Auth(who): Auth,
