@@ -24,6 +24,7 @@
 # the pinned version with `pip install -r scripts/requirements-schemathesis.txt`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
 
 ci=false
 if [ "${CI:-}" = true ]; then
@@ -136,7 +137,8 @@ email_of() {
 run_st() {
     local name=$1 token=$2 seconds=$3
     shift 3
-    if ! "$st" --config-file scripts/schemathesis.toml run "$base/api/openapi.json" \
+    # From the work directory, so schemathesis' and Hypothesis' caches stay out of the tree.
+    if ! (cd "$work" && "$st" --config-file "$root/scripts/schemathesis.toml" run "$base/api/openapi.json" \
         --checks all \
         --max-response-time 35 \
         --header "Authorization: Bearer $token" \
@@ -150,7 +152,7 @@ run_st() {
         --suppress-health-check all \
         --no-color \
         --report junit --report-junit-path "$reports/$name.xml" \
-        "$@"; then
+        "$@"); then
         status=1
     fi
 }
