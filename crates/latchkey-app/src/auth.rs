@@ -215,12 +215,14 @@ impl App {
     /// Ends the caller's session (sign-out).
     ///
     /// # Errors
-    /// `Invalid` when the caller is not signed in with a session.
+    /// `Conflict` when the caller is signed in with an API token: there is no session to end
+    /// (the request itself is well formed, so it is not `Invalid`).
     pub async fn logout(&self, who: &Principal) -> Result<()> {
         let Via::Session(id) = who.via() else {
-            return Err(AppError::invalid(
-                "session",
-                "you are not signed in with a session",
+            return Err(AppError::Conflict(
+                "you are signed in with an API token, not a session; revoke a token with \
+                 DELETE /api/v1/tokens/{id}"
+                    .to_owned(),
             ));
         };
         self.revoke_grant(who, GrantKind::Session, id).await

@@ -591,7 +591,8 @@ impl App {
     /// Shows a PIN to its holder, once, if it was not shown at creation. Rate-limited.
     ///
     /// # Errors
-    /// `Forbidden` for anyone but the holder; `Conflict` once it has been shown.
+    /// `Forbidden` for anyone but the holder; `Conflict` once it has been shown, or when it is
+    /// not an active PIN.
     pub async fn reveal_pin(&self, who: &Principal, id: CredentialId) -> Result<String> {
         self.limiter().hit(
             &format!("reveal:{}", who.id()),
@@ -603,7 +604,9 @@ impl App {
             return Err(AppError::forbidden("only the holder of a PIN may see it"));
         }
         if c.kind != CredentialKind::Pin || c.status == CredentialStatus::Revoked {
-            return Err(AppError::invalid("credential", "is not an active PIN"));
+            return Err(AppError::Conflict(
+                "this credential is not an active PIN; only a PIN is revealed".to_owned(),
+            ));
         }
         let mut tx = self.store().write().await?;
         if !repo::mark_revealed(tx.conn(), id).await? {

@@ -135,6 +135,8 @@ impl App {
         };
         let now = self.now();
         let mut tx = self.store().write().await?;
+        // Admins stand at every property id, so the property itself may still be missing.
+        crate::directory::load_property(tx.conn(), property).await?;
         let owner = match &email {
             Some(e) => repo::find_by_email(tx.conn(), e).await?.map(|(p, _)| p.id),
             None => None,
@@ -201,7 +203,8 @@ impl App {
     /// Adds a membership to an existing person (staff only: residents add new people).
     ///
     /// # Errors
-    /// As [`App::create_person`]; `Invalid` when the person does not exist.
+    /// As [`App::create_person`]; `Invalid` when the person does not exist, `NotFound` when the
+    /// property does not.
     pub async fn create_membership(
         &self,
         who: &Principal,
@@ -212,6 +215,8 @@ impl App {
         who.staff(property)?;
         self.check_membership(who, property, &m).await?;
         let mut tx = self.store().write().await?;
+        // Admins stand at every property id, so the property itself may still be missing.
+        crate::directory::load_property(tx.conn(), property).await?;
         repo::get_person(tx.conn(), person)
             .await?
             .ok_or_else(|| AppError::invalid("person_id", "no such person"))?;

@@ -1,5 +1,6 @@
-//! Extractors whose rejections are problem documents: JSON bodies (malformed, unknown fields,
-//! wrong content type, oversized), path and query parameters, and the signed-in principal.
+//! Extractors whose rejections are problem documents: JSON bodies (malformed, not an object,
+//! unknown fields, wrong content type, oversized), path and query parameters, and the
+//! signed-in principal.
 
 use std::net::SocketAddr;
 
@@ -24,7 +25,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        match axum::Json::<T>::from_request(req, state).await {
+        let parsed = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) if !v.is_object() => {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-body",
+                    "the request body must be a JSON object",
+                ));
+            }
+            Ok(axum::Json(mut v)) => {
+                whole_numbers_as_integers(&mut v);
+                let bytes = serde_json::to_vec(&v).unwrap_or_default();
+                axum::Json::<T>::from_bytes(&bytes)
+            }
+            Err(e) => Err(e),
+        };
+        match parsed {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(JsonRejection::JsonDataError(e)) => Err(Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -57,6 +73,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 e.body_text(),
             )),
         }
+    }
+}
+
+/// JSON has one kind of number and JSON Schema counts `3.0` as the integer 3, so a whole number
+/// written with a decimal point is read as that integer. Only numbers a double holds exactly
+/// (up to 2^53) are changed; `3.5` and `1e300` stay as they are and are refused where an
+/// integer is expected.
+fn whole_numbers_as_integers(v: &mut serde_json::Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64()
+                && n.is_f64()
+                && f.fract() == 0.0
+                && f.abs() <= EXACT
+            {
+                // In range and whole, so the cast is exact.
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *n = serde_json::Number::from(i);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(whole_numbers_as_integers);
+        }
+        _ => {}
     }
 }
 

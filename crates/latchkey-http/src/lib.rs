@@ -4,9 +4,11 @@
 //! Handlers are thin: extract, call one app function, map to a DTO. This crate never reaches
 //! the store except through `latchkey-app`.
 
+pub mod bodies;
 mod browser;
 pub mod dto;
 pub mod extract;
+pub mod openapi;
 pub mod problem;
 mod routes;
 pub mod state;
@@ -129,7 +131,9 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    let mut doc = api().split_for_parts().1;
+    openapi::finish(&mut doc);
+    doc
 }
 
 async fn not_found() -> Problem {
@@ -150,7 +154,8 @@ async fn method_not_allowed() -> Problem {
 
 /// The whole API as a router.
 pub fn router(app: App, config: HttpConfig) -> axum::Router {
-    let (api, doc) = api().split_for_parts();
+    let (api, mut doc) = api().split_for_parts();
+    openapi::finish(&mut doc);
     let doc_json = std::sync::Arc::new(doc.to_pretty_json().unwrap_or_default());
     let state = AppState { app, config };
     api.route(

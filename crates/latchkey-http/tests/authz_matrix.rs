@@ -41,7 +41,7 @@ fn rows() -> Vec<Row> {
             op: "post /api/v1/auth/logout",
             path: |_, _| "/api/v1/auth/logout".into(),
             body: none,
-            expect: "401 422 422 422 422 422 422 422",
+            expect: "401 409 409 409 409 409 409 409",
         },
         Row {
             op: "get /api/v1/auth/me",
@@ -405,7 +405,7 @@ fn rows() -> Vec<Row> {
             op: "get /api/v1/memberships/{id}/receipt",
             path: |f, _| format!("/api/v1/memberships/{}/receipt", f.household_membership),
             body: none,
-            expect: "401 404 403 403 403 422 422 422",
+            expect: "401 404 403 403 403 409 409 409",
         },
         // Anyone may open a case, signed in or not; the answer never says whether it matched.
         Row {

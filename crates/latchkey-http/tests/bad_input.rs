@@ -583,3 +583,190 @@ async fn openings_locksmith_jobs_fees_and_incidents_refuse_bad_input() {
     })
     .await;
 }
+
+/// A request with nothing wrong in it is never answered "unprocessable": signing out ends a
+/// session, and someone signed in with an API token has none, so that is a conflict with the
+/// state, which names the way to revoke a token instead; the token keeps working.
+#[tokio::test]
+async fn signing_out_with_an_api_token_is_a_conflict_that_names_the_way_to_revoke_it() {
+    each_backend("logout_with_token", |db| async move {
+        let f = fixture(&db).await;
+        let before = f.event_count().await;
+        let r = f
+            .call("resident", "POST", "/api/v1/auth/logout", None)
+            .await;
+        assert_eq!(r.status.as_u16(), 409, "{}", r.json);
+        assert!(r.content_type.starts_with("application/problem+json"));
+        let detail = r.json["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("DELETE /api/v1/tokens/"),
+            "detail `{detail}` should say how to revoke a token"
+        );
+        assert_eq!(f.event_count().await, before, "nothing was recorded");
+        let me = f.call("resident", "GET", "/api/v1/auth/me", None).await;
+        assert_eq!(me.status.as_u16(), 200, "the token still works");
+    })
+    .await;
+}
+
+/// JSON has one kind of number, and the document says "integer": `3.0` is the integer 3 (as JSON
+/// Schema counts it), so it is accepted as 3; `3.5` is still refused, naming the field.
+#[tokio::test]
+async fn a_whole_number_written_with_a_decimal_point_is_that_integer() {
+    each_backend("integral_floats", |db| async move {
+        let f = fixture(&db).await;
+        let units = format!("/api/v1/properties/{}/units", f.property);
+        let r = f
+            .call(
+                "admin",
+                "POST",
+                &units,
+                Some(r#"{"label":"9Q","floor":3.0}"#.into()),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.json);
+        assert_eq!(r.json["floor"], 3);
+        refused(
+            &f,
+            "POST",
+            &units,
+            r#"{"label":"9R","floor":3.5}"#,
+            422,
+            "floor",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            &units,
+            r#"{"label":"9S","floor":1e300}"#,
+            422,
+            "floor",
+        )
+        .await;
+    })
+    .await;
+}
+
+/// A well-formed request the current state cannot serve yet is a conflict (409), not an
+/// unprocessable request: a move-out receipt exists only once the membership has ended.
+#[tokio::test]
+async fn a_move_out_receipt_before_the_move_out_is_a_conflict() {
+    each_backend("receipt_conflict", |db| async move {
+        let f = fixture(&db).await;
+        let before = f.event_count().await;
+        let r = f
+            .call(
+                "admin",
+                "GET",
+                &format!("/api/v1/memberships/{}/receipt", f.household_membership),
+                None,
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 409, "{}", r.json);
+        assert!(r.content_type.starts_with("application/problem+json"));
+        assert!(
+            r.json["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("has not ended")
+        );
+        assert_eq!(f.event_count().await, before);
+    })
+    .await;
+}
+
+/// An admin stands at every property, even one that does not exist; a membership there is
+/// "not found", never an internal error, and nothing is written.
+#[tokio::test]
+async fn a_membership_at_a_property_that_does_not_exist_is_not_found() {
+    each_backend("membership_nowhere", |db| async move {
+        let f = fixture(&db).await;
+        let body = format!(r#"{{"person_id":{},"role":"manager"}}"#, f.manager);
+        refused(
+            &f,
+            "POST",
+            "/api/v1/properties/9223372036854775807/memberships",
+            &body,
+            404,
+            "not found",
+        )
+        .await;
+    })
+    .await;
+}
+
+/// The same for a new person with a property-wide role.
+#[tokio::test]
+async fn a_person_at_a_property_that_does_not_exist_is_not_found() {
+    each_backend("person_nowhere", |db| async move {
+        let f = fixture(&db).await;
+        refused(
+            &f,
+            "POST",
+            "/api/v1/properties/9223372036854775807/people",
+            r#"{"name":"Nobody Anywhere","membership":{"role":"manager"}}"#,
+            404,
+            "not found",
+        )
+        .await;
+    })
+    .await;
+}
+
+/// Every body is a JSON object; an array in its place (which serde would read field by field)
+/// is refused and changes nothing.
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_refused() {
+    each_backend("array_bodies", |db| async move {
+        let f = fixture(&db).await;
+        let unit = format!("/api/v1/units/{}", f.unit);
+        refused(&f, "PATCH", &unit, "[null, null]", 422, "JSON object").await;
+        refused(&f, "PATCH", &unit, r#"["9Z"]"#, 422, "JSON object").await;
+        let r = f.call("admin", "GET", &unit, None).await;
+        assert_eq!(r.json["label"], "1A", "the unit is unchanged");
+    })
+    .await;
+}
+
+/// Revealing something that is not an active PIN (here the holder's own phone key) conflicts
+/// with what the credential is: 409, with the reason, and nothing is revealed or recorded.
+#[tokio::test]
+async fn revealing_a_credential_that_is_not_an_active_pin_is_a_conflict() {
+    each_backend("reveal_phone_key", |db| async move {
+        let f = fixture(&db).await;
+        let body = format!(
+            r#"{{"person_id":{},"kind":"phone_key","unit_id":{}}}"#,
+            f.resident, f.unit
+        );
+        let r = f
+            .call(
+                "resident",
+                "POST",
+                &format!("/api/v1/properties/{}/credentials", f.property),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.json);
+        let key = r.json["credential"]["id"].as_i64().unwrap();
+        let before = f.event_count().await;
+        let r = f
+            .call(
+                "resident",
+                "POST",
+                &format!("/api/v1/credentials/{key}/reveal"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 409, "{}", r.json);
+        assert!(
+            r.json["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not an active PIN")
+        );
+        assert!(r.json.get("pin").is_none());
+        assert_eq!(f.event_count().await, before);
+    })
+    .await;
+}

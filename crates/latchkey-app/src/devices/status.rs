@@ -112,7 +112,7 @@ impl App {
     /// revoked, on every door it was on.
     ///
     /// # Errors
-    /// `Forbidden` for anyone but staff; `Invalid` when the membership has not ended.
+    /// `Forbidden` for anyone but staff; `Conflict` when the membership has not ended.
     pub async fn move_out_receipt(
         &self,
         who: &Principal,
@@ -121,9 +121,8 @@ impl App {
         let m = self.get_membership(who, id).await?;
         who.staff(m.property_id)?;
         let Some(until) = m.valid_until else {
-            return Err(AppError::invalid(
-                "membership",
-                "has not ended; end it first",
+            return Err(AppError::Conflict(
+                "the membership has not ended; end it first".to_owned(),
             ));
         };
         let mut conn = self.store().read().await?;

@@ -5,6 +5,7 @@ use axum::extract::State;
 use latchkey_app::access::AccessQuery;
 use latchkey_core::decide::Decision;
 
+use crate::bodies::AccessCheckBody;
 use crate::dto::{AccessAnswerDto, CredentialCheckDto};
 use crate::extract::{ApiJson, Auth};
 use crate::problem::{ApiResult, Problem};
@@ -13,7 +14,7 @@ use crate::state::AppState;
 /// Decides without opening anything, and records the decision in the audit log. Body:
 /// `door_id` and either `credential_id` or `person_id`; optional `at` (RFC 3339, default now),
 /// `method` (keypad, rfid, remote, physical_key), `emergency_override`.
-#[utoipa::path(post, path = "/api/v1/access-checks", tag = "access", request_body(content = Object),
+#[utoipa::path(post, path = "/api/v1/access-checks", tag = "access", request_body = AccessCheckBody,
     responses((status = 200, body = AccessAnswerDto), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn check(
     State(s): State<AppState>,

@@ -21,7 +21,7 @@ pub struct LoginBody {
 
 /// Signs in with e-mail and password; sets the session cookie. Rate-limited per account and per
 /// source address.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginBody,
     responses((status = 200, body = PersonDto), (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn login(
     State(s): State<AppState>,
@@ -48,7 +48,7 @@ pub async fn login(
 
 /// Signs out: revokes the current session and clears the cookie.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 204), (status = 401, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem), (status = 409, body = Problem)))]
 pub async fn logout(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Response> {
     s.app.logout(&who).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
@@ -110,6 +110,8 @@ pub async fn list_tokens(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
+    /// 1–100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
 }
 

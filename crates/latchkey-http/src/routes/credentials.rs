@@ -9,12 +9,14 @@ use latchkey_core::{CredentialId, PersonId, PropertyId};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::bodies::{CredentialBody, CredentialPatchBody};
 use crate::dto::{CredentialCreatedDto, CredentialDto, PinDto};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this person's credentials.
@@ -42,7 +44,7 @@ pub async fn list(
 /// Leave out `pin` and latchkey generates the code; a chosen `pin` is taken only for a home's
 /// own PIN on doors no other household can open, and never from staff for someone else (422).
 /// The answer can carry a PIN (`pin`, to its holder or a resident handing it over).
-#[utoipa::path(post, path = "/api/v1/properties/{id}/credentials", tag = "credentials", params(("id" = i64, Path)), request_body(content = Object),
+#[utoipa::path(post, path = "/api/v1/properties/{id}/credentials", tag = "credentials", params(("id" = i64, Path)), request_body = CredentialBody,
     responses((status = 201, body = CredentialCreatedDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(s): State<AppState>,
@@ -74,8 +76,8 @@ pub async fn get(
 }
 
 /// Changes label, schedule or use limit (the unit's residents, staff).
-#[utoipa::path(patch, path = "/api/v1/credentials/{id}", tag = "credentials", params(("id" = i64, Path)), request_body(content = Object),
-    responses((status = 200, body = CredentialDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(patch, path = "/api/v1/credentials/{id}", tag = "credentials", params(("id" = i64, Path)), request_body = CredentialPatchBody,
+    responses((status = 200, body = CredentialDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,

@@ -32,7 +32,12 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PairBody {
-    /// The Zigbee2MQTT friendly name; `null` unpairs.
+    /// The Zigbee2MQTT friendly name; `null` unpairs. Segments between `/` are not empty and
+    /// hold no `+`, `#` or control characters.
+    #[schema(
+        min_length = 1,
+        pattern = r"^[^/+#\x00-\x1f\x7f-\x9f]+(/[^/+#\x00-\x1f\x7f-\x9f]+)*$"
+    )]
     pub device: Option<String>,
 }
 
@@ -72,6 +77,7 @@ pub struct CommandBody {
     /// Staff only: why this is an emergency. The opening is audited and the residents told.
     pub emergency_reason: Option<String>,
     /// Seconds to wait for the lock's report (1–30, default 15).
+    #[schema(minimum = 1, maximum = 30)]
     pub wait_seconds: Option<u64>,
 }
 
@@ -182,7 +188,7 @@ pub async fn credential_locks(
 
 /// After a move-out: every removal, per door, and whether the lock confirmed it (staff).
 #[utoipa::path(get, path = "/api/v1/memberships/{id}/receipt", tag = "devices", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<RemovalDto>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Vec<RemovalDto>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn receipt(
     State(s): State<AppState>,
     Auth(who): Auth,

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use latchkey_app::directory::{DoorInput, DoorPatch, SensorInput};
 use latchkey_core::{DoorId, PropertyId, SensorId};
 
+use crate::bodies::{DoorBody, DoorPatchBody, SensorBody};
 use crate::dto::{DoorDto, SensorDto};
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::problem::{ApiResult, Problem};
@@ -30,7 +31,7 @@ pub async fn list(
 }
 
 /// Creates a door (staff). Body: `name`, `kind`, optional `unit_id`, `mode`, `pin_slots`.
-#[utoipa::path(post, path = "/api/v1/properties/{id}/doors", tag = "doors", params(("id" = i64, Path)), request_body(content = Object),
+#[utoipa::path(post, path = "/api/v1/properties/{id}/doors", tag = "doors", params(("id" = i64, Path)), request_body = DoorBody,
     responses((status = 201, body = DoorDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(s): State<AppState>,
@@ -57,8 +58,8 @@ pub async fn get(
 
 /// Changes a door: staff anything; a unit's residents its entry door's mode (normal, privacy,
 /// vacation).
-#[utoipa::path(patch, path = "/api/v1/doors/{id}", tag = "doors", params(("id" = i64, Path)), request_body(content = Object),
-    responses((status = 200, body = DoorDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(patch, path = "/api/v1/doors/{id}", tag = "doors", params(("id" = i64, Path)), request_body = DoorPatchBody,
+    responses((status = 200, body = DoorDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -87,8 +88,8 @@ pub async fn list_sensors(
 }
 
 /// Creates a door contact or window sensor (staff).
-#[utoipa::path(post, path = "/api/v1/properties/{id}/sensors", tag = "doors", params(("id" = i64, Path)), request_body(content = Object),
-    responses((status = 201, body = SensorDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/properties/{id}/sensors", tag = "doors", params(("id" = i64, Path)), request_body = SensorBody,
+    responses((status = 201, body = SensorDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_sensor(
     State(s): State<AppState>,
     Auth(who): Auth,

@@ -14,6 +14,7 @@ use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     pub property_id: Option<i64>,
@@ -29,12 +30,13 @@ pub struct EventQuery {
     /// Cursor: only events older than this sequence number (the previous page's `next_before`).
     pub before: Option<i64>,
     /// Page size, 1–500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
 /// Events the caller may read, newest first.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventQuery),
-    responses((status = 200, body = EventPageDto), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = EventPageDto), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(s): State<AppState>,
     Auth(who): Auth,

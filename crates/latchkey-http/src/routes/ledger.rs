@@ -84,6 +84,7 @@ impl From<Incident> for IncidentDto {
 pub struct ForcedEntryBody {
     pub door_id: i64,
     /// What was done, e.g. "door kicked in".
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub how: String,
 }
 
@@ -119,6 +120,7 @@ pub async fn forced_entry(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     /// One unit only (required for residents).
@@ -185,13 +187,14 @@ pub async fn incidents(
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     /// What was done, e.g. "lock replaced".
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub note: String,
 }
 
 /// Staff close an incident once the door is repaired or serviced.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/close", tag = "lockouts", params(("id" = i64, Path)),
     request_body = CloseBody,
-    responses((status = 200, body = IncidentDto), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = IncidentDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn close_incident(
     State(s): State<AppState>,
     Auth(who): Auth,

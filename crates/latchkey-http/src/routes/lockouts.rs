@@ -18,8 +18,10 @@ use crate::state::AppState;
 pub struct PublicStartBody {
     pub property_id: i64,
     /// The unit's label, e.g. "4B".
+    #[schema(min_length = 1, max_length = 40, pattern = r"\S")]
     pub unit: String,
     /// The resident's name or e-mail address.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub identity: String,
 }
 
@@ -32,7 +34,7 @@ pub struct StartedDto {
 
 /// Opens a lockout case without signing in. The answer is the same, and takes the same time,
 /// whether or not the unit and person exist; if they do, the household is told at once.
-#[utoipa::path(post, path = "/api/v1/lockouts", tag = "lockouts", request_body = PublicStartBody,
+#[utoipa::path(post, path = "/api/v1/lockouts", tag = "lockouts", security(()), request_body = PublicStartBody,
     responses((status = 202, body = StartedDto), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn start_public(
     State(s): State<AppState>,
@@ -144,7 +146,7 @@ pub struct LookupBody {
 
 /// The case behind a case token (no sign-in). Until the case is proven it shows the general
 /// order of the ways back in, never who lives there or what is open.
-#[utoipa::path(post, path = "/api/v1/lockouts/lookup", tag = "lockouts", request_body = LookupBody,
+#[utoipa::path(post, path = "/api/v1/lockouts/lookup", tag = "lockouts", security(()), request_body = LookupBody,
     responses((status = 200, body = CaseDto), (status = 404, body = Problem), (status = 429, body = Problem)))]
 pub async fn lookup(
     State(s): State<AppState>,
@@ -281,9 +283,9 @@ pub struct TotpProofBody {
 }
 
 /// Proves a case with a code from the resident's authenticator app (no sign-in). Every refused
-/// code gets the same answer; attempts are limited per source, case and claim (the unit and
-/// name or e-mail as typed), so a made-up name is limited like a resident's.
-#[utoipa::path(post, path = "/api/v1/lockouts/proofs/totp", tag = "lockouts", request_body = TotpProofBody,
+/// code gets the same answer; attempts are limited per source and case, and refusals against
+/// one person only tell that person, so a made-up name is answered like a resident's.
+#[utoipa::path(post, path = "/api/v1/lockouts/proofs/totp", tag = "lockouts", security(()), request_body = TotpProofBody,
     responses((status = 200, body = CaseDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 429, body = Problem)))]
 pub async fn prove_totp(
     State(s): State<AppState>,
@@ -302,6 +304,7 @@ pub async fn prove_totp(
 #[serde(deny_unknown_fields)]
 pub struct IdCheckBody {
     /// What was checked, e.g. "passport, photo matches".
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub document: String,
 }
 
@@ -357,7 +360,7 @@ pub struct GuardiansAskedDto {
 /// With the case token, asks the unit's household members and spare-key holders to confirm it
 /// is you: each gets a single-use link that expires in 30 minutes. The same answer whether or
 /// not the case is about a resident.
-#[utoipa::path(post, path = "/api/v1/lockouts/guardians", tag = "lockouts", request_body = LookupBody,
+#[utoipa::path(post, path = "/api/v1/lockouts/guardians", tag = "lockouts", security(()), request_body = LookupBody,
     responses((status = 202, body = GuardiansAskedDto), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn ask_guardians(
     State(s): State<AppState>,

@@ -61,6 +61,7 @@ pub struct BookBody {
     /// The unit's first door with a lock when left out.
     pub door_id: Option<i64>,
     /// 15–480, default 120.
+    #[schema(minimum = 15, maximum = 480)]
     pub window_minutes: Option<u32>,
 }
 
@@ -110,6 +111,7 @@ pub struct CodeBody {
     /// The job token the locksmith was given.
     pub token: String,
     /// The ID document checked in person, e.g. "driving licence, photo matches".
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub document: String,
 }
 
@@ -125,7 +127,7 @@ pub struct LocksmithCodeDto {
 
 /// The locksmith, at the door, after checking the resident's ID, fetches the one-time code (no
 /// sign-in; the job token). Only inside the job's window, once, and while the lock works.
-#[utoipa::path(post, path = "/api/v1/locksmith-jobs/code", tag = "lockouts", request_body = CodeBody,
+#[utoipa::path(post, path = "/api/v1/locksmith-jobs/code", tag = "lockouts", security(()), request_body = CodeBody,
     responses((status = 200, body = LocksmithCodeDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn locksmith_code(
     State(s): State<AppState>,
@@ -144,8 +146,9 @@ pub async fn locksmith_code(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteBody {
+    #[schema(minimum = 0, maximum = 1000000)]
     pub cost_cents: i64,
-    /// `code`, `battery_jump`, `picking`, `drilling` or `other`.
+    #[schema(schema_with = crate::bodies::work)]
     pub work: String,
 }
 

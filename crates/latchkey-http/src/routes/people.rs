@@ -9,6 +9,7 @@ use latchkey_core::{MembershipId, PersonId, PropertyId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::bodies::{NewMembershipBody, PersonBody};
 use crate::dto::{MembershipDto, PersonCreatedDto, PersonDto};
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::problem::{ApiResult, Problem};
@@ -37,7 +38,7 @@ pub async fn list(
 /// `phone`, `password`, and `membership` {`role`, `unit_id`, `valid_from`, `valid_until`}.
 /// An e-mail address that already signs someone in gets the same answer as a new one; it is
 /// kept as the new person's unconfirmed address and signs nobody in.
-#[utoipa::path(post, path = "/api/v1/properties/{id}/people", tag = "people", params(("id" = i64, Path)), request_body(content = Object),
+#[utoipa::path(post, path = "/api/v1/properties/{id}/people", tag = "people", params(("id" = i64, Path)), request_body = PersonBody,
     responses((status = 201, body = PersonCreatedDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(s): State<AppState>,
@@ -69,8 +70,16 @@ pub async fn get(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
+    #[schema(format = Email)]
     pub email: Option<String>,
+    /// Digits, spaces and `+ - ( )`, 4–32 characters.
+    #[schema(pattern = r"^[0-9+()-]([0-9 +()-]{2,30}[0-9+()-])$")]
     pub phone: Option<String>,
 }
 
@@ -78,7 +87,7 @@ pub struct PersonPatch {
 /// themself or by staff (403 for anyone else, a household's residents included); the old
 /// address is told of the change.
 #[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "people", params(("id" = i64, Path)), request_body = PersonPatch,
-    responses((status = 200, body = PersonDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = PersonDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -118,7 +127,7 @@ pub async fn list_memberships(
 
 /// Gives an existing person a membership (staff). Body: `person_id`, `role`, `unit_id`,
 /// `valid_from`, `valid_until`.
-#[utoipa::path(post, path = "/api/v1/properties/{id}/memberships", tag = "people", params(("id" = i64, Path)), request_body(content = Object),
+#[utoipa::path(post, path = "/api/v1/properties/{id}/memberships", tag = "people", params(("id" = i64, Path)), request_body = NewMembershipBody,
     responses((status = 201, body = MembershipDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_membership(
     State(s): State<AppState>,

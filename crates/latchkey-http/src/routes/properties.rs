@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use latchkey_app::directory::{PropertyInput, PropertyPatch};
 use latchkey_core::PropertyId;
 
+use crate::bodies::{PropertyBody, PropertyPatchBody};
 use crate::dto::PropertyDto;
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::problem::{ApiResult, Problem};
@@ -27,8 +28,8 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<
 
 /// Creates a property (admins). Body: `name`, `timezone` (IANA), optional `address`, `policy`,
 /// `office_hours`.
-#[utoipa::path(post, path = "/api/v1/properties", tag = "properties", request_body(content = Object),
-    responses((status = 201, body = PropertyDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/properties", tag = "properties", request_body = PropertyBody,
+    responses((status = 201, body = PropertyDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn create(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -53,8 +54,8 @@ pub async fn get(
 
 /// Changes a property (policy and time zone: installers; the rest: managers).
 #[utoipa::path(patch, path = "/api/v1/properties/{id}", tag = "properties", params(("id" = i64, Path)),
-    request_body(content = Object),
-    responses((status = 200, body = PropertyDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    request_body = PropertyPatchBody,
+    responses((status = 200, body = PropertyDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,

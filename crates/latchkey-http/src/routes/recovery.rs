@@ -162,7 +162,7 @@ pub struct SpareKeyBody {
     /// The person who holds the key; they need standing at the property.
     pub holder_id: i64,
     /// When the holder can usually be reached (default: always).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::bodies::ScheduleBody>, nullable = false)]
     pub reachable: Option<Schedule>,
 }
 
@@ -259,7 +259,7 @@ pub async fn list_on_call(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OnCallBody {
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::bodies::ScheduleBody)]
     pub schedule: Schedule,
 }
 
@@ -334,13 +334,17 @@ pub async fn list_locksmiths(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocksmithBody {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub company: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub licence: String,
+    #[schema(min_length = 1, max_length = 40, pattern = r"\S")]
     pub phone: String,
     /// When they take jobs (default: always).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::bodies::ScheduleBody>, nullable = false)]
     pub hours: Option<Schedule>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000000)]
     pub callout_cents: i64,
 }
 
@@ -375,7 +379,7 @@ pub async fn add_locksmith(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocksmithStatusBody {
-    /// `verified`, `suspended` or `unverified`.
+    #[schema(schema_with = crate::bodies::locksmith_status)]
     pub status: String,
 }
 

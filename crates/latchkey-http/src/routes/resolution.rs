@@ -70,6 +70,7 @@ pub async fn spare_pin(
 pub struct OpenBody {
     pub door_id: i64,
     /// Seconds to wait for the lock's report (1–30, default 15).
+    #[schema(minimum = 1, maximum = 30)]
     pub wait_seconds: Option<u64>,
 }
 
@@ -144,7 +145,7 @@ pub struct PresenceDto {
 
 /// With the case token, a one-time challenge code to type on the unit's keypad (presence at
 /// the door). The same answer whether or not the case is about a resident.
-#[utoipa::path(post, path = "/api/v1/lockouts/presence", tag = "lockouts", request_body = PresenceBody,
+#[utoipa::path(post, path = "/api/v1/lockouts/presence", tag = "lockouts", security(()), request_body = PresenceBody,
     responses((status = 201, body = PresenceDto), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn presence(
     State(s): State<AppState>,
@@ -174,7 +175,7 @@ pub struct ChangeRequestedDto {
 
 /// With the token of a proven case, asks for a new PIN in place of a forgotten one. It waits
 /// the policy's delay; the household is told at once and can cancel it.
-#[utoipa::path(post, path = "/api/v1/lockouts/new-pin", tag = "lockouts", request_body = PresenceBody,
+#[utoipa::path(post, path = "/api/v1/lockouts/new-pin", tag = "lockouts", security(()), request_body = PresenceBody,
     responses((status = 202, body = ChangeRequestedDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn request_new_pin(
     State(s): State<AppState>,
@@ -200,7 +201,7 @@ pub struct CollectedPinDto {
 }
 
 /// With the case token, once the delay is over and nobody cancelled, collects the new PIN.
-#[utoipa::path(post, path = "/api/v1/lockouts/new-pin/collect", tag = "lockouts", request_body = PresenceBody,
+#[utoipa::path(post, path = "/api/v1/lockouts/new-pin/collect", tag = "lockouts", security(()), request_body = PresenceBody,
     responses((status = 201, body = CollectedPinDto), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn collect_new_pin(
     State(s): State<AppState>,

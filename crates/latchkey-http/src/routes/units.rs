@@ -15,8 +15,14 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnitBody {
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub label: String,
     #[serde(default)]
+    #[schema(minimum = -10, maximum = 300)]
     pub floor: i64,
     pub door_group_id: Option<i64>,
 }
@@ -24,7 +30,13 @@ pub struct UnitBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnitPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub label: Option<String>,
+    #[schema(minimum = -10, maximum = 300)]
     pub floor: Option<i64>,
     /// `null` detaches the unit from its door group.
     #[serde(default, deserialize_with = "crate::routes::units::double_option")]
@@ -91,7 +103,7 @@ pub async fn get(
 
 /// Changes a unit (staff).
 #[utoipa::path(patch, path = "/api/v1/units/{id}", tag = "units", params(("id" = i64, Path)), request_body = UnitPatch,
-    responses((status = 200, body = UnitDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = UnitDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -114,6 +126,11 @@ pub async fn update(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DoorGroupBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     pub doors: Vec<i64>,
 }
@@ -144,7 +161,7 @@ pub async fn list_groups(
 
 /// Creates a door group (staff).
 #[utoipa::path(post, path = "/api/v1/properties/{id}/door-groups", tag = "units", params(("id" = i64, Path)), request_body = DoorGroupBody,
-    responses((status = 201, body = DoorGroupDto), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = DoorGroupDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn create_group(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -161,7 +178,7 @@ pub async fn create_group(
 
 /// One door group (staff).
 #[utoipa::path(get, path = "/api/v1/door-groups/{id}", tag = "units", params(("id" = i64, Path)),
-    responses((status = 200, body = DoorGroupDto), (status = 404, body = Problem)))]
+    responses((status = 200, body = DoorGroupDto), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_group(
     State(s): State<AppState>,
     Auth(who): Auth,
