@@ -19,6 +19,7 @@ pub mod events;
 pub mod incidents;
 pub mod lockout;
 mod mint;
+pub mod pages;
 pub mod people;
 pub mod ratelimit;
 pub mod readiness;

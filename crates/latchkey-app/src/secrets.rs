@@ -22,6 +22,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct Keys {
     seal: [u8; 32],
     digest: [u8; 32],
+    /// Keys the web pages' form tokens (anti-CSRF), bound to a session or a pre-session cookie.
+    form: [u8; 32],
 }
 
 impl fmt::Debug for Keys {
@@ -52,6 +54,7 @@ impl Keys {
         Keys {
             seal: derive(master, "latchkey pin seal v1"),
             digest: derive(master, "latchkey pin digest v1"),
+            form: derive(master, "latchkey form token v1"),
         }
     }
 
@@ -152,6 +155,17 @@ impl Keys {
         mac.update(&property.0.to_be_bytes());
         mac.update(pin.expose().as_bytes());
         mac.finalize().into_bytes().to_vec()
+    }
+}
+
+impl Keys {
+    /// The form token for `binding` (a session, a pre-session cookie, a case): a keyed digest,
+    /// so the server checks it without storing it and nobody without the master key can make one.
+    pub fn form_token(&self, binding: &str) -> String {
+        let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(&self.form)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(binding.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 }
 
