@@ -7,6 +7,9 @@
 # Without it those tests print why they skip PostgreSQL and pass on SQLite alone.
 #
 # Extra arguments go to `cargo test`, e.g. `bash scripts/test.sh -p latchkey-core`.
+# After `cargo test`, the web app's journeys run in headless Chromium (scripts/browser-tests.sh;
+# they skip with the reason when Chromium or the Python tools are missing, and fail under CI=true).
+# With arguments, only `cargo test` runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,4 +22,9 @@ else
     echo "tests run on SQLite only (set LATCHKEY_TEST_POSTGRES_URL to include PostgreSQL)"
 fi
 
-exec cargo test --workspace --all-targets "$@"
+cargo test --workspace --all-targets "$@"
+
+# ---- browser tests (the web app in headless Chromium) ----
+if [ "$#" -eq 0 ]; then
+    bash scripts/browser-tests.sh
+fi

@@ -126,7 +126,7 @@ pub(crate) async fn start(
 struct Way {
     title: String,
     status: String,
-    minutes: u32,
+    minutes: String,
     cost: String,
     damage: &'static str,
     warning: Option<String>,
@@ -209,14 +209,20 @@ fn case_page(view: &CaseView, csrf: String, error: Option<String>) -> CasePage {
                     (Some(false), None) => "Not now".to_owned(),
                     (None, _) => "Shown once you have proven who you are".to_owned(),
                 },
-                minutes: w.minutes,
+                minutes: match w.minutes {
+                    1 => "About a minute".to_owned(),
+                    m => format!("About {m} minutes"),
+                },
                 cost: money(w.cost_cents),
                 damage: match w.damage {
                     "none" => "no damage",
                     "minor" => "minor damage",
                     _ => "major damage",
                 },
-                warning: w.warning.clone(),
+                warning: w
+                    .warning
+                    .as_deref()
+                    .map(|t| format!("{}.", crate::error::capitalise(t.trim_end_matches('.')))),
             })
             .collect(),
         proven: view.state == "proven",
