@@ -145,8 +145,10 @@ class Visit:
         return [m for m in self.console if "Content Security Policy" in m]
 
     def screenshot(self, name):
+        """The screen as a phone shows it (NAME.png) and the whole page (NAME-full.png)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}-full.png"), full_page=True)
 
     def axe(self):
         """Runs axe-core (vendored) on the current page; the serious and critical violations."""

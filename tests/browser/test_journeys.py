@@ -110,3 +110,22 @@ def test_every_page_passes_axe_at_phone_and_desktop_size(visit):
                 v.screenshot(name)
         bad = {k: p for k, p in problems.items() if p}
         assert bad == {}, f"serious or critical axe violations at {size_name} size: {bad}"
+
+
+FIRST_PAGE_BUDGET = 100 * 1024
+
+
+def test_the_first_page_is_within_its_budget_and_loads_nothing_from_elsewhere(visit):
+    v = visit()
+    v.go("/")
+    v.page.wait_for_load_state("networkidle")
+    assert v.page.url == v.server.base + "/sign-in"
+    sizes = v.page.evaluate(
+        "() => performance.getEntries()"
+        ".filter(e => e.entryType === 'navigation' || e.entryType === 'resource')"
+        ".map(e => ({name: e.name, bytes: e.transferSize}))"
+    )
+    total = sum(s["bytes"] for s in sizes)
+    print(f"first page: {total} bytes transferred in {len(sizes)} responses: {sizes}")
+    assert total <= FIRST_PAGE_BUDGET, sizes
+    assert all(s["name"].startswith(v.server.base + "/") for s in sizes)
