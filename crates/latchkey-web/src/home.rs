@@ -102,7 +102,11 @@ fn cards(doors: &[DoorStatus]) -> Vec<Card> {
     cards
 }
 
-fn command_view(c: &LockCommand, tz_time: impl Fn(jiff::Timestamp) -> String) -> CommandView {
+fn command_view(
+    c: &LockCommand,
+    now: jiff::Timestamp,
+    tz_time: impl Fn(jiff::Timestamp) -> String,
+) -> CommandView {
     let what = if c.action == "lock" {
         "Locked"
     } else {
@@ -126,6 +130,14 @@ fn command_view(c: &LockCommand, tz_time: impl Fn(jiff::Timestamp) -> String) ->
                 c.detail.as_deref().unwrap_or("no reason given")
             ),
             pending: false,
+        },
+        "unconfirmed" => CommandView {
+            id: c.id,
+            class: "sent",
+            words: "Sent, but the lock has not confirmed yet. It may still act: check the door."
+                .to_owned(),
+            // A late report still confirms it; the page stops asking a minute after the deadline.
+            pending: now < c.deadline_at + jiff::SignedDuration::from_secs(60),
         },
         _ => CommandView {
             id: c.id,
@@ -217,7 +229,10 @@ async fn command(
         .await;
     let (mut card, tz) = door_card(&state, &who, door).await?;
     let (command, failure) = match outcome {
-        Ok(c) => (Some(command_view(&c, local_time(tz))), None),
+        Ok(c) => (
+            Some(command_view(&c, state.app.now(), local_time(tz))),
+            None,
+        ),
         Err(e @ (AppError::Store(_) | AppError::Internal(_) | AppError::Unauthenticated(_))) => {
             return Err(e.into());
         }
@@ -299,7 +314,7 @@ pub(crate) async fn card_fragment(
         if cmd.door_id != DoorId(id) {
             return Err(AppError::not_found("command").into());
         }
-        card.command = Some(command_view(&cmd, local_time(tz)));
+        card.command = Some(command_view(&cmd, state.app.now(), local_time(tz)));
     }
     Ok(CardFragment {
         card,
