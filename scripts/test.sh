@@ -6,11 +6,12 @@
 #   LATCHKEY_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test bash scripts/test.sh
 # Without it those tests print why they skip PostgreSQL and pass on SQLite alone.
 #
-# Then scripts/schemathesis.sh checks the running server against its OpenAPI document (skipped,
-# with the reason, when schemathesis is not installed; under CI=true that is a failure).
+# Then scripts/schemathesis.sh checks the running server against its OpenAPI document, and the
+# web app's journeys run in headless Chromium (scripts/browser-tests.sh); each skips, with the
+# reason, when its tools are missing, and under CI=true that is a failure.
 #
 # Extra arguments go to `cargo test`, e.g. `bash scripts/test.sh -p latchkey-core`; with them
-# they go to cargo alone and schemathesis does not run.
+# they go to cargo alone and neither schemathesis nor the browser tests run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,3 +29,6 @@ if [ "$#" -gt 0 ]; then
 fi
 cargo test --workspace --all-targets
 bash scripts/schemathesis.sh
+
+# ---- browser tests (the web app in headless Chromium) ----
+bash scripts/browser-tests.sh

@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod limits;
 pub mod lockout;
 mod mint;
+pub mod pages;
 pub mod people;
 pub mod ratelimit;
 pub mod readiness;

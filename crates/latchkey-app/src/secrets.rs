@@ -26,6 +26,8 @@ pub struct Keys {
     digest: [u8; 32],
     chain: ChainKey,
     anchor: AnchorKey,
+    /// Keys the web pages' form tokens (anti-CSRF), bound to a session or a pre-session cookie.
+    form: [u8; 32],
 }
 
 impl fmt::Debug for Keys {
@@ -58,6 +60,7 @@ impl Keys {
             digest: derive(master, "latchkey pin digest v1"),
             chain: ChainKey::new(&derive(master, "latchkey audit chain v1")),
             anchor: AnchorKey::new(&derive(master, "latchkey audit anchor v1")),
+            form: derive(master, "latchkey form token v1"),
         }
     }
 
@@ -169,6 +172,17 @@ impl Keys {
         mac.update(&property.0.to_be_bytes());
         mac.update(pin.expose().as_bytes());
         mac.finalize().into_bytes().to_vec()
+    }
+}
+
+impl Keys {
+    /// The form token for `binding` (a session, a pre-session cookie, a case): a keyed digest,
+    /// so the server checks it without storing it and nobody without the master key can make one.
+    pub fn form_token(&self, binding: &str) -> String {
+        let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(&self.form)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(binding.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 }
 

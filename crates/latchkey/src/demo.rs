@@ -60,7 +60,7 @@ pub fn print_signins(
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "demo building \"{PROPERTY}\" is ready: open http://{addr}"
+        "demo building \"{PROPERTY}\" is ready: open http://{addr} and sign in"
     )?;
     for s in list {
         writeln!(out, "  {:<20} {:<36} password {PASSWORD}", s.who, s.email)?;

@@ -103,12 +103,20 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         startup_ms = started.elapsed().as_millis() as u64,
         "serving"
     );
-    let router = latchkey_http::router(
+    let api = latchkey_http::router(
         app.clone(),
         HttpConfig {
             secure_cookies: config.cookies_secure(addr),
             public_origin: config.public_url.clone(),
         },
+    );
+    // The residents' pages at `/`, `/sign-in`, `/locked-out`, …; the API stays under `/api`.
+    let router = latchkey_web::router(
+        app.clone(),
+        latchkey_web::WebConfig {
+            secure_cookies: config.cookies_secure(addr),
+        },
+        api,
     );
     // The peer address reaches handlers for per-source rate limits.
     // Replies go out at once: a response written in two parts must not wait for the

@@ -41,6 +41,7 @@ fn every_crate_depends_only_on_the_crates_below_it() {
             &["latchkey-core", "latchkey-store", "latchkey-z2m"],
         ),
         ("latchkey-http", &["latchkey-core", "latchkey-app"]),
+        ("latchkey-web", &["latchkey-core", "latchkey-app"]),
         (
             "latchkey-bridge",
             &["latchkey-app", "latchkey-mqtt", "latchkey-z2m"],
@@ -102,7 +103,7 @@ fn the_binary_reaches_storage_only_to_open_it_and_in_its_benches() {
 
 #[test]
 fn the_web_layer_and_the_bridge_never_name_the_store() {
-    for krate in ["latchkey-http", "latchkey-bridge"] {
+    for krate in ["latchkey-http", "latchkey-web", "latchkey-bridge"] {
         for path in sources(&crates_dir().join(krate).join("src")) {
             let text = std::fs::read_to_string(&path).unwrap();
             assert!(

@@ -1,0 +1,141 @@
+//! What the residents' web pages read that the API has no single call for: a person's doors with
+//! the live state of their locks, the properties a locked-out visitor may choose from, and the
+//! form tokens that bind the pages' forms to a session. Everything else the pages do goes through
+//! the same use cases as the API.
+
+use latchkey_core::PropertyId;
+use latchkey_store::devices as device_repo;
+use latchkey_store::property as repo;
+use latchkey_store::records::{Door, Property};
+
+use crate::authz::Principal;
+use crate::{App, Result};
+
+/// What a door's lock last reported, in the words a resident reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DoorCondition {
+    Locked,
+    Unlocked,
+    Open,
+    Jammed,
+    Offline,
+    /// No lock paired, or no report yet.
+    Unknown,
+}
+
+/// One door on a person's home page.
+#[derive(Clone, Debug)]
+pub struct DoorStatus {
+    pub door: Door,
+    pub condition: DoorCondition,
+    /// The battery's last report in percent, when it is low.
+    pub battery_low: Option<i64>,
+}
+
+/// A property and the doors its member may open there.
+#[derive(Clone, Debug)]
+pub struct HomeProperty {
+    pub property: Property,
+    pub doors: Vec<DoorStatus>,
+}
+
+fn condition(availability: &str, lock_state: &str, door_state: &str) -> DoorCondition {
+    if availability == "offline" {
+        return DoorCondition::Offline;
+    }
+    if door_state.starts_with("error_jammed") {
+        return DoorCondition::Jammed;
+    }
+    if door_state == "open" || door_state.starts_with("error_forced") {
+        return DoorCondition::Open;
+    }
+    match lock_state {
+        "locked" => DoorCondition::Locked,
+        "unlocked" | "not_fully_locked" => DoorCondition::Unlocked,
+        _ => DoorCondition::Unknown,
+    }
+}
+
+impl App {
+    /// The caller's properties, each with the doors they may open (staff: every door) and what
+    /// each door's lock last reported.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    pub async fn home(&self, who: &Principal) -> Result<Vec<HomeProperty>> {
+        let mut out = Vec::new();
+        for property in self.list_properties(who).await? {
+            let doors = self.list_doors(who, property.id).await?;
+            let mut conn = self.store().read().await?;
+            let mut statuses = Vec::with_capacity(doors.len());
+            for door in doors {
+                let device = match &door.lock_name {
+                    Some(name) => device_repo::get_device(&mut conn, name).await?,
+                    None => None,
+                };
+                let (condition, battery_low) = match device {
+                    Some(d) => (
+                        condition(&d.availability, &d.lock_state, &d.door_state),
+                        d.battery.filter(|b| *b <= crate::devices::LOW_BATTERY),
+                    ),
+                    None => (DoorCondition::Unknown, None),
+                };
+                statuses.push(DoorStatus {
+                    door,
+                    condition,
+                    battery_low,
+                });
+            }
+            out.push(HomeProperty {
+                property,
+                doors: statuses,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The properties a visitor of the public "I'm locked out" page may pick, by name. The
+    /// building's name is on its door; nothing about who lives there is in this list.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    pub async fn public_properties(&self) -> Result<Vec<(PropertyId, String)>> {
+        let mut conn = self.store().read().await?;
+        Ok(repo::list_properties(&mut conn)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect())
+    }
+
+    /// The form token for `binding` (see [`crate::secrets::Keys::form_token`]).
+    pub fn form_token(&self, binding: &str) -> String {
+        self.keys().form_token(binding)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jammed_or_offline_lock_says_so_before_its_last_position() {
+        assert_eq!(
+            condition("offline", "locked", "closed"),
+            DoorCondition::Offline
+        );
+        assert_eq!(
+            condition("online", "locked", "error_jammed"),
+            DoorCondition::Jammed
+        );
+        assert_eq!(condition("online", "locked", "open"), DoorCondition::Open);
+        assert_eq!(
+            condition("online", "unlocked", "closed"),
+            DoorCondition::Unlocked
+        );
+        assert_eq!(
+            condition("online", "locked", "closed"),
+            DoorCondition::Locked
+        );
+    }
+}

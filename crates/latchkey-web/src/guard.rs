@@ -1,0 +1,190 @@
+//! Who is asking, and whether a form may change anything.
+//!
+//! - The session is the API's (`latchkey_session`, `HttpOnly`, `SameSite=Strict`); a page that
+//!   needs one sends a visitor without it to the sign-in page.
+//! - A form that changes something must carry the form token of its binding (the session; a
+//!   pre-session cookie before sign-in; the lockout case), a keyed digest computed with a key
+//!   derived from the master key, so nothing is stored and nobody else can make one.
+//! - And it must come from our own origin: `Sec-Fetch-Site` other than `same-origin`/`none`, or
+//!   an `Origin` that is not this host, is refused before anything runs.
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_app::authz::{Principal, Via};
+use latchkey_app::store::auth::GrantKind;
+
+use crate::WebState;
+use crate::error::PageError;
+
+/// The session cookie, shared with the API.
+pub const SESSION_COOKIE: &str = "latchkey_session";
+/// A random value set before sign-in, to bind the sign-in and lockout forms' tokens to.
+pub const PRE_COOKIE: &str = "latchkey_pre";
+/// The lockout case's token, sent only to the case page.
+pub const CASE_COOKIE: &str = "latchkey_case";
+/// The path the case cookie is scoped to.
+pub const CASE_PATH: &str = "/locked-out/case";
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// A `Set-Cookie` value: always `HttpOnly` and `SameSite=Strict`.
+pub fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+}
+
+/// Whether a state-changing request came from one of our own pages.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
+    }
+    match (get("origin"), get("host")) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest == host),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+/// Refuses a form from another origin or without the token of `binding`.
+///
+/// # Errors
+/// A page saying the form has expired or came from elsewhere.
+pub fn check_form(
+    state: &WebState,
+    headers: &HeaderMap,
+    binding: &str,
+    token: &str,
+) -> Result<(), PageError> {
+    if !same_origin(headers) {
+        return Err(PageError::CrossSite);
+    }
+    let expected = state.app.form_token(binding);
+    if constant_time_eq(expected.as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(PageError::StaleForm)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The caller's network address, for rate limits.
+pub fn source(parts_ext: &axum::http::Extensions) -> String {
+    parts_ext
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+}
+
+/// The caller's network address as an extractor.
+pub struct Source(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Source(source(&parts.extensions)))
+    }
+}
+
+/// A signed-in person on a page; without a valid session, the sign-in page.
+pub struct Signed {
+    pub principal: Principal,
+    /// What this session's form tokens are bound to.
+    pub binding: String,
+    pub csrf: String,
+}
+
+impl FromRequestParts<WebState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(Redirect::to("/sign-in").into_response());
+        };
+        match state.app.authenticate(GrantKind::Session, token).await {
+            Ok(principal) => {
+                let binding = match principal.via() {
+                    Via::Session(id) => format!("session:{id}"),
+                    other => format!("{other:?}"),
+                };
+                let csrf = state.app.form_token(&binding);
+                Ok(Signed {
+                    principal,
+                    binding,
+                    csrf,
+                })
+            }
+            Err(latchkey_app::AppError::Unauthenticated(_)) => {
+                Err(Redirect::to("/sign-in").into_response())
+            }
+            Err(e) => Err(PageError::from(e).into_response()),
+        }
+    }
+}
+
+impl Signed {
+    /// Refuses a form of this session from another origin or without its token.
+    ///
+    /// # Errors
+    /// As [`check_form`].
+    pub fn check(
+        &self,
+        state: &WebState,
+        headers: &HeaderMap,
+        token: &str,
+    ) -> Result<(), PageError> {
+        check_form(state, headers, &self.binding, token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap_or_else(|_| unreachable!()));
+        }
+        h
+    }
+
+    #[test]
+    fn a_form_from_another_site_is_not_same_origin() {
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(!same_origin(&headers(&[
+            ("origin", "http://evil.example"),
+            ("host", "localhost:8080")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("origin", "null"),
+            ("host", "localhost:8080")
+        ])));
+        assert!(same_origin(&headers(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "http://localhost:8080"),
+            ("host", "localhost:8080")
+        ])));
+    }
+}

@@ -1,0 +1,128 @@
+//! latchkey's web app for residents: server-rendered pages (askama templates, checked at compile
+//! time) with htmx for in-place updates, served by the same binary beside the API. The pages call
+//! the same use cases as the API, so they have the same authorization and audit; this crate
+//! never reaches the store. Depends on `latchkey-core` and `latchkey-app` only.
+//!
+//! Security (docs/ARCHITECTURE.md, "The web app"): a strict Content-Security-Policy with no
+//! inline script or style; the session cookie is `HttpOnly` and `SameSite=Strict`; every form
+//! that changes something carries a token bound to the session (or to a pre-session cookie
+//! before sign-in, or to the lockout case) and is refused from another origin; pages are never
+//! cached.
+
+mod assets;
+mod error;
+mod guard;
+mod home;
+mod layout;
+mod lockout;
+mod mine;
+mod signin;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use latchkey_app::App;
+use tower::ServiceExt;
+
+pub use assets::Assets;
+
+/// Largest form accepted, in bytes.
+const MAX_FORM: usize = 16 * 1024;
+
+/// Options of the web pages.
+#[derive(Clone, Debug, Default)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (when served over HTTPS, directly or behind a proxy).
+    pub secure_cookies: bool,
+}
+
+/// What every page handler can reach.
+#[derive(Clone)]
+pub(crate) struct WebState {
+    pub app: App,
+    pub config: WebConfig,
+}
+
+/// The Content-Security-Policy of every page: our own scripts, styles and images only.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; manifest-src 'self'; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/// The pages, with `api` answering everything under `/api/` and `/healthz`.
+pub fn router(app: App, config: WebConfig, api: Router) -> Router {
+    let state = WebState { app, config };
+    let pages = Router::new()
+        .route("/", get(home::page))
+        .route("/sign-in", get(signin::page).post(signin::submit))
+        .route("/sign-out", post(signin::sign_out))
+        .route("/doors/{id}/unlock", post(home::unlock))
+        .route("/doors/{id}/lock", post(home::lock))
+        .route("/doors/{id}/mode", post(home::set_mode))
+        .route("/doors/{id}/card", get(home::card_fragment))
+        .route("/codes", get(mine::codes))
+        .route("/codes/{id}/reveal", post(mine::reveal))
+        .route("/codes/{id}/freeze", post(mine::freeze))
+        .route("/codes/{id}/revoke", post(mine::revoke))
+        .route("/household", get(mine::household))
+        .route("/household/guest-codes", post(mine::create_guest_code))
+        .route("/activity", get(mine::activity))
+        .route("/locked-out", get(lockout::page).post(lockout::start))
+        .route("/locked-out/case", get(lockout::case))
+        .route("/locked-out/case/totp", post(lockout::prove_totp))
+        .route("/manifest.webmanifest", get(assets::manifest))
+        .route("/assets/{file}", get(assets::serve))
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(state.clone());
+    pages
+        .fallback(move |req: Request| dispatch(req, api.clone()))
+        .layer(DefaultBodyLimit::max(MAX_FORM))
+        .layer(middleware::from_fn(page_headers))
+}
+
+/// The API's paths go to the API (which answers problem documents); any other unknown path is a
+/// page that says so in words.
+async fn dispatch(req: Request, api: Router) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/api/") || path == "/api" || path == "/healthz" {
+        match api.oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    } else {
+        error::not_found_page().into_response()
+    }
+}
+
+/// Security headers of every page and asset; the API's answers are left as they are.
+async fn page_headers(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let api = path.starts_with("/api/") || path == "/api" || path == "/healthz";
+    let asset = path.starts_with("/assets/");
+    let mut res = next.run(req).await;
+    if api {
+        return res;
+    }
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !asset {
+        // Pages show codes, doors and cases: nothing of them is kept by a browser or a proxy.
+        h.entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    res
+}

@@ -1,0 +1,501 @@
+//! The pages' security, driven in-process on every backend: forms from another site or without
+//! their token change nothing, the lockout case token never appears in a URL, every page carries
+//! the strict Content-Security-Policy, and errors are pages in plain words.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use latchkey_app::directory::{DoorInput, PropertyInput};
+use latchkey_app::people::{MembershipInput, PersonInput};
+use latchkey_app::secrets::Keys;
+use latchkey_app::{App, AppConfig, ManualClock, NoDevices};
+use latchkey_core::model::{DoorKind, DoorMode, Role};
+use latchkey_core::schedule::Schedule;
+use latchkey_core::{DoorId, PropertyId};
+use latchkey_testkit::{TestDb, each_backend};
+use tower::ServiceExt;
+
+const HOST: &str = "localhost:8080";
+const ORIGIN: &str = "http://localhost:8080";
+const EMAIL: &str = "rita@example.org";
+const PASSWORD: &str = "rita-password-2026";
+
+struct World {
+    app: App,
+    router: axum::Router,
+    property: PropertyId,
+    door: DoorId,
+}
+
+async fn world(db: &TestDb) -> World {
+    let clock = Arc::new(ManualClock::new("2026-11-26T12:00:00Z".parse().unwrap()));
+    let app = App::new(
+        db.open().await,
+        Keys::from_master(&[5; 32]),
+        clock,
+        Arc::new(NoDevices),
+        AppConfig::default(),
+    );
+    let admin = app
+        .create_admin("Ada Admin", "admin@example.org", "admin-password-1")
+        .await
+        .unwrap();
+    let root = app.terminal_principal(admin.id).await.unwrap();
+    let property = app
+        .create_property(
+            &root,
+            PropertyInput {
+                name: "Alpha House".into(),
+                address: String::new(),
+                timezone: "Europe/Berlin".into(),
+                policy: Default::default(),
+                office_hours: Schedule::Always,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let unit = app
+        .create_unit(&root, property, "1A", 1, None)
+        .await
+        .unwrap();
+    let door = app
+        .create_door(
+            &root,
+            property,
+            DoorInput {
+                name: "1A entry".into(),
+                kind: DoorKind::UnitEntry,
+                unit_id: Some(unit.id),
+                mode: DoorMode::Normal,
+                pin_slots: 30,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    app.create_person(
+        &root,
+        property,
+        PersonInput {
+            name: "Rita Resident".into(),
+            email: Some(EMAIL.into()),
+            phone: None,
+            password: Some(PASSWORD.into()),
+            membership: MembershipInput {
+                role: Role::Resident,
+                unit_id: Some(unit.id),
+                valid_from: None,
+                valid_until: None,
+            },
+        },
+    )
+    .await
+    .unwrap();
+    let api = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
+    let router = latchkey_web::router(app.clone(), latchkey_web::WebConfig::default(), api);
+    World {
+        app,
+        router,
+        property,
+        door,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The value of `name` set by this answer.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies().iter().find_map(|c| {
+            c.split(';')
+                .next()
+                .and_then(|kv| kv.split_once('='))
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        })
+    }
+
+    /// The form token of the page.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form token");
+        let rest = &self.body[at + 19..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+impl World {
+    async fn send(&self, req: Request<Body>) -> Answer {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: &str) -> Answer {
+        self.send(
+            Request::get(path)
+                .header(header::HOST, HOST)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A form post as a browser on `origin` sends it.
+    async fn post(&self, path: &str, cookie: &str, origin: &str, form: &str) -> Answer {
+        let site = if origin == ORIGIN {
+            "same-origin"
+        } else {
+            "cross-site"
+        };
+        self.send(
+            Request::post(path)
+                .header(header::HOST, HOST)
+                .header(header::ORIGIN, origin)
+                .header("sec-fetch-site", site)
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_owned()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The pre-session cookie and the sign-in form's token, as a browser gets them.
+    async fn sign_in_form(&self) -> (String, String) {
+        let page = self.get("/sign-in", "").await;
+        let pre = page.cookie("latchkey_pre").expect("a pre-session cookie");
+        (format!("latchkey_pre={pre}"), page.csrf())
+    }
+
+    /// Signs Rita in through the page: her cookie header and her session's form token.
+    async fn signed_in(&self) -> (String, String) {
+        let (cookie, csrf) = self.sign_in_form().await;
+        let res = self
+            .post(
+                "/sign-in",
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}&email=rita%40example.org&password={PASSWORD}"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let session = res.cookie("latchkey_session").expect("a session cookie");
+        let cookie = format!("latchkey_session={session}");
+        let home = self.get("/", &cookie).await;
+        (cookie, home.csrf())
+    }
+
+    async fn mode(&self) -> DoorMode {
+        let admin = self.app.terminal_admin(None).await.unwrap();
+        self.app.get_door(&admin, self.door).await.unwrap().mode
+    }
+
+    async fn events(&self) -> i64 {
+        self.app.audit_len().await.unwrap()
+    }
+}
+
+/// Whether an element carries an inline event handler (` onclick=` and the like).
+fn has_event_handler(html: &str) -> bool {
+    html.match_indices(" on").any(|(i, _)| {
+        let rest = &html[i + 3..];
+        let name: String = rest.chars().take_while(char::is_ascii_lowercase).collect();
+        !name.is_empty() && rest[name.len()..].starts_with('=')
+    })
+}
+
+#[tokio::test]
+async fn a_sign_in_posted_from_another_site_is_refused_and_signs_nobody_in() {
+    each_backend("web_cross_site_sign_in", |db| async move {
+        let w = world(&db).await;
+        let (cookie, csrf) = w.sign_in_form().await;
+        let before = w.events().await;
+        let res = w
+            .post(
+                "/sign-in",
+                &cookie,
+                "http://evil.example",
+                &format!("csrf={csrf}&email=rita%40example.org&password={PASSWORD}"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        assert!(
+            res.body.contains("This form came from another site"),
+            "{}",
+            res.body
+        );
+        assert!(res.cookie("latchkey_session").is_none());
+        assert_eq!(
+            w.events().await,
+            before,
+            "nothing is recorded: nobody signed in"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_sign_in_without_the_form_token_is_refused() {
+    each_backend("web_sign_in_without_token", |db| async move {
+        let w = world(&db).await;
+        let (cookie, _) = w.sign_in_form().await;
+        let res = w
+            .post(
+                "/sign-in",
+                &cookie,
+                ORIGIN,
+                &format!("email=rita%40example.org&password={PASSWORD}"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        assert!(res.body.contains("This form has expired"), "{}", res.body);
+        assert!(res.cookie("latchkey_session").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_resident_sets_vacation_mode_from_the_page() {
+    each_backend("web_sets_vacation", |db| async move {
+        let w = world(&db).await;
+        let (cookie, csrf) = w.signed_in().await;
+        let res = w
+            .post(
+                &format!("/doors/{}/mode", w.door.0),
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}&mode=vacation"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        assert_eq!(w.mode().await, DoorMode::Vacation);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_door_form_from_another_site_changes_nothing() {
+    each_backend("web_cross_site_door", |db| async move {
+        let w = world(&db).await;
+        let (cookie, csrf) = w.signed_in().await;
+        let before = w.events().await;
+        let res = w
+            .post(
+                &format!("/doors/{}/mode", w.door.0),
+                &cookie,
+                "http://evil.example",
+                &format!("csrf={csrf}&mode=privacy"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        assert!(res.body.contains("Nothing was changed"), "{}", res.body);
+        assert_eq!(w.mode().await, DoorMode::Normal);
+        assert_eq!(w.events().await, before);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_door_form_with_another_sessions_token_changes_nothing() {
+    each_backend("web_foreign_token", |db| async move {
+        let w = world(&db).await;
+        let (_, theirs) = w.signed_in().await;
+        let (cookie, _) = w.signed_in().await;
+        let before = w.events().await;
+        for form in [
+            format!("csrf={theirs}&mode=privacy"),
+            "mode=privacy".to_owned(),
+            "csrf=&mode=privacy".to_owned(),
+        ] {
+            let res = w
+                .post(&format!("/doors/{}/mode", w.door.0), &cookie, ORIGIN, &form)
+                .await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "{form}");
+            assert!(res.body.contains("This form has expired"), "{}", res.body);
+        }
+        assert_eq!(w.mode().await, DoorMode::Normal);
+        assert_eq!(w.events().await, before);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_told_in_plain_words_on_the_sign_in_page() {
+    each_backend("web_wrong_password", |db| async move {
+        let w = world(&db).await;
+        let (cookie, csrf) = w.sign_in_form().await;
+        let res = w
+            .post(
+                "/sign-in",
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}&email=rita%40example.org&password=not-her-password"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert!(res.header(header::CONTENT_TYPE).starts_with("text/html"));
+        assert!(
+            res.body
+                .contains("The e-mail address or the password is wrong"),
+            "{}",
+            res.body
+        );
+        assert!(res.cookie("latchkey_session").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_lockout_case_token_lives_in_a_cookie_for_the_case_page_never_in_a_url() {
+    each_backend("web_case_token_cookie", |db| async move {
+        let w = world(&db).await;
+        let page = w.get("/locked-out", "").await;
+        let pre = page.cookie("latchkey_pre").unwrap();
+        let cookie = format!("latchkey_pre={pre}");
+        let res = w
+            .post(
+                "/locked-out",
+                &cookie,
+                ORIGIN,
+                &format!(
+                    "csrf={}&property={}&unit=1A&identity=Rita+Resident",
+                    page.csrf(),
+                    w.property.0
+                ),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        assert_eq!(res.header(header::LOCATION), "/locked-out/case");
+        assert!(!res.body.contains("lkc_"));
+        let set = res
+            .cookies()
+            .into_iter()
+            .find(|c| c.starts_with("latchkey_case="))
+            .expect("the case cookie");
+        assert!(set.starts_with("latchkey_case=lkc_"), "{set}");
+        for part in ["Path=/locked-out/case", "HttpOnly", "SameSite=Strict"] {
+            assert!(set.contains(part), "{set} lacks {part}");
+        }
+        let token = res.cookie("latchkey_case").unwrap();
+        let case = w
+            .get("/locked-out/case", &format!("latchkey_case={token}"))
+            .await;
+        assert_eq!(case.status, StatusCode::OK);
+        assert!(case.body.contains("Your lockout case"));
+        assert!(
+            !case.body.contains(&token),
+            "the page never shows the token"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_page_has_the_strict_content_security_policy_and_no_inline_script_or_style() {
+    each_backend("web_csp", |db| async move {
+        let w = world(&db).await;
+        let (cookie, _) = w.signed_in().await;
+        for path in [
+            "/sign-in",
+            "/locked-out",
+            "/",
+            "/codes",
+            "/household",
+            "/activity",
+            "/nope",
+        ] {
+            let page = w.get(path, &cookie).await;
+            let csp = page.header(header::CONTENT_SECURITY_POLICY);
+            for directive in [
+                "default-src 'self'",
+                "script-src 'self'",
+                "style-src 'self'",
+                "frame-ancestors 'none'",
+                "base-uri 'none'",
+                "form-action 'self'",
+            ] {
+                assert!(csp.contains(directive), "{path}: `{csp}` lacks {directive}");
+            }
+            assert_eq!(page.header(header::CACHE_CONTROL), "no-store", "{path}");
+            assert!(
+                !page.body.contains("<style"),
+                "{path} has an inline style sheet"
+            );
+            assert!(!page.body.contains(" style="), "{path} has an inline style");
+            assert!(
+                !page.body.contains("<script>"),
+                "{path} has an inline script"
+            );
+            assert!(
+                !has_event_handler(&page.body),
+                "{path} has an inline event handler"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_page_is_a_page_and_an_unknown_api_path_is_still_a_problem_document() {
+    each_backend("web_not_found", |db| async move {
+        let w = world(&db).await;
+        let page = w.get("/no-such-page", "").await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+        assert!(page.header(header::CONTENT_TYPE).starts_with("text/html"));
+        assert!(page.body.contains("Page not found"));
+        let api = w.get("/api/v1/no-such-thing", "").await;
+        assert_eq!(api.status, StatusCode::NOT_FOUND);
+        assert!(
+            api.header(header::CONTENT_TYPE)
+                .starts_with("application/problem+json")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_page_without_a_session_sends_the_visitor_to_sign_in() {
+    each_backend("web_needs_session", |db| async move {
+        let w = world(&db).await;
+        for path in ["/", "/codes", "/household", "/activity"] {
+            let res = w.get(path, "latchkey_session=lks_forged").await;
+            assert_eq!(res.status, StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(res.header(header::LOCATION), "/sign-in", "{path}");
+        }
+    })
+    .await;
+}
