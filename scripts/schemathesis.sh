@@ -116,8 +116,9 @@ token_for() {
     curl -sf -c "$jar" -H 'Content-Type: application/json' \
         -d "{\"email\":\"$email\",\"password\":\"$password\"}" \
         "$base/api/v1/auth/login" >/dev/null
-    curl -sf -b "$jar" -H 'Content-Type: application/json' -d '{"name":"schemathesis"}' \
-        "$base/api/v1/tokens" \
+    # A cookie-authenticated write must come from the server's own origin.
+    curl -sf -b "$jar" -H "Origin: $base" -H 'Content-Type: application/json' \
+        -d '{"name":"schemathesis"}' "$base/api/v1/tokens" \
         | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
 }
 
