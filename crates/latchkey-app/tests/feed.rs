@@ -120,7 +120,11 @@ async fn a_credential_issued_by_another_process_reaches_the_server_without_a_swe
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        assert!(again, "the revocation reached the server too: {:?}", port.told());
+        assert!(
+            again,
+            "the revocation reached the server too: {:?}",
+            port.told()
+        );
         task.abort();
     })
     .await;
