@@ -180,8 +180,10 @@ pub async fn start_server(
     opts.subscriptions = vec![("zigbee2mqtt/#".into(), qos)];
     opts.manual_acks = external;
     if external {
+        // As `serve` does against an external broker (crates/latchkey/src/mqtt.rs).
         opts.clean_start = false;
         opts.session_expiry_secs = 3600;
+        opts.shared_group = Some("latchkey".into());
     }
     let (handle, rx) = Session::start(opts).unwrap();
     connected(&mut handle.state()).await;
