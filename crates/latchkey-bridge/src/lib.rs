@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use latchkey_app::App;
-use latchkey_app::devices::{DeviceLink, IngestItem};
+use latchkey_app::devices::{AskWhy, DeviceLink, IngestItem};
 use latchkey_mqtt::{ConnState, Inbound, QoS, SessionHandle};
 use latchkey_z2m::{Command, Limits, ParseError, Topics, parse_inbound};
 use sha2::{Digest, Sha256};
@@ -92,6 +92,45 @@ impl Default for IngestOptions {
             limits: Limits::DEFAULT,
             batch_max: 1_000,
         }
+    }
+}
+
+/// How far apart [`run_asker`] sends its `get`s: 20 locks a second, so a building of 500 locks
+/// is asked in 25 s and its Zigbee network never sees a burst.
+pub const ASK_SPACING: Duration = Duration::from_millis(50);
+
+/// Asks every paired lock for its state each time the session connects: the first time as
+/// `start`, every later time as `reconnect` (docs/DEVICES.md, "After an outage, ask"). Runs
+/// until the session closes.
+pub async fn run_asker(app: App, mut state: watch::Receiver<ConnState>, spacing: Duration) {
+    let mut why = AskWhy::Start;
+    loop {
+        let connected = state.wait_for(|s| matches!(s, ConnState::Connected | ConnState::Closed));
+        match connected.await.map(|s| s.clone()) {
+            Ok(ConnState::Connected) => {}
+            _ => return,
+        }
+        // Asked in the background: a disconnect during a long round must not be missed.
+        let round = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                if let Err(e) = app.ask_locks(why, spacing).await {
+                    tracing::error!(error = %e, why = why.as_str(), "asking the locks for their state failed");
+                }
+            })
+        };
+        let lost =
+            state.wait_for(|s| matches!(s, ConnState::Disconnected { .. } | ConnState::Closed));
+        let closed = !matches!(
+            lost.await.map(|s| s.clone()),
+            Ok(ConnState::Disconnected { .. })
+        );
+        // A round cut off by the disconnect starts over after the reconnect.
+        round.abort();
+        if closed {
+            return;
+        }
+        why = AskWhy::Reconnect;
     }
 }
 

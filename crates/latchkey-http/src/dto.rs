@@ -419,12 +419,28 @@ pub struct CommandDto {
     pub requested_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub deadline_at: Timestamp,
-    /// sent | confirmed | failed | unconfirmed (the lock has not reported by the deadline; a
-    /// later report still confirms it)
+    /// `sent` (in flight: the lock has not answered yet), `confirmed` (the lock reported the
+    /// position asked for), `failed` (the lock reported a failure such as a jam, or the command
+    /// could not be delivered; `detail` gives the lock's reason) or `unconfirmed` (no answer by
+    /// the deadline; a later report still confirms it while no newer command was sent to the
+    /// door).
     pub status: String,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub completed_at: Option<Timestamp>,
     pub detail: Option<String>,
+}
+
+impl CommandDto {
+    /// The HTTP status that answers a request that sent this command: 200 once the lock
+    /// confirmed it, 409 once the lock reported a failure (the door is not as asked), 202 while
+    /// the outcome is not known.
+    pub fn http_status(&self) -> axum::http::StatusCode {
+        match self.status.as_str() {
+            "confirmed" => axum::http::StatusCode::OK,
+            "failed" => axum::http::StatusCode::CONFLICT,
+            _ => axum::http::StatusCode::ACCEPTED,
+        }
+    }
 }
 
 impl From<latchkey_app::store::devices::LockCommand> for CommandDto {

@@ -39,6 +39,9 @@ pub use types::{
 struct Actuation {
     target: Bolt,
     due: Instant,
+    /// Started by a remote command (`/set`): a jam is then answered with a failed operation
+    /// event from the `rf` source, as locks that report their operations do.
+    remote: bool,
 }
 
 /// One simulated Zigbee keypad lock. See the module docs.

@@ -537,16 +537,31 @@ pub async fn get_command(conn: &mut Conn, id: i64) -> Result<Option<LockCommand>
     row.as_ref().map(command_row).transpose()
 }
 
-/// Commands of a door not yet confirmed or failed, oldest first.
+/// The open commands of a door that a report received at `now` can answer, oldest first: those
+/// requested at or before `now` (and not before `since`) that are still within their deadline,
+/// and, past its deadline, only the door's most recent command (a newer command takes the
+/// answer over from an older one; docs/DEVICES.md, "Which command a report answers").
 ///
 /// # Errors
 /// `Database` on a failed read.
-pub async fn open_commands(conn: &mut Conn, door: DoorId) -> Result<Vec<LockCommand>> {
+pub async fn answerable_commands(
+    conn: &mut Conn,
+    door: DoorId,
+    now: Timestamp,
+    since: Timestamp,
+) -> Result<Vec<LockCommand>> {
     let rows = sqlx::query(
-        "SELECT id, door_id, action, requested_by, requested_at, deadline_at, status, completed_at, detail \
-         FROM lock_commands WHERE door_id = $1 AND status IN ('sent', 'unconfirmed') ORDER BY id",
+        "SELECT c.id, c.door_id, c.action, c.requested_by, c.requested_at, c.deadline_at, c.status, \
+         c.completed_at, c.detail FROM lock_commands c \
+         WHERE c.door_id = $1 AND c.status IN ('sent', 'unconfirmed') \
+         AND c.requested_at <= $2 AND c.requested_at >= $3 \
+         AND (c.deadline_at >= $2 \
+              OR NOT EXISTS (SELECT 1 FROM lock_commands n WHERE n.id > c.id AND n.door_id = $1)) \
+         ORDER BY c.id",
     )
     .bind(door.0)
+    .bind(to_micros(now))
+    .bind(to_micros(since))
     .fetch_all(conn)
     .await?;
     rows.iter().map(command_row).collect()
@@ -573,6 +588,89 @@ pub async fn set_command_status(
     .bind(id)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+// ---- asking locks for their state ----
+
+/// A lock latchkey asked for its state that has not answered yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Asked {
+    pub name: String,
+    pub asked_at: Timestamp,
+    /// Why it was asked: `start` or `reconnect`.
+    pub why: String,
+    /// When latchkey last stored a change reported by the lock, before the ask.
+    pub last_seen: Option<Timestamp>,
+}
+
+/// Marks the lock `name` as asked for its state at `at`, unless it was asked at or after
+/// `not_before` (by another replica starting at the same time, or a reconnect moments ago).
+/// True when the caller should send the ask.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn mark_asked(
+    conn: &mut Conn,
+    name: &str,
+    why: &str,
+    at: Timestamp,
+    not_before: Timestamp,
+) -> Result<bool> {
+    sqlx::query(
+        "INSERT INTO devices (friendly_name, first_seen) VALUES ($1, $2) \
+         ON CONFLICT (friendly_name) DO NOTHING",
+    )
+    .bind(name.to_owned())
+    .bind(to_micros(at))
+    .execute(&mut *conn)
+    .await?;
+    let done = sqlx::query(
+        "UPDATE devices SET asked_at = $1, asked_why = $2 \
+         WHERE friendly_name = $3 AND (asked_at IS NULL OR asked_at < $4)",
+    )
+    .bind(to_micros(at))
+    .bind(why.to_owned())
+    .bind(name.to_owned())
+    .bind(to_micros(not_before))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every ask not answered yet (few: an index holds only these rows).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn outstanding_asks(conn: &mut Conn) -> Result<Vec<Asked>> {
+    let rows = sqlx::query(
+        "SELECT friendly_name, asked_at, asked_why, last_seen FROM devices WHERE asked_at IS NOT NULL",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Asked {
+                name: r.try_get("friendly_name")?,
+                asked_at: from_micros(r.try_get("asked_at")?)?,
+                why: r
+                    .try_get::<Option<String>, _>("asked_why")?
+                    .unwrap_or_default(),
+                last_seen: opt_from_micros(r.try_get("last_seen")?)?,
+            })
+        })
+        .collect()
+}
+
+/// The lock answered its ask.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn clear_asked(conn: &mut Conn, name: &str) -> Result<()> {
+    sqlx::query("UPDATE devices SET asked_at = NULL, asked_why = NULL WHERE friendly_name = $1")
+        .bind(name.to_owned())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

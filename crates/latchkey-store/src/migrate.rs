@@ -87,6 +87,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_pin_origin.sql"),
         postgres: include_str!("../migrations/postgres/0012_pin_origin.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_lock_asks.sql",
+        sqlite: include_str!("../migrations/sqlite/0013_lock_asks.sql"),
+        postgres: include_str!("../migrations/postgres/0013_lock_asks.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

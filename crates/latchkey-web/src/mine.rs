@@ -523,6 +523,14 @@ fn event_words(
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default()
         ),
+        "lock.jammed" => format!("The {door} is jammed: the bolt did not move fully."),
+        "lock.changed_while_away" => format!(
+            "The {door} was found {} after a break in contact with the lock.",
+            e.data
+                .get("to")
+                .and_then(|s| s.as_str())
+                .unwrap_or("changed")
+        ),
         "lock.alarm" => format!(
             "Alarm at the {door}: {}.",
             e.data

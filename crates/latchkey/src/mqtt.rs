@@ -112,6 +112,13 @@ pub async fn start(
         },
         stats.clone(),
     ));
+    // On start and after every reconnect, each paired lock is asked for its state, so that what
+    // changed while latchkey was away is known (docs/DEVICES.md, "After an outage, ask").
+    tokio::spawn(latchkey_bridge::run_asker(
+        app.clone(),
+        handle.state(),
+        latchkey_bridge::ASK_SPACING,
+    ));
 
     let fleet = match (demo, plan.fleet_broker) {
         (Some((devices, data_dir)), Some((host, port, username, password))) => {

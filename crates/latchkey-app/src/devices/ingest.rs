@@ -55,7 +55,8 @@ enum Target {
 /// doors to mark compromised, presence challenges typed at a door.
 #[derive(Default)]
 struct After {
-    positions: Vec<(DoorId, bool)>,
+    /// Commands answered by this batch, to tell their waiters.
+    answered: Vec<(DoorId, i64, super::Answered)>,
     used_up: Vec<(latchkey_core::CredentialId, DoorId)>,
     forced: Vec<DoorId>,
     presence: Vec<latchkey_core::CredentialId>,
@@ -71,6 +72,8 @@ struct Batch<'a> {
     slots: HashMap<(DoorId, i64), Option<Slot>>,
     /// Slots written in this batch, saved together before the commit.
     dirty: Vec<Slot>,
+    /// Locks asked for their state after an outage that have not answered yet, by name.
+    asked: HashMap<String, repo::Asked>,
 }
 
 impl App {
@@ -94,6 +97,7 @@ impl App {
             policies: HashMap::new(),
             slots: HashMap::new(),
             dirty: Vec::new(),
+            asked: HashMap::new(),
         };
         let identities: Vec<[u8; 32]> = items.iter().filter_map(|i| i.identity).collect();
         let mut fresh = repo::first_sightings(tx.conn(), &identities, now)
@@ -108,6 +112,11 @@ impl App {
             }
         }
         batch.prefetch_slots(tx.conn(), &todo).await?;
+        batch.asked = repo::outstanding_asks(tx.conn())
+            .await?
+            .into_iter()
+            .map(|a| (a.name.clone(), a))
+            .collect();
         for message in todo {
             if batch.apply(tx.conn(), message).await? {
                 stats.applied += 1;
@@ -123,7 +132,7 @@ impl App {
         } = batch;
         repo::save_slots(tx.conn(), &dirty).await?;
         self.commit_at(tx, events, now).await?;
-        self.wake(after.positions, now);
+        self.wake(after.answered);
         for (credential, door) in after.used_up {
             self.devices().credential_changed(credential, &[door]);
             self.case_code_used(credential, door).await;
@@ -140,9 +149,9 @@ impl App {
         Ok(stats)
     }
 
-    /// Wakes callers waiting for doors to reach a position.
-    fn wake(&self, positions: Vec<(DoorId, bool)>, at: Timestamp) {
-        if positions.is_empty() {
+    /// Tells callers waiting for commands how the lock answered them.
+    fn wake(&self, answered: Vec<(DoorId, i64, super::Answered)>) {
+        if answered.is_empty() {
             return;
         }
         let mut map = self
@@ -150,14 +159,12 @@ impl App {
             .waiters
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        for (door, locked) in positions {
-            if let Some(list) = map.get_mut(&door) {
-                let (done, keep): (Vec<_>, Vec<_>) =
-                    list.drain(..).partition(|w| w.want_locked == locked);
-                *list = keep;
-                for w in done {
-                    let _ = w.tx.send(at);
-                }
+        for (door, command, answer) in answered {
+            if let Some(list) = map.get_mut(&door)
+                && let Some(i) = list.iter().position(|w| w.command == command)
+            {
+                let w = list.swap_remove(i);
+                let _ = w.tx.send(answer);
             }
         }
     }
@@ -382,6 +389,11 @@ impl Batch<'_> {
                             .property(ld.property)
                             .data(json!({ "attribute": f.attribute, "error": f.error })),
                     );
+                    // A lock or unlock that Zigbee2MQTT could not deliver has its answer.
+                    if f.verb == latchkey_z2m::PublishVerb::Set && f.attribute == "state" {
+                        let reason = format!("the lock did not take the command: {}", f.error);
+                        self.fail_commands(conn, ld, &reason).await?;
+                    }
                 }
                 Ok(true)
             }

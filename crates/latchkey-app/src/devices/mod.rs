@@ -6,6 +6,7 @@
 //! binary's business: it hands this module parsed messages ([`App::ingest`]) and a
 //! [`DeviceLink`] to send commands through.
 
+mod ask;
 mod batch;
 pub(crate) mod desired;
 mod ingest;
@@ -22,6 +23,7 @@ use latchkey_core::{DoorId, PropertyId};
 use latchkey_z2m::Command;
 use tokio::sync::oneshot;
 
+pub use ask::{AskStats, AskWhy};
 pub(crate) use ingest::LOW_BATTERY;
 pub use ingest::{IngestItem, IngestStats};
 pub use pairing::DeviceView;
@@ -59,12 +61,21 @@ pub(crate) struct Snapshot {
     pub linkquality: Option<i64>,
 }
 
-/// A caller waiting for a door's lock to report a position.
+/// A caller waiting for the lock's answer to its command.
 pub(crate) struct Waiter {
     pub command: i64,
-    pub want_locked: bool,
-    /// Told the instant the confirmation was committed.
-    pub tx: oneshot::Sender<jiff::Timestamp>,
+    /// Told once the answer is committed.
+    pub tx: oneshot::Sender<Answered>,
+}
+
+/// How a lock answered a command, as committed by ingestion.
+#[derive(Clone, Debug)]
+pub(crate) struct Answered {
+    /// `confirmed` or `failed`.
+    pub status: &'static str,
+    pub at: jiff::Timestamp,
+    /// For a failure, the lock's reason.
+    pub detail: Option<String>,
 }
 
 /// Bridge-related state shared by the app's clones.

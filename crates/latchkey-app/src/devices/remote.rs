@@ -2,7 +2,9 @@
 //! modes and schedules apply); for staff on the building's shared doors by their role; on a
 //! unit's own door only inside an entry notice's window or as an emergency with a reason, both
 //! told to the household in the command's transaction (see `entry.rs`). Answered when the lock
-//! reports the new position or at the deadline with "not yet known".
+//! reports the new position (`confirmed`) or a failure such as a jam (`failed`, with the lock's
+//! reason), or at the deadline with "not yet known" (`unconfirmed`). Which report answers which
+//! command is decided in `ingest/lock.rs` (`answer_commands`).
 
 use std::time::Duration;
 
@@ -207,7 +209,6 @@ impl App {
             .or_default()
             .push(Waiter {
                 command: cmd.id,
-                want_locked: action == RemoteAction::Lock,
                 tx: tx_done,
             });
         let command = match action {
@@ -226,10 +227,12 @@ impl App {
             )));
         }
         match tokio::time::timeout(wait, rx_done).await {
-            // Ingestion recorded the confirmation in the same transaction as the report.
-            Ok(Ok(at)) => {
-                cmd.status = "confirmed".into();
-                cmd.completed_at = Some(at);
+            // Ingestion recorded the answer (confirmed, or failed with the lock's reason) in the
+            // same transaction as the report.
+            Ok(Ok(answer)) => {
+                cmd.status = answer.status.into();
+                cmd.completed_at = Some(answer.at);
+                cmd.detail = answer.detail;
                 Ok(cmd)
             }
             _ => {
@@ -268,7 +271,11 @@ impl App {
         let now = self.now();
         let mut tx = self.store().write().await?;
         let current = repo::get_command(tx.conn(), cmd.id).await?;
-        if current.as_ref().is_some_and(|c| c.status == "confirmed") {
+        // The lock's answer may have been committed since the wait ended: it stands.
+        if current
+            .as_ref()
+            .is_some_and(|c| matches!(c.status.as_str(), "confirmed" | "failed"))
+        {
             return Ok(());
         }
         let at = (status != "unconfirmed").then_some(now);

@@ -67,7 +67,8 @@ pub(crate) async fn equipment_fault(
                     .get("credential_id")
                     .and_then(serde_json::Value::as_i64)
                     .is_some_and(|c| theirs.contains(&c));
-            if (e.kind == "lock.alarm" && matches!(alarm, Some("jammed" | "low_battery")))
+            if (e.kind == "lock.alarm" && alarm == Some("low_battery"))
+                || e.kind == "lock.jammed"
                 || failed_slot
             {
                 seqs.push(e.seq);

@@ -38,6 +38,8 @@ pub struct Rig {
     pub stats: Arc<BridgeStats>,
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
     pub broker: Broker,
+    test: String,
+    clock: Arc<dyn latchkey_app::Clock>,
     _db: latchkey_testkit::TestDb,
 }
 
@@ -134,14 +136,38 @@ pub async fn rig_full(
     clock: Arc<dyn latchkey_app::Clock>,
     sensors: Vec<String>,
 ) -> Rig {
+    let fleet_qos = if matches!(broker, Broker::Mosquitto { .. }) {
+        1
+    } else {
+        0
+    };
+    rig_fleet(test, broker, actuation, clock, sensors, fleet_qos).await
+}
+
+/// The server side of a rig: the app, its MQTT session, the bridge (with the asker) and the
+/// reconciler.
+pub struct Server {
+    pub app: App,
+    pub session: latchkey_mqtt::SessionHandle,
+    pub stats: Arc<BridgeStats>,
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts the server side as `serve` does: against the embedded broker QoS 0 and a clean
+/// session; against a Mosquitto QoS 1, a persistent session (clean start off, one hour's
+/// expiry) and acks after the commit.
+pub async fn start_server(
+    test: &str,
+    store: &latchkey_store::Store,
+    broker: &Broker,
+    clock: Arc<dyn latchkey_app::Clock>,
+) -> Server {
     let external = matches!(broker, Broker::Mosquitto { .. });
     let qos = if external {
         QoS::AtLeastOnce
     } else {
         QoS::AtMostOnce
     };
-    let db = latchkey_testkit::TestDb::sqlite(test);
-    let store = db.open().await;
     let (notifier, reconcile_rx) = reconcile::channel();
     let app = App::new(
         store.clone(),
@@ -153,6 +179,12 @@ pub async fn rig_full(
     let mut opts = SessionOptions::new(broker.server_url(), format!("latchkey-{test}"));
     opts.subscriptions = vec![("zigbee2mqtt/#".into(), qos)];
     opts.manual_acks = external;
+    if external {
+        // As `serve` does against an external broker (crates/latchkey/src/mqtt.rs).
+        opts.clean_start = false;
+        opts.session_expiry_secs = 3600;
+        opts.shared_group = Some("latchkey".into());
+    }
     let (handle, rx) = Session::start(opts).unwrap();
     connected(&mut handle.state()).await;
     let stats = Arc::new(BridgeStats::default());
@@ -169,6 +201,11 @@ pub async fn rig_full(
         IngestOptions::default(),
         stats.clone(),
     ))];
+    tasks.push(tokio::spawn(latchkey_bridge::run_asker(
+        app.clone(),
+        handle.state(),
+        Duration::from_millis(10),
+    )));
     tasks.push(tokio::spawn(reconcile::run(
         app.clone(),
         reconcile_rx,
@@ -179,13 +216,39 @@ pub async fn rig_full(
             ..Default::default()
         },
     )));
+    Server {
+        app,
+        session: handle,
+        stats,
+        tasks,
+    }
+}
+
+/// As [`rig_full`], with the virtual locks publishing at `fleet_qos` (0 as Zigbee2MQTT does by
+/// default, or 1).
+pub async fn rig_fleet(
+    test: &str,
+    broker: Broker,
+    actuation: Duration,
+    clock: Arc<dyn latchkey_app::Clock>,
+    sensors: Vec<String>,
+    fleet_qos: u8,
+) -> Rig {
+    let db = latchkey_testkit::TestDb::sqlite(test);
+    let store = db.open().await;
+    let Server {
+        app,
+        session: handle,
+        stats,
+        tasks,
+    } = start_server(test, &store, &broker, clock.clone()).await;
     let (fleet, _task) = latchkey_sim::run(FleetConfig {
         mqtt_host: "127.0.0.1".into(),
         mqtt_port: broker.device_port(),
         client_id: format!("sim-{test}"),
         locks: 2,
         actuation,
-        qos: if external { 1 } else { 0 },
+        qos: fleet_qos,
         sensors,
         ..FleetConfig::default()
     })
@@ -265,11 +328,44 @@ pub async fn rig_full(
         stats,
         tasks,
         broker,
+        test: test.to_owned(),
+        clock,
         _db: db,
     }
 }
 
 impl Rig {
+    /// Stops the server side as a stopped `serve` would be: its session closes (a persistent
+    /// session stays with the broker), ingestion and the reconciler end. The locks keep running.
+    pub async fn stop_server(&mut self) {
+        self.session.close().await;
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Starts the server side again on the same database, as a new `serve` process would.
+    pub async fn start_server(&mut self) {
+        let s = start_server(&self.test, &self.store, &self.broker, self.clock.clone()).await;
+        self.app = s.app;
+        self.session = s.session;
+        self.stats = s.stats;
+        self.tasks = s.tasks;
+    }
+
+    /// The lock's position and door as latchkey last stored them.
+    pub async fn stored_state(&self, lock: &str) -> (String, String) {
+        let d = self
+            .app
+            .list_devices(&self.admin)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|d| d.device.friendly_name == lock)
+            .expect("the lock is known");
+        (d.device.lock_state, d.device.door_state)
+    }
+
     pub async fn pin(&self, pin: &str) -> CredentialId {
         let unit = self
             .app

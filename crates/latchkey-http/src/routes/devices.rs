@@ -104,20 +104,17 @@ async fn command(
             Duration::from_secs(wait),
         )
         .await?;
-    let status = if cmd.status == "confirmed" {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok((status, Json(cmd.into())))
+    let cmd: CommandDto = cmd.into();
+    Ok((cmd.http_status(), Json(cmd)))
 }
 
-/// Unlocks a door remotely. 200 when the lock reported it unlocked; 202 when it has not
-/// reported by the deadline (the outcome is not yet known: follow `/commands/{id}`). Staff open
-/// a unit's own door only inside an entry notice's window or with an emergency reason; the
-/// household is told either way.
+/// Unlocks a door remotely. 200 when the lock reported it unlocked; 409 as soon as the lock
+/// reported a failure (a jam: `status` is `failed` and `detail` gives the lock's reason); 202
+/// when it has not answered by the deadline (the outcome is not yet known: follow
+/// `/commands/{id}`). Staff open a unit's own door only inside an entry notice's window or with
+/// an emergency reason; the household is told either way.
 #[utoipa::path(post, path = "/api/v1/doors/{id}/unlock", tag = "devices", params(("id" = i64, Path)), request_body = CommandBody,
-    responses((status = 200, body = CommandDto), (status = 202, body = CommandDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, body = CommandDto), (status = 202, body = CommandDto), (status = 403, body = Problem), (status = 409, body = CommandDto, description = "The lock reported a failure, e.g. a jam"), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn unlock(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -129,7 +126,7 @@ pub async fn unlock(
 
 /// Locks a door remotely; answers like unlock.
 #[utoipa::path(post, path = "/api/v1/doors/{id}/lock", tag = "devices", params(("id" = i64, Path)), request_body = CommandBody,
-    responses((status = 200, body = CommandDto), (status = 202, body = CommandDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, body = CommandDto), (status = 202, body = CommandDto), (status = 403, body = Problem), (status = 409, body = CommandDto, description = "The lock reported a failure, e.g. a jam"), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn lock(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -139,7 +136,8 @@ pub async fn lock(
     command(s, who, id, RemoteAction::Lock, b).await
 }
 
-/// One remote command and how far it got.
+/// One remote command and how far it got: `sent` while the lock has not answered, then
+/// `confirmed`, `failed` (with the lock's reason) or `unconfirmed`.
 #[utoipa::path(get, path = "/api/v1/commands/{id}", tag = "devices", params(("id" = i64, Path)),
     responses((status = 200, body = CommandDto), (status = 404, body = Problem)))]
 pub async fn get_command(

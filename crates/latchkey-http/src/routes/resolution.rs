@@ -28,6 +28,9 @@ fn wait_of(seconds: Option<u64>) -> Result<Duration, AppError> {
     }
 }
 
+/// 200 once the lock confirmed the opening, otherwise 202 (the body's `status` says `sent`,
+/// `unconfirmed`, or `failed` with the lock's reason): an opening is recorded, told and, for
+/// staff, charged whatever the lock answers, so it is never answered as a refused request.
 fn command_status(c: &CommandDto) -> StatusCode {
     if c.status == "confirmed" {
         StatusCode::OK
@@ -75,7 +78,8 @@ pub struct OpenBody {
 }
 
 /// A spare-key holder opens the unit's door remotely for a proven case (once per spare key and
-/// case). 200 when the lock reported it open, 202 when not yet known.
+/// case). 200 when the lock reported it open, 202 otherwise (not yet known, or `failed` with
+/// the lock's reason).
 #[utoipa::path(post, path = "/api/v1/lockouts/{id}/spare-unlock", tag = "lockouts", params(("id" = i64, Path)),
     request_body = OpenBody,
     responses((status = 200, body = CommandDto), (status = 202, body = CommandDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]

@@ -61,7 +61,7 @@ impl VirtualLock {
             }
         };
         out.push(self.event(ok_action, SOURCE_RF, user));
-        self.start_actuation(target, now, out);
+        self.start_actuation(target, true, now, out);
     }
 
     pub(super) fn set_pin_code(&mut self, value: &Value, out: &mut Vec<Message>) {

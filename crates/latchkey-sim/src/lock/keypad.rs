@@ -39,7 +39,7 @@ impl VirtualLock {
                     alarm.insert("action_user".into(), json!(i));
                     out.push(Message::state(alarm));
                 }
-                self.start_actuation(Bolt::Unlocked, now, &mut out);
+                self.start_actuation(Bolt::Unlocked, false, now, &mut out);
                 KeypadOutcome::Opened { slot: i }
             }
             Some(i) if self.slots[usize::from(i)].status == SlotStatus::Enabled => {

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     Actuation, Bolt, DoorState, NO_USER, PinWriteMode, SOURCE_INDETERMINATE, SOURCE_MANUAL,
-    VirtualLock,
+    SOURCE_RF, VirtualLock,
 };
 use crate::message::Message;
 
@@ -82,7 +82,7 @@ impl VirtualLock {
         if let Some(a) = self.actuation
             && a.due <= now
         {
-            self.complete_actuation(a.target, a.due, &mut out);
+            self.complete_actuation(a.target, a.remote, a.due, &mut out);
         }
         if let Some(at) = self.relock_at
             && at <= now
@@ -93,7 +93,7 @@ impl VirtualLock {
                     self.relock_when_closed = true;
                 } else {
                     out.push(self.event("auto_lock", SOURCE_INDETERMINATE, NO_USER));
-                    self.start_actuation(Bolt::Locked, now, &mut out);
+                    self.start_actuation(Bolt::Locked, false, now, &mut out);
                 }
             }
         }
@@ -102,7 +102,9 @@ impl VirtualLock {
 
     // ----- test and demo knobs -----
 
-    /// Jam mode: while on, every actuation ends `not_fully_locked` with `door_state: error_jammed`.
+    /// Jam mode: while on, every actuation ends `not_fully_locked` with `door_state: error_jammed`;
+    /// one started by a remote command also reports its failure (`lock_failure_invalid_pin_or_id`
+    /// or `unlock_…` from the `rf` source).
     pub fn set_jam(&mut self, on: bool) {
         self.jam = on;
     }
@@ -167,25 +169,49 @@ impl VirtualLock {
         Message::state(self.cached())
     }
 
-    pub(super) fn start_actuation(&mut self, target: Bolt, now: Instant, out: &mut Vec<Message>) {
+    pub(super) fn start_actuation(
+        &mut self,
+        target: Bolt,
+        remote: bool,
+        now: Instant,
+        out: &mut Vec<Message>,
+    ) {
         if self.cfg.actuation.is_zero() {
             self.actuation = None;
-            self.complete_actuation(target, now, out);
+            self.complete_actuation(target, remote, now, out);
         } else {
             self.actuation = Some(Actuation {
                 target,
                 due: now + self.cfg.actuation,
+                remote,
             });
         }
     }
 
-    fn complete_actuation(&mut self, target: Bolt, at: Instant, out: &mut Vec<Message>) {
+    fn complete_actuation(
+        &mut self,
+        target: Bolt,
+        remote: bool,
+        at: Instant,
+        out: &mut Vec<Message>,
+    ) {
         self.actuation = None;
         self.battery = (self.battery - self.cfg.battery_drain_per_actuation).max(0.0);
         if self.jam {
             self.bolt = Bolt::NotFullyLocked;
             self.door_error = Some(DoorState::ErrorJammed);
             self.relock_at = None;
+            if remote {
+                // The operation failed: one message with the failure event and the jammed
+                // position, as Zigbee2MQTT merges an operation event with the cached fields.
+                let failed = if target == Bolt::Locked {
+                    "lock_failure_invalid_pin_or_id"
+                } else {
+                    "unlock_failure_invalid_pin_or_id"
+                };
+                out.push(self.event(failed, SOURCE_RF, NO_USER));
+                return;
+            }
         } else {
             self.bolt = target;
             if self.door_error == Some(DoorState::ErrorJammed) {

@@ -582,9 +582,17 @@ fn a_jammed_lock_ends_not_fully_locked_and_reports_error_jammed() {
     set(&mut l, json!({"state":"UNLOCK"}), t0);
     l.set_jam(true);
     let out = set(&mut l, json!({"state":"LOCK"}), t0);
+    assert_eq!(out.len(), 2, "{out:?}");
     assert_eq!(field(&out[1], "lock_state"), json!("not_fully_locked"));
     assert_eq!(field(&out[1], "state"), json!("UNLOCK"));
     assert_eq!(field(&out[1], "door_state"), json!("error_jammed"));
+    // The remote operation failed, said by the `rf` source with no user.
+    assert_eq!(
+        field(&out[1], "action"),
+        json!("lock_failure_invalid_pin_or_id")
+    );
+    assert_eq!(field(&out[1], "action_source_name"), json!("rf"));
+    assert_eq!(field(&out[1], "action_user"), json!(65535));
     l.set_jam(false);
     let out = set(&mut l, json!({"state":"LOCK"}), t0);
     assert_eq!(field(&out[1], "lock_state"), json!("locked"));

@@ -12,7 +12,43 @@ use serde_json::json;
 
 use super::{Batch, LOW_BATTERY, alarm};
 use crate::Result;
-use crate::devices::{LockDoor, Snapshot};
+use crate::devices::{Answered, LockDoor, Snapshot};
+
+/// How late a report may come and still answer a command: a lock acts within seconds; a report
+/// ten minutes on is about something else.
+const LATE_ANSWER: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
+
+/// What in a report says the bolt is jammed, if anything.
+fn jam_signal(r: &LockReport) -> Option<&'static str> {
+    if r.lock_state == Some(BoltState::NotFullyLocked) {
+        Some("not_fully_locked")
+    } else if r.door_state == Some(DoorState::ErrorJammed) {
+        Some("error_jammed")
+    } else if r.alarm.as_deref() == Some("deadbolt_jammed") {
+        Some("deadbolt_jammed")
+    } else {
+        None
+    }
+}
+
+fn jam_reason(signal: &str) -> String {
+    match signal {
+        "not_fully_locked" => {
+            "the lock is jammed: the bolt did not move fully (lock_state not_fully_locked)".into()
+        }
+        other => format!("the lock is jammed ({other})"),
+    }
+}
+
+fn is_failure(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::UnlockFailureInvalidPinOrId
+            | Action::LockFailureInvalidPinOrId
+            | Action::UnlockFailureInvalidSchedule
+            | Action::LockFailureInvalidSchedule
+    )
+}
 
 impl Batch<'_> {
     pub(super) async fn lock_report(
@@ -26,49 +62,91 @@ impl Batch<'_> {
     ) -> Result<()> {
         let (door, prop) = (ld.door, ld.property);
         self.track_open(door, prop, after);
-        if before.lock_state != after.lock_state {
-            match after.lock_state.as_str() {
-                "locked" | "unlocked" => {
-                    let locked = after.lock_state == "locked";
-                    self.events.push(
-                        NewEvent::new(
-                            if locked {
-                                "lock.locked"
-                            } else {
-                                "lock.unlocked"
-                            },
-                            format!("door:{door}"),
-                        )
-                        .property(prop)
-                        .data(json!({ "lock": name, "from": before.lock_state })),
-                    );
-                }
-                "not_fully_locked" => self.events.push(alarm(
-                    "jammed",
-                    "critical",
-                    door,
-                    prop,
-                    json!({ "lock": name }),
-                )),
-                _ => {}
-            }
+        let reports_position = r.lock_state.is_some() || r.state.is_some();
+        // The first report with a position after an ask answers it (`ask.rs`).
+        let asked = if reports_position {
+            self.asked.remove(name)
+        } else {
+            None
+        };
+        if let Some(a) = &asked {
+            repo::clear_asked(conn, name).await?;
+            self.changed_while_away(ld, name, a, before, after);
+        }
+        if before.lock_state != after.lock_state
+            && asked.is_none()
+            && let "locked" | "unlocked" = after.lock_state.as_str()
+        {
+            let locked = after.lock_state == "locked";
+            self.events.push(
+                NewEvent::new(
+                    if locked {
+                        "lock.locked"
+                    } else {
+                        "lock.unlocked"
+                    },
+                    format!("door:{door}"),
+                )
+                .property(prop)
+                .data(json!({ "lock": name, "from": before.lock_state })),
+            );
+        }
+        // Which command this report answers, and how (docs/DEVICES.md, "Which command a report
+        // answers"). A jam fails a command when the lock newly reports it, or reports it with a
+        // failed operation; a jam already known, repeated in the cached fields of every later
+        // message, answers nothing. A failed operation from a remote source is the lock's answer
+        // to a command, never a person at the keypad.
+        let jam = jam_signal(r);
+        let was_jammed =
+            before.lock_state == "not_fully_locked" || before.door_state == "error_jammed";
+        let refused = r
+            .action
+            .as_ref()
+            .filter(|a| is_failure(a) && r.action_source == Some(ActionSource::Rf));
+        let failure = match (jam, refused) {
+            (Some(signal), _) if !was_jammed || refused.is_some() => Some(jam_reason(signal)),
+            (_, Some(a)) => Some(format!("the lock refused the command ({})", a.as_str())),
+            _ => None,
+        };
+        let failed = match &failure {
+            Some(reason) => self.fail_commands(conn, ld, reason).await?,
+            None => Vec::new(),
+        };
+        if let Some(signal) = jam
+            && (!was_jammed || !failed.is_empty())
+        {
+            // A jam is its own event: never an access denial, never a wrong code.
+            self.events.push(
+                NewEvent::new("lock.jammed", format!("door:{door}"))
+                    .property(prop)
+                    .data(json!({
+                        "lock": name, "signal": signal, "alarm": "jammed", "severity": "critical",
+                        "commands": failed,
+                    })),
+            );
+        } else if let Some(a) = refused
+            && failed.is_empty()
+        {
+            // A refusal no command of latchkey's was waiting for (another controller's).
+            self.events.push(
+                NewEvent::new("lock.event", format!("door:{door}"))
+                    .property(prop)
+                    .data(
+                        json!({ "action": a.as_str(), "method": "remote", "slot": r.action_user }),
+                    ),
+            );
         }
         // A command is confirmed by a report of the position it asked for, whether or not the
         // position changed (locking a locked door is confirmed by the lock saying "locked").
-        let reports_position = r.lock_state.is_some() || r.state.is_some();
-        if reports_position && matches!(after.lock_state.as_str(), "locked" | "unlocked") {
-            self.confirm_commands(conn, door, prop, after.lock_state == "locked")
+        if failure.is_none()
+            && reports_position
+            && matches!(after.lock_state.as_str(), "locked" | "unlocked")
+        {
+            self.confirm_commands(conn, ld, after.lock_state == "locked")
                 .await?;
         }
         if before.door_state != after.door_state {
             match r.door_state {
-                Some(DoorState::ErrorJammed) => self.events.push(alarm(
-                    "jammed",
-                    "critical",
-                    door,
-                    prop,
-                    json!({ "lock": name }),
-                )),
                 Some(DoorState::ErrorForcedOpen) => {
                     self.after.forced.push(door);
                     self.events.push(alarm(
@@ -143,13 +221,8 @@ impl Batch<'_> {
                     ));
                 }
                 "duress" => self.duress(conn, door, prop, r.action_user).await?,
-                "deadbolt_jammed" => self.events.push(alarm(
-                    "jammed",
-                    "critical",
-                    door,
-                    prop,
-                    json!({ "lock": name }),
-                )),
+                // Recorded above as `lock.jammed`.
+                "deadbolt_jammed" => {}
                 other => {
                     self.events
                         .push(alarm(other, "warning", door, prop, json!({ "lock": name })))
@@ -157,8 +230,15 @@ impl Batch<'_> {
             }
         }
         if let Some(action) = &r.action {
-            self.action(conn, ld, action, r.action_source, r.action_user)
-                .await?;
+            self.action(
+                conn,
+                ld,
+                action,
+                r.action_source,
+                r.action_user,
+                jam.is_some(),
+            )
+            .await?;
         }
         for (n, rep) in &r.users {
             self.slot_read(conn, ld, i64::from(*n), rep.status).await?;
@@ -214,27 +294,123 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Confirms the commands this report of a position answers.
     async fn confirm_commands(
         &mut self,
         conn: &mut Conn,
-        door: DoorId,
-        prop: PropertyId,
+        ld: LockDoor,
         locked: bool,
     ) -> Result<()> {
         let want = if locked { "lock" } else { "unlock" };
-        for c in repo::open_commands(conn, door).await? {
+        for c in self.answerable(conn, ld.door).await? {
             if c.action == want {
                 repo::set_command_status(conn, c.id, "confirmed", Some(self.now), None).await?;
                 self.events.push(
-                    NewEvent::new("lock.command_confirmed", format!("door:{door}"))
-                        .property(prop)
+                    NewEvent::new("lock.command_confirmed", format!("door:{}", ld.door))
+                        .property(ld.property)
                         .actor(c.requested_by)
                         .data(json!({ "command": c.id, "action": c.action })),
                 );
+                self.after.answered.push((
+                    ld.door,
+                    c.id,
+                    Answered {
+                        status: "confirmed",
+                        at: self.now,
+                        detail: None,
+                    },
+                ));
             }
         }
-        self.after.positions.push((door, locked));
         Ok(())
+    }
+
+    /// Fails, with the lock's reason, every command this report answers; returns their ids.
+    pub(super) async fn fail_commands(
+        &mut self,
+        conn: &mut Conn,
+        ld: LockDoor,
+        reason: &str,
+    ) -> Result<Vec<i64>> {
+        let mut ids = Vec::new();
+        for c in self.answerable(conn, ld.door).await? {
+            repo::set_command_status(conn, c.id, "failed", Some(self.now), Some(reason)).await?;
+            self.events.push(
+                NewEvent::new("lock.command_failed", format!("door:{}", ld.door))
+                    .property(ld.property)
+                    .actor(c.requested_by)
+                    .data(json!({ "command": c.id, "action": c.action, "detail": reason })),
+            );
+            self.after.answered.push((
+                ld.door,
+                c.id,
+                Answered {
+                    status: "failed",
+                    at: self.now,
+                    detail: Some(reason.to_owned()),
+                },
+            ));
+            ids.push(c.id);
+        }
+        Ok(ids)
+    }
+
+    /// The door's commands a report received now can answer; see
+    /// [`repo::answerable_commands`]. A report later than [`LATE_ANSWER`] after a command is
+    /// not its answer.
+    async fn answerable(
+        &mut self,
+        conn: &mut Conn,
+        door: DoorId,
+    ) -> Result<Vec<repo::LockCommand>> {
+        let since = self.now.checked_sub(LATE_ANSWER).unwrap_or(self.now);
+        let mut open = repo::answerable_commands(conn, door, self.now, since).await?;
+        // Answered earlier in this batch (not yet visible as such to the query's caller).
+        open.retain(|c| {
+            !self
+                .after
+                .answered
+                .iter()
+                .any(|(d, id, _)| *d == door && *id == c.id)
+        });
+        Ok(open)
+    }
+
+    /// Records that the answer to an ask after an outage shows a change made while latchkey
+    /// was away, with the gap's bounds.
+    fn changed_while_away(
+        &mut self,
+        ld: LockDoor,
+        name: &str,
+        asked: &repo::Asked,
+        before: &Snapshot,
+        after: &Snapshot,
+    ) {
+        let known = |s: &str| s != "unknown";
+        let lock_changed = known(&before.lock_state) && before.lock_state != after.lock_state;
+        let door_changed = known(&before.door_state)
+            && known(&after.door_state)
+            && before.door_state != after.door_state;
+        if !lock_changed && !door_changed {
+            return;
+        }
+        tracing::warn!(
+            lock = %name, from = %before.lock_state, to = %after.lock_state,
+            door_from = %before.door_state, door_to = %after.door_state,
+            last_heard = ?asked.last_seen, answered = %self.now,
+            "the lock changed while latchkey was away; recorded as lock.changed_while_away"
+        );
+        self.events.push(
+            NewEvent::new("lock.changed_while_away", format!("door:{}", ld.door))
+                .property(ld.property)
+                .data(json!({
+                    "lock": name,
+                    "from": before.lock_state, "to": after.lock_state,
+                    "door_from": before.door_state, "door_to": after.door_state,
+                    "gap_from": asked.last_seen, "gap_to": self.now,
+                    "asked_at": asked.asked_at, "why": asked.why,
+                })),
+        );
     }
 
     async fn credential_in(
@@ -282,6 +458,7 @@ impl Batch<'_> {
         action: &Action,
         source: Option<ActionSource>,
         user: Option<u16>,
+        jammed: bool,
     ) -> Result<()> {
         let (door, prop) = (ld.door, ld.property);
         let method = match source {
@@ -356,6 +533,11 @@ impl Batch<'_> {
             | Action::LockFailureInvalidPinOrId
             | Action::UnlockFailureInvalidSchedule
             | Action::LockFailureInvalidSchedule => {
+                // From a remote source it is the lock's answer to a command (`lock_report`);
+                // from someone who holds a code, on a jammed lock, it is the jam.
+                if source == Some(ActionSource::Rf) || (jammed && user.is_some()) {
+                    return Ok(());
+                }
                 let reason = if matches!(
                     action,
                     Action::UnlockFailureInvalidSchedule | Action::LockFailureInvalidSchedule
