@@ -161,7 +161,10 @@ run_st() {
 # Revoking a session or token may hit the run's own token and leave every later request
 # unauthenticated, so those two operations run last, each role with a token of their own.
 revoking=(--include-operation-id revoke_token --include-operation-id revoke_session)
-not_revoking=(--exclude-operation-id revoke_token --exclude-operation-id revoke_session)
+# The live stream (`stream`) never ends, so schemathesis cannot read a whole answer; it is
+# tested over HTTP by crates/latchkey/tests/stream.rs instead.
+not_revoking=(--exclude-operation-id revoke_token --exclude-operation-id revoke_session
+    --exclude-operation-id stream)
 
 started=$SECONDS
 status=0

@@ -69,6 +69,7 @@ class Server:
             text=True,
         )
         self.port = None
+        self.mqtt = None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
@@ -77,6 +78,9 @@ class Server:
             found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
             if found:
                 self.port = int(found.group(1))
+            broker = re.search(r"mqtt broker on (mqtt://\S+)", line)
+            if broker:
+                self.mqtt = broker.group(1)
             if line.startswith("demo building") and self.port:
                 break
         if not self.port:
@@ -84,6 +88,14 @@ class Server:
             pytest.fail("latchkey serve --demo did not start; see " + self.dir)
         # Pages load from localhost (not an IP): the browser's idea of the site must be a name.
         self.base = f"http://localhost:{self.port}"
+
+    def sim(self, *args):
+        """Acts at a virtual lock as a person there would (`latchkey sim ...`)."""
+        subprocess.run(
+            [binary(), "sim", args[0], "--mqtt-url", self.mqtt, *args[1:]],
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self):
         if self.proc.poll() is None:

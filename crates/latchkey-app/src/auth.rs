@@ -144,19 +144,33 @@ impl App {
         let grant = grants::find(&mut conn, kind, &secrets::token_digest(token))
             .await?
             .ok_or_else(|| AppError::Unauthenticated("unknown session or token".into()))?;
-        if grant.revoked_at.is_some() {
-            return Err(AppError::Unauthenticated(
-                "this session or token was revoked".into(),
-            ));
-        }
-        if grant.expires_at.is_some_and(|e| e <= now) {
-            return Err(AppError::Unauthenticated("this session has expired".into()));
-        }
+        still_valid(&grant, now)?;
         let via = match kind {
             GrantKind::Session => Via::Session(grant.id),
             GrantKind::ApiToken => Via::ApiToken(grant.id),
         };
         self.principal_with(&mut conn, grant.person_id, via).await
+    }
+
+    /// The caller as of now, read again from their session or token: what a long-lived
+    /// request (a live stream) calls to learn that it was revoked or expired, or that the
+    /// person's memberships changed.
+    ///
+    /// # Errors
+    /// `Unauthenticated` when the session or token is gone, revoked or expired.
+    pub async fn recheck(&self, who: &Principal) -> Result<Principal> {
+        let (kind, id) = match who.via() {
+            Via::Session(id) => (GrantKind::Session, id),
+            Via::ApiToken(id) => (GrantKind::ApiToken, id),
+            Via::Terminal => return self.terminal_principal(who.id()).await,
+        };
+        let mut conn = self.store().read().await?;
+        let grant = grants::get(&mut conn, kind, id)
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated("unknown session or token".into()))?;
+        still_valid(&grant, self.now())?;
+        self.principal_with(&mut conn, grant.person_id, who.via())
+            .await
     }
 
     async fn principal_with(
@@ -340,4 +354,17 @@ impl App {
             NewEvent::new("person.password_set", format!("person:{person}")).actor(Some(who.id()));
         self.commit_with(tx, vec![ev]).await
     }
+}
+
+/// Refuses a revoked or expired grant.
+fn still_valid(grant: &Grant, now: jiff::Timestamp) -> Result<()> {
+    if grant.revoked_at.is_some() {
+        return Err(AppError::Unauthenticated(
+            "this session or token was revoked".into(),
+        ));
+    }
+    if grant.expires_at.is_some_and(|e| e <= now) {
+        return Err(AppError::Unauthenticated("this session has expired".into()));
+    }
+    Ok(())
 }

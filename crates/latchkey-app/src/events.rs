@@ -1,11 +1,13 @@
 //! Reading the audit log with filters and cursor paging, verifying its keyed chain, and signing
 //! and checking anchors of its head.
 
-use latchkey_core::PropertyId;
+use std::collections::BTreeSet;
+
 use latchkey_core::chain::anchor::{Anchor, AnchorBreak, AnchorSummary};
+use latchkey_core::{PersonId, PropertyId};
 use latchkey_store::audit::{self, EventFilter, VerifyOutcome};
 use latchkey_store::records::Event;
-use latchkey_store::{credentials, people, property};
+use latchkey_store::{Conn, credentials, people, property};
 
 use crate::authz::Principal;
 use crate::{App, Result};
@@ -13,9 +15,100 @@ use crate::{App, Result};
 /// At most this many events per page.
 pub const MAX_PAGE: u32 = 500;
 
+/// Who may read which events of the log: the one rule behind the events API and the live
+/// stream. Staff read their properties' logs; everyone else reads what they did and what
+/// happened to them, their units, their units' doors and credentials, and their households.
+#[derive(Clone, Debug)]
+pub(crate) struct Visibility {
+    /// An admin: every event.
+    pub all: bool,
+    pub staff: Vec<PropertyId>,
+    /// Properties where the caller stands without being staff.
+    pub others: Vec<PropertyId>,
+    pub me: PersonId,
+    /// At `others`: the subjects whose events the caller reads besides their own doings.
+    pub subjects: BTreeSet<String>,
+}
+
+impl Visibility {
+    /// The caller's view of the log, limited to `property` when given.
+    ///
+    /// # Errors
+    /// `NotFound` when `property` names a property the caller has no standing at.
+    pub(crate) async fn of(
+        conn: &mut Conn,
+        who: &Principal,
+        property: Option<PropertyId>,
+    ) -> Result<Visibility> {
+        let props: Vec<PropertyId> = match property {
+            Some(p) => {
+                who.member(p)?;
+                vec![p]
+            }
+            None => match who.visible_properties() {
+                Some(v) => v,
+                None => {
+                    return Ok(Visibility {
+                        all: true,
+                        staff: Vec::new(),
+                        others: Vec::new(),
+                        me: who.id(),
+                        subjects: BTreeSet::new(),
+                    });
+                }
+            },
+        };
+        let (staff, others): (Vec<PropertyId>, Vec<PropertyId>) =
+            props.into_iter().partition(|p| who.staff(*p).is_ok());
+        let mut subjects = BTreeSet::from([format!("person:{}", who.id())]);
+        for p in &others {
+            let units = who.units(*p);
+            let resident_of = who.resident_units(*p);
+            for u in &units {
+                subjects.insert(format!("unit:{u}"));
+            }
+            for d in property::list_doors(conn, *p).await? {
+                if d.unit_id.is_some_and(|u| units.contains(&u)) {
+                    subjects.insert(format!("door:{}", d.id));
+                }
+            }
+            for c in credentials::list_credentials(conn, *p, None).await? {
+                if c.person_id == who.id() || c.unit_id.is_some_and(|u| resident_of.contains(&u)) {
+                    subjects.insert(format!("credential:{}", c.id));
+                }
+            }
+            for m in people::list_memberships(conn, *p).await? {
+                if m.unit_id.is_some_and(|u| resident_of.contains(&u)) {
+                    subjects.insert(format!("person:{}", m.person_id));
+                }
+            }
+        }
+        Ok(Visibility {
+            all: false,
+            staff,
+            others,
+            me: who.id(),
+            subjects,
+        })
+    }
+
+    /// Whether the caller may read `e`: the same rule as the queries of [`App::list_events`].
+    pub(crate) fn admits(&self, e: &Event) -> bool {
+        if self.all {
+            return true;
+        }
+        match e.property_id {
+            Some(p) if self.staff.contains(&p) => true,
+            Some(p) if self.others.contains(&p) => {
+                e.actor_id == Some(self.me) || self.subjects.contains(&e.subject)
+            }
+            _ => false,
+        }
+    }
+}
+
 impl App {
-    /// Events the caller may read, newest first. Staff read their properties' logs; everyone
-    /// else reads what they did and what happened to them, their units, doors and credentials.
+    /// Events the caller may read, newest first (see [`Visibility`]).
     ///
     /// # Errors
     /// `NotFound` when a property filter names a property the caller has no standing at.
@@ -26,62 +119,22 @@ impl App {
         mut filter: EventFilter,
     ) -> Result<Vec<Event>> {
         filter.limit = filter.limit.clamp(1, MAX_PAGE);
-        let props: Vec<PropertyId> = match property_filter {
-            Some(p) => {
-                who.member(p)?;
-                vec![p]
-            }
-            None => match who.visible_properties() {
-                Some(v) => v,
-                None => {
-                    filter.properties = None;
-                    let mut conn = self.store().read().await?;
-                    return Ok(audit::query(&mut conn, &filter).await?);
-                }
-            },
-        };
-        let staff: Vec<PropertyId> = props
-            .iter()
-            .copied()
-            .filter(|p| who.staff(*p).is_ok())
-            .collect();
-        let mut out = Vec::new();
         let mut conn = self.store().read().await?;
-        if !staff.is_empty() {
+        let view = Visibility::of(&mut conn, who, property_filter).await?;
+        if view.all {
+            filter.properties = None;
+            return Ok(audit::query(&mut conn, &filter).await?);
+        }
+        let mut out = Vec::new();
+        if !view.staff.is_empty() {
             let mut f = filter.clone();
-            f.properties = Some(staff.clone());
+            f.properties = Some(view.staff.clone());
             out.extend(audit::query(&mut conn, &f).await?);
         }
-        let others: Vec<PropertyId> = props.into_iter().filter(|p| !staff.contains(p)).collect();
-        if !others.is_empty() {
-            let mut subjects = vec![format!("person:{}", who.id())];
-            for p in &others {
-                let units = who.units(*p);
-                let resident_of = who.resident_units(*p);
-                for u in &units {
-                    subjects.push(format!("unit:{u}"));
-                }
-                for d in property::list_doors(&mut conn, *p).await? {
-                    if d.unit_id.is_some_and(|u| units.contains(&u)) {
-                        subjects.push(format!("door:{}", d.id));
-                    }
-                }
-                for c in credentials::list_credentials(&mut conn, *p, None).await? {
-                    if c.person_id == who.id()
-                        || c.unit_id.is_some_and(|u| resident_of.contains(&u))
-                    {
-                        subjects.push(format!("credential:{}", c.id));
-                    }
-                }
-                for m in people::list_memberships(&mut conn, *p).await? {
-                    if m.unit_id.is_some_and(|u| resident_of.contains(&u)) {
-                        subjects.push(format!("person:{}", m.person_id));
-                    }
-                }
-            }
+        if !view.others.is_empty() {
             let mut f = filter.clone();
-            f.properties = Some(others);
-            f.visible_to = Some((who.id(), subjects));
+            f.properties = Some(view.others.clone());
+            f.visible_to = Some((view.me, view.subjects.iter().cloned().collect()));
             out.extend(audit::query(&mut conn, &f).await?);
         }
         out.sort_by_key(|e| std::cmp::Reverse(e.seq));

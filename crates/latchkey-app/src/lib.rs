@@ -20,6 +20,7 @@ pub mod events;
 mod feed;
 pub mod incidents;
 pub mod limits;
+pub mod live;
 pub mod lockout;
 mod mint;
 pub mod pages;
@@ -132,6 +133,7 @@ struct Inner {
     config: AppConfig,
     bridge: devices::BridgeState,
     feed: feed::FeedWriter,
+    live: live::Hub,
 }
 
 impl App {
@@ -154,6 +156,7 @@ impl App {
                 config,
                 bridge: devices::BridgeState::default(),
                 feed: feed::FeedWriter::new(),
+                live: live::Hub::new(),
             }),
         }
     }
@@ -210,6 +213,7 @@ impl App {
     ) -> Result<()> {
         let last = audit::append(&mut tx, self.keys().chain_key(), at, &events).await?;
         tx.commit().await?;
+        self.inner.live.committed();
         let first = last - events.len() as i64 + 1;
         for (i, ev) in events.into_iter().enumerate() {
             // Nobody listening is fine: the event is in the log.

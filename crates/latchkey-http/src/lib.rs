@@ -81,6 +81,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::reveal))
         .routes(routes!(access::check))
         .routes(routes!(events::list))
+        .routes(routes!(stream::stream))
         .routes(routes!(devices::list))
         .routes(routes!(devices::pair_lock))
         .routes(routes!(devices::pair_sensor))

@@ -192,10 +192,23 @@ impl Store {
     /// # Errors
     /// PostgreSQL refused the listening connection.
     pub async fn feed_waker(&self) -> Result<Waker> {
+        self.waker(CHANNEL).await
+    }
+
+    /// A way to hear of new audit events, committed by any process: LISTEN on PostgreSQL
+    /// (every append notifies), a 50 ms poll on SQLite.
+    ///
+    /// # Errors
+    /// PostgreSQL refused the listening connection.
+    pub async fn events_waker(&self) -> Result<Waker> {
+        self.waker(crate::audit::EVENTS_CHANNEL).await
+    }
+
+    async fn waker(&self, channel: &str) -> Result<Waker> {
         match (self.backend(), self.url()) {
             (Backend::Postgres, Some(url)) => {
                 let mut listener = sqlx::postgres::PgListener::connect(url).await?;
-                listener.listen(CHANNEL).await?;
+                listener.listen(channel).await?;
                 Ok(Waker::Listen(Box::new(listener)))
             }
             _ => Ok(Waker::Poll(Duration::from_millis(50))),

@@ -153,6 +153,9 @@ fn command_view(
 struct HomePage {
     layout: Layout,
     csrf: String,
+    /// The log's position before the doors were read: the live stream starts after it, so
+    /// nothing between this page's render and the stream's start is missed.
+    after: i64,
     properties: Vec<(String, Vec<Card>)>,
 }
 
@@ -167,6 +170,7 @@ pub(crate) async fn page(
     State(state): State<WebState>,
     who: Signed,
 ) -> Result<Response, PageError> {
+    let after = state.app.audit_head().await?.0;
     let home = state.app.home(&who.principal).await?;
     let properties = home
         .iter()
@@ -175,6 +179,7 @@ pub(crate) async fn page(
     Ok(HomePage {
         layout: Layout::signed("Your doors", Some(Tab::Home), &who),
         csrf: who.csrf.clone(),
+        after,
         properties,
     }
     .into_response())
@@ -251,6 +256,7 @@ async fn command(
         .into_response())
     } else {
         // Without script: the whole page, with this door's outcome on its card.
+        let after = state.app.audit_head().await?.0;
         let home = state.app.home(&who.principal).await?;
         let mut card = Some(card);
         let properties = home
@@ -269,6 +275,7 @@ async fn command(
         Ok(HomePage {
             layout: Layout::signed("Your doors", Some(Tab::Home), &who),
             csrf: who.csrf.clone(),
+            after,
             properties,
         }
         .into_response())

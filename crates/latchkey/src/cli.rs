@@ -440,6 +440,12 @@ pub struct SimBroker {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TurnAction {
+    Lock,
+    Unlock,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DoorAction {
     Open,
     Close,
@@ -498,6 +504,15 @@ pub enum SimCommand {
         lock: String,
         #[arg(value_enum)]
         action: DoorAction,
+    },
+    /// Turn a virtual lock's bolt by hand from inside (the thumb turn), as a person at home does.
+    Turn {
+        #[command(flatten)]
+        broker: SimBroker,
+        #[arg(long, value_name = "NAME")]
+        lock: String,
+        #[arg(value_enum)]
+        action: TurnAction,
     },
     /// Force a virtual lock's door open (or trip a contact sensor).
     Force {

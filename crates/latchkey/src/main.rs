@@ -24,7 +24,7 @@ use tracing_subscriber::EnvFilter;
 use cli::{
     AdminCommand, AuditCommand, BenchCommand, Cli, Command, ConfigCommand, CredentialCommand,
     DeviceCommand, DoorAction, DoorCommand, OnOff, PersonCommand, PropertyCommand, SimCommand,
-    UnitCommand,
+    TurnAction, UnitCommand,
 };
 use config::{Config, Overrides};
 use latchkey_app::NoDevices;
@@ -363,6 +363,17 @@ async fn sim(command: &SimCommand) -> Result<()> {
                 DoorAction::Close => "close",
             };
             control(broker, lock, "door", payload).await
+        }
+        SimCommand::Turn {
+            broker,
+            lock,
+            action,
+        } => {
+            let payload = match action {
+                TurnAction::Lock => "lock",
+                TurnAction::Unlock => "unlock",
+            };
+            control(broker, lock, "manual", payload).await
         }
         SimCommand::Force { broker, lock } => control(broker, lock, "force", "").await,
         SimCommand::Jam {

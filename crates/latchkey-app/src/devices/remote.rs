@@ -280,12 +280,20 @@ impl App {
         }
         let at = (status != "unconfirmed").then_some(now);
         repo::set_command_status(tx.conn(), cmd.id, status, at, detail).await?;
+        // The property, like every other lock event's, so that the household reads it.
+        let property = latchkey_store::property::get_door(tx.conn(), cmd.door_id)
+            .await?
+            .map(|d| d.property_id);
         let ev = NewEvent::new(
             format!("lock.command_{status}"),
             format!("door:{}", cmd.door_id),
         )
         .actor(cmd.requested_by)
         .data(json!({ "command": cmd.id, "action": cmd.action, "detail": detail }));
+        let ev = match property {
+            Some(p) => ev.property(p),
+            None => ev,
+        };
         self.commit_at(tx, vec![ev], now).await
     }
 

@@ -14,4 +14,5 @@ pub mod people;
 pub mod properties;
 pub mod recovery;
 pub mod resolution;
+pub mod stream;
 pub mod units;

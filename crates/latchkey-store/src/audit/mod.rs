@@ -194,7 +194,34 @@ pub async fn append(
         .bind(prev.to_vec())
         .execute(tx.conn())
         .await?;
+    if tx.backend == Backend::Postgres {
+        // Wakes every process's live-event follower at the commit (see `Store::events_waker`).
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(EVENTS_CHANNEL)
+            .execute(tx.conn())
+            .await?;
+    }
     Ok(seq)
+}
+
+/// The PostgreSQL channel notified by every append, at its commit.
+pub const EVENTS_CHANNEL: &str = "latchkey_events";
+
+/// Events with `seq > after`, oldest first, at most `limit`: what a live stream replays and
+/// what each process's follower reads after a wake-up.
+///
+/// # Errors
+/// `Database` on a failed read; `Corrupt` on a row that cannot be decoded.
+pub async fn after(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<Event>> {
+    let rows = sqlx::query(
+        "SELECT seq, at, property_id, actor_id, kind, subject, data FROM events \
+         WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(row_to_event).collect()
 }
 
 /// Filters for reading the event log. Paging goes backwards from the newest: pass the smallest
