@@ -87,6 +87,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_pin_origin.sql"),
         postgres: include_str!("../migrations/postgres/0012_pin_origin.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_lease_epoch.sql",
+        sqlite: include_str!("../migrations/sqlite/0016_lease_epoch.sql"),
+        postgres: include_str!("../migrations/postgres/0016_lease_epoch.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
