@@ -21,6 +21,17 @@ pub enum Via {
     Terminal,
 }
 
+impl Via {
+    /// How the audit log names it: `session`, `api_token` or `terminal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Session(_) => "session",
+            Via::ApiToken(_) => "api_token",
+            Via::Terminal => "terminal",
+        }
+    }
+}
+
 /// An authenticated person with their memberships as of the request's instant.
 #[derive(Clone, Debug)]
 pub struct Principal {

@@ -509,7 +509,7 @@ impl App {
         let ev = NewEvent::new(kind, format!("credential:{id}"))
             .property(c.property_id)
             .actor(Some(who.id()))
-            .data(json!({ "from": c.status, "doors": c.doors }));
+            .data(json!({ "from": c.status, "doors": c.doors, "via": who.via().name() }));
         if to == CredentialStatus::Frozen && !holder {
             latchkey_store::lockout::queue(
                 tx.conn(),

@@ -16,6 +16,7 @@ pub mod devices;
 pub mod directory;
 pub mod entry;
 mod error;
+pub mod event_kinds;
 pub mod events;
 mod feed;
 pub mod incidents;

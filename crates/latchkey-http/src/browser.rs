@@ -31,7 +31,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::extract::SESSION_COOKIE;
+use crate::extract::{SESSION_COOKIE, cookie_value};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -124,14 +124,7 @@ fn header_str<'a>(parts: &'a Parts, name: &HeaderName) -> Option<&'a str> {
 }
 
 fn has_session_cookie(parts: &Parts) -> bool {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .any(|(k, _)| k == SESSION_COOKIE)
+    cookie_value(parts, SESSION_COOKIE).is_some()
 }
 
 /// Why a request must be refused as coming from another site, or `None` to let it through

@@ -147,16 +147,31 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
     }
 }
 
-fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+/// The request's cookie `name` (the first one), parsed by the `cookie` crate.
+pub(crate) fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// The session cookie's `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, `Path=/`, lasting
+/// `max_age_secs` (0 clears it), and `Secure` unless the server serves plain HTTP on loopback
+/// (`secure`, docs/ARCHITECTURE.md).
+pub(crate) fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
+    cookie::Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .secure(secure)
+        .build()
+        .to_string()
 }
 
 /// The signed-in person: a session cookie or an `Authorization: Bearer` API token. A request
@@ -172,7 +187,8 @@ impl FromRequestParts<AppState> for Auth {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let (kind, token) = match (bearer, cookie_value(parts, SESSION_COOKIE)) {
+        let cookie = cookie_value(parts, SESSION_COOKIE);
+        let (kind, token) = match (bearer, cookie.as_deref()) {
             (Some(t), _) if t.starts_with("lks_") => (GrantKind::Session, t),
             (Some(t), _) => (GrantKind::ApiToken, t),
             (None, Some(t)) => (GrantKind::Session, t),
@@ -190,5 +206,46 @@ impl FromRequestParts<AppState> for Auth {
             .await
             .map_err(|e| Problem::from(ApiError(e)))?;
         Ok(Auth(principal))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_keeps_its_attributes_and_is_secure_only_when_asked() {
+        let plain = session_cookie("lks_abc", 43_200, false);
+        let mut attrs: Vec<&str> = plain.split("; ").collect();
+        attrs.sort_unstable();
+        assert_eq!(
+            attrs,
+            [
+                "HttpOnly",
+                "Max-Age=43200",
+                "Path=/",
+                "SameSite=Strict",
+                "latchkey_session=lks_abc"
+            ]
+        );
+        let secure = session_cookie("", 0, true);
+        assert!(secure.starts_with("latchkey_session=;"), "{secure}");
+        assert!(secure.split("; ").any(|a| a == "Secure"), "{secure}");
+        assert!(secure.split("; ").any(|a| a == "Max-Age=0"), "{secure}");
+    }
+
+    #[test]
+    fn the_first_cookie_of_that_name_is_read_among_others() {
+        let req = axum::http::Request::builder()
+            .header(header::COOKIE, "a=1; latchkey_session=lks_x; b=2")
+            .header(header::COOKIE, "latchkey_session=lks_y")
+            .body(())
+            .unwrap_or_default();
+        let (parts, ()) = req.into_parts();
+        assert_eq!(
+            cookie_value(&parts, SESSION_COOKIE).as_deref(),
+            Some("lks_x")
+        );
+        assert_eq!(cookie_value(&parts, "missing"), None);
     }
 }

@@ -730,8 +730,11 @@ pub async fn prune_ingested(conn: &mut Conn, before: Timestamp) -> Result<u64> {
     Ok(done.rows_affected())
 }
 
-/// Takes or renews the lease `name` for `holder` until `until`; false when another holder's
-/// lease has not expired.
+/// Takes or renews the lease `name` for `holder` until `until`. Returns the lease's generation
+/// (epoch), or `None` when another holder's lease has not expired. The generation goes up each
+/// time the lease is taken rather than renewed (a new holder, or the same one after its lease
+/// lapsed), so a check against it ([`holds_lease`]) fails for anyone who lost the lease
+/// meanwhile.
 ///
 /// # Errors
 /// `Database` on a failed write.
@@ -741,17 +744,64 @@ pub async fn acquire_lease(
     holder: &str,
     now: Timestamp,
     until: Timestamp,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-         WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
+) -> Result<Option<i64>> {
+    let epoch: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO leases (name, holder, expires_at, epoch) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+           expires_at = excluded.expires_at, \
+           epoch = CASE WHEN leases.holder = excluded.holder AND leases.expires_at >= $4 \
+                   THEN leases.epoch ELSE leases.epoch + 1 END \
+         WHERE leases.holder = excluded.holder OR leases.expires_at < $4 \
+         RETURNING epoch",
     )
     .bind(name.to_owned())
     .bind(holder.to_owned())
     .bind(to_micros(until))
     .bind(to_micros(now))
+    .fetch_optional(conn)
+    .await?;
+    Ok(epoch)
+}
+
+/// Whether `holder` still holds the lease `name` in generation `epoch` at `now`: the fence a
+/// lease holder checks, in the transaction that records an attempt, before sending commands.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn holds_lease(
+    conn: &mut Conn,
+    name: &str,
+    holder: &str,
+    epoch: i64,
+    now: Timestamp,
+) -> Result<bool> {
+    let held: Option<i64> = sqlx::query_scalar(
+        "SELECT epoch FROM leases WHERE name = $1 AND holder = $2 AND epoch = $3 \
+         AND expires_at >= $4",
+    )
+    .bind(name.to_owned())
+    .bind(holder.to_owned())
+    .bind(epoch)
+    .bind(to_micros(now))
+    .fetch_optional(conn)
+    .await?;
+    Ok(held.is_some())
+}
+
+/// Makes every slot still awaiting a lock's answer due now, as a write rather than a read-back
+/// (its attempt count is rounded up to the next even number, which the reconciler writes on): a
+/// new lease holder calls it, so that what the previous holder had recorded but perhaps never
+/// sent goes out at once instead of at its retry time. Returns how many slots it moved.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn make_in_flight_due(conn: &mut Conn, now: Timestamp) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE lock_slots SET next_attempt_at = $1, attempts = attempts + (attempts % 2) \
+         WHERE status IN ('pending', 'removing') AND next_attempt_at > $1",
+    )
+    .bind(to_micros(now))
     .execute(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done.rows_affected())
 }

@@ -93,6 +93,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_lock_asks.sql"),
         postgres: include_str!("../migrations/postgres/0013_lock_asks.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_lease_epoch.sql",
+        sqlite: include_str!("../migrations/sqlite/0014_lease_epoch.sql"),
+        postgres: include_str!("../migrations/postgres/0014_lease_epoch.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

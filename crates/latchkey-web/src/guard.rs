@@ -27,22 +27,31 @@ pub const CASE_COOKIE: &str = "latchkey_case";
 /// The path the case cookie is scoped to.
 pub const CASE_PATH: &str = "/locked-out/case";
 
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of the request's cookie `name` (the first one, as browsers send the most specific
+/// path first), or `None` when it is absent or empty. Parsed by the `cookie` crate.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
 }
 
-/// A `Set-Cookie` value: always `HttpOnly` and `SameSite=Strict`.
+/// A `Set-Cookie` value: always `HttpOnly` and `SameSite=Strict`; `Secure` when the server's
+/// rule says so (docs/ARCHITECTURE.md); `Max-Age=0` clears it.
 pub fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+    cookie::Cookie::build((name, value))
+        .path(path)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .secure(secure)
+        .build()
+        .to_string()
 }
 
 /// Whether a state-changing request came from one of our own pages.
@@ -121,7 +130,7 @@ impl FromRequestParts<WebState> for Signed {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(Redirect::to("/sign-in").into_response());
         };
-        match state.app.authenticate(GrantKind::Session, token).await {
+        match state.app.authenticate(GrantKind::Session, &token).await {
             Ok(principal) => {
                 let binding = match principal.via() {
                     Via::Session(id) => format!("session:{id}"),

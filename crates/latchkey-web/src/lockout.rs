@@ -242,7 +242,7 @@ pub(crate) async fn case(
     let Some(token) = guard::cookie(&headers, CASE_COOKIE) else {
         return Ok(no_case());
     };
-    match state.app.lockout_by_token(token, &source).await {
+    match state.app.lockout_by_token(&token, &source).await {
         Ok(view) => {
             let csrf = state.app.form_token(&format!("case:{token}"));
             Ok(case_page(&view, csrf, None).into_response())
@@ -274,7 +274,7 @@ pub(crate) async fn prove_totp(
     let csrf = state.app.form_token(&binding);
     match state
         .app
-        .prove_with_totp(token, form.code.trim(), &source)
+        .prove_with_totp(&token, form.code.trim(), &source)
         .await
     {
         Ok(_) => Ok(Redirect::to(CASE_PATH).into_response()),
@@ -283,7 +283,7 @@ pub(crate) async fn prove_totp(
             e @ (AppError::Forbidden(_) | AppError::RateLimited { .. } | AppError::Invalid { .. }),
         ) => {
             let (status, _, message) = describe(&e);
-            let view = state.app.lockout_by_token(token, &source).await?;
+            let view = state.app.lockout_by_token(&token, &source).await?;
             let message = match e {
                 AppError::Forbidden(_) => {
                     "That code does not prove this case. Check the six digits in your authenticator app and try again.".to_owned()

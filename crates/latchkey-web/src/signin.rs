@@ -72,7 +72,7 @@ pub(crate) async fn page(State(state): State<WebState>, headers: HeaderMap) -> R
     if let Some(token) = guard::cookie(&headers, SESSION_COOKIE)
         && state
             .app
-            .authenticate(GrantKind::Session, token)
+            .authenticate(GrantKind::Session, &token)
             .await
             .is_ok()
     {

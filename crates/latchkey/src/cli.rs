@@ -86,6 +86,11 @@ pub enum Command {
     },
     /// Export the event log, newest first.
     Export(ExportArgs),
+    /// What the event log's kinds mean.
+    Event {
+        #[command(subcommand)]
+        command: EventCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -263,6 +268,26 @@ pub enum PersonCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialCommand {
+    /// List a property's credentials (never their codes), optionally one person's or one
+    /// unit's.
+    List {
+        #[arg(long, value_name = "ID")]
+        property: i64,
+        #[arg(long, value_name = "ID")]
+        person: Option<i64>,
+        #[arg(long, value_name = "ID")]
+        unit: Option<i64>,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Revoke a credential for good; a running server clears it from every lock at once.
+    Revoke {
+        /// The credential's id (see `credential list`).
+        #[arg(value_name = "ID")]
+        credential: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
     /// Where a credential stands on each lock: pending, set, failed (with why), removing,
     /// removed.
     Status {
@@ -332,6 +357,13 @@ pub struct ExportArgs {
     pub until: Option<jiff::Timestamp>,
     #[command(flatten)]
     pub acting: ActingAs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// Every kind of event about doors, locks and sensors, with its meaning (the table
+    /// docs/DEVICES.md shows).
+    Kinds,
 }
 
 #[derive(Debug, Subcommand)]

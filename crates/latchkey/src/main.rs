@@ -23,8 +23,8 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{
     AdminCommand, AuditCommand, BenchCommand, Cli, Command, ConfigCommand, CredentialCommand,
-    DeviceCommand, DoorAction, DoorCommand, OnOff, PersonCommand, PropertyCommand, SimCommand,
-    TurnAction, UnitCommand,
+    DeviceCommand, DoorAction, DoorCommand, EventCommand, OnOff, PersonCommand, PropertyCommand,
+    SimCommand, TurnAction, UnitCommand,
 };
 use config::{Config, Overrides};
 use latchkey_app::NoDevices;
@@ -61,6 +61,13 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
     } = &cli.command
     {
         print!("{}", config::EXAMPLE);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::Event {
+        command: EventCommand::Kinds,
+    } = &cli.command
+    {
+        print!("{}", latchkey_app::event_kinds::markdown_table());
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Bench { command } = &cli.command {
@@ -239,6 +246,33 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Credential {
+            command:
+                CredentialCommand::List {
+                    property,
+                    person,
+                    unit,
+                    acting,
+                },
+        } => {
+            commands::credentials::list(
+                &app,
+                acting.as_email.as_deref(),
+                commands::credentials::ListFilter {
+                    property: *property,
+                    person: *person,
+                    unit: *unit,
+                },
+            )
+            .await?;
+            ExitCode::SUCCESS
+        }
+        Command::Credential {
+            command: CredentialCommand::Revoke { credential, acting },
+        } => {
+            commands::credentials::revoke(&app, acting.as_email.as_deref(), *credential).await?;
+            ExitCode::SUCCESS
+        }
+        Command::Credential {
             command: CredentialCommand::Status { credential, acting },
         } => {
             commands::devices::credential_status(&app, acting.as_email.as_deref(), *credential)
@@ -313,6 +347,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
         }
         Command::Serve(_)
         | Command::Config { .. }
+        | Command::Event { .. }
         | Command::Bench { .. }
         | Command::Sim { .. } => {
             unreachable!("handled above")

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::dto::{GrantDto, MeDto, PersonDto, TokenCreatedDto};
-use crate::extract::{ApiJson, ApiPath, Auth, SESSION_COOKIE, Source};
+use crate::extract::{ApiJson, ApiPath, Auth, Source, session_cookie};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
@@ -30,17 +30,15 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let signed = s.app.login(&b.email, &b.password, &src).await?;
     let secs = s.app.config().session_ttl.as_secs();
-    let secure = if s.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={secs}{secure}",
-        signed.token
-    );
-    let mut res = axum::Json(PersonDto::from(signed.person)).into_response();
-    let value = HeaderValue::from_str(&cookie)
+    let cookie = session_cookie(&signed.token, secs, s.config.secure_cookies);
+    with_cookie(
+        axum::Json(PersonDto::from(signed.person)).into_response(),
+        &cookie,
+    )
+}
+
+fn with_cookie(mut res: Response, cookie: &str) -> ApiResult<Response> {
+    let value = HeaderValue::from_str(cookie)
         .map_err(|e| ApiError(latchkey_app::AppError::Internal(e.to_string())))?;
     res.headers_mut().insert(header::SET_COOKIE, value);
     Ok(res)
@@ -51,16 +49,8 @@ pub async fn login(
     responses((status = 204), (status = 401, body = Problem), (status = 409, body = Problem)))]
 pub async fn logout(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Response> {
     s.app.logout(&who).await?;
-    let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(if s.config.secure_cookies {
-            "latchkey_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure"
-        } else {
-            "latchkey_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
-        }),
-    );
-    Ok(res)
+    let clear = session_cookie("", 0, s.config.secure_cookies);
+    with_cookie(StatusCode::NO_CONTENT.into_response(), &clear)
 }
 
 /// The signed-in person and their memberships.

@@ -3,10 +3,12 @@
 //! the lock to confirm (a programming event or a slot read, applied by ingestion), retries with
 //! backoff, verifies by reading back, and gives up with a reason after a bounded number of
 //! attempts. Its state is in the database (`lock_slots`), so it survives restarts of the server
-//! and the broker; a lease makes sure only one replica sends commands.
+//! and the broker; a lease makes sure only one replica sends commands, and its generation
+//! fences a replica that lost the lease without noticing ([`Fence`], docs/ARCHITECTURE.md,
+//! "Failover and fencing").
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
 use latchkey_core::{CredentialId, DoorId, PropertyId};
@@ -71,6 +73,10 @@ pub struct ReconcileOptions {
     pub sweep_every: Duration,
     /// This replica's name for the lease.
     pub holder: String,
+    /// How long a lease lasts unrenewed: a dead holder's work is taken over this long after
+    /// its last renewal (plus one try of the others). The holder renews every third of it and
+    /// stops sending when less than a third is left.
+    pub lease_ttl: Duration,
 }
 
 impl Default for ReconcileOptions {
@@ -81,12 +87,12 @@ impl Default for ReconcileOptions {
             max_attempts: 6,
             sweep_every: Duration::from_secs(60),
             holder: format!("latchkey-{}", std::process::id()),
+            lease_ttl: Duration::from_secs(3),
         }
     }
 }
 
 const LEASE: &str = "reconciler";
-const LEASE_TTL: SignedDuration = SignedDuration::from_secs(15);
 /// A failed slot is tried again after this long.
 const FAILED_RETRY_AFTER: SignedDuration = SignedDuration::from_mins(10);
 
@@ -98,13 +104,42 @@ fn backoff(confirm_after: Duration, attempts: i64) -> SignedDuration {
     SignedDuration::try_from(d).unwrap_or(SignedDuration::from_secs(300))
 }
 
+/// The lease as this replica holds it: the generation it took, and until when (by this
+/// process's own monotonic clock) it may send. Every batch of slot writes checks the
+/// generation in the transaction that records the attempts ([`Fence::check`]), and every
+/// command checks the deadline just before it leaves ([`Fence::live`]).
+pub(crate) struct Fence {
+    holder: String,
+    epoch: i64,
+    sendable_until: Instant,
+}
+
+impl Fence {
+    /// Whether this replica may still send: its last renewal is recent enough that no other
+    /// replica can have taken the lease, with a third of the lease to spare for clock skew
+    /// between replicas and a renewal that is slow to come back.
+    pub(crate) fn live(&self) -> bool {
+        Instant::now() < self.sendable_until
+    }
+
+    /// Whether the lease is still this replica's, in the generation it took, at `now`.
+    pub(crate) async fn check(
+        &self,
+        conn: &mut latchkey_store::Conn,
+        now: jiff::Timestamp,
+    ) -> Result<bool> {
+        Ok(self.live() && repo::holds_lease(conn, LEASE, &self.holder, self.epoch, now).await?)
+    }
+}
+
 /// Runs until the input channel closes.
 pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: ReconcileOptions) {
     let mut tick = tokio::time::interval(opts.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut leader = false;
-    let mut lease_renewed: Option<std::time::Instant> = None;
-    let mut last_sweep: Option<std::time::Instant> = None;
+    let (renew_every, try_every) = (opts.lease_ttl / 3, opts.lease_ttl / 6);
+    let mut fence: Option<Fence> = None;
+    let mut lease_tried: Option<Instant> = None;
+    let mut last_sweep: Option<Instant> = None;
     loop {
         tokio::select! {
             input = rx.recv() => {
@@ -116,31 +151,44 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
                         Err(_) => break,
                     }
                 }
-                if leader
-                    && let Err(e) = handle(&app, &opts, batch).await {
+                // Without the lease the input is dropped: the holder hears of the change
+                // through the change feed, and a new holder sweeps every door first.
+                if let Some(f) = fence.as_ref().filter(|f| f.live())
+                    && let Err(e) = handle(&app, &opts, f, batch).await {
                         tracing::warn!(error = %e, "reconciling failed; the next sweep retries");
                     }
             }
             _ = tick.tick() => {
-                if lease_renewed.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
-                    let was = leader;
-                    leader = take_lease(&app, &opts.holder).await;
-                    lease_renewed = Some(std::time::Instant::now());
-                    if leader && !was {
-                        tracing::info!(holder = %opts.holder, "this replica now reconciles the locks");
-                        last_sweep = None;
+                // The holder renews every third of the lease; the others try every sixth, so a
+                // dead holder's lease is taken within half a second of its expiry (by default).
+                let every = if fence.is_some() { renew_every } else { try_every };
+                if lease_tried.is_none_or(|t| t.elapsed() >= every) {
+                    lease_tried = Some(Instant::now());
+                    let before = fence.as_ref().map(|f| f.epoch);
+                    fence = take_lease(&app, &opts).await;
+                    match (before, fence.as_ref().map(|f| f.epoch)) {
+                        (b, Some(e)) if b != Some(e) => {
+                            tracing::info!(holder = %opts.holder, epoch = e, "this replica now reconciles the locks");
+                            take_over(&app).await;
+                            last_sweep = None;
+                        }
+                        (Some(b), None) => tracing::warn!(
+                            holder = %opts.holder, epoch = b,
+                            "this replica lost the reconciler lease; it sends nothing more"
+                        ),
+                        _ => {}
                     }
                 }
-                if !leader {
+                let Some(f) = fence.as_ref().filter(|f| f.live()) else {
                     continue;
-                }
+                };
                 if last_sweep.is_none_or(|t| t.elapsed() >= opts.sweep_every) {
-                    last_sweep = Some(std::time::Instant::now());
-                    if let Err(e) = sweep(&app, &opts).await {
+                    last_sweep = Some(Instant::now());
+                    if let Err(e) = sweep(&app, &opts, f).await {
                         tracing::warn!(error = %e, "sweeping the locks failed");
                     }
                 }
-                if let Err(e) = retry_due(&app, &opts).await {
+                if let Err(e) = retry_due(&app, &opts, f).await {
                     tracing::warn!(error = %e, "retrying lock slots failed");
                 }
                 if let Err(e) = app.check_left_open().await {
@@ -151,23 +199,62 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
     }
 }
 
-async fn take_lease(app: &App, holder: &str) -> bool {
+/// Takes or renews the lease; `None` while another replica holds it (or the database cannot
+/// be reached: a holder that cannot renew must stop sending anyway).
+async fn take_lease(app: &App, opts: &ReconcileOptions) -> Option<Fence> {
+    let asked = Instant::now();
     let now = app.now();
-    let until = now.checked_add(LEASE_TTL).unwrap_or(now);
+    let ttl = SignedDuration::try_from(opts.lease_ttl).unwrap_or(SignedDuration::from_secs(3));
+    let until = now.checked_add(ttl).unwrap_or(now);
     let result = async {
         let mut tx = app.store().write().await?;
-        let ok = repo::acquire_lease(tx.conn(), LEASE, holder, now, until).await?;
+        let epoch = repo::acquire_lease(tx.conn(), LEASE, &opts.holder, now, until).await?;
         tx.commit().await?;
-        Ok::<bool, crate::AppError>(ok)
+        Ok::<Option<i64>, crate::AppError>(epoch)
     }
     .await;
-    result.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "could not take the reconciler lease");
-        false
-    })
+    match result {
+        Ok(epoch) => epoch.map(|epoch| Fence {
+            holder: opts.holder.clone(),
+            epoch,
+            // Counted from before the request: the lease may have been written at once.
+            sendable_until: asked + opts.lease_ttl - opts.lease_ttl / 3,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not take the reconciler lease");
+            None
+        }
+    }
 }
 
-async fn handle(app: &App, opts: &ReconcileOptions, batch: Vec<Input>) -> Result<()> {
+/// What a new holder does first: whatever the last holder recorded as sent but had no answer
+/// for yet is due now (it may never have left that replica), and the caller sweeps every door.
+async fn take_over(app: &App) {
+    let result = async {
+        let mut tx = app.store().write().await?;
+        let moved = repo::make_in_flight_due(tx.conn(), app.now()).await?;
+        tx.commit().await?;
+        Ok::<u64, crate::AppError>(moved)
+    }
+    .await;
+    match result {
+        Ok(0) => {}
+        Ok(moved) => tracing::info!(
+            slots = moved,
+            "retrying at once what the last holder had in flight"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not take over the slots in flight; they wait for their retry")
+        }
+    }
+}
+
+async fn handle(
+    app: &App,
+    opts: &ReconcileOptions,
+    fence: &Fence,
+    batch: Vec<Input>,
+) -> Result<()> {
     let mut doors: BTreeSet<DoorId> = BTreeSet::new();
     let mut explicit: BTreeSet<DoorId> = BTreeSet::new();
     let mut creds: HashMap<CredentialId, BTreeSet<DoorId>> = HashMap::new();
@@ -195,7 +282,7 @@ async fn handle(app: &App, opts: &ReconcileOptions, batch: Vec<Input>) -> Result
     }
     let planned = started.elapsed();
     let slots: usize = pending.values().map(Vec::len).sum();
-    apply_all(app, opts, &mut views, pending).await?;
+    apply_all(app, opts, fence, &mut views, pending).await?;
     tracing::debug!(
         slots,
         plan_ms = planned.as_secs_f64() * 1e3,
@@ -211,19 +298,20 @@ type Pending = HashMap<PropertyId, Vec<Slot>>;
 async fn apply_all(
     app: &App,
     opts: &ReconcileOptions,
+    fence: &Fence,
     views: &mut Views,
     pending: Pending,
 ) -> Result<()> {
     let now = app.now();
     for (prop, slots) in pending {
         let view = views.get(app, prop).await?;
-        apply(app, opts, &view, slots, now).await?;
+        apply(app, opts, fence, &view, slots, now).await?;
     }
     Ok(())
 }
 
 /// Re-plans every paired door.
-async fn sweep(app: &App, opts: &ReconcileOptions) -> Result<()> {
+async fn sweep(app: &App, opts: &ReconcileOptions, fence: &Fence) -> Result<()> {
     let doors = {
         let mut conn = app.store().read().await?;
         property::paired_doors(&mut conn).await?
@@ -233,5 +321,5 @@ async fn sweep(app: &App, opts: &ReconcileOptions) -> Result<()> {
     for d in doors {
         plan_door(app, &mut views, &mut pending, d.id).await?;
     }
-    apply_all(app, opts, &mut views, pending).await
+    apply_all(app, opts, fence, &mut views, pending).await
 }

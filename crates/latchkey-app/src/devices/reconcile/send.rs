@@ -12,7 +12,7 @@ use latchkey_z2m::{Command, UserType};
 use serde_json::json;
 
 use super::views::{PropertyView, property_view};
-use super::{ReconcileOptions, backoff};
+use super::{Fence, ReconcileOptions, backoff};
 use crate::{App, Result};
 
 /// Writes the property's lock policy (auto-relock, wrong-code limit and keypad disable time)
@@ -61,6 +61,7 @@ const APPLY_CHUNK: usize = 1_000;
 pub(super) async fn apply(
     app: &App,
     opts: &ReconcileOptions,
+    fence: &Fence,
     view: &PropertyView,
     mut changed: Vec<Slot>,
     now: Timestamp,
@@ -70,9 +71,12 @@ pub(super) async fn apply(
         let out = prepare(app, opts, view, chunk, now, queued).await;
         queued += out.len();
         let mut tx = app.store().write().await?;
+        if !fence.check(tx.conn(), now).await? {
+            return Err(lost());
+        }
         repo::save_slots(tx.conn(), chunk).await?;
         tx.commit().await?;
-        dispatch(app, chunk, out).await?;
+        dispatch(app, fence, chunk, out).await?;
     }
     Ok(())
 }
@@ -178,14 +182,24 @@ async fn prepare(
     out
 }
 
+/// The error of a replica whose lease was taken: it sends nothing more.
+fn lost() -> crate::AppError {
+    crate::AppError::Conflict("this replica no longer holds the reconciler lease".into())
+}
+
 /// Sends the prepared commands. One that cannot leave gives its attempt back (a broker outage
-/// delays a slot, it does not use up its attempts) and says why in the slot.
-async fn dispatch(app: &App, slots: &mut [Slot], out: Vec<Outgoing>) -> Result<()> {
+/// delays a slot, it does not use up its attempts) and says why in the slot. Sending stops as
+/// soon as the lease may have passed to another replica: the slots left keep their recorded
+/// attempt, which the next holder retries at once.
+async fn dispatch(app: &App, fence: &Fence, slots: &mut [Slot], out: Vec<Outgoing>) -> Result<()> {
     let Some(link) = app.bridge().link().cloned() else {
         return Ok(());
     };
     let mut unsent = Vec::new();
     for o in out {
+        if !fence.live() {
+            return Err(lost());
+        }
         if let Err(why) = link.send(&o.lock, &o.command) {
             let s = &mut slots[o.index];
             (s.attempts, s.next_attempt_at) = (o.before.0, o.before.1);
@@ -214,7 +228,7 @@ async fn pin_of(app: &App, property: PropertyId, id: CredentialId) -> Option<Str
 }
 
 /// Retries slots whose confirmation is overdue, or gives up on them.
-pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions) -> Result<()> {
+pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence) -> Result<()> {
     let now = app.now();
     let due = {
         let mut conn = app.store().read().await?;
@@ -274,12 +288,15 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions) -> Result<()> 
             .collect();
         let tx = {
             let mut tx = app.store().write().await?;
+            if !fence.check(tx.conn(), now).await? {
+                return Err(lost());
+            }
             repo::save_slots(tx.conn(), &retry).await?;
             repo::save_slots(tx.conn(), &failed).await?;
             tx
         };
         app.commit_at(tx, events, now).await?;
-        dispatch(app, &mut retry, out).await?;
+        dispatch(app, fence, &mut retry, out).await?;
     }
     Ok(())
 }
