@@ -7,6 +7,7 @@
 use jiff::SignedDuration;
 use latchkey_core::decide::{Decision, DenyReason};
 use latchkey_core::model::CredentialKind;
+use latchkey_store::devices::{Desired, SlotStatus};
 use latchkey_store::records::Credential;
 use latchkey_store::{Conn, people, property};
 use serde_json::json;
@@ -117,8 +118,25 @@ impl Batch<'_> {
             .await?;
             latchkey_store::lockout::queue(conn, &messages).await?;
         }
-        // Whatever the lock holds in that slot goes again: a lock that missed the removal gets
-        // it now, not at the next sweep.
+        // What the slot should hold is sent again at once: a lock that missed a removal gets
+        // it now, not at the next sweep. A slot latchkey does not manage is a stranger's code.
+        if let Some(n) = slot {
+            match self.slot(conn, ld.door, n).await? {
+                Some(mut s) => {
+                    s.status = if s.desired == Desired::Empty {
+                        SlotStatus::Removing
+                    } else {
+                        SlotStatus::Pending
+                    };
+                    s.attempts = 0;
+                    s.next_attempt_at = Some(self.now);
+                    s.reason = Some("the lock opened for this code; sent again".into());
+                    s.updated_at = self.now;
+                    self.put_slot(s);
+                }
+                None => self.unmanaged(conn, ld, n).await?,
+            }
+        }
         self.after.returned.push(ld.door);
         Ok(())
     }
