@@ -474,14 +474,102 @@ impl App {
                 }
             }
         }
+        let scheduled: Vec<(latchkey_core::CredentialId, Vec<latchkey_core::DoorId>)> =
+            if until > now {
+                creds::list_credentials(tx.conn(), m.property_id, Some(m.person_id))
+                    .await?
+                    .into_iter()
+                    .filter(|c| m.unit_id.is_none() || c.unit_id == m.unit_id)
+                    .filter(|c| c.status != CredentialStatus::Revoked)
+                    .map(|c| (c.id, c.doors))
+                    .collect()
+            } else {
+                Vec::new()
+            };
         self.commit_with(tx, events).await?;
         touched.sort_unstable();
         touched.dedup();
         for d in touched {
             self.devices().desired_state_changed(d);
         }
+        // A move-out at a set time: the reconciler's timer ends these credentials at `until`.
+        for (c, doors) in scheduled {
+            self.devices().credential_changed(c, &doors);
+        }
         Ok(m)
     }
+
+    /// Revokes those of `ids` whose holder's membership has ended (a move-out set for a later
+    /// time, reached now): the credential is no longer active, as if the membership had been
+    /// ended at that moment, and the move-out receipt lists its removal. A credential whose
+    /// holder still has a membership in force for it is left alone. Returns the doors whose
+    /// locks must change.
+    ///
+    /// # Errors
+    /// `Store` when the database fails; nothing is revoked then.
+    pub(crate) async fn end_credentials_of_ended_memberships(
+        &self,
+        ids: &[latchkey_core::CredentialId],
+    ) -> Result<Vec<latchkey_core::DoorId>> {
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let mut events = Vec::new();
+        let mut touched = Vec::new();
+        for &id in ids {
+            let Some(c) = creds::get_credential(tx.conn(), id).await? else {
+                continue;
+            };
+            if c.status == CredentialStatus::Revoked {
+                continue;
+            }
+            let ms = repo::memberships_of(tx.conn(), c.person_id).await?;
+            let Some(ended) = ended_membership(&ms, &c, now) else {
+                continue;
+            };
+            creds::set_status(tx.conn(), c.id, CredentialStatus::Revoked, now).await?;
+            events.push(
+                NewEvent::new("credential.revoked", format!("credential:{}", c.id))
+                    .property(c.property_id)
+                    .data(json!({
+                        "reason": "membership_ended", "membership": ended.id,
+                        "scheduled_for": ended.valid_until, "doors": c.doors,
+                    })),
+            );
+            touched.extend(c.doors.iter().copied());
+        }
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.commit_at(tx, events, now).await?;
+        touched.sort_unstable();
+        touched.dedup();
+        for d in &touched {
+            self.devices().desired_state_changed(*d);
+        }
+        Ok(touched)
+    }
+}
+
+/// The membership whose end leaves `c` without standing at `now`: an ended membership in the
+/// credential's scope (its unit, or property-wide), when no membership in that scope is in
+/// force.
+pub(crate) fn ended_membership<'a>(
+    ms: &'a [Membership],
+    c: &latchkey_store::records::Credential,
+    now: Timestamp,
+) -> Option<&'a Membership> {
+    let scope: Vec<&Membership> = ms
+        .iter()
+        .filter(|m| m.property_id == c.property_id && m.person_id == c.person_id)
+        .filter(|m| m.unit_id.is_none() || m.unit_id == c.unit_id)
+        .collect();
+    if scope.iter().any(|m| m.is_active_at(now)) {
+        return None;
+    }
+    scope
+        .into_iter()
+        .filter(|m| m.valid_until.is_some_and(|u| u <= now))
+        .max_by_key(|m| m.valid_until)
 }
 
 fn membership_event(kind: &str, m: &Membership, who: &Principal) -> NewEvent {

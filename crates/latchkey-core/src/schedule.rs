@@ -346,6 +346,65 @@ impl CompiledSchedule {
             }
         }
     }
+
+    /// The first instant after `after` at which [`CompiledSchedule::check`] may change: a
+    /// range's `from` or `until`, or the next start or end of a weekly window resolved in `tz`
+    /// (`None` when nothing changes any more). Callers that act at edges re-check at the
+    /// returned instant, so an edge that changes nothing is harmless.
+    ///
+    /// Around daylight-saving changes an edge may be found late or not at all: a window bound in
+    /// a gap resolves as `check` sees it (later); a bound in a repeated hour is found once, at
+    /// its first occurrence, so a window reopening in the repeat is not an edge here.
+    pub fn next_edge(&self, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        match &self.inner {
+            Compiled::Always => None,
+            Compiled::Range { from, until } => {
+                if after < *from {
+                    Some(*from)
+                } else if after < *until {
+                    Some(*until)
+                } else {
+                    None
+                }
+            }
+            Compiled::Weekly(spans) => {
+                let local = tz.to_datetime(after);
+                let offset = i64::from(local.weekday().to_monday_zero_offset());
+                let t = offset * NANOS_PER_DAY + nanos_of_day(local.time());
+                let monday = local
+                    .date()
+                    .to_datetime(Time::midnight())
+                    .checked_sub(jiff::SignedDuration::from_hours(24 * offset))
+                    .ok()?;
+                let mut bounds: Vec<i64> = spans.iter().flat_map(|&(s, e)| [s, e]).collect();
+                // A window running from Sunday into Monday is two spans meeting at the week's
+                // turn; that meeting is no edge.
+                let wraps = spans.first().is_some_and(|s| s.0 == 0)
+                    && spans.last().is_some_and(|s| s.1 == NANOS_PER_WEEK);
+                if wraps {
+                    bounds.retain(|&b| b != 0 && b != NANOS_PER_WEEK);
+                }
+                bounds.sort_unstable();
+                bounds.dedup();
+                for week in 0..3 {
+                    for &b in &bounds {
+                        let at = b + week * NANOS_PER_WEEK;
+                        if at <= t {
+                            continue;
+                        }
+                        let dt = monday
+                            .checked_add(jiff::SignedDuration::from_nanos(at))
+                            .ok()?;
+                        let instant = resolve(tz, dt);
+                        if instant > after {
+                            return Some(instant);
+                        }
+                    }
+                }
+                None
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -350,13 +350,35 @@ pub async fn due_slots(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<Ve
     let rows = sqlx::query(
         "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
          FROM lock_slots WHERE status IN ('pending', 'removing') AND next_attempt_at <= $1 \
-         ORDER BY next_attempt_at LIMIT $2",
+         ORDER BY CASE WHEN desired = 'empty' THEN 0 ELSE 1 END, next_attempt_at LIMIT $2",
     )
     .bind(to_micros(now))
     .bind(limit)
     .fetch_all(conn)
     .await?;
     rows.iter().map(slot_row).collect()
+}
+
+/// Makes every unfinished slot of a door due at `now` with its attempts reset: pending and
+/// removing slots, and failed ones (which go back to pending or removing). Used when a lock
+/// returns, so what it missed is sent at once rather than at the next backoff step. Returns how
+/// many slots were made due.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn expedite_door(conn: &mut Conn, door: DoorId, now: Timestamp) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE lock_slots SET \
+           status = CASE WHEN status = 'failed' AND desired = 'empty' THEN 'removing' \
+                         WHEN status = 'failed' THEN 'pending' ELSE status END, \
+           attempts = 0, next_attempt_at = $2, reason = NULL, updated_at = $2 \
+         WHERE door_id = $1 AND status IN ('pending', 'removing', 'failed')",
+    )
+    .bind(door.0)
+    .bind(to_micros(now))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// One managed slot.

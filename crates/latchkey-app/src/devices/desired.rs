@@ -28,23 +28,7 @@ pub(crate) fn desired_for(
     if c.kind != CredentialKind::Pin {
         return Desired::Empty;
     }
-    let rule = rule_for_door(c, holder_membership(memberships, c, now), tz, door.id);
-    // The lock enforces its own wrong-code lockout; the server's copy of it must not remove PINs.
-    let ctx = DoorContext {
-        id: door.id,
-        mode: door.mode,
-        unit_entry: crate::access::is_unit_door(door),
-        keypad_disabled_until: None,
-    };
-    let decision = decide(&AccessRequest {
-        credential: Some(&rule),
-        method: Method::Keypad,
-        door: &ctx,
-        at: now,
-        tz,
-        emergency_override: false,
-    });
-    match decision {
+    match keypad_decision(c, memberships, door, tz, now) {
         // A presence challenge is recognised and reported by the lock, and never opens.
         Decision::Granted { .. } if c.non_access => Desired::NonAccess,
         Decision::Granted { .. } => Desired::Enabled,
@@ -68,4 +52,31 @@ pub(crate) fn desired_for(
             | DenyReason::KeypadDisabled => Desired::Disabled,
         },
     }
+}
+
+/// What `decide()` says of `c` typed on `door`'s keypad at `now`, leaving out the keypad
+/// lockout (the lock enforces its own; the server's copy of it must not remove PINs).
+pub(crate) fn keypad_decision(
+    c: &Credential,
+    memberships: &[Membership],
+    door: &Door,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> Decision {
+    let rule = rule_for_door(c, holder_membership(memberships, c, now), tz, door.id);
+    // The lock enforces its own wrong-code lockout; the server's copy of it must not remove PINs.
+    let ctx = DoorContext {
+        id: door.id,
+        mode: door.mode,
+        unit_entry: crate::access::is_unit_door(door),
+        keypad_disabled_until: None,
+    };
+    decide(&AccessRequest {
+        credential: Some(&rule),
+        method: Method::Keypad,
+        door: &ctx,
+        at: now,
+        tz,
+        emergency_override: false,
+    })
 }

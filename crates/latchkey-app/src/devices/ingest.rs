@@ -22,6 +22,7 @@ use crate::{App, Result};
 
 mod lock;
 mod slots;
+mod unexpected;
 
 /// One parsed message, with the identity used to skip redeliveries (`None`: always apply).
 pub struct IngestItem {
@@ -60,6 +61,9 @@ struct After {
     used_up: Vec<(latchkey_core::CredentialId, DoorId)>,
     forced: Vec<DoorId>,
     presence: Vec<latchkey_core::CredentialId>,
+    /// Doors whose lock came back after being offline: their unfinished slot work is made due
+    /// now (in the batch's transaction) and the reconciler is told.
+    returned: Vec<DoorId>,
 }
 
 struct Batch<'a> {
@@ -131,7 +135,18 @@ impl App {
             ..
         } = batch;
         repo::save_slots(tx.conn(), &dirty).await?;
+        let mut returned = after.returned.clone();
+        returned.sort_unstable();
+        returned.dedup();
+        for door in &returned {
+            // In the database, not in memory: the replica that sends commands may be another.
+            let due = repo::expedite_door(tx.conn(), *door, now).await?;
+            tracing::debug!(%door, slots = due, "a lock is back; its slot work is due now");
+        }
         self.commit_at(tx, events, now).await?;
+        for door in returned {
+            self.devices().desired_state_changed(door);
+        }
         self.wake(after.answered);
         for (credential, door) in after.used_up {
             self.devices().credential_changed(credential, &[door]);
@@ -415,18 +430,35 @@ impl Batch<'_> {
             && before.availability != after.availability
         {
             match a {
-                Availability::Offline => self.events.push(alarm(
-                    "offline",
-                    "warning",
-                    ld.door,
-                    ld.property,
-                    json!({ "lock": name }),
-                )),
-                Availability::Online if before.availability == "offline" => self.events.push(
-                    NewEvent::new("lock.online", format!("door:{}", ld.door))
-                        .property(ld.property)
-                        .data(json!({ "lock": name })),
-                ),
+                Availability::Offline => {
+                    self.app
+                        .bridge()
+                        .caught_up
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&ld.door);
+                    self.events.push(alarm(
+                        "offline",
+                        "warning",
+                        ld.door,
+                        ld.property,
+                        json!({ "lock": name }),
+                    ));
+                }
+                Availability::Online if before.availability == "offline" => {
+                    self.app
+                        .bridge()
+                        .caught_up
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(ld.door);
+                    self.after.returned.push(ld.door);
+                    self.events.push(
+                        NewEvent::new("lock.online", format!("door:{}", ld.door))
+                            .property(ld.property)
+                            .data(json!({ "lock": name })),
+                    );
+                }
                 _ => {}
             }
         }
@@ -471,6 +503,18 @@ impl Batch<'_> {
         }
         match target {
             Target::Lock(ld) => {
+                if before.availability == "offline"
+                    && self
+                        .app
+                        .bridge()
+                        .caught_up
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(ld.door)
+                {
+                    // A lock that talks after silence is back, whatever its availability says.
+                    self.after.returned.push(ld.door);
+                }
                 self.lock_report(conn, name, ld, &before, &after, &r)
                     .await?
             }

@@ -92,6 +92,9 @@ pub struct BridgeState {
     pub(crate) writer: batch::CommandWriter,
     /// Per door, the credentials last reported as having no free slot.
     pub(crate) overflow: Mutex<HashMap<DoorId, Vec<latchkey_core::CredentialId>>>,
+    /// Doors whose lock was caught up since it last went offline (a lock that talks while its
+    /// availability still says offline is caught up once, not on every report).
+    pub(crate) caught_up: Mutex<std::collections::HashSet<DoorId>>,
 }
 
 /// A door left unlocked or open.

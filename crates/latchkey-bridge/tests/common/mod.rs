@@ -40,6 +40,7 @@ pub struct Rig {
     pub broker: Broker,
     test: String,
     clock: Arc<dyn latchkey_app::Clock>,
+    sweep_every: Duration,
     _db: latchkey_testkit::TestDb,
 }
 
@@ -162,6 +163,17 @@ pub async fn start_server(
     broker: &Broker,
     clock: Arc<dyn latchkey_app::Clock>,
 ) -> Server {
+    start_server_sweeping(test, store, broker, clock, Duration::from_secs(2)).await
+}
+
+/// As [`start_server`], with the reconciler's safety-net sweep every `sweep_every`.
+pub async fn start_server_sweeping(
+    test: &str,
+    store: &latchkey_store::Store,
+    broker: &Broker,
+    clock: Arc<dyn latchkey_app::Clock>,
+    sweep_every: Duration,
+) -> Server {
     let external = matches!(broker, Broker::Mosquitto { .. });
     let qos = if external {
         QoS::AtLeastOnce
@@ -212,7 +224,7 @@ pub async fn start_server(
         reconcile::ReconcileOptions {
             tick: Duration::from_millis(50),
             confirm_after: Duration::from_millis(500),
-            sweep_every: Duration::from_secs(2),
+            sweep_every,
             ..Default::default()
         },
     )));
@@ -234,6 +246,29 @@ pub async fn rig_fleet(
     sensors: Vec<String>,
     fleet_qos: u8,
 ) -> Rig {
+    rig_sweeping(
+        test,
+        broker,
+        actuation,
+        clock,
+        sensors,
+        fleet_qos,
+        Duration::from_secs(2),
+    )
+    .await
+}
+
+/// As [`rig_fleet`], with the reconciler's safety-net sweep every `sweep_every` (long, to see
+/// that something happens without it).
+pub async fn rig_sweeping(
+    test: &str,
+    broker: Broker,
+    actuation: Duration,
+    clock: Arc<dyn latchkey_app::Clock>,
+    sensors: Vec<String>,
+    fleet_qos: u8,
+    sweep_every: Duration,
+) -> Rig {
     let db = latchkey_testkit::TestDb::sqlite(test);
     let store = db.open().await;
     let Server {
@@ -241,7 +276,7 @@ pub async fn rig_fleet(
         session: handle,
         stats,
         tasks,
-    } = start_server(test, &store, &broker, clock.clone()).await;
+    } = start_server_sweeping(test, &store, &broker, clock.clone(), sweep_every).await;
     let (fleet, _task) = latchkey_sim::run(FleetConfig {
         mqtt_host: "127.0.0.1".into(),
         mqtt_port: broker.device_port(),
@@ -330,6 +365,7 @@ pub async fn rig_fleet(
         broker,
         test: test.to_owned(),
         clock,
+        sweep_every,
         _db: db,
     }
 }
@@ -346,7 +382,14 @@ impl Rig {
 
     /// Starts the server side again on the same database, as a new `serve` process would.
     pub async fn start_server(&mut self) {
-        let s = start_server(&self.test, &self.store, &self.broker, self.clock.clone()).await;
+        let s = start_server_sweeping(
+            &self.test,
+            &self.store,
+            &self.broker,
+            self.clock.clone(),
+            self.sweep_every,
+        )
+        .await;
         self.app = s.app;
         self.session = s.session;
         self.stats = s.stats;
@@ -367,6 +410,16 @@ impl Rig {
     }
 
     pub async fn pin(&self, pin: &str) -> CredentialId {
+        self.pin_on(pin, Schedule::Always, None).await
+    }
+
+    /// A PIN of the resident's on the rig's door with a schedule and a use limit.
+    pub async fn pin_on(
+        &self,
+        pin: &str,
+        schedule: Schedule,
+        max_uses: Option<i64>,
+    ) -> CredentialId {
         let unit = self
             .app
             .get_door(&self.admin, self.door)
@@ -387,8 +440,8 @@ impl Rig {
                     label: None,
                     unit_id: unit,
                     doors: Some(vec![self.door]),
-                    schedule: Schedule::Always,
-                    max_uses: None,
+                    schedule,
+                    max_uses,
                     duress: false,
                     pin: Some(pin.into()),
                     card_uid: None,

@@ -437,3 +437,78 @@ proptest! {
         prop_assert_eq!(c.check(at, &zone), want);
     }
 }
+
+#[test]
+fn the_next_edge_of_a_range_is_its_start_then_its_end_then_none() {
+    let zone = tz("Europe/Berlin");
+    let c = range(
+        date(2026, 5, 2).at(10, 0, 0, 0),
+        date(2026, 5, 3).at(10, 0, 0, 0),
+    )
+    .compile(&zone);
+    let from = ts("2026-05-02T08:00:00Z");
+    let until = ts("2026-05-03T08:00:00Z");
+    assert_eq!(c.next_edge(ts("2026-05-01T00:00:00Z"), &zone), Some(from));
+    assert_eq!(c.next_edge(from, &zone), Some(until));
+    assert_eq!(c.next_edge(until, &zone), None);
+    assert_eq!(CompiledSchedule::always().next_edge(from, &zone), None);
+}
+
+#[test]
+fn the_next_edge_of_a_weekly_window_is_its_next_opening_or_closing_in_local_time() {
+    let zone = tz("Europe/Berlin");
+    // 2026-05-04 is a Monday; Berlin is UTC+2 in May.
+    let c = weekly(&[Day::Mon, Day::Wed], time(9, 0, 0, 0), time(17, 30, 0, 0)).compile(&zone);
+    assert_eq!(
+        c.next_edge(ts("2026-05-04T05:00:00Z"), &zone),
+        Some(ts("2026-05-04T07:00:00Z"))
+    );
+    assert_eq!(
+        c.next_edge(ts("2026-05-04T07:00:00Z"), &zone),
+        Some(ts("2026-05-04T15:30:00Z"))
+    );
+    assert_eq!(
+        c.next_edge(ts("2026-05-04T15:30:00Z"), &zone),
+        Some(ts("2026-05-06T07:00:00Z"))
+    );
+    // From Wednesday evening the next edge is the following Monday.
+    assert_eq!(
+        c.next_edge(ts("2026-05-06T20:00:00Z"), &zone),
+        Some(ts("2026-05-11T07:00:00Z"))
+    );
+    // A window past midnight on Sunday closes on Monday morning.
+    let night = weekly(&[Day::Sun], time(22, 0, 0, 0), time(6, 0, 0, 0)).compile(&zone);
+    assert_eq!(
+        night.next_edge(ts("2026-05-10T21:00:00Z"), &zone),
+        Some(ts("2026-05-11T04:00:00Z"))
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Between an instant and its next edge nothing changes, and at the edge it does (UTC has
+    /// no daylight-saving changes, so every edge is exact there).
+    #[test]
+    fn nothing_changes_before_the_next_edge(
+        windows in prop::collection::vec(window_strategy(), 1..4),
+        uniform_s in 1_767_225_600i64..1_830_297_600,
+        frac in 0.0f64..1.0,
+    ) {
+        let zone = TimeZone::UTC;
+        let c = Schedule::Weekly { windows }.compile(&zone);
+        let at = Timestamp::from_second(uniform_s).unwrap();
+        let Some(edge) = c.next_edge(at, &zone) else {
+            // Only windows covering the whole week have no edge.
+            prop_assert_eq!(c.check(at, &zone), ScheduleCheck::Inside);
+            return Ok(());
+        };
+        prop_assert!(edge > at);
+        prop_assert!(edge.duration_since(at) <= jiff::SignedDuration::from_hours(24 * 7));
+        let span = edge.duration_since(at).as_nanos();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)] // a sample point
+        let mid = at + jiff::SignedDuration::from_nanos((span as f64 * frac) as i64);
+        prop_assert_eq!(c.check(mid, &zone), c.check(at, &zone));
+        prop_assert_eq!(c.check(edge - NANO, &zone), c.check(at, &zone));
+    }
+}

@@ -484,7 +484,19 @@ impl Batch<'_> {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&door);
-                if *action == Action::Unlock {
+                let unexpected = if *action == Action::Unlock {
+                    self.unexpected_opening(conn, ld, slot, cred.as_ref())
+                        .await?
+                } else {
+                    None
+                };
+                if let Some(why) = unexpected {
+                    self.raise_unexpected_opening(conn, ld, why, slot, cred.as_ref(), method)
+                        .await?;
+                    if let Some(c) = &cred {
+                        credentials::add_use(conn, c.id).await?;
+                    }
+                } else if *action == Action::Unlock {
                     if let Some(c) = &cred {
                         credentials::add_use(conn, c.id).await?;
                         // A code with a use limit leaves the lock as soon as it is used up.

@@ -104,7 +104,7 @@ impl Batch<'_> {
     }
 
     /// A code latchkey did not set: flag it at once and, by policy, clear it.
-    async fn unmanaged(&mut self, conn: &mut Conn, ld: LockDoor, n: i64) -> Result<()> {
+    pub(super) async fn unmanaged(&mut self, conn: &mut Conn, ld: LockDoor, n: i64) -> Result<()> {
         let policy = self.policy(conn, ld.property).await?;
         self.events.push(alarm(
             "unmanaged_code",

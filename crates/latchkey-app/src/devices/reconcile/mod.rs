@@ -20,10 +20,12 @@ use crate::{App, DevicePort, Result};
 
 mod plan;
 mod send;
+mod timers;
 mod views;
 
 use plan::{plan_credential, plan_door};
 use send::{apply, push_settings, retry_due};
+use timers::Timers;
 use views::Views;
 
 /// What the reconciler is told.
@@ -68,8 +70,8 @@ pub struct ReconcileOptions {
     pub confirm_after: Duration,
     /// Attempts (writes and read-backs) before a slot is marked failed.
     pub max_attempts: i64,
-    /// How often every paired door is re-planned (catches schedule window edges, failed
-    /// slots worth another try, and changes made by other replicas).
+    /// How often every paired door is re-planned: a safety net behind the timers (which apply
+    /// schedule edges at their instant) and the change feed; it also retries failed slots.
     pub sweep_every: Duration,
     /// This replica's name for the lease.
     pub holder: String,
@@ -93,6 +95,10 @@ impl Default for ReconcileOptions {
 }
 
 const LEASE: &str = "reconciler";
+/// Door-wide changes (a mode, a pairing, a membership) recompute every edge, at most this often.
+const REBUILD_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+/// More credentials than this changed at once recompute every edge instead of each one.
+const REFRESH_AT_MOST: usize = 1_000;
 /// A failed slot is tried again after this long.
 const FAILED_RETRY_AFTER: SignedDuration = SignedDuration::from_mins(10);
 
@@ -140,8 +146,23 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
     let mut fence: Option<Fence> = None;
     let mut lease_tried: Option<Instant> = None;
     let mut last_sweep: Option<Instant> = None;
+    let mut timers = Timers::default();
+    let mut last_rebuild: Option<Instant> = None;
     loop {
+        let live = fence.as_ref().is_some_and(Fence::live);
+        let wake = if live { timers.next() } else { None };
+        let nap = wake.map_or(Duration::ZERO, |t| {
+            Duration::try_from(t.duration_since(app.now()))
+                .unwrap_or(Duration::ZERO)
+                .min(Duration::from_secs(30))
+        });
         tokio::select! {
+            () = tokio::time::sleep(nap), if wake.is_some() => {
+                if let Some(f) = fence.as_ref().filter(|f| f.live())
+                    && let Err(e) = fire(&app, &opts, f, &mut timers).await {
+                        tracing::warn!(error = %e, "applying a schedule edge failed; the next sweep retries");
+                    }
+            }
             input = rx.recv() => {
                 let Some(first) = input else { break };
                 let mut batch = vec![first];
@@ -153,10 +174,15 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
                 }
                 // Without the lease the input is dropped: the holder hears of the change
                 // through the change feed, and a new holder sweeps every door first.
-                if let Some(f) = fence.as_ref().filter(|f| f.live())
-                    && let Err(e) = handle(&app, &opts, f, batch).await {
+                if let Some(f) = fence.as_ref().filter(|f| f.live()) {
+                    let changed = timers.note(&batch);
+                    if let Err(e) = handle(&app, &opts, f, batch).await {
                         tracing::warn!(error = %e, "reconciling failed; the next sweep retries");
                     }
+                    if let Err(e) = timers.refresh(&app, &changed).await {
+                        tracing::warn!(error = %e, "computing schedule edges failed; the next sweep retries");
+                    }
+                }
             }
             _ = tick.tick() => {
                 // The holder renews every third of the lease; the others try every sixth, so a
@@ -187,6 +213,15 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
                     if let Err(e) = sweep(&app, &opts, f).await {
                         tracing::warn!(error = %e, "sweeping the locks failed");
                     }
+                    timers.stale = true;
+                    last_rebuild = None;
+                }
+                if timers.stale && last_rebuild.is_none_or(|t| t.elapsed() >= REBUILD_AT_MOST_EVERY) {
+                    last_rebuild = Some(Instant::now());
+                    match timers.rebuild(&app).await {
+                        Ok(()) => tracing::debug!(next = ?timers.next(), "schedule edges computed"),
+                        Err(e) => tracing::warn!(error = %e, "computing schedule edges failed"),
+                    }
                 }
                 if let Err(e) = retry_due(&app, &opts, f).await {
                     tracing::warn!(error = %e, "retrying lock slots failed");
@@ -197,6 +232,41 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
             }
         }
     }
+}
+
+/// Applies the edges that have come: ends the credentials of holders who moved out at a set
+/// time, re-plans every credential whose edge it is (the commands leave now), and computes
+/// their next edges.
+async fn fire(
+    app: &App,
+    opts: &ReconcileOptions,
+    fence: &Fence,
+    timers: &mut Timers,
+) -> Result<()> {
+    let now = app.now();
+    let due = timers.take_due(now);
+    if due.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<CredentialId> = due.iter().map(|(c, _)| *c).collect();
+    app.end_credentials_of_ended_memberships(&ids).await?;
+    let inputs = timers::doors_of(app, &ids)
+        .await?
+        .into_iter()
+        .map(|(c, doors)| Input::Credential(c, doors))
+        .collect();
+    handle(app, opts, fence, inputs).await?;
+    let late = due
+        .iter()
+        .map(|(_, t)| app.now().duration_since(*t))
+        .max()
+        .unwrap_or_default();
+    tracing::debug!(
+        credentials = ids.len(),
+        late_ms = late.as_secs_f64() * 1e3,
+        "applied schedule edges"
+    );
+    timers.refresh(app, &ids).await
 }
 
 /// Takes or renews the lease; `None` while another replica holds it (or the database cannot

@@ -262,7 +262,27 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence)
         let mut events = Vec::new();
         let mut retry = Vec::new();
         for s in &mut slots {
-            if s.attempts >= opts.max_attempts {
+            if s.attempts >= opts.max_attempts && s.desired == Desired::Empty {
+                // A code that must go is never given up on: a lock that missed its removal
+                // still opens for it. It stays `removing`, retried at the longest backoff, and
+                // staff are told once.
+                if s.attempts == opts.max_attempts {
+                    let reason = format!(
+                        "the lock has not confirmed the removal after {} attempts; still trying",
+                        s.attempts
+                    );
+                    events.push(
+                        NewEvent::new("lock.slot_failed", format!("door:{}", s.door_id))
+                            .property(prop)
+                            .data(json!({
+                                "severity": "warning", "slot": s.slot, "credential_id": s.credential_id,
+                                "desired": s.desired, "reason": reason, "still_trying": true,
+                            })),
+                    );
+                    s.reason = Some(reason);
+                }
+                retry.push(s.clone());
+            } else if s.attempts >= opts.max_attempts {
                 s.status = SlotStatus::Failed;
                 s.reason = Some(s.reason.clone().unwrap_or_else(|| {
                     format!("the lock did not confirm after {} attempts", s.attempts)
