@@ -207,8 +207,27 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 email.as_deref(),
                 *role,
                 *unit,
+                &config.link_base(),
             )
             .await?;
+            ExitCode::SUCCESS
+        }
+        Command::Person {
+            command: PersonCommand::Invite { person, acting },
+        } => {
+            commands::people::invite(
+                &app,
+                acting.as_email.as_deref(),
+                *person,
+                &config.link_base(),
+            )
+            .await?;
+            ExitCode::SUCCESS
+        }
+        Command::Person {
+            command: PersonCommand::Uninvite { person, acting },
+        } => {
+            commands::people::uninvite(&app, acting.as_email.as_deref(), *person).await?;
             ExitCode::SUCCESS
         }
         Command::Credential {

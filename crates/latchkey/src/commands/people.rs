@@ -20,6 +20,7 @@ pub async fn add_person(
     email: Option<&str>,
     role: Role,
     unit: Option<i64>,
+    link_base: &str,
 ) -> Result<()> {
     let who = acting_as(app, acting).await?;
     let (p, m) = app
@@ -42,6 +43,48 @@ pub async fn add_person(
         .await
         .map_err(app_err)?;
     println!("added person {} \"{}\" as {}", p.id, p.name, m.role);
+    if p.email.is_some() {
+        let inv = app.create_invitation(&who, p.id).await.map_err(app_err)?;
+        print_link(&inv, link_base);
+    }
+    Ok(())
+}
+
+fn print_link(inv: &latchkey_app::invitations::NewInvitation, link_base: &str) {
+    println!(
+        "invitation link for person {} (shown once; single use; valid until {}):\n{}",
+        inv.person,
+        inv.expires_at
+            .round(jiff::Unit::Second)
+            .unwrap_or(inv.expires_at),
+        latchkey_app::invitations::link(link_base, &inv.token)
+    );
+}
+
+/// `person invite`: a new link (the one before stops working).
+///
+/// # Errors
+/// An unknown person, one who already has a password or no e-mail address, or storage failure.
+pub async fn invite(app: &App, acting: Option<&str>, person: i64, link_base: &str) -> Result<()> {
+    let who = acting_as(app, acting).await?;
+    let inv = app
+        .create_invitation(&who, PersonId(person))
+        .await
+        .map_err(app_err)?;
+    print_link(&inv, link_base);
+    Ok(())
+}
+
+/// `person uninvite`.
+///
+/// # Errors
+/// An unknown person, no unused link, or storage failure.
+pub async fn uninvite(app: &App, acting: Option<&str>, person: i64) -> Result<()> {
+    let who = acting_as(app, acting).await?;
+    app.revoke_invitation(&who, PersonId(person))
+        .await
+        .map_err(app_err)?;
+    println!("the invitation link of person {person} no longer works");
     Ok(())
 }
 
