@@ -47,7 +47,11 @@ async fn a_link_signs_its_person_in_once_and_a_second_use_changes_nothing() {
         let w = World::build(&db).await;
         let nina = newcomer(&w).await;
         let manager = w.principal(w.manager.id).await;
-        let inv = w.app.create_invitation(&manager, nina).await.expect("invite");
+        let inv = w
+            .app
+            .create_invitation(&manager, nina)
+            .await
+            .expect("invite");
         assert!(inv.token.starts_with("lki_"));
         let signed = w
             .app
@@ -84,8 +88,14 @@ async fn a_link_signs_its_person_in_once_and_a_second_use_changes_nothing() {
         assert!(after.contains("person.invitation_created"));
         assert!(after.contains("person.invitation_used"));
         assert!(!before.contains("person.invitation_refused"));
-        assert!(after.contains("person.invitation_refused"), "the second try is audited");
-        assert!(!after.contains(&inv.token), "the token never reaches the log");
+        assert!(
+            after.contains("person.invitation_refused"),
+            "the second try is audited"
+        );
+        assert!(
+            !after.contains(&inv.token),
+            "the token never reaches the log"
+        );
     })
     .await;
 }
@@ -95,7 +105,11 @@ async fn an_expired_link_is_refused_and_sets_no_password() {
     latchkey_testkit::each_backend("invite_expired", |db| async move {
         let w = World::build(&db).await;
         let nina = newcomer(&w).await;
-        let inv = w.app.create_invitation(&w.admin, nina).await.expect("invite");
+        let inv = w
+            .app
+            .create_invitation(&w.admin, nina)
+            .await
+            .expect("invite");
         assert_eq!(
             inv.expires_at,
             latchkey_app::Clock::now(&*w.clock) + w.app.config().invitation_ttl
@@ -119,7 +133,11 @@ async fn only_a_digest_of_the_link_is_stored_and_a_new_link_revokes_the_old_one(
     latchkey_testkit::each_backend("invite_digest", |db| async move {
         let w = World::build(&db).await;
         let nina = newcomer(&w).await;
-        let first = w.app.create_invitation(&w.admin, nina).await.expect("invite");
+        let first = w
+            .app
+            .create_invitation(&w.admin, nina)
+            .await
+            .expect("invite");
         let mut conn = w.store.read().await.expect("read");
         let stored = latchkey_store::passkeys::find_invitation(
             &mut conn,
@@ -134,11 +152,17 @@ async fn only_a_digest_of_the_link_is_stored_and_a_new_link_revokes_the_old_one(
         assert_eq!(raw.len(), 1);
         assert_eq!(raw[0], latchkey_app::secrets::token_digest(&first.token));
         assert!(
-            !raw[0].windows(first.token.len()).any(|w| w == first.token.as_bytes()),
+            !raw[0]
+                .windows(first.token.len())
+                .any(|w| w == first.token.as_bytes()),
             "the token itself is not stored"
         );
 
-        let second = w.app.create_invitation(&w.admin, nina).await.expect("again");
+        let second = w
+            .app
+            .create_invitation(&w.admin, nina)
+            .await
+            .expect("again");
         assert_ne!(first.token, second.token);
         match w
             .app
@@ -196,12 +220,18 @@ async fn links_tell_nobody_who_exists_and_bad_links_are_limited_per_source() {
             Err(AppError::Conflict(_))
         ));
 
-        let inv = w.app.create_invitation(&w.admin, nina).await.expect("invite");
+        let inv = w
+            .app
+            .create_invitation(&w.admin, nina)
+            .await
+            .expect("invite");
         let limit = w.app.config().login_attempts;
         for i in 0..limit {
             let guess = format!("lki_{i:064x}");
             assert!(matches!(
-                w.app.accept_invitation(&guess, NEW_PASSWORD, "198.51.100.1").await,
+                w.app
+                    .accept_invitation(&guess, NEW_PASSWORD, "198.51.100.1")
+                    .await,
                 Err(AppError::NotFound(_))
             ));
         }
@@ -211,7 +241,10 @@ async fn links_tell_nobody_who_exists_and_bad_links_are_limited_per_source() {
                 .await,
             Err(AppError::RateLimited { .. })
         ));
-        assert!(!has_password(&w, nina).await, "the guesser's source changed nothing");
+        assert!(
+            !has_password(&w, nina).await,
+            "the guesser's source changed nothing"
+        );
         w.app
             .accept_invitation(&inv.token, NEW_PASSWORD, "192.0.2.40")
             .await
@@ -234,7 +267,10 @@ async fn a_session_gives_a_fresh_proof_before_an_unlock_and_it_lasts_the_window(
             .authenticate(GrantKind::Session, &signed.token)
             .await
             .expect("session");
-        assert_eq!(w.app.unlock_proof_kind(&rosa).await.expect("kind"), Some(false));
+        assert_eq!(
+            w.app.unlock_proof_kind(&rosa).await.expect("kind"),
+            Some(false)
+        );
         match w
             .app
             .remote_command(
@@ -255,7 +291,10 @@ async fn a_session_gives_a_fresh_proof_before_an_unlock_and_it_lasts_the_window(
                 .await,
             Err(AppError::Unauthenticated(_))
         ));
-        assert_eq!(w.app.unlock_proof_kind(&rosa).await.expect("kind"), Some(false));
+        assert_eq!(
+            w.app.unlock_proof_kind(&rosa).await.expect("kind"),
+            Some(false)
+        );
         w.app
             .give_unlock_proof(&rosa, Proof::Password(RESIDENT_PASSWORD))
             .await

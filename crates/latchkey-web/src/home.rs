@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_app::AppError;
 use latchkey_app::devices::RemoteAction;
 use latchkey_app::directory::DoorPatch;
-use latchkey_app::passkeys::Proof;
 use latchkey_app::pages::{DoorCondition, DoorStatus};
+use latchkey_app::passkeys::Proof;
 use latchkey_app::store::devices::LockCommand;
 use latchkey_core::DoorId;
 use latchkey_core::model::DoorMode;
@@ -341,7 +341,16 @@ pub(crate) async fn unlock(
     Form(form): Form<UnlockForm>,
 ) -> Result<Response, PageError> {
     let token = TokenForm { csrf: form.csrf };
-    command(state, who, headers, id, token, RemoteAction::Unlock, Some(form.proof)).await
+    command(
+        state,
+        who,
+        headers,
+        id,
+        token,
+        RemoteAction::Unlock,
+        Some(form.proof),
+    )
+    .await
 }
 
 #[derive(Deserialize)]

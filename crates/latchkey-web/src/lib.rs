@@ -65,7 +65,10 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/welcome", get(welcome::page).post(welcome::submit))
         .route("/security", get(security::page))
         .route("/security/passkeys", post(security::register))
-        .route("/security/passkeys/options", post(security::register_options))
+        .route(
+            "/security/passkeys/options",
+            post(security::register_options),
+        )
         .route("/security/passkeys/{id}/rename", post(security::rename))
         .route("/security/passkeys/{id}/remove", post(security::remove))
         .route("/doors/{id}/unlock/proof", post(security::unlock_options))

@@ -97,7 +97,15 @@ pub(crate) async fn page(
     let notice = q
         .added
         .map(|_| "Passkey added: next time, sign in with it.".to_owned());
-    render(&state, &who, StatusCode::OK, q.welcome.is_some(), notice, None).await
+    render(
+        &state,
+        &who,
+        StatusCode::OK,
+        q.welcome.is_some(),
+        notice,
+        None,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -118,7 +126,9 @@ pub(crate) async fn register_options(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
-    Ok(started(&state.app.start_passkey_registration(&who.principal).await?))
+    Ok(started(
+        &state.app.start_passkey_registration(&who.principal).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -142,7 +152,15 @@ pub(crate) async fn register(
     who.check(&state, &headers, &form.csrf)?;
     if form.credential.is_empty() {
         let msg = "Adding a passkey needs your browser's passkey support (and script turned on). Nothing was added.";
-        return render(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, false, None, Some(msg.into())).await;
+        return render(
+            &state,
+            &who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            false,
+            None,
+            Some(msg.into()),
+        )
+        .await;
     }
     match state
         .app
@@ -156,7 +174,15 @@ pub(crate) async fn register(
         }
         Err(AppError::Unauthenticated(why)) => {
             let msg = format!("{}. Nothing was added.", crate::error::capitalise(&why));
-            render(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, false, None, Some(msg)).await
+            render(
+                &state,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                false,
+                None,
+                Some(msg),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -178,7 +204,11 @@ pub(crate) async fn rename(
     Form(form): Form<RenameForm>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
-    match state.app.rename_passkey(&who.principal, id, &form.name).await {
+    match state
+        .app
+        .rename_passkey(&who.principal, id, &form.name)
+        .await
+    {
         Ok(()) => Ok(Redirect::to("/security").into_response()),
         Err(e @ AppError::Invalid { .. }) => {
             let (status, _, message) = describe(&e);

@@ -63,7 +63,13 @@ fn refused(status: StatusCode, why: &str) -> Response {
         .into_response()
 }
 
-async fn show(state: &WebState, token: &str, source: &str, error: Option<String>, status: StatusCode) -> Response {
+async fn show(
+    state: &WebState,
+    token: &str,
+    source: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
     match state.app.invitation_state(token, source).await {
         Ok(LinkState::Valid { name, email }) => (
             status,
@@ -134,12 +140,19 @@ pub(crate) async fn submit(
         return e.into_response();
     }
     let secure = state.config.secure_cookies;
-    match state.app.accept_invitation(&token, &form.password, &source).await {
+    match state
+        .app
+        .accept_invitation(&token, &form.password, &source)
+        .await
+    {
         Ok(signed) => {
             let secs = state.app.config().session_ttl.as_secs();
             let session = guard::set_cookie(SESSION_COOKIE, &signed.token, "/", secs, secure);
             let clear = guard::set_cookie(INVITE_COOKIE, "", INVITE_PATH, 0, secure);
-            let res = with_cookie(Redirect::to("/security?welcome=1").into_response(), Some(session));
+            let res = with_cookie(
+                Redirect::to("/security?welcome=1").into_response(),
+                Some(session),
+            );
             with_cookie(res, Some(clear))
         }
         Err(e @ AppError::Invalid { .. }) => {

@@ -202,11 +202,13 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             commands::people::add_person(
                 &app,
                 acting.as_email.as_deref(),
-                *property,
-                name,
-                email.as_deref(),
-                *role,
-                *unit,
+                commands::people::NewPersonArgs {
+                    property: *property,
+                    name,
+                    email: email.as_deref(),
+                    role: *role,
+                    unit: *unit,
+                },
                 &config.link_base(),
             )
             .await?;

@@ -10,31 +10,38 @@ use latchkey_core::{PersonId, PropertyId, UnitId};
 
 use crate::wiring::{acting_as, app_err};
 
+/// What `person add` needs.
+pub struct NewPersonArgs<'a> {
+    pub property: i64,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub role: Role,
+    pub unit: Option<i64>,
+}
+
+/// With an e-mail address, the person's invitation link is printed once.
+///
 /// # Errors
 /// Bad input, a role that needs (or refuses) a unit, a taken e-mail, or storage failure.
 pub async fn add_person(
     app: &App,
     acting: Option<&str>,
-    property: i64,
-    name: &str,
-    email: Option<&str>,
-    role: Role,
-    unit: Option<i64>,
+    a: NewPersonArgs<'_>,
     link_base: &str,
 ) -> Result<()> {
     let who = acting_as(app, acting).await?;
     let (p, m) = app
         .create_person(
             &who,
-            PropertyId(property),
+            PropertyId(a.property),
             PersonInput {
-                name: name.to_owned(),
-                email: email.map(str::to_owned),
+                name: a.name.to_owned(),
+                email: a.email.map(str::to_owned),
                 phone: None,
                 password: None,
                 membership: MembershipInput {
-                    role,
-                    unit_id: unit.map(UnitId),
+                    role: a.role,
+                    unit_id: a.unit.map(UnitId),
                     valid_from: None,
                     valid_until: None,
                 },
