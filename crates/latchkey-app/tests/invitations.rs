@@ -257,6 +257,30 @@ async fn links_tell_nobody_who_exists_and_bad_links_are_limited_per_source() {
 async fn a_session_gives_a_fresh_proof_before_an_unlock_and_it_lasts_the_window() {
     latchkey_testkit::each_backend("unlock_proof", |db| async move {
         let w = World::build(&db).await;
+        // Her door has a lock and she a phone key: only the proof stands between her and it.
+        w.app
+            .pair_lock(&w.admin, w.door.id, Some("lock-4071"))
+            .await
+            .expect("pair");
+        w.app
+            .create_credential(
+                &w.admin,
+                w.property.id,
+                latchkey_app::credentials::CredentialInput {
+                    person_id: w.resident.id,
+                    kind: latchkey_core::model::CredentialKind::PhoneKey,
+                    label: None,
+                    unit_id: Some(w.unit.id),
+                    doors: None,
+                    schedule: latchkey_core::schedule::Schedule::Always,
+                    max_uses: None,
+                    duress: false,
+                    pin: None,
+                    card_uid: None,
+                },
+            )
+            .await
+            .expect("phone key");
         let signed = w
             .app
             .login(RESIDENT_EMAIL, RESIDENT_PASSWORD, "192.0.2.50")
