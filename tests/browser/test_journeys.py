@@ -4,7 +4,7 @@ no request went to another origin and no Content-Security-Policy violation happe
 
 import re
 
-from conftest import DESKTOP, GUEST, PHONE, RESIDENT
+from conftest import DESKTOP, GUEST, PASSWORD, PHONE, RESIDENT
 
 
 def test_a_resident_signs_in_and_unlocks_the_unit_door_confirmed_by_the_lock(visit):
@@ -17,6 +17,8 @@ def test_a_resident_signs_in_and_unlocks_the_unit_door_confirmed_by_the_lock(vis
     assert card.locator(".state").inner_text() == "Locked"
     assert page.locator("li.door", has_text="Lobby").count() == 1
     v.screenshot("home")
+    # Ana has no passkey: the unlock asks for her password, fresh.
+    card.locator("input[name=password]").fill(PASSWORD)
     card.locator("button.big", has_text="Unlock").click()
     confirmed = page.locator("li.door", has_text="Unit 1A entry").locator("[data-command=confirmed]")
     confirmed.wait_for(timeout=15_000)
@@ -83,8 +85,19 @@ def test_the_locked_out_page_looks_the_same_for_a_real_resident_and_a_made_up_on
     assert "Open: prove who you are" in real_text
 
 
-PAGES_PUBLIC = [("sign-in", "/sign-in"), ("locked-out", "/locked-out"), ("not-found", "/no-such-page")]
-PAGES_SIGNED = [("home", "/"), ("codes", "/codes"), ("household", "/household"), ("activity", "/activity")]
+PAGES_PUBLIC = [
+    ("sign-in", "/sign-in"),
+    ("locked-out", "/locked-out"),
+    ("not-found", "/no-such-page"),
+    ("welcome-bad-link", "/welcome?t=lki_unknown"),
+]
+PAGES_SIGNED = [
+    ("home", "/"),
+    ("codes", "/codes"),
+    ("household", "/household"),
+    ("activity", "/activity"),
+    ("security", "/security"),
+]
 
 
 def test_every_page_passes_axe_at_phone_and_desktop_size(visit):

@@ -169,6 +169,24 @@ impl Principal {
         }
     }
 
+    /// Someone who may hand `person` an invitation link to set their first password: an admin,
+    /// or staff at a property where the person holds a membership (`theirs`). Anyone else is
+    /// told the person is not found, as if they did not exist.
+    ///
+    /// # Errors
+    /// `NotFound("person")`.
+    pub fn inviter(&self, person: PersonId, theirs: &[Membership]) -> Result<Inviter<'_>> {
+        let may = self.is_admin() || theirs.iter().any(|m| self.staff(m.property_id).is_ok());
+        if may {
+            Ok(Inviter {
+                principal: self,
+                person,
+            })
+        } else {
+            Err(AppError::not_found("person"))
+        }
+    }
+
     /// An installer of the property or an admin (pairing, keys, policies).
     ///
     /// # Errors
@@ -373,6 +391,21 @@ impl Staff<'_> {
     }
     pub fn role(&self) -> Role {
         self.role
+    }
+}
+
+/// Proof that the caller may invite one person (create or revoke their invitation link).
+pub struct Inviter<'a> {
+    principal: &'a Principal,
+    person: PersonId,
+}
+
+impl Inviter<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    pub fn person(&self) -> PersonId {
+        self.person
     }
 }
 

@@ -20,11 +20,13 @@ pub mod event_kinds;
 pub mod events;
 mod feed;
 pub mod incidents;
+pub mod invitations;
 pub mod limits;
 pub mod live;
 pub mod lockout;
 mod mint;
 pub mod pages;
+pub mod passkeys;
 pub mod people;
 pub mod ratelimit;
 pub mod readiness;
@@ -105,6 +107,13 @@ pub struct AppConfig {
     pub login_window: std::time::Duration,
     /// Remote lock/unlock commands a person may send per minute.
     pub remote_per_minute: u32,
+    /// How long an invitation link stays usable.
+    pub invitation_ttl: jiff::SignedDuration,
+    /// How long a fresh proof (a passkey assertion, or the password of a person without a
+    /// passkey) given for an unlock from the web app is trusted for the next unlocks.
+    pub unlock_proof_window: jiff::SignedDuration,
+    /// The WebAuthn relying party: the server's public origin.
+    pub relying_party: passkeys::RelyingParty,
 }
 
 impl Default for AppConfig {
@@ -114,6 +123,9 @@ impl Default for AppConfig {
             login_attempts: 10,
             login_window: std::time::Duration::from_secs(300),
             remote_per_minute: 30,
+            invitation_ttl: jiff::SignedDuration::from_hours(72),
+            unlock_proof_window: jiff::SignedDuration::from_mins(5),
+            relying_party: passkeys::RelyingParty::default(),
         }
     }
 }
@@ -135,6 +147,7 @@ struct Inner {
     bridge: devices::BridgeState,
     feed: feed::FeedWriter,
     live: live::Hub,
+    webauthn: std::result::Result<webauthn_rs::Webauthn, String>,
 }
 
 impl App {
@@ -146,6 +159,10 @@ impl App {
         config: AppConfig,
     ) -> App {
         let (events, _) = broadcast::channel(1024);
+        let webauthn = config.relying_party.build();
+        if let Err(e) = &webauthn {
+            tracing::error!("passkeys are unavailable: {e}");
+        }
         App {
             inner: Arc::new(Inner {
                 store,
@@ -158,6 +175,7 @@ impl App {
                 bridge: devices::BridgeState::default(),
                 feed: feed::FeedWriter::new(),
                 live: live::Hub::new(),
+                webauthn,
             }),
         }
     }
@@ -187,6 +205,14 @@ impl App {
 
     pub(crate) fn limiter(&self) -> &ratelimit::RateLimiter {
         &self.inner.limiter
+    }
+
+    /// The WebAuthn relying party.
+    pub(crate) fn webauthn(&self) -> Result<&webauthn_rs::Webauthn> {
+        self.inner
+            .webauthn
+            .as_ref()
+            .map_err(|e| AppError::Unavailable(format!("passkeys are not configured: {e}")))
     }
 
     pub(crate) fn bridge(&self) -> &devices::BridgeState {

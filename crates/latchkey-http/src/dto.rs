@@ -534,3 +534,15 @@ impl From<latchkey_app::devices::Removal> for RemovalDto {
         }
     }
 }
+
+/// A new invitation link: shown once, to the staff member who made it.
+#[derive(Serialize, ToSchema)]
+pub struct InvitationDto {
+    pub id: i64,
+    pub person_id: i64,
+    /// Open it in a browser to set a first password; single use. The only copy: latchkey
+    /// stores a digest of its token.
+    pub link: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Timestamp,
+}

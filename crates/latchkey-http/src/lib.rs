@@ -70,6 +70,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(doors::get_sensor))
         .routes(routes!(people::list, people::create))
         .routes(routes!(people::get, people::update))
+        .routes(routes!(people::invite, people::uninvite))
         .routes(routes!(people::list_memberships, people::create_membership))
         .routes(routes!(people::get_membership))
         .routes(routes!(people::end_membership))

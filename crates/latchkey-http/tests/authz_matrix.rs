@@ -230,6 +230,20 @@ fn rows() -> Vec<Row> {
             expect: "401 404 403 200 403 200 200 200",
         },
         Row {
+            // Staff invite; everyone else is told the person is not found, as for nobody.
+            op: "post /api/v1/people/{id}/invitation",
+            path: |f, _| format!("/api/v1/people/{}/invitation", f.household),
+            body: none,
+            expect: "401 404 404 404 404 201 201 201",
+        },
+        Row {
+            // A fresh building has no link to withdraw: 404 for all, staff included.
+            op: "delete /api/v1/people/{id}/invitation",
+            path: |f, _| format!("/api/v1/people/{}/invitation", f.household),
+            body: none,
+            expect: "401 404 404 404 404 404 404 404",
+        },
+        Row {
             op: "get /api/v1/properties/{id}/memberships",
             path: |f, _| format!("/api/v1/properties/{}/memberships", f.property),
             body: none,

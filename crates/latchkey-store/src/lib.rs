@@ -16,6 +16,7 @@ mod files;
 pub mod limits;
 pub mod lockout;
 mod migrate;
+pub mod passkeys;
 pub mod people;
 pub mod property;
 pub mod provision;

@@ -99,6 +99,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_lease_epoch.sql"),
         postgres: include_str!("../migrations/postgres/0014_lease_epoch.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_passkeys.sql",
+        sqlite: include_str!("../migrations/sqlite/0015_passkeys.sql"),
+        postgres: include_str!("../migrations/postgres/0015_passkeys.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -73,6 +73,12 @@ document.addEventListener("click", function (event) {
       form.setAttribute("action", path);
       form.setAttribute("hx-post", path);
       form.querySelector(".label").textContent = action === "lock" ? "Lock" : "Unlock";
+      // Only an unlock asks for the password (docs/ARCHITECTURE.md, "Fresh proof to unlock").
+      var proof = form.querySelector(".proof-password");
+      if (proof) {
+        proof.hidden = action !== "unlock";
+        proof.querySelector("input").disabled = action !== "unlock";
+      }
       if (window.htmx) {
         window.htmx.process(form);
       }
@@ -158,3 +164,212 @@ document.addEventListener("click", function (event) {
     source.close();
   });
 })();
+
+// ---- Passkeys (WebAuthn) ----------------------------------------------------------------
+// The server hands out a ceremony (its id and the options, binary fields as base64url) from a
+// `…/options` route; this script turns the options into what `navigator.credentials` takes,
+// runs it, and posts the result back in the page's own form.
+
+function fromB64url(text) {
+  var s = text.replace(/-/g, "+").replace(/_/g, "/");
+  while (s.length % 4) {
+    s += "=";
+  }
+  var bin = atob(s);
+  var bytes = new Uint8Array(bin.length);
+  for (var i = 0; i < bin.length; i++) {
+    bytes[i] = bin.charCodeAt(i);
+  }
+  return bytes.buffer;
+}
+
+function toB64url(buffer) {
+  var bytes = new Uint8Array(buffer);
+  var s = "";
+  for (var i = 0; i < bytes.length; i++) {
+    s += String.fromCharCode(bytes[i]);
+  }
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function decodeIds(list) {
+  (list || []).forEach(function (c) {
+    c.id = fromB64url(c.id);
+  });
+}
+
+function creationOptions(options) {
+  var pk = options.publicKey;
+  pk.challenge = fromB64url(pk.challenge);
+  pk.user.id = fromB64url(pk.user.id);
+  decodeIds(pk.excludeCredentials);
+  return pk;
+}
+
+function requestOptions(options) {
+  var pk = options.publicKey;
+  pk.challenge = fromB64url(pk.challenge);
+  decodeIds(pk.allowCredentials);
+  return pk;
+}
+
+function credentialJson(c) {
+  var r = c.response;
+  var out = {
+    id: c.id,
+    rawId: toB64url(c.rawId),
+    type: c.type,
+    extensions: {},
+    response: { clientDataJSON: toB64url(r.clientDataJSON) }
+  };
+  if (r.attestationObject) {
+    out.response.attestationObject = toB64url(r.attestationObject);
+  } else {
+    out.response.authenticatorData = toB64url(r.authenticatorData);
+    out.response.signature = toB64url(r.signature);
+    out.response.userHandle = r.userHandle ? toB64url(r.userHandle) : null;
+  }
+  return JSON.stringify(out);
+}
+
+// Asks the server for a ceremony with the form's token.
+function ceremony(url, form) {
+  return fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
+    body: new URLSearchParams({ csrf: form.elements.csrf.value })
+  }).then(function (res) {
+    if (!res.ok) {
+      throw new Error("the server refused (" + res.status + "); reload the page and try again");
+    }
+    return res.json();
+  });
+}
+
+function fill(form, started, credential) {
+  form.elements.ceremony.value = started.ceremony;
+  form.elements.credential.value = credentialJson(credential);
+}
+
+function showError(form, message) {
+  var box = form.querySelector("[data-passkey-error]");
+  if (box) {
+    box.textContent = message;
+    box.hidden = false;
+  }
+}
+
+function why(err) {
+  if (err && err.name === "NotAllowedError") {
+    return "The passkey check was cancelled or timed out. Nothing was changed.";
+  }
+  return "The passkey did not work: " + (err && err.message ? err.message : err) + ". Nothing was changed.";
+}
+
+var webauthn = !!(window.PublicKeyCredential && navigator.credentials);
+
+// Security page: add a passkey.
+document.addEventListener("submit", function (event) {
+  var form = event.target.closest("form[data-passkey-register]");
+  if (!form || form.elements.credential.value || !webauthn) {
+    return;
+  }
+  event.preventDefault();
+  ceremony("/security/passkeys/options", form)
+    .then(function (started) {
+      return navigator.credentials
+        .create({ publicKey: creationOptions(started.options) })
+        .then(function (credential) {
+          fill(form, started, credential);
+          form.submit();
+        });
+    })
+    .catch(function (err) {
+      showError(form, why(err));
+    });
+});
+
+// Sign-in page: a passkey by the button, or offered by the browser's autofill on the e-mail
+// field (conditional mediation). The button cancels a waiting autofill request first.
+var autofill = null;
+
+function signInWithPasskey(form, conditional) {
+  return ceremony("/sign-in/passkey/options", form).then(function (started) {
+    var request = { publicKey: requestOptions(started.options) };
+    if (conditional) {
+      autofill = new AbortController();
+      request.mediation = "conditional";
+      request.signal = autofill.signal;
+    }
+    return navigator.credentials.get(request).then(function (credential) {
+      fill(form, started, credential);
+      form.submit();
+    });
+  });
+}
+
+(function () {
+  var form = document.querySelector("form[data-passkey-sign-in]");
+  if (!form || !webauthn) {
+    return;
+  }
+  form.hidden = false;
+  form.addEventListener("submit", function (event) {
+    if (form.elements.credential.value) {
+      return;
+    }
+    event.preventDefault();
+    if (autofill) {
+      autofill.abort();
+      autofill = null;
+    }
+    signInWithPasskey(form, false).catch(function (err) {
+      showError(form, why(err));
+    });
+  });
+  if (PublicKeyCredential.isConditionalMediationAvailable) {
+    PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
+      if (ok) {
+        signInWithPasskey(form, true).catch(function () {
+          // Aborted for the button, or nothing chosen: the page works as before.
+        });
+      }
+    });
+  }
+})();
+
+// Home: an unlock asks for a fresh passkey check first (unless one was given in the last few
+// minutes); htmx sends the form once the assertion is in it.
+document.addEventListener("htmx:confirm", function (event) {
+  var form = event.detail.elt;
+  if (
+    !form.matches ||
+    !form.matches("form[data-proof=passkey]") ||
+    !/\/unlock$/.test(form.getAttribute("action")) ||
+    form.elements.credential.value
+  ) {
+    return;
+  }
+  event.preventDefault();
+  var status = document.getElementById("cmd-" + form.closest("li.door").id.replace("door-", ""));
+  ceremony(form.getAttribute("action") + "/proof", form)
+    .then(function (answer) {
+      if (!answer.ceremony) {
+        event.detail.issueRequest(true);
+        return;
+      }
+      return navigator.credentials
+        .get({ publicKey: requestOptions(answer.options) })
+        .then(function (credential) {
+          fill(form, answer, credential);
+          event.detail.issueRequest(true);
+        });
+    })
+    .catch(function (err) {
+      if (status) {
+        status.textContent = "Not unlocked: " + why(err).replace(/^The/, "the");
+        status.setAttribute("data-command", "failed");
+      }
+    });
+});

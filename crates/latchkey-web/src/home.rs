@@ -14,6 +14,7 @@ use latchkey_app::AppError;
 use latchkey_app::devices::RemoteAction;
 use latchkey_app::directory::DoorPatch;
 use latchkey_app::pages::{DoorCondition, DoorStatus};
+use latchkey_app::passkeys::Proof;
 use latchkey_app::store::devices::LockCommand;
 use latchkey_core::DoorId;
 use latchkey_core::model::DoorMode;
@@ -156,6 +157,8 @@ struct HomePage {
     /// The log's position before the doors were read: the live stream starts after it, so
     /// nothing between this page's render and the stream's start is missed.
     after: i64,
+    /// What an unlock asks for first: "", "passkey" or "password".
+    proof: &'static str,
     properties: Vec<(String, Vec<Card>)>,
 }
 
@@ -164,6 +167,7 @@ struct HomePage {
 struct CardFragment {
     card: Card,
     csrf: String,
+    proof: &'static str,
 }
 
 pub(crate) async fn page(
@@ -180,9 +184,19 @@ pub(crate) async fn page(
         layout: Layout::signed("Your doors", Some(Tab::Home), &who),
         csrf: who.csrf.clone(),
         after,
+        proof: proof_kind(&state, &who).await?,
         properties,
     }
     .into_response())
+}
+
+/// What the unlock buttons ask for first (ARCHITECTURE.md, "Fresh proof to unlock").
+async fn proof_kind(state: &WebState, who: &Signed) -> Result<&'static str, PageError> {
+    Ok(match state.app.unlock_proof_kind(&who.principal).await? {
+        None => "",
+        Some(true) => "passkey",
+        Some(false) => "password",
+    })
 }
 
 /// The current card of one of the caller's doors, and its property's time zone.
@@ -225,13 +239,23 @@ async fn command(
     id: i64,
     form: TokenForm,
     action: RemoteAction,
+    proof: Option<UnlockProof>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
     let door = DoorId(id);
-    let outcome = state
-        .app
-        .remote_command(&who.principal, door, action, None, COMMAND_WAIT)
-        .await;
+    let proven = match proof {
+        Some(p) => give_proof(&state, &who, &p).await,
+        None => Ok(()),
+    };
+    let outcome = match proven {
+        Ok(()) => {
+            state
+                .app
+                .remote_command(&who.principal, door, action, None, COMMAND_WAIT)
+                .await
+        }
+        Err(e) => Err(e),
+    };
     let (mut card, tz) = door_card(&state, &who, door).await?;
     let (command, failure) = match outcome {
         Ok(c) => (
@@ -248,10 +272,12 @@ async fn command(
     };
     card.command = command;
     card.failure = failure;
+    let proof = proof_kind(&state, &who).await?;
     if htmx(&headers) {
         Ok(CardFragment {
             card,
             csrf: who.csrf.clone(),
+            proof,
         }
         .into_response())
     } else {
@@ -276,9 +302,41 @@ async fn command(
             layout: Layout::signed("Your doors", Some(Tab::Home), &who),
             csrf: who.csrf.clone(),
             after,
+            proof,
             properties,
         }
         .into_response())
+    }
+}
+
+/// The proof an unlock form may carry: a passkey assertion (filled in by the script) or the
+/// password of a person without a passkey.
+#[derive(Deserialize)]
+pub(crate) struct UnlockProof {
+    #[serde(default)]
+    ceremony: String,
+    #[serde(default)]
+    credential: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Gives the proof the form carries, if any. A wrong one refuses the unlock in words (it is not
+/// a reason to sign the person out).
+async fn give_proof(state: &WebState, who: &Signed, p: &UnlockProof) -> Result<(), AppError> {
+    let proof = if !p.credential.is_empty() {
+        Proof::Passkey {
+            ceremony: &p.ceremony,
+            credential: &p.credential,
+        }
+    } else if !p.password.is_empty() {
+        Proof::Password(&p.password)
+    } else {
+        return Ok(());
+    };
+    match state.app.give_unlock_proof(&who.principal, proof).await {
+        Err(AppError::Unauthenticated(why)) => Err(AppError::forbidden(why)),
+        other => other,
     }
 }
 
@@ -287,9 +345,27 @@ pub(crate) async fn unlock(
     who: Signed,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Form(form): Form<TokenForm>,
+    Form(form): Form<UnlockForm>,
 ) -> Result<Response, PageError> {
-    command(state, who, headers, id, form, RemoteAction::Unlock).await
+    let token = TokenForm { csrf: form.csrf };
+    command(
+        state,
+        who,
+        headers,
+        id,
+        token,
+        RemoteAction::Unlock,
+        Some(form.proof),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UnlockForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    proof: UnlockProof,
 }
 
 pub(crate) async fn lock(
@@ -299,7 +375,7 @@ pub(crate) async fn lock(
     Path(id): Path<i64>,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    command(state, who, headers, id, form, RemoteAction::Lock).await
+    command(state, who, headers, id, form, RemoteAction::Lock, None).await
 }
 
 #[derive(Deserialize)]
@@ -326,6 +402,7 @@ pub(crate) async fn card_fragment(
     Ok(CardFragment {
         card,
         csrf: who.csrf.clone(),
+        proof: proof_kind(&state, &who).await?,
     }
     .into_response())
 }

@@ -10,6 +10,7 @@ pub enum Tab {
     Codes,
     Household,
     Activity,
+    Security,
 }
 
 pub struct Nav {

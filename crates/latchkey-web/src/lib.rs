@@ -16,7 +16,9 @@ mod home;
 mod layout;
 mod lockout;
 mod mine;
+mod security;
 mod signin;
+mod welcome;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -58,6 +60,18 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/", get(home::page))
         .route("/sign-in", get(signin::page).post(signin::submit))
         .route("/sign-out", post(signin::sign_out))
+        .route("/sign-in/passkey", post(security::sign_in))
+        .route("/sign-in/passkey/options", post(security::sign_in_options))
+        .route("/welcome", get(welcome::page).post(welcome::submit))
+        .route("/security", get(security::page))
+        .route("/security/passkeys", post(security::register))
+        .route(
+            "/security/passkeys/options",
+            post(security::register_options),
+        )
+        .route("/security/passkeys/{id}/rename", post(security::rename))
+        .route("/security/passkeys/{id}/remove", post(security::remove))
+        .route("/doors/{id}/unlock/proof", post(security::unlock_options))
         .route("/doors/{id}/unlock", post(home::unlock))
         .route("/doors/{id}/lock", post(home::lock))
         .route("/doors/{id}/mode", post(home::set_mode))

@@ -51,7 +51,7 @@ pub(crate) fn with_cookie(mut res: Response, cookie: Option<String>) -> Response
     res
 }
 
-fn form_page(
+pub(crate) fn form_page(
     state: &WebState,
     headers: &HeaderMap,
     status: StatusCode,

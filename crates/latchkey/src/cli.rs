@@ -264,6 +264,21 @@ pub enum PersonCommand {
         #[command(flatten)]
         acting: ActingAs,
     },
+    /// Print a new invitation link for a person who has no password yet (it revokes the one
+    /// before). The link is shown once; it sets the person's password and signs them in.
+    Invite {
+        #[arg(long, value_name = "ID")]
+        person: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Withdraw a person's unused invitation link.
+    Uninvite {
+        #[arg(long, value_name = "ID")]
+        person: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

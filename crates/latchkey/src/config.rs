@@ -160,6 +160,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// Where links printed by the terminal point: the public URL, else this machine's
+    /// `localhost` at the listening port.
+    pub fn link_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.to_string(),
+            None => {
+                let port = self.listen.rsplit_once(':').map_or("8080", |(_, p)| p);
+                format!("http://localhost:{port}")
+            }
+        }
+    }
+
     /// One line for the start-up log, secrets redacted.
     pub fn summary(&self) -> String {
         format!(

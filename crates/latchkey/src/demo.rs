@@ -653,7 +653,14 @@ mod tests {
                 Err(AppError::Forbidden(why)) => assert!(why.contains("entry notice"), "{why}"),
                 other => panic!("expected Forbidden, got {:?}", other.map(|c| c.status)),
             }
-            // Ana's own key is let through (no lock bridge runs here, hence "unavailable").
+            // Ana's own key is let through once she confirms it is her (no lock bridge runs
+            // here, hence "unavailable").
+            app.give_unlock_proof(
+                &ana,
+                latchkey_app::passkeys::Proof::Password(super::PASSWORD),
+            )
+            .await
+            .expect("her password");
             assert!(matches!(
                 app.remote_command(&ana, entry_1a.id, RemoteAction::Unlock, None, wait)
                     .await,

@@ -209,13 +209,34 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             commands::people::add_person(
                 &app,
                 acting.as_email.as_deref(),
-                *property,
-                name,
-                email.as_deref(),
-                *role,
-                *unit,
+                commands::people::NewPersonArgs {
+                    property: *property,
+                    name,
+                    email: email.as_deref(),
+                    role: *role,
+                    unit: *unit,
+                },
+                &config.link_base(),
             )
             .await?;
+            ExitCode::SUCCESS
+        }
+        Command::Person {
+            command: PersonCommand::Invite { person, acting },
+        } => {
+            commands::people::invite(
+                &app,
+                acting.as_email.as_deref(),
+                *person,
+                &config.link_base(),
+            )
+            .await?;
+            ExitCode::SUCCESS
+        }
+        Command::Person {
+            command: PersonCommand::Uninvite { person, acting },
+        } => {
+            commands::people::uninvite(&app, acting.as_email.as_deref(), *person).await?;
             ExitCode::SUCCESS
         }
         Command::Credential {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use latchkey_app::authz::Principal;
+use latchkey_app::passkeys::RelyingParty;
 use latchkey_app::secrets::Keys;
 use latchkey_app::{App, AppConfig, AppError, DevicePort, SystemClock};
 use latchkey_store::Store;
@@ -41,12 +42,21 @@ pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<A
         Some(hex) => Keys::from_hex(hex).map_err(app_err)?,
         None => Keys::load_or_create(&config.data_dir).map_err(app_err)?,
     };
+    // Passkeys belong to the origin browsers reach latchkey at: the public URL when set, else
+    // `http://localhost` on any port (a browser on this machine; an IP is not a WebAuthn site).
+    let relying_party = match &config.public_url {
+        Some(url) => RelyingParty::for_public_url(&url.to_string()).map_err(app_err)?,
+        None => RelyingParty::default(),
+    };
     let app = App::new(
         store,
         keys,
         Arc::new(SystemClock),
         devices,
-        AppConfig::default(),
+        AppConfig {
+            relying_party,
+            ..AppConfig::default()
+        },
     );
     // A log whose head is damaged cannot be keyed; that must not keep `audit verify` (which
     // names the damage) or the server from starting.

@@ -108,6 +108,12 @@ impl App {
                 }
             }
         };
+        if matches!(action, RemoteAction::Unlock) {
+            // From a browser session, an unlock needs a fresh proof (ARCHITECTURE.md, "Fresh
+            // proof to unlock"); asked only once the caller may open the door at all, so a
+            // refusal says the real reason. API tokens and the terminal are exempt.
+            self.require_unlock_proof(who).await?;
+        }
         let (kind, tell_kind, text) = match (emergency, &notice) {
             (Some(_), _) => (
                 "lock.emergency_command",

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use jiff::Timestamp;
 use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_core::{MembershipId, PersonId, PropertyId};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::bodies::{NewMembershipBody, PersonBody};
-use crate::dto::{MembershipDto, PersonCreatedDto, PersonDto};
+use crate::dto::{InvitationDto, MembershipDto, PersonCreatedDto, PersonDto};
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -54,6 +54,54 @@ pub async fn create(
             membership: m.into(),
         }),
     ))
+}
+
+/// A new invitation link for a person added without a password (staff where the person holds
+/// a membership, or an admin). The link sets the person's first password and signs them in; it
+/// is single use, expires (72 hours by default), and replaces any earlier link, which stops
+/// working. It is returned only here: latchkey keeps a digest of it. 404 for a person the caller
+/// may not invite; 409 when the person already has a password; 422 when they have no e-mail.
+#[utoipa::path(post, path = "/api/v1/people/{id}/invitation", tag = "people", params(("id" = i64, Path)),
+    responses((status = 201, body = InvitationDto), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn invite(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<(StatusCode, Json<InvitationDto>)> {
+    let inv = s.app.create_invitation(&who, PersonId(id)).await?;
+    let base = match &s.config.public_origin {
+        Some(o) => o.to_string(),
+        None => format!(
+            "http://{}",
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost")
+        ),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(InvitationDto {
+            id: inv.id,
+            person_id: inv.person.0,
+            link: latchkey_app::invitations::link(&base, &inv.token),
+            expires_at: inv.expires_at,
+        }),
+    ))
+}
+
+/// Withdraws a person's unused invitation link: it no longer works. 404 when the caller may not
+/// invite the person or the person has no unused link.
+#[utoipa::path(delete, path = "/api/v1/people/{id}/invitation", tag = "people", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn uninvite(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    s.app.revoke_invitation(&who, PersonId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// One person.

@@ -10,30 +10,38 @@ use latchkey_core::{PersonId, PropertyId, UnitId};
 
 use crate::wiring::{acting_as, app_err};
 
+/// What `person add` needs.
+pub struct NewPersonArgs<'a> {
+    pub property: i64,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub role: Role,
+    pub unit: Option<i64>,
+}
+
+/// With an e-mail address, the person's invitation link is printed once.
+///
 /// # Errors
 /// Bad input, a role that needs (or refuses) a unit, a taken e-mail, or storage failure.
 pub async fn add_person(
     app: &App,
     acting: Option<&str>,
-    property: i64,
-    name: &str,
-    email: Option<&str>,
-    role: Role,
-    unit: Option<i64>,
+    a: NewPersonArgs<'_>,
+    link_base: &str,
 ) -> Result<()> {
     let who = acting_as(app, acting).await?;
     let (p, m) = app
         .create_person(
             &who,
-            PropertyId(property),
+            PropertyId(a.property),
             PersonInput {
-                name: name.to_owned(),
-                email: email.map(str::to_owned),
+                name: a.name.to_owned(),
+                email: a.email.map(str::to_owned),
                 phone: None,
                 password: None,
                 membership: MembershipInput {
-                    role,
-                    unit_id: unit.map(UnitId),
+                    role: a.role,
+                    unit_id: a.unit.map(UnitId),
                     valid_from: None,
                     valid_until: None,
                 },
@@ -42,6 +50,48 @@ pub async fn add_person(
         .await
         .map_err(app_err)?;
     println!("added person {} \"{}\" as {}", p.id, p.name, m.role);
+    if p.email.is_some() {
+        let inv = app.create_invitation(&who, p.id).await.map_err(app_err)?;
+        print_link(&inv, link_base);
+    }
+    Ok(())
+}
+
+fn print_link(inv: &latchkey_app::invitations::NewInvitation, link_base: &str) {
+    println!(
+        "invitation link for person {} (shown once; single use; valid until {}):\n{}",
+        inv.person,
+        inv.expires_at
+            .round(jiff::Unit::Second)
+            .unwrap_or(inv.expires_at),
+        latchkey_app::invitations::link(link_base, &inv.token)
+    );
+}
+
+/// `person invite`: a new link (the one before stops working).
+///
+/// # Errors
+/// An unknown person, one who already has a password or no e-mail address, or storage failure.
+pub async fn invite(app: &App, acting: Option<&str>, person: i64, link_base: &str) -> Result<()> {
+    let who = acting_as(app, acting).await?;
+    let inv = app
+        .create_invitation(&who, PersonId(person))
+        .await
+        .map_err(app_err)?;
+    print_link(&inv, link_base);
+    Ok(())
+}
+
+/// `person uninvite`.
+///
+/// # Errors
+/// An unknown person, no unused link, or storage failure.
+pub async fn uninvite(app: &App, acting: Option<&str>, person: i64) -> Result<()> {
+    let who = acting_as(app, acting).await?;
+    app.revoke_invitation(&who, PersonId(person))
+        .await
+        .map_err(app_err)?;
+    println!("the invitation link of person {person} no longer works");
     Ok(())
 }
 

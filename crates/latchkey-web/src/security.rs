@@ -1,0 +1,303 @@
+//! Passkeys on the web: the Security page (add, name, rename, remove), sign-in with a passkey
+//! (a button, or the browser's autofill), and the options of the proof an unlock asks for.
+//!
+//! The WebAuthn calls themselves are in `assets/app.js`: it asks one of the `…/options`
+//! routes below for a ceremony (JSON, with the form token), hands the options to
+//! `navigator.credentials`, and posts the result in an ordinary form.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use latchkey_app::AppError;
+use latchkey_app::passkeys::{PasskeyView, ProofNeeded, Started};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::WebState;
+use crate::error::{PageError, describe};
+use crate::guard::{self, PRE_COOKIE, SESSION_COOKIE, Signed, Source};
+#[allow(unused_imports)] // named by the templates
+use crate::layout::{Layout, Tab};
+use crate::signin::with_cookie;
+
+pub struct PasskeyRow {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "security.html")]
+struct SecurityPage {
+    layout: Layout,
+    csrf: String,
+    passkeys: Vec<PasskeyRow>,
+    welcome: bool,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn day(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d").to_string()
+}
+
+fn row(p: PasskeyView) -> PasskeyRow {
+    PasskeyRow {
+        id: p.id,
+        name: p.name,
+        created: day(p.created_at),
+        last_used: p.last_used_at.map_or_else(|| "never".to_owned(), day),
+    }
+}
+
+async fn render(
+    state: &WebState,
+    who: &Signed,
+    status: StatusCode,
+    welcome: bool,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let passkeys = state
+        .app
+        .list_passkeys(&who.principal)
+        .await?
+        .into_iter()
+        .map(row)
+        .collect();
+    Ok((
+        status,
+        SecurityPage {
+            layout: Layout::signed("Security", Some(Tab::Security), who),
+            csrf: who.csrf.clone(),
+            passkeys,
+            welcome,
+            notice,
+            error,
+        },
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SecurityQuery {
+    welcome: Option<String>,
+    added: Option<String>,
+}
+
+pub(crate) async fn page(
+    State(state): State<WebState>,
+    who: Signed,
+    Query(q): Query<SecurityQuery>,
+) -> Result<Response, PageError> {
+    let notice = q
+        .added
+        .map(|_| "Passkey added: next time, sign in with it.".to_owned());
+    render(
+        &state,
+        &who,
+        StatusCode::OK,
+        q.welcome.is_some(),
+        notice,
+        None,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn started(s: &Started) -> Response {
+    Json(json!({ "ceremony": s.ceremony, "options": s.options })).into_response()
+}
+
+/// Options to register a passkey (JSON for the script).
+pub(crate) async fn register_options(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    Ok(started(
+        &state.app.start_passkey_registration(&who.principal).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CeremonyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    ceremony: String,
+    #[serde(default)]
+    credential: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub(crate) async fn register(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Form(form): Form<CeremonyForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    if form.credential.is_empty() {
+        let msg = "Adding a passkey needs your browser's passkey support (and script turned on). Nothing was added.";
+        return render(
+            &state,
+            &who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            false,
+            None,
+            Some(msg.into()),
+        )
+        .await;
+    }
+    match state
+        .app
+        .finish_passkey_registration(&who.principal, &form.ceremony, &form.credential, &form.name)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/security?added=1").into_response()),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
+            let (status, _, message) = describe(&e);
+            render(&state, &who, status, false, None, Some(message)).await
+        }
+        Err(AppError::Unauthenticated(why)) => {
+            let msg = format!("{}. Nothing was added.", crate::error::capitalise(&why));
+            render(
+                &state,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                false,
+                None,
+                Some(msg),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RenameForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub(crate) async fn rename(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<RenameForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    match state
+        .app
+        .rename_passkey(&who.principal, id, &form.name)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/security").into_response()),
+        Err(e @ AppError::Invalid { .. }) => {
+            let (status, _, message) = describe(&e);
+            render(&state, &who, status, false, None, Some(message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn remove(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    state.app.remove_passkey(&who.principal, id).await?;
+    Ok(Redirect::to("/security").into_response())
+}
+
+/// Options to sign in with a passkey (JSON), for the sign-in page's button and autofill.
+pub(crate) async fn sign_in_options(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    let Some(pre) = guard::cookie(&headers, PRE_COOKIE) else {
+        return Err(PageError::StaleForm);
+    };
+    guard::check_form(&state, &headers, &format!("pre:{pre}"), &form.csrf)?;
+    Ok(started(&state.app.start_passkey_sign_in().await?))
+}
+
+pub(crate) async fn sign_in(
+    State(state): State<WebState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    Form(form): Form<CeremonyForm>,
+) -> Response {
+    let Some(pre) = guard::cookie(&headers, PRE_COOKIE) else {
+        return PageError::StaleForm.into_response();
+    };
+    if let Err(e) = guard::check_form(&state, &headers, &format!("pre:{pre}"), &form.csrf) {
+        return e.into_response();
+    }
+    match state
+        .app
+        .finish_passkey_sign_in(&form.ceremony, &form.credential, &source)
+        .await
+    {
+        Ok(signed) => {
+            let secs = state.app.config().session_ttl.as_secs();
+            let cookie = guard::set_cookie(
+                SESSION_COOKIE,
+                &signed.token,
+                "/",
+                secs,
+                state.config.secure_cookies,
+            );
+            with_cookie(Redirect::to("/").into_response(), Some(cookie))
+        }
+        Err(AppError::Unauthenticated(_)) => crate::signin::form_page(
+            &state,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            String::new(),
+            Some("That passkey did not sign you in. Try again, or use your e-mail address and password.".into()),
+        ),
+        Err(e @ AppError::RateLimited { .. }) => {
+            let (status, _, message) = describe(&e);
+            crate::signin::form_page(&state, &headers, status, String::new(), Some(message))
+        }
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+/// What an unlock needs first (JSON): `{"fresh":true}`, `{"password":true}`, or a passkey
+/// ceremony to run.
+pub(crate) async fn unlock_options(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    Ok(match state.app.unlock_proof(&who.principal).await? {
+        ProofNeeded::Fresh => Json(json!({ "fresh": true })).into_response(),
+        ProofNeeded::Password => Json(json!({ "password": true })).into_response(),
+        ProofNeeded::Passkey(s) => started(&s),
+    })
+}
