@@ -711,8 +711,11 @@ fn every_documented_operation_has_a_row_and_every_row_is_documented() {
     for (path, item) in &doc.paths.paths {
         let value = serde_json::to_value(item).unwrap();
         for method in ["get", "post", "put", "patch", "delete"] {
-            if value.get(method).is_some() {
-                documented.push(format!("{method} {path}"));
+            let op = format!("{method} {path}");
+            // The live stream never ends, so a row could not read its answer; who receives
+            // which event is tested over HTTP in crates/latchkey/tests/stream.rs.
+            if value.get(method).is_some() && op != "get /api/v1/stream" {
+                documented.push(op);
             }
         }
     }
