@@ -90,7 +90,12 @@ async fn a_credential_issued_by_another_process_reaches_the_server_without_a_swe
         input.kind = CredentialKind::PhoneKey;
         let created = w
             .app
-            .create_credential(&w.admin, w.property.id, input)
+            .create_credential(
+                w.admin
+                    .credential_issuer(w.property.id, input.unit_id)
+                    .unwrap(),
+                input,
+            )
             .await
             .expect("phone key issued");
         let id = created.credential.id;
@@ -101,7 +106,12 @@ async fn a_credential_issued_by_another_process_reaches_the_server_without_a_swe
             port.told()
         );
         w.app
-            .set_credential_status(&w.admin, id, CredentialStatus::Revoked)
+            .set_credential_status(
+                w.app
+                    .may_set_credential_status(&w.admin, id, CredentialStatus::Revoked)
+                    .await
+                    .unwrap(),
+            )
             .await
             .expect("revoked");
         w.app.flush_changes().await;

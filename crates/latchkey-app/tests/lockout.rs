@@ -38,20 +38,22 @@ async fn notified(w: &World, token: &str) -> Vec<(i64, String)> {
 async fn a_stranger_gets_the_same_answer_as_the_resident_and_the_household_is_told() {
     latchkey_testkit::each_backend("lockout_reveal", |db| async move {
         let w = World::build(&db).await;
-        let (partner, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                w.property.id,
-                person(
-                    "Paul Partner",
-                    None,
-                    None,
-                    membership(Role::Household, Some(w.unit.id)),
-                ),
+        let (partner, _) = {
+            let input = person(
+                "Paul Partner",
+                None,
+                None,
+                membership(Role::Household, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, w.property.id, &input)
+                    .unwrap(),
+                input,
             )
-            .await
-            .expect("household member");
+        }
+        .await
+        .expect("household member");
         let mut answers = Vec::new();
         for (label, unit, identity) in [
             ("the resident by name", "4071", "rosa resident"),
@@ -142,16 +144,16 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
     latchkey_testkit::each_backend("lockout_ways", |db| async move {
         let w = World::build(&db).await;
         let rp = w.principal(w.resident.id).await;
-        let pin = w
-            .app
-            .create_credential(
-                &rp,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), Some("58274613")),
+        let pin = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), Some("58274613"));
+            w.app.create_credential(
+                rp.credential_issuer(w.property.id, input.unit_id).unwrap(),
+                input,
             )
-            .await
-            .expect("pin")
-            .credential;
+        }
+        .await
+        .expect("pin")
+        .credential;
         let (case, _) = w
             .app
             .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
@@ -168,14 +170,18 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
         assert_eq!(physical.damage, "major");
 
         w.app
-            .set_credential_status(&rp, pin.id, CredentialStatus::Revoked)
+            .set_credential_status(
+                w.app
+                    .may_set_credential_status(&rp, pin.id, CredentialStatus::Revoked)
+                    .await
+                    .unwrap(),
+            )
             .await
             .expect("revoke");
         let sensor = w
             .app
             .create_sensor(
-                &w.admin,
-                w.property.id,
+                w.admin.staff(w.property.id).unwrap(),
                 latchkey_app::directory::SensorInput {
                     name: "Living room window".into(),
                     kind: SensorKind::Window,
@@ -246,20 +252,22 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
 async fn a_household_member_can_cancel_a_case_and_strangers_cannot_see_it() {
     latchkey_testkit::each_backend("lockout_cancel", |db| async move {
         let w = World::build(&db).await;
-        let (guest, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                w.property.id,
-                person(
-                    "Gus Guest",
-                    None,
-                    None,
-                    membership(Role::Guest, Some(w.unit.id)),
-                ),
+        let (guest, _) = {
+            let input = person(
+                "Gus Guest",
+                None,
+                None,
+                membership(Role::Guest, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, w.property.id, &input)
+                    .unwrap(),
+                input,
             )
-            .await
-            .expect("guest");
+        }
+        .await
+        .expect("guest");
         let (case, token) = w
             .app
             .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
@@ -454,34 +462,40 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
         // A property that accepts only guardians: the check is recorded but proves nothing.
         let mut policy = w.property.policy.clone();
         policy.recovery_proofs = vec![latchkey_core::model::ProofKind::Guardians];
-        w.app
-            .update_property(
-                &w.admin,
-                w.property.id,
-                latchkey_app::directory::PropertyPatch {
-                    policy: Some(policy),
-                    ..Default::default()
-                },
+        {
+            let patch = latchkey_app::directory::PropertyPatch {
+                policy: Some(policy),
+                ..Default::default()
+            };
+            w.app.update_property(
+                w.admin
+                    .property_changer(w.property.id, patch.touches_settings())
+                    .unwrap(),
+                patch,
             )
-            .await
-            .expect("policy");
+        }
+        .await
+        .expect("policy");
         let view = w
             .app
             .record_id_check(&mp, case.id, "passport")
             .await
             .expect("recorded");
         assert_eq!(view.state, "open");
-        w.app
-            .update_property(
-                &w.admin,
-                w.property.id,
-                latchkey_app::directory::PropertyPatch {
-                    policy: Some(w.property.policy.clone()),
-                    ..Default::default()
-                },
+        {
+            let patch = latchkey_app::directory::PropertyPatch {
+                policy: Some(w.property.policy.clone()),
+                ..Default::default()
+            };
+            w.app.update_property(
+                w.admin
+                    .property_changer(w.property.id, patch.touches_settings())
+                    .unwrap(),
+                patch,
             )
-            .await
-            .expect("policy back");
+        }
+        .await
+        .expect("policy back");
         let view = w
             .app
             .record_id_check(&mp, case.id, "passport, photo matches")

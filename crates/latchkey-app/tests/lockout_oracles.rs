@@ -146,8 +146,7 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
         let smith = w
             .app
             .add_locksmith(
-                &mp,
-                w.property.id,
+                mp.staff(w.property.id).unwrap(),
                 LocksmithInput {
                     company: "Quick Keys".into(),
                     licence: "LS-1".into(),
@@ -159,7 +158,13 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
             .await
             .expect("locksmith");
         w.app
-            .set_locksmith_status(&mp, smith.id, "verified")
+            .set_locksmith_status(
+                w.app
+                    .may_set_locksmith_status(&mp, smith.id, "verified")
+                    .await
+                    .unwrap(),
+                "verified",
+            )
             .await
             .expect("verify");
         let src = "203.0.113.72";
@@ -190,7 +195,13 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
             .expect("Paul's link")
             .1;
         w.app
-            .answer_guardian_link(&w.principal(paul.id).await, &link, false)
+            .answer_guardian_link(
+                w.app
+                    .may_answer_guardian_link(&w.principal(paul.id).await, &link)
+                    .await
+                    .unwrap(),
+                false,
+            )
             .await
             .expect("Paul denies");
         let seen_real = answer(w.app.lockout_by_token(&real, src).await);
@@ -385,8 +396,7 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
         let smith = w
             .app
             .add_locksmith(
-                &mp,
-                w.property.id,
+                mp.staff(w.property.id).unwrap(),
                 LocksmithInput {
                     company: "Quick Keys".into(),
                     licence: "LS-1".into(),
@@ -398,7 +408,13 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
             .await
             .expect("locksmith");
         w.app
-            .set_locksmith_status(&mp, smith.id, "verified")
+            .set_locksmith_status(
+                w.app
+                    .may_set_locksmith_status(&mp, smith.id, "verified")
+                    .await
+                    .unwrap(),
+                "verified",
+            )
             .await
             .expect("verify");
         let src = "203.0.113.78";
@@ -458,7 +474,13 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
             .find(|(g, _)| *g == paul.id.0)
             .expect("Paul's link");
         w.app
-            .answer_guardian_link(&w.principal(paul.id).await, &link, true)
+            .answer_guardian_link(
+                w.app
+                    .may_answer_guardian_link(&w.principal(paul.id).await, &link)
+                    .await
+                    .unwrap(),
+                true,
+            )
             .await
             .expect("Paul's sealed link works");
     })

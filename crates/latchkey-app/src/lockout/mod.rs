@@ -24,7 +24,6 @@
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use latchkey_core::model::Role;
 use latchkey_core::{LockoutCaseId, PersonId, PropertyId, UnitId};
 use latchkey_store::audit::NewEvent;
 use latchkey_store::lockout::{self as repo, LockoutCase, NewCase, Notification, Step};
@@ -400,22 +399,9 @@ impl App {
         })
     }
 
+    /// Whether the caller may see the case ([`Principal::sees_case`]).
     pub(crate) fn may_see_case(&self, who: &Principal, case: &LockoutCase) -> bool {
-        let Some(property) = case.property_id else {
-            return false;
-        };
-        match who.member(property) {
-            Ok(m) if m.is_staff() => true,
-            // The people who live in the unit; not its guests or trusted contacts.
-            Ok(_) => case.unit_id.is_some_and(|u| {
-                who.active().any(|m| {
-                    m.property_id == property
-                        && m.unit_id == Some(u)
-                        && matches!(m.role, Role::Resident | Role::Household)
-                })
-            }),
-            Err(_) => false,
-        }
+        who.sees_case(case)
     }
 
     /// A case, in full, for staff and the people of its unit.

@@ -394,7 +394,10 @@ pub async fn answer_guardian(
     ApiJson(b): ApiJson<GuardianAnswerBody>,
 ) -> ApiResult<StatusCode> {
     s.app
-        .answer_guardian_link(&who, &b.token, b.confirm)
+        .answer_guardian_link(
+            s.app.may_answer_guardian_link(&who, &b.token).await?,
+            b.confirm,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -46,7 +46,10 @@ pub async fn create(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<PersonInput>,
 ) -> ApiResult<(StatusCode, Json<PersonCreatedDto>)> {
-    let (p, m) = s.app.create_person(&who, PropertyId(id), b).await?;
+    let (p, m) = s
+        .app
+        .create_person(s.app.may_create_person(&who, PropertyId(id), &b)?, b)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(PersonCreatedDto {
@@ -97,8 +100,7 @@ pub async fn update(
     let p = s
         .app
         .update_person(
-            &who,
-            PersonId(id),
+            s.app.may_update_person(&who, PersonId(id)).await?,
             b.name.as_deref(),
             b.email.as_deref(),
             b.phone.as_deref(),
@@ -138,7 +140,11 @@ pub async fn create_membership(
     let body = parse_membership(b)?;
     let m = s
         .app
-        .create_membership(&who, PropertyId(id), PersonId(body.0), body.1)
+        .create_membership(
+            s.app.may_create_membership(&who, PropertyId(id), &body.1)?,
+            PersonId(body.0),
+            body.1,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(m.into())))
 }
@@ -194,7 +200,10 @@ pub async fn end_membership(
 ) -> ApiResult<Json<MembershipDto>> {
     Ok(Json(
         s.app
-            .end_membership(&who, MembershipId(id), b.until)
+            .end_membership(
+                s.app.may_end_membership(&who, MembershipId(id)).await?,
+                b.until,
+            )
             .await?
             .into(),
     ))

@@ -22,25 +22,26 @@ pub async fn add_person(
     unit: Option<i64>,
 ) -> Result<()> {
     let who = acting_as(app, acting).await?;
-    let (p, m) = app
-        .create_person(
-            &who,
-            PropertyId(property),
-            PersonInput {
-                name: name.to_owned(),
-                email: email.map(str::to_owned),
-                phone: None,
-                password: None,
-                membership: MembershipInput {
-                    role,
-                    unit_id: unit.map(UnitId),
-                    valid_from: None,
-                    valid_until: None,
-                },
+    let (p, m) = {
+        let input = PersonInput {
+            name: name.to_owned(),
+            email: email.map(str::to_owned),
+            phone: None,
+            password: None,
+            membership: MembershipInput {
+                role,
+                unit_id: unit.map(UnitId),
+                valid_from: None,
+                valid_until: None,
             },
+        };
+        app.create_person(
+            app.may_create_person(&who, PropertyId(property), &input)?,
+            input,
         )
-        .await
-        .map_err(app_err)?;
+    }
+    .await
+    .map_err(app_err)?;
     println!("added person {} \"{}\" as {}", p.id, p.name, m.role);
     Ok(())
 }
@@ -66,25 +67,26 @@ pub async fn add_credential(
     a: NewCredentialArgs<'_>,
 ) -> Result<()> {
     let who = acting_as(app, acting).await?;
-    let created = app
-        .create_credential(
-            &who,
-            PropertyId(a.property),
-            CredentialInput {
-                person_id: PersonId(a.person),
-                kind: a.kind,
-                label: None,
-                unit_id: a.unit.map(UnitId),
-                doors: None,
-                schedule: Schedule::Always,
-                max_uses: None,
-                duress: false,
-                pin: a.pin.map(str::to_owned),
-                card_uid: a.card_uid.map(str::to_owned),
-            },
+    let created = {
+        let input = CredentialInput {
+            person_id: PersonId(a.person),
+            kind: a.kind,
+            label: None,
+            unit_id: a.unit.map(UnitId),
+            doors: None,
+            schedule: Schedule::Always,
+            max_uses: None,
+            duress: false,
+            pin: a.pin.map(str::to_owned),
+            card_uid: a.card_uid.map(str::to_owned),
+        };
+        app.create_credential(
+            who.credential_issuer(PropertyId(a.property), input.unit_id)?,
+            input,
         )
-        .await
-        .map_err(app_err)?;
+    }
+    .await
+    .map_err(app_err)?;
     let c = &created.credential;
     let doors: Vec<String> = c.doors.iter().map(ToString::to_string).collect();
     println!(

@@ -81,9 +81,7 @@ pub async fn spare_key(app: &App, command: &SpareKeyCommand) -> Result<()> {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let key = app
                 .grant_spare_key(
-                    &who,
-                    PropertyId(*property),
-                    UnitId(*unit),
+                    who.unit_admin(PropertyId(*property), UnitId(*unit))?,
                     PersonId(*holder),
                     schedule(reachable.as_deref(), "reachable")?,
                 )
@@ -113,7 +111,7 @@ pub async fn spare_key(app: &App, command: &SpareKeyCommand) -> Result<()> {
         }
         SpareKeyCommand::Revoke { id, acting } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
-            app.revoke_spare_key(&who, SpareKeyId(*id))
+            app.revoke_spare_key(app.may_revoke_spare_key(&who, SpareKeyId(*id)).await?)
                 .await
                 .map_err(app_err)?;
             println!("spare key {id} revoked");
@@ -134,8 +132,7 @@ pub async fn on_call(app: &App, command: &OnCallCommand) -> Result<()> {
         } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             app.set_on_call(
-                &who,
-                PropertyId(*property),
+                who.staff(PropertyId(*property))?,
                 PersonId(*person),
                 schedule(Some(text), "schedule")?,
             )
@@ -177,8 +174,7 @@ pub async fn locksmith(app: &App, command: &LocksmithCommand) -> Result<()> {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let l = app
                 .add_locksmith(
-                    &who,
-                    PropertyId(*property),
+                    who.staff(PropertyId(*property))?,
                     LocksmithInput {
                         company: company.clone(),
                         licence: licence.clone(),
@@ -220,7 +216,11 @@ pub async fn locksmith(app: &App, command: &LocksmithCommand) -> Result<()> {
         LocksmithCommand::Verify { id, status, acting } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let l = app
-                .set_locksmith_status(&who, LocksmithId(*id), status)
+                .set_locksmith_status(
+                    app.may_set_locksmith_status(&who, LocksmithId(*id), status)
+                        .await?,
+                    status,
+                )
                 .await
                 .map_err(app_err)?;
             println!("locksmith {} ({}) is now {}", l.id, l.company, l.status);

@@ -194,7 +194,9 @@ pub async fn incident(app: &App, command: &IncidentCommand) -> Result<()> {
         }
         IncidentCommand::Close { id, note, acting } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
-            app.close_incident(&who, *id, note).await.map_err(app_err)?;
+            app.close_incident(app.may_close_incident(&who, *id, note).await?, note)
+                .await
+                .map_err(app_err)?;
             println!("incident {id} closed");
         }
     }
