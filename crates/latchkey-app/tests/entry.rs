@@ -70,7 +70,10 @@ async fn building(db: &latchkey_testkit::TestDb) -> Building {
     let locks = Arc::new(Locks::default());
     w.app.attach_link(locks.clone());
     w.app
-        .pair_lock(&w.admin, w.door.id, Some(LOCK))
+        .pair_lock(
+            w.app.may_pair_lock(&w.admin, w.door.id).await.unwrap(),
+            Some(LOCK),
+        )
         .await
         .expect("pair the unit's lock");
     let lobby = w

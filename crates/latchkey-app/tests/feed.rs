@@ -137,7 +137,10 @@ async fn a_lock_paired_from_the_terminal_is_heard_by_the_running_server() {
         let (_server, port, task) = server(&w);
         settle().await;
         w.app
-            .pair_lock(&w.admin, w.door.id, Some("front-lock"))
+            .pair_lock(
+                w.app.may_pair_lock(&w.admin, w.door.id).await.unwrap(),
+                Some("front-lock"),
+            )
             .await
             .expect("paired");
         w.app.flush_changes().await;
@@ -158,7 +161,10 @@ async fn a_process_does_not_hear_its_own_changes_twice() {
         let (server, port, task) = server(&w);
         settle().await;
         server
-            .pair_lock(&w.admin, w.door.id, Some("front-lock"))
+            .pair_lock(
+                server.may_pair_lock(&w.admin, w.door.id).await.unwrap(),
+                Some("front-lock"),
+            )
             .await
             .expect("paired");
         server.flush_changes().await;

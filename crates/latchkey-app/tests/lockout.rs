@@ -193,7 +193,10 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
             .await
             .expect("sensor");
         w.app
-            .pair_sensor(&w.admin, sensor.id, Some("window-4071"))
+            .pair_sensor(
+                w.app.may_pair_sensor(&w.admin, sensor.id).await.unwrap(),
+                Some("window-4071"),
+            )
             .await
             .expect("pair");
         let message = latchkey_z2m::parse_inbound(
@@ -279,13 +282,26 @@ async fn a_household_member_can_cancel_a_case_and_strangers_cannot_see_it() {
             Err(AppError::NotFound(_))
         ));
         assert!(matches!(
-            w.app.cancel_lockout(&gp, case.id).await,
+            async {
+                w.app
+                    .cancel_lockout(w.app.may_cancel_lockout(&gp, case.id).await?)
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
         let rp = w.principal(w.resident.id).await;
-        w.app.cancel_lockout(&rp, case.id).await.expect("cancel");
+        w.app
+            .cancel_lockout(w.app.may_cancel_lockout(&rp, case.id).await.unwrap())
+            .await
+            .expect("cancel");
         assert!(matches!(
-            w.app.cancel_lockout(&rp, case.id).await,
+            async {
+                w.app
+                    .cancel_lockout(w.app.may_cancel_lockout(&rp, case.id).await?)
+                    .await
+            }
+            .await,
             Err(AppError::Conflict(_))
         ));
         let view = w.app.lockout_case(&w.admin, case.id).await.expect("view");
@@ -452,11 +468,26 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
             .await
             .expect("case");
         assert!(matches!(
-            w.app.record_id_check(&rp, case.id, "my own passport").await,
+            async {
+                w.app
+                    .record_id_check(
+                        w.app
+                            .may_record_id_check(&rp, case.id, "my own passport")
+                            .await?,
+                        "my own passport",
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Forbidden(_))
         ));
         assert!(matches!(
-            w.app.record_id_check(&mp, case.id, "   ").await,
+            async {
+                w.app
+                    .record_id_check(w.app.may_record_id_check(&mp, case.id, "   ").await?, "   ")
+                    .await
+            }
+            .await,
             Err(AppError::Invalid { .. })
         ));
         // A property that accepts only guardians: the check is recorded but proves nothing.
@@ -478,7 +509,13 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
         .expect("policy");
         let view = w
             .app
-            .record_id_check(&mp, case.id, "passport")
+            .record_id_check(
+                w.app
+                    .may_record_id_check(&mp, case.id, "passport")
+                    .await
+                    .unwrap(),
+                "passport",
+            )
             .await
             .expect("recorded");
         assert_eq!(view.state, "open");
@@ -498,7 +535,13 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
         .expect("policy back");
         let view = w
             .app
-            .record_id_check(&mp, case.id, "passport, photo matches")
+            .record_id_check(
+                w.app
+                    .may_record_id_check(&mp, case.id, "passport, photo matches")
+                    .await
+                    .unwrap(),
+                "passport, photo matches",
+            )
             .await
             .expect("proven");
         assert_eq!(view.state, "proven");
@@ -508,7 +551,15 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
             vec!["opened", "proof_id_check", "proof_id_check", "proven"]
         );
         assert!(matches!(
-            w.app.record_id_check(&mp, case.id, "again").await,
+            async {
+                w.app
+                    .record_id_check(
+                        w.app.may_record_id_check(&mp, case.id, "again").await?,
+                        "again",
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Conflict(_))
         ));
     })

@@ -143,7 +143,12 @@ async fn two_replicas_apply_each_lock_message_once_and_only_the_lease_holder_wri
     }
     .await
     .unwrap();
-    a.pair_lock(&root, door.id, Some("lock-0")).await.unwrap();
+    a.pair_lock(
+        a.may_pair_lock(&root, door.id).await.unwrap(),
+        Some("lock-0"),
+    )
+    .await
+    .unwrap();
     // Rita chooses her PIN on replica A (her own door, nobody else's); the replica holding the
     // lease (either) writes it.
     let cred = {

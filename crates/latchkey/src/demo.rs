@@ -201,9 +201,12 @@ async fn build(app: &App, admin: &Principal) -> Result<PropertyId> {
             .create_door(admin.staff(p.id)?, door(name, kind, None))
             .await
             .map_err(app_err)?;
-        app.pair_lock(admin, d.id, Some(&device_name(name)))
-            .await
-            .map_err(app_err)?;
+        app.pair_lock(
+            app.may_pair_lock(admin, d.id).await?,
+            Some(&device_name(name)),
+        )
+        .await
+        .map_err(app_err)?;
         shared.push(d.id);
     }
     let (lobby, mail, garage) = (shared[0], shared[1], shared[2]);
@@ -226,9 +229,12 @@ async fn build(app: &App, admin: &Principal) -> Result<PropertyId> {
                 )
                 .await
                 .map_err(app_err)?;
-            app.pair_lock(admin, entry.id, Some(&device_name(&entry_name)))
-                .await
-                .map_err(app_err)?;
+            app.pair_lock(
+                app.may_pair_lock(admin, entry.id).await?,
+                Some(&device_name(&entry_name)),
+            )
+            .await
+            .map_err(app_err)?;
             let mut doors: Vec<DoorId> = vec![entry.id, lobby, mail];
             if letter == 'A' {
                 doors.push(garage);
@@ -272,7 +278,7 @@ async fn build(app: &App, admin: &Principal) -> Result<PropertyId> {
                         )
                         .await
                         .map_err(app_err)?;
-                    app.pair_sensor(admin, sensor.id, Some(&device))
+                    app.pair_sensor(app.may_pair_sensor(admin, sensor.id).await?, Some(&device))
                         .await
                         .map_err(app_err)?;
                 }

@@ -251,19 +251,15 @@ const NOT_YET_CAPABILITIES: &[&str] = &[
     "set_password",
     // Lockout cases acted on by staff or the household.
     "start_lockout_for",
-    "cancel_lockout",
     "cancel_credential_change",
     "book_locksmith",
     "complete_locksmith_job",
     "enroll_totp",
-    "record_id_check",
     "record_forced_entry",
     // Doors: an access check (audited), remote commands (credential, entry notice or
-    // emergency), pairing (installers).
+    // emergency).
     "check_access",
     "remote_command",
-    "pair_lock",
-    "pair_sensor",
 ];
 
 #[test]

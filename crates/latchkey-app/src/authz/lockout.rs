@@ -91,6 +91,41 @@ impl Principal {
         })
     }
 
+    /// Proof that the caller may see loaded case `case` (staff, or its household): they may
+    /// cancel it (one who sees a case they did not expect).
+    ///
+    /// # Errors
+    /// `NotFound` for anyone else.
+    pub fn case_party(&self, case: LockoutCase) -> Result<CaseParty<'_>> {
+        if !self.sees_case(&case) {
+            return Err(AppError::not_found("lockout case"));
+        }
+        Ok(CaseParty {
+            principal: self,
+            case,
+        })
+    }
+
+    /// Proof that the caller is staff of loaded case `case`'s property (records an identity
+    /// check).
+    ///
+    /// # Errors
+    /// `NotFound` for whoever may not see the case; `Forbidden` for its household.
+    pub fn case_staff(&self, case: LockoutCase) -> Result<CaseStaff<'_>> {
+        if !self.sees_case(&case) {
+            return Err(AppError::not_found("lockout case"));
+        }
+        let property = case
+            .property_id
+            .ok_or_else(|| AppError::not_found("lockout case"))?;
+        self.staff(property)?;
+        Ok(CaseStaff {
+            principal: self,
+            property,
+            case,
+        })
+    }
+
     /// Proof that loaded guardian link `link` was sent to the caller: only they may answer it.
     ///
     /// # Errors
@@ -157,5 +192,39 @@ impl Guardian<'_> {
     /// The link as it was loaded for the check.
     pub fn link(&self) -> &GuardianLink {
         &self.link
+    }
+}
+
+/// Proof that the caller sees one case (staff or its household); it carries the case.
+pub struct CaseParty<'a> {
+    principal: &'a Principal,
+    case: LockoutCase,
+}
+
+impl CaseParty<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    pub fn case(&self) -> &LockoutCase {
+        &self.case
+    }
+}
+
+/// Proof that the caller is staff of one case's property; it carries the case.
+pub struct CaseStaff<'a> {
+    principal: &'a Principal,
+    property: PropertyId,
+    case: LockoutCase,
+}
+
+impl CaseStaff<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    pub fn property(&self) -> PropertyId {
+        self.property
+    }
+    pub fn case(&self) -> &LockoutCase {
+        &self.case
     }
 }

@@ -3,7 +3,7 @@
 
 use latchkey_core::PropertyId;
 use latchkey_store::entry::EntryNotice;
-use latchkey_store::records::{DoorGroup, Unit};
+use latchkey_store::records::{Door, DoorGroup, Sensor, Unit};
 use latchkey_store::recovery::Locksmith;
 use latchkey_store::resolution::Incident;
 
@@ -22,6 +22,18 @@ impl AtProperty for Unit {
 }
 
 impl AtProperty for DoorGroup {
+    fn property_id(&self) -> PropertyId {
+        self.property_id
+    }
+}
+
+impl AtProperty for Door {
+    fn property_id(&self) -> PropertyId {
+        self.property_id
+    }
+}
+
+impl AtProperty for Sensor {
     fn property_id(&self) -> PropertyId {
         self.property_id
     }
@@ -56,6 +68,37 @@ impl Principal {
             principal: self,
             record,
         })
+    }
+}
+
+impl Principal {
+    /// Proof that the caller is an installer of the property that loaded `record` belongs to.
+    ///
+    /// # Errors
+    /// As [`Principal::installer`].
+    pub fn installer_on<R: AtProperty>(&self, record: R) -> Result<InstallerOn<'_, R>> {
+        self.installer(record.property_id())?;
+        Ok(InstallerOn {
+            principal: self,
+            record,
+        })
+    }
+}
+
+/// Proof that the caller installs the devices of the property one record belongs to; it
+/// carries that record.
+pub struct InstallerOn<'a, R> {
+    principal: &'a Principal,
+    record: R,
+}
+
+impl<R> InstallerOn<'_, R> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    /// The record as it was loaded for the check.
+    pub fn record(&self) -> &R {
+        &self.record
     }
 }
 

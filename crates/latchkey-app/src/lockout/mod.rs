@@ -30,7 +30,7 @@ use latchkey_store::lockout::{self as repo, LockoutCase, NewCase, Notification, 
 use serde::Serialize;
 use serde_json::json;
 
-use crate::authz::Principal;
+use crate::authz::{CaseParty, Principal};
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
@@ -440,17 +440,34 @@ impl App {
         Ok(repo::list_cases(&mut conn, property).await?)
     }
 
-    /// Cancels an open case: any member of its household (for example, one who sees a case they
-    /// did not expect) or staff. The household is told.
+    /// Loads case `id` and checks that the caller sees it ([`Principal::case_party`]).
     ///
     /// # Errors
-    /// `NotFound` for anyone who may not see the case; `Conflict` for a closed case.
-    pub async fn cancel_lockout(&self, who: &Principal, id: LockoutCaseId) -> Result<()> {
+    /// `NotFound` for anyone who may not see the case.
+    pub async fn may_cancel_lockout<'a>(
+        &self,
+        who: &'a Principal,
+        id: LockoutCaseId,
+    ) -> Result<CaseParty<'a>> {
+        let mut conn = self.store().read().await?;
+        let case = repo::get_case(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("lockout case"))?;
+        who.case_party(case)
+    }
+
+    /// Cancels the open case the capability carries: any member of its household (for
+    /// example, one who sees a case they did not expect) or staff. The household is told.
+    ///
+    /// # Errors
+    /// `Conflict` for a closed case.
+    pub async fn cancel_lockout(&self, party: CaseParty<'_>) -> Result<()> {
+        let who = party.principal();
+        let id = party.case().id;
         let now = self.now();
         let mut tx = self.store().write().await?;
         let case = repo::get_case(tx.conn(), id)
             .await?
-            .filter(|c| self.may_see_case(who, c))
             .ok_or_else(|| AppError::not_found("lockout case"))?;
         if matches!(case.state.as_str(), "resolved" | "cancelled") {
             return Err(AppError::Conflict(format!(

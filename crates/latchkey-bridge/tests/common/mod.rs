@@ -249,9 +249,12 @@ pub async fn rig_full(
     .await
     .unwrap();
     let resident = app.terminal_principal(rita.id).await.unwrap();
-    app.pair_lock(&admin, door.id, Some("lock-0"))
-        .await
-        .unwrap();
+    app.pair_lock(
+        app.may_pair_lock(&admin, door.id).await.unwrap(),
+        Some("lock-0"),
+    )
+    .await
+    .unwrap();
     Rig {
         app,
         store,

@@ -291,7 +291,12 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         emergency_override: false,
     };
     // The unit's door has a lock (no bridge runs in these tests) and the resident a phone key.
-    app.pair_lock(&root, d1.id, Some("lock-1a")).await.unwrap();
+    app.pair_lock(
+        app.may_pair_lock(&root, d1.id).await.unwrap(),
+        Some("lock-1a"),
+    )
+    .await
+    .unwrap();
     {
         let input = CredentialInput {
             person_id: resident.id,

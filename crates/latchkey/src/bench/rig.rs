@@ -271,9 +271,12 @@ pub async fn paired_building(
             )
             .await
             .map_err(app_err)?;
-        app.pair_lock(&admin, d.id, Some(&format!("lock-{i}")))
-            .await
-            .map_err(app_err)?;
+        app.pair_lock(
+            app.may_pair_lock(&admin, d.id).await?,
+            Some(&format!("lock-{i}")),
+        )
+        .await
+        .map_err(app_err)?;
         doors.push(d.id);
     }
     Ok((admin, prop.id, doors))

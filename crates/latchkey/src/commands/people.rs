@@ -36,7 +36,8 @@ pub async fn add_person(
             },
         };
         app.create_person(
-            app.may_create_person(&who, PropertyId(property), &input)?,
+            app.may_create_person(&who, PropertyId(property), &input)
+                .map_err(app_err)?,
             input,
         )
     }
@@ -81,7 +82,8 @@ pub async fn add_credential(
             card_uid: a.card_uid.map(str::to_owned),
         };
         app.create_credential(
-            who.credential_issuer(PropertyId(a.property), input.unit_id)?,
+            who.credential_issuer(PropertyId(a.property), input.unit_id)
+                .map_err(app_err)?,
             input,
         )
     }
