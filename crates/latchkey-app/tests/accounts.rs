@@ -32,7 +32,7 @@ async fn a_resident_cannot_change_a_household_members_sign_in_email_and_nothing_
                     Some(HUGO_EMAIL),
                     Some(HUGO_PASSWORD),
                     membership(Role::Household, Some(w.unit.id)),
-                ); w.app.create_person(w.app.may_create_person(&w.admin, w.property.id, &input).unwrap(), input) }
+                ); w.app.create_person(w.app.may_create_person(&w.admin, w.property.id, &input).expect("the caller may do this"), input) }
             .await
             .expect("a household member who signs in");
         let rosa = w.principal(w.resident.id).await;
@@ -60,7 +60,7 @@ async fn a_resident_cannot_change_a_household_members_sign_in_email_and_nothing_
         ));
         let renamed = w
             .app
-            .update_person(w.app.may_update_person(&rosa, hugo.id).await.unwrap(), Some("Hugo H."), None, Some("+49 30 123456"))
+            .update_person(w.app.may_update_person(&rosa, hugo.id).await.expect("the caller may do this"), Some("Hugo H."), None, Some("+49 30 123456"))
             .await
             .expect("a resident still keeps a household member's name and phone up to date");
         assert_eq!(renamed.email.as_deref(), Some(HUGO_EMAIL));
@@ -76,7 +76,10 @@ async fn staff_may_change_a_sign_in_email_and_the_old_address_is_told() {
         let changed = w
             .app
             .update_person(
-                w.app.may_update_person(&max, w.resident.id).await.unwrap(),
+                w.app
+                    .may_update_person(&max, w.resident.id)
+                    .await
+                    .expect("the caller may do this"),
                 None,
                 Some("Rosa.New@Example.org"),
                 None,
@@ -94,7 +97,10 @@ async fn staff_may_change_a_sign_in_email_and_the_old_address_is_told() {
         let rosa = w.principal(w.resident.id).await;
         w.app
             .update_person(
-                w.app.may_update_person(&rosa, w.resident.id).await.unwrap(),
+                w.app
+                    .may_update_person(&rosa, w.resident.id)
+                    .await
+                    .expect("the caller may do this"),
                 None,
                 Some("rosa@example.net"),
                 None,

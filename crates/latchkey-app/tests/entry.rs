@@ -71,7 +71,10 @@ async fn building(db: &latchkey_testkit::TestDb) -> Building {
     w.app.attach_link(locks.clone());
     w.app
         .pair_lock(
-            w.app.may_pair_lock(&w.admin, w.door.id).await.unwrap(),
+            w.app
+                .may_pair_lock(&w.admin, w.door.id)
+                .await
+                .expect("the caller may do this"),
             Some(LOCK),
         )
         .await
@@ -79,7 +82,9 @@ async fn building(db: &latchkey_testkit::TestDb) -> Building {
     let lobby = w
         .app
         .create_door(
-            w.admin.staff(w.property.id).unwrap(),
+            w.admin
+                .staff(w.property.id)
+                .expect("the caller may do this"),
             DoorInput {
                 name: "Lobby".into(),
                 kind: DoorKind::BuildingEntrance,
@@ -208,7 +213,7 @@ async fn a_managers_credential_never_includes_a_units_entry_door() {
             let input = phone_key(b.w.manager.id, None);
             b.w.app.create_credential(
                 max.credential_issuer(b.w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -321,7 +326,7 @@ async fn a_live_in_manager_still_opens_their_own_home() {
             b.w.app.create_membership(
                 b.w.app
                     .may_create_membership(&b.w.admin, b.w.property.id, &m)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 b.w.manager.id,
                 m,
             )
@@ -335,7 +340,8 @@ async fn a_live_in_manager_still_opens_their_own_home() {
         };
         b.w.app
             .create_credential(
-                max.credential_issuer(b.w.property.id, own.unit_id).unwrap(),
+                max.credential_issuer(b.w.property.id, own.unit_id)
+                    .expect("the caller may do this"),
                 own,
             )
             .await
@@ -359,7 +365,7 @@ async fn a_manager_cannot_open_a_unit_door_without_an_emergency_reason_or_a_noti
             let input = phone_key(b.w.manager.id, None);
             b.w.app.create_credential(
                 max.credential_issuer(b.w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -434,7 +440,7 @@ async fn a_notice_opens_the_door_only_inside_its_window_and_the_household_hears_
         let n =
             b.w.app
                 .create_entry_notice(
-                    max.staff(b.w.property.id).unwrap(),
+                    max.staff(b.w.property.id).expect("the caller may do this"),
                     notice(&b, from, 2, "annual smoke alarm test"),
                 )
                 .await
@@ -506,7 +512,7 @@ async fn a_cancelled_notice_opens_nothing_and_the_household_is_told() {
         let n =
             b.w.app
                 .create_entry_notice(
-                    max.staff(b.w.property.id).unwrap(),
+                    max.staff(b.w.property.id).expect("the caller may do this"),
                     notice(&b, from, 3, "window repair"),
                 )
                 .await
@@ -531,7 +537,7 @@ async fn a_cancelled_notice_opens_nothing_and_the_household_is_told() {
                     b.w.app
                         .may_cancel_entry_notice(&b.w.admin, n.id)
                         .await
-                        .unwrap(),
+                        .expect("the caller may do this"),
                 )
                 .await
                 .expect("any staff may cancel");
@@ -588,14 +594,21 @@ async fn only_staff_create_notices_and_a_household_sees_only_its_own() {
         let n =
             b.w.app
                 .create_entry_notice(
-                    max.staff(b.w.property.id).unwrap(),
+                    max.staff(b.w.property.id).expect("the caller may do this"),
                     notice(&b, from, 1, "meter reading"),
                 )
                 .await
                 .expect("staff create notices");
         let other_unit =
             b.w.app
-                .create_unit(b.w.admin.staff(b.w.property.id).unwrap(), "4072", 4, None)
+                .create_unit(
+                    b.w.admin
+                        .staff(b.w.property.id)
+                        .expect("the caller may do this"),
+                    "4072",
+                    4,
+                    None,
+                )
                 .await
                 .expect("a second unit");
         let (neighbour, _) = {
@@ -608,7 +621,7 @@ async fn only_staff_create_notices_and_a_household_sees_only_its_own() {
             b.w.app.create_person(
                 b.w.app
                     .may_create_person(&b.w.admin, b.w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -704,7 +717,7 @@ async fn a_notice_does_not_open_a_door_whose_household_asked_for_privacy() {
         let from = b.w.clock.now() + SignedDuration::from_hours(25);
         b.w.app
             .create_entry_notice(
-                max.staff(b.w.property.id).unwrap(),
+                max.staff(b.w.property.id).expect("the caller may do this"),
                 notice(&b, from, 1, "meter reading"),
             )
             .await
@@ -720,7 +733,7 @@ async fn a_notice_does_not_open_a_door_whose_household_asked_for_privacy() {
                 b.w.app
                     .may_update_door(&rosa, b.w.door.id, &patch)
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 patch,
             )
         }
@@ -758,7 +771,14 @@ async fn bad_notices_are_refused_with_the_field_and_change_nothing() {
         let good = || notice(&b, from, 2, "replace the smoke detector");
         let other_unit =
             b.w.app
-                .create_unit(b.w.admin.staff(b.w.property.id).unwrap(), "4072", 4, None)
+                .create_unit(
+                    b.w.admin
+                        .staff(b.w.property.id)
+                        .expect("the caller may do this"),
+                    "4072",
+                    4,
+                    None,
+                )
                 .await
                 .expect("a second unit");
         let before = b.w.event_count().await;

@@ -93,7 +93,7 @@ async fn a_credential_issued_by_another_process_reaches_the_server_without_a_swe
             .create_credential(
                 w.admin
                     .credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
             .await
@@ -110,7 +110,7 @@ async fn a_credential_issued_by_another_process_reaches_the_server_without_a_swe
                 w.app
                     .may_set_credential_status(&w.admin, id, CredentialStatus::Revoked)
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
             )
             .await
             .expect("revoked");
@@ -138,7 +138,10 @@ async fn a_lock_paired_from_the_terminal_is_heard_by_the_running_server() {
         settle().await;
         w.app
             .pair_lock(
-                w.app.may_pair_lock(&w.admin, w.door.id).await.unwrap(),
+                w.app
+                    .may_pair_lock(&w.admin, w.door.id)
+                    .await
+                    .expect("the caller may do this"),
                 Some("front-lock"),
             )
             .await
@@ -162,7 +165,10 @@ async fn a_process_does_not_hear_its_own_changes_twice() {
         settle().await;
         server
             .pair_lock(
-                server.may_pair_lock(&w.admin, w.door.id).await.unwrap(),
+                server
+                    .may_pair_lock(&w.admin, w.door.id)
+                    .await
+                    .expect("the caller may do this"),
                 Some("front-lock"),
             )
             .await

@@ -68,7 +68,7 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
             w.app.update_property(
                 w.admin
                     .property_changer(w.property.id, patch.touches_settings())
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 patch,
             )
         }
@@ -82,7 +82,7 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
                     w.app.create_person(
                         w.app
                             .may_create_person(&w.admin, w.property.id, &input)
-                            .unwrap(),
+                            .expect("the caller may do this"),
                         input,
                     )
                 }
@@ -97,7 +97,8 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
         let rp = w.principal(w.resident.id).await;
         w.app
             .grant_spare_key(
-                rp.unit_admin(w.property.id, w.unit.id).unwrap(),
+                rp.unit_admin(w.property.id, w.unit.id)
+                    .expect("the caller may do this"),
                 fritz.id,
                 Schedule::Always,
             )
@@ -138,7 +139,7 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
                 w.app
                     .may_answer_guardian_link(&pp, &paul_link)
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 true,
             )
             .await
@@ -187,7 +188,10 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
             .expect("a new link for Fritz");
         w.app
             .answer_guardian_link(
-                w.app.may_answer_guardian_link(&fp, &fresh).await.unwrap(),
+                w.app
+                    .may_answer_guardian_link(&fp, &fresh)
+                    .await
+                    .expect("the caller may do this"),
                 true,
             )
             .await
@@ -229,7 +233,7 @@ async fn one_guardian_confirming_two_links_counts_once() {
             w.app.update_property(
                 w.admin
                     .property_changer(w.property.id, patch.touches_settings())
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 patch,
             )
         }
@@ -252,7 +256,10 @@ async fn one_guardian_confirming_two_links_counts_once() {
         for link in &pauls {
             w.app
                 .answer_guardian_link(
-                    w.app.may_answer_guardian_link(&pp, link).await.unwrap(),
+                    w.app
+                        .may_answer_guardian_link(&pp, link)
+                        .await
+                        .expect("the caller may do this"),
                     true,
                 )
                 .await
@@ -278,7 +285,7 @@ async fn one_guardian_confirming_two_links_counts_once() {
                 w.app
                     .may_answer_guardian_link(&w.principal(hana.id).await, &hanas)
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 true,
             )
             .await
@@ -307,7 +314,7 @@ async fn one_guardian_saying_no_is_told_to_the_household_and_a_stranger_case_ask
             w.app.create_person(
                 w.app
                     .may_create_person(&w.admin, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -324,7 +331,10 @@ async fn one_guardian_saying_no_is_told_to_the_household_and_a_stranger_case_ask
         let pp = w.principal(paul.id).await;
         w.app
             .answer_guardian_link(
-                w.app.may_answer_guardian_link(&pp, &link).await.unwrap(),
+                w.app
+                    .may_answer_guardian_link(&pp, &link)
+                    .await
+                    .expect("the caller may do this"),
                 false,
             )
             .await
@@ -368,7 +378,7 @@ async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once
                     w.app.create_person(
                         w.app
                             .may_create_person(&w.admin, w.property.id, &input)
-                            .unwrap(),
+                            .expect("the caller may do this"),
                         input,
                     )
                 }
@@ -383,7 +393,8 @@ async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once
         let rp = w.principal(w.resident.id).await;
         w.app
             .grant_spare_key(
-                rp.unit_admin(w.property.id, w.unit.id).unwrap(),
+                rp.unit_admin(w.property.id, w.unit.id)
+                    .expect("the caller may do this"),
                 fritz.id,
                 Schedule::Always,
             )
@@ -394,7 +405,8 @@ async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once
         let phone = w
             .app
             .create_credential(
-                rp.credential_issuer(w.property.id, phone.unit_id).unwrap(),
+                rp.credential_issuer(w.property.id, phone.unit_id)
+                    .expect("the caller may do this"),
                 phone,
             )
             .await
@@ -428,7 +440,7 @@ async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once
                     w.app
                         .may_set_credential_status(&p, phone.id, Frozen)
                         .await
-                        .unwrap(),
+                        .expect("the caller may do this"),
                 )
                 .await
                 .expect("freeze");
@@ -452,7 +464,7 @@ async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once
                     w.app
                         .may_set_credential_status(&rp, phone.id, Active)
                         .await
-                        .unwrap(),
+                        .expect("the caller may do this"),
                 )
                 .await
                 .expect("unfreeze");

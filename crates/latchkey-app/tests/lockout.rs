@@ -48,7 +48,7 @@ async fn a_stranger_gets_the_same_answer_as_the_resident_and_the_household_is_to
             w.app.create_person(
                 w.app
                     .may_create_person(&w.admin, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -147,7 +147,8 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
         let pin = {
             let input = pin_for(w.resident.id, Some(w.unit.id), Some("58274613"));
             w.app.create_credential(
-                rp.credential_issuer(w.property.id, input.unit_id).unwrap(),
+                rp.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -174,14 +175,16 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
                 w.app
                     .may_set_credential_status(&rp, pin.id, CredentialStatus::Revoked)
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
             )
             .await
             .expect("revoke");
         let sensor = w
             .app
             .create_sensor(
-                w.admin.staff(w.property.id).unwrap(),
+                w.admin
+                    .staff(w.property.id)
+                    .expect("the caller may do this"),
                 latchkey_app::directory::SensorInput {
                     name: "Living room window".into(),
                     kind: SensorKind::Window,
@@ -194,7 +197,10 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
             .expect("sensor");
         w.app
             .pair_sensor(
-                w.app.may_pair_sensor(&w.admin, sensor.id).await.unwrap(),
+                w.app
+                    .may_pair_sensor(&w.admin, sensor.id)
+                    .await
+                    .expect("the caller may do this"),
                 Some("window-4071"),
             )
             .await
@@ -265,7 +271,7 @@ async fn a_household_member_can_cancel_a_case_and_strangers_cannot_see_it() {
             w.app.create_person(
                 w.app
                     .may_create_person(&w.admin, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -292,7 +298,12 @@ async fn a_household_member_can_cancel_a_case_and_strangers_cannot_see_it() {
         ));
         let rp = w.principal(w.resident.id).await;
         w.app
-            .cancel_lockout(w.app.may_cancel_lockout(&rp, case.id).await.unwrap())
+            .cancel_lockout(
+                w.app
+                    .may_cancel_lockout(&rp, case.id)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("cancel");
         assert!(matches!(
@@ -501,7 +512,7 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
             w.app.update_property(
                 w.admin
                     .property_changer(w.property.id, patch.touches_settings())
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 patch,
             )
         }
@@ -513,7 +524,7 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
                 w.app
                     .may_record_id_check(&mp, case.id, "passport")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "passport",
             )
             .await
@@ -527,7 +538,7 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
             w.app.update_property(
                 w.admin
                     .property_changer(w.property.id, patch.touches_settings())
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 patch,
             )
         }
@@ -539,7 +550,7 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
                 w.app
                     .may_record_id_check(&mp, case.id, "passport, photo matches")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "passport, photo matches",
             )
             .await

@@ -22,7 +22,10 @@ const FLOOR: Duration = Duration::from_millis(300);
 async fn pair(w: &World) {
     w.app
         .pair_lock(
-            w.app.may_pair_lock(&w.admin, w.door.id).await.unwrap(),
+            w.app
+                .may_pair_lock(&w.admin, w.door.id)
+                .await
+                .expect("the caller may do this"),
             Some("lock-4071"),
         )
         .await
@@ -149,7 +152,7 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
         let smith = w
             .app
             .add_locksmith(
-                mp.staff(w.property.id).unwrap(),
+                mp.staff(w.property.id).expect("the caller may do this"),
                 LocksmithInput {
                     company: "Quick Keys".into(),
                     licence: "LS-1".into(),
@@ -165,7 +168,7 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
                 w.app
                     .may_set_locksmith_status(&mp, smith.id, "verified")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "verified",
             )
             .await
@@ -202,7 +205,7 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
                 w.app
                     .may_answer_guardian_link(&w.principal(paul.id).await, &link)
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 false,
             )
             .await
@@ -223,7 +226,7 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
                 w.app
                     .may_cancel_lockout(&w.principal(w.resident.id).await, case)
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
             )
             .await
             .expect("cancel");
@@ -260,7 +263,7 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
                 w.app
                     .may_record_id_check(&mp, case, "passport, photo matches")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "passport, photo matches",
             )
             .await
@@ -410,7 +413,7 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
         let smith = w
             .app
             .add_locksmith(
-                mp.staff(w.property.id).unwrap(),
+                mp.staff(w.property.id).expect("the caller may do this"),
                 LocksmithInput {
                     company: "Quick Keys".into(),
                     licence: "LS-1".into(),
@@ -426,7 +429,7 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
                 w.app
                     .may_set_locksmith_status(&mp, smith.id, "verified")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "verified",
             )
             .await
@@ -492,7 +495,7 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
                 w.app
                     .may_answer_guardian_link(&w.principal(paul.id).await, &link)
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 true,
             )
             .await

@@ -34,7 +34,9 @@ struct Building {
 async fn door(w: &World, name: &str, kind: DoorKind, unit: Option<&Unit>) -> Door {
     w.app
         .create_door(
-            w.admin.staff(w.property.id).unwrap(),
+            w.admin
+                .staff(w.property.id)
+                .expect("the caller may do this"),
             DoorInput {
                 name: name.to_owned(),
                 kind,
@@ -51,7 +53,9 @@ async fn give_group(w: &World, unit: &Unit, doors: &[DoorId]) {
     let g = w
         .app
         .create_door_group(
-            w.admin.staff(w.property.id).unwrap(),
+            w.admin
+                .staff(w.property.id)
+                .expect("the caller may do this"),
             &format!("{} doors", unit.label),
             doors,
         )
@@ -59,7 +63,10 @@ async fn give_group(w: &World, unit: &Unit, doors: &[DoorId]) {
         .expect("door group");
     w.app
         .update_unit(
-            w.app.may_update_unit(&w.admin, unit.id).await.unwrap(),
+            w.app
+                .may_update_unit(&w.admin, unit.id)
+                .await
+                .expect("the caller may do this"),
             None,
             None,
             Some(Some(g.id)),
@@ -74,7 +81,14 @@ async fn building(db: &latchkey_testkit::TestDb) -> Building {
     give_group(&w, &w.unit, &[w.door.id, lobby.id]).await;
     let neighbours = w
         .app
-        .create_unit(w.admin.staff(w.property.id).unwrap(), "4072", 4, None)
+        .create_unit(
+            w.admin
+                .staff(w.property.id)
+                .expect("the caller may do this"),
+            "4072",
+            4,
+            None,
+        )
         .await
         .expect("second unit");
     let neighbours_door = door(&w, "4072 entry", DoorKind::UnitEntry, Some(&neighbours)).await;
@@ -89,7 +103,7 @@ async fn building(db: &latchkey_testkit::TestDb) -> Building {
         w.app.create_person(
             w.app
                 .may_create_person(&w.admin, w.property.id, &input)
-                .unwrap(),
+                .expect("the caller may do this"),
             input,
         )
     }
@@ -151,7 +165,7 @@ async fn a_neighbour_trying_a_residents_code_on_the_lobby_learns_nothing() {
             let input = pin_for(w.resident.id, Some(w.unit.id), None);
             w.app.create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -220,7 +234,7 @@ async fn a_resident_chooses_a_code_for_their_own_door_and_a_clash_at_home_is_nam
             );
             w.app.create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -248,7 +262,7 @@ async fn a_resident_chooses_a_code_for_their_own_door_and_a_clash_at_home_is_nam
             );
             w.app.create_credential(
                 nina.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -319,7 +333,8 @@ async fn staff_issue_a_generated_code_that_only_its_holder_reveals() {
         let created = {
             let input = pin_for(w.resident.id, Some(w.unit.id), None);
             w.app.create_credential(
-                max.credential_issuer(w.property.id, input.unit_id).unwrap(),
+                max.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -341,7 +356,12 @@ async fn staff_issue_a_generated_code_that_only_its_holder_reveals() {
         );
         let code = w
             .app
-            .reveal_pin(w.app.may_reveal_pin(&rosa, id).await.unwrap())
+            .reveal_pin(
+                w.app
+                    .may_reveal_pin(&rosa, id)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("the holder reveals it");
         assert_eq!(code, code_of(w, id).await);
@@ -392,7 +412,7 @@ async fn generated_codes_on_a_shared_door_are_unique_pass_the_rules_and_have_the
                 w.app.create_person(
                     w.app
                         .may_create_person(&w.admin, w.property.id, &input)
-                        .unwrap(),
+                        .expect("the caller may do this"),
                     input,
                 )
             }
@@ -403,7 +423,7 @@ async fn generated_codes_on_a_shared_door_are_unique_pass_the_rules_and_have_the
                 w.app.create_credential(
                     w.admin
                         .credential_issuer(w.property.id, input.unit_id)
-                        .unwrap(),
+                        .expect("the caller may do this"),
                     input,
                 )
             }
@@ -451,7 +471,7 @@ async fn once_another_household_can_open_a_door_its_residents_no_longer_choose_c
             w.app.create_credential(
                 w.admin
                     .credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -492,7 +512,7 @@ async fn a_door_holding_a_code_its_household_chose_is_not_opened_to_another_hous
             );
             w.app.create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -534,7 +554,7 @@ async fn a_door_holding_a_code_its_household_chose_is_not_opened_to_another_hous
             w.app.create_credential(
                 w.admin
                     .credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -585,7 +605,7 @@ async fn a_one_time_window_that_is_already_over_is_refused() {
             let input = pin_for(w.resident.id, Some(w.unit.id), None);
             w.app.create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -627,7 +647,7 @@ async fn a_one_time_window_that_is_already_over_is_refused() {
         w.app
             .create_credential(
                 rosa.credential_issuer(w.property.id, running.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 running,
             )
             .await

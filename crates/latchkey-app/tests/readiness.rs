@@ -55,7 +55,7 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
             .update_property(
                 w.admin
                     .property_changer(w.property.id, patch.touches_settings())
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 patch,
             )
             .await
@@ -66,7 +66,7 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
             w.app.create_credential(
                 w.admin
                     .credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -94,7 +94,8 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
         let pin = {
             let input = pin_for(w.resident.id, Some(w.unit.id), Some("58274613"));
             w.app.create_credential(
-                rp.credential_issuer(w.property.id, input.unit_id).unwrap(),
+                rp.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -107,7 +108,7 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
                 w.app
                     .may_set_credential_status(&rp, pin.id, CredentialStatus::Revoked)
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
             )
             .await
             .expect("revoke");
@@ -124,7 +125,7 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
             w.app.create_person(
                 w.app
                     .may_create_person(&w.admin, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -140,7 +141,8 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
         let key = w
             .app
             .grant_spare_key(
-                rp.unit_admin(w.property.id, w.unit.id).unwrap(),
+                rp.unit_admin(w.property.id, w.unit.id)
+                    .expect("the caller may do this"),
                 friend.id,
                 evenings,
             )
@@ -149,7 +151,12 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
         // Left: weekday nights and mornings 00–09 (5 × 9) and weekend days 00–17 (2 × 17).
         assert_eq!(short_hours_of(&drill(&w).await, "Rosa Resident"), 45 + 34);
         w.app
-            .revoke_spare_key(w.app.may_revoke_spare_key(&rp, key.id).await.unwrap())
+            .revoke_spare_key(
+                w.app
+                    .may_revoke_spare_key(&rp, key.id)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("revoke key");
         assert_eq!(short_hours_of(&drill(&w).await, "Rosa Resident"), 128);
@@ -158,7 +165,9 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
         let smith = w
             .app
             .add_locksmith(
-                w.admin.staff(w.property.id).unwrap(),
+                w.admin
+                    .staff(w.property.id)
+                    .expect("the caller may do this"),
                 LocksmithInput {
                     company: "Night Locks".into(),
                     licence: "NL-7".into(),
@@ -175,7 +184,7 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
                 w.app
                     .may_set_locksmith_status(&w.admin, smith.id, "verified")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "verified",
             )
             .await
@@ -191,7 +200,14 @@ async fn residents_see_only_their_own_units_and_others_see_no_drill() {
         let w = World::build(&db).await;
         let other_unit = w
             .app
-            .create_unit(w.admin.staff(w.property.id).unwrap(), "4072", 4, None)
+            .create_unit(
+                w.admin
+                    .staff(w.property.id)
+                    .expect("the caller may do this"),
+                "4072",
+                4,
+                None,
+            )
             .await
             .expect("unit");
         let (neighbour, _) = {
@@ -204,7 +220,7 @@ async fn residents_see_only_their_own_units_and_others_see_no_drill() {
             w.app.create_person(
                 w.app
                     .may_create_person(&w.admin, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -220,7 +236,7 @@ async fn residents_see_only_their_own_units_and_others_see_no_drill() {
             w.app.create_person(
                 w.app
                     .may_create_person(&w.admin, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -295,7 +311,9 @@ async fn only_staff_can_be_on_call_and_a_spare_key_needs_a_holder_of_the_propert
         assert_eq!(w.event_count().await, before, "refusals write nothing");
         w.app
             .set_on_call(
-                w.admin.staff(w.property.id).unwrap(),
+                w.admin
+                    .staff(w.property.id)
+                    .expect("the caller may do this"),
                 w.manager.id,
                 Schedule::Always,
             )

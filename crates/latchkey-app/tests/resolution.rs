@@ -18,7 +18,9 @@ async fn holder(w: &World, name: &'static str) -> latchkey_app::authz::Principal
     let p = w.unit_member(name, Role::TrustedContact).await;
     w.app
         .grant_spare_key(
-            w.admin.unit_admin(w.property.id, w.unit.id).unwrap(),
+            w.admin
+                .unit_admin(w.property.id, w.unit.id)
+                .expect("the caller may do this"),
             p.id,
             Schedule::Always,
         )
@@ -30,7 +32,10 @@ async fn holder(w: &World, name: &'static str) -> latchkey_app::authz::Principal
 async fn pair(w: &World) {
     w.app
         .pair_lock(
-            w.app.may_pair_lock(&w.admin, w.door.id).await.unwrap(),
+            w.app
+                .may_pair_lock(&w.admin, w.door.id)
+                .await
+                .expect("the caller may do this"),
             Some("lock-4071"),
         )
         .await
@@ -118,14 +123,19 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
                         "passport, photo matches",
                     )
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "passport, photo matches",
             )
             .await
             .expect("id check");
         let released = w
             .app
-            .release_spare_pin(w.app.may_use_spare_key(&hana, case).await.unwrap())
+            .release_spare_pin(
+                w.app
+                    .may_use_spare_key(&hana, case)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("release");
         assert_eq!(released.pin.len(), 8);
@@ -175,7 +185,12 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
             .expect("keys");
         let key = keys.iter().find(|k| k.holder_id == hana.id()).expect("key");
         w.app
-            .revoke_spare_key(w.app.may_revoke_spare_key(&w.admin, key.id).await.unwrap())
+            .revoke_spare_key(
+                w.app
+                    .may_revoke_spare_key(&w.admin, key.id)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("revoke");
         let second = w
@@ -189,7 +204,7 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
                 w.app
                     .may_record_id_check(&w.principal(w.manager.id).await, second.id, "passport")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "passport",
             )
             .await
@@ -216,7 +231,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
         let smith = w
             .app
             .add_locksmith(
-                mp.staff(w.property.id).unwrap(),
+                mp.staff(w.property.id).expect("the caller may do this"),
                 LocksmithInput {
                     company: "Quick Keys".into(),
                     licence: "LS-1".into(),
@@ -250,7 +265,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
                 w.app
                     .may_set_locksmith_status(&mp, smith.id, "verified")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "verified",
             )
             .await
@@ -436,7 +451,8 @@ async fn a_forced_entry_rotates_every_pin_of_the_door_and_tells_owners_managers_
         let pin = {
             let input = pin_for(w.resident.id, Some(w.unit.id), Some("58274613"));
             w.app.create_credential(
-                rp.credential_issuer(w.property.id, input.unit_id).unwrap(),
+                rp.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -532,7 +548,7 @@ async fn a_forced_entry_rotates_every_pin_of_the_door_and_tells_owners_managers_
                 w.app
                     .may_close_incident(&mp, done.incident.id, "lock replaced")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "lock replaced",
             )
             .await
@@ -562,7 +578,8 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
         let old = {
             let input = pin_for(w.resident.id, Some(w.unit.id), Some("58274613"));
             w.app.create_credential(
-                rp.credential_issuer(w.property.id, input.unit_id).unwrap(),
+                rp.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -580,7 +597,7 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
                 w.app
                     .may_record_id_check(&mp, case, "passport")
                     .await
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 "passport",
             )
             .await

@@ -92,7 +92,7 @@ async fn a_resident_adds_a_household_member_and_is_handed_their_pin() {
             w.app.create_person(
                 w.app
                     .may_create_person(&rosa, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -103,7 +103,7 @@ async fn a_resident_adds_a_household_member_and_is_handed_their_pin() {
             let input = pin_for(kid.id, Some(w.unit.id), Some(PIN));
             w.app.create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -138,7 +138,8 @@ async fn a_pin_made_by_a_manager_is_revealed_to_its_holder_once_and_never_to_the
         let created = {
             let input = pin_for(w.resident.id, Some(w.unit.id), None);
             w.app.create_credential(
-                max.credential_issuer(w.property.id, input.unit_id).unwrap(),
+                max.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -161,7 +162,12 @@ async fn a_pin_made_by_a_manager_is_revealed_to_its_holder_once_and_never_to_the
         }
         let code = w
             .app
-            .reveal_pin(w.app.may_reveal_pin(&rosa, id).await.unwrap())
+            .reveal_pin(
+                w.app
+                    .may_reveal_pin(&rosa, id)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("the holder sees it");
         assert_eq!(code.len(), 8);
@@ -231,7 +237,7 @@ async fn the_same_pin_on_the_same_door_is_a_conflict() {
             let input = pin_for(w.resident.id, Some(w.unit.id), Some(PIN));
             w.app.create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -247,7 +253,7 @@ async fn the_same_pin_on_the_same_door_is_a_conflict() {
             w.app.create_person(
                 w.app
                     .may_create_person(&rosa, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -271,7 +277,7 @@ async fn the_same_pin_on_the_same_door_is_a_conflict() {
             let input = pin_for(kid.id, Some(w.unit.id), None);
             w.app.create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -300,7 +306,7 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
             w.app.create_person(
                 w.app
                     .may_create_person(&rosa, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -318,7 +324,7 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
             .app
             .create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
             .await
@@ -394,7 +400,7 @@ async fn moving_out_revokes_the_persons_credentials() {
             w.app.create_person(
                 w.app
                     .may_create_person(&rosa, w.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -404,7 +410,7 @@ async fn moving_out_revokes_the_persons_credentials() {
             let input = pin_for(kid.id, Some(w.unit.id), Some(PIN));
             w.app.create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -421,7 +427,10 @@ async fn moving_out_revokes_the_persons_credentials() {
         let ended = w
             .app
             .end_membership(
-                w.app.may_end_membership(&w.admin, m.id).await.unwrap(),
+                w.app
+                    .may_end_membership(&w.admin, m.id)
+                    .await
+                    .expect("the caller may do this"),
                 None,
             )
             .await
@@ -463,7 +472,7 @@ async fn someone_of_another_property_is_told_its_doors_and_credentials_do_not_ex
             let input = pin_for(w.resident.id, Some(w.unit.id), Some(PIN));
             w.app.create_credential(
                 rosa.credential_issuer(w.property.id, input.unit_id)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -472,14 +481,19 @@ async fn someone_of_another_property_is_told_its_doors_and_credentials_do_not_ex
         let other = w
             .app
             .create_property(
-                w.admin.admin().unwrap(),
+                w.admin.admin().expect("the caller may do this"),
                 property_input("Other House", "UTC"),
             )
             .await
             .expect("other");
         let their_unit = w
             .app
-            .create_unit(w.admin.staff(other.id).unwrap(), "1", 1, None)
+            .create_unit(
+                w.admin.staff(other.id).expect("the caller may do this"),
+                "1",
+                1,
+                None,
+            )
             .await
             .expect("unit");
         let (stranger, _) = {
@@ -490,7 +504,9 @@ async fn someone_of_another_property_is_told_its_doors_and_credentials_do_not_ex
                 membership(Role::Resident, Some(their_unit.id)),
             );
             w.app.create_person(
-                w.app.may_create_person(&w.admin, other.id, &input).unwrap(),
+                w.app
+                    .may_create_person(&w.admin, other.id, &input)
+                    .expect("the caller may do this"),
                 input,
             )
         }

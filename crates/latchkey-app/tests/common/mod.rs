@@ -113,18 +113,23 @@ impl World {
             .expect("admin principal");
         let property = app
             .create_property(
-                admin.admin().unwrap(),
+                admin.admin().expect("the caller may do this"),
                 property_input("Linden House", "Europe/Berlin"),
             )
             .await
             .expect("create property");
         let unit = app
-            .create_unit(admin.staff(property.id).unwrap(), "4071", 4, None)
+            .create_unit(
+                admin.staff(property.id).expect("the caller may do this"),
+                "4071",
+                4,
+                None,
+            )
             .await
             .expect("create unit");
         let door = app
             .create_door(
-                admin.staff(property.id).unwrap(),
+                admin.staff(property.id).expect("the caller may do this"),
                 latchkey_app::directory::DoorInput {
                     name: "4071 entry".to_owned(),
                     kind: DoorKind::UnitEntry,
@@ -143,7 +148,8 @@ impl World {
                 membership(Role::Resident, Some(unit.id)),
             );
             app.create_person(
-                app.may_create_person(&admin, property.id, &input).unwrap(),
+                app.may_create_person(&admin, property.id, &input)
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -157,7 +163,8 @@ impl World {
                 membership(Role::Manager, None),
             );
             app.create_person(
-                app.may_create_person(&admin, property.id, &input).unwrap(),
+                app.may_create_person(&admin, property.id, &input)
+                    .expect("the caller may do this"),
                 input,
             )
         }
@@ -187,7 +194,7 @@ impl World {
             self.app.create_person(
                 self.app
                     .may_create_person(&self.admin, self.property.id, &input)
-                    .unwrap(),
+                    .expect("the caller may do this"),
                 input,
             )
         }
