@@ -2,7 +2,7 @@
 //! the rules in `latchkey_core::pin`, sealed at rest, unique per door, and shown once to its
 //! owner — never to a manager, never in a log line or an event.
 
-use latchkey_core::model::{CredentialKind, CredentialStatus, Role};
+use latchkey_core::model::{CredentialKind, CredentialStatus};
 use latchkey_core::pin::{Pin, PinContext, generate};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{CredentialId, DoorId, PersonId, PropertyId, UnitId};
@@ -15,9 +15,9 @@ use serde_json::json;
 
 mod codes;
 
-use codes::{check_not_over, check_widening, may_choose};
+use codes::{check_not_over, check_widening};
 
-use crate::authz::Principal;
+use crate::authz::{CredentialChange, CredentialEdit, CredentialIssuer, PinReveal, Principal};
 use crate::directory::check_text;
 use crate::{App, AppError, Result};
 
@@ -125,13 +125,15 @@ impl App {
     /// `Forbidden`/`NotFound` when the caller may not do this.
     pub async fn create_credential(
         &self,
-        who: &Principal,
-        property_id: PropertyId,
+        issuer: CredentialIssuer<'_>,
         input: CredentialInput,
     ) -> Result<Created> {
-        let (staff, unit_label) = match input.unit_id {
+        issuer.covers(input.unit_id)?;
+        let who = issuer.principal();
+        let property_id = issuer.property();
+        let staff = issuer.is_staff();
+        let unit_label = match input.unit_id {
             Some(u) => {
-                let admin = who.unit_admin(property_id, u)?;
                 let mut conn = self.store().read().await?;
                 let unit = property::get_unit(&mut conn, u)
                     .await?
@@ -139,12 +141,9 @@ impl App {
                     .ok_or_else(|| {
                         AppError::invalid("unit_id", "is not a unit of this property")
                     })?;
-                (admin.is_staff(), Some(unit.label))
+                Some(unit.label)
             }
-            None => {
-                who.staff(property_id)?;
-                (true, None)
-            }
+            None => None,
         };
         let label = match &input.label {
             Some(l) => check_text("label", l, 100)?,
@@ -188,7 +187,7 @@ impl App {
         };
         let chosen = match (input.kind, &input.pin) {
             (CredentialKind::Pin, Some(p)) => {
-                may_choose(who, staff, &input)?;
+                issuer.may_choose_pin(input.person_id)?;
                 Some(Pin::parse(p, &ctx).map_err(|r| AppError::invalid("pin", r.to_string()))?)
             }
             _ => None,
@@ -330,13 +329,7 @@ impl App {
         .await
         .map_err(|e| AppError::conflict_or(e, "this credential conflicts with an existing one"))?;
         // Staff never see a code they issue for someone else; the holder reveals it once.
-        let show = pin.is_some()
-            && (who.id() == input.person_id
-                || (!staff
-                    && matches!(
-                        holder_role,
-                        Some(Role::Household | Role::Guest | Role::TrustedContact)
-                    )));
+        let show = pin.is_some() && issuer.sees_new_pin(input.person_id, holder_role);
         if show {
             repo::mark_revealed(tx.conn(), created.id).await?;
         }
@@ -382,17 +375,12 @@ impl App {
         property: PropertyId,
         person: Option<PersonId>,
     ) -> Result<Vec<Credential>> {
-        let m = who.member(property)?;
-        let resident_of = who.resident_units(property);
+        who.member(property)?;
         let mut conn = self.store().read().await?;
         Ok(repo::list_credentials(&mut conn, property, person)
             .await?
             .into_iter()
-            .filter(|c| {
-                m.is_staff()
-                    || c.person_id == who.id()
-                    || c.unit_id.is_some_and(|u| resident_of.contains(&u))
-            })
+            .filter(|c| who.sees_credential(c))
             .collect())
     }
 
@@ -403,92 +391,52 @@ impl App {
         let c = repo::get_credential(&mut conn, id)
             .await?
             .ok_or_else(|| AppError::not_found("credential"))?;
-        let m = who
-            .member(c.property_id)
-            .map_err(|_| AppError::not_found("credential"))?;
-        let visible = m.is_staff()
-            || c.person_id == who.id()
-            || c.unit_id
-                .is_some_and(|u| who.resident_units(c.property_id).contains(&u));
-        if visible {
+        if who.sees_credential(&c) {
             Ok(c)
         } else {
             Err(AppError::not_found("credential"))
         }
     }
 
-    /// A credential the caller may freeze at once because its phone or card is lost (docs/LOCKOUT.md
-    /// §5): its holder, anyone who lives in its unit, an active spare-key holder of its unit,
-    /// or staff. Freezing never blocks recovery, so the circle is wider than who may see it.
+    /// Loads credential `id` and checks that the caller may move it to `to`
+    /// ([`Principal::credential_change`]); the capability carries the credential.
     ///
     /// # Errors
-    /// `NotFound` for anyone else (they may not know it exists).
-    async fn credential_to_freeze(&self, who: &Principal, id: CredentialId) -> Result<Credential> {
+    /// `NotFound`/`Forbidden` as [`Principal::credential_change`].
+    pub async fn may_set_credential_status<'a>(
+        &self,
+        who: &'a Principal,
+        id: CredentialId,
+        to: CredentialStatus,
+    ) -> Result<CredentialChange<'a>> {
         let mut conn = self.store().read().await?;
         let c = repo::get_credential(&mut conn, id)
             .await?
             .ok_or_else(|| AppError::not_found("credential"))?;
-        let m = who
-            .member(c.property_id)
-            .map_err(|_| AppError::not_found("credential"))?;
-        let lives_there = c.unit_id.is_some_and(|u| {
-            who.active().any(|mm| {
-                mm.property_id == c.property_id
-                    && mm.unit_id == Some(u)
-                    && matches!(mm.role, Role::Resident | Role::Household)
-            })
-        });
         let holds_spare_key = match c.unit_id {
-            Some(u) => latchkey_store::recovery::list_spare_keys(&mut conn, c.property_id, Some(u))
-                .await?
-                .iter()
-                .any(|k| k.status == "active" && k.holder_id == who.id()),
-            None => false,
+            Some(u) if to == CredentialStatus::Frozen => {
+                latchkey_store::recovery::list_spare_keys(&mut conn, c.property_id, Some(u))
+                    .await?
+                    .iter()
+                    .any(|k| k.status == "active" && k.holder_id == who.id())
+            }
+            _ => false,
         };
-        if m.is_staff() || c.person_id == who.id() || lives_there || holds_spare_key {
-            Ok(c)
-        } else {
-            Err(AppError::not_found("credential"))
-        }
+        who.credential_change(c, to, holds_spare_key)
     }
 
-    /// Whether the caller manages this credential (its unit's residents, or staff).
-    fn manages(&self, who: &Principal, c: &Credential) -> bool {
-        match c.unit_id {
-            Some(u) => who.unit_admin(c.property_id, u).is_ok(),
-            None => who.staff(c.property_id).is_ok(),
-        }
-    }
-
-    /// Revokes, freezes or unfreezes a credential.
-    ///
-    /// Revoke: its holder, its unit's residents, staff. Freeze (a lost phone or card): its
-    /// holder, anyone who lives in its unit, a spare-key holder of the unit, staff; the holder is
-    /// told when someone else froze it. Unfreeze: its unit's residents, staff.
+    /// Revokes, freezes or unfreezes the credential the capability carries (see
+    /// [`Principal::credential_change`] for who may); the holder is told when someone else
+    /// froze it.
     ///
     /// # Errors
-    /// `Forbidden` when the caller may not; `Conflict` when the change makes no sense (a
-    /// revoked credential stays revoked).
-    pub async fn set_credential_status(
-        &self,
-        who: &Principal,
-        id: CredentialId,
-        to: CredentialStatus,
-    ) -> Result<Credential> {
-        let c = match to {
-            CredentialStatus::Frozen => self.credential_to_freeze(who, id).await?,
-            _ => self.get_credential(who, id).await?,
-        };
+    /// `Conflict` when the change makes no sense (a revoked credential stays revoked).
+    pub async fn set_credential_status(&self, change: CredentialChange<'_>) -> Result<Credential> {
+        let who = change.principal();
+        let to = change.to();
+        let c = change.credential().clone();
+        let id = c.id;
         let holder = c.person_id == who.id();
-        let allowed = match to {
-            CredentialStatus::Revoked => holder || self.manages(who, &c),
-            // Checked by `credential_to_freeze`.
-            CredentialStatus::Frozen => true,
-            CredentialStatus::Active => self.manages(who, &c),
-        };
-        if !allowed {
-            return Err(AppError::forbidden("you may not change this credential"));
-        }
         match (c.status, to) {
             (CredentialStatus::Revoked, _) => {
                 return Err(AppError::Conflict(
@@ -533,22 +481,35 @@ impl App {
             .ok_or_else(|| AppError::not_found("credential"))
     }
 
-    /// Changes label, schedule or use limit.
+    /// Loads credential `id` and checks that the caller may change its label, schedule or
+    /// use limit ([`Principal::credential_edit`]).
     ///
     /// # Errors
-    /// `Forbidden` for anyone but its unit's residents and staff; `Invalid` for a bad schedule.
+    /// `NotFound`/`Forbidden` as [`Principal::credential_edit`].
+    pub async fn may_update_credential<'a>(
+        &self,
+        who: &'a Principal,
+        id: CredentialId,
+    ) -> Result<CredentialEdit<'a>> {
+        let mut conn = self.store().read().await?;
+        let c = repo::get_credential(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("credential"))?;
+        who.credential_edit(c)
+    }
+
+    /// Changes the label, schedule or use limit of the credential the capability carries.
+    ///
+    /// # Errors
+    /// `Conflict` for a revoked credential; `Invalid` for a bad schedule.
     pub async fn update_credential(
         &self,
-        who: &Principal,
-        id: CredentialId,
+        edit: CredentialEdit<'_>,
         patch: CredentialPatch,
     ) -> Result<Credential> {
-        let mut c = self.get_credential(who, id).await?;
-        if !self.manages(who, &c) {
-            return Err(AppError::forbidden(
-                "only the unit's residents and staff may change this credential",
-            ));
-        }
+        let who = edit.principal();
+        let mut c = edit.credential().clone();
+        let id = c.id;
         if c.status == CredentialStatus::Revoked {
             return Err(AppError::Conflict(
                 "this credential is revoked; create a new one".into(),
@@ -588,21 +549,37 @@ impl App {
         Ok(c)
     }
 
-    /// Shows a PIN to its holder, once, if it was not shown at creation. Rate-limited.
+    /// Loads credential `id` and checks that the caller holds it ([`Principal::pin_reveal`]).
+    /// Rate-limited per caller, before anything is read.
     ///
     /// # Errors
-    /// `Forbidden` for anyone but the holder; `Conflict` once it has been shown, or when it is
-    /// not an active PIN.
-    pub async fn reveal_pin(&self, who: &Principal, id: CredentialId) -> Result<String> {
+    /// `RateLimited`; `NotFound`/`Forbidden` as [`Principal::pin_reveal`].
+    pub async fn may_reveal_pin<'a>(
+        &self,
+        who: &'a Principal,
+        id: CredentialId,
+    ) -> Result<PinReveal<'a>> {
         self.limiter().hit(
             &format!("reveal:{}", who.id()),
             10,
             std::time::Duration::from_secs(600),
         )?;
-        let c = self.get_credential(who, id).await?;
-        if c.person_id != who.id() {
-            return Err(AppError::forbidden("only the holder of a PIN may see it"));
-        }
+        let mut conn = self.store().read().await?;
+        let c = repo::get_credential(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("credential"))?;
+        who.pin_reveal(c)
+    }
+
+    /// Shows the PIN the capability carries to its holder, once, if it was not shown at
+    /// creation.
+    ///
+    /// # Errors
+    /// `Conflict` once it has been shown, or when it is not an active PIN.
+    pub async fn reveal_pin(&self, reveal: PinReveal<'_>) -> Result<String> {
+        let who = reveal.principal();
+        let c = reveal.credential().clone();
+        let id = c.id;
         if c.kind != CredentialKind::Pin || c.status == CredentialStatus::Revoked {
             return Err(AppError::Conflict(
                 "this credential is not an active PIN; only a PIN is revealed".to_owned(),

@@ -11,7 +11,7 @@ use latchkey_store::records::{Door, DoorGroup, Property, Sensor, Unit};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::authz::{Member, Principal};
+use crate::authz::{Admin, DoorChanger, Member, Principal, PropertyChanger, Staff, StaffOn};
 use crate::{App, AppError, Result};
 
 /// What a name made only of invisible characters is told.
@@ -98,6 +98,13 @@ pub struct PropertyPatch {
     pub office_hours: Option<Schedule>,
 }
 
+impl PropertyPatch {
+    /// Whether it changes the property's settings (policy, time zone): an installer's change.
+    pub fn touches_settings(&self) -> bool {
+        self.policy.is_some() || self.timezone.is_some()
+    }
+}
+
 /// A new door.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,6 +133,13 @@ pub struct DoorPatch {
     pub name: Option<String>,
     pub mode: Option<DoorMode>,
     pub pin_slots: Option<i64>,
+}
+
+impl DoorPatch {
+    /// Whether it changes anything but the mode (a staff change).
+    pub fn touches_settings(&self) -> bool {
+        self.name.is_some() || self.pin_slots.is_some()
+    }
 }
 
 /// A new sensor.
@@ -192,10 +206,12 @@ impl App {
     ///
     /// # Errors
     /// `Forbidden` for non-admins; `Invalid` for a bad field; `Conflict` for a taken name.
-    pub async fn create_property(&self, who: &Principal, input: PropertyInput) -> Result<Property> {
-        if !who.is_admin() {
-            return Err(AppError::forbidden("only admins may create properties"));
-        }
+    pub async fn create_property(
+        &self,
+        admin: Admin<'_>,
+        input: PropertyInput,
+    ) -> Result<Property> {
+        let who = admin.principal();
         let name = check_text("name", &input.name, 200)?;
         time_zone(&input.timezone)?;
         check_policy(&input.policy)?;
@@ -243,23 +259,26 @@ impl App {
         load_property(&mut conn, id).await
     }
 
-    /// Changes a property. Policy and time zone need an installer; the rest a manager.
+    /// Changes a property. Policy and time zone need a changer minted for settings (an
+    /// installer's, [`Principal::property_changer`]); the rest a manager's.
     ///
     /// # Errors
-    /// `Forbidden`, `Invalid` or `Conflict` as the case may be.
+    /// `Forbidden` for settings without an installer's check, `Invalid` or `Conflict` as the
+    /// case may be.
     pub async fn update_property(
         &self,
-        who: &Principal,
-        id: PropertyId,
+        changer: PropertyChanger<'_>,
         patch: PropertyPatch,
     ) -> Result<Property> {
-        let staff = if patch.policy.is_some() || patch.timezone.is_some() {
-            who.installer(id)?
-        } else {
-            who.staff(id)?
-        };
+        if patch.touches_settings() && !changer.settings() {
+            return Err(AppError::forbidden(
+                "only the property's installers may do this",
+            ));
+        }
+        let who = changer.principal();
+        let id = changer.property();
         let mut tx = self.store().write().await?;
-        let mut p = load_property(tx.conn(), staff.property()).await?;
+        let mut p = load_property(tx.conn(), id).await?;
         if let Some(name) = &patch.name {
             p.name = check_text("name", name, 200)?;
         }
@@ -305,13 +324,12 @@ impl App {
     /// `Forbidden` for non-staff; `Invalid`; `Conflict` for a taken label.
     pub async fn create_unit(
         &self,
-        who: &Principal,
-        property: PropertyId,
+        staff: Staff<'_>,
         label: &str,
         floor: i64,
         door_group: Option<DoorGroupId>,
     ) -> Result<Unit> {
-        let staff = who.staff(property)?;
+        let property = staff.property();
         let label = check_text("label", label, 32)?;
         if !(-10..=300).contains(&floor) {
             return Err(AppError::invalid("floor", "must be between -10 and 300"));
@@ -368,18 +386,33 @@ impl App {
         }
     }
 
+    /// Loads unit `id` for a change by staff.
+    ///
+    /// # Errors
+    /// `NotFound` when the caller may not see it; `Forbidden` for non-staff.
+    pub async fn may_update_unit<'a>(
+        &self,
+        who: &'a Principal,
+        id: UnitId,
+    ) -> Result<StaffOn<'a, Unit>> {
+        let u = self.get_unit(who, id).await?;
+        who.staff_on(u)
+    }
+
+    /// Changes the unit the capability carries.
+    ///
     /// # Errors
     /// As [`App::create_unit`].
     pub async fn update_unit(
         &self,
-        who: &Principal,
-        id: UnitId,
+        staff: StaffOn<'_, Unit>,
         label: Option<&str>,
         floor: Option<i64>,
         door_group: Option<Option<DoorGroupId>>,
     ) -> Result<Unit> {
-        let mut u = self.get_unit(who, id).await?;
-        who.staff(u.property_id)?;
+        let who = staff.principal();
+        let mut u = staff.record().clone();
+        let id = u.id;
         if let Some(l) = label {
             u.label = check_text("label", l, 32)?;
         }
@@ -418,12 +451,12 @@ impl App {
     /// `Forbidden` for non-staff; `Invalid` for doors of another property; `Conflict`.
     pub async fn create_door_group(
         &self,
-        who: &Principal,
-        property: PropertyId,
+        staff: Staff<'_>,
         name: &str,
         doors: &[DoorId],
     ) -> Result<DoorGroup> {
-        who.staff(property)?;
+        let who = staff.principal();
+        let property = staff.property();
         let name = check_text("name", name, 100)?;
         let mut tx = self.store().write().await?;
         doors_in(tx.conn(), property, doors).await?;
@@ -463,17 +496,31 @@ impl App {
         Ok(g)
     }
 
-    /// Replaces the doors of a group.
+    /// Loads door group `id` for a change by staff.
+    ///
+    /// # Errors
+    /// As [`App::get_door_group`].
+    pub async fn may_set_door_group_doors<'a>(
+        &self,
+        who: &'a Principal,
+        id: DoorGroupId,
+    ) -> Result<StaffOn<'a, DoorGroup>> {
+        let g = self.get_door_group(who, id).await?;
+        who.staff_on(g)
+    }
+
+    /// Replaces the doors of the group the capability carries.
     ///
     /// # Errors
     /// As [`App::create_door_group`].
     pub async fn set_door_group_doors(
         &self,
-        who: &Principal,
-        id: DoorGroupId,
+        staff: StaffOn<'_, DoorGroup>,
         doors: &[DoorId],
     ) -> Result<DoorGroup> {
-        let g = self.get_door_group(who, id).await?;
+        let who = staff.principal();
+        let g = staff.record();
+        let id = g.id;
         let mut tx = self.store().write().await?;
         doors_in(tx.conn(), g.property_id, doors).await?;
         repo::set_group_doors(tx.conn(), id, doors).await?;
@@ -492,13 +539,9 @@ impl App {
 
     /// # Errors
     /// `Forbidden` for non-staff; `Invalid`; `Conflict` for a taken name.
-    pub async fn create_door(
-        &self,
-        who: &Principal,
-        property: PropertyId,
-        input: DoorInput,
-    ) -> Result<Door> {
-        who.staff(property)?;
+    pub async fn create_door(&self, staff: Staff<'_>, input: DoorInput) -> Result<Door> {
+        let who = staff.principal();
+        let property = staff.property();
         let name = check_text("name", &input.name, 100)?;
         if !(1..=250).contains(&input.pin_slots) {
             return Err(AppError::invalid("pin_slots", "must be between 1 and 250"));
@@ -560,15 +603,33 @@ impl App {
         }
     }
 
-    /// Changes a door. Staff may change anything; a unit's residents may switch their own
-    /// entry door between normal, privacy and vacation.
+    /// Loads door `id` and checks that the caller may make `patch`
+    /// ([`Principal::door_changer`]).
     ///
     /// # Errors
-    /// `Forbidden`, `Invalid` or `Conflict` as the case may be.
-    pub async fn update_door(&self, who: &Principal, id: DoorId, patch: DoorPatch) -> Result<Door> {
-        let mut d = self.get_door(who, id).await?;
-        let settings = patch.name.is_some() || patch.pin_slots.is_some();
-        let _may = who.door_changer(d.property_id, d.unit_id, settings, patch.mode)?;
+    /// `NotFound` when the caller may not see the door; `Forbidden` as
+    /// [`Principal::door_changer`].
+    pub async fn may_update_door<'a>(
+        &self,
+        who: &'a Principal,
+        id: DoorId,
+        patch: &DoorPatch,
+    ) -> Result<DoorChanger<'a>> {
+        let d = self.get_door(who, id).await?;
+        who.door_changer(d, patch.touches_settings(), patch.mode)
+    }
+
+    /// Changes the door the capability carries. Staff may change anything; a unit's residents
+    /// may switch their own entry door between normal, privacy and vacation.
+    ///
+    /// # Errors
+    /// `Forbidden` for a change the capability does not cover, `Invalid` or `Conflict` as the
+    /// case may be.
+    pub async fn update_door(&self, changer: DoorChanger<'_>, patch: DoorPatch) -> Result<Door> {
+        changer.covers(patch.touches_settings(), patch.mode)?;
+        let who = changer.principal();
+        let mut d = changer.door().clone();
+        let id = d.id;
         if let Some(n) = &patch.name {
             d.name = check_text("name", n, 100)?;
         }
@@ -609,13 +670,9 @@ impl App {
 
     /// # Errors
     /// `Forbidden` for non-staff; `Invalid`; `Conflict` for a taken name.
-    pub async fn create_sensor(
-        &self,
-        who: &Principal,
-        property: PropertyId,
-        input: SensorInput,
-    ) -> Result<Sensor> {
-        who.staff(property)?;
+    pub async fn create_sensor(&self, staff: Staff<'_>, input: SensorInput) -> Result<Sensor> {
+        let who = staff.principal();
+        let property = staff.property();
         let name = check_text("name", &input.name, 100)?;
         let mut tx = self.store().write().await?;
         if let Some(u) = input.unit_id {

@@ -24,7 +24,7 @@ use serde_json::json;
 pub use latchkey_store::entry::EntryNotice;
 
 use crate::access::{holder_membership, is_unit_door};
-use crate::authz::Principal;
+use crate::authz::{Principal, Staff, StaffOn};
 use crate::directory::{check_text, load_property};
 use crate::{App, AppError, Result};
 
@@ -89,11 +89,11 @@ impl App {
     /// lasts longer than 12 hours. Nothing is written or told then.
     pub async fn create_entry_notice(
         &self,
-        who: &Principal,
-        property_id: PropertyId,
+        staff: Staff<'_>,
         input: EntryNoticeInput,
     ) -> Result<EntryNotice> {
-        let staff = who.staff(property_id)?;
+        let who = staff.principal();
+        let property_id = staff.property();
         let purpose = check_text("purpose", &input.purpose, 500)?;
         if purpose.chars().count() < 5 {
             return Err(AppError::invalid(
@@ -233,29 +233,40 @@ impl App {
             .collect())
     }
 
-    /// Cancels a notice before its window ends and tells the household.
+    /// Loads notice `id` and checks that the caller may cancel it
+    /// ([`Principal::entry_notice_canceller`]).
     ///
     /// # Errors
     /// `NotFound` for anyone who may not see it; `Forbidden` for its household (only staff
-    /// cancel); `Conflict` when it is already cancelled or over.
-    pub async fn cancel_entry_notice(&self, who: &Principal, id: i64) -> Result<EntryNotice> {
+    /// cancel).
+    pub async fn may_cancel_entry_notice<'a>(
+        &self,
+        who: &'a Principal,
+        id: i64,
+    ) -> Result<StaffOn<'a, EntryNotice>> {
+        let mut conn = self.store().read().await?;
+        let notice = repo::get_notice(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("entry notice"))?;
+        who.entry_notice_canceller(notice)
+    }
+
+    /// Cancels the notice the capability carries before its window ends and tells the
+    /// household.
+    ///
+    /// # Errors
+    /// `Conflict` when it is already cancelled or over.
+    pub async fn cancel_entry_notice(
+        &self,
+        staff: StaffOn<'_, EntryNotice>,
+    ) -> Result<EntryNotice> {
+        let who = staff.principal();
+        let id = staff.record().id;
         let now = self.now();
         let mut tx = self.store().write().await?;
         let notice = repo::get_notice(tx.conn(), id)
             .await?
             .ok_or_else(|| AppError::not_found("entry notice"))?;
-        let m = who
-            .member(notice.property_id)
-            .map_err(|_| AppError::not_found("entry notice"))?;
-        if !m.is_staff() {
-            return Err(
-                if who.home_units(notice.property_id).contains(&notice.unit_id) {
-                    AppError::forbidden("only staff cancel an entry notice")
-                } else {
-                    AppError::not_found("entry notice")
-                },
-            );
-        }
         if notice.cancelled_at.is_some() {
             return Err(AppError::Conflict(
                 "this entry notice is already cancelled".into(),

@@ -15,7 +15,7 @@ use latchkey_store::{credentials, people, property};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::authz::Principal;
+use crate::authz::{Principal, StaffOn};
 use crate::mint::NewPin;
 use crate::{App, AppError, Result};
 
@@ -35,6 +35,17 @@ const ADVICE: &str = "The door of your unit was forced and is not secure until i
 /// opens it.
 pub fn rotated_pin_aad(person: PersonId) -> Vec<u8> {
     format!("latchkey.notify.pin.{}", person.0).into_bytes()
+}
+
+fn check_note(note: &str) -> Result<&str> {
+    let note = note.trim();
+    if note.is_empty() || note.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "note",
+            "say what was done (1 to 200 characters)",
+        ));
+    }
+    Ok(note)
 }
 
 impl App {
@@ -258,25 +269,42 @@ impl App {
         Ok(res::incidents(&mut conn, property).await?)
     }
 
-    /// Staff close an incident once the door is repaired or serviced.
+    /// Checks `note`, loads incident `id` and checks that the caller is staff of its property
+    /// ([`Principal::incident_closer`]).
+    ///
+    /// # Errors
+    /// `Invalid` for an empty note; `NotFound` for an incident of a property the caller does
+    /// not manage.
+    pub async fn may_close_incident<'a>(
+        &self,
+        who: &'a Principal,
+        id: i64,
+        note: &str,
+    ) -> Result<StaffOn<'a, Incident>> {
+        check_note(note)?;
+        let mut conn = self.store().read().await?;
+        let incident = res::get_incident(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("incident"))?;
+        who.incident_closer(incident)
+    }
+
+    /// Staff close the incident the capability carries once the door is repaired or serviced.
     ///
     /// # Errors
     /// `Invalid` for an empty note; `NotFound` for an incident of a property the caller does not
     /// manage; `Conflict` when it is already closed.
-    pub async fn close_incident(&self, who: &Principal, id: i64, note: &str) -> Result<Incident> {
-        let note = note.trim();
-        if note.is_empty() || note.chars().count() > 200 {
-            return Err(AppError::invalid(
-                "note",
-                "say what was done (1 to 200 characters)",
-            ));
-        }
+    pub async fn close_incident(
+        &self,
+        staff: StaffOn<'_, Incident>,
+        note: &str,
+    ) -> Result<Incident> {
+        let note = check_note(note)?;
+        let who = staff.principal();
+        let incident = staff.record().clone();
+        let id = incident.id;
         let now: Timestamp = self.now();
         let mut tx = self.store().write().await?;
-        let incident = res::get_incident(tx.conn(), id)
-            .await?
-            .filter(|i| who.staff(i.property_id).is_ok())
-            .ok_or_else(|| AppError::not_found("incident"))?;
         if !res::close_incident(tx.conn(), id, who.id(), now).await? {
             return Err(AppError::Conflict("the incident is already closed".into()));
         }

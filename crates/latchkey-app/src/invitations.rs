@@ -21,7 +21,7 @@ use latchkey_store::people;
 use serde_json::json;
 
 use crate::auth::SignedIn;
-use crate::authz::Principal;
+use crate::authz::{Inviter, Principal};
 use crate::{App, AppError, Result, secrets};
 
 /// A link just made: the token is shown once.
@@ -83,17 +83,34 @@ fn attempts(app: &App) -> u32 {
 }
 
 impl App {
-    /// Makes a new invitation link for `person`, revoking any earlier one.
+    /// Loads `person` and their memberships and checks that the caller may invite them
+    /// ([`Principal::inviter`]); the capability names the person.
     ///
     /// # Errors
-    /// `NotFound` when the person does not exist or the caller may not invite them;
-    /// `Conflict` when the person already has a password (they sign in, or reset it with an
-    /// admin); `Invalid` when they have no e-mail address to sign in with.
-    pub async fn create_invitation(
+    /// `NotFound` when the person does not exist or the caller may not invite them.
+    pub async fn may_invite<'a>(
         &self,
-        who: &Principal,
+        who: &'a Principal,
         person: PersonId,
-    ) -> Result<NewInvitation> {
+    ) -> Result<Inviter<'a>> {
+        let mut conn = self.store().read().await?;
+        people::get_person(&mut conn, person)
+            .await?
+            .ok_or_else(|| AppError::not_found("person"))?;
+        let theirs = people::memberships_of(&mut conn, person).await?;
+        who.inviter(person, &theirs)
+    }
+
+    /// Makes a new invitation link for the person the capability names, revoking any earlier
+    /// one.
+    ///
+    /// # Errors
+    /// `NotFound` when the person no longer exists; `Conflict` when they already have a
+    /// password (they sign in, or reset it with an admin); `Invalid` when they have no e-mail
+    /// address to sign in with.
+    pub async fn create_invitation(&self, may: Inviter<'_>) -> Result<NewInvitation> {
+        let person = may.person();
+        let who = may.principal();
         let now = self.now();
         let expires = now
             .checked_add(self.config().invitation_ttl)
@@ -103,8 +120,6 @@ impl App {
         let p = people::get_person(tx.conn(), person)
             .await?
             .ok_or_else(|| AppError::not_found("person"))?;
-        let theirs = people::memberships_of(tx.conn(), person).await?;
-        let may = who.inviter(person, &theirs)?;
         if p.has_password {
             return Err(AppError::Conflict(
                 "this person already has a password: they sign in with it (an invitation link \
@@ -145,14 +160,10 @@ impl App {
     /// # Errors
     /// `NotFound` when the person does not exist, the caller may not invite them, or they have
     /// no live link.
-    pub async fn revoke_invitation(&self, who: &Principal, person: PersonId) -> Result<()> {
+    pub async fn revoke_invitation(&self, may: Inviter<'_>) -> Result<()> {
+        let (who, person) = (may.principal(), may.person());
         let now = self.now();
         let mut tx = self.store().write().await?;
-        people::get_person(tx.conn(), person)
-            .await?
-            .ok_or_else(|| AppError::not_found("person"))?;
-        let theirs = people::memberships_of(tx.conn(), person).await?;
-        who.inviter(person, &theirs)?;
         if repo::revoke_invitations(tx.conn(), person, now).await? == 0 {
             return Err(AppError::not_found(
                 "invitation link (the person has no unused one)",

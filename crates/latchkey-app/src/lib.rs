@@ -1,7 +1,8 @@
-//! latchkey's use cases. Every function here takes an authorization capability (see [`authz`]) or
-//! a [`authz::Principal`] from which it derives one, does its work in one store transaction, and
-//! appends the audit event in that same transaction: a change that cannot be recorded does not
-//! happen.
+//! latchkey's use cases. A use case that changes state takes an authorization capability that
+//! only [`authz`] mints (a change by id: the capability carries the record, loaded by an
+//! `App::may_*` function); reads take the [`authz::Principal`] and show what it may see. Each
+//! does its work in one store transaction and appends the audit event in that same
+//! transaction: a change that cannot be recorded does not happen.
 //!
 //! Depends on `latchkey-core` and `latchkey-store`; knows nothing of HTTP or MQTT. Two seams are
 //! left for the device bridge and for notifications: [`DevicePort`] is told when the desired state

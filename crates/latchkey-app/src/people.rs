@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::normalize_email;
-use crate::authz::Principal;
+use crate::authz::{MembershipAdder, MembershipEnder, PersonEditor, Principal, RoleGranter};
 use crate::directory::check_text;
 use crate::{App, AppError, Result, secrets};
 
@@ -28,6 +28,34 @@ pub struct MembershipInput {
     pub unit_id: Option<UnitId>,
     pub valid_from: Option<Timestamp>,
     pub valid_until: Option<Timestamp>,
+}
+
+impl MembershipInput {
+    /// A property-wide role has no unit, a unit's role has one, and it ends after it starts.
+    ///
+    /// # Errors
+    /// `Invalid` on the field at fault.
+    pub fn check(&self) -> Result<()> {
+        if self.role.is_property_wide() != self.unit_id.is_none() {
+            return Err(AppError::invalid(
+                "membership.unit_id",
+                if self.role.is_property_wide() {
+                    "installers, managers and locksmiths belong to the property, not to a unit"
+                } else {
+                    "residents, household members, guests and trusted contacts need a unit"
+                },
+            ));
+        }
+        if let (Some(f), Some(u)) = (self.valid_from, self.valid_until)
+            && u <= f
+        {
+            return Err(AppError::invalid(
+                "membership.valid_until",
+                "must be after valid_from",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A new person with their first membership at the property.
@@ -57,32 +85,45 @@ fn check_phone(phone: &str) -> Result<String> {
 }
 
 impl App {
-    /// Checks that `who` may grant `m` at `property` and that it is well-formed.
-    async fn check_membership(
+    /// Checks that `m` is well-formed, then that the caller may grant it at `property`
+    /// ([`Principal::role_granter`]).
+    ///
+    /// # Errors
+    /// `Invalid` for a malformed membership; `NotFound`/`Forbidden` as
+    /// [`Principal::role_granter`].
+    pub fn may_create_person<'a>(
         &self,
-        who: &Principal,
+        who: &'a Principal,
+        property: PropertyId,
+        input: &PersonInput,
+    ) -> Result<RoleGranter<'a>> {
+        let m = &input.membership;
+        m.check()?;
+        who.role_granter(property, m.unit_id, m.role)
+    }
+
+    /// Checks that the caller is staff, that `m` is well-formed, then that the caller may grant
+    /// it ([`Principal::membership_adder`]).
+    ///
+    /// # Errors
+    /// As [`App::may_create_person`], `Forbidden` for non-staff first.
+    pub fn may_create_membership<'a>(
+        &self,
+        who: &'a Principal,
         property: PropertyId,
         m: &MembershipInput,
-    ) -> Result<()> {
-        if m.role.is_property_wide() != m.unit_id.is_none() {
-            return Err(AppError::invalid(
-                "membership.unit_id",
-                if m.role.is_property_wide() {
-                    "installers, managers and locksmiths belong to the property, not to a unit"
-                } else {
-                    "residents, household members, guests and trusted contacts need a unit"
-                },
-            ));
-        }
-        if let (Some(f), Some(u)) = (m.valid_from, m.valid_until)
-            && u <= f
-        {
-            return Err(AppError::invalid(
-                "membership.valid_until",
-                "must be after valid_from",
-            ));
-        }
-        let _may = who.role_granter(property, m.unit_id, m.role)?;
+    ) -> Result<MembershipAdder<'a>> {
+        who.staff(property)?;
+        m.check()?;
+        who.membership_adder(property, m.unit_id, m.role)
+    }
+
+    /// Checks that `m` is well-formed, what `granter` covers and that its unit is in the
+    /// property.
+    async fn check_membership(&self, granter: &RoleGranter<'_>, m: &MembershipInput) -> Result<()> {
+        m.check()?;
+        granter.covers(m.unit_id, m.role)?;
+        let property = granter.property();
         if let Some(unit) = m.unit_id {
             let mut conn = self.store().read().await?;
             property::get_unit(&mut conn, unit)
@@ -107,12 +148,12 @@ impl App {
     /// `Forbidden` when the caller may not grant that role there; `Invalid`.
     pub async fn create_person(
         &self,
-        who: &Principal,
-        property: PropertyId,
+        granter: RoleGranter<'_>,
         input: PersonInput,
     ) -> Result<(Person, Membership)> {
-        self.check_membership(who, property, &input.membership)
-            .await?;
+        self.check_membership(&granter, &input.membership).await?;
+        let who = granter.principal();
+        let property = granter.property();
         let name = check_name(&input.name)?;
         let email = input.email.as_deref().map(normalize_email).transpose()?;
         let phone = input.phone.as_deref().map(check_phone).transpose()?;
@@ -207,13 +248,14 @@ impl App {
     /// property does not.
     pub async fn create_membership(
         &self,
-        who: &Principal,
-        property: PropertyId,
+        adder: MembershipAdder<'_>,
         person: PersonId,
         m: MembershipInput,
     ) -> Result<Membership> {
-        who.staff(property)?;
-        self.check_membership(who, property, &m).await?;
+        let granter = adder.granter();
+        self.check_membership(granter, &m).await?;
+        let who = granter.principal();
+        let property = granter.property();
         let mut tx = self.store().write().await?;
         // Admins stand at every property id, so the property itself may still be missing.
         crate::directory::load_property(tx.conn(), property).await?;
@@ -304,34 +346,41 @@ impl App {
         Err(AppError::not_found("person"))
     }
 
-    /// Changes a person's name, e-mail or phone (the person, their unit's residents, or staff).
-    /// The sign-in e-mail address changes only by the person themself or by staff where they
-    /// live or work; the old address is told of every change, in the same transaction.
+    /// Loads person `id` and checks that the caller may change them
+    /// ([`Principal::person_editor`]).
     ///
     /// # Errors
-    /// `Forbidden` (also for a resident changing another member's e-mail), `Invalid`,
-    /// `Conflict` as the case may be.
+    /// `NotFound` when the caller may not see them; `Forbidden` as
+    /// [`Principal::person_editor`].
+    pub async fn may_update_person<'a>(
+        &self,
+        who: &'a Principal,
+        id: PersonId,
+    ) -> Result<PersonEditor<'a>> {
+        let p = self.get_person(who, id).await?;
+        let mut conn = self.store().read().await?;
+        let their = repo::memberships_of(&mut conn, id).await?;
+        who.person_editor(p, &their)
+    }
+
+    /// Changes the name, e-mail or phone of the person the capability carries. The sign-in
+    /// e-mail address changes only when the capability allows it
+    /// ([`PersonEditor::may_change_email`]); the old address is told of every change, in the
+    /// same transaction.
+    ///
+    /// # Errors
+    /// `Forbidden` (a resident changing another member's e-mail), `Invalid`, `Conflict` as
+    /// the case may be.
     pub async fn update_person(
         &self,
-        who: &Principal,
-        id: PersonId,
+        editor: PersonEditor<'_>,
         name: Option<&str>,
         email: Option<&str>,
         phone: Option<&str>,
     ) -> Result<Person> {
-        let mut p = self.get_person(who, id).await?;
-        if who.id() != id && !who.is_admin() {
-            let mut conn = self.store().read().await?;
-            let their = repo::memberships_of(&mut conn, id).await?;
-            drop(conn);
-            let allowed = their.iter().any(|m| match m.unit_id {
-                Some(u) => who.unit_admin(m.property_id, u).is_ok() && m.role != Role::Resident,
-                None => false,
-            }) || their.iter().any(|m| who.staff(m.property_id).is_ok());
-            if !allowed {
-                return Err(AppError::forbidden("you may not change this person"));
-            }
-        }
+        let who = editor.principal();
+        let mut p = editor.person().clone();
+        let id = p.id;
         if let Some(n) = name {
             p.name = check_name(n)?;
         }
@@ -339,7 +388,7 @@ impl App {
         if let Some(e) = email {
             let e = normalize_email(e)?;
             if old_email.as_deref() != Some(e.as_str()) {
-                self.may_change_email(who, id).await?;
+                editor.may_change_email()?;
             }
             p.email = Some(e);
         }
@@ -374,23 +423,6 @@ impl App {
             .data(json!({ "email_changed": email_changed }));
         self.commit_with(tx, vec![ev]).await?;
         Ok(p)
-    }
-
-    /// A sign-in address is the key to an account: only the person themself, an admin, or
-    /// staff at a property where the person holds a membership may change it. A resident may
-    /// manage a household member's name and phone, not take over their account.
-    async fn may_change_email(&self, who: &Principal, id: PersonId) -> Result<()> {
-        if who.id() == id || who.is_admin() {
-            return Ok(());
-        }
-        let mut conn = self.store().read().await?;
-        let their = repo::memberships_of(&mut conn, id).await?;
-        if their.iter().any(|m| who.staff(m.property_id).is_ok()) {
-            return Ok(());
-        }
-        Err(AppError::forbidden(
-            "only the person themself or the building's staff may change a sign-in e-mail address",
-        ))
     }
 
     /// Memberships the caller may see at a property.
@@ -431,21 +463,34 @@ impl App {
             .ok_or_else(|| AppError::not_found("membership"))
     }
 
-    /// Ends a membership now or at `at` (move-out). Every credential the person holds for that
-    /// unit (or, for a property-wide role, at the property) is revoked in the same transaction.
+    /// Loads membership `id` and checks that the caller may end it
+    /// ([`Principal::membership_ender`]).
     ///
     /// # Errors
-    /// `Forbidden` when the caller may not end it; `Invalid` for an end before its start.
+    /// `NotFound` when the caller may not see it; `Forbidden` when they may not end it.
+    pub async fn may_end_membership<'a>(
+        &self,
+        who: &'a Principal,
+        id: MembershipId,
+    ) -> Result<MembershipEnder<'a>> {
+        let m = self.get_membership(who, id).await?;
+        who.membership_ender(m)
+    }
+
+    /// Ends the membership the capability carries now or at `at` (move-out). Every credential
+    /// the person holds for that unit (or, for a property-wide role, at the property) is
+    /// revoked in the same transaction.
+    ///
+    /// # Errors
+    /// `Invalid` for an end before its start.
     pub async fn end_membership(
         &self,
-        who: &Principal,
-        id: MembershipId,
+        ender: MembershipEnder<'_>,
         at: Option<Timestamp>,
     ) -> Result<Membership> {
-        let mut m = self.get_membership(who, id).await?;
-        if who.role_granter(m.property_id, m.unit_id, m.role).is_err() {
-            return Err(AppError::forbidden("you may not end this membership"));
-        }
+        let who = ender.principal();
+        let mut m = ender.membership().clone();
+        let id = m.id;
         let now = self.now();
         let until = at.unwrap_or(now);
         if m.valid_from.is_some_and(|f| until < f) {

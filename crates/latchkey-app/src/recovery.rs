@@ -4,7 +4,7 @@
 
 use latchkey_core::model::Role;
 use latchkey_core::schedule::Schedule;
-use latchkey_core::{LocksmithId, PersonId, PropertyId, SpareKeyId, UnitId};
+use latchkey_core::{LocksmithId, PersonId, PropertyId, SpareKeyId};
 use latchkey_store::audit::NewEvent;
 use latchkey_store::people;
 use latchkey_store::recovery::{
@@ -13,7 +13,7 @@ use latchkey_store::recovery::{
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::authz::Principal;
+use crate::authz::{Principal, SpareKeyRevoker, Staff, StaffOn, UnitAdmin};
 use crate::{App, AppError, Result};
 
 /// A locksmith company to register.
@@ -45,6 +45,17 @@ fn schedule_field(field: &str, s: &Schedule) -> Result<()> {
         .map_err(|e| AppError::invalid(field, e.to_string()))
 }
 
+fn check_locksmith_status(status: &str) -> Result<()> {
+    if ["verified", "suspended", "unverified"].contains(&status) {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "status",
+            "must be verified, suspended or unverified",
+        ))
+    }
+}
+
 impl App {
     /// A resident of `unit` (or staff) gives `holder` a dormant spare key to it. The holder
     /// must have standing at the property (a trusted contact, household member or neighbour).
@@ -54,13 +65,13 @@ impl App {
     /// standing or a bad schedule; `Conflict` when they already hold an active key to the unit.
     pub async fn grant_spare_key(
         &self,
-        who: &Principal,
-        property: PropertyId,
-        unit: UnitId,
+        admin: UnitAdmin<'_>,
         holder: PersonId,
         reachable: Schedule,
     ) -> Result<SpareKey> {
-        let admin = who.unit_admin(property, unit)?;
+        let who = admin.principal();
+        let property = admin.property();
+        let unit = admin.unit();
         schedule_field("reachable", &reachable)?;
         let now = self.now();
         let mut tx = self.store().write().await?;
@@ -101,15 +112,33 @@ impl App {
         Ok(key)
     }
 
-    /// Revokes a spare key: by the unit's residents, staff, or the holder giving it back.
+    /// Loads spare key `id` and checks that the caller may revoke it
+    /// ([`Principal::spare_key_revoker`]).
     ///
     /// # Errors
-    /// `NotFound` when the caller may not see the key.
-    pub async fn revoke_spare_key(&self, who: &Principal, id: SpareKeyId) -> Result<()> {
-        let key = self.spare_key_visible(who, id).await?;
-        if key.holder_id != who.id() {
-            who.unit_admin(key.property_id, key.unit_id)?;
-        }
+    /// `NotFound` when the caller may not see the key; `Forbidden`/`NotFound` per
+    /// [`Principal::unit_admin`].
+    pub async fn may_revoke_spare_key<'a>(
+        &self,
+        who: &'a Principal,
+        id: SpareKeyId,
+    ) -> Result<SpareKeyRevoker<'a>> {
+        let mut conn = self.store().read().await?;
+        let key = repo::get_spare_key(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("spare key"))?;
+        who.spare_key_revoker(key)
+    }
+
+    /// Revokes the spare key the capability carries: by the unit's residents, staff, or the
+    /// holder giving it back.
+    ///
+    /// # Errors
+    /// `Store` on a failed write.
+    pub async fn revoke_spare_key(&self, revoker: SpareKeyRevoker<'_>) -> Result<()> {
+        let who = revoker.principal();
+        let key = revoker.key().clone();
+        let id = key.id;
         let now = self.now();
         let mut tx = self.store().write().await?;
         repo::revoke_spare_key(tx.conn(), id, now).await?;
@@ -119,23 +148,6 @@ impl App {
             .data(json!({ "spare_key_id": id, "holder_id": key.holder_id }));
         self.commit_at(tx, vec![ev], now).await?;
         Ok(())
-    }
-
-    async fn spare_key_visible(&self, who: &Principal, id: SpareKeyId) -> Result<SpareKey> {
-        let mut conn = self.store().read().await?;
-        let key = repo::get_spare_key(&mut conn, id)
-            .await?
-            .ok_or_else(|| AppError::not_found("spare key"))?;
-        let member = who
-            .member(key.property_id)
-            .map_err(|_| AppError::not_found("spare key"))?;
-        let sees = member.is_staff()
-            || key.holder_id == who.id()
-            || who.household_units(key.property_id).contains(&key.unit_id);
-        if !sees {
-            return Err(AppError::not_found("spare key"));
-        }
-        Ok(key)
     }
 
     /// Spare keys the caller may see: staff every key of the property, residents and household
@@ -165,12 +177,12 @@ impl App {
     /// `Invalid` when the person is not staff of the property or the schedule is bad.
     pub async fn set_on_call(
         &self,
-        who: &Principal,
-        property: PropertyId,
+        staff: Staff<'_>,
         person: PersonId,
         schedule: Schedule,
     ) -> Result<()> {
-        who.staff(property)?;
+        let who = staff.principal();
+        let property = staff.property();
         schedule_field("schedule", &schedule)?;
         let now = self.now();
         let mut tx = self.store().write().await?;
@@ -229,11 +241,11 @@ impl App {
     /// `Conflict` when the company is already registered.
     pub async fn add_locksmith(
         &self,
-        who: &Principal,
-        property: PropertyId,
+        staff: Staff<'_>,
         input: LocksmithInput,
     ) -> Result<Locksmith> {
-        who.staff(property)?;
+        let who = staff.principal();
+        let property = staff.property();
         let l = NewLocksmith {
             property_id: property,
             company: text_field("company", &input.company, 200)?,
@@ -262,36 +274,39 @@ impl App {
         Ok(created)
     }
 
-    /// Sets a locksmith's status after checking their licence and identity (staff):
-    /// `verified`, `suspended` or back to `unverified`.
+    /// Checks `status`, loads locksmith `id` and checks that the caller is staff where it is
+    /// registered ([`Principal::locksmith_admin`]).
     ///
     /// # Errors
     /// `Invalid` for another status; `NotFound`/`Forbidden` per [`Principal::staff`].
-    pub async fn set_locksmith_status(
+    pub async fn may_set_locksmith_status<'a>(
         &self,
-        who: &Principal,
+        who: &'a Principal,
         id: LocksmithId,
         status: &str,
+    ) -> Result<StaffOn<'a, Locksmith>> {
+        check_locksmith_status(status)?;
+        let mut conn = self.store().read().await?;
+        let existing = repo::get_locksmith(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("locksmith"))?;
+        who.locksmith_admin(existing)
+    }
+
+    /// Sets the status of the locksmith the capability carries after checking their licence
+    /// and identity: `verified`, `suspended` or back to `unverified`.
+    ///
+    /// # Errors
+    /// `Invalid` for another status.
+    pub async fn set_locksmith_status(
+        &self,
+        staff: StaffOn<'_, Locksmith>,
+        status: &str,
     ) -> Result<Locksmith> {
-        if !["verified", "suspended", "unverified"].contains(&status) {
-            return Err(AppError::invalid(
-                "status",
-                "must be verified, suspended or unverified",
-            ));
-        }
-        let existing = {
-            let mut conn = self.store().read().await?;
-            repo::get_locksmith(&mut conn, id)
-                .await?
-                .ok_or_else(|| AppError::not_found("locksmith"))?
-        };
-        who.staff(existing.property_id).map_err(|e| {
-            if matches!(e, AppError::NotFound(_)) {
-                AppError::not_found("locksmith")
-            } else {
-                e
-            }
-        })?;
+        check_locksmith_status(status)?;
+        let who = staff.principal();
+        let existing = staff.record().clone();
+        let id = existing.id;
         let now = self.now();
         let mut tx = self.store().write().await?;
         repo::set_locksmith_status(tx.conn(), id, status, who.id(), now).await?;

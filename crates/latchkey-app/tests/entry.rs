@@ -70,14 +70,21 @@ async fn building(db: &latchkey_testkit::TestDb) -> Building {
     let locks = Arc::new(Locks::default());
     w.app.attach_link(locks.clone());
     w.app
-        .pair_lock(&w.admin, w.door.id, Some(LOCK))
+        .pair_lock(
+            w.app
+                .may_pair_lock(&w.admin, w.door.id)
+                .await
+                .expect("the caller may do this"),
+            Some(LOCK),
+        )
         .await
         .expect("pair the unit's lock");
     let lobby = w
         .app
         .create_door(
-            &w.admin,
-            w.property.id,
+            w.admin
+                .staff(w.property.id)
+                .expect("the caller may do this"),
             DoorInput {
                 name: "Lobby".into(),
                 kind: DoorKind::BuildingEntrance,
@@ -159,15 +166,16 @@ async fn a_managers_credential_never_includes_a_units_entry_door() {
         let max = b.w.principal(b.w.manager.id).await;
         let before = b.w.event_count().await;
         for (who, label) in [(&max, "the manager"), (&b.w.admin, "an admin")] {
-            match b
-                .w
-                .app
-                .create_credential(
-                    who,
-                    b.w.property.id,
-                    phone_key(b.w.manager.id, Some(vec![b.lobby, b.w.door.id])),
-                )
-                .await
+            match async {
+                let input = phone_key(b.w.manager.id, Some(vec![b.lobby, b.w.door.id]));
+                b.w.app
+                    .create_credential(
+                        who.credential_issuer(b.w.property.id, input.unit_id)?,
+                        input,
+                    )
+                    .await
+            }
+            .await
             {
                 Err(AppError::Invalid { field, message }) => {
                     assert_eq!(field, "doors", "{label}");
@@ -184,11 +192,15 @@ async fn a_managers_credential_never_includes_a_units_entry_door() {
             unit_id: Some(b.w.unit.id),
             ..phone_key(b.w.manager.id, None)
         };
-        match b
-            .w
-            .app
-            .create_credential(&max, b.w.property.id, under_unit)
-            .await
+        match async {
+            b.w.app
+                .create_credential(
+                    max.credential_issuer(b.w.property.id, under_unit.unit_id)?,
+                    under_unit,
+                )
+                .await
+        }
+        .await
         {
             Err(AppError::Invalid { field, .. }) => assert_eq!(field, "doors"),
             other => panic!(
@@ -197,11 +209,16 @@ async fn a_managers_credential_never_includes_a_units_entry_door() {
             ),
         }
         assert_eq!(b.w.event_count().await, before, "nothing was written");
-        let key =
-            b.w.app
-                .create_credential(&max, b.w.property.id, phone_key(b.w.manager.id, None))
-                .await
-                .expect("a manager's key for the shared doors");
+        let key = {
+            let input = phone_key(b.w.manager.id, None);
+            b.w.app.create_credential(
+                max.credential_issuer(b.w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
+            )
+        }
+        .await
+        .expect("a manager's key for the shared doors");
         assert_eq!(
             key.credential.doors,
             vec![b.lobby],
@@ -304,22 +321,29 @@ async fn a_staff_credential_that_still_lists_a_unit_door_does_not_open_it() {
 async fn a_live_in_manager_still_opens_their_own_home() {
     latchkey_testkit::each_backend("entry_live_in_manager", |db| async move {
         let b = building(&db).await;
-        b.w.app
-            .create_membership(
-                &b.w.admin,
-                b.w.property.id,
+        {
+            let m = common::membership(Role::Resident, Some(b.w.unit.id));
+            b.w.app.create_membership(
+                b.w.app
+                    .may_create_membership(&b.w.admin, b.w.property.id, &m)
+                    .expect("the caller may do this"),
                 b.w.manager.id,
-                common::membership(Role::Resident, Some(b.w.unit.id)),
+                m,
             )
-            .await
-            .expect("the manager also lives in 4071");
+        }
+        .await
+        .expect("the manager also lives in 4071");
         let max = b.w.principal(b.w.manager.id).await;
         let own = CredentialInput {
             unit_id: Some(b.w.unit.id),
             ..phone_key(b.w.manager.id, None)
         };
         b.w.app
-            .create_credential(&max, b.w.property.id, own)
+            .create_credential(
+                max.credential_issuer(b.w.property.id, own.unit_id)
+                    .expect("the caller may do this"),
+                own,
+            )
             .await
             .expect("a resident's own key");
         let opened =
@@ -337,10 +361,16 @@ async fn a_manager_cannot_open_a_unit_door_without_an_emergency_reason_or_a_noti
     latchkey_testkit::each_backend("entry_no_basis", |db| async move {
         let b = building(&db).await;
         let max = b.w.principal(b.w.manager.id).await;
-        b.w.app
-            .create_credential(&max, b.w.property.id, phone_key(b.w.manager.id, None))
-            .await
-            .expect("the manager's own phone key");
+        {
+            let input = phone_key(b.w.manager.id, None);
+            b.w.app.create_credential(
+                max.credential_issuer(b.w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
+            )
+        }
+        .await
+        .expect("the manager's own phone key");
         let before = b.w.event_count().await;
         let why = forbidden(
             b.w.app
@@ -364,15 +394,15 @@ async fn a_notice_starting_sooner_than_the_notice_period_is_refused() {
         let max = b.w.principal(b.w.manager.id).await;
         let before = b.w.event_count().await;
         let in_two_hours = b.w.clock.now() + SignedDuration::from_hours(2);
-        match b
-            .w
-            .app
-            .create_entry_notice(
-                &max,
-                b.w.property.id,
-                notice(&b, in_two_hours, 1, "radiator check"),
-            )
-            .await
+        match async {
+            b.w.app
+                .create_entry_notice(
+                    max.staff(b.w.property.id)?,
+                    notice(&b, in_two_hours, 1, "radiator check"),
+                )
+                .await
+        }
+        .await
         {
             Err(AppError::Invalid { field, message }) => {
                 assert_eq!(field, "window_from");
@@ -410,8 +440,7 @@ async fn a_notice_opens_the_door_only_inside_its_window_and_the_household_hears_
         let n =
             b.w.app
                 .create_entry_notice(
-                    &max,
-                    b.w.property.id,
+                    max.staff(b.w.property.id).expect("the caller may do this"),
                     notice(&b, from, 2, "annual smoke alarm test"),
                 )
                 .await
@@ -482,11 +511,20 @@ async fn a_cancelled_notice_opens_nothing_and_the_household_is_told() {
         let from = b.w.clock.now() + SignedDuration::from_hours(30);
         let n =
             b.w.app
-                .create_entry_notice(&max, b.w.property.id, notice(&b, from, 3, "window repair"))
+                .create_entry_notice(
+                    max.staff(b.w.property.id).expect("the caller may do this"),
+                    notice(&b, from, 3, "window repair"),
+                )
                 .await
                 .expect("a notice");
         let rosa = b.w.principal(b.w.resident.id).await;
-        match b.w.app.cancel_entry_notice(&rosa, n.id).await {
+        match async {
+            b.w.app
+                .cancel_entry_notice(b.w.app.may_cancel_entry_notice(&rosa, n.id).await?)
+                .await
+        }
+        .await
+        {
             Err(AppError::Forbidden(_)) => {}
             other => panic!(
                 "a resident may not cancel staff's notice: {:?}",
@@ -495,7 +533,12 @@ async fn a_cancelled_notice_opens_nothing_and_the_household_is_told() {
         }
         let cancelled =
             b.w.app
-                .cancel_entry_notice(&b.w.admin, n.id)
+                .cancel_entry_notice(
+                    b.w.app
+                        .may_cancel_entry_notice(&b.w.admin, n.id)
+                        .await
+                        .expect("the caller may do this"),
+                )
                 .await
                 .expect("any staff may cancel");
         assert!(cancelled.cancelled_at.is_some());
@@ -503,7 +546,12 @@ async fn a_cancelled_notice_opens_nothing_and_the_household_is_told() {
             assert_eq!(told(&b, person, "entry_notice.cancelled").await.len(), 1);
         }
         assert!(matches!(
-            b.w.app.cancel_entry_notice(&max, n.id).await,
+            async {
+                b.w.app
+                    .cancel_entry_notice(b.w.app.may_cancel_entry_notice(&max, n.id).await?)
+                    .await
+            }
+            .await,
             Err(AppError::Conflict(_))
         ));
         b.w.clock.set(from + SignedDuration::from_mins(5));
@@ -528,11 +576,15 @@ async fn only_staff_create_notices_and_a_household_sees_only_its_own() {
         let gus = b.w.principal(b.guest).await;
         let before = b.w.event_count().await;
         for who in [&rosa, &gus] {
-            match b
-                .w
-                .app
-                .create_entry_notice(who, b.w.property.id, notice(&b, from, 1, "let myself in"))
-                .await
+            match async {
+                b.w.app
+                    .create_entry_notice(
+                        who.staff(b.w.property.id)?,
+                        notice(&b, from, 1, "let myself in"),
+                    )
+                    .await
+            }
+            .await
             {
                 Err(AppError::Forbidden(_)) => {}
                 other => panic!("expected Forbidden, got {:?}", other.map(|n| n.id)),
@@ -541,28 +593,40 @@ async fn only_staff_create_notices_and_a_household_sees_only_its_own() {
         assert_eq!(b.w.event_count().await, before, "nothing was written");
         let n =
             b.w.app
-                .create_entry_notice(&max, b.w.property.id, notice(&b, from, 1, "meter reading"))
+                .create_entry_notice(
+                    max.staff(b.w.property.id).expect("the caller may do this"),
+                    notice(&b, from, 1, "meter reading"),
+                )
                 .await
                 .expect("staff create notices");
         let other_unit =
             b.w.app
-                .create_unit(&b.w.admin, b.w.property.id, "4072", 4, None)
-                .await
-                .expect("a second unit");
-        let (neighbour, _) =
-            b.w.app
-                .create_person(
-                    &b.w.admin,
-                    b.w.property.id,
-                    common::person(
-                        "Nina Neighbour",
-                        None,
-                        None,
-                        common::membership(Role::Resident, Some(other_unit.id)),
-                    ),
+                .create_unit(
+                    b.w.admin
+                        .staff(b.w.property.id)
+                        .expect("the caller may do this"),
+                    "4072",
+                    4,
+                    None,
                 )
                 .await
-                .expect("a neighbour");
+                .expect("a second unit");
+        let (neighbour, _) = {
+            let input = common::person(
+                "Nina Neighbour",
+                None,
+                None,
+                common::membership(Role::Resident, Some(other_unit.id)),
+            );
+            b.w.app.create_person(
+                b.w.app
+                    .may_create_person(&b.w.admin, b.w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
+            )
+        }
+        .await
+        .expect("a neighbour");
         let nina = b.w.principal(neighbour.id).await;
         let hanna = b.w.principal(b.household).await;
         for who in [&rosa, &hanna] {
@@ -586,7 +650,12 @@ async fn only_staff_create_notices_and_a_household_sees_only_its_own() {
             Err(AppError::Forbidden(_))
         ));
         assert!(matches!(
-            b.w.app.cancel_entry_notice(&nina, n.id).await,
+            async {
+                b.w.app
+                    .cancel_entry_notice(b.w.app.may_cancel_entry_notice(&nina, n.id).await?)
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
     })
@@ -647,22 +716,29 @@ async fn a_notice_does_not_open_a_door_whose_household_asked_for_privacy() {
         let max = b.w.principal(b.w.manager.id).await;
         let from = b.w.clock.now() + SignedDuration::from_hours(25);
         b.w.app
-            .create_entry_notice(&max, b.w.property.id, notice(&b, from, 1, "meter reading"))
+            .create_entry_notice(
+                max.staff(b.w.property.id).expect("the caller may do this"),
+                notice(&b, from, 1, "meter reading"),
+            )
             .await
             .expect("a notice");
         let rosa = b.w.principal(b.w.resident.id).await;
-        b.w.app
-            .update_door(
-                &rosa,
-                b.w.door.id,
-                latchkey_app::directory::DoorPatch {
-                    name: None,
-                    mode: Some(DoorMode::Privacy),
-                    pin_slots: None,
-                },
+        {
+            let patch = latchkey_app::directory::DoorPatch {
+                name: None,
+                mode: Some(DoorMode::Privacy),
+                pin_slots: None,
+            };
+            b.w.app.update_door(
+                b.w.app
+                    .may_update_door(&rosa, b.w.door.id, &patch)
+                    .await
+                    .expect("the caller may do this"),
+                patch,
             )
-            .await
-            .expect("the resident asks for privacy");
+        }
+        .await
+        .expect("the resident asks for privacy");
         b.w.clock.set(from + SignedDuration::from_mins(10));
         let why = forbidden(
             b.w.app
@@ -695,7 +771,14 @@ async fn bad_notices_are_refused_with_the_field_and_change_nothing() {
         let good = || notice(&b, from, 2, "replace the smoke detector");
         let other_unit =
             b.w.app
-                .create_unit(&b.w.admin, b.w.property.id, "4072", 4, None)
+                .create_unit(
+                    b.w.admin
+                        .staff(b.w.property.id)
+                        .expect("the caller may do this"),
+                    "4072",
+                    4,
+                    None,
+                )
                 .await
                 .expect("a second unit");
         let before = b.w.event_count().await;
@@ -752,11 +835,12 @@ async fn bad_notices_are_refused_with_the_field_and_change_nothing() {
             ),
         ];
         for (input, want) in cases {
-            match b
-                .w
-                .app
-                .create_entry_notice(&max, b.w.property.id, input)
-                .await
+            match async {
+                b.w.app
+                    .create_entry_notice(max.staff(b.w.property.id)?, input)
+                    .await
+            }
+            .await
             {
                 Err(AppError::Invalid { field, message }) => {
                     assert_eq!(field, want, "{message}");
@@ -771,7 +855,12 @@ async fn bad_notices_are_refused_with_the_field_and_change_nothing() {
                 .is_empty()
         );
         assert!(matches!(
-            b.w.app.cancel_entry_notice(&max, 999_999).await,
+            async {
+                b.w.app
+                    .cancel_entry_notice(b.w.app.may_cancel_entry_notice(&max, 999_999).await?)
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
     })

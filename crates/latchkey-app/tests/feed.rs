@@ -95,7 +95,12 @@ async fn a_credential_issued_by_another_process_reaches_the_server_without_a_swe
         input.kind = CredentialKind::PhoneKey;
         let created = w
             .app
-            .create_credential(&w.admin, w.property.id, input)
+            .create_credential(
+                w.admin
+                    .credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
+            )
             .await
             .expect("phone key issued");
         let id = created.credential.id;
@@ -106,7 +111,12 @@ async fn a_credential_issued_by_another_process_reaches_the_server_without_a_swe
             port.told()
         );
         w.app
-            .set_credential_status(&w.admin, id, CredentialStatus::Revoked)
+            .set_credential_status(
+                w.app
+                    .may_set_credential_status(&w.admin, id, CredentialStatus::Revoked)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("revoked");
         w.app.flush_changes().await;
@@ -137,7 +147,13 @@ async fn a_lock_paired_from_the_terminal_is_heard_by_the_running_server() {
         let (_server, port, task) = server(&w);
         settle().await;
         w.app
-            .pair_lock(&w.admin, w.door.id, Some("front-lock"))
+            .pair_lock(
+                w.app
+                    .may_pair_lock(&w.admin, w.door.id)
+                    .await
+                    .expect("the caller may do this"),
+                Some("front-lock"),
+            )
             .await
             .expect("paired");
         w.app.flush_changes().await;
@@ -158,7 +174,13 @@ async fn a_process_does_not_hear_its_own_changes_twice() {
         let (server, port, task) = server(&w);
         settle().await;
         server
-            .pair_lock(&w.admin, w.door.id, Some("front-lock"))
+            .pair_lock(
+                server
+                    .may_pair_lock(&w.admin, w.door.id)
+                    .await
+                    .expect("the caller may do this"),
+                Some("front-lock"),
+            )
             .await
             .expect("paired");
         server.flush_changes().await;

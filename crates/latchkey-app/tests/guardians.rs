@@ -60,29 +60,35 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
         let mut policy = w.property.policy.clone();
         policy.recovery_proofs = vec![ProofKind::Guardians];
         policy.guardians_required = 2;
-        w.app
-            .update_property(
-                &w.admin,
-                w.property.id,
-                latchkey_app::directory::PropertyPatch {
-                    policy: Some(policy),
-                    ..Default::default()
-                },
+        {
+            let patch = latchkey_app::directory::PropertyPatch {
+                policy: Some(policy),
+                ..Default::default()
+            };
+            w.app.update_property(
+                w.admin
+                    .property_changer(w.property.id, patch.touches_settings())
+                    .expect("the caller may do this"),
+                patch,
             )
-            .await
-            .expect("policy");
+        }
+        .await
+        .expect("policy");
         let add = |name: &'static str, role: Role| {
             let w = &w;
             async move {
-                w.app
-                    .create_person(
-                        &w.admin,
-                        w.property.id,
-                        person(name, None, None, membership(role, Some(w.unit.id))),
+                {
+                    let input = person(name, None, None, membership(role, Some(w.unit.id)));
+                    w.app.create_person(
+                        w.app
+                            .may_create_person(&w.admin, w.property.id, &input)
+                            .expect("the caller may do this"),
+                        input,
                     )
-                    .await
-                    .expect("person")
-                    .0
+                }
+                .await
+                .expect("person")
+                .0
             }
         };
         let paul = add("Paul Partner", Role::Household).await;
@@ -90,7 +96,12 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
         let mallory = add("Mallory Guest", Role::Guest).await;
         let rp = w.principal(w.resident.id).await;
         w.app
-            .grant_spare_key(&rp, w.property.id, w.unit.id, fritz.id, Schedule::Always)
+            .grant_spare_key(
+                rp.unit_admin(w.property.id, w.unit.id)
+                    .expect("the caller may do this"),
+                fritz.id,
+                Schedule::Always,
+            )
             .await
             .expect("spare key");
 
@@ -111,16 +122,38 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
         // Someone else holding Paul's link gets nowhere, and the link stays Paul's.
         let mp = w.principal(mallory.id).await;
         assert!(matches!(
-            w.app.answer_guardian_link(&mp, &paul_link, true).await,
+            async {
+                w.app
+                    .answer_guardian_link(
+                        w.app.may_answer_guardian_link(&mp, &paul_link).await?,
+                        true,
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Forbidden(_))
         ));
         let pp = w.principal(paul.id).await;
         w.app
-            .answer_guardian_link(&pp, &paul_link, true)
+            .answer_guardian_link(
+                w.app
+                    .may_answer_guardian_link(&pp, &paul_link)
+                    .await
+                    .expect("the caller may do this"),
+                true,
+            )
             .await
             .expect("Paul confirms");
         assert!(matches!(
-            w.app.answer_guardian_link(&pp, &paul_link, true).await,
+            async {
+                w.app
+                    .answer_guardian_link(
+                        w.app.may_answer_guardian_link(&pp, &paul_link).await?,
+                        true,
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Conflict(_))
         ));
         let view = w
@@ -134,7 +167,15 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
         w.clock.advance(SignedDuration::from_mins(31));
         let fp = w.principal(fritz.id).await;
         assert!(matches!(
-            w.app.answer_guardian_link(&fp, &fritz_link, true).await,
+            async {
+                w.app
+                    .answer_guardian_link(
+                        w.app.may_answer_guardian_link(&fp, &fritz_link).await?,
+                        true,
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Conflict(_))
         ));
         w.app.ask_guardians(&token).await.expect("ask again");
@@ -146,7 +187,13 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
             .next()
             .expect("a new link for Fritz");
         w.app
-            .answer_guardian_link(&fp, &fresh, true)
+            .answer_guardian_link(
+                w.app
+                    .may_answer_guardian_link(&fp, &fresh)
+                    .await
+                    .expect("the caller may do this"),
+                true,
+            )
             .await
             .expect("Fritz confirms");
         let view = w
@@ -156,7 +203,15 @@ async fn two_guardians_prove_a_case_and_links_cannot_be_replayed_expired_or_borr
             .expect("view");
         assert_eq!(view.state, "proven");
         assert!(matches!(
-            w.app.answer_guardian_link(&fp, "lkg_made_up", true).await,
+            async {
+                w.app
+                    .answer_guardian_link(
+                        w.app.may_answer_guardian_link(&fp, "lkg_made_up").await?,
+                        true,
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
     })
@@ -170,17 +225,20 @@ async fn one_guardian_confirming_two_links_counts_once() {
         let mut policy = w.property.policy.clone();
         policy.recovery_proofs = vec![ProofKind::Guardians];
         policy.guardians_required = 2;
-        w.app
-            .update_property(
-                &w.admin,
-                w.property.id,
-                latchkey_app::directory::PropertyPatch {
-                    policy: Some(policy),
-                    ..Default::default()
-                },
+        {
+            let patch = latchkey_app::directory::PropertyPatch {
+                policy: Some(policy),
+                ..Default::default()
+            };
+            w.app.update_property(
+                w.admin
+                    .property_changer(w.property.id, patch.touches_settings())
+                    .expect("the caller may do this"),
+                patch,
             )
-            .await
-            .expect("policy");
+        }
+        .await
+        .expect("policy");
         let paul = w.unit_member("Paul Partner", Role::Household).await;
         let hana = w.unit_member("Hana Household", Role::Household).await;
         let token = open_case(&w, "Rosa Resident").await;
@@ -197,7 +255,13 @@ async fn one_guardian_confirming_two_links_counts_once() {
         let pp = w.principal(paul.id).await;
         for link in &pauls {
             w.app
-                .answer_guardian_link(&pp, link, true)
+                .answer_guardian_link(
+                    w.app
+                        .may_answer_guardian_link(&pp, link)
+                        .await
+                        .expect("the caller may do this"),
+                    true,
+                )
                 .await
                 .expect("each link of Paul's works once");
         }
@@ -217,7 +281,13 @@ async fn one_guardian_confirming_two_links_counts_once() {
             .expect("Hana's link")
             .1;
         w.app
-            .answer_guardian_link(&w.principal(hana.id).await, &hanas, true)
+            .answer_guardian_link(
+                w.app
+                    .may_answer_guardian_link(&w.principal(hana.id).await, &hanas)
+                    .await
+                    .expect("the caller may do this"),
+                true,
+            )
             .await
             .expect("Hana confirms");
         let view = w
@@ -234,20 +304,22 @@ async fn one_guardian_confirming_two_links_counts_once() {
 async fn one_guardian_saying_no_is_told_to_the_household_and_a_stranger_case_asks_nobody() {
     latchkey_testkit::each_backend("guardians_deny", |db| async move {
         let w = World::build(&db).await;
-        let (paul, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                w.property.id,
-                person(
-                    "Paul Partner",
-                    None,
-                    None,
-                    membership(Role::Household, Some(w.unit.id)),
-                ),
+        let (paul, _) = {
+            let input = person(
+                "Paul Partner",
+                None,
+                None,
+                membership(Role::Household, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("household");
+        }
+        .await
+        .expect("household");
         let token = open_case(&w, "Rosa Resident").await;
         let asked = w.app.ask_guardians(&token).await.expect("ask");
         let link = links(&w, &token)
@@ -258,7 +330,13 @@ async fn one_guardian_saying_no_is_told_to_the_household_and_a_stranger_case_ask
             .1;
         let pp = w.principal(paul.id).await;
         w.app
-            .answer_guardian_link(&pp, &link, false)
+            .answer_guardian_link(
+                w.app
+                    .may_answer_guardian_link(&pp, &link)
+                    .await
+                    .expect("the caller may do this"),
+                false,
+            )
             .await
             .expect("deny");
         let mut conn = w.store.read().await.expect("read");
@@ -295,15 +373,18 @@ async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once
         let add = |name: &'static str, role: Role| {
             let w = &w;
             async move {
-                w.app
-                    .create_person(
-                        &w.admin,
-                        w.property.id,
-                        person(name, None, None, membership(role, Some(w.unit.id))),
+                {
+                    let input = person(name, None, None, membership(role, Some(w.unit.id)));
+                    w.app.create_person(
+                        w.app
+                            .may_create_person(&w.admin, w.property.id, &input)
+                            .expect("the caller may do this"),
+                        input,
                     )
-                    .await
-                    .expect("person")
-                    .0
+                }
+                .await
+                .expect("person")
+                .0
             }
         };
         let paul = add("Paul Partner", Role::Household).await;
@@ -311,23 +392,39 @@ async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once
         let gus = add("Gus Guest", Role::Guest).await;
         let rp = w.principal(w.resident.id).await;
         w.app
-            .grant_spare_key(&rp, w.property.id, w.unit.id, fritz.id, Schedule::Always)
+            .grant_spare_key(
+                rp.unit_admin(w.property.id, w.unit.id)
+                    .expect("the caller may do this"),
+                fritz.id,
+                Schedule::Always,
+            )
             .await
             .expect("spare key");
         let mut phone = common::pin_for(w.resident.id, Some(w.unit.id), None);
         phone.kind = latchkey_core::model::CredentialKind::PhoneKey;
         let phone = w
             .app
-            .create_credential(&rp, w.property.id, phone)
+            .create_credential(
+                rp.credential_issuer(w.property.id, phone.unit_id)
+                    .expect("the caller may do this"),
+                phone,
+            )
             .await
             .expect("phone key")
             .credential;
         use latchkey_core::model::CredentialStatus::{Active, Frozen};
         let before = w.event_count().await;
         assert!(matches!(
-            w.app
-                .set_credential_status(&w.principal(gus.id).await, phone.id, Frozen)
-                .await,
+            async {
+                w.app
+                    .set_credential_status(
+                        w.app
+                            .may_set_credential_status(&w.principal(gus.id).await, phone.id, Frozen)
+                            .await?,
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
         assert_eq!(
@@ -339,19 +436,36 @@ async fn a_household_member_or_spare_key_holder_freezes_a_lost_phone_key_at_once
             let p = w.principal(who).await;
             let c = w
                 .app
-                .set_credential_status(&p, phone.id, Frozen)
+                .set_credential_status(
+                    w.app
+                        .may_set_credential_status(&p, phone.id, Frozen)
+                        .await
+                        .expect("the caller may do this"),
+                )
                 .await
                 .expect("freeze");
             assert_eq!(c.status, Frozen);
             // Unfreezing is for the unit's residents and staff.
             assert!(
-                w.app
-                    .set_credential_status(&p, phone.id, Active)
-                    .await
-                    .is_err()
+                async {
+                    w.app
+                        .set_credential_status(
+                            w.app
+                                .may_set_credential_status(&p, phone.id, Active)
+                                .await?,
+                        )
+                        .await
+                }
+                .await
+                .is_err()
             );
             w.app
-                .set_credential_status(&rp, phone.id, Active)
+                .set_credential_status(
+                    w.app
+                        .may_set_credential_status(&rp, phone.id, Active)
+                        .await
+                        .expect("the caller may do this"),
+                )
                 .await
                 .expect("unfreeze");
         }

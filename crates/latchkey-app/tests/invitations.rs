@@ -16,21 +16,45 @@ const NEW_PASSWORD: &str = "nina's first password";
 
 /// A resident added by staff without a password.
 async fn newcomer(w: &World) -> PersonId {
+    let input = person(
+        "Nina",
+        Some(NEW_EMAIL),
+        None,
+        membership(Role::Resident, Some(w.unit.id)),
+    );
     w.app
         .create_person(
-            &w.admin,
-            w.property.id,
-            person(
-                "Nina",
-                Some(NEW_EMAIL),
-                None,
-                membership(Role::Resident, Some(w.unit.id)),
-            ),
+            w.app
+                .may_create_person(&w.admin, w.property.id, &input)
+                .expect("staff may add a resident"),
+            input,
         )
         .await
         .expect("a new resident")
         .0
         .id
+}
+
+/// The two steps of an invitation: the check (which loads the person), then the link.
+async fn invite(
+    w: &World,
+    who: &latchkey_app::authz::Principal,
+    person: PersonId,
+) -> Result<latchkey_app::invitations::NewInvitation, AppError> {
+    w.app
+        .create_invitation(w.app.may_invite(who, person).await?)
+        .await
+}
+
+/// The check, then the withdrawal of the person's live link.
+async fn uninvite(
+    w: &World,
+    who: &latchkey_app::authz::Principal,
+    person: PersonId,
+) -> Result<(), AppError> {
+    w.app
+        .revoke_invitation(w.app.may_invite(who, person).await?)
+        .await
 }
 
 async fn has_password(w: &World, id: PersonId) -> bool {
@@ -47,11 +71,7 @@ async fn a_link_signs_its_person_in_once_and_a_second_use_changes_nothing() {
         let w = World::build(&db).await;
         let nina = newcomer(&w).await;
         let manager = w.principal(w.manager.id).await;
-        let inv = w
-            .app
-            .create_invitation(&manager, nina)
-            .await
-            .expect("invite");
+        let inv = invite(&w, &manager, nina).await.expect("invite");
         assert!(inv.token.starts_with("lki_"));
         let signed = w
             .app
@@ -105,11 +125,7 @@ async fn an_expired_link_is_refused_and_sets_no_password() {
     latchkey_testkit::each_backend("invite_expired", |db| async move {
         let w = World::build(&db).await;
         let nina = newcomer(&w).await;
-        let inv = w
-            .app
-            .create_invitation(&w.admin, nina)
-            .await
-            .expect("invite");
+        let inv = invite(&w, &w.admin, nina).await.expect("invite");
         assert_eq!(
             inv.expires_at,
             latchkey_app::Clock::now(&*w.clock) + w.app.config().invitation_ttl
@@ -133,11 +149,7 @@ async fn only_a_digest_of_the_link_is_stored_and_a_new_link_revokes_the_old_one(
     latchkey_testkit::each_backend("invite_digest", |db| async move {
         let w = World::build(&db).await;
         let nina = newcomer(&w).await;
-        let first = w
-            .app
-            .create_invitation(&w.admin, nina)
-            .await
-            .expect("invite");
+        let first = invite(&w, &w.admin, nina).await.expect("invite");
         let mut conn = w.store.read().await.expect("read");
         let stored = latchkey_store::passkeys::find_invitation(
             &mut conn,
@@ -158,11 +170,7 @@ async fn only_a_digest_of_the_link_is_stored_and_a_new_link_revokes_the_old_one(
             "the token itself is not stored"
         );
 
-        let second = w
-            .app
-            .create_invitation(&w.admin, nina)
-            .await
-            .expect("again");
+        let second = invite(&w, &w.admin, nina).await.expect("again");
         assert_ne!(first.token, second.token);
         match w
             .app
@@ -173,10 +181,7 @@ async fn only_a_digest_of_the_link_is_stored_and_a_new_link_revokes_the_old_one(
             other => panic!("expected Conflict, got {:?}", other.map(|s| s.session.id)),
         }
         assert!(!has_password(&w, nina).await);
-        w.app
-            .revoke_invitation(&w.admin, nina)
-            .await
-            .expect("withdrawn");
+        uninvite(&w, &w.admin, nina).await.expect("withdrawn");
         assert!(matches!(
             w.app
                 .accept_invitation(&second.token, NEW_PASSWORD, "192.0.2.30")
@@ -184,7 +189,7 @@ async fn only_a_digest_of_the_link_is_stored_and_a_new_link_revokes_the_old_one(
             Err(AppError::Conflict(_))
         ));
         assert!(matches!(
-            w.app.revoke_invitation(&w.admin, nina).await,
+            uninvite(&w, &w.admin, nina).await,
             Err(AppError::NotFound(_))
         ));
         assert!(!has_password(&w, nina).await);
@@ -210,21 +215,17 @@ async fn links_tell_nobody_who_exists_and_bad_links_are_limited_per_source() {
         let nina = newcomer(&w).await;
         let rosa = w.principal(w.resident.id).await;
         // A resident is not staff: her neighbour is "not found", like nobody at all.
-        let neighbour = w.app.create_invitation(&rosa, nina).await;
-        let nobody = w.app.create_invitation(&w.admin, PersonId(999_999)).await;
+        let neighbour = invite(&w, &rosa, nina).await;
+        let nobody = invite(&w, &w.admin, PersonId(999_999)).await;
         assert!(matches!(neighbour, Err(AppError::NotFound(ref s)) if s == "person"));
         assert!(matches!(nobody, Err(AppError::NotFound(ref s)) if s == "person"));
         // Someone who already has a password cannot be invited (no takeover by staff).
         assert!(matches!(
-            w.app.create_invitation(&w.admin, w.resident.id).await,
+            invite(&w, &w.admin, w.resident.id).await,
             Err(AppError::Conflict(_))
         ));
 
-        let inv = w
-            .app
-            .create_invitation(&w.admin, nina)
-            .await
-            .expect("invite");
+        let inv = invite(&w, &w.admin, nina).await.expect("invite");
         let limit = w.app.config().login_attempts;
         for i in 0..limit {
             let guess = format!("lki_{i:064x}");
@@ -259,13 +260,20 @@ async fn a_session_gives_a_fresh_proof_before_an_unlock_and_it_lasts_the_window(
         let w = World::build(&db).await;
         // Her door has a lock and she a phone key: only the proof stands between her and it.
         w.app
-            .pair_lock(&w.admin, w.door.id, Some("lock-4071"))
+            .pair_lock(
+                w.app
+                    .may_pair_lock(&w.admin, w.door.id)
+                    .await
+                    .expect("installer"),
+                Some("lock-4071"),
+            )
             .await
             .expect("pair");
         w.app
             .create_credential(
-                &w.admin,
-                w.property.id,
+                w.admin
+                    .credential_issuer(w.property.id, Some(w.unit.id))
+                    .expect("staff may issue"),
                 latchkey_app::credentials::CredentialInput {
                     person_id: w.resident.id,
                     kind: latchkey_core::model::CredentialKind::PhoneKey,

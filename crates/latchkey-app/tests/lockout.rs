@@ -38,20 +38,22 @@ async fn notified(w: &World, token: &str) -> Vec<(i64, String)> {
 async fn a_stranger_gets_the_same_answer_as_the_resident_and_the_household_is_told() {
     latchkey_testkit::each_backend("lockout_reveal", |db| async move {
         let w = World::build(&db).await;
-        let (partner, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                w.property.id,
-                person(
-                    "Paul Partner",
-                    None,
-                    None,
-                    membership(Role::Household, Some(w.unit.id)),
-                ),
+        let (partner, _) = {
+            let input = person(
+                "Paul Partner",
+                None,
+                None,
+                membership(Role::Household, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("household member");
+        }
+        .await
+        .expect("household member");
         let mut answers = Vec::new();
         for (label, unit, identity) in [
             ("the resident by name", "4071", "rosa resident"),
@@ -142,16 +144,17 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
     latchkey_testkit::each_backend("lockout_ways", |db| async move {
         let w = World::build(&db).await;
         let rp = w.principal(w.resident.id).await;
-        let pin = w
-            .app
-            .create_credential(
-                &rp,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), Some("58274613")),
+        let pin = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), Some("58274613"));
+            w.app.create_credential(
+                rp.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("pin")
-            .credential;
+        }
+        .await
+        .expect("pin")
+        .credential;
         let (case, _) = w
             .app
             .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
@@ -168,14 +171,20 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
         assert_eq!(physical.damage, "major");
 
         w.app
-            .set_credential_status(&rp, pin.id, CredentialStatus::Revoked)
+            .set_credential_status(
+                w.app
+                    .may_set_credential_status(&rp, pin.id, CredentialStatus::Revoked)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("revoke");
         let sensor = w
             .app
             .create_sensor(
-                &w.admin,
-                w.property.id,
+                w.admin
+                    .staff(w.property.id)
+                    .expect("the caller may do this"),
                 latchkey_app::directory::SensorInput {
                     name: "Living room window".into(),
                     kind: SensorKind::Window,
@@ -187,7 +196,13 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
             .await
             .expect("sensor");
         w.app
-            .pair_sensor(&w.admin, sensor.id, Some("window-4071"))
+            .pair_sensor(
+                w.app
+                    .may_pair_sensor(&w.admin, sensor.id)
+                    .await
+                    .expect("the caller may do this"),
+                Some("window-4071"),
+            )
             .await
             .expect("pair");
         let message = latchkey_z2m::parse_inbound(
@@ -246,20 +261,22 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
 async fn a_household_member_can_cancel_a_case_and_strangers_cannot_see_it() {
     latchkey_testkit::each_backend("lockout_cancel", |db| async move {
         let w = World::build(&db).await;
-        let (guest, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                w.property.id,
-                person(
-                    "Gus Guest",
-                    None,
-                    None,
-                    membership(Role::Guest, Some(w.unit.id)),
-                ),
+        let (guest, _) = {
+            let input = person(
+                "Gus Guest",
+                None,
+                None,
+                membership(Role::Guest, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("guest");
+        }
+        .await
+        .expect("guest");
         let (case, token) = w
             .app
             .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
@@ -271,13 +288,31 @@ async fn a_household_member_can_cancel_a_case_and_strangers_cannot_see_it() {
             Err(AppError::NotFound(_))
         ));
         assert!(matches!(
-            w.app.cancel_lockout(&gp, case.id).await,
+            async {
+                w.app
+                    .cancel_lockout(w.app.may_cancel_lockout(&gp, case.id).await?)
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
         let rp = w.principal(w.resident.id).await;
-        w.app.cancel_lockout(&rp, case.id).await.expect("cancel");
+        w.app
+            .cancel_lockout(
+                w.app
+                    .may_cancel_lockout(&rp, case.id)
+                    .await
+                    .expect("the caller may do this"),
+            )
+            .await
+            .expect("cancel");
         assert!(matches!(
-            w.app.cancel_lockout(&rp, case.id).await,
+            async {
+                w.app
+                    .cancel_lockout(w.app.may_cancel_lockout(&rp, case.id).await?)
+                    .await
+            }
+            .await,
             Err(AppError::Conflict(_))
         ));
         let view = w.app.lockout_case(&w.admin, case.id).await.expect("view");
@@ -444,47 +479,80 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
             .await
             .expect("case");
         assert!(matches!(
-            w.app.record_id_check(&rp, case.id, "my own passport").await,
+            async {
+                w.app
+                    .record_id_check(
+                        w.app
+                            .may_record_id_check(&rp, case.id, "my own passport")
+                            .await?,
+                        "my own passport",
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Forbidden(_))
         ));
         assert!(matches!(
-            w.app.record_id_check(&mp, case.id, "   ").await,
+            async {
+                w.app
+                    .record_id_check(w.app.may_record_id_check(&mp, case.id, "   ").await?, "   ")
+                    .await
+            }
+            .await,
             Err(AppError::Invalid { .. })
         ));
         // A property that accepts only guardians: the check is recorded but proves nothing.
         let mut policy = w.property.policy.clone();
         policy.recovery_proofs = vec![latchkey_core::model::ProofKind::Guardians];
-        w.app
-            .update_property(
-                &w.admin,
-                w.property.id,
-                latchkey_app::directory::PropertyPatch {
-                    policy: Some(policy),
-                    ..Default::default()
-                },
+        {
+            let patch = latchkey_app::directory::PropertyPatch {
+                policy: Some(policy),
+                ..Default::default()
+            };
+            w.app.update_property(
+                w.admin
+                    .property_changer(w.property.id, patch.touches_settings())
+                    .expect("the caller may do this"),
+                patch,
             )
-            .await
-            .expect("policy");
+        }
+        .await
+        .expect("policy");
         let view = w
             .app
-            .record_id_check(&mp, case.id, "passport")
+            .record_id_check(
+                w.app
+                    .may_record_id_check(&mp, case.id, "passport")
+                    .await
+                    .expect("the caller may do this"),
+                "passport",
+            )
             .await
             .expect("recorded");
         assert_eq!(view.state, "open");
-        w.app
-            .update_property(
-                &w.admin,
-                w.property.id,
-                latchkey_app::directory::PropertyPatch {
-                    policy: Some(w.property.policy.clone()),
-                    ..Default::default()
-                },
+        {
+            let patch = latchkey_app::directory::PropertyPatch {
+                policy: Some(w.property.policy.clone()),
+                ..Default::default()
+            };
+            w.app.update_property(
+                w.admin
+                    .property_changer(w.property.id, patch.touches_settings())
+                    .expect("the caller may do this"),
+                patch,
             )
-            .await
-            .expect("policy back");
+        }
+        .await
+        .expect("policy back");
         let view = w
             .app
-            .record_id_check(&mp, case.id, "passport, photo matches")
+            .record_id_check(
+                w.app
+                    .may_record_id_check(&mp, case.id, "passport, photo matches")
+                    .await
+                    .expect("the caller may do this"),
+                "passport, photo matches",
+            )
             .await
             .expect("proven");
         assert_eq!(view.state, "proven");
@@ -494,7 +562,15 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
             vec!["opened", "proof_id_check", "proof_id_check", "proven"]
         );
         assert!(matches!(
-            w.app.record_id_check(&mp, case.id, "again").await,
+            async {
+                w.app
+                    .record_id_check(
+                        w.app.may_record_id_check(&mp, case.id, "again").await?,
+                        "again",
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Conflict(_))
         ));
     })

@@ -21,7 +21,13 @@ const FLOOR: Duration = Duration::from_millis(300);
 
 async fn pair(w: &World) {
     w.app
-        .pair_lock(&w.admin, w.door.id, Some("lock-4071"))
+        .pair_lock(
+            w.app
+                .may_pair_lock(&w.admin, w.door.id)
+                .await
+                .expect("the caller may do this"),
+            Some("lock-4071"),
+        )
         .await
         .expect("pair");
 }
@@ -146,8 +152,7 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
         let smith = w
             .app
             .add_locksmith(
-                &mp,
-                w.property.id,
+                mp.staff(w.property.id).expect("the caller may do this"),
                 LocksmithInput {
                     company: "Quick Keys".into(),
                     licence: "LS-1".into(),
@@ -159,7 +164,13 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
             .await
             .expect("locksmith");
         w.app
-            .set_locksmith_status(&mp, smith.id, "verified")
+            .set_locksmith_status(
+                w.app
+                    .may_set_locksmith_status(&mp, smith.id, "verified")
+                    .await
+                    .expect("the caller may do this"),
+                "verified",
+            )
             .await
             .expect("verify");
         let src = "203.0.113.72";
@@ -190,7 +201,13 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
             .expect("Paul's link")
             .1;
         w.app
-            .answer_guardian_link(&w.principal(paul.id).await, &link, false)
+            .answer_guardian_link(
+                w.app
+                    .may_answer_guardian_link(&w.principal(paul.id).await, &link)
+                    .await
+                    .expect("the caller may do this"),
+                false,
+            )
             .await
             .expect("Paul denies");
         let seen_real = answer(w.app.lockout_by_token(&real, src).await);
@@ -205,7 +222,12 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
         );
         // The household cancels: to the token holder it still looks like any case.
         w.app
-            .cancel_lockout(&w.principal(w.resident.id).await, case)
+            .cancel_lockout(
+                w.app
+                    .may_cancel_lockout(&w.principal(w.resident.id).await, case)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("cancel");
         assert_eq!(
@@ -237,7 +259,13 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
             .await
             .expect("book");
         w.app
-            .record_id_check(&mp, case, "passport, photo matches")
+            .record_id_check(
+                w.app
+                    .may_record_id_check(&mp, case, "passport, photo matches")
+                    .await
+                    .expect("the caller may do this"),
+                "passport, photo matches",
+            )
             .await
             .expect("id check");
         let view = w.app.lockout_by_token(&proven, src).await.expect("view");
@@ -385,8 +413,7 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
         let smith = w
             .app
             .add_locksmith(
-                &mp,
-                w.property.id,
+                mp.staff(w.property.id).expect("the caller may do this"),
                 LocksmithInput {
                     company: "Quick Keys".into(),
                     licence: "LS-1".into(),
@@ -398,7 +425,13 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
             .await
             .expect("locksmith");
         w.app
-            .set_locksmith_status(&mp, smith.id, "verified")
+            .set_locksmith_status(
+                w.app
+                    .may_set_locksmith_status(&mp, smith.id, "verified")
+                    .await
+                    .expect("the caller may do this"),
+                "verified",
+            )
             .await
             .expect("verify");
         let src = "203.0.113.78";
@@ -458,7 +491,13 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
             .find(|(g, _)| *g == paul.id.0)
             .expect("Paul's link");
         w.app
-            .answer_guardian_link(&w.principal(paul.id).await, &link, true)
+            .answer_guardian_link(
+                w.app
+                    .may_answer_guardian_link(&w.principal(paul.id).await, &link)
+                    .await
+                    .expect("the caller may do this"),
+                true,
+            )
             .await
             .expect("Paul's sealed link works");
     })

@@ -34,8 +34,9 @@ struct Building {
 async fn door(w: &World, name: &str, kind: DoorKind, unit: Option<&Unit>) -> Door {
     w.app
         .create_door(
-            &w.admin,
-            w.property.id,
+            w.admin
+                .staff(w.property.id)
+                .expect("the caller may do this"),
             DoorInput {
                 name: name.to_owned(),
                 kind,
@@ -52,15 +53,24 @@ async fn give_group(w: &World, unit: &Unit, doors: &[DoorId]) {
     let g = w
         .app
         .create_door_group(
-            &w.admin,
-            w.property.id,
+            w.admin
+                .staff(w.property.id)
+                .expect("the caller may do this"),
             &format!("{} doors", unit.label),
             doors,
         )
         .await
         .expect("door group");
     w.app
-        .update_unit(&w.admin, unit.id, None, None, Some(Some(g.id)))
+        .update_unit(
+            w.app
+                .may_update_unit(&w.admin, unit.id)
+                .await
+                .expect("the caller may do this"),
+            None,
+            None,
+            Some(Some(g.id)),
+        )
         .await
         .expect("unit gets its group");
 }
@@ -71,25 +81,34 @@ async fn building(db: &latchkey_testkit::TestDb) -> Building {
     give_group(&w, &w.unit, &[w.door.id, lobby.id]).await;
     let neighbours = w
         .app
-        .create_unit(&w.admin, w.property.id, "4072", 4, None)
+        .create_unit(
+            w.admin
+                .staff(w.property.id)
+                .expect("the caller may do this"),
+            "4072",
+            4,
+            None,
+        )
         .await
         .expect("second unit");
     let neighbours_door = door(&w, "4072 entry", DoorKind::UnitEntry, Some(&neighbours)).await;
     give_group(&w, &neighbours, &[neighbours_door.id, lobby.id]).await;
-    let (nina, _) = w
-        .app
-        .create_person(
-            &w.admin,
-            w.property.id,
-            person(
-                "Nina Neighbour",
-                None,
-                None,
-                membership(Role::Resident, Some(neighbours.id)),
-            ),
+    let (nina, _) = {
+        let input = person(
+            "Nina Neighbour",
+            None,
+            None,
+            membership(Role::Resident, Some(neighbours.id)),
+        );
+        w.app.create_person(
+            w.app
+                .may_create_person(&w.admin, w.property.id, &input)
+                .expect("the caller may do this"),
+            input,
         )
-        .await
-        .expect("neighbour");
+    }
+    .await
+    .expect("neighbour");
     Building {
         w,
         lobby,
@@ -142,15 +161,16 @@ async fn a_neighbour_trying_a_residents_code_on_the_lobby_learns_nothing() {
         let rosa = w.principal(w.resident.id).await;
         let nina = w.principal(b.nina.id).await;
         // Rosa's PIN opens her door and the lobby.
-        let mine = w
-            .app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), None),
+        let mine = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), None);
+            w.app.create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("Rosa's PIN");
+        }
+        .await
+        .expect("Rosa's PIN");
         assert!(mine.credential.doors.contains(&b.lobby.id));
         let rosas_code = mine.pin.expect("the holder is handed her code");
         assert_ne!(rosas_code, FRESH);
@@ -162,14 +182,20 @@ async fn a_neighbour_trying_a_residents_code_on_the_lobby_learns_nothing() {
                 input.doors = doors.clone();
                 input
             };
-            let taken = w
-                .app
-                .create_credential(&nina, w.property.id, attempt(&rosas_code))
-                .await;
-            let free = w
-                .app
-                .create_credential(&nina, w.property.id, attempt(FRESH))
-                .await;
+            let taken = async {
+                let input = attempt(&rosas_code);
+                w.app
+                    .create_credential(nina.credential_issuer(w.property.id, input.unit_id)?, input)
+                    .await
+            }
+            .await;
+            let free = async {
+                let input = attempt(FRESH);
+                w.app
+                    .create_credential(nina.credential_issuer(w.property.id, input.unit_id)?, input)
+                    .await
+            }
+            .await;
             assert_eq!(
                 seen(&taken),
                 seen(&free),
@@ -201,45 +227,47 @@ async fn a_resident_chooses_a_code_for_their_own_door_and_a_clash_at_home_is_nam
         let b = building(&db).await;
         let w = &b.w;
         let rosa = w.principal(w.resident.id).await;
-        let created = w
-            .app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                on_doors(
-                    pin_for(w.resident.id, Some(w.unit.id), Some(CHOSEN)),
-                    &[w.door.id],
-                ),
+        let created = {
+            let input = on_doors(
+                pin_for(w.resident.id, Some(w.unit.id), Some(CHOSEN)),
+                &[w.door.id],
+            );
+            w.app.create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("a resident chooses a code for her own door");
+        }
+        .await
+        .expect("a resident chooses a code for her own door");
         assert_eq!(created.pin.as_deref(), Some(CHOSEN));
         let kid = w.unit_member("Kid", Role::Household).await;
-        match w
-            .app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                on_doors(pin_for(kid.id, Some(w.unit.id), Some(CHOSEN)), &[w.door.id]),
-            )
-            .await
+        match async {
+            let input = on_doors(pin_for(kid.id, Some(w.unit.id), Some(CHOSEN)), &[w.door.id]);
+            w.app
+                .create_credential(rosa.credential_issuer(w.property.id, input.unit_id)?, input)
+                .await
+        }
+        .await
         {
             Err(AppError::Conflict(m)) => assert!(m.contains("already in use"), "{m}"),
             other => panic!("a clash inside the household is reported: {}", seen(&other)),
         }
         // Nina may choose the very same code for her own door: it is another door.
         let nina = w.principal(b.nina.id).await;
-        w.app
-            .create_credential(
-                &nina,
-                w.property.id,
-                on_doors(
-                    pin_for(b.nina.id, Some(b.neighbours.id), Some(CHOSEN)),
-                    &[b.neighbours_door.id],
-                ),
+        {
+            let input = on_doors(
+                pin_for(b.nina.id, Some(b.neighbours.id), Some(CHOSEN)),
+                &[b.neighbours_door.id],
+            );
+            w.app.create_credential(
+                nina.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("the same code on another household's own door says nothing");
+        }
+        .await
+        .expect("the same code on another household's own door says nothing");
     })
     .await;
 }
@@ -253,14 +281,17 @@ async fn staff_cannot_set_a_residents_code() {
         let before = (w.event_count().await, credential_count(w).await);
         for who in [&max, &w.admin] {
             for doors in [vec![w.door.id], vec![w.door.id, b.lobby.id]] {
-                match w
-                    .app
-                    .create_credential(
-                        who,
-                        w.property.id,
-                        on_doors(pin_for(w.resident.id, Some(w.unit.id), Some(FRESH)), &doors),
-                    )
-                    .await
+                match async {
+                    let input =
+                        on_doors(pin_for(w.resident.id, Some(w.unit.id), Some(FRESH)), &doors);
+                    w.app
+                        .create_credential(
+                            who.credential_issuer(w.property.id, input.unit_id)?,
+                            input,
+                        )
+                        .await
+                }
+                .await
                 {
                     Err(AppError::Invalid { field, message }) => {
                         assert_eq!(field, "pin");
@@ -273,7 +304,13 @@ async fn staff_cannot_set_a_residents_code() {
         // Nor their own: a property-wide code opens shared doors.
         let mut own = pin_for(w.manager.id, None, Some(FRESH));
         own.doors = Some(vec![b.lobby.id]);
-        match w.app.create_credential(&max, w.property.id, own).await {
+        match async {
+            w.app
+                .create_credential(max.credential_issuer(w.property.id, own.unit_id)?, own)
+                .await
+        }
+        .await
+        {
             Err(AppError::Invalid { field, .. }) => assert_eq!(field, "pin"),
             other => panic!("a staff code on the lobby was chosen: {}", seen(&other)),
         }
@@ -293,27 +330,38 @@ async fn staff_issue_a_generated_code_that_only_its_holder_reveals() {
         let w = &b.w;
         let max = w.principal(w.manager.id).await;
         let rosa = w.principal(w.resident.id).await;
-        let created = w
-            .app
-            .create_credential(
-                &max,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), None),
+        let created = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), None);
+            w.app.create_credential(
+                max.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("staff issue a PIN without choosing it");
+        }
+        .await
+        .expect("staff issue a PIN without choosing it");
         assert_eq!(created.pin, None, "staff never see someone else's code");
         let id = created.credential.id;
         assert!(
             matches!(
-                w.app.reveal_pin(&max, id).await,
+                async {
+                    w.app
+                        .reveal_pin(w.app.may_reveal_pin(&max, id).await?)
+                        .await
+                }
+                .await,
                 Err(AppError::Forbidden(_))
             ),
             "staff may not reveal it"
         );
         let code = w
             .app
-            .reveal_pin(&rosa, id)
+            .reveal_pin(
+                w.app
+                    .may_reveal_pin(&rosa, id)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("the holder reveals it");
         assert_eq!(code, code_of(w, id).await);
@@ -330,7 +378,12 @@ async fn staff_issue_a_generated_code_that_only_its_holder_reveals() {
         // With the default wrong-code limit of 5, a code on these doors needs 8 digits.
         assert_eq!(code.len(), 8, "a generated code has the computed length");
         assert!(matches!(
-            w.app.reveal_pin(&rosa, id).await,
+            async {
+                w.app
+                    .reveal_pin(w.app.may_reveal_pin(&rosa, id).await?)
+                    .await
+            }
+            .await,
             Err(AppError::Conflict(_))
         ));
     })
@@ -349,25 +402,33 @@ async fn generated_codes_on_a_shared_door_are_unique_pass_the_rules_and_have_the
             } else {
                 (&b.neighbours, "4072")
             };
-            let (p, _) = w
-                .app
-                .create_person(
-                    &w.admin,
-                    w.property.id,
-                    person(
-                        &format!("Member {i}"),
-                        None,
-                        None,
-                        membership(Role::Household, Some(unit.id)),
-                    ),
+            let (p, _) = {
+                let input = person(
+                    &format!("Member {i}"),
+                    None,
+                    None,
+                    membership(Role::Household, Some(unit.id)),
+                );
+                w.app.create_person(
+                    w.app
+                        .may_create_person(&w.admin, w.property.id, &input)
+                        .expect("the caller may do this"),
+                    input,
                 )
-                .await
-                .expect("member");
-            let c = w
-                .app
-                .create_credential(&w.admin, w.property.id, pin_for(p.id, Some(unit.id), None))
-                .await
-                .expect("a generated PIN");
+            }
+            .await
+            .expect("member");
+            let c = {
+                let input = pin_for(p.id, Some(unit.id), None);
+                w.app.create_credential(
+                    w.admin
+                        .credential_issuer(w.property.id, input.unit_id)
+                        .expect("the caller may do this"),
+                    input,
+                )
+            }
+            .await
+            .expect("a generated PIN");
             assert!(c.credential.doors.contains(&b.lobby.id));
             let code = code_of(w, c.credential.id).await;
             assert!(
@@ -401,30 +462,32 @@ async fn once_another_household_can_open_a_door_its_residents_no_longer_choose_c
         let b = building(&db).await;
         let w = &b.w;
         // Staff let Nina's phone open 4071's door (a neighbour watering plants).
-        w.app
-            .create_credential(
-                &w.admin,
-                w.property.id,
-                CredentialInput {
-                    kind: CredentialKind::PhoneKey,
-                    doors: Some(vec![w.door.id]),
-                    ..pin_for(b.nina.id, Some(b.neighbours.id), None)
-                },
+        {
+            let input = CredentialInput {
+                kind: CredentialKind::PhoneKey,
+                doors: Some(vec![w.door.id]),
+                ..pin_for(b.nina.id, Some(b.neighbours.id), None)
+            };
+            w.app.create_credential(
+                w.admin
+                    .credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("a neighbour's phone key on 4071's door");
+        }
+        .await
+        .expect("a neighbour's phone key on 4071's door");
         let rosa = w.principal(w.resident.id).await;
-        match w
-            .app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                on_doors(
-                    pin_for(w.resident.id, Some(w.unit.id), Some(CHOSEN)),
-                    &[w.door.id],
-                ),
-            )
-            .await
+        match async {
+            let input = on_doors(
+                pin_for(w.resident.id, Some(w.unit.id), Some(CHOSEN)),
+                &[w.door.id],
+            );
+            w.app
+                .create_credential(rosa.credential_issuer(w.property.id, input.unit_id)?, input)
+                .await
+        }
+        .await
         {
             Err(AppError::Invalid { field, message }) => {
                 assert_eq!(field, "pin");
@@ -442,31 +505,35 @@ async fn a_door_holding_a_code_its_household_chose_is_not_opened_to_another_hous
         let b = building(&db).await;
         let w = &b.w;
         let rosa = w.principal(w.resident.id).await;
-        w.app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                on_doors(
-                    pin_for(w.resident.id, Some(w.unit.id), Some(CHOSEN)),
-                    &[w.door.id],
-                ),
+        {
+            let input = on_doors(
+                pin_for(w.resident.id, Some(w.unit.id), Some(CHOSEN)),
+                &[w.door.id],
+            );
+            w.app.create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("Rosa's chosen code on her door");
+        }
+        .await
+        .expect("Rosa's chosen code on her door");
         let before = (w.event_count().await, credential_count(w).await);
         for kind in [CredentialKind::Pin, CredentialKind::PhoneKey] {
-            match w
-                .app
-                .create_credential(
-                    &w.admin,
-                    w.property.id,
-                    CredentialInput {
-                        kind,
-                        doors: Some(vec![w.door.id]),
-                        ..pin_for(b.nina.id, Some(b.neighbours.id), None)
-                    },
-                )
-                .await
+            match async {
+                let input = CredentialInput {
+                    kind,
+                    doors: Some(vec![w.door.id]),
+                    ..pin_for(b.nina.id, Some(b.neighbours.id), None)
+                };
+                w.app
+                    .create_credential(
+                        w.admin.credential_issuer(w.property.id, input.unit_id)?,
+                        input,
+                    )
+                    .await
+            }
+            .await
             {
                 Err(AppError::Conflict(m)) => {
                     assert!(m.contains("chose"), "{m}");
@@ -482,14 +549,17 @@ async fn a_door_holding_a_code_its_household_chose_is_not_opened_to_another_hous
         );
         // The household itself may still be given more credentials on its door.
         let kid = w.unit_member("Kid", Role::Household).await;
-        w.app
-            .create_credential(
-                &w.admin,
-                w.property.id,
-                on_doors(pin_for(kid.id, Some(w.unit.id), None), &[w.door.id]),
+        {
+            let input = on_doors(pin_for(kid.id, Some(w.unit.id), None), &[w.door.id]);
+            w.app.create_credential(
+                w.admin
+                    .credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("the household's own door takes more of its own codes");
+        }
+        .await
+        .expect("the household's own door takes more of its own codes");
     })
     .await;
 }
@@ -509,7 +579,13 @@ async fn a_one_time_window_that_is_already_over_is_refused() {
             schedule: past.clone(),
             ..pin_for(w.resident.id, Some(w.unit.id), None)
         };
-        match w.app.create_credential(&rosa, w.property.id, input).await {
+        match async {
+            w.app
+                .create_credential(rosa.credential_issuer(w.property.id, input.unit_id)?, input)
+                .await
+        }
+        .await
+        {
             Err(AppError::Invalid { field, message }) => {
                 assert_eq!(field, "schedule");
                 assert!(message.contains("past"), "{message}");
@@ -525,21 +601,31 @@ async fn a_one_time_window_that_is_already_over_is_refused() {
             "nothing written"
         );
         // Changing a credential to such a window is refused the same way.
-        let c = w
-            .app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), None),
+        let c = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), None);
+            w.app.create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("a PIN");
+        }
+        .await
+        .expect("a PIN");
         let before = w.event_count().await;
         let patch = CredentialPatch {
             schedule: Some(past),
             ..CredentialPatch::default()
         };
-        match w.app.update_credential(&rosa, c.credential.id, patch).await {
+        match async {
+            w.app
+                .update_credential(
+                    w.app.may_update_credential(&rosa, c.credential.id).await?,
+                    patch,
+                )
+                .await
+        }
+        .await
+        {
             Err(AppError::Invalid { field, .. }) => assert_eq!(field, "schedule"),
             other => panic!("expected Invalid, got {:?}", other.map(|c| c.id)),
         }
@@ -559,7 +645,11 @@ async fn a_one_time_window_that_is_already_over_is_refused() {
             ..pin_for(w.resident.id, Some(w.unit.id), None)
         };
         w.app
-            .create_credential(&rosa, w.property.id, running)
+            .create_credential(
+                rosa.credential_issuer(w.property.id, running.unit_id)
+                    .expect("the caller may do this"),
+                running,
+            )
             .await
             .expect("a one-time window still open is accepted");
     })

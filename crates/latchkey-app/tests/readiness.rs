@@ -52,14 +52,26 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
             ..Default::default()
         };
         w.app
-            .update_property(&w.admin, w.property.id, patch)
+            .update_property(
+                w.admin
+                    .property_changer(w.property.id, patch.touches_settings())
+                    .expect("the caller may do this"),
+                patch,
+            )
             .await
             .expect("office hours");
         let rp = w.principal(w.resident.id).await;
-        w.app
-            .create_credential(&w.admin, w.property.id, phone_key(&w))
-            .await
-            .expect("phone key");
+        {
+            let input = phone_key(&w);
+            w.app.create_credential(
+                w.admin
+                    .credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
+            )
+        }
+        .await
+        .expect("phone key");
 
         let r = drill(&w).await;
         assert_eq!(r.residents, 1);
@@ -79,38 +91,46 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
         );
 
         // A PIN closes every gap; revoked, it no longer counts.
-        let pin = w
-            .app
-            .create_credential(
-                &rp,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), Some("58274613")),
+        let pin = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), Some("58274613"));
+            w.app.create_credential(
+                rp.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("pin")
-            .credential;
+        }
+        .await
+        .expect("pin")
+        .credential;
         assert_eq!(short_hours_of(&drill(&w).await, "Rosa Resident"), 0);
         w.app
-            .set_credential_status(&rp, pin.id, CredentialStatus::Revoked)
+            .set_credential_status(
+                w.app
+                    .may_set_credential_status(&rp, pin.id, CredentialStatus::Revoked)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("revoke");
         assert_eq!(short_hours_of(&drill(&w).await, "Rosa Resident"), 128);
 
         // A spare-key holder reachable in the evenings closes those hours only.
-        let (friend, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                w.property.id,
-                person(
-                    "Fritz Friend",
-                    None,
-                    None,
-                    membership(Role::TrustedContact, Some(w.unit.id)),
-                ),
+        let (friend, _) = {
+            let input = person(
+                "Fritz Friend",
+                None,
+                None,
+                membership(Role::TrustedContact, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("trusted contact");
+        }
+        .await
+        .expect("trusted contact");
         let evenings = Schedule::Weekly {
             windows: vec![WeeklyWindow {
                 days: Day::ALL.to_vec(),
@@ -120,13 +140,23 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
         };
         let key = w
             .app
-            .grant_spare_key(&rp, w.property.id, w.unit.id, friend.id, evenings)
+            .grant_spare_key(
+                rp.unit_admin(w.property.id, w.unit.id)
+                    .expect("the caller may do this"),
+                friend.id,
+                evenings,
+            )
             .await
             .expect("spare key");
         // Left: weekday nights and mornings 00–09 (5 × 9) and weekend days 00–17 (2 × 17).
         assert_eq!(short_hours_of(&drill(&w).await, "Rosa Resident"), 45 + 34);
         w.app
-            .revoke_spare_key(&rp, key.id)
+            .revoke_spare_key(
+                w.app
+                    .may_revoke_spare_key(&rp, key.id)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("revoke key");
         assert_eq!(short_hours_of(&drill(&w).await, "Rosa Resident"), 128);
@@ -135,8 +165,9 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
         let smith = w
             .app
             .add_locksmith(
-                &w.admin,
-                w.property.id,
+                w.admin
+                    .staff(w.property.id)
+                    .expect("the caller may do this"),
                 LocksmithInput {
                     company: "Night Locks".into(),
                     licence: "NL-7".into(),
@@ -149,7 +180,13 @@ async fn a_phone_as_the_only_way_after_office_hours_is_flagged_and_each_fix_clos
             .expect("locksmith");
         assert_eq!(short_hours_of(&drill(&w).await, "Rosa Resident"), 128);
         w.app
-            .set_locksmith_status(&w.admin, smith.id, "verified")
+            .set_locksmith_status(
+                w.app
+                    .may_set_locksmith_status(&w.admin, smith.id, "verified")
+                    .await
+                    .expect("the caller may do this"),
+                "verified",
+            )
             .await
             .expect("verify");
         assert_eq!(short_hours_of(&drill(&w).await, "Rosa Resident"), 0);
@@ -163,37 +200,48 @@ async fn residents_see_only_their_own_units_and_others_see_no_drill() {
         let w = World::build(&db).await;
         let other_unit = w
             .app
-            .create_unit(&w.admin, w.property.id, "4072", 4, None)
+            .create_unit(
+                w.admin
+                    .staff(w.property.id)
+                    .expect("the caller may do this"),
+                "4072",
+                4,
+                None,
+            )
             .await
             .expect("unit");
-        let (neighbour, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                w.property.id,
-                person(
-                    "Nina Neighbour",
-                    None,
-                    None,
-                    membership(Role::Resident, Some(other_unit.id)),
-                ),
+        let (neighbour, _) = {
+            let input = person(
+                "Nina Neighbour",
+                None,
+                None,
+                membership(Role::Resident, Some(other_unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("neighbour");
-        let (guest, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                w.property.id,
-                person(
-                    "Gus Guest",
-                    None,
-                    None,
-                    membership(Role::Guest, Some(w.unit.id)),
-                ),
+        }
+        .await
+        .expect("neighbour");
+        let (guest, _) = {
+            let input = person(
+                "Gus Guest",
+                None,
+                None,
+                membership(Role::Guest, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("guest");
+        }
+        .await
+        .expect("guest");
         let staff = drill(&w).await;
         assert_eq!(staff.residents, 2);
         let own = w
@@ -226,32 +274,49 @@ async fn only_staff_can_be_on_call_and_a_spare_key_needs_a_holder_of_the_propert
         let rp = w.principal(w.resident.id).await;
         let before = w.event_count().await;
         assert!(matches!(
-            w.app
-                .set_on_call(&w.admin, w.property.id, w.resident.id, Schedule::Always)
-                .await,
+            async {
+                w.app
+                    .set_on_call(
+                        w.admin.staff(w.property.id)?,
+                        w.resident.id,
+                        Schedule::Always,
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Invalid { .. })
         ));
         assert!(matches!(
-            w.app
-                .set_on_call(&rp, w.property.id, w.manager.id, Schedule::Always)
-                .await,
+            async {
+                w.app
+                    .set_on_call(rp.staff(w.property.id)?, w.manager.id, Schedule::Always)
+                    .await
+            }
+            .await,
             Err(AppError::Forbidden(_))
         ));
         assert!(matches!(
-            w.app
-                .grant_spare_key(
-                    &rp,
-                    w.property.id,
-                    w.unit.id,
-                    latchkey_core::PersonId(999_999),
-                    Schedule::Always
-                )
-                .await,
+            async {
+                w.app
+                    .grant_spare_key(
+                        rp.unit_admin(w.property.id, w.unit.id)?,
+                        latchkey_core::PersonId(999_999),
+                        Schedule::Always,
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Invalid { .. })
         ));
         assert_eq!(w.event_count().await, before, "refusals write nothing");
         w.app
-            .set_on_call(&w.admin, w.property.id, w.manager.id, Schedule::Always)
+            .set_on_call(
+                w.admin
+                    .staff(w.property.id)
+                    .expect("the caller may do this"),
+                w.manager.id,
+                Schedule::Always,
+            )
             .await
             .expect("manager on call");
         let roster = w

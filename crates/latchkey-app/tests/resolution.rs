@@ -17,7 +17,13 @@ use latchkey_store::lockout as repo;
 async fn holder(w: &World, name: &'static str) -> latchkey_app::authz::Principal {
     let p = w.unit_member(name, Role::TrustedContact).await;
     w.app
-        .grant_spare_key(&w.admin, w.property.id, w.unit.id, p.id, Schedule::Always)
+        .grant_spare_key(
+            w.admin
+                .unit_admin(w.property.id, w.unit.id)
+                .expect("the caller may do this"),
+            p.id,
+            Schedule::Always,
+        )
         .await
         .expect("spare key");
     w.principal(p.id).await
@@ -25,7 +31,13 @@ async fn holder(w: &World, name: &'static str) -> latchkey_app::authz::Principal
 
 async fn pair(w: &World) {
     w.app
-        .pair_lock(&w.admin, w.door.id, Some("lock-4071"))
+        .pair_lock(
+            w.app
+                .may_pair_lock(&w.admin, w.door.id)
+                .await
+                .expect("the caller may do this"),
+            Some("lock-4071"),
+        )
         .await
         .expect("pair");
 }
@@ -52,7 +64,12 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
             .await;
         // No case at all.
         assert!(matches!(
-            w.app.release_spare_pin(&hana, LockoutCaseId(999)).await,
+            async {
+                w.app
+                    .release_spare_pin(w.app.may_use_spare_key(&hana, LockoutCaseId(999)).await?)
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
         // An impostor who knows the name, unit and e-mail opens a case: nothing is released.
@@ -61,23 +78,37 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
             .await;
         let before = w.event_count().await;
         assert!(matches!(
-            w.app.release_spare_pin(&hana, case).await,
+            async {
+                w.app
+                    .release_spare_pin(w.app.may_use_spare_key(&hana, case).await?)
+                    .await
+            }
+            .await,
             Err(AppError::Forbidden(_))
         ));
         assert!(matches!(
-            w.app
-                .staff_open(
-                    &w.principal(w.manager.id).await,
-                    case,
-                    w.door.id,
-                    std::time::Duration::from_secs(1)
-                )
-                .await,
+            async {
+                w.app
+                    .staff_open(
+                        w.app
+                            .may_staff_open(&w.principal(w.manager.id).await, case)
+                            .await?,
+                        w.door.id,
+                        std::time::Duration::from_secs(1),
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::Forbidden(_))
         ));
         // Someone without a spare key cannot even tell the case exists.
         assert!(matches!(
-            w.app.release_spare_pin(&stranger, case).await,
+            async {
+                w.app
+                    .release_spare_pin(w.app.may_use_spare_key(&stranger, case).await?)
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
         assert_eq!(w.event_count().await, before, "refusals change nothing");
@@ -85,13 +116,28 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
         // Proven in person by the manager: one PIN, once.
         w.app
             .record_id_check(
-                &w.principal(w.manager.id).await,
-                case,
+                w.app
+                    .may_record_id_check(
+                        &w.principal(w.manager.id).await,
+                        case,
+                        "passport, photo matches",
+                    )
+                    .await
+                    .expect("the caller may do this"),
                 "passport, photo matches",
             )
             .await
             .expect("id check");
-        let released = w.app.release_spare_pin(&hana, case).await.expect("release");
+        let released = w
+            .app
+            .release_spare_pin(
+                w.app
+                    .may_use_spare_key(&hana, case)
+                    .await
+                    .expect("the caller may do this"),
+            )
+            .await
+            .expect("release");
         assert_eq!(released.pin.len(), 8);
         assert_eq!(released.doors, vec![w.door.id]);
         assert_eq!(
@@ -101,7 +147,12 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
                 .expect("time")
         );
         assert!(matches!(
-            w.app.release_spare_pin(&hana, case).await,
+            async {
+                w.app
+                    .release_spare_pin(w.app.may_use_spare_key(&hana, case).await?)
+                    .await
+            }
+            .await,
             Err(AppError::Conflict(_))
         ));
         // The one-time PIN is an ordinary credential: one use, one-time window, for the resident.
@@ -134,7 +185,12 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
             .expect("keys");
         let key = keys.iter().find(|k| k.holder_id == hana.id()).expect("key");
         w.app
-            .revoke_spare_key(&w.admin, key.id)
+            .revoke_spare_key(
+                w.app
+                    .may_revoke_spare_key(&w.admin, key.id)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("revoke");
         let second = w
@@ -144,11 +200,22 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
             .expect("second case")
             .0;
         w.app
-            .record_id_check(&w.principal(w.manager.id).await, second.id, "passport")
+            .record_id_check(
+                w.app
+                    .may_record_id_check(&w.principal(w.manager.id).await, second.id, "passport")
+                    .await
+                    .expect("the caller may do this"),
+                "passport",
+            )
             .await
             .expect("id check");
         assert!(matches!(
-            w.app.release_spare_pin(&hana, second.id).await,
+            async {
+                w.app
+                    .release_spare_pin(w.app.may_use_spare_key(&hana, second.id).await?)
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
     })
@@ -164,8 +231,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
         let smith = w
             .app
             .add_locksmith(
-                &mp,
-                w.property.id,
+                mp.staff(w.property.id).expect("the caller may do this"),
                 LocksmithInput {
                     company: "Quick Keys".into(),
                     licence: "LS-1".into(),
@@ -195,7 +261,13 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
             "an unverified locksmith is never sent"
         );
         w.app
-            .set_locksmith_status(&mp, smith.id, "verified")
+            .set_locksmith_status(
+                w.app
+                    .may_set_locksmith_status(&mp, smith.id, "verified")
+                    .await
+                    .expect("the caller may do this"),
+                "verified",
+            )
             .await
             .expect("verify");
         assert!(matches!(
@@ -376,16 +448,17 @@ async fn a_forced_entry_rotates_every_pin_of_the_door_and_tells_owners_managers_
         let w = World::build(&db).await;
         let rp = w.principal(w.resident.id).await;
         let mp = w.principal(w.manager.id).await;
-        let pin = w
-            .app
-            .create_credential(
-                &rp,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), Some("58274613")),
+        let pin = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), Some("58274613"));
+            w.app.create_credential(
+                rp.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("pin")
-            .credential;
+        }
+        .await
+        .expect("pin")
+        .credential;
         let case = w
             .app
             .start_lockout_for(&rp, w.property.id, w.unit.id, w.resident.id)
@@ -456,12 +529,28 @@ async fn a_forced_entry_rotates_every_pin_of_the_door_and_tells_owners_managers_
             Err(AppError::Conflict(_))
         ));
         assert!(matches!(
-            w.app.close_incident(&rp, done.incident.id, "fixed").await,
+            async {
+                w.app
+                    .close_incident(
+                        w.app
+                            .may_close_incident(&rp, done.incident.id, "fixed")
+                            .await?,
+                        "fixed",
+                    )
+                    .await
+            }
+            .await,
             Err(AppError::NotFound(_))
         ));
         let closed = w
             .app
-            .close_incident(&mp, done.incident.id, "lock replaced")
+            .close_incident(
+                w.app
+                    .may_close_incident(&mp, done.incident.id, "lock replaced")
+                    .await
+                    .expect("the caller may do this"),
+                "lock replaced",
+            )
             .await
             .expect("close");
         assert!(closed.closed_at.is_some());
@@ -486,16 +575,17 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
         let mp = w.principal(w.manager.id).await;
         let partner = w.unit_member("Paul Partner", Role::Household).await;
         let pp = w.principal(partner.id).await;
-        let old = w
-            .app
-            .create_credential(
-                &rp,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), Some("58274613")),
+        let old = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), Some("58274613"));
+            w.app.create_credential(
+                rp.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("pin")
-            .credential;
+        }
+        .await
+        .expect("pin")
+        .credential;
         // Not before the proof.
         let (token, case) = w.open_public_case("Rosa Resident", "198.51.100.30").await;
         assert!(matches!(
@@ -503,7 +593,13 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
             Err(AppError::Forbidden(_))
         ));
         w.app
-            .record_id_check(&mp, case, "passport")
+            .record_id_check(
+                w.app
+                    .may_record_id_check(&mp, case, "passport")
+                    .await
+                    .expect("the caller may do this"),
+                "passport",
+            )
             .await
             .expect("id check");
         let asked = w
@@ -673,7 +769,12 @@ async fn an_impostor_who_knows_name_unit_and_email_gets_through_no_step() {
             Err(AppError::Conflict(_))
         ));
         assert!(matches!(
-            w.app.release_spare_pin(&hana, case).await,
+            async {
+                w.app
+                    .release_spare_pin(w.app.may_use_spare_key(&hana, case).await?)
+                    .await
+            }
+            .await,
             Err(AppError::Forbidden(_))
         ));
         let view = w

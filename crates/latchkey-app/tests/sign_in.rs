@@ -112,7 +112,14 @@ async fn a_subscriber_receives_each_committed_event_with_its_sequence_number() {
         let before = w.event_count().await;
         let unit = w
             .app
-            .create_unit(&w.admin, w.property.id, "12B", 12, None)
+            .create_unit(
+                w.admin
+                    .staff(w.property.id)
+                    .expect("the caller may do this"),
+                "12B",
+                12,
+                None,
+            )
             .await
             .expect("unit");
         let ev = rx.recv().await.expect("the event is published");
@@ -125,10 +132,13 @@ async fn a_subscriber_receives_each_committed_event_with_its_sequence_number() {
 
         // A refused change publishes nothing.
         assert!(
-            w.app
-                .create_unit(&w.admin, w.property.id, "12B", 12, None)
-                .await
-                .is_err()
+            async {
+                w.app
+                    .create_unit(w.admin.staff(w.property.id)?, "12B", 12, None)
+                    .await
+            }
+            .await
+            .is_err()
         );
         assert!(matches!(
             rx.try_recv(),

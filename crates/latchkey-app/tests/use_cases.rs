@@ -48,10 +48,15 @@ async fn a_property_with_an_unknown_time_zone_is_invalid_and_nothing_is_written(
         let w = World::build(&db).await;
         let before = w.event_count().await;
         let properties = w.app.list_properties(&w.admin).await.expect("list").len();
-        match w
-            .app
-            .create_property(&w.admin, property_input("Moon Base", "Mars/Olympus_Mons"))
-            .await
+        match async {
+            w.app
+                .create_property(
+                    w.admin.admin()?,
+                    property_input("Moon Base", "Mars/Olympus_Mons"),
+                )
+                .await
+        }
+        .await
         {
             Err(AppError::Invalid { field, message }) => {
                 assert_eq!(field, "timezone");
@@ -77,30 +82,33 @@ async fn a_resident_adds_a_household_member_and_is_handed_their_pin() {
     latchkey_testkit::each_backend("household_pin", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
-        let (kid, m) = w
-            .app
-            .create_person(
-                &rosa,
-                w.property.id,
-                person(
-                    "Kid",
-                    None,
-                    None,
-                    membership(Role::Household, Some(w.unit.id)),
-                ),
+        let (kid, m) = {
+            let input = person(
+                "Kid",
+                None,
+                None,
+                membership(Role::Household, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&rosa, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("a resident adds a household member");
+        }
+        .await
+        .expect("a resident adds a household member");
         assert_eq!((m.role, m.unit_id), (Role::Household, Some(w.unit.id)));
-        let created = w
-            .app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                pin_for(kid.id, Some(w.unit.id), Some(PIN)),
+        let created = {
+            let input = pin_for(kid.id, Some(w.unit.id), Some(PIN));
+            w.app.create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("a resident makes a PIN for their household");
+        }
+        .await
+        .expect("a resident makes a PIN for their household");
         assert_eq!(
             created.pin.as_deref(),
             Some(PIN),
@@ -127,19 +135,26 @@ async fn a_pin_made_by_a_manager_is_revealed_to_its_holder_once_and_never_to_the
         let w = World::build(&db).await;
         let max = w.principal(w.manager.id).await;
         let rosa = w.principal(w.resident.id).await;
-        let created = w
-            .app
-            .create_credential(
-                &max,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), None),
+        let created = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), None);
+            w.app.create_credential(
+                max.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("a manager makes a PIN for a resident (generated: staff never choose it)");
+        }
+        .await
+        .expect("a manager makes a PIN for a resident (generated: staff never choose it)");
         assert_eq!(created.pin, None, "staff never see someone else's PIN");
         let id = created.credential.id;
 
-        match w.app.reveal_pin(&max, id).await {
+        match async {
+            w.app
+                .reveal_pin(w.app.may_reveal_pin(&max, id).await?)
+                .await
+        }
+        .await
+        {
             Err(AppError::Forbidden(_)) => {}
             other => {
                 panic!("a manager revealing a resident's PIN: expected Forbidden, got {other:?}")
@@ -147,11 +162,22 @@ async fn a_pin_made_by_a_manager_is_revealed_to_its_holder_once_and_never_to_the
         }
         let code = w
             .app
-            .reveal_pin(&rosa, id)
+            .reveal_pin(
+                w.app
+                    .may_reveal_pin(&rosa, id)
+                    .await
+                    .expect("the caller may do this"),
+            )
             .await
             .expect("the holder sees it");
         assert_eq!(code.len(), 8);
-        match w.app.reveal_pin(&rosa, id).await {
+        match async {
+            w.app
+                .reveal_pin(w.app.may_reveal_pin(&rosa, id).await?)
+                .await
+        }
+        .await
+        {
             Err(AppError::Conflict(_)) => {}
             other => panic!("a second reveal: expected Conflict, got {other:?}"),
         }
@@ -179,14 +205,13 @@ async fn common_pins_are_refused_with_the_reason() {
             ("4071", "unit number"),
             ("1004", "most common"),
         ] {
-            match w
-                .app
-                .create_credential(
-                    &rosa,
-                    w.property.id,
-                    pin_for(w.resident.id, Some(w.unit.id), Some(pin)),
-                )
-                .await
+            match async {
+                let input = pin_for(w.resident.id, Some(w.unit.id), Some(pin));
+                w.app
+                    .create_credential(rosa.credential_issuer(w.property.id, input.unit_id)?, input)
+                    .await
+            }
+            .await
             {
                 Err(AppError::Invalid { field, message }) => {
                     assert_eq!(field, "pin");
@@ -208,36 +233,39 @@ async fn the_same_pin_on_the_same_door_is_a_conflict() {
     latchkey_testkit::each_backend("pin_conflict", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
-        w.app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), Some(PIN)),
+        {
+            let input = pin_for(w.resident.id, Some(w.unit.id), Some(PIN));
+            w.app.create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("first PIN");
-        let (kid, _) = w
-            .app
-            .create_person(
-                &rosa,
-                w.property.id,
-                person(
-                    "Kid",
-                    None,
-                    None,
-                    membership(Role::Household, Some(w.unit.id)),
-                ),
+        }
+        .await
+        .expect("first PIN");
+        let (kid, _) = {
+            let input = person(
+                "Kid",
+                None,
+                None,
+                membership(Role::Household, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&rosa, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("household member");
-        match w
-            .app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                pin_for(kid.id, Some(w.unit.id), Some(PIN)),
-            )
-            .await
+        }
+        .await
+        .expect("household member");
+        match async {
+            let input = pin_for(kid.id, Some(w.unit.id), Some(PIN));
+            w.app
+                .create_credential(rosa.credential_issuer(w.property.id, input.unit_id)?, input)
+                .await
+        }
+        .await
         {
             Err(AppError::Conflict(message)) => {
                 assert!(message.contains("already in use"), "{message}")
@@ -245,11 +273,16 @@ async fn the_same_pin_on_the_same_door_is_a_conflict() {
             Err(other) => panic!("expected Conflict, got {other:?}"),
             Ok(_) => panic!("the same PIN was accepted twice on one door"),
         }
-        let generated = w
-            .app
-            .create_credential(&rosa, w.property.id, pin_for(kid.id, Some(w.unit.id), None))
-            .await
-            .expect("a generated PIN never conflicts");
+        let generated = {
+            let input = pin_for(kid.id, Some(w.unit.id), None);
+            w.app.create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
+            )
+        }
+        .await
+        .expect("a generated PIN never conflicts");
         let shown = generated
             .pin
             .expect("the resident is handed the generated PIN");
@@ -263,20 +296,22 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
     latchkey_testkit::each_backend("guest_schedule", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
-        let (cleaner, _) = w
-            .app
-            .create_person(
-                &rosa,
-                w.property.id,
-                person(
-                    "Cleaner",
-                    None,
-                    None,
-                    membership(Role::Guest, Some(w.unit.id)),
-                ),
+        let (cleaner, _) = {
+            let input = person(
+                "Cleaner",
+                None,
+                None,
+                membership(Role::Guest, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&rosa, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("a resident adds a guest");
+        }
+        .await
+        .expect("a resident adds a guest");
         let mut input = pin_for(cleaner.id, Some(w.unit.id), Some(PIN));
         input.schedule = Schedule::Weekly {
             windows: vec![WeeklyWindow {
@@ -287,7 +322,11 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
         };
         let c = w
             .app
-            .create_credential(&rosa, w.property.id, input)
+            .create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
+            )
             .await
             .expect("guest PIN");
         let id = c.credential.id;
@@ -351,29 +390,32 @@ async fn moving_out_revokes_the_persons_credentials() {
     latchkey_testkit::each_backend("move_out", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
-        let (kid, m) = w
-            .app
-            .create_person(
-                &rosa,
-                w.property.id,
-                person(
-                    "Kid",
-                    None,
-                    None,
-                    membership(Role::Household, Some(w.unit.id)),
-                ),
+        let (kid, m) = {
+            let input = person(
+                "Kid",
+                None,
+                None,
+                membership(Role::Household, Some(w.unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&rosa, w.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("household member");
-        let c = w
-            .app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                pin_for(kid.id, Some(w.unit.id), Some(PIN)),
+        }
+        .await
+        .expect("household member");
+        let c = {
+            let input = pin_for(kid.id, Some(w.unit.id), Some(PIN));
+            w.app.create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("PIN");
+        }
+        .await
+        .expect("PIN");
         let now = w.app.now();
         let ok = w
             .app
@@ -384,7 +426,13 @@ async fn moving_out_revokes_the_persons_credentials() {
 
         let ended = w
             .app
-            .end_membership(&w.admin, m.id, None)
+            .end_membership(
+                w.app
+                    .may_end_membership(&w.admin, m.id)
+                    .await
+                    .expect("the caller may do this"),
+                None,
+            )
             .await
             .expect("move out");
         assert_eq!(ended.valid_until, Some(now));
@@ -420,39 +468,50 @@ async fn someone_of_another_property_is_told_its_doors_and_credentials_do_not_ex
     latchkey_testkit::each_backend("outsider", |db| async move {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
-        let c = w
-            .app
-            .create_credential(
-                &rosa,
-                w.property.id,
-                pin_for(w.resident.id, Some(w.unit.id), Some(PIN)),
+        let c = {
+            let input = pin_for(w.resident.id, Some(w.unit.id), Some(PIN));
+            w.app.create_credential(
+                rosa.credential_issuer(w.property.id, input.unit_id)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("PIN");
+        }
+        .await
+        .expect("PIN");
         let other = w
             .app
-            .create_property(&w.admin, property_input("Other House", "UTC"))
+            .create_property(
+                w.admin.admin().expect("the caller may do this"),
+                property_input("Other House", "UTC"),
+            )
             .await
             .expect("other");
         let their_unit = w
             .app
-            .create_unit(&w.admin, other.id, "1", 1, None)
-            .await
-            .expect("unit");
-        let (stranger, _) = w
-            .app
-            .create_person(
-                &w.admin,
-                other.id,
-                person(
-                    "Stranger",
-                    None,
-                    None,
-                    membership(Role::Resident, Some(their_unit.id)),
-                ),
+            .create_unit(
+                w.admin.staff(other.id).expect("the caller may do this"),
+                "1",
+                1,
+                None,
             )
             .await
-            .expect("stranger");
+            .expect("unit");
+        let (stranger, _) = {
+            let input = person(
+                "Stranger",
+                None,
+                None,
+                membership(Role::Resident, Some(their_unit.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, other.id, &input)
+                    .expect("the caller may do this"),
+                input,
+            )
+        }
+        .await
+        .expect("stranger");
         let stranger = w.principal(stranger.id).await;
 
         match w.app.get_door(&stranger, w.door.id).await {
@@ -494,20 +553,21 @@ async fn a_resident_may_not_create_a_door() {
         let w = World::build(&db).await;
         let rosa = w.principal(w.resident.id).await;
         let before = w.event_count().await;
-        match w
-            .app
-            .create_door(
-                &rosa,
-                w.property.id,
-                DoorInput {
-                    name: "My new door".to_owned(),
-                    kind: DoorKind::BackDoor,
-                    unit_id: Some(w.unit.id),
-                    mode: DoorMode::Normal,
-                    pin_slots: 10,
-                },
-            )
-            .await
+        match async {
+            w.app
+                .create_door(
+                    rosa.staff(w.property.id)?,
+                    DoorInput {
+                        name: "My new door".to_owned(),
+                        kind: DoorKind::BackDoor,
+                        unit_id: Some(w.unit.id),
+                        mode: DoorMode::Normal,
+                        pin_slots: 10,
+                    },
+                )
+                .await
+        }
+        .await
         {
             Err(AppError::Forbidden(_)) => {}
             other => panic!("expected Forbidden, got {:?}", other.map(|d| d.id)),

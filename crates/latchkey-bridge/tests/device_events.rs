@@ -168,7 +168,10 @@ async fn a_move_out_removes_every_pin_and_the_receipt_shows_what_the_lock_confir
         .find(|m| m.person_id == rig.resident.id())
         .unwrap();
     rig.app
-        .end_membership(&rig.admin, m.id, None)
+        .end_membership(
+            rig.app.may_end_membership(&rig.admin, m.id).await.unwrap(),
+            None,
+        )
         .await
         .unwrap();
     rig.until_status(a, "removed").await;

@@ -208,7 +208,7 @@ fn when_the_lease_holder_dies_mid_burst_the_other_replica_takes_over_and_every_l
         let root = app.terminal_principal(admin.id).await.unwrap();
         let prop = app
             .create_property(
-                &root,
+                root.admin().unwrap(),
                 PropertyInput {
                     name: "Failover House".into(),
                     address: String::new(),
@@ -223,8 +223,7 @@ fn when_the_lease_holder_dies_mid_burst_the_other_replica_takes_over_and_every_l
         for i in 0..LOCKS {
             let door = app
                 .create_door(
-                    &root,
-                    prop.id,
+                    root.staff(prop.id).unwrap(),
                     DoorInput {
                         name: format!("gate {i}"),
                         kind: DoorKind::BuildingEntrance,
@@ -235,9 +234,12 @@ fn when_the_lease_holder_dies_mid_burst_the_other_replica_takes_over_and_every_l
                 )
                 .await
                 .unwrap();
-            app.pair_lock(&root, door.id, Some(&format!("lock-{i}")))
-                .await
-                .unwrap();
+            app.pair_lock(
+                app.may_pair_lock(&root, door.id).await.unwrap(),
+                Some(&format!("lock-{i}")),
+            )
+            .await
+            .unwrap();
             doors.push(door.id);
         }
         (root, (prop.id, doors))
@@ -260,43 +262,43 @@ fn when_the_lease_holder_dies_mid_burst_the_other_replica_takes_over_and_every_l
     let creds: Vec<CredentialId> = b.rt.block_on(async {
         let mut creds = Vec::new();
         for i in 0..PINS {
+            let input = PersonInput {
+                name: format!("Manager {i}"),
+                email: None,
+                phone: None,
+                password: None,
+                membership: MembershipInput {
+                    role: Role::Manager,
+                    unit_id: None,
+                    valid_from: None,
+                    valid_until: None,
+                },
+            };
             let (person, _) = b
                 .app
                 .create_person(
-                    &root_b,
-                    prop,
-                    PersonInput {
-                        name: format!("Manager {i}"),
-                        email: None,
-                        phone: None,
-                        password: None,
-                        membership: MembershipInput {
-                            role: Role::Manager,
-                            unit_id: None,
-                            valid_from: None,
-                            valid_until: None,
-                        },
-                    },
+                    b.app.may_create_person(&root_b, prop, &input).unwrap(),
+                    input,
                 )
                 .await
                 .unwrap();
+            let input = CredentialInput {
+                person_id: person.id,
+                kind: CredentialKind::Pin,
+                label: None,
+                unit_id: None,
+                doors: Some(doors.clone()),
+                schedule: Schedule::Always,
+                max_uses: None,
+                duress: false,
+                pin: None,
+                card_uid: None,
+            };
             let c = b
                 .app
                 .create_credential(
-                    &root_b,
-                    prop,
-                    CredentialInput {
-                        person_id: person.id,
-                        kind: CredentialKind::Pin,
-                        label: None,
-                        unit_id: None,
-                        doors: Some(doors.clone()),
-                        schedule: Schedule::Always,
-                        max_uses: None,
-                        duress: false,
-                        pin: None,
-                        card_uid: None,
-                    },
+                    root_b.credential_issuer(prop, input.unit_id).unwrap(),
+                    input,
                 )
                 .await
                 .unwrap();

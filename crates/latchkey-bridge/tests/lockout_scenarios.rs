@@ -61,41 +61,46 @@ where
 
 async fn add_person(rig: &Rig, name: &str, email: Option<&str>, role: Role) -> Principal {
     let unit = (!role.is_property_wide()).then_some(rig.unit);
-    let (p, _) = rig
-        .app
-        .create_person(
-            &rig.admin,
-            rig.property,
-            PersonInput {
-                name: name.into(),
-                email: email.map(str::to_owned),
-                phone: None,
-                password: None,
-                membership: MembershipInput {
-                    role,
-                    unit_id: unit,
-                    valid_from: None,
-                    valid_until: None,
-                },
+    let (p, _) = {
+        let input = PersonInput {
+            name: name.into(),
+            email: email.map(str::to_owned),
+            phone: None,
+            password: None,
+            membership: MembershipInput {
+                role,
+                unit_id: unit,
+                valid_from: None,
+                valid_until: None,
             },
+        };
+        rig.app.create_person(
+            rig.app
+                .may_create_person(&rig.admin, rig.property, &input)
+                .unwrap(),
+            input,
         )
-        .await
-        .unwrap();
+    }
+    .await
+    .unwrap();
     rig.app.terminal_principal(p.id).await.unwrap()
 }
 
 async fn office_hours(rig: &Rig, hours: Schedule) {
-    rig.app
-        .update_property(
-            &rig.admin,
-            rig.property,
-            PropertyPatch {
-                office_hours: Some(hours),
-                ..Default::default()
-            },
+    {
+        let patch = PropertyPatch {
+            office_hours: Some(hours),
+            ..Default::default()
+        };
+        rig.app.update_property(
+            rig.admin
+                .property_changer(rig.property, patch.touches_settings())
+                .unwrap(),
+            patch,
         )
-        .await
-        .unwrap();
+    }
+    .await
+    .unwrap();
 }
 
 /// Weekdays 09:00–17:00.
@@ -200,9 +205,7 @@ async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_relea
     let hana = add_person(&rig, "Hana Holder", None, Role::TrustedContact).await;
     rig.app
         .grant_spare_key(
-            &rig.resident,
-            rig.property,
-            rig.unit,
+            rig.resident.unit_admin(rig.property, rig.unit).unwrap(),
             hana.id(),
             Schedule::Always,
         )
@@ -233,7 +236,15 @@ async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_relea
     );
 
     // Nothing is released before the proof.
-    assert!(rig.app.release_spare_pin(&hana, case).await.is_err());
+    assert!(
+        async {
+            rig.app
+                .release_spare_pin(rig.app.may_use_spare_key(&hana, case).await?)
+                .await
+        }
+        .await
+        .is_err()
+    );
     let secret = latchkey_core::totp::Secret::from_base32(&enrolment.secret).unwrap();
     let unix = u64::try_from(rig.app.now().as_second()).unwrap();
     let code = latchkey_core::totp::code_at(&secret, unix);
@@ -244,7 +255,11 @@ async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_relea
         .unwrap();
     assert_eq!(proven.state, "proven");
 
-    let released = rig.app.release_spare_pin(&hana, case).await.unwrap();
+    let released = rig
+        .app
+        .release_spare_pin(rig.app.may_use_spare_key(&hana, case).await.unwrap())
+        .await
+        .unwrap();
     let one_time = rig
         .app
         .list_credentials(&rig.admin, rig.property, Some(rig.resident.id()))
@@ -287,8 +302,7 @@ async fn a_window_open_on_the_third_floor_is_offered_with_a_warning_not_to_climb
     let sensor = rig
         .app
         .create_sensor(
-            &rig.admin,
-            rig.property,
+            rig.admin.staff(rig.property).unwrap(),
             SensorInput {
                 name: "Kitchen window".into(),
                 kind: SensorKind::Window,
@@ -300,7 +314,13 @@ async fn a_window_open_on_the_third_floor_is_offered_with_a_warning_not_to_climb
         .await
         .unwrap();
     rig.app
-        .pair_sensor(&rig.admin, sensor.id, Some("window-1A"))
+        .pair_sensor(
+            rig.app
+                .may_pair_sensor(&rig.admin, sensor.id)
+                .await
+                .unwrap(),
+            Some("window-1A"),
+        )
         .await
         .unwrap();
     let (case, _) = rig
@@ -358,7 +378,11 @@ async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_fo
     let staff = view.ways.iter().find(|w| w.way == "staff").unwrap();
     assert_eq!(staff.available, Some(false), "nobody on call yet");
     rig.app
-        .set_on_call(&rig.admin, rig.property, max.id(), Schedule::Always)
+        .set_on_call(
+            rig.admin.staff(rig.property).unwrap(),
+            max.id(),
+            Schedule::Always,
+        )
         .await
         .unwrap();
     let view = rig.app.lockout_case(&rig.resident, case).await.unwrap();
@@ -372,18 +396,35 @@ async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_fo
 
     // Not before the proof.
     assert!(
-        rig.app
-            .staff_open(&max, case, rig.door, Duration::from_secs(5))
-            .await
-            .is_err()
+        async {
+            rig.app
+                .staff_open(
+                    rig.app.may_staff_open(&max, case).await?,
+                    rig.door,
+                    Duration::from_secs(5),
+                )
+                .await
+        }
+        .await
+        .is_err()
     );
     rig.app
-        .record_id_check(&max, case, "identity card, photo matches")
+        .record_id_check(
+            rig.app
+                .may_record_id_check(&max, case, "identity card, photo matches")
+                .await
+                .unwrap(),
+            "identity card, photo matches",
+        )
         .await
         .unwrap();
     let opening = rig
         .app
-        .staff_open(&max, case, rig.door, Duration::from_secs(5))
+        .staff_open(
+            rig.app.may_staff_open(&max, case).await.unwrap(),
+            rig.door,
+            Duration::from_secs(5),
+        )
         .await
         .unwrap();
     assert_eq!(opening.command.status, "confirmed");
@@ -412,12 +453,22 @@ async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_fo
         "the fee is shown before it is charged"
     );
     rig.app
-        .record_id_check(&max, again, "identity card")
+        .record_id_check(
+            rig.app
+                .may_record_id_check(&max, again, "identity card")
+                .await
+                .unwrap(),
+            "identity card",
+        )
         .await
         .unwrap();
     let second = rig
         .app
-        .staff_open(&max, again, rig.door, Duration::from_secs(5))
+        .staff_open(
+            rig.app.may_staff_open(&max, again).await.unwrap(),
+            rig.door,
+            Duration::from_secs(5),
+        )
         .await
         .unwrap()
         .charge
@@ -443,8 +494,7 @@ async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_mark
     let smith = rig
         .app
         .add_locksmith(
-            &rig.admin,
-            rig.property,
+            rig.admin.staff(rig.property).unwrap(),
             LocksmithInput {
                 company: "Night Keys".into(),
                 licence: "LS-77".into(),
@@ -456,7 +506,13 @@ async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_mark
         .await
         .unwrap();
     rig.app
-        .set_locksmith_status(&rig.admin, smith.id, "verified")
+        .set_locksmith_status(
+            rig.app
+                .may_set_locksmith_status(&rig.admin, smith.id, "verified")
+                .await
+                .unwrap(),
+            "verified",
+        )
         .await
         .unwrap();
     // The battery runs low (reported), then dies: a flat lock says nothing more, and
@@ -622,21 +678,30 @@ async fn presence_at_the_door_is_typed_on_the_keypad_never_opens_and_completes_t
         require_presence: true,
         ..Default::default()
     };
-    rig.app
-        .update_property(
-            &rig.admin,
-            rig.property,
-            PropertyPatch {
-                policy: Some(policy),
-                ..Default::default()
-            },
+    {
+        let patch = PropertyPatch {
+            policy: Some(policy),
+            ..Default::default()
+        };
+        rig.app.update_property(
+            rig.admin
+                .property_changer(rig.property, patch.touches_settings())
+                .unwrap(),
+            patch,
         )
-        .await
-        .unwrap();
+    }
+    .await
+    .unwrap();
     let (case, token) = public_case(&rig, "Rita").await;
     let proven = rig
         .app
-        .record_id_check(&rig.admin, case, "passport, photo matches")
+        .record_id_check(
+            rig.app
+                .may_record_id_check(&rig.admin, case, "passport, photo matches")
+                .await
+                .unwrap(),
+            "passport, photo matches",
+        )
         .await
         .unwrap();
     assert_eq!(

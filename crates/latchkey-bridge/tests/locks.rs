@@ -45,7 +45,12 @@ async fn a_pin_reaches_the_lock_opens_it_and_is_attributed_then_revoking_removes
     }
 
     rig.app
-        .set_credential_status(&rig.resident, id, CredentialStatus::Revoked)
+        .set_credential_status(
+            rig.app
+                .may_set_credential_status(&rig.resident, id, CredentialStatus::Revoked)
+                .await
+                .unwrap(),
+        )
         .await
         .unwrap();
     rig.until_status(id, "removed").await;
@@ -101,25 +106,26 @@ async fn a_remote_unlock_is_answered_when_the_lock_reports_it() {
         .await
         .unwrap()
         .unit_id;
-    rig.app
-        .create_credential(
-            &rig.resident,
-            prop,
-            CredentialInput {
-                person_id: rig.resident.id(),
-                kind: CredentialKind::PhoneKey,
-                label: None,
-                unit_id: unit,
-                doors: None,
-                schedule: Schedule::Always,
-                max_uses: None,
-                duress: false,
-                pin: None,
-                card_uid: None,
-            },
+    {
+        let input = CredentialInput {
+            person_id: rig.resident.id(),
+            kind: CredentialKind::PhoneKey,
+            label: None,
+            unit_id: unit,
+            doors: None,
+            schedule: Schedule::Always,
+            max_uses: None,
+            duress: false,
+            pin: None,
+            card_uid: None,
+        };
+        rig.app.create_credential(
+            rig.resident.credential_issuer(prop, input.unit_id).unwrap(),
+            input,
         )
-        .await
-        .unwrap();
+    }
+    .await
+    .unwrap();
     let resident = rig.app.terminal_principal(rig.resident.id()).await.unwrap();
     let cmd = rig
         .app
@@ -139,27 +145,27 @@ async fn a_remote_unlock_is_answered_when_the_lock_reports_it() {
     );
 
     // A manager may not open a unit's door without an emergency reason.
-    let m = rig
-        .app
-        .create_person(
-            &rig.admin,
-            prop,
-            PersonInput {
-                name: "Mona".into(),
-                email: Some("mona@example.org".into()),
-                phone: None,
-                password: None,
-                membership: MembershipInput {
-                    role: Role::Manager,
-                    unit_id: None,
-                    valid_from: None,
-                    valid_until: None,
-                },
+    let m = {
+        let input = PersonInput {
+            name: "Mona".into(),
+            email: Some("mona@example.org".into()),
+            phone: None,
+            password: None,
+            membership: MembershipInput {
+                role: Role::Manager,
+                unit_id: None,
+                valid_from: None,
+                valid_until: None,
             },
+        };
+        rig.app.create_person(
+            rig.app.may_create_person(&rig.admin, prop, &input).unwrap(),
+            input,
         )
-        .await
-        .unwrap()
-        .0;
+    }
+    .await
+    .unwrap()
+    .0;
     let manager = rig.app.terminal_principal(m.id).await.unwrap();
     let refused = rig
         .app
@@ -238,7 +244,12 @@ async fn synced_then_one_revoked(rig: &Rig) {
     rig.until_status(keep, "set").await;
     rig.until_status(gone, "set").await;
     rig.app
-        .set_credential_status(&rig.resident, gone, CredentialStatus::Revoked)
+        .set_credential_status(
+            rig.app
+                .may_set_credential_status(&rig.resident, gone, CredentialStatus::Revoked)
+                .await
+                .unwrap(),
+        )
         .await
         .unwrap();
     rig.until_status(gone, "removed").await;
@@ -317,7 +328,12 @@ async fn a_broker_restart_in_a_burst_of_changes_loses_no_command_and_doubles_non
     }
     for id in [ids[1], ids[5]] {
         rig.app
-            .set_credential_status(&rig.resident, id, CredentialStatus::Revoked)
+            .set_credential_status(
+                rig.app
+                    .may_set_credential_status(&rig.resident, id, CredentialStatus::Revoked)
+                    .await
+                    .unwrap(),
+            )
             .await
             .unwrap();
     }

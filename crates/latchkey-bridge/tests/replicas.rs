@@ -98,7 +98,7 @@ async fn two_replicas_apply_each_lock_message_once_and_only_the_lease_holder_wri
     let root = a.terminal_principal(admin.id).await.unwrap();
     let prop = a
         .create_property(
-            &root,
+            root.admin().unwrap(),
             PropertyInput {
                 name: "Replica House".into(),
                 address: String::new(),
@@ -109,11 +109,13 @@ async fn two_replicas_apply_each_lock_message_once_and_only_the_lease_holder_wri
         )
         .await
         .unwrap();
-    let unit = a.create_unit(&root, prop.id, "1A", 1, None).await.unwrap();
+    let unit = a
+        .create_unit(root.staff(prop.id).unwrap(), "1A", 1, None)
+        .await
+        .unwrap();
     let door = a
         .create_door(
-            &root,
-            prop.id,
+            root.staff(prop.id).unwrap(),
             DoorInput {
                 name: "1A entry".into(),
                 kind: DoorKind::UnitEntry,
@@ -124,48 +126,53 @@ async fn two_replicas_apply_each_lock_message_once_and_only_the_lease_holder_wri
         )
         .await
         .unwrap();
-    let (rita, _) = a
-        .create_person(
-            &root,
-            prop.id,
-            PersonInput {
-                name: "Rita".into(),
-                email: None,
-                phone: None,
-                password: None,
-                membership: MembershipInput {
-                    role: Role::Resident,
-                    unit_id: Some(unit.id),
-                    valid_from: None,
-                    valid_until: None,
-                },
+    let (rita, _) = {
+        let input = PersonInput {
+            name: "Rita".into(),
+            email: None,
+            phone: None,
+            password: None,
+            membership: MembershipInput {
+                role: Role::Resident,
+                unit_id: Some(unit.id),
+                valid_from: None,
+                valid_until: None,
             },
-        )
-        .await
-        .unwrap();
-    a.pair_lock(&root, door.id, Some("lock-0")).await.unwrap();
+        };
+        a.create_person(a.may_create_person(&root, prop.id, &input).unwrap(), input)
+    }
+    .await
+    .unwrap();
+    a.pair_lock(
+        a.may_pair_lock(&root, door.id).await.unwrap(),
+        Some("lock-0"),
+    )
+    .await
+    .unwrap();
     // Rita chooses her PIN on replica A (her own door, nobody else's); the replica holding the
     // lease (either) writes it.
-    let cred = a
-        .create_credential(
-            &a.terminal_principal(rita.id).await.unwrap(),
-            prop.id,
-            CredentialInput {
-                person_id: rita.id,
-                kind: CredentialKind::Pin,
-                label: None,
-                unit_id: Some(unit.id),
-                doors: None,
-                schedule: Schedule::Always,
-                max_uses: None,
-                duress: false,
-                pin: Some("480261".into()),
-                card_uid: None,
-            },
+    let cred = {
+        let input = CredentialInput {
+            person_id: rita.id,
+            kind: CredentialKind::Pin,
+            label: None,
+            unit_id: Some(unit.id),
+            doors: None,
+            schedule: Schedule::Always,
+            max_uses: None,
+            duress: false,
+            pin: Some("480261".into()),
+            card_uid: None,
+        };
+        let rita = a.terminal_principal(rita.id).await.unwrap();
+        a.create_credential(
+            rita.credential_issuer(prop.id, input.unit_id).unwrap(),
+            input,
         )
         .await
         .unwrap()
-        .credential;
+        .credential
+    };
     // Replica B learns of the door only through the database: its sweep plans it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {

@@ -173,7 +173,10 @@ async fn a_scheduled_move_out_takes_effect_at_its_instant_and_ends_the_credentia
         .find(|m| m.person_id == rig.resident.id())
         .unwrap();
     rig.app
-        .end_membership(&rig.admin, m.id, Some(edge))
+        .end_membership(
+            rig.app.may_end_membership(&rig.admin, m.id).await.unwrap(),
+            Some(edge),
+        )
         .await
         .unwrap();
     until_clock(&rig, edge - SECOND).await;
@@ -224,7 +227,10 @@ async fn a_lock_offline_during_a_move_out_refuses_the_old_pin_soon_after_it_retu
         .find(|m| m.person_id == rig.resident.id())
         .unwrap();
     rig.app
-        .end_membership(&rig.admin, m.id, None)
+        .end_membership(
+            rig.app.may_end_membership(&rig.admin, m.id).await.unwrap(),
+            None,
+        )
         .await
         .unwrap();
     // The removal uses up its attempts (0.5 s doubling, six of them: about 16 s).
@@ -277,7 +283,12 @@ async fn a_lock_that_opens_for_a_revoked_pin_raises_an_alarm_told_to_the_househo
         .slot
         .unwrap();
     rig.app
-        .set_credential_status(&rig.admin, id, CredentialStatus::Revoked)
+        .set_credential_status(
+            rig.app
+                .may_set_credential_status(&rig.admin, id, CredentialStatus::Revoked)
+                .await
+                .unwrap(),
+        )
         .await
         .unwrap();
     rig.until_status(id, "removed").await;

@@ -46,33 +46,38 @@ async fn a_neighbour_probing_a_code_on_the_lobby_gets_the_same_answer_whether_it
             .unwrap();
         let group = f
             .app
-            .create_door_group(&root, property, "2A doors", &[lobby])
+            .create_door_group(root.staff(property).unwrap(), "2A doors", &[lobby])
             .await
             .unwrap();
         f.app
-            .update_unit(&root, unit_2a.id, None, None, Some(Some(group.id)))
-            .await
-            .unwrap();
-        let (nora, _) = f
-            .app
-            .create_person(
-                &root,
-                property,
-                PersonInput {
-                    name: "Nora Neighbour".into(),
-                    email: None,
-                    phone: None,
-                    password: None,
-                    membership: MembershipInput {
-                        role: Role::Resident,
-                        unit_id: Some(unit_2a.id),
-                        valid_from: None,
-                        valid_until: None,
-                    },
-                },
+            .update_unit(
+                f.app.may_update_unit(&root, unit_2a.id).await.unwrap(),
+                None,
+                None,
+                Some(Some(group.id)),
             )
             .await
             .unwrap();
+        let (nora, _) = {
+            let input = PersonInput {
+                name: "Nora Neighbour".into(),
+                email: None,
+                phone: None,
+                password: None,
+                membership: MembershipInput {
+                    role: Role::Resident,
+                    unit_id: Some(unit_2a.id),
+                    valid_from: None,
+                    valid_until: None,
+                },
+            };
+            f.app.create_person(
+                f.app.may_create_person(&root, property, &input).unwrap(),
+                input,
+            )
+        }
+        .await
+        .unwrap();
         let nora_p = f.app.terminal_principal(nora.id).await.unwrap();
         let (token, _) = f.app.create_api_token(&nora_p, "nora").await.unwrap();
         // Hugo's code, as the lock programmer reads it.

@@ -426,16 +426,19 @@ pub(crate) async fn set_mode(
         .mode
         .parse()
         .map_err(|_| AppError::invalid("mode", "choose normal, privacy or vacation"))?;
-    state
-        .app
-        .update_door(
-            &who.principal,
-            DoorId(id),
-            DoorPatch {
-                mode: Some(mode),
-                ..DoorPatch::default()
-            },
+    {
+        let patch = DoorPatch {
+            mode: Some(mode),
+            ..DoorPatch::default()
+        };
+        state.app.update_door(
+            state
+                .app
+                .may_update_door(&who.principal, DoorId(id), &patch)
+                .await?,
+            patch,
         )
-        .await?;
+    }
+    .await?;
     Ok(Redirect::to("/").into_response())
 }

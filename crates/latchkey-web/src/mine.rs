@@ -218,7 +218,12 @@ pub(crate) async fn reveal(
         .await?;
     let pin = state
         .app
-        .reveal_pin(&who.principal, CredentialId(id))
+        .reveal_pin(
+            state
+                .app
+                .may_reveal_pin(&who.principal, CredentialId(id))
+                .await?,
+        )
         .await?;
     codes_page(
         &state,
@@ -249,7 +254,16 @@ pub(crate) async fn freeze(
     who.check(&state, &headers, &form.csrf)?;
     state
         .app
-        .set_credential_status(&who.principal, CredentialId(id), CredentialStatus::Frozen)
+        .set_credential_status(
+            state
+                .app
+                .may_set_credential_status(
+                    &who.principal,
+                    CredentialId(id),
+                    CredentialStatus::Frozen,
+                )
+                .await?,
+        )
         .await?;
     Ok(Redirect::to(back_to(&form)).into_response())
 }
@@ -264,7 +278,16 @@ pub(crate) async fn revoke(
     who.check(&state, &headers, &form.csrf)?;
     state
         .app
-        .set_credential_status(&who.principal, CredentialId(id), CredentialStatus::Revoked)
+        .set_credential_status(
+            state
+                .app
+                .may_set_credential_status(
+                    &who.principal,
+                    CredentialId(id),
+                    CredentialStatus::Revoked,
+                )
+                .await?,
+        )
         .await?;
     Ok(Redirect::to(back_to(&form)).into_response())
 }
@@ -439,25 +462,25 @@ pub(crate) async fn create_guest_code(
         let (property, unit) = target
             .ok_or_else(|| AppError::invalid("person", "choose someone of your own household"))?;
         let _ = property;
-        state
-            .app
-            .create_credential(
-                &who.principal,
-                property,
-                CredentialInput {
-                    person_id: person,
-                    kind: CredentialKind::Pin,
-                    label: Some(form.label.trim().to_owned()).filter(|l| !l.is_empty()),
-                    unit_id: unit,
-                    doors: None,
-                    schedule,
-                    max_uses: None,
-                    duress: false,
-                    pin: None,
-                    card_uid: None,
-                },
+        {
+            let input = CredentialInput {
+                person_id: person,
+                kind: CredentialKind::Pin,
+                label: Some(form.label.trim().to_owned()).filter(|l| !l.is_empty()),
+                unit_id: unit,
+                doors: None,
+                schedule,
+                max_uses: None,
+                duress: false,
+                pin: None,
+                card_uid: None,
+            };
+            state.app.create_credential(
+                who.principal.credential_issuer(property, input.unit_id)?,
+                input,
             )
-            .await
+        }
+        .await
     }
     .await;
     match made {

@@ -47,7 +47,7 @@ async fn world(db: &TestDb) -> World {
     let root = app.terminal_principal(admin.id).await.unwrap();
     let property = app
         .create_property(
-            &root,
+            root.admin().unwrap(),
             PropertyInput {
                 name: "Alpha House".into(),
                 address: String::new(),
@@ -60,13 +60,12 @@ async fn world(db: &TestDb) -> World {
         .unwrap()
         .id;
     let unit = app
-        .create_unit(&root, property, "1A", 1, None)
+        .create_unit(root.staff(property).unwrap(), "1A", 1, None)
         .await
         .unwrap();
     let door = app
         .create_door(
-            &root,
-            property,
+            root.staff(property).unwrap(),
             DoorInput {
                 name: "1A entry".into(),
                 kind: DoorKind::UnitEntry,
@@ -78,10 +77,8 @@ async fn world(db: &TestDb) -> World {
         .await
         .unwrap()
         .id;
-    app.create_person(
-        &root,
-        property,
-        PersonInput {
+    {
+        let input = PersonInput {
             name: "Rita Resident".into(),
             email: Some(EMAIL.into()),
             phone: None,
@@ -92,8 +89,12 @@ async fn world(db: &TestDb) -> World {
                 valid_from: None,
                 valid_until: None,
             },
-        },
-    )
+        };
+        app.create_person(
+            app.may_create_person(&root, property, &input).unwrap(),
+            input,
+        )
+    }
     .await
     .unwrap();
     let api = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());

@@ -172,7 +172,7 @@ struct Building {
 async fn build(app: &App, admin: &Principal) -> Result<PropertyId> {
     let p = app
         .create_property(
-            admin,
+            admin.admin()?,
             PropertyInput {
                 name: PROPERTY.to_owned(),
                 address: "Lindenstraße 12, 10969 Berlin".to_owned(),
@@ -198,12 +198,15 @@ async fn build(app: &App, admin: &Principal) -> Result<PropertyId> {
         ("Back door", DoorKind::BackDoor),
     ] {
         let d = app
-            .create_door(admin, p.id, door(name, kind, None))
+            .create_door(admin.staff(p.id)?, door(name, kind, None))
             .await
             .map_err(app_err)?;
-        app.pair_lock(admin, d.id, Some(&device_name(name)))
-            .await
-            .map_err(app_err)?;
+        app.pair_lock(
+            app.may_pair_lock(admin, d.id).await?,
+            Some(&device_name(name)),
+        )
+        .await
+        .map_err(app_err)?;
         shared.push(d.id);
     }
     let (lobby, mail, garage) = (shared[0], shared[1], shared[2]);
@@ -215,32 +218,39 @@ async fn build(app: &App, admin: &Principal) -> Result<PropertyId> {
         for letter in ['A', 'B', 'C'] {
             let label = format!("{floor}{letter}");
             let u = app
-                .create_unit(admin, p.id, &label, floor, None)
+                .create_unit(admin.staff(p.id)?, &label, floor, None)
                 .await
                 .map_err(app_err)?;
             let entry_name = format!("Unit {label} entry");
             let entry = app
                 .create_door(
-                    admin,
-                    p.id,
+                    admin.staff(p.id)?,
                     door(&entry_name, DoorKind::UnitEntry, Some(u.id)),
                 )
                 .await
                 .map_err(app_err)?;
-            app.pair_lock(admin, entry.id, Some(&device_name(&entry_name)))
-                .await
-                .map_err(app_err)?;
+            app.pair_lock(
+                app.may_pair_lock(admin, entry.id).await?,
+                Some(&device_name(&entry_name)),
+            )
+            .await
+            .map_err(app_err)?;
             let mut doors: Vec<DoorId> = vec![entry.id, lobby, mail];
             if letter == 'A' {
                 doors.push(garage);
             }
             let g = app
-                .create_door_group(admin, p.id, &format!("Unit {label}"), &doors)
+                .create_door_group(admin.staff(p.id)?, &format!("Unit {label}"), &doors)
                 .await
                 .map_err(app_err)?;
-            app.update_unit(admin, u.id, None, None, Some(Some(g.id)))
-                .await
-                .map_err(app_err)?;
+            app.update_unit(
+                app.may_update_unit(admin, u.id).await?,
+                None,
+                None,
+                Some(Some(g.id)),
+            )
+            .await
+            .map_err(app_err)?;
             if ["1A", "2B", "3C"].contains(&label.as_str()) {
                 for (name, kind, door_id) in [
                     (
@@ -257,8 +267,7 @@ async fn build(app: &App, admin: &Principal) -> Result<PropertyId> {
                     let device = device_name(&name.replace(" living room", ""));
                     let sensor = app
                         .create_sensor(
-                            admin,
-                            p.id,
+                            admin.staff(p.id)?,
                             SensorInput {
                                 name,
                                 kind,
@@ -269,7 +278,7 @@ async fn build(app: &App, admin: &Principal) -> Result<PropertyId> {
                         )
                         .await
                         .map_err(app_err)?;
-                    app.pair_sensor(admin, sensor.id, Some(&device))
+                    app.pair_sensor(app.may_pair_sensor(admin, sensor.id).await?, Some(&device))
                         .await
                         .map_err(app_err)?;
                 }
@@ -413,26 +422,24 @@ async fn people_and_credentials(app: &App, admin: &Principal, b: &Building) -> R
         let (app, admin, property) = (app.clone(), admin.clone(), b.property);
         let unit = unit_id(&d.unit);
         tasks.spawn(async move {
-            let (person, _) = app
-                .create_person(
-                    &admin,
-                    property,
-                    PersonInput {
-                        name: d.name.to_owned(),
-                        email: d.email,
-                        phone: None,
-                        password: d.password.then(|| PASSWORD.to_owned()),
-                        membership: MembershipInput {
-                            role: d.role,
-                            unit_id: unit,
-                            valid_from: None,
-                            valid_until: None,
-                        },
+            let (person, _) = {
+                let input = PersonInput {
+                    name: d.name.to_owned(),
+                    email: d.email,
+                    phone: None,
+                    password: d.password.then(|| PASSWORD.to_owned()),
+                    membership: MembershipInput {
+                        role: d.role,
+                        unit_id: unit,
+                        valid_from: None,
+                        valid_until: None,
                     },
-                )
-                .await
-                .map_err(app_err)
-                .with_context(|| format!("adding {}", d.name))?;
+                };
+                app.create_person(app.may_create_person(&admin, property, &input)?, input)
+            }
+            .await
+            .map_err(app_err)
+            .with_context(|| format!("adding {}", d.name))?;
             Ok((person.id, unit, d.creds, d.name))
         });
     }
@@ -444,10 +451,8 @@ async fn people_and_credentials(app: &App, admin: &Principal, b: &Building) -> R
     for (person, unit, creds, _) in &made {
         let (person, unit) = (*person, *unit);
         for (kind, schedule) in creds.clone() {
-            app.create_credential(
-                admin,
-                b.property,
-                CredentialInput {
+            {
+                let input = CredentialInput {
                     person_id: person,
                     kind,
                     label: None,
@@ -458,8 +463,9 @@ async fn people_and_credentials(app: &App, admin: &Principal, b: &Building) -> R
                     duress: false,
                     pin: None,
                     card_uid: None,
-                },
-            )
+                };
+                app.create_credential(admin.credential_issuer(b.property, input.unit_id)?, input)
+            }
             .await
             .map_err(app_err)
             .with_context(|| format!("issuing a {kind} to person {person}"))?;
@@ -483,10 +489,14 @@ async fn recovery_registries(
     };
     for holder in ["Olga", "Peter"] {
         if let Some((person, Some(unit))) = id_of(holder) {
-            app.grant_spare_key(admin, b.property, unit, person, weekdays((7, 0), (23, 0)))
-                .await
-                .map_err(app_err)
-                .with_context(|| format!("granting {holder} a spare key"))?;
+            app.grant_spare_key(
+                admin.unit_admin(b.property, unit)?,
+                person,
+                weekdays((7, 0), (23, 0)),
+            )
+            .await
+            .map_err(app_err)
+            .with_context(|| format!("granting {holder} a spare key"))?;
         }
     }
     if let Some((maria, _)) = id_of("Maria") {
@@ -497,15 +507,14 @@ async fn recovery_registries(
                 end: time(23, 0, 0, 0),
             }],
         };
-        app.set_on_call(admin, b.property, maria, weekend_evenings)
+        app.set_on_call(admin.staff(b.property)?, maria, weekend_evenings)
             .await
             .map_err(app_err)?;
         announce_smoke_alarm_test(app, b, maria).await?;
     }
     let smith = app
         .add_locksmith(
-            admin,
-            b.property,
+            admin.staff(b.property)?,
             latchkey_app::recovery::LocksmithInput {
                 company: "Schlüsseldienst Kreuzberg".into(),
                 licence: "HWK-B-20417".into(),
@@ -516,14 +525,17 @@ async fn recovery_registries(
         )
         .await
         .map_err(app_err)?;
-    app.set_locksmith_status(admin, smith.id, "verified")
-        .await
-        .map_err(app_err)?;
+    app.set_locksmith_status(
+        app.may_set_locksmith_status(admin, smith.id, "verified")
+            .await?,
+        "verified",
+    )
+    .await
+    .map_err(app_err)?;
     // Night and weekend emergencies cost more; one verified service answers around the clock.
     let night = app
         .add_locksmith(
-            admin,
-            b.property,
+            admin.staff(b.property)?,
             latchkey_app::recovery::LocksmithInput {
                 company: "Aufsperrdienst Berlin 24h".into(),
                 licence: "HWK-B-31188".into(),
@@ -534,9 +546,13 @@ async fn recovery_registries(
         )
         .await
         .map_err(app_err)?;
-    app.set_locksmith_status(admin, night.id, "verified")
-        .await
-        .map_err(app_err)?;
+    app.set_locksmith_status(
+        app.may_set_locksmith_status(admin, night.id, "verified")
+            .await?,
+        "verified",
+    )
+    .await
+    .map_err(app_err)?;
     Ok(())
 }
 
@@ -556,8 +572,7 @@ async fn announce_smoke_alarm_test(app: &App, b: &Building, maria: PersonId) -> 
         Ok(day.at(hour, 0, 0, 0).in_tz("Europe/Berlin")?.timestamp())
     };
     app.create_entry_notice(
-        &manager,
-        b.property,
+        manager.staff(b.property)?,
         latchkey_app::entry::EntryNoticeInput {
             unit_id: *unit,
             doors: None,

@@ -114,3 +114,217 @@ fn the_web_layer_and_the_bridge_never_name_the_store() {
         }
     }
 }
+
+/// A function of latchkey-app: its name, where it is, its signature and its body.
+struct AppFn {
+    file: PathBuf,
+    name: String,
+    public: bool,
+    signature: String,
+    body: String,
+}
+
+/// The name of the function a line starts (`pub async fn name`, `fn name`, …) and whether it
+/// is `pub` (public outside the crate).
+fn fn_start(line: &str) -> Option<(String, bool)> {
+    let mut rest = line.trim_start();
+    let mut public = false;
+    if let Some(r) = rest.strip_prefix("pub ") {
+        public = true;
+        rest = r;
+    } else if rest.starts_with("pub(") {
+        rest = rest.split_once(") ")?.1;
+    }
+    rest = rest.strip_prefix("async ").unwrap_or(rest);
+    let name: String = rest
+        .strip_prefix("fn ")?
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    Some((name, public))
+}
+
+/// Every function with a body in latchkey-app's sources (`authz` excepted), read by matching
+/// braces: enough for code that rustfmt keeps in shape.
+fn app_functions() -> Vec<AppFn> {
+    let src = crates_dir().join("latchkey-app").join("src");
+    let mut out = Vec::new();
+    for path in sources(&src) {
+        if path.strip_prefix(&src).unwrap().starts_with("authz") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            let Some((name, public)) = fn_start(line) else {
+                continue;
+            };
+            let Some(open) = text[start..].find(['{', ';']).map(|i| start + i) else {
+                continue;
+            };
+            if text.as_bytes()[open] == b';' {
+                continue;
+            }
+            let mut depth = 0usize;
+            let mut close = open;
+            for (i, c) in text[open..].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = open + i;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.push(AppFn {
+                file: path.clone(),
+                name,
+                public,
+                signature: text[start..open].to_owned(),
+                body: text[open..=close].to_owned(),
+            });
+        }
+    }
+    out
+}
+
+/// The names of the functions that change state: those that open a write transaction or
+/// commit audit events, and those that call one of them (by name, within the crate). Rate-limit
+/// counters (`limits.rs`, `ratelimit.rs`) are not a change a capability guards: a loader
+/// counts a try before it reads.
+fn writers(fns: &[AppFn]) -> BTreeSet<String> {
+    let counters =
+        |f: &&AppFn| !(f.file.ends_with("limits.rs") || f.file.ends_with("ratelimit.rs"));
+    let mut writes: BTreeSet<String> = fns
+        .iter()
+        .filter(counters)
+        .filter(|f| {
+            f.body.contains(".write().await")
+                || f.body.contains("commit_with(")
+                || f.body.contains("commit_at(")
+        })
+        .map(|f| f.name.clone())
+        .collect();
+    loop {
+        let more: Vec<String> = fns
+            .iter()
+            .filter(counters)
+            .filter(|f| !writes.contains(&f.name))
+            .filter(|f| {
+                writes.iter().any(|w| {
+                    f.body.contains(&format!(".{w}(")) || f.body.contains(&format!(" {w}("))
+                })
+            })
+            .map(|f| f.name.clone())
+            .collect();
+        if more.is_empty() {
+            return writes;
+        }
+        writes.extend(more);
+    }
+}
+
+/// Whether a signature takes a `&Principal` (with or without a named lifetime).
+fn takes_principal(signature: &str) -> bool {
+    signature.match_indices("Principal").any(|(i, _)| {
+        let before = signature[..i].trim_end();
+        before.ends_with('&')
+            || before
+                .rsplit_once('&')
+                .is_some_and(|(_, lifetime)| lifetime.starts_with('\'') && !lifetime.contains(' '))
+    })
+}
+
+/// Write use cases that still take `&Principal` and check inside, until they move to a
+/// capability (docs/ARCHITECTURE.md, "Authorization"). Shrink this list; never grow it.
+const NOT_YET_CAPABILITIES: &[&str] = &[
+    // A person's own account: sign-out, API tokens, password, passkeys, the proof before an
+    // unlock.
+    "logout",
+    "create_api_token",
+    "revoke_grant",
+    "set_password",
+    "start_passkey_registration",
+    "finish_passkey_registration",
+    "rename_passkey",
+    "remove_passkey",
+    "unlock_proof",
+    "give_unlock_proof",
+    // Lockout cases acted on by staff or the household.
+    "start_lockout_for",
+    "cancel_credential_change",
+    "book_locksmith",
+    "complete_locksmith_job",
+    "enroll_totp",
+    "record_forced_entry",
+    // Doors: an access check (audited), remote commands (credential, entry notice or
+    // emergency).
+    "check_access",
+    "remote_command",
+];
+
+#[test]
+fn a_public_use_case_that_changes_state_takes_a_capability_not_a_principal() {
+    let fns = app_functions();
+    let writes = writers(&fns);
+    let offenders: Vec<String> = fns
+        .iter()
+        .filter(|f| f.public && writes.contains(&f.name))
+        .filter(|f| takes_principal(&f.signature))
+        .filter(|f| !NOT_YET_CAPABILITIES.contains(&f.name.as_str()))
+        .map(|f| format!("{} ({})", f.name, f.file.display()))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "these use cases change state but take a &Principal: take a capability minted in \
+         authz instead (load the record first for a change by id): {offenders:?}"
+    );
+}
+
+#[test]
+fn capabilities_are_minted_only_in_authz_and_cannot_be_copied() {
+    let authz = crates_dir().join("latchkey-app").join("src").join("authz");
+    for path in sources(&authz) {
+        // The principal is minted by authentication (`pub(crate) fn new`) and may be cloned:
+        // it proves who asks, not what they may do.
+        if path.ends_with("principal.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display();
+        for line in text.lines().map(str::trim_start) {
+            let public = line.starts_with("pub ") || line.starts_with("pub(");
+            let item = [
+                "fn ", "use ", "mod ", "struct ", "const ", "trait ", "type ",
+            ]
+            .iter()
+            .any(|k| line.contains(k));
+            assert!(
+                !(public && !item && line.contains(':')),
+                "{name}: a capability has a public field: `{line}`"
+            );
+            assert!(
+                !(line.contains("derive(") && (line.contains("Clone") || line.contains("Copy"))),
+                "{name}: a capability is Clone or Copy: `{line}`"
+            );
+            assert!(
+                !line.starts_with("impl Clone for") && !line.starts_with("impl Copy for"),
+                "{name}: a capability is Clone or Copy: `{line}`"
+            );
+            assert!(
+                !(public && line.contains("fn new")),
+                "{name}: a capability has a public constructor: `{line}`"
+            );
+            assert!(
+                !(line.starts_with("pub struct") && line.contains("(pub")),
+                "{name}: a capability has a public field: `{line}`"
+            );
+        }
+    }
+}

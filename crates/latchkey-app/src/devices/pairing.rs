@@ -7,8 +7,9 @@ use latchkey_store::property;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::authz::Principal;
+use crate::authz::{InstallerOn, Principal};
 use crate::{App, AppError, Result};
+use latchkey_store::records::{Door, Sensor};
 
 /// A device and what it is paired with.
 #[derive(Clone, Debug, Serialize)]
@@ -58,15 +59,45 @@ impl App {
         Ok(out)
     }
 
-    /// Pairs the lock `name` with a door (installers), or unpairs the door with `None`. Every
-    /// PIN slot of the door is then written to the new lock.
+    /// Loads door `id` for pairing by an installer ([`Principal::installer_on`]).
     ///
     /// # Errors
-    /// `Forbidden` for non-installers; `Invalid` for an unusable name; `Conflict` when the lock
-    /// is paired with another door.
-    pub async fn pair_lock(&self, who: &Principal, door: DoorId, name: Option<&str>) -> Result<()> {
-        let mut d = self.get_door(who, door).await?;
-        who.installer(d.property_id)?;
+    /// `NotFound` when the caller may not see the door; `Forbidden` for non-installers.
+    pub async fn may_pair_lock<'a>(
+        &self,
+        who: &'a Principal,
+        id: DoorId,
+    ) -> Result<InstallerOn<'a, Door>> {
+        let d = self.get_door(who, id).await?;
+        who.installer_on(d)
+    }
+
+    /// Loads sensor `id` for pairing by an installer ([`Principal::installer_on`]).
+    ///
+    /// # Errors
+    /// As [`App::may_pair_lock`].
+    pub async fn may_pair_sensor<'a>(
+        &self,
+        who: &'a Principal,
+        id: SensorId,
+    ) -> Result<InstallerOn<'a, Sensor>> {
+        let s = self.get_sensor(who, id).await?;
+        who.installer_on(s)
+    }
+
+    /// Pairs the lock `name` with the door the capability carries, or unpairs the door with
+    /// `None`. Every PIN slot of the door is then written to the new lock.
+    ///
+    /// # Errors
+    /// `Invalid` for an unusable name; `Conflict` when the lock is paired with another door.
+    pub async fn pair_lock(
+        &self,
+        installer: InstallerOn<'_, Door>,
+        name: Option<&str>,
+    ) -> Result<()> {
+        let who = installer.principal();
+        let mut d = installer.record().clone();
+        let door = d.id;
         if let Some(n) = name {
             check_name(n)?;
         }
@@ -95,18 +126,19 @@ impl App {
         Ok(())
     }
 
-    /// Pairs a door contact or window sensor with a device (installers), or unpairs it.
+    /// Pairs the door contact or window sensor the capability carries with a device, or
+    /// unpairs it.
     ///
     /// # Errors
     /// As [`App::pair_lock`].
     pub async fn pair_sensor(
         &self,
-        who: &Principal,
-        sensor: SensorId,
+        installer: InstallerOn<'_, Sensor>,
         name: Option<&str>,
     ) -> Result<()> {
-        let s = self.get_sensor(who, sensor).await?;
-        who.installer(s.property_id)?;
+        let who = installer.principal();
+        let s = installer.record().clone();
+        let sensor = s.id;
         if let Some(n) = name {
             check_name(n)?;
         }

@@ -15,7 +15,7 @@ use latchkey_store::recovery;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::authz::Principal;
+use crate::authz::{Guardian, Principal};
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
@@ -40,6 +40,31 @@ const ASKED: &str = "If this case is about a resident, their household and spare
      have each been sent a link to confirm it is you. The links expire in 30 minutes.";
 
 impl App {
+    /// Loads the guardian link `token` names and checks that it was sent to the caller
+    /// ([`Principal::guardian`]). Rate-limited per caller, before anything is read.
+    ///
+    /// # Errors
+    /// `RateLimited`; `NotFound` for an unknown link; `Forbidden` for a link sent to someone
+    /// else.
+    pub async fn may_answer_guardian_link<'a>(
+        &self,
+        who: &'a Principal,
+        token: &str,
+    ) -> Result<Guardian<'a>> {
+        self.limits()
+            .hit(
+                &format!("guardians:answer:{}", who.id()),
+                ANSWERS_PER_PERSON,
+                Duration::from_secs(3600),
+            )
+            .await?;
+        let mut conn = self.store().read().await?;
+        let link = repo::guardian_link_by_token(&mut conn, &token_digest(token))
+            .await?
+            .ok_or_else(|| AppError::not_found("guardian link"))?;
+        who.guardian(link)
+    }
+
     /// With the case token, asks the unit's guardians to confirm.
     ///
     /// # Errors
@@ -142,32 +167,17 @@ impl App {
     }
 
     /// A guardian answers their link, signed in as themselves: `confirm` vouches for the person
-    /// at the door, `false` says it is not them.
+    /// at the door, `false` says it is not them. The capability carries the link
+    /// ([`App::may_answer_guardian_link`]); using it is atomic, so a link answers once.
     ///
     /// # Errors
     /// `NotFound` for an unknown link; `Forbidden` for a link sent to someone else;
     /// `Conflict` for a link already used, expired, or a case no longer open; `RateLimited`.
-    pub async fn answer_guardian_link(
-        &self,
-        who: &Principal,
-        token: &str,
-        confirm: bool,
-    ) -> Result<()> {
-        self.limits()
-            .hit(
-                &format!("guardians:answer:{}", who.id()),
-                ANSWERS_PER_PERSON,
-                Duration::from_secs(3600),
-            )
-            .await?;
+    pub async fn answer_guardian_link(&self, guardian: Guardian<'_>, confirm: bool) -> Result<()> {
+        let who = guardian.principal();
+        let link = guardian.link();
         let now = self.now();
         let mut tx = self.store().write().await?;
-        let link = repo::guardian_link_by_token(tx.conn(), &token_digest(token))
-            .await?
-            .ok_or_else(|| AppError::not_found("guardian link"))?;
-        if link.guardian_id != who.id() {
-            return Err(AppError::forbidden("this link was sent to someone else"));
-        }
         if link.used_at.is_some() {
             return Err(AppError::Conflict("this link was already used".into()));
         }

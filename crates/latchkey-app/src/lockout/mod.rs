@@ -24,14 +24,13 @@
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use latchkey_core::model::Role;
 use latchkey_core::{LockoutCaseId, PersonId, PropertyId, UnitId};
 use latchkey_store::audit::NewEvent;
 use latchkey_store::lockout::{self as repo, LockoutCase, NewCase, Notification, Step};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::authz::Principal;
+use crate::authz::{CaseParty, Principal};
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
@@ -400,22 +399,9 @@ impl App {
         })
     }
 
+    /// Whether the caller may see the case ([`Principal::sees_case`]).
     pub(crate) fn may_see_case(&self, who: &Principal, case: &LockoutCase) -> bool {
-        let Some(property) = case.property_id else {
-            return false;
-        };
-        match who.member(property) {
-            Ok(m) if m.is_staff() => true,
-            // The people who live in the unit; not its guests or trusted contacts.
-            Ok(_) => case.unit_id.is_some_and(|u| {
-                who.active().any(|m| {
-                    m.property_id == property
-                        && m.unit_id == Some(u)
-                        && matches!(m.role, Role::Resident | Role::Household)
-                })
-            }),
-            Err(_) => false,
-        }
+        who.sees_case(case)
     }
 
     /// A case, in full, for staff and the people of its unit.
@@ -454,17 +440,34 @@ impl App {
         Ok(repo::list_cases(&mut conn, property).await?)
     }
 
-    /// Cancels an open case: any member of its household (for example, one who sees a case they
-    /// did not expect) or staff. The household is told.
+    /// Loads case `id` and checks that the caller sees it ([`Principal::case_party`]).
     ///
     /// # Errors
-    /// `NotFound` for anyone who may not see the case; `Conflict` for a closed case.
-    pub async fn cancel_lockout(&self, who: &Principal, id: LockoutCaseId) -> Result<()> {
+    /// `NotFound` for anyone who may not see the case.
+    pub async fn may_cancel_lockout<'a>(
+        &self,
+        who: &'a Principal,
+        id: LockoutCaseId,
+    ) -> Result<CaseParty<'a>> {
+        let mut conn = self.store().read().await?;
+        let case = repo::get_case(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("lockout case"))?;
+        who.case_party(case)
+    }
+
+    /// Cancels the open case the capability carries: any member of its household (for
+    /// example, one who sees a case they did not expect) or staff. The household is told.
+    ///
+    /// # Errors
+    /// `Conflict` for a closed case.
+    pub async fn cancel_lockout(&self, party: CaseParty<'_>) -> Result<()> {
+        let who = party.principal();
+        let id = party.case().id;
         let now = self.now();
         let mut tx = self.store().write().await?;
         let case = repo::get_case(tx.conn(), id)
             .await?
-            .filter(|c| self.may_see_case(who, c))
             .ok_or_else(|| AppError::not_found("lockout case"))?;
         if matches!(case.state.as_str(), "resolved" | "cancelled") {
             return Err(AppError::Conflict(format!(

@@ -10,7 +10,7 @@ use latchkey_core::{DoorId, LockoutCaseId, PersonId};
 use latchkey_store::audit::NewEvent;
 use latchkey_store::lockout::{self as repo, LockoutCase, Step};
 use latchkey_store::records::Door;
-use latchkey_store::recovery::{self, SpareKey};
+use latchkey_store::recovery;
 use latchkey_store::resolution::{self as res, Charge, Opening};
 use latchkey_store::{StoreError, property};
 use serde::Serialize;
@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::fees::ChargeFor;
 use super::ways::inside;
-use crate::authz::Principal;
+use crate::authz::{CaseOpener, Principal, SpareKeyHolder};
 use crate::devices::{RemoteAction, RemoteOutcome, ToLock};
 use crate::directory::{load_property, time_zone};
 use crate::mint::{NewPin, one_time};
@@ -40,8 +40,7 @@ pub struct StaffOpening {
     pub charge: Option<Charge>,
 }
 
-pub(super) const NOT_PROVEN: &str =
-    "the case is not proven: nothing opens and no code is released until identity is proven";
+pub(super) use crate::authz::NOT_PROVEN;
 
 /// The doors of the case's unit that have a lock.
 pub(crate) async fn unit_lock_doors(
@@ -68,29 +67,43 @@ fn conflict_once(e: StoreError, what: &str) -> AppError {
 }
 
 impl App {
-    /// The case and the caller's spare key to its unit. Anyone without one gets `NotFound`,
-    /// as if there were no case.
-    async fn case_for_holder(
+    /// Loads case `id` and the spare keys to its unit, and checks that the caller holds one
+    /// of them and the case is proven ([`Principal::spare_key_holder`]).
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller holds an active spare key to the case's unit; `Forbidden`
+    /// before the case is proven.
+    pub async fn may_use_spare_key<'a>(
         &self,
-        who: &Principal,
+        who: &'a Principal,
         id: LockoutCaseId,
-    ) -> Result<(LockoutCase, SpareKey)> {
+    ) -> Result<SpareKeyHolder<'a>> {
         let mut conn = self.store().read().await?;
         let case = repo::get_case(&mut conn, id)
             .await?
             .ok_or_else(|| AppError::not_found("lockout case"))?;
-        let (Some(p), Some(u)) = (case.property_id, case.unit_id) else {
-            return Err(AppError::not_found("lockout case"));
+        let keys = match (case.property_id, case.unit_id) {
+            (Some(p), Some(u)) => recovery::list_spare_keys(&mut conn, p, Some(u)).await?,
+            _ => Vec::new(),
         };
-        let key = recovery::list_spare_keys(&mut conn, p, Some(u))
+        who.spare_key_holder(case, keys)
+    }
+
+    /// Loads case `id` and checks that the caller is staff of its property and the case is
+    /// proven ([`Principal::case_opener`]).
+    ///
+    /// # Errors
+    /// `NotFound`/`Forbidden` for non-staff; `Forbidden` before the case is proven.
+    pub async fn may_staff_open<'a>(
+        &self,
+        who: &'a Principal,
+        id: LockoutCaseId,
+    ) -> Result<CaseOpener<'a>> {
+        let mut conn = self.store().read().await?;
+        let case = repo::get_case(&mut conn, id)
             .await?
-            .into_iter()
-            .find(|k| k.holder_id == who.id() && k.status == "active")
             .ok_or_else(|| AppError::not_found("lockout case"))?;
-        if case.state != "proven" {
-            return Err(AppError::forbidden(NOT_PROVEN));
-        }
-        Ok((case, key))
+        who.case_opener(case)
     }
 
     /// A spare-key holder releases a one-time PIN for the unit's door: valid for the policy's
@@ -100,12 +113,10 @@ impl App {
     /// `NotFound` unless the caller holds an active spare key to the case's unit; `Forbidden`
     /// before the case is proven; `Conflict` for a second release; `Invalid` when the unit's
     /// door has no lock.
-    pub async fn release_spare_pin(
-        &self,
-        who: &Principal,
-        id: LockoutCaseId,
-    ) -> Result<ReleasedPin> {
-        let (case, key) = self.case_for_holder(who, id).await?;
+    pub async fn release_spare_pin(&self, holder: SpareKeyHolder<'_>) -> Result<ReleasedPin> {
+        let who = holder.principal();
+        let (case, key) = (holder.case().clone(), holder.key().clone());
+        let id = case.id;
         let now = self.now();
         let mut tx = self.store().write().await?;
         let prop = load_property(tx.conn(), key.property_id).await?;
@@ -191,12 +202,13 @@ impl App {
     /// `Unavailable` when no bridge is connected.
     pub async fn spare_key_unlock(
         &self,
-        who: &Principal,
-        id: LockoutCaseId,
+        holder: SpareKeyHolder<'_>,
         door: DoorId,
         wait: Duration,
     ) -> Result<RemoteOutcome> {
-        let (case, key) = self.case_for_holder(who, id).await?;
+        let who = holder.principal();
+        let (case, key) = (holder.case().clone(), holder.key().clone());
+        let id = case.id;
         self.require_bridge()?;
         let now = self.now();
         let mut tx = self.store().write().await?;
@@ -250,25 +262,14 @@ impl App {
     /// for a door of another property or without a lock.
     pub async fn staff_open(
         &self,
-        who: &Principal,
-        id: LockoutCaseId,
+        opener: CaseOpener<'_>,
         door: DoorId,
         wait: Duration,
     ) -> Result<StaffOpening> {
-        let case = {
-            let mut conn = self.store().read().await?;
-            repo::get_case(&mut conn, id)
-                .await?
-                .filter(|c| self.may_see_case(who, c))
-                .ok_or_else(|| AppError::not_found("lockout case"))?
-        };
-        let property = case
-            .property_id
-            .ok_or_else(|| AppError::not_found("lockout case"))?;
-        who.staff(property)?;
-        if case.state != "proven" {
-            return Err(AppError::forbidden(NOT_PROVEN));
-        }
+        let who = opener.principal();
+        let case = opener.case().clone();
+        let id = case.id;
+        let property = opener.property();
         self.require_bridge()?;
         let now = self.now();
         let mut tx = self.store().write().await?;

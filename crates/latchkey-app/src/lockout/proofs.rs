@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::CaseView;
-use crate::authz::Principal;
+use crate::authz::{CaseStaff, Principal};
 use crate::secrets::{random_bytes, token_digest};
 use crate::{App, AppError, Result};
 
@@ -43,7 +43,35 @@ fn totp_aad(person: PersonId) -> Vec<u8> {
     format!("latchkey.totp.{}", person.0).into_bytes()
 }
 
+fn check_document(document: &str) -> Result<&str> {
+    let document = document.trim();
+    if document.is_empty() || document.chars().count() > 100 {
+        return Err(AppError::invalid("document", "must be 1 to 100 characters"));
+    }
+    Ok(document)
+}
+
 impl App {
+    /// Checks `document`, loads case `id` and checks that the caller is staff of its property
+    /// ([`Principal::case_staff`]).
+    ///
+    /// # Errors
+    /// `Invalid` for an empty document description; `NotFound` for anyone who may not see the
+    /// case; `Forbidden` for non-staff.
+    pub async fn may_record_id_check<'a>(
+        &self,
+        who: &'a Principal,
+        id: LockoutCaseId,
+        document: &str,
+    ) -> Result<CaseStaff<'a>> {
+        check_document(document)?;
+        let mut conn = self.store().read().await?;
+        let case = repo::get_case(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("lockout case"))?;
+        who.case_staff(case)
+    }
+
     /// Enrols (or replaces) the caller's authenticator app secret. The secret is shown once
     /// and stored sealed with the master key.
     ///
@@ -177,30 +205,12 @@ impl App {
     /// Staff record that they checked the person's identity document in person.
     ///
     /// # Errors
-    /// `NotFound` for anyone who may not see the case; `Forbidden` for non-staff; `Invalid`
-    /// for an empty document description; `Conflict` for a case that is not open or matched
-    /// nobody.
-    pub async fn record_id_check(
-        &self,
-        who: &Principal,
-        id: LockoutCaseId,
-        document: &str,
-    ) -> Result<CaseView> {
-        let document = document.trim();
-        if document.is_empty() || document.chars().count() > 100 {
-            return Err(AppError::invalid("document", "must be 1 to 100 characters"));
-        }
-        let case = {
-            let mut conn = self.store().read().await?;
-            repo::get_case(&mut conn, id)
-                .await?
-                .filter(|c| self.may_see_case(who, c))
-                .ok_or_else(|| AppError::not_found("lockout case"))?
-        };
-        let Some(property) = case.property_id else {
-            return Err(AppError::not_found("lockout case"));
-        };
-        who.staff(property)?;
+    /// `Conflict` for a case that is not open or matched nobody.
+    pub async fn record_id_check(&self, staff: CaseStaff<'_>, document: &str) -> Result<CaseView> {
+        let document = check_document(document)?;
+        let who = staff.principal();
+        let case = staff.case().clone();
+        let id = case.id;
         if case.state != "open" || case.person_id.is_none() {
             return Err(AppError::Conflict(
                 "only an open case about a known resident can be proven".into(),

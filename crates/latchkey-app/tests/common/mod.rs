@@ -112,17 +112,24 @@ impl World {
             .await
             .expect("admin principal");
         let property = app
-            .create_property(&admin, property_input("Linden House", "Europe/Berlin"))
+            .create_property(
+                admin.admin().expect("the caller may do this"),
+                property_input("Linden House", "Europe/Berlin"),
+            )
             .await
             .expect("create property");
         let unit = app
-            .create_unit(&admin, property.id, "4071", 4, None)
+            .create_unit(
+                admin.staff(property.id).expect("the caller may do this"),
+                "4071",
+                4,
+                None,
+            )
             .await
             .expect("create unit");
         let door = app
             .create_door(
-                &admin,
-                property.id,
+                admin.staff(property.id).expect("the caller may do this"),
                 latchkey_app::directory::DoorInput {
                     name: "4071 entry".to_owned(),
                     kind: DoorKind::UnitEntry,
@@ -133,32 +140,36 @@ impl World {
             )
             .await
             .expect("create door");
-        let (resident, _) = app
-            .create_person(
-                &admin,
-                property.id,
-                person(
-                    "Rosa Resident",
-                    Some(RESIDENT_EMAIL),
-                    Some(RESIDENT_PASSWORD),
-                    membership(Role::Resident, Some(unit.id)),
-                ),
+        let (resident, _) = {
+            let input = person(
+                "Rosa Resident",
+                Some(RESIDENT_EMAIL),
+                Some(RESIDENT_PASSWORD),
+                membership(Role::Resident, Some(unit.id)),
+            );
+            app.create_person(
+                app.may_create_person(&admin, property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("create resident");
-        let (manager, _) = app
-            .create_person(
-                &admin,
-                property.id,
-                person(
-                    "Max Manager",
-                    Some("max@example.org"),
-                    None,
-                    membership(Role::Manager, None),
-                ),
+        }
+        .await
+        .expect("create resident");
+        let (manager, _) = {
+            let input = person(
+                "Max Manager",
+                Some("max@example.org"),
+                None,
+                membership(Role::Manager, None),
+            );
+            app.create_person(
+                app.may_create_person(&admin, property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("create manager");
+        }
+        .await
+        .expect("create manager");
         World {
             app,
             store,
@@ -178,15 +189,18 @@ impl World {
         name: &str,
         role: latchkey_core::model::Role,
     ) -> latchkey_app::store::records::Person {
-        self.app
-            .create_person(
-                &self.admin,
-                self.property.id,
-                person(name, None, None, membership(role, Some(self.unit.id))),
+        {
+            let input = person(name, None, None, membership(role, Some(self.unit.id)));
+            self.app.create_person(
+                self.app
+                    .may_create_person(&self.admin, self.property.id, &input)
+                    .expect("the caller may do this"),
+                input,
             )
-            .await
-            .expect("a new member of the unit")
-            .0
+        }
+        .await
+        .expect("a new member of the unit")
+        .0
     }
 
     /// Opens a case for unit 4071 from the public page, as `identity` from `source`: the case

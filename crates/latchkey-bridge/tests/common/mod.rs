@@ -298,7 +298,7 @@ pub async fn rig_sweeping(
     let admin = app.terminal_principal(a.id).await.unwrap();
     let prop = app
         .create_property(
-            &admin,
+            admin.admin().unwrap(),
             PropertyInput {
                 name: "Test House".into(),
                 address: String::new(),
@@ -310,13 +310,12 @@ pub async fn rig_sweeping(
         .await
         .unwrap();
     let unit = app
-        .create_unit(&admin, prop.id, "1A", 1, None)
+        .create_unit(admin.staff(prop.id).unwrap(), "1A", 1, None)
         .await
         .unwrap();
     let door = app
         .create_door(
-            &admin,
-            prop.id,
+            admin.staff(prop.id).unwrap(),
             DoorInput {
                 name: "1A entry".into(),
                 kind: DoorKind::UnitEntry,
@@ -327,29 +326,33 @@ pub async fn rig_sweeping(
         )
         .await
         .unwrap();
-    let (rita, _) = app
-        .create_person(
-            &admin,
-            prop.id,
-            PersonInput {
-                name: "Rita".into(),
-                email: Some("rita@example.org".into()),
-                phone: None,
-                password: None,
-                membership: MembershipInput {
-                    role: Role::Resident,
-                    unit_id: Some(unit.id),
-                    valid_from: None,
-                    valid_until: None,
-                },
+    let (rita, _) = {
+        let input = PersonInput {
+            name: "Rita".into(),
+            email: Some("rita@example.org".into()),
+            phone: None,
+            password: None,
+            membership: MembershipInput {
+                role: Role::Resident,
+                unit_id: Some(unit.id),
+                valid_from: None,
+                valid_until: None,
             },
+        };
+        app.create_person(
+            app.may_create_person(&admin, prop.id, &input).unwrap(),
+            input,
         )
-        .await
-        .unwrap();
+    }
+    .await
+    .unwrap();
     let resident = app.terminal_principal(rita.id).await.unwrap();
-    app.pair_lock(&admin, door.id, Some("lock-0"))
-        .await
-        .unwrap();
+    app.pair_lock(
+        app.may_pair_lock(&admin, door.id).await.unwrap(),
+        Some("lock-0"),
+    )
+    .await
+    .unwrap();
     Rig {
         app,
         store,
@@ -426,31 +429,37 @@ impl Rig {
             .await
             .unwrap()
             .unit_id;
-        self.app
-            .create_credential(
-                &self.resident,
-                self.app
-                    .get_door(&self.admin, self.door)
-                    .await
-                    .unwrap()
-                    .property_id,
-                CredentialInput {
-                    person_id: self.resident.id(),
-                    kind: CredentialKind::Pin,
-                    label: None,
-                    unit_id: unit,
-                    doors: Some(vec![self.door]),
-                    schedule,
-                    max_uses,
-                    duress: false,
-                    pin: Some(pin.into()),
-                    card_uid: None,
-                },
+        {
+            let input = CredentialInput {
+                person_id: self.resident.id(),
+                kind: CredentialKind::Pin,
+                label: None,
+                unit_id: unit,
+                doors: Some(vec![self.door]),
+                schedule,
+                max_uses,
+                duress: false,
+                pin: Some(pin.into()),
+                card_uid: None,
+            };
+            self.app.create_credential(
+                self.resident
+                    .credential_issuer(
+                        self.app
+                            .get_door(&self.admin, self.door)
+                            .await
+                            .unwrap()
+                            .property_id,
+                        input.unit_id,
+                    )
+                    .unwrap(),
+                input,
             )
-            .await
-            .unwrap()
-            .credential
-            .id
+        }
+        .await
+        .unwrap()
+        .credential
+        .id
     }
 
     /// Waits until the credential's status on the door's lock is `want`.

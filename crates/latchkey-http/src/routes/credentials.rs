@@ -52,7 +52,10 @@ pub async fn create(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<CredentialInput>,
 ) -> ApiResult<(StatusCode, Json<CredentialCreatedDto>)> {
-    let c = s.app.create_credential(&who, PropertyId(id), b).await?;
+    let c = s
+        .app
+        .create_credential(who.credential_issuer(PropertyId(id), b.unit_id)?, b)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(CredentialCreatedDto {
@@ -86,7 +89,10 @@ pub async fn update(
 ) -> ApiResult<Json<CredentialDto>> {
     Ok(Json(
         s.app
-            .update_credential(&who, CredentialId(id), b)
+            .update_credential(
+                s.app.may_update_credential(&who, CredentialId(id)).await?,
+                b,
+            )
             .await?
             .into(),
     ))
@@ -100,7 +106,11 @@ async fn set_status(
 ) -> ApiResult<Json<CredentialDto>> {
     Ok(Json(
         s.app
-            .set_credential_status(who, CredentialId(id), to)
+            .set_credential_status(
+                s.app
+                    .may_set_credential_status(who, CredentialId(id), to)
+                    .await?,
+            )
             .await?
             .into(),
     ))
@@ -148,6 +158,9 @@ pub async fn reveal(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PinDto>> {
     Ok(Json(PinDto {
-        pin: s.app.reveal_pin(&who, CredentialId(id)).await?,
+        pin: s
+            .app
+            .reveal_pin(s.app.may_reveal_pin(&who, CredentialId(id)).await?)
+            .await?,
     }))
 }

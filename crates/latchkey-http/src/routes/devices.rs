@@ -51,7 +51,10 @@ pub async fn pair_lock(
     ApiJson(b): ApiJson<PairBody>,
 ) -> ApiResult<StatusCode> {
     s.app
-        .pair_lock(&who, DoorId(id), b.device.as_deref())
+        .pair_lock(
+            s.app.may_pair_lock(&who, DoorId(id)).await?,
+            b.device.as_deref(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -66,7 +69,10 @@ pub async fn pair_sensor(
     ApiJson(b): ApiJson<PairBody>,
 ) -> ApiResult<StatusCode> {
     s.app
-        .pair_sensor(&who, SensorId(id), b.device.as_deref())
+        .pair_sensor(
+            s.app.may_pair_sensor(&who, SensorId(id)).await?,
+            b.device.as_deref(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -41,7 +41,12 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<DoorDto>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_door(&who, PropertyId(id), b).await?.into()),
+        Json(
+            s.app
+                .create_door(who.staff(PropertyId(id))?, b)
+                .await?
+                .into(),
+        ),
     ))
 }
 
@@ -66,7 +71,12 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<DoorPatch>,
 ) -> ApiResult<Json<DoorDto>> {
-    Ok(Json(s.app.update_door(&who, DoorId(id), b).await?.into()))
+    Ok(Json(
+        s.app
+            .update_door(s.app.may_update_door(&who, DoorId(id), &b).await?, b)
+            .await?
+            .into(),
+    ))
 }
 
 /// Sensors of a property the caller may see.
@@ -98,7 +108,12 @@ pub async fn create_sensor(
 ) -> ApiResult<(StatusCode, Json<SensorDto>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_sensor(&who, PropertyId(id), b).await?.into()),
+        Json(
+            s.app
+                .create_sensor(who.staff(PropertyId(id))?, b)
+                .await?
+                .into(),
+        ),
     ))
 }
 

@@ -83,8 +83,7 @@ pub async fn create(
     let n = s
         .app
         .create_entry_notice(
-            &who,
-            PropertyId(id),
+            who.staff(PropertyId(id))?,
             EntryNoticeInput {
                 unit_id: UnitId(b.unit_id),
                 doors: b.doors.map(|d| d.into_iter().map(DoorId).collect()),
@@ -124,5 +123,10 @@ pub async fn cancel(
     Auth(who): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<EntryNoticeDto>> {
-    Ok(Json(s.app.cancel_entry_notice(&who, id).await?.into()))
+    Ok(Json(
+        s.app
+            .cancel_entry_notice(s.app.may_cancel_entry_notice(&who, id).await?)
+            .await?
+            .into(),
+    ))
 }

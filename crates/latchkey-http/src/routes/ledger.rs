@@ -201,5 +201,10 @@ pub async fn close_incident(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<CloseBody>,
 ) -> ApiResult<Json<IncidentDto>> {
-    Ok(Json(s.app.close_incident(&who, id, &b.note).await?.into()))
+    Ok(Json(
+        s.app
+            .close_incident(s.app.may_close_incident(&who, id, &b.note).await?, &b.note)
+            .await?
+            .into(),
+    ))
 }

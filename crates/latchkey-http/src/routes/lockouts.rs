@@ -180,7 +180,9 @@ pub async fn cancel(
     Auth(who): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    s.app.cancel_lockout(&who, LockoutCaseId(id)).await?;
+    s.app
+        .cancel_lockout(s.app.may_cancel_lockout(&who, LockoutCaseId(id)).await?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -320,7 +322,12 @@ pub async fn id_check(
 ) -> ApiResult<Json<CaseDto>> {
     Ok(Json(
         s.app
-            .record_id_check(&who, LockoutCaseId(id), &b.document)
+            .record_id_check(
+                s.app
+                    .may_record_id_check(&who, LockoutCaseId(id), &b.document)
+                    .await?,
+                &b.document,
+            )
             .await?
             .into(),
     ))
@@ -394,7 +401,10 @@ pub async fn answer_guardian(
     ApiJson(b): ApiJson<GuardianAnswerBody>,
 ) -> ApiResult<StatusCode> {
     s.app
-        .answer_guardian_link(&who, &b.token, b.confirm)
+        .answer_guardian_link(
+            s.app.may_answer_guardian_link(&who, &b.token).await?,
+            b.confirm,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -46,7 +46,10 @@ pub async fn create(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<PersonInput>,
 ) -> ApiResult<(StatusCode, Json<PersonCreatedDto>)> {
-    let (p, m) = s.app.create_person(&who, PropertyId(id), b).await?;
+    let (p, m) = s
+        .app
+        .create_person(s.app.may_create_person(&who, PropertyId(id), &b)?, b)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(PersonCreatedDto {
@@ -69,7 +72,10 @@ pub async fn invite(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<(StatusCode, Json<InvitationDto>)> {
-    let inv = s.app.create_invitation(&who, PersonId(id)).await?;
+    let inv = s
+        .app
+        .create_invitation(s.app.may_invite(&who, PersonId(id)).await?)
+        .await?;
     let base = match &s.config.public_origin {
         Some(o) => o.to_string(),
         None => format!(
@@ -100,7 +106,9 @@ pub async fn uninvite(
     Auth(who): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    s.app.revoke_invitation(&who, PersonId(id)).await?;
+    s.app
+        .revoke_invitation(s.app.may_invite(&who, PersonId(id)).await?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,8 +153,7 @@ pub async fn update(
     let p = s
         .app
         .update_person(
-            &who,
-            PersonId(id),
+            s.app.may_update_person(&who, PersonId(id)).await?,
             b.name.as_deref(),
             b.email.as_deref(),
             b.phone.as_deref(),
@@ -186,7 +193,11 @@ pub async fn create_membership(
     let body = parse_membership(b)?;
     let m = s
         .app
-        .create_membership(&who, PropertyId(id), PersonId(body.0), body.1)
+        .create_membership(
+            s.app.may_create_membership(&who, PropertyId(id), &body.1)?,
+            PersonId(body.0),
+            body.1,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(m.into())))
 }
@@ -242,7 +253,10 @@ pub async fn end_membership(
 ) -> ApiResult<Json<MembershipDto>> {
     Ok(Json(
         s.app
-            .end_membership(&who, MembershipId(id), b.until)
+            .end_membership(
+                s.app.may_end_membership(&who, MembershipId(id)).await?,
+                b.until,
+            )
             .await?
             .into(),
     ))

@@ -37,7 +37,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<PropertyDto>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_property(&who, b).await?.into()),
+        Json(s.app.create_property(who.admin()?, b).await?.into()),
     ))
 }
 
@@ -63,6 +63,12 @@ pub async fn update(
     ApiJson(b): ApiJson<PropertyPatch>,
 ) -> ApiResult<Json<PropertyDto>> {
     Ok(Json(
-        s.app.update_property(&who, PropertyId(id), b).await?.into(),
+        s.app
+            .update_property(
+                who.property_changer(PropertyId(id), b.touches_settings())?,
+                b,
+            )
+            .await?
+            .into(),
     ))
 }

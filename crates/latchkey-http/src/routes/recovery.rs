@@ -180,9 +180,7 @@ pub async fn grant_spare_key(
     let key = s
         .app
         .grant_spare_key(
-            &who,
-            PropertyId(id),
-            UnitId(b.unit_id),
+            who.unit_admin(PropertyId(id), UnitId(b.unit_id))?,
             PersonId(b.holder_id),
             b.reachable.unwrap_or(Schedule::Always),
         )
@@ -217,7 +215,9 @@ pub async fn revoke_spare_key(
     Auth(who): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    s.app.revoke_spare_key(&who, SpareKeyId(id)).await?;
+    s.app
+        .revoke_spare_key(s.app.may_revoke_spare_key(&who, SpareKeyId(id)).await?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,7 +274,7 @@ pub async fn set_on_call(
     ApiJson(b): ApiJson<OnCallBody>,
 ) -> ApiResult<StatusCode> {
     s.app
-        .set_on_call(&who, PropertyId(id), PersonId(person), b.schedule)
+        .set_on_call(who.staff(PropertyId(id))?, PersonId(person), b.schedule)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -362,8 +362,7 @@ pub async fn add_locksmith(
     let l = s
         .app
         .add_locksmith(
-            &who,
-            PropertyId(id),
+            who.staff(PropertyId(id))?,
             LocksmithInput {
                 company: b.company,
                 licence: b.licence,
@@ -395,7 +394,12 @@ pub async fn set_locksmith_status(
 ) -> ApiResult<Json<LocksmithDto>> {
     Ok(Json(
         s.app
-            .set_locksmith_status(&who, LocksmithId(id), &b.status)
+            .set_locksmith_status(
+                s.app
+                    .may_set_locksmith_status(&who, LocksmithId(id), &b.status)
+                    .await?,
+                &b.status,
+            )
             .await?
             .into(),
     ))

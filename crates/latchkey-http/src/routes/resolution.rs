@@ -57,7 +57,10 @@ pub async fn spare_pin(
     Auth(who): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<(StatusCode, Json<ReleasedPinDto>)> {
-    let r = s.app.release_spare_pin(&who, LockoutCaseId(id)).await?;
+    let r = s
+        .app
+        .release_spare_pin(s.app.may_use_spare_key(&who, LockoutCaseId(id)).await?)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(ReleasedPinDto {
@@ -92,7 +95,11 @@ pub async fn spare_unlock(
     let wait = wait_of(b.wait_seconds)?;
     let cmd: CommandDto = s
         .app
-        .spare_key_unlock(&who, LockoutCaseId(id), DoorId(b.door_id), wait)
+        .spare_key_unlock(
+            s.app.may_use_spare_key(&who, LockoutCaseId(id)).await?,
+            DoorId(b.door_id),
+            wait,
+        )
         .await?
         .into();
     Ok((command_status(&cmd), Json(cmd)))
@@ -119,7 +126,11 @@ pub async fn staff_open(
     let wait = wait_of(b.wait_seconds)?;
     let o = s
         .app
-        .staff_open(&who, LockoutCaseId(id), DoorId(b.door_id), wait)
+        .staff_open(
+            s.app.may_staff_open(&who, LockoutCaseId(id)).await?,
+            DoorId(b.door_id),
+            wait,
+        )
         .await?;
     let command: CommandDto = o.command.into();
     Ok((

@@ -80,8 +80,7 @@ pub async fn create(
     let u = s
         .app
         .create_unit(
-            &who,
-            PropertyId(id),
+            who.staff(PropertyId(id))?,
             &b.label,
             b.floor,
             b.door_group_id.map(DoorGroupId),
@@ -113,8 +112,7 @@ pub async fn update(
     let u = s
         .app
         .update_unit(
-            &who,
-            UnitId(id),
+            s.app.may_update_unit(&who, UnitId(id)).await?,
             b.label.as_deref(),
             b.floor,
             b.door_group_id.map(|g| g.map(DoorGroupId)),
@@ -171,7 +169,7 @@ pub async fn create_group(
     let doors: Vec<DoorId> = b.doors.into_iter().map(DoorId).collect();
     let g = s
         .app
-        .create_door_group(&who, PropertyId(id), &b.name, &doors)
+        .create_door_group(who.staff(PropertyId(id))?, &b.name, &doors)
         .await?;
     Ok((StatusCode::CREATED, Json(g.into())))
 }
@@ -201,7 +199,12 @@ pub async fn set_group(
     let doors: Vec<DoorId> = b.doors.into_iter().map(DoorId).collect();
     Ok(Json(
         s.app
-            .set_door_group_doors(&who, DoorGroupId(id), &doors)
+            .set_door_group_doors(
+                s.app
+                    .may_set_door_group_doors(&who, DoorGroupId(id))
+                    .await?,
+                &doors,
+            )
             .await?
             .into(),
     ))

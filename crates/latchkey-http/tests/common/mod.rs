@@ -96,18 +96,27 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         office_hours: Schedule::Always,
     };
     let a = app
-        .create_property(&root, prop("Alpha House"))
+        .create_property(root.admin().unwrap(), prop("Alpha House"))
         .await
         .unwrap()
         .id;
     let b = app
-        .create_property(&root, prop("Beta House"))
+        .create_property(root.admin().unwrap(), prop("Beta House"))
         .await
         .unwrap()
         .id;
-    let u1 = app.create_unit(&root, a, "1A", 1, None).await.unwrap();
-    let u2 = app.create_unit(&root, a, "2A", 2, None).await.unwrap();
-    let ub = app.create_unit(&root, b, "B1", 1, None).await.unwrap();
+    let u1 = app
+        .create_unit(root.staff(a).unwrap(), "1A", 1, None)
+        .await
+        .unwrap();
+    let u2 = app
+        .create_unit(root.staff(a).unwrap(), "2A", 2, None)
+        .await
+        .unwrap();
+    let ub = app
+        .create_unit(root.staff(b).unwrap(), "B1", 1, None)
+        .await
+        .unwrap();
     let door = |name: &str, unit: Option<latchkey_core::UnitId>, kind| DoorInput {
         name: name.into(),
         kind,
@@ -116,28 +125,41 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         pin_slots: 30,
     };
     let d1 = app
-        .create_door(&root, a, door("1A entry", Some(u1.id), DoorKind::UnitEntry))
+        .create_door(
+            root.staff(a).unwrap(),
+            door("1A entry", Some(u1.id), DoorKind::UnitEntry),
+        )
         .await
         .unwrap();
     let lobby = app
-        .create_door(&root, a, door("Lobby", None, DoorKind::BuildingEntrance))
+        .create_door(
+            root.staff(a).unwrap(),
+            door("Lobby", None, DoorKind::BuildingEntrance),
+        )
         .await
         .unwrap();
     let db = app
-        .create_door(&root, b, door("B1 entry", Some(ub.id), DoorKind::UnitEntry))
+        .create_door(
+            root.staff(b).unwrap(),
+            door("B1 entry", Some(ub.id), DoorKind::UnitEntry),
+        )
         .await
         .unwrap();
     let g = app
-        .create_door_group(&root, a, "1A doors", &[d1.id, lobby.id])
+        .create_door_group(root.staff(a).unwrap(), "1A doors", &[d1.id, lobby.id])
         .await
         .unwrap();
-    app.update_unit(&root, u1.id, None, None, Some(Some(g.id)))
-        .await
-        .unwrap();
+    app.update_unit(
+        app.may_update_unit(&root, u1.id).await.unwrap(),
+        None,
+        None,
+        Some(Some(g.id)),
+    )
+    .await
+    .unwrap();
     let sensor = app
         .create_sensor(
-            &root,
-            a,
+            root.staff(a).unwrap(),
             SensorInput {
                 name: "1A window".into(),
                 kind: SensorKind::Window,
@@ -155,101 +177,85 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         password: None,
         membership: membership(role, unit),
     };
-    let (outsider, _) = app
-        .create_person(
-            &root,
-            b,
-            person(
-                "Otto Outside",
-                "otto@example.org",
-                Role::Resident,
-                Some(ub.id.0),
-            ),
-        )
-        .await
-        .unwrap();
-    let (resident, _) = app
-        .create_person(
-            &root,
-            a,
-            person(
-                "Rita Resident",
-                "rita@example.org",
-                Role::Resident,
-                Some(u1.id.0),
-            ),
-        )
-        .await
-        .unwrap();
-    let (household, hm) = app
-        .create_person(
-            &root,
-            a,
-            person(
-                "Hugo House",
-                "hugo@example.org",
-                Role::Household,
-                Some(u1.id.0),
-            ),
-        )
-        .await
-        .unwrap();
-    let (guest, _) = app
-        .create_person(
-            &root,
-            a,
-            person("Gina Guest", "gina@example.org", Role::Guest, Some(u1.id.0)),
-        )
-        .await
-        .unwrap();
-    let (manager, _) = app
-        .create_person(
-            &root,
-            a,
-            person("Mona Manager", "mona@example.org", Role::Manager, None),
-        )
-        .await
-        .unwrap();
-    let (installer, _) = app
-        .create_person(
-            &root,
-            a,
-            person("Ivan Installer", "ivan@example.org", Role::Installer, None),
-        )
-        .await
-        .unwrap();
-    let (_r2, _) = app
-        .create_person(
-            &root,
-            a,
-            person(
-                "Rolf Second",
-                "rolf@example.org",
-                Role::Resident,
-                Some(u2.id.0),
-            ),
-        )
-        .await
-        .unwrap();
-    let cred = app
-        .create_credential(
-            &root,
-            a,
-            CredentialInput {
-                person_id: household.id,
-                kind: CredentialKind::Pin,
-                label: None,
-                unit_id: Some(u1.id),
-                doors: None,
-                schedule: Schedule::Always,
-                max_uses: None,
-                duress: false,
-                pin: None,
-                card_uid: None,
-            },
-        )
-        .await
-        .unwrap();
+    let (outsider, _) = {
+        let input = person(
+            "Otto Outside",
+            "otto@example.org",
+            Role::Resident,
+            Some(ub.id.0),
+        );
+        app.create_person(app.may_create_person(&root, b, &input).unwrap(), input)
+    }
+    .await
+    .unwrap();
+    let (resident, _) = {
+        let input = person(
+            "Rita Resident",
+            "rita@example.org",
+            Role::Resident,
+            Some(u1.id.0),
+        );
+        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
+    }
+    .await
+    .unwrap();
+    let (household, hm) = {
+        let input = person(
+            "Hugo House",
+            "hugo@example.org",
+            Role::Household,
+            Some(u1.id.0),
+        );
+        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
+    }
+    .await
+    .unwrap();
+    let (guest, _) = {
+        let input = person("Gina Guest", "gina@example.org", Role::Guest, Some(u1.id.0));
+        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
+    }
+    .await
+    .unwrap();
+    let (manager, _) = {
+        let input = person("Mona Manager", "mona@example.org", Role::Manager, None);
+        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
+    }
+    .await
+    .unwrap();
+    let (installer, _) = {
+        let input = person("Ivan Installer", "ivan@example.org", Role::Installer, None);
+        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
+    }
+    .await
+    .unwrap();
+    let (_r2, _) = {
+        let input = person(
+            "Rolf Second",
+            "rolf@example.org",
+            Role::Resident,
+            Some(u2.id.0),
+        );
+        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
+    }
+    .await
+    .unwrap();
+    let cred = {
+        let input = CredentialInput {
+            person_id: household.id,
+            kind: CredentialKind::Pin,
+            label: None,
+            unit_id: Some(u1.id),
+            doors: None,
+            schedule: Schedule::Always,
+            max_uses: None,
+            duress: false,
+            pin: None,
+            card_uid: None,
+        };
+        app.create_credential(root.credential_issuer(a, input.unit_id).unwrap(), input)
+    }
+    .await
+    .unwrap();
     assert!(
         cred.pin.is_none(),
         "an admin creating a PIN for someone else never sees it"
@@ -285,11 +291,14 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         emergency_override: false,
     };
     // The unit's door has a lock (no bridge runs in these tests) and the resident a phone key.
-    app.pair_lock(&root, d1.id, Some("lock-1a")).await.unwrap();
-    app.create_credential(
-        &root,
-        a,
-        CredentialInput {
+    app.pair_lock(
+        app.may_pair_lock(&root, d1.id).await.unwrap(),
+        Some("lock-1a"),
+    )
+    .await
+    .unwrap();
+    {
+        let input = CredentialInput {
             person_id: resident.id,
             kind: CredentialKind::PhoneKey,
             label: None,
@@ -300,8 +309,9 @@ pub async fn fixture(db: &TestDb) -> Fixture {
             duress: false,
             pin: None,
             card_uid: None,
-        },
-    )
+        };
+        app.create_credential(root.credential_issuer(a, input.unit_id).unwrap(), input)
+    }
     .await
     .unwrap();
     // A command on record (it fails: there is no bridge).
@@ -316,13 +326,16 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         .await;
     assert!(failed.is_err(), "without a bridge a command cannot be sent");
     let spare_key = app
-        .grant_spare_key(&root, a, u1.id, household.id, Schedule::Always)
+        .grant_spare_key(
+            root.unit_admin(a, u1.id).unwrap(),
+            household.id,
+            Schedule::Always,
+        )
         .await
         .unwrap();
     let locksmith = app
         .add_locksmith(
-            &root,
-            a,
+            root.staff(a).unwrap(),
             latchkey_app::recovery::LocksmithInput {
                 company: "Keys & Sons".into(),
                 licence: "LS-1".into(),
@@ -339,8 +352,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         .unwrap();
     let entry_notice = app
         .create_entry_notice(
-            &root,
-            a,
+            root.staff(a).unwrap(),
             latchkey_app::entry::EntryNoticeInput {
                 unit_id: u1.id,
                 doors: None,

@@ -66,26 +66,27 @@ pub async fn run(locks: usize, external: Option<&str>) -> Result<()> {
         }
     );
     let rig = rig::build("revoke", locks, external, 30, true).await?;
-    let (holder, _) = rig
-        .app
-        .create_person(
-            &rig.admin,
-            rig.property,
-            PersonInput {
-                name: "Master key holder".into(),
-                email: None,
-                phone: None,
-                password: None,
-                membership: MembershipInput {
-                    role: Role::Manager,
-                    unit_id: None,
-                    valid_from: None,
-                    valid_until: None,
-                },
+    let (holder, _) = {
+        let input = PersonInput {
+            name: "Master key holder".into(),
+            email: None,
+            phone: None,
+            password: None,
+            membership: MembershipInput {
+                role: Role::Manager,
+                unit_id: None,
+                valid_from: None,
+                valid_until: None,
             },
+        };
+        rig.app.create_person(
+            rig.app
+                .may_create_person(&rig.admin, rig.property, &input)?,
+            input,
         )
-        .await
-        .map_err(app_err)?;
+    }
+    .await
+    .map_err(app_err)?;
     // The holder asks for the code herself: a property-wide code is generated, and shown only
     // to its holder.
     let holder_p = rig
@@ -93,26 +94,26 @@ pub async fn run(locks: usize, external: Option<&str>) -> Result<()> {
         .terminal_principal(holder.id)
         .await
         .map_err(app_err)?;
-    let created = rig
-        .app
-        .create_credential(
-            &holder_p,
-            rig.property,
-            CredentialInput {
-                person_id: holder.id,
-                kind: CredentialKind::Pin,
-                label: Some("building master PIN".into()),
-                unit_id: None,
-                doors: Some(rig.doors.clone()),
-                schedule: Schedule::Always,
-                max_uses: None,
-                duress: false,
-                pin: None,
-                card_uid: None,
-            },
+    let created = {
+        let input = CredentialInput {
+            person_id: holder.id,
+            kind: CredentialKind::Pin,
+            label: Some("building master PIN".into()),
+            unit_id: None,
+            doors: Some(rig.doors.clone()),
+            schedule: Schedule::Always,
+            max_uses: None,
+            duress: false,
+            pin: None,
+            card_uid: None,
+        };
+        rig.app.create_credential(
+            holder_p.credential_issuer(rig.property, input.unit_id)?,
+            input,
         )
-        .await
-        .map_err(app_err)?;
+    }
+    .await
+    .map_err(app_err)?;
     let code = created
         .pin
         .ok_or_else(|| anyhow!("the holder was not handed her generated PIN"))?;
@@ -131,7 +132,11 @@ pub async fn run(locks: usize, external: Option<&str>) -> Result<()> {
     );
     let t = Instant::now();
     rig.app
-        .set_credential_status(&rig.admin, cred.id, CredentialStatus::Revoked)
+        .set_credential_status(
+            rig.app
+                .may_set_credential_status(&rig.admin, cred.id, CredentialStatus::Revoked)
+                .await?,
+        )
         .await
         .map_err(app_err)?;
     wait_all(

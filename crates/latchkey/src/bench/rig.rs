@@ -245,7 +245,7 @@ pub async fn paired_building(
     let admin = app.terminal_principal(a.id).await.map_err(app_err)?;
     let prop = app
         .create_property(
-            &admin,
+            admin.admin()?,
             PropertyInput {
                 name: "Bench Tower".into(),
                 address: String::new(),
@@ -260,8 +260,7 @@ pub async fn paired_building(
     for i in 0..locks {
         let d = app
             .create_door(
-                &admin,
-                prop.id,
+                admin.staff(prop.id)?,
                 DoorInput {
                     name: format!("Door {i}"),
                     kind: DoorKind::Amenity,
@@ -272,9 +271,12 @@ pub async fn paired_building(
             )
             .await
             .map_err(app_err)?;
-        app.pair_lock(&admin, d.id, Some(&format!("lock-{i}")))
-            .await
-            .map_err(app_err)?;
+        app.pair_lock(
+            app.may_pair_lock(&admin, d.id).await?,
+            Some(&format!("lock-{i}")),
+        )
+        .await
+        .map_err(app_err)?;
         doors.push(d.id);
     }
     Ok((admin, prop.id, doors))

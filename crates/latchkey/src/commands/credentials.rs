@@ -71,10 +71,11 @@ pub async fn list(app: &App, acting: Option<&str>, f: ListFilter) -> Result<()> 
 /// No such credential, one already revoked, or storage failure.
 pub async fn revoke(app: &App, acting: Option<&str>, id: i64) -> Result<()> {
     let who = acting_as(app, acting).await?;
-    let c = app
-        .set_credential_status(&who, CredentialId(id), CredentialStatus::Revoked)
+    let change = app
+        .may_set_credential_status(&who, CredentialId(id), CredentialStatus::Revoked)
         .await
         .map_err(app_err)?;
+    let c = app.set_credential_status(change).await.map_err(app_err)?;
     let doors: Vec<String> = c.doors.iter().map(ToString::to_string).collect();
     println!(
         "revoked credential {} ({}) of person {}; it is cleared from the locks of doors {}",

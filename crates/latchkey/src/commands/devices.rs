@@ -57,9 +57,14 @@ pub async fn pair(
     let who = acting_as(app, acting).await?;
     match (target.door, target.sensor) {
         (Some(door), _) => {
-            app.pair_lock(&who, DoorId(door), device)
-                .await
-                .map_err(app_err)?;
+            app.pair_lock(
+                app.may_pair_lock(&who, DoorId(door))
+                    .await
+                    .map_err(app_err)?,
+                device,
+            )
+            .await
+            .map_err(app_err)?;
             match device {
                 Some(name) => println!(
                     "door {door} is paired with the lock \"{name}\"; its PINs are being written \
@@ -69,9 +74,14 @@ pub async fn pair(
             }
         }
         (None, Some(sensor)) => {
-            app.pair_sensor(&who, SensorId(sensor), device)
-                .await
-                .map_err(app_err)?;
+            app.pair_sensor(
+                app.may_pair_sensor(&who, SensorId(sensor))
+                    .await
+                    .map_err(app_err)?,
+                device,
+            )
+            .await
+            .map_err(app_err)?;
             match device {
                 Some(name) => println!("sensor {sensor} is paired with the device \"{name}\""),
                 None => println!("sensor {sensor} has no device now"),

@@ -21,7 +21,7 @@ pub async fn create_property(
     let who = acting_as(app, acting).await?;
     let p = app
         .create_property(
-            &who,
+            who.admin().map_err(app_err)?,
             PropertyInput {
                 name: name.to_owned(),
                 address: address.to_owned(),
@@ -61,7 +61,12 @@ pub async fn create_unit(
 ) -> Result<()> {
     let who = acting_as(app, acting).await?;
     let u = app
-        .create_unit(&who, PropertyId(property), label, floor, None)
+        .create_unit(
+            who.staff(PropertyId(property)).map_err(app_err)?,
+            label,
+            floor,
+            None,
+        )
         .await
         .map_err(app_err)?;
     println!("created unit {} \"{}\" on floor {}", u.id, u.label, u.floor);
@@ -81,8 +86,7 @@ pub async fn create_door(
     let who = acting_as(app, acting).await?;
     let d = app
         .create_door(
-            &who,
-            PropertyId(property),
+            who.staff(PropertyId(property)).map_err(app_err)?,
             DoorInput {
                 name: name.to_owned(),
                 kind,

@@ -30,28 +30,31 @@ pub async fn add_person(
     link_base: &str,
 ) -> Result<()> {
     let who = acting_as(app, acting).await?;
-    let (p, m) = app
-        .create_person(
-            &who,
-            PropertyId(a.property),
-            PersonInput {
-                name: a.name.to_owned(),
-                email: a.email.map(str::to_owned),
-                phone: None,
-                password: None,
-                membership: MembershipInput {
-                    role: a.role,
-                    unit_id: a.unit.map(UnitId),
-                    valid_from: None,
-                    valid_until: None,
-                },
+    let (p, m) = {
+        let input = PersonInput {
+            name: a.name.to_owned(),
+            email: a.email.map(str::to_owned),
+            phone: None,
+            password: None,
+            membership: MembershipInput {
+                role: a.role,
+                unit_id: a.unit.map(UnitId),
+                valid_from: None,
+                valid_until: None,
             },
+        };
+        app.create_person(
+            app.may_create_person(&who, PropertyId(a.property), &input)
+                .map_err(app_err)?,
+            input,
         )
-        .await
-        .map_err(app_err)?;
+    }
+    .await
+    .map_err(app_err)?;
     println!("added person {} \"{}\" as {}", p.id, p.name, m.role);
     if p.email.is_some() {
-        let inv = app.create_invitation(&who, p.id).await.map_err(app_err)?;
+        let may = app.may_invite(&who, p.id).await.map_err(app_err)?;
+        let inv = app.create_invitation(may).await.map_err(app_err)?;
         print_link(&inv, link_base);
     }
     Ok(())
@@ -74,10 +77,11 @@ fn print_link(inv: &latchkey_app::invitations::NewInvitation, link_base: &str) {
 /// An unknown person, one who already has a password or no e-mail address, or storage failure.
 pub async fn invite(app: &App, acting: Option<&str>, person: i64, link_base: &str) -> Result<()> {
     let who = acting_as(app, acting).await?;
-    let inv = app
-        .create_invitation(&who, PersonId(person))
+    let may = app
+        .may_invite(&who, PersonId(person))
         .await
         .map_err(app_err)?;
+    let inv = app.create_invitation(may).await.map_err(app_err)?;
     print_link(&inv, link_base);
     Ok(())
 }
@@ -88,9 +92,11 @@ pub async fn invite(app: &App, acting: Option<&str>, person: i64, link_base: &st
 /// An unknown person, no unused link, or storage failure.
 pub async fn uninvite(app: &App, acting: Option<&str>, person: i64) -> Result<()> {
     let who = acting_as(app, acting).await?;
-    app.revoke_invitation(&who, PersonId(person))
+    let may = app
+        .may_invite(&who, PersonId(person))
         .await
         .map_err(app_err)?;
+    app.revoke_invitation(may).await.map_err(app_err)?;
     println!("the invitation link of person {person} no longer works");
     Ok(())
 }
@@ -116,25 +122,27 @@ pub async fn add_credential(
     a: NewCredentialArgs<'_>,
 ) -> Result<()> {
     let who = acting_as(app, acting).await?;
-    let created = app
-        .create_credential(
-            &who,
-            PropertyId(a.property),
-            CredentialInput {
-                person_id: PersonId(a.person),
-                kind: a.kind,
-                label: None,
-                unit_id: a.unit.map(UnitId),
-                doors: None,
-                schedule: Schedule::Always,
-                max_uses: None,
-                duress: false,
-                pin: a.pin.map(str::to_owned),
-                card_uid: a.card_uid.map(str::to_owned),
-            },
+    let created = {
+        let input = CredentialInput {
+            person_id: PersonId(a.person),
+            kind: a.kind,
+            label: None,
+            unit_id: a.unit.map(UnitId),
+            doors: None,
+            schedule: Schedule::Always,
+            max_uses: None,
+            duress: false,
+            pin: a.pin.map(str::to_owned),
+            card_uid: a.card_uid.map(str::to_owned),
+        };
+        app.create_credential(
+            who.credential_issuer(PropertyId(a.property), input.unit_id)
+                .map_err(app_err)?,
+            input,
         )
-        .await
-        .map_err(app_err)?;
+    }
+    .await
+    .map_err(app_err)?;
     let c = &created.credential;
     let doors: Vec<String> = c.doors.iter().map(ToString::to_string).collect();
     println!(

@@ -81,9 +81,8 @@ pub async fn spare_key(app: &App, command: &SpareKeyCommand) -> Result<()> {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let key = app
                 .grant_spare_key(
-                    &who,
-                    PropertyId(*property),
-                    UnitId(*unit),
+                    who.unit_admin(PropertyId(*property), UnitId(*unit))
+                        .map_err(app_err)?,
                     PersonId(*holder),
                     schedule(reachable.as_deref(), "reachable")?,
                 )
@@ -113,9 +112,13 @@ pub async fn spare_key(app: &App, command: &SpareKeyCommand) -> Result<()> {
         }
         SpareKeyCommand::Revoke { id, acting } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
-            app.revoke_spare_key(&who, SpareKeyId(*id))
-                .await
-                .map_err(app_err)?;
+            app.revoke_spare_key(
+                app.may_revoke_spare_key(&who, SpareKeyId(*id))
+                    .await
+                    .map_err(app_err)?,
+            )
+            .await
+            .map_err(app_err)?;
             println!("spare key {id} revoked");
         }
     }
@@ -134,8 +137,7 @@ pub async fn on_call(app: &App, command: &OnCallCommand) -> Result<()> {
         } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             app.set_on_call(
-                &who,
-                PropertyId(*property),
+                who.staff(PropertyId(*property)).map_err(app_err)?,
                 PersonId(*person),
                 schedule(Some(text), "schedule")?,
             )
@@ -177,8 +179,7 @@ pub async fn locksmith(app: &App, command: &LocksmithCommand) -> Result<()> {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let l = app
                 .add_locksmith(
-                    &who,
-                    PropertyId(*property),
+                    who.staff(PropertyId(*property)).map_err(app_err)?,
                     LocksmithInput {
                         company: company.clone(),
                         licence: licence.clone(),
@@ -220,7 +221,12 @@ pub async fn locksmith(app: &App, command: &LocksmithCommand) -> Result<()> {
         LocksmithCommand::Verify { id, status, acting } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let l = app
-                .set_locksmith_status(&who, LocksmithId(*id), status)
+                .set_locksmith_status(
+                    app.may_set_locksmith_status(&who, LocksmithId(*id), status)
+                        .await
+                        .map_err(app_err)?,
+                    status,
+                )
                 .await
                 .map_err(app_err)?;
             println!("locksmith {} ({}) is now {}", l.id, l.company, l.status);
@@ -292,9 +298,13 @@ pub async fn lockout(app: &App, command: &LockoutCommand) -> Result<()> {
         }
         LockoutCommand::Cancel { id, acting } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
-            app.cancel_lockout(&who, LockoutCaseId(*id))
-                .await
-                .map_err(app_err)?;
+            app.cancel_lockout(
+                app.may_cancel_lockout(&who, LockoutCaseId(*id))
+                    .await
+                    .map_err(app_err)?,
+            )
+            .await
+            .map_err(app_err)?;
             println!("lockout case {id} cancelled; the household has been told");
         }
         other => super::resolution::lockout_step(app, other).await?,

@@ -28,7 +28,12 @@ pub async fn lockout_step(app: &App, command: &LockoutCommand) -> Result<()> {
         } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let view = app
-                .record_id_check(&who, LockoutCaseId(*id), document)
+                .record_id_check(
+                    app.may_record_id_check(&who, LockoutCaseId(*id), document)
+                        .await
+                        .map_err(app_err)?,
+                    document,
+                )
                 .await
                 .map_err(app_err)?;
             println!("ID check recorded; the case is {}", view.state);
@@ -194,7 +199,14 @@ pub async fn incident(app: &App, command: &IncidentCommand) -> Result<()> {
         }
         IncidentCommand::Close { id, note, acting } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
-            app.close_incident(&who, *id, note).await.map_err(app_err)?;
+            app.close_incident(
+                app.may_close_incident(&who, *id, note)
+                    .await
+                    .map_err(app_err)?,
+                note,
+            )
+            .await
+            .map_err(app_err)?;
             println!("incident {id} closed");
         }
     }

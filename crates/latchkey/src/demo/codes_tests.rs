@@ -100,9 +100,25 @@ async fn in_the_demo_building_no_unit_learns_another_units_codes() {
                         pin: Some(pin.to_owned()),
                         card_uid: None,
                     };
-                    let theirs = app.create_credential(&who, property, attempt(code)).await;
+                    let theirs = async {
+                        let input = attempt(code);
+                        app.create_credential(
+                            who.credential_issuer(property, input.unit_id)?,
+                            input,
+                        )
+                        .await
+                    }
+                    .await;
                     let fresh = candidates.next().unwrap();
-                    let nobodys = app.create_credential(&who, property, attempt(&fresh)).await;
+                    let nobodys = async {
+                        let input = attempt(&fresh);
+                        app.create_credential(
+                            who.credential_issuer(property, input.unit_id)?,
+                            input,
+                        )
+                        .await
+                    }
+                    .await;
                     assert!(
                         !matches!(theirs, Err(AppError::Conflict(_))),
                         "unit {unit} learnt that a code is in use: {}",

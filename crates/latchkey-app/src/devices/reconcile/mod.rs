@@ -112,8 +112,8 @@ fn backoff(confirm_after: Duration, attempts: i64) -> SignedDuration {
 
 /// The lease as this replica holds it: the generation it took, and until when (by this
 /// process's own monotonic clock) it may send. Every batch of slot writes checks the
-/// generation in the transaction that records the attempts ([`Fence::check`]), and every
-/// command checks the deadline just before it leaves ([`Fence::live`]).
+/// generation in the transaction that records the attempts ([`Fence::holds`]), and every
+/// command checks the deadline just before it leaves ([`Fence::may_send`]).
 pub(crate) struct Fence {
     holder: String,
     epoch: i64,
@@ -124,17 +124,20 @@ impl Fence {
     /// Whether this replica may still send: its last renewal is recent enough that no other
     /// replica can have taken the lease, with a third of the lease to spare for clock skew
     /// between replicas and a renewal that is slow to come back.
-    pub(crate) fn live(&self) -> bool {
+    pub(crate) fn may_send(&self) -> bool {
         Instant::now() < self.sendable_until
     }
 
     /// Whether the lease is still this replica's, in the generation it took, at `now`.
-    pub(crate) async fn check(
+    pub(crate) async fn holds(
         &self,
         conn: &mut latchkey_store::Conn,
         now: jiff::Timestamp,
     ) -> Result<bool> {
-        Ok(self.live() && repo::holds_lease(conn, LEASE, &self.holder, self.epoch, now).await?)
+        Ok(
+            self.may_send()
+                && repo::holds_lease(conn, LEASE, &self.holder, self.epoch, now).await?,
+        )
     }
 }
 
@@ -149,7 +152,7 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
     let mut timers = Timers::default();
     let mut last_rebuild: Option<Instant> = None;
     loop {
-        let live = fence.as_ref().is_some_and(Fence::live);
+        let live = fence.as_ref().is_some_and(Fence::may_send);
         let wake = if live { timers.next() } else { None };
         let nap = wake.map_or(Duration::ZERO, |t| {
             Duration::try_from(t.duration_since(app.now()))
@@ -158,7 +161,7 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
         });
         tokio::select! {
             () = tokio::time::sleep(nap), if wake.is_some() => {
-                if let Some(f) = fence.as_ref().filter(|f| f.live())
+                if let Some(f) = fence.as_ref().filter(|f| f.may_send())
                     && let Err(e) = fire(&app, &opts, f, &mut timers).await {
                         tracing::warn!(error = %e, "applying a schedule edge failed; the next sweep retries");
                     }
@@ -174,7 +177,7 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
                 }
                 // Without the lease the input is dropped: the holder hears of the change
                 // through the change feed, and a new holder sweeps every door first.
-                if let Some(f) = fence.as_ref().filter(|f| f.live()) {
+                if let Some(f) = fence.as_ref().filter(|f| f.may_send()) {
                     let changed = timers.note(&batch);
                     if let Err(e) = handle(&app, &opts, f, batch).await {
                         tracing::warn!(error = %e, "reconciling failed; the next sweep retries");
@@ -205,7 +208,7 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
                         _ => {}
                     }
                 }
-                let Some(f) = fence.as_ref().filter(|f| f.live()) else {
+                let Some(f) = fence.as_ref().filter(|f| f.may_send()) else {
                     continue;
                 };
                 if last_sweep.is_none_or(|t| t.elapsed() >= opts.sweep_every) {

@@ -71,7 +71,7 @@ pub(super) async fn apply(
         let out = prepare(app, opts, view, chunk, now, queued).await;
         queued += out.len();
         let mut tx = app.store().write().await?;
-        if !fence.check(tx.conn(), now).await? {
+        if !fence.holds(tx.conn(), now).await? {
             return Err(lost());
         }
         repo::save_slots(tx.conn(), chunk).await?;
@@ -197,7 +197,7 @@ async fn dispatch(app: &App, fence: &Fence, slots: &mut [Slot], out: Vec<Outgoin
     };
     let mut unsent = Vec::new();
     for o in out {
-        if !fence.live() {
+        if !fence.may_send() {
             return Err(lost());
         }
         if let Err(why) = link.send(&o.lock, &o.command) {
@@ -308,7 +308,7 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence)
             .collect();
         let tx = {
             let mut tx = app.store().write().await?;
-            if !fence.check(tx.conn(), now).await? {
+            if !fence.holds(tx.conn(), now).await? {
                 return Err(lost());
             }
             repo::save_slots(tx.conn(), &retry).await?;
