@@ -288,6 +288,9 @@ impl App {
         let (session_token, digest) = secrets::new_token("lks")?;
         let session =
             grants::create_session(tx.conn(), &digest, person.id, now, expires, source).await?;
+        // The single-use link and the password just chosen are a fresh proof: the welcome
+        // page may add a passkey at once.
+        repo::set_session_proven(tx.conn(), session.id, now).await?;
         let events = vec![
             NewEvent::new("person.invitation_used", format!("person:{}", person.id))
                 .actor(Some(person.id))

@@ -214,12 +214,42 @@ impl App {
             .collect()
     }
 
-    /// Starts registering a passkey for the signed-in person.
+    /// Starts registering a passkey for the signed-in person. A passkey is a way in, so adding
+    /// one needs the same fresh proof as an unlock — given within `unlock_proof_window` (an
+    /// invitation link just used counts) — or the person's `password` now; otherwise a stolen
+    /// session could add its own key and keep it.
     ///
     /// # Errors
-    /// `Conflict` outside a browser session; `Unavailable` when passkeys are not configured.
-    pub async fn start_passkey_registration(&self, who: &Principal) -> Result<Started> {
+    /// `Conflict` outside a browser session; `Unauthenticated` without a fresh proof or with a
+    /// wrong password (counted like a wrong unlock proof); `Unavailable` when passkeys are not
+    /// configured.
+    pub async fn start_passkey_registration(
+        &self,
+        who: &Principal,
+        password: Option<&str>,
+    ) -> Result<Started> {
         let session = session_of(who)?;
+        if !self.proven_recently(session).await? {
+            let Some(pw) = password.filter(|p| !p.is_empty()) else {
+                return Err(AppError::Unauthenticated(
+                    "confirm it is you first: type your password to add a passkey".into(),
+                ));
+            };
+            let cfg = self.config();
+            let key = format!("proof:person:{}", who.id());
+            self.limits()
+                .hit(&key, cfg.login_attempts, cfg.login_window)
+                .await?;
+            if let Err(e) = self.verify_password_of(who, pw).await {
+                let tx = self.store().write().await?;
+                let ev = NewEvent::new("auth.proof_failed", format!("person:{}", who.id()))
+                    .actor(Some(who.id()))
+                    .data(json!({ "session": session, "for": "passkey_registration" }));
+                self.commit_with(tx, vec![ev]).await?;
+                return Err(e);
+            }
+            self.limits().forgive(&key).await?;
+        }
         let person = who.person();
         let handle = self.user_handle(person.id).await?;
         let existing = self
@@ -446,6 +476,18 @@ impl App {
         Ok((stored.person_id, stored.id, state_json(&passkey)?))
     }
 
+    /// Whether the caller gave a proof within the window (always for API tokens and the
+    /// terminal, which are exempt): the Security page asks for the password only when not.
+    ///
+    /// # Errors
+    /// `Store` on a failed read.
+    pub async fn proof_is_fresh(&self, who: &Principal) -> Result<bool> {
+        match who.via() {
+            Via::Session(session) => self.proven_recently(session).await,
+            _ => Ok(true),
+        }
+    }
+
     /// Whether the caller's session gave a proof within the window.
     async fn proven_recently(&self, session: i64) -> Result<bool> {
         let mut conn = self.store().read().await?;
@@ -594,12 +636,20 @@ impl App {
     }
 
     async fn verify_unlock_password(&self, who: &Principal, password: &str) -> Result<()> {
-        let mut conn = self.store().read().await?;
-        if !repo::list_passkeys(&mut conn, who.id()).await?.is_empty() {
-            return Err(AppError::Unauthenticated(
-                "you have a passkey: confirm with it, not with your password".into(),
-            ));
+        {
+            let mut conn = self.store().read().await?;
+            if !repo::list_passkeys(&mut conn, who.id()).await?.is_empty() {
+                return Err(AppError::Unauthenticated(
+                    "you have a passkey: confirm with it, not with your password".into(),
+                ));
+            }
         }
+        self.verify_password_of(who, password).await
+    }
+
+    /// Whether `password` is the caller's.
+    async fn verify_password_of(&self, who: &Principal, password: &str) -> Result<()> {
+        let mut conn = self.store().read().await?;
         let hash = match who.person().email.as_deref() {
             Some(email) => people::find_by_email(&mut conn, email)
                 .await?

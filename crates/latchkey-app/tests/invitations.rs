@@ -356,3 +356,66 @@ async fn a_session_gives_a_fresh_proof_before_an_unlock_and_it_lasts_the_window(
     })
     .await;
 }
+
+#[tokio::test]
+async fn adding_a_passkey_needs_a_fresh_proof_or_the_password() {
+    latchkey_testkit::each_backend("passkey_proof", |db| async move {
+        let w = World::build(&db).await;
+        // A session that only signed in (a stolen cookie, say) has given no proof.
+        let signed = w
+            .app
+            .login(RESIDENT_EMAIL, RESIDENT_PASSWORD, "192.0.2.60")
+            .await
+            .expect("sign in");
+        let rosa = w
+            .app
+            .authenticate(GrantKind::Session, &signed.token)
+            .await
+            .expect("session");
+        assert!(!w.app.proof_is_fresh(&rosa).await.expect("fresh"));
+        let events = w.all_events_text().await;
+        for password in [None, Some(""), Some("not her password")] {
+            match w.app.start_passkey_registration(&rosa, password).await {
+                Err(AppError::Unauthenticated(_)) => {}
+                Err(e) => panic!("expected Unauthenticated for {password:?}, got {e}"),
+                Ok(_) => panic!("a passkey ceremony started without a proof ({password:?})"),
+            }
+        }
+        let after = w.all_events_text().await;
+        assert!(
+            after.len() > events.len() && after.contains("passkey_registration"),
+            "the wrong password is audited"
+        );
+        assert!(!after.contains("not her password"));
+        // Her password now starts the ceremony (the options a browser needs).
+        let started = w
+            .app
+            .start_passkey_registration(&rosa, Some(RESIDENT_PASSWORD))
+            .await
+            .expect("her password is a fresh proof");
+        assert!(
+            started.options.pointer("/publicKey/challenge").is_some(),
+            "{}",
+            started.options
+        );
+        // A link just used is a fresh proof: the welcome page adds a passkey without asking.
+        let nina = newcomer(&w).await;
+        let inv = invite(&w, &w.admin, nina).await.expect("invite");
+        let welcomed = w
+            .app
+            .accept_invitation(&inv.token, NEW_PASSWORD, "192.0.2.61")
+            .await
+            .expect("link");
+        let nina = w
+            .app
+            .authenticate(GrantKind::Session, &welcomed.token)
+            .await
+            .expect("session");
+        assert!(w.app.proof_is_fresh(&nina).await.expect("fresh"));
+        w.app
+            .start_passkey_registration(&nina, None)
+            .await
+            .expect("no password asked right after the link");
+    })
+    .await;
+}

@@ -234,12 +234,20 @@ function credentialJson(c) {
 
 // Asks the server for a ceremony with the form's token.
 function ceremony(url, form) {
+  var body = new URLSearchParams({ csrf: form.elements.csrf.value });
+  // Adding a passkey without a fresh proof sends the password typed beside it.
+  if (form.matches("[data-passkey-register]") && form.elements.password) {
+    body.set("password", form.elements.password.value);
+  }
   return fetch(url, {
     method: "POST",
     credentials: "same-origin",
     headers: { Accept: "application/json" },
-    body: new URLSearchParams({ csrf: form.elements.csrf.value })
+    body: body
   }).then(function (res) {
+    if (res.status === 401) {
+      throw new Error("the password is wrong or missing: nothing was added or done");
+    }
     if (!res.ok) {
       throw new Error("the server refused (" + res.status + "); reload the page and try again");
     }

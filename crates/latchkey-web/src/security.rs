@@ -36,6 +36,8 @@ struct SecurityPage {
     layout: Layout,
     csrf: String,
     passkeys: Vec<PasskeyRow>,
+    /// A proof was given within the window: adding a passkey needs no password.
+    fresh: bool,
     welcome: bool,
     notice: Option<String>,
     error: Option<String>,
@@ -75,6 +77,7 @@ async fn render(
             layout: Layout::signed("Security", Some(Tab::Security), who),
             csrf: who.csrf.clone(),
             passkeys,
+            fresh: state.app.proof_is_fresh(&who.principal).await?,
             welcome,
             notice,
             error,
@@ -114,6 +117,15 @@ pub(crate) struct TokenForm {
     csrf: String,
 }
 
+/// The options request of "Add a passkey": the password when no fresh proof was given.
+#[derive(Deserialize)]
+pub(crate) struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
 fn started(s: &Started) -> Response {
     Json(json!({ "ceremony": s.ceremony, "options": s.options })).into_response()
 }
@@ -123,11 +135,14 @@ pub(crate) async fn register_options(
     State(state): State<WebState>,
     who: Signed,
     headers: HeaderMap,
-    Form(form): Form<TokenForm>,
+    Form(form): Form<RegisterForm>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
     Ok(started(
-        &state.app.start_passkey_registration(&who.principal).await?,
+        &state
+            .app
+            .start_passkey_registration(&who.principal, Some(&form.password))
+            .await?,
     ))
 }
 
