@@ -23,8 +23,10 @@ const NOT_EVENTS: &[&str] = &[
     "lock.",
     // A prefix the live stream strips to read a command's status, not a kind.
     "lock.command_",
-    // A notification to staff (docs/LOCKOUT.md), never written to the audit log.
+    // Notifications (docs/LOCKOUT.md, docs/DEVICES.md), never written to the audit log: the
+    // audit event of an unexpected opening is a `lock.alarm`.
     "door.repair_needed",
+    "lock.unexpected_opening",
 ];
 
 fn root() -> PathBuf {
