@@ -106,8 +106,7 @@ impl App {
     ///
     /// # Errors
     /// `NotFound` when the person no longer exists; `Conflict` when they already have a
-    /// password (they sign in, or reset it with an admin); `Invalid` when they have no e-mail
-    /// address to sign in with.
+    /// password (they sign in, or reset it with an admin) or no e-mail address to sign in with.
     pub async fn create_invitation(&self, may: Inviter<'_>) -> Result<NewInvitation> {
         let person = may.person();
         let who = may.principal();
@@ -127,10 +126,10 @@ impl App {
                     .into(),
             ));
         }
+        // The request is well formed; the person's record cannot serve it yet.
         if p.email.is_none() {
-            return Err(AppError::invalid(
-                "email",
-                "the person needs an e-mail address to sign in with; add one first",
+            return Err(AppError::Conflict(
+                "the person needs an e-mail address to sign in with; add one first".into(),
             ));
         }
         let replaced = repo::revoke_invitations(tx.conn(), person, now).await?;

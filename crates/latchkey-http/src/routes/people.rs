@@ -63,9 +63,9 @@ pub async fn create(
 /// a membership, or an admin). The link sets the person's first password and signs them in; it
 /// is single use, expires (72 hours by default), and replaces any earlier link, which stops
 /// working. It is returned only here: latchkey keeps a digest of it. 404 for a person the caller
-/// may not invite; 409 when the person already has a password; 422 when they have no e-mail.
+/// may not invite; 409 when the person already has a password or has no e-mail address yet.
 #[utoipa::path(post, path = "/api/v1/people/{id}/invitation", tag = "people", params(("id" = i64, Path)),
-    responses((status = 201, body = InvitationDto), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = InvitationDto), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn invite(
     State(s): State<AppState>,
     Auth(who): Auth,
