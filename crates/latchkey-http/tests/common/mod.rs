@@ -177,68 +177,74 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         password: None,
         membership: membership(role, unit),
     };
-    let (outsider, _) = {
-        let input = person(
+    // Staff add each person in two steps: the check (a capability), then the use case.
+    let add = |property, input: PersonInput| {
+        let app = &app;
+        let root = &root;
+        async move {
+            app.create_person(
+                app.may_create_person(root, property, &input).unwrap(),
+                input,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let (outsider, _) = add(
+        b,
+        person(
             "Otto Outside",
             "otto@example.org",
             Role::Resident,
             Some(ub.id.0),
-        );
-        app.create_person(app.may_create_person(&root, b, &input).unwrap(), input)
-    }
-    .await
-    .unwrap();
-    let (resident, _) = {
-        let input = person(
+        ),
+    )
+    .await;
+    let (resident, _) = add(
+        a,
+        person(
             "Rita Resident",
             "rita@example.org",
             Role::Resident,
             Some(u1.id.0),
-        );
-        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
-    }
-    .await
-    .unwrap();
-    let (household, hm) = {
-        let input = person(
+        ),
+    )
+    .await;
+    let (household, hm) = add(
+        a,
+        person(
             "Hugo House",
             "hugo@example.org",
             Role::Household,
             Some(u1.id.0),
-        );
-        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
-    }
-    .await
-    .unwrap();
-    let (guest, _) = {
-        let input = person("Gina Guest", "gina@example.org", Role::Guest, Some(u1.id.0));
-        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
-    }
-    .await
-    .unwrap();
-    let (manager, _) = {
-        let input = person("Mona Manager", "mona@example.org", Role::Manager, None);
-        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
-    }
-    .await
-    .unwrap();
-    let (installer, _) = {
-        let input = person("Ivan Installer", "ivan@example.org", Role::Installer, None);
-        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
-    }
-    .await
-    .unwrap();
-    let (_r2, _) = {
-        let input = person(
+        ),
+    )
+    .await;
+    let (guest, _) = add(
+        a,
+        person("Gina Guest", "gina@example.org", Role::Guest, Some(u1.id.0)),
+    )
+    .await;
+    let (manager, _) = add(
+        a,
+        person("Mona Manager", "mona@example.org", Role::Manager, None),
+    )
+    .await;
+    let (installer, _) = add(
+        a,
+        person("Ivan Installer", "ivan@example.org", Role::Installer, None),
+    )
+    .await;
+    let (_r2, _) = add(
+        a,
+        person(
             "Rolf Second",
             "rolf@example.org",
             Role::Resident,
             Some(u2.id.0),
-        );
-        app.create_person(app.may_create_person(&root, a, &input).unwrap(), input)
-    }
-    .await
-    .unwrap();
+        ),
+    )
+    .await;
     let cred = {
         let input = CredentialInput {
             person_id: household.id,
