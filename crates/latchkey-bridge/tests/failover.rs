@@ -1,7 +1,9 @@
-//! Failover: two replicas on one database and one Mosquitto, 100 virtual locks. The lease holder
-//! dies without releasing anything in the middle of a burst of PIN writes; the other takes the
-//! lease over, sends what was left, and every lock converges — and no lock ever hears from both
-//! replicas at once. Prints how long the takeover and the convergence took.
+//! Two replicas on one database and one Mosquitto, 100 virtual locks. First a PIN is created
+//! and then revoked through the replica without the lease, and reaches and leaves every lock
+//! (the change feed hands it to the lease holder); then the lease holder dies without releasing
+//! anything in the middle of a burst of PIN writes; the other takes the lease over, sends what
+//! was left, and every lock converges — and no lock ever hears from both replicas at once.
+//! Prints how long the PIN took to reach and leave the locks, the takeover and the convergence.
 //!
 //! Each replica runs on its own Tokio runtime, so that killing one drops all of its tasks and
 //! connections at once, as `kill -9` would.
@@ -11,11 +13,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::connected;
+use latchkey_app::authz::Principal;
 use latchkey_app::credentials::CredentialInput;
 use latchkey_app::devices::{DeviceLink, reconcile};
 use latchkey_app::directory::{DoorInput, PropertyInput};
@@ -23,9 +26,10 @@ use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_app::secrets::Keys;
 use latchkey_app::{App, AppConfig, SystemClock};
 use latchkey_bridge::{BridgeStats, IngestOptions, MqttLink, run_ingest};
-use latchkey_core::CredentialId;
+use latchkey_core::model::CredentialStatus;
 use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Role};
 use latchkey_core::schedule::Schedule;
+use latchkey_core::{CredentialId, DoorId, PropertyId};
 use latchkey_mqtt::{MqttUrl, QoS, Session, SessionOptions};
 use latchkey_sim::FleetConfig;
 use latchkey_z2m::{Command, Topics};
@@ -33,6 +37,75 @@ use tokio::runtime::Runtime;
 
 const LOCKS: usize = 100;
 const PINS: usize = 5;
+
+/// A manager named `name` with a PIN on every door, made through `app`.
+async fn manager_pin(
+    app: &App,
+    root: &Principal,
+    prop: PropertyId,
+    doors: &[DoorId],
+    name: &str,
+) -> CredentialId {
+    let input = PersonInput {
+        name: name.into(),
+        email: None,
+        phone: None,
+        password: None,
+        membership: MembershipInput {
+            role: Role::Manager,
+            unit_id: None,
+            valid_from: None,
+            valid_until: None,
+        },
+    };
+    let (person, _) = app
+        .create_person(app.may_create_person(root, prop, &input).unwrap(), input)
+        .await
+        .unwrap();
+    let input = CredentialInput {
+        person_id: person.id,
+        kind: CredentialKind::Pin,
+        label: None,
+        unit_id: None,
+        doors: Some(doors.to_vec()),
+        schedule: Schedule::Always,
+        max_uses: None,
+        duress: false,
+        pin: None,
+        card_uid: None,
+    };
+    app.create_credential(root.credential_issuer(prop, None).unwrap(), input)
+        .await
+        .unwrap()
+        .credential
+        .id
+}
+
+/// Waits (up to 30 s, polling every 5 ms) until every lock of `pin` shows `status`.
+async fn until_locks(app: &App, root: &Principal, pin: CredentialId, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let locks = app.credential_locks(root, pin).await.unwrap();
+        if locks.len() == LOCKS && locks.iter().all(|l| l.status == status) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every lock showed {status} within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// How many PINs virtual lock `i` holds.
+fn held(fleet: &latchkey_sim::FleetHandle, i: usize) -> usize {
+    fleet
+        .slots(&format!("lock-{i}"))
+        .unwrap()
+        .iter()
+        .filter(|s| !s.pin.expose_secret().is_empty())
+        .count()
+}
 
 /// Every command each replica sent, with the lock and the instant.
 #[derive(Default)]
@@ -52,15 +125,15 @@ impl Record {
     }
 }
 
-/// The replica's link to the broker, recording what leaves. A PIN command takes `slow` (a busy
-/// broker link), so that the burst is still going when the replica is killed; once `dead`,
-/// nothing leaves any more, as from a killed process.
+/// The replica's link to the broker, recording what leaves. A PIN command takes `slow`
+/// microseconds (a busy broker link), so that the burst is still going when the replica is
+/// killed; once `dead`, nothing leaves any more, as from a killed process.
 struct Recording {
     who: &'static str,
     inner: MqttLink,
     record: Arc<Record>,
     dead: Arc<AtomicBool>,
-    slow: Duration,
+    slow: Arc<AtomicU64>,
 }
 
 impl DeviceLink for Recording {
@@ -69,7 +142,7 @@ impl DeviceLink for Recording {
             return Err("the process is gone".into());
         }
         if matches!(command, Command::SetPin { .. } | Command::ClearPin { .. }) {
-            std::thread::sleep(self.slow);
+            std::thread::sleep(Duration::from_micros(self.slow.load(Ordering::SeqCst)));
         }
         if self.dead.load(Ordering::SeqCst) {
             return Err("the process is gone".into());
@@ -91,21 +164,17 @@ struct Replica {
     rt: Runtime,
     app: App,
     dead: Arc<AtomicBool>,
+    slow: Arc<AtomicU64>,
 }
 
-fn replica(
-    who: &'static str,
-    db: &str,
-    mqtt: MqttUrl,
-    record: Arc<Record>,
-    slow: Duration,
-) -> Replica {
+fn replica(who: &'static str, db: &str, mqtt: MqttUrl, record: Arc<Record>) -> Replica {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let dead = Arc::new(AtomicBool::new(false));
+    let slow = Arc::new(AtomicU64::new(0));
     let app = rt.block_on(async {
         let store = latchkey_store::Store::open(db).await.unwrap();
         let (notifier, rx_rec) = reconcile::channel();
@@ -133,7 +202,7 @@ fn replica(
             ),
             record,
             dead: dead.clone(),
-            slow,
+            slow: slow.clone(),
         }));
         tokio::spawn(run_ingest(
             app.clone(),
@@ -158,11 +227,16 @@ fn replica(
         ));
         app
     });
-    Replica { rt, app, dead }
+    Replica {
+        rt,
+        app,
+        dead,
+        slow,
+    }
 }
 
 #[test]
-fn when_the_lease_holder_dies_mid_burst_the_other_replica_takes_over_and_every_lock_converges() {
+fn a_change_through_either_replica_reaches_every_lock_even_when_the_lease_holder_dies_mid_burst() {
     let Some(mosquitto) = latchkey_testkit::mosquitto::Mosquitto::start() else {
         return;
     };
@@ -192,13 +266,7 @@ fn when_the_lease_holder_dies_mid_burst_the_other_replica_takes_over_and_every_l
     });
 
     // A starts alone, so it holds the lease, and sets the building up.
-    let a = replica(
-        "a",
-        &db.url,
-        url.clone(),
-        record.clone(),
-        Duration::from_millis(3),
-    );
+    let a = replica("a", &db.url, url.clone(), record.clone());
     let (root, doors) = a.rt.block_on(async {
         let app = &a.app;
         let admin = app
@@ -255,54 +323,49 @@ fn when_the_lease_holder_dies_mid_burst_the_other_replica_takes_over_and_every_l
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let b = replica("b", &db.url, url, record.clone(), Duration::ZERO);
+    let b = replica("b", &db.url, url, record.clone());
     let root_b = b.rt.block_on(b.app.terminal_principal(root.id())).unwrap();
-    // The burst, through B (which does not hold the lease): five managers' PINs on every
-    // door; B's change feed hands them to A.
+    // Timed: one PIN on every lock, created and then revoked through B, which does not hold
+    // the lease; B's change feed hands each change to A, which sends it.
+    let (set_in, removed_in) = b.rt.block_on(async {
+        let started = Instant::now();
+        let pin = manager_pin(&b.app, &root_b, prop, &doors, "Timed").await;
+        until_locks(&b.app, &root_b, pin, "set").await;
+        let set_in = started.elapsed();
+        let started = Instant::now();
+        b.app
+            .set_credential_status(
+                b.app
+                    .may_set_credential_status(&root_b, pin, CredentialStatus::Revoked)
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        until_locks(&b.app, &root_b, pin, "removed").await;
+        (set_in, started.elapsed())
+    });
+    for i in 0..LOCKS {
+        assert_eq!(
+            held(&fleet, i),
+            0,
+            "lock-{i} no longer holds the revoked PIN"
+        );
+    }
+    println!(
+        "through the replica without the lease: a PIN set on all {LOCKS} locks in {:.2} s, \
+         revoked from all of them in {:.2} s",
+        set_in.as_secs_f64(),
+        removed_in.as_secs_f64()
+    );
+
+    // The burst, through B: five managers' PINs on every door. A's link is slowed so that it
+    // is still sending when it is killed.
+    a.slow.store(3_000, Ordering::SeqCst);
     let creds: Vec<CredentialId> = b.rt.block_on(async {
         let mut creds = Vec::new();
         for i in 0..PINS {
-            let input = PersonInput {
-                name: format!("Manager {i}"),
-                email: None,
-                phone: None,
-                password: None,
-                membership: MembershipInput {
-                    role: Role::Manager,
-                    unit_id: None,
-                    valid_from: None,
-                    valid_until: None,
-                },
-            };
-            let (person, _) = b
-                .app
-                .create_person(
-                    b.app.may_create_person(&root_b, prop, &input).unwrap(),
-                    input,
-                )
-                .await
-                .unwrap();
-            let input = CredentialInput {
-                person_id: person.id,
-                kind: CredentialKind::Pin,
-                label: None,
-                unit_id: None,
-                doors: Some(doors.clone()),
-                schedule: Schedule::Always,
-                max_uses: None,
-                duress: false,
-                pin: None,
-                card_uid: None,
-            };
-            let c = b
-                .app
-                .create_credential(
-                    root_b.credential_issuer(prop, input.unit_id).unwrap(),
-                    input,
-                )
-                .await
-                .unwrap();
-            creds.push(c.credential.id);
+            creds.push(manager_pin(&b.app, &root_b, prop, &doors, &format!("Manager {i}")).await);
         }
         creds
     });
@@ -344,13 +407,7 @@ fn when_the_lease_holder_dies_mid_burst_the_other_replica_takes_over_and_every_l
         std::thread::sleep(Duration::from_millis(50));
     };
     for i in 0..LOCKS {
-        let held = fleet
-            .slots(&format!("lock-{i}"))
-            .unwrap()
-            .iter()
-            .filter(|s| !s.pin.expose_secret().is_empty())
-            .count();
-        assert_eq!(held, PINS, "lock-{i} holds every PIN");
+        assert_eq!(held(&fleet, i), PINS, "lock-{i} holds every PIN");
     }
 
     // No lock heard from both at once: everything A sent precedes everything B sent.
@@ -367,13 +424,6 @@ fn when_the_lease_holder_dies_mid_burst_the_other_replica_takes_over_and_every_l
         }
     }
     let first_b = b_sent.iter().map(|(_, t)| *t).min().unwrap();
-    let mut hist = std::collections::BTreeMap::new();
-    for (_, t) in &b_sent {
-        *hist
-            .entry(t.duration_since(killed).as_millis() / 250)
-            .or_insert(0) += 1;
-    }
-    eprintln!("DEBUG {hist:?}");
     let takeover = first_b.duration_since(killed);
     println!(
         "failover: B's first command {:.2} s after the kill; every lock converged {:.2} s after it \
