@@ -20,6 +20,7 @@
 //! Someone with no standing at a property is told its resources are "not found" (they may not
 //! learn that they exist); someone who can see a resource but not change it is "not allowed".
 
+mod account;
 mod credentials;
 mod doors;
 mod entry;
@@ -30,10 +31,14 @@ mod property;
 mod records;
 mod recovery;
 
+pub use account::{GrantRevoker, OwnAccount, OwnSession, PasskeyOwner, PasswordSetter};
 pub use credentials::{CredentialChange, CredentialEdit, CredentialIssuer, PinReveal};
-pub use doors::DoorChanger;
+pub use doors::{AccessChecker, CommandBasis, DoorChanger, DoorCommand};
 pub(crate) use lockout::NOT_PROVEN;
-pub use lockout::{CaseOpener, CaseParty, CaseStaff, Guardian, SpareKeyHolder};
+pub use lockout::{
+    CaseOpener, CaseParty, CaseStaff, CaseStarter, ChangeCanceller, Guardian, JobCompleter,
+    SpareKeyHolder,
+};
 pub use people::{Inviter, MembershipAdder, MembershipEnder, PersonEditor, RoleGranter};
 pub use principal::{Principal, Via};
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};

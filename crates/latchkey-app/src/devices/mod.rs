@@ -28,6 +28,7 @@ pub(crate) use ingest::LOW_BATTERY;
 pub use ingest::{IngestItem, IngestStats};
 pub use pairing::DeviceView;
 pub(crate) use remote::ToLock;
+pub(crate) use remote::CommandFacts;
 pub use remote::{RemoteAction, RemoteOutcome};
 pub use status::{LockStatus, Removal};
 
