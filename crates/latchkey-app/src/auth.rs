@@ -261,7 +261,11 @@ impl App {
     ///
     /// # Errors
     /// `Invalid` for a bad name.
-    pub async fn create_api_token(&self, own: OwnAccount<'_>, name: &str) -> Result<(String, Grant)> {
+    pub async fn create_api_token(
+        &self,
+        own: OwnAccount<'_>,
+        name: &str,
+    ) -> Result<(String, Grant)> {
         let who = own.principal();
         let name = name.trim();
         if !latchkey_core::text::has_visible_char(name) {

@@ -189,7 +189,10 @@ fn remote_basis(
         };
     }
     let mut first_denial = None;
-    for (c, decision) in keys.iter().filter(|(c, _)| c.kind == CredentialKind::PhoneKey) {
+    for (c, decision) in keys
+        .iter()
+        .filter(|(c, _)| c.kind == CredentialKind::PhoneKey)
+    {
         if action == RemoteAction::Lock
             && c.status != CredentialStatus::Revoked
             && c.doors.contains(&door.id)

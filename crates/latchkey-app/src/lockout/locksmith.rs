@@ -475,14 +475,7 @@ impl App {
             "payer": charge.payer, "marked_for_service": service.is_some(),
         });
         let ev = self
-            .announce(
-                &mut tx,
-                case,
-                Some(who.id()),
-                "locksmith_done",
-                detail,
-                now,
-            )
+            .announce(&mut tx, case, Some(who.id()), "locksmith_done", detail, now)
             .await?;
         let mut events = vec![ev];
         if let Some(i) = &service {
