@@ -2,11 +2,15 @@
 //! to get one is from a [`Principal`] through the checks in this module, so code that skipped a
 //! check has nothing to call.
 //!
-//! Two shapes (docs/ARCHITECTURE.md, "Authorization"):
+//! Three shapes (docs/ARCHITECTURE.md, "Authorization"):
 //!
 //! - **At a property or unit**: a method on [`Principal`] mints [`Member`], [`Staff`],
 //!   [`Installer`], [`UnitAdmin`], [`Admin`], [`PropertyChanger`], [`RoleGranter`],
-//!   [`CredentialIssuer`] from what the principal already carries (its memberships).
+//!   [`CredentialIssuer`], [`CaseStarter`] from what the principal already carries (its
+//!   memberships).
+//! - **Of one's own account**: [`OwnAccount`] and [`OwnSession`] carry the caller, and the use
+//!   case acts on the caller only; a session, token or passkey chosen by id is loaded and must
+//!   be the caller's ([`GrantRevoker`], [`PasskeyOwner`]).
 //! - **On one record, by id**: the app loads the record (a credential, a membership, a door, an
 //!   entry notice, a spare key, a lockout case, a lock command), then a method here takes the
 //!   principal and that record and mints a capability that carries it ([`CredentialChange`],
