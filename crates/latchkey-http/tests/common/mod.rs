@@ -323,10 +323,14 @@ pub async fn fixture(db: &TestDb) -> Fixture {
     // A command on record (it fails: there is no bridge).
     let failed = app
         .remote_command(
-            &root,
-            d1.id,
-            latchkey_app::devices::RemoteAction::Lock,
-            Some("fixture emergency"),
+            app.may_remote_command(
+                &root,
+                d1.id,
+                latchkey_app::devices::RemoteAction::Lock,
+                Some("fixture emergency"),
+            )
+            .await
+            .unwrap(),
             std::time::Duration::from_secs(1),
         )
         .await;
