@@ -103,8 +103,9 @@ impl App {
             notice: None,
             proof_fresh: true,
         };
-        // Staff on a shared door and emergencies are decided without the caller's keys.
-        if emergency.is_none() && !(staff && !is_unit_door(&door)) {
+        // Emergencies, and staff on a shared door, are decided without the caller's keys.
+        let shared_by_staff = staff && !is_unit_door(&door);
+        if emergency.is_none() && !shared_by_staff {
             facts.keys = self.remote_keys(who, &door, now).await?;
             if staff && action == RemoteAction::Unlock {
                 facts.notice = Some(self.notice_basis(&door, now).await?);
