@@ -217,11 +217,7 @@ impl App {
         how: &str,
     ) -> Result<CaseParty<'a>> {
         check_how(how)?;
-        let mut conn = self.store().read().await?;
-        let case = cases::get_case(&mut conn, case_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("lockout case"))?;
-        who.case_party(case)
+        self.load_case_party(who, case_id).await
     }
 
     /// A forced entry recorded in the lockout case the capability carries (the physical last

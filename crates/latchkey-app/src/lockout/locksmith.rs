@@ -154,11 +154,7 @@ impl App {
         input: &BookLocksmith,
     ) -> Result<CaseParty<'a>> {
         booking_window(input)?;
-        let mut conn = self.store().read().await?;
-        let case = repo::get_case(&mut conn, id)
-            .await?
-            .ok_or_else(|| AppError::not_found("lockout case"))?;
-        who.case_party(case)
+        self.load_case_party(who, id).await
     }
 
     /// Books a verified locksmith who works at this hour for the case the capability carries.

@@ -439,6 +439,16 @@ impl App {
         who: &'a Principal,
         id: LockoutCaseId,
     ) -> Result<CaseParty<'a>> {
+        self.load_case_party(who, id).await
+    }
+
+    /// Loads case `id` and checks that the caller sees it: what cancelling it, booking a
+    /// locksmith and recording a forced entry need.
+    pub(crate) async fn load_case_party<'a>(
+        &self,
+        who: &'a Principal,
+        id: LockoutCaseId,
+    ) -> Result<CaseParty<'a>> {
         let mut conn = self.store().read().await?;
         let case = repo::get_case(&mut conn, id)
             .await?
