@@ -409,6 +409,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
             Err(AppError::Invalid { .. })
         ));
         let rp = w.principal(w.resident.id).await;
+        let before = w.event_count().await;
         assert!(matches!(
             w.app
                 .complete_locksmith_job_as(
@@ -422,6 +423,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
                 .await,
             Err(AppError::Forbidden(_))
         ));
+        assert_eq!(w.event_count().await, before, "nothing was recorded");
         let ledger = w
             .app
             .ledger(&rp, w.property.id, Some(w.unit.id))
@@ -719,14 +721,16 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
             .collect_new_pin(&token, "198.51.100.31")
             .await
             .expect("at once");
-        // Someone outside the household cannot cancel anything.
+        // Someone outside the household cannot cancel anything, and nothing is written.
         let hana = holder(&w, "Hana Holder").await;
+        let before = w.event_count().await;
         assert!(matches!(
             w.app
                 .cancel_credential_change_as(&hana, fast.change_id)
                 .await,
             Err(AppError::NotFound(_))
         ));
+        assert_eq!(w.event_count().await, before, "nothing was recorded");
     })
     .await;
 }
