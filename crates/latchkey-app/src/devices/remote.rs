@@ -2,10 +2,11 @@
 //! modes and schedules apply); for staff on the building's shared doors by their role; on a
 //! unit's own door only inside an entry notice's window or as an emergency with a reason, both
 //! told to the household in the command's transaction (see `entry.rs`). The rule is
-//! `Principal::door_command` in `authz/doors.rs`; this module reads what it decides on. Answered when the lock
-//! reports the new position (`confirmed`) or a failure such as a jam (`failed`, with the lock's
-//! reason), or at the deadline with "not yet known" (`unconfirmed`). Which report answers which
-//! command is decided in `ingest/lock.rs` (`answer_commands`).
+//! `Principal::door_command` in `authz/doors.rs`; this module reads what it decides on.
+//! Answered when the lock reports the new position (`confirmed`) or a failure such as a jam
+//! (`failed`, with the lock's reason), or at the deadline with "not yet known"
+//! (`unconfirmed`). Which report answers which command is decided in `ingest/lock.rs`
+//! (`answer_commands`).
 
 use std::time::Duration;
 
