@@ -15,7 +15,7 @@ use latchkey_store::{Store, credentials as creds, people, property};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::authz::Principal;
+use crate::authz::{AccessChecker, Principal};
 use crate::directory::{load_property, time_zone};
 use crate::{App, AppError, Result};
 
@@ -160,12 +160,17 @@ fn message(d: &Decision) -> String {
 }
 
 impl App {
-    /// Answers an access query and records the decision in the audit log.
+    /// Loads the door and the credentials of access query `q` as the caller sees them, and
+    /// checks that the caller may ask ([`Principal::access_checker`]).
     ///
     /// # Errors
     /// `Invalid` when neither or both of credential and person are given, or they are of
     /// another property; `NotFound` when the caller may not see them.
-    pub async fn check_access(&self, who: &Principal, q: AccessQuery) -> Result<AccessAnswer> {
+    pub async fn may_check_access<'a>(
+        &self,
+        who: &'a Principal,
+        q: AccessQuery,
+    ) -> Result<AccessChecker<'a>> {
         if q.credential_id.is_some() == q.person_id.is_some() {
             return Err(AppError::invalid(
                 "credential_id",
@@ -190,13 +195,24 @@ impl App {
                 .await?;
             candidates.extend(all);
         }
+        who.access_checker(q, door, candidates)
+    }
+
+    /// Answers the access query the capability carries and records the decision in the audit
+    /// log.
+    ///
+    /// # Errors
+    /// `Store` on a failed read or write.
+    pub async fn check_access(&self, checker: AccessChecker<'_>) -> Result<AccessAnswer> {
+        let who = checker.principal();
+        let (q, door, candidates) = (checker.query(), checker.door(), checker.candidates());
         let at = q.at.unwrap_or_else(|| self.now());
         let mut conn = self.store().read().await?;
         let prop = load_property(&mut conn, door.property_id).await?;
         let tz = time_zone(&prop.timezone)?;
-        let ctx = door_context(&door);
+        let ctx = door_context(door);
         let mut checks = Vec::new();
-        for c in &candidates {
+        for c in candidates {
             let memberships = people::memberships_of(&mut conn, c.person_id).await?;
             let rule = rule_for(c, holder_membership(&memberships, c, at), &tz);
             let decision = decide(&AccessRequest {

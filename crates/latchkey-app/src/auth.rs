@@ -8,7 +8,7 @@ use latchkey_store::people::{self, NewPerson};
 use latchkey_store::records::Person;
 use serde_json::json;
 
-use crate::authz::{Principal, Via};
+use crate::authz::{GrantRevoker, OwnAccount, OwnSession, PasswordSetter, Principal, Via};
 use crate::secrets;
 use crate::{App, AppError, Result};
 
@@ -226,20 +226,26 @@ impl App {
             .map_err(|_| AppError::not_found(format!("person {id}")))
     }
 
-    /// Ends the caller's session (sign-out).
+    /// The caller's own session, which sign-out ends ([`Principal::own_session`]).
     ///
     /// # Errors
     /// `Conflict` when the caller is signed in with an API token: there is no session to end
     /// (the request itself is well formed, so it is not `Invalid`).
-    pub async fn logout(&self, who: &Principal) -> Result<()> {
-        let Via::Session(id) = who.via() else {
-            return Err(AppError::Conflict(
-                "you are signed in with an API token, not a session; revoke a token with \
-                 DELETE /api/v1/tokens/{id}"
-                    .to_owned(),
-            ));
-        };
-        self.revoke_grant(who, GrantKind::Session, id).await
+    pub fn may_logout<'a>(&self, who: &'a Principal) -> Result<OwnSession<'a>> {
+        who.own_session(
+            "you are signed in with an API token, not a session; revoke a token with \
+             DELETE /api/v1/tokens/{id}",
+        )
+    }
+
+    /// Ends the session the capability carries (sign-out).
+    ///
+    /// # Errors
+    /// `Store` on a failed write.
+    pub async fn logout(&self, own: OwnSession<'_>) -> Result<()> {
+        let who = own.principal();
+        self.end_grant(who, GrantKind::Session, own.session(), who.id())
+            .await
     }
 
     /// Lists the caller's sessions or tokens.
@@ -255,7 +261,12 @@ impl App {
     ///
     /// # Errors
     /// `Invalid` for a bad name.
-    pub async fn create_api_token(&self, who: &Principal, name: &str) -> Result<(String, Grant)> {
+    pub async fn create_api_token(
+        &self,
+        own: OwnAccount<'_>,
+        name: &str,
+    ) -> Result<(String, Grant)> {
+        let who = own.principal();
         let name = name.trim();
         if !latchkey_core::text::has_visible_char(name) {
             return Err(AppError::invalid("name", crate::directory::INVISIBLE_ONLY));
@@ -274,16 +285,48 @@ impl App {
         Ok((token, grant))
     }
 
-    /// Revokes a session or token of the caller (admins: of anyone).
+    /// Loads session or token `id` and checks that the caller may end it
+    /// ([`Principal::grant_revoker`]).
     ///
     /// # Errors
     /// `NotFound` when it does not exist or belongs to someone else.
-    pub async fn revoke_grant(&self, who: &Principal, kind: GrantKind, id: i64) -> Result<()> {
-        let mut tx = self.store().write().await?;
-        let grant = grants::get(tx.conn(), kind, id)
+    pub async fn may_revoke_grant<'a>(
+        &self,
+        who: &'a Principal,
+        kind: GrantKind,
+        id: i64,
+    ) -> Result<GrantRevoker<'a>> {
+        let mut conn = self.store().read().await?;
+        let grant = grants::get(&mut conn, kind, id)
             .await?
-            .filter(|g| g.person_id == who.id() || who.is_admin())
             .ok_or_else(|| AppError::not_found("session or token"))?;
+        who.grant_revoker(kind, grant)
+    }
+
+    /// Revokes the session or token the capability carries (the caller's; an admin's: anyone's).
+    ///
+    /// # Errors
+    /// `Store` on a failed write.
+    pub async fn revoke_grant(&self, revoker: GrantRevoker<'_>) -> Result<()> {
+        let grant = revoker.grant();
+        self.end_grant(
+            revoker.principal(),
+            revoker.kind(),
+            grant.id,
+            grant.person_id,
+        )
+        .await
+    }
+
+    /// Revokes session or token `id` of `holder`, recorded as done by `who`.
+    async fn end_grant(
+        &self,
+        who: &Principal,
+        kind: GrantKind,
+        id: i64,
+        holder: PersonId,
+    ) -> Result<()> {
+        let mut tx = self.store().write().await?;
         grants::revoke(tx.conn(), kind, id, self.now()).await?;
         let what = match kind {
             GrantKind::Session => "session",
@@ -291,7 +334,7 @@ impl App {
         };
         let ev = NewEvent::new(format!("auth.{what}_revoked"), format!("{what}:{id}"))
             .actor(Some(who.id()))
-            .data(json!({ "person": grant.person_id }));
+            .data(json!({ "person": holder }));
         self.commit_with(tx, vec![ev]).await
     }
 
@@ -330,19 +373,14 @@ impl App {
         Ok(person)
     }
 
-    /// Sets a person's password (the person themself, or an admin).
+    /// Sets the password of the person the capability carries
+    /// ([`Principal::password_setter`]: the person themself, or an admin).
     ///
     /// # Errors
-    /// `Forbidden` for anyone else; `Invalid` for a weak password.
-    pub async fn set_password(
-        &self,
-        who: &Principal,
-        person: PersonId,
-        password: &str,
-    ) -> Result<()> {
-        if who.id() != person && !who.is_admin() {
-            return Err(AppError::forbidden("you may only change your own password"));
-        }
+    /// `Invalid` for a weak password.
+    pub async fn set_password(&self, setter: PasswordSetter<'_>, password: &str) -> Result<()> {
+        let who = setter.principal();
+        let person = setter.person();
         secrets::check_password_strength(password)?;
         let pw = password.to_owned();
         let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))

@@ -15,7 +15,7 @@ use latchkey_store::{credentials, people, property};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::authz::{Principal, StaffOn};
+use crate::authz::{CaseParty, Principal, StaffOn};
 use crate::mint::NewPin;
 use crate::{App, AppError, Result};
 
@@ -205,33 +205,37 @@ impl App {
         Ok(Some(Compromise { incident, rotated }))
     }
 
-    /// A forced entry recorded in a lockout case (the physical last resort was taken): staff or
-    /// the people of the unit.
+    /// Checks `how`, loads case `case_id` and checks that the caller sees it
+    /// ([`Principal::case_party`]): staff or the people of the unit.
     ///
     /// # Errors
-    /// `NotFound` for anyone who may not see the case; `Invalid` for a door of another unit;
-    /// `Conflict` when the door is already marked compromised.
+    /// `Invalid` for an empty or long `how`; `NotFound` for anyone who may not see the case.
+    pub async fn may_record_forced_entry<'a>(
+        &self,
+        who: &'a Principal,
+        case_id: LockoutCaseId,
+        how: &str,
+    ) -> Result<CaseParty<'a>> {
+        check_how(how)?;
+        self.load_case_party(who, case_id).await
+    }
+
+    /// A forced entry recorded in the lockout case the capability carries (the physical last
+    /// resort was taken).
+    ///
+    /// # Errors
+    /// `Invalid` for a door of another unit or an empty `how`; `Conflict` when the door is
+    /// already marked compromised.
     pub async fn record_forced_entry(
         &self,
-        who: &Principal,
-        case_id: LockoutCaseId,
+        party: CaseParty<'_>,
         door: DoorId,
         how: &str,
     ) -> Result<Compromise> {
-        let how = how.trim();
-        if how.is_empty() || how.chars().count() > 200 {
-            return Err(AppError::invalid(
-                "how",
-                "say what was done (1 to 200 characters)",
-            ));
-        }
-        let case = {
-            let mut conn = self.store().read().await?;
-            cases::get_case(&mut conn, case_id)
-                .await?
-                .filter(|c| self.may_see_case(who, c))
-                .ok_or_else(|| AppError::not_found("lockout case"))?
-        };
+        let how = check_how(how)?;
+        let who = party.principal();
+        let case = party.case();
+        let case_id = case.id;
         let mut conn = self.store().read().await?;
         let d = property::get_door(&mut conn, door)
             .await?
@@ -322,4 +326,16 @@ impl App {
             ..incident
         })
     }
+}
+
+/// A forced entry's `how`, trimmed: what was done, 1 to 200 characters.
+fn check_how(how: &str) -> Result<&str> {
+    let how = how.trim();
+    if how.is_empty() || how.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "how",
+            "say what was done (1 to 200 characters)",
+        ));
+    }
+    Ok(how)
 }

@@ -24,7 +24,7 @@ use webauthn_rs::prelude::{
 };
 
 use crate::auth::SignedIn;
-use crate::authz::{Principal, Via};
+use crate::authz::{OwnAccount, OwnSession, PasskeyOwner, Principal, Via};
 use crate::{App, AppError, Result, secrets};
 
 /// How long a page has to finish a ceremony it started.
@@ -130,14 +130,8 @@ fn check_passkey_name(name: &str) -> Result<String> {
     crate::directory::check_text("name", name, 100)
 }
 
-fn session_of(who: &Principal) -> Result<i64> {
-    match who.via() {
-        Via::Session(id) => Ok(id),
-        _ => Err(AppError::Conflict(
-            "passkeys are managed from a signed-in browser session".into(),
-        )),
-    }
-}
+/// What an API token or the terminal is told when it asks for a session's ceremony.
+const SESSION_ONLY: &str = "passkeys are managed from a signed-in browser session";
 
 fn bad_assertion() -> AppError {
     AppError::Unauthenticated("the passkey check failed: nothing was done".into())
@@ -225,10 +219,11 @@ impl App {
     /// configured.
     pub async fn start_passkey_registration(
         &self,
-        who: &Principal,
+        own: OwnSession<'_>,
         password: Option<&str>,
     ) -> Result<Started> {
-        let session = session_of(who)?;
+        let who = own.principal();
+        let session = own.session();
         if !self.proven_recently(session).await? {
             let Some(pw) = password.filter(|p| !p.is_empty()) else {
                 return Err(AppError::Unauthenticated(
@@ -280,7 +275,16 @@ impl App {
         .await
     }
 
-    /// Finishes registering a passkey, named `name`.
+    /// The caller's browser session, in which passkeys are registered and the unlock proof is
+    /// given ([`Principal::own_session`]).
+    ///
+    /// # Errors
+    /// `Conflict` for an API token or the terminal.
+    pub fn may_use_session<'a>(&self, who: &'a Principal) -> Result<OwnSession<'a>> {
+        who.own_session(SESSION_ONLY)
+    }
+
+    /// Finishes registering a passkey, named `name`, for the session's person.
     ///
     /// # Errors
     /// `Invalid` for a bad name; `Unauthenticated` for an expired ceremony or one of another
@@ -288,13 +292,14 @@ impl App {
     /// credential is already registered.
     pub async fn finish_passkey_registration(
         &self,
-        who: &Principal,
+        own: OwnSession<'_>,
         ceremony: &str,
         credential: &str,
         name: &str,
     ) -> Result<PasskeyView> {
         let name = check_passkey_name(name)?;
-        let session = session_of(who)?;
+        let who = own.principal();
+        let session = own.session();
         let c = self.take_ceremony(REGISTER, ceremony).await?;
         if c.session_id != Some(session) || c.person_id != Some(who.id()) {
             return Err(bad_assertion());
@@ -342,33 +347,66 @@ impl App {
             .collect())
     }
 
-    /// Renames one of the caller's passkeys.
+    /// Checks `name`, loads passkey `id` and checks that it is the caller's
+    /// ([`Principal::passkey_owner`]).
     ///
     /// # Errors
     /// `Invalid` for a bad name; `NotFound` when the caller has no passkey with that id.
-    pub async fn rename_passkey(&self, who: &Principal, id: i64, name: &str) -> Result<()> {
+    pub async fn may_rename_passkey<'a>(
+        &self,
+        who: &'a Principal,
+        id: i64,
+        name: &str,
+    ) -> Result<PasskeyOwner<'a>> {
+        check_passkey_name(name)?;
+        self.may_remove_passkey(who, id).await
+    }
+
+    /// Loads passkey `id` and checks that it is the caller's ([`Principal::passkey_owner`]).
+    ///
+    /// # Errors
+    /// `NotFound` when the caller has no passkey with that id.
+    pub async fn may_remove_passkey<'a>(
+        &self,
+        who: &'a Principal,
+        id: i64,
+    ) -> Result<PasskeyOwner<'a>> {
+        let mut conn = self.store().read().await?;
+        let passkey = repo::get_passkey(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("passkey"))?;
+        who.passkey_owner(passkey)
+    }
+
+    /// Renames the caller's passkey the capability carries.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad name; `NotFound` when it was removed meanwhile.
+    pub async fn rename_passkey(&self, owner: PasskeyOwner<'_>, name: &str) -> Result<()> {
         let name = check_passkey_name(name)?;
+        let (person, id) = (owner.passkey().person_id, owner.passkey().id);
         let mut tx = self.store().write().await?;
-        if !repo::rename_passkey(tx.conn(), who.id(), id, &name).await? {
+        if !repo::rename_passkey(tx.conn(), person, id, &name).await? {
             return Err(AppError::not_found("passkey"));
         }
-        let ev = NewEvent::new("auth.passkey_renamed", format!("person:{}", who.id()))
-            .actor(Some(who.id()))
+        let ev = NewEvent::new("auth.passkey_renamed", format!("person:{person}"))
+            .actor(Some(owner.principal().id()))
             .data(json!({ "passkey": id, "name": name }));
         self.commit_with(tx, vec![ev]).await
     }
 
-    /// Removes one of the caller's passkeys: it signs nobody in any more.
+    /// Removes the caller's passkey the capability carries: it signs nobody in any more.
     ///
     /// # Errors
-    /// `NotFound` when the caller has no passkey with that id.
-    pub async fn remove_passkey(&self, who: &Principal, id: i64) -> Result<()> {
+    /// `NotFound` when it was removed meanwhile.
+    pub async fn remove_passkey(&self, owner: PasskeyOwner<'_>) -> Result<()> {
+        let (person, id) = (owner.passkey().person_id, owner.passkey().id);
         let mut tx = self.store().write().await?;
-        if !repo::delete_passkey(tx.conn(), who.id(), id).await? {
+        if !repo::delete_passkey(tx.conn(), person, id).await? {
             return Err(AppError::not_found("passkey"));
         }
-        let ev = NewEvent::new("auth.passkey_removed", format!("person:{}", who.id()))
-            .actor(Some(who.id()))
+        let ev = NewEvent::new("auth.passkey_removed", format!("person:{person}"))
+            .actor(Some(owner.principal().id()))
             .data(json!({ "passkey": id }));
         self.commit_with(tx, vec![ev]).await
     }
@@ -504,7 +542,8 @@ impl App {
     ///
     /// # Errors
     /// `Store` on a failed read.
-    pub async fn unlock_proof(&self, who: &Principal) -> Result<ProofNeeded> {
+    pub async fn unlock_proof(&self, own: OwnAccount<'_>) -> Result<ProofNeeded> {
+        let who = own.principal();
         let Via::Session(session) = who.via() else {
             return Ok(ProofNeeded::Fresh);
         };
@@ -563,8 +602,9 @@ impl App {
     /// # Errors
     /// `Unauthenticated` for a proof that does not verify (or a password from a person who has
     /// a passkey: they prove with it); `Conflict` outside a browser session; `RateLimited`.
-    pub async fn give_unlock_proof(&self, who: &Principal, proof: Proof<'_>) -> Result<()> {
-        let session = session_of(who)?;
+    pub async fn give_unlock_proof(&self, own: OwnSession<'_>, proof: Proof<'_>) -> Result<()> {
+        let who = own.principal();
+        let session = own.session();
         let cfg = self.config();
         let key = format!("proof:person:{}", who.id());
         self.limits()
@@ -669,24 +709,6 @@ impl App {
         } else {
             Err(AppError::Unauthenticated(
                 "the password is wrong: nothing was done".into(),
-            ))
-        }
-    }
-
-    /// Refuses an unlock from a browser session that has not given a fresh proof.
-    ///
-    /// # Errors
-    /// `Forbidden` saying what to do.
-    pub(crate) async fn require_unlock_proof(&self, who: &Principal) -> Result<()> {
-        let Via::Session(session) = who.via() else {
-            return Ok(());
-        };
-        if self.proven_recently(session).await? {
-            Ok(())
-        } else {
-            Err(AppError::forbidden(
-                "confirm it is you first: an unlock from a browser needs a fresh passkey check \
-                 (or your password when you have no passkey)",
             ))
         }
     }

@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::World;
+use common::{TwoSteps, World};
 use jiff::{SignedDuration, Timestamp};
 use latchkey_app::access::AccessQuery;
 use latchkey_app::credentials::CredentialInput;
@@ -262,7 +262,7 @@ async fn a_staff_credential_that_still_lists_a_unit_door_does_not_open_it() {
         };
         let answer =
             b.w.app
-                .check_access(
+                .check_access_as(
                     &b.w.admin,
                     AccessQuery {
                         credential_id: Some(old.id),
@@ -285,7 +285,7 @@ async fn a_staff_credential_that_still_lists_a_unit_door_does_not_open_it() {
         let max = b.w.principal(b.w.manager.id).await;
         let why = forbidden(
             b.w.app
-                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
+                .remote_as(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
                 .await,
         );
         assert!(why.contains("entry notice"), "{why}");
@@ -348,7 +348,7 @@ async fn a_live_in_manager_still_opens_their_own_home() {
             .expect("a resident's own key");
         let opened =
             b.w.app
-                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
+                .remote_as(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
                 .await
                 .expect("their own key opens their own door");
         assert_eq!(opened.action, "unlock");
@@ -374,7 +374,7 @@ async fn a_manager_cannot_open_a_unit_door_without_an_emergency_reason_or_a_noti
         let before = b.w.event_count().await;
         let why = forbidden(
             b.w.app
-                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
+                .remote_as(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
                 .await,
         );
         assert!(
@@ -463,7 +463,7 @@ async fn a_notice_opens_the_door_only_inside_its_window_and_the_household_hears_
         b.w.clock.set(from - SignedDuration::from_mins(1));
         let why = forbidden(
             b.w.app
-                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
+                .remote_as(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
                 .await,
         );
         assert!(why.contains("window"), "{why}");
@@ -473,7 +473,7 @@ async fn a_notice_opens_the_door_only_inside_its_window_and_the_household_hears_
         b.w.clock.set(from + SignedDuration::from_mins(30));
         let opened =
             b.w.app
-                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
+                .remote_as(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
                 .await
                 .expect("the notice opens the door in its window");
         assert_eq!(opened.action, "unlock");
@@ -494,7 +494,7 @@ async fn a_notice_opens_the_door_only_inside_its_window_and_the_household_hears_
             .set(from + SignedDuration::from_hours(2) + SignedDuration::from_secs(1));
         let why = forbidden(
             b.w.app
-                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
+                .remote_as(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
                 .await,
         );
         assert!(why.contains("ended"), "{why}");
@@ -557,7 +557,7 @@ async fn a_cancelled_notice_opens_nothing_and_the_household_is_told() {
         b.w.clock.set(from + SignedDuration::from_mins(5));
         let why = forbidden(
             b.w.app
-                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
+                .remote_as(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
                 .await,
         );
         assert!(why.contains("entry notice"), "{why}");
@@ -672,7 +672,7 @@ async fn an_emergency_needs_a_reason_and_tells_the_household_at_once() {
             match b
                 .w
                 .app
-                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, Some(empty), WAIT)
+                .remote_as(&max, b.w.door.id, RemoteAction::Unlock, Some(empty), WAIT)
                 .await
             {
                 Err(AppError::Invalid { field, .. }) => assert_eq!(field, "reason"),
@@ -683,7 +683,7 @@ async fn an_emergency_needs_a_reason_and_tells_the_household_at_once() {
         assert_eq!(b.locks.unlocks_of(LOCK), 0);
         let opened =
             b.w.app
-                .remote_command(
+                .remote_as(
                     &max,
                     b.w.door.id,
                     RemoteAction::Unlock,
@@ -742,13 +742,13 @@ async fn a_notice_does_not_open_a_door_whose_household_asked_for_privacy() {
         b.w.clock.set(from + SignedDuration::from_mins(10));
         let why = forbidden(
             b.w.app
-                .remote_command(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
+                .remote_as(&max, b.w.door.id, RemoteAction::Unlock, None, WAIT)
                 .await,
         );
         assert!(why.contains("privacy"), "{why}");
         assert_eq!(b.locks.unlocks_of(LOCK), 0);
         b.w.app
-            .remote_command(
+            .remote_as(
                 &max,
                 b.w.door.id,
                 RemoteAction::Unlock,

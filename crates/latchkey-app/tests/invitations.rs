@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{RESIDENT_EMAIL, RESIDENT_PASSWORD, World, membership, person};
+use common::{RESIDENT_EMAIL, RESIDENT_PASSWORD, TwoSteps, World, membership, person};
 use latchkey_app::AppError;
 use latchkey_app::passkeys::Proof;
 use latchkey_app::store::auth::GrantKind;
@@ -305,7 +305,7 @@ async fn a_session_gives_a_fresh_proof_before_an_unlock_and_it_lasts_the_window(
         );
         match w
             .app
-            .remote_command(
+            .remote_as(
                 &rosa,
                 w.door.id,
                 latchkey_app::devices::RemoteAction::Unlock,
@@ -319,7 +319,10 @@ async fn a_session_gives_a_fresh_proof_before_an_unlock_and_it_lasts_the_window(
         }
         assert!(matches!(
             w.app
-                .give_unlock_proof(&rosa, Proof::Password("not her password"))
+                .give_unlock_proof(
+                    w.app.may_use_session(&rosa).expect("a session"),
+                    Proof::Password("not her password")
+                )
                 .await,
             Err(AppError::Unauthenticated(_))
         ));
@@ -328,7 +331,10 @@ async fn a_session_gives_a_fresh_proof_before_an_unlock_and_it_lasts_the_window(
             Some(false)
         );
         w.app
-            .give_unlock_proof(&rosa, Proof::Password(RESIDENT_PASSWORD))
+            .give_unlock_proof(
+                w.app.may_use_session(&rosa).expect("a session"),
+                Proof::Password(RESIDENT_PASSWORD),
+            )
             .await
             .expect("her password");
         assert_eq!(w.app.unlock_proof_kind(&rosa).await.expect("kind"), None);
@@ -341,7 +347,7 @@ async fn a_session_gives_a_fresh_proof_before_an_unlock_and_it_lasts_the_window(
         // API tokens are exempt (docs/ARCHITECTURE.md, "Fresh proof to unlock").
         let (token, _) = w
             .app
-            .create_api_token(&rosa, "home automation")
+            .create_api_token(rosa.own_account(), "home automation")
             .await
             .expect("token");
         let bot = w
@@ -375,7 +381,14 @@ async fn adding_a_passkey_needs_a_fresh_proof_or_the_password() {
         assert!(!w.app.proof_is_fresh(&rosa).await.expect("fresh"));
         let events = w.all_events_text().await;
         for password in [None, Some(""), Some("not her password")] {
-            match w.app.start_passkey_registration(&rosa, password).await {
+            match w
+                .app
+                .start_passkey_registration(
+                    w.app.may_use_session(&rosa).expect("a session"),
+                    password,
+                )
+                .await
+            {
                 Err(AppError::Unauthenticated(_)) => {}
                 Err(e) => panic!("expected Unauthenticated for {password:?}, got {e}"),
                 Ok(_) => panic!("a passkey ceremony started without a proof ({password:?})"),
@@ -390,7 +403,10 @@ async fn adding_a_passkey_needs_a_fresh_proof_or_the_password() {
         // Her password now starts the ceremony (the options a browser needs).
         let started = w
             .app
-            .start_passkey_registration(&rosa, Some(RESIDENT_PASSWORD))
+            .start_passkey_registration(
+                w.app.may_use_session(&rosa).expect("a session"),
+                Some(RESIDENT_PASSWORD),
+            )
             .await
             .expect("her password is a fresh proof");
         assert!(
@@ -413,7 +429,7 @@ async fn adding_a_passkey_needs_a_fresh_proof_or_the_password() {
             .expect("session");
         assert!(w.app.proof_is_fresh(&nina).await.expect("fresh"));
         w.app
-            .start_passkey_registration(&nina, None)
+            .start_passkey_registration(w.app.may_use_session(&nina).expect("a session"), None)
             .await
             .expect("no password asked right after the link");
     })

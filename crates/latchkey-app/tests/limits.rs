@@ -215,7 +215,7 @@ async fn strangers_wrong_codes_do_not_stop_the_residents_right_code_and_she_is_t
     latchkey_testkit::each_backend("limits_proof_victim", |db| async move {
         let w = World::build(&db).await;
         let rp = w.principal(w.resident.id).await;
-        let enrolled = w.app.enroll_totp(&rp).await.expect("enrol");
+        let enrolled = w.app.enroll_totp(rp.own_account()).await.expect("enrol");
         let wrong = wrong_codes(&w, &enrolled.secret, 10);
         for (n, guesses) in wrong.chunks(5).enumerate() {
             let source = format!("198.51.100.{}", 40 + n);

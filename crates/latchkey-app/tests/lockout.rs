@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{World, membership, person, pin_for};
+use common::{TwoSteps, World, membership, person, pin_for};
 use latchkey_app::AppError;
 use latchkey_app::devices::IngestItem;
 use latchkey_app::lockout::PublicStart;
@@ -157,7 +157,7 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
         .credential;
         let (case, _) = w
             .app
-            .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
+            .start_lockout_as(&w.admin, w.property.id, w.unit.id, w.resident.id)
             .await
             .expect("case for a caller");
         let view = w.app.lockout_case(&rp, case.id).await.expect("view");
@@ -279,7 +279,7 @@ async fn a_household_member_can_cancel_a_case_and_strangers_cannot_see_it() {
         .expect("guest");
         let (case, token) = w
             .app
-            .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
+            .start_lockout_as(&w.admin, w.property.id, w.unit.id, w.resident.id)
             .await
             .expect("case");
         let gp = w.principal(guest.id).await;
@@ -350,7 +350,7 @@ async fn an_impostor_who_knows_name_unit_and_email_proves_nothing_and_is_stopped
     latchkey_testkit::each_backend("lockout_impostor", |db| async move {
         let w = World::build(&db).await;
         let rp = w.principal(w.resident.id).await;
-        let enrolled = w.app.enroll_totp(&rp).await.expect("enrol");
+        let enrolled = w.app.enroll_totp(rp.own_account()).await.expect("enrol");
         assert!(enrolled.uri.starts_with("otpauth://totp/latchkey:"));
         let a = w
             .app
@@ -414,7 +414,7 @@ async fn the_residents_code_proves_the_case_once_and_cannot_be_replayed() {
     latchkey_testkit::each_backend("lockout_totp", |db| async move {
         let w = World::build(&db).await;
         let rp = w.principal(w.resident.id).await;
-        let enrolled = w.app.enroll_totp(&rp).await.expect("enrol");
+        let enrolled = w.app.enroll_totp(rp.own_account()).await.expect("enrol");
         let first = w
             .app
             .start_lockout_public(start(&w, "4071", "Rosa Resident"), "203.0.113.10")
@@ -475,7 +475,7 @@ async fn an_id_check_is_recorded_by_staff_only_and_counts_only_if_the_policy_say
         let mp = w.principal(w.manager.id).await;
         let (case, _) = w
             .app
-            .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
+            .start_lockout_as(&w.admin, w.property.id, w.unit.id, w.resident.id)
             .await
             .expect("case");
         assert!(matches!(

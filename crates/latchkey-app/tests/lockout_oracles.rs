@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::World;
+use common::{TwoSteps, World};
 use latchkey_app::AppError;
 use latchkey_app::lockout::BookLocksmith;
 use latchkey_app::recovery::LocksmithInput;
@@ -73,7 +73,7 @@ async fn with_guardian_and_authenticator(w: &World) {
     pair(w).await;
     w.unit_member("Paul Partner", Role::Household).await;
     let rp = w.principal(w.resident.id).await;
-    w.app.enroll_totp(&rp).await.expect("enrol");
+    w.app.enroll_totp(rp.own_account()).await.expect("enrol");
 }
 
 /// What a stranger sees, step by step, after opening a case for `identity` in unit 4071.
@@ -183,7 +183,7 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
         // is not Rosa.
         let booked = w
             .app
-            .book_locksmith(
+            .book_locksmith_as(
                 &mp,
                 case,
                 BookLocksmith {
@@ -247,7 +247,7 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
         // Once a case is proven, its token holder sees the locksmith's check word.
         let (proven, case) = w.open_public_case("Rosa Resident", src).await;
         w.app
-            .book_locksmith(
+            .book_locksmith_as(
                 &mp,
                 case,
                 BookLocksmith {
@@ -294,7 +294,7 @@ async fn codes_tried_on_a_made_up_name_are_answered_as_on_a_resident() {
         for _ in 0..2 {
             rosa.push(
                 w.app
-                    .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
+                    .start_lockout_as(&w.admin, w.property.id, w.unit.id, w.resident.id)
                     .await
                     .expect("staff open a case")
                     .1,
@@ -440,7 +440,7 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
         w.app.ask_guardians(&token).await.expect("ask");
         let booked = w
             .app
-            .book_locksmith(
+            .book_locksmith_as(
                 &mp,
                 case,
                 BookLocksmith {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{World, pin_for};
+use common::{TwoSteps, World, pin_for};
 use jiff::SignedDuration;
 use latchkey_app::AppError;
 use latchkey_app::lockout::{BookLocksmith, CompleteJob, ledger_csv};
@@ -195,7 +195,7 @@ async fn a_spare_key_releases_nothing_outside_a_proven_case_and_only_once_inside
             .expect("revoke");
         let second = w
             .app
-            .start_lockout_for(&w.admin, w.property.id, w.unit.id, w.resident.id)
+            .start_lockout_as(&w.admin, w.property.id, w.unit.id, w.resident.id)
             .await
             .expect("second case")
             .0;
@@ -244,7 +244,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
             .expect("locksmith");
         let case = w
             .app
-            .start_lockout_for(&mp, w.property.id, w.unit.id, w.resident.id)
+            .start_lockout_as(&mp, w.property.id, w.unit.id, w.resident.id)
             .await
             .expect("case")
             .0;
@@ -255,7 +255,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
         };
         assert!(
             matches!(
-                w.app.book_locksmith(&mp, case.id, book(None)).await,
+                w.app.book_locksmith_as(&mp, case.id, book(None)).await,
                 Err(AppError::Invalid { .. })
             ),
             "an unverified locksmith is never sent"
@@ -271,13 +271,13 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
             .await
             .expect("verify");
         assert!(matches!(
-            w.app.book_locksmith(&mp, case.id, book(Some(5))).await,
+            w.app.book_locksmith_as(&mp, case.id, book(Some(5))).await,
             Err(AppError::Invalid { .. })
         ));
         // The lock has never reported, so it counts as failed: no code for this job.
         let failed = w
             .app
-            .book_locksmith(&mp, case.id, book(Some(60)))
+            .book_locksmith_as(&mp, case.id, book(Some(60)))
             .await
             .expect("book");
         assert!(failed.job.lock_failed);
@@ -304,7 +304,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
             .expect("ingest");
         let job = w
             .app
-            .book_locksmith(&mp, case.id, book(Some(60)))
+            .book_locksmith_as(&mp, case.id, book(Some(60)))
             .await
             .expect("book");
         assert!(!job.job.lock_failed);
@@ -369,7 +369,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
         // Done: the bill goes to the ledger, payer as the lease says; nothing failed, no service.
         let done = w
             .app
-            .complete_locksmith_job(
+            .complete_locksmith_job_as(
                 &mp,
                 job.job.id,
                 CompleteJob {
@@ -384,7 +384,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
         assert!(done.service.is_none());
         assert!(matches!(
             w.app
-                .complete_locksmith_job(
+                .complete_locksmith_job_as(
                     &mp,
                     job.job.id,
                     CompleteJob {
@@ -397,7 +397,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
         ));
         assert!(matches!(
             w.app
-                .complete_locksmith_job(
+                .complete_locksmith_job_as(
                     &mp,
                     failed.job.id,
                     CompleteJob {
@@ -409,9 +409,10 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
             Err(AppError::Invalid { .. })
         ));
         let rp = w.principal(w.resident.id).await;
+        let before = w.event_count().await;
         assert!(matches!(
             w.app
-                .complete_locksmith_job(
+                .complete_locksmith_job_as(
                     &rp,
                     failed.job.id,
                     CompleteJob {
@@ -422,6 +423,7 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
                 .await,
             Err(AppError::Forbidden(_))
         ));
+        assert_eq!(w.event_count().await, before, "nothing was recorded");
         let ledger = w
             .app
             .ledger(&rp, w.property.id, Some(w.unit.id))
@@ -461,17 +463,19 @@ async fn a_forced_entry_rotates_every_pin_of_the_door_and_tells_owners_managers_
         .credential;
         let case = w
             .app
-            .start_lockout_for(&rp, w.property.id, w.unit.id, w.resident.id)
+            .start_lockout_as(&rp, w.property.id, w.unit.id, w.resident.id)
             .await
             .expect("case")
             .0;
         assert!(matches!(
-            w.app.record_forced_entry(&rp, case.id, w.door.id, "").await,
+            w.app
+                .record_forced_entry_as(&rp, case.id, w.door.id, "")
+                .await,
             Err(AppError::Invalid { .. })
         ));
         let done = w
             .app
-            .record_forced_entry(&rp, case.id, w.door.id, "door kicked in")
+            .record_forced_entry_as(&rp, case.id, w.door.id, "door kicked in")
             .await
             .expect("forced entry");
         assert_eq!(done.incident.kind, "compromised");
@@ -524,7 +528,7 @@ async fn a_forced_entry_rotates_every_pin_of_the_door_and_tells_owners_managers_
         // One incident at a time; staff close it.
         assert!(matches!(
             w.app
-                .record_forced_entry(&rp, case.id, w.door.id, "again")
+                .record_forced_entry_as(&rp, case.id, w.door.id, "again")
                 .await,
             Err(AppError::Conflict(_))
         ));
@@ -632,11 +636,13 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
         );
         // The partner sees it and cancels: it never takes effect.
         w.app
-            .cancel_credential_change(&pp, asked.change_id)
+            .cancel_credential_change_as(&pp, asked.change_id)
             .await
             .expect("cancel");
         assert!(matches!(
-            w.app.cancel_credential_change(&pp, asked.change_id).await,
+            w.app
+                .cancel_credential_change_as(&pp, asked.change_id)
+                .await,
             Err(AppError::Conflict(_))
         ));
         w.clock.advance(SignedDuration::from_mins(61));
@@ -674,7 +680,9 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
             Err(AppError::Conflict(_))
         ));
         assert!(matches!(
-            w.app.cancel_credential_change(&pp, again.change_id).await,
+            w.app
+                .cancel_credential_change_as(&pp, again.change_id)
+                .await,
             Err(AppError::Conflict(_))
         ));
         let creds = w
@@ -689,7 +697,7 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
         assert!(!w.all_events_text().await.contains(&collected.pin));
 
         // Proven with the resident's own authenticator: no wait.
-        let enrolment = w.app.enroll_totp(&rp).await.expect("enrol");
+        let enrolment = w.app.enroll_totp(rp.own_account()).await.expect("enrol");
         let (token, _) = w
             .open_public_case("rosa@example.org", "198.51.100.30")
             .await;
@@ -713,12 +721,16 @@ async fn a_new_pin_waits_the_delay_the_household_can_cancel_it_and_an_own_factor
             .collect_new_pin(&token, "198.51.100.31")
             .await
             .expect("at once");
-        // Someone outside the household cannot cancel anything.
+        // Someone outside the household cannot cancel anything, and nothing is written.
         let hana = holder(&w, "Hana Holder").await;
+        let before = w.event_count().await;
         assert!(matches!(
-            w.app.cancel_credential_change(&hana, fast.change_id).await,
+            w.app
+                .cancel_credential_change_as(&hana, fast.change_id)
+                .await,
             Err(AppError::NotFound(_))
         ));
+        assert_eq!(w.event_count().await, before, "nothing was recorded");
     })
     .await;
 }
@@ -730,7 +742,7 @@ async fn an_impostor_who_knows_name_unit_and_email_gets_through_no_step() {
         pair(&w).await;
         let rp = w.principal(w.resident.id).await;
         w.app
-            .enroll_totp(&rp)
+            .enroll_totp(rp.own_account())
             .await
             .expect("the resident has an authenticator");
         let hana = holder(&w, "Hana Holder").await;

@@ -66,7 +66,10 @@ async fn a_revoked_session_no_longer_authenticates() {
             .await
             .expect("a fresh session authenticates");
         assert_eq!(who.id(), w.resident.id);
-        w.app.logout(&who).await.expect("sign out");
+        w.app
+            .logout(w.app.may_logout(&who).expect("a session"))
+            .await
+            .expect("sign out");
         match w.app.authenticate(GrantKind::Session, &signed.token).await {
             Err(AppError::Unauthenticated(_)) => {}
             other => panic!("expected Unauthenticated, got {:?}", other.map(|p| p.id())),

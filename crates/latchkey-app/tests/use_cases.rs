@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{World, membership, person, pin_for, property_input};
+use common::{TwoSteps, World, membership, person, pin_for, property_input};
 use jiff::civil::{date, time};
 use latchkey_app::AppError;
 use latchkey_app::access::AccessQuery;
@@ -334,7 +334,7 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
         // Tuesday 6 January 2026, Berlin local time (UTC+1).
         let inside = w
             .app
-            .check_access(&rosa, check(id, w.door.id, berlin(2026, 1, 6, 10, 30)))
+            .check_access_as(&rosa, check(id, w.door.id, berlin(2026, 1, 6, 10, 30)))
             .await
             .expect("check");
         assert!(
@@ -344,7 +344,7 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
         );
         let before = w
             .app
-            .check_access(&rosa, check(id, w.door.id, berlin(2026, 1, 6, 8, 59)))
+            .check_access_as(&rosa, check(id, w.door.id, berlin(2026, 1, 6, 8, 59)))
             .await
             .expect("check");
         assert!(!before.granted);
@@ -354,7 +354,7 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
         );
         let at_end = w
             .app
-            .check_access(&rosa, check(id, w.door.id, berlin(2026, 1, 6, 13, 0)))
+            .check_access_as(&rosa, check(id, w.door.id, berlin(2026, 1, 6, 13, 0)))
             .await
             .expect("check");
         assert_eq!(
@@ -364,7 +364,7 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
         );
         let wednesday = w
             .app
-            .check_access(&rosa, check(id, w.door.id, berlin(2026, 1, 7, 10, 30)))
+            .check_access_as(&rosa, check(id, w.door.id, berlin(2026, 1, 7, 10, 30)))
             .await
             .expect("check");
         assert_eq!(
@@ -374,7 +374,7 @@ async fn a_guest_on_a_weekly_schedule_opens_inside_the_window_and_not_outside() 
         // 12:30 in Berlin is 11:30 UTC: judged by the property's local time, it is inside.
         let summer = w
             .app
-            .check_access(&rosa, check(id, w.door.id, berlin(2026, 7, 2, 12, 30)))
+            .check_access_as(&rosa, check(id, w.door.id, berlin(2026, 7, 2, 12, 30)))
             .await
             .expect("check");
         assert!(
@@ -419,7 +419,7 @@ async fn moving_out_revokes_the_persons_credentials() {
         let now = w.app.now();
         let ok = w
             .app
-            .check_access(&w.admin, check(c.credential.id, w.door.id, now))
+            .check_access_as(&w.admin, check(c.credential.id, w.door.id, now))
             .await
             .expect("check");
         assert!(ok.granted, "before moving out the PIN opens the door");
@@ -447,7 +447,7 @@ async fn moving_out_revokes_the_persons_credentials() {
         let later = w.app.now();
         let denied = w
             .app
-            .check_access(&w.admin, check(c.credential.id, w.door.id, later))
+            .check_access_as(&w.admin, check(c.credential.id, w.door.id, later))
             .await
             .expect("check");
         assert!(!denied.granted);
@@ -527,7 +527,7 @@ async fn someone_of_another_property_is_told_its_doors_and_credentials_do_not_ex
         }
         match w
             .app
-            .check_access(&stranger, check(c.credential.id, w.door.id, w.app.now()))
+            .check_access_as(&stranger, check(c.credential.id, w.door.id, w.app.now()))
             .await
         {
             Err(AppError::NotFound(_)) => {}

@@ -40,7 +40,7 @@ impl Api {
     async fn of(rig: &Rig) -> Api {
         let (token, _) = rig
             .app
-            .create_api_token(&rig.admin, "command tests")
+            .create_api_token(rig.admin.own_account(), "command tests")
             .await
             .unwrap();
         Api {

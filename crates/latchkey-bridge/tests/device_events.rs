@@ -38,10 +38,15 @@ async fn jams_forced_doors_low_batteries_and_offline_locks_raise_alarms() {
     let _ = rig
         .app
         .remote_command(
-            &rig.admin,
-            rig.door,
-            RemoteAction::Unlock,
-            Some("testing a jammed bolt"),
+            rig.app
+                .may_remote_command(
+                    &rig.admin,
+                    rig.door,
+                    RemoteAction::Unlock,
+                    Some("testing a jammed bolt"),
+                )
+                .await
+                .unwrap(),
             Duration::from_secs(1),
         )
         .await
@@ -125,10 +130,15 @@ async fn a_command_past_its_deadline_is_unconfirmed_and_a_late_report_confirms_i
     let cmd = rig
         .app
         .remote_command(
-            &rig.admin,
-            rig.door,
-            RemoteAction::Unlock,
-            Some("checking the deadline path"),
+            rig.app
+                .may_remote_command(
+                    &rig.admin,
+                    rig.door,
+                    RemoteAction::Unlock,
+                    Some("checking the deadline path"),
+                )
+                .await
+                .unwrap(),
             Duration::from_secs(1),
         )
         .await

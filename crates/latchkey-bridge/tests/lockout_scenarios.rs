@@ -172,7 +172,12 @@ async fn keys_forgotten_but_pin_known_the_first_way_is_the_keypad_and_it_opens()
     rig.until_status(pin, "set").await;
     let (case, _) = rig
         .app
-        .start_lockout_for(&rig.resident, rig.property, rig.unit, rig.resident.id())
+        .start_lockout_for(
+            rig.resident
+                .case_starter(rig.property, rig.resident.id())
+                .unwrap(),
+            rig.unit,
+        )
         .await
         .unwrap();
     let view = rig.app.lockout_case(&rig.resident, case.id).await.unwrap();
@@ -211,7 +216,11 @@ async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_relea
         )
         .await
         .unwrap();
-    let enrolment = rig.app.enroll_totp(&rig.resident).await.unwrap();
+    let enrolment = rig
+        .app
+        .enroll_totp(rig.resident.own_account())
+        .await
+        .unwrap();
 
     // From a friend's phone: the case, then the authenticator code on the resident's watch.
     let (case, token) = public_case(&rig, "rita@example.org").await;
@@ -325,7 +334,12 @@ async fn a_window_open_on_the_third_floor_is_offered_with_a_warning_not_to_climb
         .unwrap();
     let (case, _) = rig
         .app
-        .start_lockout_for(&rig.admin, rig.property, rig.unit, rig.resident.id())
+        .start_lockout_for(
+            rig.admin
+                .case_starter(rig.property, rig.resident.id())
+                .unwrap(),
+            rig.unit,
+        )
         .await
         .unwrap();
     rig.fleet.open_door("window-1A").unwrap();
@@ -529,7 +543,12 @@ async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_mark
     rig.fleet.set_offline("lock-0", true).unwrap();
     let (case, _) = rig
         .app
-        .start_lockout_for(&rig.resident, rig.property, rig.unit, rig.resident.id())
+        .start_lockout_for(
+            rig.resident
+                .case_starter(rig.property, rig.resident.id())
+                .unwrap(),
+            rig.unit,
+        )
         .await
         .unwrap();
     eventually("the PIN way says the battery is empty", || async {
@@ -554,16 +573,19 @@ async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_mark
             .contains("battery jump")
     );
 
+    let book = BookLocksmith {
+        locksmith_id: smith.id,
+        door_id: None,
+        window_minutes: None,
+    };
     let booked = rig
         .app
         .book_locksmith(
-            &rig.resident,
-            case.id,
-            BookLocksmith {
-                locksmith_id: smith.id,
-                door_id: None,
-                window_minutes: None,
-            },
+            rig.app
+                .may_book_locksmith(&rig.resident, case.id, &book)
+                .await
+                .unwrap(),
+            book,
         )
         .await
         .unwrap();
@@ -575,15 +597,18 @@ async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_mark
             .is_err(),
         "no code for a lock that cannot take one"
     );
+    let done = CompleteJob {
+        cost_cents: 15_000,
+        work: "battery_jump".into(),
+    };
     let done = rig
         .app
         .complete_locksmith_job(
-            &rig.admin,
-            booked.job.id,
-            CompleteJob {
-                cost_cents: 15_000,
-                work: "battery_jump".into(),
-            },
+            rig.app
+                .may_complete_locksmith_job(&rig.admin, booked.job.id, &done)
+                .await
+                .unwrap(),
+            done,
         )
         .await
         .unwrap();

@@ -79,7 +79,11 @@ async fn a_neighbour_probing_a_code_on_the_lobby_gets_the_same_answer_whether_it
         .await
         .unwrap();
         let nora_p = f.app.terminal_principal(nora.id).await.unwrap();
-        let (token, _) = f.app.create_api_token(&nora_p, "nora").await.unwrap();
+        let (token, _) = f
+            .app
+            .create_api_token(nora_p.own_account(), "nora")
+            .await
+            .unwrap();
         // Hugo's code, as the lock programmer reads it.
         let sealed = {
             let mut conn = f.store.read().await.unwrap();

@@ -174,6 +174,19 @@ pub async fn list_passkeys(conn: &mut Conn, person: PersonId) -> Result<Vec<Stor
     rows.iter().map(passkey_row).collect()
 }
 
+/// The passkey with this row id, whoever's it is.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get_passkey(conn: &mut Conn, id: i64) -> Result<Option<StoredPasskey>> {
+    let sql = format!("SELECT {PASSKEY} FROM passkeys WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(passkey_row).transpose()
+}
+
 /// The passkey with this credential id.
 ///
 /// # Errors

@@ -249,10 +249,14 @@ async fn command(
     };
     let outcome = match proven {
         Ok(()) => {
-            state
+            match state
                 .app
-                .remote_command(&who.principal, door, action, None, COMMAND_WAIT)
+                .may_remote_command(&who.principal, door, action, None)
                 .await
+            {
+                Ok(allowed) => state.app.remote_command(allowed, COMMAND_WAIT).await,
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     };
@@ -334,7 +338,8 @@ async fn give_proof(state: &WebState, who: &Signed, p: &UnlockProof) -> Result<(
     } else {
         return Ok(());
     };
-    match state.app.give_unlock_proof(&who.principal, proof).await {
+    let own = state.app.may_use_session(&who.principal)?;
+    match state.app.give_unlock_proof(own, proof).await {
         Err(AppError::Unauthenticated(why)) => Err(AppError::forbidden(why)),
         other => other,
     }

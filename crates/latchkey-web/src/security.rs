@@ -141,7 +141,10 @@ pub(crate) async fn register_options(
     Ok(started(
         &state
             .app
-            .start_passkey_registration(&who.principal, Some(&form.password))
+            .start_passkey_registration(
+                state.app.may_use_session(&who.principal)?,
+                Some(&form.password),
+            )
             .await?,
     ))
 }
@@ -177,11 +180,16 @@ pub(crate) async fn register(
         )
         .await;
     }
-    match state
-        .app
-        .finish_passkey_registration(&who.principal, &form.ceremony, &form.credential, &form.name)
-        .await
-    {
+    let finished = match state.app.may_use_session(&who.principal) {
+        Ok(own) => {
+            state
+                .app
+                .finish_passkey_registration(own, &form.ceremony, &form.credential, &form.name)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match finished {
         Ok(_) => Ok(Redirect::to("/security?added=1").into_response()),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
             let (status, _, message) = describe(&e);
@@ -219,11 +227,15 @@ pub(crate) async fn rename(
     Form(form): Form<RenameForm>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
-    match state
+    let renamed = match state
         .app
-        .rename_passkey(&who.principal, id, &form.name)
+        .may_rename_passkey(&who.principal, id, &form.name)
         .await
     {
+        Ok(owner) => state.app.rename_passkey(owner, &form.name).await,
+        Err(e) => Err(e),
+    };
+    match renamed {
         Ok(()) => Ok(Redirect::to("/security").into_response()),
         Err(e @ AppError::Invalid { .. }) => {
             let (status, _, message) = describe(&e);
@@ -241,7 +253,8 @@ pub(crate) async fn remove(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
-    state.app.remove_passkey(&who.principal, id).await?;
+    let owner = state.app.may_remove_passkey(&who.principal, id).await?;
+    state.app.remove_passkey(owner).await?;
     Ok(Redirect::to("/security").into_response())
 }
 
@@ -310,9 +323,11 @@ pub(crate) async fn unlock_options(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
-    Ok(match state.app.unlock_proof(&who.principal).await? {
-        ProofNeeded::Fresh => Json(json!({ "fresh": true })).into_response(),
-        ProofNeeded::Password => Json(json!({ "password": true })).into_response(),
-        ProofNeeded::Passkey(s) => started(&s),
-    })
+    Ok(
+        match state.app.unlock_proof(who.principal.own_account()).await? {
+            ProofNeeded::Fresh => Json(json!({ "fresh": true })).into_response(),
+            ProofNeeded::Password => Json(json!({ "password": true })).into_response(),
+            ProofNeeded::Passkey(s) => started(&s),
+        },
+    )
 }

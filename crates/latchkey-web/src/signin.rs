@@ -143,7 +143,10 @@ pub(crate) async fn sign_out(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
-    state.app.logout(&who.principal).await?;
+    state
+        .app
+        .logout(state.app.may_logout(&who.principal)?)
+        .await?;
     let clear = guard::set_cookie(SESSION_COOKIE, "", "/", 0, state.config.secure_cookies);
     Ok(with_cookie(
         Redirect::to("/sign-in").into_response(),

@@ -662,23 +662,28 @@ mod tests {
             }
             let wait = std::time::Duration::from_millis(50);
             match app
-                .remote_command(&maria, entry_1a.id, RemoteAction::Unlock, None, wait)
+                .may_remote_command(&maria, entry_1a.id, RemoteAction::Unlock, None)
                 .await
             {
                 Err(AppError::Forbidden(why)) => assert!(why.contains("entry notice"), "{why}"),
-                other => panic!("expected Forbidden, got {:?}", other.map(|c| c.status)),
+                other => panic!("expected Forbidden, got {:?}", other.map(|c| c.action())),
             }
             // Ana's own key is let through once she confirms it is her (no lock bridge runs
             // here, hence "unavailable").
             app.give_unlock_proof(
-                &ana,
+                app.may_use_session(&ana).expect("a session"),
                 latchkey_app::passkeys::Proof::Password(super::PASSWORD),
             )
             .await
             .expect("her password");
             assert!(matches!(
-                app.remote_command(&ana, entry_1a.id, RemoteAction::Unlock, None, wait)
-                    .await,
+                app.remote_command(
+                    app.may_remote_command(&ana, entry_1a.id, RemoteAction::Unlock, None)
+                        .await
+                        .expect("her own key opens"),
+                    wait
+                )
+                .await,
                 Err(AppError::Unavailable(_))
             ));
             let notices = app

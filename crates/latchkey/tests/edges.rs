@@ -241,34 +241,6 @@ fn takes_principal(signature: &str) -> bool {
     })
 }
 
-/// Write use cases that still take `&Principal` and check inside, until they move to a
-/// capability (docs/ARCHITECTURE.md, "Authorization"). Shrink this list; never grow it.
-const NOT_YET_CAPABILITIES: &[&str] = &[
-    // A person's own account: sign-out, API tokens, password, passkeys, the proof before an
-    // unlock.
-    "logout",
-    "create_api_token",
-    "revoke_grant",
-    "set_password",
-    "start_passkey_registration",
-    "finish_passkey_registration",
-    "rename_passkey",
-    "remove_passkey",
-    "unlock_proof",
-    "give_unlock_proof",
-    // Lockout cases acted on by staff or the household.
-    "start_lockout_for",
-    "cancel_credential_change",
-    "book_locksmith",
-    "complete_locksmith_job",
-    "enroll_totp",
-    "record_forced_entry",
-    // Doors: an access check (audited), remote commands (credential, entry notice or
-    // emergency).
-    "check_access",
-    "remote_command",
-];
-
 #[test]
 fn a_public_use_case_that_changes_state_takes_a_capability_not_a_principal() {
     let fns = app_functions();
@@ -277,7 +249,6 @@ fn a_public_use_case_that_changes_state_takes_a_capability_not_a_principal() {
         .iter()
         .filter(|f| f.public && writes.contains(&f.name))
         .filter(|f| takes_principal(&f.signature))
-        .filter(|f| !NOT_YET_CAPABILITIES.contains(&f.name.as_str()))
         .map(|f| format!("{} ({})", f.name, f.file.display()))
         .collect();
     assert!(

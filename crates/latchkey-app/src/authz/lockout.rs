@@ -1,10 +1,11 @@
 //! Who may see a lockout case and act on it: the people of its unit, staff, a spare-key
 //! holder of its unit, a guardian a link was sent to.
 
-use latchkey_core::PropertyId;
 use latchkey_core::model::Role;
+use latchkey_core::{PersonId, PropertyId};
 use latchkey_store::lockout::{GuardianLink, LockoutCase};
 use latchkey_store::recovery::SpareKey;
+use latchkey_store::resolution::{Change, Job};
 
 use super::Principal;
 use crate::{AppError, Result};
@@ -126,6 +127,71 @@ impl Principal {
         })
     }
 
+    /// Proof that the caller may open a lockout case at `property` for `person`: staff for
+    /// anyone (taking a call), anyone else only for themselves.
+    ///
+    /// # Errors
+    /// `NotFound` without standing at the property; `Forbidden` for someone else's case.
+    pub fn case_starter(&self, property: PropertyId, person: PersonId) -> Result<CaseStarter<'_>> {
+        let member = self.member(property)?;
+        let via = if member.is_staff() {
+            "staff"
+        } else if self.id() == person {
+            "resident"
+        } else {
+            return Err(AppError::forbidden(
+                "only staff open a lockout case for someone else",
+            ));
+        };
+        Ok(CaseStarter {
+            principal: self,
+            property,
+            person,
+            via,
+        })
+    }
+
+    /// Proof that the caller may cancel loaded credential change `change` of loaded case
+    /// `case`: whoever sees the case (its household, staff).
+    ///
+    /// # Errors
+    /// `NotFound` for anyone else (or a case that is not the change's).
+    pub fn change_canceller(
+        &self,
+        change: Change,
+        case: LockoutCase,
+    ) -> Result<ChangeCanceller<'_>> {
+        if change.case_id != case.id || !self.sees_case(&case) {
+            return Err(AppError::not_found("credential change"));
+        }
+        Ok(ChangeCanceller {
+            principal: self,
+            change,
+            case,
+        })
+    }
+
+    /// Proof that the caller may record loaded locksmith job `job` of loaded case `case` as
+    /// done: staff of the case's property.
+    ///
+    /// # Errors
+    /// `NotFound` for whoever may not see the case; `Forbidden` for its household.
+    pub fn job_completer(&self, job: Job, case: LockoutCase) -> Result<JobCompleter<'_>> {
+        if job.case_id != case.id || !self.sees_case(&case) {
+            return Err(AppError::not_found("locksmith job"));
+        }
+        let property = case
+            .property_id
+            .ok_or_else(|| AppError::not_found("locksmith job"))?;
+        self.staff(property)?;
+        Ok(JobCompleter {
+            principal: self,
+            property,
+            job,
+            case,
+        })
+    }
+
     /// Proof that loaded guardian link `link` was sent to the caller: only they may answer it.
     ///
     /// # Errors
@@ -223,6 +289,76 @@ impl CaseStaff<'_> {
     }
     pub fn property(&self) -> PropertyId {
         self.property
+    }
+    pub fn case(&self) -> &LockoutCase {
+        &self.case
+    }
+}
+
+/// Proof that the caller may open a case for one person at one property; it carries them and
+/// how the case was opened (`staff` or `resident`).
+pub struct CaseStarter<'a> {
+    principal: &'a Principal,
+    property: PropertyId,
+    person: PersonId,
+    via: &'static str,
+}
+
+impl CaseStarter<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    pub fn property(&self) -> PropertyId {
+        self.property
+    }
+    pub fn person(&self) -> PersonId {
+        self.person
+    }
+    /// `staff` or `resident`.
+    pub fn via(&self) -> &'static str {
+        self.via
+    }
+}
+
+/// Proof that the caller sees the case of one credential change; it carries both.
+pub struct ChangeCanceller<'a> {
+    principal: &'a Principal,
+    change: Change,
+    case: LockoutCase,
+}
+
+impl ChangeCanceller<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    /// The change as it was loaded for the check.
+    pub fn change(&self) -> &Change {
+        &self.change
+    }
+    pub fn case(&self) -> &LockoutCase {
+        &self.case
+    }
+}
+
+/// Proof that the caller is staff of the property of one locksmith job's case; it carries
+/// both.
+pub struct JobCompleter<'a> {
+    principal: &'a Principal,
+    property: PropertyId,
+    job: Job,
+    case: LockoutCase,
+}
+
+impl JobCompleter<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    pub fn property(&self) -> PropertyId {
+        self.property
+    }
+    /// The job as it was loaded for the check.
+    pub fn job(&self) -> &Job {
+        &self.job
     }
     pub fn case(&self) -> &LockoutCase {
         &self.case

@@ -2,11 +2,15 @@
 //! to get one is from a [`Principal`] through the checks in this module, so code that skipped a
 //! check has nothing to call.
 //!
-//! Two shapes (docs/ARCHITECTURE.md, "Authorization"):
+//! Three shapes (docs/ARCHITECTURE.md, "Authorization"):
 //!
 //! - **At a property or unit**: a method on [`Principal`] mints [`Member`], [`Staff`],
 //!   [`Installer`], [`UnitAdmin`], [`Admin`], [`PropertyChanger`], [`RoleGranter`],
-//!   [`CredentialIssuer`] from what the principal already carries (its memberships).
+//!   [`CredentialIssuer`], [`CaseStarter`] from what the principal already carries (its
+//!   memberships).
+//! - **Of one's own account**: [`OwnAccount`] and [`OwnSession`] carry the caller, and the use
+//!   case acts on the caller only; a session, token or passkey chosen by id is loaded and must
+//!   be the caller's ([`GrantRevoker`], [`PasskeyOwner`]).
 //! - **On one record, by id**: the app loads the record (a credential, a membership, a door, an
 //!   entry notice, a spare key, a lockout case, a lock command), then a method here takes the
 //!   principal and that record and mints a capability that carries it ([`CredentialChange`],
@@ -20,6 +24,7 @@
 //! Someone with no standing at a property is told its resources are "not found" (they may not
 //! learn that they exist); someone who can see a resource but not change it is "not allowed".
 
+mod account;
 mod credentials;
 mod doors;
 mod entry;
@@ -30,10 +35,14 @@ mod property;
 mod records;
 mod recovery;
 
+pub use account::{GrantRevoker, OwnAccount, OwnSession, PasskeyOwner, PasswordSetter};
 pub use credentials::{CredentialChange, CredentialEdit, CredentialIssuer, PinReveal};
-pub use doors::DoorChanger;
+pub use doors::{AccessChecker, CommandBasis, DoorChanger, DoorCommand};
 pub(crate) use lockout::NOT_PROVEN;
-pub use lockout::{CaseOpener, CaseParty, CaseStaff, Guardian, SpareKeyHolder};
+pub use lockout::{
+    CaseOpener, CaseParty, CaseStaff, CaseStarter, ChangeCanceller, Guardian, JobCompleter,
+    SpareKeyHolder,
+};
 pub use people::{Inviter, MembershipAdder, MembershipEnder, PersonEditor, RoleGranter};
 pub use principal::{Principal, Via};
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};

@@ -27,6 +27,7 @@ pub use ask::{AskStats, AskWhy};
 pub(crate) use ingest::LOW_BATTERY;
 pub use ingest::{IngestItem, IngestStats};
 pub use pairing::DeviceView;
+pub(crate) use remote::CommandFacts;
 pub(crate) use remote::ToLock;
 pub use remote::{RemoteAction, RemoteOutcome};
 pub use status::{LockStatus, Removal};

@@ -1,28 +1,31 @@
 //! Remote lock and unlock: authorised by the caller's phone key (through `decide`, so door
 //! modes and schedules apply); for staff on the building's shared doors by their role; on a
 //! unit's own door only inside an entry notice's window or as an emergency with a reason, both
-//! told to the household in the command's transaction (see `entry.rs`). Answered when the lock
-//! reports the new position (`confirmed`) or a failure such as a jam (`failed`, with the lock's
-//! reason), or at the deadline with "not yet known" (`unconfirmed`). Which report answers which
-//! command is decided in `ingest/lock.rs` (`answer_commands`).
+//! told to the household in the command's transaction (see `entry.rs`). The rule is
+//! `Principal::door_command` in `authz/doors.rs`; this module reads what it decides on.
+//! Answered when the lock reports the new position (`confirmed`) or a failure such as a jam
+//! (`failed`, with the lock's reason), or at the deadline with "not yet known"
+//! (`unconfirmed`). Which report answers which command is decided in `ingest/lock.rs`
+//! (`answer_commands`).
 
 use std::time::Duration;
 
-use latchkey_core::decide::{AccessRequest, Decision, DenyReason, decide};
-use latchkey_core::model::{CredentialKind, CredentialStatus, Method};
-use latchkey_core::{CredentialId, DoorId};
+use latchkey_core::DoorId;
+use latchkey_core::decide::{AccessRequest, Decision, decide};
+use latchkey_core::model::{CredentialKind, Method};
 use latchkey_store::audit::NewEvent;
 use latchkey_store::devices::{self as repo, LockCommand};
 use latchkey_store::people;
+use latchkey_store::records::{Credential, Door};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::Waiter;
 use crate::access::{door_context, holder_membership, is_unit_door, rule_for};
-use crate::authz::Principal;
+use crate::authz::{CommandBasis, DoorCommand, Principal};
 use crate::directory::{load_property, time_zone};
-use crate::entry::{EntryNotice, NoticeBasis, tell_household};
+use crate::entry::{NoticeBasis, tell_household};
 use crate::{App, AppError, Result};
 
 /// What to do to a door.
@@ -56,26 +59,39 @@ pub(crate) struct ToLock<'a> {
 /// A command and how far it got.
 pub type RemoteOutcome = LockCommand;
 
+/// What the app read for a remote command, for [`Principal::door_command`] to decide on.
+pub(crate) struct CommandFacts {
+    /// The caller's credentials at the door's property, each with `decide()`'s answer for a
+    /// remote opening of this door now (empty when they were not needed).
+    pub keys: Vec<(Credential, Decision)>,
+    /// For staff at a unit's door: whether an entry notice lets them open it now.
+    pub notice: Option<NoticeBasis>,
+    /// Whether the caller gave the fresh proof an unlock from a browser needs (always true
+    /// for API tokens and the terminal, and for a lock).
+    pub proof_fresh: bool,
+}
+
 impl App {
-    /// Sends a remote lock or unlock and waits up to `wait` for the lock to report the new
-    /// position. The command is recorded (with who asked, and why for an emergency) before it
-    /// is sent; a report that arrives after the wait still completes it.
+    /// Loads door `door_id` (which the caller must see) and what decides whether the caller
+    /// may send `action` to it now, and on what basis ([`Principal::door_command`]);
+    /// `emergency` is the reason given for an emergency command. Counts the try against the
+    /// caller's limit first.
     ///
     /// # Errors
-    /// `Forbidden` with the reason when the caller may not; `Invalid` for a door without a
-    /// lock; `Unavailable` when no bridge is connected; `RateLimited` past the configured number a minute.
-    pub async fn remote_command(
+    /// `NotFound` for a door the caller may not see; `Invalid` for a door without a lock or an
+    /// emergency without a reason; `RateLimited` past the configured number a minute;
+    /// `Forbidden` with the reason when the caller may not.
+    pub async fn may_remote_command<'a>(
         &self,
-        who: &Principal,
+        who: &'a Principal,
         door_id: DoorId,
         action: RemoteAction,
         emergency: Option<&str>,
-        wait: Duration,
-    ) -> Result<RemoteOutcome> {
+    ) -> Result<DoorCommand<'a>> {
         let door = self.get_door(who, door_id).await?;
-        let Some(lock) = door.lock_name.clone() else {
+        if door.lock_name.is_none() {
             return Err(AppError::invalid("door", "this door has no paired lock"));
-        };
+        }
         self.limiter().hit(
             &format!("remote:{}", who.id()),
             self.config().remote_per_minute,
@@ -83,37 +99,50 @@ impl App {
         )?;
         let now = self.now();
         let staff = who.staff(door.property_id).is_ok();
-        let (credential, notice) = match emergency {
-            Some(reason) => {
-                if !staff {
-                    return Err(AppError::forbidden(
-                        "only the building's managers and installers may send an emergency command",
-                    ));
-                }
-                if reason.trim().chars().count() < 5 {
-                    return Err(AppError::invalid(
-                        "reason",
-                        "say why this is an emergency (at least 5 characters); the residents are told",
-                    ));
-                }
-                (None, None)
-            }
-            None => {
-                let basis = self.remote_basis(who, &door, action, now).await?;
-                match basis {
-                    Basis::Credential(c) => (Some(c), None),
-                    Basis::Staff => (None, None),
-                    Basis::Notice(n) => (None, Some(n)),
-                    Basis::Denied(reason) => return Err(AppError::forbidden(reason)),
-                }
-            }
+        let mut facts = CommandFacts {
+            keys: Vec::new(),
+            notice: None,
+            proof_fresh: true,
         };
-        if matches!(action, RemoteAction::Unlock) {
-            // From a browser session, an unlock needs a fresh proof (ARCHITECTURE.md, "Fresh
-            // proof to unlock"); asked only once the caller may open the door at all, so a
-            // refusal says the real reason. API tokens and the terminal are exempt.
-            self.require_unlock_proof(who).await?;
+        // Emergencies, and staff on a shared door, are decided without the caller's keys.
+        let shared_by_staff = staff && !is_unit_door(&door);
+        if emergency.is_none() && !shared_by_staff {
+            facts.keys = self.remote_keys(who, &door, now).await?;
+            if staff && action == RemoteAction::Unlock {
+                facts.notice = Some(self.notice_basis(&door, now).await?);
+            }
         }
+        if action == RemoteAction::Unlock {
+            facts.proof_fresh = self.proof_is_fresh(who).await?;
+        }
+        who.door_command(door, action, emergency, facts)
+    }
+
+    /// Sends the remote lock or unlock the capability carries and waits up to `wait` for the
+    /// lock to report the new position. The command is recorded (with who asked, and why for
+    /// an emergency) before it is sent; a report that arrives after the wait still completes
+    /// it.
+    ///
+    /// # Errors
+    /// `Invalid` for a door without a lock; `Unavailable` when no bridge is connected.
+    pub async fn remote_command(
+        &self,
+        command: DoorCommand<'_>,
+        wait: Duration,
+    ) -> Result<RemoteOutcome> {
+        let who = command.principal();
+        let door = command.door();
+        let action = command.action();
+        let Some(lock) = door.lock_name.clone() else {
+            return Err(AppError::invalid("door", "this door has no paired lock"));
+        };
+        let now = self.now();
+        let (credential, notice, emergency) = match command.basis() {
+            CommandBasis::Credential(c) => (Some(*c), None, None),
+            CommandBasis::Staff => (None, None, None),
+            CommandBasis::Notice(n) => (None, Some(n), None),
+            CommandBasis::Emergency(reason) => (None, None, Some(reason.as_str())),
+        };
         let (kind, tell_kind, text) = match (emergency, &notice) {
             (Some(_), _) => (
                 "lock.emergency_command",
@@ -319,27 +348,14 @@ impl App {
         Ok(cmd)
     }
 
-    /// Why the caller may (or may not) send this command without an emergency.
-    async fn remote_basis(
+    /// The caller's credentials at `door`'s property, each with `decide()`'s answer for a
+    /// remote opening of `door` at `now`.
+    async fn remote_keys(
         &self,
         who: &Principal,
-        door: &latchkey_store::records::Door,
-        action: RemoteAction,
+        door: &Door,
         now: jiff::Timestamp,
-    ) -> Result<Basis> {
-        let staff = who.staff(door.property_id).is_ok();
-        if staff && !is_unit_door(door) {
-            // Staff run the building's shared doors; only the door's mode can refuse them.
-            return Ok(match (action, door.mode) {
-                (
-                    RemoteAction::Unlock,
-                    latchkey_core::model::DoorMode::Privacy | latchkey_core::model::DoorMode::NoRemote,
-                ) => Basis::Denied(
-                    "this door does not take remote commands in its current mode; use an emergency command with a reason".into(),
-                ),
-                _ => Basis::Staff,
-            });
-        }
+    ) -> Result<Vec<(Credential, Decision)>> {
         let mut conn = self.store().read().await?;
         let prop = load_property(&mut conn, door.property_id).await?;
         let tz = time_zone(&prop.timezone)?;
@@ -349,62 +365,21 @@ impl App {
             .list_credentials(who, door.property_id, Some(who.id()))
             .await?;
         let ctx = door_context(door);
-        let mut first_denial: Option<DenyReason> = None;
-        for c in mine.iter().filter(|c| c.kind == CredentialKind::PhoneKey) {
-            if action == RemoteAction::Lock
-                && c.status != CredentialStatus::Revoked
-                && c.doors.contains(&door.id)
-            {
-                return Ok(Basis::Credential(c.id));
-            }
-            let rule = rule_for(c, holder_membership(&memberships, c, now), &tz);
-            match decide(&AccessRequest {
-                credential: Some(&rule),
-                method: Method::Remote,
-                door: &ctx,
-                at: now,
-                tz: &tz,
-                emergency_override: false,
-            }) {
-                Decision::Granted { .. } => return Ok(Basis::Credential(c.id)),
-                Decision::Denied { reason } => {
-                    first_denial.get_or_insert(reason);
-                }
-            }
-        }
-        if staff && action == RemoteAction::Lock {
-            return Ok(Basis::Staff);
-        }
-        if staff {
-            return Ok(match self.notice_basis(door, now).await? {
-                NoticeBasis::Refused(why) => Basis::Denied(why),
-                // Someone inside asked for privacy, or the door takes no remote commands: only
-                // an emergency opens it.
-                NoticeBasis::Open(_)
-                    if matches!(
-                        door.mode,
-                        latchkey_core::model::DoorMode::Privacy
-                            | latchkey_core::model::DoorMode::NoRemote
-                    ) =>
-                {
-                    Basis::Denied(
-                        "this door is in a mode that refuses remote opening (privacy or no remote); an entry notice does not override it, only an emergency with a reason does".into(),
-                    )
-                }
-                NoticeBasis::Open(n) => Basis::Notice(n),
-            });
-        }
-        Ok(Basis::Denied(match first_denial {
-            Some(r) => r.message().to_owned(),
-            None => "you hold no phone key for this door".to_owned(),
-        }))
+        Ok(mine
+            .into_iter()
+            .filter(|c| c.kind == CredentialKind::PhoneKey)
+            .map(|c| {
+                let rule = rule_for(&c, holder_membership(&memberships, &c, now), &tz);
+                let decision = decide(&AccessRequest {
+                    credential: Some(&rule),
+                    method: Method::Remote,
+                    door: &ctx,
+                    at: now,
+                    tz: &tz,
+                    emergency_override: false,
+                });
+                (c, decision)
+            })
+            .collect())
     }
-}
-
-enum Basis {
-    Credential(CredentialId),
-    Staff,
-    /// Staff inside an entry notice's window.
-    Notice(EntryNotice),
-    Denied(String),
 }

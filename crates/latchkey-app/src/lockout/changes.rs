@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::openings::{NOT_PROVEN, unit_lock_doors};
-use crate::authz::Principal;
+use crate::authz::{ChangeCanceller, Principal};
 use crate::directory::load_property;
 use crate::mint::NewPin;
 use crate::secrets::token_digest;
@@ -122,19 +122,40 @@ impl App {
         })
     }
 
-    /// Anyone in the household (or staff) cancels a pending credential change.
+    /// Loads credential change `id` and its case, and checks that the caller sees the case
+    /// ([`Principal::change_canceller`]).
     ///
     /// # Errors
-    /// `NotFound` for anyone who may not see the case; `Conflict` when it is no longer pending.
-    pub async fn cancel_credential_change(&self, who: &Principal, id: i64) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.store().write().await?;
-        let mut change = res::get_change(tx.conn(), id)
+    /// `NotFound` for anyone who may not see the case.
+    pub async fn may_cancel_credential_change<'a>(
+        &self,
+        who: &'a Principal,
+        id: i64,
+    ) -> Result<ChangeCanceller<'a>> {
+        let mut conn = self.store().read().await?;
+        let change = res::get_change(&mut conn, id)
             .await?
             .ok_or_else(|| AppError::not_found("credential change"))?;
-        let case = repo::get_case(tx.conn(), change.case_id)
+        let case = repo::get_case(&mut conn, change.case_id)
             .await?
-            .filter(|c| self.may_see_case(who, c))
+            .ok_or_else(|| AppError::not_found("credential change"))?;
+        who.change_canceller(change, case)
+    }
+
+    /// Anyone in the household (or staff) cancels the pending credential change the
+    /// capability carries.
+    ///
+    /// # Errors
+    /// `Conflict` when it is no longer pending.
+    pub async fn cancel_credential_change(&self, canceller: ChangeCanceller<'_>) -> Result<()> {
+        let who = canceller.principal();
+        let case = canceller.case();
+        let id = canceller.change().id;
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        // Read again under the write lock: the status decides whether it can still be cancelled.
+        let mut change = res::get_change(tx.conn(), id)
+            .await?
             .ok_or_else(|| AppError::not_found("credential change"))?;
         change.status = "cancelled".into();
         change.cancelled_by = Some(who.id());
@@ -145,7 +166,7 @@ impl App {
         let ev = self
             .announce(
                 &mut tx,
-                &case,
+                case,
                 Some(who.id()),
                 "credential_change_cancelled",
                 detail,

@@ -21,7 +21,7 @@ use serde_json::json;
 use super::fees::ChargeFor;
 use super::openings::unit_lock_doors;
 use super::ways::{inside, lock_trouble};
-use crate::authz::Principal;
+use crate::authz::{CaseParty, JobCompleter, Principal};
 use crate::directory::{load_property, time_zone};
 use crate::mint::{NewPin, one_time};
 use crate::secrets::{new_token, random_bytes, token_digest};
@@ -112,32 +112,70 @@ pub(crate) async fn lock_failure(conn: &mut Conn, lock: Option<&str>) -> Result<
     }))
 }
 
+/// Refuses a cost or work out of range.
+fn check_completion(input: &CompleteJob) -> Result<()> {
+    if !(0..=1_000_000).contains(&input.cost_cents) {
+        return Err(AppError::invalid(
+            "cost_cents",
+            "must be between 0 and 1000000",
+        ));
+    }
+    if !WORK.contains(&input.work.as_str()) {
+        return Err(AppError::invalid(
+            "work",
+            format!("must be one of {}", WORK.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+/// The booking's window in minutes (120 unless given).
+fn booking_window(input: &BookLocksmith) -> Result<u32> {
+    let minutes = input.window_minutes.unwrap_or(120);
+    if !(15..=480).contains(&minutes) {
+        return Err(AppError::invalid(
+            "window_minutes",
+            "must be between 15 and 480",
+        ));
+    }
+    Ok(minutes)
+}
+
 impl App {
-    /// Books a verified locksmith who works at this hour for a case: staff, or the people who
-    /// live in the unit. The household is told the company and the check word.
+    /// Checks the window, loads case `id` and checks that the caller sees it
+    /// ([`Principal::case_party`]): staff, or the people who live in the unit.
     ///
     /// # Errors
-    /// `NotFound` for anyone who may not see the case; `Invalid` for an unverified locksmith,
-    /// one outside their hours, a door of another unit, or a window out of range; `Conflict`
-    /// for a closed case.
+    /// `Invalid` for a window out of range; `NotFound` for anyone who may not see the case.
+    pub async fn may_book_locksmith<'a>(
+        &self,
+        who: &'a Principal,
+        id: LockoutCaseId,
+        input: &BookLocksmith,
+    ) -> Result<CaseParty<'a>> {
+        booking_window(input)?;
+        self.load_case_party(who, id).await
+    }
+
+    /// Books a verified locksmith who works at this hour for the case the capability carries.
+    /// The household is told the company and the check word.
+    ///
+    /// # Errors
+    /// `Invalid` for an unverified locksmith, one outside their hours, a door of another unit,
+    /// or a window out of range; `Conflict` for a closed case.
     pub async fn book_locksmith(
         &self,
-        who: &Principal,
-        id: LockoutCaseId,
+        party: CaseParty<'_>,
         input: BookLocksmith,
     ) -> Result<Booked> {
-        let minutes = input.window_minutes.unwrap_or(120);
-        if !(15..=480).contains(&minutes) {
-            return Err(AppError::invalid(
-                "window_minutes",
-                "must be between 15 and 480",
-            ));
-        }
+        let who = party.principal();
+        let id = party.case().id;
+        let minutes = booking_window(&input)?;
         let now = self.now();
         let mut tx = self.store().write().await?;
+        // Read again under the write lock: its state decides whether a booking is possible.
         let case = repo::get_case(tx.conn(), id)
             .await?
-            .filter(|c| self.may_see_case(who, c))
             .ok_or_else(|| AppError::not_found("lockout case"))?;
         let property = case
             .property_id
@@ -341,44 +379,48 @@ impl App {
         })
     }
 
-    /// Staff record what the locksmith did and what it cost: a ledger line (the lease's payer,
-    /// or the landlord when the lock was at fault), the lock marked for service when it failed
-    /// or was picked or drilled, and the case resolved.
+    /// Checks `input`, loads locksmith job `job_id` and its case, and checks that the caller
+    /// is staff of the case's property ([`Principal::job_completer`]).
     ///
     /// # Errors
-    /// `NotFound`/`Forbidden` for non-staff; `Invalid` for a cost or work out of range;
-    /// `Conflict` for a job already done.
+    /// `Invalid` for a cost or work out of range; `NotFound`/`Forbidden` for non-staff.
+    pub async fn may_complete_locksmith_job<'a>(
+        &self,
+        who: &'a Principal,
+        job_id: i64,
+        input: &CompleteJob,
+    ) -> Result<JobCompleter<'a>> {
+        check_completion(input)?;
+        let mut conn = self.store().read().await?;
+        let job = res::get_job(&mut conn, job_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("locksmith job"))?;
+        let case = repo::get_case(&mut conn, job.case_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("locksmith job"))?;
+        who.job_completer(job, case)
+    }
+
+    /// Staff record what the locksmith did on the job the capability carries and what it
+    /// cost: a ledger line (the lease's payer, or the landlord when the lock was at fault), the
+    /// lock marked for service when it failed or was picked or drilled, and the case resolved.
+    ///
+    /// # Errors
+    /// `Invalid` for a cost or work out of range; `Conflict` for a job already done.
     pub async fn complete_locksmith_job(
         &self,
-        who: &Principal,
-        job_id: i64,
+        completer: JobCompleter<'_>,
         input: CompleteJob,
     ) -> Result<Completed> {
-        if !(0..=1_000_000).contains(&input.cost_cents) {
-            return Err(AppError::invalid(
-                "cost_cents",
-                "must be between 0 and 1000000",
-            ));
-        }
-        if !WORK.contains(&input.work.as_str()) {
-            return Err(AppError::invalid(
-                "work",
-                format!("must be one of {}", WORK.join(", ")),
-            ));
-        }
+        check_completion(&input)?;
+        let who = completer.principal();
+        let (property, case) = (completer.property(), completer.case());
         let now = self.now();
         let mut tx = self.store().write().await?;
-        let mut job = res::get_job(tx.conn(), job_id)
+        // Read again under the write lock: its status decides whether it can still be done.
+        let mut job = res::get_job(tx.conn(), completer.job().id)
             .await?
             .ok_or_else(|| AppError::not_found("locksmith job"))?;
-        let case = repo::get_case(tx.conn(), job.case_id)
-            .await?
-            .filter(|c| self.may_see_case(who, c))
-            .ok_or_else(|| AppError::not_found("locksmith job"))?;
-        let property = case
-            .property_id
-            .ok_or_else(|| AppError::not_found("locksmith job"))?;
-        who.staff(property)?;
         let from = job.status.clone();
         if !matches!(from.as_str(), "booked" | "code_released") {
             return Err(AppError::Conflict(format!("the job is already {from}")));
@@ -395,7 +437,7 @@ impl App {
         let charge = self
             .charge(
                 tx.conn(),
-                &case,
+                case,
                 ChargeFor::Locksmith {
                     cost_cents: input.cost_cents,
                 },
@@ -429,14 +471,7 @@ impl App {
             "payer": charge.payer, "marked_for_service": service.is_some(),
         });
         let ev = self
-            .announce(
-                &mut tx,
-                &case,
-                Some(who.id()),
-                "locksmith_done",
-                detail,
-                now,
-            )
+            .announce(&mut tx, case, Some(who.id()), "locksmith_done", detail, now)
             .await?;
         let mut events = vec![ev];
         if let Some(i) = &service {
@@ -448,7 +483,7 @@ impl App {
             );
         }
         self.commit_at(tx, events, now).await?;
-        self.resolve_case(&case, who.id(), json!({ "locksmith_job": job.id }))
+        self.resolve_case(case, who.id(), json!({ "locksmith_job": job.id }))
             .await?;
         Ok(Completed {
             job,

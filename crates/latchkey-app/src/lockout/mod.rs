@@ -30,7 +30,7 @@ use latchkey_store::lockout::{self as repo, LockoutCase, NewCase, Notification, 
 use serde::Serialize;
 use serde_json::json;
 
-use crate::authz::{CaseParty, Principal};
+use crate::authz::{CaseParty, CaseStarter, Principal};
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
@@ -277,29 +277,19 @@ impl App {
         Ok(())
     }
 
-    /// Opens a case for a resident: by staff taking a call, or by a resident for themselves.
-    /// Returns the case and its token.
+    /// Opens a case for the resident the capability names ([`Principal::case_starter`]): by
+    /// staff taking a call, or by a resident for themselves. Returns the case and its token.
     ///
     /// # Errors
-    /// `Forbidden`/`NotFound` unless the caller is staff or the person themselves;
-    /// `Invalid` when the person does not live in the unit.
+    /// `NotFound` for a unit of another property; `Invalid` when the person does not live in
+    /// the unit.
     pub async fn start_lockout_for(
         &self,
-        who: &Principal,
-        property: PropertyId,
+        starter: CaseStarter<'_>,
         unit: UnitId,
-        person: PersonId,
     ) -> Result<(LockoutCase, String)> {
-        let member = who.member(property)?;
-        let via = if member.is_staff() {
-            "staff"
-        } else if who.id() == person {
-            "resident"
-        } else {
-            return Err(AppError::forbidden(
-                "only staff open a lockout case for someone else",
-            ));
-        };
+        let who = starter.principal();
+        let (property, person, via) = (starter.property(), starter.person(), starter.via());
         let now = self.now();
         let (token, digest) = new_token("lkc")?;
         let mut tx = self.store().write().await?;
@@ -445,6 +435,16 @@ impl App {
     /// # Errors
     /// `NotFound` for anyone who may not see the case.
     pub async fn may_cancel_lockout<'a>(
+        &self,
+        who: &'a Principal,
+        id: LockoutCaseId,
+    ) -> Result<CaseParty<'a>> {
+        self.load_case_party(who, id).await
+    }
+
+    /// Loads case `id` and checks that the caller sees it: what cancelling it, booking a
+    /// locksmith and recording a forced entry need.
+    pub(crate) async fn load_case_party<'a>(
         &self,
         who: &'a Principal,
         id: LockoutCaseId,

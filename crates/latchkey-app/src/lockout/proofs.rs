@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::CaseView;
-use crate::authz::{CaseStaff, Principal};
+use crate::authz::{CaseStaff, OwnAccount, Principal};
 use crate::secrets::{random_bytes, token_digest};
 use crate::{App, AppError, Result};
 
@@ -77,7 +77,8 @@ impl App {
     ///
     /// # Errors
     /// `Internal` when the random source fails.
-    pub async fn enroll_totp(&self, who: &Principal) -> Result<TotpEnrolment> {
+    pub async fn enroll_totp(&self, own: OwnAccount<'_>) -> Result<TotpEnrolment> {
+        let who = own.principal();
         let secret = Secret::from_bytes(random_bytes::<{ totp::SECRET_LEN }>()?);
         let sealed = self
             .keys()

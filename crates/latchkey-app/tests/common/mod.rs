@@ -257,3 +257,139 @@ impl World {
             .collect()
     }
 }
+
+/// The two steps of a use case on a record by id — load it and check the caller
+/// (`App::may_<verb>`), then act with the capability — for tests that look at the outcome of
+/// both together, as an API client does.
+// The trait is private to the tests; no caller needs to name the futures' `Send` bounds.
+#[allow(async_fn_in_trait)]
+pub trait TwoSteps {
+    async fn remote_as(
+        &self,
+        who: &Principal,
+        door: latchkey_core::DoorId,
+        action: latchkey_app::devices::RemoteAction,
+        emergency: Option<&str>,
+        wait: std::time::Duration,
+    ) -> latchkey_app::Result<latchkey_app::devices::RemoteOutcome>;
+
+    async fn check_access_as(
+        &self,
+        who: &Principal,
+        q: latchkey_app::access::AccessQuery,
+    ) -> latchkey_app::Result<latchkey_app::access::AccessAnswer>;
+
+    async fn start_lockout_as(
+        &self,
+        who: &Principal,
+        property: latchkey_core::PropertyId,
+        unit: latchkey_core::UnitId,
+        person: latchkey_core::PersonId,
+    ) -> latchkey_app::Result<(latchkey_app::store::lockout::LockoutCase, String)>;
+
+    async fn book_locksmith_as(
+        &self,
+        who: &Principal,
+        case: latchkey_core::LockoutCaseId,
+        input: latchkey_app::lockout::BookLocksmith,
+    ) -> latchkey_app::Result<latchkey_app::lockout::Booked>;
+
+    async fn complete_locksmith_job_as(
+        &self,
+        who: &Principal,
+        job: i64,
+        input: latchkey_app::lockout::CompleteJob,
+    ) -> latchkey_app::Result<latchkey_app::lockout::Completed>;
+
+    async fn cancel_credential_change_as(
+        &self,
+        who: &Principal,
+        id: i64,
+    ) -> latchkey_app::Result<()>;
+
+    async fn record_forced_entry_as(
+        &self,
+        who: &Principal,
+        case: latchkey_core::LockoutCaseId,
+        door: latchkey_core::DoorId,
+        how: &str,
+    ) -> latchkey_app::Result<latchkey_app::incidents::Compromise>;
+}
+
+use latchkey_app::authz::Principal;
+
+impl TwoSteps for latchkey_app::App {
+    async fn remote_as(
+        &self,
+        who: &Principal,
+        door: latchkey_core::DoorId,
+        action: latchkey_app::devices::RemoteAction,
+        emergency: Option<&str>,
+        wait: std::time::Duration,
+    ) -> latchkey_app::Result<latchkey_app::devices::RemoteOutcome> {
+        let allowed = self
+            .may_remote_command(who, door, action, emergency)
+            .await?;
+        self.remote_command(allowed, wait).await
+    }
+
+    async fn check_access_as(
+        &self,
+        who: &Principal,
+        q: latchkey_app::access::AccessQuery,
+    ) -> latchkey_app::Result<latchkey_app::access::AccessAnswer> {
+        self.check_access(self.may_check_access(who, q).await?)
+            .await
+    }
+
+    async fn start_lockout_as(
+        &self,
+        who: &Principal,
+        property: latchkey_core::PropertyId,
+        unit: latchkey_core::UnitId,
+        person: latchkey_core::PersonId,
+    ) -> latchkey_app::Result<(latchkey_app::store::lockout::LockoutCase, String)> {
+        self.start_lockout_for(who.case_starter(property, person)?, unit)
+            .await
+    }
+
+    async fn book_locksmith_as(
+        &self,
+        who: &Principal,
+        case: latchkey_core::LockoutCaseId,
+        input: latchkey_app::lockout::BookLocksmith,
+    ) -> latchkey_app::Result<latchkey_app::lockout::Booked> {
+        let party = self.may_book_locksmith(who, case, &input).await?;
+        self.book_locksmith(party, input).await
+    }
+
+    async fn complete_locksmith_job_as(
+        &self,
+        who: &Principal,
+        job: i64,
+        input: latchkey_app::lockout::CompleteJob,
+    ) -> latchkey_app::Result<latchkey_app::lockout::Completed> {
+        let completer = self.may_complete_locksmith_job(who, job, &input).await?;
+        self.complete_locksmith_job(completer, input).await
+    }
+
+    async fn cancel_credential_change_as(
+        &self,
+        who: &Principal,
+        id: i64,
+    ) -> latchkey_app::Result<()> {
+        let canceller = self.may_cancel_credential_change(who, id).await?;
+        self.cancel_credential_change(canceller).await
+    }
+
+    async fn record_forced_entry_as(
+        &self,
+        who: &Principal,
+        case: latchkey_core::LockoutCaseId,
+        door: latchkey_core::DoorId,
+        how: &str,
+    ) -> latchkey_app::Result<latchkey_app::incidents::Compromise> {
+        let party = self.may_record_forced_entry(who, case, how).await?;
+        self.record_forced_entry(party, door, how).await
+    }
+}

@@ -48,7 +48,7 @@ fn with_cookie(mut res: Response, cookie: &str) -> ApiResult<Response> {
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = Problem), (status = 409, body = Problem)))]
 pub async fn logout(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Response> {
-    s.app.logout(&who).await?;
+    s.app.logout(s.app.may_logout(&who)?).await?;
     let clear = session_cookie("", 0, s.config.secure_cookies);
     with_cookie(StatusCode::NO_CONTENT.into_response(), &clear)
 }
@@ -82,7 +82,8 @@ pub async fn revoke_session(
     Auth(who): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    s.app.revoke_grant(&who, GrantKind::Session, id).await?;
+    let revoker = s.app.may_revoke_grant(&who, GrantKind::Session, id).await?;
+    s.app.revoke_grant(revoker).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -113,7 +114,7 @@ pub async fn create_token(
     Auth(who): Auth,
     ApiJson(b): ApiJson<TokenBody>,
 ) -> ApiResult<(StatusCode, axum::Json<TokenCreatedDto>)> {
-    let (token, grant) = s.app.create_api_token(&who, &b.name).await?;
+    let (token, grant) = s.app.create_api_token(who.own_account(), &b.name).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(TokenCreatedDto {
@@ -131,6 +132,10 @@ pub async fn revoke_token(
     Auth(who): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    s.app.revoke_grant(&who, GrantKind::ApiToken, id).await?;
+    let revoker = s
+        .app
+        .may_revoke_grant(&who, GrantKind::ApiToken, id)
+        .await?;
+    s.app.revoke_grant(revoker).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -100,15 +100,13 @@ async fn command(
             latchkey_app::AppError::invalid("wait_seconds", "must be between 1 and 30").into(),
         );
     }
+    let allowed = s
+        .app
+        .may_remote_command(&who, DoorId(id), action, b.emergency_reason.as_deref())
+        .await?;
     let cmd = s
         .app
-        .remote_command(
-            &who,
-            DoorId(id),
-            action,
-            b.emergency_reason.as_deref(),
-            Duration::from_secs(wait),
-        )
+        .remote_command(allowed, Duration::from_secs(wait))
         .await?;
     let cmd: CommandDto = cmd.into();
     Ok((cmd.http_status(), Json(cmd)))

@@ -108,7 +108,11 @@ pub async fn forced_entry(
 ) -> ApiResult<(StatusCode, Json<CompromiseDto>)> {
     let c = s
         .app
-        .record_forced_entry(&who, LockoutCaseId(id), DoorId(b.door_id), &b.how)
+        .may_record_forced_entry(&who, LockoutCaseId(id), &b.how)
+        .await?;
+    let c = s
+        .app
+        .record_forced_entry(c, DoorId(b.door_id), &b.how)
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -261,10 +261,8 @@ pub async fn start_for(
     let (case, token) = s
         .app
         .start_lockout_for(
-            &who,
-            PropertyId(id),
+            who.case_starter(PropertyId(id), PersonId(b.person_id))?,
             UnitId(b.unit_id),
-            PersonId(b.person_id),
         )
         .await?;
     Ok((
@@ -349,7 +347,7 @@ pub async fn enroll_totp(
     State(s): State<AppState>,
     Auth(who): Auth,
 ) -> ApiResult<(StatusCode, Json<TotpEnrolmentDto>)> {
-    let e = s.app.enroll_totp(&who).await?;
+    let e = s.app.enroll_totp(who.own_account()).await?;
     Ok((
         StatusCode::CREATED,
         Json(TotpEnrolmentDto {

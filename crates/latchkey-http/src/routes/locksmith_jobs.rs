@@ -83,18 +83,16 @@ pub async fn book_locksmith(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<BookBody>,
 ) -> ApiResult<(StatusCode, Json<BookedDto>)> {
-    let booked = s
+    let input = BookLocksmith {
+        locksmith_id: LocksmithId(b.locksmith_id),
+        door_id: b.door_id.map(DoorId),
+        window_minutes: b.window_minutes,
+    };
+    let party = s
         .app
-        .book_locksmith(
-            &who,
-            LockoutCaseId(id),
-            BookLocksmith {
-                locksmith_id: LocksmithId(b.locksmith_id),
-                door_id: b.door_id.map(DoorId),
-                window_minutes: b.window_minutes,
-            },
-        )
+        .may_book_locksmith(&who, LockoutCaseId(id), &input)
         .await?;
+    let booked = s.app.book_locksmith(party, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(BookedDto {
@@ -171,17 +169,12 @@ pub async fn complete_job(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<CompleteBody>,
 ) -> ApiResult<Json<CompletedDto>> {
-    let done = s
-        .app
-        .complete_locksmith_job(
-            &who,
-            id,
-            CompleteJob {
-                cost_cents: b.cost_cents,
-                work: b.work,
-            },
-        )
-        .await?;
+    let input = CompleteJob {
+        cost_cents: b.cost_cents,
+        work: b.work,
+    };
+    let completer = s.app.may_complete_locksmith_job(&who, id, &input).await?;
+    let done = s.app.complete_locksmith_job(completer, input).await?;
     Ok(Json(CompletedDto {
         job: done.job.into(),
         charge: done.charge.into(),

@@ -241,6 +241,7 @@ pub async fn cancel_change(
     Auth(who): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    s.app.cancel_credential_change(&who, id).await?;
+    let canceller = s.app.may_cancel_credential_change(&who, id).await?;
+    s.app.cancel_credential_change(canceller).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -277,11 +277,11 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         ("admin", admin.id),
     ] {
         let p = app.terminal_principal(id).await.unwrap();
-        let (token, grant) = app.create_api_token(&p, role).await.unwrap();
+        let (token, grant) = app.create_api_token(p.own_account(), role).await.unwrap();
         tokens.insert(role, (token, grant.id));
     }
     let rp = app.terminal_principal(resident.id).await.unwrap();
-    app.set_password(&rp, resident.id, "rita-password-1")
+    app.set_password(rp.password_setter(resident.id).unwrap(), "rita-password-1")
         .await
         .unwrap();
     let session = app
@@ -323,10 +323,14 @@ pub async fn fixture(db: &TestDb) -> Fixture {
     // A command on record (it fails: there is no bridge).
     let failed = app
         .remote_command(
-            &root,
-            d1.id,
-            latchkey_app::devices::RemoteAction::Lock,
-            Some("fixture emergency"),
+            app.may_remote_command(
+                &root,
+                d1.id,
+                latchkey_app::devices::RemoteAction::Lock,
+                Some("fixture emergency"),
+            )
+            .await
+            .unwrap(),
             std::time::Duration::from_secs(1),
         )
         .await;
@@ -353,7 +357,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         .await
         .unwrap();
     let (lockout, _) = app
-        .start_lockout_for(&root, a, u1.id, resident.id)
+        .start_lockout_for(root.case_starter(a, resident.id).unwrap(), u1.id)
         .await
         .unwrap();
     let entry_notice = app

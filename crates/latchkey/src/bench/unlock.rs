@@ -136,7 +136,7 @@ pub async fn run(requests: usize, workers: usize, external: Option<&str>) -> Res
     let rig = rig::build("unlock", locks, external, u32::MAX, true).await?;
     let (token, _) = rig
         .app
-        .create_api_token(&rig.admin, "bench")
+        .create_api_token(rig.admin.own_account(), "bench")
         .await
         .map_err(app_err)?;
     let qos = if external.is_some() {

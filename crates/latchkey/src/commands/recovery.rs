@@ -248,10 +248,9 @@ pub async fn lockout(app: &App, command: &LockoutCommand) -> Result<()> {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let (case, token) = app
                 .start_lockout_for(
-                    &who,
-                    PropertyId(*property),
+                    who.case_starter(PropertyId(*property), PersonId(*person))
+                        .map_err(app_err)?,
                     UnitId(*unit),
-                    PersonId(*person),
                 )
                 .await
                 .map_err(app_err)?;

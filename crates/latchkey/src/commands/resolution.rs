@@ -46,18 +46,16 @@ pub async fn lockout_step(app: &App, command: &LockoutCommand) -> Result<()> {
             acting,
         } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
-            let b = app
-                .book_locksmith(
-                    &who,
-                    LockoutCaseId(*id),
-                    BookLocksmith {
-                        locksmith_id: LocksmithId(*locksmith),
-                        door_id: door.map(DoorId),
-                        window_minutes: Some(*window_minutes),
-                    },
-                )
+            let input = BookLocksmith {
+                locksmith_id: LocksmithId(*locksmith),
+                door_id: door.map(DoorId),
+                window_minutes: Some(*window_minutes),
+            };
+            let party = app
+                .may_book_locksmith(&who, LockoutCaseId(*id), &input)
                 .await
                 .map_err(app_err)?;
+            let b = app.book_locksmith(party, input).await.map_err(app_err)?;
             println!(
                 "job {} booked with {} until {} (quoted {})",
                 b.job.id,
@@ -85,15 +83,16 @@ pub async fn lockout_step(app: &App, command: &LockoutCommand) -> Result<()> {
             acting,
         } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
+            let input = CompleteJob {
+                cost_cents: *cost_cents,
+                work: work.clone(),
+            };
+            let completer = app
+                .may_complete_locksmith_job(&who, *job, &input)
+                .await
+                .map_err(app_err)?;
             let d = app
-                .complete_locksmith_job(
-                    &who,
-                    *job,
-                    CompleteJob {
-                        cost_cents: *cost_cents,
-                        work: work.clone(),
-                    },
-                )
+                .complete_locksmith_job(completer, input)
                 .await
                 .map_err(app_err)?;
             println!(
@@ -114,7 +113,11 @@ pub async fn lockout_step(app: &App, command: &LockoutCommand) -> Result<()> {
         } => {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let c = app
-                .record_forced_entry(&who, LockoutCaseId(*id), DoorId(*door), how)
+                .may_record_forced_entry(&who, LockoutCaseId(*id), how)
+                .await
+                .map_err(app_err)?;
+            let c = app
+                .record_forced_entry(c, DoorId(*door), how)
                 .await
                 .map_err(app_err)?;
             println!(
