@@ -13,6 +13,7 @@ mod ingest;
 mod pairing;
 pub mod reconcile;
 mod remote;
+pub(crate) mod settings;
 mod status;
 mod watch;
 
@@ -29,6 +30,7 @@ pub use ingest::{IngestItem, IngestStats};
 pub use pairing::DeviceView;
 pub(crate) use remote::ToLock;
 pub use remote::{RemoteAction, RemoteOutcome};
+pub use settings::{SettingsView, desired_settings};
 pub use status::{LockStatus, Removal};
 
 /// Sends commands to devices. Implemented by the MQTT bridge in the binary.
@@ -59,6 +61,7 @@ pub(crate) struct Snapshot {
     pub door_state: String,
     pub battery: Option<i64>,
     pub linkquality: Option<i64>,
+    pub reported: latchkey_store::devices::LockSettings,
 }
 
 /// A caller waiting for the lock's answer to its command.
@@ -95,6 +98,9 @@ pub struct BridgeState {
     /// Doors whose lock was caught up since it last went offline (a lock that talks while its
     /// availability still says offline is caught up once, not on every report).
     pub(crate) caught_up: Mutex<std::collections::HashSet<DoorId>>,
+    /// The settings last sent to each door's lock, and when (`settings.rs`).
+    pub(crate) settings_sent:
+        Mutex<HashMap<DoorId, (latchkey_store::devices::LockSettings, std::time::Instant)>>,
 }
 
 /// A door left unlocked or open.

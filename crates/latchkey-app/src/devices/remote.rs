@@ -385,10 +385,11 @@ impl App {
                         door.mode,
                         latchkey_core::model::DoorMode::Privacy
                             | latchkey_core::model::DoorMode::NoRemote
+                            | latchkey_core::model::DoorMode::Vacation
                     ) =>
                 {
                     Basis::Denied(
-                        "this door is in a mode that refuses remote opening (privacy or no remote); an entry notice does not override it, only an emergency with a reason does".into(),
+                        "this door is in a mode that refuses staff (privacy, vacation or no remote); an entry notice does not override it, only an emergency with a reason does".into(),
                     )
                 }
                 NoticeBasis::Open(n) => Basis::Notice(n),
