@@ -98,9 +98,9 @@ pub struct BridgeState {
     /// Doors whose lock was caught up since it last went offline (a lock that talks while its
     /// availability still says offline is caught up once, not on every report).
     pub(crate) caught_up: Mutex<std::collections::HashSet<DoorId>>,
-    /// The settings last sent to each door's lock, and when (`settings.rs`).
-    pub(crate) settings_sent:
-        Mutex<HashMap<DoorId, (latchkey_store::devices::LockSettings, std::time::Instant)>>,
+    /// The settings last sent to each door's lock, what it reported then (`None` for a send
+    /// not made by the sweep), and when (`settings.rs`).
+    pub(crate) settings_sent: Mutex<HashMap<DoorId, settings::Sent>>,
 }
 
 /// A door left unlocked or open.

@@ -2,9 +2,10 @@
 //! follow from its property's policy and its door's mode: passage holds the door unlocked, so its
 //! lock's auto-relock is off until the door leaves passage. They are sent at pairing, on a
 //! change of the policy or the door, when the lock comes back online, and by the sweep to every
-//! lock whose reported settings differ from the desired ones (or were never reported), at most
-//! once per [`SEND_AGAIN_AFTER`] for the same values, so a lock that ignores a setting is not
-//! flooded. Each send ends with a read of the lockout attributes, so the lock reports what it
+//! lock whose reported settings differ from the desired ones (or were never reported). The
+//! sweep sends the same values to a lock that still reports the same other ones at most once
+//! per [`SEND_AGAIN_AFTER`], so a lock that ignores a setting is not flooded, while a lock whose
+//! setting someone changed at the lock is corrected at once. Each send ends with a read of the lockout attributes, so the lock reports what it
 //! holds and the two can be shown side by side (docs/DEVICES.md, "Lock settings").
 
 use std::collections::HashMap;
@@ -23,6 +24,10 @@ use crate::{App, Result};
 /// How long the sweep waits before sending the same settings again to a lock that has not
 /// reported them.
 pub(crate) const SEND_AGAIN_AFTER: Duration = Duration::from_secs(600);
+
+/// Settings sent to a lock: the values, what the lock reported when the sweep sent them, and
+/// when.
+pub(crate) type Sent = (LockSettings, Option<LockSettings>, Instant);
 
 /// How long the command that goes with entering or leaving passage waits for the lock.
 const PASSAGE_WAIT: Duration = Duration::from_secs(15);
@@ -113,7 +118,7 @@ impl App {
             .settings_sent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(door_id, (desired, Instant::now()));
+            .insert(door_id, (desired, None, Instant::now()));
         Ok(())
     }
 
@@ -151,20 +156,25 @@ impl App {
                 }
             };
             let desired = desired_settings(policy, d.mode);
-            if reported.get(&lock) != Some(&desired) {
-                due.push((d.id, lock, desired));
+            let now_reported = reported.get(&lock).copied().unwrap_or_default();
+            if now_reported != desired {
+                due.push((d.id, lock, desired, now_reported));
             }
         }
         drop(conn);
         let mut sent = 0;
-        for (door, lock, desired) in due {
+        for (door, lock, desired, now_reported) in due {
             let recent = self
                 .bridge()
                 .settings_sent
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&door)
-                .is_some_and(|(s, at)| *s == desired && at.elapsed() < SEND_AGAIN_AFTER);
+                .is_some_and(|(s, then, at)| {
+                    *s == desired
+                        && *then == Some(now_reported)
+                        && at.elapsed() < SEND_AGAIN_AFTER
+                });
             if recent {
                 continue;
             }
@@ -174,7 +184,7 @@ impl App {
                     .settings_sent
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(door, (desired, Instant::now()));
+                    .insert(door, (desired, Some(now_reported), Instant::now()));
             }
         }
         Ok(sent)
