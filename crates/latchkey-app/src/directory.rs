@@ -705,7 +705,9 @@ impl App {
                 NewEvent::new("door.mode_changed", format!("door:{id}"))
                     .property(d.property_id)
                     .actor(Some(who.id()))
-                    .data(json!({ "from": old_mode, "to": d.mode, "reason": reason, "told": told })),
+                    .data(
+                        json!({ "from": old_mode, "to": d.mode, "reason": reason, "told": told }),
+                    ),
             );
         }
         self.commit_with(tx, events).await?;

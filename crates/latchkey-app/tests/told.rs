@@ -27,7 +27,10 @@ use latchkey_z2m::{Command, Topics, parse_inbound};
 /// The kinds with a scenario below, and the notification kinds each must queue.
 const SCENARIOS: &[(&str, &[&str])] = &[
     ("credential.rotated", &["credential.rotated"]),
-    ("door.compromised", &["door.compromised", "door.repair_needed"]),
+    (
+        "door.compromised",
+        &["door.compromised", "door.repair_needed"],
+    ),
     ("door.mode_changed", &["door.mode_changed"]),
     ("lock.alarm", &["lock.unexpected_opening"]),
     ("lock.emergency_command", &["lock.emergency_command"]),
@@ -143,7 +146,10 @@ async fn ingest(h: &Home, lock: &str, payload: &str) {
 async fn pair(h: &Home, lock: &str) {
     h.w.app
         .pair_lock(
-            h.w.app.may_pair_lock(&h.w.admin, h.w.door.id).await.unwrap(),
+            h.w.app
+                .may_pair_lock(&h.w.admin, h.w.door.id)
+                .await
+                .unwrap(),
             Some(lock),
         )
         .await
@@ -178,11 +184,16 @@ async fn a_staff_change_of_a_homes_mode_tells_the_household_who_and_why() {
         let before = h.w.event_count().await;
         for reason in [None, Some("  "), Some("fix")] {
             let p = patch(reason);
-            let got = h
-                .w
-                .app
-                .update_door(h.w.app.may_update_door(&h.manager, h.w.door.id, &p).await.unwrap(), p)
-                .await;
+            let got =
+                h.w.app
+                    .update_door(
+                        h.w.app
+                            .may_update_door(&h.manager, h.w.door.id, &p)
+                            .await
+                            .unwrap(),
+                        p,
+                    )
+                    .await;
             assert!(
                 matches!(&got, Err(AppError::Invalid { field, .. }) if field == "reason"),
                 "{reason:?}: {got:?}"
@@ -191,23 +202,38 @@ async fn a_staff_change_of_a_homes_mode_tells_the_household_who_and_why() {
         let door = h.w.app.get_door(&h.w.admin, h.w.door.id).await.unwrap();
         assert_eq!(door.mode, DoorMode::Normal);
         assert_eq!(h.w.event_count().await, before);
-        assert!(told(&h, h.w.resident.id, "door.mode_changed").await.is_empty());
+        assert!(
+            told(&h, h.w.resident.id, "door.mode_changed")
+                .await
+                .is_empty()
+        );
 
         // A reason without a change of mode is refused too.
         let p = DoorPatch {
             reason: Some("no mode given".into()),
             ..DoorPatch::default()
         };
-        let got = h
-            .w
-            .app
-            .update_door(h.w.app.may_update_door(&h.manager, h.w.door.id, &p).await.unwrap(), p)
-            .await;
+        let got =
+            h.w.app
+                .update_door(
+                    h.w.app
+                        .may_update_door(&h.manager, h.w.door.id, &p)
+                        .await
+                        .unwrap(),
+                    p,
+                )
+                .await;
         assert!(matches!(&got, Err(AppError::Invalid { field, .. }) if field == "reason"));
 
         let p = patch(Some("police request during an investigation"));
         h.w.app
-            .update_door(h.w.app.may_update_door(&h.manager, h.w.door.id, &p).await.unwrap(), p)
+            .update_door(
+                h.w.app
+                    .may_update_door(&h.manager, h.w.door.id, &p)
+                    .await
+                    .unwrap(),
+                p,
+            )
             .await
             .unwrap();
         let (data, at) = latest(&h, "door.mode_changed").await.unwrap();
@@ -232,7 +258,13 @@ async fn a_staff_change_of_a_homes_mode_tells_the_household_who_and_why() {
             ..DoorPatch::default()
         };
         h.w.app
-            .update_door(h.w.app.may_update_door(&rosa, h.w.door.id, &p).await.unwrap(), p)
+            .update_door(
+                h.w.app
+                    .may_update_door(&rosa, h.w.door.id, &p)
+                    .await
+                    .unwrap(),
+                p,
+            )
             .await
             .unwrap();
         assert_eq!(told(&h, h.household.id, "door.mode_changed").await.len(), 1);
@@ -246,23 +278,25 @@ async fn an_emergency_command_tells_the_household() {
         let h = home(&db).await;
         h.w.app.attach_link(Arc::new(Silent));
         pair(&h, "told/4071").await;
-        let cmd = h
-            .w
-            .app
-            .remote_command(
-                &h.manager,
-                h.w.door.id,
-                RemoteAction::Lock,
-                Some("water is coming through the ceiling below"),
-                Duration::ZERO,
-            )
-            .await
-            .unwrap();
+        let cmd =
+            h.w.app
+                .remote_command(
+                    &h.manager,
+                    h.w.door.id,
+                    RemoteAction::Lock,
+                    Some("water is coming through the ceiling below"),
+                    Duration::ZERO,
+                )
+                .await
+                .unwrap();
         assert_eq!(cmd.status, "unconfirmed");
         let (data, at) = latest(&h, "lock.emergency_command").await.unwrap();
         assert_eq!(data["residents_told"], true);
         let rows = household_told(&h, "lock.emergency_command", at).await;
-        assert!(rows.iter().all(|n| n.body["reason"] == "water is coming through the ceiling below"));
+        assert!(
+            rows.iter()
+                .all(|n| n.body["reason"] == "water is coming through the ceiling below")
+        );
     })
     .await;
 }
@@ -297,15 +331,23 @@ async fn a_forced_door_tells_staff_the_household_and_each_rotated_pins_holder() 
         let input = pin_for(h.w.resident.id, Some(h.w.unit.id), None);
         h.w.app
             .create_credential(
-                rosa.credential_issuer(h.w.property.id, input.unit_id).unwrap(),
+                rosa.credential_issuer(h.w.property.id, input.unit_id)
+                    .unwrap(),
                 input,
             )
             .await
             .unwrap();
-        ingest(&h, "told/4071", r#"{"state":"LOCK","lock_state":"locked","door_state":"closed"}"#).await;
+        ingest(
+            &h,
+            "told/4071",
+            r#"{"state":"LOCK","lock_state":"locked","door_state":"closed"}"#,
+        )
+        .await;
         ingest(&h, "told/4071", r#"{"door_state":"error_forced_open"}"#).await;
         assert!(
-            !told_soon(&h, h.w.resident.id, "door.compromised").await.is_empty(),
+            !told_soon(&h, h.w.resident.id, "door.compromised")
+                .await
+                .is_empty(),
             "the incident is opened after the batch"
         );
         let (_, at) = latest(&h, "door.compromised").await.unwrap();

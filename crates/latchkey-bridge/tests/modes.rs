@@ -131,7 +131,13 @@ async fn passage_holds_the_door_unlocked_for_five_minutes_and_leaving_it_locks_a
     r.fleet.advance(Duration::from_secs(31));
     assert_eq!(bolt(&r), Bolt::Locked, "normal mode relocks");
 
-    set_mode(&r, &r.admin, DoorMode::Passage, "open house for the viewing").await;
+    set_mode(
+        &r,
+        &r.admin,
+        DoorMode::Passage,
+        "open house for the viewing",
+    )
+    .await;
     eventually("passage unlocks the door", || async {
         bolt(&r) == Bolt::Unlocked
     })
@@ -149,9 +155,10 @@ async fn passage_holds_the_door_unlocked_for_five_minutes_and_leaving_it_locks_a
         bolt(&r) == Bolt::Locked
     })
     .await;
-    eventually("leaving passage restores the policy's auto-relock", || async {
-        relock_of(&r) == 30
-    })
+    eventually(
+        "leaving passage restores the policy's auto-relock",
+        || async { relock_of(&r) == 30 },
+    )
     .await;
     let commands = r.events("lock.command").await;
     let actions: Vec<_> = commands
@@ -184,7 +191,8 @@ async fn vacation_lets_the_household_in_and_keeps_the_guest_out() {
     set_mode(&r, &r.resident, DoorMode::Vacation, "").await;
     eventually("the guest's PIN is disabled on the lock", || async {
         r.fleet.slots("lock-0").unwrap().iter().any(|s| {
-            s.pin.expose_secret() == "69143027" && s.status == latchkey_sim::lock::SlotStatus::Disabled
+            s.pin.expose_secret() == "69143027"
+                && s.status == latchkey_sim::lock::SlotStatus::Disabled
         })
     })
     .await;
@@ -212,19 +220,22 @@ async fn locks_take_the_policys_settings_at_pairing_and_on_a_policy_change() {
         relock_of(&r) == 30
     })
     .await;
-    eventually("latchkey shows the lock in step with the policy", || async {
-        let view = r.app.list_devices(&r.admin).await.unwrap();
-        let d = view
-            .iter()
-            .find(|d| d.device.friendly_name == "lock-0")
-            .unwrap();
-        d.settings.is_some_and(|s| {
-            s.in_step()
-                && s.reported.auto_relock_seconds == Some(30)
-                && s.reported.wrong_code_limit == Some(5)
-                && s.reported.keypad_disable_seconds == Some(60)
-        })
-    })
+    eventually(
+        "latchkey shows the lock in step with the policy",
+        || async {
+            let view = r.app.list_devices(&r.admin).await.unwrap();
+            let d = view
+                .iter()
+                .find(|d| d.device.friendly_name == "lock-0")
+                .unwrap();
+            d.settings.is_some_and(|s| {
+                s.in_step()
+                    && s.reported.auto_relock_seconds == Some(30)
+                    && s.reported.wrong_code_limit == Some(5)
+                    && s.reported.keypad_disable_seconds == Some(60)
+            })
+        },
+    )
     .await;
 
     let policy = Policy {
@@ -287,8 +298,9 @@ async fn a_lock_that_comes_back_with_another_setting_is_corrected() {
         .unwrap();
     assert_eq!(relock_of(&r), 0);
     r.fleet.set_offline("lock-0", false).unwrap();
-    eventually("the returning lock gets the policy's auto-relock again", || async {
-        relock_of(&r) == 30
-    })
+    eventually(
+        "the returning lock gets the policy's auto-relock again",
+        || async { relock_of(&r) == 30 },
+    )
     .await;
 }

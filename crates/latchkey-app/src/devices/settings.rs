@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use latchkey_core::{DoorId, PersonId};
 use latchkey_core::model::{DoorMode, Policy};
+use latchkey_core::{DoorId, PersonId};
 use latchkey_store::devices::{self as repo, LockSettings};
 use latchkey_store::property;
 use latchkey_z2m::Command;
@@ -136,29 +136,16 @@ impl App {
             return Ok(0);
         }
         let mut conn = self.store().read().await?;
-        let doors = property::paired_doors(&mut conn).await?;
         let reported: HashMap<String, LockSettings> = repo::list_devices(&mut conn)
             .await?
             .into_iter()
             .map(|d| (d.friendly_name, d.reported))
             .collect();
-        let mut policies = HashMap::new();
         let mut due = Vec::new();
-        for d in doors {
-            let Some(lock) = d.lock_name else { continue };
-            let policy = match policies.get(&d.property_id) {
-                Some(p) => p,
-                None => {
-                    let p = crate::directory::load_property(&mut conn, d.property_id)
-                        .await?
-                        .policy;
-                    policies.entry(d.property_id).or_insert(p)
-                }
-            };
-            let desired = desired_settings(policy, d.mode);
+        for (door, lock, desired) in desired_of_paired_locks(&mut conn).await? {
             let now_reported = reported.get(&lock).copied().unwrap_or_default();
             if now_reported != desired {
-                due.push((d.id, lock, desired, now_reported));
+                due.push((door, lock, desired, now_reported));
             }
         }
         drop(conn);
@@ -171,14 +158,15 @@ impl App {
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&door)
                 .is_some_and(|(s, then, at)| {
-                    *s == desired
-                        && *then == Some(now_reported)
-                        && at.elapsed() < SEND_AGAIN_AFTER
+                    *s == desired && *then == Some(now_reported) && at.elapsed() < SEND_AGAIN_AFTER
                 });
             if recent {
                 continue;
             }
-            if commands(desired).iter().all(|c| link.send(&lock, c).is_ok()) {
+            if commands(desired)
+                .iter()
+                .all(|c| link.send(&lock, c).is_ok())
+            {
                 sent += 1;
                 self.bridge()
                     .settings_sent
@@ -228,8 +216,12 @@ impl App {
             }
             .await;
             match result {
-                Ok(cmd) => tracing::info!(lock, status = %cmd.status, ?action, "passage mode command"),
-                Err(e) => tracing::warn!(lock, error = %e, ?action, "passage mode command not sent"),
+                Ok(cmd) => {
+                    tracing::info!(lock, status = %cmd.status, ?action, "passage mode command")
+                }
+                Err(e) => {
+                    tracing::warn!(lock, error = %e, ?action, "passage mode command not sent")
+                }
             }
         });
     }
@@ -244,30 +236,37 @@ impl App {
             .iter()
             .map(|d| (d.friendly_name.as_str(), d.reported))
             .collect();
-        let mut policies: HashMap<latchkey_core::PropertyId, Policy> = HashMap::new();
-        let mut out = HashMap::new();
-        for d in property::paired_doors(conn).await? {
-            let Some(lock) = d.lock_name else { continue };
-            let Some(rep) = reported.get(lock.as_str()) else {
-                continue;
-            };
-            if !policies.contains_key(&d.property_id) {
-                let p = crate::directory::load_property(conn, d.property_id)
-                    .await?
-                    .policy;
-                policies.insert(d.property_id, p);
-            }
-            let desired = desired_settings(&policies[&d.property_id], d.mode);
-            out.insert(
-                lock,
-                SettingsView {
-                    desired,
-                    reported: *rep,
-                },
-            );
-        }
-        Ok(out)
+        Ok(desired_of_paired_locks(conn)
+            .await?
+            .into_iter()
+            .filter_map(|(_, lock, desired)| {
+                let reported = *reported.get(lock.as_str())?;
+                Some((lock, SettingsView { desired, reported }))
+            })
+            .collect())
     }
+}
+
+/// Every paired door, its lock and the settings that lock should hold, reading each
+/// property's policy once.
+async fn desired_of_paired_locks(
+    conn: &mut latchkey_store::Conn,
+) -> Result<Vec<(DoorId, String, LockSettings)>> {
+    let mut policies: HashMap<latchkey_core::PropertyId, Policy> = HashMap::new();
+    let mut out = Vec::new();
+    for d in property::paired_doors(conn).await? {
+        let Some(lock) = d.lock_name else { continue };
+        let policy = match policies.entry(d.property_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                crate::directory::load_property(conn, d.property_id)
+                    .await?
+                    .policy,
+            ),
+        };
+        out.push((d.id, lock, desired_settings(policy, d.mode)));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

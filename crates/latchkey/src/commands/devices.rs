@@ -30,7 +30,9 @@ pub async fn list(app: &App, acting: Option<&str>) -> Result<()> {
             (None, None) => "-".to_owned(),
         };
         let dev = &d.device;
-        let settings = d.settings.map_or_else(|| "-".to_owned(), |s| settings_cell(&s));
+        let settings = d
+            .settings
+            .map_or_else(|| "-".to_owned(), |s| settings_cell(&s));
         println!(
             "{:<32} {:<24} {:<5} {:<12} {:>7}  {settings:<24}  {paired}",
             dev.friendly_name,

@@ -387,7 +387,10 @@ async fn apply_all(
 async fn sweep(app: &App, opts: &ReconcileOptions, fence: &Fence) -> Result<()> {
     let corrected = app.correct_lock_settings().await?;
     if corrected > 0 {
-        tracing::info!(locks = corrected, "sent lock settings that differ from the policy");
+        tracing::info!(
+            locks = corrected,
+            "sent lock settings that differ from the policy"
+        );
     }
     let doors = {
         let mut conn = app.store().read().await?;
