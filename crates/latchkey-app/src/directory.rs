@@ -133,6 +133,9 @@ pub struct DoorPatch {
     pub name: Option<String>,
     pub mode: Option<DoorMode>,
     pub pin_slots: Option<i64>,
+    /// Why the mode changes: required when staff change the mode of a unit's own door (the
+    /// household is told who changed it and why).
+    pub reason: Option<String>,
 }
 
 impl DoorPatch {
@@ -643,6 +646,29 @@ impl App {
         if let Some(mode) = patch.mode {
             d.mode = mode;
         }
+        let reason = match &patch.reason {
+            Some(_) if patch.mode.is_none() => {
+                return Err(AppError::invalid(
+                    "reason",
+                    "a reason goes with a change of `mode`; send the mode too",
+                ));
+            }
+            Some(r) => Some(check_text("reason", r, 500)?),
+            None => None,
+        };
+        // Staff changing the mode of someone's home (not their own) say why, and the household
+        // is told who and why, in the change's transaction.
+        let household = d.unit_id.filter(|u| {
+            changer.is_staff()
+                && old_mode != d.mode
+                && !who.household_units(d.property_id).contains(u)
+        });
+        if household.is_some() && reason.as_ref().is_none_or(|r| r.chars().count() < 5) {
+            return Err(AppError::invalid(
+                "reason",
+                "say why you change the mode of a home's door (at least 5 characters); the household is told",
+            ));
+        }
         let mut tx = self.store().write().await?;
         repo::update_door(tx.conn(), &d)
             .await
@@ -654,15 +680,41 @@ impl App {
                 .data(json!({ "name": d.name, "pin_slots": d.pin_slots })),
         ];
         if old_mode != d.mode {
+            let told = match household {
+                Some(unit) => {
+                    let body = json!({
+                        "door_id": id, "door": d.name, "from": old_mode, "to": d.mode,
+                        "by": who.id(), "by_name": who.person().name, "reason": reason,
+                        "text": "Building staff changed your door's mode, for the reason given.",
+                    });
+                    let messages = crate::entry::tell_household(
+                        tx.conn(),
+                        d.property_id,
+                        unit,
+                        "door.mode_changed",
+                        &body,
+                        self.now(),
+                    )
+                    .await?;
+                    latchkey_store::lockout::queue(tx.conn(), &messages).await?;
+                    Some(messages.iter().map(|m| m.person_id).collect::<Vec<_>>())
+                }
+                None => None,
+            };
             events.push(
                 NewEvent::new("door.mode_changed", format!("door:{id}"))
                     .property(d.property_id)
                     .actor(Some(who.id()))
-                    .data(json!({ "from": old_mode, "to": d.mode })),
+                    .data(
+                        json!({ "from": old_mode, "to": d.mode, "reason": reason, "told": told }),
+                    ),
             );
         }
         self.commit_with(tx, events).await?;
         self.devices().desired_state_changed(id);
+        if (old_mode == DoorMode::Passage) != (d.mode == DoorMode::Passage) {
+            self.passage_changed(&d, who.id());
+        }
         Ok(d)
     }
 

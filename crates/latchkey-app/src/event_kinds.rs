@@ -34,7 +34,7 @@ pub const DEVICE_EVENT_KINDS: &[EventKind] = &[
     ),
     k(
         "credential.rotated",
-        "a credential was replaced with a new code because its door was compromised",
+        "a credential was replaced with a new code because its door was compromised; its holder is told the new code",
     ),
     k(
         "door.closed",
@@ -42,7 +42,7 @@ pub const DEVICE_EVENT_KINDS: &[EventKind] = &[
     ),
     k(
         "door.compromised",
-        "a forced entry opened an incident: the door's codes are rotated and staff are asked to repair it",
+        "a forced entry opened an incident: the door's codes are rotated, staff are told to repair it and the door's household is told",
     ),
     k(
         "door.compromised_closed",
@@ -60,7 +60,7 @@ pub const DEVICE_EVENT_KINDS: &[EventKind] = &[
     ),
     k(
         "door.mode_changed",
-        "the door's mode changed (normal, privacy, vacation, passage)",
+        "the door's mode changed (normal, privacy, vacation, passage, no_remote); when staff change a home's door, its household is told who and why",
     ),
     k(
         "door.opened",
@@ -76,7 +76,7 @@ pub const DEVICE_EVENT_KINDS: &[EventKind] = &[
     ),
     k(
         "lock.alarm",
-        "an alarm with an `alarm` and a `severity` (see the alarms above)",
+        "an alarm with an `alarm` and a `severity` (see the alarms above); for an unexpected opening the household is told",
     ),
     k(
         "lock.capacity_exceeded",
@@ -112,7 +112,7 @@ pub const DEVICE_EVENT_KINDS: &[EventKind] = &[
     ),
     k(
         "lock.emergency_command",
-        "staff sent an emergency command to a unit's door, with a reason; the residents are told",
+        "staff sent an emergency command to a unit's door, with a reason; the household is told",
     ),
     k(
         "lock.event",
@@ -160,6 +160,12 @@ pub const DEVICE_EVENT_KINDS: &[EventKind] = &[
         "a contact sensor device was paired with (or unpaired from) a sensor",
     ),
 ];
+
+/// Whether a kind's meaning says that someone is told of it: each such event queues its
+/// notifications in its own transaction (`crates/latchkey-app/tests/told.rs` checks every one).
+pub fn tells(kind: &EventKind) -> bool {
+    kind.meaning.contains(" told")
+}
 
 /// Looks a kind up.
 pub fn meaning(kind: &str) -> Option<&'static str> {

@@ -61,7 +61,7 @@ pub mod store {
         pub use latchkey_store::audit::EventFilter;
     }
     pub mod devices {
-        pub use latchkey_store::devices::{LockCommand, Slot, SlotStatus};
+        pub use latchkey_store::devices::{LockCommand, LockSettings, Slot, SlotStatus};
     }
     pub mod lockout {
         pub use latchkey_store::lockout::{LockoutCase, Step};

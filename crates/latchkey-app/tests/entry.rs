@@ -728,6 +728,7 @@ async fn a_notice_does_not_open_a_door_whose_household_asked_for_privacy() {
                 name: None,
                 mode: Some(DoorMode::Privacy),
                 pin_slots: None,
+                reason: None,
             };
             b.w.app.update_door(
                 b.w.app

@@ -22,9 +22,11 @@
 //!    [`DenyReason::OutsideSchedule`]
 //! 8. `uses >= max_uses` → [`DenyReason::UsesExhausted`]
 //! 9. the door's mode: privacy admits only an emergency override by staff (installer or
-//!    manager) → [`DenyReason::PrivacyMode`]; vacation admits only residents and installers →
-//!    [`DenyReason::VacationMode`]; no-remote refuses remote requests except an emergency
-//!    override by staff → [`DenyReason::RemoteDisabled`]; normal and passage add nothing
+//!    manager) → [`DenyReason::PrivacyMode`]; vacation admits only the household (residents and
+//!    household members): guests, trusted contacts and staff → [`DenyReason::VacationMode`];
+//!    no-remote refuses remote requests except an emergency override by staff →
+//!    [`DenyReason::RemoteDisabled`] (a remote *lock* is not refused: locking never lets
+//!    anyone in); normal and passage add nothing
 //! 10. a keypad request while the keypad is disabled after wrong codes →
 //!     [`DenyReason::KeypadDisabled`]
 //!
@@ -195,7 +197,7 @@ impl DenyReason {
                 "the door is in privacy mode: someone inside asked not to be disturbed"
             }
             DenyReason::VacationMode => {
-                "the door is in vacation mode: only the unit's residents can open it"
+                "the door is in vacation mode: only the unit's household can open it"
             }
             DenyReason::RemoteDisabled => {
                 "remote opening is turned off for this door; use a PIN, card or key"
@@ -265,7 +267,7 @@ fn check(req: &AccessRequest<'_>) -> Result<bool, DenyReason> {
             }
         }
         DoorMode::Vacation => {
-            if !matches!(cred.holder_role, Role::Resident | Role::Installer) {
+            if !cred.holder_role.is_household() {
                 return Err(DenyReason::VacationMode);
             }
         }

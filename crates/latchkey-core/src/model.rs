@@ -81,6 +81,12 @@ impl Role {
         matches!(self, Role::Installer | Role::Manager | Role::Locksmith)
     }
 
+    /// The people who live in a unit: its residents and household members (vacation mode
+    /// admits only them).
+    pub fn is_household(self) -> bool {
+        matches!(self, Role::Resident | Role::Household)
+    }
+
     /// Roles that manage the building (doors, devices, memberships, policies).
     pub fn is_staff(self) -> bool {
         matches!(self, Role::Installer | Role::Manager)
@@ -103,7 +109,8 @@ named_enum!(
     DoorMode, "door mode" {
         /// Every valid credential works.
         Normal => "normal",
-        /// Only the unit's residents (owners) may open it.
+        /// Only the household (residents and household members) may open it: guests, trusted
+        /// contacts and staff may not.
         Vacation => "vacation",
         /// Someone is inside and wants nobody in: every outside opening is refused, except an
         /// audited emergency override by staff.

@@ -265,6 +265,14 @@ pub struct DoorPatchBody {
     pub mode: Option<String>,
     #[schema(minimum = 1, maximum = 250)]
     pub pin_slots: Option<i64>,
+    /// Why the mode changes; only with `mode`. Required (at least 5 characters) when staff
+    /// change the mode of a unit's own door: the household is told who changed it and why.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub reason: Option<String>,
 }
 
 /// A new door contact or window sensor.

@@ -384,6 +384,40 @@ pub struct DeviceDto {
     /// The door this lock is paired with; absent for unassigned devices.
     pub door_id: Option<i64>,
     pub sensor_id: Option<i64>,
+    /// For a paired lock: the settings it should hold (from the property's policy and the
+    /// door's mode; auto-relock is 0 in passage mode) and the ones it last reported.
+    pub settings: Option<LockSettingsDto>,
+}
+
+/// A paired lock's settings, desired and as reported.
+#[derive(Serialize, ToSchema)]
+pub struct LockSettingsDto {
+    pub desired: LockSettingValuesDto,
+    /// A value the lock has not reported yet is null.
+    pub reported: LockSettingValuesDto,
+    /// Whether the lock reported every desired value.
+    pub in_step: bool,
+}
+
+/// Auto-relock time, wrong-code limit and keypad disable time of a lock.
+#[derive(Serialize, ToSchema)]
+pub struct LockSettingValuesDto {
+    /// Seconds after which the lock relocks itself (0 = never).
+    pub auto_relock_seconds: Option<i64>,
+    /// Wrong codes in a row before the lock disables its keypad.
+    pub wrong_code_limit: Option<i64>,
+    /// Seconds the keypad stays disabled after the limit (at most 255 on the lock).
+    pub keypad_disable_seconds: Option<i64>,
+}
+
+impl From<latchkey_app::store::devices::LockSettings> for LockSettingValuesDto {
+    fn from(s: latchkey_app::store::devices::LockSettings) -> Self {
+        LockSettingValuesDto {
+            auto_relock_seconds: s.auto_relock_seconds,
+            wrong_code_limit: s.wrong_code_limit,
+            keypad_disable_seconds: s.keypad_disable_seconds,
+        }
+    }
 }
 
 impl From<latchkey_app::devices::DeviceView> for DeviceDto {
@@ -404,6 +438,11 @@ impl From<latchkey_app::devices::DeviceView> for DeviceDto {
             last_seen: d.last_seen,
             door_id: v.door_id.map(|x| x.0),
             sensor_id: v.sensor_id.map(|x| x.0),
+            settings: v.settings.map(|s| LockSettingsDto {
+                in_step: s.in_step(),
+                desired: s.desired.into(),
+                reported: s.reported.into(),
+            }),
         }
     }
 }

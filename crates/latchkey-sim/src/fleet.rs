@@ -233,6 +233,9 @@ struct Shared {
     save: Notify,
     /// Serialises snapshot-and-write, so that an older snapshot never lands after a newer one.
     save_lock: Mutex<()>,
+    /// How far the fleet's clock runs ahead of the real one, in milliseconds
+    /// ([`FleetHandle::advance`]): auto-relock and keypad lockouts are counted on it.
+    ahead_ms: std::sync::atomic::AtomicU64,
 }
 
 /// In-process access to a running fleet. Cheap to clone.
@@ -280,6 +283,7 @@ pub async fn run(
         state_file: cfg.state_file.clone(),
         save: Notify::new(),
         save_lock: Mutex::new(()),
+        ahead_ms: std::sync::atomic::AtomicU64::new(0),
     });
     if let Some(path) = &cfg.state_file {
         state_file::load(path, &mut shared.devices())?;

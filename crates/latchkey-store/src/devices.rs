@@ -32,6 +32,19 @@ pub struct Device {
     pub first_seen: Timestamp,
     pub last_seen: Option<Timestamp>,
     pub left_network: bool,
+    /// The settings the lock last reported; `None` until it reports them.
+    pub reported: LockSettings,
+}
+
+/// A lock's settings that latchkey drives from the property's policy and the door's mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LockSettings {
+    /// Seconds after which the lock relocks itself (0 = never).
+    pub auto_relock_seconds: Option<i64>,
+    /// Wrong codes in a row before the lock disables its keypad.
+    pub wrong_code_limit: Option<i64>,
+    /// Seconds the keypad stays disabled after the limit.
+    pub keypad_disable_seconds: Option<i64>,
 }
 
 fn device_row(row: &AnyRow) -> Result<Device> {
@@ -51,6 +64,11 @@ fn device_row(row: &AnyRow) -> Result<Device> {
         first_seen: from_micros(row.try_get("first_seen")?)?,
         last_seen: opt_from_micros(row.try_get("last_seen")?)?,
         left_network: row.try_get::<i64, _>("left_network")? != 0,
+        reported: LockSettings {
+            auto_relock_seconds: row.try_get("reported_auto_relock")?,
+            wrong_code_limit: row.try_get("reported_wrong_code_limit")?,
+            keypad_disable_seconds: row.try_get("reported_keypad_disable")?,
+        },
     })
 }
 
@@ -94,8 +112,8 @@ pub async fn upsert_announced(conn: &mut Conn, d: &Announced, at: Timestamp) -> 
 pub async fn get_device(conn: &mut Conn, name: &str) -> Result<Option<Device>> {
     let row = sqlx::query(
         "SELECT id, friendly_name, ieee_address, model, vendor, is_lock, has_pin, availability, \
-         lock_state, door_state, battery, linkquality, first_seen, last_seen, left_network \
-         FROM devices WHERE friendly_name = $1",
+         lock_state, door_state, battery, linkquality, first_seen, last_seen, left_network, \
+         reported_auto_relock, reported_wrong_code_limit, reported_keypad_disable FROM devices WHERE friendly_name = $1",
     )
     .bind(name.to_owned())
     .fetch_optional(conn)
@@ -122,8 +140,8 @@ pub async fn count_reporting(conn: &mut Conn) -> Result<i64> {
 pub async fn list_devices(conn: &mut Conn) -> Result<Vec<Device>> {
     let rows = sqlx::query(
         "SELECT id, friendly_name, ieee_address, model, vendor, is_lock, has_pin, availability, \
-         lock_state, door_state, battery, linkquality, first_seen, last_seen, left_network \
-         FROM devices ORDER BY friendly_name",
+         lock_state, door_state, battery, linkquality, first_seen, last_seen, left_network, \
+         reported_auto_relock, reported_wrong_code_limit, reported_keypad_disable FROM devices ORDER BY friendly_name",
     )
     .fetch_all(conn)
     .await?;
@@ -139,6 +157,8 @@ pub struct DeviceState {
     pub battery: Option<i64>,
     pub linkquality: Option<i64>,
     pub left_network: Option<bool>,
+    /// Settings the lock reported; a `None` field keeps its stored value.
+    pub reported: LockSettings,
 }
 
 /// Updates a device's live state, creating the device if it was never announced.
@@ -162,7 +182,10 @@ pub async fn update_state(
     sqlx::query(
         "UPDATE devices SET availability = COALESCE($1, availability), lock_state = COALESCE($2, lock_state), \
          door_state = COALESCE($3, door_state), battery = COALESCE($4, battery), \
-         linkquality = COALESCE($5, linkquality), left_network = COALESCE($6, left_network), last_seen = $7 \
+         linkquality = COALESCE($5, linkquality), left_network = COALESCE($6, left_network), last_seen = $7, \
+         reported_auto_relock = COALESCE($9, reported_auto_relock), \
+         reported_wrong_code_limit = COALESCE($10, reported_wrong_code_limit), \
+         reported_keypad_disable = COALESCE($11, reported_keypad_disable) \
          WHERE friendly_name = $8",
     )
     .bind(s.availability.clone())
@@ -173,6 +196,9 @@ pub async fn update_state(
     .bind(s.left_network.map(i64::from))
     .bind(to_micros(at))
     .bind(name.to_owned())
+    .bind(s.reported.auto_relock_seconds)
+    .bind(s.reported.wrong_code_limit)
+    .bind(s.reported.keypad_disable_seconds)
     .execute(conn)
     .await?;
     Ok(())

@@ -105,6 +105,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_passkeys.sql"),
         postgres: include_str!("../migrations/postgres/0015_passkeys.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_lock_settings.sql",
+        sqlite: include_str!("../migrations/sqlite/0016_lock_settings.sql"),
+        postgres: include_str!("../migrations/postgres/0016_lock_settings.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

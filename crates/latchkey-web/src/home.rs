@@ -61,7 +61,7 @@ fn mode_words(mode: DoorMode) -> &'static str {
     match mode {
         DoorMode::Normal => "Normal",
         DoorMode::Privacy => "Privacy: nobody gets in from outside",
-        DoorMode::Vacation => "Vacation: only you and staff in an emergency",
+        DoorMode::Vacation => "Vacation: only your household, and staff in an emergency",
         DoorMode::Passage => "Passage: open to everyone",
         DoorMode::NoRemote => "No remote opening",
     }

@@ -167,6 +167,21 @@ fn the_demo_programs_its_pins_onto_its_virtual_locks() {
     });
     assert!(reported, "{list}");
     assert!(list.contains("door "), "{list}");
+
+    // Every demo lock holds the policy's settings (30 s auto-relock, 5 wrong codes, 60 s off),
+    // as it reports them.
+    let in_step = eventually(Duration::from_secs(25), || {
+        list = run(&dir, &["device", "list"]).1;
+        let locks: Vec<&str> = list
+            .lines()
+            .filter(|l| l.starts_with("linden/") && l.contains(" yes "))
+            .collect();
+        locks.len() == 16
+            && locks
+                .iter()
+                .all(|l| l.contains("relock 30/30 limit 5/5 off 60/60"))
+    });
+    assert!(in_step, "{list}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,7 +26,7 @@ pub enum CommandBasis {
 }
 
 /// Why staff may not open a door in privacy or no-remote mode by notice.
-const MODE_REFUSES_NOTICE: &str = "this door is in a mode that refuses remote opening (privacy or no remote); an entry notice does not override it, only an emergency with a reason does";
+const MODE_REFUSES_NOTICE: &str = "this door is in a mode that refuses staff (privacy, vacation or no remote); an entry notice does not override it, only an emergency with a reason does";
 
 impl Principal {
     /// Proof that the caller may change loaded door `door`: staff may change anything; a
@@ -212,9 +212,13 @@ fn remote_basis(
     if staff {
         return match notice {
             Some(NoticeBasis::Refused(why)) => Err(why),
-            // Someone inside asked for privacy, or the door takes no remote commands: only an
-            // emergency opens it.
-            Some(NoticeBasis::Open(_)) if refuses_remote => Err(MODE_REFUSES_NOTICE.into()),
+            // Someone inside asked for privacy, the household is away, or the door takes no
+            // remote commands: only an emergency opens it.
+            Some(NoticeBasis::Open(_))
+                if refuses_remote || door.mode == DoorMode::Vacation =>
+            {
+                Err(MODE_REFUSES_NOTICE.into())
+            }
             Some(NoticeBasis::Open(n)) => Ok(CommandBasis::Notice(n)),
             None => Err("staff open a unit's door only inside the window of an entry notice, or as an audited emergency with a reason".into()),
         };

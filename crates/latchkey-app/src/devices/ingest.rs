@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use latchkey_core::model::Policy;
 use latchkey_core::{DoorId, PropertyId};
 use latchkey_store::audit::NewEvent;
-use latchkey_store::devices::{self as repo, DeviceState, Slot};
+use latchkey_store::devices::{self as repo, DeviceState, LockSettings, Slot};
 use latchkey_store::{Conn, property};
 use latchkey_z2m::{Availability, BridgeEvent, Inbound, LockReport, LockState};
 use serde_json::json;
@@ -241,6 +241,7 @@ impl App {
                 door_state: d.door_state,
                 battery: d.battery,
                 linkquality: d.linkquality,
+                reported: d.reported,
             },
             None => Snapshot {
                 availability: "unknown".into(),
@@ -248,6 +249,7 @@ impl App {
                 door_state: "unknown".into(),
                 battery: None,
                 linkquality: None,
+                reported: LockSettings::default(),
             },
         })
     }
@@ -274,6 +276,18 @@ impl App {
                     .linkquality
                     .filter(|_| before.linkquality != after.linkquality),
                 left_network: None,
+                reported: LockSettings {
+                    auto_relock_seconds: after.reported.auto_relock_seconds.filter(|_| {
+                        before.reported.auto_relock_seconds != after.reported.auto_relock_seconds
+                    }),
+                    wrong_code_limit: after.reported.wrong_code_limit.filter(|_| {
+                        before.reported.wrong_code_limit != after.reported.wrong_code_limit
+                    }),
+                    keypad_disable_seconds: after.reported.keypad_disable_seconds.filter(|_| {
+                        before.reported.keypad_disable_seconds
+                            != after.reported.keypad_disable_seconds
+                    }),
+                },
             };
             repo::update_state(conn, name, &s, at).await?;
         }
@@ -492,6 +506,17 @@ impl Batch<'_> {
         }
         if let Some(l) = r.linkquality {
             after.linkquality = Some(i64::from(l));
+        }
+        if let Some(t) = r.auto_relock_time {
+            after.reported.auto_relock_seconds = Some(i64::from(t));
+        }
+        if let Some(caps) = &r.lock_caps {
+            if let Some(n) = caps.wrong_code_entry_limit {
+                after.reported.wrong_code_limit = Some(i64::from(n));
+            }
+            if let Some(n) = caps.user_code_temporary_disable_time {
+                after.reported.keypad_disable_seconds = Some(i64::from(n));
+            }
         }
         if after.availability == "unknown" || after.availability == "offline" {
             // A device that talks is reachable, whatever its last availability said.

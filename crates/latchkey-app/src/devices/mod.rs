@@ -13,6 +13,7 @@ mod ingest;
 mod pairing;
 pub mod reconcile;
 mod remote;
+pub(crate) mod settings;
 mod status;
 mod watch;
 
@@ -30,6 +31,7 @@ pub use pairing::DeviceView;
 pub(crate) use remote::CommandFacts;
 pub(crate) use remote::ToLock;
 pub use remote::{RemoteAction, RemoteOutcome};
+pub use settings::{SettingsView, desired_settings};
 pub use status::{LockStatus, Removal};
 
 /// Sends commands to devices. Implemented by the MQTT bridge in the binary.
@@ -60,6 +62,7 @@ pub(crate) struct Snapshot {
     pub door_state: String,
     pub battery: Option<i64>,
     pub linkquality: Option<i64>,
+    pub reported: latchkey_store::devices::LockSettings,
 }
 
 /// A caller waiting for the lock's answer to its command.
@@ -96,6 +99,9 @@ pub struct BridgeState {
     /// Doors whose lock was caught up since it last went offline (a lock that talks while its
     /// availability still says offline is caught up once, not on every report).
     pub(crate) caught_up: Mutex<std::collections::HashSet<DoorId>>,
+    /// The settings last sent to each door's lock, what it reported then (`None` for a send
+    /// not made by the sweep), and when (`settings.rs`).
+    pub(crate) settings_sent: Mutex<HashMap<DoorId, settings::Sent>>,
 }
 
 /// A door left unlocked or open.

@@ -18,6 +18,9 @@ pub struct DeviceView {
     pub device: Device,
     pub door_id: Option<DoorId>,
     pub sensor_id: Option<SensorId>,
+    /// For a paired lock, the settings it should hold (from the policy and the door's mode)
+    /// and the ones it last reported.
+    pub settings: Option<super::SettingsView>,
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -46,6 +49,7 @@ impl App {
         }
         let mut conn = self.store().read().await?;
         let devices = repo::list_devices(&mut conn).await?;
+        let mut settings = self.settings_views(&mut conn, &devices).await?;
         let mut out = Vec::with_capacity(devices.len());
         for d in devices {
             let door = property::door_by_lock_name(&mut conn, &d.friendly_name).await?;
@@ -53,6 +57,7 @@ impl App {
             out.push(DeviceView {
                 door_id: door.map(|x| x.id),
                 sensor_id: sensor.map(|x| x.id),
+                settings: settings.remove(&d.friendly_name),
                 device: d,
             });
         }

@@ -1,9 +1,11 @@
 //! Alarms that need a clock rather than a message: a door left unlocked, or open, longer than
-//! the property's policy allows. Raised once per episode.
+//! the property's policy allows (a door in passage mode is never "left unlocked"). Raised once
+//! per episode.
 
 use std::collections::HashMap;
 
 use latchkey_core::PropertyId;
+use latchkey_core::model::DoorMode;
 use latchkey_store::audit::NewEvent;
 use latchkey_store::property;
 use serde_json::json;
@@ -48,7 +50,13 @@ impl App {
                 let over = |since: Option<jiff::Timestamp>| {
                     since.is_some_and(|t| now.duration_since(t) >= limit)
                 };
-                if !o.alarmed_unlocked && over(o.unlocked) {
+                // A door in passage mode is held unlocked on purpose.
+                if !o.alarmed_unlocked
+                    && over(o.unlocked)
+                    && property::get_door(&mut conn, door)
+                        .await?
+                        .is_none_or(|d| d.mode != DoorMode::Passage)
+                {
                     events.push(
                         NewEvent::new("lock.alarm", format!("door:{door}"))
                             .property(o.property)

@@ -261,7 +261,7 @@ fn expected(
         Some(DenyReason::WrongMethod)
     } else if mode == DoorMode::Privacy && !staff {
         Some(DenyReason::PrivacyMode)
-    } else if mode == DoorMode::Vacation && !matches!(role, Role::Resident | Role::Installer) {
+    } else if mode == DoorMode::Vacation && !matches!(role, Role::Resident | Role::Household) {
         Some(DenyReason::VacationMode)
     } else if mode == DoorMode::NoRemote && method == Method::Remote && !staff {
         Some(DenyReason::RemoteDisabled)
@@ -401,7 +401,7 @@ proptest! {
             prop_assert!(mode != DoorMode::Privacy || staff_override);
             prop_assert!(!(mode == DoorMode::NoRemote && method == Method::Remote) || staff_override);
             prop_assert!(mode != DoorMode::Vacation
-                || matches!(cred.holder_role, Role::Resident | Role::Installer));
+                || matches!(cred.holder_role, Role::Resident | Role::Household));
             prop_assert!(cred.max_uses.is_none_or(|m| cred.uses < m));
             prop_assert!(cred.doors.contains(&d.id));
             prop_assert!(!(unit_entry && cred.holder_role.is_property_wide()), "staff never open a unit's door");

@@ -62,7 +62,9 @@ pub async fn get(
 }
 
 /// Changes a door: staff anything; a unit's residents its entry door's mode (normal, privacy,
-/// vacation).
+/// vacation). Staff changing the mode of a unit's own door give a `reason`, and its household
+/// is told who changed it and why. Entering passage unlocks the lock and turns its auto-relock
+/// off; leaving passage restores the policy's auto-relock and locks it.
 #[utoipa::path(patch, path = "/api/v1/doors/{id}", tag = "doors", params(("id" = i64, Path)), request_body = DoorPatchBody,
     responses((status = 200, body = DoorDto), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)))]
 pub async fn update(

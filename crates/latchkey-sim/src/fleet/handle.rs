@@ -19,6 +19,22 @@ impl FleetHandle {
         self.shared.with_lock(name, |l, now| l.keypad(pin, now))
     }
 
+    /// Moves the fleet's clock `by` ahead of the real one, then lets every lock act on what
+    /// came due (an auto-relock, a keypad lockout ending), as if that much time had passed.
+    /// For tests of minutes-long behaviour in seconds; the clock never goes back.
+    pub fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.shared.ahead_ms.fetch_add(ms, Ordering::Relaxed);
+        let now = self.shared.now();
+        let mut devices = self.shared.devices();
+        for lock in &mut devices.locks {
+            if lock.next_deadline().is_some_and(|d| d <= now) {
+                let msgs = lock.tick(now);
+                self.shared.emit(lock.name(), msgs);
+            }
+        }
+    }
+
     /// A copy of a lock's slot table (index = ZCL user id).
     ///
     /// # Errors

@@ -16,6 +16,11 @@ use crate::message::{Message, Topic};
 use crate::sensor::VirtualSensor;
 
 impl Shared {
+    /// The fleet's clock: the real one, moved ahead by [`super::FleetHandle::advance`].
+    pub(super) fn now(&self) -> Instant {
+        Instant::now() + std::time::Duration::from_millis(self.ahead_ms.load(Ordering::Relaxed))
+    }
+
     pub(super) fn devices(&self) -> MutexGuard<'_, Devices> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
         self.devices
@@ -120,7 +125,7 @@ impl Shared {
                 "the device list is too large to publish; pair the locks by name"
             );
         }
-        let now = Instant::now();
+        let now = self.now();
         for lock in &devices.locks {
             self.publish(
                 format!("{base}/{}/availability", lock.name()),
@@ -163,7 +168,7 @@ impl Shared {
             Some(attr) => json!({ attr: value }),
             None => value,
         };
-        let now = Instant::now();
+        let now = self.now();
         let mut devices = self.devices();
         let Ok(dev) = devices.find(name) else {
             return;
@@ -203,7 +208,7 @@ impl Shared {
         let i = devices.lock_index(name)?;
         let lock = &mut devices.locks[i];
         let before = lock.persist_version();
-        let (value, out) = f(lock, Instant::now());
+        let (value, out) = f(lock, self.now());
         let changed = lock.persist_version() != before;
         self.emit(name, out);
         if changed {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing};
 use tokio::sync::mpsc;
@@ -94,7 +94,7 @@ pub(super) async fn ticker(shared: Arc<Shared>, every: Duration) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         interval.tick().await;
-        let now = Instant::now();
+        let now = shared.now();
         let mut devices = shared.devices();
         for lock in &mut devices.locks {
             if lock.next_deadline().is_some_and(|d| d <= now) {

@@ -20,8 +20,8 @@ pub async fn list(app: &App, acting: Option<&str>) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<32} {:<24} {:<5} {:<12} {:>7}  PAIRED WITH",
-        "NAME", "MODEL", "LOCK", "AVAILABILITY", "BATTERY"
+        "{:<32} {:<24} {:<5} {:<12} {:>7}  {:<24}  PAIRED WITH",
+        "NAME", "MODEL", "LOCK", "AVAILABILITY", "BATTERY", "SETTINGS WANTED/REPORTED"
     );
     for d in devices {
         let paired = match (d.door_id, d.sensor_id) {
@@ -30,8 +30,11 @@ pub async fn list(app: &App, acting: Option<&str>) -> Result<()> {
             (None, None) => "-".to_owned(),
         };
         let dev = &d.device;
+        let settings = d
+            .settings
+            .map_or_else(|| "-".to_owned(), |s| settings_cell(&s));
         println!(
-            "{:<32} {:<24} {:<5} {:<12} {:>7}  {paired}",
+            "{:<32} {:<24} {:<5} {:<12} {:>7}  {settings:<24}  {paired}",
             dev.friendly_name,
             dev.model.as_deref().unwrap_or("-"),
             if dev.is_lock { "yes" } else { "no" },
@@ -41,6 +44,21 @@ pub async fn list(app: &App, acting: Option<&str>) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `relock 30/30 limit 5/5 off 60/60`: each setting as wanted and as the lock reported it
+/// (`?` before the lock reports it).
+fn settings_cell(s: &latchkey_app::devices::SettingsView) -> String {
+    let v = |x: Option<i64>| x.map_or_else(|| "?".to_owned(), |x| x.to_string());
+    format!(
+        "relock {}/{} limit {}/{} off {}/{}",
+        v(s.desired.auto_relock_seconds),
+        v(s.reported.auto_relock_seconds),
+        v(s.desired.wrong_code_limit),
+        v(s.reported.wrong_code_limit),
+        v(s.desired.keypad_disable_seconds),
+        v(s.reported.keypad_disable_seconds),
+    )
 }
 
 /// Pairs (`device` is `Some`) or unpairs a door's lock or a sensor's device.

@@ -24,7 +24,7 @@ mod timers;
 mod views;
 
 use plan::{plan_credential, plan_door};
-use send::{apply, push_settings, retry_due};
+use send::{apply, retry_due};
 use timers::Timers;
 use views::Views;
 
@@ -348,7 +348,7 @@ async fn handle(
         doors.extend(unplaced);
     }
     for d in &explicit {
-        push_settings(app, *d).await?;
+        app.send_lock_settings(*d).await?;
     }
     for d in doors {
         plan_door(app, &mut views, &mut pending, d).await?;
@@ -383,8 +383,15 @@ async fn apply_all(
     Ok(())
 }
 
-/// Re-plans every paired door.
+/// Re-plans every paired door, and sends their settings to locks that report other ones.
 async fn sweep(app: &App, opts: &ReconcileOptions, fence: &Fence) -> Result<()> {
+    let corrected = app.correct_lock_settings().await?;
+    if corrected > 0 {
+        tracing::info!(
+            locks = corrected,
+            "sent lock settings that differ from the policy"
+        );
+    }
     let doors = {
         let mut conn = app.store().read().await?;
         property::paired_doors(&mut conn).await?

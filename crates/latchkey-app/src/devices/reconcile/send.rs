@@ -1,5 +1,4 @@
-//! Sending: the commands each due slot needs, retries with backoff, giving up with a reason,
-//! and the lock settings of a door.
+//! Sending: the commands each due slot needs, retries with backoff, giving up with a reason.
 
 use std::collections::HashMap;
 
@@ -14,44 +13,6 @@ use serde_json::json;
 use super::views::{PropertyView, property_view};
 use super::{Fence, ReconcileOptions, backoff};
 use crate::{App, Result};
-
-/// Writes the property's lock policy (auto-relock, wrong-code limit and keypad disable time)
-/// to a door's lock. Idempotent, so it is simply sent again whenever the door or policy changes.
-pub(super) async fn push_settings(app: &App, door_id: DoorId) -> Result<()> {
-    let Some(link) = app.bridge().link().cloned() else {
-        return Ok(());
-    };
-    let mut conn = app.store().read().await?;
-    let Some(door) = property::get_door(&mut conn, door_id).await? else {
-        return Ok(());
-    };
-    let Some(lock) = door.lock_name.as_deref() else {
-        return Ok(());
-    };
-    let policy = crate::directory::load_property(&mut conn, door.property_id)
-        .await?
-        .policy;
-    // ZCL holds the disable time in one byte: longer policies are capped at 255 s on the lock
-    // (latchkey's own keypad check still uses the full time).
-    let commands = [
-        Command::SetAutoRelock {
-            seconds: policy
-                .auto_relock_seconds
-                .min(latchkey_z2m::command::MAX_AUTO_RELOCK_SECONDS),
-        },
-        Command::WriteLockoutSettings {
-            wrong_code_limit: policy.wrong_code_limit.max(1),
-            disable_seconds: u8::try_from(policy.keypad_disable_seconds.clamp(1, 255))
-                .unwrap_or(u8::MAX),
-        },
-    ];
-    for c in &commands {
-        if let Err(why) = link.send(lock, c) {
-            tracing::debug!(lock, %why, "lock settings not sent; they go again on the next change");
-        }
-    }
-    Ok(())
-}
 
 /// Slots saved and sent together: the first commands of a burst leave after one small save
 /// instead of after the whole burst is saved, so the locks work while the rest is written.
