@@ -203,6 +203,12 @@ pub enum SlotStatus {
     Failed,
     Removing,
     Removed,
+    /// Read before anything is written: latchkey believes the slot free and has not yet seen
+    /// what the lock holds there.
+    Probing,
+    /// The lock holds a code there that latchkey does not know; nothing is written to the slot
+    /// until an admin adopts or removes the code.
+    Unmanaged,
 }
 
 impl Desired {
@@ -233,6 +239,8 @@ impl SlotStatus {
             SlotStatus::Failed => "failed",
             SlotStatus::Removing => "removing",
             SlotStatus::Removed => "removed",
+            SlotStatus::Probing => "probing",
+            SlotStatus::Unmanaged => "unmanaged",
         }
     }
     fn parse(s: &str) -> Result<SlotStatus> {
@@ -242,6 +250,8 @@ impl SlotStatus {
             "failed" => SlotStatus::Failed,
             "removing" => SlotStatus::Removing,
             "removed" => SlotStatus::Removed,
+            "probing" => SlotStatus::Probing,
+            "unmanaged" => SlotStatus::Unmanaged,
             _ => return Err(StoreError::Corrupt(format!("slot status `{s}`"))),
         })
     }
@@ -337,6 +347,20 @@ pub async fn slots_of_door(conn: &mut Conn, door: DoorId) -> Result<Vec<Slot>> {
          FROM lock_slots WHERE door_id = $1 ORDER BY slot",
     )
     .bind(door.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(slot_row).collect()
+}
+
+/// Slots where a lock holds a code latchkey does not know, on every door.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn unmanaged_slots(conn: &mut Conn) -> Result<Vec<Slot>> {
+    let rows = sqlx::query(
+        "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
+         FROM lock_slots WHERE status = 'unmanaged' ORDER BY door_id, slot",
+    )
     .fetch_all(conn)
     .await?;
     rows.iter().map(slot_row).collect()

@@ -13,6 +13,7 @@ mod ingest;
 mod pairing;
 pub mod reconcile;
 mod remote;
+mod restore;
 mod status;
 mod watch;
 
@@ -29,6 +30,7 @@ pub use ingest::{IngestItem, IngestStats};
 pub use pairing::DeviceView;
 pub(crate) use remote::ToLock;
 pub use remote::{RemoteAction, RemoteOutcome};
+pub use restore::{Adoption, HistoryCheck, RestoreReview, Restored, UnknownCode};
 pub use status::{LockStatus, Removal};
 
 /// Sends commands to devices. Implemented by the MQTT bridge in the binary.

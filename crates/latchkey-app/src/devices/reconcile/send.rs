@@ -75,6 +75,7 @@ pub(super) async fn apply(
             return Err(lost());
         }
         repo::save_slots(tx.conn(), chunk).await?;
+        super::probe::note_written(tx.conn(), &writes_of(chunk, &out), now).await?;
         tx.commit().await?;
         dispatch(app, fence, chunk, out).await?;
     }
@@ -114,6 +115,7 @@ async fn prepare(
     if !link.connected() {
         return out;
     }
+    let held = super::probe::held(app, slots).await;
     let mut pins: HashMap<CredentialId, Option<String>> = HashMap::new();
     for (index, s) in slots.iter_mut().enumerate() {
         let Some(door) = view.doors.get(&s.door_id) else {
@@ -125,10 +127,16 @@ async fn prepare(
         let Ok(slot) = u16::try_from(s.slot) else {
             continue;
         };
-        let command = if s.attempts % 2 == 1 {
+        let command = if s.status == SlotStatus::Probing {
+            // Nothing is written to a slot believed free before the lock says it is.
+            super::probe::read_of(slot)
+        } else if s.attempts % 2 == 1 {
             // Every other attempt reads the slot back: the write may have landed while its
             // confirmation was lost.
             Command::ReadSlot { slot }
+        } else if held.contains(&index) {
+            super::probe::hold(s, now);
+            continue;
         } else if s.desired == Desired::Empty {
             Command::ClearPin { slot }
         } else {
@@ -182,8 +190,18 @@ async fn prepare(
     out
 }
 
+/// The slots the prepared commands write a PIN of latchkey's to.
+fn writes_of(slots: &[Slot], out: &[Outgoing]) -> Vec<(DoorId, i64)> {
+    super::probe::written(
+        slots,
+        out.iter()
+            .filter(|o| matches!(o.command, Command::SetPin { .. }))
+            .map(|o| o.index),
+    )
+}
+
 /// The error of a replica whose lease was taken: it sends nothing more.
-fn lost() -> crate::AppError {
+pub(super) fn lost() -> crate::AppError {
     crate::AppError::Conflict("this replica no longer holds the reconciler lease".into())
 }
 
@@ -262,7 +280,21 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence)
         let mut events = Vec::new();
         let mut retry = Vec::new();
         for s in &mut slots {
-            if s.attempts >= opts.max_attempts && s.desired == Desired::Empty {
+            if s.status == SlotStatus::Probing && s.attempts >= opts.max_attempts {
+                // A read nobody answered: the slot stays unwritten, and is read again later.
+                s.status = SlotStatus::Failed;
+                s.reason = Some(super::probe::PROBE_UNANSWERED.into());
+                s.next_attempt_at = None;
+                s.updated_at = now;
+                events.push(
+                    NewEvent::new("lock.slot_failed", format!("door:{}", s.door_id))
+                        .property(prop)
+                        .data(json!({
+                            "severity": "warning", "slot": s.slot, "credential_id": s.credential_id,
+                            "desired": s.desired, "reason": s.reason,
+                        })),
+                );
+            } else if s.attempts >= opts.max_attempts && s.desired == Desired::Empty {
                 // A code that must go is never given up on: a lock that missed its removal
                 // still opens for it. It stays `removing`, retried at the longest backoff, and
                 // staff are told once.
@@ -313,6 +345,7 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence)
             }
             repo::save_slots(tx.conn(), &retry).await?;
             repo::save_slots(tx.conn(), &failed).await?;
+            super::probe::note_written(tx.conn(), &writes_of(&retry, &out), now).await?;
             tx
         };
         app.commit_at(tx, events, now).await?;
