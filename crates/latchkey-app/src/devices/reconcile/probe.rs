@@ -24,8 +24,7 @@ use super::Fence;
 use super::send::lost;
 use crate::{App, Result};
 
-/// The reason of a slot whose read the lock never answered.
-pub(crate) const PROBE_UNANSWERED: &str = "the lock did not answer a read of this slot";
+pub(crate) use latchkey_store::devices::PROBE_UNANSWERED;
 /// The reason of a write or clear held in the restored state.
 const HELD: &str = "held: latchkey runs on a restored database and has not seen this slot \
                     empty since; an admin decides (docs/OPERATIONS.md, \"After a restore\")";
