@@ -8,8 +8,8 @@ use common::World;
 use latchkey_app::AppError;
 use latchkey_app::devices::{Adoption, HistoryCheck, IngestItem};
 use latchkey_app::secrets::Keys;
-use latchkey_core::chain::anchor::Anchor;
 use latchkey_core::PersonId;
+use latchkey_core::chain::anchor::Anchor;
 use latchkey_store::restore::{self as notes, Mark};
 
 const LOCK: &str = "lock-4071";
@@ -112,12 +112,21 @@ async fn a_log_that_does_not_hold_the_recorded_head_enters_the_restored_state_on
             matches!(again, HistoryCheck::Restored { newly: false, .. }),
             "{again:?}"
         );
-        let state = w.app.restored_state().await.expect("state").expect("restored");
+        let state = w
+            .app
+            .restored_state()
+            .await
+            .expect("state")
+            .expect("restored");
         let head = Anchor::parse(&here).expect("parses").seq;
         assert_eq!(state.head_seq, head);
         assert_eq!(state.marker_seq, head + 40);
         assert!(
-            w.all_events_text().await.matches("restore.detected").count() == 1,
+            w.all_events_text()
+                .await
+                .matches("restore.detected")
+                .count()
+                == 1,
             "the restore is recorded once"
         );
     })
@@ -175,7 +184,11 @@ async fn in_the_restored_state_an_unknown_code_is_kept_until_an_admin_adopts_or_
         assert!(s.credential_id.is_none());
         let alarms = unmanaged_alarms(&w).await;
         assert_eq!(alarms.len(), 2, "{alarms:?}");
-        assert!(alarms.iter().all(|a| a["clearing"] == false && a["restored"] == true));
+        assert!(
+            alarms
+                .iter()
+                .all(|a| a["clearing"] == false && a["restored"] == true)
+        );
         let review = w.app.restore_review(&w.admin).await.expect("review");
         assert!(review.restored.is_some());
         let listed: Vec<i64> = review.unknown_codes.iter().map(|c| c.slot).collect();
@@ -221,7 +234,10 @@ async fn in_the_restored_state_an_unknown_code_is_kept_until_an_admin_adopts_or_
                 .await,
             Err(AppError::Invalid { ref field, .. }) if field == "person"
         ));
-        assert_eq!(slot(&w, 3).await.expect("slot").status.as_str(), "unmanaged");
+        assert_eq!(
+            slot(&w, 3).await.expect("slot").status.as_str(),
+            "unmanaged"
+        );
 
         // Adopting attaches it to the person, in that slot, as the lock already holds it.
         let id = w
@@ -232,7 +248,11 @@ async fn in_the_restored_state_an_unknown_code_is_kept_until_an_admin_adopts_or_
         let s = slot(&w, 3).await.expect("slot");
         assert_eq!(s.credential_id, Some(id));
         assert_eq!(s.status.as_str(), "set");
-        let c = w.app.get_credential(&w.admin, id).await.expect("credential");
+        let c = w
+            .app
+            .get_credential(&w.admin, id)
+            .await
+            .expect("credential");
         assert_eq!(c.person_id, w.resident.id);
         assert_eq!(c.doors, vec![w.door.id]);
 
@@ -268,7 +288,11 @@ async fn in_the_restored_state_an_unknown_code_is_kept_until_an_admin_adopts_or_
         ));
         assert!(w.all_events_text().await.contains("restore.ended"));
         assert!(w.all_events_text().await.contains("lock.code_adopted"));
-        assert!(w.all_events_text().await.contains("lock.code_removal_ordered"));
+        assert!(
+            w.all_events_text()
+                .await
+                .contains("lock.code_removal_ordered")
+        );
     })
     .await;
 }
@@ -289,7 +313,10 @@ async fn the_unmanaged_code_policy_never_clears_a_slot_latchkey_wrote_before() {
         report_code_in(&w, 5).await;
         report_code_in(&w, 6).await;
         // Slot 5 may hold a code of latchkey's from a history the database lost: kept.
-        assert_eq!(slot(&w, 5).await.expect("slot").status.as_str(), "unmanaged");
+        assert_eq!(
+            slot(&w, 5).await.expect("slot").status.as_str(),
+            "unmanaged"
+        );
         // Slot 6 was never latchkey's: the policy clears it, as before.
         let s6 = slot(&w, 6).await.expect("slot");
         assert_eq!(s6.status.as_str(), "removing");

@@ -29,7 +29,11 @@ async fn a_pin_never_goes_into_a_slot_the_lock_filled_while_latchkey_was_away() 
     rig.start_server().await;
     let id = rig.pin("480261").await;
     rig.until_status(id, "set").await;
-    let slots = rig.app.credential_locks(&rig.admin, id).await.expect("status");
+    let slots = rig
+        .app
+        .credential_locks(&rig.admin, id)
+        .await
+        .expect("status");
     assert_eq!(slots[0].slot, Some(1), "{slots:?}");
     assert_eq!(
         rig.fleet.keypad("lock-0", "480261").expect("lock exists"),

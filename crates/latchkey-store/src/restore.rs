@@ -46,7 +46,12 @@ fn note_row(row: &AnyRow) -> Result<SlotNote> {
 ///
 /// # Errors
 /// `Database` on a failed write.
-pub async fn mark(conn: &mut Conn, mark: Mark, slots: &[(DoorId, i64)], at: Timestamp) -> Result<()> {
+pub async fn mark(
+    conn: &mut Conn,
+    mark: Mark,
+    slots: &[(DoorId, i64)],
+    at: Timestamp,
+) -> Result<()> {
     let sql = match mark {
         Mark::Written => {
             "INSERT INTO slot_notes (door_id, slot, written_at) VALUES ($1, $2, $3) \

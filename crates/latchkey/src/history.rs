@@ -87,8 +87,8 @@ pub async fn write(app: &App, path: &Path) -> Result<()> {
 
 fn replace(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("marker.tmp");
-    let mut f = std::fs::File::create(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_data())
         .with_context(|| format!("cannot write {}", tmp.display()))?;

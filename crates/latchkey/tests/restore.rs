@@ -259,10 +259,7 @@ fn setup(dir: &Path) {
             "Europe/Berlin",
         ],
     );
-    ok(
-        dir,
-        &["unit", "create", "--property", "1", "--label", "1A"],
-    );
+    ok(dir, &["unit", "create", "--property", "1", "--label", "1A"]);
     ok(
         dir,
         &[
@@ -356,10 +353,16 @@ async fn a_restored_backup_keeps_every_code_on_the_lock(tag: &str, clear_policy:
     // 3. PIN C goes to another slot; PIN B still opens, nothing was cleared.
     let (_, _, slot_c) = issue(&dir, "Carol");
     assert!(slot_c != 1, "PIN C was written over PIN B's slot");
-    let pin_c = running.pin_in(usize::try_from(slot_c).unwrap()).expect("PIN C on the lock");
+    let pin_c = running
+        .pin_in(usize::try_from(slot_c).unwrap())
+        .expect("PIN C on the lock");
     assert_eq!(slot_of(&running, &pin_c), u16::try_from(slot_c).unwrap());
     assert_eq!(running.pin_in(1).as_deref(), Some(pin_b.as_str()));
-    assert_eq!(running.opens(&pin_b), Some(1), "PIN B no longer opens the door");
+    assert_eq!(
+        running.opens(&pin_b),
+        Some(1),
+        "PIN B no longer opens the door"
+    );
     assert_eq!(running.opens(&pin_a), Some(0));
 
     // Adopting PIN B attaches it to Bob, without writing the lock.
@@ -375,7 +378,8 @@ async fn a_restored_backup_keeps_every_code_on_the_lock(tag: &str, clear_policy:
         &["credential", "list", "--property", "1", "--person", &bob],
     );
     assert!(
-        list.lines().any(|l| l.split_whitespace().next() == Some(adopted.as_str())),
+        list.lines()
+            .any(|l| l.split_whitespace().next() == Some(adopted.as_str())),
         "{list}"
     );
     let table = ok(&dir, &["credential", "status", "--credential", &adopted]);

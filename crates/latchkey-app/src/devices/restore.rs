@@ -82,8 +82,9 @@ pub struct Adoption {
 
 /// Refuses anyone but an admin, saying what for.
 fn admin_only(who: &Principal) -> Result<Admin<'_>> {
-    who.admin()
-        .map_err(|_| AppError::forbidden("only admins review codes found on locks and end the restored state"))
+    who.admin().map_err(|_| {
+        AppError::forbidden("only admins review codes found on locks and end the restored state")
+    })
 }
 
 impl App {
@@ -325,7 +326,9 @@ impl App {
         let now = self.now();
         let mut tx = self.store().write().await?;
         let Some(r) = store::restored(tx.conn()).await? else {
-            return Err(AppError::Conflict("latchkey is not in the restored state".into()));
+            return Err(AppError::Conflict(
+                "latchkey is not in the restored state".into(),
+            ));
         };
         store::leave_restored(tx.conn()).await?;
         let unknown = repo::unmanaged_slots(tx.conn()).await?.len();
@@ -337,7 +340,10 @@ impl App {
                 "unknown_codes_left": unknown,
             }));
         self.commit_at(tx, vec![ev], now).await?;
-        tracing::warn!(unknown_codes_left = unknown, "an admin ended the restored state");
+        tracing::warn!(
+            unknown_codes_left = unknown,
+            "an admin ended the restored state"
+        );
         for d in doors {
             self.devices().desired_state_changed(d.id);
         }
@@ -365,6 +371,8 @@ async fn unknown_slot(
     let door = property::get_door(conn, door).await?;
     match (slot, door) {
         (Some(s), Some(d)) => Ok((s, d)),
-        _ => Err(AppError::not_found("unknown code in that slot of that door")),
+        _ => Err(AppError::not_found(
+            "unknown code in that slot of that door",
+        )),
     }
 }

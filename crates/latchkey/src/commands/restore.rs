@@ -110,7 +110,9 @@ pub async fn run(app: &App, command: &RestoreCommand) -> Result<()> {
             let who = acting_as(app, acting.as_email.as_deref()).await?;
             let admin = app.may_review_restore(&who).map_err(app_err)?;
             app.end_restored_state(admin).await.map_err(app_err)?;
-            println!("the restored state has ended; latchkey writes and clears slots as usual again");
+            println!(
+                "the restored state has ended; latchkey writes and clears slots as usual again"
+            );
         }
     }
     Ok(())

@@ -126,7 +126,13 @@ impl Batch<'_> {
 
     /// The lock's answer to the read of a slot latchkey believed free: empty, and the write
     /// may go; or a code, and the slot is unmanaged (the credential goes to another slot).
-    async fn probed(&mut self, conn: &mut Conn, ld: LockDoor, mut s: Slot, status: Reported) -> Result<()> {
+    async fn probed(
+        &mut self,
+        conn: &mut Conn,
+        ld: LockDoor,
+        mut s: Slot,
+        status: Reported,
+    ) -> Result<()> {
         match status {
             Reported::Available => {
                 (s.status, s.reason, s.attempts) = if s.credential_id.is_some() {
@@ -162,11 +168,12 @@ impl Batch<'_> {
         }
         let policy = self.policy(conn, ld.property).await?;
         let restored = restore::restored(conn).await?.is_some();
-        let written_before = existing.as_ref().is_some_and(|s| {
-            s.credential_id.is_some() && s.status != SlotStatus::Probing
-        }) || restore::note(conn, ld.door, n)
-            .await?
-            .is_some_and(|note| note.written_at.is_some());
+        let written_before = existing
+            .as_ref()
+            .is_some_and(|s| s.credential_id.is_some() && s.status != SlotStatus::Probing)
+            || restore::note(conn, ld.door, n)
+                .await?
+                .is_some_and(|note| note.written_at.is_some());
         let clearing = policy.clear_unmanaged_codes && !restored && !written_before;
         self.events.push(alarm(
             "unmanaged_code",

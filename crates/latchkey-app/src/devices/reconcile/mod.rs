@@ -392,8 +392,13 @@ async fn sweep(app: &App, opts: &ReconcileOptions, fence: &Fence) -> Result<()> 
     };
     match probe::scan(app, fence).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(slots = n, "restored state: reading what the locks hold, a few slots at a time"),
-        Err(e) => tracing::warn!(error = %e, "restored state: could not plan the reads of the locks' slots"),
+        Ok(n) => tracing::info!(
+            slots = n,
+            "restored state: reading what the locks hold, a few slots at a time"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "restored state: could not plan the reads of the locks' slots")
+        }
     }
     let mut views = Views::default();
     let mut pending = Pending::new();

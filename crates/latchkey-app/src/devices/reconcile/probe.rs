@@ -153,7 +153,8 @@ pub(super) async fn scan(app: &App, fence: &Fence) -> Result<usize> {
         };
         (r, property::paired_doors(&mut conn).await?)
     };
-    let per_lock = SCAN_PER_LOCK.max(SCAN_SPACING.saturating_mul(u32::try_from(doors.len()).unwrap_or(u32::MAX)));
+    let per_lock = SCAN_PER_LOCK
+        .max(SCAN_SPACING.saturating_mul(u32::try_from(doors.len()).unwrap_or(u32::MAX)));
     let mut rows = Vec::new();
     for (i, door) in doors.iter().enumerate() {
         let slots = scan_door(app, door.id, door.pin_slots, &restored).await?;
@@ -198,7 +199,9 @@ async fn scan_door(app: &App, door: DoorId, capacity: i64, r: &Restored) -> Resu
     for n in 0..capacity {
         let row = rows.iter().find(|s| s.slot == n);
         let free_by_rows = row.is_none_or(|s| {
-            s.credential_id.is_none() && s.desired == Desired::Empty && s.status == SlotStatus::Removed
+            s.credential_id.is_none()
+                && s.desired == Desired::Empty
+                && s.status == SlotStatus::Removed
         });
         if !free_by_rows {
             continue;
