@@ -333,3 +333,48 @@ async fn the_unmanaged_code_policy_never_clears_a_slot_latchkey_wrote_before() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_read_the_lock_never_answered_is_read_again_never_turned_into_a_write() {
+    use latchkey_store::devices::{self as repo, Desired, PROBE_UNANSWERED, Slot, SlotStatus};
+    latchkey_testkit::each_backend("restore_unanswered_read", |db| async move {
+        let w = World::build(&db).await;
+        paired(&w).await;
+        let now = w.app.now();
+        let failed = |slot: i64, reason: &str| Slot {
+            door_id: w.door.id,
+            slot,
+            credential_id: None,
+            desired: Desired::Enabled,
+            status: SlotStatus::Failed,
+            reason: Some(reason.into()),
+            attempts: 6,
+            next_attempt_at: None,
+            updated_at: now,
+        };
+        let mut tx = w.store.write().await.expect("write");
+        repo::save_slots(
+            tx.conn(),
+            &[
+                failed(1, PROBE_UNANSWERED),
+                failed(2, "the lock did not confirm"),
+            ],
+        )
+        .await
+        .expect("save");
+        // The lock comes back: its unfinished slot work is due now.
+        repo::expedite_door(tx.conn(), w.door.id, now)
+            .await
+            .expect("expedite");
+        tx.commit().await.expect("commit");
+        assert_eq!(slot(&w, 1).await.expect("slot").status, SlotStatus::Probing);
+        assert_eq!(slot(&w, 2).await.expect("slot").status, SlotStatus::Pending);
+        let mut conn = w.store.read().await.expect("read");
+        let due = repo::due_slots(&mut conn, now, 10).await.expect("due");
+        assert!(
+            due.iter()
+                .any(|s| s.slot == 1 && s.status == SlotStatus::Probing)
+        );
+    })
+    .await;
+}

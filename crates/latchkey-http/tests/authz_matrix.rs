@@ -712,9 +712,7 @@ fn rows() -> Vec<Row> {
         Row {
             op: "post /api/v1/restore/adopt",
             path: |_, _| "/api/v1/restore/adopt".into(),
-            body: |_, _| {
-                Some(r#"{"door_id":1,"slot":1,"person_id":1,"pin":"583920"}"#.into())
-            },
+            body: |_, _| Some(r#"{"door_id":1,"slot":1,"person_id":1,"pin":"583920"}"#.into()),
             expect: "401 403 403 403 403 403 403 404",
         },
         Row {

@@ -333,6 +333,10 @@ impl App {
         store::leave_restored(tx.conn()).await?;
         let unknown = repo::unmanaged_slots(tx.conn()).await?.len();
         let doors = property::paired_doors(tx.conn()).await?;
+        // What was held goes out now, not when its wait is over.
+        for d in &doors {
+            repo::expedite_door(tx.conn(), d.id, now).await?;
+        }
         let ev = NewEvent::new("restore.ended", "latchkey")
             .actor(Some(admin.principal().id()))
             .data(json!({
