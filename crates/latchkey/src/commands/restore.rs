@@ -2,9 +2,7 @@
 //! locks that latchkey does not know, and the end of the restored state (docs/OPERATIONS.md,
 //! "After a restore").
 
-use std::io::BufRead;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use latchkey_app::App;
 use latchkey_app::devices::Adoption;
 use latchkey_core::{DoorId, PersonId};
@@ -56,23 +54,13 @@ pub async fn run(app: &App, command: &RestoreCommand) -> Result<()> {
             label,
             acting,
         } => {
-            let pin = match (pin, pin_file) {
-                (Some(p), _) => p.clone(),
-                (None, Some(path)) => std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the PIN file {}", path.display()))?
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_owned(),
-                (None, None) => {
-                    eprintln!("the code the holder types (one line on standard input):");
-                    let mut line = String::new();
-                    std::io::stdin()
-                        .lock()
-                        .read_line(&mut line)
-                        .context("cannot read the PIN from standard input")?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
+            let pin = match pin {
+                Some(p) => p.clone(),
+                None => super::admin::read_secret_line(
+                    pin_file.as_deref(),
+                    None,
+                    "code the holder types",
+                )?,
             };
             if pin.is_empty() {
                 bail!("the PIN is empty; give it with --pin, --pin-file or standard input");

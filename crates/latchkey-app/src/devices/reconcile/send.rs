@@ -280,21 +280,10 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence)
         let mut events = Vec::new();
         let mut retry = Vec::new();
         for s in &mut slots {
-            if s.status == SlotStatus::Probing && s.attempts >= opts.max_attempts {
-                // A read nobody answered: the slot stays unwritten, and is read again later.
-                s.status = SlotStatus::Failed;
-                s.reason = Some(super::probe::PROBE_UNANSWERED.into());
-                s.next_attempt_at = None;
-                s.updated_at = now;
-                events.push(
-                    NewEvent::new("lock.slot_failed", format!("door:{}", s.door_id))
-                        .property(prop)
-                        .data(json!({
-                            "severity": "warning", "slot": s.slot, "credential_id": s.credential_id,
-                            "desired": s.desired, "reason": s.reason,
-                        })),
-                );
-            } else if s.attempts >= opts.max_attempts && s.desired == Desired::Empty {
+            // A read nobody answered gives up like a write: the slot stays unwritten, and is
+            // read again later (`probe.rs`).
+            let probing = s.status == SlotStatus::Probing;
+            if s.attempts >= opts.max_attempts && s.desired == Desired::Empty && !probing {
                 // A code that must go is never given up on: a lock that missed its removal
                 // still opens for it. It stays `removing`, retried at the longest backoff, and
                 // staff are told once.
@@ -316,9 +305,13 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence)
                 retry.push(s.clone());
             } else if s.attempts >= opts.max_attempts {
                 s.status = SlotStatus::Failed;
-                s.reason = Some(s.reason.clone().unwrap_or_else(|| {
-                    format!("the lock did not confirm after {} attempts", s.attempts)
-                }));
+                s.reason = Some(if probing {
+                    super::probe::PROBE_UNANSWERED.into()
+                } else {
+                    s.reason.clone().unwrap_or_else(|| {
+                        format!("the lock did not confirm after {} attempts", s.attempts)
+                    })
+                });
                 s.next_attempt_at = None;
                 s.updated_at = now;
                 events.push(
