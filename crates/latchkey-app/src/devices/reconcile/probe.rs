@@ -36,6 +36,11 @@ const SCAN_PER_LOCK: Duration = Duration::from_millis(500);
 /// second, and keypads share it.
 const SCAN_SPACING: Duration = Duration::from_millis(50);
 
+/// Whether the slot's read before its first write went unanswered.
+fn unanswered(slot: &Slot) -> bool {
+    slot.status == SlotStatus::Failed && slot.reason.as_deref() == Some(PROBE_UNANSWERED)
+}
+
 /// For a slot that has not been seen (probing, or whose read went unanswered), what `retarget`
 /// makes of it: `None` when the ordinary rule applies.
 pub(super) fn retarget_unseen(
@@ -44,14 +49,18 @@ pub(super) fn retarget_unseen(
     stale_failure: bool,
     now: Timestamp,
 ) -> Option<Option<Slot>> {
-    let unanswered =
-        slot.status == SlotStatus::Failed && slot.reason.as_deref() == Some(PROBE_UNANSWERED);
+    let unanswered = unanswered(slot);
     if slot.status == SlotStatus::Unmanaged {
         // Only an admin's decision changes it.
         return Some(None);
     }
     if slot.status != SlotStatus::Probing && !unanswered {
         return None;
+    }
+    if unanswered && !stale_failure {
+        // Left alone until it is read again: a changed slot goes out at once, and an
+        // unanswered read must never turn into a write.
+        return Some(None);
     }
     let mut s = slot.clone();
     s.updated_at = now;
@@ -65,7 +74,7 @@ pub(super) fn retarget_unseen(
         return Some(Some(s));
     }
     s.desired = want;
-    if unanswered && stale_failure {
+    if unanswered {
         s.status = SlotStatus::Probing;
         s.reason = None;
         s.attempts = 0;
@@ -79,7 +88,7 @@ pub(super) fn retarget_unseen(
 pub(super) fn takeable(slot: &Slot) -> bool {
     slot.credential_id.is_none()
         && slot.desired == Desired::Empty
-        && matches!(slot.status, SlotStatus::Removed | SlotStatus::Probing)
+        && (unanswered(slot) || matches!(slot.status, SlotStatus::Removed | SlotStatus::Probing))
 }
 
 /// The command for a probing slot.
@@ -225,4 +234,68 @@ pub(super) async fn note_written(
         notes::mark(conn, Mark::Written, slots, now).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(status: SlotStatus, credential: Option<i64>, reason: Option<&str>) -> Slot {
+        Slot {
+            door_id: DoorId(1),
+            slot: 3,
+            credential_id: credential.map(latchkey_core::CredentialId),
+            desired: if credential.is_some() {
+                Desired::Enabled
+            } else {
+                Desired::Empty
+            },
+            status,
+            reason: reason.map(str::to_owned),
+            attempts: 6,
+            next_attempt_at: None,
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn an_unanswered_read_is_left_alone_until_it_is_read_again_never_written() {
+        let s = slot(SlotStatus::Failed, Some(7), Some(PROBE_UNANSWERED));
+        let now = Timestamp::UNIX_EPOCH;
+        assert_eq!(
+            retarget_unseen(&s, Desired::Disabled, false, now),
+            Some(None)
+        );
+        let again = retarget_unseen(&s, Desired::Enabled, true, now)
+            .flatten()
+            .expect("read again");
+        assert_eq!(again.status, SlotStatus::Probing);
+        assert_eq!(again.attempts, 0);
+    }
+
+    #[test]
+    fn a_slot_being_read_that_is_no_longer_wanted_is_given_back_not_cleared() {
+        let s = slot(SlotStatus::Probing, Some(7), None);
+        let back = retarget_unseen(&s, Desired::Empty, false, Timestamp::UNIX_EPOCH)
+            .flatten()
+            .expect("changed");
+        assert_eq!(back.status, SlotStatus::Removed);
+        assert_eq!(back.credential_id, None);
+    }
+
+    #[test]
+    fn an_unmanaged_slot_is_never_taken_or_retargeted() {
+        let s = slot(SlotStatus::Unmanaged, None, None);
+        assert!(!takeable(&s));
+        assert_eq!(
+            retarget_unseen(&s, Desired::Empty, true, Timestamp::UNIX_EPOCH),
+            Some(None)
+        );
+        assert!(takeable(&slot(
+            SlotStatus::Failed,
+            None,
+            Some(PROBE_UNANSWERED)
+        )));
+        assert!(!takeable(&slot(SlotStatus::Failed, None, Some("other"))));
+    }
 }
