@@ -91,6 +91,14 @@ pub const DEVICE_EVENT_KINDS: &[EventKind] = &[
         "asked after an outage, the lock's position or door differed from what latchkey knew; the gap's bounds are named",
     ),
     k(
+        "lock.code_adopted",
+        "an admin attached a code found on a lock to a person; the lock was not written",
+    ),
+    k(
+        "lock.code_removal_ordered",
+        "an admin ordered a code found on a lock (one latchkey did not know) cleared from it",
+    ),
+    k(
         "lock.command",
         "a person sent a remote lock or unlock command",
     ),

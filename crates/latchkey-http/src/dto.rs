@@ -502,7 +502,7 @@ impl From<latchkey_app::store::devices::LockCommand> for CommandDto {
 pub struct LockStatusDto {
     pub door_id: i64,
     pub lock: Option<String>,
-    /// pending | set | failed | removing | removed | no_lock | not_on_locks
+    /// pending | set | failed | removing | removed | probing | unmanaged | no_lock | not_on_locks
     pub status: String,
     pub slot: Option<i64>,
     pub reason: Option<String>,
@@ -529,7 +529,8 @@ pub struct SlotDto {
     pub credential_id: Option<i64>,
     /// enabled | disabled | non_access | empty
     pub desired: String,
-    /// pending | set | failed | removing | removed
+    /// pending | set | failed | removing | removed | probing (read before a write) |
+    /// unmanaged (a code latchkey does not know)
     pub status: String,
     pub reason: Option<String>,
     pub attempts: i64,

@@ -702,6 +702,32 @@ fn rows() -> Vec<Row> {
             body: |_, _| Some(r#"{"emergency_reason":" "}"#.into()),
             expect: "401 404 403 403 403 422 422 422",
         },
+        // After a restore: admins only. The building is not restored and its lock holds no
+        // unknown code, so an admin is told there is nothing to adopt, remove or end.
+        Row {
+            op: "get /api/v1/restore",
+            path: |_, _| "/api/v1/restore".into(),
+            body: none,
+            expect: "401 403 403 403 403 403 403 200",
+        },
+        Row {
+            op: "post /api/v1/restore/adopt",
+            path: |_, _| "/api/v1/restore/adopt".into(),
+            body: |_, _| Some(r#"{"door_id":1,"slot":1,"person_id":1,"pin":"583920"}"#.into()),
+            expect: "401 403 403 403 403 403 403 404",
+        },
+        Row {
+            op: "post /api/v1/restore/remove",
+            path: |_, _| "/api/v1/restore/remove".into(),
+            body: |_, _| Some(r#"{"door_id":1,"slot":1}"#.into()),
+            expect: "401 403 403 403 403 403 403 404",
+        },
+        Row {
+            op: "post /api/v1/restore/end",
+            path: |_, _| "/api/v1/restore/end".into(),
+            body: none,
+            expect: "401 403 403 403 403 403 403 409",
+        },
     ]
 }
 

@@ -229,6 +229,12 @@ pub enum SlotStatus {
     Failed,
     Removing,
     Removed,
+    /// Read before anything is written: latchkey believes the slot free and has not yet seen
+    /// what the lock holds there.
+    Probing,
+    /// The lock holds a code there that latchkey does not know; nothing is written to the slot
+    /// until an admin adopts or removes the code.
+    Unmanaged,
 }
 
 impl Desired {
@@ -259,6 +265,8 @@ impl SlotStatus {
             SlotStatus::Failed => "failed",
             SlotStatus::Removing => "removing",
             SlotStatus::Removed => "removed",
+            SlotStatus::Probing => "probing",
+            SlotStatus::Unmanaged => "unmanaged",
         }
     }
     fn parse(s: &str) -> Result<SlotStatus> {
@@ -268,6 +276,8 @@ impl SlotStatus {
             "failed" => SlotStatus::Failed,
             "removing" => SlotStatus::Removing,
             "removed" => SlotStatus::Removed,
+            "probing" => SlotStatus::Probing,
+            "unmanaged" => SlotStatus::Unmanaged,
             _ => return Err(StoreError::Corrupt(format!("slot status `{s}`"))),
         })
     }
@@ -368,6 +378,20 @@ pub async fn slots_of_door(conn: &mut Conn, door: DoorId) -> Result<Vec<Slot>> {
     rows.iter().map(slot_row).collect()
 }
 
+/// Slots where a lock holds a code latchkey does not know, on every door.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn unmanaged_slots(conn: &mut Conn) -> Result<Vec<Slot>> {
+    let rows = sqlx::query(
+        "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
+         FROM lock_slots WHERE status = 'unmanaged' ORDER BY door_id, slot",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(slot_row).collect()
+}
+
 /// Slots waiting for the lock whose next attempt is due at `now`, oldest first.
 ///
 /// # Errors
@@ -375,7 +399,7 @@ pub async fn slots_of_door(conn: &mut Conn, door: DoorId) -> Result<Vec<Slot>> {
 pub async fn due_slots(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<Vec<Slot>> {
     let rows = sqlx::query(
         "SELECT door_id, slot, credential_id, desired, status, reason, attempts, next_attempt_at, updated_at \
-         FROM lock_slots WHERE status IN ('pending', 'removing') AND next_attempt_at <= $1 \
+         FROM lock_slots WHERE status IN ('pending', 'removing', 'probing') AND next_attempt_at <= $1 \
          ORDER BY CASE WHEN desired = 'empty' THEN 0 ELSE 1 END, next_attempt_at LIMIT $2",
     )
     .bind(to_micros(now))
@@ -395,17 +419,23 @@ pub async fn due_slots(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<Ve
 pub async fn expedite_door(conn: &mut Conn, door: DoorId, now: Timestamp) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE lock_slots SET \
-           status = CASE WHEN status = 'failed' AND desired = 'empty' THEN 'removing' \
+           status = CASE WHEN status = 'failed' AND reason = $3 THEN 'probing' \
+                         WHEN status = 'failed' AND desired = 'empty' THEN 'removing' \
                          WHEN status = 'failed' THEN 'pending' ELSE status END, \
            attempts = 0, next_attempt_at = $2, reason = NULL, updated_at = $2 \
          WHERE door_id = $1 AND status IN ('pending', 'removing', 'failed')",
     )
     .bind(door.0)
     .bind(to_micros(now))
+    .bind(PROBE_UNANSWERED)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
 }
+
+/// The reason of a `failed` slot whose read (before a first write) the lock never answered: it
+/// is read again, never written blindly.
+pub const PROBE_UNANSWERED: &str = "the lock did not answer a read of this slot";
 
 /// One managed slot.
 ///
@@ -846,7 +876,8 @@ pub async fn holds_lease(
 pub async fn make_in_flight_due(conn: &mut Conn, now: Timestamp) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE lock_slots SET next_attempt_at = $1, attempts = attempts + (attempts % 2) \
-         WHERE status IN ('pending', 'removing') AND next_attempt_at > $1",
+         WHERE (status IN ('pending', 'removing') OR (status = 'probing' AND attempts > 0)) \
+           AND next_attempt_at > $1",
     )
     .bind(to_micros(now))
     .execute(conn)

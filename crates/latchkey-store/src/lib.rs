@@ -23,6 +23,7 @@ pub mod provision;
 pub mod records;
 pub mod recovery;
 pub mod resolution;
+pub mod restore;
 mod sql;
 
 use std::str::FromStr;

@@ -111,6 +111,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_lock_settings.sql"),
         postgres: include_str!("../migrations/postgres/0016_lock_settings.sql"),
     },
+    Migration {
+        version: 17,
+        name: "0017_restore.sql",
+        sqlite: include_str!("../migrations/sqlite/0017_restore.sql"),
+        postgres: include_str!("../migrations/postgres/0017_restore.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

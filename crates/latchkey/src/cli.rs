@@ -106,6 +106,12 @@ pub enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// After a restored backup: the restored state, and the codes found on locks that latchkey
+    /// does not know (adopt or remove each, then end the state). See docs/OPERATIONS.md.
+    Restore {
+        #[command(subcommand)]
+        command: RestoreCommand,
+    },
     /// Virtual Zigbee2MQTT locks and sensors on a broker, and their keypads and doors.
     Sim {
         #[command(subcommand)]
@@ -459,6 +465,50 @@ pub enum DeviceCommand {
     Unpair {
         #[command(flatten)]
         target: PairTarget,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// Whether latchkey is in the restored state, and every code found on a lock that it does
+    /// not know.
+    Status {
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Attach the code in a slot to a person, once its holder has told you the code they type.
+    /// Nothing is written to the lock.
+    Adopt {
+        #[arg(long, value_name = "ID")]
+        door: i64,
+        #[arg(long)]
+        slot: i64,
+        #[arg(long, value_name = "ID")]
+        person: i64,
+        /// The code the holder types (read from --pin-file or one line of standard input when
+        /// absent, so it stays out of the shell's history).
+        #[arg(long)]
+        pin: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Clear the code in a slot from the lock.
+    Remove {
+        #[arg(long, value_name = "ID")]
+        door: i64,
+        #[arg(long)]
+        slot: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// End the restored state: latchkey writes and clears slots as usual again.
+    End {
         #[command(flatten)]
         acting: ActingAs,
     },

@@ -9,6 +9,7 @@ mod cli_recovery;
 mod commands;
 mod config;
 mod demo;
+mod history;
 mod mqtt;
 mod serve;
 mod wiring;
@@ -323,6 +324,10 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                         .await?;
                 }
             }
+            ExitCode::SUCCESS
+        }
+        Command::Restore { command } => {
+            commands::restore::run(&app, command).await?;
             ExitCode::SUCCESS
         }
         Command::Audit { command } => match command {

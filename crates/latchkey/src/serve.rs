@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::anchors::{self, AnchorWriter};
 use crate::config::Config;
 use crate::wiring::open_app;
-use crate::{demo, mqtt};
+use crate::{demo, history, mqtt};
 
 /// What `serve` was asked for besides the configuration.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +40,19 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         let (notifier, rx) = reconcile::channel();
         (open_app(&config, Arc::new(notifier)).await?, Some(rx))
     };
+    // Before anything else writes: is this database older than the history recorded outside
+    // it (a restored backup)? Then latchkey enters the restored state.
+    history::check(&app, &config)
+        .await
+        .context("comparing the database with its recorded history")?;
+    let (stop_marker, marker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let marking = tokio::spawn(history::run(
+        app.clone(),
+        history::marker_path(&config.data_dir),
+        async move {
+            let _ = marker_stopped.await;
+        },
+    ));
     // Older versions let staff credentials list units' own doors; they never open them now,
     // and this takes them off (audited). See OPERATIONS.md, "Staff and units' doors".
     app.remove_staff_unit_doors()
@@ -141,6 +154,10 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
     let _ = stop_anchors.send(());
     if let Err(e) = anchoring.await {
         tracing::error!("the audit anchor task failed: {e}");
+    }
+    let _ = stop_marker.send(());
+    if let Err(e) = marking.await {
+        tracing::error!("the history marker task failed: {e}");
     }
     tracing::info!("shutting down: closing the database");
     app.close().await;

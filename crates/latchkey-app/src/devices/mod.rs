@@ -14,6 +14,7 @@ mod pairing;
 pub mod reconcile;
 mod remote;
 pub(crate) mod settings;
+mod restore;
 mod status;
 mod watch;
 
@@ -32,6 +33,7 @@ pub(crate) use remote::CommandFacts;
 pub(crate) use remote::ToLock;
 pub use remote::{RemoteAction, RemoteOutcome};
 pub use settings::{SettingsView, desired_settings};
+pub use restore::{Adoption, HistoryCheck, RestoreReview, Restored, UnknownCode};
 pub use status::{LockStatus, Removal};
 
 /// Sends commands to devices. Implemented by the MQTT bridge in the binary.

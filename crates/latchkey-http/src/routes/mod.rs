@@ -14,5 +14,6 @@ pub mod people;
 pub mod properties;
 pub mod recovery;
 pub mod resolution;
+pub mod restore;
 pub mod stream;
 pub mod units;

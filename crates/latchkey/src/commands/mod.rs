@@ -9,4 +9,5 @@ pub mod directory;
 pub mod people;
 pub mod recovery;
 pub mod resolution;
+pub mod restore;
 pub mod sim;

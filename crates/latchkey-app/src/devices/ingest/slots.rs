@@ -4,6 +4,7 @@ use latchkey_core::CredentialId;
 use latchkey_store::Conn;
 use latchkey_store::audit::NewEvent;
 use latchkey_store::devices::{Desired, Slot, SlotStatus};
+use latchkey_store::restore::{self, Mark};
 use latchkey_z2m::{ActionSource, SlotStatus as Reported};
 use serde_json::json;
 
@@ -21,10 +22,13 @@ impl Batch<'_> {
         source: Option<ActionSource>,
     ) -> Result<()> {
         let slot = self.slot(conn, ld.door, n).await?;
+        // A probing slot was not written yet: whatever was programmed there is not ours.
         let ours = source != Some(ActionSource::Keypad)
-            && slot
-                .as_ref()
-                .is_some_and(|s| s.credential_id.is_some() && s.desired != Desired::Empty);
+            && slot.as_ref().is_some_and(|s| {
+                s.credential_id.is_some()
+                    && s.desired != Desired::Empty
+                    && !matches!(s.status, SlotStatus::Probing | SlotStatus::Unmanaged)
+            });
         if ours {
             if let Some(s) = slot {
                 self.confirm(ld, s, SlotStatus::Set);
@@ -43,7 +47,22 @@ impl Batch<'_> {
         status: Reported,
     ) -> Result<()> {
         let slot = self.slot(conn, ld.door, n).await?;
+        if status == Reported::Available {
+            restore::mark(conn, Mark::SeenFree, &[(ld.door, n)], self.now).await?;
+        }
+        if let Some(s) = slot.as_ref().filter(|s| s.status == SlotStatus::Probing) {
+            return self.probed(conn, ld, s.clone(), status).await;
+        }
         match (slot, status) {
+            (Some(mut s), Reported::Available) if s.status == SlotStatus::Unmanaged => {
+                // The unknown code is gone (cleared at the lock, or by an admin's order).
+                s.status = SlotStatus::Removed;
+                s.reason = None;
+                s.next_attempt_at = None;
+                s.updated_at = self.now;
+                self.put_slot(s);
+                Ok(())
+            }
             (Some(s), Reported::Enabled)
                 if matches!(s.desired, Desired::Enabled | Desired::NonAccess) =>
             {
@@ -74,8 +93,10 @@ impl Batch<'_> {
             }
             (None, Reported::Enabled | Reported::Disabled) => self.unmanaged(conn, ld, n).await,
             (Some(s), Reported::Enabled | Reported::Disabled)
-                if s.credential_id.is_none() && s.status == SlotStatus::Removed =>
+                if s.desired == Desired::Empty && s.status == SlotStatus::Removed =>
             {
+                // A code where latchkey removed its own (or found none): not ours now, though
+                // it may be one latchkey wrote in a history the database lost.
                 self.unmanaged(conn, ld, n).await
             }
             _ => Ok(()),
@@ -103,19 +124,85 @@ impl Batch<'_> {
         );
     }
 
-    /// A code latchkey did not set: flag it at once and, by policy, clear it.
+    /// The lock's answer to the read of a slot latchkey believed free: empty, and the write
+    /// may go; or a code, and the slot is unmanaged (the credential goes to another slot).
+    async fn probed(
+        &mut self,
+        conn: &mut Conn,
+        ld: LockDoor,
+        mut s: Slot,
+        status: Reported,
+    ) -> Result<()> {
+        match status {
+            Reported::Available => {
+                (s.status, s.reason, s.attempts) = if s.credential_id.is_some() {
+                    (SlotStatus::Pending, None, 0)
+                } else {
+                    (SlotStatus::Removed, None, 0)
+                };
+                s.next_attempt_at = s.credential_id.map(|_| self.now);
+                s.updated_at = self.now;
+                self.put_slot(s);
+                Ok(())
+            }
+            Reported::Enabled | Reported::Disabled => {
+                if s.credential_id.is_some() {
+                    self.after.returned.push(ld.door);
+                }
+                self.unmanaged(conn, ld, s.slot).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A code latchkey did not set: flag it at once and keep it as `unmanaged` for an admin to
+    /// adopt or remove; by policy clear it, but never in the restored state and never in a slot
+    /// latchkey had written a PIN of its own to (the code may be ours from a lost history).
     pub(super) async fn unmanaged(&mut self, conn: &mut Conn, ld: LockDoor, n: i64) -> Result<()> {
+        let existing = self.slot(conn, ld.door, n).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|s| s.status == SlotStatus::Unmanaged)
+        {
+            return Ok(());
+        }
         let policy = self.policy(conn, ld.property).await?;
+        let restored = restore::restored(conn).await?.is_some();
+        let written_before = existing
+            .as_ref()
+            .is_some_and(|s| s.credential_id.is_some() && s.status != SlotStatus::Probing)
+            || restore::note(conn, ld.door, n)
+                .await?
+                .is_some_and(|note| note.written_at.is_some());
+        let clearing = policy.clear_unmanaged_codes && !restored && !written_before;
         self.events.push(alarm(
             "unmanaged_code",
             "critical",
             ld.door,
             ld.property,
-            json!({ "slot": n, "clearing": policy.clear_unmanaged_codes }),
+            json!({
+                "slot": n, "clearing": clearing, "restored": restored,
+                "written_before": written_before,
+            }),
         ));
-        if policy.clear_unmanaged_codes {
-            let existing = self.slot(conn, ld.door, n).await?;
-            let credential_id: Option<CredentialId> = existing.and_then(|s| s.credential_id);
+        if !clearing {
+            self.put_slot(Slot {
+                door_id: ld.door,
+                slot: n,
+                credential_id: None,
+                desired: Desired::Empty,
+                status: SlotStatus::Unmanaged,
+                reason: Some("a code latchkey does not know; an admin adopts or removes it".into()),
+                attempts: 0,
+                next_attempt_at: None,
+                updated_at: self.now,
+            });
+            return Ok(());
+        }
+        {
+            let credential_id: Option<CredentialId> = existing
+                .filter(|s| s.status != SlotStatus::Probing)
+                .and_then(|s| s.credential_id);
             self.put_slot(Slot {
                 door_id: ld.door,
                 slot: n,

@@ -122,6 +122,9 @@ impl Batch<'_> {
         // it now, not at the next sweep. A slot latchkey does not manage is a stranger's code.
         if let Some(n) = slot {
             match self.slot(conn, ld.door, n).await? {
+                // A code latchkey does not know, already flagged: it stays until an admin
+                // adopts or removes it (it may be someone's from a history the database lost).
+                Some(s) if s.status == SlotStatus::Unmanaged => {}
                 Some(mut s) => {
                     s.status = if s.desired == Desired::Empty {
                         SlotStatus::Removing

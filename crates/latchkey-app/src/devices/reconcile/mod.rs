@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::{App, DevicePort, Result};
 
 mod plan;
+mod probe;
 mod send;
 mod timers;
 mod views;
@@ -396,6 +397,16 @@ async fn sweep(app: &App, opts: &ReconcileOptions, fence: &Fence) -> Result<()> 
         let mut conn = app.store().read().await?;
         property::paired_doors(&mut conn).await?
     };
+    match probe::scan(app, fence).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            slots = n,
+            "restored state: reading what the locks hold, a few slots at a time"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "restored state: could not plan the reads of the locks' slots")
+        }
+    }
     let mut views = Views::default();
     let mut pending = Pending::new();
     for d in doors {

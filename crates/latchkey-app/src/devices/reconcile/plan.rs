@@ -84,6 +84,9 @@ fn retarget(slot: &Slot, want: Desired, now: Timestamp) -> Option<Slot> {
     if slot.desired == want && !stale_failure {
         return None;
     }
+    if let Some(s) = super::probe::retarget_unseen(slot, want, stale_failure, now) {
+        return s;
+    }
     if want == Desired::Empty
         && slot.desired == Desired::Empty
         && slot.status == SlotStatus::Removed
@@ -153,7 +156,7 @@ pub(super) async fn plan_door(
         }
         let next = retarget(slot, target, now);
         let effective = next.as_ref().unwrap_or(slot);
-        if !(effective.desired == Desired::Empty && effective.status == SlotStatus::Removed) {
+        if !super::probe::takeable(effective) {
             busy.insert(slot.slot);
         }
         if let Some(s) = next {
@@ -175,13 +178,14 @@ pub(super) async fn plan_door(
             continue;
         };
         // Reusing a slot whose previous credential was removed: the new credential takes it.
+        // A slot believed free is read before anything is written to it (`probe.rs`).
         changed.retain(|s: &Slot| s.slot != n);
         changed.push(Slot {
             door_id,
             slot: n,
             credential_id: Some(c.id),
             desired: want.get(&c.id).copied().unwrap_or(Desired::Empty),
-            status: SlotStatus::Pending,
+            status: SlotStatus::Probing,
             reason: None,
             attempts: 0,
             next_attempt_at: Some(now),

@@ -36,6 +36,7 @@ pub(super) async fn apply(
             return Err(lost());
         }
         repo::save_slots(tx.conn(), chunk).await?;
+        super::probe::note_written(tx.conn(), &writes_of(chunk, &out), now).await?;
         tx.commit().await?;
         dispatch(app, fence, chunk, out).await?;
     }
@@ -75,6 +76,7 @@ async fn prepare(
     if !link.connected() {
         return out;
     }
+    let held = super::probe::held(app, slots).await;
     let mut pins: HashMap<CredentialId, Option<String>> = HashMap::new();
     for (index, s) in slots.iter_mut().enumerate() {
         let Some(door) = view.doors.get(&s.door_id) else {
@@ -86,10 +88,16 @@ async fn prepare(
         let Ok(slot) = u16::try_from(s.slot) else {
             continue;
         };
-        let command = if s.attempts % 2 == 1 {
+        let command = if s.status == SlotStatus::Probing {
+            // Nothing is written to a slot believed free before the lock says it is.
+            super::probe::read_of(slot)
+        } else if s.attempts % 2 == 1 {
             // Every other attempt reads the slot back: the write may have landed while its
             // confirmation was lost.
             Command::ReadSlot { slot }
+        } else if held.contains(&index) {
+            super::probe::hold(s, now);
+            continue;
         } else if s.desired == Desired::Empty {
             Command::ClearPin { slot }
         } else {
@@ -143,8 +151,18 @@ async fn prepare(
     out
 }
 
+/// The slots the prepared commands write a PIN of latchkey's to.
+fn writes_of(slots: &[Slot], out: &[Outgoing]) -> Vec<(DoorId, i64)> {
+    super::probe::written(
+        slots,
+        out.iter()
+            .filter(|o| matches!(o.command, Command::SetPin { .. }))
+            .map(|o| o.index),
+    )
+}
+
 /// The error of a replica whose lease was taken: it sends nothing more.
-fn lost() -> crate::AppError {
+pub(super) fn lost() -> crate::AppError {
     crate::AppError::Conflict("this replica no longer holds the reconciler lease".into())
 }
 
@@ -223,7 +241,10 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence)
         let mut events = Vec::new();
         let mut retry = Vec::new();
         for s in &mut slots {
-            if s.attempts >= opts.max_attempts && s.desired == Desired::Empty {
+            // A read nobody answered gives up like a write: the slot stays unwritten, and is
+            // read again later (`probe.rs`).
+            let probing = s.status == SlotStatus::Probing;
+            if s.attempts >= opts.max_attempts && s.desired == Desired::Empty && !probing {
                 // A code that must go is never given up on: a lock that missed its removal
                 // still opens for it. It stays `removing`, retried at the longest backoff, and
                 // staff are told once.
@@ -245,9 +266,13 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence)
                 retry.push(s.clone());
             } else if s.attempts >= opts.max_attempts {
                 s.status = SlotStatus::Failed;
-                s.reason = Some(s.reason.clone().unwrap_or_else(|| {
-                    format!("the lock did not confirm after {} attempts", s.attempts)
-                }));
+                s.reason = Some(if probing {
+                    super::probe::PROBE_UNANSWERED.into()
+                } else {
+                    s.reason.clone().unwrap_or_else(|| {
+                        format!("the lock did not confirm after {} attempts", s.attempts)
+                    })
+                });
                 s.next_attempt_at = None;
                 s.updated_at = now;
                 events.push(
@@ -274,6 +299,7 @@ pub(super) async fn retry_due(app: &App, opts: &ReconcileOptions, fence: &Fence)
             }
             repo::save_slots(tx.conn(), &retry).await?;
             repo::save_slots(tx.conn(), &failed).await?;
+            super::probe::note_written(tx.conn(), &writes_of(&retry, &out), now).await?;
             tx
         };
         app.commit_at(tx, events, now).await?;
