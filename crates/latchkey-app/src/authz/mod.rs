@@ -26,6 +26,7 @@ mod entry;
 mod lockout;
 mod people;
 mod principal;
+mod privacy;
 mod property;
 mod records;
 mod recovery;
@@ -36,6 +37,9 @@ pub(crate) use lockout::NOT_PROVEN;
 pub use lockout::{CaseOpener, CaseParty, CaseStaff, Guardian, SpareKeyHolder};
 pub use people::{Inviter, MembershipAdder, MembershipEnder, PersonEditor, RoleGranter};
 pub use principal::{Principal, Via};
+pub use privacy::{
+    ActivityRead, PERSONAL_KINDS, Reason, VIEWED_KIND, is_personal, is_personal_kind,
+};
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};
 pub use records::{AtProperty, InstallerOn, StaffOn};
 pub use recovery::SpareKeyRevoker;

@@ -224,6 +224,20 @@ pub async fn after(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<Event>
     rows.iter().map(row_to_event).collect()
 }
 
+/// The event numbered `seq`, `None` when there is none.
+///
+/// # Errors
+/// `Database` on a failed read; `Corrupt` on a row that cannot be decoded.
+pub async fn event_at(conn: &mut Conn, seq: i64) -> Result<Option<Event>> {
+    let row = sqlx::query(
+        "SELECT seq, at, property_id, actor_id, kind, subject, data FROM events WHERE seq = $1",
+    )
+    .bind(seq)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(row_to_event).transpose()
+}
+
 /// Filters for reading the event log. Paging goes backwards from the newest: pass the smallest
 /// `seq` of a page as `before` to get the next (older) page.
 #[derive(Clone, Debug, Default)]
@@ -238,7 +252,18 @@ pub struct EventFilter {
     pub before: Option<i64>,
     /// For people who are not staff: only events they did, or about one of these subjects.
     pub visible_to: Option<(PersonId, Vec<String>)>,
+    /// Events staff do not read (the personal events of units' doors).
+    pub hidden: Option<HiddenEvents>,
     pub limit: u32,
+}
+
+/// Events of one of `kinds` about one of `subjects` are left out, unless `unless_actor` did
+/// them.
+#[derive(Clone, Debug)]
+pub struct HiddenEvents {
+    pub unless_actor: PersonId,
+    pub kinds: Vec<String>,
+    pub subjects: Vec<String>,
 }
 
 fn row_to_event(row: &sqlx::any::AnyRow) -> Result<Event> {
@@ -299,6 +324,20 @@ pub async fn query(conn: &mut Conn, filter: &EventFilter) -> Result<Vec<Event>> 
                 .bind_list(subjects.iter().map(String::as_str));
         }
         sql.push(")");
+    }
+    if let Some(h) = &filter.hidden
+        && !h.kinds.is_empty()
+        && !h.subjects.is_empty()
+    {
+        // `actor_id = $n` is NULL for events without an actor: `NULL OR NOT (...)` keeps the
+        // row exactly when it is not hidden.
+        sql.push(" AND (actor_id = ")
+            .bind(h.unless_actor.0)
+            .push(" OR NOT (kind IN ")
+            .bind_list(h.kinds.iter().map(String::as_str))
+            .push(" AND subject IN ")
+            .bind_list(h.subjects.iter().map(String::as_str))
+            .push("))");
     }
     if let Some(before) = filter.before {
         sql.push(" AND seq < ").bind(before);
