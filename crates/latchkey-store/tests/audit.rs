@@ -133,8 +133,8 @@ async fn appended_events_verify_with_the_right_count_and_head() {
         let first = &audit::stored_after(&mut conn, 0, 1).await.expect("read")[0];
         assert_eq!(
             (first.seq, first.kind.as_str()),
-            (1, chain::KEYED_MARKER),
-            "a new log starts with its keying marker"
+            (1, chain::DIGEST_MARKER),
+            "a new log starts with its marker, keyed and over payload digests"
         );
     })
     .await;
@@ -699,11 +699,11 @@ async fn an_old_unkeyed_log_is_keyed_by_its_next_append_and_cannot_be_unkeyed_ag
         assert_eq!(summary.events, 10);
         let mut conn = store.read().await.expect("conn");
         let marker = &audit::stored_after(&mut conn, 8, 1).await.expect("read")[0];
-        assert_eq!(marker.kind, chain::KEYED_MARKER);
+        assert_eq!(marker.kind, chain::DIGEST_MARKER);
         assert_eq!(
             marker.data,
             format!(
-                r#"{{"unkeyed_events":8,"unkeyed_head":"{}"}}"#,
+                r#"{{"events_before":8,"head_before":"{}"}}"#,
                 to_hex(&stored_hash(&store, 8).await)
             )
         );
@@ -720,7 +720,7 @@ async fn an_old_unkeyed_log_is_keyed_by_its_next_append_and_cannot_be_unkeyed_ag
         assert!(said.starts_with("event 9 was changed"), "{said}");
         exec(
             &store,
-            "UPDATE events SET kind = 'audit.chain_keyed' WHERE seq = 9",
+            "UPDATE events SET kind = 'audit.chain_digested' WHERE seq = 9",
         )
         .await;
 
