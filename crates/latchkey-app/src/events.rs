@@ -204,60 +204,77 @@ impl App {
     ///
     /// # Errors
     /// `NotFound` when a property filter names a property the caller has no standing at.
-    /// With a `reason` ([`App::list_events_for`]), staff also read the personal events of the reason's unit's doors, and the read is recorded as a
-    /// `privacy.activity_viewed` event the household sees.
-    ///
-    /// # Errors
-    /// `NotFound` when a property filter names a property the caller has no standing at, or the
-    /// reason names no record the caller may see; `Forbidden` when a reason is given by someone
-    /// who is not staff there; `Invalid("reason")` when the reason is closed or not about a unit.
     pub async fn list_events(
         &self,
         who: &Principal,
         property_filter: Option<PropertyId>,
         filter: EventFilter,
     ) -> Result<Vec<Event>> {
-        self.list_events_for(who, property_filter, filter, None)
+        self.visible_events(who, property_filter, filter, &BTreeSet::new())
             .await
     }
 
-    /// [`App::list_events`] with a reason to read a unit's door activity.
+    /// Loads the record `reason` names and checks that it lets the caller read its unit's door
+    /// activity ([`Principal::activity_reader`]).
+    ///
+    /// # Errors
+    /// `NotFound("reason")` when there is no such record (or the caller may not know of it);
+    /// `Forbidden` for someone who is not staff there; `Invalid("reason")` when the reason is
+    /// closed or not about a unit.
+    pub async fn may_read_activity<'a>(
+        &self,
+        who: &'a Principal,
+        reason: ReasonRef,
+    ) -> Result<ActivityRead<'a>> {
+        let mut conn = self.store().read().await?;
+        let loaded = load_reason(&mut conn, reason).await?;
+        who.activity_reader(&loaded.as_reason())
+    }
+
+    /// [`App::list_events`] plus the personal events of the unit the capability's reason is
+    /// about. The read is recorded as a `privacy.activity_viewed` event the household sees.
     ///
     /// # Errors
     /// As [`App::list_events`].
-    pub async fn list_events_for(
+    pub async fn list_events_with_reason(
+        &self,
+        read: ActivityRead<'_>,
+        property_filter: Option<PropertyId>,
+        filter: EventFilter,
+    ) -> Result<Vec<Event>> {
+        let opened = {
+            let mut conn = self.store().read().await?;
+            unit_subjects(&mut conn, read.property(), read.unit()).await?
+        };
+        let out = self
+            .visible_events(read.principal(), property_filter, filter, &opened)
+            .await?;
+        self.record_activity_read(&read, &out, &opened).await?;
+        Ok(out)
+    }
+
+    /// The events `who` reads, with the personal events of `opened` shown to staff.
+    async fn visible_events(
         &self,
         who: &Principal,
         property_filter: Option<PropertyId>,
         mut filter: EventFilter,
-        reason: Option<ReasonRef>,
+        opened: &BTreeSet<String>,
     ) -> Result<Vec<Event>> {
         filter.limit = filter.limit.clamp(1, MAX_PAGE);
         let mut conn = self.store().read().await?;
         let view = Visibility::of(&mut conn, who, property_filter).await?;
-        let reason = match reason {
-            Some(r) => Some(load_reason(&mut conn, r).await?),
-            None => None,
-        };
-        let read = match &reason {
-            Some(r) => Some(who.activity_reader(&r.as_reason())?),
-            None => None,
-        };
-        let mut opened = BTreeSet::new();
-        if let Some(read) = &read {
-            opened = unit_subjects(&mut conn, read.property(), read.unit()).await?;
-        }
         let mut out = Vec::new();
         if view.all {
             let mut f = filter.clone();
             f.properties = None;
-            f.hidden = view.hide(&opened);
+            f.hidden = view.hide(opened);
             out.extend(audit::query(&mut conn, &f).await?);
         }
         if !view.staff.is_empty() {
             let mut f = filter.clone();
             f.properties = Some(view.staff.clone());
-            f.hidden = view.hide(&opened);
+            f.hidden = view.hide(opened);
             out.extend(audit::query(&mut conn, &f).await?);
         }
         if !view.others.is_empty() {
@@ -266,13 +283,9 @@ impl App {
             f.visible_to = Some((view.me, view.subjects.iter().cloned().collect()));
             out.extend(audit::query(&mut conn, &f).await?);
         }
-        drop(conn);
         out.sort_by_key(|e| std::cmp::Reverse(e.seq));
         out.dedup_by_key(|e| e.seq);
         out.truncate(filter.limit as usize);
-        if let Some(read) = &read {
-            self.record_activity_read(read, &out, &opened).await?;
-        }
         Ok(out)
     }
 

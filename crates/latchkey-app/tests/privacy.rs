@@ -98,6 +98,16 @@ async fn api(w: &World, who: latchkey_core::PersonId) -> Principal {
         .expect("authenticate")
 }
 
+/// The events `who` reads with `reason`, through the capability.
+async fn with_reason(
+    w: &World,
+    who: &Principal,
+    reason: ReasonRef,
+) -> Result<Vec<Event>, AppError> {
+    let read = w.app.may_read_activity(who, reason).await?;
+    w.app.list_events_with_reason(read, None, all()).await
+}
+
 fn all() -> EventFilter {
     EventFilter {
         limit: 500,
@@ -157,11 +167,9 @@ async fn an_open_case_lets_staff_read_the_units_openings_and_the_household_sees_
         let l = logged(&db).await;
         let (_, case) = l.w.open_public_case("Rosa Resident", "192.0.2.1").await;
         let manager = api(&l.w, l.w.manager.id).await;
-        let seen =
-            l.w.app
-                .list_events_for(&manager, None, all(), Some(ReasonRef::Case(case)))
-                .await
-                .expect("a reasoned read");
+        let seen = with_reason(&l.w, &manager, ReasonRef::Case(case))
+            .await
+            .expect("a reasoned read");
         assert!(seqs(&seen).contains(&l.opening));
         let resident = api(&l.w, l.w.resident.id).await;
         let mine =
@@ -195,12 +203,7 @@ async fn a_closed_case_or_a_resident_is_no_reason_and_nothing_is_recorded() {
                 .expect("staff see the case");
         l.w.app.cancel_lockout(party).await.expect("cancel");
         let before = l.w.event_count().await;
-        match l
-            .w
-            .app
-            .list_events_for(&manager, None, all(), Some(ReasonRef::Case(case)))
-            .await
-        {
+        match with_reason(&l.w, &manager, ReasonRef::Case(case)).await {
             Err(AppError::Invalid { field, message }) => {
                 assert_eq!(field, "reason");
                 assert!(message.contains("cancelled"), "{message}");
@@ -215,24 +218,18 @@ async fn a_closed_case_or_a_resident_is_no_reason_and_nothing_is_recorded() {
         let resident = api(&l.w, l.w.resident.id).await;
         let after_open = l.w.event_count().await;
         assert!(matches!(
-            l.w.app
-                .list_events_for(&resident, None, all(), Some(ReasonRef::Case(open)))
-                .await,
+            with_reason(&l.w, &resident, ReasonRef::Case(open)).await,
             Err(AppError::Forbidden(_))
         ));
         assert_eq!(l.w.event_count().await, after_open, "no read was recorded");
         assert!(after_open > before);
         // The alarm is a reason; an opening is not.
-        let seen =
-            l.w.app
-                .list_events_for(&manager, None, all(), Some(ReasonRef::Alarm(l.alarm)))
-                .await
-                .expect("an alarm of the unit's door is a reason");
+        let seen = with_reason(&l.w, &manager, ReasonRef::Alarm(l.alarm))
+            .await
+            .expect("an alarm of the unit's door is a reason");
         assert!(seqs(&seen).contains(&l.opening));
         assert!(matches!(
-            l.w.app
-                .list_events_for(&manager, None, all(), Some(ReasonRef::Alarm(l.opening)))
-                .await,
+            with_reason(&l.w, &manager, ReasonRef::Alarm(l.opening)).await,
             Err(AppError::Invalid { .. })
         ));
     })
@@ -279,11 +276,151 @@ async fn residents_of_another_unit_never_see_a_units_openings() {
         assert!(!seen.contains(&l.opening));
         let (_, case) = l.w.open_public_case("Rosa Resident", "192.0.2.1").await;
         assert!(
-            l.w.app
-                .list_events_for(&neighbour, None, all(), Some(ReasonRef::Case(case)))
+            with_reason(&l.w, &neighbour, ReasonRef::Case(case))
                 .await
                 .is_err()
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn retention_redacts_old_personal_events_and_the_chain_still_verifies_but_an_edit_does_not() {
+    latchkey_testkit::each_backend("privacy_retention", |db| async move {
+        let l = logged(&db).await;
+        // Nothing is old yet.
+        let report = l.w.app.apply_retention().await.expect("retention");
+        assert_eq!(report.redacted, 0);
+        l.w.clock.advance(jiff::SignedDuration::from_hours(91 * 24));
+        let report = l.w.app.apply_retention().await.expect("retention");
+        assert_eq!(report.redacted, 2, "the unit's and the lobby's openings");
+        let mut conn = l.w.store.read().await.expect("conn");
+        let opening = audit::event_at(&mut conn, l.opening)
+            .await
+            .expect("read")
+            .expect("kept");
+        assert_eq!(opening.actor_id, None, "who opened is gone");
+        assert!(opening.data.get("slot").is_none(), "{}", opening.data);
+        assert_eq!(opening.kind, "access.granted", "what happened stays");
+        let alarm = audit::event_at(&mut conn, l.alarm)
+            .await
+            .expect("read")
+            .expect("kept");
+        assert_eq!(
+            alarm.data["alarm"], "tamper",
+            "security events are not personal"
+        );
+        drop(conn);
+        let text = l.w.all_events_text().await;
+        assert!(
+            text.contains("audit.redacted"),
+            "the redaction is its own event"
+        );
+        l.w.app
+            .verify_audit(|_| {})
+            .await
+            .expect("verify")
+            .expect("a redacted log verifies");
+        // Running again changes nothing.
+        assert_eq!(l.w.app.apply_retention().await.expect("again").redacted, 0);
+
+        // Editing a payload (not redacting it) is still tampering.
+        let mut conn = l.w.store.read().await.expect("conn");
+        sqlx::query("UPDATE events SET data = $1 WHERE seq = $2")
+            .bind(r#"{"alarm":"none","severity":"info"}"#)
+            .bind(l.alarm)
+            .execute(&mut *conn)
+            .await
+            .expect("tamper");
+        drop(conn);
+        let broken =
+            l.w.app
+                .verify_audit(|_| {})
+                .await
+                .expect("verify")
+                .unwrap_err();
+        assert_eq!(broken.seq, l.alarm, "{broken}");
+        assert_eq!(broken.kind, latchkey_core::chain::BreakKind::Edited);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_export_holds_the_callers_data_and_no_secret() {
+    latchkey_testkit::each_backend("privacy_export", |db| async move {
+        let l = logged(&db).await;
+        let resident = api(&l.w, l.w.resident.id).await;
+        let data = l.w.app.export_my_data(&resident).await.expect("export");
+        assert_eq!(data.person.id, l.w.resident.id);
+        assert_eq!(data.person.email.as_deref(), Some(common::RESIDENT_EMAIL));
+        assert_eq!(data.memberships.len(), 1);
+        assert_eq!(data.api_tokens.len(), 1, "the token of this test");
+        assert!(seqs(&data.events).contains(&l.opening), "what they did");
+        assert!(
+            !seqs(&data.events).contains(&l.alarm),
+            "not the building's alarms"
+        );
+        let debug = format!("{data:?}");
+        assert!(!debug.contains(common::RESIDENT_PASSWORD));
+        assert!(!debug.contains("argon2"), "no password hash");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn staff_erase_a_person_only_after_move_out_and_the_log_still_verifies() {
+    latchkey_testkit::each_backend("privacy_erasure", |db| async move {
+        let l = logged(&db).await;
+        let manager = api(&l.w, l.w.manager.id).await;
+        match l.w.app.may_erase_person(&manager, l.w.resident.id).await {
+            Err(AppError::Conflict(why)) => assert!(why.contains("has not moved out"), "{why}"),
+            other => panic!("expected Conflict, got {:?}", other.map(|_| ())),
+        }
+        let resident = api(&l.w, l.w.resident.id).await;
+        assert!(matches!(
+            l.w.app.may_erase_person(&resident, l.w.manager.id).await,
+            Err(AppError::Forbidden(_))
+        ));
+        let membership =
+            l.w.app
+                .export_my_data(&resident)
+                .await
+                .expect("export")
+                .memberships[0]
+                .id;
+        let ender =
+            l.w.app
+                .may_end_membership(&manager, membership)
+                .await
+                .expect("staff end memberships");
+        l.w.app.end_membership(ender, None).await.expect("move out");
+        l.w.clock.advance(jiff::SignedDuration::from_hours(1));
+        let eraser =
+            l.w.app
+                .may_erase_person(&manager, l.w.resident.id)
+                .await
+                .expect("moved out");
+        let erasure = l.w.app.erase_person(eraser).await.expect("erase");
+        assert!(erasure.redacted_events >= 2, "{}", erasure.redacted_events);
+        assert!(erasure.kept.iter().any(|(what, _)| what.contains("ledger")));
+        let mut conn = l.w.store.read().await.expect("conn");
+        let gone = latchkey_store::people::get_person(&mut conn, l.w.resident.id)
+            .await
+            .expect("read")
+            .expect("the row stays");
+        assert_eq!(gone.email, None);
+        assert!(!gone.has_password);
+        assert!(!gone.name.contains("Rosa"));
+        drop(conn);
+        assert!(!l.w.all_events_text().await.contains(common::RESIDENT_EMAIL));
+        l.w.app
+            .verify_audit(|_| {})
+            .await
+            .expect("verify")
+            .expect("the log verifies after an erasure");
+        let again = l.w.app.may_erase_person(&manager, l.w.resident.id).await;
+        let again = l.w.app.erase_person(again.expect("still moved out")).await;
+        assert!(matches!(again, Err(AppError::Conflict(_))));
     })
     .await;
 }

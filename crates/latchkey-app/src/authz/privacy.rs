@@ -21,7 +21,7 @@ use jiff::{SignedDuration, Timestamp};
 use latchkey_core::{PropertyId, UnitId};
 use latchkey_store::entry::EntryNotice;
 use latchkey_store::lockout::LockoutCase;
-use latchkey_store::records::{Door, Event};
+use latchkey_store::records::{Door, Event, Membership, Person};
 use latchkey_store::resolution::Incident;
 
 use super::Principal;
@@ -213,5 +213,64 @@ impl ActivityRead<'_> {
     }
     pub fn reason_id(&self) -> i64 {
         self.reason_id
+    }
+}
+
+impl Principal {
+    /// Proof that the caller may erase `person`, who moved out: staff of every property the
+    /// person belonged to (an admin for someone who never belonged anywhere), every membership
+    /// ended, and neither an admin nor the caller.
+    ///
+    /// # Errors
+    /// As [`Principal::staff`] at each of the person's properties; `Forbidden` for an admin or
+    /// oneself; `Conflict` while a membership is in force or still to come.
+    pub fn person_eraser(
+        &self,
+        person: Person,
+        memberships: &[Membership],
+    ) -> Result<PersonEraser<'_>> {
+        if memberships.is_empty() {
+            self.admin()?;
+        }
+        for m in memberships {
+            self.staff(m.property_id)?;
+        }
+        if person.is_admin {
+            return Err(AppError::forbidden(
+                "an admin cannot be erased; take away their admin rights first",
+            ));
+        }
+        if person.id == self.id() {
+            return Err(AppError::forbidden("you cannot erase yourself"));
+        }
+        if let Some(m) = memberships
+            .iter()
+            .find(|m| m.valid_until.is_none_or(|u| u > self.at()))
+        {
+            return Err(AppError::Conflict(format!(
+                "{} has not moved out: membership {} is in force or still to come; end it first",
+                person.name, m.id
+            )));
+        }
+        Ok(PersonEraser {
+            principal: self,
+            person,
+        })
+    }
+}
+
+/// Proof that the caller may erase one person who moved out; it carries that person.
+pub struct PersonEraser<'a> {
+    principal: &'a Principal,
+    person: Person,
+}
+
+impl PersonEraser<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
+    }
+    /// The person as loaded for the check.
+    pub fn person(&self) -> &Person {
+        &self.person
     }
 }

@@ -71,15 +71,16 @@ pub async fn list(
         hidden: None,
         limit,
     };
-    let reason = q
-        .reason
-        .as_deref()
-        .map(str::parse::<latchkey_app::events::ReasonRef>)
-        .transpose()?;
-    let events = s
-        .app
-        .list_events_for(&who, q.property_id.map(PropertyId), filter, reason)
-        .await?;
+    let property = q.property_id.map(PropertyId);
+    let events = match q.reason.as_deref() {
+        None => s.app.list_events(&who, property, filter).await?,
+        Some(reason) => {
+            let read = s.app.may_read_activity(&who, reason.parse()?).await?;
+            s.app
+                .list_events_with_reason(read, property, filter)
+                .await?
+        }
+    };
     let next_before = (events.len() == limit as usize)
         .then(|| events.last().map(|e| e.seq))
         .flatten();

@@ -19,7 +19,10 @@ use crate::sql::Sql;
 use crate::{Backend, Conn, Result, Store, StoreError, WriteTx};
 
 mod anchors;
+mod redact;
 mod scan;
+
+pub use redact::{Redaction, redact};
 
 pub use anchors::check_anchors;
 
