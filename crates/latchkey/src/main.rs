@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod demo;
 mod mqtt;
+mod retention;
 mod serve;
 mod wiring;
 
@@ -331,6 +332,10 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             }
             AuditCommand::Head => {
                 commands::audit::head(&app).await?;
+                ExitCode::SUCCESS
+            }
+            AuditCommand::Retention => {
+                commands::audit::retention(&app).await?;
                 ExitCode::SUCCESS
             }
         },
