@@ -53,7 +53,7 @@ pub const REMOVED: &[&str] = &[
     "sessions and API tokens",
     "passkeys and the authenticator secret",
     "invitations and queued messages",
-    "credential labels",
+    "credential labels and the sealed codes of revoked credentials",
     "actor and data of audit events the person did or that are about them",
 ];
 

@@ -13,7 +13,7 @@ pub const ERASED_KIND: &str = "privacy.person_erased";
 
 /// Replaces the person's name with `placeholder`, clears their e-mail, phone and password, and
 /// deletes their sessions, API tokens, passkeys, authenticator secret, invitations, queued
-/// messages and the labels of their credentials. Memberships, credentials (revoked), cases and
+/// messages, and the labels and sealed codes of their revoked credentials. Memberships, credentials (revoked), cases and
 /// ledger entries stay, naming only the id.
 ///
 /// # Errors
@@ -44,10 +44,13 @@ pub async fn erase_person(conn: &mut Conn, id: PersonId, placeholder: &str) -> R
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query("UPDATE credentials SET label = '' WHERE person_id = $1")
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE credentials SET label = '', secret = NULL WHERE person_id = $1 \
+         AND revoked_at IS NOT NULL",
+    )
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
