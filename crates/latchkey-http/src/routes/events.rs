@@ -37,7 +37,10 @@ pub struct EventQuery {
     /// `entry_notice:<id>`. Without one, staff do not see the openings of units' doors by their
     /// households; with one, they also see that unit's, and the household is shown that they
     /// looked (a `privacy.activity_viewed` event).
-    #[param(example = "case:42", pattern = r"^(case|incident|alarm|entry_notice):[1-9][0-9]{0,17}$")]
+    #[param(
+        example = "case:42",
+        pattern = r"^(case|incident|alarm|entry_notice):[1-9][0-9]{0,17}$"
+    )]
     pub reason: Option<String>,
 }
 
