@@ -26,12 +26,14 @@ pub mod limits;
 pub mod live;
 pub mod lockout;
 mod mint;
+pub mod mydata;
 pub mod pages;
 pub mod passkeys;
 pub mod people;
 pub mod ratelimit;
 pub mod readiness;
 pub mod recovery;
+pub mod retention;
 pub mod secrets;
 
 use std::sync::Arc;

@@ -336,8 +336,10 @@ impl View {
         kind: &LiveKind,
     ) -> Result<bool> {
         Ok(match kind {
+            // Staff follow a unit's door only as far as the log's rule lets them read its
+            // events: its alarms and faults, not its household's comings and goings.
             LiveKind::Door { door_id, .. } => {
-                self.staffs(e.property_id) || self.doors.contains(door_id)
+                (self.staffs(e.property_id) && self.log.admits(e)) || self.doors.contains(door_id)
             }
             LiveKind::Command { .. } | LiveKind::Alarm { .. } => self.log.admits(e),
             LiveKind::Case { case_id, .. } => match self.cases.get(case_id) {

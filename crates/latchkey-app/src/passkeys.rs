@@ -714,7 +714,7 @@ impl App {
     }
 }
 
-fn view(p: repo::StoredPasskey) -> PasskeyView {
+pub(crate) fn view(p: repo::StoredPasskey) -> PasskeyView {
     PasskeyView {
         id: p.id,
         name: p.name,

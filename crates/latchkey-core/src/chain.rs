@@ -14,6 +14,15 @@
 //! `prev_hash` pins every unkeyed event before it. Every row before the marker is checked with
 //! the unkeyed hash, the marker and every row after it with the keyed one, and a log that holds
 //! events but no marker does not verify (see docs/ARCHITECTURE.md, "The audit log").
+//!
+//! From the marker of kind [`DIGEST_MARKER`] on (decision 41) the chain covers a keyed digest of
+//! each event's personal part (its actor and data) instead of the part itself, so that retention
+//! can *redact* an old event: its actor is cleared and its data replaced by
+//! `{"redacted":"<the digest in hex>"}` ([`redacted_data`]), and the row still verifies. Editing
+//! the data without redacting it changes the digest and breaks the link as before; forging a
+//! redaction needs the digest, which only the chain key computes. On a log started by this
+//! version the digest marker is also where the keyed chain starts (event 1); on an older log it
+//! follows the keyed part.
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
@@ -34,8 +43,26 @@ const DOMAIN: &[u8; 24] = b"latchkey.audit.event.v1\0";
 /// The same for keyed hashes, so an unkeyed hash can never pass for a keyed one.
 const DOMAIN_KEYED: &[u8; 24] = b"latchkey.audit.event.v2\0";
 
-/// The kind of the event where the keyed chain starts.
+/// The same for chain links over a payload digest (decision 41).
+const DOMAIN_DIGESTED: &[u8; 24] = b"latchkey.audit.event.v3\0";
+
+/// Separates the digest of an event's actor and data from every other keyed hash.
+const DOMAIN_PAYLOAD: &[u8; 24] = b"latchkey.audit.payload1\0";
+
+/// The kind of the event where the keyed chain starts, on logs keyed before payload digests.
 pub const KEYED_MARKER: &str = "audit.chain_keyed";
+
+/// The kind of the event where links over payload digests start (and, on a log that was not
+/// keyed yet, the keyed chain too).
+pub const DIGEST_MARKER: &str = "audit.chain_digested";
+
+/// The start of a redacted event's data; the digest in hex and `"}` follow.
+const REDACTED_PREFIX: &str = "{\"redacted\":\"";
+
+/// Whether `kind` is one the audit log writes itself.
+pub fn is_marker(kind: &str) -> bool {
+    kind == KEYED_MARKER || kind == DIGEST_MARKER
+}
 
 /// How many rows after the first anomaly the verifier may hold to tell a moved row from a
 /// deleted or edited one. Rows in a log are not moved far by accident, and the bound keeps
@@ -63,28 +90,134 @@ impl fmt::Debug for ChainKey {
     }
 }
 
-/// How the rows of one log are hashed: with the key from the keying marker at `from` on,
-/// without it before (`from` is `None` for a log that was never keyed).
+/// How the rows of one log are hashed: over a payload digest from the digest marker at
+/// `digested` on, with the key from the first marker at `from` on, without it before (`from` is
+/// `None` for a log that was never keyed).
 #[derive(Clone, Debug)]
 pub struct Keying {
     pub key: ChainKey,
     pub from: Option<i64>,
+    pub digested: Option<i64>,
 }
 
 impl Keying {
+    /// The keying of a log whose first [`KEYED_MARKER`] stands at `keyed` and first
+    /// [`DIGEST_MARKER`] at `digested`: the keyed chain starts at whichever comes first.
+    pub fn from_markers(key: ChainKey, keyed: Option<i64>, digested: Option<i64>) -> Keying {
+        let from = match (keyed, digested) {
+            (Some(k), Some(d)) => Some(k.min(d)),
+            (k, d) => k.or(d),
+        };
+        Keying {
+            key,
+            from,
+            digested,
+        }
+    }
+
     /// The hash of event `body.seq` after `prev`, keyed or not by its place in the log.
     pub fn hash(&self, prev: &Hash, body: &EventBody<'_>) -> Hash {
-        if self.from.is_some_and(|m| body.seq >= m) {
+        if self.digested.is_some_and(|m| body.seq >= m) {
+            hash_event_digested(&self.key, prev, body)
+        } else if self.from.is_some_and(|m| body.seq >= m) {
             hash_event_keyed(&self.key, prev, body)
         } else {
             hash_event(prev, body)
         }
     }
 
-    /// Whether a row of this kind may stand at `seq`: the keying marker there and nowhere else.
-    pub fn in_place(&self, seq: i64, kind: &str) -> bool {
-        (kind == KEYED_MARKER) == (self.from == Some(seq))
+    /// The marker kind that must stand at `seq`, `None` where no marker may.
+    fn marker_at(&self, seq: i64) -> Option<&'static str> {
+        if self.digested == Some(seq) {
+            Some(DIGEST_MARKER)
+        } else if self.from == Some(seq) {
+            Some(KEYED_MARKER)
+        } else {
+            None
+        }
     }
+
+    /// Whether a row of this kind may stand at `seq`: each marker where its part of the chain
+    /// starts and nowhere else.
+    pub fn in_place(&self, seq: i64, kind: &str) -> bool {
+        match self.marker_at(seq) {
+            Some(m) => kind == m,
+            None => !is_marker(kind),
+        }
+    }
+
+    /// Whether the row at `seq` may be redacted (it is chained over its payload's digest).
+    pub fn redactable(&self, seq: i64) -> bool {
+        self.digested.is_some_and(|m| seq > m)
+    }
+
+    /// The data a redacted event at `seq` keeps in place of `actor` and `data`: the payload's
+    /// digest, which keeps the link verifying. `None` for a row before the digest marker.
+    pub fn redacted_data(&self, seq: i64, actor: Option<i64>, data: &str) -> Option<String> {
+        if !self.redactable(seq) {
+            return None;
+        }
+        Some(redacted_data(&payload_digest(&self.key, actor, data)))
+    }
+}
+
+/// The keyed digest of an event's personal part: what the chain covers from the digest marker
+/// on, and all a redacted event keeps of it.
+pub fn payload_digest(key: &ChainKey, actor: Option<i64>, data: &str) -> Hash {
+    let mut mac = key.0.clone();
+    mac.update(DOMAIN_PAYLOAD);
+    match actor {
+        None => mac.update(&[0; 9]),
+        Some(v) => {
+            mac.update(&[1]);
+            mac.update(&v.to_be_bytes());
+        }
+    }
+    mac.update(&(data.len() as u64).to_be_bytes());
+    mac.update(data.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// The data of a redacted event whose payload had `digest`.
+pub fn redacted_data(digest: &Hash) -> String {
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{REDACTED_PREFIX}{hex}\"}}")
+}
+
+/// The digest a redacted event's data holds, `None` for any other data.
+pub fn redacted_digest(data: &str) -> Option<Hash> {
+    let hex = data.strip_prefix(REDACTED_PREFIX)?.strip_suffix("\"}")?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.as_bytes().chunks_exact(2).enumerate() {
+        let s = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The link of an event from the digest marker on: the keyed encoding of [`hash_event_keyed`]
+/// under its own tag, with the actor and data replaced by their digest ([`payload_digest`]), or
+/// by the digest a redacted event keeps (an event without an actor whose data is exactly
+/// [`redacted_data`]).
+pub fn hash_event_digested(key: &ChainKey, prev: &Hash, body: &EventBody<'_>) -> Hash {
+    let digest = match (body.actor, redacted_digest(body.data)) {
+        (None, Some(d)) => d,
+        _ => payload_digest(key, body.actor, body.data),
+    };
+    let mut mac = key.0.clone();
+    let bare = EventBody {
+        actor: None,
+        data: "",
+        ..*body
+    };
+    mac.update(&header(DOMAIN_DIGESTED, prev, &bare));
+    mac.update(body.kind.as_bytes());
+    mac.update(body.subject.as_bytes());
+    mac.update(&digest);
+    mac.finalize().into_bytes().into()
 }
 
 /// The hashed fields of one event.
@@ -419,6 +552,17 @@ impl Verifier {
     /// The break for a row whose kind disagrees with where the keyed chain starts.
     fn misplaced_marker(&self, ev: &StoredEvent) -> ChainBreak {
         let detail = match self.keying.from {
+            Some(_) if ev.kind == DIGEST_MARKER => match self.keying.digested {
+                Some(d) => format!(
+                    "it claims to start the links over payload digests, which started at event {d}"
+                ),
+                None => "it claims to start the links over payload digests, but the log has none"
+                    .to_owned(),
+            },
+            Some(_) if self.keying.marker_at(ev.seq) == Some(DIGEST_MARKER) => {
+                "the links over payload digests started here, but this is no longer their marker"
+                    .to_owned()
+            }
             Some(m) if ev.kind == KEYED_MARKER => {
                 format!("it claims to start the keyed chain, which started at event {m}")
             }

@@ -241,6 +241,9 @@ pub struct Policy {
     /// Hours before an entry notice's window starts by which the unit's household must have
     /// been told: staff reach a unit's door only through such a notice or an emergency.
     pub entry_notice_hours: u32,
+    /// Days a personal access event (someone opened, locked or unlocked a door, typed a code)
+    /// keeps who and how; after that it is redacted (docs/OPERATIONS.md, "Privacy").
+    pub personal_event_retention_days: u32,
 }
 
 impl Default for Policy {
@@ -261,6 +264,7 @@ impl Default for Policy {
             require_presence: false,
             credential_change_delay_minutes: 60,
             entry_notice_hours: 24,
+            personal_event_retention_days: 90,
         }
     }
 }
@@ -304,6 +308,11 @@ impl Policy {
         }
         if !(1..=720).contains(&self.entry_notice_hours) {
             return Err("entry_notice_hours must be between 1 and 720 (30 days)".into());
+        }
+        if !(1..=3_650).contains(&self.personal_event_retention_days) {
+            return Err(
+                "personal_event_retention_days must be between 1 and 3650 (ten years)".into(),
+            );
         }
         if self.recovery_proofs.contains(&ProofKind::Presence) {
             return Err(

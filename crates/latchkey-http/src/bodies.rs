@@ -186,6 +186,10 @@ pub struct PolicyBody {
     #[schema(minimum = 0, maximum = 10080)]
     #[serde(default)]
     pub credential_change_delay_minutes: u32,
+    /// Days a personal access event keeps who and how before it is redacted (default 90).
+    #[schema(minimum = 1, maximum = 3650)]
+    #[serde(default)]
+    pub personal_event_retention_days: u32,
 }
 
 /// A new property (admins).

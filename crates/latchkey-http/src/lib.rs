@@ -74,6 +74,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(people::list_memberships, people::create_membership))
         .routes(routes!(people::get_membership))
         .routes(routes!(people::end_membership))
+        .routes(routes!(privacy::export))
+        .routes(routes!(privacy::erase))
         .routes(routes!(credentials::list, credentials::create))
         .routes(routes!(credentials::get, credentials::update))
         .routes(routes!(credentials::revoke))

@@ -368,6 +368,28 @@ fn rows() -> Vec<Row> {
             expect: "401 200 200 200 200 200 200 200",
         },
         Row {
+            // A unit's door activity for an open lockout case: staff only, and the household
+            // then sees that they looked (crates/latchkey-app/tests/privacy.rs).
+            op: "get /api/v1/events",
+            path: |f, _| format!("/api/v1/events?reason=case:{}", f.lockout),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/me/export",
+            path: |_, _| "/api/v1/me/export".into(),
+            body: none,
+            expect: "401 200 200 200 200 200 200 200",
+        },
+        Row {
+            // The household member has not moved out: staff are told so; the household may
+            // not erase anyone; an outsider does not learn the person exists.
+            op: "post /api/v1/people/{id}/erasure",
+            path: |f, _| format!("/api/v1/people/{}/erasure", f.household),
+            body: none,
+            expect: "401 404 403 403 403 409 409 409",
+        },
+        Row {
             op: "get /api/v1/devices",
             path: |_, _| "/api/v1/devices".into(),
             body: none,

@@ -255,6 +255,25 @@ async fn a_pin_is_never_in_an_answer_or_an_event_except_once_to_its_holder() {
             !r.json.to_string().contains(&code),
             "a PIN leaked into the event log"
         );
+        // The holder's own export holds the credential and its events, never the code or a
+        // token or password.
+        let r = f.call("household", "GET", "/api/v1/me/export", None).await;
+        assert_eq!(r.status.as_u16(), 200);
+        let export = r.json.to_string();
+        assert!(
+            export.contains(&format!("\"id\":{}", f.credential)),
+            "{export}"
+        );
+        assert!(!export.contains(&code), "a PIN leaked into an export");
+        let (token, _) = &f.tokens["household"];
+        assert!(
+            !export.contains(token.as_str()),
+            "a token leaked into an export"
+        );
+        assert!(
+            !export.contains("argon2"),
+            "a password hash leaked into an export"
+        );
         let r = f
             .call(
                 "household",

@@ -18,6 +18,7 @@ pub mod lockout;
 mod migrate;
 pub mod passkeys;
 pub mod people;
+pub mod privacy;
 pub mod property;
 pub mod provision;
 pub mod records;

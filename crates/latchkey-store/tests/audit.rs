@@ -133,8 +133,8 @@ async fn appended_events_verify_with_the_right_count_and_head() {
         let first = &audit::stored_after(&mut conn, 0, 1).await.expect("read")[0];
         assert_eq!(
             (first.seq, first.kind.as_str()),
-            (1, chain::KEYED_MARKER),
-            "a new log starts with its keying marker"
+            (1, chain::DIGEST_MARKER),
+            "a new log starts with its marker, keyed and over payload digests"
         );
     })
     .await;
@@ -640,6 +640,16 @@ fn to_hex(bytes: &[u8]) -> String {
 /// Writes `n` events as a latchkey from before the keyed chain did: plain SHA-256 links, and
 /// the head moved to the last one.
 async fn legacy_log(store: &Store, n: i64) {
+    old_log(store, n, false).await;
+}
+
+/// A log of `n` events as a version with the keyed chain but before payload digests wrote it:
+/// the keying marker at event 1, every link keyed over the payload itself.
+async fn keyed_legacy_log(store: &Store, n: i64) {
+    old_log(store, n, true).await;
+}
+
+async fn old_log(store: &Store, n: i64, keyed: bool) {
     let mut conn = store.read().await.expect("conn");
     let mut prev = chain::GENESIS;
     for seq in 1..=n {
@@ -648,12 +658,20 @@ async fn legacy_log(store: &Store, n: i64) {
             seq,
             at_micros: second(seq).as_microsecond(),
             property: Some(1),
-            actor: None,
-            kind: "test.event",
+            actor: if keyed { Some(7) } else { None },
+            kind: if keyed && seq == 1 {
+                chain::KEYED_MARKER
+            } else {
+                "test.event"
+            },
             subject: "thing:1",
             data: &data,
         };
-        let hash = chain::hash_event(&prev, &body);
+        let hash = if keyed {
+            chain::hash_event_keyed(&key(), &prev, &body)
+        } else {
+            chain::hash_event(&prev, &body)
+        };
         sqlx::query(
             "INSERT INTO events (seq, at, property_id, actor_id, kind, subject, data, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -699,11 +717,11 @@ async fn an_old_unkeyed_log_is_keyed_by_its_next_append_and_cannot_be_unkeyed_ag
         assert_eq!(summary.events, 10);
         let mut conn = store.read().await.expect("conn");
         let marker = &audit::stored_after(&mut conn, 8, 1).await.expect("read")[0];
-        assert_eq!(marker.kind, chain::KEYED_MARKER);
+        assert_eq!(marker.kind, chain::DIGEST_MARKER);
         assert_eq!(
             marker.data,
             format!(
-                r#"{{"unkeyed_events":8,"unkeyed_head":"{}"}}"#,
+                r#"{{"events_before":8,"head_before":"{}"}}"#,
                 to_hex(&stored_hash(&store, 8).await)
             )
         );
@@ -720,7 +738,7 @@ async fn an_old_unkeyed_log_is_keyed_by_its_next_append_and_cannot_be_unkeyed_ag
         assert!(said.starts_with("event 9 was changed"), "{said}");
         exec(
             &store,
-            "UPDATE events SET kind = 'audit.chain_keyed' WHERE seq = 9",
+            "UPDATE events SET kind = 'audit.chain_digested' WHERE seq = 9",
         )
         .await;
 
@@ -764,6 +782,51 @@ async fn a_second_keying_marker_is_named() {
             err.to_string().contains("written by the audit log itself"),
             "{err}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_keyed_log_gains_payload_digests_at_its_next_append_and_only_newer_events_are_redacted() {
+    latchkey_testkit::each_backend("digest_upgrade", |db| async move {
+        let store = db.open().await;
+        keyed_legacy_log(&store, 8).await;
+        assert_eq!(verify(&store).await.expect("an old keyed log").events, 8);
+        assert_eq!(append_committed(&store, second(20), &[event(10)]).await, 10);
+        let mut conn = store.read().await.expect("conn");
+        let marker = &audit::stored_after(&mut conn, 8, 1).await.expect("read")[0];
+        assert_eq!(marker.kind, chain::DIGEST_MARKER);
+        drop(conn);
+        assert_eq!(verify(&store).await.expect("three encodings").events, 10);
+
+        // Redacting everything redacts only event 10: older links cover their payloads.
+        let mut tx = store.write().await.expect("begin");
+        let done = audit::redact(&mut tx, &key(), &audit::Redaction::default(), 100)
+            .await
+            .expect("redact");
+        tx.commit().await.expect("commit");
+        assert_eq!(done, vec![10]);
+        let mut conn = store.read().await.expect("conn");
+        let redacted = &audit::stored_after(&mut conn, 9, 1).await.expect("read")[0];
+        assert_eq!(redacted.actor, None);
+        assert!(
+            redacted.data.starts_with(r#"{"redacted":""#),
+            "{}",
+            redacted.data
+        );
+        drop(conn);
+        assert_eq!(
+            verify(&store).await.expect("a redaction verifies").events,
+            10
+        );
+
+        // Editing an old payload, or a redacted one, is still an edit.
+        exec(
+            &store,
+            r#"UPDATE events SET data = '{"n":99}' WHERE seq = 5"#,
+        )
+        .await;
+        expect_break(&store, BreakKind::Edited, 5).await;
     })
     .await;
 }

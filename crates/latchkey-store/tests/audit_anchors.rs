@@ -122,7 +122,7 @@ async fn rewrite_with_the_key(store: &Store, from: i64) {
     for row in &rows[1..] {
         let data = r#"{"rewritten":true}"#;
         let body = chain::EventBody { data, ..row.body() };
-        let hash = chain::hash_event_keyed(&chain_key(), &prev, &body);
+        let hash = chain::hash_event_digested(&chain_key(), &prev, &body);
         sqlx::query("UPDATE events SET data = $1, prev_hash = $2, hash = $3 WHERE seq = $4")
             .bind(data)
             .bind(prev.to_vec())

@@ -49,6 +49,7 @@ fn new_property(name: &str) -> NewProperty {
             one_time_pin_minutes: 30,
             require_presence: true,
             entry_notice_hours: 48,
+            personal_event_retention_days: 30,
             credential_change_delay_minutes: 30,
         },
         office_hours: weekday_mornings(),

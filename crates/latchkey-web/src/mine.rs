@@ -583,6 +583,20 @@ fn event_words(
         "auth.login_failed" => "A sign-in failed.".to_owned(),
         "spare_key.granted" => format!("{who} gave someone a spare key."),
         "spare_key.revoked" => format!("{who} took back a spare key."),
+        // docs/OPERATIONS.md, "Privacy": staff read a unit's door activity only for an open
+        // reason, and the household is shown that they did.
+        "privacy.activity_viewed" => format!(
+            "{who} (building staff) viewed your door's activity for {} {}.",
+            e.data
+                .get("reason")
+                .and_then(|s| s.as_str())
+                .unwrap_or("a reason")
+                .replace('_', " "),
+            e.data
+                .get("reason_id")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or_default()
+        ),
         other => {
             let (area, what) = other.split_once('.').unwrap_or((other, ""));
             format!(

@@ -352,6 +352,10 @@ pub enum AuditCommand {
     },
     /// Print the chain head: the last sequence number and its hash.
     Head,
+    /// Apply retention now (serve does so every hour): redact personal access events older
+    /// than each property's personal_event_retention_days, and erase people who moved out
+    /// longer ago than that. Redacted events keep verifying.
+    Retention,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -11,6 +11,7 @@ mod config;
 mod demo;
 mod history;
 mod mqtt;
+mod retention;
 mod serve;
 mod wiring;
 
@@ -336,6 +337,10 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             }
             AuditCommand::Head => {
                 commands::audit::head(&app).await?;
+                ExitCode::SUCCESS
+            }
+            AuditCommand::Retention => {
+                commands::audit::retention(&app).await?;
                 ExitCode::SUCCESS
             }
         },

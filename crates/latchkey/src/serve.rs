@@ -87,6 +87,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
     let anchoring = tokio::spawn(anchors::run(anchor_writer, async move {
         let _ = anchors_stopped.await;
     }));
+    let retention = tokio::spawn(crate::retention::run(app.clone()));
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -159,6 +160,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
     if let Err(e) = marking.await {
         tracing::error!("the history marker task failed: {e}");
     }
+    retention.abort();
     tracing::info!("shutting down: closing the database");
     app.close().await;
     Ok(())

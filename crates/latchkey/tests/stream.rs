@@ -283,7 +283,10 @@ fn journey(db: &TestDb) {
     let mine = door_id(&a.addr, &ana_on_a, "Unit 1A entry");
     let theirs = door_id(&a.addr, &ben, "Unit 1B entry");
 
+    let manager = api_token(&a.addr, &sign_in(&a.addr, "manager@linden-court.example"));
+    let lobby = door_id(&a.addr, &manager, "Lobby");
     let mut live = Stream::open(streams, &ana, None);
+    let mut staff = Stream::open(streams, &manager, None);
     // Another unit's unlock first, then Ana's own: her stream must carry hers and not theirs.
     command(&a.addr, &ben, theirs, "unlock");
     command(&a.addr, &ana_on_a, mine, "unlock");
@@ -344,6 +347,23 @@ fn journey(db: &TestDb) {
     assert_eq!(reset.event, "reset");
     assert_eq!(reset.data["reason"], "unknown");
     drop(unknown);
+
+    // The manager's stream carries the shared lobby but neither household's comings and
+    // goings (docs/ARCHITECTURE.md, decision 40): the lobby's command comes after every household's, so
+    // by its confirmation every event of theirs went past the manager's filter.
+    command(&a.addr, &manager, lobby, "unlock");
+    staff.until("the lobby's confirmation", |e| {
+        is_command(e, lobby, "confirmed")
+    });
+    assert!(
+        staff
+            .seen
+            .iter()
+            .all(|e| e.data["door_id"] != mine && e.data["door_id"] != theirs),
+        "a unit's openings reached the manager's stream: {:?}",
+        staff.seen
+    );
+    drop(staff);
 
     // Signing out (here, through the other process) ends the stream.
     let (status, body) = request(&a.addr, "POST", "/api/v1/auth/logout", Some(&ana), "");

@@ -319,3 +319,21 @@ fn event_kinds_prints_the_table_docs_devices_md_shows() {
         assert!(table.contains(&format!("| `{kind}` |")), "{kind} is listed");
     }
 }
+
+#[tokio::test]
+async fn audit_retention_runs_at_the_terminal_and_the_log_still_verifies() {
+    for db in latchkey_testkit::backends("term_retention").await {
+        let site = Site::new(db, "retention");
+        building(&site);
+        // Nothing is older than the default 90 days yet (the rule itself is tested in
+        // crates/latchkey-app/tests/privacy.rs, with a clock that moves).
+        let out = site.ok(&["audit", "retention"]);
+        assert!(
+            out.contains("0 personal events redacted, 0 people erased"),
+            "{out}"
+        );
+        let out = site.ok(&["audit", "verify"]);
+        assert!(out.contains("audit chain intact"), "{out}");
+        site.remove().await;
+    }
+}

@@ -31,6 +31,7 @@ mod entry;
 mod lockout;
 mod people;
 mod principal;
+mod privacy;
 mod property;
 mod records;
 mod recovery;
@@ -45,6 +46,9 @@ pub use lockout::{
 };
 pub use people::{Inviter, MembershipAdder, MembershipEnder, PersonEditor, RoleGranter};
 pub use principal::{Principal, Via};
+pub use privacy::{
+    ActivityRead, PERSONAL_KINDS, PersonEraser, Reason, VIEWED_KIND, is_personal, is_personal_kind,
+};
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};
 pub use records::{AtProperty, InstallerOn, StaffOn};
 pub use recovery::SpareKeyRevoker;

@@ -62,6 +62,11 @@ impl Principal {
         self.via
     }
 
+    /// The request's instant.
+    pub(super) fn at(&self) -> Timestamp {
+        self.at
+    }
+
     pub fn is_admin(&self) -> bool {
         self.person.is_admin
     }

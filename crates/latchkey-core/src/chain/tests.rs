@@ -13,6 +13,7 @@ fn keying() -> Keying {
     Keying {
         key: key(),
         from: Some(1),
+        digested: None,
     }
 }
 
@@ -373,6 +374,7 @@ fn a_log_checked_with_another_key_fails_where_the_keyed_chain_starts() {
     let other = Keying {
         key: ChainKey::new(&[8; 32]),
         from: Some(1),
+        digested: None,
     };
     let err = verify_with(other, events, h).unwrap_err();
     assert_eq!((err.kind, err.seq), (BreakKind::Edited, 1));
@@ -388,6 +390,7 @@ fn upgraded(old: i64, n: i64) -> (Vec<StoredEvent>, Keying) {
     let keying = Keying {
         key: key(),
         from: Some(old + 1),
+        digested: None,
     };
     let mut prev = GENESIS;
     let events = (1..=n)
@@ -519,4 +522,124 @@ proptest! {
         let err = verify(events, h).unwrap_err();
         prop_assert_eq!((err.kind, err.seq), (BreakKind::Deleted, i as i64 + 1));
     }
+}
+
+/// A log as this version writes it: the digest marker at event 1, then events chained over
+/// their payload digests.
+fn digested_chain(n: i64) -> (Vec<StoredEvent>, Keying) {
+    let keying = Keying {
+        key: key(),
+        from: Some(1),
+        digested: Some(1),
+    };
+    let mut prev = GENESIS;
+    let events = (1..=n)
+        .map(|seq| {
+            let mut ev = event(seq, &prev);
+            if seq == 1 {
+                ev.kind = DIGEST_MARKER.into();
+            }
+            ev.hash = keying.hash(&prev, &ev.body()).to_vec();
+            prev = hash_of(&ev);
+            ev
+        })
+        .collect();
+    (events, keying)
+}
+
+fn redact(keying: &Keying, ev: &mut StoredEvent) {
+    ev.data = keying.redacted_data(ev.seq, ev.actor, &ev.data).unwrap();
+    ev.actor = None;
+}
+
+#[test]
+fn a_redacted_event_still_verifies_and_keeps_nothing_of_its_payload() {
+    let (mut events, keying) = digested_chain(12);
+    let h = head(&events);
+    let before = events[4].data.clone();
+    redact(&keying, &mut events[4]);
+    redact(&keying, &mut events[7]);
+    assert!(!events[4].data.contains("credential"), "{}", events[4].data);
+    assert_ne!(events[4].data, before);
+    assert_eq!(verify_with(keying, events, h).unwrap().events, 12);
+}
+
+#[test]
+fn an_edited_payload_is_named_even_where_links_cover_digests() {
+    let (mut events, keying) = digested_chain(12);
+    let h = head(&events);
+    events[4].data = events[4].data.replace("granted", "denied");
+    let err = verify_with(keying.clone(), events.clone(), h).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Edited, 5), "{err}");
+
+    // A changed actor is an edit too.
+    let (mut events, _) = digested_chain(12);
+    events[5].actor = Some(99);
+    let err = verify_with(keying.clone(), events, h).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Edited, 6), "{err}");
+}
+
+#[test]
+fn a_redaction_forged_without_the_key_is_named() {
+    let (mut events, keying) = digested_chain(12);
+    let h = head(&events);
+    // Anyone can compute an unkeyed digest of the payload; it is not the one the link covers.
+    let unkeyed: Hash = Sha256::digest(events[4].data.as_bytes()).into();
+    events[4].data = redacted_data(&unkeyed);
+    events[4].actor = None;
+    let err = verify_with(keying.clone(), events, h).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Edited, 5), "{err}");
+
+    // A redacted payload that keeps its actor is not a redaction: the actor was part of it.
+    let (mut events, _) = digested_chain(12);
+    let actor = events[4].actor;
+    assert!(actor.is_some());
+    redact(&keying, &mut events[4]);
+    events[4].actor = actor;
+    let err = verify_with(keying, events, h).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Edited, 5), "{err}");
+}
+
+#[test]
+fn the_digest_marker_stands_only_where_digests_start() {
+    let (mut events, keying) = digested_chain(12);
+    events[6].kind = DIGEST_MARKER.into();
+    rehash_with(&keying, &mut events[6]);
+    let h = head(&events);
+    let err = verify_with(keying, events, h).unwrap_err();
+    assert_eq!((err.kind, err.seq), (BreakKind::Edited, 7), "{err}");
+}
+
+#[test]
+fn a_keyed_log_upgraded_to_digests_verifies_in_three_parts() {
+    let keying = Keying {
+        key: key(),
+        from: Some(4),
+        digested: Some(8),
+    };
+    let mut prev = GENESIS;
+    let events: Vec<StoredEvent> = (1..=12)
+        .map(|seq| {
+            let mut ev = event(seq, &prev);
+            ev.kind = match seq {
+                4 => KEYED_MARKER.into(),
+                8 => DIGEST_MARKER.into(),
+                _ => "access.decision".into(),
+            };
+            ev.hash = keying.hash(&prev, &ev.body()).to_vec();
+            prev = hash_of(&ev);
+            ev
+        })
+        .collect();
+    assert!(
+        keying.redacted_data(7, None, "{}").is_none(),
+        "older rows stay as they are"
+    );
+    let h = head(&events);
+    assert_eq!(verify_with(keying, events, h).unwrap().events, 12);
+}
+
+fn rehash_with(keying: &Keying, ev: &mut StoredEvent) {
+    let prev: Hash = ev.prev_hash.as_slice().try_into().unwrap();
+    ev.hash = keying.hash(&prev, &ev.body()).to_vec();
 }

@@ -32,11 +32,22 @@ pub struct EventQuery {
     /// Page size, 1–500, default 100.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// Staff only: an open record that is the reason to read one unit's door activity, as
+    /// `case:<id>`, `incident:<id>`, `alarm:<seq of a lock.alarm event>` or
+    /// `entry_notice:<id>`. Without one, staff do not see the openings of units' doors by their
+    /// households; with one, they also see that unit's, and the household is shown that they
+    /// looked (a `privacy.activity_viewed` event).
+    #[param(
+        example = "case:42",
+        pattern = r"^(case|incident|alarm|entry_notice):[1-9][0-9]{0,17}$"
+    )]
+    pub reason: Option<String>,
 }
 
-/// Events the caller may read, newest first.
+/// Events the caller may read, newest first. Staff read their properties' events except the
+/// comings and goings at units' own doors, which need a `reason`.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventQuery),
-    responses((status = 200, body = EventPageDto), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = EventPageDto), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -60,12 +71,19 @@ pub async fn list(
         until: q.until,
         before: q.before,
         visible_to: None,
+        hidden: None,
         limit,
     };
-    let events = s
-        .app
-        .list_events(&who, q.property_id.map(PropertyId), filter)
-        .await?;
+    let property = q.property_id.map(PropertyId);
+    let events = match q.reason.as_deref() {
+        None => s.app.list_events(&who, property, filter).await?,
+        Some(reason) => {
+            let read = s.app.may_read_activity(&who, reason.parse()?).await?;
+            s.app
+                .list_events_with_reason(read, property, filter)
+                .await?
+        }
+    };
     let next_before = (events.len() == limit as usize)
         .then(|| events.last().map(|e| e.seq))
         .flatten();

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod lockouts;
 pub mod locksmith_jobs;
 pub mod people;
+pub mod privacy;
 pub mod properties;
 pub mod recovery;
 pub mod resolution;

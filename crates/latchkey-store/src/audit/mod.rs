@@ -8,8 +8,8 @@
 
 use jiff::Timestamp;
 use latchkey_core::chain::{
-    self, BreakKind, ChainBreak, ChainKey, EventBody, GENESIS, Hash, KEYED_MARKER, Keying,
-    StoredEvent, Verifier,
+    self, BreakKind, ChainBreak, ChainKey, DIGEST_MARKER, EventBody, GENESIS, Hash, KEYED_MARKER,
+    Keying, StoredEvent, Verifier,
 };
 use latchkey_core::{PersonId, PropertyId};
 use sqlx::Row;
@@ -19,7 +19,10 @@ use crate::sql::Sql;
 use crate::{Backend, Conn, Result, Store, StoreError, WriteTx};
 
 mod anchors;
+mod redact;
 mod scan;
+
+pub use redact::{Redaction, redact};
 
 pub use anchors::check_anchors;
 
@@ -86,24 +89,28 @@ async fn head(tx: &mut WriteTx) -> Result<(i64, Hash)> {
     Ok((seq, hash))
 }
 
-/// Where the keyed chain starts: the `seq` of the first keying marker, `None` for a log that
-/// was never keyed. Found through the `(kind, seq)` index; the verifier checks that the marker
-/// stands there and nowhere else.
-async fn keyed_from(conn: &mut Conn) -> Result<Option<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE kind = $1")
-            .bind(KEYED_MARKER)
-            .fetch_one(conn)
-            .await?,
-    )
+/// How the log's rows are hashed: the keyed chain starts at its first marker (of either kind),
+/// links over payload digests at the digest marker (decision 41). Found through the
+/// `(kind, seq)` index; the verifier checks that the markers stand there and nowhere else.
+pub(crate) async fn keying_of(conn: &mut Conn, key: &ChainKey) -> Result<Keying> {
+    let digested: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE kind = $1")
+        .bind(DIGEST_MARKER)
+        .fetch_one(&mut *conn)
+        .await?;
+    let keyed: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE kind = $1")
+        .bind(KEYED_MARKER)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Keying::from_markers(key.clone(), keyed, digested))
 }
 
-/// The keying marker that follows an unkeyed log of `seq` events ending in `prev`: the event
-/// where the keyed chain starts, naming the unkeyed head it pins.
+/// The digest marker that follows a log of `seq` events ending in `prev`: the event where links
+/// over payload digests start (and the keyed chain, on a log that was not keyed), naming the
+/// head it pins.
 fn marker(seq: i64, prev: &Hash) -> NewEvent {
-    NewEvent::new(KEYED_MARKER, "audit:chain").data(serde_json::json!({
-        "unkeyed_events": seq,
-        "unkeyed_head": prev.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    NewEvent::new(DIGEST_MARKER, "audit:chain").data(serde_json::json!({
+        "events_before": seq,
+        "head_before": prev.iter().map(|b| format!("{b:02x}")).collect::<String>(),
     }))
 }
 
@@ -122,16 +129,22 @@ pub async fn append(
     events: &[NewEvent],
 ) -> Result<i64> {
     let (mut seq, mut prev) = head(tx).await?;
-    let first_marker = match keyed_from(tx.conn()).await? {
+    let mut keying = keying_of(tx.conn(), key).await?;
+    let first_marker = match keying.digested {
         Some(_) => None,
-        None => Some(marker(seq, &prev)),
+        None => {
+            keying.digested = Some(seq + 1);
+            keying.from = keying.from.or(Some(seq + 1));
+            Some(marker(seq, &prev))
+        }
     };
     if events.is_empty() && first_marker.is_none() {
         return Ok(seq);
     }
-    if events.iter().any(|e| e.kind == KEYED_MARKER) {
+    if let Some(e) = events.iter().find(|e| chain::is_marker(&e.kind)) {
         return Err(StoreError::Corrupt(format!(
-            "an event of kind {KEYED_MARKER} is written by the audit log itself, never by a caller"
+            "an event of kind {} is written by the audit log itself, never by a caller",
+            e.kind
         )));
     }
     let at_us = to_micros(at);
@@ -139,8 +152,7 @@ pub async fn append(
     for ev in first_marker.iter().chain(events) {
         seq += 1;
         let data = ev.data.to_string();
-        let hash = chain::hash_event_keyed(
-            key,
+        let hash = keying.hash(
             &prev,
             &EventBody {
                 seq,
@@ -224,6 +236,20 @@ pub async fn after(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<Event>
     rows.iter().map(row_to_event).collect()
 }
 
+/// The event numbered `seq`, `None` when there is none.
+///
+/// # Errors
+/// `Database` on a failed read; `Corrupt` on a row that cannot be decoded.
+pub async fn event_at(conn: &mut Conn, seq: i64) -> Result<Option<Event>> {
+    let row = sqlx::query(
+        "SELECT seq, at, property_id, actor_id, kind, subject, data FROM events WHERE seq = $1",
+    )
+    .bind(seq)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(row_to_event).transpose()
+}
+
 /// Filters for reading the event log. Paging goes backwards from the newest: pass the smallest
 /// `seq` of a page as `before` to get the next (older) page.
 #[derive(Clone, Debug, Default)]
@@ -238,7 +264,18 @@ pub struct EventFilter {
     pub before: Option<i64>,
     /// For people who are not staff: only events they did, or about one of these subjects.
     pub visible_to: Option<(PersonId, Vec<String>)>,
+    /// Events staff do not read (the personal events of units' doors).
+    pub hidden: Option<HiddenEvents>,
     pub limit: u32,
+}
+
+/// Events of one of `kinds` about one of `subjects` are left out, unless `unless_actor` did
+/// them.
+#[derive(Clone, Debug)]
+pub struct HiddenEvents {
+    pub unless_actor: PersonId,
+    pub kinds: Vec<String>,
+    pub subjects: Vec<String>,
 }
 
 fn row_to_event(row: &sqlx::any::AnyRow) -> Result<Event> {
@@ -299,6 +336,20 @@ pub async fn query(conn: &mut Conn, filter: &EventFilter) -> Result<Vec<Event>> 
                 .bind_list(subjects.iter().map(String::as_str));
         }
         sql.push(")");
+    }
+    if let Some(h) = &filter.hidden
+        && !h.kinds.is_empty()
+        && !h.subjects.is_empty()
+    {
+        // `actor_id = $n` is NULL for events without an actor: `NULL OR NOT (...)` keeps the
+        // row exactly when it is not hidden.
+        sql.push(" AND (actor_id = ")
+            .bind(h.unless_actor.0)
+            .push(" OR NOT (kind IN ")
+            .bind_list(h.kinds.iter().map(String::as_str))
+            .push(" AND subject IN ")
+            .bind_list(h.subjects.iter().map(String::as_str))
+            .push("))");
     }
     if let Some(before) = filter.before {
         sql.push(" AND seq < ").bind(before);
@@ -530,7 +581,7 @@ async fn verify_streaming(
 ) -> Result<VerifyOutcome> {
     const PAGE: i64 = 10_000;
     const READERS: i64 = 2;
-    let (head, first, last, from) = {
+    let (head, first, last, keying) = {
         let mut conn = store.read().await?;
         let row = sqlx::query("SELECT MIN(seq), MAX(seq), COUNT(*) FROM events")
             .fetch_one(&mut *conn)
@@ -554,12 +605,9 @@ async fn verify_streaming(
                 }
             },
         };
-        (head, first, last, keyed_from(&mut conn).await?)
+        (head, first, last, keying_of(&mut conn, key).await?)
     };
-    let mut verifier = Verifier::new(Keying {
-        key: key.clone(),
-        from,
-    });
+    let mut verifier = Verifier::new(keying);
     let mut checked = 0u64;
     if let (Some(first), Some(last)) = (first, last) {
         let start = first - 1;

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use latchkey_core::chain::{
-    ChainKey, EventBody, GENESIS, Hash, KEYED_MARKER, Keying, VerifySummary,
+    ChainKey, DIGEST_MARKER, EventBody, GENESIS, Hash, KEYED_MARKER, Keying, VerifySummary,
 };
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -55,12 +55,12 @@ pub(super) fn verify(
         first.query_row("SELECT MIN(rowid), MAX(rowid) FROM events", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    let from: Option<i64> = first.query_row(
-        "SELECT MIN(seq) FROM events WHERE kind = ?1",
-        [KEYED_MARKER],
-        |r| r.get(0),
-    )?;
-    let keying = &Keying { key, from };
+    let marker = |kind: &str| -> rusqlite::Result<Option<i64>> {
+        first.query_row("SELECT MIN(seq) FROM events WHERE kind = ?1", [kind], |r| {
+            r.get(0)
+        })
+    };
+    let keying = &Keying::from_markers(key, marker(KEYED_MARKER)?, marker(DIGEST_MARKER)?);
     let head = if head_seq == 0 && head_hash == GENESIS {
         None
     } else {
@@ -121,7 +121,7 @@ pub(super) fn verify(
     {
         return Ok(None);
     }
-    if from.is_none() {
+    if keying.from.is_none() {
         return Ok(None);
     }
     Ok(Some(VerifySummary {

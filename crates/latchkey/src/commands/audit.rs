@@ -1,4 +1,4 @@
-//! `latchkey audit verify|head` and `latchkey export`.
+//! `latchkey audit verify|head|retention` and `latchkey export`.
 
 use std::io::Write;
 use std::path::Path;
@@ -27,6 +27,19 @@ fn bar(total: u64, what: &str) -> ProgressBar {
 async fn event_count(app: &App) -> Result<u64> {
     let n = app.audit_len().await.map_err(app_err)?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Applies retention now and says what it did.
+///
+/// # Errors
+/// The database fails.
+pub async fn retention(app: &App) -> Result<()> {
+    let r = app.apply_retention().await.map_err(app_err)?;
+    println!(
+        "retention applied: {} personal events redacted, {} people erased after moving out",
+        r.redacted, r.erased
+    );
+    Ok(())
 }
 
 /// Exit 0 and "intact" for a whole chain that holds every anchor of `anchor_file`; exit 1
