@@ -214,7 +214,7 @@ async fn embedded(config: &Config, topics: &Topics, client_id: String, demo: boo
     };
     let listen = broker.listen_addr();
     tracing::info!(broker = %format!("mqtt://{listen}"), "using the embedded MQTT broker (QoS 0)");
-    let mut session = SessionOptions::new(MqttUrl::tcp(broker.internal_v5_addr()), client_id);
+    let mut session = SessionOptions::new(broker.internal_url(), client_id);
     session.clean_start = true;
     session.manual_acks = false;
     session.subscriptions = vec![(format!("{}/#", topics.base()), QoS::AtMostOnce)];
