@@ -105,6 +105,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_passkeys.sql"),
         postgres: include_str!("../migrations/postgres/0015_passkeys.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_broker_logins.sql",
+        sqlite: include_str!("../migrations/sqlite/0020_broker_logins.sql"),
+        postgres: include_str!("../migrations/postgres/0020_broker_logins.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
