@@ -9,9 +9,9 @@ use latchkey_store::broker_logins::{self as repo, BrokerLogin};
 use serde_json::json;
 
 use crate::authz::Admin;
-use latchkey_store::audit::NewEvent;
 use crate::secrets;
 use crate::{App, AppError, Result};
+use latchkey_store::audit::NewEvent;
 
 /// What a broker login may do (the embedded broker's topic rules, DEVICES.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,7 +110,7 @@ impl App {
             .map_err(|e| match e {
                 StoreError::Conflict(_) => AppError::Conflict(format!(
                     "a broker login named {name} exists; rotate its password with \
-                     `latchkey broker rotate {name}`"
+                     `latchkey broker-login rotate {name}`"
                 )),
                 other => AppError::from(other),
             })?;
@@ -126,14 +126,21 @@ impl App {
     ///
     /// # Errors
     /// `NotFound` when no login has this name.
-    pub async fn rotate_broker_login(&self, admin: &Admin<'_>, name: &str) -> Result<NewBrokerLogin> {
+    pub async fn rotate_broker_login(
+        &self,
+        admin: &Admin<'_>,
+        name: &str,
+    ) -> Result<NewBrokerLogin> {
         let (password, digest) = secrets::new_token("lkm")?;
         let mut tx = self.store().write().await?;
         let login = repo::rotate(tx.conn(), name.trim(), &digest, self.now())
             .await?
             .ok_or_else(|| AppError::not_found(format!("a broker login named {name}")))?;
-        let ev = NewEvent::new("broker.login_rotated", format!("broker_login:{}", login.name))
-            .actor(Some(admin.principal().id()));
+        let ev = NewEvent::new(
+            "broker.login_rotated",
+            format!("broker_login:{}", login.name),
+        )
+        .actor(Some(admin.principal().id()));
         self.commit_with(tx, vec![ev]).await?;
         Ok(NewBrokerLogin { login, password })
     }

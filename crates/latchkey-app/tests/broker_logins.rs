@@ -25,7 +25,10 @@ async fn a_gateway_login_is_shown_once_stored_as_a_digest_rotated_and_revoked() 
             .check_broker_login("hall-stick", &made.password, SOURCE)
             .await
             .expect("the password works");
-        assert_eq!((login.name.as_str(), role), ("hall-stick", BrokerRole::Gateway));
+        assert_eq!(
+            (login.name.as_str(), role),
+            ("hall-stick", BrokerRole::Gateway)
+        );
 
         // Only a digest is kept: the password is nowhere in the database.
         let mut conn = w.store.read().await.expect("conn");
@@ -72,10 +75,23 @@ async fn a_gateway_login_is_shown_once_stored_as_a_digest_rotated_and_revoked() 
             .app
             .check_broker_login("hall-stick", &rotated.password, SOURCE)
             .await;
-        assert!(matches!(gone, Err(AppError::Unauthenticated(_))), "{gone:?}");
-        assert!(w.app.list_broker_logins(&admin).await.expect("list").is_empty());
+        assert!(
+            matches!(gone, Err(AppError::Unauthenticated(_))),
+            "{gone:?}"
+        );
+        assert!(
+            w.app
+                .list_broker_logins(&admin)
+                .await
+                .expect("list")
+                .is_empty()
+        );
         let text = w.all_events_text().await;
-        for kind in ["broker.login_created", "broker.login_rotated", "broker.login_revoked"] {
+        for kind in [
+            "broker.login_created",
+            "broker.login_rotated",
+            "broker.login_revoked",
+        ] {
             assert!(text.contains(kind), "{kind} is audited");
         }
     })
@@ -141,7 +157,11 @@ async fn serve_creates_the_first_gateway_login_only_when_there_is_none() {
             .await
             .expect("works");
         assert!(
-            w.app.first_gateway_login().await.expect("checked").is_none(),
+            w.app
+                .first_gateway_login()
+                .await
+                .expect("checked")
+                .is_none(),
             "a second start keeps the login it has"
         );
     })

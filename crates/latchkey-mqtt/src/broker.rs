@@ -154,12 +154,10 @@ impl EmbeddedBroker {
         let tls = options.tls.as_ref().map(tls_acceptor).transpose()?;
         // The device listener is ours: bound here and kept.
         let device = bind(options.listen)?;
-        let listen = device
-            .local_addr()
-            .map_err(|source| MqttError::Bind {
-                addr: options.listen,
-                source,
-            })?;
+        let listen = device.local_addr().map_err(|source| MqttError::Bind {
+            addr: options.listen,
+            source,
+        })?;
         // rumqttd binds on its own thread and only logs a failure, so find problems here first.
         let internal_v4 = probe_bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))?;
         let internal_v5 = probe_bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))?;

@@ -104,8 +104,7 @@ impl Front {
             tokio::spawn(async move {
                 let result = match &front.tls {
                     Some(acceptor) => {
-                        match tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(stream)).await
-                        {
+                        match tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(stream)).await {
                             Ok(Ok(tls)) => front.serve(tls, peer).await,
                             Ok(Err(e)) => Err(format!("TLS handshake: {e}")),
                             Err(_) => Err("TLS handshake timed out".to_owned()),
@@ -134,7 +133,7 @@ impl Front {
                 %peer,
                 client_id = %connect.client_id,
                 "refused an anonymous MQTT client: the broker listens beyond loopback, so every \
-                 client needs a login (latchkey gateway create)"
+                 client needs a login (latchkey broker-login create)"
             );
             return Err(5);
         };

@@ -206,11 +206,7 @@ impl Connect {
         if let Some(p) = &self.password {
             put_bytes(&mut body, p);
         }
-        Frame {
-            header: 0x10,
-            body,
-        }
-        .encode()
+        Frame { header: 0x10, body }.encode()
     }
 }
 

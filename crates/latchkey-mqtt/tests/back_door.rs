@@ -14,8 +14,8 @@ use latchkey_mqtt::{
     Authenticator, BrokerOptions, ClientRole, EmbeddedBroker, Login, QoS, Verdict,
 };
 use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions,
-    NetworkOptions, Packet,
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, NetworkOptions,
+    Packet,
 };
 use tokio::sync::mpsc;
 
@@ -115,7 +115,11 @@ fn drive(mut eventloop: EventLoop) -> (mpsc::Receiver<(String, Bytes)>, mpsc::Re
     (rx, sub_rx)
 }
 
-async fn subscribed(client: &AsyncClient, subacks: &mut mpsc::Receiver<Vec<u8>>, filter: &str) -> u8 {
+async fn subscribed(
+    client: &AsyncClient,
+    subacks: &mut mpsc::Receiver<Vec<u8>>,
+    filter: &str,
+) -> u8 {
     client
         .subscribe(filter, rumqttc::QoS::AtLeastOnce)
         .await
@@ -139,7 +143,11 @@ async fn an_anonymous_client_of_a_broker_beyond_loopback_is_refused() {
     let limited = connect(&b, "guess", Some(("limited", "x"))).await.err();
     assert_eq!(limited, Some(ConnectReturnCode::NotAuthorized));
     assert!(connect(&b, "z2m", Some(("gw", "gw-secret"))).await.is_ok());
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "the anonymous client was never asked about");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the anonymous client was never asked about"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +170,10 @@ async fn rumqttds_own_listeners_refuse_anyone_without_the_internal_login() {
     })
     .await
     .unwrap_or(false);
-    assert!(!outcome, "an anonymous v5 client got into the internal listener");
+    assert!(
+        !outcome,
+        "an anonymous v5 client got into the internal listener"
+    );
 }
 
 fn opts_v5(port: u16) -> rumqttc::v5::MqttOptions {
@@ -174,36 +185,64 @@ fn opts_v5(port: u16) -> rumqttc::v5::MqttOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateways_login_cannot_command_a_lock() {
     let b = broker("0.0.0.0:0", Arc::new(AtomicUsize::new(0)));
-    let (latchkey, mut latchkey_rx) =
-        local_session(&b, &[("z2m/#", QoS::AtMostOnce)], 64).await;
+    let (latchkey, mut latchkey_rx) = local_session(&b, &[("z2m/#", QoS::AtMostOnce)], 64).await;
     // The lock's side: the gateway, listening for commands as Zigbee2MQTT does.
-    let (lock, lock_ev) = connect(&b, "z2m", Some(("gw", "gw-secret"))).await.expect("in");
+    let (lock, lock_ev) = connect(&b, "z2m", Some(("gw", "gw-secret")))
+        .await
+        .expect("in");
     let (mut lock_rx, mut lock_subacks) = drive(lock_ev);
     assert_eq!(subscribed(&lock, &mut lock_subacks, "z2m/+/set").await, 1);
     // A second connection with the same login tries to open the door.
-    let (evil, evil_ev) = connect(&b, "evil", Some(("gw", "gw-secret"))).await.expect("in");
+    let (evil, evil_ev) = connect(&b, "evil", Some(("gw", "gw-secret")))
+        .await
+        .expect("in");
     let _ = drive(evil_ev);
     for qos in [rumqttc::QoS::AtMostOnce, rumqttc::QoS::AtLeastOnce] {
-        evil.publish("z2m/front-door/set", qos, false, &b"{\"state\":\"UNLOCK\"}"[..])
-            .await
-            .expect("queued");
+        evil.publish(
+            "z2m/front-door/set",
+            qos,
+            false,
+            &b"{\"state\":\"UNLOCK\"}"[..],
+        )
+        .await
+        .expect("queued");
     }
-    evil.publish("z2m/bridge/request/permit_join", rumqttc::QoS::AtMostOnce, false, &b"true"[..])
-        .await
-        .expect("queued");
+    evil.publish(
+        "z2m/bridge/request/permit_join",
+        rumqttc::QoS::AtMostOnce,
+        false,
+        &b"true"[..],
+    )
+    .await
+    .expect("queued");
     // State it may publish still flows, and after it, nothing else arrived.
-    evil.publish("z2m/front-door", rumqttc::QoS::AtMostOnce, false, &b"{\"state\":\"LOCK\"}"[..])
+    evil.publish(
+        "z2m/front-door",
+        rumqttc::QoS::AtMostOnce,
+        false,
+        &b"{\"state\":\"LOCK\"}"[..],
+    )
+    .await
+    .expect("queued");
+    let got = recv(&mut latchkey_rx, Duration::from_secs(5))
         .await
-        .expect("queued");
-    let got = recv(&mut latchkey_rx, Duration::from_secs(5)).await.expect("state arrives");
-    assert_eq!(got.topic, "z2m/front-door", "the forbidden publishes never reached latchkey");
+        .expect("state arrives");
+    assert_eq!(
+        got.topic, "z2m/front-door",
+        "the forbidden publishes never reached latchkey"
+    );
     assert!(
         tokio::time::timeout(QUIET, lock_rx.recv()).await.is_err(),
         "the lock received a command from the gateway's login"
     );
     // latchkey itself commands the lock: the path works.
     latchkey
-        .publish("z2m/front-door/set", b"{\"state\":\"LOCK\"}".to_vec(), QoS::AtMostOnce, false)
+        .publish(
+            "z2m/front-door/set",
+            b"{\"state\":\"LOCK\"}".to_vec(),
+            QoS::AtMostOnce,
+            false,
+        )
         .await
         .expect("publish");
     let (topic, _) = tokio::time::timeout(Duration::from_secs(5), lock_rx.recv())
@@ -217,10 +256,22 @@ async fn the_gateways_login_cannot_command_a_lock() {
 async fn a_client_without_the_gateways_rights_cannot_read_pins() {
     let b = broker("0.0.0.0:0", Arc::new(AtomicUsize::new(0)));
     let (latchkey, _rx) = local_session(&b, &[("z2m/#", QoS::AtMostOnce)], 64).await;
-    let (dash, dash_ev) = connect(&b, "dash", Some(("dash", "dash-secret"))).await.expect("in");
+    let (dash, dash_ev) = connect(&b, "dash", Some(("dash", "dash-secret")))
+        .await
+        .expect("in");
     let (mut dash_rx, mut dash_subacks) = drive(dash_ev);
-    for filter in ["z2m/#", "z2m/+/set", "z2m/front-door/+", "#", "z2m/front-door/set"] {
-        assert_eq!(subscribed(&dash, &mut dash_subacks, filter).await, 0x80, "{filter}");
+    for filter in [
+        "z2m/#",
+        "z2m/+/set",
+        "z2m/front-door/+",
+        "#",
+        "z2m/front-door/set",
+    ] {
+        assert_eq!(
+            subscribed(&dash, &mut dash_subacks, filter).await,
+            0x80,
+            "{filter}"
+        );
     }
     // A mixed SUBSCRIBE keeps the allowed filter and refuses the other.
     dash.subscribe_many([
@@ -235,9 +286,14 @@ async fn a_client_without_the_gateways_rights_cannot_read_pins() {
         .expect("suback");
     assert_eq!(codes, vec![1, 0x80]);
     // Nor may it publish anything.
-    dash.publish("z2m/front-door/set", rumqttc::QoS::AtMostOnce, false, &b"{}"[..])
-        .await
-        .expect("queued");
+    dash.publish(
+        "z2m/front-door/set",
+        rumqttc::QoS::AtMostOnce,
+        false,
+        &b"{}"[..],
+    )
+    .await
+    .expect("queued");
 
     latchkey
         .publish(
@@ -249,14 +305,22 @@ async fn a_client_without_the_gateways_rights_cannot_read_pins() {
         .await
         .expect("publish");
     latchkey
-        .publish("z2m/front-door", b"{\"state\":\"LOCK\"}".to_vec(), QoS::AtMostOnce, false)
+        .publish(
+            "z2m/front-door",
+            b"{\"state\":\"LOCK\"}".to_vec(),
+            QoS::AtMostOnce,
+            false,
+        )
         .await
         .expect("publish");
     let (topic, _) = tokio::time::timeout(Duration::from_secs(5), dash_rx.recv())
         .await
         .expect("in time")
         .expect("the state arrives");
-    assert_eq!(topic, "z2m/front-door", "the PIN was not delivered before the state");
+    assert_eq!(
+        topic, "z2m/front-door",
+        "the PIN was not delivered before the state"
+    );
     assert!(tokio::time::timeout(QUIET, dash_rx.recv()).await.is_err());
 }
 

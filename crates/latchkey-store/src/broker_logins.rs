@@ -98,8 +98,7 @@ pub async fn delete(conn: &mut Conn, name: &str) -> Result<bool> {
 /// # Errors
 /// `Database` on a failed read.
 pub async fn find(conn: &mut Conn, name: &str, digest: &[u8]) -> Result<Option<BrokerLogin>> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM broker_logins WHERE name = $1 AND secret_hash = $2");
+    let sql = format!("SELECT {COLUMNS} FROM broker_logins WHERE name = $1 AND secret_hash = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(name.to_owned())
         .bind(digest.to_vec())
@@ -114,6 +113,8 @@ pub async fn find(conn: &mut Conn, name: &str, digest: &[u8]) -> Result<Option<B
 /// `Database` on a failed read.
 pub async fn list(conn: &mut Conn) -> Result<Vec<BrokerLogin>> {
     let sql = format!("SELECT {COLUMNS} FROM broker_logins ORDER BY name");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(conn).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(login_row).collect()
 }
