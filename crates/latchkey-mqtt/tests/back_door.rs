@@ -332,3 +332,90 @@ async fn no_client_takes_over_latchkeys_own_session() {
     // A loopback-only broker still lets anonymous clients in, as before logins existed.
     assert!(connect(&b, "local-tool", None).await.is_ok());
 }
+
+/// The test-only CA and certificate in `tests/fixtures` (made with openssl, valid for a century).
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_the_device_port_speaks_only_tls_and_still_asks_for_a_login() {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let b = EmbeddedBroker::start(BrokerOptions {
+        listen: "0.0.0.0:0".parse().expect("addr"),
+        authenticator: Some(authenticator(Arc::new(AtomicUsize::new(0)))),
+        tls: Some(latchkey_mqtt::TlsFiles {
+            cert: fixture("device-port.crt"),
+            key: fixture("device-port.key"),
+        }),
+        ..BrokerOptions::default()
+    })
+    .expect("broker starts with TLS");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(fixture("ca.crt")).expect("ca") {
+        roots.add(cert.expect("pem")).expect("a root");
+    }
+    let tls = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let attempt = |login: Option<(&str, &str)>, tls: Option<Arc<rustls::ClientConfig>>| {
+        let mut opts = MqttOptions::new("tls-client", "localhost", b.listen_addr().port());
+        opts.set_keep_alive(Duration::from_secs(30));
+        if let Some((u, p)) = login {
+            opts.set_credentials(u, p);
+        }
+        if let Some(cfg) = tls {
+            opts.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Rustls(
+                cfg,
+            )));
+        }
+        async move {
+            let (_c, mut ev) = AsyncClient::new(opts, 8);
+            tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    match ev.poll().await {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                        Ok(_) => {}
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+            })
+            .await
+            .unwrap_or_else(|_| Err("timed out".to_owned()))
+        }
+    };
+    attempt(Some(("gw", "gw-secret")), Some(tls.clone()))
+        .await
+        .expect("the gateway connects over TLS");
+    let anonymous = attempt(None, Some(tls.clone())).await;
+    let refusal = anonymous.expect_err("anonymous over TLS is refused");
+    assert!(refusal.contains("NotAuthorized"), "{refusal}");
+    assert!(
+        attempt(Some(("gw", "gw-secret")), None).await.is_err(),
+        "plain MQTT is not spoken on a TLS port"
+    );
+}
+
+#[test]
+fn bad_tls_files_stop_the_broker_with_a_clear_error() {
+    let err = EmbeddedBroker::start(BrokerOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        tls: Some(latchkey_mqtt::TlsFiles {
+            cert: fixture("device-port.key"),
+            key: fixture("device-port.key"),
+        }),
+        ..BrokerOptions::default()
+    })
+    .expect_err("a key is not a certificate");
+    assert!(err.to_string().contains("certificate"), "{err}");
+}
