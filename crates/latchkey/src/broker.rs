@@ -133,9 +133,9 @@ pub fn zigbee2mqtt_settings(config: &Config, listen: SocketAddr, login: &NewBrok
     out
 }
 
-/// On a broker beyond loopback: creates the first gateway login when there is none and prints
-/// Zigbee2MQTT's settings for it (its password is shown only now). Returns a note for the
-/// banner line.
+/// On a broker beyond loopback: creates the first gateway login when there is none. Returns
+/// what to add to the banner line: that logins are required and, for a login just created,
+/// Zigbee2MQTT's settings with its password (shown only now).
 ///
 /// # Errors
 /// The database cannot be read or written.
@@ -148,18 +148,16 @@ pub async fn announce_logins(app: &App, config: &Config, listen: SocketAddr) -> 
         .await
         .map_err(crate::wiring::app_err)?
     {
-        Some(created) => {
-            println!(
-                "The MQTT broker listens on {listen}, beyond loopback, so it refuses anonymous \
-                 clients.\nCreated the broker login \"{}\" for your Zigbee2MQTT gateway; its \
-                 password is shown only now (`latchkey broker-login rotate {}` makes a new one).\n\
-                 Put this in Zigbee2MQTT's configuration.yaml and restart it:\n\n{}",
-                created.login.name,
-                created.login.name,
-                zigbee2mqtt_settings(config, listen, &created)
-            );
-            Ok("; logins required".to_owned())
+        Some(created) => Ok(format!(
+            "; anonymous clients are refused\n\
+             Created the broker login \"{name}\" for your Zigbee2MQTT gateway; its password is \
+             shown only now (`latchkey broker-login rotate {name}` makes a new one).\n\
+             Put this in Zigbee2MQTT's configuration.yaml and restart it:\n\n{settings}",
+            name = created.login.name,
+            settings = zigbee2mqtt_settings(config, listen, &created)
+        )),
+        None => {
+            Ok("; anonymous clients are refused (logins: latchkey broker-login list)".to_owned())
         }
-        None => Ok("; logins required (latchkey broker-login list)".to_owned()),
     }
 }
