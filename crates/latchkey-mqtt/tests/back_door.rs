@@ -153,10 +153,7 @@ async fn an_anonymous_client_of_a_broker_beyond_loopback_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rumqttds_own_listeners_refuse_anyone_without_the_internal_login() {
     let b = broker("127.0.0.1:0", Arc::new(AtomicUsize::new(0)));
-    let mut opts = MqttOptions::new("sneaky", "127.0.0.1", b.internal_v5_addr().port());
-    opts.set_keep_alive(Duration::from_secs(30));
     let (_c, mut ev) = rumqttc::v5::AsyncClient::new(opts_v5(b.internal_v5_addr().port()), 8);
-    drop(opts);
     let outcome = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match ev.poll().await {
