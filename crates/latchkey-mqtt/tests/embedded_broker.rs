@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{connected_session, embedded_broker, options, recv, shared_split, v4_client};
-use latchkey_mqtt::{BrokerOptions, EmbeddedBroker, MqttError, MqttUrl, QoS};
+use latchkey_mqtt::{BrokerOptions, EmbeddedBroker, MqttError, QoS};
 
 const WAIT: Duration = Duration::from_secs(5);
 

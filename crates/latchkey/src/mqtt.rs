@@ -196,7 +196,7 @@ async fn embedded(
     // The demo's virtual locks log in like a gateway, with a login that lives only in this
     // process.
     let fleet_login = demo
-        .then(|| broker::fleet_login())
+        .then(broker::fleet_login)
         .transpose()
         .context("a login for the demo's virtual locks")?;
     let authenticator = broker::authenticator(
