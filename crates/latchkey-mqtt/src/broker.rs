@@ -46,6 +46,9 @@ pub struct BrokerOptions {
     pub authenticator: Option<Authenticator>,
     /// TLS on the device listener (rustls, ring); `None`: plain TCP.
     pub tls: Option<TlsFiles>,
+    /// How often a connected client's login is checked again (a revoked or rotated login is
+    /// cut off within this long). Default 60 s.
+    pub login_recheck: Duration,
 }
 
 impl std::fmt::Debug for BrokerOptions {
@@ -57,6 +60,7 @@ impl std::fmt::Debug for BrokerOptions {
             .field("local_client", &self.local_client)
             .field("authenticator", &self.authenticator.is_some())
             .field("tls", &self.tls)
+            .field("login_recheck", &self.login_recheck)
             .finish()
     }
 }
@@ -72,6 +76,7 @@ impl Default for BrokerOptions {
             local_client: None,
             authenticator: None,
             tls: None,
+            login_recheck: Duration::from_secs(60),
         }
     }
 }
@@ -198,6 +203,7 @@ impl EmbeddedBroker {
             // The largest PUBLISH plus its topic and header.
             max_packet: options.max_payload + 70_000,
             reserved_client: options.local_client.clone(),
+            recheck: options.login_recheck,
         });
         spawn_front(front, device)?;
         // The router answers a link's connect at once; this is the in-process session's first

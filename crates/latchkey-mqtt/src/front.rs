@@ -75,6 +75,9 @@ pub(crate) struct Front {
     pub max_packet: usize,
     /// The in-process session's client id, which no client of the listener may take over.
     pub reserved_client: Option<String>,
+    /// How often a connected client's login is checked again, so that a revoked or rotated
+    /// login is cut off without waiting for it to reconnect.
+    pub recheck: Duration,
 }
 
 impl Front {
@@ -203,6 +206,21 @@ impl Front {
                 return Err(format!("refused with CONNACK {code}"));
             }
         };
+        // What to check again while the client stays connected (logins only).
+        let again = match (&self.authenticator, &connect.username) {
+            (Some(auth), Some(username)) => Some((
+                auth.clone(),
+                username.clone(),
+                connect
+                    .password
+                    .as_deref()
+                    .and_then(|p| std::str::from_utf8(p).ok())
+                    .unwrap_or_default()
+                    .to_owned(),
+                connect.client_id.clone(),
+            )),
+            _ => None,
+        };
         if let Some((topic, _)) = &connect.will
             && !role.may_publish(topic)
         {
@@ -302,10 +320,34 @@ impl Front {
                 }
             }
         };
+        let recheck = async {
+            let Some((auth, username, password, client_id)) = again else {
+                return std::future::pending().await;
+            };
+            loop {
+                tokio::time::sleep(self.recheck).await;
+                let verdict = auth(Login {
+                    client_id: client_id.clone(),
+                    username: username.clone(),
+                    password: password.clone(),
+                    peer,
+                })
+                .await;
+                match verdict {
+                    // A check that cannot be made now does not cut a client off.
+                    Verdict::Allowed { .. } | Verdict::Unavailable => {}
+                    Verdict::WrongCredentials | Verdict::RateLimited => {
+                        tracing::warn!(%peer, user = %username, "closed an MQTT connection: its login was revoked or rotated");
+                        return;
+                    }
+                }
+            }
+        };
         tokio::select! {
             r = upstream_loop => r,
             () = downstream => Ok(()),
             () = writer => Ok(()),
+            () = recheck => Err("the login no longer holds".to_owned()),
         }
     }
 

@@ -416,3 +416,50 @@ fn bad_tls_files_stop_the_broker_with_a_clear_error() {
     .expect_err("a key is not a certificate");
     assert!(err.to_string().contains("certificate"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_login_is_cut_off_while_connected() {
+    let revoked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = revoked.clone();
+    let auth: Authenticator = Arc::new(move |login: Login| {
+        let gone = flag.load(Ordering::SeqCst);
+        Box::pin(async move {
+            if !gone && login.username == "gw" && login.password == "gw-secret" {
+                Verdict::Allowed {
+                    name: "gw".into(),
+                    role: ClientRole::Gateway {
+                        base_topic: BASE.to_owned(),
+                    },
+                }
+            } else {
+                Verdict::WrongCredentials
+            }
+        })
+    });
+    let b = EmbeddedBroker::start(BrokerOptions {
+        listen: "0.0.0.0:0".parse().expect("addr"),
+        authenticator: Some(auth),
+        login_recheck: Duration::from_millis(100),
+        ..BrokerOptions::default()
+    })
+    .expect("broker starts");
+    let (_client, mut ev) = connect(&b, "z2m", Some(("gw", "gw-secret")))
+        .await
+        .expect("in");
+    // Still connected after several checks.
+    let alive = tokio::time::timeout(Duration::from_millis(500), ev.poll()).await;
+    assert!(
+        alive.is_err() || alive.is_ok_and(|r| r.is_ok()),
+        "dropped while valid"
+    );
+    revoked.store(true, Ordering::SeqCst);
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if ev.poll().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the connection outlived its login");
+}
