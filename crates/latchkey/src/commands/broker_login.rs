@@ -46,7 +46,7 @@ pub async fn rotate(app: &App, config: &Config, acting: Option<&str>, name: &str
         .map_err(app_err)?;
     print_settings(config, &made);
     println!(
-        "The old password no longer connects; clients still connected with it stay until they reconnect or latchkey restarts."
+        "The old password no longer connects; a client still connected with it is cut off within a minute."
     );
     Ok(())
 }
@@ -59,7 +59,7 @@ pub async fn revoke(app: &App, acting: Option<&str>, name: &str) -> Result<()> {
         .await
         .map_err(app_err)?;
     println!(
-        "revoked the broker login \"{name}\"; it can no longer connect (a client connected with it stays until it reconnects or latchkey restarts)"
+        "revoked the broker login \"{name}\"; it can no longer connect, and a client connected with it is cut off within a minute"
     );
     Ok(())
 }
