@@ -11,6 +11,7 @@
 pub mod access;
 pub mod auth;
 pub mod authz;
+pub mod broker_logins;
 pub mod clock;
 pub mod credentials;
 pub mod devices;

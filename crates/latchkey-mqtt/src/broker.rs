@@ -1,7 +1,9 @@
 //! The embedded broker: rumqttd in-process.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,11 +13,19 @@ use rumqttd::protocol::v5::V5;
 use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, Server, ServerSettings};
 use tokio::sync::mpsc;
 
+use crate::front::{Authenticator, Front};
 use crate::local::{self, Connector, Link};
-use crate::{Inbound, MqttError, QoS, SessionHandle};
+use crate::{Inbound, MqttError, MqttUrl, QoS, SessionHandle};
+
+/// A certificate chain and its private key, PEM files, for TLS on the device listener.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
 
 /// How to run the embedded broker.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BrokerOptions {
     /// Where Zigbee2MQTT and devices connect (MQTT 3.1.1, the Zigbee2MQTT default). Port 0 picks a
     /// free port; [`EmbeddedBroker::listen_addr`] tells which.
@@ -31,6 +41,28 @@ pub struct BrokerOptions {
     /// same id takes it over (the local session then reconnects and takes it back), so pick one
     /// no device uses. It must not contain `+`, `#`, `/` or `$`.
     pub local_client: Option<String>,
+    /// Checks the logins of device clients ([`crate::Verdict`]). Without one, only anonymous
+    /// clients of a loopback-only listener get in.
+    pub authenticator: Option<Authenticator>,
+    /// TLS on the device listener (rustls, ring); `None`: plain TCP.
+    pub tls: Option<TlsFiles>,
+    /// How often a connected client's login is checked again (a revoked or rotated login is
+    /// cut off within this long). Default 60 s.
+    pub login_recheck: Duration,
+}
+
+impl std::fmt::Debug for BrokerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerOptions")
+            .field("listen", &self.listen)
+            .field("max_connections", &self.max_connections)
+            .field("max_payload", &self.max_payload)
+            .field("local_client", &self.local_client)
+            .field("authenticator", &self.authenticator.is_some())
+            .field("tls", &self.tls)
+            .field("login_recheck", &self.login_recheck)
+            .finish()
+    }
 }
 
 impl Default for BrokerOptions {
@@ -42,18 +74,35 @@ impl Default for BrokerOptions {
             // devices. Lock state messages are a few hundred bytes.
             max_payload: 1024 * 1024,
             local_client: None,
+            authenticator: None,
+            tls: None,
+            login_recheck: Duration::from_secs(60),
         }
     }
 }
 
-/// rumqttd in-process: its router on a thread named `router-0`, and two listeners, each on its
-/// own thread:
+/// Whether a listen address is reachable from this machine only. Anything else (a LAN
+/// address, `0.0.0.0`, `::`) refuses anonymous clients.
+pub fn is_loopback_only(addr: SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// rumqttd in-process: its router on a thread named `router-0`, two listeners, each on its
+/// own thread, and latchkey's front of the device listener:
 ///
-/// - a **v4** (MQTT 3.1.1) listener on [`BrokerOptions::listen`] (thread `mqtt-v4`), for
-///   Zigbee2MQTT and devices;
+/// - the **device listener** on [`BrokerOptions::listen`] (thread `mqtt-front`), for Zigbee2MQTT
+///   and devices (MQTT 3.1.1, optionally TLS): it checks logins and holds each client to the
+///   topic rules of its [`ClientRole`](crate::ClientRole), then forwards to
+/// - rumqttd's **v4** listener on an ephemeral `127.0.0.1` port (thread `mqtt-v4`), which
+///   accepts only the internal login;
 /// - a **v5** listener on an ephemeral `127.0.0.1` port ([`EmbeddedBroker::internal_v5_addr`],
 ///   thread `mqtt-v5-internal`), for MQTT 5 [`Session`](crate::Session)s (shared subscriptions,
-///   session expiry). Messages route between the two;
+///   session expiry), also with the internal login only ([`EmbeddedBroker::internal_url`]).
+///   Messages route between them;
+///
+/// Anonymous device clients get in only when the device listener is loopback-only
+/// ([`is_loopback_only`]); on any other address every client needs a login that the
+/// [`BrokerOptions::authenticator`] accepts.
 ///
 /// and, with [`BrokerOptions::local_client`], an **in-process session** that skips TCP
 /// ([`EmbeddedBroker::take_local_session`]).
@@ -70,6 +119,8 @@ impl Default for BrokerOptions {
 pub struct EmbeddedBroker {
     listen: SocketAddr,
     internal_v5: SocketAddr,
+    /// The login of rumqttd's internal listeners (random per process).
+    internal_login: (String, String),
     /// Makes in-process links (rumqttd's router channel, whose type rumqttd does not export).
     connector: Connector,
     /// The in-process session's client id and its first link, until taken.
@@ -105,15 +156,26 @@ impl EmbeddedBroker {
         if let Some(id) = &options.local_client {
             local::check_client_id(id)?;
         }
+        let tls = options.tls.as_ref().map(tls_acceptor).transpose()?;
+        // The device listener is ours: bound here and kept.
+        let device = bind(options.listen)?;
+        let listen = device.local_addr().map_err(|source| MqttError::Bind {
+            addr: options.listen,
+            source,
+        })?;
         // rumqttd binds on its own thread and only logs a failure, so find problems here first.
-        let listen = probe_bind(options.listen)?;
+        let internal_v4 = probe_bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))?;
         let internal_v5 = probe_bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))?;
+        let internal_login = (
+            "latchkey-internal".to_owned(),
+            random_secret().map_err(MqttError::BrokerStart)?,
+        );
 
         // What `rumqttd::Broker::start` does, minus its metrics/console/bridge parts, but keeping
         // the router channel: `Broker` keeps it private, so its `link()` works only before
         // `start()` takes the broker for good, and a local session whose link the router drops
         // (a TCP client connected with the same id) could never reconnect.
-        let (router, v4, v5) = broker_config(&options, listen, internal_v5);
+        let (router, v4, v5) = broker_config(&options, internal_v4, internal_v5, &internal_login);
         let router_tx = Router::new(0, router).spawn();
         spawn_server(&v4.name.clone(), Server::new(v4, router_tx.clone(), V4))?;
         spawn_server(&v5.name.clone(), Server::new(v5, router_tx.clone(), V5))?;
@@ -129,8 +191,21 @@ impl EmbeddedBroker {
                 .map_err(|e| e.to_string())
         });
 
-        wait_until_listening(listen, 4)?;
-        wait_until_listening(internal_v5, 5)?;
+        wait_until_listening(internal_v4, 4, &internal_login)?;
+        wait_until_listening(internal_v5, 5, &internal_login)?;
+        let front = Arc::new(Front {
+            upstream: internal_v4,
+            internal_user: internal_login.0.clone(),
+            internal_password: internal_login.1.clone(),
+            authenticator: options.authenticator.clone(),
+            anonymous: is_loopback_only(listen),
+            tls,
+            // The largest PUBLISH plus its topic and header.
+            max_packet: options.max_payload + 70_000,
+            reserved_client: options.local_client.clone(),
+            recheck: options.login_recheck,
+        });
+        spawn_front(front, device)?;
         // The router answers a link's connect at once; this is the in-process session's first
         // link, made now so that a refusal shows at start.
         let local = match options.local_client {
@@ -157,10 +232,17 @@ impl EmbeddedBroker {
             }
             None => None,
         };
-        tracing::info!(%listen, %internal_v5, "embedded MQTT broker listening");
+        tracing::info!(
+            %listen,
+            %internal_v5,
+            anonymous = is_loopback_only(listen),
+            tls = options.tls.is_some(),
+            "embedded MQTT broker listening"
+        );
         Ok(Self {
             listen,
             internal_v5,
+            internal_login,
             connector,
             local: Mutex::new(local),
         })
@@ -233,6 +315,73 @@ impl EmbeddedBroker {
     pub fn internal_v5_addr(&self) -> SocketAddr {
         self.internal_v5
     }
+
+    /// The v5 listener's URL with its internal login: the only way in. Never log the password.
+    pub fn internal_url(&self) -> MqttUrl {
+        MqttUrl::tcp(self.internal_v5).with_login(&self.internal_login.0, &self.internal_login.1)
+    }
+}
+
+/// 32 random bytes from the OS, as hex.
+fn random_secret() -> Result<String, String> {
+    let mut buf = [0u8; 32];
+    getrandom::fill(&mut buf).map_err(|e| format!("random source: {e}"))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn bind(addr: SocketAddr) -> Result<TcpListener, MqttError> {
+    match TcpListener::bind(addr) {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(MqttError::AddrInUse { addr }),
+        Err(source) => Err(MqttError::Bind { addr, source }),
+    }
+}
+
+/// The device listener's TLS: the certificate chain and key from PEM files, rustls with ring.
+fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, MqttError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(Iterator::collect)
+        .map_err(|e| MqttError::Tls(format!("certificate {}: {e}", files.cert.display())))?;
+    if certs.is_empty() {
+        return Err(MqttError::Tls(format!(
+            "certificate {}: no certificate in the file",
+            files.cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| MqttError::Tls(format!("private key {}: {e}", files.key.display())))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| MqttError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| MqttError::Tls(format!("certificate and key do not make a server: {e}")))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Runs the device listener's front on its own thread with a current-thread runtime.
+fn spawn_front(front: Arc<Front>, listener: TcpListener) -> Result<(), MqttError> {
+    std::thread::Builder::new()
+        .name("mqtt-front".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "the MQTT device listener has no runtime");
+                    return;
+                }
+            };
+            runtime.block_on(front.run(listener));
+        })
+        .map(drop)
+        .map_err(|e| MqttError::BrokerStart(format!("cannot spawn the device listener: {e}")))
 }
 
 /// Binds `addr` once to learn whether it is free (and which port 0 becomes), then releases it
@@ -248,34 +397,43 @@ fn probe_bind(addr: SocketAddr) -> Result<SocketAddr, MqttError> {
     }
 }
 
-/// A minimal MQTT CONNECT (clean session, keep-alive 60 s) for protocol level 4 or 5.
-fn connect_packet(level: u8, client_id: &str) -> Vec<u8> {
-    let mut var = vec![0, 4, b'M', b'Q', b'T', b'T', level, 0x02, 0, 60];
+/// A minimal MQTT CONNECT (clean session, keep-alive 60 s, the internal login) for protocol
+/// level 4 or 5.
+fn connect_packet(level: u8, client_id: &str, login: &(String, String)) -> Vec<u8> {
+    let mut var = vec![0, 4, b'M', b'Q', b'T', b'T', level, 0xC2, 0, 60];
     if level == 5 {
         var.push(0); // no properties
     }
-    let id = client_id.as_bytes();
-    var.extend_from_slice(&u16::try_from(id.len()).unwrap_or(0).to_be_bytes());
-    var.extend_from_slice(id);
-    let mut packet = vec![0x10, u8::try_from(var.len()).unwrap_or(0)];
-    packet.extend_from_slice(&var);
-    packet
+    for field in [client_id, &login.0, &login.1] {
+        let bytes = field.as_bytes();
+        var.extend_from_slice(&u16::try_from(bytes.len()).unwrap_or(0).to_be_bytes());
+        var.extend_from_slice(bytes);
+    }
+    crate::packet::Frame {
+        header: 0x10,
+        body: var,
+    }
+    .encode()
 }
 
 /// Says hello properly (CONNECT, CONNACK, DISCONNECT) so that the broker logs no error about
 /// a client that vanished before connecting.
-fn handshake(mut stream: TcpStream, level: u8) {
+fn handshake(mut stream: TcpStream, level: u8, login: &(String, String)) {
     use std::io::{Read, Write};
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let id = format!("latchkey-probe-{}", std::process::id());
-    if stream.write_all(&connect_packet(level, &id)).is_ok() {
+    if stream.write_all(&connect_packet(level, &id, login)).is_ok() {
         let mut ack = [0u8; 16];
         let _ = stream.read(&mut ack);
         let _ = stream.write_all(&[0xE0, 0x00]);
     }
 }
 
-fn wait_until_listening(addr: SocketAddr, level: u8) -> Result<(), MqttError> {
+fn wait_until_listening(
+    addr: SocketAddr,
+    level: u8,
+    login: &(String, String),
+) -> Result<(), MqttError> {
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     // A wildcard listen address is reached through loopback.
     let target = match addr.ip() {
@@ -290,7 +448,7 @@ fn wait_until_listening(addr: SocketAddr, level: u8) -> Result<(), MqttError> {
     loop {
         match TcpStream::connect_timeout(&target, Duration::from_millis(200)) {
             Ok(stream) => {
-                handshake(stream, level);
+                handshake(stream, level, login);
                 return Ok(());
             }
             Err(e) if Instant::now() >= deadline => {
@@ -334,8 +492,9 @@ where
 
 fn broker_config(
     options: &BrokerOptions,
-    listen: SocketAddr,
+    internal_v4: SocketAddr,
     internal_v5: SocketAddr,
+    login: &(String, String),
 ) -> (RouterConfig, ServerSettings, ServerSettings) {
     let connections = ConnectionSettings {
         // Time a client has to send CONNECT after the TCP handshake.
@@ -344,7 +503,9 @@ fn broker_config(
         // QoS 1/2 messages in flight per connection; a few hundred keep a busy subscriber
         // (the server ingesting 10,000 locks' confirmations) streaming.
         max_inflight_count: 500,
-        auth: None,
+        // Both listeners are internal: the front and latchkey's own sessions use this login,
+        // so a process on this machine cannot go around the front.
+        auth: Some(HashMap::from([login.clone()])),
         external_auth: None,
         // Meant to let devices publish to topics nobody subscribed to yet. rumqttd 0.20 never
         // reads it on that path (`DataLog::matches` always returns `Some`, maybe empty): such a
@@ -377,7 +538,7 @@ fn broker_config(
     };
     (
         router,
-        server("mqtt-v4", listen),
+        server("mqtt-v4", internal_v4),
         server("mqtt-v5-internal", internal_v5),
     )
 }

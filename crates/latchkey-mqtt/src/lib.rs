@@ -1,7 +1,8 @@
 //! MQTT transport for latchkey: the embedded broker and the client session task.
 //!
-//! - [`EmbeddedBroker`] runs rumqttd in-process: a v4 (MQTT 3.1.1) listener for Zigbee2MQTT and
-//!   devices, a v5 listener on an internal loopback port, and optionally an in-process session
+//! - [`EmbeddedBroker`] runs rumqttd in-process behind latchkey's own device listener (logins,
+//!   topic rules by [`ClientRole`], optional TLS) for Zigbee2MQTT and devices, a v5 listener on
+//!   an internal loopback port, and optionally an in-process session
 //!   for latchkey itself ([`EmbeddedBroker::take_local_session`]) that skips TCP and with it the
 //!   ≈ 40 ms Nagle stalls of rumqttd's sockets.
 //! - [`Session`] is one tokio task that owns the MQTT 5 event loop (rumqttc) and talks to the rest
@@ -12,13 +13,18 @@
 //! This crate is transport only: topics and byte payloads. It depends on no other latchkey crate,
 //! and it is the only crate that uses rumqttd. Payload parsing lives in `latchkey-z2m`.
 
+mod acl;
 mod broker;
 mod error;
+mod front;
 mod local;
+mod packet;
 mod session;
 mod url;
 
-pub use broker::{BrokerOptions, EmbeddedBroker};
+pub use acl::ClientRole;
+pub use broker::{BrokerOptions, EmbeddedBroker, TlsFiles, is_loopback_only};
 pub use error::MqttError;
+pub use front::{Authenticator, Login, Verdict};
 pub use session::{AckToken, ConnState, Inbound, QoS, Session, SessionHandle, SessionOptions};
 pub use url::MqttUrl;

@@ -119,6 +119,14 @@ impl MqttUrl {
         }
     }
 
+    /// The same URL with a user name and password.
+    #[must_use]
+    pub fn with_login(mut self, username: &str, password: &str) -> Self {
+        self.username = Some(username.to_owned());
+        self.password = Some(password.to_owned());
+        self
+    }
+
     /// True for `mqtts://`.
     pub fn is_tls(&self) -> bool {
         self.tls

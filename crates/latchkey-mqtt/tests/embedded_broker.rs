@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{connected_session, embedded_broker, options, recv, shared_split, v4_client};
-use latchkey_mqtt::{BrokerOptions, EmbeddedBroker, MqttError, MqttUrl, QoS};
+use latchkey_mqtt::{BrokerOptions, EmbeddedBroker, MqttError, QoS};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -23,7 +23,7 @@ async fn a_device_publish_on_v4_reaches_the_v5_session_and_back() {
         broker.listen_addr().port()
     );
 
-    let url = MqttUrl::tcp(broker.internal_v5_addr());
+    let url = broker.internal_url();
     let (session, mut inbound) =
         connected_session(options(url, "server", &[("z2m/+", QoS::AtLeastOnce)])).await;
     let (device, mut device_rx) =
@@ -89,6 +89,6 @@ fn a_taken_port_says_what_to_do() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_subscriptions_split_messages_on_the_embedded_broker() {
     let broker = embedded_broker();
-    let url = MqttUrl::tcp(broker.internal_v5_addr());
+    let url = broker.internal_url();
     shared_split(url, broker.listen_addr()).await;
 }

@@ -89,7 +89,7 @@ async fn ping_pong(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trips_through_the_embedded_broker() {
     let broker = embedded_broker();
-    let url = MqttUrl::tcp(broker.internal_v5_addr());
+    let url = broker.internal_url();
     ping_pong(
         "embedded",
         url.clone(),
@@ -155,7 +155,7 @@ async fn two_message_replies_local_session_vs_tcp_session() {
     }
     local.close().await;
 
-    let url = MqttUrl::tcp(broker.internal_v5_addr());
+    let url = broker.internal_url();
     let (tcp, mut tcp_rx) = connected_session(options(
         url,
         "server-tcp",

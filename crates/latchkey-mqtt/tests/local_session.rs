@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    embedded_broker, embedded_broker_with_local, local_session, recv, v4_client, wait_for_state,
+    connected_session, embedded_broker, embedded_broker_with_local, local_session, options, recv,
+    v4_client, wait_for_state,
 };
 use latchkey_mqtt::{ConnState, MqttError, QoS};
 
@@ -155,8 +156,10 @@ async fn a_tcp_client_taking_the_id_makes_the_local_session_reconnect() {
     let broker = embedded_broker_with_local("latchkey-local");
     let (session, mut inbound) = local_session(&broker, &[("t/#", QoS::AtMostOnce)], 16).await;
     let mut state = session.state();
-    // The broker drops the local link in favour of this one.
-    let (intruder, _rx) = v4_client(broker.listen_addr(), "latchkey-local", &[]).await;
+    // The device port refuses the id (back_door.rs); only a client with the internal login can
+    // take it. The broker drops the local link in favour of this one.
+    let (intruder, _rx) =
+        connected_session(options(broker.internal_url(), "latchkey-local", &[])).await;
     tokio::time::timeout(
         WAIT,
         state.wait_for(|s| matches!(s, ConnState::Disconnected { .. })),
@@ -166,7 +169,7 @@ async fn a_tcp_client_taking_the_id_makes_the_local_session_reconnect() {
     .expect("state");
     // …and the local session takes the id back after its backoff.
     wait_for_state(&session, ConnState::Connected, WAIT).await;
-    drop(intruder);
+    intruder.close().await;
 
     let (device, _rx) = v4_client(broker.listen_addr(), "z2m", &[]).await;
     device

@@ -117,6 +117,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_restore.sql"),
         postgres: include_str!("../migrations/postgres/0017_restore.sql"),
     },
+    Migration {
+        version: 19,
+        name: "0019_broker_logins.sql",
+        sqlite: include_str!("../migrations/sqlite/0019_broker_logins.sql"),
+        postgres: include_str!("../migrations/postgres/0019_broker_logins.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -39,6 +39,17 @@ impl Mosquitto {
     /// Starts one on `port`, e.g. again on the port of one that was killed. Nothing is
     /// persisted, so a restarted broker knows no sessions and no retained messages.
     pub fn start_on(port: u16) -> Option<Self> {
+        Self::start_configured(port, |_| "allow_anonymous true\n".to_owned())
+    }
+
+    /// Starts one on a free port whose configuration adds what `conf` returns (given the
+    /// broker's own temp dir, to write password or ACL files into) to the listener and logging
+    /// lines; nothing else is set (Mosquitto 2 then refuses anonymous clients).
+    pub fn start_with(conf: impl FnOnce(&Path) -> String) -> Option<Self> {
+        Self::start_configured(free_port(), conf)
+    }
+
+    fn start_configured(port: u16, conf: impl FnOnce(&Path) -> String) -> Option<Self> {
         if !Path::new(MOSQUITTO).exists() {
             crate::require_in_ci(&format!("Mosquitto ({MOSQUITTO})"));
             eprintln!("SKIPPED: {MOSQUITTO} is not installed");
@@ -53,12 +64,13 @@ impl Mosquitto {
         std::fs::create_dir_all(&dir).expect("mosquitto temp dir");
         // As root, Mosquitto drops to the `mosquitto` user, which must be able to write here.
         let _ = Command::new("chmod").arg("777").arg(&dir).status();
+        let extra = conf(&dir);
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n\
-                 persistence false\nlog_dest file {}\nmax_queued_messages 10000\n",
+                "listener {port} 127.0.0.1\nset_tcp_nodelay true\n\
+                 persistence false\nlog_dest file {}\nmax_queued_messages 10000\n{extra}",
                 dir.join("mosquitto.log").display()
             ),
         )

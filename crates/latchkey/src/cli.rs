@@ -54,6 +54,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Logins of the embedded MQTT broker: one per Zigbee2MQTT gateway (required whenever
+    /// the broker listens beyond loopback).
+    BrokerLogin {
+        #[command(subcommand)]
+        command: BrokerLoginCommand,
+    },
     /// Create and list properties.
     Property {
         #[command(subcommand)]
@@ -180,6 +186,44 @@ pub struct ActingAs {
     /// E-mail address of the admin to act as (default: the first admin).
     #[arg(long = "as", value_name = "EMAIL")]
     pub as_email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BrokerLoginCommand {
+    /// Create a login and print Zigbee2MQTT's `mqtt:` settings (the password is shown once).
+    Create {
+        /// The MQTT user name, e.g. the gateway's place: `hall-stick`.
+        name: String,
+        /// gateway: Zigbee2MQTT (publishes device state, never a command); observer: reads
+        /// device state only, never a command or the PINs in one.
+        #[arg(long, value_enum, default_value = "gateway")]
+        role: BrokerRoleArg,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Give a login a new password (shown once); the old one stops connecting.
+    Rotate {
+        name: String,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Delete a login: it can no longer connect.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// List the logins (never their passwords).
+    List {
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BrokerRoleArg {
+    Gateway,
+    Observer,
 }
 
 #[derive(Debug, Subcommand)]
@@ -532,8 +576,15 @@ pub struct PairTarget {
 #[derive(Debug, Args, Clone)]
 pub struct SimBroker {
     /// The broker: mqtt://[USER:PASS@]HOST:PORT (MQTT 3.1.1; latchkey's embedded broker by
-    /// default).
-    #[arg(long, value_name = "URL", default_value = "mqtt://127.0.0.1:1883")]
+    /// default). A broker beyond loopback needs a login (`latchkey broker-login create`): give
+    /// it in LATCHKEY_SIM_MQTT_URL to keep the password out of the process list.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LATCHKEY_SIM_MQTT_URL",
+        hide_env_values = true,
+        default_value = "mqtt://127.0.0.1:1883"
+    )]
     pub mqtt_url: String,
     /// Zigbee2MQTT's base topic.
     #[arg(long, value_name = "TOPIC", default_value = "zigbee2mqtt")]

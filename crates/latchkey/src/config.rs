@@ -30,6 +30,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqtt_url",
     "mqtt_url_file",
     "mqtt_base_topic",
+    "mqtt_tls_cert",
+    "mqtt_tls_key",
     "replica_id",
     "audit",
 ];
@@ -52,6 +54,8 @@ pub struct FileConfig {
     pub mqtt_url: Option<String>,
     pub mqtt_url_file: Option<PathBuf>,
     pub mqtt_base_topic: Option<String>,
+    pub mqtt_tls_cert: Option<PathBuf>,
+    pub mqtt_tls_key: Option<PathBuf>,
     pub replica_id: Option<String>,
     pub audit: Option<AuditFileConfig>,
 }
@@ -149,6 +153,8 @@ pub struct Config {
     pub mqtt_url: Option<MqttUrl>,
     /// Zigbee2MQTT's `mqtt.base_topic`.
     pub mqtt_base_topic: String,
+    /// TLS on the embedded broker's device listener: certificate chain and key (PEM files).
+    pub mqtt_tls: Option<latchkey_mqtt::TlsFiles>,
     /// This replica's stable name: its MQTT client id is `latchkey-<replica_id>` (so a
     /// restarted replica resumes its persistent session) and it holds the reconciler lease.
     pub replica_id: String,
@@ -176,8 +182,8 @@ impl Config {
     pub fn summary(&self) -> String {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
-             public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} replica_id={} \
-             audit_anchor_file={}",
+             public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
+             replica_id={} audit_anchor_file={}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -193,6 +199,9 @@ impl Config {
                 .as_ref()
                 .map_or_else(|| "(embedded broker)".to_owned(), ToString::to_string),
             self.mqtt_base_topic,
+            self.mqtt_tls
+                .as_ref()
+                .map_or_else(|| "off".to_owned(), |t| t.cert.display().to_string()),
             self.replica_id,
             self.audit_anchor_file
                 .as_ref()
@@ -336,6 +345,17 @@ pub fn load(
         .unwrap_or_else(|| "zigbee2mqtt".to_owned());
     latchkey_z2m::Topics::new(mqtt_base_topic.clone())
         .with_context(|| format!("mqtt_base_topic `{mqtt_base_topic}` cannot be used"))?;
+    let tls_cert = env("LATCHKEY_MQTT_TLS_CERT")
+        .map(PathBuf::from)
+        .or(file.mqtt_tls_cert);
+    let tls_key = env("LATCHKEY_MQTT_TLS_KEY")
+        .map(PathBuf::from)
+        .or(file.mqtt_tls_key);
+    let mqtt_tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(latchkey_mqtt::TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => bail!("mqtt_tls_cert and mqtt_tls_key go together: set both or neither"),
+    };
     let replica_id = env("LATCHKEY_REPLICA_ID")
         .or(file.replica_id)
         .map(|r| r.trim().to_owned())
@@ -360,6 +380,7 @@ pub fn load(
         mqtt_listen,
         mqtt_url,
         mqtt_base_topic,
+        mqtt_tls,
         replica_id,
         audit_anchor_file,
         warnings,

@@ -4,6 +4,7 @@
 
 mod anchors;
 mod bench;
+mod broker;
 mod cli;
 mod cli_recovery;
 mod commands;
@@ -24,12 +25,13 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use cli::{
-    AdminCommand, AuditCommand, BenchCommand, Cli, Command, ConfigCommand, CredentialCommand,
-    DeviceCommand, DoorAction, DoorCommand, EventCommand, OnOff, PersonCommand, PropertyCommand,
-    SimCommand, TurnAction, UnitCommand,
+    AdminCommand, AuditCommand, BenchCommand, BrokerLoginCommand, BrokerRoleArg, Cli, Command,
+    ConfigCommand, CredentialCommand, DeviceCommand, DoorAction, DoorCommand, EventCommand, OnOff,
+    PersonCommand, PropertyCommand, SimCommand, TurnAction, UnitCommand,
 };
 use config::{Config, Overrides};
 use latchkey_app::NoDevices;
+use latchkey_app::broker_logins::BrokerRole;
 
 fn init_logging(filter: &str) {
     let filter = config::log_filter(filter);
@@ -132,6 +134,35 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 },
         } => {
             commands::admin::create(&app, name, email, password_file.as_deref()).await?;
+            ExitCode::SUCCESS
+        }
+        Command::BrokerLogin { command } => {
+            match command {
+                BrokerLoginCommand::Create { name, role, acting } => {
+                    let role = match role {
+                        BrokerRoleArg::Gateway => BrokerRole::Gateway,
+                        BrokerRoleArg::Observer => BrokerRole::Observer,
+                    };
+                    commands::broker_login::create(
+                        &app,
+                        &config,
+                        acting.as_email.as_deref(),
+                        name,
+                        role,
+                    )
+                    .await?;
+                }
+                BrokerLoginCommand::Rotate { name, acting } => {
+                    commands::broker_login::rotate(&app, &config, acting.as_email.as_deref(), name)
+                        .await?;
+                }
+                BrokerLoginCommand::Revoke { name, acting } => {
+                    commands::broker_login::revoke(&app, acting.as_email.as_deref(), name).await?;
+                }
+                BrokerLoginCommand::List { acting } => {
+                    commands::broker_login::list(&app, acting.as_email.as_deref()).await?;
+                }
+            }
             ExitCode::SUCCESS
         }
         Command::Property { command } => {

@@ -24,6 +24,7 @@ use latchkey_sim::{FleetConfig, FleetHandle};
 use latchkey_z2m::Topics;
 use tokio::sync::mpsc;
 
+use crate::broker;
 use crate::config::Config;
 
 /// The demo's virtual devices, to run in-process.
@@ -83,7 +84,7 @@ pub async fn start(
         .with_context(|| format!("the MQTT base topic `{}`", config.mqtt_base_topic))?;
     let client_id = format!("latchkey-{}", config.replica_id);
     let plan = match &config.mqtt_url {
-        None => embedded(config, &topics, client_id, demo.is_some()).await?,
+        None => embedded(app, config, &topics, client_id, demo.is_some()).await?,
         Some(url) => external(url, &topics, client_id),
     };
     let (handle, inbound) = match &plan.local {
@@ -184,14 +185,37 @@ pub async fn start(
     })
 }
 
-async fn embedded(config: &Config, topics: &Topics, client_id: String, demo: bool) -> Result<Plan> {
+async fn embedded(
+    app: &App,
+    config: &Config,
+    topics: &Topics,
+    client_id: String,
+    demo: bool,
+) -> Result<Plan> {
     let local_id = client_id.clone();
+    // The demo's virtual locks log in like a gateway, with a login that lives only in this
+    // process.
+    let fleet_login = demo
+        .then(broker::fleet_login)
+        .transpose()
+        .context("a login for the demo's virtual locks")?;
+    let authenticator = broker::authenticator(
+        app.clone(),
+        topics.base().to_owned(),
+        tokio::runtime::Handle::current(),
+        fleet_login.clone(),
+    );
+    let tls = config.mqtt_tls.clone();
     let start = |listen: SocketAddr| {
         let local_id = local_id.clone();
+        let authenticator = authenticator.clone();
+        let tls = tls.clone();
         tokio::task::spawn_blocking(move || {
             EmbeddedBroker::start(BrokerOptions {
                 listen,
                 local_client: Some(local_id.clone()),
+                authenticator: Some(authenticator),
+                tls,
                 ..BrokerOptions::default()
             })
         })
@@ -214,7 +238,8 @@ async fn embedded(config: &Config, topics: &Topics, client_id: String, demo: boo
     };
     let listen = broker.listen_addr();
     tracing::info!(broker = %format!("mqtt://{listen}"), "using the embedded MQTT broker (QoS 0)");
-    let mut session = SessionOptions::new(MqttUrl::tcp(broker.internal_v5_addr()), client_id);
+    let logins = broker::announce_logins(app, config, listen).await?;
+    let mut session = SessionOptions::new(broker.internal_url(), client_id);
     session.clean_start = true;
     session.manual_acks = false;
     session.subscriptions = vec![(format!("{}/#", topics.base()), QoS::AtMostOnce)];
@@ -229,10 +254,21 @@ async fn embedded(config: &Config, topics: &Topics, client_id: String, demo: boo
         local: Some(broker),
         qos: QoS::AtMostOnce,
         banner: format!(
-            "mqtt broker on mqtt://{listen} (Zigbee2MQTT base topic \"{}\")",
+            "mqtt broker on {}://{listen} (Zigbee2MQTT base topic \"{}\"){logins}",
+            if config.mqtt_tls.is_some() {
+                "mqtts"
+            } else {
+                "mqtt"
+            },
             topics.base()
         ),
-        fleet_broker: Some((fleet_ip.to_string(), listen.port(), None, None)),
+        // The virtual locks speak plain MQTT only.
+        fleet_broker: config.mqtt_tls.is_none().then(|| {
+            let (user, password) = fleet_login
+                .map(|(u, p)| (Some(u), Some(p)))
+                .unwrap_or_default();
+            (fleet_ip.to_string(), listen.port(), user, password)
+        }),
         fleet_qos: 0,
     })
 }

@@ -57,7 +57,7 @@ pub enum Broker {
 impl Broker {
     pub fn server_url(&self) -> MqttUrl {
         match self {
-            Broker::Embedded(b) => MqttUrl::tcp(b.internal_v5_addr()),
+            Broker::Embedded(b) => b.internal_url(),
             Broker::Mosquitto { port, .. } => MqttUrl::tcp(([127, 0, 0, 1], *port).into()),
         }
     }

@@ -101,7 +101,7 @@ pub async fn build(
                 ..BrokerOptions::default()
             })
             .map_err(|e| anyhow!("{e}"))?;
-            let url = MqttUrl::tcp(b.internal_v5_addr());
+            let url = b.internal_url();
             let addr = b.listen_addr();
             (Some(b), url, addr, QoS::AtMostOnce)
         }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod broker_login;
 pub mod credentials;
 pub mod devices;
 pub mod directory;
