@@ -154,6 +154,15 @@ document.addEventListener("click", function (event) {
     p.replaceChildren(span);
   });
 
+  // A lockout case moved (opened, proven, a PIN released, resolved…): fetch the panel of
+  // cases again; its details are read with the case, never carried by the stream.
+  source.addEventListener("case", function () {
+    var panel = document.getElementById("cases");
+    if (panel && window.htmx) {
+      window.htmx.trigger(panel, "refresh");
+    }
+  });
+
   // The state could not be replayed: read it again.
   source.addEventListener("reset", function () {
     window.location.reload();

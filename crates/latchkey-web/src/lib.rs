@@ -10,6 +10,7 @@
 //! cached.
 
 mod assets;
+mod cases;
 mod error;
 mod guard;
 mod home;
@@ -69,6 +70,7 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
             "/security/passkeys/options",
             post(security::register_options),
         )
+        .route("/security/totp", post(security::enroll_totp))
         .route("/security/passkeys/{id}/rename", post(security::rename))
         .route("/security/passkeys/{id}/remove", post(security::remove))
         .route("/doors/{id}/unlock/proof", post(security::unlock_options))
@@ -76,6 +78,10 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/doors/{id}/lock", post(home::lock))
         .route("/doors/{id}/mode", post(home::set_mode))
         .route("/doors/{id}/card", get(home::card_fragment))
+        .route("/cases", get(cases::panel))
+        .route("/cases/{id}/spare-pin", post(cases::release_pin))
+        .route("/cases/{id}/open", post(cases::open_door))
+        .route("/cases/{id}/cancel", post(cases::cancel))
         .route("/codes", get(mine::codes))
         .route("/codes/{id}/reveal", post(mine::reveal))
         .route("/codes/{id}/freeze", post(mine::freeze))

@@ -41,6 +41,8 @@ struct SecurityPage {
     welcome: bool,
     notice: Option<String>,
     error: Option<String>,
+    /// The authenticator app's secret, right after it was set up.
+    totp: Option<TotpShown>,
 }
 
 fn day(t: jiff::Timestamp) -> String {
@@ -64,6 +66,17 @@ async fn render(
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<Response, PageError> {
+    let page = security_page(state, who, welcome, notice, error).await?;
+    Ok((status, page).into_response())
+}
+
+async fn security_page(
+    state: &WebState,
+    who: &Signed,
+    welcome: bool,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<SecurityPage, PageError> {
     let passkeys = state
         .app
         .list_passkeys(&who.principal)
@@ -71,19 +84,71 @@ async fn render(
         .into_iter()
         .map(row)
         .collect();
-    Ok((
-        status,
-        SecurityPage {
-            layout: Layout::signed("Security", Some(Tab::Security), who),
-            csrf: who.csrf.clone(),
-            passkeys,
-            fresh: state.app.proof_is_fresh(&who.principal).await?,
-            welcome,
-            notice,
-            error,
-        },
-    )
-        .into_response())
+    Ok(SecurityPage {
+        layout: Layout::signed("Security", Some(Tab::Security), who),
+        csrf: who.csrf.clone(),
+        passkeys,
+        fresh: state.app.proof_is_fresh(&who.principal).await?,
+        welcome,
+        notice,
+        error,
+        totp: None,
+    })
+}
+
+/// An authenticator app's secret, shown once after enrolment.
+pub struct TotpShown {
+    pub secret: String,
+    pub uri: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TotpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Sets up (or replaces) the authenticator app that proves who the person is when locked out.
+/// It is a way back in, so it asks for the password unless a proof was given in the last few
+/// minutes, as adding a passkey does.
+pub(crate) async fn enroll_totp(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Form(form): Form<TotpForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    if !state.app.proof_is_fresh(&who.principal).await? {
+        let given = if form.password.is_empty() {
+            Err(AppError::Unauthenticated("your password is needed".into()))
+        } else {
+            state
+                .app
+                .give_unlock_proof(
+                    &who.principal,
+                    latchkey_app::passkeys::Proof::Password(&form.password),
+                )
+                .await
+        };
+        if let Err(e) = given {
+            return match e {
+                AppError::Unauthenticated(_) | AppError::Forbidden(_) => {
+                    let msg = "The password is wrong or missing. No authenticator was set up.";
+                    render(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, false, None, Some(msg.into())).await
+                }
+                other => Err(other.into()),
+            };
+        }
+    }
+    let enrolled = state.app.enroll_totp(&who.principal).await?;
+    let mut page = security_page(&state, &who, false, None, None).await?;
+    page.totp = Some(TotpShown {
+        secret: enrolled.secret,
+        uri: enrolled.uri,
+    });
+    Ok(page.into_response())
 }
 
 #[derive(Deserialize)]

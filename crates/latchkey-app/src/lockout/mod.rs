@@ -40,6 +40,7 @@ mod guardians;
 mod locksmith;
 mod openings;
 mod presence;
+mod prompts;
 mod proofs;
 mod ways;
 
@@ -49,6 +50,7 @@ pub use guardians::{GuardiansAsked, LINK_TTL, guardian_link_aad};
 pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, LocksmithCode};
 pub use openings::{ReleasedPin, StaffOpening};
 pub use presence::PresenceChallenge;
+pub use prompts::CasePrompt;
 pub use proofs::TotpEnrolment;
 pub use ways::WayOption;
 
