@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use latchkey_core::{DoorId, LockoutCaseId, PropertyId};
 use latchkey_store::audit;
 use latchkey_store::lockout as case_repo;
-use latchkey_store::recovery as spare_keys;
 use latchkey_store::records::Event;
+use latchkey_store::recovery as spare_keys;
 use tokio::sync::{Notify, OnceCell, broadcast};
 
 use crate::authz::{Principal, Via};

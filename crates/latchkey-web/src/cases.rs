@@ -64,7 +64,11 @@ fn view(p: &CasePrompt) -> PromptView {
         released_pin: p.released_pin,
         opened_remotely: p.opened_remotely,
         may_cancel: p.household && p.state == "open",
-        doors: p.doors.iter().map(|(id, name)| (id.0, name.clone())).collect(),
+        doors: p
+            .doors
+            .iter()
+            .map(|(id, name)| (id.0, name.clone()))
+            .collect(),
     }
 }
 
@@ -205,13 +209,20 @@ pub(crate) async fn open_door(
     match opened {
         Ok(outcome) => {
             let mut page = help_page(&who, heading);
-            page.message = Some(match outcome.status.as_str() {
-                "confirmed" => "The lock confirmed: the door is unlocked. They can go in now.",
-                "failed" | "rejected" => "The lock did not open. Release a one-time PIN instead.",
-                _ => "Sent to the lock; it has not confirmed yet. Ask them whether it opened.",
-            }
-            .to_owned());
-            page.failed = !matches!(outcome.status.as_str(), "confirmed" | "sent" | "unconfirmed");
+            page.message = Some(
+                match outcome.status.as_str() {
+                    "confirmed" => "The lock confirmed: the door is unlocked. They can go in now.",
+                    "failed" | "rejected" => {
+                        "The lock did not open. Release a one-time PIN instead."
+                    }
+                    _ => "Sent to the lock; it has not confirmed yet. Ask them whether it opened.",
+                }
+                .to_owned(),
+            );
+            page.failed = !matches!(
+                outcome.status.as_str(),
+                "confirmed" | "sent" | "unconfirmed"
+            );
             Ok(page.into_response())
         }
         Err(e) => refused(&who, heading, e),

@@ -157,9 +157,18 @@ fn step_words(kind: &str) -> String {
         "proof_failed" => "A code was typed that did not prove this case.".to_owned(),
         "proven" => "Your identity was proven.".to_owned(),
         "presence_challenge" => "A code to type at the door was asked for.".to_owned(),
-        "guardians_asked" => "Your household and spare-key holders were asked to confirm it is you.".to_owned(),
+        "guardians_asked" => {
+            "Your household and spare-key holders were asked to confirm it is you.".to_owned()
+        }
         "proof_refused" => "A proof was refused.".to_owned(),
-        "spare_key_released" => "A spare-key holder helped: a one-time PIN or a remote opening.".to_owned(),
+        "proof_totp" => "A code from your authenticator app was accepted.".to_owned(),
+        "proof_passkey" => "Your passkey was accepted.".to_owned(),
+        "proof_id_check" => "Staff checked your identity document.".to_owned(),
+        "proof_guardians" => "Your household and spare-key holders confirmed it is you.".to_owned(),
+        "proof_presence" => "The code typed at the door was accepted.".to_owned(),
+        "spare_key_released" => {
+            "A spare-key holder helped: a one-time PIN or a remote opening.".to_owned()
+        }
         "code_used" => "The one-time PIN was used at the door.".to_owned(),
         "staff_opened" => "Staff opened the door.".to_owned(),
         "resolved" => "You are back in. The case is closed.".to_owned(),

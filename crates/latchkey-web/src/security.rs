@@ -136,7 +136,15 @@ pub(crate) async fn enroll_totp(
             return match e {
                 AppError::Unauthenticated(_) | AppError::Forbidden(_) => {
                     let msg = "The password is wrong or missing. No authenticator was set up.";
-                    render(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, false, None, Some(msg.into())).await
+                    render(
+                        &state,
+                        &who,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        false,
+                        None,
+                        Some(msg.into()),
+                    )
+                    .await
                 }
                 other => Err(other.into()),
             };

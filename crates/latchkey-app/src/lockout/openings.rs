@@ -371,8 +371,12 @@ impl App {
         // The code opened the door for the person locked out: they are in.
         match case.person_id {
             Some(person) => {
-                self.resolve_case(&case, person, json!({ "door": door, "by_code": credential }))
-                    .await
+                self.resolve_case(
+                    &case,
+                    person,
+                    json!({ "door": door, "by_code": credential }),
+                )
+                .await
             }
             None => Ok(()),
         }
