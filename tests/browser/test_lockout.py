@@ -53,6 +53,15 @@ class Api:
         with urllib.request.urlopen(req, timeout=30) as res:
             return json.loads(res.read())
 
+    def post(self, path, body):
+        req = urllib.request.Request(
+            self.base + path,
+            data=json.dumps(body).encode(),
+            headers={"Cookie": self.cookie, "Origin": self.base, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=60) as res:
+            return json.loads(res.read())
+
     def person(self, email):
         return next(p for p in self.get("/api/v1/properties/1/people") if p["email"] == email)
 
@@ -68,6 +77,17 @@ def invited(visit, api, server, email, password):
     v.page.click("form[action='/welcome'] button[type=submit]")
     v.page.wait_for_url(re.compile(r".*/security\?welcome=1$"))
     return v
+
+
+def authenticator(visit, size=None):
+    """Ana, earlier, at home: sets up an authenticator app; its key (shown once)."""
+    ana = visit(size) if size else visit()
+    ana.sign_in(RESIDENT)
+    ana.go("/security")
+    if ana.page.locator("#totp-password").count():
+        ana.page.fill("#totp-password", PASSWORD)
+    ana.page.click("form[action='/security/totp'] button[type=submit]")
+    return ana, ana.page.locator("[data-totp-secret]").inner_text().strip()
 
 
 def start_case(visit, unit, identity):
@@ -111,13 +131,7 @@ def test_a_resident_with_a_dead_phone_gets_in_with_an_authenticator_code_and_a_s
     api = Api(server)
 
     # Earlier, at home: Ana sets up an authenticator app on another device (the key is shown once).
-    ana = visit()
-    ana.sign_in(RESIDENT)
-    ana.go("/security")
-    if ana.page.locator("#totp-password").count():
-        ana.page.fill("#totp-password", PASSWORD)
-    ana.page.click("form[action='/security/totp'] button[type=submit]")
-    secret = ana.page.locator("[data-totp-secret]").inner_text().strip()
+    ana, secret = authenticator(visit)
     assert re.fullmatch(r"[A-Z2-7]+", secret), secret
     ana.screenshot("security-authenticator")
     ana.go("/security")
@@ -197,14 +211,8 @@ def test_a_resident_with_a_dead_phone_gets_in_with_an_authenticator_code_and_a_s
 def test_the_lockout_pages_pass_axe_at_phone_and_desktop_size(visit, server):
     api = Api(server)
     for size in (PHONE, DESKTOP):
-        ana = visit(size)
-        ana.sign_in(RESIDENT)
-        ana.go("/security")
-        if ana.page.locator("#totp-password").count():
-            ana.page.fill("#totp-password", PASSWORD)
-        ana.page.click("form[action='/security/totp'] button[type=submit]")
+        ana, secret = authenticator(visit, size)
         problems = {"security-totp": ana.axe()}
-        secret = ana.page.locator("[data-totp-secret]").inner_text().strip()
         olga = visit(size) if size is DESKTOP else invited(visit, api, server, OLGA, OLGA_PASSWORD)
         if size is DESKTOP:
             olga.sign_in(OLGA, OLGA_PASSWORD)
@@ -222,3 +230,61 @@ def test_the_lockout_pages_pass_axe_at_phone_and_desktop_size(visit, server):
         problems["spare-key-pin"] = olga.axe()
         bad = {k: p for k, p in problems.items() if p}
         assert bad == {}, f"serious or critical axe violations at {size}: {bad}"
+
+
+def test_a_locksmith_says_the_check_word_at_the_door_then_gets_the_code_for_the_window(visit, server):
+    api = Api(server)
+    _, secret = authenticator(visit)
+    phone = start_case(visit, "1A", ANA)
+    prove(phone, totp(secret))
+    phone.page.locator("[data-case-state=proven]").wait_for(timeout=10_000)
+
+    # The manager books the round-the-clock service for the case.
+    case = api.get("/api/v1/properties/1/lockouts")[0]["id"]
+    smith = next(l for l in api.get("/api/v1/properties/1/locksmiths") if "24h" in l["company"])
+    booked = api.post(f"/api/v1/lockouts/{case}/locksmith-jobs", {"locksmith_id": smith["id"]})
+    word, token = booked["job"]["check_word"], booked["job_token"]
+
+    # The resident's case page shows the word the locksmith will say.
+    phone.page.reload()
+    assert word in phone.page.locator("[data-case-job]").inner_text()
+
+    # The locksmith opens the job's link: the token leaves the address bar at once.
+    smith_phone = visit()
+    smith_phone.go("/job?t=" + token)
+    page = smith_phone.page
+    assert page.url == server.base + "/job"
+    assert page.locator("[data-check-word]").inner_text() == word
+    assert page.locator("[data-job-code]").count() == 0
+    smith_phone.screenshot("locksmith-job")
+    assert smith_phone.axe() == []
+
+    # The word matched and the ID was checked: the one-time code, valid in the job's window.
+    page.check("input[name=said]")
+    page.fill("#document", "identity card")
+    page.click("form[action='/job/code'] button[type=submit]")
+    code = page.locator("[data-job-code]").inner_text().strip()
+    assert re.fullmatch(r"\d{6,8}", code), code
+    smith_phone.screenshot("locksmith-code")
+    assert smith_phone.axe() == []
+    # Once: the page no longer offers it, and a reload does not show it again.
+    page.goto(server.base + "/job")
+    assert page.locator("[data-job-code]").count() == 0
+    assert page.locator("form[action='/job/code']").count() == 0
+
+    ana_id = api.person(RESIDENT)["id"]
+    on_lock(api, ana_id, "locksmith job", "set")
+    server.sim("keypad", "--lock", ENTRY_LOCK, "--pin", code)
+    marta = visit()
+    marta.sign_in(MARTA)
+    marta.page.locator("li.door", has_text="Unit 1A entry").locator(
+        ".state[data-state=unlocked]"
+    ).wait_for(timeout=10_000)
+
+
+def test_a_job_link_that_is_not_a_job_gets_a_page_in_plain_words(visit):
+    v = visit()
+    v.go("/job?t=lkj_" + "0" * 64)
+    assert v.page.url == v.server.base + "/job"
+    assert v.page.locator("h1").inner_text() == "Not found"
+    assert v.page.locator("[data-check-word]").count() == 0

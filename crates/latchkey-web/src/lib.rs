@@ -15,6 +15,7 @@ mod error;
 mod guard;
 mod home;
 mod layout;
+mod links;
 mod lockout;
 mod mine;
 mod security;
@@ -71,6 +72,10 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
             post(security::register_options),
         )
         .route("/security/totp", post(security::enroll_totp))
+        .route(
+            "/security/sessions/{id}/revoke",
+            post(security::revoke_session),
+        )
         .route("/security/passkeys/{id}/rename", post(security::rename))
         .route("/security/passkeys/{id}/remove", post(security::remove))
         .route("/doors/{id}/unlock/proof", post(security::unlock_options))
@@ -92,6 +97,12 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/locked-out", get(lockout::page).post(lockout::start))
         .route("/locked-out/case", get(lockout::case))
         .route("/locked-out/case/totp", post(lockout::prove_totp))
+        .route(
+            "/guardian",
+            get(links::guardian).post(links::guardian_answer),
+        )
+        .route("/job", get(links::job))
+        .route("/job/code", post(links::job_code))
         .route("/manifest.webmanifest", get(assets::manifest))
         .route("/assets/{file}", get(assets::serve))
         .method_not_allowed_fallback(error::method_not_allowed)

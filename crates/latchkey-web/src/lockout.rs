@@ -149,6 +149,8 @@ struct CasePage {
     ways: Vec<Way>,
     proven: bool,
     error: Option<String>,
+    /// Locksmiths on the way: the check word each will say, and their window.
+    jobs: Vec<(String, String)>,
 }
 
 fn step_words(kind: &str) -> String {
@@ -242,6 +244,21 @@ fn case_page(view: &CaseView, csrf: String, error: Option<String>) -> CasePage {
             .collect(),
         proven: view.state == "proven",
         error,
+        jobs: view
+            .locksmith_jobs
+            .iter()
+            .filter(|j| matches!(j.status.as_str(), "booked" | "code_released"))
+            .map(|j| {
+                (
+                    j.check_word.clone(),
+                    format!(
+                        "{} to {}",
+                        j.window_from.strftime("%H:%M UTC"),
+                        j.window_until.strftime("%H:%M UTC")
+                    ),
+                )
+            })
+            .collect(),
     }
 }
 

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use latchkey_app::AppError;
 use latchkey_app::passkeys::{PasskeyView, ProofNeeded, Started};
+use latchkey_app::store::auth::GrantKind;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -43,6 +44,39 @@ struct SecurityPage {
     error: Option<String>,
     /// The authenticator app's secret, right after it was set up.
     totp: Option<TotpShown>,
+    sessions: Vec<SessionRow>,
+}
+
+/// One signed-in browser or phone of the person.
+pub struct SessionRow {
+    pub id: i64,
+    /// Where it signed in from (its network address).
+    pub from: String,
+    pub since: String,
+    pub until: String,
+    /// The session this page is shown in.
+    pub this: bool,
+}
+
+fn session_rows(
+    grants: Vec<latchkey_app::store::auth::Grant>,
+    now: jiff::Timestamp,
+    current: Option<i64>,
+) -> Vec<SessionRow> {
+    let minute = |t: jiff::Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
+    let mut rows: Vec<SessionRow> = grants
+        .into_iter()
+        .filter(|g| g.revoked_at.is_none() && g.expires_at.is_none_or(|e| e > now))
+        .map(|g| SessionRow {
+            id: g.id,
+            from: g.name.clone(),
+            since: minute(g.created_at),
+            until: g.expires_at.map_or_else(|| "no end".to_owned(), minute),
+            this: Some(g.id) == current,
+        })
+        .collect();
+    rows.sort_by_key(|r| (!r.this, std::cmp::Reverse(r.id)));
+    rows
 }
 
 fn day(t: jiff::Timestamp) -> String {
@@ -93,7 +127,50 @@ async fn security_page(
         notice,
         error,
         totp: None,
+        sessions: session_rows(
+            state
+                .app
+                .list_grants(&who.principal, GrantKind::Session)
+                .await?,
+            state.app.now(),
+            current_session(who),
+        ),
     })
+}
+
+fn current_session(who: &Signed) -> Option<i64> {
+    match who.principal.via() {
+        latchkey_app::authz::Via::Session(id) => Some(id),
+        _ => None,
+    }
+}
+
+/// Signs out one of the person's sessions (another phone, a borrowed computer). Revoking the
+/// one in use signs this browser out.
+pub(crate) async fn revoke_session(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    state
+        .app
+        .revoke_grant(&who.principal, GrantKind::Session, id)
+        .await?;
+    if current_session(&who) == Some(id) {
+        return Ok(Redirect::to("/sign-in").into_response());
+    }
+    render(
+        &state,
+        &who,
+        StatusCode::OK,
+        false,
+        Some("That session is signed out: it can no longer open anything.".to_owned()),
+        None,
+    )
+    .await
 }
 
 /// An authenticator app's secret, shown once after enrolment.

@@ -46,8 +46,8 @@ mod ways;
 
 pub use changes::{ChangeRequested, CollectedPin};
 pub use fees::ledger_csv;
-pub use guardians::{GuardiansAsked, LINK_TTL, guardian_link_aad};
-pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, LocksmithCode};
+pub use guardians::{GuardianRequest, GuardiansAsked, LINK_TTL, guardian_link_aad};
+pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, JobView, LocksmithCode};
 pub use openings::{ReleasedPin, StaffOpening};
 pub use presence::PresenceChallenge;
 pub use prompts::CasePrompt;
