@@ -105,6 +105,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_passkeys.sql"),
         postgres: include_str!("../migrations/postgres/0015_passkeys.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_recovery_codes.sql",
+        sqlite: include_str!("../migrations/sqlite/0018_recovery_codes.sql"),
+        postgres: include_str!("../migrations/postgres/0018_recovery_codes.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -72,6 +72,8 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
             post(security::register_options),
         )
         .route("/security/totp", post(security::enroll_totp))
+        .route("/security/recovery-card", post(security::print_card))
+        .route("/locked-out/case/card", post(lockout::prove_card))
         .route(
             "/security/sessions/{id}/revoke",
             post(security::revoke_session),

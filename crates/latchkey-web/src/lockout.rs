@@ -165,6 +165,7 @@ fn step_words(kind: &str) -> String {
         "proof_refused" => "A proof was refused.".to_owned(),
         "proof_totp" => "A code from your authenticator app was accepted.".to_owned(),
         "proof_passkey" => "Your passkey was accepted.".to_owned(),
+        "proof_recovery_code" => "A code from your recovery card was accepted.".to_owned(),
         "proof_id_check" => "Staff checked your identity document.".to_owned(),
         "proof_guardians" => "Your household and spare-key holders confirmed it is you.".to_owned(),
         "proof_presence" => "The code typed at the door was accepted.".to_owned(),
@@ -298,27 +299,62 @@ pub(crate) async fn prove_totp(
     headers: HeaderMap,
     Form(form): Form<TotpForm>,
 ) -> Result<Response, PageError> {
-    let Some(token) = guard::cookie(&headers, CASE_COOKIE) else {
+    prove(&state, &source, &headers, &form, Code::Authenticator).await
+}
+
+/// A code from the recovery card.
+pub(crate) async fn prove_card(
+    State(state): State<WebState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    Form(form): Form<TotpForm>,
+) -> Result<Response, PageError> {
+    prove(&state, &source, &headers, &form, Code::Card).await
+}
+
+#[derive(Clone, Copy)]
+enum Code {
+    Authenticator,
+    Card,
+}
+
+async fn prove(
+    state: &WebState,
+    source: &str,
+    headers: &HeaderMap,
+    form: &TotpForm,
+    kind: Code,
+) -> Result<Response, PageError> {
+    let Some(token) = guard::cookie(headers, CASE_COOKIE) else {
         return Ok(no_case());
     };
     let binding = format!("case:{token}");
-    guard::check_form(&state, &headers, &binding, &form.csrf)?;
+    guard::check_form(state, headers, &binding, &form.csrf)?;
     let csrf = state.app.form_token(&binding);
-    match state
-        .app
-        .prove_with_totp(&token, form.code.trim(), &source)
-        .await
-    {
+    let code = form.code.trim();
+    let proven = match kind {
+        Code::Authenticator => state.app.prove_with_totp(&token, code, source).await,
+        Code::Card => {
+            state
+                .app
+                .prove_with_recovery_code(&token, code, source)
+                .await
+        }
+    };
+    match proven {
         Ok(_) => Ok(Redirect::to(CASE_PATH).into_response()),
         Err(AppError::NotFound(_)) => Ok(no_case()),
         Err(
             e @ (AppError::Forbidden(_) | AppError::RateLimited { .. } | AppError::Invalid { .. }),
         ) => {
             let (status, _, message) = describe(&e);
-            let view = state.app.lockout_by_token(&token, &source).await?;
-            let message = match e {
-                AppError::Forbidden(_) => {
+            let view = state.app.lockout_by_token(&token, source).await?;
+            let message = match (e, kind) {
+                (AppError::Forbidden(_), Code::Authenticator) => {
                     "That code does not prove this case. Check the six digits in your authenticator app and try again.".to_owned()
+                }
+                (AppError::Forbidden(_), Code::Card) => {
+                    "That code does not prove this case. Check it against your recovery card (each code works once) and try again.".to_owned()
                 }
                 _ => message,
             };

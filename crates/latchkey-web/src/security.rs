@@ -45,6 +45,8 @@ struct SecurityPage {
     /// The authenticator app's secret, right after it was set up.
     totp: Option<TotpShown>,
     sessions: Vec<SessionRow>,
+    /// Unused codes left on the person's recovery card.
+    card_left: i64,
 }
 
 /// One signed-in browser or phone of the person.
@@ -127,6 +129,7 @@ async fn security_page(
         notice,
         error,
         totp: None,
+        card_left: state.app.recovery_codes_left(&who.principal).await?,
         sessions: session_rows(
             state
                 .app
@@ -187,6 +190,81 @@ pub(crate) struct TotpForm {
     password: String,
 }
 
+/// A new way back in asks for the password unless a proof was given in the last few minutes,
+/// as adding a passkey does: the page that refuses, or `None` to go on.
+async fn confirm_it_is_you(
+    state: &WebState,
+    who: &Signed,
+    password: &str,
+    nothing_done: &str,
+) -> Result<Option<Response>, PageError> {
+    if state.app.proof_is_fresh(&who.principal).await? {
+        return Ok(None);
+    }
+    let given = if password.is_empty() {
+        Err(AppError::Unauthenticated("your password is needed".into()))
+    } else {
+        state
+            .app
+            .give_unlock_proof(
+                &who.principal,
+                latchkey_app::passkeys::Proof::Password(password),
+            )
+            .await
+    };
+    match given {
+        Ok(()) => Ok(None),
+        Err(AppError::Unauthenticated(_) | AppError::Forbidden(_)) => {
+            let msg = format!("The password is wrong or missing. {nothing_done}");
+            Ok(Some(
+                render(
+                    state,
+                    who,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    false,
+                    None,
+                    Some(msg),
+                )
+                .await?,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "recovery_card.html")]
+struct CardPage {
+    layout: Layout,
+    name: String,
+    codes: Vec<String>,
+}
+
+/// Prints a new recovery card: its codes, shown once, on a page made to be printed.
+pub(crate) async fn print_card(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Form(form): Form<TotpForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    if let Some(refused) =
+        confirm_it_is_you(&state, &who, &form.password, "No card was printed.").await?
+    {
+        return Ok(refused);
+    }
+    let card = state
+        .app
+        .print_recovery_card(who.principal.card_holder()?)
+        .await?;
+    Ok(CardPage {
+        layout: Layout::signed("Your recovery card", Some(Tab::Security), &who),
+        name: who.principal.person().name.clone(),
+        codes: card.codes,
+    }
+    .into_response())
+}
+
 /// Sets up (or replaces) the authenticator app that proves who the person is when locked out.
 /// It is a way back in, so it asks for the password unless a proof was given in the last few
 /// minutes, as adding a passkey does.
@@ -197,35 +275,10 @@ pub(crate) async fn enroll_totp(
     Form(form): Form<TotpForm>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
-    if !state.app.proof_is_fresh(&who.principal).await? {
-        let given = if form.password.is_empty() {
-            Err(AppError::Unauthenticated("your password is needed".into()))
-        } else {
-            state
-                .app
-                .give_unlock_proof(
-                    &who.principal,
-                    latchkey_app::passkeys::Proof::Password(&form.password),
-                )
-                .await
-        };
-        if let Err(e) = given {
-            return match e {
-                AppError::Unauthenticated(_) | AppError::Forbidden(_) => {
-                    let msg = "The password is wrong or missing. No authenticator was set up.";
-                    render(
-                        &state,
-                        &who,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        false,
-                        None,
-                        Some(msg.into()),
-                    )
-                    .await
-                }
-                other => Err(other.into()),
-            };
-        }
+    if let Some(refused) =
+        confirm_it_is_you(&state, &who, &form.password, "No authenticator was set up.").await?
+    {
+        return Ok(refused);
     }
     let enrolled = state.app.enroll_totp(&who.principal).await?;
     let mut page = security_page(&state, &who, false, None, None).await?;

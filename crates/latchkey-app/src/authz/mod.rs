@@ -38,4 +38,4 @@ pub use people::{Inviter, MembershipAdder, MembershipEnder, PersonEditor, RoleGr
 pub use principal::{Principal, Via};
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};
 pub use records::{AtProperty, InstallerOn, StaffOn};
-pub use recovery::SpareKeyRevoker;
+pub use recovery::{CardHolder, SpareKeyRevoker};

@@ -34,6 +34,7 @@ use crate::authz::{CaseParty, Principal};
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
+mod card;
 mod changes;
 mod fees;
 mod guardians;
@@ -44,6 +45,7 @@ mod prompts;
 mod proofs;
 mod ways;
 
+pub use card::{CARD_CODES, RecoveryCard};
 pub use changes::{ChangeRequested, CollectedPin};
 pub use fees::ledger_csv;
 pub use guardians::{GuardianRequest, GuardiansAsked, LINK_TTL, guardian_link_aad};

@@ -13,6 +13,7 @@ pub mod locksmith_jobs;
 pub mod people;
 pub mod properties;
 pub mod recovery;
+pub mod recovery_card;
 pub mod resolution;
 pub mod stream;
 pub mod units;
