@@ -1,6 +1,8 @@
 """The security page's list of sessions: a person signed in on a borrowed computer signs it out
 from their phone, and that computer can no longer do anything."""
 
+import re
+
 from conftest import RESIDENT
 
 
@@ -34,3 +36,41 @@ def test_a_session_left_on_a_borrowed_computer_is_signed_out_from_the_phone(visi
     phone.page.wait_for_url(phone.server.base + "/sign-in")
     phone.go("/security")
     assert phone.page.url == phone.server.base + "/sign-in"
+
+
+def test_a_printed_recovery_card_proves_a_lockout_on_a_borrowed_phone(visit):
+    from conftest import PASSWORD
+
+    ana = visit()
+    ana.sign_in(RESIDENT)
+    ana.go("/security")
+    assert "You have no recovery card." in ana.page.locator("#card-left").inner_text()
+    if ana.page.locator("#card-password").count():
+        ana.page.fill("#card-password", PASSWORD)
+    ana.page.click("form[action='/security/recovery-card'] button[type=submit]")
+    codes = ana.page.locator("[data-recovery-codes] li").all_inner_texts()
+    assert len(codes) == 6 and all(re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", c) for c in codes), codes
+    ana.screenshot("recovery-card")
+    assert ana.axe() == []
+    # Printed, the card stands alone: no navigation, no buttons.
+    ana.page.emulate_media(media="print")
+    assert not ana.page.locator("nav.tabs").is_visible()
+    assert ana.page.locator("[data-recovery-codes]").is_visible()
+    ana.page.emulate_media(media="screen")
+    ana.go("/security")
+    assert "6 unused codes" in ana.page.locator("#card-left").inner_text()
+    assert codes[0] not in ana.page.content(), "the codes are shown once"
+
+    # The phone is gone; on a borrowed one, a code from the card (typed loosely) proves it.
+    phone = visit()
+    phone.go("/locked-out")
+    phone.page.fill("#unit", "1A")
+    phone.page.fill("#identity", "Ana")
+    phone.page.click("form[action='/locked-out'] button[type=submit]")
+    phone.page.wait_for_url(phone.server.base + "/locked-out/case")
+    phone.page.fill("#card-code", codes[2].lower().replace("-", " "))
+    phone.page.click("form[action='/locked-out/case/card'] button[type=submit]")
+    phone.page.locator("[data-case-state=proven]").wait_for(timeout=10_000)
+    assert "A code from your recovery card was accepted." in phone.page.locator("main").inner_text()
+    ana.go("/security")
+    assert "5 unused codes" in ana.page.locator("#card-left").inner_text()
