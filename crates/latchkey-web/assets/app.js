@@ -138,7 +138,8 @@ document.addEventListener("click", function (event) {
     var text = "Sent to the lock; waiting for it to confirm…";
     if (e.status === "confirmed") {
       kind = "confirmed";
-      text = what + ", confirmed by the lock at " + new Date(e.at).toLocaleTimeString() + ".";
+      // HH:MM:SS, as the server writes it when it renders the card.
+      text = what + ", confirmed by the lock at " + new Date(e.at).toLocaleTimeString("en-GB") + ".";
     } else if (e.status === "failed" || e.status === "rejected") {
       kind = "failed";
       text = "The lock did not do it: " + (e.detail || "no reason given") + ".";
