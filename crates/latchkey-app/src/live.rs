@@ -19,6 +19,7 @@ use latchkey_core::{DoorId, LockoutCaseId, PropertyId};
 use latchkey_store::audit;
 use latchkey_store::lockout as case_repo;
 use latchkey_store::records::Event;
+use latchkey_store::recovery as spare_keys;
 use tokio::sync::{Notify, OnceCell, broadcast};
 
 use crate::authz::{Principal, Via};
@@ -346,9 +347,26 @@ impl View {
                 Some(may) => *may,
                 None => {
                     let mut conn = app.store().read().await?;
-                    let may = case_repo::get_case(&mut conn, *case_id)
-                        .await?
-                        .is_some_and(|c| app.may_see_case(who, &c));
+                    let case = case_repo::get_case(&mut conn, *case_id).await?;
+                    let may = match case {
+                        None => false,
+                        Some(c) if app.may_see_case(who, &c) => true,
+                        // A spare-key holder of the unit follows the case once it is proven;
+                        // not remembered before, so the proof's own event finds them.
+                        Some(c) => {
+                            let proven = matches!(c.state.as_str(), "proven" | "resolved");
+                            let keys = match c.property_id {
+                                Some(p) if proven => {
+                                    spare_keys::list_spare_keys(&mut conn, p, c.unit_id).await?
+                                }
+                                _ => Vec::new(),
+                            };
+                            if !who.follows_case(&c, &keys, proven) {
+                                return Ok(false);
+                            }
+                            true
+                        }
+                    };
                     self.cases.insert(*case_id, may);
                     may
                 }

@@ -65,6 +65,8 @@ struct Building {
     spare_keys: HashMap<UnitId, Vec<Schedule>>,
     on_call: Vec<Schedule>,
     locksmith_hours: Vec<Schedule>,
+    /// People holding unused recovery-card codes, when the policy accepts them as a proof.
+    cards: std::collections::HashSet<PersonId>,
 }
 
 async fn read_building(app: &App, id: PropertyId) -> Result<Building> {
@@ -109,8 +111,21 @@ async fn read_building(app: &App, id: PropertyId) -> Result<Building> {
         .filter(|l| l.status == "verified")
         .map(|l| l.hours)
         .collect();
+    let cards = if prop
+        .policy
+        .recovery_proofs
+        .contains(&latchkey_core::model::ProofKind::RecoveryCode)
+    {
+        latchkey_store::lockout::people_with_recovery_codes(&mut conn)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        std::collections::HashSet::new()
+    };
     Ok(Building {
         tz,
+        cards,
         office_hours: prop.office_hours,
         units,
         unit_doors,
@@ -261,6 +276,11 @@ impl App {
                 spare_key: cache.union(b.spare_keys.get(&unit).map_or(&[][..], Vec::as_slice)),
                 staff,
                 locksmith,
+                recovery_card: if b.cards.contains(&m.person_id) {
+                    WeekHours::ALL
+                } else {
+                    WeekHours::NONE
+                },
             };
             let Assessment {
                 short_hours,

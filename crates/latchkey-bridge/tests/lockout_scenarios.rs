@@ -294,9 +294,21 @@ async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_relea
             .contains(&(roommate.id().0, "lockout.code_used".into()))
     })
     .await;
+    // The code let the resident in: the case is resolved, and the household is told.
+    eventually("the case is resolved by the code's use", || async {
+        rig.app
+            .lockout_case(&rig.admin, case)
+            .await
+            .is_ok_and(|c| c.state == "resolved")
+    })
+    .await;
     let news = told(&rig, case).await;
     for p in [rig.resident.id().0, roommate.id().0] {
-        for kind in ["lockout.spare_key_released", "lockout.code_used"] {
+        for kind in [
+            "lockout.spare_key_released",
+            "lockout.code_used",
+            "lockout.resolved",
+        ] {
             assert!(
                 news.contains(&(p, kind.into())),
                 "person {p} is told ({kind}): {news:?}"

@@ -21,17 +21,21 @@ pub enum Way {
     SpareKey,
     Staff,
     Locksmith,
+    /// A printed recovery card: it proves who the resident is when the phone is gone, so that
+    /// the ways above open for a proven case.
+    RecoveryCard,
 }
 
 impl Way {
     /// Every way, in order.
-    pub const ALL: [Way; 6] = [
+    pub const ALL: [Way; 7] = [
         Way::Pin,
         Way::PhoneKey,
         Way::Household,
         Way::SpareKey,
         Way::Staff,
         Way::Locksmith,
+        Way::RecoveryCard,
     ];
 
     /// The way as the resident hears it.
@@ -43,6 +47,7 @@ impl Way {
             Way::SpareKey => "a spare-key holder",
             Way::Staff => "the building manager or the on-call person",
             Way::Locksmith => "a verified locksmith",
+            Way::RecoveryCard => "your recovery card",
         }
     }
 }
@@ -62,6 +67,8 @@ pub struct Ways {
     pub staff: WeekHours,
     /// A locksmith the property has verified, in their working hours.
     pub locksmith: WeekHours,
+    /// Unused codes on a printed recovery card: paper has no battery, so every hour.
+    pub recovery_card: WeekHours,
 }
 
 impl Ways {
@@ -74,6 +81,7 @@ impl Ways {
             Way::SpareKey => self.spare_key,
             Way::Staff => self.staff,
             Way::Locksmith => self.locksmith,
+            Way::RecoveryCard => self.recovery_card,
         }
     }
 
@@ -199,6 +207,7 @@ fn fix_for(g: &Gap, ways: &Ways) -> String {
         (Way::Pin, "a PIN"),
         (Way::SpareKey, "a spare-key holder"),
         (Way::PhoneKey, "a phone key"),
+        (Way::RecoveryCard, "a printed recovery card"),
     ]
     .into_iter()
     .filter(|(w, _)| !ways.of(*w).contains(hour))
@@ -209,6 +218,7 @@ fn fix_for(g: &Gap, ways: &Ways) -> String {
             match w {
                 Way::Pin => "a PIN valid at these hours",
                 Way::SpareKey => "a spare-key holder for these hours",
+                Way::RecoveryCard => "a printed recovery card",
                 _ => "a phone key valid at these hours",
             }
         }

@@ -188,6 +188,8 @@ named_enum!(
         Guardians => "guardians",
         /// A manager checked an identity document in person.
         IdCheck => "id_check",
+        /// A single-use code from the resident's printed recovery card.
+        RecoveryCode => "recovery_code",
         /// The person typed a one-time challenge code on the unit's keypad: an extra factor
         /// (see [`Policy::require_presence`]), never a proof on its own.
         Presence => "presence",
@@ -254,7 +256,12 @@ impl Default for Policy {
             auto_relock_seconds: 30,
             door_ajar_minutes: 10,
             clear_unmanaged_codes: true,
-            recovery_proofs: vec![ProofKind::Passkey, ProofKind::Totp, ProofKind::IdCheck],
+            recovery_proofs: vec![
+                ProofKind::Passkey,
+                ProofKind::Totp,
+                ProofKind::RecoveryCode,
+                ProofKind::IdCheck,
+            ],
             guardians_required: 2,
             lockout_fee_office_cents: 2_500,
             lockout_fee_after_hours_cents: 7_500,

@@ -105,6 +105,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(lockouts::answer_guardian))
         .routes(routes!(lockouts::id_check))
         .routes(routes!(lockouts::enroll_totp))
+        .routes(routes!(recovery_card::print))
+        .routes(routes!(recovery_card::prove))
         .routes(routes!(lockouts::get))
         .routes(routes!(lockouts::cancel))
         .routes(routes!(lockouts::list, lockouts::start_for))

@@ -493,6 +493,19 @@ fn rows() -> Vec<Row> {
             expect: "401 201 201 201 201 201 201 201",
         },
         Row {
+            op: "post /api/v1/me/recovery-card",
+            path: |_, _| "/api/v1/me/recovery-card".into(),
+            body: none,
+            // An admin without a membership has no unit to be locked out of.
+            expect: "401 201 201 201 201 201 201 403",
+        },
+        Row {
+            op: "post /api/v1/lockouts/proofs/recovery-code",
+            path: |_, _| "/api/v1/lockouts/proofs/recovery-code".into(),
+            body: |_, _| Some(r#"{"token":"lkc_0000","code":"AAAA-BBBB-CCCC"}"#.into()),
+            expect: "404 404 404 404 404 404 404 404",
+        },
+        Row {
             op: "get /api/v1/lockouts/{id}",
             path: |f, _| format!("/api/v1/lockouts/{}", f.lockout),
             body: none,

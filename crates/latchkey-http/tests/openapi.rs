@@ -110,6 +110,7 @@ fn signing_in_is_documented_and_public_operations_say_so() {
             "/api/v1/lockouts",
             "/api/v1/lockouts/lookup",
             "/api/v1/lockouts/proofs/totp",
+            "/api/v1/lockouts/proofs/recovery-code",
             "/api/v1/lockouts/guardians",
             "/api/v1/lockouts/presence",
             "/api/v1/lockouts/new-pin",

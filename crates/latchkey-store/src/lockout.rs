@@ -404,6 +404,83 @@ pub async fn use_totp_step(conn: &mut Conn, person: PersonId, step: i64) -> Resu
     Ok(done.rows_affected() == 1)
 }
 
+/// Replaces a person's recovery card: their unused codes go, `digests` (SHA-256 of the new
+/// codes) come in.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn replace_recovery_codes(
+    conn: &mut Conn,
+    person: PersonId,
+    digests: &[Vec<u8>],
+    at: Timestamp,
+) -> Result<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE person_id = $1 AND used_at IS NULL")
+        .bind(person.0)
+        .execute(&mut *conn)
+        .await?;
+    for d in digests {
+        sqlx::query(
+            "INSERT INTO recovery_codes (person_id, code_hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(person.0)
+        .bind(d.clone())
+        .bind(to_micros(at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks the person's unused recovery code with SHA-256 `digest` used: false when there is
+/// none (wrong, another person's, or used before).
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn use_recovery_code(
+    conn: &mut Conn,
+    person: PersonId,
+    digest: &[u8],
+    at: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE recovery_codes SET used_at = $1 WHERE person_id = $2 AND code_hash = $3 AND used_at IS NULL",
+    )
+    .bind(to_micros(at))
+    .bind(person.0)
+    .bind(digest.to_vec())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The people who hold at least one unused recovery code.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn people_with_recovery_codes(conn: &mut Conn) -> Result<Vec<PersonId>> {
+    let rows = sqlx::query("SELECT DISTINCT person_id FROM recovery_codes WHERE used_at IS NULL")
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok(PersonId(r.try_get("person_id")?)))
+        .collect()
+}
+
+/// How many unused recovery codes a person holds.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn unused_recovery_codes(conn: &mut Conn, person: PersonId) -> Result<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM recovery_codes WHERE person_id = $1 AND used_at IS NULL",
+    )
+    .bind(person.0)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("n")?)
+}
+
 /// A proof given in a case.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Proof {

@@ -118,6 +118,12 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0017_restore.sql"),
     },
     Migration {
+        version: 18,
+        name: "0018_recovery_codes.sql",
+        sqlite: include_str!("../migrations/sqlite/0018_recovery_codes.sql"),
+        postgres: include_str!("../migrations/postgres/0018_recovery_codes.sql"),
+    },
+    Migration {
         version: 19,
         name: "0019_broker_logins.sql",
         sqlite: include_str!("../migrations/sqlite/0019_broker_logins.sql"),

@@ -138,7 +138,8 @@ document.addEventListener("click", function (event) {
     var text = "Sent to the lock; waiting for it to confirm…";
     if (e.status === "confirmed") {
       kind = "confirmed";
-      text = what + ", confirmed by the lock at " + new Date(e.at).toLocaleTimeString() + ".";
+      // HH:MM:SS, as the server writes it when it renders the card.
+      text = what + ", confirmed by the lock at " + new Date(e.at).toLocaleTimeString("en-GB") + ".";
     } else if (e.status === "failed" || e.status === "rejected") {
       kind = "failed";
       text = "The lock did not do it: " + (e.detail || "no reason given") + ".";
@@ -152,6 +153,15 @@ document.addEventListener("click", function (event) {
     span.setAttribute("data-at", e.at);
     span.textContent = text;
     p.replaceChildren(span);
+  });
+
+  // A lockout case moved (opened, proven, a PIN released, resolved…): fetch the panel of
+  // cases again; its details are read with the case, never carried by the stream.
+  source.addEventListener("case", function () {
+    var panel = document.getElementById("cases");
+    if (panel && window.htmx) {
+      window.htmx.trigger(panel, "refresh");
+    }
   });
 
   // The state could not be replayed: read it again.

@@ -160,6 +160,8 @@ struct HomePage {
     /// What an unlock asks for first: "", "passkey" or "password".
     proof: &'static str,
     properties: Vec<(String, Vec<Card>)>,
+    /// Lockout cases the person is asked about (see `cases`).
+    cases: Vec<crate::cases::PromptView>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -186,6 +188,7 @@ pub(crate) async fn page(
         after,
         proof: proof_kind(&state, &who).await?,
         properties,
+        cases: crate::cases::prompts(&state, &who).await?,
     }
     .into_response())
 }
@@ -308,6 +311,7 @@ async fn command(
             after,
             proof,
             properties,
+            cases: crate::cases::prompts(&state, &who).await?,
         }
         .into_response())
     }

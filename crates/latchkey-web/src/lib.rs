@@ -10,10 +10,12 @@
 //! cached.
 
 mod assets;
+mod cases;
 mod error;
 mod guard;
 mod home;
 mod layout;
+mod links;
 mod lockout;
 mod mine;
 mod security;
@@ -69,6 +71,13 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
             "/security/passkeys/options",
             post(security::register_options),
         )
+        .route("/security/totp", post(security::enroll_totp))
+        .route("/security/recovery-card", post(security::print_card))
+        .route("/locked-out/case/card", post(lockout::prove_card))
+        .route(
+            "/security/sessions/{id}/revoke",
+            post(security::revoke_session),
+        )
         .route("/security/passkeys/{id}/rename", post(security::rename))
         .route("/security/passkeys/{id}/remove", post(security::remove))
         .route("/doors/{id}/unlock/proof", post(security::unlock_options))
@@ -76,6 +85,10 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/doors/{id}/lock", post(home::lock))
         .route("/doors/{id}/mode", post(home::set_mode))
         .route("/doors/{id}/card", get(home::card_fragment))
+        .route("/cases", get(cases::panel))
+        .route("/cases/{id}/spare-pin", post(cases::release_pin))
+        .route("/cases/{id}/open", post(cases::open_door))
+        .route("/cases/{id}/cancel", post(cases::cancel))
         .route("/codes", get(mine::codes))
         .route("/codes/{id}/reveal", post(mine::reveal))
         .route("/codes/{id}/freeze", post(mine::freeze))
@@ -86,6 +99,12 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/locked-out", get(lockout::page).post(lockout::start))
         .route("/locked-out/case", get(lockout::case))
         .route("/locked-out/case/totp", post(lockout::prove_totp))
+        .route(
+            "/guardian",
+            get(links::guardian).post(links::guardian_answer),
+        )
+        .route("/job", get(links::job))
+        .route("/job/code", post(links::job_code))
         .route("/manifest.webmanifest", get(assets::manifest))
         .route("/assets/{file}", get(assets::serve))
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -149,6 +149,8 @@ struct CasePage {
     ways: Vec<Way>,
     proven: bool,
     error: Option<String>,
+    /// Locksmiths on the way: the check word each will say, and their window.
+    jobs: Vec<(String, String)>,
 }
 
 fn step_words(kind: &str) -> String {
@@ -156,6 +158,22 @@ fn step_words(kind: &str) -> String {
         "opened" => "You asked for help getting back in.".to_owned(),
         "proof_failed" => "A code was typed that did not prove this case.".to_owned(),
         "proven" => "Your identity was proven.".to_owned(),
+        "presence_challenge" => "A code to type at the door was asked for.".to_owned(),
+        "guardians_asked" => {
+            "Your household and spare-key holders were asked to confirm it is you.".to_owned()
+        }
+        "proof_refused" => "A proof was refused.".to_owned(),
+        "proof_totp" => "A code from your authenticator app was accepted.".to_owned(),
+        "proof_passkey" => "Your passkey was accepted.".to_owned(),
+        "proof_recovery_code" => "A code from your recovery card was accepted.".to_owned(),
+        "proof_id_check" => "Staff checked your identity document.".to_owned(),
+        "proof_guardians" => "Your household and spare-key holders confirmed it is you.".to_owned(),
+        "proof_presence" => "The code typed at the door was accepted.".to_owned(),
+        "spare_key_released" => {
+            "A spare-key holder helped: a one-time PIN or a remote opening.".to_owned()
+        }
+        "code_used" => "The one-time PIN was used at the door.".to_owned(),
+        "staff_opened" => "Staff opened the door.".to_owned(),
         "resolved" => "You are back in. The case is closed.".to_owned(),
         "cancelled" => "The case was cancelled.".to_owned(),
         other => crate::error::capitalise(&other.replace('_', " ")) + ".",
@@ -227,6 +245,21 @@ fn case_page(view: &CaseView, csrf: String, error: Option<String>) -> CasePage {
             .collect(),
         proven: view.state == "proven",
         error,
+        jobs: view
+            .locksmith_jobs
+            .iter()
+            .filter(|j| matches!(j.status.as_str(), "booked" | "code_released"))
+            .map(|j| {
+                (
+                    j.check_word.clone(),
+                    format!(
+                        "{} to {}",
+                        j.window_from.strftime("%H:%M UTC"),
+                        j.window_until.strftime("%H:%M UTC")
+                    ),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -266,27 +299,62 @@ pub(crate) async fn prove_totp(
     headers: HeaderMap,
     Form(form): Form<TotpForm>,
 ) -> Result<Response, PageError> {
-    let Some(token) = guard::cookie(&headers, CASE_COOKIE) else {
+    prove(&state, &source, &headers, &form, Code::Authenticator).await
+}
+
+/// A code from the recovery card.
+pub(crate) async fn prove_card(
+    State(state): State<WebState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    Form(form): Form<TotpForm>,
+) -> Result<Response, PageError> {
+    prove(&state, &source, &headers, &form, Code::Card).await
+}
+
+#[derive(Clone, Copy)]
+enum Code {
+    Authenticator,
+    Card,
+}
+
+async fn prove(
+    state: &WebState,
+    source: &str,
+    headers: &HeaderMap,
+    form: &TotpForm,
+    kind: Code,
+) -> Result<Response, PageError> {
+    let Some(token) = guard::cookie(headers, CASE_COOKIE) else {
         return Ok(no_case());
     };
     let binding = format!("case:{token}");
-    guard::check_form(&state, &headers, &binding, &form.csrf)?;
+    guard::check_form(state, headers, &binding, &form.csrf)?;
     let csrf = state.app.form_token(&binding);
-    match state
-        .app
-        .prove_with_totp(&token, form.code.trim(), &source)
-        .await
-    {
+    let code = form.code.trim();
+    let proven = match kind {
+        Code::Authenticator => state.app.prove_with_totp(&token, code, source).await,
+        Code::Card => {
+            state
+                .app
+                .prove_with_recovery_code(&token, code, source)
+                .await
+        }
+    };
+    match proven {
         Ok(_) => Ok(Redirect::to(CASE_PATH).into_response()),
         Err(AppError::NotFound(_)) => Ok(no_case()),
         Err(
             e @ (AppError::Forbidden(_) | AppError::RateLimited { .. } | AppError::Invalid { .. }),
         ) => {
             let (status, _, message) = describe(&e);
-            let view = state.app.lockout_by_token(&token, &source).await?;
-            let message = match e {
-                AppError::Forbidden(_) => {
+            let view = state.app.lockout_by_token(&token, source).await?;
+            let message = match (e, kind) {
+                (AppError::Forbidden(_), Code::Authenticator) => {
                     "That code does not prove this case. Check the six digits in your authenticator app and try again.".to_owned()
+                }
+                (AppError::Forbidden(_), Code::Card) => {
+                    "That code does not prove this case. Check it against your recovery card (each code works once) and try again.".to_owned()
                 }
                 _ => message,
             };

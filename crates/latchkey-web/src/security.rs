@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use latchkey_app::AppError;
 use latchkey_app::passkeys::{PasskeyView, ProofNeeded, Started};
+use latchkey_app::store::auth::GrantKind;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -41,6 +42,43 @@ struct SecurityPage {
     welcome: bool,
     notice: Option<String>,
     error: Option<String>,
+    /// The authenticator app's secret, right after it was set up.
+    totp: Option<TotpShown>,
+    sessions: Vec<SessionRow>,
+    /// Unused codes left on the person's recovery card.
+    card_left: i64,
+}
+
+/// One signed-in browser or phone of the person.
+pub struct SessionRow {
+    pub id: i64,
+    /// Where it signed in from (its network address).
+    pub from: String,
+    pub since: String,
+    pub until: String,
+    /// The session this page is shown in.
+    pub this: bool,
+}
+
+fn session_rows(
+    grants: Vec<latchkey_app::store::auth::Grant>,
+    now: jiff::Timestamp,
+    current: Option<i64>,
+) -> Vec<SessionRow> {
+    let minute = |t: jiff::Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
+    let mut rows: Vec<SessionRow> = grants
+        .into_iter()
+        .filter(|g| g.revoked_at.is_none() && g.expires_at.is_none_or(|e| e > now))
+        .map(|g| SessionRow {
+            id: g.id,
+            from: g.name.clone(),
+            since: minute(g.created_at),
+            until: g.expires_at.map_or_else(|| "no end".to_owned(), minute),
+            this: Some(g.id) == current,
+        })
+        .collect();
+    rows.sort_by_key(|r| (!r.this, std::cmp::Reverse(r.id)));
+    rows
 }
 
 fn day(t: jiff::Timestamp) -> String {
@@ -64,6 +102,17 @@ async fn render(
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<Response, PageError> {
+    let page = security_page(state, who, welcome, notice, error).await?;
+    Ok((status, page).into_response())
+}
+
+async fn security_page(
+    state: &WebState,
+    who: &Signed,
+    welcome: bool,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<SecurityPage, PageError> {
     let passkeys = state
         .app
         .list_passkeys(&who.principal)
@@ -71,19 +120,173 @@ async fn render(
         .into_iter()
         .map(row)
         .collect();
-    Ok((
-        status,
-        SecurityPage {
-            layout: Layout::signed("Security", Some(Tab::Security), who),
-            csrf: who.csrf.clone(),
-            passkeys,
-            fresh: state.app.proof_is_fresh(&who.principal).await?,
-            welcome,
-            notice,
-            error,
-        },
+    Ok(SecurityPage {
+        layout: Layout::signed("Security", Some(Tab::Security), who),
+        csrf: who.csrf.clone(),
+        passkeys,
+        fresh: state.app.proof_is_fresh(&who.principal).await?,
+        welcome,
+        notice,
+        error,
+        totp: None,
+        card_left: state.app.recovery_codes_left(&who.principal).await?,
+        sessions: session_rows(
+            state
+                .app
+                .list_grants(&who.principal, GrantKind::Session)
+                .await?,
+            state.app.now(),
+            current_session(who),
+        ),
+    })
+}
+
+fn current_session(who: &Signed) -> Option<i64> {
+    match who.principal.via() {
+        latchkey_app::authz::Via::Session(id) => Some(id),
+        _ => None,
+    }
+}
+
+/// Signs out one of the person's sessions (another phone, a borrowed computer). Revoking the
+/// one in use signs this browser out.
+pub(crate) async fn revoke_session(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    state
+        .app
+        .revoke_grant(&who.principal, GrantKind::Session, id)
+        .await?;
+    if current_session(&who) == Some(id) {
+        return Ok(Redirect::to("/sign-in").into_response());
+    }
+    render(
+        &state,
+        &who,
+        StatusCode::OK,
+        false,
+        Some("That session is signed out: it can no longer open anything.".to_owned()),
+        None,
     )
-        .into_response())
+    .await
+}
+
+/// An authenticator app's secret, shown once after enrolment.
+pub struct TotpShown {
+    pub secret: String,
+    pub uri: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TotpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// A new way back in asks for the password unless a proof was given in the last few minutes,
+/// as adding a passkey does: the page that refuses, or `None` to go on.
+async fn confirm_it_is_you(
+    state: &WebState,
+    who: &Signed,
+    password: &str,
+    nothing_done: &str,
+) -> Result<Option<Response>, PageError> {
+    if state.app.proof_is_fresh(&who.principal).await? {
+        return Ok(None);
+    }
+    let given = if password.is_empty() {
+        Err(AppError::Unauthenticated("your password is needed".into()))
+    } else {
+        state
+            .app
+            .give_unlock_proof(
+                &who.principal,
+                latchkey_app::passkeys::Proof::Password(password),
+            )
+            .await
+    };
+    match given {
+        Ok(()) => Ok(None),
+        Err(AppError::Unauthenticated(_) | AppError::Forbidden(_)) => {
+            let msg = format!("The password is wrong or missing. {nothing_done}");
+            Ok(Some(
+                render(
+                    state,
+                    who,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    false,
+                    None,
+                    Some(msg),
+                )
+                .await?,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "recovery_card.html")]
+struct CardPage {
+    layout: Layout,
+    name: String,
+    codes: Vec<String>,
+}
+
+/// Prints a new recovery card: its codes, shown once, on a page made to be printed.
+pub(crate) async fn print_card(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Form(form): Form<TotpForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    if let Some(refused) =
+        confirm_it_is_you(&state, &who, &form.password, "No card was printed.").await?
+    {
+        return Ok(refused);
+    }
+    let card = state
+        .app
+        .print_recovery_card(who.principal.card_holder()?)
+        .await?;
+    Ok(CardPage {
+        layout: Layout::signed("Your recovery card", Some(Tab::Security), &who),
+        name: who.principal.person().name.clone(),
+        codes: card.codes,
+    }
+    .into_response())
+}
+
+/// Sets up (or replaces) the authenticator app that proves who the person is when locked out.
+/// It is a way back in, so it asks for the password unless a proof was given in the last few
+/// minutes, as adding a passkey does.
+pub(crate) async fn enroll_totp(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Form(form): Form<TotpForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    if let Some(refused) =
+        confirm_it_is_you(&state, &who, &form.password, "No authenticator was set up.").await?
+    {
+        return Ok(refused);
+    }
+    let enrolled = state.app.enroll_totp(&who.principal).await?;
+    let mut page = security_page(&state, &who, false, None, None).await?;
+    page.totp = Some(TotpShown {
+        secret: enrolled.secret,
+        uri: enrolled.uri,
+    });
+    Ok(page.into_response())
 }
 
 #[derive(Deserialize)]

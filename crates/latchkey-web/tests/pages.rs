@@ -25,6 +25,7 @@ const EMAIL: &str = "rita@example.org";
 const PASSWORD: &str = "rita-password-2026";
 
 struct World {
+    store: latchkey_store::Store,
     app: App,
     router: axum::Router,
     property: PropertyId,
@@ -33,8 +34,9 @@ struct World {
 
 async fn world(db: &TestDb) -> World {
     let clock = Arc::new(ManualClock::new("2026-11-26T12:00:00Z".parse().unwrap()));
+    let store = db.open().await;
     let app = App::new(
-        db.open().await,
+        store.clone(),
         Keys::from_master(&[5; 32]),
         clock,
         Arc::new(NoDevices),
@@ -100,6 +102,7 @@ async fn world(db: &TestDb) -> World {
     let api = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
     let router = latchkey_web::router(app.clone(), latchkey_web::WebConfig::default(), api);
     World {
+        store,
         app,
         router,
         property,
@@ -497,6 +500,201 @@ async fn a_page_without_a_session_sends_the_visitor_to_sign_in() {
             assert_eq!(res.status, StatusCode::SEE_OTHER, "{path}");
             assert_eq!(res.header(header::LOCATION), "/sign-in", "{path}");
         }
+    })
+    .await;
+}
+
+/// Hana, who lives with Rita, signed in through the page: her id and cookie header.
+async fn hana_signed_in(w: &World) -> (i64, String) {
+    let root = w.app.terminal_admin(None).await.unwrap();
+    let unit = w.app.list_units(&root, w.property).await.unwrap()[0].id;
+    let input = PersonInput {
+        name: "Hana Household".into(),
+        email: Some("hana@example.org".into()),
+        phone: None,
+        password: Some("hana-password-2026".into()),
+        membership: MembershipInput {
+            role: Role::Household,
+            unit_id: Some(unit),
+            valid_from: None,
+            valid_until: None,
+        },
+    };
+    let (hana, _) = w
+        .app
+        .create_person(
+            w.app.may_create_person(&root, w.property, &input).unwrap(),
+            input,
+        )
+        .await
+        .unwrap();
+    let (cookie, csrf) = w.sign_in_form().await;
+    let res = w
+        .post(
+            "/sign-in",
+            &cookie,
+            ORIGIN,
+            &format!("csrf={csrf}&email=hana%40example.org&password=hana-password-2026"),
+        )
+        .await;
+    (
+        hana.id.0,
+        format!(
+            "latchkey_session={}",
+            res.cookie("latchkey_session").unwrap()
+        ),
+    )
+}
+
+/// A stranger says they are Rita and asks her household to confirm; each guardian's link as
+/// their delivery opens it: (guardian id, link).
+async fn guardian_links(w: &World) -> Vec<(i64, String)> {
+    let started = w
+        .app
+        .start_lockout_public(
+            latchkey_app::lockout::PublicStart {
+                property_id: w.property.0,
+                unit: "1A".into(),
+                identity: "Rita Resident".into(),
+            },
+            "203.0.113.9",
+        )
+        .await
+        .unwrap();
+    w.app.ask_guardians(&started.token).await.unwrap();
+    let mut conn = w.store.read().await.unwrap();
+    let case = latchkey_store::lockout::case_by_token(
+        &mut conn,
+        &latchkey_app::secrets::token_digest(&started.token),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    latchkey_store::lockout::notifications_of_case(&mut conn, case.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == "lockout.guardian_request")
+        .map(|n| {
+            let sealed = hex::decode(n.body["link_sealed_hex"].as_str().unwrap()).unwrap();
+            let link = Keys::from_master(&[5; 32])
+                .open_bytes(
+                    &latchkey_app::lockout::guardian_link_aad(n.person_id),
+                    &sealed,
+                )
+                .unwrap();
+            (n.person_id.0, String::from_utf8(link).unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_guardian_answers_their_link_on_a_page_and_nobody_else_can() {
+    each_backend("web_guardian_page", |db| async move {
+        let w = world(&db).await;
+        let (hana_id, hana) = hana_signed_in(&w).await;
+        let links = guardian_links(&w).await;
+        let (_, link) = links
+            .iter()
+            .find(|(p, _)| *p == hana_id)
+            .expect("Hana is asked");
+
+        // The link's token goes into a cookie for the guardian page and leaves the address.
+        let opened = w.get(&format!("/guardian?t={link}"), &hana).await;
+        assert_eq!(opened.status, StatusCode::SEE_OTHER);
+        assert_eq!(opened.header(header::LOCATION), "/guardian");
+        let kept = opened.cookie("latchkey_guardian").unwrap();
+        assert!(
+            opened.cookies()[0].contains("Path=/guardian"),
+            "{:?}",
+            opened.cookies()
+        );
+        let cookie = format!("{hana}; latchkey_guardian={kept}");
+        let page = w.get("/guardian", &cookie).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(
+            page.body.contains("Is it really Rita Resident?"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("Yes, it is them"));
+
+        // Rita herself, signed in, holding Hana's link: refused in words, nothing answered.
+        let (rita, rita_csrf) = w.signed_in().await;
+        let cookie_rita = format!("{rita}; latchkey_guardian={kept}");
+        let refused = w.get("/guardian", &cookie_rita).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(
+            refused.body.contains("This link was sent to someone else."),
+            "{}",
+            refused.body
+        );
+        let before = w.events().await;
+        let tried = w
+            .post(
+                "/guardian",
+                &cookie_rita,
+                ORIGIN,
+                &format!("csrf={rita_csrf}&answer=confirm"),
+            )
+            .await;
+        assert_eq!(tried.status, StatusCode::FORBIDDEN);
+        assert_eq!(w.events().await, before, "nothing was recorded");
+
+        // From another site, Hana's own answer changes nothing either.
+        let csrf = page.csrf();
+        let forged = w
+            .post(
+                "/guardian",
+                &cookie,
+                "http://evil.example",
+                &format!("csrf={csrf}&answer=confirm"),
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(w.events().await, before);
+
+        // Hana says it is not Rita: thanked, and the link is answered once.
+        let answered = w
+            .post(
+                "/guardian",
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}&answer=deny"),
+            )
+            .await;
+        assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+        assert!(
+            answered.body.contains("you said it is not them"),
+            "{}",
+            answered.body
+        );
+        assert!(!answered.body.contains("Yes, it is them"));
+        let again = w
+            .post(
+                "/guardian",
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}&answer=confirm"),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_guardian_link_without_a_session_asks_to_sign_in_first() {
+    each_backend("web_guardian_sign_in", |db| async move {
+        let w = world(&db).await;
+        let opened = w.get("/guardian?t=lkg_made_up", "").await;
+        assert_eq!(opened.status, StatusCode::SEE_OTHER);
+        let kept = opened.cookie("latchkey_guardian").unwrap();
+        let page = w
+            .get("/guardian", &format!("latchkey_guardian={kept}"))
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        assert_eq!(page.header(header::LOCATION), "/sign-in");
     })
     .await;
 }

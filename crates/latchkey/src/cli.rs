@@ -481,6 +481,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10_000)]
         units: usize,
     },
+    /// Server render time of the web app's pages for a building of N units (temporary
+    /// database, in this process), beside the cheapest answer of the same router.
+    Pages {
+        #[arg(long, default_value_t = 500)]
+        units: usize,
+        /// Requests timed per page.
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+    },
     /// Resident memory of the server with N paired virtual locks (the locks in a child process).
     Idle {
         #[arg(long, default_value_t = 10_000)]

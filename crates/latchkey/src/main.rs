@@ -88,6 +88,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 bench::revoke::run(*locks, mqtt_url.as_deref()).await?
             }
             BenchCommand::Drill { units } => bench::drill::run(*units).await?,
+            BenchCommand::Pages { units, requests } => bench::pages::run(*units, *requests).await?,
             BenchCommand::Idle {
                 locks,
                 settle_seconds,

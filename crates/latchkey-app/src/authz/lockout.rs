@@ -46,17 +46,9 @@ impl Principal {
         case: LockoutCase,
         keys: Vec<SpareKey>,
     ) -> Result<SpareKeyHolder<'_>> {
-        if case.property_id.is_none() || case.unit_id.is_none() {
-            return Err(AppError::not_found("lockout case"));
-        }
         let key = keys
             .into_iter()
-            .find(|k| {
-                Some(k.property_id) == case.property_id
-                    && Some(k.unit_id) == case.unit_id
-                    && k.holder_id == self.id()
-                    && k.status == "active"
-            })
+            .find(|k| self.holds(k, &case))
             .ok_or_else(|| AppError::not_found("lockout case"))?;
         if case.state != "proven" {
             return Err(AppError::forbidden(NOT_PROVEN));
@@ -66,6 +58,24 @@ impl Principal {
             case,
             key,
         })
+    }
+
+    /// Whether `key` is an active spare key the caller holds to loaded case `case`'s unit (a
+    /// case that matched nobody has no unit, so no holder).
+    pub fn holds(&self, key: &SpareKey, case: &LockoutCase) -> bool {
+        case.unit_id.is_some()
+            && Some(key.property_id) == case.property_id
+            && Some(key.unit_id) == case.unit_id
+            && key.holder_id == self.id()
+            && key.status == "active"
+    }
+
+    /// Whether the caller may follow loaded case `case` live and be asked to help: they see it
+    /// ([`Principal::sees_case`]) or hold an active spare key to its unit (`keys`: the
+    /// property's spare keys) and it was proven (a holder learns of a case only when they can
+    /// act on it).
+    pub fn follows_case(&self, case: &LockoutCase, keys: &[SpareKey], proven: bool) -> bool {
+        self.sees_case(case) || (proven && keys.iter().any(|k| self.holds(k, case)))
     }
 
     /// Proof that the caller is staff of loaded case `case`'s property and the case is proven:

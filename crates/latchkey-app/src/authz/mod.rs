@@ -51,4 +51,4 @@ pub use privacy::{
 };
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};
 pub use records::{AtProperty, InstallerOn, StaffOn};
-pub use recovery::SpareKeyRevoker;
+pub use recovery::{CardHolder, SpareKeyRevoker};

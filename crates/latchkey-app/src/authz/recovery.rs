@@ -7,6 +7,21 @@ use super::{Principal, StaffOn};
 use crate::{AppError, Result};
 
 impl Principal {
+    /// Proof that the caller may print a new recovery card for their own account: anyone with
+    /// a membership somewhere (a card is a lockout proof, and a lockout is about a unit). The
+    /// card is theirs; nobody prints one for someone else.
+    ///
+    /// # Errors
+    /// `Forbidden` for a person with no active membership.
+    pub fn card_holder(&self) -> Result<CardHolder<'_>> {
+        if self.active().next().is_none() {
+            return Err(AppError::forbidden(
+                "a recovery card is for people who live or work at a property",
+            ));
+        }
+        Ok(CardHolder { principal: self })
+    }
+
     /// Whether the caller may see spare key `key`: staff, its holder, the people who live in
     /// its unit (not its guests or trusted contacts).
     pub fn sees_spare_key(&self, key: &SpareKey) -> bool {
@@ -75,5 +90,16 @@ impl SpareKeyRevoker<'_> {
     /// The key as it was loaded for the check.
     pub fn key(&self) -> &SpareKey {
         &self.key
+    }
+}
+
+/// Proof that the caller prints a recovery card for their own account.
+pub struct CardHolder<'a> {
+    principal: &'a Principal,
+}
+
+impl CardHolder<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.principal
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use latchkey_core::PersonId;
 use latchkey_core::model::ProofKind;
 use latchkey_store::audit::NewEvent;
@@ -284,5 +284,40 @@ impl App {
             })
             .collect();
         Ok(repo::queue(tx.conn(), &messages).await?)
+    }
+}
+
+/// What a guardian is asked, read with their link.
+#[derive(Clone, Debug, Serialize)]
+pub struct GuardianRequest {
+    /// The unit and the name as the person at the door typed them.
+    pub unit: String,
+    pub claimed_identity: String,
+    /// `open`, `proven`, `resolved` or `cancelled`.
+    pub case_state: String,
+    pub expires_at: Timestamp,
+    /// `confirmed` or `denied` once answered.
+    pub answered: Option<String>,
+}
+
+impl App {
+    /// What the guardian link the capability carries asks: who says they are locked out
+    /// where, and whether the link may still be answered.
+    ///
+    /// # Errors
+    /// `NotFound` when the case is gone.
+    pub async fn guardian_request(&self, guardian: &Guardian<'_>) -> Result<GuardianRequest> {
+        let link = guardian.link();
+        let mut conn = self.store().read().await?;
+        let case = repo::get_case(&mut conn, link.case_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("guardian link"))?;
+        Ok(GuardianRequest {
+            unit: case.claimed_unit,
+            claimed_identity: case.claimed_identity,
+            case_state: case.state,
+            expires_at: link.expires_at,
+            answered: link.outcome.clone(),
+        })
     }
 }

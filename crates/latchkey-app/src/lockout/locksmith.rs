@@ -498,3 +498,63 @@ impl App {
         Ok(res::jobs_of_case(&mut conn, case.id).await?)
     }
 }
+
+/// A locksmith job as its token holder (the locksmith) sees it before fetching the code.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobView {
+    pub company: String,
+    /// The door's name, and the unit's label as the resident gave it.
+    pub door: String,
+    pub unit: String,
+    /// What the resident will say at the door (and sees on their case page).
+    pub check_word: String,
+    pub window_from: Timestamp,
+    pub window_until: Timestamp,
+    /// `booked`, `code_released`, `done` or `cancelled`.
+    pub status: String,
+    /// The lock itself had failed: no code, physical work.
+    pub lock_failed: bool,
+}
+
+impl App {
+    /// The job behind a locksmith's job token, for the locksmith's page. Rate-limited per
+    /// source address as the code fetch is.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown token; `RateLimited`.
+    pub async fn locksmith_job_by_token(&self, token: &str, source: &str) -> Result<JobView> {
+        self.limits()
+            .hit(
+                &format!("locksmith:view:{source}"),
+                CODE_TRIES_PER_SOURCE * 10,
+                Duration::from_secs(3600),
+            )
+            .await?;
+        let mut conn = self.store().read().await?;
+        let job = res::job_by_token(&mut conn, &token_digest(token))
+            .await?
+            .ok_or_else(|| AppError::not_found("locksmith job"))?;
+        let company = recovery::get_locksmith(&mut conn, job.locksmith_id)
+            .await?
+            .map(|l| l.company)
+            .unwrap_or_default();
+        let door = latchkey_store::property::get_door(&mut conn, job.door_id)
+            .await?
+            .map(|d| d.name)
+            .unwrap_or_default();
+        let unit = repo::get_case(&mut conn, job.case_id)
+            .await?
+            .map(|c| c.claimed_unit)
+            .unwrap_or_default();
+        Ok(JobView {
+            company,
+            door,
+            unit,
+            check_word: job.check_word,
+            window_from: job.window_from,
+            window_until: job.window_until,
+            status: job.status,
+            lock_failed: job.lock_failed,
+        })
+    }
+}

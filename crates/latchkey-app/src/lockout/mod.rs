@@ -34,21 +34,25 @@ use crate::authz::{CaseParty, CaseStarter, Principal};
 use crate::secrets::{new_token, token_digest};
 use crate::{App, AppError, Result};
 
+mod card;
 mod changes;
 mod fees;
 mod guardians;
 mod locksmith;
 mod openings;
 mod presence;
+mod prompts;
 mod proofs;
 mod ways;
 
+pub use card::{CARD_CODES, RecoveryCard};
 pub use changes::{ChangeRequested, CollectedPin};
 pub use fees::ledger_csv;
-pub use guardians::{GuardiansAsked, LINK_TTL, guardian_link_aad};
-pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, LocksmithCode};
+pub use guardians::{GuardianRequest, GuardiansAsked, LINK_TTL, guardian_link_aad};
+pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, JobView, LocksmithCode};
 pub use openings::{ReleasedPin, StaffOpening};
 pub use presence::PresenceChallenge;
+pub use prompts::CasePrompt;
 pub use proofs::TotpEnrolment;
 pub use ways::WayOption;
 

@@ -333,7 +333,7 @@ impl App {
     }
 
     /// A one-time code released in a case was used at its door (called by ingestion after its
-    /// commit): the household is told, as of every release.
+    /// commit): the household is told, as of every release, and the case is resolved.
     pub(crate) async fn case_code_used(
         &self,
         credential: latchkey_core::CredentialId,
@@ -367,7 +367,19 @@ impl App {
                 now,
             )
             .await?;
-        self.commit_at(tx, vec![ev], now).await
+        self.commit_at(tx, vec![ev], now).await?;
+        // The code opened the door for the person locked out: they are in.
+        match case.person_id {
+            Some(person) => {
+                self.resolve_case(
+                    &case,
+                    person,
+                    json!({ "door": door, "by_code": credential }),
+                )
+                .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Nothing is recorded (or charged) for an opening that cannot even be sent.

@@ -109,10 +109,17 @@ impl App {
     /// code (wrong, replayed, no authenticator, a case that matched nobody, a closed case);
     /// `RateLimited` past the limits. Answers no sooner than [`super::FLOOR`].
     pub async fn prove_with_totp(&self, token: &str, code: &str, source: &str) -> Result<CaseView> {
-        super::held(self.check_totp(token, code, source)).await
+        super::held(self.check_code(token, code, source, ProofKind::Totp)).await
     }
 
-    async fn check_totp(&self, token: &str, code: &str, source: &str) -> Result<CaseView> {
+    /// Checks a code of `kind` (an authenticator's, a recovery card's) given with a case token.
+    pub(super) async fn check_code(
+        &self,
+        token: &str,
+        code: &str,
+        source: &str,
+        kind: ProofKind,
+    ) -> Result<CaseView> {
         let hour = Duration::from_secs(3600);
         let by_source = format!("proof:source:{source}");
         self.limits()
@@ -130,33 +137,39 @@ impl App {
             .await?;
         let now = self.now();
         let mut tx = self.store().write().await?;
-        let accepted = match (case.person_id, case.state.as_str()) {
-            (Some(person), "open") => match repo::totp_secret(tx.conn(), person).await? {
-                Some((sealed, last)) => {
-                    let bytes = self.keys().open_bytes(&totp_aad(person), &sealed)?;
-                    let secret = <[u8; totp::SECRET_LEN]>::try_from(bytes.as_slice())
-                        .map(Secret::from_bytes)
-                        .map_err(|_| {
-                            AppError::Internal(
-                                "a stored authenticator secret has the wrong length".into(),
-                            )
-                        })?;
-                    let unix = u64::try_from(now.as_second()).unwrap_or(0);
-                    let last = last.and_then(|l| u64::try_from(l).ok());
-                    match totp::verify(&secret, code, unix, last) {
-                        Ok(step) => {
-                            repo::use_totp_step(
-                                tx.conn(),
-                                person,
-                                i64::try_from(step).unwrap_or(i64::MAX),
-                            )
-                            .await?
+        let accepted = match (case.person_id, case.state.as_str(), kind) {
+            (Some(person), "open", ProofKind::RecoveryCode) => {
+                repo::use_recovery_code(tx.conn(), person, &super::card::code_digest(code), now)
+                    .await?
+            }
+            (Some(person), "open", ProofKind::Totp) => {
+                match repo::totp_secret(tx.conn(), person).await? {
+                    Some((sealed, last)) => {
+                        let bytes = self.keys().open_bytes(&totp_aad(person), &sealed)?;
+                        let secret = <[u8; totp::SECRET_LEN]>::try_from(bytes.as_slice())
+                            .map(Secret::from_bytes)
+                            .map_err(|_| {
+                                AppError::Internal(
+                                    "a stored authenticator secret has the wrong length".into(),
+                                )
+                            })?;
+                        let unix = u64::try_from(now.as_second()).unwrap_or(0);
+                        let last = last.and_then(|l| u64::try_from(l).ok());
+                        match totp::verify(&secret, code, unix, last) {
+                            Ok(step) => {
+                                repo::use_totp_step(
+                                    tx.conn(),
+                                    person,
+                                    i64::try_from(step).unwrap_or(i64::MAX),
+                                )
+                                .await?
+                            }
+                            Err(_) => false,
                         }
-                        Err(_) => false,
                     }
+                    None => false,
                 }
-                None => false,
-            },
+            }
             _ => false,
         };
         if !accepted {
@@ -177,12 +190,12 @@ impl App {
                     at: now,
                     actor_id: None,
                     kind: "proof_refused".into(),
-                    detail: json!({ "proof": "totp" }),
+                    detail: json!({ "proof": kind.as_str() }),
                 },
             )
             .await?;
             let ev = NewEvent::new("lockout.proof_refused", format!("lockout:{}", case.id))
-                .data(json!({ "proof": "totp", "source": source }));
+                .data(json!({ "proof": kind.as_str(), "source": source }));
             let ev = match case.property_id {
                 Some(p) => ev.property(p),
                 None => ev,
@@ -191,7 +204,7 @@ impl App {
             return Err(AppError::forbidden(REFUSED));
         }
         let proof = Proof {
-            kind: ProofKind::Totp.as_str().into(),
+            kind: kind.as_str().into(),
             person_id: case.person_id,
             recorded_by: None,
             at: now,

@@ -35,6 +35,22 @@ fn a_pin_and_a_phone_at_all_hours_leave_no_gap() {
 }
 
 #[test]
+fn a_recovery_card_is_a_second_way_at_every_hour() {
+    let phone_only = assess(&Ways {
+        phone_key: WeekHours::ALL,
+        ..Ways::default()
+    });
+    assert_eq!(phone_only.short_hours, 168);
+    let a = assess(&Ways {
+        phone_key: WeekHours::ALL,
+        recovery_card: WeekHours::ALL,
+        ..Ways::default()
+    });
+    assert_eq!(a.short_hours, 0);
+    assert!(a.gaps.is_empty());
+}
+
+#[test]
 fn a_phone_alone_after_office_hours_is_named_with_its_fix() {
     let a = assess(&Ways {
         phone_key: WeekHours::ALL,
@@ -119,7 +135,7 @@ proptest! {
         pin in week_hours(), phone in week_hours(), household in week_hours(),
         spare in week_hours(), staff in week_hours(), locksmith in week_hours(),
     ) {
-        let ways = Ways { pin, phone_key: phone, household, spare_key: spare, staff, locksmith };
+        let ways = Ways { pin, phone_key: phone, household, spare_key: spare, staff, locksmith, recovery_card: WeekHours::NONE };
         let a = assess(&ways);
         let mut in_gaps = WeekHours::NONE;
         for g in &a.gaps {

@@ -14,6 +14,7 @@ pub mod people;
 pub mod privacy;
 pub mod properties;
 pub mod recovery;
+pub mod recovery_card;
 pub mod resolution;
 pub mod restore;
 pub mod stream;

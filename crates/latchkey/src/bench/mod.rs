@@ -6,6 +6,7 @@ pub mod audit;
 pub mod decisions;
 pub mod drill;
 pub mod idle;
+pub mod pages;
 pub mod revoke;
 mod rig;
 pub mod unlock;
