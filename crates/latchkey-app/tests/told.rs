@@ -278,23 +278,22 @@ async fn an_emergency_command_tells_the_household() {
         let h = home(&db).await;
         h.w.app.attach_link(Arc::new(Silent));
         pair(&h, "told/4071").await;
-        let cmd = h
-            .w
-            .app
-            .remote_command(
-                h.w.app
-                    .may_remote_command(
-                        &h.manager,
-                        h.w.door.id,
-                        RemoteAction::Lock,
-                        Some("water is coming through the ceiling below"),
-                    )
-                    .await
-                    .unwrap(),
-                Duration::ZERO,
-            )
-            .await
-            .unwrap();
+        let cmd =
+            h.w.app
+                .remote_command(
+                    h.w.app
+                        .may_remote_command(
+                            &h.manager,
+                            h.w.door.id,
+                            RemoteAction::Lock,
+                            Some("water is coming through the ceiling below"),
+                        )
+                        .await
+                        .unwrap(),
+                    Duration::ZERO,
+                )
+                .await
+                .unwrap();
         assert_eq!(cmd.status, "unconfirmed");
         let (data, at) = latest(&h, "lock.emergency_command").await.unwrap();
         assert_eq!(data["residents_told"], true);

@@ -158,10 +158,11 @@ pub(crate) async fn revoke_session(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
     who.check(&state, &headers, &form.csrf)?;
-    state
+    let revoker = state
         .app
-        .revoke_grant(&who.principal, GrantKind::Session, id)
+        .may_revoke_grant(&who.principal, GrantKind::Session, id)
         .await?;
+    state.app.revoke_grant(revoker).await?;
     if current_session(&who) == Some(id) {
         return Ok(Redirect::to("/sign-in").into_response());
     }
@@ -204,13 +205,15 @@ async fn confirm_it_is_you(
     let given = if password.is_empty() {
         Err(AppError::Unauthenticated("your password is needed".into()))
     } else {
-        state
-            .app
-            .give_unlock_proof(
-                &who.principal,
-                latchkey_app::passkeys::Proof::Password(password),
-            )
-            .await
+        match state.app.may_use_session(&who.principal) {
+            Ok(own) => {
+                state
+                    .app
+                    .give_unlock_proof(own, latchkey_app::passkeys::Proof::Password(password))
+                    .await
+            }
+            Err(e) => Err(e),
+        }
     };
     match given {
         Ok(()) => Ok(None),
@@ -280,7 +283,7 @@ pub(crate) async fn enroll_totp(
     {
         return Ok(refused);
     }
-    let enrolled = state.app.enroll_totp(&who.principal).await?;
+    let enrolled = state.app.enroll_totp(who.principal.own_account()).await?;
     let mut page = security_page(&state, &who, false, None, None).await?;
     page.totp = Some(TotpShown {
         secret: enrolled.secret,

@@ -13,8 +13,8 @@ mod ingest;
 mod pairing;
 pub mod reconcile;
 mod remote;
-pub(crate) mod settings;
 mod restore;
+pub(crate) mod settings;
 mod status;
 mod watch;
 
@@ -32,8 +32,8 @@ pub use pairing::DeviceView;
 pub(crate) use remote::CommandFacts;
 pub(crate) use remote::ToLock;
 pub use remote::{RemoteAction, RemoteOutcome};
-pub use settings::{SettingsView, desired_settings};
 pub use restore::{Adoption, HistoryCheck, RestoreReview, Restored, UnknownCode};
+pub use settings::{SettingsView, desired_settings};
 pub use status::{LockStatus, Removal};
 
 /// Sends commands to devices. Implemented by the MQTT bridge in the binary.
