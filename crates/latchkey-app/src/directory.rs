@@ -713,7 +713,7 @@ impl App {
         self.commit_with(tx, events).await?;
         self.devices().desired_state_changed(id);
         if (old_mode == DoorMode::Passage) != (d.mode == DoorMode::Passage) {
-            self.passage_changed(&d, who.id());
+            self.passage_changed(&d, Some(who.id()));
         }
         Ok(d)
     }

@@ -304,3 +304,68 @@ async fn a_lock_that_comes_back_with_another_setting_is_corrected() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_lock_that_restarts_while_its_door_is_in_passage_is_unlocked_again_when_it_returns() {
+    let r = rig("modes_passage_return").await;
+    set_mode(
+        &r,
+        &r.admin,
+        DoorMode::Passage,
+        "the building is open today",
+    )
+    .await;
+    eventually("passage unlocks the door", || async {
+        bolt(&r) == Bolt::Unlocked
+    })
+    .await;
+    eventually("passage turns auto-relock off", || async {
+        relock_of(&r) == 0
+    })
+    .await;
+
+    // The lock loses power and restarts: it comes back locked, with its own auto-relock.
+    r.fleet.set_offline("lock-0", true).unwrap();
+    eventually("latchkey sees the lock offline", || async {
+        r.app
+            .list_devices(&r.admin)
+            .await
+            .unwrap()
+            .iter()
+            .any(|d| d.device.friendly_name == "lock-0" && d.device.availability == "offline")
+    })
+    .await;
+    r.fleet.manual("lock-0", true).unwrap();
+    r.fleet
+        .with_lock("lock-0", |l, _| {
+            let mut snap = l.snapshot();
+            snap.auto_relock_time = 30;
+            l.restore(&snap);
+            ((), Vec::new())
+        })
+        .unwrap();
+    assert_eq!(bolt(&r), Bolt::Locked);
+    r.fleet.set_offline("lock-0", false).unwrap();
+
+    eventually("the returning lock is unlocked again", || async {
+        bolt(&r) == Bolt::Unlocked
+    })
+    .await;
+    eventually("and its auto-relock is off again", || async {
+        relock_of(&r) == 0
+    })
+    .await;
+    r.fleet.advance(Duration::from_secs(5 * 60));
+    assert_eq!(
+        bolt(&r),
+        Bolt::Unlocked,
+        "passage holds after the lock's return"
+    );
+    let by_latchkey = r
+        .events("lock.command")
+        .await
+        .into_iter()
+        .filter(|e| e["why"] == "door_mode" && e["action"] == "unlock")
+        .count();
+    assert_eq!(by_latchkey, 2, "entering passage, and the lock's return");
+}

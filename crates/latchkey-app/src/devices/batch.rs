@@ -19,7 +19,9 @@ pub(crate) struct NewCommand {
     pub door: DoorId,
     pub property: PropertyId,
     pub action: &'static str,
-    pub by: PersonId,
+    /// Who asked; `None` when latchkey sends it on its own (a passage door's lock that came
+    /// back).
+    pub by: Option<PersonId>,
     pub at: Timestamp,
     pub deadline: Timestamp,
     /// The audit event's kind and data; the command id is added to the data.
@@ -88,8 +90,7 @@ async fn write(app: &App, batch: &[NewCommand]) -> Result<Vec<LockCommand>> {
     let mut cmds = Vec::with_capacity(batch.len());
     let mut events = Vec::with_capacity(batch.len());
     for c in batch {
-        let cmd =
-            repo::create_command(tx.conn(), c.door, c.action, Some(c.by), c.at, c.deadline).await?;
+        let cmd = repo::create_command(tx.conn(), c.door, c.action, c.by, c.at, c.deadline).await?;
         let mut data = c.data.clone();
         if let Some(map) = data.as_object_mut() {
             map.insert("command".into(), serde_json::json!(cmd.id));
@@ -106,7 +107,7 @@ async fn write(app: &App, batch: &[NewCommand]) -> Result<Vec<LockCommand>> {
         events.push(
             NewEvent::new(c.kind, format!("door:{}", c.door))
                 .property(c.property)
-                .actor(Some(c.by))
+                .actor(c.by)
                 .data(data),
         );
         cmds.push(cmd);

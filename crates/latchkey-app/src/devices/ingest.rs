@@ -146,6 +146,7 @@ impl App {
         self.commit_at(tx, events, now).await?;
         for door in returned {
             self.devices().desired_state_changed(door);
+            self.passage_returned(door).await;
         }
         self.wake(after.answered);
         for (credential, door) in after.used_up {

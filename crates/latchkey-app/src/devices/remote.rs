@@ -50,7 +50,8 @@ pub(crate) struct ToLock<'a> {
     pub door: DoorId,
     pub property: latchkey_core::PropertyId,
     pub lock: &'a str,
-    pub by: latchkey_core::PersonId,
+    /// Who asked; `None` when latchkey sends it on its own.
+    pub by: Option<latchkey_core::PersonId>,
     /// The audit event's kind, e.g. `lock.command`.
     pub kind: &'static str,
     pub data: serde_json::Value,
@@ -181,7 +182,7 @@ impl App {
                 door: door.id,
                 property: door.property_id,
                 lock: &lock,
-                by: who.id(),
+                by: Some(who.id()),
                 kind,
                 data,
             },

@@ -181,9 +181,14 @@ impl App {
     /// A door entered or left passage mode: its lock gets the mode's settings first (auto-relock
     /// off in passage, the policy's again after) and then the command that goes with it —
     /// unlock on entering, lock on leaving — recorded as a command of `by`, who changed the
-    /// mode. Runs in the background, so the change of mode does not wait for the lock; the
-    /// command's answer is recorded as any other's. Without a bridge nothing is sent.
-    pub(crate) fn passage_changed(&self, door: &latchkey_store::records::Door, by: PersonId) {
+    /// mode (`None`: latchkey, for a lock that came back, see [`App::passage_returned`]). Runs
+    /// in the background, so the change of mode does not wait for the lock; the command's
+    /// answer is recorded as any other's. Without a bridge nothing is sent.
+    pub(crate) fn passage_changed(
+        &self,
+        door: &latchkey_store::records::Door,
+        by: Option<PersonId>,
+    ) {
         let Some(lock) = door.lock_name.clone() else {
             return;
         };
@@ -224,6 +229,24 @@ impl App {
                 }
             }
         });
+    }
+
+    /// A lock that comes back (after a restart, a battery change, a power cut) comes back
+    /// locked, whatever its door's mode: a door in passage gets its settings and the unlock
+    /// again, sent by latchkey itself, so passage holds across the lock's absence.
+    pub(crate) async fn passage_returned(&self, door_id: DoorId) {
+        let door = async {
+            let mut conn = self.store().read().await?;
+            Ok::<_, crate::AppError>(latchkey_store::property::get_door(&mut conn, door_id).await?)
+        }
+        .await;
+        match door {
+            Ok(Some(door)) if door.mode == DoorMode::Passage => self.passage_changed(&door, None),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(%door_id, error = %e, "could not read a returning lock's door")
+            }
+        }
     }
 
     /// The settings view of every paired lock, by lock name.

@@ -411,7 +411,7 @@ impl App {
                     door: door.id,
                     property: door.property_id,
                     lock: &lock,
-                    by,
+                    by: Some(by),
                     kind,
                     data: json!({ "action": "unlock", "lockout_case": case.id }),
                 },
