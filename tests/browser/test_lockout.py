@@ -87,6 +87,10 @@ def authenticator(visit, size=None):
     if ana.page.locator("#totp-password").count():
         ana.page.fill("#totp-password", PASSWORD)
     ana.page.click("form[action='/security/totp'] button[type=submit]")
+    # The link as a QR code drawn by the server (inline SVG, named for screen readers), with
+    # the key beside it as text for people who cannot scan.
+    qr = ana.page.get_by_role("img", name="QR code of your authenticator key")
+    assert qr.is_visible() and qr.bounding_box()["width"] >= 150
     return ana, ana.page.locator("[data-totp-secret]").inner_text().strip()
 
 

@@ -18,6 +18,7 @@ mod layout;
 mod links;
 mod lockout;
 mod mine;
+mod qr;
 mod security;
 mod signin;
 mod welcome;

@@ -181,6 +181,9 @@ pub(crate) async fn revoke_session(
 pub struct TotpShown {
     pub secret: String,
     pub uri: String,
+    /// The link as a QR code (inline `<svg>`), or `None` if it could not be drawn: the key
+    /// is still shown as text, and enrolment has already happened.
+    pub qr: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -285,9 +288,13 @@ pub(crate) async fn enroll_totp(
     }
     let enrolled = state.app.enroll_totp(who.principal.own_account()).await?;
     let mut page = security_page(&state, &who, false, None, None).await?;
+    let qr = crate::qr::svg(&enrolled.uri)
+        .inspect_err(|e| tracing::warn!(error = %e, "the authenticator link could not be drawn as a QR code"))
+        .ok();
     page.totp = Some(TotpShown {
         secret: enrolled.secret,
         uri: enrolled.uri,
+        qr,
     });
     Ok(page.into_response())
 }

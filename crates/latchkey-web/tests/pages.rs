@@ -698,3 +698,68 @@ async fn a_guardian_link_without_a_session_asks_to_sign_in_first() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn setting_up_an_authenticator_shows_its_link_as_an_inline_svg_qr_code_under_the_strict_policy()
+ {
+    each_backend("web_totp_qr", |db| async move {
+        let w = world(&db).await;
+        let (cookie, _) = w.signed_in().await;
+        let csrf = w.get("/security", &cookie).await.csrf();
+        let page = w
+            .post(
+                "/security/totp",
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}&password={PASSWORD}"),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(
+            page.header(header::CONTENT_SECURITY_POLICY)
+                .contains("style-src 'self'")
+        );
+
+        let at = page.body.find("<svg").expect("an inline svg QR code");
+        let end = page.body[at..].find("</svg>").expect("a closed svg") + at + 6;
+        let svg = &page.body[at..end];
+        assert!(svg.contains("role=\"img\""), "{svg}");
+        assert!(
+            svg.contains("aria-label=\"QR code of your authenticator key"),
+            "{svg}"
+        );
+        assert!(!svg.contains("style="), "{svg}");
+        assert!(
+            !page.body.contains(" style="),
+            "the page has an inline style"
+        );
+        assert!(
+            !page.body.contains("<?xml"),
+            "an XML declaration inside the page"
+        );
+
+        // It is the code of the page's own `otpauth:` link, drawn the same way here.
+        let link = page.body.find("href=\"otpauth://").expect("the link") + 6;
+        let uri = &page.body[link..link + page.body[link..].find('"').unwrap()];
+        let uri = uri.replace("&amp;", "&").replace("&#38;", "&");
+        let expected = qrcode::QrCode::new(uri.as_bytes())
+            .unwrap()
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(240, 240)
+            .build();
+        let path = |s: &str| {
+            let d = s.find(" d=\"").expect("a path") + 4;
+            s[d..d + s[d..].find('"').unwrap()].to_owned()
+        };
+        assert_eq!(
+            path(svg),
+            path(&expected),
+            "the code is not of the page's link"
+        );
+        assert!(uri.contains("secret="), "{uri}");
+
+        // The key is still there as text, for people who cannot scan.
+        assert!(page.body.contains("data-totp-secret>"), "{}", page.body);
+    })
+    .await;
+}
