@@ -539,7 +539,10 @@ async fn a_person_asks_to_be_erased_staff_are_told_once_and_list_it_until_the_er
                 .expect("staff list")
                 .is_empty()
         );
-        assert!(!l.w.all_events_text().await.contains("31 March"), "the note is redacted");
+        assert!(
+            !l.w.all_events_text().await.contains("31 March"),
+            "the note is redacted"
+        );
     })
     .await;
 }
@@ -552,7 +555,12 @@ async fn a_bad_note_or_an_admin_is_refused_and_nothing_is_recorded_or_told() {
         let admin = api(&l.w, l.w.admin.id()).await;
         let before = l.w.event_count().await;
         for note in ["   ", &"x".repeat(501)] {
-            match l.w.app.request_my_erasure(resident.own_account(), Some(note)).await {
+            match l
+                .w
+                .app
+                .request_my_erasure(resident.own_account(), Some(note))
+                .await
+            {
                 Err(AppError::Invalid { field, .. }) => assert_eq!(field, "note"),
                 other => panic!("expected Invalid, got {:?}", other.map(|_| ())),
             }
