@@ -424,3 +424,153 @@ async fn staff_erase_a_person_only_after_move_out_and_the_log_still_verifies() {
     })
     .await;
 }
+
+/// The erasure-request notifications queued for `person`.
+async fn told_of_requests(w: &World, person: latchkey_core::PersonId) -> usize {
+    let mut conn = w.store.read().await.expect("conn");
+    latchkey_store::lockout::notifications_of_person_kind(
+        &mut conn,
+        person,
+        latchkey_app::mydata::REQUESTED_KIND,
+    )
+    .await
+    .expect("read")
+    .len()
+}
+
+#[tokio::test]
+async fn a_person_asks_to_be_erased_staff_are_told_once_and_list_it_until_the_erasure() {
+    latchkey_testkit::each_backend("privacy_erasure_request", |db| async move {
+        let l = logged(&db).await;
+        let resident = api(&l.w, l.w.resident.id).await;
+        let manager = api(&l.w, l.w.manager.id).await;
+        let before = l.w.event_count().await;
+        let asked =
+            l.w.app
+                .request_my_erasure(resident.own_account(), Some("  moving out 31 March "))
+                .await
+                .expect("request");
+        assert_eq!(asked.person_id, l.w.resident.id, "always the caller");
+        assert!(!asked.already_requested);
+        assert_eq!(asked.properties, vec![l.w.property.id]);
+        assert_eq!(asked.kept, latchkey_app::mydata::KEPT.to_vec());
+        assert_eq!(asked.removed, latchkey_app::mydata::REMOVED.to_vec());
+        assert_eq!(asked.moves_out_at, None, "the membership has no end yet");
+        assert_eq!(l.w.event_count().await, before + 1);
+        assert_eq!(told_of_requests(&l.w, l.w.manager.id).await, 1);
+        assert_eq!(told_of_requests(&l.w, l.w.resident.id).await, 0);
+        let mut conn = l.w.store.read().await.expect("conn");
+        let recorded = audit::query(
+            &mut conn,
+            &EventFilter {
+                kind_prefix: Some(latchkey_app::mydata::REQUESTED_KIND.to_owned()),
+                ..all()
+            },
+        )
+        .await
+        .expect("query");
+        drop(conn);
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].actor_id, Some(l.w.resident.id));
+        assert_eq!(recorded[0].property_id, Some(l.w.property.id));
+        assert_eq!(recorded[0].subject, format!("person:{}", l.w.resident.id));
+
+        // A second request while one is pending changes nothing and answers the same.
+        l.w.clock.advance(jiff::SignedDuration::from_mins(5));
+        let again =
+            l.w.app
+                .request_my_erasure(resident.own_account(), None)
+                .await
+                .expect("again");
+        assert!(again.already_requested);
+        assert_eq!(again.requested_at, asked.requested_at);
+        assert_eq!(l.w.event_count().await, before + 1);
+        assert_eq!(told_of_requests(&l.w, l.w.manager.id).await, 1);
+
+        let pending =
+            l.w.app
+                .list_erasure_requests(&manager, l.w.property.id)
+                .await
+                .expect("staff list");
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].person_id, l.w.resident.id);
+        assert_eq!(pending[0].note.as_deref(), Some("moving out 31 March"));
+        assert!(!pending[0].moved_out);
+        assert!(matches!(
+            l.w.app
+                .list_erasure_requests(&resident, l.w.property.id)
+                .await,
+            Err(AppError::Forbidden(_))
+        ));
+
+        // Staff carry it out after move-out; the request is then no longer pending.
+        let membership =
+            l.w.app
+                .export_my_data(&resident)
+                .await
+                .expect("export")
+                .memberships[0]
+                .id;
+        let ender =
+            l.w.app
+                .may_end_membership(&manager, membership)
+                .await
+                .expect("ender");
+        l.w.app.end_membership(ender, None).await.expect("move out");
+        l.w.clock.advance(jiff::SignedDuration::from_hours(1));
+        // A principal holds the time it was signed in at; sign in again after the move-out.
+        let manager = api(&l.w, l.w.manager.id).await;
+        let pending =
+            l.w.app
+                .list_erasure_requests(&manager, l.w.property.id)
+                .await
+                .expect("staff list");
+        assert!(pending[0].moved_out);
+        let eraser =
+            l.w.app
+                .may_erase_person(&manager, l.w.resident.id)
+                .await
+                .expect("moved out");
+        l.w.app.erase_person(eraser).await.expect("erase");
+        assert!(
+            l.w.app
+                .list_erasure_requests(&manager, l.w.property.id)
+                .await
+                .expect("staff list")
+                .is_empty()
+        );
+        assert!(
+            !l.w.all_events_text().await.contains("31 March"),
+            "the note is redacted"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_note_or_an_admin_is_refused_and_nothing_is_recorded_or_told() {
+    latchkey_testkit::each_backend("privacy_erasure_request_refused", |db| async move {
+        let l = logged(&db).await;
+        let resident = api(&l.w, l.w.resident.id).await;
+        let admin = api(&l.w, l.w.admin.id()).await;
+        let before = l.w.event_count().await;
+        for note in ["   ", &"x".repeat(501)] {
+            match l
+                .w
+                .app
+                .request_my_erasure(resident.own_account(), Some(note))
+                .await
+            {
+                Err(AppError::Invalid { field, .. }) => assert_eq!(field, "note"),
+                other => panic!("expected Invalid, got {:?}", other.map(|_| ())),
+            }
+        }
+        match l.w.app.request_my_erasure(admin.own_account(), None).await {
+            Err(AppError::Conflict(why)) => assert!(why.contains("admin"), "{why}"),
+            other => panic!("expected Conflict, got {:?}", other.map(|_| ())),
+        }
+        assert_eq!(l.w.event_count().await, before);
+        assert_eq!(told_of_requests(&l.w, l.w.manager.id).await, 0);
+    })
+    .await;
+}

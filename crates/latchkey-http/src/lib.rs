@@ -76,6 +76,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(people::end_membership))
         .routes(routes!(privacy::export))
         .routes(routes!(privacy::erase))
+        .routes(routes!(privacy::request_erasure))
+        .routes(routes!(privacy::list_erasure_requests))
         .routes(routes!(credentials::list, credentials::create))
         .routes(routes!(credentials::get, credentials::update))
         .routes(routes!(credentials::revoke))

@@ -390,6 +390,20 @@ fn rows() -> Vec<Row> {
             expect: "401 404 403 403 403 409 409 409",
         },
         Row {
+            // Always the caller's own request (the outsider lives in another building, whose
+            // staff are told); an admin cannot be erased (409).
+            op: "post /api/v1/me/erasure-request",
+            path: |_, _| "/api/v1/me/erasure-request".into(),
+            body: |_, _| Some("{}".into()),
+            expect: "401 202 202 202 202 202 202 409",
+        },
+        Row {
+            op: "get /api/v1/properties/{id}/erasure-requests",
+            path: |f, _| format!("/api/v1/properties/{}/erasure-requests", f.property),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
             op: "get /api/v1/devices",
             path: |_, _| "/api/v1/devices".into(),
             body: none,

@@ -789,3 +789,68 @@ async fn revealing_a_credential_that_is_not_an_active_pin_is_a_conflict() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_erasure_request_with_a_bad_note_is_refused_and_records_nothing() {
+    each_backend("bad_erasure_request", |db| async move {
+        let f = fixture(&db).await;
+        let path = "/api/v1/me/erasure-request";
+        refused_as(
+            &f,
+            "resident",
+            "POST",
+            path,
+            r#"{"note":"   "}"#,
+            422,
+            "note",
+        )
+        .await;
+        let long = format!(r#"{{"note":"{}"}}"#, "x".repeat(501));
+        refused_as(&f, "resident", "POST", path, &long, 422, "note").await;
+        refused_as(&f, "resident", "POST", path, r#"{"note":7}"#, 422, "note").await;
+        // There is no person to name: the request is always the caller's.
+        refused_as(
+            &f,
+            "resident",
+            "POST",
+            path,
+            r#"{"person_id":1}"#,
+            422,
+            "person_id",
+        )
+        .await;
+        refused_as(&f, "resident", "POST", path, "{", 400, "JSON").await;
+        refused_as(&f, "admin", "POST", path, "{}", 409, "admin").await;
+        let r = f
+            .call(
+                "manager",
+                "GET",
+                &format!("/api/v1/properties/{}/erasure-requests", f.property),
+                None,
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 200);
+        assert_eq!(r.json, serde_json::json!([]), "nothing was recorded");
+        let r = f
+            .call(
+                "resident",
+                "POST",
+                path,
+                Some(r#"{"note":"moving 31 March"}"#.into()),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 202, "{}", r.json);
+        assert_eq!(r.json["already_requested"], false);
+        let r = f
+            .call(
+                "manager",
+                "GET",
+                &format!("/api/v1/properties/{}/erasure-requests", f.property),
+                None,
+            )
+            .await;
+        assert_eq!(r.json.as_array().map(Vec::len), Some(1), "{}", r.json);
+        assert_eq!(r.json[0]["note"], "moving 31 March");
+    })
+    .await;
+}

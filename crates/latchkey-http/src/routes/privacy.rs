@@ -3,15 +3,16 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use jiff::Timestamp;
-use latchkey_app::mydata::{Erasure, PersonalData};
+use latchkey_app::mydata::{Erasure, ErasureRequest, PendingErasure, PersonalData};
 use latchkey_app::store::lockout::LockoutCase;
-use latchkey_core::PersonId;
-use serde::Serialize;
+use latchkey_core::{PersonId, PropertyId};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::dto::{CredentialDto, EventDto, GrantDto, MembershipDto, PersonDto};
-use crate::extract::{ApiPath, Auth};
+use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -121,6 +122,86 @@ pub struct ErasureDto {
     pub kept: Vec<KeptDto>,
 }
 
+fn kept_dtos(kept: &[(&str, &str)]) -> Vec<KeptDto> {
+    kept.iter()
+        .map(|(what, why)| KeptDto {
+            what: (*what).to_owned(),
+            why: (*why).to_owned(),
+        })
+        .collect()
+}
+
+/// A person's request to be erased.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequestBody {
+    /// For staff (a forwarding address for the deposit, a date of move-out): 1–500 characters,
+    /// not only spaces.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The caller's erasure request: what will be erased, what is kept and why, and when.
+#[derive(Serialize, ToSchema)]
+pub struct ErasureRequestDto {
+    pub person_id: i64,
+    /// When the (first) request was made.
+    #[schema(value_type = String, format = DateTime)]
+    pub requested_at: Timestamp,
+    /// A request was pending already: nothing new was recorded or sent.
+    pub already_requested: bool,
+    /// The properties whose staff were told.
+    pub properties: Vec<i64>,
+    /// When the last membership ends; null while one has no end.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub moves_out_at: Option<Timestamp>,
+    /// When staff carry it out.
+    pub when: String,
+    pub removed: Vec<String>,
+    pub kept: Vec<KeptDto>,
+}
+
+impl From<ErasureRequest> for ErasureRequestDto {
+    fn from(r: ErasureRequest) -> Self {
+        ErasureRequestDto {
+            person_id: r.person_id.0,
+            requested_at: r.requested_at,
+            already_requested: r.already_requested,
+            properties: r.properties.iter().map(|p| p.0).collect(),
+            moves_out_at: r.moves_out_at,
+            when: r.when.to_owned(),
+            removed: r.removed.iter().map(|s| (*s).to_owned()).collect(),
+            kept: kept_dtos(&r.kept),
+        }
+    }
+}
+
+/// A pending erasure request of a person of the property.
+#[derive(Serialize, ToSchema)]
+pub struct PendingErasureDto {
+    pub person_id: i64,
+    pub name: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub requested_at: Timestamp,
+    pub note: Option<String>,
+    /// Every membership of the person has ended; once their credentials are revoked, staff
+    /// erase them with `POST /api/v1/people/{id}/erasure`.
+    pub moved_out: bool,
+}
+
+impl From<PendingErasure> for PendingErasureDto {
+    fn from(p: PendingErasure) -> Self {
+        PendingErasureDto {
+            person_id: p.person_id.0,
+            name: p.name,
+            requested_at: p.requested_at,
+            note: p.note,
+            moved_out: p.moved_out,
+        }
+    }
+}
+
 impl From<Erasure> for ErasureDto {
     fn from(e: Erasure) -> Self {
         ErasureDto {
@@ -128,14 +209,7 @@ impl From<Erasure> for ErasureDto {
             erased_at: e.erased_at,
             redacted_events: e.redacted_events,
             removed: e.removed.iter().map(|s| (*s).to_owned()).collect(),
-            kept: e
-                .kept
-                .iter()
-                .map(|(what, why)| KeptDto {
-                    what: (*what).to_owned(),
-                    why: (*why).to_owned(),
-                })
-                .collect(),
+            kept: kept_dtos(&e.kept),
         }
     }
 }
@@ -160,4 +234,35 @@ pub async fn erase(
 ) -> ApiResult<Json<ErasureDto>> {
     let eraser = s.app.may_erase_person(&who, PersonId(id)).await?;
     Ok(Json(s.app.erase_person(eraser).await?.into()))
+}
+
+/// Asks for the caller's own erasure: recorded, and the staff of every property the caller
+/// belongs or belonged to are told. Staff carry it out after move-out; the answer says what will
+/// be erased, what is kept and why. A second request while one is pending answers the same, with
+/// `already_requested`, and records and sends nothing. 409 for an admin or someone who belongs
+/// to no property.
+#[utoipa::path(post, path = "/api/v1/me/erasure-request", tag = "auth", request_body = ErasureRequestBody,
+    responses((status = 202, body = ErasureRequestDto), (status = 401, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn request_erasure(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(b): ApiJson<ErasureRequestBody>,
+) -> ApiResult<(StatusCode, Json<ErasureRequestDto>)> {
+    let request = s
+        .app
+        .request_my_erasure(who.own_account(), b.note.as_deref())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(request.into())))
+}
+
+/// The pending erasure requests of the property's people (staff), oldest first.
+#[utoipa::path(get, path = "/api/v1/properties/{id}/erasure-requests", tag = "people", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<PendingErasureDto>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_erasure_requests(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<PendingErasureDto>>> {
+    let list = s.app.list_erasure_requests(&who, PropertyId(id)).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
 }
