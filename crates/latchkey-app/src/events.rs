@@ -104,7 +104,7 @@ impl Visibility {
             for u in &units {
                 subjects.insert(format!("unit:{u}"));
             }
-            for d in property::list_doors(conn, *p).await? {
+            for d in property::list_doors_near(conn, *p, &units, &[]).await? {
                 if d.unit_id.is_some_and(|u| units.contains(&u)) {
                     subjects.insert(format!("door:{}", d.id));
                 }

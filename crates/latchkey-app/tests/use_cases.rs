@@ -577,8 +577,8 @@ async fn a_resident_may_not_create_a_door() {
     .await;
 }
 
-/// The lists a resident and a guest read are narrowed in the database to their own unit and
-/// their own rows; what they see is still exactly what the visibility rule gives from the whole
+/// The lists (credentials, memberships, people, doors) a resident and a guest read are narrowed
+/// in the database to their own unit and their own rows; what they see is still exactly what the visibility rule gives from the whole
 /// property's rows, and nothing of the next unit.
 #[tokio::test]
 async fn a_unit_member_lists_exactly_their_units_rows_and_nothing_of_the_next_unit() {
@@ -705,6 +705,20 @@ async fn a_unit_member_lists_exactly_their_units_rows_and_nothing_of_the_next_un
         assert_eq!(
             people, want,
             "the unit's people, not the neighbour or staff"
+        );
+
+        let doors: Vec<_> = w
+            .app
+            .list_doors(&rosa, p)
+            .await
+            .expect("doors")
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(
+            doors,
+            vec![w.door.id],
+            "the unit's door, not the next unit's"
         );
 
         // A guest sees only their own credential, though the read names their unit.
