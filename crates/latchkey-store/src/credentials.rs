@@ -146,7 +146,6 @@ pub async fn list_credentials(
     property: PropertyId,
     person: Option<PersonId>,
 ) -> Result<Vec<Credential>> {
-    let mut door_map: HashMap<i64, Vec<DoorId>> = HashMap::new();
     let links = sqlx::query(
         "SELECT cd.credential_id, cd.door_id FROM credential_doors cd \
          JOIN credentials c ON c.id = cd.credential_id \
@@ -156,12 +155,6 @@ pub async fn list_credentials(
     .bind(person.map(|p| p.0))
     .fetch_all(&mut *conn)
     .await?;
-    for link in &links {
-        door_map
-            .entry(link.try_get(0)?)
-            .or_default()
-            .push(DoorId(link.try_get(1)?));
-    }
     let rows = sqlx::query(
         "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
          duress, non_access, pin_chosen, card_uid, created_at, revoked_at FROM credentials \
@@ -171,12 +164,7 @@ pub async fn list_credentials(
     .bind(person.map(|p| p.0))
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let id: i64 = row.try_get("id")?;
-            credential_row(row, door_map.remove(&id).unwrap_or_default())
-        })
-        .collect()
+    with_doors(&links, &rows)
 }
 
 /// The credentials at `property` of one of `units` or held by `holder` (and only `person`'s
@@ -208,7 +196,6 @@ pub async fn list_credentials_near(
         sql.push(")").push(tail);
         sql
     };
-    let mut door_map: HashMap<i64, Vec<DoorId>> = HashMap::new();
     let links = near(
         "SELECT cd.credential_id, cd.door_id FROM credential_doors cd \
          JOIN credentials c ON c.id = cd.credential_id WHERE c.property_id = ",
@@ -217,12 +204,6 @@ pub async fn list_credentials_near(
     .query()
     .fetch_all(&mut *conn)
     .await?;
-    for link in &links {
-        door_map
-            .entry(link.try_get(0)?)
-            .or_default()
-            .push(DoorId(link.try_get(1)?));
-    }
     let rows = near(
         "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, \
          uses, duress, non_access, pin_chosen, card_uid, created_at, revoked_at \
@@ -232,6 +213,18 @@ pub async fn list_credentials_near(
     .query()
     .fetch_all(conn)
     .await?;
+    with_doors(&links, &rows)
+}
+
+/// Credential rows with their doors from `(credential_id, door_id)` link rows.
+fn with_doors(links: &[AnyRow], rows: &[AnyRow]) -> Result<Vec<Credential>> {
+    let mut door_map: HashMap<i64, Vec<DoorId>> = HashMap::new();
+    for link in links {
+        door_map
+            .entry(link.try_get(0)?)
+            .or_default()
+            .push(DoorId(link.try_get(1)?));
+    }
     rows.iter()
         .map(|row| {
             let id: i64 = row.try_get("id")?;
