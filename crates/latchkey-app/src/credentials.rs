@@ -375,10 +375,17 @@ impl App {
         property: PropertyId,
         person: Option<PersonId>,
     ) -> Result<Vec<Credential>> {
-        who.member(property)?;
+        let m = who.member(property)?;
         let mut conn = self.store().read().await?;
-        Ok(repo::list_credentials(&mut conn, property, person)
-            .await?
+        // Staff read the whole property; anyone else reads only their units' and their own
+        // credentials, and `sees_credential` still decides, so the narrowing never widens it.
+        let rows = if m.is_staff() {
+            repo::list_credentials(&mut conn, property, person).await?
+        } else {
+            let units = who.resident_units(property);
+            repo::list_credentials_near(&mut conn, property, &units, who.id(), person).await?
+        };
+        Ok(rows
             .into_iter()
             .filter(|c| who.sees_credential(c))
             .collect())

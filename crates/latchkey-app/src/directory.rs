@@ -186,7 +186,8 @@ async fn doors_in(conn: &mut Conn, property: PropertyId, doors: &[DoorId]) -> Re
 pub(crate) async fn member_doors(conn: &mut Conn, m: &Member<'_>) -> Result<Vec<DoorId>> {
     let units = m.principal().units(m.property());
     let mut doors = Vec::new();
-    for d in repo::list_doors(conn, m.property()).await? {
+    // Narrowed in SQL to the units' doors; the test below is the rule.
+    for d in repo::list_doors_near(conn, m.property(), &units, &[]).await? {
         if d.unit_id.is_some_and(|u| units.contains(&u)) {
             doors.push(d.id);
         }
@@ -581,11 +582,12 @@ impl App {
     pub async fn list_doors(&self, who: &Principal, property: PropertyId) -> Result<Vec<Door>> {
         let m = who.member(property)?;
         let mut conn = self.store().read().await?;
-        let doors = repo::list_doors(&mut conn, property).await?;
         if m.is_staff() {
-            return Ok(doors);
+            return Ok(repo::list_doors(&mut conn, property).await?);
         }
+        // Only the caller's doors are read; the rule below still decides.
         let mine = member_doors(&mut conn, &m).await?;
+        let doors = repo::list_doors_near(&mut conn, property, &[], &mine).await?;
         Ok(doors.into_iter().filter(|d| mine.contains(&d.id)).collect())
     }
 

@@ -104,7 +104,7 @@ impl Visibility {
             for u in &units {
                 subjects.insert(format!("unit:{u}"));
             }
-            for d in property::list_doors(conn, *p).await? {
+            for d in property::list_doors_near(conn, *p, &units, &[]).await? {
                 if d.unit_id.is_some_and(|u| units.contains(&u)) {
                     subjects.insert(format!("door:{}", d.id));
                 }
@@ -114,12 +114,15 @@ impl Visibility {
                     subjects.insert(format!("sensor:{}", s.id));
                 }
             }
-            for c in credentials::list_credentials(conn, *p, None).await? {
+            // Narrowed in SQL to the caller's units and own rows; the tests below are the rule.
+            for c in
+                credentials::list_credentials_near(conn, *p, &resident_of, who.id(), None).await?
+            {
                 if c.person_id == who.id() || c.unit_id.is_some_and(|u| resident_of.contains(&u)) {
                     subjects.insert(format!("credential:{}", c.id));
                 }
             }
-            for m in people::list_memberships(conn, *p).await? {
+            for m in people::list_memberships_near(conn, *p, &resident_of, who.id()).await? {
                 if m.unit_id.is_some_and(|u| resident_of.contains(&u)) {
                     subjects.insert(format!("person:{}", m.person_id));
                 }

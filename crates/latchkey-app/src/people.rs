@@ -287,13 +287,15 @@ impl App {
     /// `NotFound` for outsiders.
     pub async fn list_people(&self, who: &Principal, property: PropertyId) -> Result<Vec<Person>> {
         let m = who.member(property)?;
-        let mut conn = self.store().read().await?;
-        let people = repo::list_people(&mut conn, property).await?;
         if m.is_staff() {
-            return Ok(people);
+            let mut conn = self.store().read().await?;
+            return Ok(repo::list_people(&mut conn, property).await?);
         }
+        // The read is narrowed to the people named; the rule below still decides.
         let visible = self.visible_people(who, property).await?;
-        Ok(people
+        let mut conn = self.store().read().await?;
+        Ok(repo::list_people_among(&mut conn, property, &visible)
+            .await?
             .into_iter()
             .filter(|p| visible.contains(&p.id))
             .collect())
@@ -307,12 +309,14 @@ impl App {
     ) -> Result<Vec<PersonId>> {
         let units = who.units(property);
         let mut conn = self.store().read().await?;
-        let mut ids: Vec<PersonId> = repo::list_memberships(&mut conn, property)
-            .await?
-            .into_iter()
-            .filter(|m| m.unit_id.is_some_and(|u| units.contains(&u)))
-            .map(|m| m.person_id)
-            .collect();
+        // Narrowed in SQL to the caller's units and own memberships; the filter below is the rule.
+        let mut ids: Vec<PersonId> =
+            repo::list_memberships_near(&mut conn, property, &units, who.id())
+                .await?
+                .into_iter()
+                .filter(|m| m.unit_id.is_some_and(|u| units.contains(&u)))
+                .map(|m| m.person_id)
+                .collect();
         ids.push(who.id());
         ids.sort_unstable();
         ids.dedup();
@@ -437,8 +441,14 @@ impl App {
         let m = who.member(property)?;
         let units = who.units(property);
         let mut conn = self.store().read().await?;
-        Ok(repo::list_memberships(&mut conn, property)
-            .await?
+        // Staff read the whole property; anyone else reads only the rows near them (their units
+        // and their own), and the rule below still decides, so the narrowing never widens it.
+        let rows = if m.is_staff() {
+            repo::list_memberships(&mut conn, property).await?
+        } else {
+            repo::list_memberships_near(&mut conn, property, &units, who.id()).await?
+        };
+        Ok(rows
             .into_iter()
             .filter(|x| {
                 m.is_staff()

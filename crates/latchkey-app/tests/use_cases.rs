@@ -576,3 +576,164 @@ async fn a_resident_may_not_create_a_door() {
     })
     .await;
 }
+
+/// The lists (credentials, memberships, people, doors) a resident and a guest read are narrowed
+/// in the database to their own unit and their own rows; what they see is still exactly what the visibility rule gives from the whole
+/// property's rows, and nothing of the next unit.
+#[tokio::test]
+async fn a_unit_member_lists_exactly_their_units_rows_and_nothing_of_the_next_unit() {
+    latchkey_testkit::each_backend("narrowed_lists", |db| async move {
+        let w = World::build(&db).await;
+        let p = w.property.id;
+        let staff = w.admin.staff(p).expect("the caller may do this");
+        let next = w
+            .app
+            .create_unit(staff, "4072", 4, None)
+            .await
+            .expect("a second unit");
+        w.app
+            .create_door(
+                w.admin.staff(p).expect("the caller may do this"),
+                DoorInput {
+                    name: "4072 entry".to_owned(),
+                    kind: DoorKind::UnitEntry,
+                    unit_id: Some(next.id),
+                    mode: DoorMode::Normal,
+                    pin_slots: 30,
+                },
+            )
+            .await
+            .expect("its door");
+        let kid = w.unit_member("Kid", Role::Household).await;
+        let guest = w.unit_member("Gus Guest", Role::Guest).await;
+        let (neighbour, _) = {
+            let input = person(
+                "Nina Neighbour",
+                None,
+                None,
+                membership(Role::Resident, Some(next.id)),
+            );
+            w.app.create_person(
+                w.app
+                    .may_create_person(&w.admin, p, &input)
+                    .expect("the caller may do this"),
+                input,
+            )
+        }
+        .await
+        .expect("a resident of the next unit");
+        for (holder, unit) in [
+            (w.resident.id, w.unit.id),
+            (kid.id, w.unit.id),
+            (guest.id, w.unit.id),
+            (neighbour.id, next.id),
+        ] {
+            let input = pin_for(holder, Some(unit), None);
+            w.app
+                .create_credential(
+                    w.admin
+                        .credential_issuer(p, input.unit_id)
+                        .expect("the caller may do this"),
+                    input,
+                )
+                .await
+                .expect("a PIN");
+        }
+        let all_creds = w
+            .app
+            .list_credentials(&w.admin, p, None)
+            .await
+            .expect("all");
+        let all_members = w.app.list_memberships(&w.admin, p).await.expect("all");
+        assert_eq!(all_creds.len(), 4);
+
+        let rosa = w.principal(w.resident.id).await;
+        let creds = w.app.list_credentials(&rosa, p, None).await.expect("list");
+        let expected: Vec<_> = all_creds
+            .iter()
+            .filter(|c| rosa.sees_credential(c))
+            .cloned()
+            .collect();
+        assert_eq!(
+            creds, expected,
+            "the same rows as the rule over the property's"
+        );
+        let mut holders: Vec<_> = creds.iter().map(|c| c.person_id).collect();
+        holders.sort_unstable();
+        let mut want = vec![w.resident.id, kid.id, guest.id];
+        want.sort_unstable();
+        assert_eq!(
+            holders, want,
+            "the unit's credentials, none of the next unit's"
+        );
+        let own = w
+            .app
+            .list_credentials(&rosa, p, Some(w.resident.id))
+            .await
+            .expect("own");
+        assert_eq!(own.len(), 1);
+        assert_eq!(own[0].person_id, w.resident.id);
+        assert!(
+            w.app
+                .list_credentials(&rosa, p, Some(neighbour.id))
+                .await
+                .expect("a neighbour's")
+                .is_empty(),
+            "asking for a neighbour's credentials gives none"
+        );
+
+        let members = w.app.list_memberships(&rosa, p).await.expect("list");
+        let expected: Vec<_> = all_members
+            .iter()
+            .filter(|m| m.person_id == w.resident.id || m.unit_id == Some(w.unit.id))
+            .cloned()
+            .collect();
+        assert_eq!(members, expected);
+        assert_eq!(members.len(), 3, "Rosa, the kid and the guest");
+        assert!(members.iter().all(|m| m.unit_id == Some(w.unit.id)));
+
+        let people: Vec<_> = w
+            .app
+            .list_people(&rosa, p)
+            .await
+            .expect("people")
+            .into_iter()
+            .map(|x| x.id)
+            .collect();
+        let mut want = vec![w.resident.id, kid.id, guest.id];
+        want.sort_unstable();
+        assert_eq!(
+            people, want,
+            "the unit's people, not the neighbour or staff"
+        );
+
+        let doors: Vec<_> = w
+            .app
+            .list_doors(&rosa, p)
+            .await
+            .expect("doors")
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(
+            doors,
+            vec![w.door.id],
+            "the unit's door, not the next unit's"
+        );
+
+        // A guest sees only their own credential, though the read names their unit.
+        let gus = w.principal(guest.id).await;
+        let creds = w.app.list_credentials(&gus, p, None).await.expect("list");
+        assert_eq!(
+            creds.iter().map(|c| c.person_id).collect::<Vec<_>>(),
+            vec![guest.id]
+        );
+        let expected: Vec<_> = all_creds
+            .iter()
+            .filter(|c| gus.sees_credential(c))
+            .cloned()
+            .collect();
+        assert_eq!(creds, expected);
+    })
+    .await;
+}

@@ -10,6 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::records::{Credential, from_micros, opt_from_micros, to_micros};
+use crate::sql::Sql;
 use crate::{Conn, Result, StoreError, parse_named};
 
 /// What a new credential needs; the caller has validated everything.
@@ -145,7 +146,6 @@ pub async fn list_credentials(
     property: PropertyId,
     person: Option<PersonId>,
 ) -> Result<Vec<Credential>> {
-    let mut door_map: HashMap<i64, Vec<DoorId>> = HashMap::new();
     let links = sqlx::query(
         "SELECT cd.credential_id, cd.door_id FROM credential_doors cd \
          JOIN credentials c ON c.id = cd.credential_id \
@@ -155,12 +155,6 @@ pub async fn list_credentials(
     .bind(person.map(|p| p.0))
     .fetch_all(&mut *conn)
     .await?;
-    for link in &links {
-        door_map
-            .entry(link.try_get(0)?)
-            .or_default()
-            .push(DoorId(link.try_get(1)?));
-    }
     let rows = sqlx::query(
         "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, uses, \
          duress, non_access, pin_chosen, card_uid, created_at, revoked_at FROM credentials \
@@ -170,6 +164,67 @@ pub async fn list_credentials(
     .bind(person.map(|p| p.0))
     .fetch_all(conn)
     .await?;
+    with_doors(&links, &rows)
+}
+
+/// The credentials at `property` of one of `units` or held by `holder` (and only `person`'s
+/// when given), in id order: the narrowed read behind a caller who sees only their own units'
+/// credentials (the app still applies its rule to what this returns, so the narrowing can never
+/// widen it).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn list_credentials_near(
+    conn: &mut Conn,
+    property: PropertyId,
+    units: &[UnitId],
+    holder: PersonId,
+    person: Option<PersonId>,
+) -> Result<Vec<Credential>> {
+    let backend = crate::backend_of(conn);
+    let near = |head: &'static str, tail: &'static str| {
+        let mut sql = Sql::new(backend, head);
+        sql.bind(property.0);
+        if let Some(p) = person {
+            sql.push(" AND c.person_id = ").bind(p.0);
+        }
+        sql.push(" AND (c.person_id = ").bind(holder.0);
+        if !units.is_empty() {
+            sql.push(" OR c.unit_id IN ")
+                .bind_list(units.iter().map(|u| u.0));
+        }
+        sql.push(")").push(tail);
+        sql
+    };
+    let links = near(
+        "SELECT cd.credential_id, cd.door_id FROM credential_doors cd \
+         JOIN credentials c ON c.id = cd.credential_id WHERE c.property_id = ",
+        " ORDER BY cd.door_id",
+    )
+    .query()
+    .fetch_all(&mut *conn)
+    .await?;
+    let rows = near(
+        "SELECT id, property_id, person_id, unit_id, kind, label, status, schedule, max_uses, \
+         uses, duress, non_access, pin_chosen, card_uid, created_at, revoked_at \
+         FROM credentials c WHERE c.property_id = ",
+        " ORDER BY c.id",
+    )
+    .query()
+    .fetch_all(conn)
+    .await?;
+    with_doors(&links, &rows)
+}
+
+/// Credential rows with their doors from `(credential_id, door_id)` link rows.
+fn with_doors(links: &[AnyRow], rows: &[AnyRow]) -> Result<Vec<Credential>> {
+    let mut door_map: HashMap<i64, Vec<DoorId>> = HashMap::new();
+    for link in links {
+        door_map
+            .entry(link.try_get(0)?)
+            .or_default()
+            .push(DoorId(link.try_get(1)?));
+    }
     rows.iter()
         .map(|row| {
             let id: i64 = row.try_get("id")?;

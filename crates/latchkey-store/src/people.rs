@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::records::{Membership, Person, from_micros, opt_from_micros, to_micros};
+use crate::sql::Sql;
 use crate::{Conn, Result, StoreError, parse_named};
 
 fn person_row(row: &AnyRow) -> Result<Person> {
@@ -99,6 +100,36 @@ pub async fn list_people(conn: &mut Conn, property: PropertyId) -> Result<Vec<Pe
     .fetch_all(conn)
     .await?;
     rows.iter().map(person_row).collect()
+}
+
+/// People at `property` among `ids`, in id order: the narrowed read behind a caller who sees
+/// only their own units' people (the app still applies its rule to what this returns).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn list_people_among(
+    conn: &mut Conn,
+    property: PropertyId,
+    ids: &[PersonId],
+) -> Result<Vec<Person>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
+        crate::backend_of(conn),
+        "SELECT id, name, email, unconfirmed_email, phone, password_hash, is_admin, created_at \
+         FROM people WHERE id IN (SELECT person_id FROM memberships WHERE property_id = ",
+    );
+    sql.bind(property.0)
+        .push(") AND id IN ")
+        .bind_list(ids.iter().map(|p| p.0))
+        .push(" ORDER BY id");
+    sql.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(person_row)
+        .collect()
 }
 
 /// Whether any admin exists (the first admin is created from the CLI).
@@ -264,6 +295,39 @@ pub async fn list_memberships(conn: &mut Conn, property: PropertyId) -> Result<V
     .fetch_all(conn)
     .await?;
     rows.iter().map(membership_row).collect()
+}
+
+/// Memberships at `property` in one of `units` or held by `person`, in id order: the narrowed
+/// read behind a caller who sees only their own units (the app still applies its rule to what
+/// this returns, so the narrowing can never widen it).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn list_memberships_near(
+    conn: &mut Conn,
+    property: PropertyId,
+    units: &[UnitId],
+    person: PersonId,
+) -> Result<Vec<Membership>> {
+    let mut sql = Sql::new(
+        crate::backend_of(conn),
+        "SELECT id, person_id, property_id, unit_id, role, valid_from, valid_until, created_at \
+         FROM memberships WHERE property_id = ",
+    );
+    sql.bind(property.0)
+        .push(" AND (person_id = ")
+        .bind(person.0);
+    if !units.is_empty() {
+        sql.push(" OR unit_id IN ")
+            .bind_list(units.iter().map(|u| u.0));
+    }
+    sql.push(") ORDER BY id");
+    sql.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(membership_row)
+        .collect()
 }
 
 /// Sets the end of a membership (move-out).

@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use crate::records::{
     Door, DoorGroup, Property, Sensor, Unit, from_micros, opt_from_micros, to_micros,
 };
+use crate::sql::Sql;
 use crate::{Conn, Result, StoreError, parse_named};
 
 fn json_col<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
@@ -351,6 +352,45 @@ pub async fn list_doors(conn: &mut Conn, property: PropertyId) -> Result<Vec<Doo
     .fetch_all(conn)
     .await?;
     rows.iter().map(door_row).collect()
+}
+
+/// The doors at `property` of one of `units` or among `ids`, in id order: the narrowed read
+/// behind a caller who sees only their own units' doors (the app still applies its rule to what
+/// this returns).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn list_doors_near(
+    conn: &mut Conn,
+    property: PropertyId,
+    units: &[UnitId],
+    ids: &[DoorId],
+) -> Result<Vec<Door>> {
+    if units.is_empty() && ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
+        crate::backend_of(conn),
+        "SELECT id, property_id, unit_id, name, kind, mode, lock_name, pin_slots, \
+         keypad_disabled_until FROM doors WHERE property_id = ",
+    );
+    sql.bind(property.0).push(" AND (");
+    if !units.is_empty() {
+        sql.push("unit_id IN ").bind_list(units.iter().map(|u| u.0));
+    }
+    if !units.is_empty() && !ids.is_empty() {
+        sql.push(" OR ");
+    }
+    if !ids.is_empty() {
+        sql.push("id IN ").bind_list(ids.iter().map(|d| d.0));
+    }
+    sql.push(") ORDER BY id");
+    sql.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(door_row)
+        .collect()
 }
 
 /// The door whose lock has this Zigbee2MQTT friendly name.
