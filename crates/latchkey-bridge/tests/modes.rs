@@ -115,6 +115,34 @@ async fn set_mode(r: &Rig, who: &latchkey_app::authz::Principal, mode: DoorMode,
         .unwrap();
 }
 
+/// Sets the rig's door to passage (staff, with `why`) and waits until the lock is unlocked with
+/// auto-relock off.
+async fn enter_passage(r: &Rig, why: &str) {
+    set_mode(r, &r.admin, DoorMode::Passage, why).await;
+    eventually("passage unlocks the door", || async {
+        bolt(r) == Bolt::Unlocked
+    })
+    .await;
+    eventually("passage turns auto-relock off", || async {
+        relock_of(r) == 0
+    })
+    .await;
+}
+
+/// Takes the rig's lock offline and waits until latchkey sees it so.
+async fn take_offline(r: &Rig) {
+    r.fleet.set_offline("lock-0", true).unwrap();
+    eventually("latchkey sees the lock offline", || async {
+        r.app
+            .list_devices(&r.admin)
+            .await
+            .unwrap()
+            .iter()
+            .any(|d| d.device.friendly_name == "lock-0" && d.device.availability == "offline")
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn passage_holds_the_door_unlocked_for_five_minutes_and_leaving_it_locks_again() {
     let r = rig("modes_passage").await;
@@ -131,21 +159,7 @@ async fn passage_holds_the_door_unlocked_for_five_minutes_and_leaving_it_locks_a
     r.fleet.advance(Duration::from_secs(31));
     assert_eq!(bolt(&r), Bolt::Locked, "normal mode relocks");
 
-    set_mode(
-        &r,
-        &r.admin,
-        DoorMode::Passage,
-        "open house for the viewing",
-    )
-    .await;
-    eventually("passage unlocks the door", || async {
-        bolt(&r) == Bolt::Unlocked
-    })
-    .await;
-    eventually("passage turns auto-relock off", || async {
-        relock_of(&r) == 0
-    })
-    .await;
+    enter_passage(&r, "open house for the viewing").await;
     assert!(opened(&r, "48213907"));
     r.fleet.advance(Duration::from_secs(5 * 60));
     assert_eq!(bolt(&r), Bolt::Unlocked, "still unlocked five minutes on");
@@ -277,16 +291,7 @@ async fn a_lock_that_comes_back_with_another_setting_is_corrected() {
         relock_of(&r) == 30
     })
     .await;
-    r.fleet.set_offline("lock-0", true).unwrap();
-    eventually("latchkey sees the lock offline", || async {
-        r.app
-            .list_devices(&r.admin)
-            .await
-            .unwrap()
-            .iter()
-            .any(|d| d.device.friendly_name == "lock-0" && d.device.availability == "offline")
-    })
-    .await;
+    take_offline(&r).await;
     // Someone resets the lock at its own menu while it is away.
     r.fleet
         .with_lock("lock-0", |l, _| {
@@ -308,33 +313,10 @@ async fn a_lock_that_comes_back_with_another_setting_is_corrected() {
 #[tokio::test]
 async fn a_lock_that_restarts_while_its_door_is_in_passage_is_unlocked_again_when_it_returns() {
     let r = rig("modes_passage_return").await;
-    set_mode(
-        &r,
-        &r.admin,
-        DoorMode::Passage,
-        "the building is open today",
-    )
-    .await;
-    eventually("passage unlocks the door", || async {
-        bolt(&r) == Bolt::Unlocked
-    })
-    .await;
-    eventually("passage turns auto-relock off", || async {
-        relock_of(&r) == 0
-    })
-    .await;
+    enter_passage(&r, "the building is open today").await;
 
     // The lock loses power and restarts: it comes back locked, with its own auto-relock.
-    r.fleet.set_offline("lock-0", true).unwrap();
-    eventually("latchkey sees the lock offline", || async {
-        r.app
-            .list_devices(&r.admin)
-            .await
-            .unwrap()
-            .iter()
-            .any(|d| d.device.friendly_name == "lock-0" && d.device.availability == "offline")
-    })
-    .await;
+    take_offline(&r).await;
     r.fleet.manual("lock-0", true).unwrap();
     r.fleet
         .with_lock("lock-0", |l, _| {
