@@ -97,6 +97,7 @@ PAGES_SIGNED = [
     ("household", "/household"),
     ("activity", "/activity"),
     ("security", "/security"),
+    ("erasure", "/security/erasure"),
 ]
 
 

@@ -35,7 +35,8 @@ def test_a_session_left_on_a_borrowed_computer_is_signed_out_from_the_phone(visi
     phone.page.locator("li.session[data-this-session] button").click()
     phone.page.wait_for_url(phone.server.base + "/sign-in")
     phone.go("/security")
-    assert phone.page.url == phone.server.base + "/sign-in"
+    # Signed in again, the browser comes back to the page it asked for.
+    assert phone.page.url == phone.server.base + "/sign-in?next=/security"
 
 
 def test_a_printed_recovery_card_proves_a_lockout_on_a_borrowed_phone(visit):

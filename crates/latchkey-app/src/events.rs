@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use latchkey_core::chain::anchor::{Anchor, AnchorBreak, AnchorSummary};
 use latchkey_core::{LockoutCaseId, PersonId, PropertyId, UnitId};
-use latchkey_store::audit::{self, EventFilter, HiddenEvents, NewEvent, VerifyOutcome};
+use latchkey_store::audit::{
+    self, EventFilter, HiddenEvents, NewEvent, UnitDevices, VerifyOutcome,
+};
 use latchkey_store::entry::EntryNotice;
 use latchkey_store::lockout::LockoutCase;
 use latchkey_store::records::{Door, Event};
@@ -33,8 +35,14 @@ pub(crate) struct Visibility {
     /// At `others`: the subjects whose events the caller reads besides their own doings.
     pub subjects: BTreeSet<String>,
     /// At `staff` (or everywhere, for an admin): the doors and sensors of units the caller does
-    /// not live in, whose personal events staff do not read without a reason.
+    /// not live in, whose personal events staff do not read without a reason. Read only for
+    /// [`Visibility::admits`] (the live stream); a query of the log leaves them out in SQL
+    /// ([`Visibility::hide`]), by the same rule, without reading them first.
     pub private: BTreeSet<String>,
+    /// Where the rule on units' doors binds the caller (their staffed properties; none for the
+    /// terminal), and the units there they live in, whose doors are theirs to read.
+    private_at: Vec<PropertyId>,
+    own_units: Vec<UnitId>,
 }
 
 impl Visibility {
@@ -46,6 +54,26 @@ impl Visibility {
         conn: &mut Conn,
         who: &Principal,
         property: Option<PropertyId>,
+    ) -> Result<Visibility> {
+        Self::scoped(conn, who, property, true).await
+    }
+
+    /// As [`Visibility::of`] without reading the set `private` (left empty): for a query of the
+    /// log, whose [`Visibility::hide`] filter applies the same rule in SQL. Never used with
+    /// [`Visibility::admits`].
+    async fn for_query(
+        conn: &mut Conn,
+        who: &Principal,
+        property: Option<PropertyId>,
+    ) -> Result<Visibility> {
+        Self::scoped(conn, who, property, false).await
+    }
+
+    async fn scoped(
+        conn: &mut Conn,
+        who: &Principal,
+        property: Option<PropertyId>,
+        read_private: bool,
     ) -> Result<Visibility> {
         let (all, props): (bool, Vec<PropertyId>) = match property {
             Some(p) => {
@@ -70,7 +98,11 @@ impl Visibility {
         // The terminal holds the data directory and the master key: it could read the database
         // itself, so no rule here would bind it (docs/OPERATIONS.md, "Privacy").
         let bound = who.via() != Via::Terminal;
-        for p in staff.iter().filter(|_| bound) {
+        let private_at: Vec<PropertyId> = staff.iter().copied().filter(|_| bound).collect();
+        let mut own_units: Vec<UnitId> = private_at.iter().flat_map(|p| who.units(*p)).collect();
+        own_units.sort_unstable();
+        own_units.dedup();
+        for p in private_at.iter().filter(|_| read_private) {
             let own = who.units(*p);
             let mut unit_doors = BTreeSet::new();
             for d in property::list_doors(conn, *p).await? {
@@ -95,6 +127,8 @@ impl Visibility {
                 me: who.id(),
                 subjects: BTreeSet::new(),
                 private,
+                private_at,
+                own_units,
             });
         }
         let mut subjects = BTreeSet::from([format!("person:{}", who.id())]);
@@ -135,6 +169,8 @@ impl Visibility {
             me: who.id(),
             subjects,
             private,
+            private_at,
+            own_units,
         })
     }
 
@@ -152,16 +188,21 @@ impl Visibility {
         }
     }
 
-    /// The filter that hides the personal events of `private` but those of `opened` from staff.
+    /// The filter that hides from staff the personal events of units' doors and sensors (the
+    /// set `private` would hold), but those of `opened`: worked out by the query from the doors
+    /// and sensors tables, so nothing is read for it first.
     fn hide(&self, opened: &BTreeSet<String>) -> Option<HiddenEvents> {
-        let subjects: Vec<String> = self.private.difference(opened).cloned().collect();
-        (!subjects.is_empty()).then(|| HiddenEvents {
+        (!self.private_at.is_empty()).then(|| HiddenEvents {
             unless_actor: self.me,
             kinds: authz::PERSONAL_KINDS
                 .iter()
                 .map(|k| (*k).to_owned())
                 .collect(),
-            subjects,
+            subjects: UnitDevices {
+                properties: Some(self.private_at.clone()),
+                except_units: self.own_units.clone(),
+                shown: opened.iter().cloned().collect(),
+            },
         })
     }
 }
@@ -266,7 +307,7 @@ impl App {
     ) -> Result<Vec<Event>> {
         filter.limit = filter.limit.clamp(1, MAX_PAGE);
         let mut conn = self.store().read().await?;
-        let view = Visibility::of(&mut conn, who, property_filter).await?;
+        let view = Visibility::for_query(&mut conn, who, property_filter).await?;
         let mut out = Vec::new();
         if view.all {
             let mut f = filter.clone();
@@ -447,7 +488,7 @@ async fn load_reason(conn: &mut Conn, r: ReasonRef) -> Result<Loaded> {
 async fn unit_subjects(conn: &mut Conn, p: PropertyId, unit: UnitId) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     let mut doors = BTreeSet::new();
-    for d in property::list_doors(conn, p).await? {
+    for d in property::list_doors_near(conn, p, &[unit], &[]).await? {
         if d.unit_id == Some(unit) {
             out.insert(format!("door:{}", d.id));
             doors.insert(d.id);

@@ -3,13 +3,24 @@
 //! form tokens that bind the pages' forms to a session. Everything else the pages do goes through
 //! the same use cases as the API.
 
-use latchkey_core::PropertyId;
+use std::collections::HashMap;
+
+use latchkey_core::{DoorId, PersonId, PropertyId};
 use latchkey_store::devices as device_repo;
+use latchkey_store::people as people_repo;
 use latchkey_store::property as repo;
 use latchkey_store::records::{Door, Property};
 
 use crate::authz::Principal;
+use crate::directory::member_doors;
 use crate::{App, Result};
+
+/// The names a page of events shows, read for those events only.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    pub people: HashMap<PersonId, String>,
+    pub doors: HashMap<DoorId, String>,
+}
 
 /// What a door's lock last reported, in the words a resident reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +101,55 @@ impl App {
                 property,
                 doors: statuses,
             });
+        }
+        Ok(out)
+    }
+
+    /// The names of `people` and `doors` at `property` that the caller may see: the rule of
+    /// [`App::list_people`] and [`App::list_doors`], reading only the rows asked for (a page of
+    /// events names a few of a building's people and doors, not all of them). Those the caller
+    /// may not see are left out.
+    ///
+    /// # Errors
+    /// `NotFound` when the caller has no standing at `property`; storage failures.
+    pub async fn names_at(
+        &self,
+        who: &Principal,
+        property: PropertyId,
+        people: &[PersonId],
+        doors: &[DoorId],
+    ) -> Result<Names> {
+        let m = who.member(property)?;
+        let (people, doors): (Vec<PersonId>, Vec<DoorId>) = if m.is_staff() {
+            (people.to_vec(), doors.to_vec())
+        } else {
+            let visible = self.visible_people(who, property).await?;
+            let mut conn = self.store().read().await?;
+            let mine = member_doors(&mut conn, &m).await?;
+            (
+                people
+                    .iter()
+                    .copied()
+                    .filter(|p| visible.contains(p))
+                    .collect(),
+                doors.iter().copied().filter(|d| mine.contains(d)).collect(),
+            )
+        };
+        let mut conn = self.store().read().await?;
+        let mut out = Names::default();
+        if !people.is_empty() {
+            for p in people_repo::list_people_among(&mut conn, property, &people).await? {
+                if people.contains(&p.id) {
+                    out.people.insert(p.id, p.name);
+                }
+            }
+        }
+        if !doors.is_empty() {
+            for d in repo::list_doors_near(&mut conn, property, &[], &doors).await? {
+                if doors.contains(&d.id) {
+                    out.doors.insert(d.id, d.name);
+                }
+            }
         }
         Ok(out)
     }

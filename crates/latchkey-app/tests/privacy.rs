@@ -574,3 +574,248 @@ async fn a_bad_note_or_an_admin_is_refused_and_nothing_is_recorded_or_told() {
     })
     .await;
 }
+
+/// A second unit with its door, sensors on each unit and a shared one, and in the log each
+/// kind of event the rule tells apart. The names are what the test expects staff to see.
+struct Building {
+    l: Logged,
+    unit2: latchkey_core::UnitId,
+    /// `seq`s of personal events of unit 4071 (its door, a sensor of the unit).
+    own_unit_personal: Vec<i64>,
+    /// `seq`s of personal events of the second unit (its door, a sensor on that door).
+    other_unit_personal: Vec<i64>,
+    /// `seq`s of events every staff member reads: a shared sensor's opening, security events
+    /// on both units' doors, an event about the unit.
+    for_staff: Vec<i64>,
+    /// The manager's own command at the second unit's door.
+    managers_own: i64,
+}
+
+async fn building(db: &latchkey_testkit::TestDb) -> Building {
+    use latchkey_app::directory::SensorInput;
+    use latchkey_core::model::SensorKind;
+    let l = logged(db).await;
+    let w = &l.w;
+    let staff = || w.admin.staff(w.property.id).expect("admin is staff");
+    let unit2 = w
+        .app
+        .create_unit(staff(), "4072", 4, None)
+        .await
+        .expect("unit");
+    let door2 = w
+        .app
+        .create_door(
+            staff(),
+            DoorInput {
+                name: "4072 entry".to_owned(),
+                kind: DoorKind::UnitEntry,
+                unit_id: Some(unit2.id),
+                mode: DoorMode::Normal,
+                pin_slots: 30,
+            },
+        )
+        .await
+        .expect("door");
+    let sensor = |name: &str, unit_id, door_id| SensorInput {
+        name: name.to_owned(),
+        kind: SensorKind::DoorContact,
+        unit_id,
+        door_id,
+        floor: 0,
+    };
+    let on_unit = w
+        .app
+        .create_sensor(staff(), sensor("4071 window", Some(w.unit.id), None))
+        .await
+        .expect("sensor");
+    let on_door2 = w
+        .app
+        .create_sensor(staff(), sensor("4072 contact", None, Some(door2.id)))
+        .await
+        .expect("sensor");
+    let shared = w
+        .app
+        .create_sensor(staff(), sensor("Lobby contact", None, None))
+        .await
+        .expect("sensor");
+    let append = |kind: &str, subject: String, actor: Option<latchkey_core::PersonId>| {
+        let store = w.store.clone();
+        let at = w.app.now();
+        let e = NewEvent::new(kind, subject)
+            .property(w.property.id)
+            .actor(actor)
+            .data(serde_json::json!({}));
+        async move {
+            let mut tx = store.write().await.expect("write");
+            let seq = audit::append(&mut tx, Keys::from_master(&[1; 32]).chain_key(), at, &[e])
+                .await
+                .expect("append");
+            tx.commit().await.expect("commit");
+            seq
+        }
+    };
+    let resident = Some(w.resident.id);
+    let own_unit_personal = vec![
+        append("door.opened", format!("sensor:{}", on_unit.id), None).await,
+        append("lock.unlocked", format!("door:{}", w.door.id), resident).await,
+    ];
+    let other_unit_personal = vec![
+        append("access.granted", format!("door:{}", door2.id), None).await,
+        append("door.opened", format!("sensor:{}", on_door2.id), None).await,
+        append("lock.command_confirmed", format!("door:{}", door2.id), None).await,
+    ];
+    let for_staff = vec![
+        append("door.opened", format!("sensor:{}", shared.id), None).await,
+        append("lock.jammed", format!("door:{}", w.door.id), None).await,
+        append("lock.alarm", format!("door:{}", door2.id), None).await,
+        append("door.mode_changed", format!("unit:{}", unit2.id), resident).await,
+    ];
+    let managers_own = append(
+        "lock.command",
+        format!("door:{}", door2.id),
+        Some(w.manager.id),
+    )
+    .await;
+    Building {
+        l,
+        unit2: unit2.id,
+        own_unit_personal,
+        other_unit_personal,
+        for_staff,
+        managers_own,
+    }
+}
+
+#[tokio::test]
+async fn the_log_query_hides_exactly_the_personal_events_of_units_doors_and_sensors_from_staff() {
+    latchkey_testkit::each_backend("privacy_exact_rule", |db| async move {
+        let b = building(&db).await;
+        let w = &b.l.w;
+        let manager = api(w, w.manager.id).await;
+        let seen = seqs(
+            &w.app
+                .list_events(&manager, None, all())
+                .await
+                .expect("list"),
+        );
+        let mut expected_staff = b.for_staff.clone();
+        expected_staff.extend([b.l.alarm, b.l.lobby_opening, b.managers_own]);
+        for s in &expected_staff {
+            assert!(seen.contains(s), "staff read {s}: {seen:?}");
+        }
+        for s in b
+            .own_unit_personal
+            .iter()
+            .chain(&b.other_unit_personal)
+            .chain([&b.l.opening])
+        {
+            assert!(!seen.contains(s), "a unit's personal event {s}: {seen:?}");
+        }
+        // The same with the property named, and page by page: the rule is in the query, so
+        // a page of two is the two newest the manager may read.
+        let named = seqs(
+            &w.app
+                .list_events(&manager, Some(w.property.id), all())
+                .await
+                .expect("list"),
+        );
+        assert_eq!(named, seen);
+        let page = |before: Option<i64>| EventFilter {
+            limit: 2,
+            before,
+            ..EventFilter::default()
+        };
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let got = seqs(
+                &w.app
+                    .list_events(&manager, None, page(before))
+                    .await
+                    .expect("page"),
+            );
+            if got.is_empty() {
+                break;
+            }
+            assert!(got.len() <= 2);
+            before = got.last().copied();
+            paged.extend(got);
+        }
+        assert_eq!(paged, seen);
+
+        // With a reason about unit 4071, its personal events are shown; the other unit's not.
+        let (_, case) = w.open_public_case("Rosa Resident", "192.0.2.1").await;
+        let reasoned = seqs(
+            &with_reason(w, &manager, ReasonRef::Case(case))
+                .await
+                .expect("read"),
+        );
+        for s in b.own_unit_personal.iter().chain([&b.l.opening]) {
+            assert!(
+                reasoned.contains(s),
+                "opened by the reason {s}: {reasoned:?}"
+            );
+        }
+        for s in &b.other_unit_personal {
+            assert!(!reasoned.contains(s), "another unit {s}: {reasoned:?}");
+        }
+
+        // Staff who live in the second unit read that unit's personal events, not 4071's.
+        let (sam, _) = w
+            .app
+            .create_person(
+                w.app
+                    .may_create_person(
+                        &w.admin,
+                        w.property.id,
+                        &common::person(
+                            "Sam Staff",
+                            None,
+                            None,
+                            common::membership(Role::Manager, None),
+                        ),
+                    )
+                    .expect("admin adds staff"),
+                common::person(
+                    "Sam Staff",
+                    None,
+                    None,
+                    common::membership(Role::Manager, None),
+                ),
+            )
+            .await
+            .expect("staff");
+        let lives = common::membership(Role::Resident, Some(b.unit2));
+        w.app
+            .create_membership(
+                w.app
+                    .may_create_membership(&w.admin, w.property.id, &lives)
+                    .expect("admin adds a membership"),
+                sam.id,
+                lives,
+            )
+            .await
+            .expect("membership");
+        let sam = api(w, sam.id).await;
+        let seen = seqs(&w.app.list_events(&sam, None, all()).await.expect("list"));
+        for s in b.other_unit_personal.iter().chain(&b.for_staff) {
+            assert!(seen.contains(s), "Sam's own unit or staff's {s}: {seen:?}");
+        }
+        for s in b.own_unit_personal.iter().chain([&b.l.opening]) {
+            assert!(!seen.contains(s), "4071's personal event {s}: {seen:?}");
+        }
+
+        // The terminal is not bound by the rule (docs/OPERATIONS.md, "Privacy").
+        let terminal = w.principal(w.manager.id).await;
+        let seen = seqs(
+            &w.app
+                .list_events(&terminal, None, all())
+                .await
+                .expect("list"),
+        );
+        for s in b.own_unit_personal.iter().chain(&b.other_unit_personal) {
+            assert!(seen.contains(s), "the terminal reads {s}");
+        }
+    })
+    .await;
+}

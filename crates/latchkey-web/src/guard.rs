@@ -10,7 +10,7 @@
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_app::authz::{Principal, Via};
 use latchkey_app::store::auth::GrantKind;
@@ -97,6 +97,33 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Longest `next` destination kept across sign-in.
+const MAX_NEXT: usize = 200;
+
+/// Where sign-in may send the browser back to: a path of this site only, or `None`.
+///
+/// Only `/` followed by letters, digits, `-`, `.`, `_`, `~` and `/` is taken, and never `//`
+/// at the start: no scheme (`https://…`), no other host (`//evil`, `/\evil`, which browsers
+/// read as `//evil`), no query or fragment, no percent sign (so nothing decodes into one of
+/// those later), no control characters or spaces (browsers drop tabs and newlines from a URL,
+/// which would turn `/\t/evil` into `//evil`). `raw` is the value as decoded from the form or
+/// query.
+pub fn safe_next(raw: &str) -> Option<&str> {
+    let rest = raw.strip_prefix('/')?;
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/');
+    (raw.len() <= MAX_NEXT && !rest.starts_with('/') && raw.bytes().all(allowed)).then_some(raw)
+}
+
+/// The sign-in page, asked to come back to `next` when it is a safe destination.
+pub fn sign_in_then(next: Option<&str>) -> String {
+    match next.and_then(safe_next) {
+        // Every character of a safe `next` may stand in a query as it is.
+        Some(n) if n != "/" => format!("/sign-in?next={n}"),
+        _ => "/sign-in".to_owned(),
+    }
+}
+
 /// The caller's network address, for rate limits.
 pub fn source(parts_ext: &axum::http::Extensions) -> String {
     parts_ext
@@ -127,8 +154,12 @@ impl FromRequestParts<WebState> for Signed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        // A page asked for without a session comes back after sign-in; a form post does not
+        // (its token was of the old session anyway).
+        let back = (parts.method == Method::GET).then(|| parts.uri.path().to_owned());
+        let sign_in = || Redirect::to(&sign_in_then(back.as_deref())).into_response();
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
-            return Err(Redirect::to("/sign-in").into_response());
+            return Err(sign_in());
         };
         match state.app.authenticate(GrantKind::Session, &token).await {
             Ok(principal) => {
@@ -143,9 +174,7 @@ impl FromRequestParts<WebState> for Signed {
                     csrf,
                 })
             }
-            Err(latchkey_app::AppError::Unauthenticated(_)) => {
-                Err(Redirect::to("/sign-in").into_response())
-            }
+            Err(latchkey_app::AppError::Unauthenticated(_)) => Err(sign_in()),
             Err(e) => Err(PageError::from(e).into_response()),
         }
     }
@@ -169,6 +198,42 @@ impl Signed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_goes_back_only_to_a_path_of_this_site() {
+        for ok in ["/", "/guardian", "/doors/12/card", "/a-b_c.d~e/"] {
+            assert_eq!(safe_next(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "guardian",
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            " /guardian",
+            "https://evil.example/guardian",
+            "http:/evil.example",
+            "javascript:alert(1)",
+            "/%2F%2Fevil.example",
+            "/%252F%252Fevil.example",
+            "/%5Cevil.example",
+            "/guardian?next=//evil.example",
+            "/guardian#x",
+            "/gu\u{0}ardian",
+            "/caf\u{e9}",
+            "/\u{ff0f}evil.example",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(&format!("/{}", "a".repeat(MAX_NEXT))), None);
+        assert_eq!(sign_in_then(Some("/guardian")), "/sign-in?next=/guardian");
+        assert_eq!(sign_in_then(Some("//evil.example")), "/sign-in");
+        assert_eq!(sign_in_then(Some("/")), "/sign-in");
+        assert_eq!(sign_in_then(None), "/sign-in");
+    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

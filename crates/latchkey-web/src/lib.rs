@@ -18,6 +18,7 @@ mod layout;
 mod links;
 mod lockout;
 mod mine;
+mod mydata;
 mod qr;
 mod security;
 mod signin;
@@ -74,6 +75,7 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         )
         .route("/security/totp", post(security::enroll_totp))
         .route("/security/recovery-card", post(security::print_card))
+        .route("/security/erasure", get(mydata::page).post(mydata::submit))
         .route("/locked-out/case/card", post(lockout::prove_card))
         .route(
             "/security/sessions/{id}/revoke",

@@ -17,7 +17,7 @@ use latchkey_app::store::audit::EventFilter;
 use latchkey_app::store::records::{Credential, Event};
 use latchkey_core::model::{CredentialKind, CredentialStatus, Role};
 use latchkey_core::schedule::{Day, Schedule, WeeklyWindow};
-use latchkey_core::{CredentialId, PersonId, PropertyId};
+use latchkey_core::{CredentialId, DoorId, PersonId, PropertyId};
 use serde::Deserialize;
 
 use crate::WebState;
@@ -513,6 +513,14 @@ struct ActivityPage {
     events: Vec<EventView>,
 }
 
+/// The door an event is about, from its subject (`door:N`).
+fn door_of(subject: &str) -> Option<DoorId> {
+    subject
+        .strip_prefix("door:")
+        .and_then(|d| d.parse().ok())
+        .map(DoorId)
+}
+
 fn event_words(
     e: &Event,
     people: &HashMap<PersonId, String>,
@@ -614,25 +622,30 @@ pub(crate) async fn activity(
 ) -> Result<Response, PageError> {
     let mut events = Vec::new();
     for p in properties(&who) {
-        let people = names(&state, &who, p).await?;
-        let doors: HashMap<i64, String> = state
-            .app
-            .list_doors(&who.principal, p)
-            .await?
-            .into_iter()
-            .map(|d| (d.id.0, d.name))
-            .collect();
         let zone = state.app.get_property(&who.principal, p).await?.timezone;
         let tz = jiff::tz::TimeZone::get(&zone).unwrap_or(jiff::tz::TimeZone::UTC);
         let filter = EventFilter {
             limit: 50,
             ..EventFilter::default()
         };
-        for e in state
+        let page = state
             .app
             .list_events(&who.principal, Some(p), filter)
-            .await?
-        {
+            .await?;
+        // Only the names these events show are read, not the building's.
+        let mut actors: Vec<PersonId> = page.iter().filter_map(|e| e.actor_id).collect();
+        let mut subjects: Vec<DoorId> = page.iter().filter_map(|e| door_of(&e.subject)).collect();
+        actors.sort_unstable();
+        actors.dedup();
+        subjects.sort_unstable();
+        subjects.dedup();
+        let names = state
+            .app
+            .names_at(&who.principal, p, &actors, &subjects)
+            .await?;
+        let people = names.people;
+        let doors: HashMap<i64, String> = names.doors.into_iter().map(|(d, n)| (d.0, n)).collect();
+        for e in page {
             if let Some(words) = event_words(&e, &people, &doors) {
                 events.push(EventView {
                     at: tz.to_datetime(e.at).strftime("%a %d %b, %H:%M").to_string(),

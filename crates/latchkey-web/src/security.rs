@@ -372,6 +372,9 @@ pub(crate) struct CeremonyForm {
     credential: String,
     #[serde(default)]
     name: String,
+    /// Signing in: where the visitor was going (checked by [`guard::safe_next`]).
+    #[serde(default)]
+    next: String,
 }
 
 pub(crate) async fn register(
@@ -510,7 +513,10 @@ pub(crate) async fn sign_in(
                 secs,
                 state.config.secure_cookies,
             );
-            with_cookie(Redirect::to("/").into_response(), Some(cookie))
+            with_cookie(
+                crate::signin::after_sign_in(&form.next).into_response(),
+                Some(cookie),
+            )
         }
         Err(AppError::Unauthenticated(_)) => crate::signin::form_page(
             &state,
@@ -518,10 +524,18 @@ pub(crate) async fn sign_in(
             StatusCode::UNAUTHORIZED,
             String::new(),
             Some("That passkey did not sign you in. Try again, or use your e-mail address and password.".into()),
+            &form.next,
         ),
         Err(e @ AppError::RateLimited { .. }) => {
             let (status, _, message) = describe(&e);
-            crate::signin::form_page(&state, &headers, status, String::new(), Some(message))
+            crate::signin::form_page(
+                &state,
+                &headers,
+                status,
+                String::new(),
+                Some(message),
+                &form.next,
+            )
         }
         Err(e) => PageError::from(e).into_response(),
     }

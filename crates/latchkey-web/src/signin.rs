@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_app::AppError;
@@ -24,6 +24,13 @@ struct SignInPage {
     csrf: String,
     email: String,
     error: Option<String>,
+    /// Where to go after signing in (a safe path of this site), kept in both forms.
+    next: Option<String>,
+}
+
+/// The page to go to once signed in: `next` when it is a path of this site, else the home page.
+pub(crate) fn after_sign_in(next: &str) -> Redirect {
+    Redirect::to(guard::safe_next(next).unwrap_or("/"))
 }
 
 /// The pre-session binding of this browser, and the cookie to set when it has none yet.
@@ -57,6 +64,7 @@ pub(crate) fn form_page(
     status: StatusCode,
     email: String,
     error: Option<String>,
+    next: &str,
 ) -> Response {
     let (binding, set) = pre_session(headers, state.config.secure_cookies);
     let page = SignInPage {
@@ -64,11 +72,24 @@ pub(crate) fn form_page(
         csrf: state.app.form_token(&binding),
         email,
         error,
+        next: guard::safe_next(next)
+            .filter(|n| *n != "/")
+            .map(str::to_owned),
     };
     with_cookie((status, page).into_response(), set)
 }
 
-pub(crate) async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+pub(crate) struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub(crate) async fn page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
     if let Some(token) = guard::cookie(&headers, SESSION_COOKIE)
         && state
             .app
@@ -76,9 +97,16 @@ pub(crate) async fn page(State(state): State<WebState>, headers: HeaderMap) -> R
             .await
             .is_ok()
     {
-        return Redirect::to("/").into_response();
+        return after_sign_in(&q.next).into_response();
     }
-    form_page(&state, &headers, StatusCode::OK, String::new(), None)
+    form_page(
+        &state,
+        &headers,
+        StatusCode::OK,
+        String::new(),
+        None,
+        &q.next,
+    )
 }
 
 #[derive(Deserialize)]
@@ -89,6 +117,9 @@ pub(crate) struct SignInForm {
     password: String,
     #[serde(default)]
     csrf: String,
+    /// Where the visitor was going (checked by [`guard::safe_next`]).
+    #[serde(default)]
+    next: String,
 }
 
 pub(crate) async fn submit(
@@ -113,7 +144,7 @@ pub(crate) async fn submit(
                 secs,
                 state.config.secure_cookies,
             );
-            with_cookie(Redirect::to("/").into_response(), Some(cookie))
+            with_cookie(after_sign_in(&form.next).into_response(), Some(cookie))
         }
         Err(AppError::Unauthenticated(_)) => form_page(
             &state,
@@ -121,10 +152,18 @@ pub(crate) async fn submit(
             StatusCode::UNAUTHORIZED,
             form.email,
             Some("The e-mail address or the password is wrong. Check both and try again.".into()),
+            &form.next,
         ),
         Err(e @ (AppError::RateLimited { .. } | AppError::Invalid { .. })) => {
             let (status, _, message) = describe(&e);
-            form_page(&state, &headers, status, form.email, Some(message))
+            form_page(
+                &state,
+                &headers,
+                status,
+                form.email,
+                Some(message),
+                &form.next,
+            )
         }
         Err(e) => PageError::from(e).into_response(),
     }

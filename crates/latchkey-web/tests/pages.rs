@@ -495,10 +495,20 @@ async fn an_unknown_page_is_a_page_and_an_unknown_api_path_is_still_a_problem_do
 async fn a_page_without_a_session_sends_the_visitor_to_sign_in() {
     each_backend("web_needs_session", |db| async move {
         let w = world(&db).await;
-        for path in ["/", "/codes", "/household", "/activity"] {
-            let res = w.get(path, "latchkey_session=lks_forged").await;
-            assert_eq!(res.status, StatusCode::SEE_OTHER, "{path}");
-            assert_eq!(res.header(header::LOCATION), "/sign-in", "{path}");
+        let res = w.get("/", "latchkey_session=lks_forged").await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER);
+        assert_eq!(res.header(header::LOCATION), "/sign-in");
+        // Any other page comes back after sign-in.
+        for path in ["/codes", "/household", "/activity", "/security/erasure"] {
+            for cookie in ["latchkey_session=lks_forged", ""] {
+                let res = w.get(path, cookie).await;
+                assert_eq!(res.status, StatusCode::SEE_OTHER, "{path}");
+                assert_eq!(
+                    res.header(header::LOCATION),
+                    format!("/sign-in?next={path}"),
+                    "{path}"
+                );
+            }
         }
     })
     .await;
@@ -694,7 +704,133 @@ async fn a_guardian_link_without_a_session_asks_to_sign_in_first() {
             .get("/guardian", &format!("latchkey_guardian={kept}"))
             .await;
         assert_eq!(page.status, StatusCode::SEE_OTHER);
-        assert_eq!(page.header(header::LOCATION), "/sign-in");
+        assert_eq!(page.header(header::LOCATION), "/sign-in?next=/guardian");
+        // The sign-in page keeps where the guardian was going, and signing in goes back there.
+        let form = w.get("/sign-in?next=/guardian", "").await;
+        assert!(
+            form.body
+                .contains(r#"<input type="hidden" name="next" value="/guardian">"#),
+            "{}",
+            form.body
+        );
+        let pre = format!("latchkey_pre={}", form.cookie("latchkey_pre").unwrap());
+        let res = w
+            .post(
+                "/sign-in",
+                &pre,
+                ORIGIN,
+                &format!(
+                    "csrf={}&email=rita%40example.org&password={PASSWORD}&next=%2Fguardian",
+                    form.csrf()
+                ),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        assert_eq!(res.header(header::LOCATION), "/guardian");
+        assert!(res.cookie("latchkey_session").is_some());
+    })
+    .await;
+}
+
+/// `next` values that would leave the site, as a form or a link would carry them (URL-encoded).
+const OFF_SITE: &[&str] = &[
+    "%2F%2Fevil.example",
+    "%2F%2F%2Fevil.example%2Fguardian",
+    "https%3A%2F%2Fevil.example%2Fguardian",
+    "http%3Aevil.example",
+    "%2F%5Cevil.example",
+    "%5C%5Cevil.example",
+    "%2F%09%2Fevil.example",
+    "%2F%0A%2Fevil.example",
+    "%2F%252F%252Fevil.example",
+    "%2F%2525%32F%2525%32Fevil.example",
+    "javascript%3Aalert(1)",
+    "%20%2F%2Fevil.example",
+    "%2Fguardian%3Fx%3D%2F%2Fevil.example",
+    "%EF%BC%8F%EF%BC%8Fevil.example",
+];
+
+#[tokio::test]
+async fn sign_in_never_sends_the_browser_to_another_site() {
+    each_backend("web_sign_in_next", |db| async move {
+        let w = world(&db).await;
+        for next in OFF_SITE {
+            // The sign-in page does not keep it…
+            let form = w.get(&format!("/sign-in?next={next}"), "").await;
+            assert_eq!(form.status, StatusCode::OK, "{next}");
+            assert!(
+                !form.body.contains("name=\"next\""),
+                "{next}: {}",
+                form.body
+            );
+            assert!(!form.body.contains("evil.example"), "{next}");
+            // …and a forged form that carries it signs in and goes home.
+            let pre = format!("latchkey_pre={}", form.cookie("latchkey_pre").unwrap());
+            let res = w
+                .post(
+                    "/sign-in",
+                    &pre,
+                    ORIGIN,
+                    &format!(
+                        "csrf={}&email=rita%40example.org&password={PASSWORD}&next={next}",
+                        form.csrf()
+                    ),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::SEE_OTHER, "{next}: {}", res.body);
+            assert_eq!(res.header(header::LOCATION), "/", "{next}");
+            // Signed in already: the sign-in page sends the browser home, not there.
+            let session = format!(
+                "latchkey_session={}",
+                res.cookie("latchkey_session").unwrap()
+            );
+            let again = w.get(&format!("/sign-in?next={next}"), &session).await;
+            assert_eq!(again.status, StatusCode::SEE_OTHER, "{next}");
+            assert_eq!(again.header(header::LOCATION), "/", "{next}");
+        }
+        // A wrong password keeps a safe `next` on the page, and only a safe one.
+        let form = w.get("/sign-in?next=/household", "").await;
+        let pre = format!("latchkey_pre={}", form.cookie("latchkey_pre").unwrap());
+        for (next, kept) in [("%2Fhousehold", true), ("%2F%2Fevil.example", false)] {
+            let res = w
+                .post(
+                    "/sign-in",
+                    &pre,
+                    ORIGIN,
+                    &format!(
+                        "csrf={}&email=rita%40example.org&password=wrong&next={next}",
+                        form.csrf()
+                    ),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                res.body
+                    .contains(r#"<input type="hidden" name="next" value="/household">"#),
+                kept,
+                "{next}"
+            );
+            assert!(!res.body.contains("evil.example"));
+        }
+        // A passkey sign-in that fails keeps it the same way.
+        let res = w
+            .post(
+                "/sign-in/passkey",
+                &pre,
+                ORIGIN,
+                &format!(
+                    "csrf={}&ceremony=x&credential=%7B%7D&next=%2Fhousehold",
+                    form.csrf()
+                ),
+            )
+            .await;
+        assert!(
+            res.body
+                .contains(r#"<input type="hidden" name="next" value="/household">"#),
+            "{}: {}",
+            res.status,
+            res.body
+        );
     })
     .await;
 }
@@ -760,6 +896,174 @@ async fn setting_up_an_authenticator_shows_its_link_as_an_inline_svg_qr_code_und
 
         // The key is still there as text, for people who cannot scan.
         assert!(page.body.contains("data-totp-secret>"), "{}", page.body);
+    })
+    .await;
+}
+
+/// `text` as the templates write it into a page.
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// How many erasure requests the log holds.
+async fn erasure_requests(w: &World) -> usize {
+    let admin = w.app.terminal_admin(None).await.unwrap();
+    w.app
+        .list_events(
+            &admin,
+            None,
+            latchkey_app::store::audit::EventFilter {
+                kind_prefix: Some(latchkey_app::mydata::REQUESTED_KIND.into()),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn a_resident_downloads_their_data_and_asks_to_be_erased_after_seeing_what_goes_and_stays() {
+    each_backend("web_my_data", |db| async move {
+        let w = world(&db).await;
+        let (cookie, csrf) = w.signed_in().await;
+        let security = w.get("/security", &cookie).await;
+        assert!(security.body.contains(r#"href="/api/v1/me/export""#));
+        assert!(security.body.contains(r#"href="/security/erasure""#));
+
+        // The download is the API's export, read with the page's session, never cached.
+        let export = w.get("/api/v1/me/export", &cookie).await;
+        assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+        assert_eq!(export.header(header::CACHE_CONTROL), "no-store");
+        let data: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+        assert_eq!(data["person"]["email"], EMAIL);
+        assert!(!export.body.contains("argon2"), "no password hash");
+
+        // Looking at the confirmation step records nothing; it says what goes and what stays.
+        let before = w.events().await;
+        let confirm = w.get("/security/erasure", &cookie).await;
+        assert_eq!(confirm.status, StatusCode::OK);
+        for removed in latchkey_app::mydata::REMOVED {
+            assert!(
+                confirm.body.contains(&html(removed)),
+                "{removed}: {}",
+                confirm.body
+            );
+        }
+        for (what, why) in latchkey_app::mydata::KEPT {
+            assert!(confirm.body.contains(&html(what)), "{what}");
+            assert!(confirm.body.contains(&html(why)), "{why}");
+        }
+        assert_eq!(w.events().await, before);
+
+        // From another site, or without the form's token: refused, nothing recorded.
+        let forged = w
+            .post(
+                "/security/erasure",
+                &cookie,
+                "http://evil.example",
+                &format!("csrf={csrf}"),
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let tokenless = w.post("/security/erasure", &cookie, ORIGIN, "note=x").await;
+        assert_eq!(
+            tokenless.status,
+            StatusCode::FORBIDDEN,
+            "{}",
+            tokenless.body
+        );
+        // A note of spaces is refused in words on the same page, nothing recorded.
+        let blank = w
+            .post(
+                "/security/erasure",
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}&note=+++"),
+            )
+            .await;
+        assert_eq!(
+            blank.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            blank.body
+        );
+        assert!(
+            blank.body.contains("id=\"erasure-error\""),
+            "{}",
+            blank.body
+        );
+        assert_eq!(w.events().await, before);
+        assert_eq!(erasure_requests(&w).await, 0);
+
+        // Confirmed: recorded once, and the answer says what goes and what stays.
+        let asked = w
+            .post(
+                "/security/erasure",
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}&note=moving+out+on+the+31st"),
+            )
+            .await;
+        assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+        assert!(asked.body.contains("is recorded"), "{}", asked.body);
+        assert!(asked.body.contains("What is kept, and why"));
+        assert!(!asked.body.contains("Yes, ask to erase me"));
+        assert_eq!(erasure_requests(&w).await, 1);
+        let again = w
+            .post(
+                "/security/erasure",
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}"),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::ACCEPTED);
+        assert!(again.body.contains("already"), "{}", again.body);
+        assert_eq!(erasure_requests(&w).await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_admin_cannot_ask_to_be_erased_from_the_page_and_nothing_is_recorded() {
+    each_backend("web_my_data_admin", |db| async move {
+        let w = world(&db).await;
+        let (pre, csrf) = w.sign_in_form().await;
+        let res = w
+            .post(
+                "/sign-in",
+                &pre,
+                ORIGIN,
+                &format!("csrf={csrf}&email=admin%40example.org&password=admin-password-1"),
+            )
+            .await;
+        let cookie = format!(
+            "latchkey_session={}",
+            res.cookie("latchkey_session").unwrap()
+        );
+        let csrf = w.get("/security/erasure", &cookie).await.csrf();
+        let before = w.events().await;
+        let refused = w
+            .post(
+                "/security/erasure",
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}"),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        assert!(
+            refused.body.contains("an admin cannot be erased"),
+            "{}",
+            refused.body
+        );
+        assert_eq!(w.events().await, before);
     })
     .await;
 }

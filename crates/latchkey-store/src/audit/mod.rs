@@ -11,7 +11,7 @@ use latchkey_core::chain::{
     self, BreakKind, ChainBreak, ChainKey, DIGEST_MARKER, EventBody, GENESIS, Hash, KEYED_MARKER,
     Keying, StoredEvent, Verifier,
 };
-use latchkey_core::{PersonId, PropertyId};
+use latchkey_core::{PersonId, PropertyId, UnitId};
 use sqlx::Row;
 
 use crate::records::{Event, from_micros, to_micros};
@@ -269,13 +269,62 @@ pub struct EventFilter {
     pub limit: u32,
 }
 
-/// Events of one of `kinds` about one of `subjects` are left out, unless `unless_actor` did
-/// them.
+/// Events of one of `kinds` about a unit's door or sensor are left out, unless `unless_actor`
+/// did them. Which subjects those are is worked out by the query itself from the `doors` and
+/// `sensors` tables (not read into the caller first), as [`UnitDevices`] says.
 #[derive(Clone, Debug)]
 pub struct HiddenEvents {
     pub unless_actor: PersonId,
     pub kinds: Vec<String>,
-    pub subjects: Vec<String>,
+    pub subjects: UnitDevices,
+}
+
+/// The subjects (`door:N`, `sensor:N`) of the doors of units and of the sensors of units or on
+/// those doors, at `properties` (`None`: every property), where the unit is not one of
+/// `except_units`; minus the subjects in `shown`.
+#[derive(Clone, Debug, Default)]
+pub struct UnitDevices {
+    pub properties: Option<Vec<PropertyId>>,
+    pub except_units: Vec<UnitId>,
+    pub shown: Vec<String>,
+}
+
+impl UnitDevices {
+    /// Appends `subject IN (…)` for these subjects to `sql`.
+    fn push_contains(&self, sql: &mut Sql) {
+        // The doors whose events are hidden: of a unit, not one of the excepted.
+        let unit_doors = |sql: &mut Sql| {
+            sql.push(" FROM doors d WHERE d.unit_id IS NOT NULL");
+            if !self.except_units.is_empty() {
+                sql.push(" AND d.unit_id NOT IN ")
+                    .bind_list(self.except_units.iter().map(|u| u.0));
+            }
+            if let Some(props) = &self.properties {
+                sql.push(" AND d.property_id IN ")
+                    .bind_list(props.iter().map(|p| p.0));
+            }
+        };
+        sql.push("(subject IN (SELECT 'door:' || CAST(d.id AS TEXT)");
+        unit_doors(sql);
+        sql.push(" UNION ALL SELECT 'sensor:' || CAST(s.id AS TEXT) FROM sensors s WHERE ((s.unit_id IS NOT NULL");
+        if !self.except_units.is_empty() {
+            sql.push(" AND s.unit_id NOT IN ")
+                .bind_list(self.except_units.iter().map(|u| u.0));
+        }
+        sql.push(") OR s.door_id IN (SELECT d.id");
+        unit_doors(sql);
+        sql.push("))");
+        if let Some(props) = &self.properties {
+            sql.push(" AND s.property_id IN ")
+                .bind_list(props.iter().map(|p| p.0));
+        }
+        sql.push(")");
+        if !self.shown.is_empty() {
+            sql.push(" AND subject NOT IN ")
+                .bind_list(self.shown.iter().map(String::as_str));
+        }
+        sql.push(")");
+    }
 }
 
 fn row_to_event(row: &sqlx::any::AnyRow) -> Result<Event> {
@@ -339,17 +388,16 @@ pub async fn query(conn: &mut Conn, filter: &EventFilter) -> Result<Vec<Event>> 
     }
     if let Some(h) = &filter.hidden
         && !h.kinds.is_empty()
-        && !h.subjects.is_empty()
     {
         // `actor_id = $n` is NULL for events without an actor: `NULL OR NOT (...)` keeps the
-        // row exactly when it is not hidden.
+        // row exactly when it is not hidden. `subject` is never NULL.
         sql.push(" AND (actor_id = ")
             .bind(h.unless_actor.0)
             .push(" OR NOT (kind IN ")
             .bind_list(h.kinds.iter().map(String::as_str))
-            .push(" AND subject IN ")
-            .bind_list(h.subjects.iter().map(String::as_str))
-            .push("))");
+            .push(" AND ");
+        h.subjects.push_contains(&mut sql);
+        sql.push("))");
     }
     if let Some(before) = filter.before {
         sql.push(" AND seq < ").bind(before);
