@@ -76,7 +76,8 @@ impl ZwaveSimHandle {
         self.gateway().mode(node)
     }
 
-    /// Waits until the gateway has announced itself on the broker (or `timeout` passes).
+    /// Waits until the gateway has announced itself on the broker and its subscriptions are
+    /// in place (or `timeout` passes).
     pub async fn connected(&self, timeout: Duration) -> bool {
         let mut rx = self.connected.clone();
         tokio::time::timeout(timeout, rx.wait_for(|c| *c))
@@ -153,6 +154,7 @@ pub fn run(cfg: ZwaveSimConfig) -> (ZwaveSimHandle, JoinHandle<()>) {
                 }
             })
         };
+        let mut acks = 0;
         loop {
             let event = tokio::select! {
                 _ = stop_rx.wait_for(|s| *s) => break,
@@ -168,9 +170,15 @@ pub fn run(cfg: ZwaveSimConfig) -> (ZwaveSimHandle, JoinHandle<()>) {
                     for m in with(&gateway, |g| g.announce(now_ms())) {
                         let _ = out_tx.send(m);
                     }
-                    connected_tx.send_replace(true);
+                    acks = 0;
                 }
-                Ok(Event::Incoming(Incoming::SubAck(_))) => {}
+                Ok(Event::Incoming(Incoming::SubAck(_))) => {
+                    // Ready once every subscription is in place: a call sent earlier is lost.
+                    acks += 1;
+                    if acks == subscriptions.len() {
+                        connected_tx.send_replace(true);
+                    }
+                }
                 Ok(Event::Incoming(Incoming::Publish(p))) => {
                     let msgs = with(&gateway, |g| {
                         g.on_message(&p.topic, &p.payload, Instant::now(), now_ms())

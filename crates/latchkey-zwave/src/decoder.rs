@@ -310,9 +310,8 @@ impl Decoder {
             };
             return Ok(Some(node_report(node, report, Origin::Event)));
         }
-        let Some(report) = value_report(cc, property, key, value)? else {
-            return Ok(None);
-        };
+        // The time is remembered even for an update without a value (the gateway publishes
+        // `{"time":…}` for a value not read yet), so that the first write's echo is known.
         let origin = match time {
             Some(t) => {
                 let id = format!("{cc}/{property}/{}", key.unwrap_or(""));
@@ -325,6 +324,9 @@ impl Decoder {
                 }
             }
             None => Origin::Update { time: None },
+        };
+        let Some(report) = value_report(cc, property, key, value)? else {
+            return Ok(None);
         };
         Ok(Some(node_report(node, report, origin)))
     }

@@ -207,3 +207,18 @@ fn names_mode_resolves_node_names_from_get_nodes() {
         Err(ParseError::UnknownNode)
     );
 }
+
+#[test]
+fn the_first_writes_echo_is_known_from_a_value_published_without_a_value() {
+    let mut d = decoder_knowing_node_12();
+    // At node ready the gateway publishes slots not read yet as `{"time":…}`.
+    assert_eq!(
+        d.decode("zwave/12/99/0/userCode/4", br#"{"time":700}"#),
+        Ok(None)
+    );
+    let (_, origin) = node(d.decode(
+        "zwave/12/99/0/userCode/4",
+        br#"{"time":700,"value":"0427"}"#,
+    ));
+    assert_eq!(origin, Origin::Echo { time: 700 });
+}

@@ -192,10 +192,12 @@ impl Gateway {
             (self.topic(id, BATTERY, "level", None), json!(l.battery)),
             (self.topic(id, BATTERY, "isLow", None), json!(false)),
         ];
-        // zwave-js does not read codes at the interview: the slots exist, their values are
-        // unknown until read. Status is known as Available here so `getNodes` counts them.
+        // zwave-js does not read codes at the interview: the slots exist, their codes are
+        // unknown until read (published as `{"time":…}` with no value). Status is known as
+        // Available here so `getNodes` counts the slots.
         for n in 1..=l.cfg.capacity {
             seeds.push((self.topic(id, USER_CODE, "userIdStatus", Some(n)), json!(0)));
+            seeds.push((self.topic(id, USER_CODE, "userCode", Some(n)), Value::Null));
         }
         for (topic, value) in seeds {
             self.cache.insert(topic, (value, 1));
@@ -214,7 +216,7 @@ impl Gateway {
         self.cache.insert(topic.clone(), (value.clone(), time));
         Publish {
             topic,
-            payload: json!({ "time": time, "value": value }),
+            payload: time_value(time, &value),
             retain: self.settings.retain,
         }
     }
@@ -262,7 +264,7 @@ impl Gateway {
         for (topic, (value, time)) in cached {
             out.push(Publish {
                 topic: topic.clone(),
-                payload: json!({"time": time, "value": value}),
+                payload: time_value(*time, value),
                 retain,
             });
         }
@@ -904,6 +906,15 @@ impl Gateway {
             }
         }
         out
+    }
+}
+
+/// A JSON time-value payload; an undefined value is left out, as JSON serialisation does.
+fn time_value(time: u64, value: &Value) -> Value {
+    if value.is_null() {
+        json!({ "time": time })
+    } else {
+        json!({ "time": time, "value": value })
     }
 }
 
