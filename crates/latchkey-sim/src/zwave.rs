@@ -32,6 +32,8 @@ pub use node::{Quirks, ZwaveLockConfig, ZwaveSlot};
 pub struct ZwaveSimConfig {
     pub mqtt_host: String,
     pub mqtt_port: u16,
+    /// Broker login (user, password), if the broker asks for one.
+    pub login: Option<(String, String)>,
     pub settings: GatewaySettings,
     pub locks: Vec<ZwaveLockConfig>,
     /// How often pending answers, actuations and wake-ups are checked.
@@ -44,6 +46,7 @@ impl ZwaveSimConfig {
         ZwaveSimConfig {
             mqtt_host: "127.0.0.1".into(),
             mqtt_port: port,
+            login: None,
             settings: GatewaySettings::default(),
             locks,
             tick_interval: Duration::from_millis(20),
@@ -104,6 +107,9 @@ pub fn run(cfg: ZwaveSimConfig) -> (ZwaveSimHandle, JoinHandle<()>) {
     let mut opts = MqttOptions::new(gateway.client_id(), &cfg.mqtt_host, cfg.mqtt_port);
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_max_packet_size(16 << 20, 16 << 20);
+    if let Some((user, password)) = &cfg.login {
+        opts.set_credentials(user, password);
+    }
     opts.set_last_will(LastWill::new(
         gateway.status_topic(),
         br#"{"value":false}"#.to_vec(),

@@ -2,177 +2,24 @@
 //! encoded here reach the virtual gateway, and what it publishes decodes into the reports the
 //! confirmation rules need. The two sides share no code, so each checks the other.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{NODE, Server};
 use latchkey_sim::zwave::{Quirks, ZwaveLockConfig, ZwaveSimConfig, ZwaveSimHandle, run};
 use latchkey_testkit::mosquitto::Mosquitto;
 use latchkey_zwave::{
-    Availability, Confirmation, Decoder, Inbound, Limits, Method, Motion, Operation, Origin, Pin,
-    Position, Report, ReportedCode, Request, SlotContents, SlotStatus, Topics, WriteOutcome,
+    Availability, Confirmation, Inbound, Method, Motion, Operation, Origin, Position, Report,
+    ReportedCode, Request, SlotContents, SlotStatus, WriteOutcome,
 };
-use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, NetworkOptions, QoS};
-use tokio::sync::mpsc;
+use rumqttc::QoS;
 
 const WAIT: Duration = Duration::from_secs(10);
-const NODE: u16 = 12;
-const API_ANSWERS: &str = "zwave/_CLIENTS/+/api/+";
-
-/// latchkey's side: one MQTT client, the decoder, and a request counter.
-struct Server {
-    client: AsyncClient,
-    rx: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
-    decoder: Decoder,
-    next: u32,
-    _task: tokio::task::JoinHandle<()>,
-}
-
-impl Server {
-    async fn connect(port: u16) -> Server {
-        let mut opts = MqttOptions::new("latchkey-test", "127.0.0.1", port);
-        opts.set_max_packet_size(16 << 20, 16 << 20);
-        let (client, mut eventloop) = AsyncClient::new(opts, 1024);
-        let mut net = NetworkOptions::new();
-        net.set_tcp_nodelay(true);
-        eventloop.set_network_options(net);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Incoming(Incoming::Publish(p))) => {
-                        let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
-                    }
-                    Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-            }
-        });
-        // API answers first: node topics are about nodes the decoder knows only after
-        // `getNodes` (see `discover`).
-        client
-            .subscribe(API_ANSWERS, QoS::AtLeastOnce)
-            .await
-            .expect("subscribe");
-        Server {
-            client,
-            rx,
-            decoder: Decoder::new(Topics::default(), Limits::default()),
-            next: 0,
-            _task: task,
-        }
-    }
-
-    /// Publishes a request; returns the id of its (first) call.
-    async fn send(&mut self, request: Request) -> String {
-        self.next += 1;
-        let id = format!("r{}", self.next);
-        for out in request.encode(self.decoder.topics(), &id).expect("encodes") {
-            assert!(!out.retain());
-            self.client
-                .publish(
-                    out.topic.clone(),
-                    QoS::AtLeastOnce,
-                    out.retain(),
-                    out.payload.clone(),
-                )
-                .await
-                .expect("publish");
-        }
-        id
-    }
-
-    /// Decodes messages until `pick` returns something; decoded messages it skips are kept in
-    /// the returned log.
-    async fn until<T>(&mut self, mut pick: impl FnMut(&Inbound) -> Option<T>) -> (T, Vec<Inbound>) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        loop {
-            let (topic, payload) = tokio::time::timeout_at(deadline, self.rx.recv())
-                .await
-                .unwrap_or_else(|_| panic!("nothing matching within {WAIT:?}; saw {seen:#?}"))
-                .expect("client alive");
-            let Ok(Some(inbound)) = self.decoder.decode(&topic, &payload) else {
-                continue;
-            };
-            if let Some(t) = pick(&inbound) {
-                return (t, seen);
-            }
-            seen.push(inbound);
-        }
-    }
-
-    /// Lists the nodes (the decoder learns them).
-    async fn discover(&mut self) {
-        let id = self.send(Request::GetNodes).await;
-        let (nodes, _) = self
-            .until(|i| match i {
-                Inbound::Nodes {
-                    request_id, nodes, ..
-                } if request_id.as_deref() == Some(id.as_str()) => Some(nodes.clone()),
-                _ => None,
-            })
-            .await;
-        let lock = nodes.iter().find(|n| n.id == NODE).expect("node listed");
-        assert!(lock.is_lock());
-        assert_eq!(lock.capacity(), 10);
-        // Now everything: the retained values arrive for a node the decoder knows.
-        self.client
-            .unsubscribe(API_ANSWERS)
-            .await
-            .expect("unsubscribe");
-        self.client
-            .subscribe("zwave/#", QoS::AtLeastOnce)
-            .await
-            .expect("subscribe");
-        self.until(|i| matches!(i, Inbound::DriverReady(true)).then_some(()))
-            .await;
-    }
-
-    async fn write(&mut self, request: Request) -> (WriteOutcome, Vec<Inbound>) {
-        let id = self.send(request).await;
-        self.until(|i| match i {
-            Inbound::Written {
-                request_id,
-                outcome,
-                ..
-            } if request_id.as_deref() == Some(id.as_str()) => Some(*outcome),
-            _ => None,
-        })
-        .await
-    }
-
-    /// Reads a slot back from the lock: status, then code, both as the lock's answer.
-    async fn read_slot(&mut self, slot: u16) -> SlotContents {
-        let id = self
-            .send(Request::ReadSlotStatus { node: NODE, slot })
-            .await;
-        let (status, _) = self
-            .until(|i| match i {
-                Inbound::Node {
-                    report: Report::SlotStatus { status, .. },
-                    origin: Origin::ReadBack { request_id },
-                    ..
-                } if request_id.as_deref() == Some(id.as_str()) => Some(*status),
-                _ => None,
-            })
-            .await;
-        let id = self.send(Request::ReadSlotCode { node: NODE, slot }).await;
-        let (code, _) = self
-            .until(|i| match i {
-                Inbound::Node {
-                    report: Report::SlotCode { code, .. },
-                    origin: Origin::ReadBack { request_id },
-                    ..
-                } if request_id.as_deref() == Some(id.as_str()) => Some(code.clone()),
-                _ => None,
-            })
-            .await;
-        SlotContents::of(status, code)
-    }
-}
 
 async fn setup(quirks: Quirks) -> Option<(Mosquitto, ZwaveSimHandle, Server)> {
     let broker = Mosquitto::start()?;
-    let mut server = Server::connect(broker.port).await;
+    let mut server = Server::connect(broker.port, None).await;
     let mut lock = ZwaveLockConfig::new(NODE, "front_door");
     lock.capacity = 10;
     lock.quirks = quirks;
@@ -182,13 +29,7 @@ async fn setup(quirks: Quirks) -> Option<(Mosquitto, ZwaveSimHandle, Server)> {
     Some((broker, gw, server))
 }
 
-fn set_code(slot: u16, pin: &str) -> Request {
-    Request::SetCode {
-        node: NODE,
-        slot,
-        pin: Pin::new(pin).expect("valid PIN"),
-    }
-}
+use common::set_code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_with_a_leading_zero_is_confirmed_by_read_back_not_by_the_echo() {
