@@ -32,6 +32,7 @@ fn every_crate_depends_only_on_the_crates_below_it() {
     let allowed: &[(&str, &[&str])] = &[
         ("latchkey-core", &[]),
         ("latchkey-z2m", &[]),
+        ("latchkey-zwave", &[]),
         ("latchkey-mqtt", &[]),
         ("latchkey-sim", &[]),
         ("latchkey-store", &["latchkey-core"]),
@@ -54,6 +55,19 @@ fn every_crate_depends_only_on_the_crates_below_it() {
         assert!(
             extra.is_empty(),
             "{krate} depends on {extra:?}, which docs/ARCHITECTURE.md does not allow"
+        );
+    }
+}
+
+#[test]
+fn the_virtual_locks_never_use_the_codecs_they_are_tested_against() {
+    // latchkey-sim writes its payloads from the protocol; sharing the server's parser would
+    // mirror its mistakes (docs/ARCHITECTURE.md). Dev-dependencies count too.
+    let manifest = std::fs::read_to_string(crates_dir().join("latchkey-sim/Cargo.toml")).unwrap();
+    for codec in ["latchkey-z2m", "latchkey-zwave"] {
+        assert!(
+            !manifest.contains(codec),
+            "latchkey-sim's manifest names {codec}"
         );
     }
 }
