@@ -150,6 +150,9 @@ struct Inner {
     config: AppConfig,
     bridge: devices::BridgeState,
     feed: feed::FeedWriter,
+    /// Bumped whenever a broker login is rotated or revoked, here or (through the change feed)
+    /// in another process: the embedded broker checks its clients' logins again at once.
+    broker_logins: tokio::sync::watch::Sender<u64>,
     live: live::Hub,
     webauthn: std::result::Result<webauthn_rs::Webauthn, String>,
 }
@@ -178,6 +181,7 @@ impl App {
                 config,
                 bridge: devices::BridgeState::default(),
                 feed: feed::FeedWriter::new(),
+                broker_logins: tokio::sync::watch::Sender::new(0),
                 live: live::Hub::new(),
                 webauthn,
             }),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use latchkey_app::broker_logins::{BrokerRole, NewBrokerLogin};
 use latchkey_app::{App, AppError};
-use latchkey_mqtt::{Authenticator, ClientRole, Login, Verdict};
+use latchkey_mqtt::{Attempt, Authenticator, ClientRole, Login, Verdict};
 use tokio::runtime::Handle;
 
 use crate::config::Config;
@@ -67,8 +67,19 @@ pub fn authenticator(
             let source = login.peer.ip().to_string();
             let checked = runtime
                 .spawn(async move {
-                    app.check_broker_login(&login.username, &login.password, &source)
-                        .await
+                    match login.attempt {
+                        Attempt::Connect => {
+                            app.check_broker_login(&login.username, &login.password, &source)
+                                .await
+                        }
+                        // Quietly: a login that stopped holding is not a guess.
+                        Attempt::Recheck => app
+                            .broker_login_holds(&login.username, &login.password)
+                            .await?
+                            .ok_or_else(|| {
+                                AppError::Unauthenticated("the login no longer holds".into())
+                            }),
+                    }
                 })
                 .await;
             match checked {
