@@ -172,6 +172,19 @@ impl App {
         Ok(())
     }
 
+    /// The name of the broker login with this id (the API names logins by id, the terminal
+    /// by name).
+    ///
+    /// # Errors
+    /// `NotFound` when no login has this id; `Store` on a failed read.
+    pub async fn broker_login_name(&self, _admin: &Admin<'_>, id: i64) -> Result<String> {
+        let mut conn = self.store().read().await?;
+        repo::get(&mut conn, id)
+            .await?
+            .map(|l| l.name)
+            .ok_or_else(|| AppError::not_found(format!("broker login {id}")))
+    }
+
     /// Every broker login (never a password).
     ///
     /// # Errors

@@ -12,6 +12,7 @@ pub mod access;
 pub mod auth;
 pub mod authz;
 pub mod broker_logins;
+pub mod broker_settings;
 pub mod clock;
 pub mod credentials;
 pub mod devices;
@@ -62,6 +63,9 @@ pub mod store {
     }
     pub mod audit {
         pub use latchkey_store::audit::EventFilter;
+    }
+    pub mod broker_logins {
+        pub use latchkey_store::broker_logins::BrokerLogin;
     }
     pub mod devices {
         pub use latchkey_store::devices::{LockCommand, LockSettings, Slot, SlotStatus};
