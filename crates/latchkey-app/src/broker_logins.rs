@@ -81,6 +81,12 @@ fn check_name(name: &str) -> Result<&str> {
     }
 }
 
+fn with_role(login: BrokerLogin) -> Result<(BrokerLogin, BrokerRole)> {
+    let role = BrokerRole::parse(&login.role)
+        .map_err(|_| AppError::Internal(format!("broker login role {}", login.role)))?;
+    Ok((login, role))
+}
+
 impl App {
     /// Creates a broker login; its password is returned once.
     ///
@@ -121,8 +127,10 @@ impl App {
         Ok(NewBrokerLogin { login, password })
     }
 
-    /// Gives a broker login a new password (returned once); the old one stops working at once
-    /// for new connections.
+    /// Gives a broker login a new password (returned once); the old one stops working at once:
+    /// new connections are refused and the embedded broker drops the connections made with it
+    /// (in this process at once, in the process running the broker when it reads the change
+    /// feed).
     ///
     /// # Errors
     /// `NotFound` when no login has this name.
@@ -142,10 +150,12 @@ impl App {
         )
         .actor(Some(admin.principal().id()));
         self.commit_with(tx, vec![ev]).await?;
+        self.devices().broker_logins_changed();
         Ok(NewBrokerLogin { login, password })
     }
 
-    /// Deletes a broker login: it cannot connect again.
+    /// Deletes a broker login: it cannot connect again, and the embedded broker drops its
+    /// connections (as for a rotation).
     ///
     /// # Errors
     /// `NotFound` when no login has this name.
@@ -157,7 +167,22 @@ impl App {
         }
         let ev = NewEvent::new("broker.login_revoked", format!("broker_login:{name}"))
             .actor(Some(admin.principal().id()));
-        self.commit_with(tx, vec![ev]).await
+        self.commit_with(tx, vec![ev]).await?;
+        self.devices().broker_logins_changed();
+        Ok(())
+    }
+
+    /// The name of the broker login with this id (the API names logins by id, the terminal
+    /// by name).
+    ///
+    /// # Errors
+    /// `NotFound` when no login has this id; `Store` on a failed read.
+    pub async fn broker_login_name(&self, _admin: &Admin<'_>, id: i64) -> Result<String> {
+        let mut conn = self.store().read().await?;
+        repo::get(&mut conn, id)
+            .await?
+            .map(|l| l.name)
+            .ok_or_else(|| AppError::not_found(format!("broker login {id}")))
     }
 
     /// Every broker login (never a password).
@@ -195,6 +220,25 @@ impl App {
         }
     }
 
+    /// Whether a connected client's login still holds (the name exists and the password is its
+    /// current one), asked by the embedded broker after a rotation or revocation and now and
+    /// then; `None` when it does not. Quiet: a `None` here is not a wrong guess, so it neither counts against a limit
+    /// nor writes `broker.login_failed`.
+    ///
+    /// # Errors
+    /// `Store` when the check cannot be made.
+    pub async fn broker_login_holds(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<(BrokerLogin, BrokerRole)>> {
+        let found = {
+            let mut conn = self.store().read().await?;
+            repo::find(&mut conn, name, &secrets::token_digest(password)).await?
+        };
+        found.map(with_role).transpose()
+    }
+
     /// Checks a broker login from `source` (the client's address). Wrong passwords count
     /// against the source before the check (a burst cannot slip past) and are taken back when
     /// right; each wrong one is an audit event `broker.login_failed`.
@@ -227,8 +271,6 @@ impl App {
             ));
         };
         self.limits().forgive(&by_source).await?;
-        let role = BrokerRole::parse(&login.role)
-            .map_err(|_| AppError::Internal(format!("broker login role {}", login.role)))?;
-        Ok((login, role))
+        with_role(login)
     }
 }

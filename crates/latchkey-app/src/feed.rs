@@ -90,6 +90,16 @@ impl Devices<'_> {
         self.record(doors.iter().map(|d| Change::Credential(credential, *d)));
     }
 
+    /// A broker login was rotated or revoked: this process's broker checks its clients' logins
+    /// again now, and every other process's when it reads the feed.
+    pub(crate) fn broker_logins_changed(&self) {
+        self.app
+            .inner
+            .broker_logins
+            .send_modify(|n| *n = n.wrapping_add(1));
+        self.record([Change::BrokerLogins]);
+    }
+
     /// A lock was paired with or unpaired from `door` (or, with `None`, a sensor changed):
     /// every process forgets its cached pairings.
     pub(crate) fn pairing_changed(&self, door: Option<DoorId>) {
@@ -147,6 +157,13 @@ impl App {
     /// The seam to the device side, recording each change in the feed as well.
     pub(crate) fn devices(&self) -> Devices<'_> {
         Devices { app: self }
+    }
+
+    /// Changes whenever a broker login is rotated or revoked, by this process or (once it
+    /// reads the change feed, [`App::follow_changes`]) by another one. The embedded broker
+    /// waits on it to check its connected clients' logins again without delay.
+    pub fn broker_logins_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.broker_logins.subscribe()
     }
 
     /// Waits until every change told so far is in the feed (terminal commands call this, via
@@ -214,6 +231,7 @@ impl App {
         let mut doors = BTreeSet::new();
         let mut credentials: BTreeMap<CredentialId, Vec<DoorId>> = BTreeMap::new();
         let mut pairings = false;
+        let mut broker_logins = false;
         for row in rows
             .into_iter()
             .filter(|r| r.origin != self.inner.feed.origin)
@@ -227,7 +245,13 @@ impl App {
                     pairings = true;
                     doors.extend(d);
                 }
+                Change::BrokerLogins => broker_logins = true,
             }
+        }
+        if broker_logins {
+            self.inner
+                .broker_logins
+                .send_modify(|n| *n = n.wrapping_add(1));
         }
         if pairings {
             self.bridge().forget_pairings();

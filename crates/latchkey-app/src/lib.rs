@@ -12,6 +12,7 @@ pub mod access;
 pub mod auth;
 pub mod authz;
 pub mod broker_logins;
+pub mod broker_settings;
 pub mod clock;
 pub mod credentials;
 pub mod devices;
@@ -62,6 +63,9 @@ pub mod store {
     }
     pub mod audit {
         pub use latchkey_store::audit::EventFilter;
+    }
+    pub mod broker_logins {
+        pub use latchkey_store::broker_logins::BrokerLogin;
     }
     pub mod devices {
         pub use latchkey_store::devices::{LockCommand, LockSettings, Slot, SlotStatus};
@@ -150,6 +154,9 @@ struct Inner {
     config: AppConfig,
     bridge: devices::BridgeState,
     feed: feed::FeedWriter,
+    /// Bumped whenever a broker login is rotated or revoked, here or (through the change feed)
+    /// in another process: the embedded broker checks its clients' logins again at once.
+    broker_logins: tokio::sync::watch::Sender<u64>,
     live: live::Hub,
     webauthn: std::result::Result<webauthn_rs::Webauthn, String>,
 }
@@ -178,6 +185,7 @@ impl App {
                 config,
                 bridge: devices::BridgeState::default(),
                 feed: feed::FeedWriter::new(),
+                broker_logins: tokio::sync::watch::Sender::new(0),
                 live: live::Hub::new(),
                 webauthn,
             }),

@@ -135,6 +135,9 @@ impl App {
         let note = note.map(|n| check_text("note", n, 500)).transpose()?;
         let now = self.now();
         let mut tx = self.store().write().await?;
+        // Two requests at once (a double click, two devices) wait here for each other, so the
+        // second one sees the first's event and records nothing.
+        people::lock_person(&mut tx, me).await?;
         let person = people::get_person(tx.conn(), me)
             .await?
             .ok_or_else(|| AppError::Unauthenticated("this account no longer exists".into()))?;

@@ -1,11 +1,16 @@
 //! Logins of the embedded MQTT broker: shown once, stored as digests, rotatable, revocable,
-//! and wrong passwords rate-limited and audited, on every backend.
+//! and wrong passwords rate-limited and audited, on every backend; a rotation or revocation in
+//! one process reaches the process running the broker through the change feed.
 
 mod common;
+
+use std::time::Duration;
 
 use common::World;
 use latchkey_app::AppError;
 use latchkey_app::broker_logins::{BrokerRole, FIRST_GATEWAY};
+use latchkey_app::secrets::Keys;
+use latchkey_app::{App, AppConfig};
 
 const SOURCE: &str = "192.0.2.7";
 
@@ -164,6 +169,83 @@ async fn serve_creates_the_first_gateway_login_only_when_there_is_none() {
                 .is_none(),
             "a second start keeps the login it has"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rotation_or_revocation_in_another_process_reaches_the_brokers_process() {
+    latchkey_testkit::each_backend("broker_login_feed", |db| async move {
+        let w = World::build(&db).await;
+        let admin = w.admin.admin().expect("admin");
+        let made = w
+            .app
+            .create_broker_login(&admin, "stick", BrokerRole::Gateway)
+            .await
+            .expect("created");
+        // The process running the broker: its own App on the same database, following the feed.
+        let server = App::new(
+            w.store.clone(),
+            Keys::from_master(&[1; 32]),
+            w.clock.clone(),
+            std::sync::Arc::new(latchkey_app::NoDevices),
+            AppConfig::default(),
+        );
+        let mut changes = server.broker_logins_changed();
+        let follower = server.clone();
+        let task = tokio::spawn(async move {
+            follower.follow_changes().await.expect("the feed opens");
+        });
+        // Lets the follower read the feed's head first.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = w.event_count().await;
+
+        let rotated = w
+            .app
+            .rotate_broker_login(&admin, "stick")
+            .await
+            .expect("rotated");
+        w.app.flush_changes().await;
+        tokio::time::timeout(Duration::from_secs(30), changes.changed())
+            .await
+            .expect("the broker's process hears of the rotation")
+            .expect("the sender lives");
+        // The broker's check again: the old password no longer holds, the new one does, and
+        // neither answer is counted or audited as a wrong guess.
+        assert!(
+            server
+                .broker_login_holds("stick", &made.password)
+                .await
+                .expect("check")
+                .is_none()
+        );
+        assert!(
+            server
+                .broker_login_holds("stick", &rotated.password)
+                .await
+                .expect("check")
+                .is_some()
+        );
+        assert_eq!(w.event_count().await, before + 1, "only the rotation");
+
+        w.app
+            .revoke_broker_login(&admin, "stick")
+            .await
+            .expect("revoked");
+        w.app.flush_changes().await;
+        tokio::time::timeout(Duration::from_secs(30), changes.changed())
+            .await
+            .expect("the broker's process hears of the revocation")
+            .expect("the sender lives");
+        assert!(
+            server
+                .broker_login_holds("stick", &rotated.password)
+                .await
+                .expect("check")
+                .is_none()
+        );
+        assert!(!w.all_events_text().await.contains("broker.login_failed"));
+        task.abort();
     })
     .await;
 }

@@ -819,3 +819,34 @@ async fn the_log_query_hides_exactly_the_personal_events_of_units_doors_and_sens
     })
     .await;
 }
+
+#[tokio::test]
+async fn simultaneous_erasure_requests_are_recorded_and_told_once() {
+    latchkey_testkit::each_backend("privacy_erasure_race", |db| async move {
+        let l = logged(&db).await;
+        let resident = api(&l.w, l.w.resident.id).await;
+        let before = l.w.event_count().await;
+        let ask = || l.w.app.request_my_erasure(resident.own_account(), None);
+        // Fired together: on PostgreSQL each runs on its own connection, so each can read "no
+        // request pending" before any of them commits.
+        let answers = tokio::join!(ask(), ask(), ask(), ask(), ask(), ask());
+        let answers = [
+            answers.0, answers.1, answers.2, answers.3, answers.4, answers.5,
+        ]
+        .map(|a| a.expect("each request is answered"));
+        let recorded = answers.iter().filter(|a| !a.already_requested).count();
+        assert_eq!(recorded, 1, "exactly one request is recorded");
+        let first = answers
+            .iter()
+            .find(|a| !a.already_requested)
+            .map(|a| a.requested_at);
+        assert!(answers.iter().all(|a| Some(a.requested_at) == first));
+        assert_eq!(l.w.event_count().await, before + 1, "one event");
+        assert_eq!(
+            told_of_requests(&l.w, l.w.manager.id).await,
+            1,
+            "staff are told once"
+        );
+    })
+    .await;
+}

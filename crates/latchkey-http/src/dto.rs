@@ -28,6 +28,33 @@ pub struct PropertyDto {
     pub office_hours: Schedule,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// What staff read (the same at every property; not a setting).
+    pub staff_see: StaffSeeDto,
+}
+
+/// What the staff of a property read of its event log (docs/OPERATIONS.md, "Privacy").
+#[derive(Serialize, ToSchema)]
+pub struct StaffSeeDto {
+    /// Classes staff read without a reason: `security` (alarms, jams, offline, compromised
+    /// doors), `shared_doors` (doors of no unit), `property_records` (everything not personal).
+    pub without_reason: Vec<String>,
+    /// Event kinds that on a unit's doors are the household's: staff read them only with a
+    /// reason (`GET /api/v1/events?reason=case:42`), and the household sees that they did.
+    pub with_reason: Vec<String>,
+    /// The reasons staff may name: `case`, `incident`, `alarm`, `entry_notice`.
+    pub reasons: Vec<String>,
+}
+
+impl StaffSeeDto {
+    fn stated() -> StaffSeeDto {
+        let owned = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect();
+        let s = latchkey_app::authz::STAFF_SEE;
+        StaffSeeDto {
+            without_reason: owned(s.without_reason),
+            with_reason: owned(s.with_reason),
+            reasons: owned(s.reasons),
+        }
+    }
 }
 
 impl From<Property> for PropertyDto {
@@ -40,6 +67,7 @@ impl From<Property> for PropertyDto {
             policy: p.policy,
             office_hours: p.office_hours,
             created_at: p.created_at,
+            staff_see: StaffSeeDto::stated(),
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct HttpConfig {
     /// The origin browsers reach latchkey at; `None`: `http://` and the request's `Host`.
     /// Requests that change something from any other origin are refused (see `browser.rs`).
     pub public_origin: Option<PublicOrigin>,
+    /// Where Zigbee2MQTT reaches the embedded broker, for the settings returned with a new
+    /// broker login; `None` without an embedded broker.
+    pub broker: Option<latchkey_app::broker_settings::BrokerAddress>,
 }
 
 #[derive(OpenApi)]
@@ -88,6 +91,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
         .routes(routes!(devices::list))
+        .routes(routes!(broker_logins::list, broker_logins::create))
+        .routes(routes!(broker_logins::rotate))
+        .routes(routes!(broker_logins::revoke))
         .routes(routes!(devices::pair_lock))
         .routes(routes!(devices::pair_sensor))
         .routes(routes!(devices::unlock))

@@ -751,6 +751,31 @@ fn rows() -> Vec<Row> {
             body: |_, _| Some(r#"{"emergency_reason":" "}"#.into()),
             expect: "401 404 403 403 403 422 422 422",
         },
+        // The embedded broker's logins: admins only.
+        Row {
+            op: "get /api/v1/broker-logins",
+            path: |_, _| "/api/v1/broker-logins".into(),
+            body: none,
+            expect: "401 403 403 403 403 403 403 200",
+        },
+        Row {
+            op: "post /api/v1/broker-logins",
+            path: |_, _| "/api/v1/broker-logins".into(),
+            body: |_, r| Some(format!(r#"{{"name":"stick-{r}","role":"gateway"}}"#)),
+            expect: "401 403 403 403 403 403 403 201",
+        },
+        Row {
+            op: "post /api/v1/broker-logins/{id}/rotate",
+            path: |f, _| format!("/api/v1/broker-logins/{}/rotate", f.broker_login),
+            body: none,
+            expect: "401 403 403 403 403 403 403 200",
+        },
+        Row {
+            op: "delete /api/v1/broker-logins/{id}",
+            path: |f, _| format!("/api/v1/broker-logins/{}", f.broker_login),
+            body: none,
+            expect: "401 403 403 403 403 403 403 204",
+        },
         // After a restore: admins only. The building is not restored and its lock holds no
         // unknown code, so an admin is told there is nothing to adopt, remove or end.
         Row {

@@ -854,3 +854,196 @@ async fn an_erasure_request_with_a_bad_note_is_refused_and_records_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn broker_logins_refuse_bad_input_and_show_a_password_once() {
+    each_backend("broker_logins_api", |db| async move {
+        let f = fixture(&db).await;
+        let logins = "/api/v1/broker-logins";
+        refused(
+            &f,
+            "POST",
+            logins,
+            r#"{"name":"stick","role":"admin"}"#,
+            422,
+            "role",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            logins,
+            r#"{"name":"hall stick/#","role":"gateway"}"#,
+            422,
+            "name",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            logins,
+            r#"{"name":"","role":"observer"}"#,
+            422,
+            "name",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            logins,
+            r#"{"name":"stick","role":"gateway","acl":"all"}"#,
+            422,
+            "acl",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            logins,
+            r#"{"name":"hall-stick","role":"gateway"}"#,
+            409,
+            "hall-stick",
+        )
+        .await;
+        refused(
+            &f,
+            "POST",
+            "/api/v1/broker-logins/999999/rotate",
+            "{}",
+            404,
+            "broker login",
+        )
+        .await;
+        refused(
+            &f,
+            "DELETE",
+            "/api/v1/broker-logins/999999",
+            "{}",
+            404,
+            "broker login",
+        )
+        .await;
+
+        // Created: the password and Zigbee2MQTT's settings once, audited like the terminal's.
+        let before = f.event_count().await;
+        let made = f
+            .call(
+                "admin",
+                "POST",
+                logins,
+                Some(r#"{"name":"attic","role":"observer"}"#.into()),
+            )
+            .await;
+        assert_eq!(made.status.as_u16(), 201, "{}", made.json);
+        let password = made.json["password"].as_str().unwrap().to_owned();
+        assert!(password.starts_with("lkm_"), "{}", made.json);
+        let z2m = &made.json["zigbee2mqtt"];
+        assert_eq!(z2m["user"], "attic");
+        assert_eq!(z2m["password"].as_str(), Some(password.as_str()));
+        assert_eq!(z2m["server"], "mqtt://THIS-HOST:1883");
+        assert!(
+            z2m["yaml"]
+                .as_str()
+                .unwrap()
+                .contains("base_topic: zigbee2mqtt")
+        );
+        assert_eq!(f.event_count().await, before + 1);
+        let id = made.json["login"]["id"].as_i64().unwrap();
+
+        let listed = f.call("admin", "GET", logins, None).await;
+        assert_eq!(listed.status.as_u16(), 200);
+        let text = listed.json.to_string();
+        assert!(
+            text.contains("attic") && text.contains("hall-stick"),
+            "{text}"
+        );
+        assert!(!text.contains(&password), "a list never shows a password");
+
+        let rotated = f
+            .call("admin", "POST", &format!("{logins}/{id}/rotate"), None)
+            .await;
+        assert_eq!(rotated.status.as_u16(), 200, "{}", rotated.json);
+        assert_ne!(rotated.json["password"].as_str(), Some(password.as_str()));
+        let revoked = f
+            .call("admin", "DELETE", &format!("{logins}/{id}"), None)
+            .await;
+        assert_eq!(revoked.status.as_u16(), 204);
+        refused(
+            &f,
+            "DELETE",
+            &format!("{logins}/{id}"),
+            "{}",
+            404,
+            "broker login",
+        )
+        .await;
+        let mut conn = f.store.read().await.unwrap();
+        let events = latchkey_store::audit::query(
+            &mut conn,
+            &latchkey_store::audit::EventFilter {
+                subject: Some("broker_login:attic".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut kinds: Vec<String> = events.into_iter().map(|e| e.kind).collect();
+        kinds.sort();
+        assert_eq!(
+            kinds,
+            [
+                "broker.login_created",
+                "broker.login_revoked",
+                "broker.login_rotated"
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_property_states_what_staff_see_and_the_statement_is_not_a_setting() {
+    each_backend("staff_see", |db| async move {
+        let f = fixture(&db).await;
+        let path = format!("/api/v1/properties/{}", f.property);
+        let got = f.call("resident", "GET", &path, None).await;
+        assert_eq!(got.status.as_u16(), 200, "{}", got.json);
+        let see = &got.json["staff_see"];
+        assert_eq!(
+            see["without_reason"],
+            serde_json::json!(["security", "shared_doors", "property_records"])
+        );
+        let with_reason: Vec<&str> = see["with_reason"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k.as_str())
+            .collect();
+        assert!(with_reason.contains(&"access.granted") && with_reason.contains(&"lock.unlocked"));
+        assert!(
+            !with_reason.contains(&"lock.alarm"),
+            "alarms stay visible to staff"
+        );
+        // Nobody turns the rule off: neither in the policy nor beside it.
+        refused(
+            &f,
+            "PATCH",
+            &path,
+            r#"{"policy":{"staff_see":["unit_doors"]}}"#,
+            422,
+            "staff_see",
+        )
+        .await;
+        refused(
+            &f,
+            "PATCH",
+            &path,
+            r#"{"staff_see":{"without_reason":[]}}"#,
+            422,
+            "staff_see",
+        )
+        .await;
+    })
+    .await;
+}

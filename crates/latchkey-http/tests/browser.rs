@@ -213,6 +213,7 @@ async fn behind_a_proxy_only_the_configured_public_url_is_our_origin() {
             HttpConfig {
                 secure_cookies: true,
                 public_origin: Some(PublicOrigin::parse("https://door.example.org").unwrap()),
+                ..HttpConfig::default()
             },
         );
         let cookie = rita_cookie(&f).await;

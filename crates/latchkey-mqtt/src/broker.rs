@@ -46,9 +46,12 @@ pub struct BrokerOptions {
     pub authenticator: Option<Authenticator>,
     /// TLS on the device listener (rustls, ring); `None`: plain TCP.
     pub tls: Option<TlsFiles>,
-    /// How often a connected client's login is checked again (a revoked or rotated login is
-    /// cut off within this long). Default 60 s.
+    /// How often a connected client's login is checked again, as a safety net for a change
+    /// no one told of. Default 60 s.
     pub login_recheck: Duration,
+    /// Told when a login is rotated or revoked (any new value): every connected client's login
+    /// is checked again at once, and the clients whose login no longer holds are disconnected.
+    pub login_changes: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 impl std::fmt::Debug for BrokerOptions {
@@ -61,6 +64,7 @@ impl std::fmt::Debug for BrokerOptions {
             .field("authenticator", &self.authenticator.is_some())
             .field("tls", &self.tls)
             .field("login_recheck", &self.login_recheck)
+            .field("login_changes", &self.login_changes.is_some())
             .finish()
     }
 }
@@ -77,6 +81,7 @@ impl Default for BrokerOptions {
             authenticator: None,
             tls: None,
             login_recheck: Duration::from_secs(60),
+            login_changes: None,
         }
     }
 }
@@ -204,6 +209,7 @@ impl EmbeddedBroker {
             max_packet: options.max_payload + 70_000,
             reserved_client: options.local_client.clone(),
             recheck: options.login_recheck,
+            changes: options.login_changes.clone(),
         });
         spawn_front(front, device)?;
         // The router answers a link's connect at once; this is the in-process session's first

@@ -23,6 +23,16 @@ use tokio::sync::mpsc;
 use crate::acl::ClientRole;
 use crate::packet::{self, CONNECT, Connect, Frame, PUBLISH, SUBACK, SUBSCRIBE};
 
+/// Why the front asks about a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// A client's CONNECT: a wrong password is a guess (counted, logged).
+    Connect,
+    /// A connected client's login, checked again after a rotation or revocation (and now and
+    /// then): a login that no longer holds is not a guess, only a connection to close.
+    Recheck,
+}
+
 /// A login the front asks about. `Debug` never prints the password.
 pub struct Login {
     pub client_id: String,
@@ -30,6 +40,7 @@ pub struct Login {
     pub password: String,
     /// Where the client connects from (for limits and logs).
     pub peer: SocketAddr,
+    pub attempt: Attempt,
 }
 
 impl std::fmt::Debug for Login {
@@ -39,6 +50,7 @@ impl std::fmt::Debug for Login {
             .field("username", &self.username)
             .field("password", &"****")
             .field("peer", &self.peer)
+            .field("attempt", &self.attempt)
             .finish()
     }
 }
@@ -78,6 +90,9 @@ pub(crate) struct Front {
     /// How often a connected client's login is checked again, so that a revoked or rotated
     /// login is cut off without waiting for it to reconnect.
     pub recheck: Duration,
+    /// Changes when a login is rotated or revoked: every connected login is checked again at
+    /// once (the periodic check stays as a safety net).
+    pub changes: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 impl Front {
@@ -155,6 +170,7 @@ impl Front {
             username: username.clone(),
             password,
             peer,
+            attempt: Attempt::Connect,
         })
         .await;
         match verdict {
@@ -324,13 +340,29 @@ impl Front {
             let Some((auth, username, password, client_id)) = again else {
                 return std::future::pending().await;
             };
+            let mut changes = self.changes.clone();
             loop {
-                tokio::time::sleep(self.recheck).await;
+                let changed = async {
+                    match &mut changes {
+                        Some(rx) => {
+                            if rx.changed().await.is_err() {
+                                // No one tells of changes any more: the periodic check remains.
+                                std::future::pending::<()>().await;
+                            }
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(self.recheck) => {}
+                    () = changed => {}
+                }
                 let verdict = auth(Login {
                     client_id: client_id.clone(),
                     username: username.clone(),
                     password: password.clone(),
                     peer,
+                    attempt: Attempt::Recheck,
                 })
                 .await;
                 match verdict {

@@ -25,6 +25,6 @@ mod url;
 pub use acl::ClientRole;
 pub use broker::{BrokerOptions, EmbeddedBroker, TlsFiles, is_loopback_only};
 pub use error::MqttError;
-pub use front::{Authenticator, Login, Verdict};
+pub use front::{Attempt, Authenticator, Login, Verdict};
 pub use session::{AckToken, ConnState, Inbound, QoS, Session, SessionHandle, SessionOptions};
 pub use url::MqttUrl;

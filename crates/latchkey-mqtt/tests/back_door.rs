@@ -463,3 +463,67 @@ async fn a_revoked_login_is_cut_off_while_connected() {
     .await;
     assert!(ended.is_ok(), "the connection outlived its login");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_told_change_cuts_the_old_password_at_once_and_keeps_the_new_one() {
+    // The current password of `gw`; a rotation replaces it.
+    let current = Arc::new(std::sync::Mutex::new("old-secret".to_owned()));
+    let attempts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (now, then) = (current.clone(), attempts.clone());
+    let auth: Authenticator = Arc::new(move |login: Login| {
+        let ok = login.username == "gw"
+            && *now.lock().unwrap_or_else(|p| p.into_inner()) == login.password;
+        then.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(login.attempt);
+        Box::pin(async move {
+            if ok {
+                Verdict::Allowed {
+                    name: "gw".into(),
+                    role: ClientRole::Gateway {
+                        base_topic: BASE.to_owned(),
+                    },
+                }
+            } else {
+                Verdict::WrongCredentials
+            }
+        })
+    });
+    let (tell, changes) = tokio::sync::watch::channel(0u64);
+    let b = EmbeddedBroker::start(BrokerOptions {
+        listen: "0.0.0.0:0".parse().expect("addr"),
+        authenticator: Some(auth),
+        // Far beyond the test: only being told can cut the client in time.
+        login_recheck: Duration::from_secs(3600),
+        login_changes: Some(changes),
+        ..BrokerOptions::default()
+    })
+    .expect("broker starts");
+    let (_old, mut old_ev) = connect(&b, "z2m-a", Some(("gw", "old-secret")))
+        .await
+        .expect("in");
+    *current.lock().unwrap_or_else(|p| p.into_inner()) = "new-secret".to_owned();
+    let (_new, mut new_ev) = connect(&b, "z2m-b", Some(("gw", "new-secret")))
+        .await
+        .expect("the new password connects");
+    tell.send_modify(|n| *n += 1);
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while old_ev.poll().await.is_ok() {}
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the old password's connection outlived the change"
+    );
+    let kept = tokio::time::timeout(QUIET, async { while new_ev.poll().await.is_ok() {} }).await;
+    assert!(kept.is_err(), "the new password's connection is kept");
+    let attempts = attempts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert_eq!(
+        attempts
+            .iter()
+            .filter(|a| **a == latchkey_mqtt::Attempt::Recheck)
+            .count(),
+        2,
+        "both connections were checked again, as rechecks (not guesses): {attempts:?}"
+    );
+}

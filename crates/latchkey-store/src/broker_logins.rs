@@ -107,6 +107,19 @@ pub async fn find(conn: &mut Conn, name: &str, digest: &[u8]) -> Result<Option<B
     row.as_ref().map(login_row).transpose()
 }
 
+/// The login with this id.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<BrokerLogin>> {
+    let sql = format!("SELECT {COLUMNS} FROM broker_logins WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(login_row).transpose()
+}
+
 /// Every login, by name.
 ///
 /// # Errors

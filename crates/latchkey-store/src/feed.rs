@@ -1,5 +1,6 @@
-//! The change feed: a short-lived table of "what a lock should hold changed here", written by
-//! whichever process made the change, read by every server process. On PostgreSQL each write
+//! The change feed: a short-lived table of "what a lock should hold changed here" (and "a
+//! broker login changed"), written by whichever process made the change, read by every server
+//! process. On PostgreSQL each write
 //! also sends `NOTIFY latchkey_changes`, so listeners wake at once; on SQLite readers look at the
 //! newest sequence number a few times a second, which costs one index lookup.
 
@@ -27,6 +28,9 @@ pub enum Change {
     Credential(CredentialId, DoorId),
     /// A device was paired or unpaired: a lock with this door, or (without a door) a sensor.
     Pairing(Option<DoorId>),
+    /// A broker login was rotated or revoked: the process running the embedded broker checks
+    /// its connected clients' logins again at once.
+    BrokerLogins,
 }
 
 impl Change {
@@ -35,6 +39,7 @@ impl Change {
             Change::Door(d) => ("door", Some(d.0), None),
             Change::Credential(c, d) => ("credential", Some(d.0), Some(c.0)),
             Change::Pairing(d) => ("pairing", d.map(|d| d.0), None),
+            Change::BrokerLogins => ("broker_logins", None, None),
         }
     }
 }
@@ -121,6 +126,7 @@ pub async fn after(conn: &mut Conn, seq: i64, limit: i64) -> Result<Vec<FeedRow>
             let change = match (kind.as_str(), door, credential) {
                 ("door", Some(d), _) => Change::Door(d),
                 ("pairing", d, _) => Change::Pairing(d),
+                ("broker_logins", _, _) => Change::BrokerLogins,
                 ("credential", Some(d), Some(c)) => Change::Credential(CredentialId(c), d),
                 _ => return Err(StoreError::Corrupt(format!("change kind `{kind}`"))),
             };

@@ -67,6 +67,25 @@ pub async fn get_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>>
     row.as_ref().map(person_row).transpose()
 }
 
+/// Takes the person's row lock until the transaction ends, so that a check-then-write about
+/// this person (e.g. "is an erasure request pending?") cannot interleave with another one on
+/// PostgreSQL, where two writers run at once. On SQLite a write transaction holds the whole
+/// database already. `false` when no such person exists.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn lock_person(tx: &mut crate::WriteTx, id: PersonId) -> Result<bool> {
+    let sql = match tx.backend() {
+        crate::Backend::Sqlite => "SELECT id FROM people WHERE id = $1",
+        crate::Backend::Postgres => "SELECT id FROM people WHERE id = $1 FOR UPDATE",
+    };
+    let found: Option<i64> = sqlx::query_scalar(sql)
+        .bind(id.0)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(found.is_some())
+}
+
 /// The person with this e-mail address and their password hash, if any.
 ///
 /// # Errors

@@ -19,6 +19,7 @@ async fn changes_come_back_in_order_and_old_ones_are_pruned() {
             Change::Door(DoorId(3)),
             Change::Credential(CredentialId(9), DoorId(3)),
             Change::Pairing(None),
+            Change::BrokerLogins,
         ];
         let mut tx = store.write().await.unwrap();
         let backend = tx.backend();
@@ -45,10 +46,11 @@ async fn changes_come_back_in_order_and_old_ones_are_pruned() {
                 ("terminal-1", changes[0]),
                 ("terminal-1", changes[1]),
                 ("terminal-1", changes[2]),
+                ("terminal-1", changes[3]),
                 ("replica-b", Change::Pairing(Some(DoorId(4)))),
             ]
         );
-        assert_eq!(feed::last_seq(&mut conn).await.unwrap(), rows[3].seq);
+        assert_eq!(feed::last_seq(&mut conn).await.unwrap(), rows[4].seq);
         assert_eq!(
             feed::after(&mut conn, rows[1].seq, 1).await.unwrap()[0].seq,
             rows[2].seq
@@ -60,7 +62,7 @@ async fn changes_come_back_in_order_and_old_ones_are_pruned() {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(pruned, 3);
+        assert_eq!(pruned, 4);
         let mut conn = store.read().await.unwrap();
         let left = feed::after(&mut conn, 0, 100).await.unwrap();
         assert_eq!(left.len(), 1);

@@ -2,14 +2,14 @@
 //! (the database's broker logins, and the demo fleet's login of this process), the first
 //! gateway login created on a broker beyond loopback, and Zigbee2MQTT's `mqtt:` settings.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Result;
 use latchkey_app::broker_logins::{BrokerRole, NewBrokerLogin};
+use latchkey_app::broker_settings::BrokerAddress;
 use latchkey_app::{App, AppError};
-use latchkey_mqtt::{Authenticator, ClientRole, Login, Verdict};
+use latchkey_mqtt::{Attempt, Authenticator, ClientRole, Login, Verdict};
 use tokio::runtime::Handle;
 
 use crate::config::Config;
@@ -67,8 +67,19 @@ pub fn authenticator(
             let source = login.peer.ip().to_string();
             let checked = runtime
                 .spawn(async move {
-                    app.check_broker_login(&login.username, &login.password, &source)
-                        .await
+                    match login.attempt {
+                        Attempt::Connect => {
+                            app.check_broker_login(&login.username, &login.password, &source)
+                                .await
+                        }
+                        // Quietly: a login that stopped holding is not a guess.
+                        Attempt::Recheck => app
+                            .broker_login_holds(&login.username, &login.password)
+                            .await?
+                            .ok_or_else(|| {
+                                AppError::Unauthenticated("the login no longer holds".into())
+                            }),
+                    }
                 })
                 .await;
             match checked {
@@ -96,41 +107,16 @@ pub fn authenticator(
 
 /// Zigbee2MQTT's `mqtt:` section for a login, as YAML to paste into its `configuration.yaml`.
 pub fn zigbee2mqtt_settings(config: &Config, listen: SocketAddr, login: &NewBrokerLogin) -> String {
-    let scheme = if config.mqtt_tls.is_some() {
-        "mqtts"
-    } else {
-        "mqtt"
-    };
-    let host = if listen.ip().is_unspecified() {
-        "THIS-HOST".to_owned()
-    } else {
-        match listen {
-            SocketAddr::V4(a) => a.ip().to_string(),
-            SocketAddr::V6(a) => format!("[{}]", a.ip()),
-        }
-    };
-    let mut out = String::new();
-    let _ = writeln!(out, "mqtt:");
-    let _ = writeln!(out, "  base_topic: {}", config.mqtt_base_topic);
-    let _ = writeln!(out, "  server: {scheme}://{host}:{}", listen.port());
-    let _ = writeln!(out, "  user: {}", login.login.name);
-    let _ = writeln!(out, "  password: {}", login.password);
-    let _ = writeln!(out, "  client_id: {}", login.login.name);
-    if let Some(tls) = &config.mqtt_tls {
-        let _ = writeln!(
-            out,
-            "  # the CA that signed {}, copied to the gateway:",
-            tls.cert.display()
-        );
-        let _ = writeln!(out, "  ca: /path/to/ca.pem");
+    broker_address(config, listen).settings_for(login).yaml
+}
+
+/// Where Zigbee2MQTT reaches the embedded broker listening on `listen`.
+pub fn broker_address(config: &Config, listen: SocketAddr) -> BrokerAddress {
+    BrokerAddress {
+        base_topic: config.mqtt_base_topic.clone(),
+        listen,
+        tls_cert: config.mqtt_tls.as_ref().map(|t| t.cert.clone()),
     }
-    if listen.ip().is_unspecified() {
-        let _ = writeln!(
-            out,
-            "# THIS-HOST: the address the gateway reaches this machine at."
-        );
-    }
-    out
 }
 
 /// On a broker beyond loopback: creates the first gateway login when there is none. Returns

@@ -210,11 +210,15 @@ async fn embedded(
         let local_id = local_id.clone();
         let authenticator = authenticator.clone();
         let tls = tls.clone();
+        // A rotation or revocation, here or in another process (the change feed), cuts the
+        // clients of that login at once.
+        let login_changes = Some(app.broker_logins_changed());
         tokio::task::spawn_blocking(move || {
             EmbeddedBroker::start(BrokerOptions {
                 listen,
                 local_client: Some(local_id.clone()),
                 authenticator: Some(authenticator),
+                login_changes,
                 tls,
                 ..BrokerOptions::default()
             })

@@ -122,6 +122,8 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         HttpConfig {
             secure_cookies: config.cookies_secure(addr),
             public_origin: config.public_url.clone(),
+            broker: (!mode.no_mqtt && config.mqtt_url.is_none())
+                .then(|| crate::broker::broker_address(&config, config.mqtt_listen)),
         },
     );
     // The residents' pages at `/`, `/sign-in`, `/locked-out`, …; the API stays under `/api`.

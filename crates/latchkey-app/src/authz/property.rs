@@ -16,7 +16,9 @@ impl Principal {
         if self.is_admin() {
             Ok(Admin { principal: self })
         } else {
-            Err(AppError::forbidden("only admins may create properties"))
+            Err(AppError::forbidden(
+                "only admins may do this (create properties, manage broker logins)",
+            ))
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod broker_logins;
 pub mod credentials;
 pub mod devices;
 pub mod doors;

@@ -61,6 +61,8 @@ pub struct Fixture {
     pub clock: Arc<ManualClock>,
     /// An entry notice for the unit, two days ahead.
     pub entry_notice: i64,
+    /// The gateway login `hall-stick` of the embedded broker.
+    pub broker_login: i64,
 }
 
 fn membership(role: Role, unit: Option<i64>) -> MembershipInput {
@@ -374,7 +376,27 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         .await
         .unwrap()
         .id;
-    let router = router(app.clone(), HttpConfig::default());
+    let broker_login = app
+        .create_broker_login(
+            &root.admin().unwrap(),
+            "hall-stick",
+            latchkey_app::broker_logins::BrokerRole::Gateway,
+        )
+        .await
+        .unwrap()
+        .login
+        .id;
+    let router = router(
+        app.clone(),
+        HttpConfig {
+            broker: Some(latchkey_app::broker_settings::BrokerAddress {
+                base_topic: "zigbee2mqtt".into(),
+                listen: "0.0.0.0:1883".parse().unwrap(),
+                tls_cert: None,
+            }),
+            ..HttpConfig::default()
+        },
+    );
     Fixture {
         app,
         store,
@@ -399,6 +421,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         lockout: lockout.id.0,
         clock,
         entry_notice,
+        broker_login,
     }
 }
 

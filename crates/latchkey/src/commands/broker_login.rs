@@ -46,7 +46,8 @@ pub async fn rotate(app: &App, config: &Config, acting: Option<&str>, name: &str
         .map_err(app_err)?;
     print_settings(config, &made);
     println!(
-        "The old password no longer connects; a client still connected with it is cut off within a minute."
+        "The old password no longer connects; a client still connected with it is cut off \
+         within moments (by the running server, through the change feed)."
     );
     Ok(())
 }
@@ -59,7 +60,8 @@ pub async fn revoke(app: &App, acting: Option<&str>, name: &str) -> Result<()> {
         .await
         .map_err(app_err)?;
     println!(
-        "revoked the broker login \"{name}\"; it can no longer connect, and a client connected with it is cut off within a minute"
+        "revoked the broker login \"{name}\"; it can no longer connect, and a client connected \
+         with it is cut off within moments (by the running server, through the change feed)"
     );
     Ok(())
 }
