@@ -90,6 +90,11 @@ impl Devices<'_> {
         self.record(doors.iter().map(|d| Change::Credential(credential, *d)));
     }
 
+    /// Deliveries became due outside a queueing transaction (a redelivery).
+    pub(crate) fn outbox_changed(&self) {
+        self.record([Change::Outbox]);
+    }
+
     /// A lock was paired with or unpaired from `door` (or, with `None`, a sensor changed):
     /// every process forgets its cached pairings.
     pub(crate) fn pairing_changed(&self, door: Option<DoorId>) {
@@ -227,6 +232,8 @@ impl App {
                     pairings = true;
                     doors.extend(d);
                 }
+                // The outbox worker reads the feed itself (outbox/worker.rs).
+                Change::Outbox => {}
             }
         }
         if pairings {
