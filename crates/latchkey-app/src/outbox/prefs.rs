@@ -215,6 +215,45 @@ impl Preferences {
     }
 }
 
+impl crate::App {
+    /// The caller's preferences (the defaults when they set none).
+    ///
+    /// # Errors
+    /// Storage failed.
+    pub async fn my_notification_preferences(
+        &self,
+        me: crate::authz::OwnAccount<'_>,
+    ) -> Result<Preferences> {
+        let mut conn = self.store().read().await?;
+        self.preferences_of(&mut conn, me.principal().id()).await
+    }
+
+    /// Replaces the caller's preferences after checking them ([`Preferences::validate`]);
+    /// nothing is written when they are wrong.
+    ///
+    /// # Errors
+    /// `Invalid` naming the field; storage failed.
+    pub async fn set_my_notification_preferences(
+        &self,
+        me: crate::authz::OwnAccount<'_>,
+        prefs: Preferences,
+    ) -> Result<Preferences> {
+        prefs.validate()?;
+        let body = serde_json::to_value(&prefs)
+            .map_err(|e| AppError::Internal(format!("preferences: {e}")))?;
+        let mut tx = self.store().write().await?;
+        latchkey_store::outbox::set_preferences(tx.conn(), me.principal().id(), &body, self.now())
+            .await?;
+        let ev = latchkey_store::audit::NewEvent::new(
+            "person.notification_preferences_changed",
+            format!("person:{}", me.principal().id().0),
+        )
+        .actor(Some(me.principal().id()));
+        self.commit_with(tx, vec![ev]).await?;
+        Ok(prefs)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,44 +312,5 @@ mod tests {
         assert!(
             matches!(p.validate(), Err(AppError::Invalid { field, .. }) if field == "kinds.lockout.opened")
         );
-    }
-}
-
-impl crate::App {
-    /// The caller's preferences (the defaults when they set none).
-    ///
-    /// # Errors
-    /// Storage failed.
-    pub async fn my_notification_preferences(
-        &self,
-        me: crate::authz::OwnAccount<'_>,
-    ) -> Result<Preferences> {
-        let mut conn = self.store().read().await?;
-        self.preferences_of(&mut conn, me.principal().id()).await
-    }
-
-    /// Replaces the caller's preferences after checking them ([`Preferences::validate`]);
-    /// nothing is written when they are wrong.
-    ///
-    /// # Errors
-    /// `Invalid` naming the field; storage failed.
-    pub async fn set_my_notification_preferences(
-        &self,
-        me: crate::authz::OwnAccount<'_>,
-        prefs: Preferences,
-    ) -> Result<Preferences> {
-        prefs.validate()?;
-        let body = serde_json::to_value(&prefs)
-            .map_err(|e| AppError::Internal(format!("preferences: {e}")))?;
-        let mut tx = self.store().write().await?;
-        latchkey_store::outbox::set_preferences(tx.conn(), me.principal().id(), &body, self.now())
-            .await?;
-        let ev = latchkey_store::audit::NewEvent::new(
-            "person.notification_preferences_changed",
-            format!("person:{}", me.principal().id().0),
-        )
-        .actor(Some(me.principal().id()));
-        self.commit_with(tx, vec![ev]).await?;
-        Ok(prefs)
     }
 }
