@@ -11,12 +11,15 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 
+/// Each message received: its recipients and its data.
+type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
 /// Accepts SMTP sessions (EHLO, MAIL, RCPT, DATA, QUIT) and records each message's recipients
 /// and data.
-fn receiver() -> (u16, Arc<Mutex<Vec<(Vec<String>, String)>>>) {
+fn receiver() -> (u16, Inbox) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let got = Arc::new(Mutex::new(Vec::new()));
+    let got: Inbox = Arc::new(Mutex::new(Vec::new()));
     let g = got.clone();
     std::thread::spawn(move || {
         for sock in listener.incoming() {
