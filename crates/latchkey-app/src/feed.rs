@@ -100,6 +100,11 @@ impl Devices<'_> {
         self.record([Change::BrokerLogins]);
     }
 
+    /// Deliveries became due outside a queueing transaction (a redelivery).
+    pub(crate) fn outbox_changed(&self) {
+        self.record([Change::Outbox]);
+    }
+
     /// A lock was paired with or unpaired from `door` (or, with `None`, a sensor changed):
     /// every process forgets its cached pairings.
     pub(crate) fn pairing_changed(&self, door: Option<DoorId>) {
@@ -246,6 +251,8 @@ impl App {
                     doors.extend(d);
                 }
                 Change::BrokerLogins => broker_logins = true,
+                // The outbox worker reads the feed itself (outbox/worker.rs).
+                Change::Outbox => {}
             }
         }
         if broker_logins {

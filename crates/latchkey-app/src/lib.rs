@@ -29,6 +29,7 @@ pub mod live;
 pub mod lockout;
 mod mint;
 pub mod mydata;
+pub mod outbox;
 pub mod pages;
 pub mod passkeys;
 pub mod people;

@@ -145,6 +145,13 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(recovery::set_locksmith_status))
         .routes(routes!(entry_notices::list, entry_notices::create))
         .routes(routes!(entry_notices::cancel))
+        .routes(routes!(notifications::list_at_property))
+        .routes(routes!(notifications::list_all))
+        .routes(routes!(notifications::redeliver))
+        .routes(routes!(
+            notifications::get_preferences,
+            notifications::put_preferences
+        ))
 }
 
 /// The OpenAPI document of the API.

@@ -422,6 +422,40 @@ fn rows() -> Vec<Row> {
             expect: "401 404 403 403 403 403 204 204",
         },
         // Allowed callers get 503: the command is recorded, but no bridge runs in these tests.
+        // Notification deliveries: staff of the property see and redeliver its dead letters;
+        // admins see every property's.
+        Row {
+            op: "get /api/v1/properties/{id}/deliveries",
+            path: |f, _| format!("/api/v1/properties/{}/deliveries?state=dead", f.property),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/deliveries",
+            path: |_, _| "/api/v1/deliveries?state=failing".into(),
+            body: none,
+            expect: "401 403 403 403 403 403 403 200",
+        },
+        Row {
+            op: "post /api/v1/deliveries/{id}/redeliver",
+            path: |f, _| format!("/api/v1/deliveries/{}/redeliver", f.dead_letter),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/me/notification-preferences",
+            path: |_, _| "/api/v1/me/notification-preferences".into(),
+            body: none,
+            expect: "401 200 200 200 200 200 200 200",
+        },
+        Row {
+            op: "put /api/v1/me/notification-preferences",
+            path: |_, _| "/api/v1/me/notification-preferences".into(),
+            body: |_, _| {
+                Some(r#"{"default_channels":["email"],"kinds":{"door.mode_changed":[]},"quiet_hours":{"from":"22:00","until":"07:00","timezone":"Europe/Berlin"}}"#.into())
+            },
+            expect: "401 200 200 200 200 200 200 200",
+        },
         Row {
             op: "post /api/v1/doors/{id}/unlock",
             path: |f, _| format!("/api/v1/doors/{}/unlock", f.door),

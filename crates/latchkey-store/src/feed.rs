@@ -16,6 +16,8 @@ use crate::{Backend, Conn, Result, Store, StoreError};
 
 /// The PostgreSQL notification channel.
 const CHANNEL: &str = "latchkey_changes";
+/// The kind of the rows that say notifications were queued.
+const OUTBOX: &str = "outbox";
 /// Rows per INSERT statement.
 const ROWS: usize = 1_000;
 
@@ -31,6 +33,8 @@ pub enum Change {
     /// A broker login was rotated or revoked: the process running the embedded broker checks
     /// its connected clients' logins again at once.
     BrokerLogins,
+    /// Notifications were queued: the outbox workers have something to route.
+    Outbox,
 }
 
 impl Change {
@@ -40,6 +44,7 @@ impl Change {
             Change::Credential(c, d) => ("credential", Some(d.0), Some(c.0)),
             Change::Pairing(d) => ("pairing", d.map(|d| d.0), None),
             Change::BrokerLogins => ("broker_logins", None, None),
+            Change::Outbox => (OUTBOX, None, None),
         }
     }
 }
@@ -127,6 +132,7 @@ pub async fn after(conn: &mut Conn, seq: i64, limit: i64) -> Result<Vec<FeedRow>
                 ("door", Some(d), _) => Change::Door(d),
                 ("pairing", d, _) => Change::Pairing(d),
                 ("broker_logins", _, _) => Change::BrokerLogins,
+                (OUTBOX, _, _) => Change::Outbox,
                 ("credential", Some(d), Some(c)) => Change::Credential(CredentialId(c), d),
                 _ => return Err(StoreError::Corrupt(format!("change kind `{kind}`"))),
             };
@@ -150,6 +156,21 @@ pub async fn last_seq(conn: &mut Conn) -> Result<i64> {
             .await?
             .unwrap_or(0),
     )
+}
+
+/// The newest sequence number of an "outbox" row after `seq`, if any: notifications were queued
+/// since then. Reads the primary key's range after `seq` only.
+///
+/// # Errors
+/// The feed cannot be read.
+pub async fn outbox_after(conn: &mut Conn, seq: i64) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT MAX(seq) FROM changes WHERE seq > $1 AND kind = $2",
+    )
+    .bind(seq)
+    .bind(OUTBOX)
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Removes the rows written before `before`; returns how many.

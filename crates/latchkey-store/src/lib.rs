@@ -17,6 +17,7 @@ mod files;
 pub mod limits;
 pub mod lockout;
 mod migrate;
+pub mod outbox;
 pub mod passkeys;
 pub mod people;
 pub mod privacy;

@@ -222,11 +222,25 @@ pub struct Notification {
     pub sent_at: Option<Timestamp>,
 }
 
-/// Queues messages inside the caller's transaction.
+/// Queues messages inside the caller's transaction, and records in the change feed (same
+/// transaction) that the outbox has work, so that the delivery workers of every process wake
+/// when it commits.
 ///
 /// # Errors
 /// `Database` on a failed write.
 pub async fn queue(conn: &mut Conn, messages: &[Notification]) -> Result<()> {
+    let Some(first) = messages.first() else {
+        return Ok(());
+    };
+    let backend = crate::backend_of(conn);
+    crate::feed::append(
+        conn,
+        backend,
+        first.created_at,
+        "store",
+        &[crate::feed::Change::Outbox],
+    )
+    .await?;
     for n in messages {
         sqlx::query(
             "INSERT INTO notifications (property_id, person_id, kind, case_id, body, created_at) \

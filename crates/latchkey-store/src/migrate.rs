@@ -129,6 +129,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_broker_logins.sql"),
         postgres: include_str!("../migrations/postgres/0019_broker_logins.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_outbox.sql",
+        sqlite: include_str!("../migrations/sqlite/0020_outbox.sql"),
+        postgres: include_str!("../migrations/postgres/0020_outbox.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -36,6 +36,7 @@ pub async fn erase_person(conn: &mut Conn, id: PersonId, placeholder: &str) -> R
         "totp_secrets",
         "invitations",
         "notifications",
+        "notification_preferences",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE person_id = $1"

@@ -34,6 +34,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqtt_tls_key",
     "replica_id",
     "audit",
+    "smtp",
 ];
 
 /// Keys of the `[audit]` table.
@@ -58,6 +59,7 @@ pub struct FileConfig {
     pub mqtt_tls_key: Option<PathBuf>,
     pub replica_id: Option<String>,
     pub audit: Option<AuditFileConfig>,
+    pub smtp: Option<crate::config_smtp::SmtpFileConfig>,
 }
 
 /// The `[audit]` table of the file layer.
@@ -99,6 +101,20 @@ pub fn parse_file(text: &str, origin: &str) -> Result<(FileConfig, Vec<String>)>
         .collect();
     for k in &unknown {
         table.remove(k);
+    }
+    if let Some(toml::Value::Table(smtp)) = table.get_mut("smtp") {
+        let unknown: Vec<String> = smtp
+            .keys()
+            .filter(|k| !crate::config_smtp::SMTP_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for k in unknown {
+            warnings.push(format!(
+                "{origin}: unknown key `smtp.{k}` is ignored (known keys of [smtp]: {})",
+                crate::config_smtp::SMTP_KEYS.join(", ")
+            ));
+            smtp.remove(&k);
+        }
     }
     if let Some(toml::Value::Table(audit)) = table.get_mut("audit") {
         let unknown: Vec<String> = audit
@@ -161,6 +177,9 @@ pub struct Config {
     /// Where `serve` appends signed anchors of the audit chain's head (outside the data
     /// directory); they also go to the log.
     pub audit_anchor_file: Option<PathBuf>,
+    /// The relay notifications are e-mailed through; `None` sends no e-mail. `Debug`
+    /// redacts the password.
+    pub smtp: Option<latchkey_mail::SmtpConfig>,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -183,7 +202,7 @@ impl Config {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
-             replica_id={} audit_anchor_file={}",
+             replica_id={} audit_anchor_file={} smtp={}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -206,6 +225,10 @@ impl Config {
             self.audit_anchor_file
                 .as_ref()
                 .map_or_else(|| "(log only)".to_owned(), |p| p.display().to_string()),
+            self.smtp.as_ref().map_or_else(
+                || "(no e-mail)".to_owned(),
+                |s| format!("{}:{} {:?} from {}", s.host, s.port, s.security, s.from)
+            ),
         )
     }
 }
@@ -369,7 +392,14 @@ pub fn load(
     if let Some(anchor) = &audit_anchor_file {
         outside_data_dir(anchor, &data_dir)?;
     }
+    let smtp = crate::config_smtp::resolve(
+        file.smtp,
+        env,
+        &|p| read_secret_file(p, "SMTP password"),
+        &|name| env_or_file(env, name),
+    )?;
     Ok(Config {
+        smtp,
         listen,
         data_dir,
         database_url,

@@ -9,6 +9,7 @@ mod cli;
 mod cli_recovery;
 mod commands;
 mod config;
+mod config_smtp;
 mod demo;
 mod history;
 mod mqtt;

@@ -25,6 +25,39 @@ pub struct ServeMode {
     pub no_mqtt: bool,
 }
 
+/// Delivers notifications (docs/OPERATIONS.md, "Notifications") for as long as it runs.
+async fn run_outbox(app: latchkey_app::App, config: Config) {
+    let email = match &config.smtp {
+        Some(smtp) => match latchkey_mail::Smtp::new(smtp) {
+            Ok(m) => Some(Arc::new(m) as Arc<dyn latchkey_app::outbox::Mailer>),
+            Err(e) => {
+                tracing::error!("e-mail is off: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    if email.is_none() {
+        tracing::info!("no SMTP relay is configured: notifications are kept, not e-mailed");
+        return;
+    }
+    let worker = app.outbox_worker(
+        latchkey_app::outbox::OutboxConfig {
+            web_url: config.link_base(),
+            worker: format!(
+                "{}-{}",
+                config.replica_id,
+                latchkey_app::outbox::OutboxConfig::default().worker
+            ),
+            ..latchkey_app::outbox::OutboxConfig::default()
+        },
+        latchkey_app::outbox::Channels { email },
+    );
+    if let Err(e) = worker.run().await {
+        tracing::error!("the notification outbox stopped: {e}");
+    }
+}
+
 /// Serves until a shutdown signal.
 ///
 /// # Errors
@@ -88,6 +121,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         let _ = anchors_stopped.await;
     }));
     let retention = tokio::spawn(crate::retention::run(app.clone()));
+    let outbox = tokio::spawn(run_outbox(app.clone(), config.clone()));
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -163,6 +197,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         tracing::error!("the history marker task failed: {e}");
     }
     retention.abort();
+    outbox.abort();
     tracing::info!("shutting down: closing the database");
     app.close().await;
     Ok(())

@@ -29,6 +29,7 @@ mod credentials;
 mod doors;
 mod entry;
 mod lockout;
+mod outbox;
 mod people;
 mod principal;
 mod privacy;
@@ -44,6 +45,7 @@ pub use lockout::{
     CaseOpener, CaseParty, CaseStaff, CaseStarter, ChangeCanceller, Guardian, JobCompleter,
     SpareKeyHolder,
 };
+pub use outbox::{OutboxReader, Redeliverer};
 pub use people::{Inviter, MembershipAdder, MembershipEnder, PersonEditor, RoleGranter};
 pub use principal::{Principal, Via};
 pub use privacy::{

@@ -11,6 +11,7 @@ pub mod events;
 pub mod ledger;
 pub mod lockouts;
 pub mod locksmith_jobs;
+pub mod notifications;
 pub mod people;
 pub mod privacy;
 pub mod properties;

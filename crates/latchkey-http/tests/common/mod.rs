@@ -63,6 +63,25 @@ pub struct Fixture {
     pub entry_notice: i64,
     /// The gateway login `hall-stick` of the embedded broker.
     pub broker_login: i64,
+    /// A dead letter at the property: the e-mail telling the resident of the lockout case,
+    /// refused for good by the relay.
+    pub dead_letter: i64,
+}
+
+/// A relay that refuses every message for good.
+struct Refusing;
+
+impl latchkey_app::outbox::Mailer for Refusing {
+    fn send<'a>(
+        &'a self,
+        _email: &'a latchkey_app::outbox::Email,
+    ) -> latchkey_app::outbox::Sending<'a> {
+        Box::pin(async {
+            Err(latchkey_app::outbox::SendError::Permanent(
+                "550 mailbox unavailable".into(),
+            ))
+        })
+    }
 }
 
 fn membership(role: Role, unit: Option<i64>) -> MembershipInput {
@@ -376,6 +395,30 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         .await
         .unwrap()
         .id;
+    app.outbox_worker(
+        latchkey_app::outbox::OutboxConfig::default(),
+        latchkey_app::outbox::Channels {
+            email: Some(std::sync::Arc::new(Refusing)),
+        },
+    )
+    .pass()
+    .await
+    .unwrap();
+    let dead_letter = {
+        let mut conn = store.read().await.unwrap();
+        latchkey_store::outbox::troubled(
+            &mut conn,
+            store.backend(),
+            Some(a),
+            latchkey_store::outbox::Trouble::Dead,
+            1,
+        )
+        .await
+        .unwrap()
+        .first()
+        .expect("the lockout case left a dead letter")
+        .id
+    };
     let broker_login = app
         .create_broker_login(
             &root.admin().unwrap(),
@@ -398,6 +441,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         },
     );
     Fixture {
+        dead_letter,
         app,
         store,
         router,
