@@ -17,6 +17,30 @@ use latchkey_store::{Conn, credentials, entry, lockout, people, property, resolu
 use crate::authz::{self, ActivityRead, Principal, Reason, Via};
 use crate::{App, AppError, Result};
 
+/// What the staff of every property read, stated with the property (`staff_see` in its API
+/// answer; docs/OPERATIONS.md, "Privacy"). It is the rule of `authz::privacy` put in words, not a
+/// setting: a property cannot hide security events from its staff, nor show them a household's
+/// comings and goings without a reason.
+pub struct StaffSee {
+    /// Classes of events staff read without a reason: `security` (alarms — forced entry,
+    /// tamper, wrong-code limit, low battery —, jams, offline and online, compromised doors),
+    /// `shared_doors` (every event of a door of no unit) and `property_records` (people,
+    /// credentials, cases, changes and every other event that is not personal).
+    pub without_reason: &'static [&'static str],
+    /// The kinds that are personal on a unit's doors: staff read them only with a reason.
+    pub with_reason: &'static [&'static str],
+    /// The reasons staff may name: an open lockout case, an incident not closed, an alarm of
+    /// the last 24 hours, an entry notice not cancelled and not ended more than 24 hours ago.
+    pub reasons: &'static [&'static str],
+}
+
+/// The rule above, as [`StaffSee`] states it.
+pub const STAFF_SEE: StaffSee = StaffSee {
+    without_reason: &["security", "shared_doors", "property_records"],
+    with_reason: crate::authz::PERSONAL_KINDS,
+    reasons: &["case", "incident", "alarm", "entry_notice"],
+};
+
 /// At most this many events per page.
 pub const MAX_PAGE: u32 = 500;
 

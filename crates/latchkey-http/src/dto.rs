@@ -48,7 +48,7 @@ pub struct StaffSeeDto {
 impl StaffSeeDto {
     fn stated() -> StaffSeeDto {
         let owned = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect();
-        let s = latchkey_app::authz::STAFF_SEE;
+        let s = latchkey_app::events::STAFF_SEE;
         StaffSeeDto {
             without_reason: owned(s.without_reason),
             with_reason: owned(s.with_reason),

@@ -212,3 +212,42 @@ async fn a_dead_node_is_found_by_ping_and_the_gateway_leaves_a_last_will() {
         )
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleeping_node_answers_only_once_it_wakes_and_masks_its_codes() {
+    let Some(broker) = Mosquitto::start() else {
+        return;
+    };
+    let quirks = Quirks {
+        sleeping: Some(Duration::from_millis(1500)),
+        masked_codes: true,
+        ..Quirks::default()
+    };
+    let (_gw, mut server) = start(&broker, vec![lock(12, quirks)]).await;
+    let code =
+        json!({"nodeId":12,"commandClass":99,"endpoint":0,"property":"userCode","propertyKey":1});
+    let (topic, body) = call("writeValue", json!([code, "1357"]), "w1");
+    server.publish(&topic, &body).await;
+    let early = server.drain(Duration::from_millis(700)).await;
+    assert!(
+        early.iter().all(|m| !m.topic.ends_with("/api/writeValue")),
+        "no answer while the node sleeps"
+    );
+    server
+        .expect("zwave/12/status", WAIT, |m| m.json()["status"] == "Awake")
+        .await;
+    let result = server
+        .expect(&format!("{API}/writeValue"), WAIT, answers("w1"))
+        .await
+        .json();
+    assert_eq!(result["result"]["status"], 254);
+    server
+        .expect("zwave/12/status", WAIT, |m| m.json()["status"] == "Asleep")
+        .await;
+    // The lock's own answer shows the code masked.
+    server
+        .expect("zwave/12/99/0/userCode/1", WAIT, |m| {
+            m.json()["value"] == "****"
+        })
+        .await;
+}

@@ -49,8 +49,7 @@ pub use outbox::{OutboxReader, Redeliverer};
 pub use people::{Inviter, MembershipAdder, MembershipEnder, PersonEditor, RoleGranter};
 pub use principal::{Principal, Via};
 pub use privacy::{
-    ActivityRead, PERSONAL_KINDS, PersonEraser, Reason, STAFF_SEE, StaffSee, VIEWED_KIND,
-    is_personal, is_personal_kind,
+    ActivityRead, PERSONAL_KINDS, PersonEraser, Reason, VIEWED_KIND, is_personal, is_personal_kind,
 };
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};
 pub use records::{AtProperty, InstallerOn, StaffOn};

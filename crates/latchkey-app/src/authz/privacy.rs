@@ -55,31 +55,6 @@ pub const NOTICE_REASON: SignedDuration = SignedDuration::from_hours(24);
 /// The kind of a personal event that records a reasoned read by staff.
 pub const VIEWED_KIND: &str = "privacy.activity_viewed";
 
-/// What the staff of every property read, stated with the property (`staff_see` in its API
-/// answer; docs/OPERATIONS.md, "Privacy"). It is this module's rule put in words, not a
-/// setting: a property cannot hide security events from its staff, nor show them a household's
-/// comings and goings without a reason.
-#[derive(Clone, Copy, Debug)]
-pub struct StaffSee {
-    /// Classes of events staff read without a reason: `security` (alarms — forced entry,
-    /// tamper, wrong-code limit, low battery —, jams, offline and online, compromised doors),
-    /// `shared_doors` (every event of a door of no unit) and `property_records` (people,
-    /// credentials, cases, changes and every other event that is not personal).
-    pub without_reason: &'static [&'static str],
-    /// The kinds that are personal on a unit's doors: staff read them only with a reason.
-    pub with_reason: &'static [&'static str],
-    /// The reasons staff may name: an open lockout case, an incident not closed, an alarm of
-    /// the last 24 hours, an entry notice not cancelled and not ended more than 24 hours ago.
-    pub reasons: &'static [&'static str],
-}
-
-/// The rule above, as [`StaffSee`] states it.
-pub const STAFF_SEE: StaffSee = StaffSee {
-    without_reason: &["security", "shared_doors", "property_records"],
-    with_reason: PERSONAL_KINDS,
-    reasons: &["case", "incident", "alarm", "entry_notice"],
-};
-
 /// Whether `kind` records a person's movement (rule 1, before asking which door).
 pub fn is_personal_kind(kind: &str) -> bool {
     PERSONAL_KINDS.contains(&kind)
