@@ -37,8 +37,6 @@ pub struct Rig {
     /// The virtual locks, when they run in a child process (so that this process's memory is
     /// the server's alone).
     pub _child: Option<tokio::process::Child>,
-    /// The first replica's HTTP address.
-    pub http: SocketAddr,
     /// Every replica's HTTP address, the first one first.
     pub replicas: Vec<SocketAddr>,
     /// Where a bare MQTT round trip is measured: the server's side of the broker.
@@ -51,8 +49,14 @@ pub struct Rig {
 /// Where the rig's database lives: a temporary SQLite file, or a PostgreSQL database created
 /// for the run on a server the caller named, dropped at the end.
 enum Database {
-    Sqlite(TempDir),
-    Postgres { admin_url: String, name: String },
+    /// Removed with its directory when dropped.
+    Sqlite {
+        _dir: TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl Database {
@@ -61,7 +65,7 @@ impl Database {
             None => {
                 let dir = TempDir::new(tag)?;
                 let url = format!("sqlite://{}/bench.db", dir.0.display());
-                Ok((Database::Sqlite(dir), url))
+                Ok((Database::Sqlite { _dir: dir }, url))
             }
             Some(admin_url) => {
                 let name = format!("latchkey_bench_{tag}_{}", std::process::id());
@@ -369,7 +373,6 @@ pub async fn build_with(o: RigOptions<'_>) -> Result<Rig> {
         doors,
         fleet,
         _child: child,
-        http: https[0],
         replicas: https,
         server_url,
         session,
