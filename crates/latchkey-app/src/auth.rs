@@ -141,15 +141,22 @@ impl App {
     pub async fn authenticate(&self, kind: GrantKind, token: &str) -> Result<Principal> {
         let now = self.now();
         let mut conn = self.store().read().await?;
-        let grant = grants::find(&mut conn, kind, &secrets::token_digest(token))
-            .await?
-            .ok_or_else(|| AppError::Unauthenticated("unknown session or token".into()))?;
+        // One statement: the grant, its person and their memberships, read fresh for every
+        // request, so a revoked session or token is refused at once by every process
+        // (docs/ARCHITECTURE.md, decision 46).
+        let (grant, person, memberships) =
+            grants::find_signed_in(&mut conn, kind, &secrets::token_digest(token))
+                .await?
+                .ok_or_else(|| AppError::Unauthenticated("unknown session or token".into()))?;
+        drop(conn);
         still_valid(&grant, now)?;
         let via = match kind {
             GrantKind::Session => Via::Session(grant.id),
             GrantKind::ApiToken => Via::ApiToken(grant.id),
         };
-        self.principal_with(&mut conn, grant.person_id, via).await
+        let person = person
+            .ok_or_else(|| AppError::Unauthenticated("this account no longer exists".into()))?;
+        Ok(Principal::new(person, memberships, via, self.now()))
     }
 
     /// The caller as of now, read again from their session or token: what a long-lived

@@ -283,6 +283,7 @@ async fn follow(
                     let full = rows.len() as i64 == PAGE;
                     for e in rows {
                         last = e.seq;
+                        inner.bridge.answer_from_log(&e);
                         // Nobody listening is fine.
                         let _ = inner.live.tx.send(Arc::new(e));
                     }
@@ -397,13 +398,13 @@ pub struct LiveStream {
 }
 
 impl App {
-    /// Starts a live stream for `who`. With `after` (the last event id a client saw), the
-    /// events it missed since are sent first, up to [`REPLAY_MAX`] log events back; an older
-    /// or unknown id starts with a [`LiveItem::Reset`].
+    /// Starts this process's follower of the log, once (streams need it; so do remote commands
+    /// when another replica may ingest the lock's answer, see
+    /// [`App::hear_answers_from_other_replicas`]).
     ///
     /// # Errors
     /// `Store` when the log cannot be read.
-    pub async fn live(&self, who: Principal, after: Option<i64>) -> Result<LiveStream> {
+    pub(crate) async fn follow_log(&self) -> Result<()> {
         let hub = &self.inner.live;
         hub.started
             .get_or_try_init(|| async {
@@ -419,6 +420,18 @@ impl App {
                 Ok::<(), AppError>(())
             })
             .await?;
+        Ok(())
+    }
+
+    /// Starts a live stream for `who`. With `after` (the last event id a client saw), the
+    /// events it missed since are sent first, up to [`REPLAY_MAX`] log events back; an older
+    /// or unknown id starts with a [`LiveItem::Reset`].
+    ///
+    /// # Errors
+    /// `Store` when the log cannot be read.
+    pub async fn live(&self, who: Principal, after: Option<i64>) -> Result<LiveStream> {
+        let hub = &self.inner.live;
+        self.follow_log().await?;
         // Subscribed before the head is read: whatever commits after it reaches this stream.
         let rx = hub.tx.subscribe();
         let head = {

@@ -89,6 +89,80 @@ async fn a_revoked_session_no_longer_authenticates() {
     .await;
 }
 
+/// Authentication reads the grant afresh on every request (nothing cached), so a token or
+/// session revoked through one process is refused by another on its very next request, with
+/// no change feed or wait in between.
+#[tokio::test]
+async fn a_grant_revoked_through_another_process_is_refused_on_the_next_request() {
+    latchkey_testkit::each_backend("revoked_elsewhere", |db| async move {
+        use latchkey_app::{App, AppConfig, NoDevices, secrets::Keys};
+        let w = World::build(&db).await;
+        // A second server on the same database: its own pool, its own memory.
+        let other = App::new(
+            db.open().await,
+            Keys::from_master(&[1; 32]),
+            w.clock.clone(),
+            std::sync::Arc::new(NoDevices),
+            AppConfig::default(),
+        );
+        let signed = w
+            .app
+            .login(RESIDENT_EMAIL, RESIDENT_PASSWORD, "192.0.2.4")
+            .await
+            .expect("sign in");
+        let here = w
+            .app
+            .authenticate(GrantKind::Session, &signed.token)
+            .await
+            .expect("the session authenticates");
+        let (token, grant) = w
+            .app
+            .create_api_token(here.own_account(), "script")
+            .await
+            .expect("a token");
+        for _ in 0..3 {
+            let who = other
+                .authenticate(GrantKind::ApiToken, &token)
+                .await
+                .expect("the token authenticates on the other server");
+            assert_eq!(who.id(), w.resident.id);
+            assert!(
+                who.member(w.property.id).is_ok(),
+                "the memberships come with the grant"
+            );
+            other
+                .authenticate(GrantKind::Session, &signed.token)
+                .await
+                .expect("the session authenticates on the other server");
+        }
+        let revoker = w
+            .app
+            .may_revoke_grant(&w.admin, GrantKind::ApiToken, grant.id)
+            .await
+            .expect("an admin may revoke it");
+        w.app.revoke_grant(revoker).await.expect("revoke the token");
+        match other.authenticate(GrantKind::ApiToken, &token).await {
+            Err(AppError::Unauthenticated(_)) => {}
+            other => panic!(
+                "a revoked token: expected Unauthenticated at once, got {:?}",
+                other.map(|p| p.id())
+            ),
+        }
+        w.app
+            .logout(w.app.may_logout(&here).expect("a session"))
+            .await
+            .expect("sign out");
+        match other.authenticate(GrantKind::Session, &signed.token).await {
+            Err(AppError::Unauthenticated(_)) => {}
+            other => panic!(
+                "a signed-out session: expected Unauthenticated at once, got {:?}",
+                other.map(|p| p.id())
+            ),
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_session_past_its_lifetime_no_longer_authenticates() {
     latchkey_testkit::each_backend("expired_session", |db| async move {

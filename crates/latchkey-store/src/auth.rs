@@ -7,7 +7,8 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::records::{from_micros, opt_from_micros, to_micros};
+use crate::people::{membership_row_as, person_row};
+use crate::records::{Membership, Person, from_micros, opt_from_micros, to_micros};
 use crate::{Conn, Result, StoreError};
 
 /// A sign-in session or an API token, as listed to its owner (never the token itself).
@@ -113,6 +114,72 @@ pub async fn find(conn: &mut Conn, kind: GrantKind, digest: &[u8]) -> Result<Opt
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(|r| grant_row(r, kind)).transpose()
+}
+
+/// The grant whose token has this digest (revoked or not), with its person (`None` when the
+/// account is gone) and the person's memberships, oldest first: everything authenticating a
+/// request reads, in one statement.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn find_signed_in(
+    conn: &mut Conn,
+    kind: GrantKind,
+    digest: &[u8],
+) -> Result<Option<(Grant, Option<Person>, Vec<Membership>)>> {
+    const PERSON_AND_MEMBERSHIPS: &str = "p.id, p.name, p.email, p.unconfirmed_email, p.phone, \
+         p.password_hash, p.is_admin, p.created_at, \
+         m.id AS m_id, m.person_id AS m_person_id, m.property_id AS m_property_id, \
+         m.unit_id AS m_unit_id, m.role AS m_role, m.valid_from AS m_valid_from, \
+         m.valid_until AS m_valid_until, m.created_at AS m_created_at";
+    let (grant_cols, table) = match kind {
+        GrantKind::Session => (
+            "g.id AS g_id, g.person_id AS g_person_id, g.source AS g_name, \
+             g.created_at AS g_created_at, g.expires_at AS g_expires_at, g.revoked_at AS g_revoked_at",
+            "sessions",
+        ),
+        GrantKind::ApiToken => (
+            "g.id AS g_id, g.person_id AS g_person_id, g.name AS g_name, \
+             g.created_at AS g_created_at, g.revoked_at AS g_revoked_at",
+            "api_tokens",
+        ),
+    };
+    let sql = format!(
+        "SELECT {grant_cols}, {PERSON_AND_MEMBERSHIPS} FROM {table} g \
+         LEFT JOIN people p ON p.id = g.person_id \
+         LEFT JOIN memberships m ON m.person_id = p.id \
+         WHERE g.token_hash = $1 ORDER BY m.id"
+    );
+    // Built from the constants above only.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(digest.to_vec())
+        .fetch_all(conn)
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let grant = Grant {
+        id: first.try_get("g_id")?,
+        person_id: PersonId(first.try_get("g_person_id")?),
+        name: first.try_get("g_name")?,
+        created_at: from_micros(first.try_get("g_created_at")?)?,
+        expires_at: match kind {
+            GrantKind::Session => opt_from_micros(Some(first.try_get("g_expires_at")?))?,
+            GrantKind::ApiToken => None,
+        },
+        revoked_at: opt_from_micros(first.try_get("g_revoked_at")?)?,
+    };
+    if first.try_get::<Option<i64>, _>("id")?.is_none() {
+        return Ok(Some((grant, None, Vec::new())));
+    }
+    let person = person_row(first)?;
+    let mut memberships = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<i64>, _>("m_id")?.is_some() {
+            memberships.push(membership_row_as(row, "m_")?);
+        }
+    }
+    Ok(Some((grant, Some(person), memberships)))
 }
 
 /// A person's grants of one kind, newest first.

@@ -164,6 +164,10 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
+            // A SQLite connection is a file handle that cannot go stale, and pinging it is one
+            // more hand-off to its connection thread on every acquire (docs/ARCHITECTURE.md,
+            // decision 46). PostgreSQL connections can drop, so they are still checked.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

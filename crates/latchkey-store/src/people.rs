@@ -10,7 +10,7 @@ use crate::records::{Membership, Person, from_micros, opt_from_micros, to_micros
 use crate::sql::Sql;
 use crate::{Conn, Result, StoreError, parse_named};
 
-fn person_row(row: &AnyRow) -> Result<Person> {
+pub(crate) fn person_row(row: &AnyRow) -> Result<Person> {
     Ok(Person {
         id: PersonId(row.try_get("id")?),
         name: row.try_get("name")?,
@@ -224,16 +224,24 @@ pub async fn set_password_hash(conn: &mut Conn, id: PersonId, hash: &str) -> Res
 // ---- memberships ----
 
 fn membership_row(row: &AnyRow) -> Result<Membership> {
-    let role: String = row.try_get("role")?;
+    membership_row_as(row, "")
+}
+
+/// A membership from columns named with `prefix` (`m_id`, `m_role`, … for `"m_"`).
+pub(crate) fn membership_row_as(row: &AnyRow, prefix: &str) -> Result<Membership> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let role: String = row.try_get(col("role").as_str())?;
     Ok(Membership {
-        id: MembershipId(row.try_get("id")?),
-        person_id: PersonId(row.try_get("person_id")?),
-        property_id: PropertyId(row.try_get("property_id")?),
-        unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+        id: MembershipId(row.try_get(col("id").as_str())?),
+        person_id: PersonId(row.try_get(col("person_id").as_str())?),
+        property_id: PropertyId(row.try_get(col("property_id").as_str())?),
+        unit_id: row
+            .try_get::<Option<i64>, _>(col("unit_id").as_str())?
+            .map(UnitId),
         role: parse_named::<Role>(&role, "role")?,
-        valid_from: opt_from_micros(row.try_get("valid_from")?)?,
-        valid_until: opt_from_micros(row.try_get("valid_until")?)?,
-        created_at: from_micros(row.try_get("created_at")?)?,
+        valid_from: opt_from_micros(row.try_get(col("valid_from").as_str())?)?,
+        valid_until: opt_from_micros(row.try_get(col("valid_until").as_str())?)?,
+        created_at: from_micros(row.try_get(col("created_at").as_str())?)?,
     })
 }
 

@@ -467,6 +467,14 @@ pub enum BenchCommand {
         /// Use this broker (e.g. mqtt://127.0.0.1:1883) instead of an embedded one.
         #[arg(long, value_name = "URL")]
         mqtt_url: Option<String>,
+        /// Run on PostgreSQL: a database is created for the run on the server this URL points
+        /// at (its user needs CREATEDB) and dropped afterwards. Default: a temporary SQLite file.
+        #[arg(long, value_name = "URL")]
+        postgres_url: Option<String>,
+        /// Server replicas on the one database and broker, sharing the locks' reports as
+        /// `serve` replicas do; the bench sends its requests to them in turn.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+        replicas: u16,
     },
     /// Revoke one PIN present on N virtual locks; time until every lock confirmed its removal.
     Revoke {

@@ -84,7 +84,18 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 requests,
                 connections,
                 mqtt_url,
-            } => bench::unlock::run(*requests, (*connections).max(1), mqtt_url.as_deref()).await?,
+                postgres_url,
+                replicas,
+            } => {
+                bench::unlock::run(
+                    *requests,
+                    (*connections).max(1),
+                    mqtt_url.as_deref(),
+                    postgres_url.as_deref(),
+                    usize::from(*replicas),
+                )
+                .await?
+            }
             BenchCommand::Revoke { locks, mqtt_url } => {
                 bench::revoke::run(*locks, mqtt_url.as_deref()).await?
             }

@@ -96,6 +96,12 @@ pub async fn start(
             .context("starting latchkey's in-process MQTT session")?,
         None => Session::start(plan.session.clone()).context("starting the MQTT session")?,
     };
+    if plan.session.shared_group.is_some() {
+        // Another replica may ingest the lock's answer to a command this one sent.
+        app.hear_answers_from_other_replicas()
+            .await
+            .context("following the audit log for commands answered by other replicas")?;
+    }
     let stats = Arc::new(BridgeStats::default());
     app.attach_link(Arc::new(MqttLink::new(
         handle.clone(),

@@ -121,6 +121,44 @@ impl BridgeState {
         self.link.get()
     }
 
+    /// Tells the caller waiting for a command, if it waits in this process, the answer that a
+    /// log event records (`lock.command_confirmed` or `lock.command_failed`). With several
+    /// replicas the lock's report may be ingested by another one than the replica that sent
+    /// the command; its answer reaches the waiter through the log (`live.rs`).
+    pub(crate) fn answer_from_log(&self, e: &latchkey_store::records::Event) {
+        let status = match e.kind.as_str() {
+            "lock.command_confirmed" => "confirmed",
+            "lock.command_failed" => "failed",
+            _ => return,
+        };
+        let Some(door) = e
+            .subject
+            .strip_prefix("door:")
+            .and_then(|d| d.parse().ok())
+            .map(DoorId)
+        else {
+            return;
+        };
+        let Some(command) = e.data.get("command").and_then(serde_json::Value::as_i64) else {
+            return;
+        };
+        let mut map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = map.get_mut(&door)
+            && let Some(i) = list.iter().position(|w| w.command == command)
+        {
+            let w = list.swap_remove(i);
+            let _ = w.tx.send(Answered {
+                status,
+                at: e.at,
+                detail: e
+                    .data
+                    .get("detail")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+            });
+        }
+    }
+
     /// Forgets cached lock→door mappings (after pairing changes).
     pub(crate) fn forget_pairings(&self) {
         self.lock_doors
@@ -131,6 +169,17 @@ impl BridgeState {
 }
 
 impl crate::App {
+    /// For a replica whose session shares the locks' reports with other replicas (a shared
+    /// subscription): the answer to a command this replica sent may be ingested by another, so
+    /// this replica follows the log to hear it (`answer_from_log`). A single server ingests
+    /// every report itself and need not call this.
+    ///
+    /// # Errors
+    /// `Store` when the log cannot be read.
+    pub async fn hear_answers_from_other_replicas(&self) -> crate::Result<()> {
+        self.follow_log().await
+    }
+
     /// Connects the device bridge. Only the first call takes effect.
     pub fn attach_link(&self, link: Arc<dyn DeviceLink>) {
         let _ = self.bridge().link.set(link);

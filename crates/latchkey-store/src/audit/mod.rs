@@ -66,12 +66,27 @@ impl NewEvent {
 /// SQLite allows 32,766 bound values per statement; 9 per row.
 const ROWS_PER_INSERT: usize = 1_000;
 
-async fn head(tx: &mut WriteTx) -> Result<(i64, Hash)> {
+/// The chain's head and how its rows are hashed, read in one statement (an append's only
+/// read: each statement is a hand-off to SQLite's connection thread). On PostgreSQL the head
+/// row is locked until the commit.
+async fn head_and_keying(tx: &mut WriteTx, key: &ChainKey) -> Result<(i64, Hash, Keying)> {
     let sql = match tx.backend {
-        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
-        Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        Backend::Sqlite => {
+            "SELECT seq, hash, \
+             (SELECT MIN(seq) FROM events WHERE kind = $1), \
+             (SELECT MIN(seq) FROM events WHERE kind = $2) \
+             FROM audit_head WHERE id = 1"
+        }
+        Backend::Postgres => {
+            "SELECT seq, hash, \
+             (SELECT MIN(seq) FROM events WHERE kind = $1), \
+             (SELECT MIN(seq) FROM events WHERE kind = $2) \
+             FROM audit_head WHERE id = 1 FOR UPDATE"
+        }
     };
     let row = sqlx::query(sql)
+        .bind(DIGEST_MARKER)
+        .bind(KEYED_MARKER)
         .fetch_optional(tx.conn())
         .await?
         .ok_or_else(|| {
@@ -86,7 +101,13 @@ async fn head(tx: &mut WriteTx) -> Result<(i64, Hash)> {
     let hash: Hash = bytes
         .try_into()
         .map_err(|_| StoreError::Corrupt("audit head hash is not 32 bytes".into()))?;
-    Ok((seq, hash))
+    let digested: Option<i64> = row.try_get(2)?;
+    let keyed: Option<i64> = row.try_get(3)?;
+    Ok((
+        seq,
+        hash,
+        Keying::from_markers(key.clone(), keyed, digested),
+    ))
 }
 
 /// How the log's rows are hashed: the keyed chain starts at its first marker (of either kind),
@@ -128,8 +149,7 @@ pub async fn append(
     at: Timestamp,
     events: &[NewEvent],
 ) -> Result<i64> {
-    let (mut seq, mut prev) = head(tx).await?;
-    let mut keying = keying_of(tx.conn(), key).await?;
+    let (mut seq, mut prev, mut keying) = head_and_keying(tx, key).await?;
     let first_marker = match keying.digested {
         Some(_) => None,
         None => {

@@ -37,12 +37,87 @@ pub struct Rig {
     /// The virtual locks, when they run in a child process (so that this process's memory is
     /// the server's alone).
     pub _child: Option<tokio::process::Child>,
-    pub http: SocketAddr,
+    /// Every replica's HTTP address, the first one first.
+    pub replicas: Vec<SocketAddr>,
     /// Where a bare MQTT round trip is measured: the server's side of the broker.
     pub server_url: MqttUrl,
     pub session: SessionHandle,
     _broker: Option<EmbeddedBroker>,
-    _dir: TempDir,
+    _database: Database,
+}
+
+/// Where the rig's database lives: a temporary SQLite file, or a PostgreSQL database created
+/// for the run on a server the caller named, dropped at the end.
+enum Database {
+    /// Removed with its directory when dropped.
+    Sqlite {
+        _dir: TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl Database {
+    async fn create(tag: &str, postgres: Option<&str>) -> Result<(Database, String)> {
+        match postgres {
+            None => {
+                let dir = TempDir::new(tag)?;
+                let url = format!("sqlite://{}/bench.db", dir.0.display());
+                Ok((Database::Sqlite { _dir: dir }, url))
+            }
+            Some(admin_url) => {
+                let name = format!("latchkey_bench_{tag}_{}", std::process::id());
+                latchkey_store::provision::create_postgres_database(admin_url, &name)
+                    .await
+                    .with_context(|| format!("cannot create the database {name}"))?;
+                let url = with_database(admin_url, &name);
+                Ok((
+                    Database::Postgres {
+                        admin_url: admin_url.to_owned(),
+                        name,
+                    },
+                    url,
+                ))
+            }
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Database::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Best effort, on a thread of its own: the runtime may be going down.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(rt) = rt {
+                    let _ = rt.block_on(latchkey_store::provision::drop_postgres_database(
+                        &admin_url, &name,
+                    ));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// `url` with its database (the path) replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let cut = base.rfind('/').unwrap_or(base.len());
+    let mut out = format!("{}/{name}", &base[..cut]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
 }
 
 pub async fn wait_connected(handle: &SessionHandle) -> Result<()> {
@@ -61,6 +136,21 @@ pub async fn wait_connected(handle: &SessionHandle) -> Result<()> {
     .map_err(|_| anyhow!("the MQTT session did not connect within 15 s"))
 }
 
+/// What to build.
+pub struct RigOptions<'a> {
+    pub tag: &'a str,
+    pub locks: usize,
+    /// An external broker's URL; `None`: the embedded broker.
+    pub external: Option<&'a str>,
+    pub remote_per_minute: u32,
+    pub fleet_in_process: bool,
+    /// A PostgreSQL server to create the run's database on; `None`: a temporary SQLite file.
+    pub postgres: Option<&'a str>,
+    /// Server replicas on the one database and broker, each with its own pool, MQTT session
+    /// (sharing the locks' reports, as `serve` replicas do) and HTTP listener.
+    pub replicas: usize,
+}
+
 /// Builds the server with `locks` doors, each paired with a virtual lock `lock-<i>`.
 ///
 /// # Errors
@@ -72,11 +162,42 @@ pub async fn build(
     remote_per_minute: u32,
     fleet_in_process: bool,
 ) -> Result<Rig> {
-    let dir = TempDir::new(tag)?;
-    let store = dir.store().await?;
+    build_with(RigOptions {
+        tag,
+        locks,
+        external,
+        remote_per_minute,
+        fleet_in_process,
+        postgres: None,
+        replicas: 1,
+    })
+    .await
+}
+
+/// One server replica: its app (own pool), MQTT session, bridge and reconciler.
+struct Replica {
+    app: App,
+    store: latchkey_store::Store,
+    session: SessionHandle,
+}
+
+/// The group the replicas' sessions share the locks' reports in (as `serve` does).
+const SHARED_GROUP: &str = "latchkey";
+
+async fn start_replica(
+    i: usize,
+    o: &RigOptions<'_>,
+    url: &str,
+    broker: Option<&EmbeddedBroker>,
+    server_url: &MqttUrl,
+    qos: QoS,
+) -> Result<Replica> {
+    let store = latchkey_store::Store::open(url)
+        .await
+        .with_context(|| format!("cannot open the bench database for replica {i}"))?;
     let (notifier, rx_rec) = reconcile::channel();
     let config = AppConfig {
-        remote_per_minute,
+        remote_per_minute: o.remote_per_minute,
         ..AppConfig::default()
     };
     let app = App::new(
@@ -86,41 +207,37 @@ pub async fn build(
         Arc::new(notifier),
         config,
     );
-    let (broker, server_url, device_addr, qos) = match external {
-        Some(u) => {
-            let url = MqttUrl::parse(u).map_err(|e| anyhow!("{e}"))?;
-            let addr: SocketAddr = format!("{}:{}", url.host(), url.port())
-                .parse()
-                .with_context(|| format!("the bench needs an IP address in {u}"))?;
-            (None, url, addr, QoS::AtLeastOnce)
-        }
-        None => {
-            let b = EmbeddedBroker::start(BrokerOptions {
-                listen: "127.0.0.1:0".parse()?,
-                local_client: Some(format!("latchkey-bench-{tag}")),
-                ..BrokerOptions::default()
-            })
-            .map_err(|e| anyhow!("{e}"))?;
-            let url = b.internal_url();
-            let addr = b.listen_addr();
-            (Some(b), url, addr, QoS::AtMostOnce)
-        }
-    };
+    let tag = o.tag;
+    let shared = o.replicas > 1;
     let mut opts = SessionOptions::new(
         server_url.clone(),
-        format!("latchkey-bench-{tag}-{}", std::process::id()),
+        format!("latchkey-bench-{tag}-{}-{i}", std::process::id()),
     );
     opts.subscriptions = vec![("zigbee2mqtt/#".into(), qos)];
+    opts.shared_group = shared.then(|| SHARED_GROUP.to_owned());
     opts.manual_acks = qos == QoS::AtLeastOnce;
     opts.request_capacity = 65_536;
     opts.inbound_capacity = 16_384;
-    // Against the embedded broker latchkey uses its in-process session, as `serve` does.
-    let (session, rx) = match &broker {
-        Some(b) => b.take_local_session(opts.subscriptions.clone(), opts.inbound_capacity),
-        None => Session::start(opts),
+    // Against the embedded broker the first replica uses its in-process session, as `serve`
+    // does; the others connect over TCP.
+    let (session, rx) = match (broker, i) {
+        (Some(b), 0) => {
+            let filter = if shared {
+                format!("$share/{SHARED_GROUP}/zigbee2mqtt/#")
+            } else {
+                "zigbee2mqtt/#".to_owned()
+            };
+            b.take_local_session(vec![(filter, qos)], opts.inbound_capacity)
+        }
+        _ => Session::start(opts),
     }
     .map_err(|e| anyhow!("{e}"))?;
     wait_connected(&session).await?;
+    if shared {
+        app.hear_answers_from_other_replicas()
+            .await
+            .map_err(app_err)?;
+    }
     let stats = Arc::new(BridgeStats::default());
     app.attach_link(Arc::new(MqttLink::new(
         session.clone(),
@@ -141,9 +258,53 @@ pub async fn build(
         reconcile::ReconcileOptions {
             tick: Duration::from_millis(20),
             confirm_after: Duration::from_secs(2),
+            holder: format!("bench-{}-{i}", std::process::id()),
             ..Default::default()
         },
     ));
+    Ok(Replica {
+        app,
+        store,
+        session,
+    })
+}
+
+/// Builds the server as `o` says, with `o.locks` doors, each paired with a virtual lock
+/// `lock-<i>`.
+///
+/// # Errors
+/// Any part fails to start.
+pub async fn build_with(o: RigOptions<'_>) -> Result<Rig> {
+    let (tag, locks, external) = (o.tag, o.locks, o.external);
+    let (database, url) = Database::create(tag, o.postgres).await?;
+    let (broker, server_url, device_addr, qos) = match external {
+        Some(u) => {
+            let url = MqttUrl::parse(u).map_err(|e| anyhow!("{e}"))?;
+            let addr: SocketAddr = format!("{}:{}", url.host(), url.port())
+                .parse()
+                .with_context(|| format!("the bench needs an IP address in {u}"))?;
+            (None, url, addr, QoS::AtLeastOnce)
+        }
+        None => {
+            let b = EmbeddedBroker::start(BrokerOptions {
+                listen: "127.0.0.1:0".parse()?,
+                local_client: Some(format!("latchkey-bench-{tag}")),
+                ..BrokerOptions::default()
+            })
+            .map_err(|e| anyhow!("{e}"))?;
+            let url = b.internal_url();
+            let addr = b.listen_addr();
+            (Some(b), url, addr, QoS::AtMostOnce)
+        }
+    };
+    let mut replicas = Vec::with_capacity(o.replicas.max(1));
+    for i in 0..o.replicas.max(1) {
+        replicas.push(start_replica(i, &o, &url, broker.as_ref(), &server_url, qos).await?);
+    }
+    let app = replicas[0].app.clone();
+    let store = replicas[0].store.clone();
+    let session = replicas[0].session.clone();
+    let fleet_in_process = o.fleet_in_process;
     let sim_qos: u8 = if qos == QoS::AtLeastOnce { 1 } else { 0 };
     let (fleet, child) = if fleet_in_process {
         let (fleet, _task) = latchkey_sim::run(FleetConfig {
@@ -200,9 +361,31 @@ pub async fn build(
 
     let (admin, property, doors) = paired_building(&app, locks).await?;
 
+    let mut https = Vec::with_capacity(replicas.len());
+    for r in &replicas {
+        https.push(serve_http(r.app.clone()).await?);
+    }
+    Ok(Rig {
+        app,
+        store,
+        admin,
+        property,
+        doors,
+        fleet,
+        _child: child,
+        replicas: https,
+        server_url,
+        session,
+        _broker: broker,
+        _database: database,
+    })
+}
+
+/// Serves the HTTP API of `app` on a free port of the loopback interface.
+async fn serve_http(app: App) -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let http = listener.local_addr()?;
-    let router = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
+    let router = latchkey_http::router(app, latchkey_http::HttpConfig::default());
     tokio::spawn(async move {
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
@@ -213,20 +396,7 @@ pub async fn build(
         )
         .await;
     });
-    Ok(Rig {
-        app,
-        store,
-        admin,
-        property,
-        doors,
-        fleet,
-        _child: child,
-        http,
-        server_url,
-        session,
-        _broker: broker,
-        _dir: dir,
-    })
+    Ok(http)
 }
 
 /// The bench building: an admin, "Bench Tower", and `locks` doors, door `i` paired with the

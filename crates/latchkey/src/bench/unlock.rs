@@ -131,9 +131,25 @@ async fn bare_round_trips(url: &latchkey_mqtt::MqttUrl, qos: QoS, n: usize) -> R
 
 /// # Errors
 /// The bench's server cannot be built, or a request fails.
-pub async fn run(requests: usize, workers: usize, external: Option<&str>) -> Result<()> {
+pub async fn run(
+    requests: usize,
+    workers: usize,
+    external: Option<&str>,
+    postgres: Option<&str>,
+    replicas: usize,
+) -> Result<()> {
     let locks = (workers * 2).max(8);
-    let rig = rig::build("unlock", locks, external, u32::MAX, true).await?;
+    let rig = rig::build_with(rig::RigOptions {
+        tag: "unlock",
+        locks,
+        external,
+        remote_per_minute: u32::MAX,
+        fleet_in_process: true,
+        postgres,
+        replicas: replicas.max(1),
+    })
+    .await?;
+    let servers = rig.replicas.clone();
     let (token, _) = rig
         .app
         .create_api_token(rig.admin.own_account(), "bench")
@@ -145,20 +161,32 @@ pub async fn run(requests: usize, workers: usize, external: Option<&str>) -> Res
         QoS::AtMostOnce
     };
     println!(
-        "remote lock/unlock through HTTP, {} broker, {locks} virtual locks (zero actuation)",
+        "remote lock/unlock through HTTP, {} broker, {}, {} replica{} (requests round-robin), \
+         {locks} virtual locks (zero actuation)",
         if external.is_some() {
             "external"
         } else {
             "embedded"
-        }
+        },
+        if postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        servers.len(),
+        if servers.len() == 1 { "" } else { "s" },
     );
     let bare = bare_round_trips(&rig.server_url, qos, 2_000).await?;
 
-    // Latency: one request at a time.
-    let mut http = Http::connect(rig.http).await?;
+    // Latency: one request at a time, taking the replicas in turn.
+    let mut https = Vec::with_capacity(servers.len());
+    for addr in &servers {
+        https.push(Http::connect(*addr).await?);
+    }
     let mut lat = Vec::with_capacity(requests);
     let mut failures = 0usize;
     for k in 0..requests + 100 {
+        let http = &mut https[k % servers.len()];
         let door = rig.doors[k % rig.doors.len()];
         let action = if (k / rig.doors.len()) % 2 == 0 {
             "unlock"
@@ -185,7 +213,7 @@ pub async fn run(requests: usize, workers: usize, external: Option<&str>) -> Res
     for w in 0..workers {
         let doors: Vec<_> = rig.doors.iter().copied().skip(w).step_by(workers).collect();
         let token = token.clone();
-        let addr = rig.http;
+        let addr = servers[w % servers.len()];
         set.spawn(async move {
             let mut http = Http::connect(addr).await?;
             let mut bad = 0usize;
@@ -245,6 +273,8 @@ pub async fn run(requests: usize, workers: usize, external: Option<&str>) -> Res
             "bare_p99_ms": (bp99 * 1000.0).round() / 1000.0,
             "per_sec": per_sec.round(),
             "failures": failures,
+            "replicas": servers.len(),
+            "backend": if postgres.is_some() { "postgres" } else { "sqlite" },
         })
     );
     if failures > 0 {
