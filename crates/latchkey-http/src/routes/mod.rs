@@ -13,6 +13,7 @@ pub mod locksmith_jobs;
 pub mod people;
 pub mod privacy;
 pub mod properties;
+pub mod readiness;
 pub mod recovery;
 pub mod recovery_card;
 pub mod resolution;
