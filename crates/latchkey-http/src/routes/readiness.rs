@@ -189,6 +189,7 @@ pub async fn readiness(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MapQuery {
     /// `phone_gone` (default), `pin_forgotten` or `phone_and_keys_gone`.
