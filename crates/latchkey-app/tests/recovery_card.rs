@@ -122,7 +122,7 @@ async fn the_readiness_drill_counts_a_recovery_card_as_a_way_back_in() {
                     .get(&Way::RecoveryCard)
                     .copied()
                     .unwrap_or(0),
-                mine.short_hours,
+                mine.failures.iter().map(|f| f.short_hours).sum::<usize>(),
             )
         };
         let before = w.app.readiness(&w.admin, w.property.id).await.unwrap();

@@ -1,28 +1,103 @@
-//! The readiness drill (docs/LOCKOUT.md): for one resident, which independent ways back in work in
-//! each hour of the week, and where fewer than two do, a sentence naming the gap and its fix.
+//! The readiness drill (docs/LOCKOUT.md): for one resident, in each hour of the week and for each
+//! way a lockout starts, how many free, fast and non-destructive ways back in are left, and
+//! where fewer than two are, a sentence naming the gap and what would close it.
 //!
-//! The ways are independent because they fail independently: a forgotten PIN does not stop a
-//! phone key, a dead phone does not stop a household member. Counting them per hour is a few
-//! bit operations over [`WeekHours`], so a building of 10,000 units is assessed in
-//! milliseconds; the cost of a drill is reading the building, not this.
+//! The rule, step by step:
+//! 1. A [`Failure`] takes away what the resident carries or remembers: a dead or lost phone takes
+//!    the phone key and the proofs that live on the phone (passkey, authenticator app); a
+//!    forgotten PIN takes the PIN; phone and keys both gone take the phone, its proofs and the
+//!    resident's cards and physical keys.
+//! 2. What is left of the resident's own credentials counts, at the hours they open the door.
+//! 3. A household member counts at the hours they can open the door remotely: they need no proof.
+//! 4. A spare-key holder and the building's staff open only a proven case, so they count only at
+//!    the hours some proof the policy accepts is still at hand for this failure: the passkey or
+//!    authenticator when the phone is left, a recovery card, an ID check when staff are there,
+//!    enough guardians (household members and spare-key holders) reachable.
+//! 5. A recovery card counts on its own too when the policy accepts it: it proves the case, and a
+//!    proven case collects a new PIN (docs/LOCKOUT.md, "Recovery that changes credentials").
+//! 6. A locksmith is paid, takes an hour and may damage the lock: the drill reports when one
+//!    works as the fallback and never counts it as readiness.
+//!
+//! Every hour with fewer than two ways left is a gap. Counting is a few bit operations over
+//! [`WeekHours`], so a building of 10,000 units is assessed in milliseconds; the cost of a drill
+//! is reading the building, not this.
 
 use serde::Serialize;
 
 use crate::schedule::Day;
 use crate::week::{HOURS, WeekHours};
 
-/// An independent way back in, in the order a locked-out resident would try them.
+mod fix;
+
+pub use fix::Fix;
+
+/// How a lockout starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// The phone is dead or lost: no phone key, no passkey, no authenticator app.
+    PhoneGone,
+    /// The PIN is forgotten.
+    PinForgotten,
+    /// Phone and keys both gone (a lost bag): no phone, no cards, no physical keys.
+    PhoneAndKeysGone,
+}
+
+impl Failure {
+    /// Every failure, in order.
+    pub const ALL: [Failure; 3] = [
+        Failure::PhoneGone,
+        Failure::PinForgotten,
+        Failure::PhoneAndKeysGone,
+    ];
+
+    /// The name used in the API, the CLI and the page (`phone_gone`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::PhoneGone => "phone_gone",
+            Failure::PinForgotten => "pin_forgotten",
+            Failure::PhoneAndKeysGone => "phone_and_keys_gone",
+        }
+    }
+
+    /// Parses [`Failure::as_str`].
+    pub fn parse(s: &str) -> Option<Failure> {
+        Failure::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// The failure as a person says it.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Failure::PhoneGone => "phone dead or lost",
+            Failure::PinForgotten => "PIN forgotten",
+            Failure::PhoneAndKeysGone => "phone and keys both gone",
+        }
+    }
+
+    fn keeps_phone(self) -> bool {
+        self == Failure::PinForgotten
+    }
+
+    fn keeps_pin(self) -> bool {
+        self != Failure::PinForgotten
+    }
+
+    fn keeps_keys(self) -> bool {
+        self != Failure::PhoneAndKeysGone
+    }
+}
+
+/// A free, fast, non-destructive way back in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Way {
     Pin,
     PhoneKey,
+    /// The resident's RFID card or physical key.
+    Keys,
     Household,
     SpareKey,
     Staff,
-    Locksmith,
-    /// A printed recovery card: it proves who the resident is when the phone is gone, so that
-    /// the ways above open for a proven case.
     RecoveryCard,
 }
 
@@ -31,10 +106,10 @@ impl Way {
     pub const ALL: [Way; 7] = [
         Way::Pin,
         Way::PhoneKey,
+        Way::Keys,
         Way::Household,
         Way::SpareKey,
         Way::Staff,
-        Way::Locksmith,
         Way::RecoveryCard,
     ];
 
@@ -43,31 +118,59 @@ impl Way {
         match self {
             Way::Pin => "your PIN",
             Way::PhoneKey => "your phone",
+            Way::Keys => "your card or key",
             Way::Household => "a household member",
             Way::SpareKey => "a spare-key holder",
             Way::Staff => "the building manager or the on-call person",
-            Way::Locksmith => "a verified locksmith",
             Way::RecoveryCard => "your recovery card",
         }
     }
 }
 
-/// The hours of the week in which each way works for one resident.
+/// The proofs of identity the policy accepts, as far as the resident holds them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Proofs {
+    /// The resident has a passkey and the policy accepts `passkey` (it lives on the phone).
+    pub passkey: bool,
+    /// The resident has an authenticator app and the policy accepts `totp` (on the phone too).
+    pub totp: bool,
+    /// The policy accepts `recovery_code`.
+    pub recovery_code_accepted: bool,
+    /// The resident holds unused recovery-card codes.
+    pub recovery_card: bool,
+    /// The policy accepts `id_check` (staff check a document in person).
+    pub id_check: bool,
+    /// How many guardians the policy needs, when it accepts `guardians` at all.
+    pub guardians_required: Option<u8>,
+}
+
+/// What one resident has, hour by hour, before anything fails.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Situation {
+    /// The hours the resident's own PIN opens their door.
+    pub pin: WeekHours,
+    /// The same for their phone key.
+    pub phone_key: WeekHours,
+    /// The same for their RFID cards and physical keys.
+    pub keys: WeekHours,
+    /// For each other member of the household, the hours they can open the door remotely.
+    pub household: Vec<WeekHours>,
+    /// For each active spare key to the unit, the hours its holder is reachable.
+    pub spare_keys: Vec<WeekHours>,
+    /// Office hours and the on-call roster.
+    pub staff: WeekHours,
+    pub proofs: Proofs,
+}
+
+/// The hours each way works for one failure.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Ways {
-    /// The resident's own PIN on their door.
     pub pin: WeekHours,
-    /// The resident's own phone key on their door.
     pub phone_key: WeekHours,
-    /// Another member of the household who can open the door remotely.
+    pub keys: WeekHours,
     pub household: WeekHours,
-    /// A trusted contact holding a digital spare key to the unit.
     pub spare_key: WeekHours,
-    /// The manager in office hours, or the on-call person.
     pub staff: WeekHours,
-    /// A locksmith the property has verified, in their working hours.
-    pub locksmith: WeekHours,
-    /// Unused codes on a printed recovery card: paper has no battery, so every hour.
     pub recovery_card: WeekHours,
 }
 
@@ -77,10 +180,10 @@ impl Ways {
         match way {
             Way::Pin => self.pin,
             Way::PhoneKey => self.phone_key,
+            Way::Keys => self.keys,
             Way::Household => self.household,
             Way::SpareKey => self.spare_key,
             Way::Staff => self.staff,
-            Way::Locksmith => self.locksmith,
             Way::RecoveryCard => self.recovery_card,
         }
     }
@@ -93,22 +196,102 @@ impl Ways {
             .collect()
     }
 
-    /// The hours in which at least two ways work.
-    pub fn covered_twice(&self) -> WeekHours {
-        let sets = Way::ALL.map(|w| self.of(w));
-        let mut twice = WeekHours::NONE;
-        for (i, a) in sets.iter().enumerate() {
-            for b in &sets[i + 1..] {
-                twice = twice.union(a.intersect(*b));
+    /// How many ways work in each hour (0–7).
+    pub fn counts(&self) -> [u8; HOURS] {
+        let mut out = [0u8; HOURS];
+        for w in Way::ALL {
+            for h in self.of(w).hours() {
+                out[h] += 1;
             }
         }
-        twice
+        out
+    }
+
+    /// The hours in which at least two ways work.
+    pub fn covered_twice(&self) -> WeekHours {
+        at_least(&Way::ALL.map(|w| self.of(w)), 2)
     }
 }
 
-/// A stretch of hours with fewer than two ways back in.
+/// The hours in which at least `k` of `sets` hold.
+fn at_least(sets: &[WeekHours], k: usize) -> WeekHours {
+    if k == 0 {
+        return WeekHours::ALL;
+    }
+    // reach[j] = hours with at least j + 1 of the sets seen so far.
+    let mut reach = vec![WeekHours::NONE; k];
+    for s in sets {
+        for j in (1..k).rev() {
+            reach[j] = reach[j].union(reach[j - 1].intersect(*s));
+        }
+        reach[0] = reach[0].union(*s);
+    }
+    reach[k - 1]
+}
+
+impl Situation {
+    /// The hours a case of this resident can be proven after `failure`.
+    fn proven(&self, failure: Failure) -> WeekHours {
+        let p = &self.proofs;
+        let mut hours = WeekHours::NONE;
+        if failure.keeps_phone() && (p.passkey || p.totp) {
+            hours = WeekHours::ALL;
+        }
+        if p.recovery_code_accepted && p.recovery_card {
+            hours = WeekHours::ALL;
+        }
+        if p.id_check {
+            hours = hours.union(self.staff);
+        }
+        if let Some(k) = p.guardians_required {
+            let guardians: Vec<WeekHours> = self
+                .household
+                .iter()
+                .chain(&self.spare_keys)
+                .copied()
+                .collect();
+            hours = hours.union(at_least(&guardians, usize::from(k.max(1))));
+        }
+        hours
+    }
+
+    /// The hours each way works once `failure` has happened.
+    pub fn ways(&self, failure: Failure) -> Ways {
+        let proven = self.proven(failure);
+        let union = |l: &[WeekHours]| l.iter().fold(WeekHours::NONE, |a, s| a.union(*s));
+        let card = self.proofs.recovery_code_accepted && self.proofs.recovery_card;
+        Ways {
+            pin: if failure.keeps_pin() {
+                self.pin
+            } else {
+                WeekHours::NONE
+            },
+            phone_key: if failure.keeps_phone() {
+                self.phone_key
+            } else {
+                WeekHours::NONE
+            },
+            keys: if failure.keeps_keys() {
+                self.keys
+            } else {
+                WeekHours::NONE
+            },
+            household: union(&self.household),
+            spare_key: union(&self.spare_keys).intersect(proven),
+            staff: self.staff.intersect(proven),
+            recovery_card: if card {
+                WeekHours::ALL
+            } else {
+                WeekHours::NONE
+            },
+        }
+    }
+}
+
+/// A stretch of hours with fewer than two ways back in after one failure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Gap {
+    pub failure: Failure,
     /// First and last day with this gap (the same hours on each day in between).
     pub from_day: Day,
     pub to_day: Day,
@@ -117,27 +300,36 @@ pub struct Gap {
     pub until_hour: u8,
     /// The ways that do work then (none or one).
     pub ways: Vec<Way>,
-    /// What the gap is and how to close it, e.g. "Mon–Fri 18:00–24:00: your only way in is
-    /// your phone; add a PIN or a spare-key holder."
+    /// What would close the gap: each entry alone does, or, when none alone does, all of them
+    /// together.
+    pub fixes: Vec<Fix>,
+    /// Whether `fixes` are needed together (a pair) rather than each alone.
+    pub fixes_together: bool,
+    /// What the gap is and how to close it, e.g. "Mon–Fri 17:00–24:00, phone dead or lost: your
+    /// only way in is your PIN; add a spare-key holder reachable then or a recovery card."
     pub fix: String,
 }
 
-/// One resident's drill.
+/// One resident's drill for one failure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Assessment {
-    /// Hours of the week with fewer than two ways (0–168).
+    pub failure: Failure,
+    /// Hours of the week with fewer than two ways left (0–168).
     pub short_hours: usize,
-    /// Hours with no way back in at all.
+    /// Hours with no way left at all.
     pub hours_without_any_way: usize,
     pub gaps: Vec<Gap>,
+    /// Ways left in each hour of the week.
+    #[serde(skip)]
+    pub counts: [u8; HOURS],
 }
 
-/// Assesses one resident's week.
-pub fn assess(ways: &Ways) -> Assessment {
+/// Assesses one resident's week for one failure.
+pub fn assess(s: &Situation, failure: Failure) -> Assessment {
+    let ways = s.ways(failure);
+    let counts = ways.counts();
     let short = ways.covered_twice().complement();
-    let any = Way::ALL
-        .into_iter()
-        .fold(WeekHours::NONE, |acc, w| acc.union(ways.of(w)));
+    let without = counts.iter().filter(|c| **c == 0).count();
     // Runs within one day with the same ways, then the same run on consecutive days merged.
     let mut runs: Vec<(usize, u8, u8, Vec<Way>)> = Vec::new();
     for (start, end) in short.runs() {
@@ -165,24 +357,41 @@ pub fn assess(ways: &Ways) -> Assessment {
         match same {
             Some(g) => g.to_day = day_of(day),
             None => gaps.push(Gap {
+                failure,
                 from_day: day_of(day),
                 to_day: day_of(day),
                 from_hour: from,
                 until_hour: until,
                 ways: here,
+                fixes: Vec::new(),
+                fixes_together: false,
                 fix: String::new(),
             }),
         }
     }
     gaps.sort_by_key(|g| (g.from_day.index(), g.from_hour));
     for g in &mut gaps {
-        g.fix = fix_for(g, ways);
+        (g.fixes, g.fixes_together) = fix::fixes_for(s, failure, g);
+        g.fix = fix::sentence(g);
     }
     Assessment {
+        failure,
         short_hours: short.len(),
-        hours_without_any_way: HOURS - any.len(),
+        hours_without_any_way: without,
         gaps,
+        counts,
     }
+}
+
+/// The hours of a gap, every day it spans.
+pub fn gap_hours(g: &Gap) -> WeekHours {
+    let mut set = WeekHours::NONE;
+    for d in g.from_day.index()..=g.to_day.index() {
+        for h in g.from_hour..g.until_hour {
+            set.insert(usize::from(d) * 24 + usize::from(h));
+        }
+    }
+    set
 }
 
 fn hour_of_day(h: usize) -> u8 {
@@ -191,49 +400,6 @@ fn hour_of_day(h: usize) -> u8 {
 
 fn day_of(index: usize) -> Day {
     Day::ALL[index % 7]
-}
-
-/// The sentence for a gap: when, what is left, and the ways the resident can add themselves.
-fn fix_for(g: &Gap, ways: &Ways) -> String {
-    let days = if g.from_day == g.to_day {
-        g.from_day.short_name().to_owned()
-    } else {
-        format!("{}–{}", g.from_day.short_name(), g.to_day.short_name())
-    };
-    let when = format!("{days} {:02}:00–{:02}:00", g.from_hour, g.until_hour);
-    let hour = (g.from_day.index() as usize) * 24 + usize::from(g.from_hour);
-    // What a resident can arrange alone, in the order that helps most.
-    let missing: Vec<&str> = [
-        (Way::Pin, "a PIN"),
-        (Way::SpareKey, "a spare-key holder"),
-        (Way::PhoneKey, "a phone key"),
-        (Way::RecoveryCard, "a printed recovery card"),
-    ]
-    .into_iter()
-    .filter(|(w, _)| !ways.of(*w).contains(hour))
-    .map(|(w, text)| {
-        if ways.of(w).is_empty() {
-            text
-        } else {
-            match w {
-                Way::Pin => "a PIN valid at these hours",
-                Way::SpareKey => "a spare-key holder for these hours",
-                Way::RecoveryCard => "a printed recovery card",
-                _ => "a phone key valid at these hours",
-            }
-        }
-    })
-    .take(2)
-    .collect();
-    let add = missing.join(" or ");
-    match g.ways.as_slice() {
-        [] => format!(
-            "{when}: there is no way back in; add {}.",
-            missing.join(" and ")
-        ),
-        [only] => format!("{when}: your only way in is {}; add {add}.", only.phrase()),
-        _ => format!("{when}: fewer than two ways back in; add {add}."),
-    }
 }
 
 #[cfg(test)]

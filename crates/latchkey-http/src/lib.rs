@@ -133,7 +133,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::ledger_as_csv))
         .routes(routes!(ledger::incidents))
         .routes(routes!(ledger::close_incident))
-        .routes(routes!(recovery::readiness))
+        .routes(routes!(readiness::readiness))
+        .routes(routes!(readiness::readiness_map))
         .routes(routes!(
             recovery::list_spare_keys,
             recovery::grant_spare_key

@@ -588,6 +588,18 @@ fn rows() -> Vec<Row> {
             body: none,
             expect: "401 404 403 200 200 200 200 200",
         },
+        // The heat map is the staff's: residents see their own drill above, nothing more.
+        Row {
+            op: "get /api/v1/properties/{id}/readiness/map",
+            path: |f, _| {
+                format!(
+                    "/api/v1/properties/{}/readiness/map?failure=pin_forgotten",
+                    f.property
+                )
+            },
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
         Row {
             op: "post /api/v1/properties/{id}/spare-keys",
             path: |f, _| format!("/api/v1/properties/{}/spare-keys", f.property),

@@ -481,6 +481,33 @@ pub async fn people_with_recovery_codes(conn: &mut Conn) -> Result<Vec<PersonId>
         .collect()
 }
 
+/// Every person with at least one passkey (the readiness drill counts it as a proof while the
+/// phone is at hand).
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn people_with_passkeys(conn: &mut Conn) -> Result<Vec<PersonId>> {
+    let rows = sqlx::query("SELECT DISTINCT person_id FROM passkeys")
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok(PersonId(r.try_get("person_id")?)))
+        .collect()
+}
+
+/// Every person with an authenticator secret.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn people_with_totp(conn: &mut Conn) -> Result<Vec<PersonId>> {
+    let rows = sqlx::query("SELECT person_id FROM totp_secrets")
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok(PersonId(r.try_get("person_id")?)))
+        .collect()
+}
+
 /// How many unused recovery codes a person holds.
 ///
 /// # Errors

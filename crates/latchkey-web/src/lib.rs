@@ -20,6 +20,7 @@ mod lockout;
 mod mine;
 mod mydata;
 mod qr;
+mod readiness;
 mod security;
 mod signin;
 mod welcome;
@@ -99,6 +100,7 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/household", get(mine::household))
         .route("/household/guest-codes", post(mine::create_guest_code))
         .route("/activity", get(mine::activity))
+        .route("/readiness", get(readiness::page))
         .route("/locked-out", get(lockout::page).post(lockout::start))
         .route("/locked-out/case", get(lockout::case))
         .route("/locked-out/case/totp", post(lockout::prove_totp))

@@ -319,7 +319,9 @@ fn cast(units: &[(String, UnitId)]) -> Vec<Demo> {
             password: true,
             role: Role::Resident,
             unit: Some(label.clone()),
-            // The last resident has only a phone key: the readiness drill flags them.
+            // The last resident has only a phone key: the drill finds no way left at night once
+            // the phone dies. Most others live alone with a PIN and a phone key and no spare
+            // key: one way left at night after any failure (docs/LOCKOUT.md).
             creds: if i + 1 == RESIDENTS.len() {
                 vec![(CredentialKind::PhoneKey, always())]
             } else {

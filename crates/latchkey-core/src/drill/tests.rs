@@ -23,98 +23,162 @@ fn office() -> WeekHours {
     )
 }
 
-#[test]
-fn a_pin_and_a_phone_at_all_hours_leave_no_gap() {
-    let a = assess(&Ways {
+/// The default policy's proofs: passkey, authenticator, recovery card, ID check.
+fn default_proofs() -> Proofs {
+    Proofs {
+        passkey: false,
+        totp: false,
+        recovery_code_accepted: true,
+        recovery_card: false,
+        id_check: true,
+        guardians_required: None,
+    }
+}
+
+/// A resident living alone with a PIN and a phone key at every hour, office hours only.
+fn alone() -> Situation {
+    Situation {
         pin: WeekHours::ALL,
         phone_key: WeekHours::ALL,
-        ..Ways::default()
-    });
-    assert_eq!(a.short_hours, 0);
-    assert!(a.gaps.is_empty());
+        staff: office(),
+        proofs: default_proofs(),
+        ..Situation::default()
+    }
+}
+
+fn gap_at(a: &Assessment, day: Day, hour: u8) -> &Gap {
+    a.gaps
+        .iter()
+        .find(|g| {
+            g.from_day.index() <= day.index()
+                && day.index() <= g.to_day.index()
+                && g.from_hour <= hour
+                && hour < g.until_hour
+        })
+        .unwrap()
 }
 
 #[test]
-fn a_recovery_card_is_a_second_way_at_every_hour() {
-    let phone_only = assess(&Ways {
-        phone_key: WeekHours::ALL,
-        ..Ways::default()
-    });
-    assert_eq!(phone_only.short_hours, 168);
-    let a = assess(&Ways {
-        phone_key: WeekHours::ALL,
-        recovery_card: WeekHours::ALL,
-        ..Ways::default()
-    });
-    assert_eq!(a.short_hours, 0);
-    assert!(a.gaps.is_empty());
+fn a_pin_and_a_phone_are_not_readiness_when_one_of_them_fails() {
+    let s = alone();
+    for f in Failure::ALL {
+        let a = assess(&s, f);
+        // Office hours: the remaining credential and staff (ID check); else one way.
+        assert_eq!(a.short_hours, 168 - 40, "{f:?}");
+    }
+    let night = assess(&s, Failure::PhoneGone);
+    let g = gap_at(&night, Day::Tue, 2);
+    assert_eq!(g.ways, vec![Way::Pin]);
+    assert_eq!(
+        g.fix,
+        "Mon–Fri 17:00–24:00, phone dead or lost: your only way in is your PIN; add a printed recovery card or someone on the on-call roster at these hours."
+            .replace("Mon–Fri 17:00–24:00", &format!(
+                "{}–{} {:02}:00–{:02}:00",
+                g.from_day.short_name(), g.to_day.short_name(), g.from_hour, g.until_hour
+            ))
+    );
 }
 
 #[test]
-fn a_phone_alone_after_office_hours_is_named_with_its_fix() {
-    let a = assess(&Ways {
+fn a_spare_key_holder_counts_only_when_the_case_can_be_proven() {
+    let mut s = alone();
+    s.spare_keys.push(WeekHours::ALL);
+    // Phone gone at night: no passkey, no card, no staff for an ID check: the holder cannot
+    // release anything.
+    assert_eq!(assess(&s, Failure::PhoneGone).short_hours, 128);
+    // With the phone left, the resident's passkey proves the case.
+    s.proofs.passkey = true;
+    assert_eq!(assess(&s, Failure::PinForgotten).short_hours, 0);
+    assert_eq!(assess(&s, Failure::PhoneGone).short_hours, 128);
+    // A policy that accepts one guardian: the holder vouches and releases.
+    s.proofs.guardians_required = Some(1);
+    assert_eq!(assess(&s, Failure::PhoneGone).short_hours, 0);
+    // Two guardians needed and only one reachable: not proven.
+    s.proofs.guardians_required = Some(2);
+    assert_eq!(assess(&s, Failure::PhoneGone).short_hours, 128);
+}
+
+#[test]
+fn a_recovery_card_counts_only_when_the_policy_accepts_it() {
+    let mut s = alone();
+    s.proofs.recovery_card = true;
+    let a = assess(&s, Failure::PhoneAndKeysGone);
+    assert_eq!(a.short_hours, 0);
+    s.proofs.recovery_code_accepted = false;
+    assert_eq!(assess(&s, Failure::PhoneAndKeysGone).short_hours, 128);
+}
+
+#[test]
+fn staff_count_only_in_their_hours_and_a_forgotten_pin_leaves_the_phone() {
+    let s = Situation {
         phone_key: WeekHours::ALL,
         staff: office(),
-        ..Ways::default()
-    });
-    // 168 hours minus 5 × 8 office hours.
-    assert_eq!(a.short_hours, 128);
-    assert_eq!(a.hours_without_any_way, 0);
-    let evening = a
-        .gaps
-        .iter()
-        .find(|g| g.from_day == Day::Mon && g.from_hour == 17)
-        .unwrap();
-    assert_eq!((evening.to_day, evening.until_hour), (Day::Fri, 24));
-    assert_eq!(evening.ways, vec![Way::PhoneKey]);
-    assert_eq!(
-        evening.fix,
-        "Mon–Fri 17:00–24:00: your only way in is your phone; add a PIN or a spare-key holder."
-    );
-    let spans: Vec<_> = a
-        .gaps
-        .iter()
-        .map(|g| (g.from_day, g.to_day, g.from_hour, g.until_hour))
-        .collect();
-    assert_eq!(
-        spans,
-        vec![
-            (Day::Mon, Day::Fri, 0, 9),
-            (Day::Mon, Day::Fri, 17, 24),
-            (Day::Sat, Day::Sun, 0, 24),
-        ]
+        proofs: default_proofs(),
+        ..Situation::default()
+    };
+    let forgot = assess(&s, Failure::PinForgotten);
+    assert_eq!(forgot.counts[10], 2, "Mon 10:00: phone and staff");
+    assert_eq!(forgot.counts[20], 1, "Mon 20:00: phone only");
+    let lost = assess(&s, Failure::PhoneAndKeysGone);
+    assert_eq!(lost.counts[10], 1, "staff with an ID check");
+    assert_eq!(lost.counts[20], 0);
+    assert_eq!(lost.hours_without_any_way, 128);
+    let night = gap_at(&lost, Day::Mon, 20);
+    assert!(night.ways.is_empty());
+    assert!(
+        night.fix.contains("there is no free way back in"),
+        "{}",
+        night.fix
     );
 }
 
 #[test]
-fn no_way_at_all_says_so_and_asks_for_two_additions() {
-    let a = assess(&Ways::default());
-    assert_eq!(a.short_hours, 168);
-    assert_eq!(a.hours_without_any_way, 168);
-    assert_eq!(a.gaps.len(), 1);
-    assert_eq!(
-        a.gaps[0].fix,
-        "Mon–Sun 00:00–24:00: there is no way back in; add a PIN and a spare-key holder."
-    );
+fn keys_survive_a_dead_phone_but_not_a_lost_bag() {
+    let s = Situation {
+        keys: WeekHours::ALL,
+        household: vec![WeekHours::ALL],
+        proofs: default_proofs(),
+        ..Situation::default()
+    };
+    assert_eq!(assess(&s, Failure::PhoneGone).short_hours, 0);
+    assert_eq!(assess(&s, Failure::PhoneAndKeysGone).short_hours, 168);
 }
 
 #[test]
-fn a_pin_limited_to_some_hours_is_asked_for_at_the_others() {
-    let a = assess(&Ways {
-        pin: hours(&[(8, 20)]),
-        spare_key: WeekHours::ALL,
-        ..Ways::default()
-    });
-    let night = a
-        .gaps
-        .iter()
-        .find(|g| g.from_day == Day::Mon && g.from_hour == 0)
-        .unwrap();
-    assert_eq!(night.until_hour, 8);
-    assert_eq!(
-        night.fix,
-        "Mon 00:00–08:00: your only way in is a spare-key holder; add a PIN valid at these hours or a phone key."
-    );
+fn each_named_fix_closes_its_gap() {
+    let s = alone();
+    for f in Failure::ALL {
+        let a = assess(&s, f);
+        for g in &a.gaps {
+            assert!(!g.fixes.is_empty(), "{}", g.fix);
+            for fix in &g.fixes {
+                let mut t = s.clone();
+                let h = gap_hours(g);
+                match fix {
+                    Fix::Pin => t.pin = t.pin.union(h),
+                    Fix::PhoneKey => t.phone_key = t.phone_key.union(h),
+                    Fix::SpareKey => t.spare_keys.push(h),
+                    Fix::RecoveryCard => t.proofs.recovery_card = true,
+                    Fix::OnCall => t.staff = t.staff.union(h),
+                }
+                let after = assess(&t, f);
+                assert!(
+                    h.hours().all(|x| after.counts[x] >= 2),
+                    "{fix:?} for {}",
+                    g.fix
+                );
+                assert!(after.short_hours <= a.short_hours - h.len());
+            }
+        }
+    }
+}
+
+#[test]
+fn failures_parse_back_from_their_names() {
+    for f in Failure::ALL {
+        assert_eq!(Failure::parse(f.as_str()), Some(f));
+    }
+    assert_eq!(Failure::parse("phone"), None);
 }
 
 fn week_hours() -> impl Strategy<Value = WeekHours> {
@@ -133,20 +197,23 @@ proptest! {
     #[test]
     fn gaps_are_exactly_the_hours_with_fewer_than_two_ways(
         pin in week_hours(), phone in week_hours(), household in week_hours(),
-        spare in week_hours(), staff in week_hours(), locksmith in week_hours(),
+        spare in week_hours(), staff in week_hours(), keys in week_hours(),
+        card in any::<bool>(), fi in 0usize..3,
     ) {
-        let ways = Ways { pin, phone_key: phone, household, spare_key: spare, staff, locksmith, recovery_card: WeekHours::NONE };
-        let a = assess(&ways);
+        let s = Situation {
+            pin, phone_key: phone, keys, household: vec![household], spare_keys: vec![spare], staff,
+            proofs: Proofs { recovery_card: card, ..default_proofs() },
+        };
+        let f = Failure::ALL[fi];
+        let ways = s.ways(f);
+        let a = assess(&s, f);
         let mut in_gaps = WeekHours::NONE;
         for g in &a.gaps {
             prop_assert!(g.ways.len() < 2);
-            for d in g.from_day.index()..=g.to_day.index() {
-                for hod in g.from_hour..g.until_hour {
-                    let h = usize::from(d) * 24 + usize::from(hod);
-                    prop_assert!(!in_gaps.contains(h), "hour {} in two gaps", h);
-                    in_gaps.insert(h);
-                    prop_assert_eq!(&ways.at(h), &g.ways);
-                }
+            for h in gap_hours(g).hours() {
+                prop_assert!(!in_gaps.contains(h), "hour {} in two gaps", h);
+                in_gaps.insert(h);
+                prop_assert_eq!(&ways.at(h), &g.ways);
             }
             prop_assert!(!g.fix.is_empty());
         }
@@ -154,5 +221,8 @@ proptest! {
         prop_assert_eq!(in_gaps.hours().collect::<Vec<_>>(), short.clone());
         prop_assert_eq!(a.short_hours, short.len());
         prop_assert_eq!(a.hours_without_any_way, (0..168).filter(|h| ways.at(*h).is_empty()).count());
+        for h in 0..168 {
+            prop_assert_eq!(usize::from(a.counts[h]), ways.at(h).len());
+        }
     }
 }

@@ -1,12 +1,10 @@
-//! The readiness drill, digital spare keys, the on-call roster and locksmiths.
+//! Digital spare keys, the on-call roster and locksmiths (the drill is in `readiness`).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use latchkey_app::readiness::{Readiness, ResidentReadiness};
 use latchkey_app::recovery::LocksmithInput;
 use latchkey_app::store::recovery::{Locksmith, OnCall, SpareKey};
-use latchkey_core::drill::Gap;
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{LocksmithId, PersonId, PropertyId, SpareKeyId, UnitId};
 use serde::{Deserialize, Serialize};
@@ -15,112 +13,6 @@ use utoipa::ToSchema;
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
-
-/// A stretch of hours with fewer than two ways back in.
-#[derive(Serialize, ToSchema)]
-pub struct GapDto {
-    /// First and last day (`mon` … `sun`) with the same gap.
-    pub from_day: String,
-    pub to_day: String,
-    /// Local hours `[from_hour, until_hour)`; 24 is midnight.
-    pub from_hour: u8,
-    pub until_hour: u8,
-    /// The ways that still work then: `pin`, `phone_key`, `household`, `spare_key`, `staff`,
-    /// `locksmith`.
-    pub ways: Vec<String>,
-    /// The gap and its fix in one sentence.
-    pub fix: String,
-}
-
-impl From<Gap> for GapDto {
-    fn from(g: Gap) -> Self {
-        GapDto {
-            from_day: g.from_day.as_str().to_owned(),
-            to_day: g.to_day.as_str().to_owned(),
-            from_hour: g.from_hour,
-            until_hour: g.until_hour,
-            ways: g
-                .ways
-                .iter()
-                .map(|w| {
-                    serde_json::to_value(w)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                })
-                .collect(),
-            fix: g.fix,
-        }
-    }
-}
-
-/// One resident's week.
-#[derive(Serialize, ToSchema)]
-pub struct ResidentReadinessDto {
-    pub person_id: i64,
-    pub name: String,
-    pub unit_id: i64,
-    pub unit: String,
-    /// Hours of the week (0–168) each way works, by way.
-    #[schema(value_type = Object)]
-    pub hours_by_way: serde_json::Value,
-    pub short_hours: usize,
-    pub hours_without_any_way: usize,
-    pub gaps: Vec<GapDto>,
-}
-
-impl From<ResidentReadiness> for ResidentReadinessDto {
-    fn from(r: ResidentReadiness) -> Self {
-        ResidentReadinessDto {
-            person_id: r.person_id.0,
-            name: r.name,
-            unit_id: r.unit_id.0,
-            unit: r.unit,
-            hours_by_way: serde_json::to_value(&r.hours_by_way).unwrap_or_default(),
-            short_hours: r.short_hours,
-            hours_without_any_way: r.hours_without_any_way,
-            gaps: r.gaps.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
-/// The drill of a property: every resident and household member for staff, the caller's own
-/// units for residents.
-#[derive(Serialize, ToSchema)]
-pub struct ReadinessDto {
-    pub property_id: i64,
-    /// The local date the 168 hours start on.
-    pub week_from: String,
-    pub residents: usize,
-    pub residents_with_gaps: usize,
-    pub resident_hours_short: usize,
-    pub report: Vec<ResidentReadinessDto>,
-}
-
-impl From<Readiness> for ReadinessDto {
-    fn from(r: Readiness) -> Self {
-        ReadinessDto {
-            property_id: r.property_id.0,
-            week_from: r.week_from,
-            residents: r.residents,
-            residents_with_gaps: r.residents_with_gaps,
-            resident_hours_short: r.resident_hours_short,
-            report: r.report.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
-/// The readiness drill: for each resident and each hour of the week, the independent ways back
-/// in, and every stretch with fewer than two named with its fix.
-#[utoipa::path(get, path = "/api/v1/properties/{id}/readiness", tag = "recovery", params(("id" = i64, Path)),
-    responses((status = 200, body = ReadinessDto), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn readiness(
-    State(s): State<AppState>,
-    Auth(who): Auth,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<ReadinessDto>> {
-    Ok(Json(s.app.readiness(&who, PropertyId(id)).await?.into()))
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct SpareKeyDto {

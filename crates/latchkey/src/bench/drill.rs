@@ -1,5 +1,5 @@
 //! `latchkey bench drill`: the readiness drill of a building of N units, from the database to
-//! the report, timed. Each unit has a resident with a phone key and (mostly) a PIN, and some
+//! the report with its three failures (phone gone, PIN forgotten, phone and keys gone), timed. Each unit has a resident with a phone key and (mostly) a PIN, and some
 //! have a household member, an evening-only PIN or a spare-key holder; the office is open on
 //! weekdays, one manager is on call on weekend nights, and one locksmith is verified.
 
@@ -219,16 +219,26 @@ pub async fn run(units: usize) -> Result<()> {
         return Ok(());
     };
     println!(
-        "drill of {units} units ({} residents × 168 hours): {seconds:.3} s (reading {:.0} ms, assessing {:.0} ms); target ≤ 1 s",
-        r.residents, r.read_ms, r.assess_ms
+        "drill of {units} units ({} residents × 168 hours × {} failures): {seconds:.3} s (reading {:.0} ms, assessing {:.0} ms); target ≤ 1 s",
+        r.residents,
+        r.failures.len(),
+        r.read_ms,
+        r.assess_ms
     );
+    for f in &r.failures {
+        println!(
+            "{}: {} residents have gaps, {} resident-hours short",
+            f.failure.phrase(),
+            f.residents_with_gaps,
+            f.resident_hours_short
+        );
+    }
     println!(
-        "{} residents have gaps, {} resident-hours short; e.g. {}",
-        r.residents_with_gaps,
-        r.resident_hours_short,
+        "e.g. {}",
         r.report
             .iter()
-            .find_map(|x| x.gaps.first().map(|g| g.fix.clone()))
+            .flat_map(|x| &x.failures)
+            .find_map(|f| f.gaps.first().map(|g| g.fix.clone()))
             .unwrap_or_default()
     );
     println!(

@@ -239,6 +239,7 @@ pub async fn run(units: usize, requests: usize) -> Result<()> {
         ("visitor", "", "/locked-out"),
         ("manager", manager.as_str(), "/"),
         ("manager", manager, "/activity"),
+        ("manager", manager, "/readiness"),
     ] {
         let s = time_page(&router, path, cookie, requests).await?;
         let (p50, p95) = (percentile(&s, 0.50), percentile(&s, 0.95));

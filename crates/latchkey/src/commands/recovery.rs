@@ -24,16 +24,33 @@ fn schedule(json: Option<&str>, flag: &str) -> Result<Schedule> {
 
 fn print_readiness(r: &Readiness) {
     println!(
-        "property {}: {} residents, {} with hours that have fewer than two ways back in \
-         ({} resident-hours of the week starting {})",
-        r.property_id, r.residents, r.residents_with_gaps, r.resident_hours_short, r.week_from
+        "property {}: {} residents, {} with hours that have fewer than two free ways back in \
+         after a lockout (week starting {})",
+        r.property_id, r.residents, r.residents_with_gaps, r.week_from
     );
-    for res in r.report.iter().filter(|res| !res.gaps.is_empty()) {
+    for f in &r.failures {
+        println!(
+            "  {}: {} residents short, {} resident-hours",
+            f.failure.phrase(),
+            f.residents_with_gaps,
+            f.resident_hours_short
+        );
+    }
+    match r.fallback.locksmith_from_cents {
+        Some(cents) => println!(
+            "  paid fallback, not counted: a verified locksmith {} hours of the week, from {}.{:02}",
+            r.fallback.locksmith_hours,
+            cents / 100,
+            cents % 100
+        ),
+        None => println!("  paid fallback, not counted: no verified locksmith"),
+    }
+    for res in r.report.iter().filter(|res| res.has_gaps()) {
         println!(
             "\n{} (unit {}, person {}):",
             res.name, res.unit, res.person_id
         );
-        for g in &res.gaps {
+        for g in res.failures.iter().flat_map(|f| &f.gaps) {
             println!("  - {}", g.fix);
         }
     }

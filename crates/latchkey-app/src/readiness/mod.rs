@@ -1,17 +1,19 @@
 //! The readiness drill of a property (docs/LOCKOUT.md): for every resident and household member,
-//! the independent ways back into their unit in each hour of the coming week, and the gaps with
-//! their fixes. Read from the database in a fixed number of queries whatever the size of the
+//! each hour of the coming week and each way a lockout starts (phone dead or lost, PIN
+//! forgotten, phone and keys both gone), the free ways back into their unit that are left, and
+//! the gaps with what would close them. The locksmith is reported as the paid fallback, never
+//! counted. Read from the database in a fixed number of queries whatever the size of the
 //! building; the per-hour counting is `latchkey_core::drill`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use latchkey_core::drill::{Assessment, Way, Ways, assess};
-use latchkey_core::model::{CredentialKind, CredentialStatus, Role};
+use latchkey_core::drill::{Assessment, Failure, Gap, Proofs, Situation, Way, assess};
+use latchkey_core::model::{CredentialKind, CredentialStatus, ProofKind, Role};
 use latchkey_core::schedule::Schedule;
-use latchkey_core::week::{WeekHours, hours_of, sample_instants};
+use latchkey_core::week::{HOURS, WeekHours, hours_of, sample_instants};
 use latchkey_core::{DoorId, PersonId, PropertyId, UnitId};
 use latchkey_store::records::{Credential, Membership};
 use latchkey_store::{credentials, people, property, recovery};
@@ -21,6 +23,24 @@ use crate::authz::Principal;
 use crate::directory::{load_property, time_zone};
 use crate::{App, AppError, Result};
 
+mod map;
+
+pub use map::{HeatMap, HeatMapResident, HeatMapUnit};
+
+/// One resident's week after one failure.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailureReadiness {
+    pub failure: Failure,
+    /// Hours with fewer than two ways back in left.
+    pub short_hours: usize,
+    pub hours_without_any_way: usize,
+    /// Each gap with what would close it.
+    pub gaps: Vec<Gap>,
+    /// Ways left in each hour of the week (for the heat map; not in the report).
+    #[serde(skip)]
+    pub counts: [u8; HOURS],
+}
+
 /// One resident's week.
 #[derive(Clone, Debug, Serialize)]
 pub struct ResidentReadiness {
@@ -28,13 +48,40 @@ pub struct ResidentReadiness {
     pub name: String,
     pub unit_id: UnitId,
     pub unit: String,
-    /// Hours of the week each way works (0–168).
+    /// Hours of the week each way works while PIN and phone are at hand (0–168); spare keys
+    /// and staff count where a case could be proven with the phone.
     pub hours_by_way: HashMap<Way, usize>,
-    /// Hours with fewer than two ways back in.
-    pub short_hours: usize,
-    pub hours_without_any_way: usize,
-    /// Each gap with the sentence that names its fix.
-    pub gaps: Vec<latchkey_core::drill::Gap>,
+    /// The week after each failure, in [`Failure::ALL`] order.
+    pub failures: Vec<FailureReadiness>,
+}
+
+impl ResidentReadiness {
+    /// The week after `failure`.
+    pub fn after(&self, failure: Failure) -> Option<&FailureReadiness> {
+        self.failures.iter().find(|f| f.failure == failure)
+    }
+
+    /// Whether some failure leaves some hour with fewer than two ways.
+    pub fn has_gaps(&self) -> bool {
+        self.failures.iter().any(|f| f.short_hours > 0)
+    }
+}
+
+/// The building's totals for one failure.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailureSummary {
+    pub failure: Failure,
+    pub residents_with_gaps: usize,
+    pub resident_hours_short: usize,
+}
+
+/// The paid last resort: a verified locksmith. Shown, never counted as readiness.
+#[derive(Clone, Debug, Serialize)]
+pub struct Fallback {
+    /// Hours of the week some verified locksmith works.
+    pub locksmith_hours: usize,
+    /// The lowest call-out fee among them, in the smallest unit of the currency.
+    pub locksmith_from_cents: Option<i64>,
 }
 
 /// The drill of a property, or of the caller's own units for residents.
@@ -44,9 +91,11 @@ pub struct Readiness {
     /// The local date the week starts on (the hours are its next 168).
     pub week_from: String,
     pub residents: usize,
-    /// Residents with at least one hour with fewer than two ways back in.
+    /// Residents with at least one hour with fewer than two ways after some failure.
     pub residents_with_gaps: usize,
-    pub resident_hours_short: usize,
+    /// Per failure, in [`Failure::ALL`] order.
+    pub failures: Vec<FailureSummary>,
+    pub fallback: Fallback,
     pub report: Vec<ResidentReadiness>,
     /// Time spent reading the building and assessing it, in milliseconds.
     pub read_ms: f64,
@@ -65,8 +114,14 @@ struct Building {
     spare_keys: HashMap<UnitId, Vec<Schedule>>,
     on_call: Vec<Schedule>,
     locksmith_hours: Vec<Schedule>,
-    /// People holding unused recovery-card codes, when the policy accepts them as a proof.
-    cards: std::collections::HashSet<PersonId>,
+    locksmith_from_cents: Option<i64>,
+    /// The proofs the policy accepts; the people's own are below.
+    accepted: Vec<ProofKind>,
+    guardians_required: u8,
+    /// People holding unused recovery-card codes.
+    cards: HashSet<PersonId>,
+    passkeys: HashSet<PersonId>,
+    totp: HashSet<PersonId>,
 }
 
 async fn read_building(app: &App, id: PropertyId) -> Result<Building> {
@@ -105,27 +160,26 @@ async fn read_building(app: &App, id: PropertyId) -> Result<Building> {
         .into_iter()
         .map(|o| o.schedule)
         .collect();
-    let locksmith_hours = recovery::list_locksmiths(&mut conn, id)
+    let verified: Vec<_> = recovery::list_locksmiths(&mut conn, id)
         .await?
         .into_iter()
         .filter(|l| l.status == "verified")
-        .map(|l| l.hours)
         .collect();
-    let cards = if prop
-        .policy
-        .recovery_proofs
-        .contains(&latchkey_core::model::ProofKind::RecoveryCode)
-    {
-        latchkey_store::lockout::people_with_recovery_codes(&mut conn)
-            .await?
-            .into_iter()
-            .collect()
-    } else {
-        std::collections::HashSet::new()
-    };
+    let locksmith_from_cents = verified.iter().map(|l| l.callout_cents).min();
+    let locksmith_hours = verified.into_iter().map(|l| l.hours).collect();
+    let accepted = prop.policy.recovery_proofs.clone();
+    let people_with = |list: Vec<PersonId>| list.into_iter().collect::<HashSet<_>>();
+    let cards = people_with(latchkey_store::lockout::people_with_recovery_codes(&mut conn).await?);
+    let passkeys = people_with(latchkey_store::lockout::people_with_passkeys(&mut conn).await?);
+    let totp = people_with(latchkey_store::lockout::people_with_totp(&mut conn).await?);
     Ok(Building {
         tz,
         cards,
+        passkeys,
+        totp,
+        accepted,
+        guardians_required: prop.policy.guardians_required,
+        locksmith_from_cents,
         office_hours: prop.office_hours,
         units,
         unit_doors,
@@ -169,16 +223,16 @@ fn lives_there(m: &Membership, now: Timestamp) -> bool {
     matches!(m.role, Role::Resident | Role::Household) && m.is_active_at(now) && m.unit_id.is_some()
 }
 
-/// The hours a person's credentials of `kind` open one of `doors`.
+/// The hours a person's credentials of `kinds` open one of `doors`.
 fn credential_hours(
     cache: &mut HoursCache<'_>,
     creds: Option<&Vec<Credential>>,
-    kind: CredentialKind,
+    kinds: &[CredentialKind],
     doors: &[DoorId],
 ) -> WeekHours {
     let mut set = WeekHours::NONE;
     for c in creds.into_iter().flatten() {
-        let usable = c.kind == kind
+        let usable = kinds.contains(&c.kind)
             && c.status == CredentialStatus::Active
             && c.max_uses.is_none_or(|m| c.uses < m)
             && c.doors.iter().any(|d| doors.contains(d));
@@ -247,7 +301,7 @@ impl App {
             let phone = credential_hours(
                 &mut cache,
                 b.credentials.get(&m.person_id),
-                CredentialKind::PhoneKey,
+                &[CredentialKind::PhoneKey],
                 doors,
             );
             household
@@ -255,6 +309,7 @@ impl App {
                 .or_default()
                 .push((m.person_id, phone));
         }
+        let accepts = |p: ProofKind| b.accepted.contains(&p);
         let mut report = Vec::new();
         for m in b.memberships.iter().filter(|m| lives_there(m, now)) {
             let Some(unit) = m.unit_id else { continue };
@@ -263,42 +318,72 @@ impl App {
             }
             let doors = b.unit_doors.get(&unit).unwrap_or(&no_doors);
             let own = b.credentials.get(&m.person_id);
-            let others = household
-                .get(&unit)
-                .into_iter()
-                .flatten()
-                .filter(|(p, _)| *p != m.person_id)
-                .fold(WeekHours::NONE, |acc, (_, h)| acc.union(*h));
-            let ways = Ways {
-                pin: credential_hours(&mut cache, own, CredentialKind::Pin, doors),
-                phone_key: credential_hours(&mut cache, own, CredentialKind::PhoneKey, doors),
-                household: others,
-                spare_key: cache.union(b.spare_keys.get(&unit).map_or(&[][..], Vec::as_slice)),
+            let situation = Situation {
+                pin: credential_hours(&mut cache, own, &[CredentialKind::Pin], doors),
+                phone_key: credential_hours(&mut cache, own, &[CredentialKind::PhoneKey], doors),
+                keys: credential_hours(
+                    &mut cache,
+                    own,
+                    &[CredentialKind::RfidCard, CredentialKind::PhysicalKey],
+                    doors,
+                ),
+                household: household
+                    .get(&unit)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(p, h)| *p != m.person_id && !h.is_empty())
+                    .map(|(_, h)| *h)
+                    .collect(),
+                spare_keys: b
+                    .spare_keys
+                    .get(&unit)
+                    .into_iter()
+                    .flatten()
+                    .map(|s| cache.of(s))
+                    .collect(),
                 staff,
-                locksmith,
-                recovery_card: if b.cards.contains(&m.person_id) {
-                    WeekHours::ALL
-                } else {
-                    WeekHours::NONE
+                proofs: Proofs {
+                    passkey: accepts(ProofKind::Passkey) && b.passkeys.contains(&m.person_id),
+                    totp: accepts(ProofKind::Totp) && b.totp.contains(&m.person_id),
+                    recovery_code_accepted: accepts(ProofKind::RecoveryCode),
+                    recovery_card: b.cards.contains(&m.person_id),
+                    id_check: accepts(ProofKind::IdCheck),
+                    guardians_required: accepts(ProofKind::Guardians)
+                        .then_some(b.guardians_required),
                 },
             };
-            let Assessment {
-                short_hours,
-                hours_without_any_way,
-                gaps,
-            } = assess(&ways);
+            let before = situation.ways(Failure::PinForgotten);
+            let mut hours_by_way: HashMap<Way, usize> = HashMap::new();
+            hours_by_way.insert(Way::Pin, situation.pin.len());
+            for w in Way::ALL.into_iter().filter(|w| *w != Way::Pin) {
+                hours_by_way.insert(w, before.of(w).len());
+            }
+            let failures = Failure::ALL
+                .into_iter()
+                .map(|f| {
+                    let Assessment {
+                        short_hours,
+                        hours_without_any_way,
+                        gaps,
+                        counts,
+                        ..
+                    } = assess(&situation, f);
+                    FailureReadiness {
+                        failure: f,
+                        short_hours,
+                        hours_without_any_way,
+                        gaps,
+                        counts,
+                    }
+                })
+                .collect();
             report.push(ResidentReadiness {
                 person_id: m.person_id,
                 name: b.names.get(&m.person_id).cloned().unwrap_or_default(),
                 unit_id: unit,
                 unit: b.units.get(&unit).cloned().unwrap_or_default(),
-                hours_by_way: Way::ALL
-                    .into_iter()
-                    .map(|w| (w, ways.of(w).len()))
-                    .collect(),
-                short_hours,
-                hours_without_any_way,
-                gaps,
+                hours_by_way,
+                failures,
             });
         }
         report.sort_by(|a, b| a.unit.cmp(&b.unit).then(a.name.cmp(&b.name)));
@@ -306,8 +391,22 @@ impl App {
             property_id: property,
             week_from: today.to_string(),
             residents: report.len(),
-            residents_with_gaps: report.iter().filter(|r| r.short_hours > 0).count(),
-            resident_hours_short: report.iter().map(|r| r.short_hours).sum(),
+            residents_with_gaps: report.iter().filter(|r| r.has_gaps()).count(),
+            failures: Failure::ALL
+                .into_iter()
+                .map(|f| {
+                    let of = |r: &ResidentReadiness| r.after(f).map_or(0, |a| a.short_hours);
+                    FailureSummary {
+                        failure: f,
+                        residents_with_gaps: report.iter().filter(|r| of(r) > 0).count(),
+                        resident_hours_short: report.iter().map(of).sum(),
+                    }
+                })
+                .collect(),
+            fallback: Fallback {
+                locksmith_hours: locksmith.len(),
+                locksmith_from_cents: b.locksmith_from_cents,
+            },
             report,
             read_ms: read.as_secs_f64() * 1e3,
             assess_ms: (started.elapsed() - read).as_secs_f64() * 1e3,
