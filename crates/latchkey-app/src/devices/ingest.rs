@@ -64,6 +64,10 @@ struct After {
     /// Doors whose lock came back after being offline: their unfinished slot work is made due
     /// now (in the batch's transaction) and the reconciler is told.
     returned: Vec<DoorId>,
+    /// Doors whose lock was heard online for the first time (paired before it first
+    /// connected): what was sent to it before it listened is lost, so the reconciler sends its
+    /// settings and slots again now rather than at the next sweep.
+    first_heard: Vec<DoorId>,
 }
 
 struct Batch<'a> {
@@ -144,6 +148,9 @@ impl App {
             tracing::debug!(%door, slots = due, "a lock is back; its slot work is due now");
         }
         self.commit_at(tx, events, now).await?;
+        for door in &after.first_heard {
+            self.devices().desired_state_changed(*door);
+        }
         for door in returned {
             self.devices().desired_state_changed(door);
             self.passage_returned(door).await;
@@ -459,6 +466,9 @@ impl Batch<'_> {
                         ld.property,
                         json!({ "lock": name }),
                     ));
+                }
+                Availability::Online if before.availability == "unknown" => {
+                    self.after.first_heard.push(ld.door);
                 }
                 Availability::Online if before.availability == "offline" => {
                     self.app
