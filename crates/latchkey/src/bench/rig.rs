@@ -238,6 +238,18 @@ async fn start_replica(
             .await
             .map_err(app_err)?;
     }
+    if shared {
+        // Pairings made through another replica (the bench pairs every lock through the
+        // first) reach this one's pairing cache, and changes its reconciler, through the
+        // change feed, as with `serve`. Without it, a lock whose report this replica ingested
+        // before the pairing stays cached as unknown here, and its answers are dropped.
+        let follower = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = follower.follow_changes().await {
+                tracing::error!(error = %e, "bench replica cannot follow the change feed");
+            }
+        });
+    }
     let stats = Arc::new(BridgeStats::default());
     app.attach_link(Arc::new(MqttLink::new(
         session.clone(),
