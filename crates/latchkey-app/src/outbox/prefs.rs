@@ -93,7 +93,7 @@ impl Default for Preferences {
 fn time_of(field: &str, s: &str) -> Result<Time> {
     let bad = || AppError::invalid(field, "a time of day as HH:MM, e.g. 22:00");
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
-    if h.len() != 2 || m.len() != 2 {
+    if h.len() != 2 || m.len() != 2 || !(h.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
     let h: i8 = h.parse().map_err(|_| bad())?;

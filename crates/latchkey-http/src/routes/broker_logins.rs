@@ -92,8 +92,16 @@ pub struct BrokerLoginBody {
     #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$")]
     pub name: String,
     /// `gateway` or `observer`.
-    #[schema(value_type = String, example = "gateway")]
+    #[schema(schema_with = role_names)]
     pub role: String,
+}
+
+/// The roles a broker login can have.
+fn role_names() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["gateway", "observer"]))
+        .build()
 }
 
 /// Every broker login (admins).

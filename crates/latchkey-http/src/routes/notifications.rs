@@ -139,8 +139,10 @@ pub async fn redeliver(
 #[serde(deny_unknown_fields)]
 pub struct QuietHoursDto {
     /// `HH:MM`, e.g. `22:00`.
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "22:00")]
     pub from: String,
     /// `HH:MM`, e.g. `07:00`; before `from` spans midnight.
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:00")]
     pub until: String,
     /// An IANA time zone, e.g. `Europe/Berlin`.
     pub timezone: String,

@@ -193,7 +193,16 @@ pub async fn readiness(
 #[serde(deny_unknown_fields)]
 pub struct MapQuery {
     /// `phone_gone` (default), `pin_forgotten` or `phone_and_keys_gone`.
+    #[param(schema_with = failure_names)]
     pub failure: Option<String>,
+}
+
+/// The failures the drill models, as the query names them.
+fn failure_names() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["phone_gone", "pin_forgotten", "phone_and_keys_gone"]))
+        .build()
 }
 
 /// One unit's row of the heat map.
