@@ -111,6 +111,10 @@ pub const DEVICE_EVENT_KINDS: &[EventKind] = &[
         "a remote command failed: the lock reported a jam or refused it, or it could not be sent (the reason is named)",
     ),
     k(
+        "lock.command_refused",
+        "a remote command from an automation (Home Assistant) was refused: the account may not send it to that door now (the reason is named); nothing was sent",
+    ),
+    k(
         "lock.command_rejected",
         "the lock or Zigbee2MQTT refused a command, with its reason",
     ),

@@ -41,6 +41,14 @@ pub struct DoorStatus {
     pub condition: DoorCondition,
     /// The battery's last report in percent, when it is low.
     pub battery_low: Option<i64>,
+    /// The battery's last report in percent, low or not.
+    pub battery: Option<i64>,
+    /// The lock's own position, whether or not the door stands open: locked, unlocked,
+    /// jammed, offline or unknown (never `Open`).
+    pub position: DoorCondition,
+    /// Whether the lock's door sensor last said open (forced counts as open); `None`: it has
+    /// not said.
+    pub door_open: Option<bool>,
 }
 
 /// A property and the doors its member may open there.
@@ -51,14 +59,22 @@ pub struct HomeProperty {
 }
 
 fn condition(availability: &str, lock_state: &str, door_state: &str) -> DoorCondition {
+    if door_state == "open" || door_state.starts_with("error_forced") {
+        return match position(availability, lock_state, door_state) {
+            p @ (DoorCondition::Offline | DoorCondition::Jammed) => p,
+            _ => DoorCondition::Open,
+        };
+    }
+    position(availability, lock_state, door_state)
+}
+
+/// The lock's own position, the door aside.
+fn position(availability: &str, lock_state: &str, door_state: &str) -> DoorCondition {
     if availability == "offline" {
         return DoorCondition::Offline;
     }
     if door_state.starts_with("error_jammed") {
         return DoorCondition::Jammed;
-    }
-    if door_state == "open" || door_state.starts_with("error_forced") {
-        return DoorCondition::Open;
     }
     match lock_state {
         "locked" => DoorCondition::Locked,
@@ -84,18 +100,30 @@ impl App {
                     Some(name) => device_repo::get_device(&mut conn, name).await?,
                     None => None,
                 };
-                let (condition, battery_low) = match device {
-                    Some(d) => (
-                        condition(&d.availability, &d.lock_state, &d.door_state),
-                        d.battery.filter(|b| *b <= crate::devices::LOW_BATTERY),
-                    ),
-                    None => (DoorCondition::Unknown, None),
+                let status = match device {
+                    Some(d) => DoorStatus {
+                        condition: condition(&d.availability, &d.lock_state, &d.door_state),
+                        battery_low: d.battery.filter(|b| *b <= crate::devices::LOW_BATTERY),
+                        battery: d.battery,
+                        position: position(&d.availability, &d.lock_state, &d.door_state),
+                        door_open: match d.door_state.as_str() {
+                            "open" => Some(true),
+                            "closed" => Some(false),
+                            s if s.starts_with("error_forced") => Some(true),
+                            _ => None,
+                        },
+                        door,
+                    },
+                    None => DoorStatus {
+                        door,
+                        condition: DoorCondition::Unknown,
+                        battery_low: None,
+                        battery: None,
+                        position: DoorCondition::Unknown,
+                        door_open: None,
+                    },
                 };
-                statuses.push(DoorStatus {
-                    door,
-                    condition,
-                    battery_low,
-                });
+                statuses.push(status);
             }
             out.push(HomeProperty {
                 property,

@@ -4,8 +4,13 @@
 //! QoS 1 messages only after the batch is committed — a message is never acknowledged before it
 //! is durable. It also implements [`DeviceLink`], through which the app sends lock commands.
 //!
-//! Depends on `latchkey-app`, `latchkey-mqtt` and `latchkey-z2m`; nothing depends on it but the
-//! binary.
+//! [`hass`] is the other side of the same bridge: Home Assistant's MQTT discovery, state and
+//! commands, through the same use cases.
+//!
+//! Depends on `latchkey-app`, `latchkey-core` (ids), `latchkey-mqtt` and `latchkey-z2m`; nothing
+//! depends on it but the binary.
+
+pub mod hass;
 
 use std::collections::HashMap;
 use std::sync::Arc;

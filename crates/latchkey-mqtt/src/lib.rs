@@ -26,5 +26,7 @@ pub use acl::ClientRole;
 pub use broker::{BrokerOptions, EmbeddedBroker, TlsFiles, is_loopback_only};
 pub use error::MqttError;
 pub use front::{Attempt, Authenticator, Login, Verdict};
-pub use session::{AckToken, ConnState, Inbound, QoS, Session, SessionHandle, SessionOptions};
+pub use session::{
+    AckToken, ConnState, Inbound, QoS, Session, SessionHandle, SessionOptions, Will,
+};
 pub use url::MqttUrl;

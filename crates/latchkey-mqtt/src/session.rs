@@ -84,6 +84,18 @@ pub struct SessionOptions {
     pub manual_acks: bool,
     /// Largest packet accepted from the broker, in bytes (rumqttc's default is only 10 KiB).
     pub max_packet_size: u32,
+    /// The message the broker publishes when this session's connection is lost without a
+    /// DISCONNECT (its last will), e.g. `offline` on an availability topic.
+    pub last_will: Option<Will>,
+}
+
+/// A last will: published by the broker for a client that vanished.
+#[derive(Debug, Clone)]
+pub struct Will {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: QoS,
+    pub retain: bool,
 }
 
 impl SessionOptions {
@@ -103,6 +115,7 @@ impl SessionOptions {
             request_capacity: REQUEST_CAPACITY,
             manual_acks: false,
             max_packet_size: 1024 * 1024 + 1024,
+            last_will: None,
         }
     }
 
@@ -261,6 +274,15 @@ impl Session {
             .set_connection_timeout(5);
         if options.session_expiry_secs > 0 {
             mqtt.set_session_expiry_interval(Some(options.session_expiry_secs));
+        }
+        if let Some(will) = &options.last_will {
+            mqtt.set_last_will(rumqttc::v5::mqttbytes::v5::LastWill::new(
+                will.topic.clone(),
+                will.payload.clone(),
+                will.qos.into(),
+                will.retain,
+                None,
+            ));
         }
         if let Some(user) = options.url.username() {
             mqtt.set_credentials(user, options.url.password().unwrap_or_default());

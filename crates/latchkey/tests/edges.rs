@@ -45,7 +45,12 @@ fn every_crate_depends_only_on_the_crates_below_it() {
         ("latchkey-web", &["latchkey-core", "latchkey-app"]),
         (
             "latchkey-bridge",
-            &["latchkey-app", "latchkey-mqtt", "latchkey-z2m"],
+            &[
+                "latchkey-app",
+                "latchkey-core",
+                "latchkey-mqtt",
+                "latchkey-z2m",
+            ],
         ),
         ("latchkey-mail", &["latchkey-app"]),
     ];

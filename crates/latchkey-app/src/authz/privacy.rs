@@ -37,6 +37,7 @@ pub const PERSONAL_KINDS: &[&str] = &[
     "door.opened",
     "lock.command",
     "lock.command_confirmed",
+    "lock.command_refused",
     "lock.command_unconfirmed",
     "lock.locked",
     "lock.operated",

@@ -12,6 +12,7 @@ pub(crate) mod desired;
 mod ingest;
 mod pairing;
 pub mod reconcile;
+mod refused;
 mod remote;
 mod restore;
 pub(crate) mod settings;
