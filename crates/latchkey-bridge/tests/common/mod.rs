@@ -270,6 +270,50 @@ pub async fn rig_sweeping(
     sweep_every: Duration,
 ) -> Rig {
     let db = latchkey_testkit::TestDb::sqlite(test);
+    rig_in(
+        db,
+        test,
+        broker,
+        actuation,
+        clock,
+        sensors,
+        fleet_qos,
+        sweep_every,
+    )
+    .await
+}
+
+/// The embedded broker on the database `db` (any backend).
+pub async fn rig_on_db(db: latchkey_testkit::TestDb, test: &str) -> Rig {
+    let broker = EmbeddedBroker::start(BrokerOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..BrokerOptions::default()
+    })
+    .unwrap();
+    rig_in(
+        db,
+        test,
+        Broker::Embedded(broker),
+        Duration::ZERO,
+        Arc::new(SystemClock),
+        Vec::new(),
+        0,
+        Duration::from_secs(2),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)] // The rig's knobs, each named at its few callers.
+async fn rig_in(
+    db: latchkey_testkit::TestDb,
+    test: &str,
+    broker: Broker,
+    actuation: Duration,
+    clock: Arc<dyn latchkey_app::Clock>,
+    sensors: Vec<String>,
+    fleet_qos: u8,
+    sweep_every: Duration,
+) -> Rig {
     let store = db.open().await;
     let Server {
         app,
