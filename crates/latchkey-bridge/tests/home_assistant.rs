@@ -194,7 +194,8 @@ async fn setup(db: latchkey_testkit::TestDb, test: &str, stale_command: bool) ->
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut opts = SessionOptions::new(rig.broker.server_url(), format!("latchkey-hass-{test}"));
-    opts.subscriptions = hass::subscriptions(&topics);
+    (opts.subscriptions, opts.unshared_subscriptions) = hass::subscriptions(&topics);
+    opts.shared_group = Some("latchkey-hass".into());
     opts.last_will = Some(Will {
         topic: topics.status(),
         payload: b"offline".to_vec(),

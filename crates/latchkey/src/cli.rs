@@ -60,6 +60,11 @@ pub enum Command {
         #[command(subcommand)]
         command: BrokerLoginCommand,
     },
+    /// Home Assistant: the service account its commands act as.
+    HomeAssistant {
+        #[command(subcommand)]
+        command: HomeAssistantCommand,
+    },
     /// Create and list properties.
     Property {
         #[command(subcommand)]
@@ -215,6 +220,30 @@ pub enum BrokerLoginCommand {
     },
     /// List the logins (never their passwords).
     List {
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HomeAssistantCommand {
+    /// Create Home Assistant's service account: a guest of one unit (no e-mail, no password)
+    /// holding a phone key for the doors Home Assistant may lock and unlock, and its API token
+    /// (written to --token-file, or shown once).
+    Account {
+        #[arg(long)]
+        property: i64,
+        #[arg(long)]
+        unit: i64,
+        /// A door Home Assistant may lock and unlock (repeat it); default: the unit's doors.
+        #[arg(long = "door", value_name = "DOOR_ID")]
+        doors: Vec<i64>,
+        /// The account's name, as the household and the log show it.
+        #[arg(long, default_value = "Home Assistant")]
+        name: String,
+        /// Write the token to this new file (mode 0600) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
         #[command(flatten)]
         acting: ActingAs,
     },

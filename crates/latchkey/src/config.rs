@@ -35,6 +35,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "replica_id",
     "audit",
     "smtp",
+    "home_assistant",
 ];
 
 /// Keys of the `[audit]` table.
@@ -60,6 +61,7 @@ pub struct FileConfig {
     pub replica_id: Option<String>,
     pub audit: Option<AuditFileConfig>,
     pub smtp: Option<crate::config_smtp::SmtpFileConfig>,
+    pub home_assistant: Option<crate::config_hass::HassFileConfig>,
 }
 
 /// The `[audit]` table of the file layer.
@@ -114,6 +116,21 @@ pub fn parse_file(text: &str, origin: &str) -> Result<(FileConfig, Vec<String>)>
                 crate::config_smtp::SMTP_KEYS.join(", ")
             ));
             smtp.remove(&k);
+        }
+    }
+    if let Some(toml::Value::Table(hass)) = table.get_mut("home_assistant") {
+        let unknown: Vec<String> = hass
+            .keys()
+            .filter(|k| !crate::config_hass::HASS_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for k in unknown {
+            warnings.push(format!(
+                "{origin}: unknown key `home_assistant.{k}` is ignored (known keys of \
+                 [home_assistant]: {})",
+                crate::config_hass::HASS_KEYS.join(", ")
+            ));
+            hass.remove(&k);
         }
     }
     if let Some(toml::Value::Table(audit)) = table.get_mut("audit") {
@@ -180,6 +197,8 @@ pub struct Config {
     /// The relay notifications are e-mailed through; `None` sends no e-mail. `Debug`
     /// redacts the password.
     pub smtp: Option<latchkey_mail::SmtpConfig>,
+    /// Home Assistant's MQTT discovery and commands; `None`: off (the default).
+    pub home_assistant: Option<crate::config_hass::HassConfig>,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -202,7 +221,7 @@ impl Config {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
-             replica_id={} audit_anchor_file={} smtp={}",
+             replica_id={} audit_anchor_file={} smtp={} home_assistant={}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -228,6 +247,17 @@ impl Config {
             self.smtp.as_ref().map_or_else(
                 || "(no e-mail)".to_owned(),
                 |s| format!("{}:{} {:?} from {}", s.host, s.port, s.security, s.from)
+            ),
+            self.home_assistant.as_ref().map_or_else(
+                || "off".to_owned(),
+                |h| format!(
+                    "on (discovery {}, topics {}, broker {})",
+                    h.topics.discovery_prefix(),
+                    h.topics.prefix(),
+                    h.mqtt_url
+                        .as_ref()
+                        .map_or_else(|| "latchkey's own".to_owned(), ToString::to_string)
+                )
             ),
         )
     }
@@ -398,8 +428,16 @@ pub fn load(
         &|p| read_secret_file(p, "SMTP password"),
         &|name| env_or_file(env, name),
     )?;
+    let home_assistant = crate::config_hass::resolve(
+        file.home_assistant,
+        env,
+        &|p, what| read_secret_file(p, what),
+        &|name| env_or_file(env, name),
+        &mqtt_base_topic,
+    )?;
     Ok(Config {
         smtp,
+        home_assistant,
         listen,
         data_dir,
         database_url,

@@ -9,6 +9,7 @@ mod cli;
 mod cli_recovery;
 mod commands;
 mod config;
+mod config_hass;
 mod config_smtp;
 mod demo;
 mod history;
@@ -27,8 +28,9 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{
     AdminCommand, AuditCommand, BenchCommand, BrokerLoginCommand, BrokerRoleArg, Cli, Command,
-    ConfigCommand, CredentialCommand, DeviceCommand, DoorAction, DoorCommand, EventCommand, OnOff,
-    PersonCommand, PropertyCommand, SimCommand, TurnAction, UnitCommand,
+    ConfigCommand, CredentialCommand, DeviceCommand, DoorAction, DoorCommand, EventCommand,
+    HomeAssistantCommand, OnOff, PersonCommand, PropertyCommand, SimCommand, TurnAction,
+    UnitCommand,
 };
 use config::{Config, Overrides};
 use latchkey_app::NoDevices;
@@ -176,6 +178,31 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                     commands::broker_login::list(&app, acting.as_email.as_deref()).await?;
                 }
             }
+            ExitCode::SUCCESS
+        }
+        Command::HomeAssistant {
+            command:
+                HomeAssistantCommand::Account {
+                    property,
+                    unit,
+                    doors,
+                    name,
+                    token_file,
+                    acting,
+                },
+        } => {
+            commands::home_assistant::account(
+                &app,
+                acting.as_email.as_deref(),
+                commands::home_assistant::AccountArgs {
+                    property: *property,
+                    unit: *unit,
+                    doors,
+                    name,
+                    token_file: token_file.as_deref(),
+                },
+            )
+            .await?;
             ExitCode::SUCCESS
         }
         Command::Property { command } => {

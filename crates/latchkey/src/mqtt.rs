@@ -40,6 +40,8 @@ pub struct Devices {
     session: SessionHandle,
     fleet: Option<FleetHandle>,
     stats: Arc<BridgeStats>,
+    /// Home Assistant's session and topics, when enabled.
+    hass: Option<(SessionHandle, latchkey_bridge::hass::HassTopics)>,
     /// The line printed after the listening line.
     pub banner: String,
 }
@@ -158,6 +160,11 @@ pub async fn start(
         (None, _) => None,
     };
 
+    let hass = match &config.home_assistant {
+        Some(h) => Some(start_hass(app, config, h, plan.local.as_ref())?),
+        None => None,
+    };
+
     let opts = ReconcileOptions {
         holder: config.replica_id.clone(),
         ..Default::default()
@@ -187,8 +194,59 @@ pub async fn start(
         session: handle,
         fleet,
         stats,
+        hass,
         banner: plan.banner,
     })
+}
+
+/// Starts Home Assistant's link (docs/OPERATIONS.md, "Home Assistant") on its own session: to
+/// the broker Home Assistant listens to, else latchkey's own (the embedded broker's internal
+/// listener, or the external broker). Its last will says `offline` on latchkey's status topic.
+/// Replicas share the command topic (each command is carried out once) and each reads the
+/// retained topics itself (a shared subscription gets no retained message).
+fn start_hass(
+    app: &App,
+    config: &Config,
+    hass: &crate::config_hass::HassConfig,
+    embedded: Option<&EmbeddedBroker>,
+) -> Result<(SessionHandle, latchkey_bridge::hass::HassTopics)> {
+    use latchkey_bridge::hass::{self, HassOptions};
+    let (url, qos) = match (&hass.mqtt_url, embedded, &config.mqtt_url) {
+        (Some(url), _, _) => (url.clone(), QoS::AtLeastOnce),
+        (None, Some(broker), _) => (broker.internal_url(), QoS::AtMostOnce),
+        (None, None, Some(url)) => (url.clone(), QoS::AtLeastOnce),
+        (None, None, None) => anyhow::bail!("Home Assistant has no broker to use"),
+    };
+    let topics = hass.topics.clone();
+    let mut session = SessionOptions::new(url, format!("latchkey-hass-{}", config.replica_id));
+    (session.subscriptions, session.unshared_subscriptions) = hass::subscriptions(&topics);
+    session.shared_group = Some(format!("{SHARED_GROUP}-hass"));
+    session.last_will = Some(latchkey_mqtt::Will {
+        topic: topics.status(),
+        payload: b"offline".to_vec(),
+        qos: QoS::AtLeastOnce,
+        retain: true,
+    });
+    let (handle, inbound) =
+        Session::start(session).context("starting Home Assistant's MQTT session")?;
+    tracing::info!(
+        discovery = topics.discovery_prefix(),
+        topics = topics.prefix(),
+        "Home Assistant discovery is on"
+    );
+    tokio::spawn(hass::run(
+        app.clone(),
+        handle.clone(),
+        inbound,
+        HassOptions {
+            topics: topics.clone(),
+            token: hass.token.clone(),
+            resync: Duration::from_secs(60),
+            command_wait: Duration::from_secs(15),
+            qos,
+        },
+    ));
+    Ok((handle, topics))
 }
 
 async fn embedded(
@@ -323,6 +381,12 @@ impl Devices {
     pub async fn stop(self) {
         if let Some(f) = &self.fleet {
             f.shutdown().await;
+        }
+        if let Some((hass, topics)) = &self.hass {
+            // A clean goodbye sends no last will: say it ourselves.
+            let _ = hass.try_publish(topics.status(), b"offline".to_vec(), QoS::AtLeastOnce, true);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            hass.close().await;
         }
         self.session.close().await;
         let s = &self.stats;

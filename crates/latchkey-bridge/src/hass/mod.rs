@@ -60,14 +60,19 @@ impl std::fmt::Debug for HassOptions {
     }
 }
 
-/// The subscriptions the link's session needs: commands, Home Assistant's birth message, and
-/// this latchkey's own retained configurations (to take back what an earlier run announced).
-pub fn subscriptions(topics: &HassTopics) -> Vec<(String, QoS)> {
-    vec![
-        (topics.command_filter(), QoS::AtLeastOnce),
-        (topics.ha_status(), QoS::AtLeastOnce),
-        (topics.config_filter(), QoS::AtLeastOnce),
-    ]
+/// The subscriptions the link's session needs, as (shared, unshared): the command topics,
+/// shared among replicas so that each command is carried out once; Home Assistant's birth
+/// message and this latchkey's own retained configurations (to take back what an earlier run
+/// announced), which every replica reads itself (a shared subscription gets no retained
+/// message).
+pub fn subscriptions(topics: &HassTopics) -> (Vec<(String, QoS)>, Vec<(String, QoS)>) {
+    (
+        vec![(topics.command_filter(), QoS::AtLeastOnce)],
+        vec![
+            (topics.ha_status(), QoS::AtLeastOnce),
+            (topics.config_filter(), QoS::AtLeastOnce),
+        ],
+    )
 }
 
 /// What was last published for a door.

@@ -7,6 +7,7 @@ pub mod broker_login;
 pub mod credentials;
 pub mod devices;
 pub mod directory;
+pub mod home_assistant;
 pub mod people;
 pub mod recovery;
 pub mod resolution;
