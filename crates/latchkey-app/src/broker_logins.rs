@@ -22,6 +22,10 @@ pub enum BrokerRole {
     /// A dashboard: reads device state, never a command (nor the PINs in one); publishes
     /// nothing.
     Observer,
+    /// Home Assistant: reads latchkey's discovery and state topics, publishes only lock and
+    /// unlock commands there (each then authorised as the service account's) and its own
+    /// birth message; never a Zigbee2MQTT topic.
+    HomeAssistant,
 }
 
 impl BrokerRole {
@@ -29,6 +33,7 @@ impl BrokerRole {
         match self {
             BrokerRole::Gateway => "gateway",
             BrokerRole::Observer => "observer",
+            BrokerRole::HomeAssistant => "home_assistant",
         }
     }
 
@@ -38,7 +43,11 @@ impl BrokerRole {
         match text {
             "gateway" => Ok(BrokerRole::Gateway),
             "observer" => Ok(BrokerRole::Observer),
-            _ => Err(AppError::invalid("role", "must be gateway or observer")),
+            "home_assistant" => Ok(BrokerRole::HomeAssistant),
+            _ => Err(AppError::invalid(
+                "role",
+                "must be gateway, observer or home_assistant",
+            )),
         }
     }
 }

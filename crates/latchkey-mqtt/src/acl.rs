@@ -17,6 +17,14 @@ pub enum ClientRole {
     /// A read-only client of device state (a dashboard): publishes nothing, and may subscribe
     /// only to filters that can never match a command, so it never sees a PIN being written.
     Observer { base_topic: String },
+    /// Home Assistant: subscribes under its discovery prefix and latchkey's state prefix;
+    /// publishes only a door's command topic (`<state>/door/<id>/set`, which latchkey then
+    /// authorises as its service account's remote command) and its own birth and last will
+    /// (`<discovery>/status`). Never a Zigbee2MQTT topic, so never a command to a lock.
+    HomeAssistant {
+        discovery_prefix: String,
+        state_prefix: String,
+    },
     /// An anonymous client of a broker that listens on loopback only: everything, as before
     /// the broker had logins (only processes on this machine can connect).
     Open,
@@ -48,6 +56,16 @@ impl ClientRole {
     pub fn may_publish(&self, topic: &str) -> bool {
         match self {
             ClientRole::Open => true,
+            ClientRole::HomeAssistant {
+                discovery_prefix,
+                state_prefix,
+            } => {
+                let command = under(state_prefix, topic).is_some_and(|rest| {
+                    matches!(rest.as_slice(), ["door", id, "set"]
+                        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                });
+                command || topic == format!("{discovery_prefix}/status")
+            }
             ClientRole::Observer { .. } => false,
             ClientRole::Gateway { base_topic } => {
                 if let Some(rest) = under(base_topic, topic) {
@@ -64,6 +82,10 @@ impl ClientRole {
     pub fn may_subscribe(&self, filter: &str) -> bool {
         match self {
             ClientRole::Open => true,
+            ClientRole::HomeAssistant {
+                discovery_prefix,
+                state_prefix,
+            } => under(discovery_prefix, filter).is_some() || under(state_prefix, filter).is_some(),
             ClientRole::Gateway { base_topic } => {
                 under(base_topic, filter).is_some()
                     || under(&format!("{SIM_PREFIX}/{base_topic}"), filter).is_some()
@@ -88,6 +110,7 @@ impl ClientRole {
         match self {
             ClientRole::Gateway { .. } => "gateway",
             ClientRole::Observer { .. } => "observer",
+            ClientRole::HomeAssistant { .. } => "home_assistant",
             ClientRole::Open => "open",
         }
     }
@@ -145,6 +168,37 @@ mod tests {
         assert!(g.may_subscribe("latchkey-sim/zigbee2mqtt/#"));
         for no in ["#", "+/front-door/set", "+/#", "other/#", "zigbee2mqtt"] {
             assert!(!g.may_subscribe(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn home_assistant_publishes_only_door_commands_under_its_prefix_and_its_birth() {
+        let ha = ClientRole::HomeAssistant {
+            discovery_prefix: "homeassistant".into(),
+            state_prefix: "latchkey".into(),
+        };
+        for ok in ["latchkey/door/12/set", "homeassistant/status"] {
+            assert!(ha.may_publish(ok), "{ok}");
+        }
+        for no in [
+            "zigbee2mqtt/front-door/set",
+            "zigbee2mqtt/bridge/request/permit_join",
+            "latchkey/status",
+            "latchkey/door/12/lock",
+            "latchkey/door/12/availability",
+            "latchkey/door/+/set",
+            "latchkey/door//set",
+            "latchkey/door/12/set/x",
+            "homeassistant/lock/latchkey/door_12_lock/config",
+            "latchkey-sim/zigbee2mqtt/front-door/keypad",
+        ] {
+            assert!(!ha.may_publish(no), "{no}");
+        }
+        for ok in ["homeassistant/#", "latchkey/#", "latchkey/door/+/lock"] {
+            assert!(ha.may_subscribe(ok), "{ok}");
+        }
+        for no in ["#", "zigbee2mqtt/#", "+/door/1/set"] {
+            assert!(!ha.may_subscribe(no), "{no}");
         }
     }
 

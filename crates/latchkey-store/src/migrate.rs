@@ -135,6 +135,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_outbox.sql"),
         postgres: include_str!("../migrations/postgres/0020_outbox.sql"),
     },
+    Migration {
+        version: 23,
+        name: "0023_home_assistant.sql",
+        sqlite: include_str!("../migrations/sqlite/0023_home_assistant.sql"),
+        postgres: include_str!("../migrations/postgres/0023_home_assistant.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -36,20 +36,23 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// The device listener's login check. The broker's front runs on its own thread and runtime;
+/// The device listener's login check (`hass_topics`: the prefixes a `home_assistant` login is
+/// held to). The broker's front runs on its own thread and runtime;
 /// the check runs on the server's runtime (`runtime`), where the database pool lives.
 pub fn authenticator(
     app: App,
     base_topic: String,
     runtime: Handle,
     fleet: Option<(String, String)>,
+    hass_topics: latchkey_bridge::hass::HassTopics,
 ) -> Authenticator {
     Arc::new(move |login: Login| {
-        let (app, base_topic, runtime, fleet) = (
+        let (app, base_topic, runtime, fleet, hass_topics) = (
             app.clone(),
             base_topic.clone(),
             runtime.clone(),
             fleet.clone(),
+            hass_topics.clone(),
         );
         Box::pin(async move {
             if let Some((user, password)) = &fleet
@@ -88,6 +91,10 @@ pub fn authenticator(
                     role: match role {
                         BrokerRole::Gateway => ClientRole::Gateway { base_topic },
                         BrokerRole::Observer => ClientRole::Observer { base_topic },
+                        BrokerRole::HomeAssistant => ClientRole::HomeAssistant {
+                            discovery_prefix: hass_topics.discovery_prefix().to_owned(),
+                            state_prefix: hass_topics.prefix().to_owned(),
+                        },
                     },
                 },
                 Ok(Err(AppError::Unauthenticated(_))) => Verdict::WrongCredentials,

@@ -200,7 +200,9 @@ pub enum BrokerLoginCommand {
         /// The MQTT user name, e.g. the gateway's place: `hall-stick`.
         name: String,
         /// gateway: Zigbee2MQTT (publishes device state, never a command); observer: reads
-        /// device state only, never a command or the PINs in one.
+        /// device state only, never a command or the PINs in one; home-assistant: reads
+        /// discovery and latchkey's state, publishes only door commands (authorised by
+        /// latchkey as its service account's).
         #[arg(long, value_enum, default_value = "gateway")]
         role: BrokerRoleArg,
         #[command(flatten)]
@@ -253,6 +255,8 @@ pub enum HomeAssistantCommand {
 pub enum BrokerRoleArg {
     Gateway,
     Observer,
+    /// Home Assistant: reads discovery and latchkey's state, publishes only door commands.
+    HomeAssistant,
 }
 
 #[derive(Debug, Subcommand)]

@@ -157,6 +157,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                     let role = match role {
                         BrokerRoleArg::Gateway => BrokerRole::Gateway,
                         BrokerRoleArg::Observer => BrokerRole::Observer,
+                        BrokerRoleArg::HomeAssistant => BrokerRole::HomeAssistant,
                     };
                     commands::broker_login::create(
                         &app,

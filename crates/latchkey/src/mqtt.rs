@@ -268,6 +268,11 @@ async fn embedded(
         topics.base().to_owned(),
         tokio::runtime::Handle::current(),
         fleet_login.clone(),
+        config
+            .home_assistant
+            .as_ref()
+            .map(|h| h.topics.clone())
+            .unwrap_or_default(),
     );
     let tls = config.mqtt_tls.clone();
     let start = |listen: SocketAddr| {

@@ -97,6 +97,17 @@ pub struct HassTopics {
     node: String,
 }
 
+impl Default for HassTopics {
+    /// Home Assistant's default discovery prefix, `homeassistant`, and `latchkey`.
+    fn default() -> Self {
+        HassTopics {
+            discovery: "homeassistant".to_owned(),
+            prefix: "latchkey".to_owned(),
+            node: "latchkey".to_owned(),
+        }
+    }
+}
+
 impl HassTopics {
     /// `discovery`: Home Assistant's discovery prefix (`homeassistant`); `prefix`: where
     /// latchkey's state and command topics live (`latchkey`).

@@ -21,7 +21,8 @@ pub struct BrokerLoginDto {
     pub id: i64,
     /// The MQTT user name.
     pub name: String,
-    /// `gateway` (publishes device state, never a command) or `observer` (reads device state).
+    /// `gateway` (publishes device state, never a command), `observer` (reads device state) or
+    /// `home_assistant` (reads discovery and latchkey's state, publishes only door commands).
     pub role: String,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -91,7 +92,7 @@ pub struct BrokerLoginBody {
     /// The MQTT user name: 1–64 letters, digits, `-`, `_` or `.`.
     #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$")]
     pub name: String,
-    /// `gateway` or `observer`.
+    /// `gateway`, `observer` or `home_assistant`.
     #[schema(schema_with = role_names)]
     pub role: String,
 }
@@ -100,7 +101,7 @@ pub struct BrokerLoginBody {
 fn role_names() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["gateway", "observer"]))
+        .enum_values(Some(["gateway", "observer", "home_assistant"]))
         .build()
 }
 
