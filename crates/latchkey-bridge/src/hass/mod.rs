@@ -32,6 +32,9 @@ use tokio::sync::mpsc;
 use discovery::{AlarmEvent, OFFLINE, ONLINE, PAYLOAD_LOCK, PAYLOAD_UNLOCK};
 pub use discovery::{DoorInfo, Entity, HassTopics, LockState};
 
+/// A topic filter and its QoS, as a session subscribes to it.
+pub type Filter = (String, QoS);
+
 /// The `via` latchkey records for a command that came from Home Assistant.
 pub const VIA: &str = "home_assistant";
 
@@ -65,7 +68,7 @@ impl std::fmt::Debug for HassOptions {
 /// message and this latchkey's own retained configurations (to take back what an earlier run
 /// announced), which every replica reads itself (a shared subscription gets no retained
 /// message).
-pub fn subscriptions(topics: &HassTopics) -> (Vec<(String, QoS)>, Vec<(String, QoS)>) {
+pub fn subscriptions(topics: &HassTopics) -> (Vec<Filter>, Vec<Filter>) {
     (
         vec![(topics.command_filter(), QoS::AtLeastOnce)],
         vec![
@@ -424,18 +427,12 @@ impl Link {
                 door_id,
                 alarm,
                 severity,
-            } => {
-                if self.doors.contains_key(&door_id) {
-                    self.alarm(door_id, &alarm, &severity);
-                }
-            }
+            } if self.doors.contains_key(&door_id) => self.alarm(door_id, &alarm, &severity),
             LiveKind::Command {
-                door_id, status, ..
-            } if matches!(
-                status,
-                CommandStatus::Failed | CommandStatus::Unconfirmed | CommandStatus::Rejected
-            ) =>
-            {
+                door_id,
+                status: CommandStatus::Failed | CommandStatus::Unconfirmed | CommandStatus::Rejected,
+                ..
+            } => {
                 let _ = self.again_tx.try_send(door_id);
             }
             _ => {}
