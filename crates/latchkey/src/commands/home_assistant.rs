@@ -88,10 +88,20 @@ pub async fn account(app: &App, acting: Option<&str>, a: AccountArgs<'_>) -> Res
         .create_api_token(account.own_account(), "Home Assistant")
         .await
         .map_err(app_err)?;
+    let doors: Vec<String> = made
+        .credential
+        .doors
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     println!(
         "Home Assistant's service account is person {} \"{}\", a guest of unit {} with phone \
-         key {} for doors {:?}.",
-        person.id, person.name, a.unit, made.credential.id, made.credential.doors
+         key {} for doors {}.",
+        person.id,
+        person.name,
+        a.unit,
+        made.credential.id,
+        doors.join(", ")
     );
     match a.token_file {
         Some(path) => {
