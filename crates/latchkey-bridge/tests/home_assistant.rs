@@ -401,6 +401,40 @@ async fn home_assistant_sees_each_door_and_its_commands_are_the_accounts_remote_
             "the state never moved"
         );
 
+        // The door opens, then is forced while locked: the contact follows, and the forced
+        // entry is an alarm event (not retained).
+        let contact = format!("latchkey/door/{}/contact", rig.door);
+        rig.fleet.open_door("lock-0").unwrap();
+        eventually("the contact says open", || async {
+            last(&seen, &contact).as_deref() == Some(b"ON")
+        })
+        .await;
+        rig.fleet.close_door("lock-0").unwrap();
+        eventually("the contact says closed", || async {
+            last(&seen, &contact).as_deref() == Some(b"OFF")
+        })
+        .await;
+        rig.fleet.force_door("lock-0").unwrap();
+        let alarm = format!("latchkey/door/{}/alarm", rig.door);
+        eventually("the forced entry is an event", || async {
+            payloads(&seen, &alarm)
+                .iter()
+                .any(|p| p.contains("\"event_type\":\"forced_entry\""))
+        })
+        .await;
+        // A Home Assistant that starts later finds the door's state, but no event to replay.
+        let (_late, late) = listener(rig, "home-assistant-late").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(last(&late, &contact).is_some(), "the state is retained");
+        let replayed: Vec<_> = late
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _, retained)| *t == alarm && *retained)
+            .map(|(_, p, _)| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        assert!(replayed.is_empty(), "an event is not: {replayed:?}");
+
         // Nothing under latchkey's or Home Assistant's topics names a person or carries a
         // code; the same listener did see the PIN on its way to the lock.
         let all = seen.lock().unwrap().clone();
