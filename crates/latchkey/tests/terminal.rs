@@ -1,6 +1,7 @@
 //! What an installer does at the terminal, through the real binary on every backend:
 //! `credential list` with its filters (never a code), `credential revoke` (audited as a terminal
-//! action, refused for what does not exist or is already revoked), and `event kinds`.
+//! action, refused for what does not exist or is already revoked), `event kinds`, and
+//! `home-assistant account`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -334,6 +335,56 @@ async fn audit_retention_runs_at_the_terminal_and_the_log_still_verifies() {
         );
         let out = site.ok(&["audit", "verify"]);
         assert!(out.contains("audit chain intact"), "{out}");
+        site.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn home_assistant_account_is_a_guest_with_a_phone_key_and_its_token_in_a_private_file() {
+    for db in latchkey_testkit::backends("term_hass").await {
+        let site = Site::new(db, "hass");
+        building(&site);
+        let token = site.dir.join("ha-token");
+        let token_arg = token.display().to_string();
+        let args = [
+            "home-assistant",
+            "account",
+            "--property",
+            "1",
+            "--unit",
+            "1",
+            "--token-file",
+            &token_arg,
+        ];
+        let out = site.ok(&args);
+        assert!(out.contains("a guest of unit 1"), "{out}");
+        assert!(
+            out.contains("for doors 1."),
+            "the unit's doors by default: {out}"
+        );
+        assert!(
+            !out.contains("lkt_"),
+            "the token goes to the file only: {out}"
+        );
+        let text = std::fs::read_to_string(&token).unwrap();
+        assert!(text.starts_with("lkt_"), "an API token");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&token).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        // An existing file is never overwritten: the token in it may be in use.
+        let (ok, _, err) = site.run(&args);
+        assert!(!ok && err.contains("exists"), "{err}");
+        assert_eq!(std::fs::read_to_string(&token).unwrap(), text);
+        // The household sees the account's phone key among its unit's credentials.
+        let unit = rows(&site.ok(&["credential", "list", "--property", "1", "--unit", "1"]));
+        assert!(
+            unit.iter()
+                .any(|r| r[1] == "phone_key" && r[6] == "Home Assistant"),
+            "{unit:?}"
+        );
         site.remove().await;
     }
 }
