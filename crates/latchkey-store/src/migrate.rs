@@ -135,6 +135,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_outbox.sql"),
         postgres: include_str!("../migrations/postgres/0020_outbox.sql"),
     },
+    Migration {
+        version: 22,
+        name: "0022_push.sql",
+        sqlite: include_str!("../migrations/sqlite/0022_push.sql"),
+        postgres: include_str!("../migrations/postgres/0022_push.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
