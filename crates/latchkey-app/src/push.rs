@@ -12,12 +12,14 @@
 //! the push service.
 
 use latchkey_store::audit::NewEvent;
-use latchkey_store::push::{self as repo, NewSubscription, ServerKey, Subscription};
+use latchkey_store::push::{self as repo, NewSubscription, ServerKey};
 use p256::elliptic_curve::sec1::ToSec1Point;
 use serde_json::json;
 
 use crate::authz::{OwnAccount, Principal, PushSubscriptionOwner};
 use crate::{App, AppError, Result, secrets};
+
+pub use latchkey_store::push::Subscription;
 
 /// Subscriptions a person may have at once.
 pub const MAX_SUBSCRIPTIONS: usize = 10;
@@ -221,6 +223,15 @@ impl App {
             secret: out,
             public,
         })
+    }
+
+    /// The VAPID public key browsers subscribe with (base64url).
+    ///
+    /// # Errors
+    /// `Unavailable` when push is off on this server; as [`App::vapid_key`].
+    pub async fn push_public_key(&self) -> Result<String> {
+        self.push_on()?;
+        Ok(self.vapid_key().await?.public_base64())
     }
 
     fn push_on(&self) -> Result<()> {
