@@ -33,6 +33,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqtt_tls_cert",
     "mqtt_tls_key",
     "replica_id",
+    "push_subject",
     "audit",
     "smtp",
 ];
@@ -58,6 +59,7 @@ pub struct FileConfig {
     pub mqtt_tls_cert: Option<PathBuf>,
     pub mqtt_tls_key: Option<PathBuf>,
     pub replica_id: Option<String>,
+    pub push_subject: Option<String>,
     pub audit: Option<AuditFileConfig>,
     pub smtp: Option<crate::config_smtp::SmtpFileConfig>,
 }
@@ -180,6 +182,9 @@ pub struct Config {
     /// The relay notifications are e-mailed through; `None` sends no e-mail. `Debug`
     /// redacts the password.
     pub smtp: Option<latchkey_mail::SmtpConfig>,
+    /// The operator's contact for push services (`mailto:` or `https:`); `None` turns
+    /// notifications on devices off.
+    pub push_subject: Option<String>,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -202,7 +207,7 @@ impl Config {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
-             replica_id={} audit_anchor_file={} smtp={}",
+             replica_id={} audit_anchor_file={} smtp={} push_subject={}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -229,6 +234,7 @@ impl Config {
                 || "(no e-mail)".to_owned(),
                 |s| format!("{}:{} {:?} from {}", s.host, s.port, s.security, s.from)
             ),
+            self.push_subject.as_deref().unwrap_or("(push off)"),
         )
     }
 }
@@ -398,8 +404,16 @@ pub fn load(
         &|p| read_secret_file(p, "SMTP password"),
         &|name| env_or_file(env, name),
     )?;
+    let push_subject = env("LATCHKEY_PUSH_SUBJECT")
+        .or(file.push_subject)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    if let Some(subject) = &push_subject {
+        latchkey_push::vapid::check_subject(subject).map_err(anyhow::Error::msg)?;
+    }
     Ok(Config {
         smtp,
+        push_subject,
         listen,
         data_dir,
         database_url,
