@@ -528,6 +528,77 @@ async fn a_busy_push_service_gets_the_notice_again_later_and_it_arrives_once() {
     .await;
 }
 
+/// An e-mail relay that only counts whom it was given messages for.
+#[derive(Default)]
+struct Relay {
+    to: Mutex<Vec<String>>,
+}
+
+impl latchkey_app::outbox::Mailer for Relay {
+    fn send<'a>(
+        &'a self,
+        email: &'a latchkey_app::outbox::Email,
+    ) -> latchkey_app::outbox::Sending<'a> {
+        Box::pin(async move {
+            self.to.lock().unwrap().push(email.to.clone());
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_security_notice_chosen_for_push_goes_by_e_mail_while_no_browser_is_subscribed() {
+    latchkey_testkit::each_backend("push_fallback", |db| async move {
+        let h = house(&db).await;
+        let service = PushService::start(&[]).await;
+        let relay = Arc::new(Relay::default());
+        let key = h.app.vapid_key().await.unwrap();
+        let push = WebPush::new(
+            &key,
+            &PushConfig {
+                subject: SUBJECT.into(),
+                timeout: Duration::from_secs(10),
+            },
+        )
+        .unwrap();
+        let worker = h.app.outbox_worker(
+            OutboxConfig::default(),
+            Channels {
+                email: Some(relay.clone()),
+                push: Some(Arc::new(push)),
+            },
+        );
+        let push_only = latchkey_app::outbox::Preferences {
+            default_channels: vec![latchkey_app::outbox::Channel::Push],
+            ..latchkey_app::outbox::Preferences::default()
+        };
+        for p in [&h.rosa, &h.paul] {
+            h.app
+                .set_my_notification_preferences(p.own_account(), push_only.clone())
+                .await
+                .unwrap();
+        }
+        let phone = Browser::new();
+        h.app
+            .add_push_subscription(
+                h.rosa.own_account(),
+                phone.subscription(&service.endpoint("rosa")),
+            )
+            .await
+            .unwrap();
+        open_case(&h).await;
+        let pass = worker.pass().await.unwrap();
+        assert_eq!(pass.sent, 2, "{pass:?}");
+        assert_eq!(service.got().len(), 1, "Rosa's browser, by push only");
+        assert_eq!(
+            *relay.to.lock().unwrap(),
+            ["paul@example.org"],
+            "Paul has no browser subscribed: his lockout notice goes by e-mail"
+        );
+    })
+    .await;
+}
+
 #[test]
 fn this_test_decrypts_the_rfc_8291_example() {
     let browser = Browser {
