@@ -249,12 +249,12 @@ impl OutboxWorker {
                 );
                 Ok(mailer.send(&email).await)
             }
-            Channel::Push => self.push(d).await,
+            Channel::Push => self.attempt_push(d).await,
         }
     }
 
     /// One Web Push attempt: the subscription named by the delivery's target, as it is now.
-    async fn push(&self, d: &Delivery) -> Result<std::result::Result<(), SendError>> {
+    async fn attempt_push(&self, d: &Delivery) -> Result<std::result::Result<(), SendError>> {
         let Some(pusher) = &self.channels.push else {
             return Ok(Err(SendError::Transient(
                 "Web Push is not configured on this server".into(),
