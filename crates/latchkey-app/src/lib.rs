@@ -33,6 +33,7 @@ pub mod outbox;
 pub mod pages;
 pub mod passkeys;
 pub mod people;
+pub mod push;
 pub mod ratelimit;
 pub mod readiness;
 pub mod recovery;
@@ -123,6 +124,8 @@ pub struct AppConfig {
     pub unlock_proof_window: jiff::SignedDuration,
     /// The WebAuthn relying party: the server's public origin.
     pub relying_party: passkeys::RelyingParty,
+    /// Web Push: whether it is offered, and which endpoints are accepted.
+    pub push: push::PushPolicy,
 }
 
 impl Default for AppConfig {
@@ -135,6 +138,7 @@ impl Default for AppConfig {
             invitation_ttl: jiff::SignedDuration::from_hours(72),
             unlock_proof_window: jiff::SignedDuration::from_mins(5),
             relying_party: passkeys::RelyingParty::default(),
+            push: push::PushPolicy::default(),
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct PersonalData {
     pub sessions: Vec<Grant>,
     pub api_tokens: Vec<Grant>,
     pub passkeys: Vec<PasskeyView>,
+    /// Browsers with notifications on (Web Push subscriptions).
+    pub push_subscriptions: Vec<crate::push::Subscription>,
     /// Lockout cases opened for or by the person.
     pub lockout_cases: Vec<LockoutCase>,
     /// Audit events the person did or that are about them or their credentials, newest first.
@@ -53,6 +55,7 @@ pub const REMOVED: &[&str] = &[
     "password",
     "sessions and API tokens",
     "passkeys and the authenticator secret",
+    "devices with notifications on",
     "invitations and queued messages",
     "credential labels and the sealed codes of revoked credentials",
     "actor and data of audit events the person did or that are about them",
@@ -320,6 +323,7 @@ impl App {
         let sessions = grants::list(&mut conn, GrantKind::Session, me).await?;
         let api_tokens = grants::list(&mut conn, GrantKind::ApiToken, me).await?;
         let keys = passkeys::list_passkeys(&mut conn, me).await?;
+        let push_subscriptions = latchkey_store::push::of_person(&mut conn, me).await?;
         let mut subjects = vec![format!("person:{me}")];
         subjects.extend(creds.iter().map(|c| format!("credential:{}", c.id)));
         let mut events = Vec::new();
@@ -350,6 +354,7 @@ impl App {
             sessions,
             api_tokens,
             passkeys: keys.into_iter().map(crate::passkeys::view).collect(),
+            push_subscriptions,
             lockout_cases: cases,
             events,
         })

@@ -355,6 +355,7 @@ async fn an_export_holds_the_callers_data_and_no_secret() {
         assert_eq!(data.person.email.as_deref(), Some(common::RESIDENT_EMAIL));
         assert_eq!(data.memberships.len(), 1);
         assert_eq!(data.api_tokens.len(), 1, "the token of this test");
+        assert!(data.push_subscriptions.is_empty());
         assert!(seqs(&data.events).contains(&l.opening), "what they did");
         assert!(
             !seqs(&data.events).contains(&l.alarm),
@@ -381,6 +382,18 @@ async fn staff_erase_a_person_only_after_move_out_and_the_log_still_verifies() {
             l.w.app.may_erase_person(&resident, l.w.manager.id).await,
             Err(AppError::Forbidden(_))
         ));
+        l.w.app
+            .add_push_subscription(
+                resident.own_account(),
+                latchkey_app::push::SubscriptionInput {
+                    endpoint: "https://push.example.net/send/rosa".into(),
+                    p256dh: "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4".into(),
+                    auth: "BTBZMqHH6r4Tts7J_aSIgg".into(),
+                    name: "Rosa's phone".into(),
+                },
+            )
+            .await
+            .expect("a device with notifications on");
         let membership =
             l.w.app
                 .export_my_data(&resident)
@@ -411,6 +424,13 @@ async fn staff_erase_a_person_only_after_move_out_and_the_log_still_verifies() {
         assert_eq!(gone.email, None);
         assert!(!gone.has_password);
         assert!(!gone.name.contains("Rosa"));
+        assert!(
+            latchkey_store::push::of_person(&mut conn, l.w.resident.id)
+                .await
+                .expect("read")
+                .is_empty(),
+            "no device of an erased person is told anything"
+        );
         drop(conn);
         assert!(!l.w.all_events_text().await.contains(common::RESIDENT_EMAIL));
         l.w.app

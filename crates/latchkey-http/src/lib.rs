@@ -153,6 +153,9 @@ fn api() -> OpenApiRouter<AppState> {
             notifications::get_preferences,
             notifications::put_preferences
         ))
+        .routes(routes!(push::public_key))
+        .routes(routes!(push::list, push::add))
+        .routes(routes!(push::remove))
 }
 
 /// The OpenAPI document of the API.

@@ -457,6 +457,49 @@ fn rows() -> Vec<Row> {
             expect: "401 200 200 200 200 200 200 200",
         },
         Row {
+            op: "get /api/v1/push/public-key",
+            path: |_, _| "/api/v1/push/public-key".into(),
+            body: none,
+            expect: "401 200 200 200 200 200 200 200",
+        },
+        Row {
+            op: "get /api/v1/me/push-subscriptions",
+            path: |_, _| "/api/v1/me/push-subscriptions".into(),
+            body: none,
+            expect: "401 200 200 200 200 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/me/push-subscriptions",
+            path: |_, _| "/api/v1/me/push-subscriptions".into(),
+            body: |_, role| {
+                Some(format!(
+                    r#"{{"endpoint":"https://push.example.net/send/{role}","expirationTime":null,"keys":{}}}"#,
+                    common::PUSH_KEYS
+                ))
+            },
+            expect: "401 201 201 201 201 201 201 201",
+        },
+        // The resident's own endpoint: only the resident may send it (refreshing it); for
+        // anyone else it is someone else's subscription.
+        Row {
+            op: "post /api/v1/me/push-subscriptions",
+            path: |_, _| "/api/v1/me/push-subscriptions".into(),
+            body: |_, _| {
+                Some(format!(
+                    r#"{{"endpoint":"{}","keys":{}}}"#,
+                    common::RESIDENT_PUSH_ENDPOINT,
+                    common::PUSH_KEYS
+                ))
+            },
+            expect: "401 409 409 409 200 409 409 409",
+        },
+        Row {
+            op: "delete /api/v1/me/push-subscriptions/{id}",
+            path: |f, _| format!("/api/v1/me/push-subscriptions/{}", f.resident_push),
+            body: none,
+            expect: "401 404 404 404 204 404 404 404",
+        },
+        Row {
             op: "post /api/v1/doors/{id}/unlock",
             path: |f, _| format!("/api/v1/doors/{}/unlock", f.door),
             body: |_, _| Some("{}".into()),

@@ -1047,3 +1047,44 @@ async fn a_property_states_what_staff_see_and_the_statement_is_not_a_setting() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn bad_push_subscriptions_are_refused_with_the_field_and_change_nothing() {
+    each_backend("bad_push", |db| async move {
+        let f = fixture(&db).await;
+        let keys = common::PUSH_KEYS;
+        let path = "/api/v1/me/push-subscriptions";
+        let auth = "BTBZMqHH6r4Tts7J_aSIgg";
+        let p256dh = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+        let cases: Vec<(String, u16, &str)> = vec![
+            (format!(r#"{{"endpoint":"not a url","keys":{keys}}}"#), 422, "endpoint"),
+            (format!(r#"{{"endpoint":"http://push.example.net/x","keys":{keys}}}"#), 422, "https://"),
+            (format!(r#"{{"endpoint":"http://127.0.0.1:9/x","keys":{keys}}}"#), 422, "https://"),
+            (format!(r#"{{"endpoint":"ftp://push.example.net/x","keys":{keys}}}"#), 422, "https://"),
+            (format!(r#"{{"endpoint":"https://u:p@push.example.net/x","keys":{keys}}}"#), 422, "user name"),
+            (format!(r#"{{"endpoint":"https://push.example.net/{}","keys":{keys}}}"#, "x".repeat(2100)), 422, "2048"),
+            (format!(r#"{{"endpoint":"https://push.example.net/x","keys":{{"p256dh":"AAAA","auth":"{auth}"}}}}"#), 422, "keys.p256dh"),
+            (format!(r#"{{"endpoint":"https://push.example.net/x","keys":{{"p256dh":"{p256dh}AAAA","auth":"{auth}"}}}}"#), 422, "keys.p256dh"),
+            (format!(r#"{{"endpoint":"https://push.example.net/x","keys":{{"p256dh":"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ","auth":"{auth}"}}}}"#), 422, "P-256"),
+            (format!(r#"{{"endpoint":"https://push.example.net/x","keys":{{"p256dh":"{p256dh}","auth":"AAAAAAAAAAAAAAAAAAAA"}}}}"#), 422, "keys.auth"),
+            (format!(r#"{{"endpoint":"https://push.example.net/x","keys":{{"p256dh":"{p256dh}","auth":"not base64!"}}}}"#), 422, "keys.auth"),
+            (r#"{"endpoint":"https://push.example.net/x"}"#.to_owned(), 422, "keys"),
+            (format!(r#"{{"endpoint":"https://push.example.net/x","keys":{keys},"name":"   "}}"#), 422, "name"),
+            (format!(r#"{{"endpoint":"https://push.example.net/x","keys":{keys},"colour":"red"}}"#), 422, "colour"),
+            ("{".to_owned(), 400, "not valid JSON"),
+        ];
+        for (body, status, needle) in cases {
+            refused_as(&f, "resident", "POST", path, &body, status, needle).await;
+        }
+        let mine = f.call("resident", "GET", path, None).await;
+        assert_eq!(
+            mine.json.as_array().map(Vec::len),
+            Some(1),
+            "still only the subscription from before: {}",
+            mine.json
+        );
+        refused_as(&f, "resident", "DELETE", &format!("{path}/999999"), "", 404, "push subscription").await;
+        refused_as(&f, "resident", "DELETE", &format!("{path}/abc"), "", 400, "").await;
+    })
+    .await;
+}

@@ -23,6 +23,7 @@ pub mod people;
 pub mod privacy;
 pub mod property;
 pub mod provision;
+pub mod push;
 pub mod records;
 pub mod recovery;
 pub mod resolution;

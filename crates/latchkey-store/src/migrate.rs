@@ -136,6 +136,12 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0020_outbox.sql"),
     },
     Migration {
+        version: 22,
+        name: "0022_push.sql",
+        sqlite: include_str!("../migrations/sqlite/0022_push.sql"),
+        postgres: include_str!("../migrations/postgres/0022_push.sql"),
+    },
+    Migration {
         version: 23,
         name: "0023_home_assistant.sql",
         sqlite: include_str!("../migrations/sqlite/0023_home_assistant.sql"),

@@ -13,7 +13,7 @@ pub const ERASED_KIND: &str = "privacy.person_erased";
 
 /// Replaces the person's name with `placeholder`, clears their e-mail, phone and password, and
 /// deletes their sessions, API tokens, passkeys, authenticator secret, invitations, queued
-/// messages, and the labels and sealed codes of their revoked credentials. Memberships, credentials (revoked), cases and
+/// messages, push subscriptions, and the labels and sealed codes of their revoked credentials. Memberships, credentials (revoked), cases and
 /// ledger entries stay, naming only the id.
 ///
 /// # Errors
@@ -37,6 +37,7 @@ pub async fn erase_person(conn: &mut Conn, id: PersonId, placeholder: &str) -> R
         "invitations",
         "notifications",
         "notification_preferences",
+        "push_subscriptions",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE person_id = $1"

@@ -391,3 +391,123 @@ document.addEventListener("htmx:confirm", function (event) {
       }
     });
 });
+
+// Notifications on this device (the Notifications page): register the service worker at the
+// site's root, ask for permission, subscribe with the server's key and hand the subscription
+// to the API as the signed-in person. Every way this can fail is said in words on the page.
+(function () {
+  var root = document.querySelector("[data-push]");
+  if (!root) {
+    return;
+  }
+  var button = root.querySelector("[data-push-enable]");
+  var status = root.querySelector("[data-push-status]");
+
+  function say(text, bad) {
+    status.textContent = text;
+    status.className = bad ? "error" : "notice";
+    status.hidden = false;
+  }
+
+  if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
+    button.disabled = true;
+    say("This browser cannot show notifications from latchkey.", true);
+    return;
+  }
+
+  var registered = navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(
+    function (registration) {
+      root.setAttribute("data-push-worker", "registered");
+      return registration;
+    },
+    function (error) {
+      root.setAttribute("data-push-worker", "failed");
+      throw error;
+    }
+  );
+
+  if (Notification.permission === "denied") {
+    say("Notifications are blocked for this site in your browser's settings. Allow them there, then try again.", true);
+  }
+
+  function key() {
+    var text = root.getAttribute("data-vapid-key").replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(text + "===".slice((text.length + 3) % 4));
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) {
+      bytes[i] = raw.charCodeAt(i);
+    }
+    return bytes;
+  }
+
+  // "Chrome on Android", "Firefox on Linux": what the person sees in the list of devices.
+  function deviceName() {
+    var ua = navigator.userAgent;
+    var browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" :
+      /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "A browser";
+    var system = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" :
+      /Mac OS X/.test(ua) ? "macOS" : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
+    return system ? browser + " on " + system : browser;
+  }
+
+  function post(subscription) {
+    var body = subscription.toJSON();
+    body.name = deviceName();
+    return fetch("/api/v1/me/push-subscriptions", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    });
+  }
+
+  function subscribe(registration) {
+    return registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key() });
+  }
+
+  button.addEventListener("click", function () {
+    button.disabled = true;
+    say("Turning notifications on…", false);
+    Notification.requestPermission()
+      .then(function (permission) {
+        if (permission !== "granted") {
+          throw new Error("denied");
+        }
+        return registered;
+      })
+      .then(function (registration) {
+        return subscribe(registration).then(function (subscription) {
+          return post(subscription).then(function (answer) {
+            if (answer.status !== 409) {
+              return answer;
+            }
+            // This browser's subscription is someone else's (they signed in here before):
+            // a fresh one retires theirs at the push service.
+            return subscription
+              .unsubscribe()
+              .then(function () {
+                return subscribe(registration);
+              })
+              .then(post);
+          });
+        });
+      })
+      .then(function (answer) {
+        if (!answer.ok) {
+          return answer.json().then(function (problem) {
+            throw new Error(problem.detail || "refused");
+          });
+        }
+        say("Notifications are on for this device.", false);
+        window.location.reload();
+      })
+      .catch(function (error) {
+        button.disabled = false;
+        if (error && error.message === "denied") {
+          say("Notifications were not allowed. To turn them on, allow notifications for this site in your browser's settings, then try again.", true);
+        } else {
+          say("This browser could not subscribe to notifications (" + (error && error.message ? error.message : "no reason given") + "). Try again later.", true);
+        }
+      });
+  });
+})();

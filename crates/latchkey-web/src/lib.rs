@@ -19,6 +19,7 @@ mod links;
 mod lockout;
 mod mine;
 mod mydata;
+mod notifications;
 mod qr;
 mod readiness;
 mod security;
@@ -110,6 +111,12 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         )
         .route("/job", get(links::job))
         .route("/job/code", post(links::job_code))
+        .route("/notifications", get(notifications::page))
+        .route(
+            "/notifications/devices/{id}/remove",
+            post(notifications::remove),
+        )
+        .route("/sw.js", get(notifications::service_worker))
         .route("/manifest.webmanifest", get(assets::manifest))
         .route("/assets/{file}", get(assets::serve))
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -440,6 +440,7 @@ async fn every_page_has_the_strict_content_security_policy_and_no_inline_script_
             "/codes",
             "/household",
             "/activity",
+            "/notifications",
             "/nope",
         ] {
             let page = w.get(path, &cookie).await;
@@ -1064,6 +1065,117 @@ async fn an_admin_cannot_ask_to_be_erased_from_the_page_and_nothing_is_recorded(
             refused.body
         );
         assert_eq!(w.events().await, before);
+    })
+    .await;
+}
+
+const PUSH_KEYS: &str = r#"{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}"#;
+
+#[tokio::test]
+async fn a_resident_turns_notifications_off_for_her_device_on_the_page_and_for_nobody_elses() {
+    each_backend("web_push_devices", |db| async move {
+        let w = world(&db).await;
+        let (cookie, csrf) = w.signed_in().await;
+        let page = w.get("/notifications", &cookie).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Turn on notifications on this device"));
+        assert!(page.body.contains("data-vapid-key=\"B"), "the key browsers subscribe with");
+        assert!(page.body.contains("No device of yours has notifications on."));
+        // What the page's script sends: the browser's subscription, as Rita.
+        let added = w
+            .send(
+                Request::post("/api/v1/me/push-subscriptions")
+                    .header(header::HOST, HOST)
+                    .header(header::ORIGIN, ORIGIN)
+                    .header("sec-fetch-site", "same-origin")
+                    .header(header::COOKIE, &cookie)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(format!(
+                        r#"{{"endpoint":"https://push.example.net/send/rita","expirationTime":null,"keys":{PUSH_KEYS},"name":"Firefox on Linux"}}"#
+                    )))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+        let mine: serde_json::Value = serde_json::from_str(&added.body).unwrap();
+        let mine = mine["id"].as_i64().unwrap();
+        assert!(!added.body.contains("/send/rita"), "the endpoint is not echoed");
+        let admin = w.app.terminal_admin(None).await.unwrap();
+        let theirs = w
+            .app
+            .add_push_subscription(
+                admin.own_account(),
+                latchkey_app::push::SubscriptionInput {
+                    endpoint: "https://push.example.net/send/ada".into(),
+                    p256dh: "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4".into(),
+                    auth: "BTBZMqHH6r4Tts7J_aSIgg".into(),
+                    name: "Ada's laptop".into(),
+                },
+            )
+            .await
+            .unwrap()
+            .0
+            .id;
+        let page = w.get("/notifications", &cookie).await;
+        assert!(page.body.contains("Firefox on Linux"));
+        assert!(!page.body.contains("Ada's laptop"), "only her own devices");
+        let before = w.events().await;
+        let res = w
+            .post(
+                &format!("/notifications/devices/{theirs}/remove"),
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+        assert_eq!(w.events().await, before);
+        assert_eq!(w.app.my_push_subscriptions(admin.own_account()).await.unwrap().len(), 1);
+        let res = w
+            .post(
+                &format!("/notifications/devices/{mine}/remove"),
+                &cookie,
+                "http://evil.example",
+                &format!("csrf={csrf}"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "another site cannot turn them off");
+        let res = w
+            .post(
+                &format!("/notifications/devices/{mine}/remove"),
+                &cookie,
+                ORIGIN,
+                &format!("csrf={csrf}"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert!(res.body.contains("Notifications are off for Firefox on Linux."));
+        assert!(res.body.contains("No device of yours has notifications on."));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_service_worker_is_served_from_the_root_with_its_push_and_click_handlers() {
+    each_backend("web_service_worker", |db| async move {
+        let w = world(&db).await;
+        let sw = w.get("/sw.js", "").await;
+        assert_eq!(sw.status, StatusCode::OK);
+        assert!(
+            sw.header(header::CONTENT_TYPE)
+                .starts_with("text/javascript")
+        );
+        assert_eq!(sw.header(header::CACHE_CONTROL), "no-cache");
+        for needle in [
+            "\"push\"",
+            "showNotification",
+            "\"notificationclick\"",
+            "openWindow",
+            "/assets/icon.",
+        ] {
+            assert!(sw.body.contains(needle), "sw.js lacks {needle}");
+        }
+        assert!(!sw.body.contains("__ICON__"));
     })
     .await;
 }

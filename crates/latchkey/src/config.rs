@@ -33,6 +33,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqtt_tls_cert",
     "mqtt_tls_key",
     "replica_id",
+    "push_subject",
     "audit",
     "smtp",
     "home_assistant",
@@ -59,6 +60,7 @@ pub struct FileConfig {
     pub mqtt_tls_cert: Option<PathBuf>,
     pub mqtt_tls_key: Option<PathBuf>,
     pub replica_id: Option<String>,
+    pub push_subject: Option<String>,
     pub audit: Option<AuditFileConfig>,
     pub smtp: Option<crate::config_smtp::SmtpFileConfig>,
     pub home_assistant: Option<crate::config_hass::HassFileConfig>,
@@ -199,6 +201,9 @@ pub struct Config {
     pub smtp: Option<latchkey_mail::SmtpConfig>,
     /// Home Assistant's MQTT discovery and commands; `None`: off (the default).
     pub home_assistant: Option<crate::config_hass::HassConfig>,
+    /// The operator's contact for push services (`mailto:` or `https:`); `None` turns
+    /// notifications on devices off.
+    pub push_subject: Option<String>,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -221,7 +226,7 @@ impl Config {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
-             replica_id={} audit_anchor_file={} smtp={} home_assistant={}",
+             replica_id={} audit_anchor_file={} smtp={} home_assistant={} push_subject={}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -259,6 +264,7 @@ impl Config {
                         .map_or_else(|| "latchkey's own".to_owned(), ToString::to_string)
                 )
             ),
+            self.push_subject.as_deref().unwrap_or("(push off)"),
         )
     }
 }
@@ -428,6 +434,13 @@ pub fn load(
         &|p| read_secret_file(p, "SMTP password"),
         &|name| env_or_file(env, name),
     )?;
+    let push_subject = env("LATCHKEY_PUSH_SUBJECT")
+        .or(file.push_subject)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    if let Some(subject) = &push_subject {
+        latchkey_push::vapid::check_subject(subject).map_err(anyhow::Error::msg)?;
+    }
     let home_assistant = crate::config_hass::resolve(
         file.home_assistant,
         env,
@@ -438,6 +451,7 @@ pub fn load(
     Ok(Config {
         smtp,
         home_assistant,
+        push_subject,
         listen,
         data_dir,
         database_url,

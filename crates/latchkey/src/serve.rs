@@ -25,6 +25,35 @@ pub struct ServeMode {
     pub no_mqtt: bool,
 }
 
+/// The Web Push channel, with the VAPID key made on first start (docs/OPERATIONS.md,
+/// "Notifications on devices").
+async fn web_push(
+    app: &latchkey_app::App,
+    subject: &str,
+) -> Option<Arc<dyn latchkey_app::outbox::Pusher>> {
+    let key = match app.vapid_key().await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!("notifications on devices are off: the VAPID key: {e}");
+            return None;
+        }
+    };
+    let config = latchkey_push::PushConfig {
+        subject: subject.to_owned(),
+        timeout: std::time::Duration::from_secs(30),
+    };
+    match latchkey_push::WebPush::new(&key, &config) {
+        Ok(p) => {
+            tracing::info!(public_key = %key.public_base64(), "notifications on devices are on");
+            Some(Arc::new(p))
+        }
+        Err(e) => {
+            tracing::error!("notifications on devices are off: {e}");
+            None
+        }
+    }
+}
+
 /// Delivers notifications (docs/OPERATIONS.md, "Notifications") for as long as it runs.
 async fn run_outbox(app: latchkey_app::App, config: Config) {
     let email = match &config.smtp {
@@ -39,6 +68,15 @@ async fn run_outbox(app: latchkey_app::App, config: Config) {
     };
     if email.is_none() {
         tracing::info!("no SMTP relay is configured: notifications are kept, not e-mailed");
+    }
+    let push = match &config.push_subject {
+        Some(subject) => web_push(&app, subject).await,
+        None => {
+            tracing::info!("no push subject is configured: notifications on devices are off");
+            None
+        }
+    };
+    if email.is_none() && push.is_none() {
         return;
     }
     let worker = app.outbox_worker(
@@ -51,7 +89,7 @@ async fn run_outbox(app: latchkey_app::App, config: Config) {
             ),
             ..latchkey_app::outbox::OutboxConfig::default()
         },
-        latchkey_app::outbox::Channels { email },
+        latchkey_app::outbox::Channels { email, push },
     );
     if let Err(e) = worker.run().await {
         tracing::error!("the notification outbox stopped: {e}");

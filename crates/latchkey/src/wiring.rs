@@ -55,6 +55,10 @@ pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<A
         devices,
         AppConfig {
             relying_party,
+            push: latchkey_app::push::PushPolicy {
+                enabled: config.push_subject.is_some(),
+                ..latchkey_app::push::PushPolicy::default()
+            },
             ..AppConfig::default()
         },
     );

@@ -10,7 +10,7 @@
 //!   memberships).
 //! - **Of one's own account**: [`OwnAccount`] and [`OwnSession`] carry the caller, and the use
 //!   case acts on the caller only; a session, token or passkey chosen by id is loaded and must
-//!   be the caller's ([`GrantRevoker`], [`PasskeyOwner`]).
+//!   be the caller's ([`GrantRevoker`], [`PasskeyOwner`], [`PushSubscriptionOwner`]).
 //! - **On one record, by id**: the app loads the record (a credential, a membership, a door, an
 //!   entry notice, a spare key, a lockout case, a lock command), then a method here takes the
 //!   principal and that record and mints a capability that carries it ([`CredentialChange`],
@@ -34,6 +34,7 @@ mod people;
 mod principal;
 mod privacy;
 mod property;
+mod push;
 mod records;
 mod recovery;
 
@@ -52,5 +53,6 @@ pub use privacy::{
     ActivityRead, PERSONAL_KINDS, PersonEraser, Reason, VIEWED_KIND, is_personal, is_personal_kind,
 };
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};
+pub use push::PushSubscriptionOwner;
 pub use records::{AtProperty, InstallerOn, StaffOn};
 pub use recovery::{CardHolder, SpareKeyRevoker};

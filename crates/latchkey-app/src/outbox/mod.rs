@@ -13,7 +13,7 @@
 //! 4. **Record**: sent; or failed and retried after an exponential backoff with jitter; or,
 //!    past the horizon (or refused for good), dead-lettered for staff to see and redeliver.
 //!
-//! Channels are ports ([`Mailer`]), so this crate does no network I/O of its own.
+//! Channels are ports ([`Mailer`], [`Pusher`]), so this crate does no network I/O of its own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,12 +21,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod prefs;
+pub mod push;
 pub mod render;
 mod troubles;
 mod worker;
 
 pub use latchkey_store::outbox::{Delivery, DeliveryState, Trouble};
 pub use prefs::{Channel, Preferences, QuietHours};
+pub use push::{PushError, PushMessage, Pusher, Pushing, Urgency};
 pub use render::Email;
 pub use worker::{OutboxWorker, Pass};
 
@@ -54,6 +56,7 @@ pub trait Mailer: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Channels {
     pub email: Option<Arc<dyn Mailer>>,
+    pub push: Option<Arc<dyn Pusher>>,
 }
 
 /// Tunables of the outbox worker.

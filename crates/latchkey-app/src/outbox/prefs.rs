@@ -2,10 +2,12 @@
 //! The rule, in order:
 //!
 //! 1. A kind the person named gets the channels they listed for it; any other kind gets their
-//!    `default_channels` (e-mail when they set nothing).
+//!    `default_channels` (e-mail and push when they set nothing: push reaches only the
+//!    browsers the person turned notifications on in, so it is nothing until they do).
 //! 2. A **security notice** ([`is_security_notice`]: forced entry, a staff opening, a change of
 //!    credentials in a lockout case, a guardian request, …) always goes out: a person cannot
-//!    give it no channel, and quiet hours do not hold it back.
+//!    give it no channel, quiet hours do not hold it back, and when the channels chosen for it
+//!    reach nobody (push chosen, no browser subscribed) it goes by e-mail.
 //! 3. Anything else waits out the person's quiet hours: its first attempt is at their end.
 
 use std::collections::BTreeMap;
@@ -17,24 +19,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AppError, Result};
 
-/// A way to reach a person. Webhooks and Web Push slot in here (with a target per endpoint or
-/// subscription in the delivery row).
+/// A way to reach a person. Webhooks slot in here (with a target per endpoint in the delivery
+/// row).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Email,
+    /// Web Push to each browser the person turned notifications on in (one delivery per
+    /// subscription, its id the delivery's target).
+    Push,
 }
 
 impl Channel {
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
+            Channel::Push => "push",
         }
     }
 
     pub fn parse(s: &str) -> Option<Channel> {
         match s {
             "email" => Some(Channel::Email),
+            "push" => Some(Channel::Push),
             _ => None,
         }
     }
@@ -83,7 +90,7 @@ pub struct Preferences {
 impl Default for Preferences {
     fn default() -> Self {
         Preferences {
-            default_channels: vec![Channel::Email],
+            default_channels: vec![Channel::Email, Channel::Push],
             kinds: BTreeMap::new(),
             quiet_hours: None,
         }

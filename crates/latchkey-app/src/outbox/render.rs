@@ -30,7 +30,7 @@ pub struct Email {
     pub html: String,
 }
 
-fn subject(kind: &str) -> &'static str {
+pub(crate) fn subject(kind: &str) -> &'static str {
     match kind {
         "lockout.opened" => "Someone says they are locked out of your home",
         "lockout.guardian_request" => "Please confirm who is locked out",
@@ -57,7 +57,7 @@ fn subject(kind: &str) -> &'static str {
 }
 
 /// The notification's own sentence (`text`, at the top or under `detail`).
-fn sentence(body: &serde_json::Value) -> Option<&str> {
+pub(crate) fn sentence(body: &serde_json::Value) -> Option<&str> {
     body.get("text")
         .or_else(|| body.get("detail").and_then(|d| d.get("text")))
         .and_then(|t| t.as_str())

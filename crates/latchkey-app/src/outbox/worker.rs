@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use latchkey_store::outbox::{self as repo, Delivery, NewDelivery};
+use latchkey_store::push as push_store;
 use latchkey_store::{feed, people};
 
-use super::prefs::{Channel, Preferences};
-use super::{Channels, OutboxConfig, SendError, backoff, jitter_unit, render};
+use super::prefs::{Channel, Preferences, is_security_notice};
+use super::{Channels, OutboxConfig, PushError, SendError, backoff, jitter_unit, render};
 use crate::{App, Result};
 
 /// Notifications routed per transaction.
@@ -133,6 +134,7 @@ impl OutboxWorker {
     fn configured(&self, c: Channel) -> bool {
         match c {
             Channel::Email => self.channels.email.is_some(),
+            Channel::Push => self.channels.push.is_some(),
         }
     }
 
@@ -149,14 +151,32 @@ impl OutboxWorker {
             }
             let prefs = self.app.preferences_of(tx.conn(), n.person_id).await?;
             let person = people::get_person(tx.conn(), n.person_id).await?;
-            for c in prefs.channels_for(&n.kind) {
-                if !self.configured(c) {
+            let before = deliveries.len();
+            let chosen = prefs.channels_for(&n.kind);
+            let mut channels = chosen.clone();
+            if is_security_notice(&n.kind) && !chosen.contains(&Channel::Email) {
+                // A security notice always goes out: by e-mail when the chosen channels reach
+                // nobody (push chosen, no browser subscribed).
+                channels.push(Channel::Email);
+            }
+            for c in channels {
+                if !self.configured(c) || (!chosen.contains(&c) && deliveries.len() > before) {
                     continue;
                 }
-                let reachable = match c {
-                    Channel::Email => person.as_ref().is_some_and(|p| p.email.is_some()),
+                let targets: Vec<String> = match c {
+                    Channel::Email => person
+                        .as_ref()
+                        .filter(|p| p.email.is_some())
+                        .map(|_| String::new())
+                        .into_iter()
+                        .collect(),
+                    Channel::Push => push_store::of_person(tx.conn(), n.person_id)
+                        .await?
+                        .into_iter()
+                        .map(|s| s.id.to_string())
+                        .collect(),
                 };
-                if !reachable {
+                if targets.is_empty() {
                     tracing::debug!(
                         person = n.person_id.0,
                         channel = c.as_str(),
@@ -164,12 +184,14 @@ impl OutboxWorker {
                     );
                     continue;
                 }
-                deliveries.push(NewDelivery {
-                    notification_id: n.id,
-                    channel: c.as_str().to_owned(),
-                    target: String::new(),
-                    first_attempt: prefs.first_attempt(&n.kind, now),
-                });
+                for target in targets {
+                    deliveries.push(NewDelivery {
+                        notification_id: n.id,
+                        channel: c.as_str().to_owned(),
+                        target,
+                        first_attempt: prefs.first_attempt(&n.kind, now),
+                    });
+                }
             }
         }
         let ids: Vec<i64> = todo.iter().map(|n| n.id).collect();
@@ -227,6 +249,45 @@ impl OutboxWorker {
                 );
                 Ok(mailer.send(&email).await)
             }
+            Channel::Push => self.attempt_push(d).await,
+        }
+    }
+
+    /// One Web Push attempt: the subscription named by the delivery's target, as it is now.
+    async fn attempt_push(&self, d: &Delivery) -> Result<std::result::Result<(), SendError>> {
+        let Some(pusher) = &self.channels.push else {
+            return Ok(Err(SendError::Transient(
+                "Web Push is not configured on this server".into(),
+            )));
+        };
+        let sub = match d.target.parse::<i64>() {
+            Ok(id) => {
+                let mut conn = self.app.store().read().await?;
+                push_store::get(&mut conn, id).await?
+            }
+            Err(_) => None,
+        };
+        let Some(sub) = sub.filter(|s| s.person_id == d.person_id) else {
+            return Ok(Err(SendError::Permanent(
+                "the device's subscription was removed (notifications were turned off there)"
+                    .into(),
+            )));
+        };
+        match pusher.push(&super::push::message(d, &sub)).await {
+            Ok(()) => {
+                let mut tx = self.app.store().write().await?;
+                push_store::mark_sent(tx.conn(), sub.id, self.app.now()).await?;
+                tx.commit().await?;
+                Ok(Ok(()))
+            }
+            Err(PushError::Gone(status)) => {
+                self.app.push_subscription_gone(&sub, &status).await?;
+                Ok(Err(SendError::Permanent(format!(
+                    "the push service no longer knows this device ({status}); its subscription \
+                     was removed"
+                ))))
+            }
+            Err(PushError::Send(e)) => Ok(Err(e)),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod people;
 pub mod privacy;
 pub mod properties;
+pub mod push;
 pub mod readiness;
 pub mod recovery;
 pub mod recovery_card;

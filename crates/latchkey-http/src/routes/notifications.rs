@@ -21,7 +21,7 @@ use crate::state::AppState;
 pub struct DeliveryDto {
     pub id: i64,
     pub notification_id: i64,
-    /// `email` (webhooks and Web Push later).
+    /// `email` or `push` (one delivery per subscribed browser).
     pub channel: String,
     /// `pending`, `sent` or `dead`.
     pub state: String,
@@ -154,7 +154,7 @@ pub struct QuietHoursDto {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferencesDto {
-    /// Channels for every kind not named in `kinds` (`email`).
+    /// Channels for every kind not named in `kinds` (`email`, `push`).
     #[schema(value_type = Vec<String>)]
     pub default_channels: Vec<Channel>,
     /// Channels per notification kind, e.g. `{"door.mode_changed": []}`.

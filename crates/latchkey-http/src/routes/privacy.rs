@@ -73,6 +73,8 @@ pub struct ExportDto {
     pub sessions: Vec<GrantDto>,
     pub api_tokens: Vec<GrantDto>,
     pub passkeys: Vec<PasskeyExportDto>,
+    /// Browsers with notifications on (their endpoints are not shown, only the push service).
+    pub push_subscriptions: Vec<crate::routes::push::SubscriptionDto>,
     pub lockout_cases: Vec<CaseExportDto>,
     /// Audit events the caller did or that are about them or their credentials, newest first.
     pub events: Vec<EventDto>,
@@ -97,6 +99,7 @@ impl From<PersonalData> for ExportDto {
                     last_used_at: p.last_used_at,
                 })
                 .collect(),
+            push_subscriptions: d.push_subscriptions.into_iter().map(Into::into).collect(),
             lockout_cases: d.lockout_cases.into_iter().map(Into::into).collect(),
             events: d.events.into_iter().map(Into::into).collect(),
         }

@@ -66,7 +66,15 @@ pub struct Fixture {
     /// A dead letter at the property: the e-mail telling the resident of the lockout case,
     /// refused for good by the relay.
     pub dead_letter: i64,
+    /// The resident's Web Push subscription, at [`RESIDENT_PUSH_ENDPOINT`].
+    pub resident_push: i64,
 }
+
+/// The endpoint of the resident's push subscription.
+pub const RESIDENT_PUSH_ENDPOINT: &str = "https://push.example.net/send/rita";
+
+/// A browser's subscription keys (the RFC 8291 example's): a point on P-256 and 16 bytes.
+pub const PUSH_KEYS: &str = r#"{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}"#;
 
 /// A relay that refuses every message for good.
 struct Refusing;
@@ -399,6 +407,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         latchkey_app::outbox::OutboxConfig::default(),
         latchkey_app::outbox::Channels {
             email: Some(std::sync::Arc::new(Refusing)),
+            ..latchkey_app::outbox::Channels::default()
         },
     )
     .pass()
@@ -419,6 +428,20 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         .expect("the lockout case left a dead letter")
         .id
     };
+    let resident_push = app
+        .add_push_subscription(
+            rp.own_account(),
+            latchkey_app::push::SubscriptionInput {
+                endpoint: RESIDENT_PUSH_ENDPOINT.into(),
+                p256dh: "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4".into(),
+                auth: "BTBZMqHH6r4Tts7J_aSIgg".into(),
+                name: "Rita's phone".into(),
+            },
+        )
+        .await
+        .unwrap()
+        .0
+        .id;
     let broker_login = app
         .create_broker_login(
             &root.admin().unwrap(),
@@ -442,6 +465,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
     );
     Fixture {
         dead_letter,
+        resident_push,
         app,
         store,
         router,
