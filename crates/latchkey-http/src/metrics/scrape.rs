@@ -226,7 +226,7 @@ impl Collector for AppCounters {
         let mut e = encoder.encode_descriptor(
             "remote_command_round_trip_seconds",
             "Remote lock and unlock commands confirmed by their lock: time from the request to \
-             the committed confirmation, by action",
+             the committed confirmation, by action.",
             None,
             MetricType::Histogram,
         )?;
@@ -243,7 +243,7 @@ impl Collector for AppCounters {
         let mut e = encoder.encode_descriptor(
             "remote_commands",
             "Remote lock and unlock commands by action and how they ended (confirmed, failed, \
-             unconfirmed, unsent)",
+             unconfirmed, unsent).",
             None,
             MetricType::Counter,
         )?;
@@ -254,7 +254,7 @@ impl Collector for AppCounters {
         let failures = counters.delivery_failures();
         let mut e = encoder.encode_descriptor(
             "outbox_delivery_failures",
-            "Failed delivery attempts by channel, retried or given up on",
+            "Failed delivery attempts by channel, retried or given up on.",
             None,
             MetricType::Counter,
         )?;
