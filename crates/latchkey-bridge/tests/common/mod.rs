@@ -270,6 +270,47 @@ pub async fn rig_sweeping(
     sweep_every: Duration,
 ) -> Rig {
     let db = latchkey_testkit::TestDb::sqlite(test);
+    rig_in(
+        db,
+        test,
+        broker,
+        actuation,
+        clock,
+        sensors,
+        fleet_qos,
+        sweep_every,
+    )
+    .await
+}
+
+/// The embedded broker and locks that answer at once, on the database `db` (any backend).
+pub async fn rig_on_db(test: &str, db: latchkey_testkit::TestDb, broker: Broker) -> Rig {
+    let fleet_qos = u8::from(matches!(broker, Broker::Mosquitto { .. }));
+    rig_in(
+        db,
+        test,
+        broker,
+        Duration::ZERO,
+        Arc::new(SystemClock),
+        Vec::new(),
+        fleet_qos,
+        Duration::from_secs(2),
+    )
+    .await
+}
+
+/// As [`rig_sweeping`], on the database `db`.
+#[allow(clippy::too_many_arguments)] // Test set-up: each is one knob of the rig.
+async fn rig_in(
+    db: latchkey_testkit::TestDb,
+    test: &str,
+    broker: Broker,
+    actuation: Duration,
+    clock: Arc<dyn latchkey_app::Clock>,
+    sensors: Vec<String>,
+    fleet_qos: u8,
+    sweep_every: Duration,
+) -> Rig {
     let store = db.open().await;
     let Server {
         app,
@@ -374,6 +415,14 @@ pub async fn rig_sweeping(
 }
 
 impl Rig {
+    /// Stops the server side, closes the database and deletes it.
+    pub async fn remove(mut self) {
+        self.stop_server().await;
+        self.app.close().await;
+        self.store.close().await;
+        self._db.clone().remove().await;
+    }
+
     /// Stops the server side as a stopped `serve` would be: its session closes (a persistent
     /// session stays with the broker), ingestion and the reconciler end. The locks keep running.
     pub async fn stop_server(&mut self) {
