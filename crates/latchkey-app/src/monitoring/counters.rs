@@ -133,6 +133,13 @@ impl Counters {
     }
 }
 
+impl crate::App {
+    /// This process's in-memory counters.
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,9 +42,4 @@ impl App {
             audit_head: audit::read_head(&mut conn).await?.0,
         })
     }
-
-    /// This process's in-memory counters.
-    pub fn counters(&self) -> &super::Counters {
-        &self.inner.counters
-    }
 }
