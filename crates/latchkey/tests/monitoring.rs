@@ -133,8 +133,21 @@ fn json_logs_readiness_and_a_scrape_of_the_running_server() {
         value(&s, "latchkey_reconciler_lease", &[("role", "holder")]),
         Some(1.0)
     );
-    let locks = value(&s, "latchkey_locks", &[("availability", "online")]).unwrap_or(0.0);
-    assert!(locks >= 1.0, "the demo's virtual locks are online: {body}");
+    // The demo's virtual locks announce themselves shortly after start (a liveness bound only).
+    let started = Instant::now();
+    loop {
+        let (status, body) = get(&addr, "/metrics", Some(&format!("Bearer {TOKEN}")));
+        assert_eq!(status, 200, "{body}");
+        let s = openmetrics::parse(&body);
+        if value(&s, "latchkey_locks", &[("availability", "online")]).unwrap_or(0.0) >= 1.0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the demo's virtual locks never showed online: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
