@@ -28,6 +28,7 @@ pub mod limits;
 pub mod live;
 pub mod lockout;
 mod mint;
+pub mod monitoring;
 pub mod mydata;
 pub mod outbox;
 pub mod pages;
@@ -164,6 +165,7 @@ struct Inner {
     broker_logins: tokio::sync::watch::Sender<u64>,
     live: live::Hub,
     webauthn: std::result::Result<webauthn_rs::Webauthn, String>,
+    counters: monitoring::Counters,
 }
 
 impl App {
@@ -193,6 +195,7 @@ impl App {
                 broker_logins: tokio::sync::watch::Sender::new(0),
                 live: live::Hub::new(),
                 webauthn,
+                counters: monitoring::Counters::default(),
             }),
         }
     }

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Rig, connected, rig_on_db};
+use common::{Broker, Rig, connected, rig_on_db};
 use latchkey_app::credentials::CredentialInput;
 use latchkey_app::directory::DoorInput;
 use latchkey_app::people::{MembershipInput, PersonInput};
@@ -24,7 +24,9 @@ use latchkey_bridge::hass::{self, HassOptions, HassTopics};
 use latchkey_core::DoorId;
 use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Role};
 use latchkey_core::schedule::Schedule;
-use latchkey_mqtt::{QoS, Session, SessionHandle, SessionOptions, Will};
+use latchkey_mqtt::{
+    BrokerOptions, EmbeddedBroker, QoS, Session, SessionHandle, SessionOptions, Will,
+};
 use serde_json::Value;
 
 /// The resident's PIN, which must never reach a Home Assistant topic.
@@ -113,7 +115,12 @@ struct Setup {
 /// With `stale_command`, an `UNLOCK` of the rig's door is left retained on the command topic
 /// before latchkey's link starts, as a misconfigured automation would leave it.
 async fn setup(db: latchkey_testkit::TestDb, test: &str, stale_command: bool) -> Setup {
-    let rig = rig_on_db(db, test).await;
+    let broker = EmbeddedBroker::start(BrokerOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..BrokerOptions::default()
+    })
+    .unwrap();
+    let rig = rig_on_db(test, db, Broker::Embedded(broker)).await;
     let app = &rig.app;
     let back = app
         .create_door(

@@ -8,6 +8,8 @@ pub mod bodies;
 mod browser;
 pub mod dto;
 pub mod extract;
+mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 mod routes;
@@ -22,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use crate::browser::PublicOrigin;
+pub use crate::metrics::{ScrapeToken, Telemetry};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -39,6 +42,13 @@ pub struct HttpConfig {
     /// Where Zigbee2MQTT reaches the embedded broker, for the settings returned with a new
     /// broker login; `None` without an embedded broker.
     pub broker: Option<latchkey_app::broker_settings::BrokerAddress>,
+    /// The request metrics, shared with [`metrics::instrument`]'s layer around the server.
+    pub telemetry: Telemetry,
+    /// Who may read `/metrics`; `None`: nobody (the endpoint answers 404).
+    pub metrics_token: Option<ScrapeToken>,
+    /// The name this replica holds the reconciler's lease under, for `/readyz`; `None` when
+    /// it runs no reconciler.
+    pub replica: Option<String>,
 }
 
 #[derive(OpenApi)]
@@ -200,6 +210,9 @@ pub fn router(app: App, config: HttpConfig) -> axum::Router {
         }),
     )
     .route("/healthz", get(|| async { "ok" }))
+    .route("/readyz", get(health::ready))
+    .route("/metrics", get(metrics::scrape))
+    .route_layer(axum::middleware::from_fn(metrics::note_route))
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(MAX_BODY))

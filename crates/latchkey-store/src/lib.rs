@@ -14,6 +14,7 @@ pub mod devices;
 pub mod entry;
 pub mod feed;
 mod files;
+pub mod gauges;
 pub mod limits;
 pub mod lockout;
 mod migrate;

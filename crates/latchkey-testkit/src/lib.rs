@@ -5,7 +5,8 @@
 //! on `latchkey-store` (which alone speaks sqlx and so creates and drops the PostgreSQL
 //! databases, see `latchkey_store::provision`) and on tokio.
 //!
-//! A private Mosquitto per test ([`mosquitto`], std only) for the MQTT test suites.
+//! A private Mosquitto per test ([`mosquitto`], std only) for the MQTT test suites, and a
+//! checked reader of `/metrics` answers ([`openmetrics`]).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use latchkey_store::provision::{create_postgres_database, drop_postgres_database
 use latchkey_store::{Backend, Store};
 
 pub mod mosquitto;
+pub mod openmetrics;
 
 /// The environment variable naming a PostgreSQL server (any database on it) where tests may
 /// create databases, e.g. `postgres://postgres@127.0.0.1:5432/test`.

@@ -27,7 +27,7 @@ mod signin;
 mod welcome;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -59,7 +59,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      style-src 'self'; img-src 'self'; connect-src 'self'; manifest-src 'self'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
 
-/// The pages, with `api` answering everything under `/api/` and `/healthz`.
+/// The pages, with `api` answering everything under `/api/` and the operational endpoints
+/// (`/healthz`, `/readyz`, `/metrics`).
 pub fn router(app: App, config: WebConfig, api: Router) -> Router {
     let state = WebState { app, config };
     let pages = Router::new()
@@ -120,6 +121,7 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/manifest.webmanifest", get(assets::manifest))
         .route("/assets/{file}", get(assets::serve))
         .method_not_allowed_fallback(error::method_not_allowed)
+        .route_layer(middleware::from_fn(note_route))
         .with_state(state.clone());
     pages
         .fallback(move |req: Request| dispatch(req, api.clone()))
@@ -127,11 +129,26 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .layer(middleware::from_fn(page_headers))
 }
 
+/// Whether `path` is the API's (which answers it with problem documents) rather than a page.
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || matches!(path, "/api" | "/healthz" | "/readyz" | "/metrics")
+}
+
+/// Copies the page's route template into its answer, where the server's request metrics read
+/// it (they are counted outside the routers; see latchkey-http's `metrics::instrument`).
+async fn note_route(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let mut res = next.run(req).await;
+    if let Some(route) = route {
+        res.extensions_mut().insert(route);
+    }
+    res
+}
+
 /// The API's paths go to the API (which answers problem documents); any other unknown path is a
 /// page that says so in words.
 async fn dispatch(req: Request, api: Router) -> Response {
-    let path = req.uri().path();
-    if path.starts_with("/api/") || path == "/api" || path == "/healthz" {
+    if is_api(req.uri().path()) {
         match api.oneshot(req).await {
             Ok(r) => r,
             Err(never) => match never {},
@@ -144,7 +161,7 @@ async fn dispatch(req: Request, api: Router) -> Response {
 /// Security headers of every page and asset; the API's answers are left as they are.
 async fn page_headers(req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let api = path.starts_with("/api/") || path == "/api" || path == "/healthz";
+    let api = is_api(path);
     let asset = path.starts_with("/assets/");
     let mut res = next.run(req).await;
     if api {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use latchkey_http::PublicOrigin;
+use latchkey_http::{PublicOrigin, ScrapeToken};
 use latchkey_mqtt::MqttUrl;
 use serde::Deserialize;
 
@@ -24,6 +24,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "database_url_file",
     "master_key_file",
     "log",
+    "log_format",
+    "metrics_token_file",
     "secure_cookies",
     "public_url",
     "mqtt_listen",
@@ -51,6 +53,8 @@ pub struct FileConfig {
     pub database_url_file: Option<PathBuf>,
     pub master_key_file: Option<PathBuf>,
     pub log: Option<String>,
+    pub log_format: Option<String>,
+    pub metrics_token_file: Option<PathBuf>,
     pub secure_cookies: Option<bool>,
     pub public_url: Option<String>,
     pub mqtt_listen: Option<String>,
@@ -155,6 +159,38 @@ pub fn parse_file(text: &str, origin: &str) -> Result<(FileConfig, Vec<String>)>
     Ok((file, warnings))
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For a person at a terminal or reading a journal.
+    #[default]
+    Text,
+    /// One JSON object a line (`timestamp`, `level`, `target`, `message` and the event's
+    /// fields), for a log collector.
+    Json,
+}
+
+impl LogFormat {
+    /// Parses `text` or `json`.
+    ///
+    /// # Errors
+    /// Any other value, with the two accepted.
+    pub fn parse(s: &str) -> Result<LogFormat> {
+        match s.trim() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => bail!("log_format `{other}` must be text or json"),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 /// A secret that prints as `****`.
 #[derive(Clone, Default)]
 pub struct Secret(pub Option<String>);
@@ -177,6 +213,10 @@ pub struct Config {
     /// The master key as hex, when given by environment or file; else the data dir's key.
     pub master_key: Secret,
     pub log: String,
+    /// How log lines are written: human text (the default) or one JSON object a line.
+    pub log_format: LogFormat,
+    /// The token a Prometheus scraper presents to read `/metrics`; `None`: metrics are off.
+    pub metrics_token: Option<ScrapeToken>,
     /// Whether the session cookie is `Secure`, when set; else see [`Config::cookies_secure`].
     pub secure_cookies: Option<bool>,
     /// The URL browsers reach latchkey at (behind a proxy: the proxy's), whose origin is the
@@ -226,7 +266,8 @@ impl Config {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
-             replica_id={} audit_anchor_file={} smtp={} home_assistant={} push_subject={}",
+             replica_id={} audit_anchor_file={} smtp={} home_assistant={} push_subject={} \
+             log_format={} metrics={}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -265,6 +306,12 @@ impl Config {
                 )
             ),
             self.push_subject.as_deref().unwrap_or("(push off)"),
+            self.log_format.as_str(),
+            if self.metrics_token.is_some() {
+                "on (token)"
+            } else {
+                "off"
+            },
         )
     }
 }
@@ -362,6 +409,21 @@ pub fn load(
     let log = env("LATCHKEY_LOG")
         .or(file.log)
         .unwrap_or_else(|| "info".to_owned());
+    let log_format = env("LATCHKEY_LOG_FORMAT")
+        .or(file.log_format)
+        .map(|f| LogFormat::parse(&f))
+        .transpose()?
+        .unwrap_or_default();
+    let metrics_token = match env_or_file(env, "LATCHKEY_METRICS_TOKEN")? {
+        Some(t) => Some(t),
+        None => file
+            .metrics_token_file
+            .as_deref()
+            .map(|p| read_secret_file(p, "metrics token"))
+            .transpose()?,
+    }
+    .map(|t| ScrapeToken::new(&t).map_err(|e| anyhow::anyhow!("{e}")))
+    .transpose()?;
     if let Some(v) = env("RUST_LOG") {
         warnings.push(format!("RUST_LOG={v} is ignored; use LATCHKEY_LOG"));
     }
@@ -457,6 +519,8 @@ pub fn load(
         database_url,
         master_key: Secret(master_key),
         log,
+        log_format,
+        metrics_token,
         secure_cookies,
         public_url,
         mqtt_listen,
@@ -793,6 +857,47 @@ mod tests {
             "{}",
             warnings[0]
         );
+    }
+
+    #[test]
+    fn logs_are_text_unless_json_is_asked_for_and_a_typo_stops_the_start() {
+        let c = load(&GlobalArgs::default(), &Overrides::default(), &|_| None).expect("loads");
+        assert_eq!(c.log_format, LogFormat::Text);
+        let env = |k: &str| (k == "LATCHKEY_LOG_FORMAT").then(|| "json".to_owned());
+        let c = load(&GlobalArgs::default(), &Overrides::default(), &env).expect("loads");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.summary().contains("log_format=json"), "{}", c.summary());
+        let env = |k: &str| (k == "LATCHKEY_LOG_FORMAT").then(|| "jsno".to_owned());
+        let e = load(&GlobalArgs::default(), &Overrides::default(), &env).expect_err("refused");
+        assert!(e.to_string().contains("text or json"), "{e}");
+        let (file, warnings) = parse_file("log_format = \"json\"\n", "t.toml").expect("parses");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(file.log_format.as_deref(), Some("json"));
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_the_token_never_reaches_the_summary() {
+        let c = load(&GlobalArgs::default(), &Overrides::default(), &|_| None).expect("loads");
+        assert!(c.metrics_token.is_none());
+        assert!(c.summary().contains("metrics=off"), "{}", c.summary());
+        let token = "f00dcafe".repeat(5);
+        let env = |k: &str| (k == "LATCHKEY_METRICS_TOKEN").then(|| token.clone());
+        let c = load(&GlobalArgs::default(), &Overrides::default(), &env).expect("loads");
+        assert!(c.metrics_token.is_some());
+        assert!(!c.summary().contains(&token), "{}", c.summary());
+        assert!(!format!("{c:?}").contains(&token), "not in Debug either");
+        let env = |k: &str| (k == "LATCHKEY_METRICS_TOKEN").then(|| "short".to_owned());
+        let e = load(&GlobalArgs::default(), &Overrides::default(), &env).expect_err("refused");
+        assert!(e.to_string().contains("at least 32"), "{e}");
+        let dir = std::env::temp_dir().join(format!("latchkey-mtoken-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("token");
+        std::fs::write(&file, format!("{token}\n")).expect("writes");
+        let path = file.display().to_string();
+        let env = |k: &str| (k == "LATCHKEY_METRICS_TOKEN_FILE").then(|| path.clone());
+        let c = load(&GlobalArgs::default(), &Overrides::default(), &env).expect("loads");
+        assert!(c.metrics_token.is_some(), "from the file");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

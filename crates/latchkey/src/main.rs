@@ -32,30 +32,46 @@ use cli::{
     HomeAssistantCommand, OnOff, PersonCommand, PropertyCommand, SimCommand, TurnAction,
     UnitCommand,
 };
-use config::{Config, Overrides};
+use config::{Config, LogFormat, Overrides};
 use latchkey_app::NoDevices;
 use latchkey_app::broker_logins::BrokerRole;
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: LogFormat) {
     let filter = config::log_filter(filter);
     let (filter, bad) = match EnvFilter::try_new(&filter) {
         Ok(f) => (f, None),
         Err(e) => (EnvFilter::new("info"), Some(e)),
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // The event's message and fields at the top level, beside `level` and `target`.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     if let Some(e) = bad {
         tracing::warn!("the log filter is invalid ({e}); logging at info");
     }
 }
 
+/// Logging for the commands that read no configuration (bench, sim): `LATCHKEY_LOG` or
+/// `default`, and `LATCHKEY_LOG_FORMAT` (text when unset or not understood).
+fn init_logging_from_env(default: &str) {
+    let format = std::env::var("LATCHKEY_LOG_FORMAT")
+        .ok()
+        .and_then(|f| LogFormat::parse(&f).ok())
+        .unwrap_or_default();
+    init_logging(
+        &std::env::var("LATCHKEY_LOG").unwrap_or_else(|_| default.to_owned()),
+        format,
+    );
+}
+
 /// Loads the layered configuration and starts logging with it, then reports its warnings.
 fn configure(cli: &Cli, overrides: &Overrides<'_>) -> Result<Config> {
     let config = config::load(&cli.global, overrides, &|k| std::env::var(k).ok())?;
-    init_logging(&config.log);
+    init_logging(&config.log, config.log_format);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -78,7 +94,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Bench { command } = &cli.command {
-        init_logging(&std::env::var("LATCHKEY_LOG").unwrap_or_else(|_| "warn".to_owned()));
+        init_logging_from_env("warn");
         match command {
             BenchCommand::Decisions { decisions } => bench::decisions::run(*decisions).await?,
             BenchCommand::Audit { events } => bench::audit::run(*events).await?,
@@ -116,7 +132,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
         } else {
             "warn"
         };
-        init_logging(&std::env::var("LATCHKEY_LOG").unwrap_or_else(|_| default.to_owned()));
+        init_logging_from_env(default);
         sim(command).await?;
         return Ok(ExitCode::SUCCESS);
     }

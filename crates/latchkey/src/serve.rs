@@ -189,6 +189,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         startup_ms = started.elapsed().as_millis() as u64,
         "serving"
     );
+    let telemetry = latchkey_http::Telemetry::default();
     let api = latchkey_http::router(
         app.clone(),
         HttpConfig {
@@ -196,6 +197,10 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
             public_origin: config.public_url.clone(),
             broker: (!mode.no_mqtt && config.mqtt_url.is_none())
                 .then(|| crate::broker::broker_address(&config, config.mqtt_listen)),
+            telemetry: telemetry.clone(),
+            metrics_token: config.metrics_token.clone(),
+            // The reconciler runs (and holds its lease under this name) with the device side.
+            replica: (!mode.no_mqtt).then(|| config.replica_id.clone()),
         },
     );
     // The residents' pages at `/`, `/sign-in`, `/locked-out`, …; the API stays under `/api`.
@@ -206,6 +211,8 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         },
         api,
     );
+    // Every answer, pages and API, is counted and timed (docs/OPERATIONS.md, "Monitoring").
+    let router = latchkey_http::metrics::instrument(router, telemetry);
     // The peer address reaches handlers for per-source rate limits.
     // Replies go out at once: a response written in two parts must not wait for the
     // client's delayed ACK (Nagle).

@@ -213,6 +213,9 @@ impl App {
         action: RemoteAction,
         wait: Duration,
     ) -> Result<RemoteOutcome> {
+        // The round trip is timed on this process's monotonic clock, from before the command
+        // is recorded to the lock's committed answer (docs/OPERATIONS.md, "Monitoring").
+        let started = std::time::Instant::now();
         let now = self.now();
         let deadline = now
             .checked_add(
@@ -256,6 +259,8 @@ impl App {
             None => Err("no lock bridge is running".to_owned()),
         };
         if let Err(why) = sent {
+            self.counters()
+                .command_answered(action, "unsent", started.elapsed());
             self.drop_waiter(door_id, cmd.id);
             self.finish_command(&cmd, "failed", Some(&why)).await?;
             return Err(AppError::Unavailable(format!(
@@ -266,12 +271,16 @@ impl App {
             // Ingestion recorded the answer (confirmed, or failed with the lock's reason) in the
             // same transaction as the report.
             Ok(Ok(answer)) => {
+                self.counters()
+                    .command_answered(action, answer.status, started.elapsed());
                 cmd.status = answer.status.into();
                 cmd.completed_at = Some(answer.at);
                 cmd.detail = answer.detail;
                 Ok(cmd)
             }
             _ => {
+                self.counters()
+                    .command_answered(action, "unconfirmed", started.elapsed());
                 self.drop_waiter(door_id, cmd.id);
                 self.finish_command(
                     &cmd,

@@ -305,6 +305,7 @@ impl OutboxWorker {
                 }
             }
             Err(e) => {
+                self.app.counters().delivery_failed(&d.channel);
                 let failures = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
                 let wait = backoff(
                     failures,

@@ -283,27 +283,24 @@ pub async fn rig_sweeping(
     .await
 }
 
-/// The embedded broker on the database `db` (any backend).
-pub async fn rig_on_db(db: latchkey_testkit::TestDb, test: &str) -> Rig {
-    let broker = EmbeddedBroker::start(BrokerOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..BrokerOptions::default()
-    })
-    .unwrap();
+/// The embedded broker and locks that answer at once, on the database `db` (any backend).
+pub async fn rig_on_db(test: &str, db: latchkey_testkit::TestDb, broker: Broker) -> Rig {
+    let fleet_qos = u8::from(matches!(broker, Broker::Mosquitto { .. }));
     rig_in(
         db,
         test,
-        Broker::Embedded(broker),
+        broker,
         Duration::ZERO,
         Arc::new(SystemClock),
         Vec::new(),
-        0,
+        fleet_qos,
         Duration::from_secs(2),
     )
     .await
 }
 
-#[allow(clippy::too_many_arguments)] // The rig's knobs, each named at its few callers.
+/// As [`rig_sweeping`], on the database `db`.
+#[allow(clippy::too_many_arguments)] // Test set-up: each is one knob of the rig.
 async fn rig_in(
     db: latchkey_testkit::TestDb,
     test: &str,
@@ -418,6 +415,14 @@ async fn rig_in(
 }
 
 impl Rig {
+    /// Stops the server side, closes the database and deletes it.
+    pub async fn remove(mut self) {
+        self.stop_server().await;
+        self.app.close().await;
+        self.store.close().await;
+        self._db.clone().remove().await;
+    }
+
     /// Stops the server side as a stopped `serve` would be: its session closes (a persistent
     /// session stays with the broker), ingestion and the reconciler end. The locks keep running.
     pub async fn stop_server(&mut self) {

@@ -393,11 +393,22 @@ pub async fn build_with(o: RigOptions<'_>) -> Result<Rig> {
     })
 }
 
-/// Serves the HTTP API of `app` on a free port of the loopback interface.
+/// Serves the HTTP API of `app` on a free port of the loopback interface, every answer counted
+/// as `serve` counts it (the metrics layer is on the path being measured).
 async fn serve_http(app: App) -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let http = listener.local_addr()?;
-    let router = latchkey_http::router(app, latchkey_http::HttpConfig::default());
+    let telemetry = latchkey_http::Telemetry::default();
+    let router = latchkey_http::metrics::instrument(
+        latchkey_http::router(
+            app,
+            latchkey_http::HttpConfig {
+                telemetry: telemetry.clone(),
+                ..latchkey_http::HttpConfig::default()
+            },
+        ),
+        telemetry,
+    );
     tokio::spawn(async move {
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);

@@ -95,7 +95,8 @@ impl Default for ReconcileOptions {
     }
 }
 
-const LEASE: &str = "reconciler";
+/// The lease's name in the database.
+pub(crate) const LEASE: &str = "reconciler";
 /// Door-wide changes (a mode, a pairing, a membership) recompute every edge, at most this often.
 const REBUILD_AT_MOST_EVERY: Duration = Duration::from_secs(1);
 /// More credentials than this changed at once recompute every edge instead of each one.
