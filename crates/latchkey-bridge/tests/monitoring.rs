@@ -261,6 +261,7 @@ async fn the_metrics_move_as_the_building_lives(db: latchkey_testkit::TestDb) {
         },
         Channels {
             email: Some(mailer.clone()),
+            ..Channels::default()
         },
     );
     worker.pass().await.unwrap();
