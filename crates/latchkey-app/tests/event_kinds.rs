@@ -19,8 +19,10 @@ const PREFIXES: &[&str] = &["access.", "door.", "lock.", "sensor.", "credential.
 
 /// Literals with those prefixes that are not audit event kinds, and why.
 const NOT_EVENTS: &[&str] = &[
-    // A filter on kinds ("every lock event"), not a kind.
+    // Filters on kinds ("every lock event", "every door event"), not kinds.
     "lock.",
+    "door.",
+    "entry_notice.",
     // A prefix the live stream strips to read a command's status, not a kind.
     "lock.command_",
     // Notifications (docs/LOCKOUT.md, docs/DEVICES.md), never written to the audit log: the
