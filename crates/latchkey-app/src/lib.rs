@@ -9,6 +9,7 @@
 //! of a door's lock changes, and [`App::subscribe`] yields every committed audit event.
 
 pub mod access;
+pub mod alarms;
 pub mod auth;
 pub mod authz;
 pub mod broker_logins;
@@ -123,6 +124,8 @@ pub struct AppConfig {
     pub unlock_proof_window: jiff::SignedDuration,
     /// The WebAuthn relying party: the server's public origin.
     pub relying_party: passkeys::RelyingParty,
+    /// How staff are told of alarms: the digest window and the offline grace.
+    pub alarms: alarms::AlarmConfig,
 }
 
 impl Default for AppConfig {
@@ -135,6 +138,7 @@ impl Default for AppConfig {
             invitation_ttl: jiff::SignedDuration::from_hours(72),
             unlock_proof_window: jiff::SignedDuration::from_mins(5),
             relying_party: passkeys::RelyingParty::default(),
+            alarms: alarms::AlarmConfig::default(),
         }
     }
 }

@@ -37,6 +37,8 @@ pub async fn erase_person(conn: &mut Conn, id: PersonId, placeholder: &str) -> R
         "invitations",
         "notifications",
         "notification_preferences",
+        "alarm_notices",
+        "alarm_windows",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE person_id = $1"

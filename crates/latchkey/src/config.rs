@@ -33,6 +33,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqtt_tls_cert",
     "mqtt_tls_key",
     "replica_id",
+    "alarm_window_seconds",
+    "alarm_offline_grace_seconds",
     "audit",
     "smtp",
 ];
@@ -58,6 +60,8 @@ pub struct FileConfig {
     pub mqtt_tls_cert: Option<PathBuf>,
     pub mqtt_tls_key: Option<PathBuf>,
     pub replica_id: Option<String>,
+    pub alarm_window_seconds: Option<u32>,
+    pub alarm_offline_grace_seconds: Option<u32>,
     pub audit: Option<AuditFileConfig>,
     pub smtp: Option<crate::config_smtp::SmtpFileConfig>,
 }
@@ -180,6 +184,8 @@ pub struct Config {
     /// The relay notifications are e-mailed through; `None` sends no e-mail. `Debug`
     /// redacts the password.
     pub smtp: Option<latchkey_mail::SmtpConfig>,
+    /// How staff are told of alarms: the digest window and the offline grace.
+    pub alarms: latchkey_app::alarms::AlarmConfig,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -202,7 +208,8 @@ impl Config {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
-             replica_id={} audit_anchor_file={} smtp={}",
+             replica_id={} audit_anchor_file={} smtp={} alarm_window={}s \
+             alarm_offline_grace={}s",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -229,6 +236,8 @@ impl Config {
                 || "(no e-mail)".to_owned(),
                 |s| format!("{}:{} {:?} from {}", s.host, s.port, s.security, s.from)
             ),
+            self.alarms.window.as_secs(),
+            self.alarms.offline_grace.as_secs(),
         )
     }
 }
@@ -398,8 +407,23 @@ pub fn load(
         &|p| read_secret_file(p, "SMTP password"),
         &|name| env_or_file(env, name),
     )?;
+    let alarms = latchkey_app::alarms::AlarmConfig {
+        window: alarm_seconds(
+            env("LATCHKEY_ALARM_WINDOW_SECONDS"),
+            file.alarm_window_seconds,
+            "alarm_window_seconds",
+            30,
+        )?,
+        offline_grace: alarm_seconds(
+            env("LATCHKEY_ALARM_OFFLINE_GRACE_SECONDS"),
+            file.alarm_offline_grace_seconds,
+            "alarm_offline_grace_seconds",
+            60,
+        )?,
+    };
     Ok(Config {
         smtp,
+        alarms,
         listen,
         data_dir,
         database_url,
@@ -415,6 +439,25 @@ pub fn load(
         audit_anchor_file,
         warnings,
     })
+}
+
+/// Seconds from the environment, else the file, else `default`; at most an hour.
+fn alarm_seconds(
+    env: Option<String>,
+    file: Option<u32>,
+    name: &str,
+    default: u32,
+) -> Result<jiff::SignedDuration> {
+    let secs = match env {
+        Some(v) => v.trim().parse::<u32>().with_context(|| {
+            format!("LATCHKEY_{}=`{v}` must be a whole number of seconds", name.to_uppercase())
+        })?,
+        None => file.unwrap_or(default),
+    };
+    if secs > 3_600 {
+        bail!("{name} = {secs} is too long: at most 3600 seconds (an hour)");
+    }
+    Ok(jiff::SignedDuration::from_secs(i64::from(secs)))
 }
 
 /// Refuses an anchor file inside the data directory: whoever can change the database there can

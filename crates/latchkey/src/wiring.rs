@@ -55,6 +55,7 @@ pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<A
         devices,
         AppConfig {
             relying_party,
+            alarms: config.alarms.clone(),
             ..AppConfig::default()
         },
     );

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod prefs;
+pub mod prune;
 pub mod render;
 mod troubles;
 mod worker;
