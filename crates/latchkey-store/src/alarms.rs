@@ -9,10 +9,10 @@
 
 use jiff::Timestamp;
 use latchkey_core::{DoorId, PersonId, PropertyId};
-use sqlx::QueryBuilder;
 use sqlx::Row;
 
 use crate::records::{from_micros, opt_from_micros, to_micros};
+use crate::sql::Sql;
 use crate::{Conn, Result, StoreError};
 
 /// Rows per multi-row insert (7 binds each, well under either backend's limit).
@@ -51,20 +51,29 @@ pub async fn queue(conn: &mut Conn, notices: &[AlarmNotice]) -> Result<()> {
     )
     .await?;
     for chunk in notices.chunks(ROWS) {
-        let mut qb: QueryBuilder<sqlx::Any> = QueryBuilder::new(
+        let mut sql = Sql::new(
+            backend,
             "INSERT INTO alarm_notices (person_id, property_id, door_id, alarm, security, at, \
-             due_at) ",
+             due_at) VALUES ",
         );
-        qb.push_values(chunk, |mut b, n| {
-            b.push_bind(n.person_id.0)
-                .push_bind(n.property_id.0)
-                .push_bind(n.door_id.map(|d| d.0))
-                .push_bind(n.alarm.clone())
-                .push_bind(i64::from(n.security))
-                .push_bind(to_micros(n.at))
-                .push_bind(to_micros(n.due_at));
-        });
-        qb.build()
+        for (i, n) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.bind(n.person_id.0)
+                .push(", ")
+                .bind(n.property_id.0)
+                .push(", ")
+                .bind(n.door_id.map(|d| d.0))
+                .push(", ")
+                .bind(n.alarm.clone())
+                .push(", ")
+                .bind(i64::from(n.security))
+                .push(", ")
+                .bind(to_micros(n.at))
+                .push(", ")
+                .bind(to_micros(n.due_at))
+                .push(")");
+        }
+        sql.query()
             .execute(&mut *conn)
             .await
             .map_err(StoreError::classify)?;

@@ -450,7 +450,10 @@ fn alarm_seconds(
 ) -> Result<jiff::SignedDuration> {
     let secs = match env {
         Some(v) => v.trim().parse::<u32>().with_context(|| {
-            format!("LATCHKEY_{}=`{v}` must be a whole number of seconds", name.to_uppercase())
+            format!(
+                "LATCHKEY_{}=`{v}` must be a whole number of seconds",
+                name.to_uppercase()
+            )
         })?,
         None => file.unwrap_or(default),
     };

@@ -104,7 +104,9 @@ pub fn phrase(alarm: &str, n: usize) -> String {
             "unknown code was found on a lock",
             "unknown codes were found on locks",
         ),
-        a if a.starts_with("tamper") => plural(n, "lock reported tampering", "locks reported tampering"),
+        a if a.starts_with("tamper") => {
+            plural(n, "lock reported tampering", "locks reported tampering")
+        }
         other => {
             let name: String = other.chars().take(40).collect();
             plural(n, &format!("`{name}` alarm"), &format!("`{name}` alarms"))

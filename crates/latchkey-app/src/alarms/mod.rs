@@ -168,7 +168,13 @@ mod tests {
         ] {
             assert!(is_security_alarm(a), "{a}");
         }
-        for a in ["offline", "low_battery", "jammed", "door_ajar", "wrong_code_limit"] {
+        for a in [
+            "offline",
+            "low_battery",
+            "jammed",
+            "door_ajar",
+            "wrong_code_limit",
+        ] {
             assert!(!is_security_alarm(a), "{a}");
         }
     }
@@ -183,10 +189,7 @@ mod tests {
             Some(("duress".to_owned(), Some(DoorId(7)), PropertyId(2)))
         );
         let jam = NewEvent::new("lock.jammed", "door:3").property(PropertyId(2));
-        assert_eq!(
-            alarm_of(&jam).map(|a| a.0),
-            Some("jammed".to_owned())
-        );
+        assert_eq!(alarm_of(&jam).map(|a| a.0), Some("jammed".to_owned()));
         let open = NewEvent::new("door.opened", "door:3").property(PropertyId(2));
         assert_eq!(alarm_of(&open), None);
     }

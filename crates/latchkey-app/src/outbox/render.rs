@@ -143,7 +143,10 @@ pub fn email(d: &Delivery, person: &Person, keys: &Keys, web_url: &str, host: &s
     let line = sentence(&d.body).unwrap_or(subject);
     text.push_str(line);
     text.push_str("\n\n");
-    html.push_str(&format!("<p>{}</p>\n", escape(line).replace('\n', "<br>\n")));
+    html.push_str(&format!(
+        "<p>{}</p>\n",
+        escape(line).replace('\n', "<br>\n")
+    ));
     let facts = facts(&d.body);
     if !facts.is_empty() {
         html.push_str("<ul>\n");
