@@ -94,14 +94,14 @@ impl App {
             let Some((alarm, door, property)) = alarm_of(ev) else {
                 continue;
             };
-            if !staff.contains_key(&property) {
+            if let std::collections::hash_map::Entry::Vacant(e) = staff.entry(property) {
                 let people = latchkey_store::people::list_memberships(conn, property)
                     .await?
                     .into_iter()
                     .filter(|m| m.role.is_staff() && m.is_active_at(at))
                     .map(|m| m.person_id)
                     .collect::<std::collections::BTreeSet<_>>();
-                staff.insert(property, people.into_iter().collect());
+                e.insert(people.into_iter().collect());
             }
             let due_at = if alarm == "offline" {
                 at.checked_add(grace).unwrap_or(at)
