@@ -601,6 +601,42 @@ mod tests {
     }
 
     #[test]
+    fn the_alarm_window_and_grace_come_from_the_environment_and_stay_within_an_hour() {
+        let load_with = |vars: &'static [(&'static str, &'static str)]| {
+            load(
+                &GlobalArgs::default(),
+                &Overrides::default(),
+                &move |k: &str| {
+                    vars.iter()
+                        .find(|(name, _)| *name == k)
+                        .map(|(_, v)| (*v).to_owned())
+                },
+            )
+        };
+        let c = load_with(&[]).expect("loads");
+        assert_eq!(c.alarms.window, jiff::SignedDuration::from_secs(30));
+        assert_eq!(c.alarms.offline_grace, jiff::SignedDuration::from_secs(60));
+        let c = load_with(&[
+            ("LATCHKEY_ALARM_WINDOW_SECONDS", "20"),
+            ("LATCHKEY_ALARM_OFFLINE_GRACE_SECONDS", "0"),
+        ])
+        .expect("loads");
+        assert_eq!(c.alarms.window, jiff::SignedDuration::from_secs(20));
+        assert_eq!(c.alarms.offline_grace, jiff::SignedDuration::ZERO);
+        assert!(c.summary().contains("alarm_window=20s"));
+        let e = load_with(&[("LATCHKEY_ALARM_WINDOW_SECONDS", "3601")]).expect_err("refused");
+        assert!(e.to_string().contains("alarm_window_seconds"), "{e}");
+        let e = load_with(&[("LATCHKEY_ALARM_WINDOW_SECONDS", "soon")]).expect_err("refused");
+        assert!(
+            e.to_string().contains("LATCHKEY_ALARM_WINDOW_SECONDS"),
+            "{e}"
+        );
+        let (file, warnings) = parse_file("alarm_window_seconds = 25\n", "t.toml").expect("parses");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(file.alarm_window_seconds, Some(25));
+    }
+
+    #[test]
     fn an_unknown_key_warns_by_name_and_lists_the_known_ones() {
         let (file, warnings) =
             parse_file("listn = \"0.0.0.0:80\"\nlog = \"debug\"\n", "t.toml").expect("parses");
