@@ -9,6 +9,7 @@
 //! of a door's lock changes, and [`App::subscribe`] yields every committed audit event.
 
 pub mod access;
+pub mod alarms;
 pub mod auth;
 pub mod authz;
 pub mod broker_logins;
@@ -127,6 +128,8 @@ pub struct AppConfig {
     pub relying_party: passkeys::RelyingParty,
     /// Web Push: whether it is offered, and which endpoints are accepted.
     pub push: push::PushPolicy,
+    /// How staff are told of alarms: the digest window and the offline grace.
+    pub alarms: alarms::AlarmConfig,
 }
 
 impl Default for AppConfig {
@@ -140,6 +143,7 @@ impl Default for AppConfig {
             unlock_proof_window: jiff::SignedDuration::from_mins(5),
             relying_party: passkeys::RelyingParty::default(),
             push: push::PushPolicy::default(),
+            alarms: alarms::AlarmConfig::default(),
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct RetentionReport {
     pub redacted: u64,
     /// People erased after moving out.
     pub erased: u64,
+    /// What was pruned of the outbox.
+    pub outbox: crate::outbox::prune::Pruned,
 }
 
 impl App {
@@ -83,6 +85,13 @@ impl App {
                 }
             }
         }
+        // A dead letter names a person: it goes when personal data of any property would.
+        let dead_days = if longest > 0 {
+            longest
+        } else {
+            latchkey_core::model::Policy::default().personal_event_retention_days
+        };
+        report.outbox = self.prune_outbox(now, dead_days).await?;
         if longest > 0 {
             let before = now - SignedDuration::from_hours(i64::from(longest) * 24);
             let gone = {

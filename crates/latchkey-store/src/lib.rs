@@ -5,6 +5,7 @@
 //! This is the only crate that uses sqlx. It depends on `latchkey-core` for ids and model types.
 //! Every read returns `Result<Option<T>, StoreError>`: a failure is never reported as an absence.
 
+pub mod alarms;
 pub mod audit;
 pub mod auth;
 pub mod bench;
@@ -25,6 +26,7 @@ pub mod privacy;
 pub mod property;
 pub mod provision;
 pub mod push;
+pub mod pruning;
 pub mod records;
 pub mod recovery;
 pub mod resolution;

@@ -147,6 +147,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0023_home_assistant.sql"),
         postgres: include_str!("../migrations/postgres/0023_home_assistant.sql"),
     },
+    Migration {
+        version: 24,
+        name: "0024_alarm_digest.sql",
+        sqlite: include_str!("../migrations/sqlite/0024_alarm_digest.sql"),
+        postgres: include_str!("../migrations/postgres/0024_alarm_digest.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

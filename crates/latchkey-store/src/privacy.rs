@@ -38,6 +38,8 @@ pub async fn erase_person(conn: &mut Conn, id: PersonId, placeholder: &str) -> R
         "notifications",
         "notification_preferences",
         "push_subscriptions",
+        "alarm_notices",
+        "alarm_windows",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE person_id = $1"

@@ -539,6 +539,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         settle_seconds: u64,
     },
+    /// N paired locks go offline at once: the messages each staff member gets per channel
+    /// (at most one per window) and the time to ingest and route the storm (temporary
+    /// database, in this process).
+    Storm {
+        #[arg(long, default_value_t = 10_000)]
+        locks: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqtt_tls_key",
     "replica_id",
     "push_subject",
+    "alarm_window_seconds",
+    "alarm_offline_grace_seconds",
     "audit",
     "smtp",
     "home_assistant",
@@ -65,6 +67,8 @@ pub struct FileConfig {
     pub mqtt_tls_key: Option<PathBuf>,
     pub replica_id: Option<String>,
     pub push_subject: Option<String>,
+    pub alarm_window_seconds: Option<u32>,
+    pub alarm_offline_grace_seconds: Option<u32>,
     pub audit: Option<AuditFileConfig>,
     pub smtp: Option<crate::config_smtp::SmtpFileConfig>,
     pub home_assistant: Option<crate::config_hass::HassFileConfig>,
@@ -244,6 +248,8 @@ pub struct Config {
     /// The operator's contact for push services (`mailto:` or `https:`); `None` turns
     /// notifications on devices off.
     pub push_subject: Option<String>,
+    /// How staff are told of alarms: the digest window and the offline grace.
+    pub alarms: latchkey_app::alarms::AlarmConfig,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -267,7 +273,7 @@ impl Config {
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
              replica_id={} audit_anchor_file={} smtp={} home_assistant={} push_subject={} \
-             log_format={} metrics={}",
+             log_format={} metrics={} alarm_window={}s alarm_offline_grace={}s",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -312,6 +318,8 @@ impl Config {
             } else {
                 "off"
             },
+            self.alarms.window.as_secs(),
+            self.alarms.offline_grace.as_secs(),
         )
     }
 }
@@ -510,10 +518,25 @@ pub fn load(
         &|name| env_or_file(env, name),
         &mqtt_base_topic,
     )?;
+    let alarms = latchkey_app::alarms::AlarmConfig {
+        window: alarm_seconds(
+            env("LATCHKEY_ALARM_WINDOW_SECONDS"),
+            file.alarm_window_seconds,
+            "alarm_window_seconds",
+            30,
+        )?,
+        offline_grace: alarm_seconds(
+            env("LATCHKEY_ALARM_OFFLINE_GRACE_SECONDS"),
+            file.alarm_offline_grace_seconds,
+            "alarm_offline_grace_seconds",
+            60,
+        )?,
+    };
     Ok(Config {
         smtp,
         home_assistant,
         push_subject,
+        alarms,
         listen,
         data_dir,
         database_url,
@@ -531,6 +554,28 @@ pub fn load(
         audit_anchor_file,
         warnings,
     })
+}
+
+/// Seconds from the environment, else the file, else `default`; at most an hour.
+fn alarm_seconds(
+    env: Option<String>,
+    file: Option<u32>,
+    name: &str,
+    default: u32,
+) -> Result<jiff::SignedDuration> {
+    let secs = match env {
+        Some(v) => v.trim().parse::<u32>().with_context(|| {
+            format!(
+                "LATCHKEY_{}=`{v}` must be a whole number of seconds",
+                name.to_uppercase()
+            )
+        })?,
+        None => file.unwrap_or(default),
+    };
+    if secs > 3_600 {
+        bail!("{name} = {secs} is too long: at most 3600 seconds (an hour)");
+    }
+    Ok(jiff::SignedDuration::from_secs(i64::from(secs)))
 }
 
 /// Refuses an anchor file inside the data directory: whoever can change the database there can
@@ -668,6 +713,42 @@ mod tests {
         assert!(load_with(&[("LATCHKEY_SECURE_COOKIES", "maybe")]).is_err());
         let e = load_with(&[("LATCHKEY_PUBLIC_URL", "door.example.org/x")]).expect_err("refused");
         assert!(e.to_string().contains("public_url"), "{e}");
+    }
+
+    #[test]
+    fn the_alarm_window_and_grace_come_from_the_environment_and_stay_within_an_hour() {
+        let load_with = |vars: &'static [(&'static str, &'static str)]| {
+            load(
+                &GlobalArgs::default(),
+                &Overrides::default(),
+                &move |k: &str| {
+                    vars.iter()
+                        .find(|(name, _)| *name == k)
+                        .map(|(_, v)| (*v).to_owned())
+                },
+            )
+        };
+        let c = load_with(&[]).expect("loads");
+        assert_eq!(c.alarms.window, jiff::SignedDuration::from_secs(30));
+        assert_eq!(c.alarms.offline_grace, jiff::SignedDuration::from_secs(60));
+        let c = load_with(&[
+            ("LATCHKEY_ALARM_WINDOW_SECONDS", "20"),
+            ("LATCHKEY_ALARM_OFFLINE_GRACE_SECONDS", "0"),
+        ])
+        .expect("loads");
+        assert_eq!(c.alarms.window, jiff::SignedDuration::from_secs(20));
+        assert_eq!(c.alarms.offline_grace, jiff::SignedDuration::ZERO);
+        assert!(c.summary().contains("alarm_window=20s"));
+        let e = load_with(&[("LATCHKEY_ALARM_WINDOW_SECONDS", "3601")]).expect_err("refused");
+        assert!(e.to_string().contains("alarm_window_seconds"), "{e}");
+        let e = load_with(&[("LATCHKEY_ALARM_WINDOW_SECONDS", "soon")]).expect_err("refused");
+        assert!(
+            e.to_string().contains("LATCHKEY_ALARM_WINDOW_SECONDS"),
+            "{e}"
+        );
+        let (file, warnings) = parse_file("alarm_window_seconds = 25\n", "t.toml").expect("parses");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(file.alarm_window_seconds, Some(25));
     }
 
     #[test]

@@ -123,6 +123,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 locks,
                 settle_seconds,
             } => bench::idle::run(*locks, std::time::Duration::from_secs(*settle_seconds)).await?,
+            BenchCommand::Storm { locks } => bench::storm::run(*locks).await?,
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -19,11 +19,14 @@ pub async fn run(app: App) {
     loop {
         tick.tick().await;
         match app.apply_retention().await {
-            Ok(r) if r.redacted > 0 || r.erased > 0 => tracing::info!(
-                redacted = r.redacted,
-                erased = r.erased,
-                "retention applied"
-            ),
+            Ok(r) if r.redacted > 0 || r.erased > 0 || r.outbox != Default::default() => {
+                tracing::info!(
+                    redacted = r.redacted,
+                    erased = r.erased,
+                    outbox = ?r.outbox,
+                    "retention applied"
+                )
+            }
             Ok(_) => {}
             Err(e) => tracing::error!("retention failed; trying again in an hour: {e}"),
         }

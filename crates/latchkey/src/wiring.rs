@@ -59,6 +59,7 @@ pub async fn open_app(config: &Config, devices: Arc<dyn DevicePort>) -> Result<A
                 enabled: config.push_subject.is_some(),
                 ..latchkey_app::push::PushPolicy::default()
             },
+            alarms: config.alarms.clone(),
             ..AppConfig::default()
         },
     );

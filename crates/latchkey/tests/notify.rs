@@ -162,3 +162,132 @@ fn serve_emails_the_household_of_a_lockout_case() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The header `name` of a message's data, if present.
+fn header(data: &str, name: &str) -> Option<String> {
+    data.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+}
+
+#[tokio::test]
+async fn a_forced_virtual_lock_emails_the_buildings_staff_at_once_without_residents_data() {
+    latchkey_testkit::each_backend("e2e_alarm", |db| async move {
+        let url = db.url.clone();
+        tokio::task::spawn_blocking(move || forced_lock_emails_staff(&url))
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+/// `serve --demo` on `database_url` with its virtual locks; unit 1A's lock is forced.
+fn forced_lock_emails_staff(database_url: &str) {
+    let dir = std::env::temp_dir().join(format!(
+        "latchkey-e2e-alarm-{}-{}",
+        std::process::id(),
+        database_url.len()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (port, got) = receiver();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--mqtt-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .env("LATCHKEY_DATABASE_URL", database_url)
+        .env_remove("LATCHKEY_MASTER_KEY")
+        .env_remove("LATCHKEY_MQTT_URL")
+        .env(
+            "LATCHKEY_REPLICA_ID",
+            format!("alarm-{}", std::process::id()),
+        )
+        .env("LATCHKEY_SMTP_HOST", "127.0.0.1")
+        .env("LATCHKEY_SMTP_PORT", port.to_string())
+        .env("LATCHKEY_SMTP_SECURITY", "plain")
+        .env(
+            "LATCHKEY_SMTP_FROM",
+            "latchkey <latchkey@linden-court.example>",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _http = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    let broker = second
+        .strip_prefix("mqtt broker on mqtt://")
+        .and_then(|rest| rest.split_once(' '))
+        .map(|(addr, _)| addr.to_owned())
+        .unwrap_or_else(|| panic!("unexpected second line: {second}"));
+    std::thread::spawn(move || for _ in lines {});
+    // The virtual lock of unit 1A's door is forced open, through the broker like a real one.
+    let url = format!("mqtt://{broker}");
+    let started = Instant::now();
+    let mut security: Vec<(Vec<String>, String)> = Vec::new();
+    // Liveness bound only: the lock reports at once and the worker wakes on the change feed.
+    while started.elapsed() < Duration::from_secs(60) {
+        let out = Command::new(BIN)
+            .args([
+                "sim",
+                "force",
+                "--mqtt-url",
+                &url,
+                "--lock",
+                "linden/1a-entry",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        security = got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, d)| header(d, "Subject").is_some_and(|s| s.starts_with("Security alarm")))
+            .cloned()
+            .collect();
+        if security.len() >= 2 {
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let mut to: Vec<String> = security.iter().flat_map(|(r, _)| r.clone()).collect();
+    to.sort_unstable();
+    assert_eq!(
+        to,
+        [
+            "installer@linden-court.example",
+            "manager@linden-court.example"
+        ],
+        "the property's staff, once each"
+    );
+    for (_, data) in &security {
+        let subject = header(data, "Subject").unwrap();
+        assert!(subject.ends_with(": 1 forced"), "{subject}");
+        for personal in ["Ana", "ana.1a@", "Marta", "marta.1a@"] {
+            assert!(
+                !data.contains(personal),
+                "{personal} in a staff alarm: {data}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -139,12 +139,15 @@ impl App {
             ..
         } = batch;
         repo::save_slots(tx.conn(), &dirty).await?;
+        // Staff hear of the batch's alarms from notices written with them (decision 61).
+        self.queue_alarm_notices(tx.conn(), &events, now).await?;
         let mut returned = after.returned.clone();
         returned.sort_unstable();
         returned.dedup();
         for door in &returned {
             // In the database, not in memory: the replica that sends commands may be another.
             let due = repo::expedite_door(tx.conn(), *door, now).await?;
+            self.cancel_offline_notices(tx.conn(), *door, now).await?;
             tracing::debug!(%door, slots = due, "a lock is back; its slot work is due now");
         }
         self.commit_at(tx, events, now).await?;

@@ -77,7 +77,8 @@ impl App {
         if events.is_empty() {
             return Ok(());
         }
-        let tx = self.store().write().await?;
+        let mut tx = self.store().write().await?;
+        self.queue_alarm_notices(tx.conn(), &events, now).await?;
         self.commit_at(tx, events, now).await?;
         let mut map = self
             .bridge()

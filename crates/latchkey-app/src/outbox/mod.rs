@@ -22,6 +22,7 @@ use std::time::Duration;
 
 pub mod prefs;
 pub mod push;
+pub mod prune;
 pub mod render;
 mod troubles;
 mod worker;

@@ -49,6 +49,7 @@ impl Channel {
 
 /// Kinds told to a person whatever their preferences say.
 const SECURITY_KINDS: &[&str] = &[
+    "alarm.security",
     "credential.rotated",
     "credential.frozen",
     "door.compromised",

@@ -52,8 +52,18 @@ pub(crate) fn subject(kind: &str) -> &'static str {
         "lock.unexpected_opening" => "Your door was opened unexpectedly",
         "email_changed" => "Your e-mail address was changed",
         "privacy.erasure_requested" => "Someone asked to have their data erased",
+        "alarm.security" => "Security alarm at your building",
+        "alarm.digest" => "Alarms at your building",
         _ => "News from your building",
     }
+}
+
+/// An alarm digest's subject counts what it tells ("Alarms at Linden House: 312 offline").
+fn alarm_subject(d: &Delivery) -> Option<&str> {
+    if !d.kind.starts_with("alarm.") {
+        return None;
+    }
+    d.body.get("subject")?.as_str()
 }
 
 /// The notification's own sentence (`text`, at the top or under `detail`).
@@ -127,13 +137,16 @@ fn action(d: &Delivery, keys: &Keys, web_url: &str) -> Option<(&'static str, Str
 
 /// The e-mail for delivery `d` to `person` (who has an address: the caller checked).
 pub fn email(d: &Delivery, person: &Person, keys: &Keys, web_url: &str, host: &str) -> Email {
-    let subject = subject(&d.kind);
+    let subject = alarm_subject(d).unwrap_or_else(|| subject(&d.kind));
     let mut text = format!("Hello {},\n\n", person.name);
     let mut html = format!("<p>Hello {},</p>\n", escape(&person.name));
     let line = sentence(&d.body).unwrap_or(subject);
     text.push_str(line);
     text.push_str("\n\n");
-    html.push_str(&format!("<p>{}</p>\n", escape(line)));
+    html.push_str(&format!(
+        "<p>{}</p>\n",
+        escape(line).replace('\n', "<br>\n")
+    ));
     let facts = facts(&d.body);
     if !facts.is_empty() {
         html.push_str("<ul>\n");

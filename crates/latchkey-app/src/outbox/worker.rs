@@ -107,6 +107,10 @@ impl OutboxWorker {
     /// The database failed; a channel's failure is recorded on its delivery instead.
     pub async fn pass(&self) -> Result<Pass> {
         let mut pass = Pass::default();
+        // Alarm digests due now become notifications, routed below (decision 62).
+        if let Err(e) = self.app.compose_alarm_digests().await {
+            tracing::warn!(error = %e, "composing alarm digests failed; retrying");
+        }
         loop {
             let routed = self.route().await?;
             pass.routed += routed;

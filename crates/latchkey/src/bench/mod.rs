@@ -9,6 +9,7 @@ pub mod idle;
 pub mod pages;
 pub mod revoke;
 mod rig;
+pub mod storm;
 pub mod unlock;
 
 use std::path::PathBuf;

@@ -39,6 +39,10 @@ pub async fn retention(app: &App) -> Result<()> {
         "retention applied: {} personal events redacted, {} people erased after moving out",
         r.redacted, r.erased
     );
+    println!(
+        "outbox pruned: {} sent deliveries, {} dead letters, {} notifications, {} untold alarm notices",
+        r.outbox.sent, r.outbox.dead, r.outbox.notifications, r.outbox.alarm_notices
+    );
     Ok(())
 }
 
