@@ -14,6 +14,7 @@ pub mod authz;
 pub mod broker_logins;
 pub mod broker_settings;
 pub mod clock;
+pub mod console;
 pub mod credentials;
 pub mod devices;
 pub mod directory;
@@ -159,6 +160,8 @@ struct Inner {
     /// in another process: the embedded broker checks its clients' logins again at once.
     broker_logins: tokio::sync::watch::Sender<u64>,
     live: live::Hub,
+    /// Heat maps kept until the log says what they read changed (`readiness/cache.rs`).
+    readiness: readiness::MapCache,
     webauthn: std::result::Result<webauthn_rs::Webauthn, String>,
 }
 
@@ -188,6 +191,7 @@ impl App {
                 feed: feed::FeedWriter::new(),
                 broker_logins: tokio::sync::watch::Sender::new(0),
                 live: live::Hub::new(),
+                readiness: readiness::MapCache::default(),
                 webauthn,
             }),
         }
