@@ -50,7 +50,7 @@ pub struct HomeProperty {
     pub doors: Vec<DoorStatus>,
 }
 
-fn condition(availability: &str, lock_state: &str, door_state: &str) -> DoorCondition {
+pub(crate) fn condition(availability: &str, lock_state: &str, door_state: &str) -> DoorCondition {
     if availability == "offline" {
         return DoorCondition::Offline;
     }
