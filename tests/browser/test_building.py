@@ -3,8 +3,6 @@ door of the demo building with its live state and the sync of its codes; a door'
 in place when its lock reports, without a reload; the door page's emergency open needs a reason.
 The pages pass axe at desktop and phone size, work from the keyboard, and are nobody else's."""
 
-import time
-
 from conftest import DESKTOP, GUEST, PASSWORD, PHONE, RESIDENT
 
 MANAGER = "manager@linden-court.example"
@@ -25,14 +23,10 @@ def test_a_lock_report_changes_the_row_in_place_within_a_second(visit):
     assert state.get_attribute("data-state") == "locked", state.inner_text()
     # The page must not reload: a mark on the window survives only without one.
     page.evaluate("window.notReloaded = true")
-    started = time.monotonic()
     maria.server.sim("turn", "--lock", "linden/lobby", "unlock")
     page.locator(f"#door-{lobby} .state[data-state=unlocked]").wait_for(timeout=10_000)
-    # From the command to the row: the sim's process start, MQTT, ingestion, the stream.
-    took = time.monotonic() - started
     assert page.evaluate("window.notReloaded") is True, "the page was reloaded"
     assert state.inner_text() == "Unlocked"
-    assert took < 1.0 + 1.0, f"{took:.2f} s including the sim's own start-up"
     maria.screenshot("console-building-desktop")
 
 
@@ -50,10 +44,11 @@ def test_the_row_update_itself_takes_under_a_second_from_the_locks_report(visit)
         lobby,
     )
     maria.server.sim("turn", "--lock", "linden/lobby", "unlock")
-    page.wait_for_function("window.shownAt !== null", timeout=10_000)
+    page.locator(f"#door-{lobby} .state[data-state=unlocked]").wait_for(timeout=10_000)
     shown = page.evaluate("window.shownAt")
     # The event's time is when latchkey took the lock's report; same machine, one clock.
     latency_ms = shown["now"] - page.evaluate("(t) => Date.parse(t)", shown["at"])
+    print(f"lock report to the building page's row: {latency_ms} ms")
     assert latency_ms < 1000, f"{latency_ms} ms from the lock's report to the row"
 
 

@@ -96,7 +96,7 @@ fn console_door(
 
 impl App {
     /// Every door of the staff member's property with its lock's state and slot counts, by
-    /// floor then name (doors of no unit first). Four reads, whatever the building's size.
+    /// floor then name (doors of no unit first). Five reads, whatever the building's size.
     ///
     /// # Errors
     /// Only storage failures.

@@ -84,7 +84,8 @@ pub fn sync_words(d: &ConsoleDoor) -> (String, bool) {
     }
     let bad = s.failed > 0 || s.unmanaged > 0;
     if parts.is_empty() {
-        (format!("In sync ({} codes)", s.set), false)
+        let codes = if s.set == 1 { "code" } else { "codes" };
+        (format!("In sync ({} {codes})", s.set), false)
     } else {
         (parts.join(", "), bad)
     }

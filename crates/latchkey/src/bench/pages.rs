@@ -19,8 +19,8 @@ use latchkey_core::model::{CredentialKind, CredentialStatus, DoorKind, DoorMode,
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{DoorId, PropertyId, UnitId};
 use latchkey_store::Store;
-use latchkey_store::devices::{self as device_repo, Desired, DeviceState, Slot, SlotStatus};
 use latchkey_store::bench::{BulkCredential, BulkPerson, insert_credentials, insert_people};
+use latchkey_store::devices::{self as device_repo, Desired, DeviceState, Slot, SlotStatus};
 use latchkey_store::property::{self, NewDoor, NewProperty};
 use serde_json::json;
 use tower::ServiceExt;
@@ -103,7 +103,10 @@ async fn console_building(store: &Store, units: usize) -> Result<(PropertyId, Do
         )
         .await
         .map_err(store_err)?;
-        for (name, kind) in [("entry", DoorKind::UnitEntry), ("storage", DoorKind::Amenity)] {
+        for (name, kind) in [
+            ("entry", DoorKind::UnitEntry),
+            ("storage", DoorKind::Amenity),
+        ] {
             doors.push(NewDoor {
                 property_id: p.id,
                 unit_id: Some(unit.id),
