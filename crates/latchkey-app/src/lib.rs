@@ -15,6 +15,7 @@ pub mod authz;
 pub mod broker_logins;
 pub mod broker_settings;
 pub mod clock;
+pub mod console;
 pub mod credentials;
 pub mod devices;
 pub mod directory;
@@ -168,6 +169,8 @@ struct Inner {
     /// in another process: the embedded broker checks its clients' logins again at once.
     broker_logins: tokio::sync::watch::Sender<u64>,
     live: live::Hub,
+    /// Heat maps kept until the log says what they read changed (`readiness/cache.rs`).
+    readiness: readiness::MapCache,
     webauthn: std::result::Result<webauthn_rs::Webauthn, String>,
     counters: monitoring::Counters,
 }
@@ -198,6 +201,7 @@ impl App {
                 feed: feed::FeedWriter::new(),
                 broker_logins: tokio::sync::watch::Sender::new(0),
                 live: live::Hub::new(),
+                readiness: readiness::MapCache::default(),
                 webauthn,
                 counters: monitoring::Counters::default(),
             }),

@@ -284,6 +284,7 @@ async fn follow(
                     for e in rows {
                         last = e.seq;
                         inner.bridge.answer_from_log(&e);
+                        inner.readiness.observe(&e);
                         // Nobody listening is fine.
                         let _ = inner.live.tx.send(Arc::new(e));
                     }
@@ -411,6 +412,7 @@ impl App {
                 let waker = self.store().events_waker().await?;
                 let mut conn = self.store().read().await?;
                 let (head, _) = audit::read_head(&mut conn).await?;
+                self.inner.readiness.start(head);
                 tokio::spawn(follow(
                     Arc::downgrade(&self.inner),
                     waker,

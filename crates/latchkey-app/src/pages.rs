@@ -58,7 +58,7 @@ pub struct HomeProperty {
     pub doors: Vec<DoorStatus>,
 }
 
-fn condition(availability: &str, lock_state: &str, door_state: &str) -> DoorCondition {
+pub(crate) fn condition(availability: &str, lock_state: &str, door_state: &str) -> DoorCondition {
     if door_state == "open" || door_state.starts_with("error_forced") {
         return match position(availability, lock_state, door_state) {
             p @ (DoorCondition::Offline | DoorCondition::Jammed) => p,

@@ -487,3 +487,82 @@ async fn only_staff_can_be_on_call_and_a_spare_key_needs_a_holder_of_the_propert
     })
     .await;
 }
+
+/// The heat map of Rosa's building after her phone is gone.
+async fn phone_gone_map(
+    app: &latchkey_app::App,
+    w: &World,
+) -> std::sync::Arc<latchkey_app::readiness::HeatMap> {
+    app.readiness_map(
+        w.admin.staff(w.property.id).expect("staff"),
+        Failure::PhoneGone,
+    )
+    .await
+    .expect("map")
+}
+
+#[tokio::test]
+async fn the_heat_map_is_kept_until_any_process_changes_what_it_reads_and_is_never_served_stale() {
+    latchkey_testkit::each_backend("drill_map_cache", |db| async move {
+        use latchkey_app::{App, AppConfig, NoDevices, secrets::Keys};
+        use std::sync::Arc;
+
+        let w = World::build(&db).await;
+        rosa_alone(&w).await;
+        let first = phone_gone_map(&w.app, &w).await;
+        let again = phone_gone_map(&w.app, &w).await;
+        assert!(Arc::ptr_eq(&first, &again), "kept, not computed again");
+        // Someone signing in changes nothing the drill reads.
+        w.app
+            .login(
+                common::RESIDENT_EMAIL,
+                common::RESIDENT_PASSWORD,
+                "127.0.0.1",
+            )
+            .await
+            .expect("sign-in");
+        assert!(Arc::ptr_eq(&first, &phone_gone_map(&w.app, &w).await));
+
+        // Another process on the same database (a terminal command, another replica) gives
+        // Rosa a key card: the very next map shows it, without waiting for this process to
+        // hear of it.
+        let other = App::new(
+            w.store.clone(),
+            Keys::from_master(&[1; 32]),
+            w.clock.clone(),
+            Arc::new(NoDevices),
+            AppConfig::default(),
+        );
+        let rosa_there = other.terminal_principal(w.resident.id).await.expect("rosa");
+        let mut card = pin_for(w.resident.id, Some(w.unit.id), None);
+        card.kind = CredentialKind::RfidCard;
+        card.card_uid = Some("04A1B2C3".into());
+        other
+            .create_credential(
+                rosa_there
+                    .credential_issuer(w.property.id, Some(w.unit.id))
+                    .expect("the caller may do this"),
+                card,
+            )
+            .await
+            .expect("card");
+        let after = phone_gone_map(&w.app, &w).await;
+        assert!(!Arc::ptr_eq(&first, &after), "computed again");
+        assert!(
+            after.units[0]
+                .cells
+                .iter()
+                .zip(&first.units[0].cells)
+                .all(|(now, before)| now > before),
+            "the card is one more way at every hour"
+        );
+
+        // The week moves on at midnight, with no event at all.
+        assert!(Arc::ptr_eq(&after, &phone_gone_map(&w.app, &w).await));
+        w.clock.advance(jiff::SignedDuration::from_hours(24));
+        let tomorrow = phone_gone_map(&w.app, &w).await;
+        assert!(!Arc::ptr_eq(&after, &tomorrow));
+        assert_ne!(after.week_from, tomorrow.week_from);
+    })
+    .await;
+}

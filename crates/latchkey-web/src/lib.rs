@@ -10,7 +10,9 @@
 //! cached.
 
 mod assets;
+mod building;
 mod cases;
+mod door;
 mod error;
 mod guard;
 mod home;
@@ -103,6 +105,9 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/household/guest-codes", post(mine::create_guest_code))
         .route("/activity", get(mine::activity))
         .route("/readiness", get(readiness::page))
+        .route("/building", get(building::page))
+        .route("/building/doors/{id}", get(door::page))
+        .route("/building/doors/{id}/emergency", post(door::emergency))
         .route("/locked-out", get(lockout::page).post(lockout::start))
         .route("/locked-out/case", get(lockout::case))
         .route("/locked-out/case/totp", post(lockout::prove_totp))

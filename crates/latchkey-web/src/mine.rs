@@ -514,14 +514,14 @@ struct ActivityPage {
 }
 
 /// The door an event is about, from its subject (`door:N`).
-fn door_of(subject: &str) -> Option<DoorId> {
+pub(crate) fn door_of(subject: &str) -> Option<DoorId> {
     subject
         .strip_prefix("door:")
         .and_then(|d| d.parse().ok())
         .map(DoorId)
 }
 
-fn event_words(
+pub(crate) fn event_words(
     e: &Event,
     people: &HashMap<PersonId, String>,
     doors: &HashMap<i64, String>,

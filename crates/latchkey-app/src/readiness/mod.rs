@@ -23,8 +23,11 @@ use crate::authz::Principal;
 use crate::directory::{load_property, time_zone};
 use crate::{App, AppError, Result};
 
+mod cache;
 mod map;
 
+pub(crate) use cache::MapCache;
+pub use cache::{NEVER_CHANGES_READINESS, changes_readiness};
 pub use map::{HeatMap, HeatMapResident, HeatMapUnit};
 
 /// One resident's week after one failure.
@@ -100,6 +103,10 @@ pub struct Readiness {
     /// Time spent reading the building and assessing it, in milliseconds.
     pub read_ms: f64,
     pub assess_ms: f64,
+    /// Until when time alone leaves this answer as it is: the next local midnight (the week
+    /// moves on) or the next start or end of a membership at the property, whichever is first.
+    #[serde(skip)]
+    pub unchanged_until: Timestamp,
 }
 
 /// What the drill reads of a property.
@@ -280,6 +287,20 @@ impl App {
         property: PropertyId,
         only_units: Option<&[UnitId]>,
     ) -> Result<Readiness> {
+        self.drill_after(property, only_units, &Failure::ALL).await
+    }
+
+    /// The drill for the failures asked for only (each resident's `failures` holds those); the
+    /// building's totals still list every failure, with zeros for those not assessed.
+    ///
+    /// # Errors
+    /// As [`App::drill`].
+    pub(crate) async fn drill_after(
+        &self,
+        property: PropertyId,
+        only_units: Option<&[UnitId]>,
+        assessed: &[Failure],
+    ) -> Result<Readiness> {
         let started = Instant::now();
         let b = read_building(self, property).await?;
         let read = started.elapsed();
@@ -358,9 +379,9 @@ impl App {
             for w in Way::ALL.into_iter().filter(|w| *w != Way::Pin) {
                 hours_by_way.insert(w, before.of(w).len());
             }
-            let failures = Failure::ALL
-                .into_iter()
-                .map(|f| {
+            let failures = assessed
+                .iter()
+                .map(|&f| {
                     let Assessment {
                         short_hours,
                         hours_without_any_way,
@@ -387,6 +408,18 @@ impl App {
             });
         }
         report.sort_by(|a, b| a.unit.cmp(&b.unit).then(a.name.cmp(&b.name)));
+        let midnight = today
+            .tomorrow()
+            .ok()
+            .and_then(|d| d.to_zoned_datetime(b.tz.clone()).ok())
+            .map_or(now, |z| z.timestamp());
+        let unchanged_until = b
+            .memberships
+            .iter()
+            .flat_map(|m| [m.valid_from, m.valid_until])
+            .flatten()
+            .filter(|t| *t > now)
+            .fold(midnight, Timestamp::min);
         Ok(Readiness {
             property_id: property,
             week_from: today.to_string(),
@@ -410,6 +443,7 @@ impl App {
             report,
             read_ms: read.as_secs_f64() * 1e3,
             assess_ms: (started.elapsed() - read).as_secs_f64() * 1e3,
+            unchanged_until,
         })
     }
 }

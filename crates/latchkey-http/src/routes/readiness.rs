@@ -274,7 +274,9 @@ pub async fn readiness_map(
 ) -> ApiResult<Json<HeatMapDto>> {
     let failure = parse_failure(q.failure.as_deref())?;
     let staff = who.staff(PropertyId(id))?;
-    Ok(Json(s.app.readiness_map(staff, failure).await?.into()))
+    Ok(Json(
+        std::sync::Arc::unwrap_or_clone(s.app.readiness_map(staff, failure).await?).into(),
+    ))
 }
 
 /// The failure named in a query; none is `phone_gone`.

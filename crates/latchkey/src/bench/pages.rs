@@ -1,6 +1,8 @@
 //! `latchkey bench pages`: how long the server takes to render the web app's pages of a
 //! building of N units (default 500), through the same router `serve` runs, in this process (no
-//! network): a resident's pages, and a manager's, whose home page lists every door. Beside them,
+//! network): a resident's pages, and a manager's, whose home page lists every door; and, in a
+//! second building of N units with two doors each (1,000 doors at 500 units), every lock paired
+//! and reporting and ten slots on each, the manager's building page and a door page. Beside them,
 //! the floor measured in the same run: the cheapest answer of the same router and middleware
 //! (the web app manifest, a constant). Each page is asked for `requests` times after a warm-up;
 //! p50 and p95 are of those.
@@ -15,8 +17,10 @@ use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_app::{App, AppConfig, SystemClock};
 use latchkey_core::model::{CredentialKind, CredentialStatus, DoorKind, DoorMode, Policy, Role};
 use latchkey_core::schedule::Schedule;
-use latchkey_core::{DoorId, UnitId};
+use latchkey_core::{DoorId, PropertyId, UnitId};
+use latchkey_store::Store;
 use latchkey_store::bench::{BulkCredential, BulkPerson, insert_credentials, insert_people};
+use latchkey_store::devices::{self as device_repo, Desired, DeviceState, Slot, SlotStatus};
 use latchkey_store::property::{self, NewDoor, NewProperty};
 use serde_json::json;
 use tower::ServiceExt;
@@ -67,6 +71,108 @@ async fn time_page(router: &axum::Router, path: &str, cookie: &str, n: usize) ->
     }
     samples.sort_by(f64::total_cmp);
     Ok(samples)
+}
+
+/// The console's building: `units` units of two doors each (an entry and a storage room) and
+/// four shared doors, each with a paired lock that has reported, and ten slots on each lock
+/// (set, pending, now and then failed or unmanaged). Returns it and one of its doors.
+async fn console_building(store: &Store, units: usize) -> Result<(PropertyId, DoorId)> {
+    let now = jiff::Timestamp::now();
+    let mut tx = store.write().await.map_err(store_err)?;
+    let p = property::create_property(
+        tx.conn(),
+        &NewProperty {
+            name: "Console Towers".into(),
+            address: String::new(),
+            timezone: "Europe/Berlin".into(),
+            policy: Policy::default(),
+            office_hours: Schedule::Always,
+        },
+        now,
+    )
+    .await
+    .map_err(store_err)?;
+    let mut doors = Vec::new();
+    for u in 0..units {
+        let unit = property::create_unit(
+            tx.conn(),
+            p.id,
+            &format!("C{}-{}", 1 + u / 20, u % 20),
+            1 + (u as i64 / 20),
+            None,
+        )
+        .await
+        .map_err(store_err)?;
+        for (name, kind) in [
+            ("entry", DoorKind::UnitEntry),
+            ("storage", DoorKind::Amenity),
+        ] {
+            doors.push(NewDoor {
+                property_id: p.id,
+                unit_id: Some(unit.id),
+                name: format!("Unit {} {name}", unit.label),
+                kind,
+                mode: DoorMode::Normal,
+                pin_slots: 30,
+            });
+        }
+    }
+    for name in ["Lobby", "Garage", "Mail room", "Back door"] {
+        doors.push(NewDoor {
+            property_id: p.id,
+            unit_id: None,
+            name: format!("Console {name}"),
+            kind: DoorKind::BuildingEntrance,
+            mode: DoorMode::Normal,
+            pin_slots: 30,
+        });
+    }
+    let mut first = None;
+    for (i, nd) in doors.iter().enumerate() {
+        let mut door = property::create_door(tx.conn(), nd)
+            .await
+            .map_err(store_err)?;
+        let lock = format!("console/lock-{i}");
+        door.lock_name = Some(lock.clone());
+        property::update_door(tx.conn(), &door)
+            .await
+            .map_err(store_err)?;
+        let state = DeviceState {
+            availability: Some(if i % 97 == 0 { "offline" } else { "online" }.into()),
+            lock_state: Some(if i % 3 == 0 { "unlocked" } else { "locked" }.into()),
+            door_state: Some("closed".into()),
+            battery: Some(if i % 50 == 0 { 8 } else { 80 }),
+            linkquality: Some(120),
+            ..DeviceState::default()
+        };
+        device_repo::update_state(tx.conn(), &lock, &state, now)
+            .await
+            .map_err(store_err)?;
+        let slots: Vec<Slot> = (1..=10)
+            .map(|n| Slot {
+                door_id: door.id,
+                slot: n,
+                credential_id: None,
+                desired: Desired::Empty,
+                status: match n {
+                    10 if i % 10 == 0 => SlotStatus::Failed,
+                    9 if i % 25 == 0 => SlotStatus::Unmanaged,
+                    8 => SlotStatus::Pending,
+                    _ => SlotStatus::Set,
+                },
+                reason: None,
+                attempts: 0,
+                next_attempt_at: None,
+                updated_at: now,
+            })
+            .collect();
+        device_repo::save_slots(tx.conn(), &slots)
+            .await
+            .map_err(store_err)?;
+        first.get_or_insert(door.id);
+    }
+    tx.commit().await.map_err(store_err)?;
+    Ok((p.id, first.ok_or_else(|| anyhow!("no door"))?))
 }
 
 /// # Errors
@@ -223,11 +329,60 @@ pub async fn run(units: usize, requests: usize) -> Result<()> {
             .map_err(app_err)?;
         cookies.push(format!("latchkey_session={}", signed.token));
     }
-    let (resident, manager) = (&cookies[0], &cookies[1]);
+    let (console, console_door) = console_building(&store, units).await?;
+    {
+        let email = "console@bench.example";
+        let input = PersonInput {
+            name: email.into(),
+            email: Some(email.into()),
+            phone: None,
+            password: Some(PASSWORD.into()),
+            membership: MembershipInput {
+                role: Role::Manager,
+                unit_id: None,
+                valid_from: None,
+                valid_until: None,
+            },
+        };
+        app.create_person(app.may_create_person(&admin, console, &input)?, input)
+            .await
+            .map_err(app_err)?;
+        let signed = app
+            .login(email, PASSWORD, "127.0.0.1")
+            .await
+            .map_err(app_err)?;
+        cookies.push(format!("latchkey_session={}", signed.token));
+    }
+    println!(
+        "console building: {units} units, {} doors with paired locks, 10 slots each",
+        2 * units + 4
+    );
+    let (resident, manager, console_manager) = (&cookies[0], &cookies[1], &cookies[2]);
+    let building_page = format!("/building?property={}", console.0);
+    let door_page = format!("/building/doors/{}", console_door.0);
     let api = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
     let router = latchkey_web::router(app.clone(), latchkey_web::WebConfig::default(), api);
 
     let floor = time_page(&router, "/manifest.webmanifest", "", requests).await?;
+    // The heat map's first load computes the drill for its failure; later loads are served
+    // from the cache until something it read changes. Timed once, cold.
+    let cold = Instant::now();
+    let res = router
+        .clone()
+        .oneshot(
+            Request::get("/readiness?failure=phone_and_keys_gone")
+                .header(header::HOST, "localhost:8080")
+                .header(header::COOKIE, manager.as_str())
+                .body(Body::empty())
+                .context("a request")?,
+        )
+        .await
+        .map_err(|e| anyhow!("{e:?}"))?;
+    axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .map_err(|e| anyhow!("reading the heat map: {e}"))?;
+    let cold_ms = cold.elapsed().as_secs_f64() * 1000.0;
+    println!("  manager   heat map, first load (computed): {cold_ms:.2} ms");
     let mut results = Vec::new();
     for (who, cookie, path) in [
         ("resident", resident.as_str(), "/"),
@@ -240,15 +395,17 @@ pub async fn run(units: usize, requests: usize) -> Result<()> {
         ("manager", manager.as_str(), "/"),
         ("manager", manager, "/activity"),
         ("manager", manager, "/readiness"),
+        ("manager", console_manager.as_str(), building_page.as_str()),
+        ("manager", console_manager, door_page.as_str()),
     ] {
         let s = time_page(&router, path, cookie, requests).await?;
         let (p50, p95) = (percentile(&s, 0.50), percentile(&s, 0.95));
-        println!("  {who:<9} {path:<14} p50 {p50:>7.2} ms   p95 {p95:>7.2} ms");
+        println!("  {who:<9} {path:<24} p50 {p50:>7.2} ms   p95 {p95:>7.2} ms");
         results.push(json!({ "who": who, "page": path, "p50_ms": p50, "p95_ms": p95 }));
     }
     let (f50, f95) = (percentile(&floor, 0.50), percentile(&floor, 0.95));
     println!(
-        "  floor     {:<14} p50 {f50:>7.2} ms   p95 {f95:>7.2} ms",
+        "  floor     {:<24} p50 {f50:>7.2} ms   p95 {f95:>7.2} ms",
         "(manifest)"
     );
     let worst = results
@@ -261,6 +418,7 @@ pub async fn run(units: usize, requests: usize) -> Result<()> {
         json!({
             "bench": "pages", "units": units, "requests": requests,
             "floor_p50_ms": f50, "floor_p95_ms": f95, "worst_p95_ms": worst,
+            "heat_map_cold_ms": cold_ms,
             "pages": results,
         })
     );

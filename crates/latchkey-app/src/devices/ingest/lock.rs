@@ -497,18 +497,26 @@ impl Batch<'_> {
                         credentials::add_use(conn, c.id).await?;
                     }
                 } else if *action == Action::Unlock {
+                    let mut used_up = false;
                     if let Some(c) = &cred {
                         credentials::add_use(conn, c.id).await?;
                         // A code with a use limit leaves the lock as soon as it is used up.
                         if c.max_uses.is_some_and(|m| c.uses + 1 >= m) {
                             self.after.used_up.push((c.id, door));
+                            used_up = true;
                         }
+                    }
+                    let mut data = json!({ "method": method, "slot": slot, "credential_id": cred.as_ref().map(|c| c.id), "by": "lock" });
+                    // Said in the event, so whatever follows the log (the heat map's cache)
+                    // knows a credential stopped working without reading it.
+                    if used_up {
+                        data["used_up"] = json!(true);
                     }
                     self.events.push(
                         NewEvent::new("access.granted", format!("door:{door}"))
                             .property(prop)
                             .actor(cred.as_ref().map(|c| c.person_id))
-                            .data(json!({ "method": method, "slot": slot, "credential_id": cred.as_ref().map(|c| c.id), "by": "lock" })),
+                            .data(data),
                     );
                     if cred.as_ref().is_some_and(|c| c.duress) {
                         self.duress(conn, door, prop, user).await?;

@@ -1,0 +1,175 @@
+//! What the manager's console reads that the API has no single call for: every door of a
+//! building with what its lock last reported and how far its slots are, in a fixed number of
+//! reads whatever the building's size, and the same for one door with its settings. Staff of
+//! the property only (the `Staff` capability); what a lock reports now is theirs to see without
+//! a reason (docs/ARCHITECTURE.md, decision 45), its history is not (the door page reads events
+//! through [`App::list_events`]).
+
+use std::collections::HashMap;
+
+use latchkey_core::DoorId;
+use latchkey_store::devices::{self as repo, Device, SlotStatus};
+use latchkey_store::property as property_repo;
+use latchkey_store::records::{Door, Property};
+
+use crate::authz::{Principal, Staff};
+use crate::devices::{SettingsView, desired_settings};
+use crate::directory::load_property;
+use crate::pages::{DoorCondition, condition};
+use crate::{App, Result};
+
+/// How far a lock is with the codes latchkey manages on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotCounts {
+    pub set: i64,
+    /// Waiting to be written, read or removed (pending, probing, removing).
+    pub pending: i64,
+    pub failed: i64,
+    /// Codes on the lock that latchkey does not know.
+    pub unmanaged: i64,
+}
+
+impl SlotCounts {
+    fn add(&mut self, status: SlotStatus, n: i64) {
+        match status {
+            SlotStatus::Set => self.set += n,
+            SlotStatus::Pending | SlotStatus::Probing | SlotStatus::Removing => self.pending += n,
+            SlotStatus::Failed => self.failed += n,
+            SlotStatus::Unmanaged => self.unmanaged += n,
+            SlotStatus::Removed => {}
+        }
+    }
+}
+
+/// One door of the building as the console shows it.
+#[derive(Clone, Debug)]
+pub struct ConsoleDoor {
+    pub door: Door,
+    /// The unit's label and floor, for a unit's door.
+    pub unit: Option<(String, i64)>,
+    pub condition: DoorCondition,
+    /// The battery's last report in percent.
+    pub battery: Option<i64>,
+    pub battery_low: bool,
+    pub slots: SlotCounts,
+}
+
+/// A building's doors.
+#[derive(Clone, Debug)]
+pub struct BuildingView {
+    pub property: Property,
+    pub doors: Vec<ConsoleDoor>,
+}
+
+/// One door with what the door page shows beside its events.
+#[derive(Clone, Debug)]
+pub struct DoorView {
+    pub property: Property,
+    pub door: ConsoleDoor,
+    pub device: Option<Device>,
+    /// For a paired lock: the settings it should hold and those it last reported.
+    pub settings: Option<SettingsView>,
+}
+
+fn console_door(
+    door: Door,
+    unit: Option<(String, i64)>,
+    device: Option<&Device>,
+    slots: SlotCounts,
+) -> ConsoleDoor {
+    let (condition, battery) = match device {
+        Some(d) => (
+            condition(&d.availability, &d.lock_state, &d.door_state),
+            d.battery,
+        ),
+        None => (DoorCondition::Unknown, None),
+    };
+    ConsoleDoor {
+        door,
+        unit,
+        condition,
+        battery,
+        battery_low: battery.is_some_and(|b| b <= crate::devices::LOW_BATTERY),
+        slots,
+    }
+}
+
+impl App {
+    /// Every door of the staff member's property with its lock's state and slot counts, by
+    /// floor then name (doors of no unit first). Five reads, whatever the building's size.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    pub async fn building(&self, staff: Staff<'_>) -> Result<BuildingView> {
+        let p = staff.property();
+        let mut conn = self.store().read().await?;
+        let property = load_property(&mut conn, p).await?;
+        let units: HashMap<_, _> = property_repo::list_units(&mut conn, p)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, (u.label, u.floor)))
+            .collect();
+        let devices: HashMap<String, Device> = repo::devices_at_property(&mut conn, p)
+            .await?
+            .into_iter()
+            .map(|d| (d.friendly_name.clone(), d))
+            .collect();
+        let mut slots: HashMap<DoorId, SlotCounts> = HashMap::new();
+        for (door, status, n) in repo::slot_counts_at_property(&mut conn, p).await? {
+            slots.entry(door).or_default().add(status, n);
+        }
+        let mut doors: Vec<ConsoleDoor> = property_repo::list_doors(&mut conn, p)
+            .await?
+            .into_iter()
+            .map(|d| {
+                let unit = d.unit_id.and_then(|u| units.get(&u).cloned());
+                let device = d.lock_name.as_ref().and_then(|n| devices.get(n));
+                let counts = slots.get(&d.id).copied().unwrap_or_default();
+                console_door(d, unit, device, counts)
+            })
+            .collect();
+        doors.sort_by(|a, b| {
+            let floor = |d: &ConsoleDoor| d.unit.as_ref().map(|u| u.1);
+            floor(a)
+                .cmp(&floor(b))
+                .then_with(|| a.door.name.cmp(&b.door.name))
+        });
+        Ok(BuildingView { property, doors })
+    }
+
+    /// One door for its console page: staff of its property only. Someone who may not see the
+    /// door is told it is not found; someone who sees it (its household) is not allowed.
+    ///
+    /// # Errors
+    /// `NotFound`, `Forbidden` as above; storage failures.
+    pub async fn door_view(&self, who: &Principal, id: DoorId) -> Result<DoorView> {
+        let door = self.get_door(who, id).await?;
+        who.staff(door.property_id)?;
+        let mut conn = self.store().read().await?;
+        let property = load_property(&mut conn, door.property_id).await?;
+        let unit = match door.unit_id {
+            Some(u) => property_repo::get_unit(&mut conn, u)
+                .await?
+                .map(|u| (u.label, u.floor)),
+            None => None,
+        };
+        let device = match &door.lock_name {
+            Some(name) => repo::get_device(&mut conn, name).await?,
+            None => None,
+        };
+        let mut counts = SlotCounts::default();
+        for s in repo::slots_of_door(&mut conn, id).await? {
+            counts.add(s.status, 1);
+        }
+        let settings = device.as_ref().map(|d| SettingsView {
+            desired: desired_settings(&property.policy, door.mode),
+            reported: d.reported,
+        });
+        Ok(DoorView {
+            door: console_door(door, unit, device.as_ref(), counts),
+            property,
+            device,
+            settings,
+        })
+    }
+}
