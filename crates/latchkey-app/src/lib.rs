@@ -38,6 +38,7 @@ pub mod readiness;
 pub mod recovery;
 pub mod retention;
 pub mod secrets;
+pub mod webhooks;
 
 use std::sync::Arc;
 

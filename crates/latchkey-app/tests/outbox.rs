@@ -64,6 +64,7 @@ fn config(name: &str) -> OutboxConfig {
 fn channels(relay: &Arc<Relay>) -> Channels {
     Channels {
         email: Some(relay.clone() as Arc<dyn Mailer>),
+        ..Default::default()
     }
 }
 

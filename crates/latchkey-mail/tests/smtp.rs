@@ -150,6 +150,7 @@ async fn the_household_of_a_lockout_case_gets_its_e_mails_with_no_secret_in_clea
             config(),
             Channels {
                 email: Some(smtp(&r)),
+                ..Default::default()
             },
         );
         let token = open_case(&h).await;
@@ -206,6 +207,7 @@ async fn a_relay_that_refuses_the_first_attempts_gets_each_message_once_after_re
             config(),
             Channels {
                 email: Some(smtp(&r)),
+                ..Default::default()
             },
         );
         open_case(&h).await;

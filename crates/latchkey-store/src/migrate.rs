@@ -135,6 +135,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_outbox.sql"),
         postgres: include_str!("../migrations/postgres/0020_outbox.sql"),
     },
+    Migration {
+        version: 21,
+        name: "0021_webhooks.sql",
+        sqlite: include_str!("../migrations/sqlite/0021_webhooks.sql"),
+        postgres: include_str!("../migrations/postgres/0021_webhooks.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

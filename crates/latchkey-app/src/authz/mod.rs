@@ -36,6 +36,7 @@ mod privacy;
 mod property;
 mod records;
 mod recovery;
+mod webhooks;
 
 pub use account::{GrantRevoker, OwnAccount, OwnSession, PasskeyOwner, PasswordSetter};
 pub use credentials::{CredentialChange, CredentialEdit, CredentialIssuer, PinReveal};
@@ -54,3 +55,6 @@ pub use privacy::{
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};
 pub use records::{AtProperty, InstallerOn, StaffOn};
 pub use recovery::{CardHolder, SpareKeyRevoker};
+pub use webhooks::{
+    WebhookChange, WebhookManager, webhook_kind_allowed, webhook_kinds,
+};

@@ -13,7 +13,9 @@
 //! 4. **Record**: sent; or failed and retried after an exponential backoff with jitter; or,
 //!    past the horizon (or refused for good), dead-lettered for staff to see and redeliver.
 //!
-//! Channels are ports ([`Mailer`]), so this crate does no network I/O of its own.
+//! Channels are ports ([`Mailer`], [`WebhookSender`]), so this crate does no network I/O of its
+//! own. Webhook deliveries carry a property's audit events and are sent in order per endpoint
+//! (`outbox/webhook.rs`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,11 +25,13 @@ use std::time::Duration;
 pub mod prefs;
 pub mod render;
 mod troubles;
+mod webhook;
 mod worker;
 
 pub use latchkey_store::outbox::{Delivery, DeliveryState, Trouble};
 pub use prefs::{Channel, Preferences, QuietHours};
 pub use render::Email;
+pub use webhook::{Posting, WebhookRequest, WebhookSender, payload as webhook_payload};
 pub use worker::{OutboxWorker, Pass};
 
 /// How a channel's attempt failed.
@@ -54,6 +58,9 @@ pub trait Mailer: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Channels {
     pub email: Option<Arc<dyn Mailer>>,
+    /// Webhooks of properties' endpoints ([`webhook`]); they carry audit events, not a
+    /// person's notifications.
+    pub webhook: Option<Arc<dyn WebhookSender>>,
 }
 
 /// Tunables of the outbox worker.

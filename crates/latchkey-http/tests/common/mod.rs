@@ -399,6 +399,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         latchkey_app::outbox::OutboxConfig::default(),
         latchkey_app::outbox::Channels {
             email: Some(std::sync::Arc::new(Refusing)),
+            ..Default::default()
         },
     )
     .pass()
