@@ -153,6 +153,9 @@ fn api() -> OpenApiRouter<AppState> {
             notifications::get_preferences,
             notifications::put_preferences
         ))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
 }
 
 /// The OpenAPI document of the API.

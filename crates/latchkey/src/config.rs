@@ -33,6 +33,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqtt_tls_cert",
     "mqtt_tls_key",
     "replica_id",
+    "webhook_targets",
     "audit",
     "smtp",
 ];
@@ -58,6 +59,7 @@ pub struct FileConfig {
     pub mqtt_tls_cert: Option<PathBuf>,
     pub mqtt_tls_key: Option<PathBuf>,
     pub replica_id: Option<String>,
+    pub webhook_targets: Option<String>,
     pub audit: Option<AuditFileConfig>,
     pub smtp: Option<crate::config_smtp::SmtpFileConfig>,
 }
@@ -180,6 +182,8 @@ pub struct Config {
     /// The relay notifications are e-mailed through; `None` sends no e-mail. `Debug`
     /// redacts the password.
     pub smtp: Option<latchkey_mail::SmtpConfig>,
+    /// Which addresses webhook endpoints may reach (`lan` or `public`).
+    pub webhook_targets: latchkey_webhook::Targets,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -202,7 +206,7 @@ impl Config {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
-             replica_id={} audit_anchor_file={} smtp={}",
+             replica_id={} audit_anchor_file={} smtp={} webhook_targets={:?}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -229,6 +233,7 @@ impl Config {
                 || "(no e-mail)".to_owned(),
                 |s| format!("{}:{} {:?} from {}", s.host, s.port, s.security, s.from)
             ),
+            self.webhook_targets,
         )
     }
 }
@@ -398,8 +403,18 @@ pub fn load(
         &|p| read_secret_file(p, "SMTP password"),
         &|name| env_or_file(env, name),
     )?;
+    let webhook_targets = match env("LATCHKEY_WEBHOOK_TARGETS")
+        .or(file.webhook_targets)
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("lan") => latchkey_webhook::Targets::AnyButLinkLocal,
+        Some("public") => latchkey_webhook::Targets::PublicOnly,
+        Some(other) => bail!("webhook_targets `{other}` is not one of: lan, public"),
+    };
     Ok(Config {
         smtp,
+        webhook_targets,
         listen,
         data_dir,
         database_url,

@@ -26,7 +26,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use cli::{
-    AdminCommand, AuditCommand, BenchCommand, BrokerLoginCommand, BrokerRoleArg, Cli, Command,
+    AdminCommand, AuditCommand, BenchCommand, BrokerLoginCommand, WebhookCommand, BrokerRoleArg, Cli, Command,
     ConfigCommand, CredentialCommand, DeviceCommand, DoorAction, DoorCommand, EventCommand, OnOff,
     PersonCommand, PropertyCommand, SimCommand, TurnAction, UnitCommand,
 };
@@ -100,6 +100,9 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 bench::revoke::run(*locks, mqtt_url.as_deref()).await?
             }
             BenchCommand::Drill { units } => bench::drill::run(*units).await?,
+            BenchCommand::Deliveries { events, samples } => {
+                bench::deliveries::run(*events, *samples).await?
+            }
             BenchCommand::Pages { units, requests } => bench::pages::run(*units, *requests).await?,
             BenchCommand::Idle {
                 locks,
@@ -175,6 +178,58 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 BrokerLoginCommand::List { acting } => {
                     commands::broker_login::list(&app, acting.as_email.as_deref()).await?;
                 }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Webhook { command } => {
+            match command {
+                WebhookCommand::Create {
+                    property,
+                    url,
+                    kinds,
+                    description,
+                    acting,
+                } => {
+                    commands::webhook::create(
+                        &app,
+                        acting.as_email.as_deref(),
+                        *property,
+                        url,
+                        kinds,
+                        description,
+                    )
+                    .await?;
+                }
+                WebhookCommand::List { property, acting } => {
+                    commands::webhook::list(&app, acting.as_email.as_deref(), *property).await?;
+                }
+                WebhookCommand::Update {
+                    id,
+                    kinds,
+                    description,
+                    enable,
+                    disable,
+                    acting,
+                } => {
+                    let change = latchkey_app::webhooks::EndpointChange {
+                        kinds: (!kinds.is_empty()).then(|| kinds.clone()),
+                        description: description.clone(),
+                        enabled: match (enable, disable) {
+                            (true, _) => Some(true),
+                            (_, true) => Some(false),
+                            _ => None,
+                        },
+                    };
+                    commands::webhook::update(&app, acting.as_email.as_deref(), *id, change)
+                        .await?;
+                }
+                WebhookCommand::RotateSecret { id, acting } => {
+                    commands::webhook::rotate(&app, acting.as_email.as_deref(), *id).await?;
+                }
+                WebhookCommand::Delete { id, acting } => {
+                    commands::webhook::delete(&app, acting.as_email.as_deref(), *id).await?;
+                }
+                WebhookCommand::Kinds => commands::webhook::kinds(),
             }
             ExitCode::SUCCESS
         }

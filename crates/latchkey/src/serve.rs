@@ -25,6 +25,19 @@ pub struct ServeMode {
     pub no_mqtt: bool,
 }
 
+/// A tuning of the outbox from the environment, in seconds (docs/OPERATIONS.md, "Webhooks"):
+/// a shorter lease lets a restarted server resend what a killed one held sooner.
+fn secs(name: &str) -> Option<std::time::Duration> {
+    let v = std::env::var(name).ok()?;
+    match v.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Some(std::time::Duration::from_secs(n)),
+        _ => {
+            tracing::warn!("{name}=`{v}` is not a whole number of seconds above 0; ignored");
+            None
+        }
+    }
+}
+
 /// Delivers notifications (docs/OPERATIONS.md, "Notifications") for as long as it runs.
 async fn run_outbox(app: latchkey_app::App, config: Config) {
     let email = match &config.smtp {
@@ -39,19 +52,29 @@ async fn run_outbox(app: latchkey_app::App, config: Config) {
     };
     if email.is_none() {
         tracing::info!("no SMTP relay is configured: notifications are kept, not e-mailed");
-        return;
     }
+    let webhook = Arc::new(latchkey_webhook::HttpSender::new(latchkey_webhook::HttpConfig {
+        targets: config.webhook_targets,
+        ..latchkey_webhook::HttpConfig::default()
+    })) as Arc<dyn latchkey_app::outbox::WebhookSender>;
+    let defaults = latchkey_app::outbox::OutboxConfig::default();
     let worker = app.outbox_worker(
         latchkey_app::outbox::OutboxConfig {
             web_url: config.link_base(),
             worker: format!(
                 "{}-{}",
                 config.replica_id,
-                latchkey_app::outbox::OutboxConfig::default().worker
+                defaults.worker
             ),
-            ..latchkey_app::outbox::OutboxConfig::default()
+            lease: secs("LATCHKEY_OUTBOX_LEASE_SECS").unwrap_or(defaults.lease),
+            first_backoff: secs("LATCHKEY_OUTBOX_FIRST_BACKOFF_SECS")
+                .unwrap_or(defaults.first_backoff),
+            ..defaults
         },
-        latchkey_app::outbox::Channels { email },
+        latchkey_app::outbox::Channels {
+            email,
+            webhook: Some(webhook),
+        },
     );
     if let Err(e) = worker.run().await {
         tracing::error!("the notification outbox stopped: {e}");

@@ -22,3 +22,4 @@ pub mod resolution;
 pub mod restore;
 pub mod stream;
 pub mod units;
+pub mod webhooks;

@@ -66,6 +66,8 @@ pub struct Fixture {
     /// A dead letter at the property: the e-mail telling the resident of the lockout case,
     /// refused for good by the relay.
     pub dead_letter: i64,
+    /// A webhook endpoint of the property, created by the admin.
+    pub webhook: i64,
 }
 
 /// A relay that refuses every message for good.
@@ -430,6 +432,19 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         .unwrap()
         .login
         .id;
+    let webhook = app
+        .create_webhook(
+            root.webhook_manager(a).unwrap(),
+            latchkey_app::webhooks::EndpointInput {
+                url: "https://hooks.example.org/latchkey".into(),
+                description: "the front desk".into(),
+                kinds: vec!["lock.jammed".into()],
+            },
+        )
+        .await
+        .unwrap()
+        .endpoint
+        .id;
     let router = router(
         app.clone(),
         HttpConfig {
@@ -443,6 +458,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
     );
     Fixture {
         dead_letter,
+        webhook,
         app,
         store,
         router,

@@ -12,3 +12,4 @@ pub mod recovery;
 pub mod resolution;
 pub mod restore;
 pub mod sim;
+pub mod webhook;
