@@ -432,10 +432,7 @@ pub async fn claim_in_order(
             .iter()
             .map(|r| r.try_get("id"))
             .collect::<std::result::Result<_, _>>()?;
-        let mut sql = Sql::new(
-            backend,
-            "UPDATE deliveries SET claimed_by = ",
-        );
+        let mut sql = Sql::new(backend, "UPDATE deliveries SET claimed_by = ");
         sql.bind(worker)
             .push(", claimed_until = ")
             .bind(to_micros(until))
@@ -532,7 +529,11 @@ pub async fn release(conn: &mut Conn, backend: Backend, ids: &[i64], worker: &st
 ///
 /// # Errors
 /// `Database` on a failed read.
-pub async fn staff_of(conn: &mut Conn, property: PropertyId, at: Timestamp) -> Result<Vec<PersonId>> {
+pub async fn staff_of(
+    conn: &mut Conn,
+    property: PropertyId,
+    at: Timestamp,
+) -> Result<Vec<PersonId>> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT DISTINCT person_id FROM memberships WHERE property_id = $1 \
          AND role IN ('manager', 'installer') AND (valid_from IS NULL OR valid_from <= $2) \

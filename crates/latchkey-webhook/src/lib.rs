@@ -133,7 +133,10 @@ impl HttpSender {
     }
 
     fn take_idle(&self, origin: &str) -> Option<Conn> {
-        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let list = idle.get_mut(origin)?;
         while let Some(c) = list.pop() {
             if c.is_ready() && !c.is_closed() {
@@ -144,7 +147,10 @@ impl HttpSender {
     }
 
     fn put_idle(&self, origin: String, conn: Conn) {
-        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let list = idle.entry(origin).or_default();
         if list.len() < 8 {
             list.push(conn);
@@ -262,7 +268,14 @@ mod tests {
     #[test]
     fn the_metadata_service_and_link_local_addresses_are_never_reached() {
         for t in [Targets::AnyButLinkLocal, Targets::PublicOnly] {
-            for a in ["169.254.169.254", "fe80::1", "0.0.0.0", "::ffff:169.254.169.254", "fd00:ec2::254", "224.0.0.1"] {
+            for a in [
+                "169.254.169.254",
+                "fe80::1",
+                "0.0.0.0",
+                "::ffff:169.254.169.254",
+                "fd00:ec2::254",
+                "224.0.0.1",
+            ] {
                 assert!(!allowed(ip(a), t), "{a} {t:?}");
             }
         }
@@ -270,7 +283,15 @@ mod tests {
 
     #[test]
     fn private_addresses_are_reached_only_when_the_setting_allows() {
-        for a in ["127.0.0.1", "10.1.2.3", "192.168.1.10", "172.16.0.1", "::1", "fd12::1", "100.64.0.1"] {
+        for a in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.10",
+            "172.16.0.1",
+            "::1",
+            "fd12::1",
+            "100.64.0.1",
+        ] {
             assert!(allowed(ip(a), Targets::AnyButLinkLocal), "{a}");
             assert!(!allowed(ip(a), Targets::PublicOnly), "{a}");
         }

@@ -42,12 +42,25 @@ struct Receiver {
     handled: Mutex<Vec<Seen>>,
 }
 
-async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: axum::body::Bytes) -> StatusCode {
-    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+async fn hook(
+    State(r): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
     let seen = Seen {
         id: h("webhook-id"),
         timestamp: h("webhook-timestamp").parse().unwrap_or(0),
-        signatures: h("webhook-signature").split(' ').map(str::to_owned).collect(),
+        signatures: h("webhook-signature")
+            .split(' ')
+            .map(str::to_owned)
+            .collect(),
         body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
         raw: body.to_vec(),
     };
@@ -56,8 +69,7 @@ async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: axum::bo
     if fixed != 0 {
         return StatusCode::from_u16(u16::try_from(fixed).unwrap()).unwrap();
     }
-    if r
-        .down_for
+    if r.down_for
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
     {
@@ -92,7 +104,7 @@ fn verifies(secret: &str, s: &Seen, now: i64) -> bool {
     mac.update(format!("{}.{}.", s.id, s.timestamp).as_bytes());
     mac.update(&s.raw);
     let expected = format!("v1,{}", BASE64.encode(&mac.finalize().into_bytes()));
-    (s.timestamp - now).abs() <= 300 && s.signatures.iter().any(|sig| *sig == expected)
+    (s.timestamp - now).abs() <= 300 && s.signatures.contains(&expected)
 }
 
 struct World {
@@ -107,7 +119,9 @@ struct World {
 
 async fn world(db: &latchkey_testkit::TestDb) -> World {
     let store = db.open().await;
-    let clock = Arc::new(ManualClock::new(jiff::Timestamp::from_second(1_767_600_000).unwrap()));
+    let clock = Arc::new(ManualClock::new(
+        jiff::Timestamp::from_second(1_767_600_000).unwrap(),
+    ));
     let app = App::new(
         store.clone(),
         Keys::from_master(&[7; 32]),
@@ -141,7 +155,12 @@ async fn world(db: &latchkey_testkit::TestDb) -> World {
     let mut people = Vec::new();
     for (name, email, role, unit) in [
         ("Max Manager", "max@example.org", Role::Manager, None),
-        ("Rosa Resident", "rosa@example.org", Role::Resident, Some(unit.id)),
+        (
+            "Rosa Resident",
+            "rosa@example.org",
+            Role::Resident,
+            Some(unit.id),
+        ),
     ] {
         let input = latchkey_app::people::PersonInput {
             name: name.into(),
@@ -156,7 +175,10 @@ async fn world(db: &latchkey_testkit::TestDb) -> World {
             },
         };
         let (p, _) = app
-            .create_person(app.may_create_person(&admin, property, &input).unwrap(), input)
+            .create_person(
+                app.may_create_person(&admin, property, &input).unwrap(),
+                input,
+            )
             .await
             .unwrap();
         people.push(app.terminal_principal(p.id).await.unwrap());
@@ -251,7 +273,11 @@ async fn a_receiver_down_at_first_gets_each_event_once_in_order_after_retries() 
         let seen = rx.seen.lock().unwrap().clone();
         let handled = rx.handled.lock().unwrap().clone();
         assert_eq!(handled.len(), 5, "{seen:?}");
-        assert_eq!(seen.len(), 8, "three refusals, then five deliveries: {seen:?}");
+        assert_eq!(
+            seen.len(),
+            8,
+            "three refusals, then five deliveries: {seen:?}"
+        );
         // The first delivery was tried four times before anything after it was sent.
         assert!(seen[..4].iter().all(|s| s.id == seen[0].id), "{seen:?}");
         let ids: Vec<i64> = handled.iter().map(|s| s.id.parse().unwrap()).collect();
@@ -260,9 +286,15 @@ async fn a_receiver_down_at_first_gets_each_event_once_in_order_after_retries() 
             .iter()
             .map(|s| s.body["data"]["seq"].as_i64().unwrap())
             .collect();
-        assert!(seqs.windows(2).all(|p| p[0] < p[1]), "events in order: {seqs:?}");
+        assert!(
+            seqs.windows(2).all(|p| p[0] < p[1]),
+            "events in order: {seqs:?}"
+        );
         for s in &seen {
-            assert!(verifies(&created.secret, s, s.timestamp), "signature of {s:?}");
+            assert!(
+                verifies(&created.secret, s, s.timestamp),
+                "signature of {s:?}"
+            );
             assert_eq!(s.signatures.len(), 1);
             assert_eq!(s.body["type"], "door.created");
             assert!(s.body["timestamp"].is_string());
@@ -345,7 +377,11 @@ async fn a_410_disables_the_endpoint_and_tells_its_owner_and_the_staff() {
         drop(conn);
         // Enabled again, the receiver back: both events arrive, the first one first.
         rx.status.store(0, Ordering::SeqCst);
-        let cap = w.app.may_change_webhook(&w.manager, e.endpoint.id).await.unwrap();
+        let cap = w
+            .app
+            .may_change_webhook(&w.manager, e.endpoint.id)
+            .await
+            .unwrap();
         w.app
             .update_webhook(
                 cap,
@@ -385,7 +421,13 @@ async fn a_day_of_failures_disables_the_endpoint() {
             .await
             .unwrap();
         assert!(!list[0].enabled, "{list:?}");
-        assert!(list[0].disabled_reason.as_deref().unwrap().contains("failed since"));
+        assert!(
+            list[0]
+                .disabled_reason
+                .as_deref()
+                .unwrap()
+                .contains("failed since")
+        );
         db.remove().await;
     })
     .await;
@@ -403,14 +445,29 @@ async fn refused_inputs_and_callers_change_nothing() {
         let cases = [
             (input("ftp://example.org/x", &["lock.jammed"], ""), "url"),
             (input("not a url", &["lock.jammed"], ""), "url"),
-            (input("https://u:p@example.org/", &["lock.jammed"], ""), "url"),
+            (
+                input("https://u:p@example.org/", &["lock.jammed"], ""),
+                "url",
+            ),
             (input("https://example.org/", &[], ""), "kinds"),
-            (input("https://example.org/", &["no.such_kind"], ""), "kinds"),
+            (
+                input("https://example.org/", &["no.such_kind"], ""),
+                "kinds",
+            ),
             // A household's comings and goings: never a webhook's.
             (input("https://example.org/", &["door.opened"], ""), "kinds"),
-            (input("https://example.org/", &["access.granted"], ""), "kinds"),
-            (input("https://example.org/", &["lock.unlocked"], ""), "kinds"),
-            (input("https://example.org/", &["lock.jammed"], "a\nb"), "description"),
+            (
+                input("https://example.org/", &["access.granted"], ""),
+                "kinds",
+            ),
+            (
+                input("https://example.org/", &["lock.unlocked"], ""),
+                "kinds",
+            ),
+            (
+                input("https://example.org/", &["lock.jammed"], "a\nb"),
+                "description",
+            ),
         ];
         for (i, field) in cases {
             let cap = w.manager.webhook_manager(w.property).unwrap();
@@ -423,7 +480,9 @@ async fn refused_inputs_and_callers_change_nothing() {
             w.resident.webhook_manager(w.property),
             Err(AppError::Forbidden(_))
         ));
-        let e = w.endpoint("https://example.org/hook", &["lock.jammed"]).await;
+        let e = w
+            .endpoint("https://example.org/hook", &["lock.jammed"])
+            .await;
         let list = w
             .app
             .webhooks(w.admin.webhook_manager(w.property).unwrap())
@@ -434,7 +493,11 @@ async fn refused_inputs_and_callers_change_nothing() {
             w.app.may_change_webhook(&w.resident, e.endpoint.id).await,
             Err(AppError::Forbidden(_))
         ));
-        let cap = w.app.may_change_webhook(&w.manager, e.endpoint.id).await.unwrap();
+        let cap = w
+            .app
+            .may_change_webhook(&w.manager, e.endpoint.id)
+            .await
+            .unwrap();
         let refused = w
             .app
             .update_webhook(

@@ -26,9 +26,9 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use cli::{
-    AdminCommand, AuditCommand, BenchCommand, BrokerLoginCommand, WebhookCommand, BrokerRoleArg, Cli, Command,
+    AdminCommand, AuditCommand, BenchCommand, BrokerLoginCommand, BrokerRoleArg, Cli, Command,
     ConfigCommand, CredentialCommand, DeviceCommand, DoorAction, DoorCommand, EventCommand, OnOff,
-    PersonCommand, PropertyCommand, SimCommand, TurnAction, UnitCommand,
+    PersonCommand, PropertyCommand, SimCommand, TurnAction, UnitCommand, WebhookCommand,
 };
 use config::{Config, Overrides};
 use latchkey_app::NoDevices;

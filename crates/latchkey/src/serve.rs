@@ -53,19 +53,17 @@ async fn run_outbox(app: latchkey_app::App, config: Config) {
     if email.is_none() {
         tracing::info!("no SMTP relay is configured: notifications are kept, not e-mailed");
     }
-    let webhook = Arc::new(latchkey_webhook::HttpSender::new(latchkey_webhook::HttpConfig {
-        targets: config.webhook_targets,
-        ..latchkey_webhook::HttpConfig::default()
-    })) as Arc<dyn latchkey_app::outbox::WebhookSender>;
+    let webhook = Arc::new(latchkey_webhook::HttpSender::new(
+        latchkey_webhook::HttpConfig {
+            targets: config.webhook_targets,
+            ..latchkey_webhook::HttpConfig::default()
+        },
+    )) as Arc<dyn latchkey_app::outbox::WebhookSender>;
     let defaults = latchkey_app::outbox::OutboxConfig::default();
     let worker = app.outbox_worker(
         latchkey_app::outbox::OutboxConfig {
             web_url: config.link_base(),
-            worker: format!(
-                "{}-{}",
-                config.replica_id,
-                defaults.worker
-            ),
+            worker: format!("{}-{}", config.replica_id, defaults.worker),
             lease: secs("LATCHKEY_OUTBOX_LEASE_SECS").unwrap_or(defaults.lease),
             first_backoff: secs("LATCHKEY_OUTBOX_FIRST_BACKOFF_SECS")
                 .unwrap_or(defaults.first_backoff),

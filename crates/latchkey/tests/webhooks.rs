@@ -62,10 +62,7 @@ fn receiver(delay: Duration) -> (u16, Arrivals) {
                     if let Some(id) = id {
                         g.lock().unwrap().push(id);
                     }
-                    if w
-                        .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
-                        .is_err()
-                    {
+                    if w.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").is_err() {
                         return;
                     }
                 }
@@ -127,7 +124,10 @@ impl Site {
 fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let t = Instant::now();
     while !done() {
-        assert!(t.elapsed() < within, "{what} did not happen within {within:?}");
+        assert!(
+            t.elapsed() < within,
+            "{what} did not happen within {within:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -152,7 +152,14 @@ async fn a_server_killed_mid_delivery_loses_nothing_after_a_restart() {
             "--email",
             "ada@example.org",
         ]);
-        site.ok(&["property", "create", "--name", "Linden House", "--timezone", "UTC"]);
+        site.ok(&[
+            "property",
+            "create",
+            "--name",
+            "Linden House",
+            "--timezone",
+            "UTC",
+        ]);
         let made = site.ok(&[
             "webhook",
             "create",
@@ -167,7 +174,14 @@ async fn a_server_killed_mid_delivery_loses_nothing_after_a_restart() {
         // A household's comings and goings are refused as a kind, at the terminal too.
         let refused = site
             .command()
-            .args(["webhook", "create", "--property", "1", "--url", "https://example.org/"])
+            .args([
+                "webhook",
+                "create",
+                "--property",
+                "1",
+                "--url",
+                "https://example.org/",
+            ])
             .args(["--kind", "door.opened"])
             .output()
             .unwrap();

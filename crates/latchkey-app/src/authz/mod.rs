@@ -55,6 +55,4 @@ pub use privacy::{
 pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};
 pub use records::{AtProperty, InstallerOn, StaffOn};
 pub use recovery::{CardHolder, SpareKeyRevoker};
-pub use webhooks::{
-    WebhookChange, WebhookManager, webhook_kind_allowed, webhook_kinds,
-};
+pub use webhooks::{WebhookChange, WebhookManager, webhook_kind_allowed, webhook_kinds};

@@ -26,9 +26,9 @@ use serde_json::{Value, json};
 
 use super::worker::{OutboxWorker, later};
 use super::{Pass, backoff, jitter_unit};
+use crate::Result;
 use crate::authz::Via;
 use crate::webhooks::{signature_header, signing_keys};
-use crate::Result;
 
 /// Events routed per transaction.
 const EVENT_BATCH: i64 = 500;
@@ -122,7 +122,8 @@ impl OutboxWorker {
                 break;
             }
             let done = futures_util::future::join_all(
-                runs.into_iter().map(|(e, run)| self.send_and_record(e, run)),
+                runs.into_iter()
+                    .map(|(e, run)| self.send_and_record(e, run)),
             )
             .await;
             for d in done {
@@ -171,7 +172,10 @@ impl OutboxWorker {
                     let ok = match standing.get(&key) {
                         Some(ok) => *ok,
                         None => {
-                            let ok = match app.principal_with(tx.conn(), ep.created_by, Via::Terminal).await {
+                            let ok = match app
+                                .principal_with(tx.conn(), ep.created_by, Via::Terminal)
+                                .await
+                            {
                                 Ok(p) => p.may_receive_webhooks(property),
                                 Err(_) => false,
                             };
@@ -197,7 +201,10 @@ impl OutboxWorker {
                         .iter()
                         .filter(|ep| ep.created_by == *owner && ep.property_id == *property)
                     {
-                        tracing::warn!(endpoint = ep.id, "a webhook's owner is no longer staff of its property: disabling it");
+                        tracing::warn!(
+                            endpoint = ep.id,
+                            "a webhook's owner is no longer staff of its property: disabling it"
+                        );
                         hooks::disable(
                             tx.conn(),
                             ep.id,
@@ -384,8 +391,10 @@ impl OutboxWorker {
             })
             .collect();
         notices::queue(conn, &messages).await?;
-        Ok(NewEvent::new("webhook.disabled", format!("webhook:{}", e.id))
-            .property(e.property_id)
-            .data(json!({ "reason": reason, "url": e.url })))
+        Ok(
+            NewEvent::new("webhook.disabled", format!("webhook:{}", e.id))
+                .property(e.property_id)
+                .data(json!({ "reason": reason, "url": e.url })),
+        )
     }
 }

@@ -101,8 +101,11 @@ pub fn check_url(url: &str) -> Result<url::Url> {
     if url.len() > MAX_URL {
         return Err(bad("at most 2000 characters"));
     }
-    let u = url::Url::parse(url)
-        .map_err(|e| bad(&format!("not an absolute URL ({e}), e.g. https://example.org/hook")))?;
+    let u = url::Url::parse(url).map_err(|e| {
+        bad(&format!(
+            "not an absolute URL ({e}), e.g. https://example.org/hook"
+        ))
+    })?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(bad("the scheme must be http or https"));
     }
@@ -175,7 +178,9 @@ fn aad(endpoint: i64) -> Vec<u8> {
 /// # Errors
 /// `Internal` when a sealed secret does not open with this master key.
 pub(crate) fn signing_keys(keys: &Keys, e: &Endpoint, at: Timestamp) -> Result<Vec<SigningKey>> {
-    let mut out = vec![SigningKey::from_bytes(keys.open_bytes(&aad(e.id), &e.secret)?)];
+    let mut out = vec![SigningKey::from_bytes(
+        keys.open_bytes(&aad(e.id), &e.secret)?,
+    )];
     if let (Some(prev), Some(until)) = (&e.previous_secret, e.previous_until)
         && at < until
     {

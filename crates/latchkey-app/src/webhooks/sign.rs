@@ -116,6 +116,9 @@ mod tests {
         let a = SigningKey::random().expect("random");
         let b = SigningKey::random().expect("random");
         let h = signature_header(&[a.clone(), b.clone()], "7", 1, b"{}");
-        assert_eq!(h, format!("{} {}", a.sign("7", 1, b"{}"), b.sign("7", 1, b"{}")));
+        assert_eq!(
+            h,
+            format!("{} {}", a.sign("7", 1, b"{}"), b.sign("7", 1, b"{}"))
+        );
     }
 }

@@ -96,7 +96,11 @@ fn kind_names() -> utoipa::openapi::schema::Array {
 #[serde(deny_unknown_fields)]
 pub struct NewWebhookBody {
     /// `http://` or `https://`, with a host, no user name or password, no `#fragment`.
-    #[schema(min_length = 8, max_length = 2000, pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s@#]+$")]
+    #[schema(
+        min_length = 8,
+        max_length = 2000,
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s@#]+$"
+    )]
     pub url: String,
     /// Event kinds to receive: door, lock and sensor kinds, never a household's comings and
     /// goings (docs/OPERATIONS.md, "Webhooks").

@@ -164,17 +164,19 @@ pub async fn run(events: usize, samples: usize) -> Result<()> {
     let drained = t.elapsed();
 
     // Latency: one event at a time, the worker's own loop running.
-    let running = tokio::spawn(app.outbox_worker(
-        OutboxConfig {
-            worker: "bench-loop".into(),
-            ..OutboxConfig::default()
-        },
-        Channels {
-            webhook: Some(sender.clone() as Arc<dyn WebhookSender>),
-            ..Channels::default()
-        },
-    )
-    .run());
+    let running = tokio::spawn(
+        app.outbox_worker(
+            OutboxConfig {
+                worker: "bench-loop".into(),
+                ..OutboxConfig::default()
+            },
+            Channels {
+                webhook: Some(sender.clone() as Arc<dyn WebhookSender>),
+                ..Channels::default()
+            },
+        )
+        .run(),
+    );
     let mut lat = Vec::with_capacity(samples);
     for i in 0..samples {
         let before = rx.got.load(Ordering::SeqCst);
