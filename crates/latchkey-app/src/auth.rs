@@ -180,7 +180,7 @@ impl App {
             .await
     }
 
-    async fn principal_with(
+    pub(crate) async fn principal_with(
         &self,
         conn: &mut latchkey_store::Conn,
         person: PersonId,

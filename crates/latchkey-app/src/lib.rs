@@ -42,6 +42,7 @@ pub mod readiness;
 pub mod recovery;
 pub mod retention;
 pub mod secrets;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -166,6 +166,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(push::public_key))
         .routes(routes!(push::list, push::add))
         .routes(routes!(push::remove))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
 }
 
 /// The OpenAPI document of the API.

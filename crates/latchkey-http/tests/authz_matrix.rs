@@ -442,6 +442,41 @@ fn rows() -> Vec<Row> {
             body: none,
             expect: "401 404 403 403 403 200 200 200",
         },
+        // Webhook endpoints: the property's managers and installers, and admins.
+        Row {
+            op: "get /api/v1/properties/{id}/webhooks",
+            path: |f, _| format!("/api/v1/properties/{}/webhooks", f.property),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/properties/{id}/webhooks",
+            path: |f, _| format!("/api/v1/properties/{}/webhooks", f.property),
+            body: |_, r| {
+                Some(format!(
+                    r#"{{"url":"https://hooks.example.org/{r}","kinds":["lock.jammed"]}}"#
+                ))
+            },
+            expect: "401 404 403 403 403 201 201 201",
+        },
+        Row {
+            op: "patch /api/v1/webhooks/{id}",
+            path: |f, _| format!("/api/v1/webhooks/{}", f.webhook),
+            body: |_, _| Some(r#"{"enabled":false}"#.into()),
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/webhooks/{id}/rotate-secret",
+            path: |f, _| format!("/api/v1/webhooks/{}/rotate-secret", f.webhook),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "delete /api/v1/webhooks/{id}",
+            path: |f, _| format!("/api/v1/webhooks/{}", f.webhook),
+            body: none,
+            expect: "401 404 403 403 403 204 204 204",
+        },
         Row {
             op: "get /api/v1/me/notification-preferences",
             path: |_, _| "/api/v1/me/notification-preferences".into(),

@@ -1088,3 +1088,50 @@ async fn bad_push_subscriptions_are_refused_with_the_field_and_change_nothing() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn webhook_endpoints_refuse_bad_input_and_show_a_secret_once() {
+    each_backend("webhooks_api", |db| async move {
+        let f = fixture(&db).await;
+        let hooks = format!("/api/v1/properties/{}/webhooks", f.property);
+        for (body, status, needle) in [
+            (r#"{"url":"ftp://example.org/x","kinds":["lock.jammed"]}"#, 422, "http"),
+            (r#"{"url":"no url","kinds":["lock.jammed"]}"#, 422, "url"),
+            (r#"{"url":"https://u:p@example.org/","kinds":["lock.jammed"]}"#, 422, "password"),
+            (r#"{"url":"https://example.org/","kinds":[]}"#, 422, "kinds"),
+            (r#"{"url":"https://example.org/","kinds":["no.such_kind"]}"#, 422, "no.such_kind"),
+            (r#"{"url":"https://example.org/","kinds":["door.opened"]}"#, 422, "comings and goings"),
+            (r#"{"url":"https://example.org/","kinds":["access.granted"]}"#, 422, "access.granted"),
+            (r#"{"url":"https://example.org/","kinds":["lock.jammed"],"secret":"x"}"#, 422, "secret"),
+            (r#"{"url":"https://example.org/","kinds":"lock.jammed"}"#, 422, "kinds"),
+            (r#"{"kinds":["lock.jammed"]}"#, 422, "url"),
+        ] {
+            refused(&f, "POST", &hooks, body, status, needle).await;
+        }
+        let one = format!("/api/v1/webhooks/{}", f.webhook);
+        refused(&f, "PATCH", &one, r#"{"kinds":["lock.unlocked"]}"#, 422, "lock.unlocked").await;
+        refused(&f, "PATCH", &one, r#"{"enabled":"yes"}"#, 422, "enabled").await;
+        refused(&f, "PATCH", "/api/v1/webhooks/999999", r#"{"enabled":false}"#, 404, "webhook").await;
+        refused(&f, "POST", "/api/v1/webhooks/999999/rotate-secret", "{}", 404, "webhook").await;
+        refused(&f, "DELETE", "/api/v1/webhooks/999999", "{}", 404, "webhook").await;
+
+        // Created: the secret once, never in the listing or the audit log.
+        let made = f
+            .call(
+                "manager",
+                "POST",
+                &hooks,
+                Some(r#"{"url":"https://example.org/in","kinds":["lock.jammed","door.compromised"]}"#.into()),
+            )
+            .await;
+        assert_eq!(made.status.as_u16(), 201, "{}", made.json);
+        let secret = made.json["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"));
+        let list = f.call("manager", "GET", &hooks, None).await;
+        assert!(!list.json.to_string().contains(&secret[6..]));
+        let mut conn = f.store.read().await.unwrap();
+        let events = latchkey_store::audit::after(&mut conn, 0, 100_000).await.unwrap();
+        assert!(!format!("{events:?}").contains(&secret[6..]));
+    })
+    .await;
+}

@@ -32,6 +32,7 @@ pub mod recovery;
 pub mod resolution;
 pub mod restore;
 mod sql;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

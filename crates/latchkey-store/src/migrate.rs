@@ -136,6 +136,12 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0020_outbox.sql"),
     },
     Migration {
+        version: 21,
+        name: "0021_webhooks.sql",
+        sqlite: include_str!("../migrations/sqlite/0021_webhooks.sql"),
+        postgres: include_str!("../migrations/postgres/0021_webhooks.sql"),
+    },
+    Migration {
         version: 22,
         name: "0022_push.sql",
         sqlite: include_str!("../migrations/sqlite/0022_push.sql"),

@@ -92,11 +92,11 @@ pub struct Delivery {
     pub body: serde_json::Value,
 }
 
-const COLUMNS: &str = "d.id, d.notification_id, d.channel, d.target, d.state, d.attempts, \
+pub(crate) const COLUMNS: &str = "d.id, d.notification_id, d.channel, d.target, d.state, d.attempts, \
      d.created_at, d.retry_from, d.next_attempt_at, d.last_error, d.sent_at, d.dead_at, \
      n.property_id, n.person_id, n.kind, n.case_id, n.body";
 
-fn delivery_row(r: &AnyRow) -> Result<Delivery> {
+pub(crate) fn delivery_row(r: &AnyRow) -> Result<Delivery> {
     let state: String = r.try_get("state")?;
     let body: String = r.try_get("body")?;
     Ok(Delivery {
@@ -188,7 +188,8 @@ pub async fn route(
 }
 
 /// Claims up to `limit` pending deliveries due at `now` whose claim (if any) has lapsed, for
-/// `worker` until `until`; returns them, oldest due first.
+/// `worker` until `until`; returns them, oldest due first. Webhook deliveries are claimed in
+/// order per endpoint instead ([`crate::webhooks::claim_in_order`]).
 ///
 /// # Errors
 /// `Database` on a failed write.
@@ -208,7 +209,7 @@ pub async fn claim(
     let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "UPDATE deliveries SET claimed_by = $1, claimed_until = $2 WHERE id IN (\
          SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $3 \
-         AND (claimed_until IS NULL OR claimed_until <= $3) \
+         AND (claimed_until IS NULL OR claimed_until <= $3) AND channel <> 'webhook' \
          ORDER BY next_attempt_at, id LIMIT $4{lock}) RETURNING id"
     )))
     .bind(worker.to_owned())

@@ -65,6 +65,11 @@ pub enum Command {
         #[command(subcommand)]
         command: HomeAssistantCommand,
     },
+    /// Webhook endpoints of a property: signed POSTs of its door, lock and sensor events.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Create and list properties.
     Property {
         #[command(subcommand)]
@@ -249,6 +254,61 @@ pub enum HomeAssistantCommand {
         #[command(flatten)]
         acting: ActingAs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Create an endpoint; its secret is shown once.
+    Create {
+        #[arg(long)]
+        property: i64,
+        /// `https://…` (or `http://` on a trusted network).
+        #[arg(long)]
+        url: String,
+        /// An event kind to send (repeat; `latchkey webhook kinds` lists them).
+        #[arg(long = "kind", required = true)]
+        kinds: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// List a property's endpoints.
+    List {
+        #[arg(long)]
+        property: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Change an endpoint's kinds or description, or enable or disable it.
+    Update {
+        id: i64,
+        /// Replaces the kinds (repeat).
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Give an endpoint a new secret (shown once); the old one signs beside it for 24 hours.
+    RotateSecret {
+        id: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// Delete an endpoint and what it had not been sent.
+    Delete {
+        id: i64,
+        #[command(flatten)]
+        acting: ActingAs,
+    },
+    /// The event kinds an endpoint may receive.
+    Kinds,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -532,6 +592,15 @@ pub enum BenchCommand {
         requests: usize,
     },
     /// Resident memory of the server with N paired virtual locks (the locks in a child process).
+    /// Webhook deliveries per second to one endpoint on a local receiver, beside the bare POST
+    /// rate to it; and the latency of one event (temporary database).
+    Deliveries {
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        /// Events timed one at a time for the latency.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+    },
     Idle {
         #[arg(long, default_value_t = 10_000)]
         locks: usize,

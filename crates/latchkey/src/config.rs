@@ -38,6 +38,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "push_subject",
     "alarm_window_seconds",
     "alarm_offline_grace_seconds",
+    "webhook_targets",
     "audit",
     "smtp",
     "home_assistant",
@@ -69,6 +70,7 @@ pub struct FileConfig {
     pub push_subject: Option<String>,
     pub alarm_window_seconds: Option<u32>,
     pub alarm_offline_grace_seconds: Option<u32>,
+    pub webhook_targets: Option<String>,
     pub audit: Option<AuditFileConfig>,
     pub smtp: Option<crate::config_smtp::SmtpFileConfig>,
     pub home_assistant: Option<crate::config_hass::HassFileConfig>,
@@ -250,6 +252,8 @@ pub struct Config {
     pub push_subject: Option<String>,
     /// How staff are told of alarms: the digest window and the offline grace.
     pub alarms: latchkey_app::alarms::AlarmConfig,
+    /// Which addresses webhook endpoints may reach (`lan` or `public`).
+    pub webhook_targets: latchkey_webhook::Targets,
     /// Problems that did not stop start-up, for the log.
     pub warnings: Vec<String>,
 }
@@ -273,7 +277,8 @@ impl Config {
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
              replica_id={} audit_anchor_file={} smtp={} home_assistant={} push_subject={} \
-             log_format={} metrics={} alarm_window={}s alarm_offline_grace={}s",
+             log_format={} metrics={} alarm_window={}s alarm_offline_grace={}s \
+             webhook_targets={:?}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -320,6 +325,7 @@ impl Config {
             },
             self.alarms.window.as_secs(),
             self.alarms.offline_grace.as_secs(),
+            self.webhook_targets,
         )
     }
 }
@@ -532,11 +538,21 @@ pub fn load(
             60,
         )?,
     };
+    let webhook_targets = match env("LATCHKEY_WEBHOOK_TARGETS")
+        .or(file.webhook_targets)
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("lan") => latchkey_webhook::Targets::AnyButLinkLocal,
+        Some("public") => latchkey_webhook::Targets::PublicOnly,
+        Some(other) => bail!("webhook_targets `{other}` is not one of: lan, public"),
+    };
     Ok(Config {
         smtp,
         home_assistant,
         push_subject,
         alarms,
+        webhook_targets,
         listen,
         data_dir,
         database_url,

@@ -30,7 +30,7 @@ use cli::{
     AdminCommand, AuditCommand, BenchCommand, BrokerLoginCommand, BrokerRoleArg, Cli, Command,
     ConfigCommand, CredentialCommand, DeviceCommand, DoorAction, DoorCommand, EventCommand,
     HomeAssistantCommand, OnOff, PersonCommand, PropertyCommand, SimCommand, TurnAction,
-    UnitCommand,
+    UnitCommand, WebhookCommand,
 };
 use config::{Config, LogFormat, Overrides};
 use latchkey_app::NoDevices;
@@ -118,6 +118,9 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 bench::revoke::run(*locks, mqtt_url.as_deref()).await?
             }
             BenchCommand::Drill { units } => bench::drill::run(*units).await?,
+            BenchCommand::Deliveries { events, samples } => {
+                bench::deliveries::run(*events, *samples).await?
+            }
             BenchCommand::Pages { units, requests } => bench::pages::run(*units, *requests).await?,
             BenchCommand::Idle {
                 locks,
@@ -221,6 +224,58 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 },
             )
             .await?;
+            ExitCode::SUCCESS
+        }
+        Command::Webhook { command } => {
+            match command {
+                WebhookCommand::Create {
+                    property,
+                    url,
+                    kinds,
+                    description,
+                    acting,
+                } => {
+                    commands::webhook::create(
+                        &app,
+                        acting.as_email.as_deref(),
+                        *property,
+                        url,
+                        kinds,
+                        description,
+                    )
+                    .await?;
+                }
+                WebhookCommand::List { property, acting } => {
+                    commands::webhook::list(&app, acting.as_email.as_deref(), *property).await?;
+                }
+                WebhookCommand::Update {
+                    id,
+                    kinds,
+                    description,
+                    enable,
+                    disable,
+                    acting,
+                } => {
+                    let change = latchkey_app::webhooks::EndpointChange {
+                        kinds: (!kinds.is_empty()).then(|| kinds.clone()),
+                        description: description.clone(),
+                        enabled: match (enable, disable) {
+                            (true, _) => Some(true),
+                            (_, true) => Some(false),
+                            _ => None,
+                        },
+                    };
+                    commands::webhook::update(&app, acting.as_email.as_deref(), *id, change)
+                        .await?;
+                }
+                WebhookCommand::RotateSecret { id, acting } => {
+                    commands::webhook::rotate(&app, acting.as_email.as_deref(), *id).await?;
+                }
+                WebhookCommand::Delete { id, acting } => {
+                    commands::webhook::delete(&app, acting.as_email.as_deref(), *id).await?;
+                }
+                WebhookCommand::Kinds => commands::webhook::kinds(),
+            }
             ExitCode::SUCCESS
         }
         Command::Property { command } => {

@@ -54,6 +54,19 @@ async fn web_push(
     }
 }
 
+/// A tuning of the outbox from the environment, in seconds (docs/OPERATIONS.md, "Webhooks"):
+/// a shorter lease lets a restarted server resend what a killed one held sooner.
+fn secs(name: &str) -> Option<std::time::Duration> {
+    let v = std::env::var(name).ok()?;
+    match v.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Some(std::time::Duration::from_secs(n)),
+        _ => {
+            tracing::warn!("{name}=`{v}` is not a whole number of seconds above 0; ignored");
+            None
+        }
+    }
+}
+
 /// Delivers notifications (docs/OPERATIONS.md, "Notifications") for as long as it runs.
 async fn run_outbox(app: latchkey_app::App, config: Config) {
     let email = match &config.smtp {
@@ -76,20 +89,28 @@ async fn run_outbox(app: latchkey_app::App, config: Config) {
             None
         }
     };
-    if email.is_none() && push.is_none() {
-        return;
     }
+    let webhook = Arc::new(latchkey_webhook::HttpSender::new(
+        latchkey_webhook::HttpConfig {
+            targets: config.webhook_targets,
+            ..latchkey_webhook::HttpConfig::default()
+        },
+    )) as Arc<dyn latchkey_app::outbox::WebhookSender>;
+    let defaults = latchkey_app::outbox::OutboxConfig::default();
     let worker = app.outbox_worker(
         latchkey_app::outbox::OutboxConfig {
             web_url: config.link_base(),
-            worker: format!(
-                "{}-{}",
-                config.replica_id,
-                latchkey_app::outbox::OutboxConfig::default().worker
-            ),
-            ..latchkey_app::outbox::OutboxConfig::default()
+            worker: format!("{}-{}", config.replica_id, defaults.worker),
+            lease: secs("LATCHKEY_OUTBOX_LEASE_SECS").unwrap_or(defaults.lease),
+            first_backoff: secs("LATCHKEY_OUTBOX_FIRST_BACKOFF_SECS")
+                .unwrap_or(defaults.first_backoff),
+            ..defaults
         },
-        latchkey_app::outbox::Channels { email, push },
+        latchkey_app::outbox::Channels {
+            email,
+            push,
+            webhook: Some(webhook),
+        },
     );
     if let Err(e) = worker.run().await {
         tracing::error!("the notification outbox stopped: {e}");

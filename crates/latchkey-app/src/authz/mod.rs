@@ -37,6 +37,7 @@ mod property;
 mod push;
 mod records;
 mod recovery;
+mod webhooks;
 
 pub use account::{GrantRevoker, OwnAccount, OwnSession, PasskeyOwner, PasswordSetter};
 pub use credentials::{CredentialChange, CredentialEdit, CredentialIssuer, PinReveal};
@@ -56,3 +57,4 @@ pub use property::{Admin, Installer, Member, PropertyChanger, Staff, UnitAdmin};
 pub use push::PushSubscriptionOwner;
 pub use records::{AtProperty, InstallerOn, StaffOn};
 pub use recovery::{CardHolder, SpareKeyRevoker};
+pub use webhooks::{WebhookChange, WebhookManager, webhook_kind_allowed, webhook_kinds};

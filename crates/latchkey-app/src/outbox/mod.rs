@@ -13,7 +13,9 @@
 //! 4. **Record**: sent; or failed and retried after an exponential backoff with jitter; or,
 //!    past the horizon (or refused for good), dead-lettered for staff to see and redeliver.
 //!
-//! Channels are ports ([`Mailer`], [`Pusher`]), so this crate does no network I/O of its own.
+//! Channels are ports ([`Mailer`], [`Pusher`], [`WebhookSender`]), so this crate does no
+//! network I/O of its own. Webhook deliveries carry a property's audit events and are sent in
+//! order per endpoint (`outbox/webhook.rs`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,12 +27,14 @@ pub mod push;
 pub mod prune;
 pub mod render;
 mod troubles;
+mod webhook;
 mod worker;
 
 pub use latchkey_store::outbox::{Delivery, DeliveryState, Trouble};
 pub use prefs::{Channel, Preferences, QuietHours};
 pub use push::{PushError, PushMessage, Pusher, Pushing, Urgency};
 pub use render::Email;
+pub use webhook::{Posting, WebhookRequest, WebhookSender, payload as webhook_payload};
 pub use worker::{OutboxWorker, Pass};
 
 /// How a channel's attempt failed.
@@ -58,6 +62,9 @@ pub trait Mailer: Send + Sync {
 pub struct Channels {
     pub email: Option<Arc<dyn Mailer>>,
     pub push: Option<Arc<dyn Pusher>>,
+    /// Webhooks of properties' endpoints ([`webhook`]); they carry audit events, not a
+    /// person's notifications.
+    pub webhook: Option<Arc<dyn WebhookSender>>,
 }
 
 /// Tunables of the outbox worker.

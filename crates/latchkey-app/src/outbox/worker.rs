@@ -51,7 +51,7 @@ impl App {
     }
 }
 
-fn later(t: Timestamp, d: std::time::Duration) -> Timestamp {
+pub(super) fn later(t: Timestamp, d: std::time::Duration) -> Timestamp {
     SignedDuration::try_from(d)
         .ok()
         .and_then(|d| t.checked_add(d).ok())
@@ -59,6 +59,16 @@ fn later(t: Timestamp, d: std::time::Duration) -> Timestamp {
 }
 
 impl OutboxWorker {
+    pub(super) fn app(&self) -> &App {
+        &self.app
+    }
+    pub(super) fn config(&self) -> &OutboxConfig {
+        &self.config
+    }
+    pub(super) fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
     /// Runs until the future is dropped: a pass at start, then one whenever notifications are
     /// queued (any process) or `safety_poll` has passed.
     ///
@@ -96,6 +106,9 @@ impl OutboxWorker {
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "reading the change feed failed"),
                 }
+                if self.events_waiting().await.unwrap_or(false) {
+                    break;
+                }
             }
         }
     }
@@ -111,7 +124,8 @@ impl OutboxWorker {
         if let Err(e) = self.app.compose_alarm_digests().await {
             tracing::warn!(error = %e, "composing alarm digests failed; retrying");
         }
-        loop {
+        // Without a person's channel, notifications stay unrouted until one is configured.
+        while self.channels.email.is_some() || self.channels.push.is_some() {
             let routed = self.route().await?;
             pass.routed += routed;
             if routed < ROUTE_BATCH as usize {
@@ -132,6 +146,7 @@ impl OutboxWorker {
                 }
             }
         }
+        self.webhook_pass(&mut pass).await?;
         Ok(pass)
     }
 

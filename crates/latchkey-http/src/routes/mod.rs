@@ -23,3 +23,4 @@ pub mod resolution;
 pub mod restore;
 pub mod stream;
 pub mod units;
+pub mod webhooks;

@@ -68,6 +68,8 @@ pub struct Fixture {
     pub dead_letter: i64,
     /// The resident's Web Push subscription, at [`RESIDENT_PUSH_ENDPOINT`].
     pub resident_push: i64,
+    /// A webhook endpoint of the property, created by the admin.
+    pub webhook: i64,
 }
 
 /// The endpoint of the resident's push subscription.
@@ -452,6 +454,19 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         .unwrap()
         .login
         .id;
+    let webhook = app
+        .create_webhook(
+            root.webhook_manager(a).unwrap(),
+            latchkey_app::webhooks::EndpointInput {
+                url: "https://hooks.example.org/latchkey".into(),
+                description: "the front desk".into(),
+                kinds: vec!["lock.jammed".into()],
+            },
+        )
+        .await
+        .unwrap()
+        .endpoint
+        .id;
     let router = router(
         app.clone(),
         HttpConfig {
@@ -466,6 +481,7 @@ pub async fn fixture(db: &TestDb) -> Fixture {
     Fixture {
         dead_letter,
         resident_push,
+        webhook,
         app,
         store,
         router,

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod decisions;
+pub mod deliveries;
 pub mod drill;
 pub mod idle;
 pub mod pages;

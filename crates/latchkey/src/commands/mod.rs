@@ -13,3 +13,4 @@ pub mod recovery;
 pub mod resolution;
 pub mod restore;
 pub mod sim;
+pub mod webhook;
