@@ -56,6 +56,7 @@ fn worker(w: &World, relay: &Arc<Relay>) -> latchkey_app::outbox::OutboxWorker {
         },
         Channels {
             email: Some(relay.clone() as Arc<dyn Mailer>),
+            ..Channels::default()
         },
     )
 }

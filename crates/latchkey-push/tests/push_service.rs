@@ -566,6 +566,7 @@ async fn a_security_notice_chosen_for_push_goes_by_e_mail_while_no_browser_is_su
             Channels {
                 email: Some(relay.clone()),
                 push: Some(Arc::new(push)),
+                ..Channels::default()
             },
         );
         let push_only = latchkey_app::outbox::Preferences {

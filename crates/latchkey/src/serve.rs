@@ -89,7 +89,6 @@ async fn run_outbox(app: latchkey_app::App, config: Config) {
             None
         }
     };
-    }
     let webhook = Arc::new(latchkey_webhook::HttpSender::new(
         latchkey_webhook::HttpConfig {
             targets: config.webhook_targets,

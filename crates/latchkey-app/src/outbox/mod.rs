@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod prefs;
-pub mod push;
 pub mod prune;
+pub mod push;
 pub mod render;
 mod troubles;
 mod webhook;

@@ -108,6 +108,7 @@ pub async fn run(locks: usize) -> Result<()> {
         },
         Channels {
             email: Some(inbox.clone() as Arc<dyn Mailer>),
+            ..Channels::default()
         },
     );
     ingest_all(&app, locks, Availability::Online).await?;
