@@ -87,7 +87,9 @@ trap cleanup EXIT
 start_server() {
     local name=$1 data="$work/$1-data" log="$reports/$1-server.log"
     mkdir -p "$data"
-    LATCHKEY_LOG=warn "$bin" serve --demo --data-dir "$data" \
+    # Push on, so that its operations answer as on a server that offers it (off, they are 503).
+    LATCHKEY_PUSH_SUBJECT=mailto:schemathesis@example.org \
+        LATCHKEY_LOG=warn "$bin" serve --demo --data-dir "$data" \
         --listen 127.0.0.1:0 --mqtt-listen 127.0.0.1:0 >"$log" 2>&1 &
     server_pid=$!
     base=

@@ -1111,9 +1111,13 @@ async fn webhook_endpoints_refuse_bad_input_and_show_a_secret_once() {
         let one = format!("/api/v1/webhooks/{}", f.webhook);
         refused(&f, "PATCH", &one, r#"{"kinds":["lock.unlocked"]}"#, 422, "lock.unlocked").await;
         refused(&f, "PATCH", &one, r#"{"enabled":"yes"}"#, 422, "enabled").await;
+        refused(&f, "PATCH", &one, r#"{"kinds":null}"#, 422, "kinds").await;
         refused(&f, "PATCH", "/api/v1/webhooks/999999", r#"{"enabled":false}"#, 404, "webhook").await;
         refused(&f, "POST", "/api/v1/webhooks/999999/rotate-secret", "{}", 404, "webhook").await;
         refused(&f, "DELETE", "/api/v1/webhooks/999999", "{}", 404, "webhook").await;
+        // An admin naming a property that does not exist: not found, not a storage error.
+        let nowhere = "/api/v1/properties/9223372036854775807/webhooks";
+        refused(&f, "POST", nowhere, r#"{"url":"https://example.org/","kinds":["lock.alarm"]}"#, 404, "property").await;
 
         // Created: the secret once, never in the listing or the audit log.
         let made = f

@@ -206,6 +206,10 @@ impl App {
         let key = SigningKey::random()?;
         let now = self.now();
         let mut tx = self.store().write().await?;
+        // An admin's standing covers every property, even one that does not exist.
+        latchkey_store::property::get_property(tx.conn(), cap.property())
+            .await?
+            .ok_or_else(|| AppError::not_found("property"))?;
         let e = repo::create(
             tx.conn(),
             &NewEndpoint {

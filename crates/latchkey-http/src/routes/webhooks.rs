@@ -91,6 +91,13 @@ fn kind_names() -> utoipa::openapi::schema::Array {
         .build()
 }
 
+/// A field that may be left out but, when present, is not `null`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// A new endpoint.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,7 +123,9 @@ pub struct NewWebhookBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookPatchBody {
+    /// Left out: unchanged. `null` is refused, as the schema says (an array or nothing).
     #[schema(schema_with = kind_names)]
+    #[serde(default, deserialize_with = "present")]
     pub kinds: Option<Vec<String>>,
     #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f]*$")]
     pub description: Option<String>,
