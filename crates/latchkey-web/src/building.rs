@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use latchkey_app::AppError;
 use latchkey_app::console::ConsoleDoor;
 use latchkey_app::pages::DoorCondition;
-use latchkey_core::PropertyId;
 use latchkey_core::model::DoorKind;
 use serde::Deserialize;
 
@@ -138,29 +137,12 @@ struct BuildingPage {
     failing: usize,
 }
 
-/// The property the page is about: the one asked for, or the first the caller is staff of.
-pub fn staff_property(who: &Signed, asked: Option<i64>) -> Result<PropertyId, AppError> {
-    if let Some(p) = asked {
-        return Ok(PropertyId(p));
-    }
-    let mut mine: Vec<PropertyId> = who
-        .principal
-        .active()
-        .filter(|m| m.role.is_staff())
-        .map(|m| m.property_id)
-        .collect();
-    mine.sort_unstable();
-    mine.first()
-        .copied()
-        .ok_or_else(|| AppError::forbidden("the building page is for the building's staff"))
-}
-
 pub(crate) async fn page(
     State(state): State<WebState>,
     who: Signed,
     Query(q): Query<BuildingQuery>,
 ) -> Result<Response, PageError> {
-    let property = staff_property(&who, q.property)?;
+    let property = crate::guard::staff_property(&who, q.property, "the building page")?;
     let staff = who.principal.staff(property)?;
     let floor = q.floor.filter(|f| !f.is_empty());
     let kind = match q.kind.as_deref() {

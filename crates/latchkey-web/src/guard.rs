@@ -195,6 +195,26 @@ impl Signed {
     }
 }
 
+/// The property a staff page is about: the one asked for (its use case checks the caller's
+/// standing there), or the first the caller is staff of; `page` names the page in the refusal.
+pub fn staff_property(
+    who: &Signed,
+    asked: Option<i64>,
+    page: &str,
+) -> Result<latchkey_core::PropertyId, latchkey_app::AppError> {
+    if let Some(p) = asked {
+        return Ok(latchkey_core::PropertyId(p));
+    }
+    who.principal
+        .active()
+        .filter(|m| m.role.is_staff())
+        .map(|m| m.property_id)
+        .min()
+        .ok_or_else(|| {
+            latchkey_app::AppError::forbidden(format!("{page} is for the building's staff"))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,6 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use latchkey_app::AppError;
 use latchkey_app::readiness::HeatMapUnit;
-use latchkey_core::PropertyId;
 use latchkey_core::drill::Failure;
 use latchkey_core::schedule::Day;
 use serde::Deserialize;
@@ -121,23 +120,6 @@ fn runs(u: &HeatMapUnit, property: i64, failure: Failure) -> Vec<Run> {
     out
 }
 
-/// The property the page is about: the one asked for, or the first the caller is staff of.
-fn staff_property(who: &Signed, asked: Option<i64>) -> Result<PropertyId, AppError> {
-    if let Some(p) = asked {
-        return Ok(PropertyId(p));
-    }
-    let mut mine: Vec<PropertyId> = who
-        .principal
-        .active()
-        .filter(|m| m.role.is_staff())
-        .map(|m| m.property_id)
-        .collect();
-    mine.sort_unstable();
-    mine.first()
-        .copied()
-        .ok_or_else(|| AppError::forbidden("the readiness heat map is for the building's staff"))
-}
-
 pub(crate) async fn page(
     State(state): State<WebState>,
     who: Signed,
@@ -152,7 +134,7 @@ pub(crate) async fn page(
             )
         })?,
     };
-    let property = staff_property(&who, q.property)?;
+    let property = crate::guard::staff_property(&who, q.property, "the readiness heat map")?;
     let map = state
         .app
         .readiness_map(who.principal.staff(property)?, failure)
