@@ -120,6 +120,15 @@ pub enum LiveKind {
         alarm: String,
         severity: String,
     },
+    /// A code slot of a door's lock changed as the lock confirmed it (`set`, `removed`), or
+    /// could not be (`failed`, `lost`): what a move-out receipt waits for. The credential is
+    /// named by id, never its code.
+    Slot {
+        door_id: DoorId,
+        slot: i64,
+        credential_id: Option<i64>,
+        status: String,
+    },
     /// A step of a lockout case (`lockout.proven` → `proven`); its details are read with the
     /// case.
     Case {
@@ -201,6 +210,17 @@ pub fn classify(e: &Event) -> Option<LiveKind> {
         "door.opened" => door(DoorState::Open),
         "door.closed" => door(DoorState::Closed),
         "lock.online" => door(DoorState::Online),
+        "lock.slot_set" | "lock.slot_removed" | "lock.slot_failed" | "lock.slot_lost" => {
+            Some(LiveKind::Slot {
+                door_id,
+                slot: e.data.get("slot").and_then(serde_json::Value::as_i64)?,
+                credential_id: e
+                    .data
+                    .get("credential_id")
+                    .and_then(serde_json::Value::as_i64),
+                status: e.kind.strip_prefix("lock.slot_")?.to_owned(),
+            })
+        }
         "lock.alarm" => {
             let alarm = str_field(e, "alarm").unwrap_or_default();
             match alarm.as_str() {
@@ -344,7 +364,9 @@ impl View {
             LiveKind::Door { door_id, .. } => {
                 (self.staffs(e.property_id) && self.log.admits(e)) || self.doors.contains(door_id)
             }
-            LiveKind::Command { .. } | LiveKind::Alarm { .. } => self.log.admits(e),
+            LiveKind::Command { .. } | LiveKind::Alarm { .. } | LiveKind::Slot { .. } => {
+                self.log.admits(e)
+            }
             LiveKind::Case { case_id, .. } => match self.cases.get(case_id) {
                 Some(may) => *may,
                 None => {

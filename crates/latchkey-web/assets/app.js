@@ -164,6 +164,15 @@ document.addEventListener("click", function (event) {
     }
   });
 
+  // A lock confirmed (or failed) a code slot: a move-out receipt on the page reads its rows
+  // again; which credential and which lock are read with the receipt, as for cases.
+  source.addEventListener("slot", function () {
+    var receipt = document.getElementById("receipt");
+    if (receipt && window.htmx) {
+      window.htmx.trigger(receipt, "refresh");
+    }
+  });
+
   // The state could not be replayed: read it again.
   source.addEventListener("reset", function () {
     window.location.reload();

@@ -22,6 +22,7 @@ mod lockout;
 mod mine;
 mod mydata;
 mod notifications;
+mod people;
 mod qr;
 mod readiness;
 mod security;
@@ -47,6 +48,9 @@ const MAX_FORM: usize = 16 * 1024;
 pub struct WebConfig {
     /// Mark cookies `Secure` (when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
+    /// Where people reach latchkey (`public_url`), for the links pages hand out; without it,
+    /// the host the browser used.
+    pub public_origin: Option<String>,
 }
 
 /// What every page handler can reach.
@@ -108,6 +112,14 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/building", get(building::page))
         .route("/building/doors/{id}", get(door::page))
         .route("/building/doors/{id}/emergency", post(door::emergency))
+        .route("/people", get(people::list).post(people::add))
+        .route("/people/{id}", get(people::person))
+        .route("/people/memberships/{id}/end", post(people::end))
+        .route("/people/memberships/{id}/receipt", get(people::receipt))
+        .route(
+            "/people/memberships/{id}/receipt/rows",
+            get(people::receipt_fragment),
+        )
         .route("/locked-out", get(lockout::page).post(lockout::start))
         .route("/locked-out/case", get(lockout::case))
         .route("/locked-out/case/totp", post(lockout::prove_totp))

@@ -228,6 +228,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         app.clone(),
         latchkey_web::WebConfig {
             secure_cookies: config.cookies_secure(addr),
+            public_origin: config.public_url.as_ref().map(ToString::to_string),
         },
         api,
     );

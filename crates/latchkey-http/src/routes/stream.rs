@@ -116,6 +116,21 @@ pub struct CaseEventDto {
     pub at: jiff::Timestamp,
 }
 
+/// A code slot of a door's lock as the lock confirmed it (staff of the property): what a
+/// move-out receipt waits for. Never the code.
+#[derive(Serialize, ToSchema)]
+pub struct SlotEventDto {
+    pub door_id: i64,
+    pub slot: i64,
+    /// The credential the slot holds or held, when latchkey manages it.
+    pub credential_id: Option<i64>,
+    /// `set`, `removed`, `failed` (latchkey could not get the lock to confirm; it may still be
+    /// trying) or `lost` (the lock no longer holds a code it had confirmed).
+    pub status: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResetReasonDto {
@@ -147,7 +162,7 @@ pub struct EndEventDto {
 }
 
 /// One Server-Sent Event, documented as `{event, data}`: `event` is the SSE event name and
-/// `data` the JSON on its `data:` line. `door`, `command`, `alarm` and `case` carry an `id:`
+/// `data` the JSON on its `data:` line. `door`, `command`, `alarm`, `slot` and `case` carry an `id:`
 /// (resume with `Last-Event-ID`); `reset` and `end` do not. Idle streams get a `:` comment
 /// every 15 s.
 #[derive(Serialize, ToSchema)]
@@ -157,6 +172,7 @@ pub enum StreamEventDto {
     Command(CommandEventDto),
     Alarm(AlarmEventDto),
     Case(CaseEventDto),
+    Slot(SlotEventDto),
     Reset(ResetEventDto),
     End(EndEventDto),
 }
@@ -215,6 +231,18 @@ fn dto(e: LiveEvent) -> StreamEventDto {
             door_id: door_id.0,
             alarm,
             severity,
+            at,
+        }),
+        LiveKind::Slot {
+            door_id,
+            slot,
+            credential_id,
+            status,
+        } => StreamEventDto::Slot(SlotEventDto {
+            door_id: door_id.0,
+            slot,
+            credential_id,
+            status,
             at,
         }),
         LiveKind::Case { case_id, step } => StreamEventDto::Case(CaseEventDto {
