@@ -14,6 +14,7 @@ pub mod auth;
 pub mod authz;
 pub mod broker_logins;
 pub mod broker_settings;
+pub mod chain_watch;
 pub mod clock;
 pub mod console;
 pub mod credentials;
@@ -174,6 +175,8 @@ struct Inner {
     readiness: readiness::MapCache,
     webauthn: std::result::Result<webauthn_rs::Webauthn, String>,
     counters: monitoring::Counters,
+    /// The console's view of the audit chain (`chain_watch.rs`).
+    chain: chain_watch::ChainWatch,
 }
 
 impl App {
@@ -205,6 +208,7 @@ impl App {
                 readiness: readiness::MapCache::default(),
                 webauthn,
                 counters: monitoring::Counters::default(),
+                chain: chain_watch::ChainWatch::default(),
             }),
         }
     }

@@ -10,6 +10,7 @@
 //! cached.
 
 mod assets;
+mod audit;
 mod building;
 mod cases;
 mod door;
@@ -112,6 +113,8 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/building", get(building::page))
         .route("/building/doors/{id}", get(door::page))
         .route("/building/doors/{id}/emergency", post(door::emergency))
+        .route("/audit", get(audit::page))
+        .route("/audit/verify", post(audit::verify))
         .route("/people", get(people::list).post(people::add))
         .route("/people/{id}", get(people::person))
         .route("/people/memberships/{id}/end", post(people::end))

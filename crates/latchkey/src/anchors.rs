@@ -55,6 +55,7 @@ impl AnchorWriter {
                 .await
                 .context("the anchor writer stopped")??;
         }
+        self.app.note_anchor(&anchor);
         self.last = Some((anchor.seq, anchor.hash));
         Ok(())
     }
