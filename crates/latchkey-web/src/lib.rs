@@ -26,8 +26,10 @@ mod notifications;
 mod people;
 mod qr;
 mod readiness;
+mod roster;
 mod security;
 mod signin;
+mod week;
 mod welcome;
 
 use axum::Router;
@@ -113,6 +115,9 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/building", get(building::page))
         .route("/building/doors/{id}", get(door::page))
         .route("/building/doors/{id}/emergency", post(door::emergency))
+        .route("/on-call", get(roster::page).post(roster::set_on_call))
+        .route("/locksmiths", post(roster::add_locksmith))
+        .route("/locksmiths/{id}/status", post(roster::locksmith_status))
         .route("/audit", get(audit::page))
         .route("/audit/verify", post(audit::verify))
         .route("/people", get(people::list).post(people::add))

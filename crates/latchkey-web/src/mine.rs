@@ -16,7 +16,7 @@ use latchkey_app::credentials::CredentialInput;
 use latchkey_app::store::audit::EventFilter;
 use latchkey_app::store::records::{Credential, Event};
 use latchkey_core::model::{CredentialKind, CredentialStatus, Role};
-use latchkey_core::schedule::{Day, Schedule, WeeklyWindow};
+use latchkey_core::schedule::Schedule;
 use latchkey_core::{CredentialId, DoorId, PersonId, PropertyId};
 use serde::Deserialize;
 
@@ -25,6 +25,7 @@ use crate::error::PageError;
 use crate::guard::Signed;
 #[allow(unused_imports)] // named by the templates
 use crate::layout::{Layout, Tab};
+use crate::week::{schedule_words, weekly_schedule};
 
 /// A credential, in words.
 pub struct CodeView {
@@ -51,47 +52,6 @@ fn kind_words(k: CredentialKind) -> &'static str {
         CredentialKind::Pin => "Keypad code",
         CredentialKind::RfidCard => "Card",
         CredentialKind::PhysicalKey => "Physical key",
-    }
-}
-
-fn day_words(d: Day) -> &'static str {
-    match d {
-        Day::Mon => "Mon",
-        Day::Tue => "Tue",
-        Day::Wed => "Wed",
-        Day::Thu => "Thu",
-        Day::Fri => "Fri",
-        Day::Sat => "Sat",
-        Day::Sun => "Sun",
-    }
-}
-
-fn schedule_words(s: &Schedule) -> String {
-    match s {
-        Schedule::Always => "Any time".to_owned(),
-        Schedule::Weekly { windows } => windows
-            .iter()
-            .map(|w| {
-                let days: Vec<&str> = w.days.iter().map(|d| day_words(*d)).collect();
-                format!(
-                    "{} {}–{}",
-                    days.join(", "),
-                    w.start.strftime("%H:%M"),
-                    w.end.strftime("%H:%M")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        Schedule::DateRange { from, until } => format!(
-            "From {} until {}",
-            from.strftime("%Y-%m-%d %H:%M"),
-            until.strftime("%Y-%m-%d %H:%M")
-        ),
-        Schedule::OneTime { from, until } => format!(
-            "Once, {} to {}",
-            from.strftime("%Y-%m-%d %H:%M"),
-            until.strftime("%H:%M")
-        ),
     }
 }
 
@@ -407,36 +367,12 @@ pub(crate) struct GuestCodeForm {
     sun: Option<String>,
 }
 
-fn parse_time(field: &str, text: &str) -> Result<jiff::civil::Time, AppError> {
-    text.trim()
-        .parse::<jiff::civil::Time>()
-        .map_err(|_| AppError::invalid(field, "must be a time like 09:00"))
-}
-
 fn guest_schedule(f: &GuestCodeForm) -> Result<Schedule, AppError> {
-    let days: Vec<Day> = [
-        (&f.mon, Day::Mon),
-        (&f.tue, Day::Tue),
-        (&f.wed, Day::Wed),
-        (&f.thu, Day::Thu),
-        (&f.fri, Day::Fri),
-        (&f.sat, Day::Sat),
-        (&f.sun, Day::Sun),
-    ]
-    .into_iter()
-    .filter(|(on, _)| on.is_some())
-    .map(|(_, d)| d)
-    .collect();
-    if days.is_empty() {
-        return Err(AppError::invalid("days", "choose at least one day"));
-    }
-    Ok(Schedule::Weekly {
-        windows: vec![WeeklyWindow {
-            days,
-            start: parse_time("from", &f.from)?,
-            end: parse_time("until", &f.until)?,
-        }],
-    })
+    weekly_schedule(
+        [&f.mon, &f.tue, &f.wed, &f.thu, &f.fri, &f.sat, &f.sun],
+        &f.from,
+        &f.until,
+    )
 }
 
 pub(crate) async fn create_guest_code(
