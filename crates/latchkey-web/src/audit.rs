@@ -264,7 +264,7 @@ async fn render(
         })
         .collect();
     Ok(AuditPage {
-        layout: Layout::signed("Audit log", None, who),
+        layout: Layout::signed("Audit log", Some(Tab::Audit), who),
         css: crate::assets::assets().url("console.css"),
         csrf: who.csrf.clone(),
         property: p.0,

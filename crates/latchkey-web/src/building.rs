@@ -206,7 +206,11 @@ pub(crate) async fn page(
         selected: kind == Some(*k),
     }));
     Ok(BuildingPage {
-        layout: Layout::signed(format!("Building: {}", b.property.name), None, &who),
+        layout: Layout::signed(
+            format!("Building: {}", b.property.name),
+            Some(Tab::Building),
+            &who,
+        ),
         css: crate::assets::assets().url("console.css"),
         property: property.0,
         name: b.property.name.clone(),

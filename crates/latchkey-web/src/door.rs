@@ -304,7 +304,7 @@ async fn render(
         None => "",
     };
     Ok(DoorPage {
-        layout: Layout::signed(d.door.name.clone(), None, who),
+        layout: Layout::signed(d.door.name.clone(), Some(Tab::Building), who),
         css: crate::assets::assets().url("console.css"),
         csrf: who.csrf.clone(),
         after,

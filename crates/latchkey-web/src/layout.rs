@@ -3,7 +3,7 @@
 
 use crate::assets::assets;
 
-/// The tabs of a signed-in person's pages.
+/// The tabs of a signed-in person's pages, and of the building console for staff.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
     Home,
@@ -11,12 +11,20 @@ pub enum Tab {
     Household,
     Activity,
     Security,
+    Building,
+    Readiness,
+    People,
+    OnCall,
+    Audit,
 }
 
 pub struct Nav {
     pub tab: Option<Tab>,
     pub name: String,
     pub csrf: String,
+    /// For staff: the property the console's tabs open (the first they staff; a page of
+    /// another property they staff carries its own `?property=`).
+    pub console: Option<i64>,
 }
 
 pub struct Layout {
@@ -51,6 +59,12 @@ impl Layout {
                 tab,
                 name: who.principal.person().name.clone(),
                 csrf: who.csrf.clone(),
+                console: who
+                    .principal
+                    .active()
+                    .filter(|m| m.role.is_staff())
+                    .map(|m| m.property_id.0)
+                    .min(),
             }),
             ..Layout::public(title)
         }

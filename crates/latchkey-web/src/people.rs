@@ -188,7 +188,7 @@ pub(crate) async fn list(
     })
     .collect();
     Ok(PeoplePage {
-        layout: Layout::signed("People", None, &who),
+        layout: Layout::signed("People", Some(Tab::People), &who),
         css: crate::assets::assets().url("console.css"),
         csrf: who.csrf.clone(),
         property: p.0,
@@ -306,7 +306,7 @@ pub(crate) async fn add(
         (None, String::new())
     };
     Ok(AddedPage {
-        layout: Layout::signed("Person added", None, &who),
+        layout: Layout::signed("Person added", Some(Tab::People), &who),
         property: p.0,
         person: person.id.0,
         name: person.name,
@@ -451,7 +451,7 @@ pub(crate) async fn person(
         });
     }
     Ok(PersonPage {
-        layout: Layout::signed(person.name.clone(), None, &who),
+        layout: Layout::signed(person.name.clone(), Some(Tab::People), &who),
         css: crate::assets::assets().url("console.css"),
         csrf: who.csrf.clone(),
         property: p.0,
@@ -639,7 +639,7 @@ pub(crate) async fn receipt(
     let person = state.app.get_person(&who.principal, m.person_id).await?;
     let r = receipt_rows(&state, &who, &m).await?;
     Ok(ReceiptPage {
-        layout: Layout::signed("Move-out receipt", None, &who),
+        layout: Layout::signed("Move-out receipt", Some(Tab::People), &who),
         css: crate::assets::assets().url("console.css"),
         after,
         id,

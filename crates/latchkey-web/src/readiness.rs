@@ -190,7 +190,7 @@ pub(crate) async fn page(
         None => "Paid fallback, not counted above: no verified locksmith.".to_owned(),
     };
     Ok(MapPage {
-        layout: Layout::signed("Readiness", None, &who),
+        layout: Layout::signed("Readiness", Some(Tab::Readiness), &who),
         css: assets().url("readiness.css"),
         property: p,
         failure_label: failure.phrase(),

@@ -152,7 +152,7 @@ pub(crate) async fn page(
         })
         .collect();
     Ok(RosterPage {
-        layout: Layout::signed("On call and locksmiths", None, &who),
+        layout: Layout::signed("On call and locksmiths", Some(Tab::OnCall), &who),
         css: crate::assets::assets().url("console.css"),
         csrf: who.csrf.clone(),
         property: p.0,
