@@ -201,6 +201,7 @@ pub fn classify(e: &Event) -> Option<LiveKind> {
         "door.opened" => door(DoorState::Open),
         "door.closed" => door(DoorState::Closed),
         "lock.online" => door(DoorState::Online),
+        "lock.jammed" => door(DoorState::Jammed),
         "lock.alarm" => {
             let alarm = str_field(e, "alarm").unwrap_or_default();
             match alarm.as_str() {
