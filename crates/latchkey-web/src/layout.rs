@@ -17,6 +17,8 @@ pub struct Nav {
     pub tab: Option<Tab>,
     pub name: String,
     pub csrf: String,
+    /// Staff of some property see the console's pages in the navigation.
+    pub staff: bool,
 }
 
 pub struct Layout {
@@ -51,6 +53,7 @@ impl Layout {
                 tab,
                 name: who.principal.person().name.clone(),
                 csrf: who.csrf.clone(),
+                staff: who.principal.active().any(|m| m.role.is_staff()),
             }),
             ..Layout::public(title)
         }
