@@ -2,6 +2,8 @@
 //! its severity in words and acknowledges it with a note from a plain form; a signed-out
 //! request, a resident, the manager of another property, an unknown alarm, a long note, a form
 //! without its token and a second acknowledgement are refused, and the alarm stays as it was.
+//! The API's `GET /api/v1/properties/{id}/alarms` and `POST /api/v1/alarms/{id}/acknowledge`,
+//! reached through the same router, list and acknowledge the same alarms under the same rules.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -386,6 +388,60 @@ async fn signed_out_residents_other_managers_and_bad_forms_change_nothing() {
         let page = w.get("/alarms?show=everything", &mona).await;
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(w.state().await, open);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_api_lists_and_acknowledges_the_same_alarms() {
+    each_backend("web_alarms_api", |db| async move {
+        let w = world(&db).await;
+        let (mona, _) = w.signed_in("mona@example.org").await;
+        let (vera, _) = w.signed_in("vera@example.org").await;
+        let list = format!("/api/v1/properties/{}/alarms", w.property.0);
+        let got = w.get(&list, &mona).await;
+        assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+        let groups: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+        assert_eq!(groups[0]["id"], w.alarm);
+        assert_eq!(groups[0]["kind"], "forced_entry");
+        assert_eq!(groups[0]["severity"], "critical");
+        assert_eq!(groups[0]["alarms"][0]["door"], "Lobby");
+        assert_eq!(w.get(&list, &vera).await.status, StatusCode::FORBIDDEN);
+        let bad = w.get(&format!("{list}?show=closed"), &mona).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let ack = format!("/api/v1/alarms/{}/acknowledge", w.alarm);
+        let json = |cookie: &str, body: String| {
+            Request::post(ack.as_str())
+                .header(header::HOST, HOST)
+                .header(header::ORIGIN, ORIGIN)
+                .header("sec-fetch-site", "same-origin")
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let long = format!(r#"{{"note":"{}"}}"#, "x".repeat(501));
+        assert_eq!(
+            w.send(json(&mona, long)).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let r = w.send(json(&vera, r#"{"note":"hi"}"#.into())).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(w.state().await, ("open".to_owned(), None));
+        let r = w
+            .send(json(&mona, r#"{"note":"police called"}"#.into()))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body, r#"{"acknowledged":1}"#);
+        let r = w.send(json(&mona, r#"{}"#.into())).await;
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert_eq!(
+            w.state().await,
+            ("acknowledged".into(), Some("police called".into()))
+        );
+        let open = w.get(&list, &mona).await;
+        assert_eq!(open.body, "[]");
     })
     .await;
 }
