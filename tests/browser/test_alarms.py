@@ -48,8 +48,8 @@ def test_a_forced_door_appears_within_a_second_and_is_acknowledged_with_a_note(v
 
     item.locator("textarea").fill("Police called; the lobby is watched until the locksmith comes")
     maria.screenshot("console-alarms-desktop")
-    item.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        item.locator("button[type=submit]").click()
     done = page.locator("li[data-kind=forced_entry]").first
     assert done.get_attribute("data-state") == "acknowledged"
     text = done.inner_text()
@@ -102,8 +102,8 @@ def test_a_storm_of_locks_offline_is_one_item_acknowledged_at_once(browser, quic
         page.keyboard.press("Tab")
         focused = page.evaluate("document.activeElement.textContent")
         assert focused == f"Acknowledge all {n}", focused
-        page.keyboard.press("Enter")
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
         done = page.locator("li[data-kind=offline]").first
         assert done.get_attribute("data-state") == "acknowledged"
         assert "Broker restarted" in done.inner_text()
