@@ -221,6 +221,7 @@ pub fn classify(e: &Event) -> Option<LiveKind> {
                 status: e.kind.strip_prefix("lock.slot_")?.to_owned(),
             })
         }
+        "lock.jammed" => door(DoorState::Jammed),
         "lock.alarm" => {
             let alarm = str_field(e, "alarm").unwrap_or_default();
             match alarm.as_str() {

@@ -143,6 +143,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::ledger_as_csv))
         .routes(routes!(ledger::incidents))
         .routes(routes!(ledger::close_incident))
+        .routes(routes!(alarms::list))
+        .routes(routes!(alarms::acknowledge))
         .routes(routes!(readiness::readiness))
         .routes(routes!(readiness::readiness_map))
         .routes(routes!(

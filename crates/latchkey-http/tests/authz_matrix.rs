@@ -839,6 +839,18 @@ fn rows() -> Vec<Row> {
             body: |_, _| Some(r#"{"note":"lock replaced"}"#.into()),
             expect: "401 404 404 404 404 404 404 404",
         },
+        Row {
+            op: "get /api/v1/properties/{id}/alarms",
+            path: |f, _| format!("/api/v1/properties/{}/alarms?show=all", f.property),
+            body: none,
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
+            op: "post /api/v1/alarms/{id}/acknowledge",
+            path: |_, _| "/api/v1/alarms/1/acknowledge".into(),
+            body: |_, _| Some(r#"{"note":"police called"}"#.into()),
+            expect: "401 404 404 404 404 404 404 404",
+        },
         // Staff reach a unit's door only under an entry notice or as an emergency.
         Row {
             op: "post /api/v1/properties/{id}/entry-notices",

@@ -5,6 +5,7 @@
 //! This is the only crate that uses sqlx. It depends on `latchkey-core` for ids and model types.
 //! Every read returns `Result<Option<T>, StoreError>`: a failure is never reported as an absence.
 
+pub mod alarm_records;
 pub mod alarms;
 pub mod audit;
 pub mod auth;

@@ -159,6 +159,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0024_alarm_digest.sql"),
         postgres: include_str!("../migrations/postgres/0024_alarm_digest.sql"),
     },
+    Migration {
+        version: 25,
+        name: "0025_alarms.sql",
+        sqlite: include_str!("../migrations/sqlite/0025_alarms.sql"),
+        postgres: include_str!("../migrations/postgres/0025_alarms.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

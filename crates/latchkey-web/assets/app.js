@@ -172,6 +172,47 @@ document.addEventListener("click", function (event) {
       window.htmx.trigger(receipt, "refresh");
     }
   });
+  // The Alarms page: its feed is fetched again when an alarm or a lock's fault arrives (a
+  // storm's many events make one fetch) and when an offline lock's grace ends; not while a
+  // note is being typed in it.
+  var alarms = document.getElementById("alarms");
+  var refreshing = null;
+  function refreshAlarms(delay) {
+    if (!alarms || !window.htmx || refreshing) {
+      return;
+    }
+    refreshing = setTimeout(function () {
+      refreshing = null;
+      var typing = document.activeElement;
+      if (alarms.contains(typing) && typing.tagName === "TEXTAREA") {
+        refreshAlarms(1000);
+        return;
+      }
+      window.htmx.trigger(alarms, "refresh");
+    }, delay);
+  }
+  function refreshWhenDue() {
+    var due = alarms && alarms.querySelector("[data-next-due]");
+    var ms = due ? due.getAttribute("data-next-due") : "";
+    if (ms) {
+      setTimeout(function () {
+        refreshAlarms(0);
+      }, Number(ms) + 250);
+    }
+  }
+  if (alarms) {
+    refreshWhenDue();
+    alarms.addEventListener("htmx:afterSwap", refreshWhenDue);
+    source.addEventListener("alarm", function () {
+      refreshAlarms(100);
+    });
+    source.addEventListener("door", function (m) {
+      var s = JSON.parse(m.data).state;
+      if (s === "jammed" || s === "offline" || s === "online" || s === "battery_low") {
+        refreshAlarms(100);
+      }
+    });
+  }
 
   // The state could not be replayed: read it again.
   source.addEventListener("reset", function () {

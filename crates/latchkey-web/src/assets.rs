@@ -46,6 +46,11 @@ const FILES: &[File] = &[
         bytes: include_bytes!("../assets/console.css"),
     },
     File {
+        name: "alarms.css",
+        mime: "text/css; charset=utf-8",
+        bytes: include_bytes!("../assets/alarms.css"),
+    },
+    File {
         name: "icon.svg",
         mime: "image/svg+xml",
         bytes: include_bytes!("../assets/icon.svg"),

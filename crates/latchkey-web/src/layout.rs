@@ -12,6 +12,7 @@ pub enum Tab {
     Activity,
     Security,
     Building,
+    Alarms,
     Readiness,
     People,
     OnCall,

@@ -9,6 +9,7 @@
 //! before sign-in, or to the lockout case) and is refused from another origin; pages are never
 //! cached.
 
+mod alarms;
 mod assets;
 mod audit;
 mod building;
@@ -128,6 +129,9 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
             "/people/memberships/{id}/receipt/rows",
             get(people::receipt_fragment),
         )
+        .route("/alarms", get(alarms::page))
+        .route("/alarms/feed", get(alarms::fragment))
+        .route("/alarms/{id}/acknowledge", post(alarms::acknowledge))
         .route("/locked-out", get(lockout::page).post(lockout::start))
         .route("/locked-out/case", get(lockout::case))
         .route("/locked-out/case/totp", post(lockout::prove_totp))

@@ -1,4 +1,5 @@
-//! Alarms told to the people who run the building (docs/ARCHITECTURE.md, decisions 61–62).
+//! Alarms told to the people who run the building (docs/ARCHITECTURE.md, decisions 61–62), and
+//! recorded for the console's Alarms page ([`console`], decisions 65–66).
 //!
 //! Who is told: everyone whose membership at the alarm's property is a staff role (installer
 //! or manager) in force at the alarm's instant. What: every `lock.alarm` (forced entry, tamper,
@@ -29,6 +30,7 @@ use latchkey_store::audit::NewEvent;
 
 use crate::{App, Result};
 
+pub mod console;
 pub mod digest;
 
 pub use digest::digest_due;
@@ -76,8 +78,9 @@ fn alarm_of(ev: &NewEvent) -> Option<(String, Option<DoorId>, PropertyId)> {
 }
 
 impl App {
-    /// Queues, inside the caller's transaction, a notice of each alarm among `events` for every
-    /// staff member of its property (step 1 of the module documentation).
+    /// Records each alarm among `events` for the console ([`App::record_alarms`]) and queues,
+    /// inside the caller's transaction, a notice of it for every staff member of its property
+    /// (step 1 of the module documentation).
     ///
     /// # Errors
     /// `Store` when the database fails; the caller's transaction must then not commit.
@@ -87,6 +90,7 @@ impl App {
         events: &[NewEvent],
         at: Timestamp,
     ) -> Result<()> {
+        self.record_alarms(conn, events, at).await?;
         let grace = self.config().alarms.offline_grace;
         let mut staff: HashMap<PropertyId, Vec<PersonId>> = HashMap::new();
         let mut notices = Vec::new();
@@ -126,7 +130,8 @@ impl App {
     }
 
     /// Deletes, inside the caller's transaction, the offline notices of a door whose lock was
-    /// heard again within the grace (step 1).
+    /// heard again within the grace (step 1), and deletes or clears its offline alarms
+    /// ([`App::clear_offline_alarms`]).
     ///
     /// # Errors
     /// `Store` when the database fails.
@@ -136,6 +141,7 @@ impl App {
         door: DoorId,
         now: Timestamp,
     ) -> Result<()> {
+        self.clear_offline_alarms(conn, door, now).await?;
         let gone = repo::cancel_offline(conn, door, now).await?;
         if gone > 0 {
             tracing::debug!(%door, notices = gone, "a lock came back within its grace");

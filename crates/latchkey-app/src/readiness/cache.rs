@@ -37,6 +37,7 @@ pub const NEVER_CHANGES_READINESS: &[&str] = &[
     "access.denied",
     "access.granted",
     "access.presence_code",
+    "alarm.acknowledged",
     "auth.login",
     "auth.login_failed",
     "auth.passkey_renamed",

@@ -1,6 +1,7 @@
 //! One file per resource. Each handler extracts, calls one app function and maps to a DTO.
 
 pub mod access;
+pub mod alarms;
 pub mod auth;
 pub mod broker_logins;
 pub mod credentials;
