@@ -12,6 +12,9 @@
 mod assets;
 mod building;
 mod cases;
+mod console_case;
+mod console_cases;
+mod console_ledger;
 mod door;
 mod error;
 mod guard;
@@ -108,6 +111,30 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/building", get(building::page))
         .route("/building/doors/{id}", get(door::page))
         .route("/building/doors/{id}/emergency", post(door::emergency))
+        // The console's lockout cases, ledger and incidents (docs/LOCKOUT.md).
+        .route("/console/cases", get(console_cases::list))
+        .route("/console/cases/rows", get(console_cases::list_rows))
+        .route("/console/cases/{id}", get(console_case::page))
+        .route("/console/cases/{id}/live", get(console_cases::live_part))
+        .route("/console/cases/{id}/id-check", post(console_case::id_check))
+        .route(
+            "/console/cases/{id}/open",
+            get(console_case::confirm_open).post(console_case::open),
+        )
+        .route("/console/cases/{id}/locksmith", post(console_case::book))
+        .route(
+            "/console/cases/{id}/jobs/{job}/complete",
+            post(console_case::complete),
+        )
+        .route(
+            "/console/cases/{id}/forced-entry",
+            post(console_case::forced_entry),
+        )
+        .route("/console/ledger", get(console_ledger::ledger))
+        .route("/console/ledger.csv", get(console_ledger::ledger_file))
+        .route("/console/incidents", get(console_ledger::incidents))
+        .route("/console/incidents/{id}", get(console_ledger::incident))
+        .route("/console/incidents/{id}/close", post(console_ledger::close))
         .route("/locked-out", get(lockout::page).post(lockout::start))
         .route("/locked-out/case", get(lockout::case))
         .route("/locked-out/case/totp", post(lockout::prove_totp))
