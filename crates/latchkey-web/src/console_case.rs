@@ -231,7 +231,7 @@ pub(crate) async fn confirm_open(
         fee: money(quote.fee_cents),
         due: money(quote.due_cents),
         due_cents: quote.due_cents,
-        reason: quote.reason,
+        reason: crate::error::capitalise(&quote.reason),
         evidence: quote
             .evidence
             .iter()

@@ -410,7 +410,7 @@ async fn the_fee_is_shown_before_anything_is_charged_and_a_fee_that_changed_char
         assert!(fee.body.contains("office hours"), "{}", fee.body);
         assert!(fee.body.contains("<strong>25.00</strong>"), "{}", fee.body);
         assert!(fee.body.contains("data-due-cents=\"0\""), "{}", fee.body);
-        assert!(fee.body.contains("free lockout 1 of 1 in 12 months"));
+        assert!(fee.body.contains("Free lockout 1 of 1 in 12 months"));
         assert_eq!(w.events().await, before, "showing the fee writes nothing");
         assert!(w.ledger().await.is_empty());
         let other_door = w
