@@ -271,9 +271,15 @@ def test_the_console_pages_pass_axe_are_keyboard_usable_and_are_nobody_elses(vis
     maria.sign_in(MANAGER)
     for size in (DESKTOP, PHONE):
         maria.page.set_viewport_size(size)
-        for path in ("/console/cases", f"/console/cases/{case}", "/console/ledger", "/console/incidents"):
+        for name, path in (
+            ("cases-list", "/console/cases"),
+            ("case-open", f"/console/cases/{case}"),
+            ("ledger-empty", "/console/ledger"),
+            ("incidents-none", "/console/incidents"),
+        ):
             page = maria.go(path)
             assert maria.axe() == [], f"axe on {path} at {size}"
+            maria.screenshot(f"console-{name}-{'desktop' if size == DESKTOP else 'phone'}")
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= size["width"] + 1, f"{path} scrolls sideways at {size}: {width}"
     # From the top of the list, Tab reaches the case's link; Enter opens it; Tab reaches the
