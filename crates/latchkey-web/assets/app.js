@@ -157,11 +157,19 @@ document.addEventListener("click", function (event) {
 
   // A lockout case moved (opened, proven, a PIN released, resolved…): fetch the panel of
   // cases again; its details are read with the case, never carried by the stream.
-  source.addEventListener("case", function () {
+  source.addEventListener("case", function (m) {
     var panel = document.getElementById("cases");
     if (panel && window.htmx) {
       window.htmx.trigger(panel, "refresh");
     }
+    // The console: a case's page follows its case, the list every case.
+    var e = JSON.parse(m.data);
+    document.querySelectorAll("[data-live-case]").forEach(function (part) {
+      var want = part.getAttribute("data-live-case");
+      if ((want === "any" || want === String(e.case_id)) && window.htmx) {
+        window.htmx.trigger(part, "refresh");
+      }
+    });
   });
 
   // A lock confirmed (or failed) a code slot: a move-out receipt on the page reads its rows

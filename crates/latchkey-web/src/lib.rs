@@ -14,6 +14,9 @@ mod assets;
 mod audit;
 mod building;
 mod cases;
+mod console_case;
+mod console_cases;
+mod console_ledger;
 mod door;
 mod error;
 mod guard;
@@ -132,6 +135,30 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/alarms", get(alarms::page))
         .route("/alarms/feed", get(alarms::fragment))
         .route("/alarms/{id}/acknowledge", post(alarms::acknowledge))
+        // The console's lockout cases, ledger and incidents (docs/LOCKOUT.md).
+        .route("/console/cases", get(console_cases::list))
+        .route("/console/cases/rows", get(console_cases::list_rows))
+        .route("/console/cases/{id}", get(console_case::page))
+        .route("/console/cases/{id}/live", get(console_cases::live_part))
+        .route("/console/cases/{id}/id-check", post(console_case::id_check))
+        .route(
+            "/console/cases/{id}/open",
+            get(console_case::confirm_open).post(console_case::open),
+        )
+        .route("/console/cases/{id}/locksmith", post(console_case::book))
+        .route(
+            "/console/cases/{id}/jobs/{job}/complete",
+            post(console_case::complete),
+        )
+        .route(
+            "/console/cases/{id}/forced-entry",
+            post(console_case::forced_entry),
+        )
+        .route("/console/ledger", get(console_ledger::ledger))
+        .route("/console/ledger.csv", get(console_ledger::ledger_file))
+        .route("/console/incidents", get(console_ledger::incidents))
+        .route("/console/incidents/{id}", get(console_ledger::incident))
+        .route("/console/incidents/{id}/close", post(console_ledger::close))
         .route("/locked-out", get(lockout::page).post(lockout::start))
         .route("/locked-out/case", get(lockout::case))
         .route("/locked-out/case/totp", post(lockout::prove_totp))

@@ -96,6 +96,84 @@ pub(crate) async fn staff_openings_in_year(
     Ok(i64::try_from(count).unwrap_or(i64::MAX))
 }
 
+/// What a staff opening costs the tenant, by the lease's terms (docs/LOCKOUT.md, "Fees and the
+/// ledger"), in the order they are applied:
+///
+/// 1. the equipment was at fault (`fault`): the fee is waived;
+/// 2. the unit has a free lockout left in the last 12 months: nothing;
+/// 3. otherwise the office-hours or after-hours fee.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StaffFee {
+    /// The fee of the hour; charged unless `waived` (and 0 for a free lockout).
+    pub amount_cents: i64,
+    pub waived: bool,
+    pub reason: String,
+}
+
+impl StaffFee {
+    /// What the tenant pays.
+    pub fn due_cents(&self) -> i64 {
+        if self.waived { 0 } else { self.amount_cents }
+    }
+}
+
+/// An amount in words: `75.00`, or `nothing`.
+pub(crate) fn cents_words(cents: i64) -> String {
+    if cents == 0 {
+        "nothing".to_owned()
+    } else {
+        format!("{}.{:02}", cents / 100, (cents % 100).abs())
+    }
+}
+
+/// The fee a staff opening of `case` carries at `now` (`office`: during office hours).
+pub(crate) async fn staff_fee(
+    conn: &mut Conn,
+    case: &LockoutCase,
+    policy: &latchkey_core::model::Policy,
+    office: bool,
+    fault: bool,
+    now: Timestamp,
+) -> Result<StaffFee> {
+    let fee = i64::from(if office {
+        policy.lockout_fee_office_cents
+    } else {
+        policy.lockout_fee_after_hours_cents
+    });
+    let when = if office {
+        "office hours"
+    } else {
+        "after hours"
+    };
+    if fault {
+        return Ok(StaffFee {
+            amount_cents: fee,
+            waived: true,
+            reason: format!(
+                "lockout fee ({when}) waived: the lock's own events show the equipment was at fault"
+            ),
+        });
+    }
+    let used = match (case.property_id, case.unit_id) {
+        (Some(p), Some(u)) => staff_openings_in_year(conn, p, u, now).await?,
+        _ => 0,
+    };
+    let free = i64::from(policy.free_lockouts_per_year);
+    Ok(if used < free {
+        StaffFee {
+            amount_cents: 0,
+            waived: false,
+            reason: format!("free lockout {} of {free} in 12 months", used + 1),
+        }
+    } else {
+        StaffFee {
+            amount_cents: fee,
+            waived: false,
+            reason: format!("lockout fee ({when})"),
+        }
+    })
+}
+
 impl App {
     /// Writes the ledger line for `what` in the case's transaction.
     pub(crate) async fn charge(
@@ -115,50 +193,14 @@ impl App {
         let fault = !evidence.is_empty();
         let (kind, payer, amount, waived, reason) = match what {
             ChargeFor::StaffOpening { office } => {
-                let fee = i64::from(if office {
-                    policy.lockout_fee_office_cents
-                } else {
-                    policy.lockout_fee_after_hours_cents
-                });
-                let when = if office {
-                    "office hours"
-                } else {
-                    "after hours"
-                };
-                if fault {
-                    (
-                        "staff_opening",
-                        Payer::Tenant,
-                        fee,
-                        true,
-                        format!(
-                            "lockout fee ({when}) waived: the lock's own events show the equipment was at fault"
-                        ),
-                    )
-                } else {
-                    let used = match case.unit_id {
-                        Some(u) => staff_openings_in_year(conn, property, u, now).await?,
-                        None => 0,
-                    };
-                    let free = i64::from(policy.free_lockouts_per_year);
-                    if used < free {
-                        (
-                            "staff_opening",
-                            Payer::Tenant,
-                            0,
-                            false,
-                            format!("free lockout {} of {free} in 12 months", used + 1),
-                        )
-                    } else {
-                        (
-                            "staff_opening",
-                            Payer::Tenant,
-                            fee,
-                            false,
-                            format!("lockout fee ({when})"),
-                        )
-                    }
-                }
+                let fee = staff_fee(conn, case, &policy, office, fault, now).await?;
+                (
+                    "staff_opening",
+                    Payer::Tenant,
+                    fee.amount_cents,
+                    fee.waived,
+                    fee.reason,
+                )
             }
             ChargeFor::Locksmith { cost_cents } => {
                 if fault {

@@ -36,6 +36,7 @@ use crate::{App, AppError, Result};
 
 mod card;
 mod changes;
+mod desk;
 mod fees;
 mod guardians;
 mod locksmith;
@@ -47,6 +48,7 @@ mod ways;
 
 pub use card::{CARD_CODES, RecoveryCard};
 pub use changes::{ChangeRequested, CollectedPin};
+pub use desk::{FeeQuote, StaffCase};
 pub use fees::ledger_csv;
 pub use guardians::{GuardianRequest, GuardiansAsked, LINK_TTL, guardian_link_aad};
 pub use locksmith::{BookLocksmith, Booked, CompleteJob, Completed, JobView, LocksmithCode};

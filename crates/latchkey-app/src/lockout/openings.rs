@@ -16,7 +16,7 @@ use latchkey_store::{StoreError, property};
 use serde::Serialize;
 use serde_json::json;
 
-use super::fees::ChargeFor;
+use super::fees::{ChargeFor, cents_words, equipment_fault, staff_fee};
 use super::ways::inside;
 use crate::authz::{CaseOpener, Principal, SpareKeyHolder};
 use crate::devices::{RemoteAction, RemoteOutcome, ToLock};
@@ -266,11 +266,39 @@ impl App {
         door: DoorId,
         wait: Duration,
     ) -> Result<StaffOpening> {
+        self.open_by_staff(opener, door, None, wait).await
+    }
+
+    /// As [`App::staff_open`], once the caller was shown the fee ([`App::staff_opening_quote`])
+    /// and confirmed it: `confirmed_cents` is the amount due they saw. When the fee is no longer
+    /// that (the office closed meanwhile, another opening used the free lockout), nothing is
+    /// sent, recorded or charged.
+    ///
+    /// # Errors
+    /// As [`App::staff_open`], and `Conflict` when the fee due now differs from the one
+    /// confirmed.
+    pub async fn staff_open_at_fee(
+        &self,
+        opener: CaseOpener<'_>,
+        door: DoorId,
+        confirmed_cents: i64,
+        wait: Duration,
+    ) -> Result<StaffOpening> {
+        self.open_by_staff(opener, door, Some(confirmed_cents), wait)
+            .await
+    }
+
+    async fn open_by_staff(
+        &self,
+        opener: CaseOpener<'_>,
+        door: DoorId,
+        confirmed_cents: Option<i64>,
+        wait: Duration,
+    ) -> Result<StaffOpening> {
         let who = opener.principal();
         let case = opener.case().clone();
         let id = case.id;
         let property = opener.property();
-        self.require_bridge()?;
         let now = self.now();
         let mut tx = self.store().write().await?;
         let target = property::get_door(tx.conn(), door)
@@ -286,6 +314,28 @@ impl App {
             .await?
             .iter()
             .any(|c| c.kind == "staff_opening");
+        // Checked under the write lock, so what is charged below is what was confirmed.
+        if let Some(confirmed) = confirmed_cents {
+            let due = if charged_before {
+                0
+            } else {
+                let fault = !equipment_fault(tx.conn(), property, &[door], case.person_id, now)
+                    .await?
+                    .is_empty();
+                staff_fee(tx.conn(), &case, &prop.policy, office, fault, now)
+                    .await?
+                    .due_cents()
+            };
+            if due != confirmed {
+                return Err(AppError::Conflict(format!(
+                    "the fee changed since it was shown: it is now {} (was {}); nothing was charged or opened, look at it again",
+                    cents_words(due),
+                    cents_words(confirmed)
+                )));
+            }
+        }
+        // Nothing is written before this: an opening that cannot be sent leaves no trace.
+        self.require_bridge()?;
         let charge = if charged_before {
             None
         } else {
