@@ -100,8 +100,7 @@ pub struct UnitLine {
 pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Vec<LineError>> {
     if bytes.len() > MAX_BYTES {
         return Err(vec![whole(format!(
-            "is {} bytes; at most {MAX_BYTES} bytes (1 MiB) are accepted: split it into several files",
-            bytes.len()
+            "is larger than {MAX_BYTES} bytes (1 MiB): split it into several files"
         ))]);
     }
     // Spreadsheets often save UTF-8 with a byte-order mark.
