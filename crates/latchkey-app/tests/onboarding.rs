@@ -139,20 +139,27 @@ async fn a_file_with_bad_lines_names_each_and_writes_nothing() {
         let r = import(&w, file, ImportMode::Write { invite: false }).await;
         assert!(!r.written);
         let lines: Vec<Option<u64>> = r.errors.iter().map(|e| e.line).collect();
+        // The property's own unit and door are named with the file's own mistakes.
         assert_eq!(
             lines,
-            [Some(2), Some(3), Some(5), Some(8)],
+            [Some(2), Some(3), Some(5), Some(6), Some(7), Some(8)],
             "{:?}",
             r.errors
         );
         assert!(r.errors[0].message.contains("not an e-mail address"));
         assert!(r.errors[1].message.contains("role `owner`"));
         assert!(r.errors[2].message.contains("unit 5A is already on line 2"));
-        assert!(r.errors[3].message.contains("has 4 columns"));
+        assert!(r.errors[3].message.contains("unit 4071 already exists"));
+        assert!(
+            r.errors[4]
+                .message
+                .contains("door \"4071 entry\" already exists")
+        );
+        assert!(r.errors[5].message.contains("has 4 columns"));
         assert_eq!(sizes(&w).await, before, "nothing is written");
         assert_eq!(w.event_count().await, events, "nothing is recorded");
 
-        // Once the file itself is good, the property's own units and doors are checked.
+        // A file whose only mistakes are clashes with the property.
         let file = "unit,floor,door,resident_name,resident_email,role\n\
             5C,5,Door 5C,Cy,,\n\
             4071,4,Door 4071b,,,\n\

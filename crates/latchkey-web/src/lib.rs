@@ -16,6 +16,7 @@ mod door;
 mod error;
 mod guard;
 mod home;
+mod import;
 mod layout;
 mod links;
 mod lockout;
@@ -106,6 +107,12 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/activity", get(mine::activity))
         .route("/readiness", get(readiness::page))
         .route("/building", get(building::page))
+        .route(
+            "/building/import",
+            get(import::page)
+                .post(import::submit)
+                .layer(import::body_limit()),
+        )
         .route("/building/doors/{id}", get(door::page))
         .route("/building/doors/{id}/emergency", post(door::emergency))
         .route("/locked-out", get(lockout::page).post(lockout::start))

@@ -3,7 +3,7 @@
 //!
 //! Validate, plan, write:
 //! 1. The file is read whole ([`parse`]); every wrong line is listed with its line number.
-//! 2. Under the write transaction, each unit label and door name is checked against the
+//! 2. Under the write transaction, each good line's unit label and door name is checked against the
 //!    property: an import adds a building, it never changes or repeats one, so a label or name
 //!    already there is an error on its line (decision 69: re-importing a file is refused, line
 //!    by line, and writes nothing).
@@ -86,10 +86,10 @@ impl App {
         file: &[u8],
         mode: ImportMode,
     ) -> Result<ImportReport> {
-        let units = match parse::parse(file) {
-            Ok(units) => units,
-            Err(errors) => return Ok(ImportReport::refused(errors)),
-        };
+        let (units, mut errors) = parse::read(file);
+        if errors.iter().any(|e| e.line.is_none()) {
+            return Ok(ImportReport::refused(errors));
+        }
         let mut tx = self.store().write().await?;
         let property = importer.property();
         // Admins stand at every property id, so the property itself may still be missing.
@@ -104,7 +104,9 @@ impl App {
             .into_iter()
             .map(|d| d.name)
             .collect();
-        let errors = taken(&units, &labels, &doors);
+        // The lines that are good are checked against the property too: every error at once.
+        errors.extend(taken(&units, &labels, &doors));
+        errors.sort_by_key(|e| e.line);
         if !errors.is_empty() {
             return Ok(ImportReport::refused(errors));
         }

@@ -97,11 +97,30 @@ pub struct UnitLine {
 ///
 /// # Errors
 /// The errors, in line order (a whole-file error alone, first).
+#[cfg(test)]
 pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Vec<LineError>> {
+    let (units, errors) = read(bytes);
+    if errors.is_empty() {
+        Ok(units)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The units of the lines that are good, and the errors of the others, in line order; a
+/// whole-file error comes alone, with no unit.
+pub fn read(bytes: &[u8]) -> (Vec<UnitLine>, Vec<LineError>) {
+    match read_lines(bytes) {
+        Ok(read) => read,
+        Err(e) => (Vec::new(), vec![e]),
+    }
+}
+
+fn read_lines(bytes: &[u8]) -> Result<(Vec<UnitLine>, Vec<LineError>), LineError> {
     if bytes.len() > MAX_BYTES {
-        return Err(vec![whole(format!(
+        return Err(whole(format!(
             "is larger than {MAX_BYTES} bytes (1 MiB): split it into several files"
-        ))]);
+        )));
     }
     // Spreadsheets often save UTF-8 with a byte-order mark.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -115,22 +134,22 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Vec<LineError>> {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, csv::Position::line);
-                return Err(vec![at(line, format!("cannot be read as CSV: {e}"))]);
+                return Err(at(line, format!("cannot be read as CSV: {e}")));
             }
         };
         let line = r.position().map_or(0, csv::Position::line);
         if line > MAX_LINES {
-            return Err(vec![whole(format!(
+            return Err(whole(format!(
                 "has more than {MAX_LINES} lines: split it into several files"
-            ))]);
+            )));
         }
         records.push((line, r));
     }
     let Some(((_, head), rows)) = records.split_first() else {
-        return Err(vec![whole(format!(
+        return Err(whole(format!(
             "is empty; its first line is the header {}",
             HEADER.join(",")
-        ))]);
+        )));
     };
     let mut errors = Vec::new();
     let header_ok = head.len() == HEADER.len()
@@ -154,11 +173,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Vec<LineError>> {
             "has no unit: add a line for each unit under the header",
         ));
     }
-    if errors.is_empty() {
-        Ok(reading.units)
-    } else {
-        Err(errors)
-    }
+    Ok((reading.units, errors))
 }
 
 /// What the lines read so far have set.
