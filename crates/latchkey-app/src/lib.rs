@@ -33,6 +33,7 @@ pub mod lockout;
 mod mint;
 pub mod monitoring;
 pub mod mydata;
+pub mod onboarding;
 pub mod outbox;
 pub mod pages;
 pub mod passkeys;

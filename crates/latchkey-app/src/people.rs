@@ -627,7 +627,7 @@ pub(crate) fn ended_membership<'a>(
         .max_by_key(|m| m.valid_until)
 }
 
-fn membership_event(kind: &str, m: &Membership, who: &Principal) -> NewEvent {
+pub(crate) fn membership_event(kind: &str, m: &Membership, who: &Principal) -> NewEvent {
     NewEvent::new(kind, format!("person:{}", m.person_id))
         .property(m.property_id)
         .actor(Some(who.id()))

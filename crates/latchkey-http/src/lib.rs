@@ -77,6 +77,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(units::get, units::update))
         .routes(routes!(units::list_groups, units::create_group))
         .routes(routes!(units::get_group, units::set_group))
+        .routes(routes!(import::import))
         .routes(routes!(doors::list, doors::create))
         .routes(routes!(doors::get, doors::update))
         .routes(routes!(doors::list_sensors, doors::create_sensor))

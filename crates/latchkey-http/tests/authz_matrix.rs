@@ -116,6 +116,16 @@ fn rows() -> Vec<Row> {
             expect: "401 404 403 403 403 201 201 201",
         },
         Row {
+            op: "post /api/v1/properties/{id}/import",
+            path: |f, _| format!("/api/v1/properties/{}/import", f.property),
+            body: |_, r| {
+                Some(format!(
+                    "unit,floor,door,resident_name,resident_email,role\nI{r},9,Door I{r},,,\n"
+                ))
+            },
+            expect: "401 404 403 403 403 200 200 200",
+        },
+        Row {
             op: "get /api/v1/units/{id}",
             path: |f, _| format!("/api/v1/units/{}", f.unit),
             body: none,

@@ -21,6 +21,7 @@ mod door;
 mod error;
 mod guard;
 mod home;
+mod import;
 mod layout;
 mod links;
 mod lockout;
@@ -117,6 +118,12 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/activity", get(mine::activity))
         .route("/readiness", get(readiness::page))
         .route("/building", get(building::page))
+        .route(
+            "/building/import",
+            get(import::page)
+                .post(import::submit)
+                .layer(import::body_limit()),
+        )
         .route("/building/doors/{id}", get(door::page))
         .route("/building/doors/{id}/emergency", post(door::emergency))
         .route("/on-call", get(roster::page).post(roster::set_on_call))

@@ -90,6 +90,9 @@ pub enum Command {
         #[command(subcommand)]
         command: PersonCommand,
     },
+    /// Import a building's units, entry doors and residents from a CSV file (checked first,
+    /// every wrong line listed; nothing is written unless every line is good).
+    Import(crate::commands::import::ImportArgs),
     /// Issue credentials (PINs, phone keys, cards, physical-key records).
     Credential {
         #[command(subcommand)]

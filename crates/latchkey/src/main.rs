@@ -496,6 +496,7 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
             commands::recovery::lockout(&app, command).await?;
             ExitCode::SUCCESS
         }
+        Command::Import(args) => commands::import::run(&app, args, &config.link_base()).await?,
         Command::Drill(args) => {
             commands::recovery::drill(&app, args).await?;
             ExitCode::SUCCESS

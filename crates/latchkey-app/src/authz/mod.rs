@@ -29,6 +29,7 @@ mod credentials;
 mod doors;
 mod entry;
 mod lockout;
+mod onboarding;
 mod outbox;
 mod people;
 mod principal;
@@ -47,6 +48,7 @@ pub use lockout::{
     CaseOpener, CaseParty, CaseStaff, CaseStarter, ChangeCanceller, Guardian, JobCompleter,
     SpareKeyHolder,
 };
+pub use onboarding::Importer;
 pub use outbox::{OutboxReader, Redeliverer};
 pub use people::{Inviter, MembershipAdder, MembershipEnder, PersonEditor, RoleGranter};
 pub use principal::{Principal, Via};

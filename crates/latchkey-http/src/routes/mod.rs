@@ -9,6 +9,7 @@ pub mod devices;
 pub mod doors;
 pub mod entry_notices;
 pub mod events;
+pub mod import;
 pub mod ledger;
 pub mod lockouts;
 pub mod locksmith_jobs;

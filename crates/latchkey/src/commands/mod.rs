@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod devices;
 pub mod directory;
 pub mod home_assistant;
+pub mod import;
 pub mod people;
 pub mod recovery;
 pub mod resolution;
