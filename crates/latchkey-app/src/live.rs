@@ -204,23 +204,27 @@ pub fn classify(e: &Event) -> Option<LiveKind> {
         _ => None,
     };
     let command_id = e.data.get("command").and_then(serde_json::Value::as_i64);
+    let slot = |status: &str| {
+        Some(LiveKind::Slot {
+            door_id,
+            slot: e.data.get("slot").and_then(serde_json::Value::as_i64)?,
+            credential_id: e
+                .data
+                .get("credential_id")
+                .and_then(serde_json::Value::as_i64),
+            status: status.to_owned(),
+        })
+    };
     match e.kind.as_str() {
         "lock.locked" => door(DoorState::Locked),
         "lock.unlocked" => door(DoorState::Unlocked),
         "door.opened" => door(DoorState::Open),
         "door.closed" => door(DoorState::Closed),
         "lock.online" => door(DoorState::Online),
-        "lock.slot_set" | "lock.slot_removed" | "lock.slot_failed" | "lock.slot_lost" => {
-            Some(LiveKind::Slot {
-                door_id,
-                slot: e.data.get("slot").and_then(serde_json::Value::as_i64)?,
-                credential_id: e
-                    .data
-                    .get("credential_id")
-                    .and_then(serde_json::Value::as_i64),
-                status: e.kind.strip_prefix("lock.slot_")?.to_owned(),
-            })
-        }
+        "lock.slot_set" => slot("set"),
+        "lock.slot_removed" => slot("removed"),
+        "lock.slot_failed" => slot("failed"),
+        "lock.slot_lost" => slot("lost"),
         "lock.jammed" => door(DoorState::Jammed),
         "lock.alarm" => {
             let alarm = str_field(e, "alarm").unwrap_or_default();

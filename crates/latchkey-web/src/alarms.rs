@@ -288,7 +288,11 @@ pub(crate) async fn page(
     let (feed, v) = feed(&state, &who, q).await?;
     let assets = crate::assets::assets();
     Ok(AlarmsPage {
-        layout: Layout::signed(format!("Alarms: {}", v.property.name), Some(Tab::Alarms), &who),
+        layout: Layout::signed(
+            format!("Alarms: {}", v.property.name),
+            Some(Tab::Alarms),
+            &who,
+        ),
         css: assets.url("console.css"),
         alarms_css: assets.url("alarms.css"),
         name: v.property.name.clone(),
