@@ -7,26 +7,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod console;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use latchkey_app::alarms::console::AlarmFilter;
-use latchkey_app::directory::{DoorInput, PropertyInput};
+use latchkey_app::directory::DoorInput;
 use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_app::secrets::Keys;
 use latchkey_app::{App, AppConfig, ManualClock, NoDevices};
 use latchkey_core::model::{DoorKind, DoorMode, Role};
-use latchkey_core::schedule::Schedule;
 use latchkey_core::{PropertyId, UnitId};
 use latchkey_store::alarm_records::{NewAlarm, insert};
 use latchkey_testkit::{TestDb, each_backend};
-use tower::ServiceExt;
 
-const HOST: &str = "localhost:8080";
-const ORIGIN: &str = "http://localhost:8080";
-const PASSWORD: &str = "console-password-2026";
+use console::{HOST, ORIGIN, PASSWORD, Pages, building, form_token};
 
 struct World {
     app: App,
@@ -37,10 +34,10 @@ struct World {
     alarm: i64,
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
+impl Pages for World {
+    fn router(&self) -> &axum::Router {
+        &self.router
+    }
 }
 
 async fn add_person(
@@ -66,22 +63,6 @@ async fn add_person(
     app.create_person(app.may_create_person(root, p, &input).unwrap(), input)
         .await
         .unwrap();
-}
-
-async fn building(app: &App, root: &latchkey_app::authz::Principal, name: &str) -> PropertyId {
-    app.create_property(
-        root.admin().unwrap(),
-        PropertyInput {
-            name: name.into(),
-            address: String::new(),
-            timezone: "Europe/Berlin".into(),
-            policy: Default::default(),
-            office_hours: Schedule::Always,
-        },
-    )
-    .await
-    .unwrap()
-    .id
 }
 
 async fn world(db: &TestDb) -> World {
@@ -167,83 +148,10 @@ async fn world(db: &TestDb) -> World {
     }
 }
 
-fn cookie_of(a: &Answer, name: &str) -> Option<String> {
-    a.headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            c.split(';')
-                .next()
-                .and_then(|kv| kv.split_once('='))
-                .filter(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_owned())
-        })
-}
-
-fn form_token(body: &str) -> String {
-    let at = body.find("name=\"csrf\" value=\"").expect("a form token") + 19;
-    body[at..at + body[at..].find('"').unwrap()].to_owned()
-}
-
 impl World {
-    async fn send(&self, req: Request<Body>) -> Answer {
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
-    }
-
-    async fn get(&self, path: &str, cookie: &str) -> Answer {
-        self.send(
-            Request::get(path)
-                .header(header::HOST, HOST)
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-    }
-
-    async fn post(&self, path: &str, cookie: &str, body: String) -> Answer {
-        self.send(
-            Request::post(path)
-                .header(header::HOST, HOST)
-                .header(header::ORIGIN, ORIGIN)
-                .header("sec-fetch-site", "same-origin")
-                .header(header::COOKIE, cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
-    }
-
     /// Signs `email` in; the session cookie header and a form token of the session.
     async fn signed_in(&self, email: &str) -> (String, String) {
-        let page = self.get("/sign-in", "").await;
-        let pre = cookie_of(&page, "latchkey_pre").expect("a pre-session cookie");
-        let csrf = form_token(&page.body);
-        let res = self
-            .post(
-                "/sign-in",
-                &format!("latchkey_pre={pre}"),
-                format!(
-                    "csrf={csrf}&email={}&password={PASSWORD}",
-                    email.replace('@', "%40")
-                ),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-        let cookie = format!(
-            "latchkey_session={}",
-            cookie_of(&res, "latchkey_session").expect("a session")
-        );
+        let cookie = Pages::signed_in(self, email).await;
         let home = self.get("/security", &cookie).await;
         (cookie, form_token(&home.body))
     }

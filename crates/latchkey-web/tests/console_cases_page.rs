@@ -6,26 +6,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod console;
+
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use latchkey_app::directory::{DoorInput, PropertyInput};
+use axum::http::{StatusCode, header};
 use latchkey_app::lockout::{BookLocksmith, CompleteJob};
-use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_app::recovery::LocksmithInput;
 use latchkey_app::secrets::Keys;
 use latchkey_app::{App, AppConfig, ManualClock, NoDevices};
-use latchkey_core::model::{DoorKind, DoorMode, Role};
+use latchkey_core::model::{DoorKind, Role};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{DoorId, LockoutCaseId, LocksmithId, PropertyId, UnitId};
 use latchkey_testkit::{TestDb, each_backend};
-use tower::ServiceExt;
 
-const HOST: &str = "localhost:8080";
-const ORIGIN: &str = "http://localhost:8080";
-const PASSWORD: &str = "console-password-2026";
+use console::{Pages, add_person, building, door, form_token};
 
 struct World {
     app: App,
@@ -38,74 +33,10 @@ struct World {
     vera: latchkey_core::PersonId,
 }
 
-async fn add_person(
-    app: &App,
-    root: &latchkey_app::authz::Principal,
-    property: PropertyId,
-    name: &str,
-    email: &str,
-    role: Role,
-    unit: Option<UnitId>,
-) -> latchkey_core::PersonId {
-    let input = PersonInput {
-        name: name.into(),
-        email: Some(email.into()),
-        phone: None,
-        password: Some(PASSWORD.into()),
-        membership: MembershipInput {
-            role,
-            unit_id: unit,
-            valid_from: None,
-            valid_until: None,
-        },
-    };
-    app.create_person(
-        app.may_create_person(root, property, &input).unwrap(),
-        input,
-    )
-    .await
-    .unwrap()
-    .0
-    .id
-}
-
-async fn door(
-    app: &App,
-    root: &latchkey_app::authz::Principal,
-    property: PropertyId,
-    name: &str,
-    kind: DoorKind,
-    unit: Option<UnitId>,
-) -> DoorId {
-    app.create_door(
-        root.staff(property).unwrap(),
-        DoorInput {
-            name: name.into(),
-            kind,
-            unit_id: unit,
-            mode: DoorMode::Normal,
-            pin_slots: 30,
-        },
-    )
-    .await
-    .unwrap()
-    .id
-}
-
-async fn building(app: &App, root: &latchkey_app::authz::Principal, name: &str) -> PropertyId {
-    app.create_property(
-        root.admin().unwrap(),
-        PropertyInput {
-            name: name.into(),
-            address: String::new(),
-            timezone: "Europe/Berlin".into(),
-            policy: Default::default(),
-            office_hours: Schedule::Always,
-        },
-    )
-    .await
-    .unwrap()
-    .id
+impl Pages for World {
+    fn router(&self) -> &axum::Router {
+        &self.router
+    }
 }
 
 async fn world(db: &TestDb) -> World {
@@ -185,101 +116,6 @@ async fn world(db: &TestDb) -> World {
         root,
         vera,
     }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl World {
-    async fn post(&self, path: &str, cookie: &str, body: String) -> Answer {
-        self.send(
-            Request::post(path)
-                .header(header::HOST, HOST)
-                .header(header::ORIGIN, ORIGIN)
-                .header("sec-fetch-site", "same-origin")
-                .header(header::COOKIE, cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
-    }
-
-    async fn send(&self, req: Request<Body>) -> Answer {
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
-    }
-
-    async fn get(&self, path: &str, cookie: &str) -> Answer {
-        self.send(
-            Request::get(path)
-                .header(header::HOST, HOST)
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-    }
-
-    /// Signs `email` in through the sign-in page; the session cookie header.
-    async fn signed_in(&self, email: &str) -> String {
-        let page = self.get("/sign-in", "").await;
-        let cookie_of = |a: &Answer, name: &str| {
-            a.headers
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(|c| {
-                    c.split(';')
-                        .next()
-                        .and_then(|kv| kv.split_once('='))
-                        .filter(|(k, _)| *k == name)
-                        .map(|(_, v)| v.to_owned())
-                })
-        };
-        let pre = cookie_of(&page, "latchkey_pre").expect("a pre-session cookie");
-        let at = page
-            .body
-            .find("name=\"csrf\" value=\"")
-            .expect("a form token");
-        let rest = &page.body[at + 19..];
-        let csrf = &rest[..rest.find('"').unwrap()];
-        let res = self
-            .send(
-                Request::post("/sign-in")
-                    .header(header::HOST, HOST)
-                    .header(header::ORIGIN, ORIGIN)
-                    .header("sec-fetch-site", "same-origin")
-                    .header(header::COOKIE, format!("latchkey_pre={pre}"))
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(Body::from(format!(
-                        "csrf={csrf}&email={}&password={PASSWORD}",
-                        email.replace('@', "%40")
-                    )))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-        format!(
-            "latchkey_session={}",
-            cookie_of(&res, "latchkey_session").expect("a session")
-        )
-    }
-}
-
-fn form_token(body: &str) -> String {
-    let at = body.find("name=\"csrf\" value=\"").expect("a form token") + 19;
-    body[at..at + body[at..].find('"').unwrap()].to_owned()
 }
 
 impl World {

@@ -1,4 +1,5 @@
-//! What the console's page tests share: a building ("Door House": unit 3B with its entry door,
+//! What the console's page tests share: a router's pages seen as a browser would ([`Pages`]),
+//! the builders of properties, doors and people, and a building ("Door House": unit 3B with its entry door,
 //! a lobby; Vera the resident, Gil a guest, Mona the manager) and another ("Other House", Otto
 //! its manager), the router of the pages and the API, and a signed-in browser's requests.
 
@@ -189,8 +190,36 @@ pub struct Answer {
     pub body: String,
 }
 
-impl World {
-    pub async fn post(&self, path: &str, cookie: &str, body: String) -> Answer {
+/// What a test's world answers through: its router of pages and API. Every method comes with
+/// it: a GET, a form POST from our own origin, and a sign-in through the sign-in page.
+#[allow(async_fn_in_trait)]
+pub trait Pages {
+    fn router(&self) -> &axum::Router;
+
+    async fn send(&self, req: Request<Body>) -> Answer {
+        let res = self.router().clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: &str) -> Answer {
+        self.send(
+            Request::get(path)
+                .header(header::HOST, HOST)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, cookie: &str, body: String) -> Answer {
         self.send(
             Request::post(path)
                 .header(header::HOST, HOST)
@@ -204,65 +233,20 @@ impl World {
         .await
     }
 
-    pub async fn send(&self, req: Request<Body>) -> Answer {
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
-    }
-
-    pub async fn get(&self, path: &str, cookie: &str) -> Answer {
-        self.send(
-            Request::get(path)
-                .header(header::HOST, HOST)
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-    }
-
-    /// Signs `email` in through the sign-in page; the session cookie header.
-    pub async fn signed_in(&self, email: &str) -> String {
+    /// Signs `email` in through the sign-in page (password [`PASSWORD`]); the session cookie
+    /// header.
+    async fn signed_in(&self, email: &str) -> String {
         let page = self.get("/sign-in", "").await;
-        let cookie_of = |a: &Answer, name: &str| {
-            a.headers
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(|c| {
-                    c.split(';')
-                        .next()
-                        .and_then(|kv| kv.split_once('='))
-                        .filter(|(k, _)| *k == name)
-                        .map(|(_, v)| v.to_owned())
-                })
-        };
         let pre = cookie_of(&page, "latchkey_pre").expect("a pre-session cookie");
-        let at = page
-            .body
-            .find("name=\"csrf\" value=\"")
-            .expect("a form token");
-        let rest = &page.body[at + 19..];
-        let csrf = &rest[..rest.find('"').unwrap()];
+        let csrf = form_token(&page.body);
         let res = self
-            .send(
-                Request::post("/sign-in")
-                    .header(header::HOST, HOST)
-                    .header(header::ORIGIN, ORIGIN)
-                    .header("sec-fetch-site", "same-origin")
-                    .header(header::COOKIE, format!("latchkey_pre={pre}"))
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(Body::from(format!(
-                        "csrf={csrf}&email={}&password={PASSWORD}",
-                        email.replace('@', "%40")
-                    )))
-                    .unwrap(),
+            .post(
+                "/sign-in",
+                &format!("latchkey_pre={pre}"),
+                format!(
+                    "csrf={csrf}&email={}&password={PASSWORD}",
+                    email.replace('@', "%40")
+                ),
             )
             .await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
@@ -271,6 +255,27 @@ impl World {
             cookie_of(&res, "latchkey_session").expect("a session")
         )
     }
+}
+
+impl Pages for World {
+    fn router(&self) -> &axum::Router {
+        &self.router
+    }
+}
+
+/// The value of the cookie `name` that an answer sets.
+pub fn cookie_of(a: &Answer, name: &str) -> Option<String> {
+    a.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .and_then(|kv| kv.split_once('='))
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        })
 }
 
 pub fn form_token(body: &str) -> String {
