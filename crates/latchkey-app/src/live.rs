@@ -283,19 +283,22 @@ impl Hub {
     }
 }
 
+/// Turns the store's waker (`NOTIFY latchkey_events`, or SQLite's poll) into wake-ups of the
+/// follower, on a task of its own: the listener's receive is never cancelled midway by a
+/// wake-up from this process's commits. Stops when the follower is gone.
+async fn listen(mut waker: latchkey_store::feed::Waker, wake: Weak<Notify>) {
+    loop {
+        waker.wait().await;
+        let Some(wake) = wake.upgrade() else { return };
+        wake.notify_one();
+    }
+}
+
 /// Reads the log after `last` whenever woken, and sends every event on. Stops when the app is
 /// gone.
-async fn follow(
-    app: Weak<Inner>,
-    mut waker: latchkey_store::feed::Waker,
-    wake: Arc<Notify>,
-    mut last: i64,
-) {
+async fn follow(app: Weak<Inner>, wake: Arc<Notify>, mut last: i64) {
     loop {
-        tokio::select! {
-            () = wake.notified() => {}
-            () = waker.wait() => {}
-        }
+        wake.notified().await;
         let Some(inner) = app.upgrade() else { return };
         loop {
             let read = async {
@@ -440,12 +443,8 @@ impl App {
                 let mut conn = self.store().read().await?;
                 let (head, _) = audit::read_head(&mut conn).await?;
                 self.inner.readiness.start(head);
-                tokio::spawn(follow(
-                    Arc::downgrade(&self.inner),
-                    waker,
-                    hub.wake.clone(),
-                    head,
-                ));
+                tokio::spawn(listen(waker, Arc::downgrade(&hub.wake)));
+                tokio::spawn(follow(Arc::downgrade(&self.inner), hub.wake.clone(), head));
                 Ok::<(), AppError>(())
             })
             .await?;

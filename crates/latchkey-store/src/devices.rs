@@ -220,22 +220,23 @@ pub async fn update_state(
     s: &DeviceState,
     at: Timestamp,
 ) -> Result<()> {
+    // One statement (ingestion writes a lock's state once per report): a device heard for the
+    // first time gets its row with the columns' defaults for what was not reported.
     sqlx::query(
-        "INSERT INTO devices (friendly_name, first_seen, last_seen) VALUES ($1, $2, $2) \
-         ON CONFLICT (friendly_name) DO NOTHING",
-    )
-    .bind(name.to_owned())
-    .bind(to_micros(at))
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE devices SET availability = COALESCE($1, availability), lock_state = COALESCE($2, lock_state), \
-         door_state = COALESCE($3, door_state), battery = COALESCE($4, battery), \
-         linkquality = COALESCE($5, linkquality), left_network = COALESCE($6, left_network), last_seen = $7, \
-         reported_auto_relock = COALESCE($9, reported_auto_relock), \
-         reported_wrong_code_limit = COALESCE($10, reported_wrong_code_limit), \
-         reported_keypad_disable = COALESCE($11, reported_keypad_disable) \
-         WHERE friendly_name = $8",
+        "INSERT INTO devices (friendly_name, first_seen, last_seen, availability, lock_state, \
+         door_state, battery, linkquality, left_network, reported_auto_relock, \
+         reported_wrong_code_limit, reported_keypad_disable) \
+         VALUES ($8, $7, $7, COALESCE($1, 'unknown'), COALESCE($2, 'unknown'), \
+         COALESCE($3, 'unknown'), $4, $5, COALESCE($6, 0), $9, $10, $11) \
+         ON CONFLICT (friendly_name) DO UPDATE SET \
+         availability = COALESCE($1, devices.availability), \
+         lock_state = COALESCE($2, devices.lock_state), \
+         door_state = COALESCE($3, devices.door_state), battery = COALESCE($4, devices.battery), \
+         linkquality = COALESCE($5, devices.linkquality), \
+         left_network = COALESCE($6, devices.left_network), last_seen = $7, \
+         reported_auto_relock = COALESCE($9, devices.reported_auto_relock), \
+         reported_wrong_code_limit = COALESCE($10, devices.reported_wrong_code_limit), \
+         reported_keypad_disable = COALESCE($11, devices.reported_keypad_disable)",
     )
     .bind(s.availability.clone())
     .bind(s.lock_state.clone())

@@ -124,6 +124,10 @@ impl WriteTx {
     }
 }
 
+/// How long a PostgreSQL connection may sit idle in the pool and still be handed out without a
+/// ping: the pool pinged it when it was given back.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+
 /// A pool of connections to one database.
 #[derive(Clone)]
 pub struct Store {
@@ -172,8 +176,18 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             // A SQLite connection is a file handle that cannot go stale, and pinging it is one
             // more hand-off to its connection thread on every acquire (docs/ARCHITECTURE.md,
-            // decision 46). PostgreSQL connections can drop, so they are still checked.
-            .test_before_acquire(backend == Backend::Postgres)
+            // decision 46). PostgreSQL connections can drop: the pool already pings each one
+            // when it is given back, so one is pinged again on acquire only after sitting idle
+            // (decision 72), not on every request.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres && meta.idle_for >= IDLE_CHECK {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
