@@ -449,6 +449,11 @@ pub async fn door_holders(conn: &mut Conn, doors: &[DoorId]) -> Result<Vec<DoorH
 /// door are decided one after the other (on PostgreSQL by locking the door rows in id order;
 /// a SQLite write transaction already holds the whole database).
 ///
+/// The lock is `FOR NO KEY UPDATE`: it excludes another holder and any update of the rows, but
+/// not the key-share lock PostgreSQL takes on a door when a row referring to it is inserted (a
+/// slot, a credential's door). `FOR UPDATE` would also wait for those, and a transaction that
+/// inserted slots for two doors in another order than id order could then deadlock with it.
+///
 /// # Errors
 /// `Database` on a failed statement.
 pub async fn lock_doors(conn: &mut Conn, doors: &[DoorId]) -> Result<()> {
@@ -462,7 +467,7 @@ pub async fn lock_doors(conn: &mut Conn, doors: &[DoorId]) -> Result<()> {
     for chunk in ids.chunks(DOORS_PER_STATEMENT) {
         let mut sql = crate::sql::Sql::new(backend, "SELECT id FROM doors WHERE id IN ");
         sql.bind_list(chunk.iter().copied())
-            .push(" ORDER BY id FOR UPDATE");
+            .push(" ORDER BY id FOR NO KEY UPDATE");
         sql.query().fetch_all(&mut *conn).await?;
     }
     Ok(())
