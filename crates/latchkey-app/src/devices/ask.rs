@@ -80,17 +80,25 @@ impl App {
             spacing_ms = spacing.as_millis(),
             "asking every paired lock for its state: what changed while latchkey was away is recorded as lock.changed_while_away"
         );
-        for (i, name) in locks.iter().enumerate() {
+        // Every ask is recorded first, in one transaction, and only then are the `get`s sent,
+        // spaced out: a lock's first report with a position after this point is taken as its
+        // answer, whether it answers the `get` or comes first for another reason (a reply to
+        // the reconciler, a person at the door), so what changed while latchkey was away is
+        // never recorded as an ordinary change just because its lock's turn had not come.
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+        let mut to_ask = Vec::with_capacity(locks.len());
+        for name in &locks {
+            if repo::mark_asked(tx.conn(), name, why.as_str(), now, not_before).await? {
+                to_ask.push(name);
+            } else {
+                stats.skipped += 1;
+            }
+        }
+        tx.commit().await?;
+        for (i, name) in to_ask.into_iter().enumerate() {
             if i > 0 {
                 tokio::time::sleep(spacing).await;
-            }
-            let now = self.now();
-            let mut tx = self.store().write().await?;
-            let ask = repo::mark_asked(tx.conn(), name, why.as_str(), now, not_before).await?;
-            tx.commit().await?;
-            if !ask {
-                stats.skipped += 1;
-                continue;
             }
             let sent = match self.bridge().link() {
                 Some(link) => link.send(name, &Command::ReadState),
