@@ -14,6 +14,7 @@ use axum::http::Request;
 use common::{Broker, Rig, rig, rig_fleet, rig_with};
 use http_body_util::BodyExt;
 use latchkey_app::SystemClock;
+use latchkey_mqtt::{Inbound, QoS, Session, SessionOptions};
 use latchkey_sim::KeypadOutcome;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -176,12 +177,44 @@ async fn stopped_with_a_pin(rig: &mut Rig) -> latchkey_core::CredentialId {
 }
 
 /// While the server is away: the PIN is typed at the lock (it opens) and the door is left open.
-fn someone_comes_in(rig: &Rig) {
-    assert_eq!(
-        rig.fleet.keypad("lock-0", "480261").unwrap(),
-        KeypadOutcome::Opened { slot: 0 }
-    );
-    rig.fleet.open_door("lock-0").unwrap();
+/// Returns once the broker has handed the lock's report of the open door to a witness of the
+/// test's own, subscribed beforehand: the virtual lock publishes from a task of its own, so
+/// without the witness a busy machine could let its reports reach the broker only after
+/// latchkey is back, and the test would not be about an outage at all.
+async fn someone_comes_in(rig: &Rig) {
+    let mut opts = SessionOptions::new(rig.broker.server_url(), "outage-witness".to_owned());
+    opts.subscriptions = vec![
+        ("zigbee2mqtt/lock-0/#".into(), QoS::AtMostOnce),
+        ("zigbee2mqtt/lock-0".into(), QoS::AtMostOnce),
+    ];
+    let (witness, mut seen) = Session::start(opts).unwrap();
+    let door_open = |m: &Inbound| {
+        m.topic == "zigbee2mqtt/lock-0"
+            && serde_json::from_slice::<Value>(&m.payload)
+                .is_ok_and(|v| v["door_state"] == json!("open"))
+    };
+    tokio::time::timeout(Duration::from_secs(30), async {
+        // The lock's retained availability arrives once the subscription holds.
+        while let Some(m) = seen.recv().await {
+            if m.topic == "zigbee2mqtt/lock-0/availability" {
+                break;
+            }
+        }
+        assert_eq!(
+            rig.fleet.keypad("lock-0", "480261").unwrap(),
+            KeypadOutcome::Opened { slot: 0 }
+        );
+        rig.fleet.open_door("lock-0").unwrap();
+        while let Some(m) = seen.recv().await {
+            if door_open(&m) {
+                return;
+            }
+        }
+        panic!("the witness's session ended");
+    })
+    .await
+    .expect("the lock's report of the open door reached the broker");
+    witness.close().await;
 }
 
 async fn is_open(rig: &Rig) -> bool {
@@ -227,7 +260,7 @@ async fn a_pin_typed_while_the_server_was_stopped_is_found_on_start_and_the_gap_
     // The embedded broker: QoS 0 and a clean session, so nothing is kept while latchkey is away.
     let mut rig = rig("outage_embedded").await;
     let id = stopped_with_a_pin(&mut rig).await;
-    someone_comes_in(&rig);
+    someone_comes_in(&rig).await;
     rig.start_server().await;
     eventually("the door's state is right", || is_open(&rig)).await;
     gap_recorded(&rig).await;
@@ -249,7 +282,7 @@ async fn with_qos_1_and_a_persistent_session_reports_sent_while_latchkey_was_awa
     )
     .await;
     let id = stopped_with_a_pin(&mut rig).await;
-    someone_comes_in(&rig);
+    someone_comes_in(&rig).await;
     rig.start_server().await;
     // The broker kept the lock's QoS 1 reports for latchkey's session: the keypad opening itself
     // arrives, attributed to the PIN.
@@ -277,7 +310,7 @@ async fn with_qos_0_reports_sent_while_latchkey_was_away_are_lost_and_asking_rec
     )
     .await;
     let id = stopped_with_a_pin(&mut rig).await;
-    someone_comes_in(&rig);
+    someone_comes_in(&rig).await;
     rig.start_server().await;
     eventually("the door's state is right", || is_open(&rig)).await;
     gap_recorded(&rig).await;
