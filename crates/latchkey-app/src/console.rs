@@ -5,8 +5,6 @@
 //! a reason (docs/ARCHITECTURE.md, decision 45), its history is not (the door page reads events
 //! through [`App::list_events`]).
 
-use std::collections::HashMap;
-
 use latchkey_core::DoorId;
 use latchkey_store::devices::{self as repo, Device, SlotStatus};
 use latchkey_store::property as property_repo;
@@ -96,7 +94,7 @@ fn console_door(
 
 impl App {
     /// Every door of the staff member's property with its lock's state and slot counts, by
-    /// floor then name (doors of no unit first). Five reads, whatever the building's size.
+    /// floor then name (doors of no unit first). Two reads, whatever the building's size.
     ///
     /// # Errors
     /// Only storage failures.
@@ -104,28 +102,33 @@ impl App {
         let p = staff.property();
         let mut conn = self.store().read().await?;
         let property = load_property(&mut conn, p).await?;
-        let units: HashMap<_, _> = property_repo::list_units(&mut conn, p)
+        // One row for the whole building (decision 78).
+        let mut doors: Vec<ConsoleDoor> = latchkey_store::building::building_doors(&mut conn, p)
             .await?
             .into_iter()
-            .map(|u| (u.id, (u.label, u.floor)))
-            .collect();
-        let devices: HashMap<String, Device> = repo::devices_at_property(&mut conn, p)
-            .await?
-            .into_iter()
-            .map(|d| (d.friendly_name.clone(), d))
-            .collect();
-        let mut slots: HashMap<DoorId, SlotCounts> = HashMap::new();
-        for (door, status, n) in repo::slot_counts_at_property(&mut conn, p).await? {
-            slots.entry(door).or_default().add(status, n);
-        }
-        let mut doors: Vec<ConsoleDoor> = property_repo::list_doors(&mut conn, p)
-            .await?
-            .into_iter()
-            .map(|d| {
-                let unit = d.unit_id.and_then(|u| units.get(&u).cloned());
-                let device = d.lock_name.as_ref().and_then(|n| devices.get(n));
-                let counts = slots.get(&d.id).copied().unwrap_or_default();
-                console_door(d, unit, device, counts)
+            .map(|b| {
+                let condition = match &b.door.lock_name {
+                    Some(_) => condition(
+                        b.availability.as_deref().unwrap_or("unknown"),
+                        b.lock_state.as_deref().unwrap_or("unknown"),
+                        b.door_state.as_deref().unwrap_or("unknown"),
+                    ),
+                    None => DoorCondition::Unknown,
+                };
+                let [set, pending, failed, unmanaged] = b.slots;
+                ConsoleDoor {
+                    door: b.door,
+                    unit: b.unit,
+                    condition,
+                    battery: b.battery,
+                    battery_low: b.battery.is_some_and(|x| x <= crate::devices::LOW_BATTERY),
+                    slots: SlotCounts {
+                        set,
+                        pending,
+                        failed,
+                        unmanaged,
+                    },
+                }
             })
             .collect();
         doors.sort_by(|a, b| {

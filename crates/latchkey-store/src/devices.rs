@@ -148,55 +148,6 @@ pub async fn list_devices(conn: &mut Conn) -> Result<Vec<Device>> {
     rows.iter().map(device_row).collect()
 }
 
-/// The devices paired with the doors of `property`, in one read (the manager's building page).
-///
-/// # Errors
-/// `Database` on a failed read.
-pub async fn devices_at_property(
-    conn: &mut Conn,
-    property: latchkey_core::PropertyId,
-) -> Result<Vec<Device>> {
-    let rows = sqlx::query(
-        "SELECT d.id, d.friendly_name, d.ieee_address, d.model, d.vendor, d.is_lock, d.has_pin, \
-         d.availability, d.lock_state, d.door_state, d.battery, d.linkquality, d.first_seen, \
-         d.last_seen, d.left_network, d.reported_auto_relock, d.reported_wrong_code_limit, \
-         d.reported_keypad_disable FROM devices d JOIN doors o ON o.lock_name = d.friendly_name \
-         WHERE o.property_id = $1",
-    )
-    .bind(property.0)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(device_row).collect()
-}
-
-/// How many managed slots of each door of `property` have each status, counted by the
-/// database: `(door, status, count)`.
-///
-/// # Errors
-/// `Database` on a failed read.
-pub async fn slot_counts_at_property(
-    conn: &mut Conn,
-    property: latchkey_core::PropertyId,
-) -> Result<Vec<(DoorId, SlotStatus, i64)>> {
-    let rows = sqlx::query(
-        "SELECT s.door_id, s.status, COUNT(*) AS n FROM lock_slots s \
-         JOIN doors o ON o.id = s.door_id WHERE o.property_id = $1 GROUP BY s.door_id, s.status",
-    )
-    .bind(property.0)
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let status: String = r.try_get("status")?;
-            Ok((
-                DoorId(r.try_get("door_id")?),
-                SlotStatus::parse(&status)?,
-                r.try_get("n")?,
-            ))
-        })
-        .collect()
-}
-
 /// The live state of a device; `None` fields keep their stored value.
 #[derive(Clone, Debug, Default)]
 pub struct DeviceState {

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod broker_logins;
+pub mod building;
 pub mod credentials;
 pub mod devices;
 pub mod entry;
