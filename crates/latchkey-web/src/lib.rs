@@ -29,6 +29,7 @@ mod mine;
 mod mydata;
 mod notifications;
 mod people;
+mod policy;
 mod qr;
 mod readiness;
 mod roster;
@@ -132,6 +133,7 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/audit", get(audit::page))
         .route("/audit/verify", post(audit::verify))
         .route("/people", get(people::list).post(people::add))
+        .route("/policy", get(policy::page).post(policy::submit))
         .route("/people/{id}", get(people::person))
         .route("/people/memberships/{id}/end", post(people::end))
         .route("/people/memberships/{id}/receipt", get(people::receipt))
