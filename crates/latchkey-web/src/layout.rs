@@ -18,6 +18,7 @@ pub enum Tab {
     Incidents,
     Readiness,
     People,
+    Devices,
     OnCall,
     Audit,
 }
