@@ -19,6 +19,7 @@ pub enum Tab {
     Readiness,
     People,
     Policy,
+    Devices,
     OnCall,
     Audit,
 }

@@ -17,6 +17,7 @@ mod cases;
 mod console_case;
 mod console_cases;
 mod console_ledger;
+mod devices;
 mod door;
 mod error;
 mod guard;
@@ -132,6 +133,8 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/locksmiths/{id}/status", post(roster::locksmith_status))
         .route("/audit", get(audit::page))
         .route("/audit/verify", post(audit::verify))
+        .route("/devices", get(devices::page))
+        .route("/devices/pair", post(devices::pair))
         .route("/people", get(people::list).post(people::add))
         .route("/policy", get(policy::page).post(policy::submit))
         .route("/people/{id}", get(people::person))
