@@ -115,7 +115,7 @@ pub struct NewWebhookBody {
     pub kinds: Vec<String>,
     /// What receives it, for the people who manage it (no line breaks).
     #[serde(default)]
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f]*$")]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub description: String,
 }
 
@@ -127,7 +127,7 @@ pub struct WebhookPatchBody {
     #[schema(schema_with = kind_names)]
     #[serde(default, deserialize_with = "present")]
     pub kinds: Option<Vec<String>>,
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f]*$")]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
     /// `true` enables it again (what waited is sent, oldest first); `false` disables it.
     pub enabled: Option<bool>,
