@@ -102,7 +102,7 @@ impl App {
         let p = staff.property();
         let mut conn = self.store().read().await?;
         let property = load_property(&mut conn, p).await?;
-        // One row for the whole building (decision 78).
+        // One row for the whole building (decision 76).
         let mut doors: Vec<ConsoleDoor> = latchkey_store::building::building_doors(&mut conn, p)
             .await?
             .into_iter()

@@ -1,6 +1,6 @@
 //! The manager's building page in one read: every door of a property with its unit, what its
 //! lock last reported and its slots counted by status, aggregated by the database into a single
-//! JSON value (docs/ARCHITECTURE.md, decision 78). The SQLite driver hands each row of a result
+//! JSON value (docs/ARCHITECTURE.md, decision 76). The SQLite driver hands each row of a result
 //! from its connection thread to the caller on its own, and a building of a thousand doors read
 //! as four lists crossed that hand-off some four thousand times; one row crosses it once.
 
