@@ -8,115 +8,14 @@
 
 mod console;
 
-use std::sync::Arc;
-
 use axum::http::{StatusCode, header};
 use latchkey_app::lockout::{BookLocksmith, CompleteJob};
 use latchkey_app::recovery::LocksmithInput;
-use latchkey_app::secrets::Keys;
-use latchkey_app::{App, AppConfig, ManualClock, NoDevices};
-use latchkey_core::model::{DoorKind, Role};
 use latchkey_core::schedule::Schedule;
-use latchkey_core::{DoorId, LockoutCaseId, LocksmithId, PropertyId, UnitId};
-use latchkey_testkit::{TestDb, each_backend};
+use latchkey_core::{LockoutCaseId, LocksmithId};
+use latchkey_testkit::each_backend;
 
-use console::{Pages, add_person, building, door, form_token};
-
-struct World {
-    app: App,
-    router: axum::Router,
-    property: PropertyId,
-    unit: UnitId,
-    unit_door: DoorId,
-    lobby: DoorId,
-    root: latchkey_app::authz::Principal,
-    vera: latchkey_core::PersonId,
-}
-
-impl Pages for World {
-    fn router(&self) -> &axum::Router {
-        &self.router
-    }
-}
-
-async fn world(db: &TestDb) -> World {
-    let clock = Arc::new(ManualClock::new("2026-12-03T12:00:00Z".parse().unwrap()));
-    let store = db.open().await;
-    let app = App::new(
-        store,
-        Keys::from_master(&[9; 32]),
-        clock,
-        Arc::new(NoDevices),
-        AppConfig::default(),
-    );
-    let admin = app
-        .create_admin("Ada Admin", "admin@example.org", "admin-password-1")
-        .await
-        .unwrap();
-    let root = app.terminal_principal(admin.id).await.unwrap();
-    let p = building(&app, &root, "Door House").await;
-    let unit = app
-        .create_unit(root.staff(p).unwrap(), "3B", 3, None)
-        .await
-        .unwrap()
-        .id;
-    let unit_door = door(&app, &root, p, "3B entry", DoorKind::UnitEntry, Some(unit)).await;
-    let lobby = door(&app, &root, p, "Lobby", DoorKind::BuildingEntrance, None).await;
-    let other = building(&app, &root, "Other House").await;
-    door(&app, &root, other, "Otto's gate", DoorKind::Garage, None).await;
-    let vera = add_person(
-        &app,
-        &root,
-        p,
-        "Vera Resident",
-        "vera@example.org",
-        Role::Resident,
-        Some(unit),
-    )
-    .await;
-    add_person(
-        &app,
-        &root,
-        p,
-        "Gil Guest",
-        "gil@example.org",
-        Role::Guest,
-        Some(unit),
-    )
-    .await;
-    add_person(
-        &app,
-        &root,
-        p,
-        "Mona Manager",
-        "mona@example.org",
-        Role::Manager,
-        None,
-    )
-    .await;
-    add_person(
-        &app,
-        &root,
-        other,
-        "Otto Other",
-        "otto@example.org",
-        Role::Manager,
-        None,
-    )
-    .await;
-    let api = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
-    let router = latchkey_web::router(app.clone(), latchkey_web::WebConfig::default(), api);
-    World {
-        app,
-        router,
-        property: p,
-        unit,
-        unit_door,
-        lobby,
-        root,
-        vera,
-    }
-}
+use console::{Pages, World, form_token, world};
 
 impl World {
     /// A lock on the unit's door, and a case for Vera opened by staff taking her call.
