@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::World;
-use latchkey_app::devices::{DeviceLink, IngestItem, RemoteAction};
+use latchkey_app::devices::{IngestItem, RemoteAction};
 use latchkey_app::secrets::Keys;
-use latchkey_app::{App, AppConfig, NoDevices};
+use latchkey_app::{App, AppConfig, DevicePort, NoDevices};
+use latchkey_core::DoorId;
+use latchkey_core::lock::LockCommand;
 use latchkey_z2m::limits::Limits;
-use latchkey_z2m::{Command, Topics, parse_inbound};
+use latchkey_z2m::{Topics, parse_inbound};
 
 const LOCK: &str = "lock-4071";
 
@@ -24,11 +26,17 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// by the other replica, by the test.
 #[derive(Default)]
 struct Locks {
-    sent: Mutex<Vec<(String, Command)>>,
+    sent: Mutex<Vec<(String, LockCommand)>>,
 }
 
-impl DeviceLink for Locks {
-    fn send(&self, name: &str, command: &Command) -> Result<(), String> {
+impl DevicePort for Locks {
+    fn desired_state_changed(&self, _door: DoorId) {}
+
+    fn drives_devices(&self) -> bool {
+        true
+    }
+
+    fn send(&self, name: &str, command: &LockCommand) -> Result<(), String> {
         self.sent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -42,7 +50,7 @@ impl DeviceLink for Locks {
 }
 
 impl Locks {
-    async fn until_sent(&self, want: &Command) {
+    async fn until_sent(&self, want: &LockCommand) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             if self
@@ -77,9 +85,8 @@ fn replica(w: &World) -> App {
 /// The world with its door's lock paired, and replica A (the world's app) sending through
 /// `Locks`.
 async fn paired(db: &latchkey_testkit::TestDb) -> (World, Arc<Locks>) {
-    let w = World::build(db).await;
     let locks = Arc::new(Locks::default());
-    w.app.attach_link(locks.clone());
+    let w = World::build_with(db, locks.clone()).await;
     w.app
         .pair_lock(
             w.app
@@ -127,7 +134,7 @@ async fn unlock_answered_by(w: &World, locks: &Locks, b: &App, wait: Duration) -
         .await
         .expect("the caller may do this");
     let (outcome, ()) = tokio::join!(w.app.remote_command(command, wait), async {
-        locks.until_sent(&Command::Unlock).await;
+        locks.until_sent(&LockCommand::Unlock).await;
         report_unlocked(b).await;
     });
     outcome.expect("the command was recorded and sent").status

@@ -2,7 +2,10 @@
 //! Zigbee2MQTT base topic, parses every message with `latchkey-z2m` (hostile input is counted,
 //! logged once per device and dropped), hands batches to [`App::ingest`], and acknowledges
 //! QoS 1 messages only after the batch is committed — a message is never acknowledged before it
-//! is durable. It also implements [`DeviceLink`], through which the app sends lock commands.
+//! is durable. It also gives the app its [`DevicePort`] ([`BridgePort`]): the reconciler is told
+//! through it what changed, and the app's lock commands, in the core's vocabulary
+//! (`latchkey_core::lock`), go through it to the MQTT session, translated to Zigbee2MQTT's
+//! ([`zigbee`]).
 //!
 //! [`hass`] is the other side of the same bridge: Home Assistant's MQTT discovery, state and
 //! commands, through the same use cases.
@@ -11,16 +14,21 @@
 //! depends on it but the binary.
 
 pub mod hass;
+pub mod zigbee;
+pub mod zwave;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use latchkey_app::App;
-use latchkey_app::devices::{AskWhy, DeviceLink, IngestItem};
+use latchkey_app::devices::reconcile::{self, Input, Notifier};
+use latchkey_app::devices::{AskWhy, IngestItem};
+use latchkey_app::{App, DevicePort};
+use latchkey_core::lock::LockCommand;
+use latchkey_core::{CredentialId, DoorId};
 use latchkey_mqtt::{ConnState, Inbound, QoS, SessionHandle};
-use latchkey_z2m::{Command, Limits, ParseError, Topics, parse_inbound};
+use latchkey_z2m::{Limits, ParseError, Topics, parse_inbound};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
@@ -64,20 +72,83 @@ impl MqttLink {
     }
 }
 
-impl DeviceLink for MqttLink {
-    fn send(&self, name: &str, command: &Command) -> Result<(), String> {
-        let (topic, payload) = command
-            .encode(&self.topics, name)
-            .map_err(|e| format!("cannot address `{name}`: {e}"))?;
-        self.handle
-            .try_publish(topic, payload, self.qos, false)
-            .map_err(|e| e.to_string())?;
-        self.stats.commands_sent.fetch_add(1, Ordering::Relaxed);
+impl MqttLink {
+    /// Publishes the Zigbee2MQTT commands that carry out `command` for the device `name`, and
+    /// stops at the first that cannot be queued.
+    ///
+    /// # Errors
+    /// A sentence saying why: the name is not addressable, the command cannot be encoded, or
+    /// the session cannot take it (the broker is unreachable).
+    pub fn send(&self, name: &str, command: &LockCommand) -> Result<(), String> {
+        for c in zigbee::commands(command) {
+            let (topic, payload) = c
+                .encode(&self.topics, name)
+                .map_err(|e| format!("cannot address `{name}`: {e}"))?;
+            self.handle
+                .try_publish(topic, payload, self.qos, false)
+                .map_err(|e| e.to_string())?;
+            self.stats.commands_sent.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 
-    fn connected(&self) -> bool {
+    /// Whether the session is connected to the broker.
+    pub fn connected(&self) -> bool {
         matches!(*self.state.borrow(), ConnState::Connected)
+    }
+}
+
+/// The app's device port when a bridge runs: it tells the reconciler what changed, and sends
+/// commands through the MQTT session once [`BridgePort::connect`] has given it one. The port is
+/// made before the app (which is built with it) and the session after it, because the embedded
+/// broker asks the app who may log in; until then a command is refused as not sent, which the
+/// reconciler treats as a broker outage (it delays, it uses up no attempt).
+pub struct BridgePort {
+    notifier: Notifier,
+    link: OnceLock<MqttLink>,
+}
+
+impl BridgePort {
+    /// A port, and the receiver to hand to [`reconcile::run`].
+    pub fn new() -> (Arc<BridgePort>, mpsc::UnboundedReceiver<Input>) {
+        let (notifier, rx) = reconcile::channel();
+        (
+            Arc::new(BridgePort {
+                notifier,
+                link: OnceLock::new(),
+            }),
+            rx,
+        )
+    }
+
+    /// Gives the port its MQTT session. Only the first call takes effect.
+    pub fn connect(&self, link: MqttLink) {
+        let _ = self.link.set(link);
+    }
+}
+
+impl DevicePort for BridgePort {
+    fn desired_state_changed(&self, door: DoorId) {
+        self.notifier.desired_state_changed(door);
+    }
+
+    fn credential_changed(&self, credential: CredentialId, doors: &[DoorId]) {
+        self.notifier.credential_changed(credential, doors);
+    }
+
+    fn drives_devices(&self) -> bool {
+        true
+    }
+
+    fn connected(&self) -> bool {
+        self.link.get().is_some_and(MqttLink::connected)
+    }
+
+    fn send(&self, device: &str, command: &LockCommand) -> Result<(), String> {
+        match self.link.get() {
+            Some(link) => link.send(device, command),
+            None => Err("the MQTT session has not started yet".to_owned()),
+        }
     }
 }
 

@@ -31,26 +31,25 @@ async fn alarm_raised(rig: &Rig, name: &str) -> bool {
         .any(|d| d["alarm"] == name)
 }
 
+/// The admin's remote command on the rig's door, whatever the lock answers.
+async fn command(rig: &Rig, action: RemoteAction, why: &str) {
+    let may = rig
+        .app
+        .may_remote_command(&rig.admin, rig.door, action, Some(why))
+        .await
+        .unwrap();
+    let _ = rig
+        .app
+        .remote_command(may, Duration::from_secs(1))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jams_forced_doors_low_batteries_and_offline_locks_raise_alarms() {
     let rig = rig("alarms").await;
     rig.fleet.set_jam("lock-0", true).unwrap();
-    let _ = rig
-        .app
-        .remote_command(
-            rig.app
-                .may_remote_command(
-                    &rig.admin,
-                    rig.door,
-                    RemoteAction::Unlock,
-                    Some("testing a jammed bolt"),
-                )
-                .await
-                .unwrap(),
-            Duration::from_secs(1),
-        )
-        .await
-        .unwrap();
+    command(&rig, RemoteAction::Unlock, "testing a jammed bolt").await;
     eventually("a jam, recorded as such", || async {
         rig.events("lock.jammed")
             .await
@@ -58,7 +57,22 @@ async fn jams_forced_doors_low_batteries_and_offline_locks_raise_alarms() {
             .any(|d| d["severity"] == "critical")
     })
     .await;
+    assert!(
+        rig.events("lock.jam_cleared").await.is_empty(),
+        "nothing cleared while the bolt is stuck"
+    );
     rig.fleet.set_jam("lock-0", false).unwrap();
+    command(&rig, RemoteAction::Lock, "the bolt was freed").await;
+    eventually(
+        "the jam, cleared without saying which way the bolt went",
+        || async {
+            rig.events("lock.jam_cleared")
+                .await
+                .iter()
+                .any(|d| d["lock"] == "lock-0" && d.get("lock_state").is_none())
+        },
+    )
+    .await;
     rig.fleet.force_door("lock-0").unwrap();
     eventually("a forced-entry alarm", || {
         alarm_raised(&rig, "forced_entry")

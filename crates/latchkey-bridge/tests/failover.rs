@@ -18,21 +18,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::connected;
+use latchkey_app::DevicePort;
 use latchkey_app::authz::Principal;
 use latchkey_app::credentials::CredentialInput;
-use latchkey_app::devices::{DeviceLink, reconcile};
+use latchkey_app::devices::reconcile;
 use latchkey_app::directory::{DoorInput, PropertyInput};
 use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_app::secrets::Keys;
 use latchkey_app::{App, AppConfig, SystemClock};
-use latchkey_bridge::{BridgeStats, IngestOptions, MqttLink, run_ingest};
+use latchkey_bridge::{BridgePort, BridgeStats, IngestOptions, MqttLink, run_ingest};
+use latchkey_core::lock::LockCommand;
 use latchkey_core::model::CredentialStatus;
 use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Role};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{CredentialId, DoorId, PropertyId};
 use latchkey_mqtt::{MqttUrl, QoS, Session, SessionOptions};
 use latchkey_sim::FleetConfig;
-use latchkey_z2m::{Command, Topics};
+use latchkey_z2m::Topics;
 use tokio::runtime::Runtime;
 
 const LOCKS: usize = 100;
@@ -125,23 +127,38 @@ impl Record {
     }
 }
 
-/// The replica's link to the broker, recording what leaves. A PIN command takes `slow`
+/// The replica's device port, recording what leaves for the broker. A PIN command takes `slow`
 /// microseconds (a busy broker link), so that the burst is still going when the replica is
 /// killed; once `dead`, nothing leaves any more, as from a killed process.
 struct Recording {
     who: &'static str,
-    inner: MqttLink,
+    inner: Arc<BridgePort>,
     record: Arc<Record>,
     dead: Arc<AtomicBool>,
     slow: Arc<AtomicU64>,
 }
 
-impl DeviceLink for Recording {
-    fn send(&self, name: &str, command: &Command) -> Result<(), String> {
+impl DevicePort for Recording {
+    fn desired_state_changed(&self, door: DoorId) {
+        self.inner.desired_state_changed(door);
+    }
+
+    fn credential_changed(&self, credential: CredentialId, doors: &[DoorId]) {
+        self.inner.credential_changed(credential, doors);
+    }
+
+    fn drives_devices(&self) -> bool {
+        true
+    }
+
+    fn send(&self, name: &str, command: &LockCommand) -> Result<(), String> {
         if self.dead.load(Ordering::SeqCst) {
             return Err("the process is gone".into());
         }
-        if matches!(command, Command::SetPin { .. } | Command::ClearPin { .. }) {
+        if matches!(
+            command,
+            LockCommand::SetCode { .. } | LockCommand::ClearSlot { .. }
+        ) {
             std::thread::sleep(Duration::from_micros(self.slow.load(Ordering::SeqCst)));
         }
         if self.dead.load(Ordering::SeqCst) {
@@ -177,12 +194,19 @@ fn replica(who: &'static str, db: &str, mqtt: MqttUrl, record: Arc<Record>) -> R
     let slow = Arc::new(AtomicU64::new(0));
     let app = rt.block_on(async {
         let store = latchkey_store::Store::open(db).await.unwrap();
-        let (notifier, rx_rec) = reconcile::channel();
+        let (port, rx_rec) = BridgePort::new();
+        let recording = Arc::new(Recording {
+            who,
+            inner: port.clone(),
+            record,
+            dead: dead.clone(),
+            slow: slow.clone(),
+        });
         let app = App::new(
             store,
             Keys::from_master(&[5; 32]),
             Arc::new(SystemClock),
-            Arc::new(notifier),
+            recording,
             AppConfig::default(),
         );
         let mut opts = SessionOptions::new(mqtt, format!("latchkey-{who}"));
@@ -192,18 +216,12 @@ fn replica(who: &'static str, db: &str, mqtt: MqttUrl, record: Arc<Record>) -> R
         let (handle, rx) = Session::start(opts).unwrap();
         connected(&mut handle.state()).await;
         let stats = Arc::new(BridgeStats::default());
-        app.attach_link(Arc::new(Recording {
-            who,
-            inner: MqttLink::new(
-                handle.clone(),
-                Topics::default(),
-                QoS::AtLeastOnce,
-                stats.clone(),
-            ),
-            record,
-            dead: dead.clone(),
-            slow: slow.clone(),
-        }));
+        port.connect(MqttLink::new(
+            handle.clone(),
+            Topics::default(),
+            QoS::AtLeastOnce,
+            stats.clone(),
+        ));
         tokio::spawn(run_ingest(
             app.clone(),
             rx,

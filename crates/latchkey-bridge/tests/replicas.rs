@@ -26,12 +26,12 @@ use latchkey_z2m::Topics;
 
 async fn replica(url: &str, mqtt: MqttUrl, name: &str) -> (App, Arc<BridgeStats>) {
     let store = latchkey_store::Store::open(url).await.unwrap();
-    let (notifier, rx_rec) = reconcile::channel();
+    let (port, rx_rec) = latchkey_bridge::BridgePort::new();
     let app = App::new(
         store,
         Keys::from_master(&[5; 32]),
         Arc::new(SystemClock),
-        Arc::new(notifier),
+        port.clone(),
         AppConfig::default(),
     );
     let mut opts = SessionOptions::new(mqtt, format!("latchkey-{name}"));
@@ -41,12 +41,12 @@ async fn replica(url: &str, mqtt: MqttUrl, name: &str) -> (App, Arc<BridgeStats>
     let (handle, rx) = Session::start(opts).unwrap();
     connected(&mut handle.state()).await;
     let stats = Arc::new(BridgeStats::default());
-    app.attach_link(Arc::new(MqttLink::new(
+    port.connect(MqttLink::new(
         handle.clone(),
         Topics::default(),
         QoS::AtLeastOnce,
         stats.clone(),
-    )));
+    ));
     tokio::spawn(run_ingest(
         app.clone(),
         rx,

@@ -6,6 +6,7 @@ pub mod chain;
 pub mod decide;
 pub mod drill;
 pub mod ids;
+pub mod lock;
 pub mod model;
 pub mod pin;
 pub mod schedule;

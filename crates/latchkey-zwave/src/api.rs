@@ -129,6 +129,8 @@ pub struct NodeSummary {
     pub firmware_version: String,
     /// Has Door Lock values.
     pub door_lock: bool,
+    /// Has Door Lock `autoRelockTime` (Door Lock v4): auto-relock can be set through it.
+    pub auto_relock: bool,
     /// Has Battery values.
     pub battery: bool,
     /// User Code slots by number (their count is the lock's capacity).
@@ -374,7 +376,12 @@ fn node_summary(v: &Value) -> Option<NodeSummary> {
             continue;
         };
         match r.command_class {
-            CC_DOOR_LOCK => node.door_lock = true,
+            CC_DOOR_LOCK => {
+                node.door_lock = true;
+                if r.property == "autoRelockTime" {
+                    node.auto_relock = true;
+                }
+            }
             CC_BATTERY => node.battery = true,
             CC_USER_CODE => {
                 let Some(slot) = r.key.as_deref().and_then(crate::topic::small_number) else {
@@ -466,6 +473,10 @@ mod tests {
         assert!(!nodes[0].is_lock());
         let lock = &nodes[1];
         assert!(lock.is_lock() && !lock.sleeping && lock.door_lock);
+        assert!(
+            !lock.auto_relock,
+            "no autoRelockTime value: Door Lock below v4"
+        );
         assert_eq!(lock.capacity(), 2);
         assert_eq!(lock.slots[&1].status, Some(SlotStatus::Enabled));
         assert_eq!(lock.slots[&2], ListedSlot::default());

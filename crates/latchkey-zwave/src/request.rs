@@ -96,6 +96,8 @@ pub enum Request {
     ReadPosition { node: u16 },
     /// `writeValue` of Door Lock `autoRelockTime` (Door Lock v4; 0 disables).
     SetAutoRelock { node: u16, seconds: u16 },
+    /// Read the auto-relock time from the lock: `pollValue` of `autoRelockTime`.
+    ReadAutoRelock { node: u16 },
     /// `writeValue` of Door Lock `operationType` and, when timed, `lockTimeoutConfiguration`
     /// (two calls: zwave-js fills the rest of the Configuration Set from its cache).
     SetOperationType { node: u16, operation: OperationType },
@@ -198,6 +200,7 @@ impl Request {
             | Request::Unlock { node }
             | Request::ReadPosition { node }
             | Request::SetAutoRelock { node, .. }
+            | Request::ReadAutoRelock { node }
             | Request::SetOperationType { node, .. }
             | Request::ReadBattery { node }
             | Request::Ping { node }
@@ -293,6 +296,7 @@ impl Request {
             Request::SetAutoRelock { node, seconds } => {
                 vec![write(door(*node, "autoRelockTime"), json!(seconds))]
             }
+            Request::ReadAutoRelock { node } => vec![poll(door(*node, "autoRelockTime"))],
             Request::SetOperationType { node, operation } => match operation {
                 OperationType::Constant => vec![write(door(*node, "operationType"), json!(1))],
                 OperationType::Timed { seconds: 0 } => return Err(EncodeError::ZeroTimeout),
@@ -361,6 +365,11 @@ mod tests {
             body(&unlock[0])["args"],
             json!([{"nodeId":12,"commandClass":98,"endpoint":0,"property":"targetMode"},0])
         );
+        let relock = Request::ReadAutoRelock { node: 12 }
+            .encode(&t, "a")
+            .expect("ok");
+        assert!(relock[0].topic.ends_with("/api/pollValue/set"));
+        assert_eq!(body(&relock[0])["args"][0]["property"], "autoRelockTime");
         let ping = Request::Ping { node: 12 }.encode(&t, "p").expect("ok");
         assert_eq!(body(&ping[0])["args"], json!([12]));
         let timed = Request::SetOperationType {

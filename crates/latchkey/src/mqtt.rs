@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use latchkey_app::App;
 use latchkey_app::devices::reconcile::{self, Input, ReconcileOptions};
-use latchkey_bridge::{BridgeStats, IngestOptions, MqttLink};
+use latchkey_bridge::{BridgePort, BridgeStats, IngestOptions, MqttLink};
 use latchkey_mqtt::{
     BrokerOptions, EmbeddedBroker, MqttError, MqttUrl, QoS, Session, SessionHandle, SessionOptions,
 };
@@ -79,6 +79,7 @@ struct Plan {
 pub async fn start(
     app: &App,
     config: &Config,
+    port: &BridgePort,
     reconcile_rx: mpsc::UnboundedReceiver<Input>,
     demo: Option<(DemoDevices, &Path)>,
 ) -> Result<Devices> {
@@ -105,12 +106,12 @@ pub async fn start(
             .context("following the audit log for commands answered by other replicas")?;
     }
     let stats = Arc::new(BridgeStats::default());
-    app.attach_link(Arc::new(MqttLink::new(
+    port.connect(MqttLink::new(
         handle.clone(),
         topics.clone(),
         plan.qos,
         stats.clone(),
-    )));
+    ));
     tokio::spawn(latchkey_bridge::run_ingest(
         app.clone(),
         inbound,

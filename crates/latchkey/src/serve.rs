@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use latchkey_app::NoDevices;
-use latchkey_app::devices::reconcile;
 use latchkey_http::HttpConfig;
 use tokio::net::TcpListener;
 
@@ -128,8 +127,8 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         tracing::info!("--no-mqtt: no MQTT broker; locks get no commands");
         (open_app(&config, Arc::new(NoDevices)).await?, None)
     } else {
-        let (notifier, rx) = reconcile::channel();
-        (open_app(&config, Arc::new(notifier)).await?, Some(rx))
+        let (port, rx) = latchkey_bridge::BridgePort::new();
+        (open_app(&config, port.clone()).await?, Some((port, rx)))
     };
     // Before anything else writes: is this database older than the history recorded outside
     // it (a restored backup)? Then latchkey enters the restored state.
@@ -156,7 +155,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
         None
     };
     let devices = match reconcile_rx {
-        Some(rx) => {
+        Some((port, rx)) => {
             let fleet = demo.as_ref().map(|d| {
                 (
                     mqtt::DemoDevices {
@@ -166,7 +165,7 @@ pub async fn run(config: Config, mode: ServeMode, started: Instant) -> Result<()
                     config.data_dir.as_path(),
                 )
             });
-            Some(mqtt::start(&app, &config, rx, fleet).await?)
+            Some(mqtt::start(&app, &config, &port, rx, fleet).await?)
         }
         None => None,
     };

@@ -50,6 +50,7 @@ fn every_crate_depends_only_on_the_crates_below_it() {
                 "latchkey-core",
                 "latchkey-mqtt",
                 "latchkey-z2m",
+                "latchkey-zwave",
             ],
         ),
         ("latchkey-mail", &["latchkey-app"]),
@@ -120,6 +121,26 @@ fn the_binary_reaches_storage_only_to_open_it_and_in_its_benches() {
     assert!(
         offenders.is_empty(),
         "these files use latchkey_store directly instead of a use case: {offenders:?}"
+    );
+}
+
+#[test]
+fn the_use_cases_speak_the_core_lock_vocabulary_outside_ingestion() {
+    // Commands, pairing and settings use `latchkey_core::lock`; only ingestion still reads
+    // Zigbee2MQTT's parsed messages (docs/ARCHITECTURE.md, decision 81).
+    let src = crates_dir().join("latchkey-app").join("src");
+    let mut offenders = Vec::new();
+    for path in sources(&src) {
+        let rel = path.strip_prefix(&src).unwrap();
+        let ingestion = rel == Path::new("devices/ingest.rs") || rel.starts_with("devices/ingest");
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("latchkey_z2m") && !ingestion {
+            offenders.push(path);
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "these use-case files name latchkey_z2m instead of latchkey_core::lock: {offenders:?}"
     );
 }
 

@@ -10,9 +10,9 @@
 
 use std::time::Duration;
 
+use latchkey_core::lock::LockCommand;
 use latchkey_store::devices as repo;
 use latchkey_store::property;
-use latchkey_z2m::Command;
 
 use crate::{App, Result};
 
@@ -100,10 +100,7 @@ impl App {
             if i > 0 {
                 tokio::time::sleep(spacing).await;
             }
-            let sent = match self.bridge().link() {
-                Some(link) => link.send(name, &Command::ReadState),
-                None => Err("no lock bridge is running".to_owned()),
-            };
+            let sent = self.port().send(name, &LockCommand::ReadState);
             match sent {
                 Ok(()) => stats.asked += 1,
                 Err(e) => {

@@ -2,9 +2,9 @@
 //! remote lock/unlock commands, ingestion of what devices report, and the reconciler that drives
 //! every lock's PIN slots toward what the database says they should hold.
 //!
-//! The wire format is Zigbee2MQTT's (`latchkey-z2m` types); the transport (MQTT) is the
-//! binary's business: it hands this module parsed messages ([`App::ingest`]) and a
-//! [`DeviceLink`] to send commands through.
+//! Commands go out in the core's lock vocabulary (`latchkey_core::lock`) through the
+//! [`crate::DevicePort`] the app was built with; the bridge translates them to a protocol and
+//! hands this module parsed messages ([`App::ingest`]).
 
 mod ask;
 mod batch;
@@ -20,10 +20,9 @@ mod status;
 mod watch;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Mutex, RwLock};
 
 use latchkey_core::{DoorId, PropertyId};
-use latchkey_z2m::Command;
 use tokio::sync::oneshot;
 
 pub use ask::{AskStats, AskWhy};
@@ -36,19 +35,6 @@ pub use remote::{RemoteAction, RemoteOutcome};
 pub use restore::{Adoption, HistoryCheck, RestoreReview, Restored, UnknownCode};
 pub use settings::{SettingsView, desired_settings};
 pub use status::{LockStatus, Removal};
-
-/// Sends commands to devices. Implemented by the MQTT bridge in the binary.
-pub trait DeviceLink: Send + Sync {
-    /// Queues `command` for the device `name`.
-    ///
-    /// # Errors
-    /// A sentence saying why it could not be queued (the broker is unreachable, the name is
-    /// not addressable).
-    fn send(&self, name: &str, command: &Command) -> Result<(), String>;
-
-    /// Whether commands can reach the broker right now.
-    fn connected(&self) -> bool;
-}
 
 /// What the door of a lock is, cached by the lock's friendly name.
 #[derive(Clone, Copy, Debug)]
@@ -88,7 +74,6 @@ pub(crate) struct Answered {
 /// Bridge-related state shared by the app's clones.
 #[derive(Default)]
 pub struct BridgeState {
-    link: OnceLock<Arc<dyn DeviceLink>>,
     pub(crate) waiters: Mutex<HashMap<DoorId, Vec<Waiter>>>,
     pub(crate) lock_doors: RwLock<HashMap<String, Option<LockDoor>>>,
     pub(crate) snapshots: Mutex<HashMap<String, Snapshot>>,
@@ -118,10 +103,6 @@ pub(crate) struct OpenSince {
 }
 
 impl BridgeState {
-    pub(crate) fn link(&self) -> Option<&Arc<dyn DeviceLink>> {
-        self.link.get()
-    }
-
     /// Tells the caller waiting for a command, if it waits in this process, the answer that a
     /// log event records (`lock.command_confirmed` or `lock.command_failed`). With several
     /// replicas the lock's report may be ingested by another one than the replica that sent
@@ -179,10 +160,5 @@ impl crate::App {
     /// `Store` when the log cannot be read.
     pub async fn hear_answers_from_other_replicas(&self) -> crate::Result<()> {
         self.follow_log().await
-    }
-
-    /// Connects the device bridge. Only the first call takes effect.
-    pub fn attach_link(&self, link: Arc<dyn DeviceLink>) {
-        let _ = self.bridge().link.set(link);
     }
 }

@@ -1,4 +1,4 @@
-//! Pairing Zigbee2MQTT devices with doors and sensors, and listing devices (paired and not).
+//! Pairing devices with doors and sensors, and listing devices (paired and not).
 
 use latchkey_core::{DoorId, SensorId};
 use latchkey_store::audit::NewEvent;
@@ -24,12 +24,14 @@ pub struct DeviceView {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    latchkey_z2m::validate_friendly_name(name).map_err(|e| {
-        AppError::invalid(
-            "device",
-            format!("`{name}` is not a usable friendly name: {e}"),
-        )
-    })
+    latchkey_core::lock::DeviceAddress::parse(name)
+        .map(drop)
+        .map_err(|e| {
+            AppError::invalid(
+                "device",
+                format!("`{name}` is not a usable device name: {e}"),
+            )
+        })
 }
 
 impl App {

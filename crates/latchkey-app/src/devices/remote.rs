@@ -251,13 +251,10 @@ impl App {
                 tx: tx_done,
             });
         let command = match action {
-            RemoteAction::Lock => latchkey_z2m::Command::Lock,
-            RemoteAction::Unlock => latchkey_z2m::Command::Unlock,
+            RemoteAction::Lock => latchkey_core::lock::LockCommand::Lock,
+            RemoteAction::Unlock => latchkey_core::lock::LockCommand::Unlock,
         };
-        let sent = match self.bridge().link() {
-            Some(link) => link.send(lock, &command),
-            None => Err("no lock bridge is running".to_owned()),
-        };
+        let sent = self.port().send(lock, &command);
         if let Err(why) = sent {
             self.counters()
                 .command_answered(action, "unsent", started.elapsed());

@@ -11,12 +11,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use latchkey_core::lock::{self, LockCommand, MAX_AUTO_RELOCK_SECONDS};
 use latchkey_core::model::{DoorMode, Policy};
 use latchkey_core::{DoorId, PersonId};
 use latchkey_store::devices::{self as repo, LockSettings};
 use latchkey_store::property;
-use latchkey_z2m::Command;
-use latchkey_z2m::command::MAX_AUTO_RELOCK_SECONDS;
 use serde::Serialize;
 
 use crate::{App, Result};
@@ -62,21 +61,17 @@ pub fn desired_settings(policy: &Policy, mode: DoorMode) -> LockSettings {
     }
 }
 
-fn commands(s: LockSettings) -> [Command; 3] {
+/// The command that writes `s` to a lock (and asks it to report what it holds).
+fn command(s: LockSettings) -> LockCommand {
     let byte = |v: Option<i64>| v.and_then(|v| u8::try_from(v).ok()).unwrap_or(u8::MAX);
-    [
-        Command::SetAutoRelock {
-            seconds: s
-                .auto_relock_seconds
-                .and_then(|v| u32::try_from(v).ok())
-                .unwrap_or(0),
-        },
-        Command::WriteLockoutSettings {
-            wrong_code_limit: byte(s.wrong_code_limit),
-            disable_seconds: byte(s.keypad_disable_seconds),
-        },
-        Command::ReadCapabilities,
-    ]
+    LockCommand::Configure(lock::LockSettings {
+        auto_relock_seconds: s
+            .auto_relock_seconds
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0),
+        wrong_code_limit: byte(s.wrong_code_limit),
+        keypad_disable_seconds: byte(s.keypad_disable_seconds),
+    })
 }
 
 /// A lock's desired settings as of now; `None` for a door without a lock.
@@ -102,17 +97,15 @@ impl App {
     /// # Errors
     /// `Store` when the door or its property cannot be read.
     pub(crate) async fn send_lock_settings(&self, door_id: DoorId) -> Result<()> {
-        let Some(link) = self.bridge().link().cloned() else {
+        if !self.port().drives_devices() {
             return Ok(());
-        };
+        }
         let Some((lock, desired)) = desired_for_door(self, door_id).await? else {
             return Ok(());
         };
-        for c in &commands(desired) {
-            if let Err(why) = link.send(&lock, c) {
-                tracing::debug!(lock, %why, "lock settings not sent; the sweep sends them again");
-                return Ok(());
-            }
+        if let Err(why) = self.port().send(&lock, &command(desired)) {
+            tracing::debug!(lock, %why, "lock settings not sent; the sweep sends them again");
+            return Ok(());
         }
         self.bridge()
             .settings_sent
@@ -129,10 +122,7 @@ impl App {
     /// # Errors
     /// `Store` when the doors, devices or properties cannot be read.
     pub(crate) async fn correct_lock_settings(&self) -> Result<usize> {
-        let Some(link) = self.bridge().link().cloned() else {
-            return Ok(0);
-        };
-        if !link.connected() {
+        if !self.port().connected() {
             return Ok(0);
         }
         let mut conn = self.store().read().await?;
@@ -163,10 +153,7 @@ impl App {
             if recent {
                 continue;
             }
-            if commands(desired)
-                .iter()
-                .all(|c| link.send(&lock, c).is_ok())
-            {
+            if self.port().send(&lock, &command(desired)).is_ok() {
                 sent += 1;
                 self.bridge()
                     .settings_sent
@@ -192,7 +179,7 @@ impl App {
         let Some(lock) = door.lock_name.clone() else {
             return;
         };
-        if self.bridge().link().is_none() {
+        if !self.port().drives_devices() {
             return;
         }
         let app = self.clone();

@@ -16,7 +16,7 @@ pub struct LockStatus {
     pub door_id: DoorId,
     /// The lock's friendly name, when the door has one.
     pub lock: Option<String>,
-    /// pending | set | failed | removing | removed | no_lock | not_on_locks
+    /// pending | set | assumed | failed | removing | removed | no_lock | not_on_locks
     pub status: String,
     pub slot: Option<i64>,
     pub reason: Option<String>,

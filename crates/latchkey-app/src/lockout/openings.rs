@@ -434,7 +434,7 @@ impl App {
 
     /// Nothing is recorded (or charged) for an opening that cannot even be sent.
     fn require_bridge(&self) -> Result<()> {
-        if self.bridge().link().is_none() {
+        if !self.port().drives_devices() {
             return Err(AppError::Unavailable(
                 "no lock bridge is running, so the door cannot be opened remotely".into(),
             ));

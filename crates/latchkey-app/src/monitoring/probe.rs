@@ -55,10 +55,13 @@ impl App {
     /// under, `None` when it runs no reconciler (then the lease is not checked). Never fails:
     /// an unreachable database is a failed check.
     pub async fn probe(&self, replica: Option<&str>) -> Probe {
-        let broker = match self.bridge().link() {
-            Some(link) if link.connected() => Check::Ok,
-            Some(_) => Check::Failed,
-            None => Check::Off,
+        let port = self.port();
+        let broker = if !port.drives_devices() {
+            Check::Off
+        } else if port.connected() {
+            Check::Ok
+        } else {
+            Check::Failed
         };
         let now = self.now();
         let read = async {

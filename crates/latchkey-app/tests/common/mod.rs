@@ -90,7 +90,15 @@ pub fn pin_for(
 
 impl World {
     pub async fn build(db: &TestDb) -> World {
-        use latchkey_app::{App, AppConfig, ManualClock, NoDevices, secrets::Keys};
+        World::build_with(db, std::sync::Arc::new(latchkey_app::NoDevices)).await
+    }
+
+    /// As [`World::build`], with the app's device port.
+    pub async fn build_with(
+        db: &TestDb,
+        devices: std::sync::Arc<dyn latchkey_app::DevicePort>,
+    ) -> World {
+        use latchkey_app::{App, AppConfig, ManualClock, secrets::Keys};
         use latchkey_core::model::{DoorKind, DoorMode, Role};
         use std::sync::Arc;
 
@@ -100,7 +108,7 @@ impl World {
             store.clone(),
             Keys::from_master(&[1; 32]),
             clock.clone(),
-            Arc::new(NoDevices),
+            devices,
             AppConfig::default(),
         );
         let admin = app

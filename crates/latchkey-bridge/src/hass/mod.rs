@@ -406,6 +406,9 @@ impl Link {
                     }
                     DoorState::Open => now.open = Some(true),
                     DoorState::Closed => now.open = Some(false),
+                    // The position that cleared it comes as its own event, to whoever may
+                    // follow the door's locking.
+                    DoorState::JamCleared => {}
                     DoorState::Offline => now.online = false,
                     DoorState::Online => now.online = true,
                     DoorState::BatteryLow => {

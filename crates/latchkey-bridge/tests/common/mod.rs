@@ -95,8 +95,10 @@ impl Broker {
     }
 }
 
+/// Waits for the session to connect. Generous: on a loaded machine a first attempt can fail,
+/// and the session then backs off (100 ms, doubling up to 5 s); the rig only needs it connected.
 pub async fn connected(state: &mut tokio::sync::watch::Receiver<ConnState>) {
-    tokio::time::timeout(Duration::from_secs(10), async {
+    tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             if matches!(*state.borrow(), ConnState::Connected) {
                 return;
@@ -180,12 +182,12 @@ pub async fn start_server_sweeping(
     } else {
         QoS::AtMostOnce
     };
-    let (notifier, reconcile_rx) = reconcile::channel();
+    let (port, reconcile_rx) = latchkey_bridge::BridgePort::new();
     let app = App::new(
         store.clone(),
         Keys::from_master(&[9; 32]),
         clock,
-        Arc::new(notifier),
+        port.clone(),
         AppConfig::default(),
     );
     let mut opts = SessionOptions::new(broker.server_url(), format!("latchkey-{test}"));
@@ -200,12 +202,12 @@ pub async fn start_server_sweeping(
     let (handle, rx) = Session::start(opts).unwrap();
     connected(&mut handle.state()).await;
     let stats = Arc::new(BridgeStats::default());
-    app.attach_link(Arc::new(MqttLink::new(
+    port.connect(MqttLink::new(
         handle.clone(),
         Topics::default(),
         qos,
         stats.clone(),
-    )));
+    ));
     let mut tasks = vec![tokio::spawn(run_ingest(
         app.clone(),
         rx,

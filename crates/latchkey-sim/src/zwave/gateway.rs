@@ -574,17 +574,25 @@ impl Gateway {
             return Vec::new();
         }
         let node = self.locks[i].cfg.id;
-        let mut out = vec![self.notification(
-            node,
-            "Keypad_unlock_operation",
-            json!({"userId": slot}),
-            false,
-            now_ms,
-        )];
-        if self.settings.send_events {
+        let quirks = &self.locks[i].cfg.quirks;
+        let (legacy, notify) = (
+            quirks.legacy_alarms || quirks.legacy_only,
+            !quirks.legacy_only,
+        );
+        let mut out = Vec::new();
+        if notify {
+            out.push(self.notification(
+                node,
+                "Keypad_unlock_operation",
+                json!({"userId": slot}),
+                false,
+                now_ms,
+            ));
+        }
+        if notify && self.settings.send_events {
             out.push(self.event(node, 6, Some(slot)));
         }
-        if self.locks[i].cfg.quirks.legacy_alarms {
+        if legacy {
             let level = u8::try_from(slot).unwrap_or(0);
             out.push(self.value(
                 self.topic(node, NOTIFICATION, "alarmType", None),

@@ -21,6 +21,9 @@ pub struct Quirks {
     pub dead: bool,
     /// Also sends the legacy `alarmType`/`alarmLevel` pair for keypad operations.
     pub legacy_alarms: bool,
+    /// Sends only that legacy pair for keypad operations, no Notification event (a lock whose
+    /// device file maps none, such as the Kwikset 916).
+    pub legacy_only: bool,
     /// Confirms writes through Supervision (status 255) instead of answering unsupervised.
     pub supervised: bool,
 }

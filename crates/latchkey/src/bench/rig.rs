@@ -195,7 +195,7 @@ async fn start_replica(
     let store = latchkey_store::Store::open(url)
         .await
         .with_context(|| format!("cannot open the bench database for replica {i}"))?;
-    let (notifier, rx_rec) = reconcile::channel();
+    let (port, rx_rec) = latchkey_bridge::BridgePort::new();
     let config = AppConfig {
         remote_per_minute: o.remote_per_minute,
         ..AppConfig::default()
@@ -204,7 +204,7 @@ async fn start_replica(
         store.clone(),
         Keys::from_master(&[0x5a; 32]),
         Arc::new(SystemClock),
-        Arc::new(notifier),
+        port.clone(),
         config,
     );
     let tag = o.tag;
@@ -251,12 +251,12 @@ async fn start_replica(
         });
     }
     let stats = Arc::new(BridgeStats::default());
-    app.attach_link(Arc::new(MqttLink::new(
+    port.connect(MqttLink::new(
         session.clone(),
         Topics::default(),
         qos,
         stats.clone(),
-    )));
+    ));
     tokio::spawn(run_ingest(
         app.clone(),
         rx,

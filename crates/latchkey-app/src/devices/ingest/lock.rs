@@ -124,6 +124,18 @@ impl Batch<'_> {
                         "commands": failed,
                     })),
             );
+        } else if was_jammed
+            && jam.is_none()
+            && matches!(after.lock_state.as_str(), "locked" | "unlocked")
+            && after.door_state != "error_jammed"
+        {
+            // The bolt moved fully again. Staff follow a jam on every door, the units' own
+            // included, so they are told it cleared, without which way the bolt went.
+            self.events.push(
+                NewEvent::new("lock.jam_cleared", format!("door:{door}"))
+                    .property(prop)
+                    .data(json!({ "lock": name })),
+            );
         } else if let Some(a) = refused
             && failed.is_empty()
         {

@@ -1,6 +1,12 @@
 //! Slot reports: confirming PINs latchkey wrote and handling codes it did not set.
+//!
+//! How far a confirmation goes is the lock's profile's word ([`LockProfile::held_as`]): a lock
+//! that shows its codes makes a slot `set`, one that cannot makes it `assumed`, never `set`.
+//! Every lock heard through Zigbee2MQTT has the Zigbee profile (programming events and slot
+//! reads confirm), so its slots are `set` as they always were.
 
 use latchkey_core::CredentialId;
+use latchkey_core::lock::{CodeHeld, LockProfile};
 use latchkey_store::Conn;
 use latchkey_store::audit::NewEvent;
 use latchkey_store::devices::{Desired, Slot, SlotStatus};
@@ -11,6 +17,14 @@ use serde_json::json;
 use super::{Batch, alarm};
 use crate::Result;
 use crate::devices::LockDoor;
+
+/// The status a confirmed write gives its slot on a lock of `profile`.
+fn held(profile: &LockProfile) -> SlotStatus {
+    match profile.held_as() {
+        CodeHeld::Set => SlotStatus::Set,
+        CodeHeld::Assumed => SlotStatus::Assumed,
+    }
+}
 
 impl Batch<'_> {
     /// A PIN was written to slot `n`: ours (confirming a write) or someone's at the keypad.
@@ -31,7 +45,7 @@ impl Batch<'_> {
             });
         if ours {
             if let Some(s) = slot {
-                self.confirm(ld, s, SlotStatus::Set);
+                self.confirm(ld, s, held(&LockProfile::ZIGBEE));
             }
             return Ok(());
         }
@@ -66,18 +80,20 @@ impl Batch<'_> {
             (Some(s), Reported::Enabled)
                 if matches!(s.desired, Desired::Enabled | Desired::NonAccess) =>
             {
-                self.confirm(ld, s, SlotStatus::Set);
+                self.confirm(ld, s, held(&LockProfile::ZIGBEE));
                 Ok(())
             }
             (Some(s), Reported::Disabled) if s.desired == Desired::Disabled => {
-                self.confirm(ld, s, SlotStatus::Set);
+                self.confirm(ld, s, held(&LockProfile::ZIGBEE));
                 Ok(())
             }
             (Some(s), Reported::Available) if s.desired == Desired::Empty => {
                 self.confirm(ld, s, SlotStatus::Removed);
                 Ok(())
             }
-            (Some(mut s), Reported::Available) if s.status == SlotStatus::Set => {
+            (Some(mut s), Reported::Available)
+                if matches!(s.status, SlotStatus::Set | SlotStatus::Assumed) =>
+            {
                 // The lock lost a code it had confirmed: write it again.
                 s.status = SlotStatus::Pending;
                 s.attempts = 0;
@@ -117,10 +133,16 @@ impl Batch<'_> {
         } else {
             "lock.slot_set"
         };
+        let mut data =
+            json!({ "slot": s.slot, "credential_id": s.credential_id, "desired": s.desired });
+        if to == SlotStatus::Assumed {
+            // Said in the event, so nobody reads "set" where the lock could not show it.
+            data["held"] = json!("assumed");
+        }
         self.events.push(
             NewEvent::new(kind, format!("door:{}", ld.door))
                 .property(ld.property)
-                .data(json!({ "slot": s.slot, "credential_id": s.credential_id, "desired": s.desired })),
+                .data(data),
         );
     }
 

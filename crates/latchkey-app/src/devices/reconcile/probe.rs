@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use latchkey_core::DoorId;
+use latchkey_core::lock::LockCommand;
 use latchkey_store::devices::{self as repo, Desired, Slot, SlotStatus};
 use latchkey_store::property;
 use latchkey_store::restore::{self as notes, Mark, Restored};
-use latchkey_z2m::Command;
 
 use super::Fence;
 use super::send::lost;
@@ -92,8 +92,8 @@ pub(super) fn takeable(slot: &Slot) -> bool {
 }
 
 /// The command for a probing slot.
-pub(super) fn read_of(slot: u16) -> Command {
-    Command::ReadSlot { slot }
+pub(super) fn read_of(slot: u16) -> LockCommand {
+    LockCommand::ReadSlot { slot }
 }
 
 /// Which of `slots` (by index) may not be written or cleared now because latchkey is in the

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use jiff::{SignedDuration, Timestamp};
+use latchkey_core::lock::{Code, CodeUse, LockCommand};
 use latchkey_core::{CredentialId, DoorId, PropertyId};
 use latchkey_store::audit::NewEvent;
 use latchkey_store::devices::{self as repo, Desired, Slot, SlotStatus};
 use latchkey_store::{credentials, property};
-use latchkey_z2m::{Command, UserType};
 use serde_json::json;
 
 use super::views::{PropertyView, property_view};
@@ -48,7 +48,7 @@ pub(super) async fn apply(
 struct Outgoing {
     index: usize,
     lock: String,
-    command: Command,
+    command: LockCommand,
     before: (i64, Option<Timestamp>, Option<String>),
 }
 
@@ -70,10 +70,7 @@ async fn prepare(
     queued_before: usize,
 ) -> Vec<Outgoing> {
     let mut out = Vec::new();
-    let Some(link) = app.bridge().link().cloned() else {
-        return out;
-    };
-    if !link.connected() {
+    if !app.port().connected() {
         return out;
     }
     let held = super::probe::held(app, slots).await;
@@ -94,12 +91,12 @@ async fn prepare(
         } else if s.attempts % 2 == 1 {
             // Every other attempt reads the slot back: the write may have landed while its
             // confirmation was lost.
-            Command::ReadSlot { slot }
+            LockCommand::ReadSlot { slot }
         } else if held.contains(&index) {
             super::probe::hold(s, now);
             continue;
         } else if s.desired == Desired::Empty {
-            Command::ClearPin { slot }
+            LockCommand::ClearSlot { slot }
         } else {
             let pin = match s.credential_id {
                 Some(id) => match pins.get(&id) {
@@ -112,17 +109,22 @@ async fn prepare(
                 },
                 None => None,
             };
-            match pin {
-                Some(pin) => Command::SetPin {
+            match pin.map(Code::new) {
+                Some(Ok(code)) => LockCommand::SetCode {
                     slot,
-                    pin,
-                    user_type: if s.desired == Desired::NonAccess {
-                        UserType::NonAccess
+                    code,
+                    code_use: if s.desired == Desired::NonAccess {
+                        CodeUse::NonAccess
                     } else {
-                        UserType::Unrestricted
+                        CodeUse::Access
                     },
                     enabled: s.desired != Desired::Disabled,
                 },
+                Some(Err(e)) => {
+                    s.status = SlotStatus::Failed;
+                    s.reason = Some(format!("the PIN cannot go on a lock: {e}"));
+                    continue;
+                }
                 None => {
                     s.status = SlotStatus::Failed;
                     s.reason =
@@ -156,7 +158,7 @@ fn writes_of(slots: &[Slot], out: &[Outgoing]) -> Vec<(DoorId, i64)> {
     super::probe::written(
         slots,
         out.iter()
-            .filter(|o| matches!(o.command, Command::SetPin { .. }))
+            .filter(|o| o.command.writes_code())
             .map(|o| o.index),
     )
 }
@@ -171,15 +173,13 @@ pub(super) fn lost() -> crate::AppError {
 /// soon as the lease may have passed to another replica: the slots left keep their recorded
 /// attempt, which the next holder retries at once.
 async fn dispatch(app: &App, fence: &Fence, slots: &mut [Slot], out: Vec<Outgoing>) -> Result<()> {
-    let Some(link) = app.bridge().link().cloned() else {
-        return Ok(());
-    };
+    let port = app.port();
     let mut unsent = Vec::new();
     for o in out {
         if !fence.may_send() {
             return Err(lost());
         }
-        if let Err(why) = link.send(&o.lock, &o.command) {
+        if let Err(why) = port.send(&o.lock, &o.command) {
             let s = &mut slots[o.index];
             (s.attempts, s.next_attempt_at) = (o.before.0, o.before.1);
             s.reason = Some(format!("not sent: {why}"));

@@ -1,0 +1,187 @@
+//! A code a lock took but cannot show is `assumed`, never `set`: in a credential's status on its
+//! locks, in the door's slots, and in the readiness drill, which counts the PIN but says so. A
+//! lost assumed code is written again like a lost `set` one. Every test runs on every backend.
+
+mod common;
+
+use common::{World, pin_for};
+use latchkey_app::devices::IngestItem;
+use latchkey_core::drill::Failure;
+use latchkey_core::{CredentialId, DoorId};
+use latchkey_store::devices::{self as repo, Desired, Slot, SlotStatus};
+use latchkey_z2m::limits::Limits;
+use latchkey_z2m::{Topics, parse_inbound};
+
+const LOCK: &str = "lock-4071";
+
+/// The world with its door's lock paired and Rosa's PIN on it in slot 0, as `status`.
+async fn with_pin(db: &latchkey_testkit::TestDb, status: SlotStatus) -> (World, CredentialId) {
+    let w = World::build(db).await;
+    w.app
+        .pair_lock(
+            w.app
+                .may_pair_lock(&w.admin, w.door.id)
+                .await
+                .expect("the caller may do this"),
+            Some(LOCK),
+        )
+        .await
+        .expect("paired");
+    let rp = w.principal(w.resident.id).await;
+    let created = w
+        .app
+        .create_credential(
+            rp.credential_issuer(w.property.id, Some(w.unit.id))
+                .expect("the caller may do this"),
+            pin_for(w.resident.id, Some(w.unit.id), Some("58274613")),
+        )
+        .await
+        .expect("credential");
+    let id = created.credential.id;
+    put_slot(&w, w.door.id, id, status).await;
+    (w, id)
+}
+
+/// What the lock is found to hold, as the reconciler and ingestion would have left it.
+async fn put_slot(w: &World, door: DoorId, id: CredentialId, status: SlotStatus) {
+    let mut tx = w.store.write().await.expect("tx");
+    repo::save_slots(
+        tx.conn(),
+        &[Slot {
+            door_id: door,
+            slot: 0,
+            credential_id: Some(id),
+            desired: Desired::Enabled,
+            status,
+            reason: None,
+            attempts: 0,
+            next_attempt_at: None,
+            updated_at: w.app.now(),
+        }],
+    )
+    .await
+    .expect("slot");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn an_assumed_code_is_shown_as_assumed_never_as_set() {
+    latchkey_testkit::each_backend("assumed_status", |db| async move {
+        let (w, id) = with_pin(&db, SlotStatus::Assumed).await;
+        let rp = w.principal(w.resident.id).await;
+        let on_locks = w.app.credential_locks(&rp, id).await.expect("status");
+        assert_eq!(on_locks.len(), 1);
+        assert_eq!(on_locks[0].status, "assumed");
+        assert_eq!(on_locks[0].lock.as_deref(), Some(LOCK));
+        let slots = w.app.door_slots(&w.admin, w.door.id).await.expect("slots");
+        assert_eq!(slots[0].status, SlotStatus::Assumed);
+        assert_eq!(
+            serde_json::to_value(&slots[0]).expect("json")["status"],
+            "assumed"
+        );
+        // Stored and read back as itself on this backend.
+        let mut conn = w.store.read().await.expect("conn");
+        assert_eq!(
+            repo::assumed_credentials(&mut conn, w.property.id)
+                .await
+                .expect("read"),
+            vec![id]
+        );
+        assert!(
+            repo::assumed_credentials(&mut conn, latchkey_core::PropertyId(999_999))
+                .await
+                .expect("read")
+                .is_empty(),
+            "another property's locks hold nothing of it"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_drill_counts_an_assumed_pin_and_says_so() {
+    latchkey_testkit::each_backend("assumed_drill", |db| async move {
+        let (w, id) = with_pin(&db, SlotStatus::Set).await;
+        let sure = w
+            .app
+            .readiness(&w.admin, w.property.id)
+            .await
+            .expect("drill");
+        let rosa = |r: &latchkey_app::readiness::Readiness| {
+            r.report
+                .iter()
+                .find(|x| x.name == "Rosa Resident")
+                .expect("Rosa")
+                .clone()
+        };
+        assert!(rosa(&sure).failures.iter().all(|f| !f.pin_assumed));
+
+        put_slot(&w, w.door.id, id, SlotStatus::Assumed).await;
+        let assumed = w
+            .app
+            .readiness(&w.admin, w.property.id)
+            .await
+            .expect("drill");
+        let r = rosa(&assumed);
+        for f in &r.failures {
+            // Still a way in wherever the PIN is remembered, and said so there only.
+            assert_eq!(
+                f.pin_assumed,
+                f.failure != Failure::PinForgotten,
+                "{:?}",
+                f.failure
+            );
+        }
+        let before = rosa(&sure);
+        for (a, b) in before.failures.iter().zip(&r.failures) {
+            assert_eq!(a.short_hours, b.short_hours, "the PIN counts all the same");
+        }
+        // The heat map's residents say it too (the page prints the drill's sentence).
+        let map = w
+            .app
+            .readiness_map(
+                w.admin.staff(w.property.id).expect("staff"),
+                Failure::PhoneGone,
+            )
+            .await
+            .expect("map");
+        let on_map = map
+            .units
+            .iter()
+            .flat_map(|u| &u.residents)
+            .find(|x| x.person_id == w.resident.id)
+            .expect("Rosa on the map");
+        assert!(on_map.pin_assumed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lost_assumed_code_is_written_again() {
+    latchkey_testkit::each_backend("assumed_lost", |db| async move {
+        let (w, id) = with_pin(&db, SlotStatus::Assumed).await;
+        let message = parse_inbound(
+            &Topics::default(),
+            &format!("zigbee2mqtt/{LOCK}"),
+            br#"{"users":{"0":{"status":"available"}}}"#,
+            &Limits::default(),
+        )
+        .expect("parsed")
+        .expect("a device message");
+        w.app
+            .ingest(vec![IngestItem {
+                identity: None,
+                message,
+            }])
+            .await
+            .expect("ingested");
+        let rp = w.principal(w.resident.id).await;
+        let on_locks = w.app.credential_locks(&rp, id).await.expect("status");
+        assert_eq!(on_locks[0].status, "pending", "to be written again");
+        assert!(
+            w.all_events_text().await.contains("lock.slot_lost"),
+            "the loss is recorded"
+        );
+    })
+    .await;
+}
