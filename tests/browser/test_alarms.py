@@ -139,3 +139,47 @@ def test_the_alarms_page_passes_axe_at_both_sizes_and_is_nobody_elses(visit):
         page = other.go("/alarms")
         assert "Linden Court: alarms" not in page.content()
         assert page.locator("nav.tabs a[href^='/alarms']").count() == 0
+
+
+INSTALLER = "installer@linden-court.example"
+
+
+def test_an_acknowledgement_by_someone_else_reaches_an_open_page_within_a_second(visit):
+    # Maria watches every alarm; Ivo, also on duty, acknowledges from his own browser.
+    maria = visit(DESKTOP)
+    maria.sign_in(MANAGER)
+    ivo = visit(PHONE)
+    ivo.sign_in(INSTALLER)
+    watching = maria.go("/alarms?show=all")
+    acting = ivo.go("/alarms")
+    maria.server.sim("force", "--lock", "linden/lobby")
+    watching.locator("li[data-kind=forced_entry][data-state=open]").wait_for(timeout=10_000)
+    item = acting.locator("li[data-kind=forced_entry]")
+    item.wait_for(timeout=10_000)
+    watching.evaluate("window.notReloaded = true")
+    watching.evaluate(
+        """() => { window.ackedAt = null; const feed = document.getElementById('alarms');
+        new MutationObserver(() => { const li = feed.querySelector('li[data-kind=forced_entry]');
+          if (li && li.getAttribute('data-state') === 'acknowledged' && !window.ackedAt)
+            window.ackedAt = Date.now(); })
+          .observe(feed, {childList: true, subtree: true, attributes: true}); }"""
+    )
+    item.locator("textarea").fill("Checked the camera: a delivery, door closed again")
+    # Both contexts run in this one browser on this machine: one clock.
+    sent = acting.evaluate("Date.now()")
+    with acting.expect_navigation():
+        item.locator("button[type=submit]").click()
+    seen = watching.locator("li[data-kind=forced_entry][data-state=acknowledged]")
+    seen.wait_for(timeout=10_000)
+    assert watching.evaluate("window.notReloaded") is True, "Maria's page was reloaded"
+    latency_ms = watching.evaluate("window.ackedAt") - sent
+    print(f"acknowledgement to another open alarms page: {latency_ms} ms")
+    # The issue's bound for an alarm reaching an open page, applied to its acknowledgement; it
+    # counts the acknowledging page's own form post too.
+    assert latency_ms < 1000, f"{latency_ms} ms from Ivo's acknowledgement to Maria's page"
+    text = seen.inner_text()
+    assert re.search(r"Acknowledged by Ivo Installer at \d\d:\d\d", text), text
+    assert "a delivery, door closed again" in text
+    assert seen.locator("form").count() == 0, "nothing left for Maria to acknowledge"
+    assert maria.axe() == [], "axe after the live update"
+    maria.screenshot("console-alarms-acknowledged-elsewhere-desktop")

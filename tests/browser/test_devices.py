@@ -69,3 +69,52 @@ def test_the_manager_gets_no_devices_page(visit):
     page = maria.go("/devices")
     assert page.locator("table.devices").count() == 0
     assert "linden/lobby" not in page.content()
+
+
+def test_the_installer_unpairs_a_lock_after_reading_where_its_codes_go(visit):
+    ivo = visit(DESKTOP)
+    ivo.sign_in(INSTALLER)
+    page = ivo.go("/devices")
+    row = page.locator("table.devices tbody tr", has_text="Door: Lobby")
+    row.locator("a.unpair").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Unpair the lock linden/lobby from the door Lobby?"
+    text = page.locator("main").inner_text()
+    assert "The codes stay on linden/lobby" in text
+    assert "written again to the next lock you pair with it" in text
+    assert ivo.axe() == []
+    ivo.screenshot("console-devices-unpair-desktop")
+    # From the keyboard: the button, then Enter.
+    page.locator("form[action='/devices/unpair'] button").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Unpaired." in page.locator("[role=status]").inner_text()
+    first = page.locator("table.devices tbody tr").first
+    assert "linden/lobby" in first.locator("th").inner_text()
+    assert first.locator("form.pair select option").all_inner_texts() == ["Lobby"]
+    assert page.locator("table.devices", has_text="Door: Lobby").count() == 0
+    assert ivo.axe() == []
+
+
+def test_the_installer_moves_a_door_contact_to_its_sensor_again(visit):
+    ivo = visit(PHONE)
+    ivo.sign_in(INSTALLER)
+    page = ivo.go("/devices")
+    row = page.locator("table.devices tbody tr", has_text="Sensor: Unit 1A door contact")
+    device = row.locator("th").inner_text().split()[0]
+    row.locator("a.unpair").click()
+    page.wait_for_load_state()
+    assert f"Unpair the device {device} from the sensor Unit 1A door contact?" == page.locator("h1").inner_text()
+    assert ivo.axe() == []
+    with page.expect_navigation():
+        page.locator("form[action='/devices/unpair'] button").click()
+    # Now free, the device gets the sensor form, offering the sensor it left.
+    form = page.locator("form[action='/devices/pair-sensor']", has=page.locator(f"input[value='{device}']"))
+    assert "Unit 1A door contact (door contact)" in form.locator("select option").all_inner_texts()
+    form.locator("select").select_option(label="Unit 1A door contact (door contact)")
+    assert ivo.axe() == []
+    ivo.screenshot("console-devices-sensor-phone")
+    with page.expect_navigation():
+        form.locator("button").click()
+    assert "The sensor is paired" in page.locator("[role=status]").inner_text()
+    page.locator("table.devices tbody tr", has_text="Sensor: Unit 1A door contact").wait_for()

@@ -6,6 +6,8 @@
 //! through [`App::list_events`]).
 
 use latchkey_core::DoorId;
+use latchkey_core::model::DoorKind;
+use latchkey_store::building::BuildingDoor;
 use latchkey_store::devices::{self as repo, Device, SlotStatus};
 use latchkey_store::property as property_repo;
 use latchkey_store::records::{Door, Property};
@@ -20,6 +22,8 @@ use crate::{App, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SlotCounts {
     pub set: i64,
+    /// Accepted by a lock that cannot show which code a slot holds (docs/DEVICES.md).
+    pub assumed: i64,
     /// Waiting to be written, read or removed (pending, probing, removing).
     pub pending: i64,
     pub failed: i64,
@@ -31,6 +35,7 @@ impl SlotCounts {
     fn add(&mut self, status: SlotStatus, n: i64) {
         match status {
             SlotStatus::Set => self.set += n,
+            SlotStatus::Assumed => self.assumed += n,
             SlotStatus::Pending | SlotStatus::Probing | SlotStatus::Removing => self.pending += n,
             SlotStatus::Failed => self.failed += n,
             SlotStatus::Unmanaged => self.unmanaged += n,
@@ -67,6 +72,81 @@ pub struct DoorView {
     pub device: Option<Device>,
     /// For a paired lock: the settings it should hold and those it last reported.
     pub settings: Option<SettingsView>,
+}
+
+/// A glance at one door of the building page: where it is and what is wrong with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DoorGlance {
+    pub id: DoorId,
+    /// The unit's floor, for a unit's door.
+    pub floor: Option<i64>,
+    pub kind: DoorKind,
+    pub paired: bool,
+    pub condition: DoorCondition,
+    pub battery_low: bool,
+    /// A slot of its lock failed, or holds a code latchkey does not know.
+    pub codes_in_trouble: bool,
+}
+
+impl DoorGlance {
+    /// A door its manager should look at: its paired lock is offline, jammed, silent since it
+    /// was paired or its door open; its battery is low; or a code failed or is unknown on it.
+    /// Locked or unlocked is the household's business, and pending codes are on their way.
+    #[must_use]
+    pub fn needs_attention(&self) -> bool {
+        self.paired
+            && (matches!(
+                self.condition,
+                DoorCondition::Offline
+                    | DoorCondition::Jammed
+                    | DoorCondition::Open
+                    | DoorCondition::Unknown
+            ) || self.battery_low
+                || self.codes_in_trouble)
+    }
+}
+
+/// The building page's doors: a glance at each, and the chosen ones in full.
+#[derive(Clone, Debug)]
+pub struct BuildingPageView {
+    pub property: Property,
+    pub glance: Vec<DoorGlance>,
+    pub doors: Vec<ConsoleDoor>,
+}
+
+fn sort_by_floor_and_name(doors: &mut [ConsoleDoor]) {
+    doors.sort_by(|a, b| {
+        let floor = |d: &ConsoleDoor| d.unit.as_ref().map(|u| u.1);
+        floor(a)
+            .cmp(&floor(b))
+            .then_with(|| a.door.name.cmp(&b.door.name))
+    });
+}
+
+fn console_door_of(b: BuildingDoor) -> ConsoleDoor {
+    let condition = match &b.door.lock_name {
+        Some(_) => condition(
+            b.availability.as_deref().unwrap_or("unknown"),
+            b.lock_state.as_deref().unwrap_or("unknown"),
+            b.door_state.as_deref().unwrap_or("unknown"),
+        ),
+        None => DoorCondition::Unknown,
+    };
+    let [set, pending, failed, unmanaged, assumed] = b.slots;
+    ConsoleDoor {
+        door: b.door,
+        unit: b.unit,
+        condition,
+        battery: b.battery,
+        battery_low: b.battery.is_some_and(|x| x <= crate::devices::LOW_BATTERY),
+        slots: SlotCounts {
+            set,
+            assumed,
+            pending,
+            failed,
+            unmanaged,
+        },
+    }
 }
 
 fn console_door(
@@ -106,38 +186,68 @@ impl App {
         let mut doors: Vec<ConsoleDoor> = latchkey_store::building::building_doors(&mut conn, p)
             .await?
             .into_iter()
-            .map(|b| {
-                let condition = match &b.door.lock_name {
-                    Some(_) => condition(
-                        b.availability.as_deref().unwrap_or("unknown"),
-                        b.lock_state.as_deref().unwrap_or("unknown"),
-                        b.door_state.as_deref().unwrap_or("unknown"),
-                    ),
-                    None => DoorCondition::Unknown,
+            .map(console_door_of)
+            .collect();
+        sort_by_floor_and_name(&mut doors);
+        Ok(BuildingView { property, doors })
+    }
+
+    /// The building page: a glance at every door of the staff member's property, and the doors
+    /// `choose` picks from it read in full, by floor then name (decision 79). Two reads, the
+    /// slots counted only for the chosen doors.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    pub async fn building_page(
+        &self,
+        staff: Staff<'_>,
+        choose: impl FnOnce(&[DoorGlance]) -> Vec<DoorId>,
+    ) -> Result<BuildingPageView> {
+        let p = staff.property();
+        let mut conn = self.store().read().await?;
+        let property = load_property(&mut conn, p).await?;
+        let glance: Vec<DoorGlance> = latchkey_store::building::building_glance(&mut conn, p)
+            .await?
+            .into_iter()
+            .map(|g| {
+                let condition = if g.paired {
+                    condition(
+                        g.availability.as_deref().unwrap_or("unknown"),
+                        g.lock_state.as_deref().unwrap_or("unknown"),
+                        g.door_state.as_deref().unwrap_or("unknown"),
+                    )
+                } else {
+                    DoorCondition::Unknown
                 };
-                let [set, pending, failed, unmanaged] = b.slots;
-                ConsoleDoor {
-                    door: b.door,
-                    unit: b.unit,
+                DoorGlance {
+                    id: g.id,
+                    floor: g.floor,
+                    kind: g.kind,
+                    paired: g.paired,
                     condition,
-                    battery: b.battery,
-                    battery_low: b.battery.is_some_and(|x| x <= crate::devices::LOW_BATTERY),
-                    slots: SlotCounts {
-                        set,
-                        pending,
-                        failed,
-                        unmanaged,
-                    },
+                    battery_low: g.battery.is_some_and(|x| x <= crate::devices::LOW_BATTERY),
+                    codes_in_trouble: g.codes_in_trouble,
                 }
             })
             .collect();
-        doors.sort_by(|a, b| {
-            let floor = |d: &ConsoleDoor| d.unit.as_ref().map(|u| u.1);
-            floor(a)
-                .cmp(&floor(b))
-                .then_with(|| a.door.name.cmp(&b.door.name))
-        });
-        Ok(BuildingView { property, doors })
+        let ids = choose(&glance);
+        let every = ids.len() == glance.len();
+        let rows = if every {
+            latchkey_store::building::building_doors(&mut conn, p).await?
+        } else {
+            latchkey_store::building::building_doors_among(&mut conn, p, &ids).await?
+        };
+        let mut doors: Vec<ConsoleDoor> = rows.into_iter().map(console_door_of).collect();
+        if !every {
+            let wanted: std::collections::HashSet<DoorId> = ids.into_iter().collect();
+            doors.retain(|d| wanted.contains(&d.door.id));
+        }
+        sort_by_floor_and_name(&mut doors);
+        Ok(BuildingPageView {
+            property,
+            glance,
+            doors,
+        })
     }
 
     /// One door for its console page: staff of its property only. Someone who may not see the

@@ -131,6 +131,10 @@ pub const DEVICE_EVENT_KINDS: &[EventKind] = &[
         "the lock reported an action latchkey does not act on (master code, RFID change …)",
     ),
     k(
+        "lock.jam_cleared",
+        "a jammed lock reported a full position again (which one is not said)",
+    ),
+    k(
         "lock.jammed",
         "the bolt did not throw (`not_fully_locked`, `error_jammed`, `deadbolt_jammed`); the commands it failed are named",
     ),

@@ -328,6 +328,101 @@ impl App {
     }
 }
 
+/// What staff report on a door themselves (the other incidents open on their own: a forced
+/// entry the lock reports, a locksmith's job on a failed lock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentKind {
+    /// The lock or door needs service: the door is marked for service.
+    Service,
+    /// The door was forced: as for a forced entry the lock reports, its PINs are replaced, the
+    /// managers asked to repair it and its household told.
+    Compromised,
+}
+
+impl IncidentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentKind::Service => "service",
+            IncidentKind::Compromised => "compromised",
+        }
+    }
+}
+
+impl App {
+    /// Checks `note`, loads door `door` and checks that the caller is staff of its property
+    /// ([`Principal::staff_on`]).
+    ///
+    /// # Errors
+    /// `Invalid` for an empty or long note; `NotFound` for a door the caller may not see;
+    /// `Forbidden` for anyone else but staff.
+    pub async fn may_open_incident<'a>(
+        &self,
+        who: &'a Principal,
+        door: DoorId,
+        note: &str,
+    ) -> Result<StaffOn<'a, latchkey_store::records::Door>> {
+        check_note(note)?;
+        let d = self.get_door(who, door).await?;
+        who.staff_on(d)
+    }
+
+    /// Opens an incident of `kind` on the door the capability carries, with staff's `note`
+    /// (what they found). A door has at most one open incident of each kind.
+    ///
+    /// # Errors
+    /// `Invalid` for an empty or long note; `Conflict` when one of that kind is already open on
+    /// the door.
+    pub async fn open_incident(
+        &self,
+        staff: StaffOn<'_, latchkey_store::records::Door>,
+        kind: IncidentKind,
+        note: &str,
+    ) -> Result<Incident> {
+        let note = check_note(note)?;
+        let who = staff.principal();
+        let door = staff.record();
+        let already = || {
+            AppError::Conflict(format!(
+                "this door already has an open {} incident; close it first",
+                kind.as_str()
+            ))
+        };
+        if kind == IncidentKind::Compromised {
+            return self
+                .compromise_door(door.id, None, Some(who.id()), note)
+                .await?
+                .map(|c| c.incident)
+                .ok_or_else(already);
+        }
+        let now: Timestamp = self.now();
+        let mut tx = self.store().write().await?;
+        let incident = res::open_incident(
+            tx.conn(),
+            &Incident {
+                id: 0,
+                property_id: door.property_id,
+                door_id: door.id,
+                case_id: None,
+                kind: kind.as_str().into(),
+                detail: json!({ "note": note }),
+                opened_by: Some(who.id()),
+                opened_at: now,
+                closed_by: None,
+                closed_at: None,
+            },
+        )
+        .await?
+        .ok_or_else(already)?;
+        let ev = NewEvent::new("door.marked_for_service", format!("door:{}", door.id))
+            .property(door.property_id)
+            .actor(Some(who.id()))
+            .data(json!({ "incident": incident.id, "note": note }));
+        self.commit_at(tx, vec![ev], now).await?;
+        Ok(incident)
+    }
+}
+
 /// A forced entry's `how`, trimmed: what was done, 1 to 200 characters.
 fn check_how(how: &str) -> Result<&str> {
     let how = how.trim();

@@ -4,9 +4,11 @@
 //! does its work in one store transaction and appends the audit event in that same
 //! transaction: a change that cannot be recorded does not happen.
 //!
-//! Depends on `latchkey-core` and `latchkey-store`; knows nothing of HTTP or MQTT. Two seams are
-//! left for the device bridge and for notifications: [`DevicePort`] is told when the desired state
-//! of a door's lock changes, and [`App::subscribe`] yields every committed audit event.
+//! Depends on `latchkey-core` and `latchkey-store`; knows nothing of HTTP or MQTT, and sends
+//! to locks only in the core's vocabulary (ingestion still reads Zigbee2MQTT's parsed messages,
+//! docs/ARCHITECTURE.md decision 81). Two seams are left for the device bridge and for notifications: [`DevicePort`] is
+//! told when the desired state of a door's lock changes and carries commands to locks in the
+//! core's lock vocabulary, and [`App::subscribe`] yields every committed audit event.
 
 pub mod access;
 pub mod alarms;
@@ -90,9 +92,12 @@ pub mod store {
     pub use latchkey_store::{Backend, StoreError};
 }
 
-/// Told when what a door's lock should hold (PIN slots, mode, settings) has changed, so that the
-/// device bridge can reconcile it. The default does nothing: without a bridge, the database is
-/// the desired state and nothing else needs to hear about it.
+/// The app's one seam to devices, given at construction: it is told when what a door's lock
+/// should hold (PIN slots, mode, settings) has changed, so that the device bridge can reconcile
+/// it, and it carries commands to locks in latchkey's own vocabulary
+/// ([`latchkey_core::lock::LockCommand`]); the bridge translates them to a protocol. The
+/// defaults are those of no bridge at all: the database is the desired state, nothing else
+/// needs to hear about it, and nothing can be sent.
 pub trait DevicePort: Send + Sync {
     fn desired_state_changed(&self, door: DoorId);
 
@@ -103,6 +108,31 @@ pub trait DevicePort: Send + Sync {
         for d in doors {
             self.desired_state_changed(*d);
         }
+    }
+
+    /// Whether a device bridge runs in this process, connected or not: a command can be sent
+    /// now or once it connects.
+    fn drives_devices(&self) -> bool {
+        false
+    }
+
+    /// Whether commands can reach the devices right now.
+    fn connected(&self) -> bool {
+        false
+    }
+
+    /// Queues `command` for the device named `device`.
+    ///
+    /// # Errors
+    /// A sentence saying why it could not be queued (no bridge, the broker is unreachable, the
+    /// name is not addressable).
+    fn send(
+        &self,
+        device: &str,
+        command: &latchkey_core::lock::LockCommand,
+    ) -> std::result::Result<(), String> {
+        let _ = (device, command);
+        Err("no lock bridge is running".to_owned())
     }
 }
 
@@ -251,6 +281,11 @@ impl App {
 
     pub(crate) fn bridge(&self) -> &devices::BridgeState {
         &self.inner.bridge
+    }
+
+    /// The device port, to send commands through.
+    pub(crate) fn port(&self) -> &dyn DevicePort {
+        self.inner.devices.as_ref()
     }
 
     /// Every audit event committed from now on, in order. Slow subscribers miss events (they

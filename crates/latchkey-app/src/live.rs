@@ -48,6 +48,8 @@ pub enum DoorState {
     Open,
     Closed,
     Jammed,
+    /// A jam cleared: the bolt moved fully again (which way is not said).
+    JamCleared,
     Offline,
     Online,
     BatteryLow,
@@ -61,6 +63,7 @@ impl DoorState {
             DoorState::Open => "open",
             DoorState::Closed => "closed",
             DoorState::Jammed => "jammed",
+            DoorState::JamCleared => "jam_cleared",
             DoorState::Offline => "offline",
             DoorState::Online => "online",
             DoorState::BatteryLow => "battery_low",
@@ -135,6 +138,9 @@ pub enum LiveKind {
         case_id: LockoutCaseId,
         step: String,
     },
+    /// Staff acknowledged a group of alarms (`alarm_id` is the group's, as the alarms API
+    /// names it); who and the note are read with the alarms.
+    AlarmAcknowledged { alarm_id: i64, alarms: i64 },
 }
 
 /// A live event: the log event's `seq` and time, and what it says.
@@ -183,6 +189,16 @@ fn str_field(e: &Event, key: &str) -> Option<String> {
 
 /// What a log event says to a live client, if anything.
 pub fn classify(e: &Event) -> Option<LiveKind> {
+    if e.kind == "alarm.acknowledged" {
+        return Some(LiveKind::AlarmAcknowledged {
+            alarm_id: e.subject.strip_prefix("alarm:")?.parse().ok()?,
+            alarms: e
+                .data
+                .get("alarms")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(1),
+        });
+    }
     if let Some(case) = e.subject.strip_prefix("lockout:") {
         let step = e.kind.strip_prefix("lockout.")?;
         return Some(LiveKind::Case {
@@ -221,11 +237,17 @@ pub fn classify(e: &Event) -> Option<LiveKind> {
         "door.opened" => door(DoorState::Open),
         "door.closed" => door(DoorState::Closed),
         "lock.online" => door(DoorState::Online),
-        "lock.slot_set" => slot("set"),
+        "lock.slot_set" => slot(
+            match e.data.get("held").and_then(serde_json::Value::as_str) {
+                Some("assumed") => "assumed",
+                _ => "set",
+            },
+        ),
         "lock.slot_removed" => slot("removed"),
         "lock.slot_failed" => slot("failed"),
         "lock.slot_lost" => slot("lost"),
         "lock.jammed" => door(DoorState::Jammed),
+        "lock.jam_cleared" => door(DoorState::JamCleared),
         "lock.alarm" => {
             let alarm = str_field(e, "alarm").unwrap_or_default();
             match alarm.as_str() {
@@ -375,6 +397,8 @@ impl View {
             LiveKind::Command { .. } | LiveKind::Alarm { .. } | LiveKind::Slot { .. } => {
                 self.log.admits(e)
             }
+            // The property's staff, who read its alarms.
+            LiveKind::AlarmAcknowledged { .. } => self.staffs(e.property_id),
             LiveKind::Case { case_id, .. } => match self.cases.get(case_id) {
                 Some(may) => *may,
                 None => {

@@ -341,3 +341,67 @@ async fn residents_other_managers_unknown_alarms_and_long_notes_are_refused_and_
     })
     .await;
 }
+
+/// The next event of a stream that is an acknowledgement, waiting at most `wait`.
+async fn next_ack(
+    s: &mut latchkey_app::live::LiveStream,
+    wait: std::time::Duration,
+) -> Option<latchkey_app::live::LiveKind> {
+    use latchkey_app::live::{LiveItem, LiveKind};
+    tokio::time::timeout(wait, async {
+        loop {
+            match s.next().await.unwrap() {
+                Some(LiveItem::Event(e))
+                    if matches!(e.kind, LiveKind::AlarmAcknowledged { .. }) =>
+                {
+                    return e.kind;
+                }
+                Some(_) => {}
+                None => panic!("the stream ended"),
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+#[tokio::test]
+async fn an_acknowledgement_reaches_the_propertys_staff_live_and_nobody_else() {
+    latchkey_testkit::each_backend("alarm_console_live_ack", |db| async move {
+        let w = World::build(&db).await;
+        let names = locks(&w, 1).await;
+        let max = manager(&w).await;
+        forced(&w, &names[0]).await;
+        let g = list(&w, &max, AlarmFilter::Open).await.groups[0].id;
+        let rosa = w.principal(w.resident.id).await;
+        let olga = outsider(&w).await;
+        let mut staff = w.app.live(max.clone(), None).await.unwrap();
+        let mut resident = w.app.live(rosa, None).await.unwrap();
+        let mut other = w.app.live(olga, None).await.unwrap();
+        w.app
+            .acknowledge_alarms(
+                w.app.may_acknowledge_alarms(&max, g).await.unwrap(),
+                Some("on my way"),
+            )
+            .await
+            .unwrap();
+        // Generous: the follower hands the event on at once after the commit.
+        let got = next_ack(&mut staff, std::time::Duration::from_secs(10)).await;
+        assert_eq!(
+            got,
+            Some(latchkey_app::live::LiveKind::AlarmAcknowledged {
+                alarm_id: g,
+                alarms: 1
+            })
+        );
+        // The event has been handed to every stream by now; these two keep it out.
+        let short = std::time::Duration::from_millis(300);
+        assert_eq!(next_ack(&mut resident, short).await, None, "a resident");
+        assert_eq!(
+            next_ack(&mut other, short).await,
+            None,
+            "another property's manager"
+        );
+    })
+    .await;
+}

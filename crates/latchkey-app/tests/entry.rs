@@ -9,27 +9,34 @@ use std::time::Duration;
 
 use common::{TwoSteps, World};
 use jiff::{SignedDuration, Timestamp};
+use latchkey_app::DevicePort;
 use latchkey_app::access::AccessQuery;
 use latchkey_app::credentials::CredentialInput;
-use latchkey_app::devices::{DeviceLink, RemoteAction};
+use latchkey_app::devices::RemoteAction;
 use latchkey_app::directory::DoorInput;
 use latchkey_app::entry::EntryNoticeInput;
 use latchkey_app::{AppError, Clock};
 use latchkey_core::decide::{Decision, DenyReason};
+use latchkey_core::lock::LockCommand;
 use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Role};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{DoorId, PersonId};
 use latchkey_store::lockout::{Notification, notifications_of_person_kind};
-use latchkey_z2m::Command;
 
 /// A lock bridge that accepts every command and remembers it (the lock never answers).
 #[derive(Default)]
 struct Locks {
-    sent: Mutex<Vec<(String, Command)>>,
+    sent: Mutex<Vec<(String, LockCommand)>>,
 }
 
-impl DeviceLink for Locks {
-    fn send(&self, name: &str, command: &Command) -> Result<(), String> {
+impl DevicePort for Locks {
+    fn desired_state_changed(&self, _door: DoorId) {}
+
+    fn drives_devices(&self) -> bool {
+        true
+    }
+
+    fn send(&self, name: &str, command: &LockCommand) -> Result<(), String> {
         self.sent
             .lock()
             .expect("not poisoned")
@@ -48,7 +55,7 @@ impl Locks {
             .lock()
             .expect("not poisoned")
             .iter()
-            .filter(|(name, c)| name == lock && *c == Command::Unlock)
+            .filter(|(name, c)| name == lock && *c == LockCommand::Unlock)
             .count()
     }
 }
@@ -66,9 +73,8 @@ struct Building {
 }
 
 async fn building(db: &latchkey_testkit::TestDb) -> Building {
-    let w = World::build(db).await;
     let locks = Arc::new(Locks::default());
-    w.app.attach_link(locks.clone());
+    let w = World::build_with(db, locks.clone()).await;
     w.app
         .pair_lock(
             w.app

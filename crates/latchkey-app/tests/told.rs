@@ -13,16 +13,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{World, pin_for};
-use latchkey_app::devices::{DeviceLink, IngestItem, RemoteAction};
+use latchkey_app::DevicePort;
+use latchkey_app::devices::{IngestItem, RemoteAction};
 use latchkey_app::directory::DoorPatch;
 use latchkey_app::event_kinds::{DEVICE_EVENT_KINDS, tells};
 use latchkey_app::store::records::Person;
 use latchkey_app::{AppError, authz::Principal};
-use latchkey_core::PersonId;
+use latchkey_core::lock::LockCommand;
 use latchkey_core::model::{DoorMode, Role};
+use latchkey_core::{DoorId, PersonId};
 use latchkey_store::lockout::{Notification, notifications_of_person_kind};
 use latchkey_z2m::limits::Limits;
-use latchkey_z2m::{Command, Topics, parse_inbound};
+use latchkey_z2m::{Topics, parse_inbound};
 
 /// The kinds with a scenario below, and the notification kinds each must queue.
 const SCENARIOS: &[(&str, &[&str])] = &[
@@ -53,8 +55,14 @@ fn every_kind_that_tells_has_a_scenario() {
 /// A link that takes every command and never answers.
 struct Silent;
 
-impl DeviceLink for Silent {
-    fn send(&self, _name: &str, _command: &Command) -> Result<(), String> {
+impl DevicePort for Silent {
+    fn desired_state_changed(&self, _door: DoorId) {}
+
+    fn drives_devices(&self) -> bool {
+        true
+    }
+
+    fn send(&self, _name: &str, _command: &LockCommand) -> Result<(), String> {
         Ok(())
     }
     fn connected(&self) -> bool {
@@ -69,7 +77,11 @@ struct Home {
 }
 
 async fn home(db: &latchkey_testkit::TestDb) -> Home {
-    let w = World::build(db).await;
+    home_with(db, Arc::new(latchkey_app::NoDevices)).await
+}
+
+async fn home_with(db: &latchkey_testkit::TestDb, devices: Arc<dyn DevicePort>) -> Home {
+    let w = World::build_with(db, devices).await;
     let household = w.unit_member("Hugo Household", Role::Household).await;
     let manager = w.principal(w.manager.id).await;
     Home {
@@ -275,8 +287,7 @@ async fn a_staff_change_of_a_homes_mode_tells_the_household_who_and_why() {
 #[tokio::test]
 async fn an_emergency_command_tells_the_household() {
     latchkey_testkit::each_backend("told_emergency", |db| async move {
-        let h = home(&db).await;
-        h.w.app.attach_link(Arc::new(Silent));
+        let h = home_with(&db, Arc::new(Silent)).await;
         pair(&h, "told/4071").await;
         let cmd =
             h.w.app

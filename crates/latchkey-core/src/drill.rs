@@ -149,6 +149,9 @@ pub struct Proofs {
 pub struct Situation {
     /// The hours the resident's own PIN opens their door.
     pub pin: WeekHours,
+    /// Whether that PIN is only assumed on the door's lock: the lock took it but cannot show
+    /// which code a slot holds (docs/DEVICES.md). It still counts; the drill says so.
+    pub pin_assumed: bool,
     /// The same for their phone key.
     pub phone_key: WeekHours,
     /// The same for their RFID cards and physical keys.
@@ -319,10 +322,17 @@ pub struct Assessment {
     /// Hours with no way left at all.
     pub hours_without_any_way: usize,
     pub gaps: Vec<Gap>,
+    /// Whether the PIN counted here is only assumed on the lock ([`Situation::pin_assumed`]):
+    /// counted, but not shown by the lock to be there.
+    pub pin_assumed: bool,
     /// Ways left in each hour of the week.
     #[serde(skip)]
     pub counts: [u8; HOURS],
 }
+
+/// What the drill says of a PIN that counts but is only assumed on the lock.
+pub const PIN_ASSUMED: &str = "your PIN counts, but your door's lock cannot show which code it \
+    holds: the PIN was sent and taken, and is assumed to be there";
 
 /// Assesses one resident's week for one failure.
 pub fn assess(s: &Situation, failure: Failure) -> Assessment {
@@ -379,6 +389,7 @@ pub fn assess(s: &Situation, failure: Failure) -> Assessment {
         short_hours: short.len(),
         hours_without_any_way: without,
         gaps,
+        pin_assumed: s.pin_assumed && !ways.pin.is_empty(),
         counts,
     }
 }

@@ -530,7 +530,9 @@ impl From<latchkey_app::store::devices::LockCommand> for CommandDto {
 pub struct LockStatusDto {
     pub door_id: i64,
     pub lock: Option<String>,
-    /// pending | set | failed | removing | removed | probing | unmanaged | no_lock | not_on_locks
+    /// pending | set (the lock showed it holds the code) | assumed (the lock took the code but
+    /// cannot show which code a slot holds; never reported as set) | failed | removing | removed |
+    /// probing | unmanaged | no_lock | not_on_locks
     pub status: String,
     pub slot: Option<i64>,
     pub reason: Option<String>,
@@ -557,8 +559,8 @@ pub struct SlotDto {
     pub credential_id: Option<i64>,
     /// enabled | disabled | non_access | empty
     pub desired: String,
-    /// pending | set | failed | removing | removed | probing (read before a write) |
-    /// unmanaged (a code latchkey does not know)
+    /// pending | set | assumed (taken by a lock that cannot show its codes) | failed | removing |
+    /// removed | probing (read before a write) | unmanaged (a code latchkey does not know)
     pub status: String,
     pub reason: Option<String>,
     pub attempts: i64,

@@ -144,6 +144,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::ledger_as_csv))
         .routes(routes!(ledger::incidents))
         .routes(routes!(ledger::close_incident))
+        .routes(routes!(ledger::open_incident))
         .routes(routes!(alarms::list))
         .routes(routes!(alarms::acknowledge))
         .routes(routes!(readiness::readiness))

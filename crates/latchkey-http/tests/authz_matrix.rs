@@ -844,6 +844,12 @@ fn rows() -> Vec<Row> {
             expect: "401 404 403 403 403 200 200 200",
         },
         Row {
+            op: "post /api/v1/doors/{id}/incidents",
+            path: |f, _| format!("/api/v1/doors/{}/incidents", f.door),
+            body: |_, _| Some(r#"{"kind":"service","note":"closer arm loose"}"#.into()),
+            expect: "401 404 403 403 403 201 201 201",
+        },
+        Row {
             op: "post /api/v1/incidents/{id}/close",
             path: |_, _| "/api/v1/incidents/1/close".into(),
             body: |_, _| Some(r#"{"note":"lock replaced"}"#.into()),

@@ -599,6 +599,26 @@ async fn openings_locksmith_jobs_fees_and_incidents_refuse_bad_input() {
             "by",
         )
         .await;
+        let open = format!("/api/v1/doors/{}/incidents", f.door);
+        for (body, needle) in [
+            (r#"{"kind":"service","note":"   "}"#, "note"),
+            (r#"{"kind":"fire","note":"smoke"}"#, "kind"),
+            (r#"{"note":"loose"}"#, "kind"),
+            (r#"{"kind":"service","note":"loose","door":2}"#, "door"),
+        ] {
+            refused(&f, "POST", &open, body, 422, needle).await;
+        }
+        let long = format!(r#"{{"kind":"service","note":"{}"}}"#, "x".repeat(201));
+        refused(&f, "POST", &open, &long, 422, "note").await;
+        refused(
+            &f,
+            "POST",
+            "/api/v1/doors/999999/incidents",
+            r#"{"kind":"service","note":"loose"}"#,
+            404,
+            "door",
+        )
+        .await;
     })
     .await;
 }

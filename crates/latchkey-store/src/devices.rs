@@ -226,7 +226,12 @@ pub enum Desired {
 #[serde(rename_all = "snake_case")]
 pub enum SlotStatus {
     Pending,
+    /// The lock itself showed the slot holds the code.
     Set,
+    /// Sent, and verified as far as the lock allows: it accepted the code but cannot show which
+    /// code a slot holds (a masked read-back, or no read at all). Never `set`
+    /// (docs/DEVICES.md, "Where each PIN stands").
+    Assumed,
     Failed,
     Removing,
     Removed,
@@ -263,6 +268,7 @@ impl SlotStatus {
         match self {
             SlotStatus::Pending => "pending",
             SlotStatus::Set => "set",
+            SlotStatus::Assumed => "assumed",
             SlotStatus::Failed => "failed",
             SlotStatus::Removing => "removing",
             SlotStatus::Removed => "removed",
@@ -274,6 +280,7 @@ impl SlotStatus {
         Ok(match s {
             "pending" => SlotStatus::Pending,
             "set" => SlotStatus::Set,
+            "assumed" => SlotStatus::Assumed,
             "failed" => SlotStatus::Failed,
             "removing" => SlotStatus::Removing,
             "removed" => SlotStatus::Removed,
@@ -344,6 +351,26 @@ pub async fn slots_of_credential(conn: &mut Conn, id: CredentialId) -> Result<Ve
     .fetch_all(conn)
     .await?;
     rows.iter().map(slot_row).collect()
+}
+
+/// The credentials of `property` held only as `assumed` on some lock of its doors (a lock that
+/// took the code but cannot show it), each once, in id order.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn assumed_credentials(
+    conn: &mut Conn,
+    property: latchkey_core::PropertyId,
+) -> Result<Vec<CredentialId>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT s.credential_id FROM lock_slots s JOIN doors d ON d.id = s.door_id \
+         WHERE d.property_id = $1 AND s.status = 'assumed' AND s.credential_id IS NOT NULL \
+         ORDER BY s.credential_id",
+    )
+    .bind(property.0)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids.into_iter().map(CredentialId).collect())
 }
 
 /// How many slots of a credential have `status`, counted by the database.

@@ -31,15 +31,16 @@ pub async fn locks_by_availability(conn: &mut Conn) -> Result<Vec<(String, i64)>
     .await
 }
 
-/// Managed PIN slots that are not simply set, by status (`pending`, `failed`, `removing`,
-/// `probing`, `unmanaged`; `set` and `removed` are left out: they are the quiet majority).
+/// Managed PIN slots that are not simply settled, by status (`pending`, `failed`, `removing`,
+/// `probing`, `unmanaged`; `set`, `assumed` and `removed` are left out: they are the quiet
+/// majority).
 ///
 /// # Errors
 /// `Database` on a failed read.
 pub async fn slots_by_status(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
     grouped(
         conn,
-        "SELECT status, COUNT(*) FROM lock_slots WHERE status NOT IN ('set', 'removed') \
+        "SELECT status, COUNT(*) FROM lock_slots WHERE status NOT IN ('set', 'assumed', 'removed') \
          GROUP BY status",
     )
     .await

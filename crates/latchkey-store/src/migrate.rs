@@ -165,6 +165,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0025_alarms.sql"),
         postgres: include_str!("../migrations/postgres/0025_alarms.sql"),
     },
+    Migration {
+        version: 26,
+        name: "0026_slots_in_trouble.sql",
+        sqlite: include_str!("../migrations/sqlite/0026_slots_in_trouble.sql"),
+        postgres: include_str!("../migrations/postgres/0026_slots_in_trouble.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use latchkey_core::model::{DoorKind, DoorMode, Policy};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{DoorId, PropertyId};
-use latchkey_store::building::building_doors;
+use latchkey_store::building::{building_doors, building_doors_among, building_glance};
 use latchkey_store::devices::{self, Desired, DeviceState, Slot, SlotStatus};
 use latchkey_store::property::{self, NewDoor, NewProperty};
 
@@ -94,7 +94,7 @@ async fn every_door_comes_with_its_unit_its_locks_report_and_its_slot_counts() {
             .expect("state");
         use SlotStatus::*;
         let statuses = [
-            Set, Set, Pending, Probing, Removing, Failed, Unmanaged, Removed,
+            Set, Set, Pending, Probing, Removing, Failed, Unmanaged, Removed, Assumed, Assumed,
         ];
         let slots: Vec<Slot> = statuses
             .iter()
@@ -122,8 +122,8 @@ async fn every_door_comes_with_its_unit_its_locks_report_and_its_slot_counts() {
         assert_eq!(e.battery, Some(8));
         assert_eq!(
             e.slots,
-            [2, 3, 1, 1],
-            "set; pending, probing, removing; failed; unmanaged"
+            [2, 3, 1, 1, 2],
+            "set; pending, probing, removing; failed; unmanaged; assumed"
         );
         let l = &doors[1];
         assert_eq!(l.door, lobby);
@@ -131,7 +131,7 @@ async fn every_door_comes_with_its_unit_its_locks_report_and_its_slot_counts() {
             (l.unit.clone(), l.availability.clone(), l.battery),
             (None, None, None)
         );
-        assert_eq!(l.slots, [0, 0, 0, 0]);
+        assert_eq!(l.slots, [0, 0, 0, 0, 0]);
         assert_eq!(doors[2].door, bare);
         assert_eq!(doors[2].door.lock_name, None);
 
@@ -139,6 +139,55 @@ async fn every_door_comes_with_its_unit_its_locks_report_and_its_slot_counts() {
             .await
             .expect("read");
         assert!(none.is_empty(), "a property without doors has none");
+
+        // The glance: every door, where it is, what its lock said, whether a code is in trouble.
+        let glance = building_glance(&mut conn, p.id).await.expect("glance");
+        let ids: Vec<DoorId> = glance.iter().map(|g| g.id).collect();
+        assert_eq!(ids, vec![entry.id, lobby.id, bare.id]);
+        let g = &glance[0];
+        assert_eq!(
+            (g.floor, g.kind, g.paired, g.battery, g.codes_in_trouble),
+            (Some(4), DoorKind::UnitEntry, true, Some(8), true)
+        );
+        assert_eq!(
+            (
+                g.availability.as_deref(),
+                g.lock_state.as_deref(),
+                g.door_state.as_deref()
+            ),
+            (Some("offline"), Some("unlocked"), Some("open"))
+        );
+        let l = &glance[1];
+        assert_eq!(
+            (
+                l.floor,
+                l.paired,
+                l.availability.clone(),
+                l.codes_in_trouble
+            ),
+            (None, true, None, false)
+        );
+        assert!(!glance[2].paired);
+        // Chosen doors: only those, and only this property's, with the same counts.
+        let some = building_doors_among(&mut conn, p.id, &[bare.id, entry.id, elsewhere.id])
+            .await
+            .expect("among");
+        let ids: Vec<DoorId> = some.iter().map(|d| d.door.id).collect();
+        assert_eq!(
+            ids,
+            vec![entry.id, bare.id],
+            "another property's door is left out"
+        );
+        assert_eq!(some[0].slots, [2, 3, 1, 1, 2]);
+        assert_eq!(some[0].door, entry);
+        let none = building_doors_among(&mut conn, p.id, &[])
+            .await
+            .expect("among");
+        assert!(none.is_empty());
+        let empty = building_glance(&mut conn, PropertyId(999_999))
+            .await
+            .expect("glance");
+        assert!(empty.is_empty());
     })
     .await;
 }

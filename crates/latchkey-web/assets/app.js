@@ -111,6 +111,9 @@ document.addEventListener("click", function (event) {
       case "jammed":
         d.jammed = "1";
         break;
+      case "jam_cleared":
+        d.jammed = "";
+        break;
       case "offline":
         d.offline = "1";
         break;
@@ -181,8 +184,8 @@ document.addEventListener("click", function (event) {
     }
   });
   // The Alarms page: its feed is fetched again when an alarm or a lock's fault arrives (a
-  // storm's many events make one fetch) and when an offline lock's grace ends; not while a
-  // note is being typed in it.
+  // storm's many events make one fetch), when anyone acknowledges alarms, and when an offline
+  // lock's grace ends; not while a note is being typed in it.
   var alarms = document.getElementById("alarms");
   var refreshing = null;
   function refreshAlarms(delay) {
@@ -214,9 +217,13 @@ document.addEventListener("click", function (event) {
     source.addEventListener("alarm", function () {
       refreshAlarms(100);
     });
+    // Someone else on duty acknowledged alarms: the feed shows who, and their note.
+    source.addEventListener("alarm_acknowledged", function () {
+      refreshAlarms(100);
+    });
     source.addEventListener("door", function (m) {
       var s = JSON.parse(m.data).state;
-      if (s === "jammed" || s === "offline" || s === "online" || s === "battery_low") {
+      if (s === "jammed" || s === "jam_cleared" || s === "offline" || s === "online" || s === "battery_low") {
         refreshAlarms(100);
       }
     });

@@ -3,7 +3,8 @@
 //! note that works without script. Staff of the property only (`Staff` to read,
 //! `may_acknowledge_alarms` to acknowledge). New alarms arrive from the live stream: the page
 //! fetches its feed again (`/alarms/feed`) when the stream carries an alarm or a lock's fault,
-//! and when an offline lock's grace ends.
+//! when it carries an acknowledgement (`alarm_acknowledged`, by anyone on duty), and when an
+//! offline lock's grace ends.
 
 use askama::Template;
 use askama_web::WebTemplate;

@@ -1,15 +1,17 @@
-//! The manager's building page: every door of the property with what its lock last reported
+//! The manager's building page: the doors of the property with what its lock last reported
 //! (locked, unlocked, open, jammed, offline, battery) and how far its slots are (pending,
-//! failed, unmanaged), filtered by floor and kind. Staff of the property only (`Staff`, the same
-//! capability the API's property-wide reads take); states change in place from the live stream,
-//! as on the home page, within what the stream lets staff follow (decision 64).
+//! failed, unmanaged), filtered by floor and kind. A building of more than [`ALL_AT_ONCE`]
+//! doors opens on the doors needing attention, with every floor one choice away and every door
+//! two (decision 79); a smaller one shows every door. Staff of the property only (`Staff`, the
+//! same capability the API's property-wide reads take); states change in place from the live
+//! stream, as on the home page, within what the stream lets staff follow (decision 64).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use latchkey_app::AppError;
-use latchkey_app::console::ConsoleDoor;
+use latchkey_app::console::{ConsoleDoor, DoorGlance};
 use latchkey_app::pages::DoorCondition;
 use latchkey_core::model::DoorKind;
 use serde::Deserialize;
@@ -23,7 +25,8 @@ use crate::layout::{Layout, Tab};
 #[derive(Deserialize)]
 pub(crate) struct BuildingQuery {
     property: Option<i64>,
-    /// A floor number, `shared` (doors of no unit), or empty for every floor.
+    /// A floor number, `shared` (doors of no unit), `attention` (the doors needing it), `all`
+    /// (every door), or empty for the page's first view.
     floor: Option<String>,
     kind: Option<String>,
 }
@@ -83,8 +86,20 @@ pub fn sync_words(d: &ConsoleDoor) -> (String, bool) {
     }
     let bad = s.failed > 0 || s.unmanaged > 0;
     if parts.is_empty() {
-        let codes = if s.set == 1 { "code" } else { "codes" };
-        (format!("In sync ({} {codes})", s.set), false)
+        let n = s.set + s.assumed;
+        let codes = if n == 1 { "code" } else { "codes" };
+        if s.assumed > 0 {
+            // The lock took them but cannot show which code a slot holds (docs/DEVICES.md).
+            (
+                format!(
+                    "In sync ({n} {codes}, {} assumed: this lock cannot show its codes)",
+                    s.assumed
+                ),
+                false,
+            )
+        } else {
+            (format!("In sync ({n} {codes})"), false)
+        }
     } else {
         (parts.join(", "), bad)
     }
@@ -132,9 +147,66 @@ struct BuildingPage {
     kinds: Vec<Choice>,
     rows: Vec<Row>,
     total: usize,
+    /// The rows are the doors needing attention when the page was drawn.
+    attention_only: bool,
     offline: usize,
     jammed: usize,
     failing: usize,
+}
+
+/// A building of at most this many doors is shown whole; a larger one opens on the doors
+/// needing attention (decision 79).
+pub const ALL_AT_ONCE: usize = 200;
+
+/// Which doors the page draws, besides the kind chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pick {
+    Every,
+    Attention,
+    /// A floor's doors, or (`None`) the doors of no unit.
+    Floor(Option<i64>),
+}
+
+impl Pick {
+    fn parse(text: Option<&str>) -> Result<Option<Pick>, AppError> {
+        Ok(match text {
+            None | Some("") => None,
+            Some("all") => Some(Pick::Every),
+            Some("attention") => Some(Pick::Attention),
+            Some("shared") => Some(Pick::Floor(None)),
+            Some(f) => Some(Pick::Floor(Some(f.parse().map_err(|_| {
+                AppError::invalid(
+                    "floor",
+                    "floor must be a floor's number, `shared`, `attention` or `all`",
+                )
+            })?))),
+        })
+    }
+
+    fn takes(self, g: &DoorGlance) -> bool {
+        match self {
+            Pick::Every => true,
+            Pick::Attention => g.needs_attention(),
+            Pick::Floor(f) => g.floor == f,
+        }
+    }
+
+    fn value(self) -> String {
+        match self {
+            Pick::Every => "all".into(),
+            Pick::Attention => "attention".into(),
+            Pick::Floor(None) => "shared".into(),
+            Pick::Floor(Some(f)) => f.to_string(),
+        }
+    }
+}
+
+fn needing(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " (1 needs attention)".into(),
+        n => format!(" ({n} need attention)"),
+    }
 }
 
 pub(crate) async fn page(
@@ -144,7 +216,6 @@ pub(crate) async fn page(
 ) -> Result<Response, PageError> {
     let property = crate::guard::staff_property(&who, q.property, "the building page")?;
     let staff = who.principal.staff(property)?;
-    let floor = q.floor.filter(|f| !f.is_empty());
     let kind = match q.kind.as_deref() {
         None | Some("") => None,
         Some(k) => Some(k.parse::<DoorKind>().map_err(|_| {
@@ -154,47 +225,58 @@ pub(crate) async fn page(
             )
         })?),
     };
-    let wanted_floor: Option<Option<i64>> = match floor.as_deref() {
-        None => None,
-        Some("shared") => Some(None),
-        Some(f) => Some(Some(f.parse().map_err(|_| {
-            AppError::invalid("floor", "floor must be a floor's number or `shared`")
-        })?)),
-    };
+    let asked = Pick::parse(q.floor.as_deref())?;
     // The log position first: whatever changes after it reaches the page through the stream.
     let after = state.app.audit_head().await?.0;
-    let b = state.app.building(staff).await?;
-    let mut floors: Vec<i64> = b
-        .doors
-        .iter()
-        .filter_map(|d| d.unit.as_ref().map(|u| u.1))
-        .collect();
+    let mut pick = Pick::Every;
+    let b = state
+        .app
+        .building_page(staff, |glance| {
+            pick = asked.unwrap_or(if glance.len() <= ALL_AT_ONCE {
+                Pick::Every
+            } else {
+                Pick::Attention
+            });
+            glance
+                .iter()
+                .filter(|g| pick.takes(g) && kind.is_none_or(|k| g.kind == k))
+                .map(|g| g.id)
+                .collect()
+        })
+        .await?;
+    let mut floors: Vec<(i64, usize)> = Vec::new();
+    let mut shared_attention = 0;
+    for g in &b.glance {
+        let attention = usize::from(g.needs_attention());
+        match g.floor {
+            None => shared_attention += attention,
+            Some(f) => match floors.iter_mut().find(|(x, _)| *x == f) {
+                Some((_, n)) => *n += attention,
+                None => floors.push((f, attention)),
+            },
+        }
+    }
     floors.sort_unstable();
-    floors.dedup();
-    let shown: Vec<&ConsoleDoor> = b
-        .doors
-        .iter()
-        .filter(|d| wanted_floor.is_none_or(|f| d.unit.as_ref().map(|u| u.1) == f))
-        .filter(|d| kind.is_none_or(|k| d.door.kind == k))
-        .collect();
-    let count = |c: DoorCondition| b.doors.iter().filter(|d| d.condition == c).count();
+    let attention = b.glance.iter().filter(|g| g.needs_attention()).count();
+    let count = |c: DoorCondition| b.glance.iter().filter(|g| g.condition == c).count();
+    let choice = |p: Pick, label: String| Choice {
+        value: p.value(),
+        label,
+        selected: pick == p,
+    };
     let mut floor_choices = vec![
-        Choice {
-            value: String::new(),
-            label: "Every floor".into(),
-            selected: floor.is_none(),
-        },
-        Choice {
-            value: "shared".into(),
-            label: "Shared doors".into(),
-            selected: floor.as_deref() == Some("shared"),
-        },
+        choice(Pick::Attention, format!("Needing attention ({attention})")),
+        choice(Pick::Every, "Every floor".into()),
+        choice(
+            Pick::Floor(None),
+            format!("Shared doors{}", needing(shared_attention)),
+        ),
     ];
-    floor_choices.extend(floors.iter().map(|f| Choice {
-        value: f.to_string(),
-        label: format!("Floor {f}"),
-        selected: wanted_floor == Some(Some(*f)),
-    }));
+    floor_choices.extend(
+        floors
+            .iter()
+            .map(|(f, n)| choice(Pick::Floor(Some(*f)), format!("Floor {f}{}", needing(*n)))),
+    );
     let mut kinds = vec![Choice {
         value: String::new(),
         label: "Every kind".into(),
@@ -217,15 +299,12 @@ pub(crate) async fn page(
         after,
         floors: floor_choices,
         kinds,
-        rows: shown.iter().map(|d| row(d)).collect(),
-        total: b.doors.len(),
+        rows: b.doors.iter().map(row).collect(),
+        total: b.glance.len(),
+        attention_only: pick == Pick::Attention,
         offline: count(DoorCondition::Offline),
         jammed: count(DoorCondition::Jammed),
-        failing: b
-            .doors
-            .iter()
-            .filter(|d| d.slots.failed > 0 || d.slots.unmanaged > 0)
-            .count(),
+        failing: b.glance.iter().filter(|g| g.codes_in_trouble).count(),
     }
     .into_response())
 }

@@ -113,7 +113,7 @@ pub(crate) async fn page(
         .unwrap_or_else(|| format!("{} (matched nobody)", c.claimed_identity));
     let names = companies(&state, &who, Some(p)).await?;
     Ok(CasePage {
-        layout: Layout::signed(format!("Lockout case {id}"), Some(Tab::Cases), &who),
+        layout: Layout::signed_at(format!("Lockout case {id}"), Some(Tab::Cases), &who, p),
         css: crate::assets::assets().url("console.css"),
         csrf: who.csrf.clone(),
         after,

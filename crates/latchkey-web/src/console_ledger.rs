@@ -1,8 +1,11 @@
 //! The console's ledger and incidents (docs/LOCKOUT.md, "In the staff console"). The ledger is
 //! the API's (`App::ledger`, staff: the whole property) filtered on the page by date range,
 //! kind and unit; its CSV is the API's writer (`ledger_csv`) over the same lines. Incidents are
-//! the API's list (`App::incidents`, the `Staff` capability), one incident's page, and closing
-//! with a note (`may_close_incident` → `close_incident`).
+//! the API's list (`App::incidents`, the `Staff` capability), one incident's page, closing
+//! with a note (`may_close_incident` → `close_incident`), and opening one on a door from the
+//! list's form (`may_open_incident` → `open_incident`): a door (required: an incident is always
+//! about a door), what is wrong (service, or forced) and a note; a refused form comes back as
+//! typed with the wrong field named, and nothing is opened.
 
 use std::collections::HashMap;
 
@@ -10,14 +13,15 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use latchkey_app::AppError;
+use latchkey_app::incidents::IncidentKind;
 use latchkey_app::lockout::ledger_csv;
 use latchkey_app::store::resolution::{Charge, Incident};
-use latchkey_core::{PropertyId, UnitId};
+use latchkey_core::{DoorId, PropertyId, UnitId};
 use serde::Deserialize;
 
 use crate::WebState;
@@ -302,6 +306,10 @@ fn incident_row(i: &Incident, tz: &TimeZone, doors: &HashMap<i64, String>) -> In
                 .and_then(|v| v.as_str())
                 .unwrap_or("no details")
         ),
+        _ if d.get("note").is_some() => format!(
+            "Reported: {}",
+            d.get("note").and_then(|v| v.as_str()).unwrap_or("")
+        ),
         _ => {
             let work = d
                 .get("work")
@@ -337,19 +345,84 @@ fn incident_row(i: &Incident, tz: &TimeZone, doors: &HashMap<i64, String>) -> In
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct IncidentsQuery {
-    property: Option<i64>,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "console_incidents.html")]
 struct IncidentsPage {
     layout: Layout,
     css: String,
+    csrf: String,
+    property: i64,
     name: String,
     open: Vec<IncidentRow>,
     closed: Vec<IncidentRow>,
+    /// The property's doors, for the form.
+    doors: Vec<Choice>,
+    draft: Draft,
+}
+
+/// The form to open an incident, as typed, and why it was refused.
+#[derive(Default)]
+pub struct Draft {
+    pub door: String,
+    pub kind: String,
+    pub note: String,
+    /// The field at fault (`door`, `kind`, `note`) and the reason.
+    pub error: Option<(&'static str, String)>,
+    /// The incident just opened.
+    pub opened: Option<i64>,
+}
+
+impl Draft {
+    /// `aria-invalid` and `aria-describedby` for field `name`, when it is the one at fault.
+    pub fn wrong(&self, name: &str) -> bool {
+        self.error.as_ref().is_some_and(|(f, _)| *f == name)
+    }
+
+    /// Why the form was refused, or nothing.
+    pub fn reason(&self) -> &str {
+        self.error.as_ref().map_or("", |(_, why)| why.as_str())
+    }
+}
+
+async fn incidents_page(
+    state: &WebState,
+    who: &Signed,
+    p: PropertyId,
+    draft: Draft,
+) -> Result<IncidentsPage, PageError> {
+    let all = state.app.incidents(&who.principal, p).await?;
+    let (name, _, doors) = unit_labels(state, who, p).await?;
+    let (_, tz) = crate::console_cases::property_of(state, who, p).await?;
+    let (open, closed): (Vec<_>, Vec<_>) = all.iter().partition(|i| i.closed_at.is_none());
+    let mut choices: Vec<Choice> = doors
+        .iter()
+        .map(|(id, n)| Choice {
+            value: id.to_string(),
+            label: n.clone(),
+            selected: draft.door.trim() == id.to_string(),
+        })
+        .collect();
+    choices.sort_by(|a, b| a.label.cmp(&b.label));
+    Ok(IncidentsPage {
+        layout: Layout::signed_at(format!("Incidents: {name}"), Some(Tab::Incidents), who, p),
+        css: crate::assets::assets().url("console.css"),
+        csrf: who.csrf.clone(),
+        property: p.0,
+        name,
+        open: open.iter().map(|i| incident_row(i, &tz, &doors)).collect(),
+        closed: closed
+            .iter()
+            .map(|i| incident_row(i, &tz, &doors))
+            .collect(),
+        doors: choices,
+        draft,
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct IncidentsQuery {
+    property: Option<i64>,
+    opened: Option<i64>,
 }
 
 pub(crate) async fn incidents(
@@ -358,21 +431,97 @@ pub(crate) async fn incidents(
     Query(q): Query<IncidentsQuery>,
 ) -> Result<Response, PageError> {
     let p = crate::guard::staff_property(&who, q.property, "the incidents")?;
-    let all = state.app.incidents(&who.principal, p).await?;
-    let (name, _, doors) = unit_labels(&state, &who, p).await?;
-    let (_, tz) = crate::console_cases::property_of(&state, &who, p).await?;
-    let (open, closed): (Vec<_>, Vec<_>) = all.iter().partition(|i| i.closed_at.is_none());
-    Ok(IncidentsPage {
-        layout: Layout::signed(format!("Incidents: {name}"), Some(Tab::Incidents), &who),
-        css: crate::assets::assets().url("console.css"),
-        name,
-        open: open.iter().map(|i| incident_row(i, &tz, &doors)).collect(),
-        closed: closed
-            .iter()
-            .map(|i| incident_row(i, &tz, &doors))
-            .collect(),
-    }
-    .into_response())
+    let draft = Draft {
+        opened: q.opened,
+        ..Draft::default()
+    };
+    Ok(incidents_page(&state, &who, p, draft)
+        .await?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OpenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    property: String,
+    #[serde(default)]
+    door: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Opens an incident on a door of the property; a wrong field brings the form back as typed.
+pub(crate) async fn open_incident(
+    State(state): State<WebState>,
+    who: Signed,
+    headers: HeaderMap,
+    Form(form): Form<OpenForm>,
+) -> Result<Response, PageError> {
+    who.check(&state, &headers, &form.csrf)?;
+    let p = PropertyId(
+        form.property
+            .trim()
+            .parse()
+            .map_err(|_| AppError::invalid("property", "is missing"))?,
+    );
+    who.principal.staff(p)?;
+    let mut draft = Draft {
+        door: form.door.clone(),
+        kind: form.kind.clone(),
+        note: form.note.clone(),
+        ..Draft::default()
+    };
+    let kind = match form.kind.as_str() {
+        "service" => Some(IncidentKind::Service),
+        "compromised" => Some(IncidentKind::Compromised),
+        _ => None,
+    };
+    let door = form.door.trim().parse::<i64>().ok().map(DoorId);
+    let refused = match (door, kind) {
+        (None, _) => Some(("door", "choose the door from the list".to_owned())),
+        (_, None) => Some(("kind", "choose what is wrong from the list".to_owned())),
+        (Some(door), Some(kind)) => {
+            let tried = async {
+                let staff = state
+                    .app
+                    .may_open_incident(&who.principal, door, &form.note)
+                    .await?;
+                if staff.record().property_id != p {
+                    return Err(AppError::invalid("door", "is not a door of this property"));
+                }
+                state.app.open_incident(staff, kind, &form.note).await
+            }
+            .await;
+            match tried {
+                Ok(i) => {
+                    return Ok(Redirect::to(&format!(
+                        "/console/incidents?property={}&opened={}#incident-{}",
+                        p.0, i.id, i.id
+                    ))
+                    .into_response());
+                }
+                Err(AppError::Invalid { field, message }) if field == "note" => {
+                    Some(("note", message))
+                }
+                Err(AppError::Invalid { field, message }) if field == "door" => {
+                    Some(("door", message))
+                }
+                // A door the caller may not see reads as one not in the list.
+                Err(AppError::NotFound(_)) => {
+                    Some(("door", "choose the door from the list".to_owned()))
+                }
+                Err(AppError::Conflict(message)) => Some(("door", message)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    draft.error = refused;
+    let page = incidents_page(&state, &who, p, draft).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -417,7 +566,7 @@ pub(crate) async fn incident(
     let (_, _, doors) = unit_labels(&state, &who, p).await?;
     let (_, tz) = crate::console_cases::property_of(&state, &who, p).await?;
     Ok(IncidentPage {
-        layout: Layout::signed(format!("Incident {id}"), Some(Tab::Incidents), &who),
+        layout: Layout::signed_at(format!("Incident {id}"), Some(Tab::Incidents), &who, p),
         css: crate::assets::assets().url("console.css"),
         csrf: who.csrf.clone(),
         property: p.0,

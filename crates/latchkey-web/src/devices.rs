@@ -1,6 +1,9 @@
 //! The console's devices page: every device latchkey has seen on the broker, with its model,
 //! when it was last heard, whether it is online and what it is paired with; unpaired locks come
-//! first, each with a form to pair it with a door of the property that has no lock yet.
+//! first, each with a form to pair it with a door of the property that has no lock yet; a device
+//! that is not a lock may be paired with a door contact or window sensor of the property that
+//! has no device; a paired lock or sensor device has an "Unpair…" link to a confirm step
+//! (`devices_unpair`).
 //!
 //! Installers of the property and admins only (`list_devices`, `installer`); pairing goes
 //! through the API's use cases, `may_pair_lock` and `pair_lock`, which writes the door's codes
@@ -17,6 +20,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_app::AppError;
 use latchkey_app::devices::DeviceView;
+use latchkey_core::model::SensorKind;
 use latchkey_core::{DoorId, PropertyId};
 use serde::Deserialize;
 
@@ -29,6 +33,8 @@ use crate::layout::{Layout, Tab};
 #[derive(Deserialize)]
 pub(crate) struct PropertyQuery {
     property: Option<i64>,
+    /// `paired`, `sensor`, `unpaired`: what the form just did.
+    done: Option<String>,
 }
 
 pub struct DeviceRow {
@@ -42,6 +48,10 @@ pub struct DeviceRow {
     pub paired: String,
     /// An unpaired lock: it gets the pairing form.
     pub pairable: bool,
+    /// Not a lock and paired with nothing: it gets the sensor pairing form.
+    pub sensor_pairable: bool,
+    /// Where its "Unpair…" link goes, when it is paired with a door or sensor of this property.
+    pub unpair: Option<String>,
 }
 
 pub struct Choice {
@@ -60,6 +70,10 @@ struct DevicesPage {
     rows: Vec<DeviceRow>,
     unpaired: usize,
     doors: Vec<Choice>,
+    /// The property's sensors without a device.
+    sensors: Vec<Choice>,
+    /// What was just done, in words.
+    done: Option<&'static str>,
 }
 
 fn availability_words(a: &str) -> &'static str {
@@ -73,6 +87,11 @@ fn availability_words(a: &str) -> &'static str {
 /// An unpaired lock: a lock paired with neither a door nor a sensor.
 fn pairable(d: &DeviceView) -> bool {
     d.device.is_lock && d.door_id.is_none() && d.sensor_id.is_none()
+}
+
+/// A device that is not a lock, paired with nothing: a door contact or window sensor may use it.
+pub(crate) fn sensor_pairable(d: &DeviceView) -> bool {
+    !d.device.is_lock && d.door_id.is_none() && d.sensor_id.is_none()
 }
 
 pub(crate) async fn page(
@@ -98,6 +117,15 @@ pub(crate) async fn page(
     let rows: Vec<DeviceRow> = devices
         .iter()
         .map(|d| {
+            let unpair = match (d.door_id, d.sensor_id) {
+                (Some(id), _) if door_names.contains_key(&id) => {
+                    Some(format!("/devices/unpair?property={}&door={}", p.0, id.0))
+                }
+                (None, Some(id)) if sensor_names.contains_key(&id) => {
+                    Some(format!("/devices/unpair?property={}&sensor={}", p.0, id.0))
+                }
+                _ => None,
+            };
             let paired = match (d.door_id, d.sensor_id) {
                 (Some(id), _) => match door_names.get(&id) {
                     Some(n) => format!("Door: {n}"),
@@ -126,6 +154,8 @@ pub(crate) async fn page(
                 online: dev.availability == "online",
                 paired,
                 pairable: pairable(d),
+                sensor_pairable: sensor_pairable(d),
+                unpair,
             }
         })
         .collect();
@@ -138,6 +168,21 @@ pub(crate) async fn page(
             label: d.name,
         })
         .collect();
+    let free_sensors = sensors
+        .into_iter()
+        .filter(|s| s.device_name.is_none())
+        .map(|s| Choice {
+            value: s.id.0,
+            label: format!(
+                "{} ({})",
+                s.name,
+                match s.kind {
+                    SensorKind::DoorContact => "door contact",
+                    SensorKind::Window => "window",
+                }
+            ),
+        })
+        .collect();
     Ok(DevicesPage {
         layout: Layout::signed("Devices", Some(Tab::Devices), &who),
         css: crate::assets::assets().url("console.css"),
@@ -147,6 +192,15 @@ pub(crate) async fn page(
         rows,
         unpaired,
         doors: free,
+        sensors: free_sensors,
+        done: match q.done.as_deref() {
+            Some("paired") => {
+                Some("The lock is paired. Its door's codes and settings are being written to it.")
+            }
+            Some("sensor") => Some("The sensor is paired with the device."),
+            Some("unpaired") => Some("Unpaired. latchkey no longer manages that device."),
+            _ => None,
+        },
     }
     .into_response())
 }
@@ -163,7 +217,22 @@ pub(crate) struct PairForm {
     door: String,
 }
 
-fn number(field: &'static str, raw: &str) -> Result<i64, AppError> {
+/// The device named `name` among those the caller may list; refused when latchkey never saw it.
+pub(crate) async fn seen_device(
+    state: &WebState,
+    who: &Signed,
+    name: &str,
+) -> Result<DeviceView, AppError> {
+    state
+        .app
+        .list_devices(&who.principal)
+        .await?
+        .into_iter()
+        .find(|d| d.device.friendly_name == name)
+        .ok_or_else(|| AppError::invalid("device", "is not a device latchkey has seen"))
+}
+
+pub(crate) fn number(field: &'static str, raw: &str) -> Result<i64, AppError> {
     raw.trim()
         .parse()
         .map_err(|_| AppError::invalid(field, "must be chosen from the list"))
@@ -179,13 +248,7 @@ pub(crate) async fn pair(
     who.check(&state, &headers, &form.csrf)?;
     let p = PropertyId(number("property", &form.property)?);
     who.principal.installer(p)?;
-    let device = state
-        .app
-        .list_devices(&who.principal)
-        .await?
-        .into_iter()
-        .find(|d| d.device.friendly_name == form.device)
-        .ok_or_else(|| AppError::invalid("device", "is not a device latchkey has seen"))?;
+    let device = seen_device(&state, &who, &form.device).await?;
     if !pairable(&device) {
         return Err(AppError::invalid("device", "is not an unpaired lock").into());
     }
@@ -203,5 +266,5 @@ pub(crate) async fn pair(
         .app
         .pair_lock(installer, Some(&device.device.friendly_name))
         .await?;
-    Ok(Redirect::to(&format!("/devices?property={}", p.0)).into_response())
+    Ok(Redirect::to(&format!("/devices?property={}&done=paired", p.0)).into_response())
 }

@@ -304,7 +304,12 @@ async fn render(
         None => "",
     };
     Ok(DoorPage {
-        layout: Layout::signed(d.door.name.clone(), Some(Tab::Building), who),
+        layout: Layout::signed_at(
+            d.door.name.clone(),
+            Some(Tab::Building),
+            who,
+            d.door.property_id,
+        ),
         css: crate::assets::assets().url("console.css"),
         csrf: who.csrf.clone(),
         after,

@@ -148,6 +148,41 @@ pub struct Signed {
     /// What this session's form tokens are bound to.
     pub binding: String,
     pub csrf: String,
+    /// The console's property for this page: the `?property=` asked for when the person is
+    /// staff there, else the first property they staff.
+    pub console: Option<i64>,
+    /// Every property the person is staff of, with its name, when there are several (the
+    /// console's property switcher); empty otherwise.
+    pub staffed: Vec<(i64, String)>,
+    /// The page's path, for the switcher to come back to.
+    pub path: String,
+}
+
+/// The `property` of a page's query, if it is a number.
+fn asked_property(uri: &axum::http::Uri) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct Asked {
+        property: Option<String>,
+    }
+    axum::extract::Query::<Asked>::try_from_uri(uri)
+        .ok()?
+        .0
+        .property?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The properties `who` is staff of, first (smallest id) first.
+fn staff_of(who: &Principal) -> Vec<latchkey_core::PropertyId> {
+    let mut ps: Vec<_> = who
+        .active()
+        .filter(|m| m.role.is_staff())
+        .map(|m| m.property_id)
+        .collect();
+    ps.sort();
+    ps.dedup();
+    ps
 }
 
 impl FromRequestParts<WebState> for Signed {
@@ -168,10 +203,27 @@ impl FromRequestParts<WebState> for Signed {
                     other => format!("{other:?}"),
                 };
                 let csrf = state.app.form_token(&binding);
+                let staff = staff_of(&principal);
+                let console = asked_property(&parts.uri)
+                    .filter(|p| staff.iter().any(|s| s.0 == *p))
+                    .or_else(|| staff.first().map(|p| p.0));
+                let mut staffed = Vec::new();
+                if staff.len() > 1 {
+                    for p in &staff {
+                        let name = match state.app.get_property(&principal, *p).await {
+                            Ok(property) => property.name,
+                            Err(e) => return Err(PageError::from(e).into_response()),
+                        };
+                        staffed.push((p.0, name));
+                    }
+                }
                 Ok(Signed {
                     principal,
                     binding,
                     csrf,
+                    console,
+                    staffed,
+                    path: parts.uri.path().to_owned(),
                 })
             }
             Err(latchkey_app::AppError::Unauthenticated(_)) => Err(sign_in()),
@@ -205,14 +257,9 @@ pub fn staff_property(
     if let Some(p) = asked {
         return Ok(latchkey_core::PropertyId(p));
     }
-    who.principal
-        .active()
-        .filter(|m| m.role.is_staff())
-        .map(|m| m.property_id)
-        .min()
-        .ok_or_else(|| {
-            latchkey_app::AppError::forbidden(format!("{page} is for the building's staff"))
-        })
+    staff_of(&who.principal).first().copied().ok_or_else(|| {
+        latchkey_app::AppError::forbidden(format!("{page} is for the building's staff"))
+    })
 }
 
 #[cfg(test)]

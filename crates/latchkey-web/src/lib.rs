@@ -18,6 +18,7 @@ mod console_case;
 mod console_cases;
 mod console_ledger;
 mod devices;
+mod devices_unpair;
 mod door;
 mod error;
 mod guard;
@@ -135,6 +136,11 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         .route("/audit/verify", post(audit::verify))
         .route("/devices", get(devices::page))
         .route("/devices/pair", post(devices::pair))
+        .route("/devices/pair-sensor", post(devices_unpair::pair_sensor))
+        .route(
+            "/devices/unpair",
+            get(devices_unpair::confirm).post(devices_unpair::unpair),
+        )
         .route("/people", get(people::list).post(people::add))
         .route("/policy", get(policy::page).post(policy::submit))
         .route("/people/{id}", get(people::person))
@@ -168,7 +174,10 @@ pub fn router(app: App, config: WebConfig, api: Router) -> Router {
         )
         .route("/console/ledger", get(console_ledger::ledger))
         .route("/console/ledger.csv", get(console_ledger::ledger_file))
-        .route("/console/incidents", get(console_ledger::incidents))
+        .route(
+            "/console/incidents",
+            get(console_ledger::incidents).post(console_ledger::open_incident),
+        )
         .route("/console/incidents/{id}", get(console_ledger::incident))
         .route("/console/incidents/{id}/close", post(console_ledger::close))
         .route("/locked-out", get(lockout::page).post(lockout::start))

@@ -354,6 +354,10 @@ struct PersonPage {
 fn lock_words(status: &str, reason: Option<&str>) -> (String, bool) {
     let (w, bad) = match status {
         "set" => ("On the lock, confirmed", false),
+        "assumed" => (
+            "On the lock, assumed: the lock took it but cannot show which code a slot holds",
+            false,
+        ),
         "pending" => ("Waiting to be written", false),
         "probing" => ("Checking the slot is free", false),
         "removing" => ("Being removed", false),
@@ -639,7 +643,7 @@ pub(crate) async fn receipt(
     let person = state.app.get_person(&who.principal, m.person_id).await?;
     let r = receipt_rows(&state, &who, &m).await?;
     Ok(ReceiptPage {
-        layout: Layout::signed("Move-out receipt", Some(Tab::People), &who),
+        layout: Layout::signed_at("Move-out receipt", Some(Tab::People), &who, m.property_id),
         css: crate::assets::assets().url("console.css"),
         after,
         id,

@@ -3,8 +3,9 @@
 //! it through `update_property` with a changer minted for settings (`property_changer`).
 //!
 //! Staff of the property read it (`Staff`); a manager sees it read-only, since policy is an
-//! installer's setting. Every field of the form is checked and named when wrong, and then the
-//! whole policy is checked again by `Policy::validate`: a bad value changes nothing.
+//! installer's setting. Every field of the form is checked, its range by `Policy::validate`;
+//! when any is wrong nothing is saved and the form comes back as typed, every wrong field
+//! marked (`aria-invalid`) and its reason beside it (`aria-describedby`), listed above the form.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_app::AppError;
 use latchkey_app::directory::PropertyPatch;
@@ -62,6 +63,8 @@ pub struct Field {
     pub value: String,
     /// The value in words, for the read-only view.
     pub words: String,
+    /// What is wrong with the value typed, when the form came back refused.
+    pub error: Option<String>,
 }
 
 pub struct Group {
@@ -95,6 +98,7 @@ fn field(
         kind,
         value,
         words,
+        error: None,
     }
 }
 
@@ -304,6 +308,16 @@ struct PolicyPage {
     /// An installer's: the form is shown.
     editable: bool,
     saved: bool,
+    /// A refused form's reasons, each with the field it is about (`form` for none).
+    errors: Vec<Problem>,
+}
+
+/// One reason a form was refused.
+pub struct Problem {
+    /// The form field's name, or `form`.
+    pub name: &'static str,
+    pub label: &'static str,
+    pub message: String,
 }
 
 #[derive(Deserialize)]
@@ -321,57 +335,85 @@ pub(crate) async fn page(
     let p = staff_property(&who, q.property, "The policy page")?;
     who.principal.staff(p)?;
     let property = state.app.get_property(&who.principal, p).await?;
+    let mut page = policy_page(&who, p, &property, None);
+    page.saved = q.saved.is_some();
+    Ok(page.into_response())
+}
+
+/// The page of `property`'s policy; with a refused form, the form shows what was typed and why
+/// it was refused.
+fn policy_page(
+    who: &Signed,
+    p: PropertyId,
+    property: &latchkey_app::store::records::Property,
+    refused: Option<(&Typed, Vec<Problem>)>,
+) -> PolicyPage {
     let policy = &property.policy;
-    Ok(PolicyPage {
-        layout: Layout::signed("Policy", Some(Tab::Policy), &who),
+    let mut groups = groups(policy);
+    let mut proofs: Vec<ProofChoice> = PROOFS
+        .iter()
+        .map(|(k, l)| ProofChoice {
+            value: k.as_str(),
+            label: l,
+            checked: policy.recovery_proofs.contains(k),
+        })
+        .collect();
+    let mut payer = policy.locksmith_paid_by.as_str().to_owned();
+    let mut errors = Vec::new();
+    if let Some((typed, problems)) = refused {
+        for f in groups.iter_mut().flat_map(|g| g.fields.iter_mut()) {
+            f.value = typed.fields.get(f.name).cloned().unwrap_or_default();
+            if matches!(f.kind, Kind::Check) {
+                f.value = if f.value.is_empty() { "" } else { "1" }.to_owned();
+            }
+            f.error = problems
+                .iter()
+                .find(|x| x.name == f.name)
+                .map(|x| x.message.clone());
+        }
+        for c in &mut proofs {
+            c.checked = typed.proofs.iter().any(|v| v == c.value);
+        }
+        payer = typed
+            .fields
+            .get("locksmith_paid_by")
+            .cloned()
+            .unwrap_or_default();
+        errors = problems;
+    }
+    PolicyPage {
+        layout: Layout::signed_at("Policy", Some(Tab::Policy), who, p),
         css: crate::assets::assets().url("console.css"),
         csrf: who.csrf.clone(),
         property: p.0,
         name: property.name.clone(),
-        groups: groups(policy),
-        proofs: PROOFS
-            .iter()
-            .map(|(k, l)| ProofChoice {
-                value: k.as_str(),
-                label: l,
-                checked: policy.recovery_proofs.contains(k),
-            })
-            .collect(),
+        groups,
+        proofs,
         payers: Payer::ALL
             .iter()
-            .map(|x| (x.as_str(), payer_words(*x), *x == policy.locksmith_paid_by))
+            .map(|x| (x.as_str(), payer_words(*x), x.as_str() == payer))
             .collect(),
         editable: who.principal.property_changer(p, true).is_ok(),
-        saved: q.saved.is_some(),
+        saved: false,
+        errors,
     }
-    .into_response())
 }
 
 /// A whole number typed into field `name`.
-fn whole<T: std::str::FromStr>(
-    form: &HashMap<&str, &str>,
-    name: &'static str,
-) -> Result<T, AppError> {
+fn whole<T: std::str::FromStr>(form: &HashMap<&str, &str>, name: &str) -> Result<T, String> {
     let typed = form.get(name).map_or("", |v| v.trim());
     if typed.is_empty() {
-        return Err(AppError::invalid(label_of(name), "is missing"));
+        return Err("is missing".into());
     }
     if !typed.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AppError::invalid(label_of(name), "must be a whole number"));
+        return Err("must be a whole number".into());
     }
-    typed
-        .parse()
-        .map_err(|_| AppError::invalid(label_of(name), "is too large"))
+    typed.parse().map_err(|_| "is too large".into())
 }
 
 /// An amount typed as `25`, `25.5` or `25,50` into field `name`, in cents, at most 10000.00.
-fn cents(form: &HashMap<&str, &str>, name: &'static str) -> Result<u32, AppError> {
-    let bad = || {
-        AppError::invalid(
-            label_of(name),
-            "give an amount like 25.00, at most 10000.00",
-        )
-    };
+fn cents(form: &HashMap<&str, &str>, name: &str) -> Result<u32, String> {
+    let bad = || "give an amount like 25.00, at most 10000.00".to_owned();
     let t = form.get(name).map_or("", |v| v.trim()).replace(',', ".");
     let (units, frac) = t.split_once('.').unwrap_or((&t, ""));
     if units.is_empty()
@@ -391,74 +433,155 @@ fn cents(form: &HashMap<&str, &str>, name: &'static str) -> Result<u32, AppError
     Ok(total)
 }
 
-fn ticked(form: &HashMap<&str, &str>, name: &'static str) -> Result<bool, AppError> {
+fn ticked(form: &HashMap<&str, &str>, name: &str) -> Result<bool, String> {
     match form.get(name).copied() {
         None => Ok(false),
         Some("1") => Ok(true),
-        Some(_) => Err(AppError::invalid(label_of(name), "is either ticked or not")),
+        Some(_) => Err("is either ticked or not".into()),
     }
 }
 
-/// The policy a submitted form asks for, each field checked and named when wrong.
-pub fn parse(pairs: &[(String, String)]) -> Result<Policy, AppError> {
+/// What a submitted form holds, as typed: each field's value, and the proofs ticked.
+#[derive(Default)]
+pub struct Typed {
+    pub fields: HashMap<String, String>,
+    pub proofs: Vec<String>,
+}
+
+impl Typed {
+    pub fn of(pairs: &[(String, String)]) -> Typed {
+        let mut t = Typed::default();
+        for (k, v) in pairs {
+            if k == "recovery_proofs" {
+                t.proofs.push(v.clone());
+            } else {
+                t.fields.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        t
+    }
+}
+
+fn problem(name: &str, message: impl Into<String>) -> Problem {
+    let label = label_of(name);
+    Problem {
+        name: if label == "policy" {
+            "form"
+        } else {
+            field_name(name)
+        },
+        label: if label == "policy" { "The form" } else { label },
+        message: message.into(),
+    }
+}
+
+/// The form's own spelling of a policy field's name.
+fn field_name(name: &str) -> &'static str {
+    groups(&Policy::default())
+        .into_iter()
+        .flat_map(|g| g.fields)
+        .find(|f| f.name == name)
+        .map_or("form", |f| f.name)
+}
+
+/// The policy a submitted form asks for; or every wrong field, each named with its reason.
+///
+/// # Errors
+/// The reasons, in the form's order, when any field is wrong.
+pub fn parse(pairs: &[(String, String)]) -> Result<Policy, Vec<Problem>> {
     let mut form: HashMap<&str, &str> = HashMap::new();
     let mut proofs = Vec::new();
+    let mut wrong = Vec::new();
     for (k, v) in pairs {
         match k.as_str() {
             "csrf" | "property" => {}
-            "recovery_proofs" => {
-                let kind = PROOFS
-                    .iter()
-                    .find(|(p, _)| p.as_str() == v)
-                    .ok_or_else(|| {
-                        AppError::invalid(label_of(k), "must be chosen from the list")
-                    })?;
-                if !proofs.contains(&kind.0) {
-                    proofs.push(kind.0);
-                }
-            }
+            "recovery_proofs" => match PROOFS.iter().find(|(p, _)| p.as_str() == v) {
+                Some(kind) if !proofs.contains(&kind.0) => proofs.push(kind.0),
+                Some(_) => {}
+                None => wrong.push(problem(k, "must be chosen from the list")),
+            },
             other if label_of(other) != "policy" => {
                 if form.insert(other, v.as_str()).is_some() {
-                    return Err(AppError::invalid(label_of(other), "is given twice"));
+                    wrong.push(problem(other, "is given twice"));
                 }
             }
-            other => {
-                return Err(AppError::invalid(
-                    "form",
-                    format!("has an unknown field {other}"),
-                ));
-            }
+            other => wrong.push(problem("form", format!("has an unknown field {other}"))),
         }
     }
-    let payer = form.get("locksmith_paid_by").copied().unwrap_or("");
-    let policy = Policy {
-        wrong_code_limit: whole(&form, "wrong_code_limit")?,
-        keypad_disable_seconds: whole(&form, "keypad_disable_seconds")?,
-        auto_relock_seconds: whole(&form, "auto_relock_seconds")?,
-        door_ajar_minutes: whole(&form, "door_ajar_minutes")?,
-        clear_unmanaged_codes: ticked(&form, "clear_unmanaged_codes")?,
-        recovery_proofs: proofs,
-        guardians_required: whole(&form, "guardians_required")?,
-        lockout_fee_office_cents: cents(&form, "lockout_fee_office_cents")?,
-        lockout_fee_after_hours_cents: cents(&form, "lockout_fee_after_hours_cents")?,
-        free_lockouts_per_year: whole(&form, "free_lockouts_per_year")?,
-        locksmith_paid_by: payer.parse().map_err(|_| {
-            AppError::invalid(
-                label_of("locksmith_paid_by"),
-                "must be chosen from the list",
-            )
-        })?,
-        one_time_pin_minutes: whole(&form, "one_time_pin_minutes")?,
-        require_presence: ticked(&form, "require_presence")?,
-        credential_change_delay_minutes: whole(&form, "credential_change_delay_minutes")?,
-        entry_notice_hours: whole(&form, "entry_notice_hours")?,
-        personal_event_retention_days: whole(&form, "personal_event_retention_days")?,
+    let mut policy = Policy::default();
+    // Each field alone in an otherwise valid policy: what `validate` says is about that field.
+    let range = |name: &str, one: &Policy| {
+        one.validate().err().map(|m| {
+            let rest = m.strip_prefix(name).map_or(m.as_str(), str::trim_start);
+            problem(name, rest)
+        })
     };
-    // The ranges, named by the field at fault (the use case checks them again).
-    policy.validate().map_err(|m| match m.split_once(' ') {
-        Some((name, rest)) if label_of(name) != "policy" => AppError::invalid(label_of(name), rest),
-        _ => AppError::invalid("policy", m),
-    })?;
+    macro_rules! take {
+        ($field:ident, $parsed:expr) => {
+            match $parsed {
+                Ok(v) => {
+                    policy.$field = v;
+                    let one = Policy {
+                        $field: policy.$field.clone(),
+                        ..Policy::default()
+                    };
+                    wrong.extend(range(stringify!($field), &one));
+                }
+                Err(m) => wrong.push(problem(stringify!($field), m)),
+            }
+        };
+    }
+    take!(
+        lockout_fee_office_cents,
+        cents(&form, "lockout_fee_office_cents")
+    );
+    take!(
+        lockout_fee_after_hours_cents,
+        cents(&form, "lockout_fee_after_hours_cents")
+    );
+    take!(
+        free_lockouts_per_year,
+        whole(&form, "free_lockouts_per_year")
+    );
+    take!(
+        locksmith_paid_by,
+        form.get("locksmith_paid_by")
+            .copied()
+            .unwrap_or("")
+            .parse::<Payer>()
+            .map_err(|_| "must be chosen from the list".to_owned())
+    );
+    if !wrong.iter().any(|p| p.name == "recovery_proofs") {
+        take!(recovery_proofs, Ok::<_, String>(proofs));
+    }
+    take!(guardians_required, whole(&form, "guardians_required"));
+    take!(require_presence, ticked(&form, "require_presence"));
+    take!(
+        credential_change_delay_minutes,
+        whole(&form, "credential_change_delay_minutes")
+    );
+    take!(one_time_pin_minutes, whole(&form, "one_time_pin_minutes"));
+    take!(entry_notice_hours, whole(&form, "entry_notice_hours"));
+    take!(wrong_code_limit, whole(&form, "wrong_code_limit"));
+    take!(
+        keypad_disable_seconds,
+        whole(&form, "keypad_disable_seconds")
+    );
+    take!(auto_relock_seconds, whole(&form, "auto_relock_seconds"));
+    take!(door_ajar_minutes, whole(&form, "door_ajar_minutes"));
+    take!(
+        clear_unmanaged_codes,
+        ticked(&form, "clear_unmanaged_codes")
+    );
+    take!(
+        personal_event_retention_days,
+        whole(&form, "personal_event_retention_days")
+    );
+    if !wrong.is_empty() {
+        return Err(wrong);
+    }
+    // The whole policy once more (the use case checks it again).
+    policy.validate().map_err(|m| vec![problem("form", m)])?;
     Ok(policy)
 }
 
@@ -481,7 +604,16 @@ pub(crate) async fn submit(
         .map(PropertyId)
         .ok_or_else(|| AppError::invalid("property", "is missing"))?;
     let changer = who.principal.property_changer(p, true)?;
-    let policy = parse(&pairs)?;
+    let policy = match parse(&pairs) {
+        Ok(policy) => policy,
+        Err(problems) => {
+            let property = state.app.get_property(&who.principal, p).await?;
+            let typed = Typed::of(&pairs);
+            let mut page = policy_page(&who, p, &property, Some((&typed, problems)));
+            page.layout.title = "Policy not saved".to_owned();
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
     state
         .app
         .update_property(

@@ -170,12 +170,13 @@ pub(crate) async fn page(
             residents: u
                 .residents
                 .iter()
-                .filter(|r| !r.gaps.is_empty())
+                .filter(|r| !r.gaps.is_empty() || r.pin_assumed)
                 .map(|r| {
-                    (
-                        r.name.clone(),
-                        r.gaps.iter().map(|g| g.fix.clone()).collect(),
-                    )
+                    let mut said: Vec<String> = r.gaps.iter().map(|g| g.fix.clone()).collect();
+                    if r.pin_assumed {
+                        said.push(assumed_sentence());
+                    }
+                    (r.name.clone(), said)
                 })
                 .collect(),
         })
@@ -208,4 +209,14 @@ pub(crate) async fn page(
         fallback,
     }
     .into_response())
+}
+
+/// The drill's word on a PIN that counts but is only assumed on the lock, as a sentence.
+fn assumed_sentence() -> String {
+    let s = latchkey_core::drill::PIN_ASSUMED;
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
 }

@@ -8,9 +8,12 @@
 
 use axum::http::StatusCode;
 use latchkey_app::access::AccessQuery;
+use latchkey_app::devices::IngestItem;
 use latchkey_app::entry::EntryNoticeInput;
 use latchkey_app::store::audit::EventFilter;
+use latchkey_core::model::DoorKind;
 use latchkey_testkit::each_backend;
+use latchkey_z2m::{Availability, Inbound};
 
 mod console;
 
@@ -51,6 +54,89 @@ async fn the_manager_sees_every_door_with_its_state_and_filters_by_floor_and_kin
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         let bad = w.get("/building?floor=top", &mona).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_building_of_more_than_200_doors_opens_on_the_doors_needing_attention() {
+    each_backend("web_building_large", |db| async move {
+        let w = world(&db).await;
+        for i in 0..200 {
+            let name = format!("Store room {i}");
+            door(&w.app, &w.root, w.property, &name, DoorKind::Amenity, None).await;
+        }
+        // 202 doors; the unit's lock is paired and goes off the network.
+        w.app
+            .pair_lock(
+                w.app.may_pair_lock(&w.root, w.unit_door).await.unwrap(),
+                Some("lock-3b"),
+            )
+            .await
+            .unwrap();
+        w.app
+            .ingest(vec![IngestItem {
+                identity: None,
+                message: Inbound::Availability {
+                    name: "lock-3b".into(),
+                    availability: Availability::Offline,
+                },
+            }])
+            .await
+            .unwrap();
+        let mona = w.signed_in("mona@example.org").await;
+        let row = format!("id=\"door-{}\"", w.unit_door.0);
+        let page = w.get("/building", &mona).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains(&row), "the offline lock's door is drawn");
+        assert!(page.body.contains("Offline: the lock does not answer"));
+        assert!(page.body.contains("1 of 202 doors need attention"));
+        assert!(page.body.contains("Needing attention (1)"));
+        assert!(page.body.contains("Floor 3 (1 needs attention)"));
+        assert!(
+            page.body.contains("1 offline"),
+            "the summary counts every door"
+        );
+        assert!(
+            !page.body.contains(">Lobby<"),
+            "no lock, nothing to attend to"
+        );
+        assert!(!page.body.contains("Store room 7<"));
+        assert!(
+            page.body.contains("data-stream="),
+            "the rows follow the live stream"
+        );
+        // Every door is one choice away, a floor or the shared doors another.
+        let all = w.get("/building?floor=all", &mona).await;
+        assert!(all.body.contains("202 of 202 doors"));
+        assert!(all.body.contains(&row));
+        assert!(all.body.contains(">Lobby<"));
+        assert!(all.body.contains(">Store room 199<"));
+        let shared = w.get("/building?floor=shared", &mona).await;
+        assert!(shared.body.contains(">Lobby<"));
+        assert!(shared.body.contains("201 of 202 doors"));
+        assert!(!shared.body.contains(&row));
+        let third = w.get("/building?floor=3", &mona).await;
+        assert!(third.body.contains("1 of 202 doors"));
+        assert!(third.body.contains(&row));
+        // The kind filter applies to the doors needing attention too.
+        let none = w
+            .get("/building?floor=attention&kind=building_entrance", &mona)
+            .await;
+        assert_eq!(none.status, StatusCode::OK);
+        assert!(none.body.contains("No door needs attention"));
+        assert!(!none.body.contains(&row));
+        let bad = w.get("/building?floor=everything", &mona).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // Someone else's building stays theirs.
+        let otto = w.signed_in("otto@example.org").await;
+        let theirs = w
+            .get(
+                &format!("/building?property={}&floor=all", w.property.0),
+                &otto,
+            )
+            .await;
+        assert!(!theirs.body.contains("Store room"));
     })
     .await;
 }

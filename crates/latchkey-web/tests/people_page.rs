@@ -391,3 +391,79 @@ async fn moving_a_resident_out_needs_their_name_revokes_their_codes_and_shows_th
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_code_a_lock_cannot_show_reads_assumed_with_why_never_confirmed() {
+    each_backend("web_people_assumed", |db| async move {
+        let w = world(&db).await;
+        w.app
+            .pair_lock(
+                w.app.may_pair_lock(&w.root, w.unit_door).await.unwrap(),
+                Some("door-house/3b"),
+            )
+            .await
+            .unwrap();
+        let vera = w.app.terminal_principal(w.vera).await.unwrap();
+        let pin = w
+            .app
+            .create_credential(
+                vera.credential_issuer(w.property, Some(w.unit)).unwrap(),
+                CredentialInput {
+                    person_id: w.vera,
+                    kind: CredentialKind::Pin,
+                    label: Some("Vera's PIN".into()),
+                    unit_id: Some(w.unit),
+                    doors: None,
+                    schedule: Schedule::Always,
+                    max_uses: None,
+                    duress: false,
+                    pin: None,
+                    card_uid: None,
+                },
+            )
+            .await
+            .unwrap();
+        // The lock took the code but cannot show it: the slot as ingestion leaves it then.
+        let store = db.open().await;
+        let mut tx = store.write().await.unwrap();
+        latchkey_store::devices::save_slots(
+            tx.conn(),
+            &[latchkey_store::devices::Slot {
+                door_id: w.unit_door,
+                slot: 0,
+                credential_id: Some(pin.credential.id),
+                desired: latchkey_store::devices::Desired::Enabled,
+                status: latchkey_store::devices::SlotStatus::Assumed,
+                reason: None,
+                attempts: 0,
+                next_attempt_at: None,
+                updated_at: w.app.now(),
+            }],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        store.close().await;
+
+        let mona = w.signed_in("mona@example.org").await;
+        let page = w.get(&format!("/people/{}", w.vera.0), &mona).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(
+            page.body
+                .contains("On the lock, assumed: the lock took it but cannot show which code"),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("On the lock, confirmed"));
+        let building = w.get("/building", &mona).await;
+        assert_eq!(building.status, StatusCode::OK, "{}", building.body);
+        assert!(
+            building
+                .body
+                .contains("In sync (1 code, 1 assumed: this lock cannot show its codes)"),
+            "{}",
+            building.body
+        );
+    })
+    .await;
+}

@@ -245,11 +245,40 @@ async fn every_bad_field_is_named_and_changes_nothing() {
                 "{field}={value}: {}",
                 res.body
             );
+            // The form comes back, not an error page, with the reasons listed above it.
             assert!(
-                res.body.contains(named),
-                "{field}={value} should say {named:?}: {}",
+                res.body.contains("The policy was not saved"),
+                "{}",
                 res.body
             );
+            assert!(res.body.contains("action=\"/policy\""), "the form again");
+            let summary = between(&res.body, "id=\"form-errors\"", "</div>");
+            assert!(
+                summary.contains(named),
+                "{field}={value} should say {named:?}: {summary}"
+            );
+            if *field != "owner" {
+                // Beside the field: its reason, tied to the field for a screen reader.
+                let reason = between(&res.body, &format!("id=\"e-{field}\">"), "</p>");
+                assert!(!reason.is_empty(), "{field}={value}: no reason beside it");
+                assert!(
+                    summary.contains(reason),
+                    "{field}={value}: {reason:?} not in {summary}"
+                );
+                assert!(
+                    res.body.contains(&format!(
+                        "aria-invalid=\"true\" aria-describedby=\"e-{field}\""
+                    )),
+                    "{field}={value}: not marked"
+                );
+                assert_eq!(
+                    res.body.matches("aria-invalid=").count(),
+                    if *field == "recovery_proofs" { 5 } else { 1 },
+                    "{field}={value}: only that field is marked"
+                );
+            } else {
+                assert!(!res.body.contains("aria-invalid"), "no field is at fault");
+            }
             assert_eq!(
                 policy(&w).await,
                 before,
@@ -261,6 +290,106 @@ async fn every_bad_field_is_named_and_changes_nothing() {
             .post("/policy", &ines, form(&csrf, w.property.0, &[]))
             .await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    })
+    .await;
+}
+
+/// The text of `body` after `start` (and the end of that tag) up to `end`.
+fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let Some(at) = body.find(start) else {
+        return "";
+    };
+    let rest = &body[at + start.len()..];
+    let rest = if start.ends_with('>') {
+        rest
+    } else {
+        &rest[rest.find('>').map_or(0, |i| i + 1)..]
+    };
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+#[tokio::test]
+async fn several_wrong_fields_come_back_as_typed_each_named_and_nothing_is_saved() {
+    each_backend("web_policy_several", |db| async move {
+        let w = world(&db).await;
+        let ines = installer(&w).await;
+        let csrf = form_token(&w.get("/policy", &ines).await.body);
+        let before = policy(&w).await;
+        let res = w
+            .post(
+                "/policy",
+                &ines,
+                form(
+                    &csrf,
+                    w.property.0,
+                    &[
+                        ("wrong_code_limit", "21"),
+                        ("entry_notice_hours", "soon"),
+                        ("lockout_fee_after_hours_cents", "82,50"),
+                        ("lockout_fee_office_cents", "12.345"),
+                        ("recovery_proofs", "guardians"),
+                        ("locksmith_paid_by", "landlord"),
+                        ("clear_unmanaged_codes", ""),
+                    ],
+                ),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(res.body.contains("3 fields are not right"), "{}", res.body);
+        assert_eq!(res.body.matches("aria-invalid=\"true\"").count(), 3);
+        for (field, reason) in [
+            ("wrong_code_limit", "must be between 1 and 20"),
+            ("entry_notice_hours", "must be a whole number"),
+            ("lockout_fee_office_cents", "give an amount like 25.00"),
+        ] {
+            let beside = between(&res.body, &format!("id=\"e-{field}\">"), "</p>");
+            assert!(beside.contains(reason), "{field}: {beside:?}");
+        }
+        // What was typed, right or wrong, is in the form again.
+        for (field, typed) in [
+            ("wrong_code_limit", "21"),
+            ("entry_notice_hours", "soon"),
+            ("lockout_fee_after_hours_cents", "82,50"),
+            ("lockout_fee_office_cents", "12.345"),
+        ] {
+            assert!(
+                res.body
+                    .contains(&format!("name=\"{field}\" value=\"{typed}\"")),
+                "{field} should hold {typed}"
+            );
+        }
+        assert!(res.body.contains("value=\"guardians\" checked"));
+        assert!(!res.body.contains("value=\"passkey\" checked"));
+        assert!(res.body.contains("value=\"landlord\" selected"));
+        assert!(
+            !res.body
+                .contains("name=\"clear_unmanaged_codes\" value=\"1\" checked")
+        );
+        // The facts above the form are still the saved policy.
+        assert!(
+            res.body
+                .contains("<dd id=\"now-lockout_fee_after_hours_cents\">75.00</dd>")
+        );
+        assert_eq!(policy(&w).await, before);
+        // The form as it came back, corrected, is saved.
+        let res = w
+            .post(
+                "/policy",
+                &ines,
+                form(
+                    &csrf,
+                    w.property.0,
+                    &[
+                        ("wrong_code_limit", "20"),
+                        ("lockout_fee_after_hours_cents", "82,50"),
+                        ("recovery_proofs", "guardians"),
+                        ("locksmith_paid_by", "landlord"),
+                    ],
+                ),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        assert_eq!(policy(&w).await.wrong_code_limit, 20);
     })
     .await;
 }

@@ -834,4 +834,22 @@ pub enum SimCommand {
         #[arg(long, value_name = "NAME")]
         lock: String,
     },
+    /// Change the state of a running fleet's locks at a steady rate, for load tests: each lock
+    /// in turn goes off the network, and in the next round comes back. Prints one JSON line
+    /// per change with the time it was sent (milliseconds since 1970).
+    Churn {
+        #[command(flatten)]
+        broker: SimBroker,
+        /// Number of locks named PREFIX0, PREFIX1, … (as `sim run` names them).
+        #[arg(long, default_value_t = 10)]
+        locks: usize,
+        #[arg(long, default_value = "lock-")]
+        prefix: String,
+        /// Changes per second, spread evenly.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        per_second: u32,
+        /// Rounds over every lock: odd rounds take them offline, even rounds bring them back.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+    },
 }

@@ -605,6 +605,13 @@ async fn sim(command: &SimCommand) -> Result<()> {
         } => control(broker, lock, "battery", &percent.to_string()).await,
         SimCommand::Offline { broker, lock } => control(broker, lock, "offline", "").await,
         SimCommand::Online { broker, lock } => control(broker, lock, "online", "").await,
+        SimCommand::Churn {
+            broker,
+            locks,
+            prefix,
+            per_second,
+            rounds,
+        } => commands::sim::churn(broker, prefix, *locks, *per_second, *rounds).await,
     }
 }
 

@@ -13,7 +13,8 @@
 //! The rule, in order:
 //! 1. An event of a kind in [`NEVER_CHANGES_READINESS`] changes nothing (door and lock states,
 //!    commands, sign-ins, notifications…), except `access.granted` that used up a credential's
-//!    last use (`used_up` in its data).
+//!    last use (`used_up` in its data), `lock.slot_set` of a code a lock holds only as assumed
+//!    (`held: assumed`, which the drill says) and `lock.slot_lost`.
 //! 2. Any other event marks its property dirty at its `seq`; one of no property (a passkey, an
 //!    authenticator app) marks every property dirty. Unknown kinds are dirty: a new kind can
 //!    make the map recompute, never go stale.
@@ -70,12 +71,12 @@ pub const NEVER_CHANGES_READINESS: &[&str] = &[
     "lock.command_unconfirmed",
     "lock.emergency_command",
     "lock.event",
+    "lock.jam_cleared",
     "lock.jammed",
     "lock.locked",
     "lock.online",
     "lock.operated",
     "lock.slot_failed",
-    "lock.slot_lost",
     "lock.slot_removed",
     "lock.slot_set",
     "lock.spare_key_command",
@@ -94,6 +95,14 @@ pub const NEVER_CHANGES_READINESS: &[&str] = &[
 
 /// Whether `e` may change a property's readiness (rule 1 above).
 pub fn changes_readiness(e: &Event) -> bool {
+    // A code a lock holds only as assumed is said by the drill; one whose slot is lost is no
+    // longer held at all.
+    if e.kind == "lock.slot_set" {
+        return e.data.get("held").and_then(serde_json::Value::as_str) == Some("assumed");
+    }
+    if e.kind == "lock.slot_lost" {
+        return true;
+    }
     if e.kind == "access.granted" {
         return e
             .data
@@ -248,6 +257,7 @@ mod tests {
                 .is_none()
         );
         c.observe(&event(11, "lock.locked", Some(1), serde_json::json!({})));
+        c.observe(&event(11, "lock.slot_set", Some(1), serde_json::json!({})));
         c.observe(&event(12, "access.granted", Some(1), serde_json::json!({})));
         c.observe(&event(
             13,
@@ -276,6 +286,12 @@ mod tests {
             ),
             ("auth.passkey_added", None, serde_json::json!({})),
             ("some.new_kind", Some(1), serde_json::json!({})),
+            (
+                "lock.slot_set",
+                Some(1),
+                serde_json::json!({ "held": "assumed" }),
+            ),
+            ("lock.slot_lost", Some(1), serde_json::json!({})),
         ] {
             let c = MapCache::default();
             c.start(10);

@@ -30,6 +30,8 @@ pub struct HeatMapResident {
     pub person_id: PersonId,
     pub name: String,
     pub gaps: Vec<Gap>,
+    /// Their PIN counts but is only assumed on the lock (it cannot show which code it holds).
+    pub pin_assumed: bool,
 }
 
 /// One row of the map.
@@ -134,6 +136,7 @@ fn heat_map(r: super::Readiness, failure: Failure) -> HeatMap {
             person_id: res.person_id,
             name: res.name,
             gaps: after.gaps,
+            pin_assumed: after.pin_assumed,
         });
     }
     for u in &mut units {

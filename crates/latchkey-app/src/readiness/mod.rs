@@ -14,7 +14,7 @@ use latchkey_core::drill::{Assessment, Failure, Gap, Proofs, Situation, Way, ass
 use latchkey_core::model::{CredentialKind, CredentialStatus, ProofKind, Role};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::week::{HOURS, WeekHours, hours_of, sample_instants};
-use latchkey_core::{DoorId, PersonId, PropertyId, UnitId};
+use latchkey_core::{CredentialId, DoorId, PersonId, PropertyId, UnitId};
 use latchkey_store::records::{Credential, Membership};
 use latchkey_store::{credentials, people, property, recovery};
 use serde::Serialize;
@@ -39,6 +39,9 @@ pub struct FailureReadiness {
     pub hours_without_any_way: usize,
     /// Each gap with what would close it.
     pub gaps: Vec<Gap>,
+    /// The resident's PIN counts here but is only assumed on the door's lock, which cannot
+    /// show which code it holds ([`latchkey_core::drill::PIN_ASSUMED`] says it in words).
+    pub pin_assumed: bool,
     /// Ways left in each hour of the week (for the heat map; not in the report).
     #[serde(skip)]
     pub counts: [u8; HOURS],
@@ -129,6 +132,8 @@ struct Building {
     cards: HashSet<PersonId>,
     passkeys: HashSet<PersonId>,
     totp: HashSet<PersonId>,
+    /// Credentials only assumed on some lock (the lock cannot show its codes).
+    assumed: HashSet<CredentialId>,
 }
 
 async fn read_building(app: &App, id: PropertyId) -> Result<Building> {
@@ -179,8 +184,13 @@ async fn read_building(app: &App, id: PropertyId) -> Result<Building> {
     let cards = people_with(latchkey_store::lockout::people_with_recovery_codes(&mut conn).await?);
     let passkeys = people_with(latchkey_store::lockout::people_with_passkeys(&mut conn).await?);
     let totp = people_with(latchkey_store::lockout::people_with_totp(&mut conn).await?);
+    let assumed = latchkey_store::devices::assumed_credentials(&mut conn, id)
+        .await?
+        .into_iter()
+        .collect();
     Ok(Building {
         tz,
+        assumed,
         cards,
         passkeys,
         totp,
@@ -341,6 +351,11 @@ impl App {
             let own = b.credentials.get(&m.person_id);
             let situation = Situation {
                 pin: credential_hours(&mut cache, own, &[CredentialKind::Pin], doors),
+                pin_assumed: own.into_iter().flatten().any(|c| {
+                    c.kind == CredentialKind::Pin
+                        && c.status == CredentialStatus::Active
+                        && b.assumed.contains(&c.id)
+                }),
                 phone_key: credential_hours(&mut cache, own, &[CredentialKind::PhoneKey], doors),
                 keys: credential_hours(
                     &mut cache,
@@ -386,6 +401,7 @@ impl App {
                         short_hours,
                         hours_without_any_way,
                         gaps,
+                        pin_assumed,
                         counts,
                         ..
                     } = assess(&situation, f);
@@ -394,6 +410,7 @@ impl App {
                         short_hours,
                         hours_without_any_way,
                         gaps,
+                        pin_assumed,
                         counts,
                     }
                 })

@@ -201,7 +201,7 @@ proptest! {
         card in any::<bool>(), fi in 0usize..3,
     ) {
         let s = Situation {
-            pin, phone_key: phone, keys, household: vec![household], spare_keys: vec![spare], staff,
+            pin, pin_assumed: false, phone_key: phone, keys, household: vec![household], spare_keys: vec![spare], staff,
             proofs: Proofs { recovery_card: card, ..default_proofs() },
         };
         let f = Failure::ALL[fi];
@@ -225,4 +225,30 @@ proptest! {
             prop_assert_eq!(usize::from(a.counts[h]), ways.at(h).len());
         }
     }
+}
+
+#[test]
+fn an_assumed_pin_counts_and_the_drill_says_so() {
+    let sure = alone();
+    let assumed = Situation {
+        pin_assumed: true,
+        ..alone()
+    };
+    for f in Failure::ALL {
+        let (a, b) = (assess(&sure, f), assess(&assumed, f));
+        // It counts exactly as a confirmed PIN does.
+        assert_eq!(a.counts, b.counts, "{f:?}");
+        assert_eq!(a.gaps, b.gaps, "{f:?}");
+        assert!(!a.pin_assumed);
+        // And is said wherever the PIN is still a way in.
+        assert_eq!(b.pin_assumed, f.keeps_pin(), "{f:?}");
+    }
+    // No PIN, nothing to say.
+    let none = Situation {
+        pin: WeekHours::NONE,
+        pin_assumed: true,
+        ..alone()
+    };
+    assert!(!assess(&none, Failure::PhoneGone).pin_assumed);
+    assert!(PIN_ASSUMED.contains("assumed"));
 }

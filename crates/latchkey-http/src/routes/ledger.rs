@@ -187,6 +187,49 @@ pub async fn incidents(
     ))
 }
 
+/// What staff found wrong with a door.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentKindDto {
+    /// The lock or door needs service: the door is marked for service.
+    Service,
+    /// The door was forced: its PINs are replaced, the managers asked to repair it and the
+    /// household told, as for a forced entry the lock reports.
+    Compromised,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenIncidentBody {
+    pub kind: IncidentKindDto,
+    /// What staff found, e.g. "closer arm loose".
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    pub note: String,
+}
+
+/// Staff open an incident on a door: it needs service, or it was forced. One open incident of
+/// a kind per door (409).
+#[utoipa::path(post, path = "/api/v1/doors/{id}/incidents", tag = "lockouts", params(("id" = i64, Path)),
+    request_body = OpenIncidentBody,
+    responses((status = 201, body = IncidentDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn open_incident(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<OpenIncidentBody>,
+) -> ApiResult<(StatusCode, Json<IncidentDto>)> {
+    use latchkey_app::incidents::IncidentKind;
+    let kind = match b.kind {
+        IncidentKindDto::Service => IncidentKind::Service,
+        IncidentKindDto::Compromised => IncidentKind::Compromised,
+    };
+    let staff = s.app.may_open_incident(&who, DoorId(id), &b.note).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.open_incident(staff, kind, &b.note).await?.into()),
+    ))
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {

@@ -69,6 +69,9 @@ pub struct FailureReadinessDto {
     pub short_hours: usize,
     pub hours_without_any_way: usize,
     pub gaps: Vec<GapDto>,
+    /// The resident's PIN counts here but is only assumed on the door's lock: the lock took it
+    /// and cannot show which code it holds.
+    pub pin_assumed: bool,
 }
 
 impl From<FailureReadiness> for FailureReadinessDto {
@@ -78,6 +81,7 @@ impl From<FailureReadiness> for FailureReadinessDto {
             short_hours: f.short_hours,
             hours_without_any_way: f.hours_without_any_way,
             gaps: f.gaps.into_iter().map(Into::into).collect(),
+            pin_assumed: f.pin_assumed,
         }
     }
 }

@@ -41,6 +41,8 @@ pub enum DoorStateDto {
     Open,
     Closed,
     Jammed,
+    /// A jam cleared: the bolt moved fully again (which way is not said).
+    JamCleared,
     Offline,
     Online,
     BatteryLow,
@@ -116,6 +118,18 @@ pub struct CaseEventDto {
     pub at: jiff::Timestamp,
 }
 
+/// `event: alarm_acknowledged` — staff of the property acknowledged a group of alarms; read
+/// who and the note with `GET /api/v1/properties/{id}/alarms`.
+#[derive(Serialize, ToSchema)]
+pub struct AlarmAcknowledgedEventDto {
+    /// The group's id, as the alarms API names it.
+    pub alarm_id: i64,
+    /// How many alarms of the group were acknowledged.
+    pub alarms: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+}
+
 /// A code slot of a door's lock as the lock confirmed it (staff of the property): what a
 /// move-out receipt waits for. Never the code.
 #[derive(Serialize, ToSchema)]
@@ -162,7 +176,8 @@ pub struct EndEventDto {
 }
 
 /// One Server-Sent Event, documented as `{event, data}`: `event` is the SSE event name and
-/// `data` the JSON on its `data:` line. `door`, `command`, `alarm`, `slot` and `case` carry an `id:`
+/// `data` the JSON on its `data:` line. `door`, `command`, `alarm`, `alarm_acknowledged`, `slot`
+/// and `case` carry an `id:`
 /// (resume with `Last-Event-ID`); `reset` and `end` do not. Idle streams get a `:` comment
 /// every 15 s.
 #[derive(Serialize, ToSchema)]
@@ -171,6 +186,7 @@ pub enum StreamEventDto {
     Door(DoorEventDto),
     Command(CommandEventDto),
     Alarm(AlarmEventDto),
+    AlarmAcknowledged(AlarmAcknowledgedEventDto),
     Case(CaseEventDto),
     Slot(SlotEventDto),
     Reset(ResetEventDto),
@@ -193,6 +209,7 @@ fn dto(e: LiveEvent) -> StreamEventDto {
                 D::Open => DoorStateDto::Open,
                 D::Closed => DoorStateDto::Closed,
                 D::Jammed => DoorStateDto::Jammed,
+                D::JamCleared => DoorStateDto::JamCleared,
                 D::Offline => DoorStateDto::Offline,
                 D::Online => DoorStateDto::Online,
                 D::BatteryLow => DoorStateDto::BatteryLow,
@@ -250,6 +267,13 @@ fn dto(e: LiveEvent) -> StreamEventDto {
             step,
             at,
         }),
+        LiveKind::AlarmAcknowledged { alarm_id, alarms } => {
+            StreamEventDto::AlarmAcknowledged(AlarmAcknowledgedEventDto {
+                alarm_id,
+                alarms,
+                at,
+            })
+        }
     }
 }
 

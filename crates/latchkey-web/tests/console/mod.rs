@@ -233,6 +233,20 @@ pub trait Pages {
         .await
     }
 
+    /// Posts each body of `bad` to `path` and checks that it is refused (4xx) with its message.
+    async fn each_refused(&self, path: &str, cookie: &str, bad: Vec<(String, &str)>) {
+        for (body, says) in bad {
+            let res = self.post(path, cookie, body.clone()).await;
+            assert!(
+                res.status.is_client_error(),
+                "{body}: {} {}",
+                res.status,
+                res.body
+            );
+            assert!(res.body.contains(says), "{body}: {}", res.body);
+        }
+    }
+
     /// Signs `email` in through the sign-in page (password [`PASSWORD`]); the session cookie
     /// header.
     async fn signed_in(&self, email: &str) -> String {

@@ -2,7 +2,8 @@
 //! building of N units (default 500), through the same router `serve` runs, in this process (no
 //! network): a resident's pages, and a manager's, whose home page lists every door; and, in a
 //! second building of N units with two doors each (1,000 doors at 500 units), every lock paired
-//! and reporting and ten slots on each, the manager's building page and a door page. Beside them,
+//! and reporting and ten slots on each, the manager's building page (as it opens, on the doors
+//! needing attention; one floor; every door) and a door page. Beside them,
 //! the floor measured in the same run: the cheapest answer of the same router and middleware
 //! (the web app manifest, a constant). Each page is asked for `requests` times after a warm-up;
 //! p50 and p95 are of those.
@@ -358,7 +359,11 @@ pub async fn run(units: usize, requests: usize) -> Result<()> {
         2 * units + 4
     );
     let (resident, manager, console_manager) = (&cookies[0], &cookies[1], &cookies[2]);
+    // The page a manager opens (the doors needing attention, decision 79), one floor, and
+    // every door at once.
     let building_page = format!("/building?property={}", console.0);
+    let building_floor = format!("/building?property={}&floor=3", console.0);
+    let building_all = format!("/building?property={}&floor=all", console.0);
     let door_page = format!("/building/doors/{}", console_door.0);
     let api = latchkey_http::router(app.clone(), latchkey_http::HttpConfig::default());
     let router = latchkey_web::router(app.clone(), latchkey_web::WebConfig::default(), api);
@@ -396,6 +401,8 @@ pub async fn run(units: usize, requests: usize) -> Result<()> {
         ("manager", manager, "/activity"),
         ("manager", manager, "/readiness"),
         ("manager", console_manager.as_str(), building_page.as_str()),
+        ("manager", console_manager, building_floor.as_str()),
+        ("manager", console_manager, building_all.as_str()),
         ("manager", console_manager, door_page.as_str()),
     ] {
         let s = time_page(&router, path, cookie, requests).await?;

@@ -89,6 +89,100 @@ pub async fn run(broker: &SimBroker, args: FleetArgs) -> Result<()> {
     Ok(())
 }
 
+/// `sim churn`: `rounds` passes over the locks `prefix0…`, one control message every
+/// 1/`per_second` s on one connection; odd rounds send `offline`, even ones `online`. Each
+/// change is printed as a JSON line once handed to the connection.
+///
+/// # Errors
+/// A bad URL, or the broker unreachable or not acknowledging the last message within 10 s.
+pub async fn churn(
+    broker: &SimBroker,
+    prefix: &str,
+    locks: usize,
+    per_second: u32,
+    rounds: usize,
+) -> Result<()> {
+    let url = plain_url(&broker.mqtt_url)?;
+    let mut opts = MqttOptions::new(
+        format!("latchkey-sim-churn-{}", std::process::id()),
+        url.host(),
+        url.port(),
+    );
+    opts.set_keep_alive(Duration::from_secs(10))
+        .set_clean_session(true);
+    if let Some(user) = url.username() {
+        opts.set_credentials(user, url.password().unwrap_or_default());
+    }
+    let (client, mut eventloop) = AsyncClient::new(opts, 1024);
+    let mut net = NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    net.set_connection_timeout(5);
+    eventloop.set_network_options(net);
+    // The connection runs on its own task; it reports the acknowledgements it receives.
+    let (acks, mut acked) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let (up, connected) = tokio::sync::oneshot::channel::<()>();
+    let connection = tokio::spawn(async move {
+        let mut up = Some(up);
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    if let Some(up) = up.take() {
+                        let _ = up.send(());
+                    }
+                }
+                Ok(Event::Incoming(Packet::PubAck(_))) => {
+                    if acks.send(()).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), connected)
+        .await
+        .map_err(|_| anyhow::anyhow!("the broker at {url} did not answer within 10 s"))?
+        .map_err(|_| anyhow::anyhow!("cannot reach the broker at {url}"))?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sent = 0usize;
+    for round in 0..rounds {
+        let op = if round % 2 == 0 { "offline" } else { "online" };
+        for i in 0..locks {
+            tick.tick().await;
+            let name = format!("{prefix}{i}");
+            let topic = latchkey_sim::control_topic(&broker.base_topic, &name, op);
+            client
+                .publish(topic.as_str(), QoS::AtLeastOnce, false, Vec::new())
+                .await
+                .context("queueing a control message")?;
+            sent += 1;
+            let at = jiff::Timestamp::now().as_millisecond();
+            println!(
+                "{}",
+                serde_json::json!({ "lock": name, "op": op, "sent_ms": at })
+            );
+        }
+    }
+    // Every message acknowledged by the broker before leaving.
+    let all = tokio::time::timeout(Duration::from_secs(10), async {
+        for _ in 0..sent {
+            if acked.recv().await.is_none() {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), connection).await;
+    match all {
+        Ok(true) => Ok(()),
+        _ => bail!("the broker at {url} did not acknowledge every change within 10 s"),
+    }
+}
+
 /// Publishes one control message (`latchkey-sim/<base>/<name>/<op>`) and waits until the
 /// broker has it.
 ///
