@@ -4,11 +4,13 @@
 //! does its work in one store transaction and appends the audit event in that same
 //! transaction: a change that cannot be recorded does not happen.
 //!
-//! Depends on `latchkey-core` and `latchkey-store`; knows nothing of HTTP or MQTT, and sends
-//! to locks only in the core's vocabulary (ingestion still reads Zigbee2MQTT's parsed messages,
-//! docs/ARCHITECTURE.md decision 81). Two seams are left for the device bridge and for notifications: [`DevicePort`] is
-//! told when the desired state of a door's lock changes and carries commands to locks in the
-//! core's lock vocabulary, and [`App::subscribe`] yields every committed audit event.
+//! Depends on `latchkey-core` and `latchkey-store`; knows nothing of HTTP, MQTT or any lock
+//! protocol: it speaks to locks and hears them only in the core's lock vocabulary
+//! (docs/ARCHITECTURE.md, decisions 81 and 88). Two seams are left for the device bridge and for
+//! notifications: [`DevicePort`] is told when the desired state of a door's lock changes and
+//! carries commands to locks, [`App::ingest`] takes what locks said as
+//! `latchkey_core::lock::DeviceMessage`s, and [`App::subscribe`] yields every committed audit
+//! event.
 
 pub mod access;
 pub mod alarms;

@@ -15,9 +15,10 @@ use latchkey_app::AppError;
 use latchkey_app::alarms::console::{AlarmFilter, AlarmsView, NOTE_MAX, Severity};
 use latchkey_app::authz::Principal;
 use latchkey_app::devices::IngestItem;
+use latchkey_core::lock::{Availability, DeviceMessage};
 use latchkey_core::model::{DoorKind, DoorMode, Role};
 use latchkey_z2m::limits::Limits;
-use latchkey_z2m::{Availability, Inbound, Topics, parse_inbound};
+use latchkey_z2m::{Topics, parse_inbound};
 
 /// `n` amenity doors named `Door <i>`, door `i` paired with lock `a/<i>`, heard online.
 async fn locks(w: &World, n: usize) -> Vec<String> {
@@ -56,10 +57,7 @@ async fn availability(w: &World, names: &[String], a: Availability) {
         .iter()
         .map(|name| IngestItem {
             identity: None,
-            message: Inbound::Availability {
-                name: name.clone(),
-                availability: a,
-            },
+            message: DeviceMessage::availability(name.clone(), a),
         })
         .collect();
     w.app.ingest(items).await.unwrap();
@@ -77,7 +75,7 @@ async fn report(w: &World, lock: &str, payload: &str) {
     w.app
         .ingest(vec![IngestItem {
             identity: None,
-            message,
+            message: latchkey_bridge::zigbee::message(message),
         }])
         .await
         .unwrap();

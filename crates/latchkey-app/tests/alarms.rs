@@ -14,9 +14,10 @@ use common::{World, membership, person};
 use jiff::SignedDuration;
 use latchkey_app::devices::IngestItem;
 use latchkey_app::outbox::{Channels, Email, Mailer, OutboxConfig, SendError, Sending, Trouble};
+use latchkey_core::lock::{Availability, DeviceMessage};
 use latchkey_core::model::{DoorKind, DoorMode, Role};
 use latchkey_z2m::limits::Limits;
-use latchkey_z2m::{Availability, Inbound, Topics, parse_inbound};
+use latchkey_z2m::{Topics, parse_inbound};
 
 /// A relay that records what it is given, or refuses everything.
 #[derive(Default)]
@@ -124,10 +125,7 @@ async fn availability(w: &World, names: &[String], a: Availability) {
             .iter()
             .map(|name| IngestItem {
                 identity: None,
-                message: Inbound::Availability {
-                    name: name.clone(),
-                    availability: a,
-                },
+                message: DeviceMessage::availability(name.clone(), a),
             })
             .collect();
         w.app.ingest(items).await.unwrap();
@@ -146,7 +144,7 @@ async fn report(w: &World, lock: &str, payload: &str) {
     w.app
         .ingest(vec![IngestItem {
             identity: None,
-            message,
+            message: latchkey_bridge::zigbee::message(message),
         }])
         .await
         .unwrap();

@@ -1,12 +1,17 @@
 //! A code a lock took but cannot show is `assumed`, never `set`: in a credential's status on its
 //! locks, in the door's slots, and in the readiness drill, which counts the PIN but says so. A
-//! lost assumed code is written again like a lost `set` one. Every test runs on every backend.
+//! lost assumed code is written again like a lost `set` one. Whether a written code is `set` or
+//! `assumed` is the read-back's word, and a value a gateway publishes on its own is no read-back.
+//! Every test runs on every backend.
 
 mod common;
 
 use common::{World, pin_for};
 use latchkey_app::devices::IngestItem;
 use latchkey_core::drill::Failure;
+use latchkey_core::lock::{
+    DeviceMessage, LockReport, ReportedCode, SlotReading, SlotStatus as LockSlot,
+};
 use latchkey_core::{CredentialId, DoorId};
 use latchkey_store::devices::{self as repo, Desired, Slot, SlotStatus};
 use latchkey_z2m::limits::Limits;
@@ -171,7 +176,7 @@ async fn a_lost_assumed_code_is_written_again() {
         w.app
             .ingest(vec![IngestItem {
                 identity: None,
-                message,
+                message: latchkey_bridge::zigbee::message(message),
             }])
             .await
             .expect("ingested");
@@ -182,6 +187,72 @@ async fn a_lost_assumed_code_is_written_again() {
             w.all_events_text().await.contains("lock.slot_lost"),
             "the loss is recorded"
         );
+    })
+    .await;
+}
+
+/// The lock's answer to a read of slot 0, in the core's words.
+async fn read_back(w: &World, code: ReportedCode, read_back: bool) {
+    w.app
+        .ingest(vec![IngestItem {
+            identity: None,
+            message: DeviceMessage::reports(
+                LOCK,
+                vec![LockReport::Slot(SlotReading {
+                    slot: 0,
+                    status: LockSlot::Enabled,
+                    code,
+                    read_back,
+                })],
+            ),
+        }])
+        .await
+        .expect("ingested");
+}
+
+#[tokio::test]
+async fn a_masked_read_back_makes_a_written_code_assumed() {
+    latchkey_testkit::each_backend("assumed_masked", |db| async move {
+        let (w, id) = with_pin(&db, SlotStatus::Pending).await;
+        let rp = w.principal(w.resident.id).await;
+        read_back(&w, ReportedCode::Masked, true).await;
+        let on_locks = w.app.credential_locks(&rp, id).await.expect("status");
+        assert_eq!(on_locks[0].status, "assumed", "a masked code is never set");
+        let text = w.all_events_text().await;
+        assert!(
+            text.contains("lock.slot_set") && text.contains("assumed"),
+            "the event says how far the lock confirmed: {text}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_exact_read_back_makes_a_written_code_set() {
+    latchkey_testkit::each_backend("assumed_exact", |db| async move {
+        let (w, id) = with_pin(&db, SlotStatus::Pending).await;
+        let rp = w.principal(w.resident.id).await;
+        read_back(&w, ReportedCode::Exact("58274613".into()), true).await;
+        let on_locks = w.app.credential_locks(&rp, id).await.expect("status");
+        assert_eq!(on_locks[0].status, "set");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_value_the_gateway_published_on_its_own_confirms_nothing() {
+    latchkey_testkit::each_backend("assumed_echo", |db| async move {
+        let (w, id) = with_pin(&db, SlotStatus::Pending).await;
+        let before = w.event_count().await;
+        // The gateway's echo of a write the lock may never have taken.
+        read_back(&w, ReportedCode::Exact("58274613".into()), false).await;
+        let rp = w.principal(w.resident.id).await;
+        let on_locks = w.app.credential_locks(&rp, id).await.expect("status");
+        assert_eq!(
+            on_locks[0].status, "pending",
+            "still waiting for the read-back"
+        );
+        assert_eq!(w.event_count().await, before, "nothing recorded");
     })
     .await;
 }

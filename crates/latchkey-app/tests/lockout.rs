@@ -216,7 +216,7 @@ async fn the_ways_back_in_follow_the_residents_pin_and_an_open_window_above_the_
         w.app
             .ingest(vec![IngestItem {
                 identity: None,
-                message,
+                message: latchkey_bridge::zigbee::message(message),
             }])
             .await
             .expect("ingest");

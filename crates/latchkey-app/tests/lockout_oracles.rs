@@ -136,14 +136,16 @@ async fn what_the_household_and_staff_do_is_not_shown_to_the_token_holder_before
         w.app
             .ingest(vec![latchkey_app::devices::IngestItem {
                 identity: None,
-                message: latchkey_z2m::parse_inbound(
-                    &latchkey_z2m::Topics::default(),
-                    "zigbee2mqtt/lock-4071",
-                    br#"{"state":"LOCK","lock_state":"locked","battery":90}"#,
-                    &latchkey_z2m::Limits::default(),
-                )
-                .expect("parse")
-                .expect("a device message"),
+                message: latchkey_bridge::zigbee::message(
+                    latchkey_z2m::parse_inbound(
+                        &latchkey_z2m::Topics::default(),
+                        "zigbee2mqtt/lock-4071",
+                        br#"{"state":"LOCK","lock_state":"locked","battery":90}"#,
+                        &latchkey_z2m::Limits::default(),
+                    )
+                    .expect("parse")
+                    .expect("a device message"),
+                ),
             }])
             .await
             .expect("ingest");
@@ -397,14 +399,16 @@ async fn no_bearer_secret_of_the_lockout_flow_lies_in_the_database_in_clear() {
         w.app
             .ingest(vec![latchkey_app::devices::IngestItem {
                 identity: None,
-                message: latchkey_z2m::parse_inbound(
-                    &latchkey_z2m::Topics::default(),
-                    "zigbee2mqtt/lock-4071",
-                    br#"{"state":"LOCK","lock_state":"locked","battery":90}"#,
-                    &latchkey_z2m::Limits::default(),
-                )
-                .expect("parse")
-                .expect("a device message"),
+                message: latchkey_bridge::zigbee::message(
+                    latchkey_z2m::parse_inbound(
+                        &latchkey_z2m::Topics::default(),
+                        "zigbee2mqtt/lock-4071",
+                        br#"{"state":"LOCK","lock_state":"locked","battery":90}"#,
+                        &latchkey_z2m::Limits::default(),
+                    )
+                    .expect("parse")
+                    .expect("a device message"),
+                ),
             }])
             .await
             .expect("ingest");

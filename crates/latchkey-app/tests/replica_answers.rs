@@ -113,7 +113,7 @@ async fn report_unlocked(b: &App) {
     let stats = b
         .ingest(vec![IngestItem {
             identity: None,
-            message,
+            message: latchkey_bridge::zigbee::message(message),
         }])
         .await
         .expect("ingested");

@@ -291,14 +291,16 @@ async fn a_locksmith_code_works_only_inside_its_window_once_and_job_tokens_canno
         w.app
             .ingest(vec![latchkey_app::devices::IngestItem {
                 identity: None,
-                message: latchkey_z2m::parse_inbound(
-                    &latchkey_z2m::Topics::default(),
-                    "zigbee2mqtt/lock-4071",
-                    br#"{"state":"LOCK","lock_state":"locked","battery":90}"#,
-                    &latchkey_z2m::Limits::default(),
-                )
-                .expect("parse")
-                .expect("a device message"),
+                message: latchkey_bridge::zigbee::message(
+                    latchkey_z2m::parse_inbound(
+                        &latchkey_z2m::Topics::default(),
+                        "zigbee2mqtt/lock-4071",
+                        br#"{"state":"LOCK","lock_state":"locked","battery":90}"#,
+                        &latchkey_z2m::Limits::default(),
+                    )
+                    .expect("parse")
+                    .expect("a device message"),
+                ),
             }])
             .await
             .expect("ingest");

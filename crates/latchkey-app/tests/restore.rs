@@ -33,14 +33,16 @@ async fn report_code_in(w: &World, n: u16) {
     w.app
         .ingest(vec![IngestItem {
             identity: None,
-            message: latchkey_z2m::parse_inbound(
-                &latchkey_z2m::Topics::default(),
-                &format!("zigbee2mqtt/{LOCK}"),
-                body.as_bytes(),
-                &latchkey_z2m::Limits::default(),
-            )
-            .expect("parse")
-            .expect("a device message"),
+            message: latchkey_bridge::zigbee::message(
+                latchkey_z2m::parse_inbound(
+                    &latchkey_z2m::Topics::default(),
+                    &format!("zigbee2mqtt/{LOCK}"),
+                    body.as_bytes(),
+                    &latchkey_z2m::Limits::default(),
+                )
+                .expect("parse")
+                .expect("a device message"),
+            ),
         }])
         .await
         .expect("ingest");

@@ -149,7 +149,7 @@ async fn ingest(h: &Home, lock: &str, payload: &str) {
     h.w.app
         .ingest(vec![IngestItem {
             identity: None,
-            message,
+            message: latchkey_bridge::zigbee::message(message),
         }])
         .await
         .unwrap();

@@ -25,7 +25,7 @@ use std::time::Duration;
 use latchkey_app::devices::reconcile::{self, Input, Notifier};
 use latchkey_app::devices::{AskWhy, IngestItem};
 use latchkey_app::{App, DevicePort};
-use latchkey_core::lock::LockCommand;
+use latchkey_core::lock::{DeviceAddress, LockCommand};
 use latchkey_core::{CredentialId, DoorId};
 use latchkey_mqtt::{ConnState, Inbound, QoS, SessionHandle};
 use latchkey_z2m::{Limits, ParseError, Topics, parse_inbound};
@@ -106,6 +106,9 @@ impl MqttLink {
 pub struct BridgePort {
     notifier: Notifier,
     link: OnceLock<MqttLink>,
+    /// The Z-Wave gateway's session, when one is configured: every `zwave/<node>` address
+    /// goes there (docs/DEVICES.md, "Z-Wave JS UI").
+    zwave: OnceLock<zwave::link::ZwaveLink>,
 }
 
 impl BridgePort {
@@ -116,6 +119,7 @@ impl BridgePort {
             Arc::new(BridgePort {
                 notifier,
                 link: OnceLock::new(),
+                zwave: OnceLock::new(),
             }),
             rx,
         )
@@ -124,6 +128,11 @@ impl BridgePort {
     /// Gives the port its MQTT session. Only the first call takes effect.
     pub fn connect(&self, link: MqttLink) {
         let _ = self.link.set(link);
+    }
+
+    /// Gives the port its Z-Wave gateway session. Only the first call takes effect.
+    pub fn connect_zwave(&self, link: zwave::link::ZwaveLink) {
+        let _ = self.zwave.set(link);
     }
 }
 
@@ -142,12 +151,23 @@ impl DevicePort for BridgePort {
 
     fn connected(&self) -> bool {
         self.link.get().is_some_and(MqttLink::connected)
+            || self
+                .zwave
+                .get()
+                .is_some_and(zwave::link::ZwaveLink::connected)
     }
 
     fn send(&self, device: &str, command: &LockCommand) -> Result<(), String> {
-        match self.link.get() {
-            Some(link) => link.send(device, command),
-            None => Err("the MQTT session has not started yet".to_owned()),
+        let node = DeviceAddress::parse(device)
+            .ok()
+            .and_then(|a| zwave::translate::node_of(&a));
+        match (node, self.link.get(), self.zwave.get()) {
+            (Some(node), _, Some(z)) => z.send(node, command),
+            (Some(_), _, None) => Err(format!(
+                "`{device}` is a Z-Wave lock and no Z-Wave gateway is configured"
+            )),
+            (None, Some(link), _) => link.send(device, command),
+            (None, None, _) => Err("the MQTT session has not started yet".to_owned()),
         }
     }
 }
@@ -261,7 +281,7 @@ pub async fn run_ingest(
             match parse_inbound(&opts.topics, &m.topic, &m.payload, &opts.limits) {
                 Ok(Some(message)) => items.push(IngestItem {
                     identity: identity(&m.topic, &m.payload),
-                    message,
+                    message: zigbee::message(message),
                 }),
                 Ok(None) => {
                     stats.ignored_topics.fetch_add(1, Ordering::Relaxed);

@@ -14,17 +14,19 @@
 
 mod address;
 mod command;
+mod message;
 mod profile;
 mod report;
 
 pub use address::{AddressError, DeviceAddress, MAX_ADDRESS_BYTES};
 pub use command::{Code, CodeError, CodeUse, LockCommand, LockSettings, MAX_AUTO_RELOCK_SECONDS};
+pub use message::{AnnouncedDevice, DeviceMessage};
 pub use profile::{
     CodeHeld, Confirms, LockProfile, PinLengths, Protocol, SettingsSupport, Verdict,
 };
 pub use report::{
-    Alarm, Availability, CodeChange, DoorContact, LockReport, Method, Motion, Operation, Position,
-    ReportedCode, SlotReading, SlotStatus,
+    Alarm, Availability, CodeChange, CodeChangeKind, DoorContact, LockReport, Method, Motion,
+    Operation, Position, Refusal, ReportedCode, SlotReading, SlotStatus,
 };
 
 #[cfg(test)]

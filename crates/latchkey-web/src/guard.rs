@@ -209,13 +209,20 @@ impl FromRequestParts<WebState> for Signed {
                     .or_else(|| staff.first().map(|p| p.0));
                 let mut staffed = Vec::new();
                 if staff.len() > 1 {
-                    for p in &staff {
-                        let name = match state.app.get_property(&principal, *p).await {
-                            Ok(property) => property.name,
-                            Err(e) => return Err(PageError::from(e).into_response()),
-                        };
-                        staffed.push((p.0, name));
-                    }
+                    // One read for the switcher's names, whatever the number of buildings.
+                    let visible = match state.app.list_properties(&principal).await {
+                        Ok(all) => all,
+                        Err(e) => return Err(PageError::from(e).into_response()),
+                    };
+                    staffed = staff
+                        .iter()
+                        .filter_map(|p| {
+                            visible
+                                .iter()
+                                .find(|v| v.id == *p)
+                                .map(|v| (p.0, v.name.clone()))
+                        })
+                        .collect();
                 }
                 Ok(Signed {
                     principal,

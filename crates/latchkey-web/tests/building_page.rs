@@ -11,9 +11,9 @@ use latchkey_app::access::AccessQuery;
 use latchkey_app::devices::IngestItem;
 use latchkey_app::entry::EntryNoticeInput;
 use latchkey_app::store::audit::EventFilter;
+use latchkey_core::lock::{Availability, DeviceMessage};
 use latchkey_core::model::DoorKind;
 use latchkey_testkit::each_backend;
-use latchkey_z2m::{Availability, Inbound};
 
 mod console;
 
@@ -77,10 +77,7 @@ async fn a_building_of_more_than_200_doors_opens_on_the_doors_needing_attention(
         w.app
             .ingest(vec![IngestItem {
                 identity: None,
-                message: Inbound::Availability {
-                    name: "lock-3b".into(),
-                    availability: Availability::Offline,
-                },
+                message: DeviceMessage::availability("lock-3b", Availability::Offline),
             }])
             .await
             .unwrap();

@@ -37,7 +37,7 @@ async fn announce(w: &World) {
     w.app
         .ingest(vec![IngestItem {
             identity: None,
-            message,
+            message: latchkey_bridge::zigbee::message(message),
         }])
         .await
         .unwrap();

@@ -32,6 +32,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqtt_url",
     "mqtt_url_file",
     "mqtt_base_topic",
+    "zwave_prefix",
+    "zwave_gateway_name",
     "mqtt_tls_cert",
     "mqtt_tls_key",
     "replica_id",
@@ -64,6 +66,8 @@ pub struct FileConfig {
     pub mqtt_url: Option<String>,
     pub mqtt_url_file: Option<PathBuf>,
     pub mqtt_base_topic: Option<String>,
+    pub zwave_prefix: Option<String>,
+    pub zwave_gateway_name: Option<String>,
     pub mqtt_tls_cert: Option<PathBuf>,
     pub mqtt_tls_key: Option<PathBuf>,
     pub replica_id: Option<String>,
@@ -234,6 +238,9 @@ pub struct Config {
     pub mqtt_url: Option<MqttUrl>,
     /// Zigbee2MQTT's `mqtt.base_topic`.
     pub mqtt_base_topic: String,
+    /// The Z-Wave JS UI gateway's MQTT prefix and name, when Z-Wave locks are run
+    /// (docs/DEVICES.md, "Z-Wave JS UI"); `None`: no Z-Wave (the default).
+    pub zwave: Option<latchkey_zwave::Topics>,
     /// TLS on the embedded broker's device listener: certificate chain and key (PEM files).
     pub mqtt_tls: Option<latchkey_mqtt::TlsFiles>,
     /// This replica's stable name: its MQTT client id is `latchkey-<replica_id>` (so a
@@ -276,9 +283,9 @@ impl Config {
         format!(
             "listen={} data_dir={} database_url={} master_key={:?} log={} secure_cookies={} \
              public_url={} mqtt_listen={} mqtt_url={} mqtt_base_topic={} mqtt_tls={} \
-             replica_id={} audit_anchor_file={} smtp={} home_assistant={} push_subject={} \
-             log_format={} metrics={} alarm_window={}s alarm_offline_grace={}s \
-             webhook_targets={:?}",
+             zwave={} replica_id={} audit_anchor_file={} smtp={} home_assistant={} \
+             push_subject={} log_format={} metrics={} alarm_window={}s \
+             alarm_offline_grace={}s webhook_targets={:?}",
             self.listen,
             self.data_dir.display(),
             latchkey_store::redact_url(&self.database_url),
@@ -297,6 +304,10 @@ impl Config {
             self.mqtt_tls
                 .as_ref()
                 .map_or_else(|| "off".to_owned(), |t| t.cert.display().to_string()),
+            self.zwave.as_ref().map_or_else(
+                || "off".to_owned(),
+                |z| format!("{} ({})", z.prefix(), z.client_id())
+            ),
             self.replica_id,
             self.audit_anchor_file
                 .as_ref()
@@ -480,6 +491,10 @@ pub fn load(
         .unwrap_or_else(|| "zigbee2mqtt".to_owned());
     latchkey_z2m::Topics::new(mqtt_base_topic.clone())
         .with_context(|| format!("mqtt_base_topic `{mqtt_base_topic}` cannot be used"))?;
+    let zwave = zwave_topics(
+        env("LATCHKEY_ZWAVE_PREFIX").or(file.zwave_prefix),
+        env("LATCHKEY_ZWAVE_GATEWAY_NAME").or(file.zwave_gateway_name),
+    )?;
     let tls_cert = env("LATCHKEY_MQTT_TLS_CERT")
         .map(PathBuf::from)
         .or(file.mqtt_tls_cert);
@@ -565,11 +580,42 @@ pub fn load(
         mqtt_listen,
         mqtt_url,
         mqtt_base_topic,
+        zwave,
         mqtt_tls,
         replica_id,
         audit_anchor_file,
         warnings,
     })
+}
+
+/// The Z-Wave JS UI gateway's topics: on when a prefix is given, its name `zwave-js-ui` unless
+/// said otherwise.
+///
+/// # Errors
+/// A name without a prefix, or a prefix or name the gateway could not have.
+fn zwave_topics(
+    prefix: Option<String>,
+    name: Option<String>,
+) -> Result<Option<latchkey_zwave::Topics>> {
+    let prefix = prefix
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty());
+    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    match (prefix, name) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => bail!(
+            "zwave_gateway_name is set but zwave_prefix is not: set zwave_prefix (Z-Wave JS \
+             UI's MQTT prefix, `zwave` by default) to run Z-Wave locks"
+        ),
+        (Some(prefix), name) => {
+            let name = name.unwrap_or_else(|| latchkey_zwave::topic::DEFAULT_NAME.to_owned());
+            latchkey_zwave::Topics::new(&prefix, &name, latchkey_zwave::NodeNaming::Ids)
+                .map(Some)
+                .map_err(|e| {
+                    anyhow::anyhow!("zwave_prefix `{prefix}` / zwave_gateway_name `{name}`: {e}")
+                })
+        }
+    }
 }
 
 /// Seconds from the environment, else the file, else `default`; at most an hour.
@@ -686,6 +732,19 @@ pub fn log_filter(configured: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The configuration with only these environment variables set.
+    fn load_with(vars: &'static [(&'static str, &'static str)]) -> Result<Config> {
+        load(
+            &GlobalArgs::default(),
+            &Overrides::default(),
+            &move |k: &str| {
+                vars.iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| (*v).to_owned())
+            },
+        )
+    }
+
     #[test]
     fn the_example_config_parses_with_no_unknown_keys() {
         let (file, warnings) = parse_file(EXAMPLE, "example").expect("example parses");
@@ -696,17 +755,6 @@ mod tests {
 
     #[test]
     fn the_cookie_is_secure_unless_serving_on_loopback_or_told_otherwise() {
-        let load_with = |vars: &'static [(&'static str, &'static str)]| {
-            load(
-                &GlobalArgs::default(),
-                &Overrides::default(),
-                &move |k: &str| {
-                    vars.iter()
-                        .find(|(name, _)| *name == k)
-                        .map(|(_, v)| (*v).to_owned())
-                },
-            )
-        };
         let local: SocketAddr = "127.0.0.1:8080".parse().expect("address");
         let local6: SocketAddr = "[::1]:8080".parse().expect("address");
         let open: SocketAddr = "0.0.0.0:8080".parse().expect("address");
@@ -732,18 +780,37 @@ mod tests {
     }
 
     #[test]
+    fn zwave_is_off_until_a_prefix_is_given_and_bad_settings_are_refused() {
+        let c = load_with(&[]).expect("loads");
+        assert!(c.zwave.is_none());
+        assert!(c.summary().contains("zwave=off"));
+        let c = load_with(&[("LATCHKEY_ZWAVE_PREFIX", "zwave")]).expect("loads");
+        let z = c.zwave.as_ref().expect("on");
+        assert_eq!(
+            (z.prefix(), z.client_id()),
+            ("zwave", "ZWAVE_GATEWAY-zwave-js-ui")
+        );
+        let c = load_with(&[
+            ("LATCHKEY_ZWAVE_PREFIX", "home/zw"),
+            ("LATCHKEY_ZWAVE_GATEWAY_NAME", "attic"),
+        ])
+        .expect("loads");
+        assert!(c.summary().contains("zwave=home/zw (ZWAVE_GATEWAY-attic)"));
+        for (vars, says) in [
+            (
+                &[("LATCHKEY_ZWAVE_GATEWAY_NAME", "attic")][..],
+                "zwave_prefix is not",
+            ),
+            (&[("LATCHKEY_ZWAVE_PREFIX", "zw/#")][..], "zwave_prefix"),
+            (&[("LATCHKEY_ZWAVE_PREFIX", "zw//a")][..], "zwave_prefix"),
+        ] {
+            let e = load_with(vars).expect_err("refused");
+            assert!(e.to_string().contains(says), "{e}");
+        }
+    }
+
+    #[test]
     fn the_alarm_window_and_grace_come_from_the_environment_and_stay_within_an_hour() {
-        let load_with = |vars: &'static [(&'static str, &'static str)]| {
-            load(
-                &GlobalArgs::default(),
-                &Overrides::default(),
-                &move |k: &str| {
-                    vars.iter()
-                        .find(|(name, _)| *name == k)
-                        .map(|(_, v)| (*v).to_owned())
-                },
-            )
-        };
         let c = load_with(&[]).expect("loads");
         assert_eq!(c.alarms.window, jiff::SignedDuration::from_secs(30));
         assert_eq!(c.alarms.offline_grace, jiff::SignedDuration::from_secs(60));

@@ -112,6 +112,14 @@ pub async fn start(
         plan.qos,
         stats.clone(),
     ));
+    if let Some(z) = &config.zwave {
+        let url = match (&plan.local, &config.mqtt_url) {
+            (Some(broker), _) => broker.internal_url(),
+            (None, Some(url)) => url.clone(),
+            (None, None) => anyhow::bail!("no broker for the Z-Wave gateway's session"),
+        };
+        start_zwave(app, port, url, z, &config.replica_id)?;
+    }
     tokio::spawn(latchkey_bridge::run_ingest(
         app.clone(),
         inbound,
@@ -198,6 +206,46 @@ pub async fn start(
         hass,
         banner: plan.banner,
     })
+}
+
+/// Starts the Z-Wave JS UI gateway's session (docs/DEVICES.md, "Z-Wave JS UI") on an MQTT
+/// session of its own on latchkey's broker, and links it to the device port: commands to
+/// `zwave/<node>` go there, and what the locks say goes to ingestion.
+fn start_zwave(
+    app: &App,
+    port: &BridgePort,
+    url: MqttUrl,
+    topics: &latchkey_zwave::Topics,
+    replica_id: &str,
+) -> Result<()> {
+    let opts = latchkey_bridge::zwave::session_options(
+        url,
+        &format!("latchkey-zwave-{replica_id}"),
+        topics,
+    );
+    let (handle, inbound) =
+        Session::start(opts).context("starting the Z-Wave gateway's MQTT session")?;
+    let (gateway, events, _task) = latchkey_bridge::zwave::start(
+        handle.clone(),
+        inbound,
+        latchkey_bridge::zwave::ZwaveOptions {
+            topics: topics.clone(),
+            ..Default::default()
+        },
+    );
+    let (link, jobs) = latchkey_bridge::zwave::link::ZwaveLink::new(gateway, handle.state());
+    port.connect_zwave(link);
+    tokio::spawn(latchkey_bridge::zwave::link::run_events(
+        app.clone(),
+        events,
+        jobs,
+    ));
+    tracing::info!(
+        prefix = topics.prefix(),
+        gateway = topics.client_id(),
+        "running Z-Wave locks through Z-Wave JS UI's MQTT gateway"
+    );
+    Ok(())
 }
 
 /// Starts Home Assistant's link (docs/OPERATIONS.md, "Home Assistant") on its own session: to

@@ -37,10 +37,7 @@ fn every_crate_depends_only_on_the_crates_below_it() {
         ("latchkey-sim", &[]),
         ("latchkey-store", &["latchkey-core"]),
         ("latchkey-testkit", &["latchkey-store"]),
-        (
-            "latchkey-app",
-            &["latchkey-core", "latchkey-store", "latchkey-z2m"],
-        ),
+        ("latchkey-app", &["latchkey-core", "latchkey-store"]),
         ("latchkey-http", &["latchkey-core", "latchkey-app"]),
         ("latchkey-web", &["latchkey-core", "latchkey-app"]),
         (
@@ -125,22 +122,18 @@ fn the_binary_reaches_storage_only_to_open_it_and_in_its_benches() {
 }
 
 #[test]
-fn the_use_cases_speak_the_core_lock_vocabulary_outside_ingestion() {
-    // Commands, pairing and settings use `latchkey_core::lock`; only ingestion still reads
-    // Zigbee2MQTT's parsed messages (docs/ARCHITECTURE.md, decision 81).
+fn the_use_cases_speak_only_the_core_lock_vocabulary() {
     let src = crates_dir().join("latchkey-app").join("src");
     let mut offenders = Vec::new();
     for path in sources(&src) {
-        let rel = path.strip_prefix(&src).unwrap();
-        let ingestion = rel == Path::new("devices/ingest.rs") || rel.starts_with("devices/ingest");
         let text = std::fs::read_to_string(&path).unwrap();
-        if text.contains("latchkey_z2m") && !ingestion {
+        if text.contains("latchkey_z2m") || text.contains("latchkey_zwave") {
             offenders.push(path);
         }
     }
     assert!(
         offenders.is_empty(),
-        "these use-case files name latchkey_z2m instead of latchkey_core::lock: {offenders:?}"
+        "these use-case files name a codec instead of latchkey_core::lock: {offenders:?}"
     );
 }
 

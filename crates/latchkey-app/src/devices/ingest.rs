@@ -2,32 +2,36 @@
 //! its audit events; a message whose identity was seen before (a redelivery) is skipped, so
 //! each is applied once even when several replicas share the subscription.
 //!
-//! Truth versus events, as the protocol reference says: the lock's position comes from
-//! `state`/`lock_state`/`door_state`; `action` fields are one-shot events (a keypad opening by
-//! slot N is attributed to the credential in slot N).
+//! The messages are latchkey's own ([`DeviceMessage`]): the device bridge translates each
+//! protocol's into them. Truth versus events: the lock's position and door are its state; an
+//! operation is a one-shot event (a keypad opening by slot N is attributed to the credential in
+//! slot N).
 
 use std::collections::HashMap;
 
 use jiff::Timestamp;
+use latchkey_core::lock::{Availability, DeviceMessage, LockReport};
 use latchkey_core::model::Policy;
 use latchkey_core::{DoorId, PropertyId};
 use latchkey_store::audit::NewEvent;
 use latchkey_store::devices::{self as repo, DeviceState, LockSettings, Slot};
 use latchkey_store::{Conn, property};
-use latchkey_z2m::{Availability, BridgeEvent, Inbound, LockReport, LockState};
 use serde_json::json;
 
 use super::{LockDoor, Snapshot};
 use crate::{App, Result};
 
 mod lock;
+mod said;
 mod slots;
 mod unexpected;
 
-/// One parsed message, with the identity used to skip redeliveries (`None`: always apply).
+use said::Said;
+
+/// One device message, with the identity used to skip redeliveries (`None`: always apply).
 pub struct IngestItem {
     pub identity: Option<[u8; 32]>,
-    pub message: Inbound,
+    pub message: DeviceMessage,
 }
 
 /// What a batch did.
@@ -331,18 +335,18 @@ fn alarm(
 impl Batch<'_> {
     /// Reads, in one statement, every slot the batch's lock reports name (keypad and
     /// programming events, slot reads), so that applying them reads none one by one.
-    async fn prefetch_slots(&mut self, conn: &mut Conn, messages: &[Inbound]) -> Result<()> {
+    async fn prefetch_slots(&mut self, conn: &mut Conn, messages: &[DeviceMessage]) -> Result<()> {
         let mut keys = Vec::new();
         for m in messages {
-            let Inbound::DeviceState { name, report } = m else {
+            let DeviceMessage::Reports { device, reports } = m else {
                 continue;
             };
-            if report.action_user.is_none() && report.users.is_empty() {
+            let said = Said::of(reports);
+            if said.slots_named().next().is_none() {
                 continue;
             }
-            if let Target::Lock(ld) = self.app.target(conn, name).await? {
-                keys.extend(report.action_user.map(|n| (ld.door, i64::from(n))));
-                keys.extend(report.users.keys().map(|n| (ld.door, i64::from(*n))));
+            if let Target::Lock(ld) = self.app.target(conn, device).await? {
+                keys.extend(said.slots_named().map(|n| (ld.door, i64::from(n))));
             }
         }
         keys.sort_unstable();
@@ -385,59 +389,58 @@ impl Batch<'_> {
     }
 
     /// Applies one message; false when it concerns a device latchkey does not know.
-    async fn apply(&mut self, conn: &mut Conn, message: Inbound) -> Result<bool> {
+    async fn apply(&mut self, conn: &mut Conn, message: DeviceMessage) -> Result<bool> {
         match message {
-            Inbound::DeviceState { name, report } => self.device_state(conn, &name, report).await,
-            Inbound::Availability { name, availability } => {
-                self.availability(conn, &name, availability).await
+            DeviceMessage::Reports { device, reports } => {
+                self.device_state(conn, &device, &reports).await
             }
-            Inbound::Devices(list) => {
-                for d in list
-                    .devices
-                    .iter()
-                    .filter(|d| d.device_type.as_deref() != Some("Coordinator"))
-                {
+            DeviceMessage::Availability {
+                device,
+                availability,
+            } => self.availability(conn, &device, availability).await,
+            DeviceMessage::Devices(list) => {
+                for d in list {
                     let a = repo::Announced {
-                        friendly_name: d.friendly_name.clone(),
-                        ieee_address: Some(d.ieee_address.clone()),
-                        model: d.model.clone(),
-                        vendor: d.vendor.clone(),
+                        friendly_name: d.name,
+                        ieee_address: d.hardware_id,
+                        model: d.model,
+                        vendor: d.vendor,
                         is_lock: d.is_lock,
-                        has_pin: d.has_pin_code,
+                        has_pin: d.has_keypad,
                     };
                     repo::upsert_announced(conn, &a, self.now).await?;
                 }
                 Ok(true)
             }
-            Inbound::Event(BridgeEvent::DeviceLeave {
-                friendly_name: Some(name),
-                ..
-            }) => {
+            DeviceMessage::Left { device } => {
                 let s = DeviceState {
                     left_network: Some(true),
                     ..DeviceState::default()
                 };
-                repo::update_state(conn, &name, &s, self.now).await?;
+                repo::update_state(conn, &device, &s, self.now).await?;
                 Ok(true)
             }
-            Inbound::Logging(log) => {
-                if let Some(f) = log.publish_failure()
-                    && let Target::Lock(ld) = self.app.target(conn, &f.device).await?
-                {
+            DeviceMessage::Undelivered {
+                device,
+                what,
+                error,
+                position,
+            } => {
+                if let Target::Lock(ld) = self.app.target(conn, &device).await? {
                     self.events.push(
                         NewEvent::new("lock.command_rejected", format!("door:{}", ld.door))
                             .property(ld.property)
-                            .data(json!({ "attribute": f.attribute, "error": f.error })),
+                            .data(json!({ "attribute": what, "error": error })),
                     );
-                    // A lock or unlock that Zigbee2MQTT could not deliver has its answer.
-                    if f.verb == latchkey_z2m::PublishVerb::Set && f.attribute == "state" {
-                        let reason = format!("the lock did not take the command: {}", f.error);
+                    // A lock or unlock that the gateway could not deliver has its answer.
+                    if position {
+                        let reason = format!("the lock did not take the command: {error}");
                         self.fail_commands(conn, ld, &reason).await?;
                     }
                 }
                 Ok(true)
             }
-            Inbound::BridgeState(_) | Inbound::Event(_) | Inbound::Response { .. } => Ok(true),
+            DeviceMessage::Gateway => Ok(true),
         }
     }
 
@@ -446,9 +449,10 @@ impl Batch<'_> {
         let before = self.app.snapshot(conn, name).await?;
         let mut after = before.clone();
         after.availability = match a {
-            Availability::Online => "online",
+            // A sleeping lock is there; commands wait for its wake-up.
+            Availability::Online | Availability::Asleep => "online",
             Availability::Offline => "offline",
-            Availability::Cleared => "unknown",
+            Availability::Unknown => "unknown",
         }
         .into();
         if let Target::Lock(ld) = target
@@ -470,10 +474,10 @@ impl Batch<'_> {
                         json!({ "lock": name }),
                     ));
                 }
-                Availability::Online if before.availability == "unknown" => {
+                Availability::Online | Availability::Asleep if before.availability == "unknown" => {
                     self.after.first_heard.push(ld.door);
                 }
-                Availability::Online if before.availability == "offline" => {
+                Availability::Online | Availability::Asleep if before.availability == "offline" => {
                     self.app
                         .bridge()
                         .caught_up
@@ -496,41 +500,36 @@ impl Batch<'_> {
         Ok(!matches!(target, Target::Unknown))
     }
 
-    async fn device_state(&mut self, conn: &mut Conn, name: &str, r: LockReport) -> Result<bool> {
+    async fn device_state(
+        &mut self,
+        conn: &mut Conn,
+        name: &str,
+        reports: &[LockReport],
+    ) -> Result<bool> {
+        let r = Said::of(reports);
         let target = self.app.target(conn, name).await?;
         let before = self.app.snapshot(conn, name).await?;
         let mut after = before.clone();
-        if let Some(b) = r.lock_state {
-            after.lock_state = b.as_str().into();
-        } else if let Some(s) = r.state {
-            after.lock_state = match s {
-                LockState::Locked => "locked",
-                LockState::Unlocked => "unlocked",
-            }
-            .into();
+        if let Some(p) = r.position {
+            after.lock_state = said::position_word(p).into();
         }
-        if let Some(d) = r.door_state {
-            after.door_state = d.as_str().into();
-        }
-        if let Some(c) = r.contact {
-            after.door_state = if c { "closed" } else { "open" }.into();
+        if let Some(d) = r.door {
+            after.door_state = said::door_word(d).into();
         }
         if let Some(b) = r.battery {
             after.battery = Some(i64::from(b));
         }
-        if let Some(l) = r.linkquality {
+        if let Some(l) = r.link_quality {
             after.linkquality = Some(i64::from(l));
         }
-        if let Some(t) = r.auto_relock_time {
+        if let Some(t) = r.auto_relock_seconds {
             after.reported.auto_relock_seconds = Some(i64::from(t));
         }
-        if let Some(caps) = &r.lock_caps {
-            if let Some(n) = caps.wrong_code_entry_limit {
-                after.reported.wrong_code_limit = Some(i64::from(n));
-            }
-            if let Some(n) = caps.user_code_temporary_disable_time {
-                after.reported.keypad_disable_seconds = Some(i64::from(n));
-            }
+        if let Some(n) = r.wrong_code_limit {
+            after.reported.wrong_code_limit = Some(i64::from(n));
+        }
+        if let Some(n) = r.keypad_disable_seconds {
+            after.reported.keypad_disable_seconds = Some(i64::from(n));
         }
         if after.availability == "unknown" || after.availability == "offline" {
             // A device that talks is reachable, whatever its last availability said.

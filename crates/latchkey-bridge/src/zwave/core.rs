@@ -253,7 +253,9 @@ impl Core {
         };
         let info = &node.info;
         let refused = match &job.command {
-            ZwaveCommand::SetCode { slot, .. } | ZwaveCommand::ClearSlot { slot, .. }
+            ZwaveCommand::SetCode { slot, .. }
+            | ZwaveCommand::ClearSlot { slot, .. }
+            | ZwaveCommand::ReadSlot { slot, .. }
                 if *slot == 0 || *slot > info.capacity =>
             {
                 Some(FailReason::NoSuchSlot)

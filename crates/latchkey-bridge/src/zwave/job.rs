@@ -104,6 +104,14 @@ impl Job {
 
     fn write(&mut self) -> Action {
         self.writes += 1;
+        if let ZwaveCommand::ReadSlot { node, slot } = &self.command {
+            // A read has no write: it starts at the status read (a retry reads again).
+            self.step = Step::ReadStatus;
+            return Action::Send(Request::ReadSlotStatus {
+                node: *node,
+                slot: *slot,
+            });
+        }
         self.step = Step::Write;
         Action::Send(match &self.command {
             ZwaveCommand::SetCode { node, slot, pin } => Request::SetCode {
@@ -112,6 +120,10 @@ impl Job {
                 pin: pin.clone(),
             },
             ZwaveCommand::ClearSlot { node, slot } => Request::ClearSlot {
+                node: *node,
+                slot: *slot,
+            },
+            ZwaveCommand::ReadSlot { node, slot } => Request::ReadSlotStatus {
                 node: *node,
                 slot: *slot,
             },
@@ -205,16 +217,25 @@ impl Job {
             (ReadStatus, Input::Read(Report::SlotStatus { status, .. })) => {
                 let empty = matches!(status, SlotStatus::Available | SlotStatus::NotAvailable);
                 match &self.command {
+                    ZwaveCommand::ReadSlot { .. } if empty => {
+                        Action::Done(Outcome::Read(SlotContents::Empty))
+                    }
                     ZwaveCommand::ClearSlot { .. } if empty => Action::Done(Outcome::Confirmed),
                     ZwaveCommand::ClearSlot { .. } => self.retry(opts),
                     ZwaveCommand::SetCode { .. } if empty => self.retry(opts),
-                    ZwaveCommand::SetCode { slot, .. } => {
+                    ZwaveCommand::SetCode { slot, .. } | ZwaveCommand::ReadSlot { slot, .. } => {
                         self.status_read = Some(status);
                         self.step = ReadCode;
                         Action::Send(Request::ReadSlotCode { node, slot: *slot })
                     }
                     _ => Action::Stay,
                 }
+            }
+            (ReadCode, Input::Read(Report::SlotCode { code, .. }))
+                if matches!(self.command, ZwaveCommand::ReadSlot { .. }) =>
+            {
+                let status = self.status_read.unwrap_or(SlotStatus::Available);
+                Action::Done(Outcome::Read(SlotContents::of(status, code)))
             }
             (ReadCode, Input::Read(Report::SlotCode { code, .. })) => {
                 let ZwaveCommand::SetCode { slot, pin, .. } = &self.command else {
@@ -394,6 +415,67 @@ mod tests {
         assert_eq!(
             read_back(&mut job, &opts, SlotStatus::Enabled, "0427"),
             Action::Done(Outcome::Confirmed)
+        );
+    }
+
+    #[test]
+    fn a_read_reads_the_status_then_the_code_and_says_what_it_found() {
+        let opts = ZwaveOptions::default();
+        let read = || Job::new(JobId(4), ZwaveCommand::ReadSlot { node: 12, slot: 3 });
+        let mut job = read();
+        assert_eq!(
+            job.start(false),
+            Action::Send(Request::ReadSlotStatus { node: 12, slot: 3 })
+        );
+        assert_eq!(
+            job.on(
+                Input::Read(Report::SlotStatus {
+                    slot: 3,
+                    status: SlotStatus::Available
+                }),
+                &opts
+            ),
+            Action::Done(Outcome::Read(SlotContents::Empty))
+        );
+        let mut job = read();
+        job.start(false);
+        assert_eq!(
+            job.on(
+                Input::Read(Report::SlotStatus {
+                    slot: 3,
+                    status: SlotStatus::Enabled
+                }),
+                &opts
+            ),
+            Action::Send(Request::ReadSlotCode { node: 12, slot: 3 })
+        );
+        assert_eq!(
+            job.on(
+                Input::Read(Report::SlotCode {
+                    slot: 3,
+                    code: code("****")
+                }),
+                &opts
+            ),
+            Action::Done(Outcome::Read(SlotContents::Occupied {
+                status: SlotStatus::Enabled,
+                code: ReportedCode::Masked { len: 4 },
+            }))
+        );
+        // A read that brings nothing back pings, and reads again while the node lives.
+        let mut job = read();
+        job.start(false);
+        assert_eq!(
+            job.on(Input::ReadNothing, &opts),
+            Action::Send(Request::Ping { node: 12 })
+        );
+        assert_eq!(
+            job.on(Input::Pinged(true), &opts),
+            Action::Wait(opts.retry_backoff)
+        );
+        assert_eq!(
+            job.on(Input::Timer, &opts),
+            Action::Send(Request::ReadSlotStatus { node: 12, slot: 3 })
         );
     }
 

@@ -17,6 +17,8 @@
 pub mod core;
 mod driver;
 mod job;
+pub mod link;
+pub mod translate;
 
 use std::time::Duration;
 
@@ -35,6 +37,11 @@ pub enum ZwaveCommand {
     },
     /// Empty `slot`.
     ClearSlot {
+        node: u16,
+        slot: u16,
+    },
+    /// Read what `slot` holds (its status, then its code), as the lock answers.
+    ReadSlot {
         node: u16,
         slot: u16,
     },
@@ -57,6 +64,7 @@ impl ZwaveCommand {
         match self {
             ZwaveCommand::SetCode { node, .. }
             | ZwaveCommand::ClearSlot { node, .. }
+            | ZwaveCommand::ReadSlot { node, .. }
             | ZwaveCommand::Lock { node }
             | ZwaveCommand::Unlock { node }
             | ZwaveCommand::SetAutoRelock { node, .. } => *node,
@@ -78,6 +86,8 @@ pub enum Outcome {
     /// The slot reads back enabled, but the lock masks its codes: only the status could be
     /// checked, latchkey's PIN is taken as the one in it. Never to be shown as *set*.
     Assumed,
+    /// What a [`ZwaveCommand::ReadSlot`] found, as the lock answered.
+    Read(latchkey_zwave::SlotContents),
     Failed(FailReason),
     /// The node (or the gateway) does not answer: a ping said dead, the node's status is
     /// `Dead`, or the gateway is gone. Nothing was confirmed; ask again when it is back.

@@ -12,6 +12,7 @@ use latchkey_app::devices::reconcile;
 use latchkey_app::directory::{DoorInput, PropertyInput};
 use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_app::secrets::Keys;
+use latchkey_app::store::records::{Property, Unit};
 use latchkey_app::{App, AppConfig, SystemClock};
 use latchkey_bridge::{BridgeStats, IngestOptions, MqttLink, run_ingest};
 use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Role};
@@ -301,6 +302,33 @@ pub async fn rig_on_db(test: &str, db: latchkey_testkit::TestDb, broker: Broker)
     .await
 }
 
+/// An admin, Ada, and a property `name` in Berlin with one unit `unit` on the first floor.
+pub async fn house(app: &App, name: &str, unit: &str) -> (Principal, Property, Unit) {
+    let a = app
+        .create_admin("Ada", "ada@example.org", "ada-password-1")
+        .await
+        .unwrap();
+    let admin = app.terminal_principal(a.id).await.unwrap();
+    let prop = app
+        .create_property(
+            admin.admin().unwrap(),
+            PropertyInput {
+                name: name.into(),
+                address: String::new(),
+                timezone: "Europe/Berlin".into(),
+                policy: Default::default(),
+                office_hours: Schedule::Always,
+            },
+        )
+        .await
+        .unwrap();
+    let unit = app
+        .create_unit(admin.staff(prop.id).unwrap(), unit, 1, None)
+        .await
+        .unwrap();
+    (admin, prop, unit)
+}
+
 /// As [`rig_sweeping`], on the database `db`.
 #[allow(clippy::too_many_arguments)] // Test set-up: each is one knob of the rig.
 async fn rig_in(
@@ -334,28 +362,7 @@ async fn rig_in(
     .unwrap();
     assert!(fleet.wait_connected(Duration::from_secs(10)).await);
 
-    let a = app
-        .create_admin("Ada", "ada@example.org", "ada-password-1")
-        .await
-        .unwrap();
-    let admin = app.terminal_principal(a.id).await.unwrap();
-    let prop = app
-        .create_property(
-            admin.admin().unwrap(),
-            PropertyInput {
-                name: "Test House".into(),
-                address: String::new(),
-                timezone: "Europe/Berlin".into(),
-                policy: Default::default(),
-                office_hours: Schedule::Always,
-            },
-        )
-        .await
-        .unwrap();
-    let unit = app
-        .create_unit(admin.staff(prop.id).unwrap(), "1A", 1, None)
-        .await
-        .unwrap();
+    let (admin, prop, unit) = house(&app, "Test House", "1A").await;
     let door = app
         .create_door(
             admin.staff(prop.id).unwrap(),

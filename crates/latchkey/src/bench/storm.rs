@@ -16,9 +16,9 @@ use latchkey_app::outbox::{Channels, Email, Mailer, OutboxConfig, Sending};
 use latchkey_app::people::{MembershipInput, PersonInput};
 use latchkey_app::secrets::Keys;
 use latchkey_app::{App, AppConfig, ManualClock, NoDevices};
+use latchkey_core::lock::{Availability, DeviceMessage};
 use latchkey_core::model::Role;
 use latchkey_store::Store;
-use latchkey_z2m::{Availability, Inbound};
 use serde_json::json;
 
 use super::TempDir;
@@ -50,10 +50,7 @@ async fn ingest_all(app: &App, locks: usize, a: Availability) -> Result<()> {
             .iter()
             .map(|name| IngestItem {
                 identity: None,
-                message: Inbound::Availability {
-                    name: name.clone(),
-                    availability: a,
-                },
+                message: DeviceMessage::availability(name.clone(), a),
             })
             .collect();
         app.ingest(items).await.map_err(app_err)?;

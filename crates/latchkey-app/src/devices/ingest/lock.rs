@@ -1,16 +1,17 @@
-//! Lock reports: position, alarms, one-shot `action` events, duress and left-open tracking.
+//! Lock reports: position, alarms, one-shot operations, duress and left-open tracking.
 
+use latchkey_core::lock::{
+    Alarm, CodeChangeKind, DoorContact, Method, Operation, Position, ReportedCode,
+    SlotStatus as Reported,
+};
 use latchkey_core::model::Policy;
 use latchkey_core::{DoorId, PropertyId};
 use latchkey_store::audit::NewEvent;
 use latchkey_store::devices::{self as repo};
 use latchkey_store::{Conn, credentials, property};
-use latchkey_z2m::{
-    Action, ActionSource, BoltState, DoorState, LockReport, SlotStatus as Reported,
-};
 use serde_json::json;
 
-use super::{Batch, LOW_BATTERY, alarm};
+use super::{Batch, LOW_BATTERY, Said, alarm};
 use crate::Result;
 use crate::devices::{Answered, LockDoor, Snapshot};
 
@@ -19,12 +20,12 @@ use crate::devices::{Answered, LockDoor, Snapshot};
 const LATE_ANSWER: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
 
 /// What in a report says the bolt is jammed, if anything.
-fn jam_signal(r: &LockReport) -> Option<&'static str> {
-    if r.lock_state == Some(BoltState::NotFullyLocked) {
+fn jam_signal(r: &Said<'_>) -> Option<&'static str> {
+    if r.position == Some(Position::NotFullyLocked) {
         Some("not_fully_locked")
-    } else if r.door_state == Some(DoorState::ErrorJammed) {
+    } else if r.door == Some(DoorContact::Jammed) {
         Some("error_jammed")
-    } else if r.alarm.as_deref() == Some("deadbolt_jammed") {
+    } else if r.alarms.iter().any(|a| matches!(a, Alarm::Jam)) {
         Some("deadbolt_jammed")
     } else {
         None
@@ -40,16 +41,6 @@ fn jam_reason(signal: &str) -> String {
     }
 }
 
-fn is_failure(a: &Action) -> bool {
-    matches!(
-        a,
-        Action::UnlockFailureInvalidPinOrId
-            | Action::LockFailureInvalidPinOrId
-            | Action::UnlockFailureInvalidSchedule
-            | Action::LockFailureInvalidSchedule
-    )
-}
-
 impl Batch<'_> {
     pub(super) async fn lock_report(
         &mut self,
@@ -58,11 +49,11 @@ impl Batch<'_> {
         ld: LockDoor,
         before: &Snapshot,
         after: &Snapshot,
-        r: &LockReport,
+        r: &Said<'_>,
     ) -> Result<()> {
         let (door, prop) = (ld.door, ld.property);
         self.track_open(door, prop, after);
-        let reports_position = r.lock_state.is_some() || r.state.is_some();
+        let reports_position = r.position.is_some();
         // The first report with a position after an ask answers it (`ask.rs`).
         let asked = if reports_position {
             self.asked.remove(name)
@@ -100,12 +91,17 @@ impl Batch<'_> {
         let was_jammed =
             before.lock_state == "not_fully_locked" || before.door_state == "error_jammed";
         let refused = r
-            .action
-            .as_ref()
-            .filter(|a| is_failure(a) && r.action_source == Some(ActionSource::Rf));
+            .operations
+            .iter()
+            .copied()
+            .find(|o| o.refused.is_some() && o.method == Method::Remote);
         let failure = match (jam, refused) {
             (Some(signal), _) if !was_jammed || refused.is_some() => Some(jam_reason(signal)),
-            (_, Some(a)) => Some(format!("the lock refused the command ({})", a.as_str())),
+            (_, Some(o)) => Some(format!(
+                "the lock refused the command ({}: {})",
+                o.motion.as_str(),
+                o.refused.map_or("refused", |why| why.as_str())
+            )),
             _ => None,
         };
         let failed = match &failure {
@@ -136,16 +132,17 @@ impl Batch<'_> {
                     .property(prop)
                     .data(json!({ "lock": name })),
             );
-        } else if let Some(a) = refused
+        } else if let Some(o) = refused
             && failed.is_empty()
         {
             // A refusal no command of latchkey's was waiting for (another controller's).
             self.events.push(
                 NewEvent::new("lock.event", format!("door:{door}"))
                     .property(prop)
-                    .data(
-                        json!({ "action": a.as_str(), "method": "remote", "slot": r.action_user }),
-                    ),
+                    .data(json!({
+                        "action": o.motion.as_str(), "method": "remote", "slot": o.slot,
+                        "refused": o.refused.map(|why| why.as_str()),
+                    })),
             );
         }
         // A command is confirmed by a report of the position it asked for, whether or not the
@@ -157,9 +154,11 @@ impl Batch<'_> {
             self.confirm_commands(conn, ld, after.lock_state == "locked")
                 .await?;
         }
+        let mut forced_now = false;
         if before.door_state != after.door_state {
-            match r.door_state {
-                Some(DoorState::ErrorForcedOpen) => {
+            match r.door {
+                Some(DoorContact::ForcedOpen) => {
+                    forced_now = true;
                     self.after.forced.push(door);
                     self.events.push(alarm(
                         "forced_entry",
@@ -169,9 +168,8 @@ impl Batch<'_> {
                         json!({ "lock": name }),
                     ));
                 }
-                Some(DoorState::Open)
-                    if before.lock_state == "locked"
-                        && r.lock_state != Some(BoltState::Unlocked) =>
+                Some(DoorContact::Open)
+                    if before.lock_state == "locked" && r.position != Some(Position::Unlocked) =>
                 {
                     // Inferred from the contact and the last bolt report, which can arrive out
                     // of order: an alarm for staff to look at, not an automatic incident.
@@ -183,11 +181,11 @@ impl Batch<'_> {
                         json!({ "lock": name, "door_state": "open" }),
                     ));
                 }
-                Some(DoorState::Open) | Some(DoorState::Closed) => self.events.push(
+                Some(DoorContact::Open) | Some(DoorContact::Closed) => self.events.push(
                     NewEvent::new(
                         format!(
                             "door.{}",
-                            if r.door_state == Some(DoorState::Open) {
+                            if r.door == Some(DoorContact::Open) {
                                 "opened"
                             } else {
                                 "closed"
@@ -212,16 +210,16 @@ impl Batch<'_> {
                 ));
             }
         }
-        if r.battery_low == Some(true)
+        if r.battery_low
             && before.battery.is_none_or(|b| b > LOW_BATTERY)
             && after.battery.is_none()
         {
             self.events
                 .push(alarm("low_battery", "warning", door, prop, json!({})));
         }
-        if let Some(a) = &r.alarm {
-            match a.as_str() {
-                "tamper_alarm_keypad_attempts" => {
+        for a in &r.alarms {
+            match a {
+                Alarm::KeypadDisabled => {
                     let policy = self.policy(conn, prop).await?;
                     self.keypad_disabled(conn, door, &policy).await?;
                     self.events.push(alarm(
@@ -232,28 +230,77 @@ impl Batch<'_> {
                         json!({ "lock": name }),
                     ));
                 }
-                "duress" => self.duress(conn, door, prop, r.action_user).await?,
+                Alarm::Duress { slot } => self.duress(conn, door, prop, *slot).await?,
                 // Recorded above as `lock.jammed`.
-                "deadbolt_jammed" => {}
-                other => {
+                Alarm::Jam => {}
+                Alarm::ForcedEntry if !forced_now => {
+                    forced_now = true;
+                    self.after.forced.push(door);
+                    self.events.push(alarm(
+                        "forced_entry",
+                        "critical",
+                        door,
+                        prop,
+                        json!({ "lock": name }),
+                    ));
+                }
+                Alarm::ForcedEntry => {}
+                Alarm::Tamper => self.events.push(alarm(
+                    "tamper",
+                    "critical",
+                    door,
+                    prop,
+                    json!({ "lock": name }),
+                )),
+                Alarm::LowBattery => self.events.push(alarm(
+                    "low_battery",
+                    "warning",
+                    door,
+                    prop,
+                    json!({ "lock": name }),
+                )),
+                Alarm::Other(other) => {
                     self.events
                         .push(alarm(other, "warning", door, prop, json!({ "lock": name })))
                 }
             }
         }
-        if let Some(action) = &r.action {
-            self.action(
-                conn,
-                ld,
-                action,
-                r.action_source,
-                r.action_user,
-                jam.is_some(),
-            )
-            .await?;
+        for o in &r.operations {
+            self.operation(conn, ld, o, jam.is_some()).await?;
         }
-        for (n, rep) in &r.users {
-            self.slot_read(conn, ld, i64::from(*n), rep.status).await?;
+        for c in &r.code_changes {
+            let Some(n) = c.slot else { continue };
+            match c.kind {
+                CodeChangeKind::Added | CodeChangeKind::Changed => {
+                    self.programmed(conn, ld, i64::from(n), c.at_keypad).await?;
+                }
+                CodeChangeKind::Deleted => {
+                    self.slot_read(conn, ld, i64::from(n), Reported::Empty, false)
+                        .await?;
+                }
+                CodeChangeKind::Duplicate => self.events.push(
+                    NewEvent::new("lock.event", format!("door:{door}"))
+                        .property(prop)
+                        .data(json!({ "action": "code_duplicate", "slot": n })),
+                ),
+            }
+        }
+        for slot in &r.presence {
+            self.presence_code(conn, ld, *slot).await?;
+        }
+        for (event, method, slot) in &r.others {
+            self.events.push(
+                NewEvent::new("lock.event", format!("door:{door}"))
+                    .property(prop)
+                    .data(json!({ "action": event, "method": method.as_str(), "slot": slot })),
+            );
+        }
+        // Only the lock's answer to a read says what a slot holds; what a gateway publishes on
+        // its own may be its echo of a write the lock never took (decision 86).
+        for reading in r.slots.iter().filter(|r| r.read_back) {
+            let masked = reading.code == ReportedCode::Masked;
+            self.slot_read(conn, ld, i64::from(reading.slot), reading.status, masked)
+                .await?;
         }
         Ok(())
     }
@@ -463,171 +510,116 @@ impl Batch<'_> {
         Ok(())
     }
 
-    async fn action(
+    /// A code typed that opens nothing (a presence or check-in code).
+    async fn presence_code(
         &mut self,
         conn: &mut Conn,
         ld: LockDoor,
-        action: &Action,
-        source: Option<ActionSource>,
-        user: Option<u16>,
+        slot: Option<u16>,
+    ) -> Result<()> {
+        let found = self.credential_in(conn, ld.door, slot).await?;
+        let (slot, cred) = found.map_or((None, None), |(n, c)| (Some(n), c));
+        if let Some(c) = cred.as_ref().filter(|c| c.non_access) {
+            self.after.presence.push(c.id);
+        }
+        self.events.push(
+            NewEvent::new("access.presence_code", format!("door:{}", ld.door))
+                .property(ld.property)
+                .data(json!({ "slot": slot, "credential_id": cred.as_ref().map(|c| c.id) })),
+        );
+        Ok(())
+    }
+
+    async fn operation(
+        &mut self,
+        conn: &mut Conn,
+        ld: LockDoor,
+        o: &Operation,
         jammed: bool,
     ) -> Result<()> {
         let (door, prop) = (ld.door, ld.property);
-        let method = match source {
-            Some(ActionSource::Keypad) => "keypad",
-            Some(ActionSource::Rfid) => "rfid",
-            Some(ActionSource::Fingerprint) => "fingerprint",
-            Some(ActionSource::Rf) => "remote",
-            Some(ActionSource::Manual) => "manual",
-            None => "unknown",
+        let method = o.method.as_str();
+        let unlock = o.motion == latchkey_core::lock::Motion::Unlock;
+        if let Some(why) = o.refused {
+            // From a remote source it is the lock's answer to a command (`lock_report`);
+            // from someone who holds a code, on a jammed lock, it is the jam.
+            if o.method == Method::Remote || (jammed && o.slot.is_some()) {
+                return Ok(());
+            }
+            *self
+                .app
+                .bridge()
+                .wrong_codes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(door)
+                .or_default() += 1;
+            self.events.push(
+                NewEvent::new("access.denied", format!("door:{door}"))
+                    .property(prop)
+                    .data(json!({ "method": method, "reason": why.as_str(), "by": "lock" })),
+            );
+            return Ok(());
+        }
+        if !o.method.is_credential() {
+            self.events.push(
+                NewEvent::new("lock.operated", format!("door:{door}"))
+                    .property(prop)
+                    .data(json!({ "action": o.motion.as_str(), "method": method })),
+            );
+            return Ok(());
+        }
+        let found = self.credential_in(conn, door, o.slot).await?;
+        let (slot, cred) = found.map_or((None, None), |(n, c)| (Some(n), c));
+        self.app
+            .bridge()
+            .wrong_codes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&door);
+        let unexpected = if unlock {
+            self.unexpected_opening(conn, ld, slot, cred.as_ref())
+                .await?
+        } else {
+            None
         };
-        match action {
-            Action::Unlock | Action::Lock
-                if matches!(
-                    source,
-                    Some(ActionSource::Keypad | ActionSource::Rfid | ActionSource::Fingerprint)
-                ) =>
-            {
-                let found = self.credential_in(conn, door, user).await?;
-                let (slot, cred) = found.map_or((None, None), |(n, c)| (Some(n), c));
-                self.app
-                    .bridge()
-                    .wrong_codes
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&door);
-                let unexpected = if *action == Action::Unlock {
-                    self.unexpected_opening(conn, ld, slot, cred.as_ref())
-                        .await?
-                } else {
-                    None
-                };
-                if let Some(why) = unexpected {
-                    self.raise_unexpected_opening(conn, ld, why, slot, cred.as_ref(), method)
-                        .await?;
-                    if let Some(c) = &cred {
-                        credentials::add_use(conn, c.id).await?;
-                    }
-                } else if *action == Action::Unlock {
-                    let mut used_up = false;
-                    if let Some(c) = &cred {
-                        credentials::add_use(conn, c.id).await?;
-                        // A code with a use limit leaves the lock as soon as it is used up.
-                        if c.max_uses.is_some_and(|m| c.uses + 1 >= m) {
-                            self.after.used_up.push((c.id, door));
-                            used_up = true;
-                        }
-                    }
-                    let mut data = json!({ "method": method, "slot": slot, "credential_id": cred.as_ref().map(|c| c.id), "by": "lock" });
-                    // Said in the event, so whatever follows the log (the heat map's cache)
-                    // knows a credential stopped working without reading it.
-                    if used_up {
-                        data["used_up"] = json!(true);
-                    }
-                    self.events.push(
-                        NewEvent::new("access.granted", format!("door:{door}"))
-                            .property(prop)
-                            .actor(cred.as_ref().map(|c| c.person_id))
-                            .data(data),
-                    );
-                    if cred.as_ref().is_some_and(|c| c.duress) {
-                        self.duress(conn, door, prop, user).await?;
-                    }
-                } else {
-                    self.events.push(
-                        NewEvent::new("lock.operated", format!("door:{door}"))
-                            .property(prop)
-                            .data(json!({ "action": "lock", "method": method, "slot": slot })),
-                    );
+        if let Some(why) = unexpected {
+            self.raise_unexpected_opening(conn, ld, why, slot, cred.as_ref(), method)
+                .await?;
+            if let Some(c) = &cred {
+                credentials::add_use(conn, c.id).await?;
+            }
+        } else if unlock {
+            let mut used_up = false;
+            if let Some(c) = &cred {
+                credentials::add_use(conn, c.id).await?;
+                // A code with a use limit leaves the lock as soon as it is used up.
+                if c.max_uses.is_some_and(|m| c.uses + 1 >= m) {
+                    self.after.used_up.push((c.id, door));
+                    used_up = true;
                 }
             }
-            Action::Unlock
-            | Action::Lock
-            | Action::KeyLock
-            | Action::KeyUnlock
-            | Action::ManualLock
-            | Action::ManualUnlock
-            | Action::OneTouchLock => {
-                self.events.push(
-                    NewEvent::new("lock.operated", format!("door:{door}"))
-                        .property(prop)
-                        .data(json!({ "action": action.as_str(), "method": method })),
-                );
+            let mut data = json!({ "method": method, "slot": slot, "credential_id": cred.as_ref().map(|c| c.id), "by": "lock" });
+            // Said in the event, so whatever follows the log (the heat map's cache) knows a
+            // credential stopped working without reading it.
+            if used_up {
+                data["used_up"] = json!(true);
             }
-            Action::AutoLock | Action::ScheduleLock | Action::ScheduleUnlock => {
-                self.events.push(
-                    NewEvent::new("lock.operated", format!("door:{door}"))
-                        .property(prop)
-                        .data(json!({ "action": action.as_str(), "method": "lock" })),
-                );
+            self.events.push(
+                NewEvent::new("access.granted", format!("door:{door}"))
+                    .property(prop)
+                    .actor(cred.as_ref().map(|c| c.person_id))
+                    .data(data),
+            );
+            if cred.as_ref().is_some_and(|c| c.duress) {
+                self.duress(conn, door, prop, o.slot).await?;
             }
-            Action::UnlockFailureInvalidPinOrId
-            | Action::LockFailureInvalidPinOrId
-            | Action::UnlockFailureInvalidSchedule
-            | Action::LockFailureInvalidSchedule => {
-                // From a remote source it is the lock's answer to a command (`lock_report`);
-                // from someone who holds a code, on a jammed lock, it is the jam.
-                if source == Some(ActionSource::Rf) || (jammed && user.is_some()) {
-                    return Ok(());
-                }
-                let reason = if matches!(
-                    action,
-                    Action::UnlockFailureInvalidSchedule | Action::LockFailureInvalidSchedule
-                ) {
-                    "outside_schedule"
-                } else {
-                    "wrong_code"
-                };
-                *self
-                    .app
-                    .bridge()
-                    .wrong_codes
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(door)
-                    .or_default() += 1;
-                self.events.push(
-                    NewEvent::new("access.denied", format!("door:{door}"))
-                        .property(prop)
-                        .data(json!({ "method": method, "reason": reason, "by": "lock" })),
-                );
-            }
-            Action::NonAccessUserOperationalEvent => {
-                let found = self.credential_in(conn, door, user).await?;
-                let (slot, cred) = found.map_or((None, None), |(n, c)| (Some(n), c));
-                if let Some(c) = cred.as_ref().filter(|c| c.non_access) {
-                    self.after.presence.push(c.id);
-                }
-                self.events.push(
-                    NewEvent::new("access.presence_code", format!("door:{door}"))
-                        .property(prop)
-                        .data(
-                            json!({ "slot": slot, "credential_id": cred.as_ref().map(|c| c.id) }),
-                        ),
-                );
-            }
-            Action::PinCodeAdded | Action::PinCodeChanged => {
-                if let Some(n) = user {
-                    self.programmed(conn, ld, i64::from(n), source).await?;
-                }
-            }
-            Action::PinCodeDeleted => {
-                if let Some(n) = user {
-                    self.slot_read(conn, ld, i64::from(n), Reported::Available)
-                        .await?;
-                }
-            }
-            Action::MasterCodeChanged
-            | Action::RfidCodeAdded
-            | Action::RfidCodeDeleted
-            | Action::Unknown
-            | Action::Other(_) => {
-                self.events.push(
-                    NewEvent::new("lock.event", format!("door:{door}"))
-                        .property(prop)
-                        .data(json!({ "action": action.as_str(), "method": method, "slot": user })),
-                );
-            }
+        } else {
+            self.events.push(
+                NewEvent::new("lock.operated", format!("door:{door}"))
+                    .property(prop)
+                    .data(json!({ "action": "lock", "method": method, "slot": slot })),
+            );
         }
         Ok(())
     }

@@ -2,16 +2,17 @@
 //!
 //! How far a confirmation goes is the lock's profile's word ([`LockProfile::held_as`]): a lock
 //! that shows its codes makes a slot `set`, one that cannot makes it `assumed`, never `set`.
-//! Every lock heard through Zigbee2MQTT has the Zigbee profile (programming events and slot
-//! reads confirm), so its slots are `set` as they always were.
+//! Every lock ingested today has the Zigbee profile (programming events and slot reads
+//! confirm), so its slots are `set`; a Z-Wave lock's confirmations come from its gateway
+//! session's read-back (docs/ARCHITECTURE.md, decision 86).
 
 use latchkey_core::CredentialId;
+use latchkey_core::lock::SlotStatus as Reported;
 use latchkey_core::lock::{CodeHeld, LockProfile};
 use latchkey_store::Conn;
 use latchkey_store::audit::NewEvent;
 use latchkey_store::devices::{Desired, Slot, SlotStatus};
 use latchkey_store::restore::{self, Mark};
-use latchkey_z2m::{ActionSource, SlotStatus as Reported};
 use serde_json::json;
 
 use super::{Batch, alarm};
@@ -33,11 +34,11 @@ impl Batch<'_> {
         conn: &mut Conn,
         ld: LockDoor,
         n: i64,
-        source: Option<ActionSource>,
+        at_keypad: bool,
     ) -> Result<()> {
         let slot = self.slot(conn, ld.door, n).await?;
         // A probing slot was not written yet: whatever was programmed there is not ours.
-        let ours = source != Some(ActionSource::Keypad)
+        let ours = !at_keypad
             && slot.as_ref().is_some_and(|s| {
                 s.credential_id.is_some()
                     && s.desired != Desired::Empty
@@ -52,23 +53,30 @@ impl Batch<'_> {
         self.unmanaged(conn, ld, n).await
     }
 
-    /// A slot reported by a read (or a deletion event).
+    /// A slot reported by a read (or a deletion event). `masked`: the read showed a code is
+    /// there but not which, so a code latchkey wrote is `assumed`, never `set` (decision 86).
     pub(super) async fn slot_read(
         &mut self,
         conn: &mut Conn,
         ld: LockDoor,
         n: i64,
         status: Reported,
+        masked: bool,
     ) -> Result<()> {
+        let held_as = if masked {
+            SlotStatus::Assumed
+        } else {
+            held(&LockProfile::ZIGBEE)
+        };
         let slot = self.slot(conn, ld.door, n).await?;
-        if status == Reported::Available {
+        if status == Reported::Empty {
             restore::mark(conn, Mark::SeenFree, &[(ld.door, n)], self.now).await?;
         }
         if let Some(s) = slot.as_ref().filter(|s| s.status == SlotStatus::Probing) {
             return self.probed(conn, ld, s.clone(), status).await;
         }
         match (slot, status) {
-            (Some(mut s), Reported::Available) if s.status == SlotStatus::Unmanaged => {
+            (Some(mut s), Reported::Empty) if s.status == SlotStatus::Unmanaged => {
                 // The unknown code is gone (cleared at the lock, or by an admin's order).
                 s.status = SlotStatus::Removed;
                 s.reason = None;
@@ -80,18 +88,18 @@ impl Batch<'_> {
             (Some(s), Reported::Enabled)
                 if matches!(s.desired, Desired::Enabled | Desired::NonAccess) =>
             {
-                self.confirm(ld, s, held(&LockProfile::ZIGBEE));
+                self.confirm(ld, s, held_as);
                 Ok(())
             }
             (Some(s), Reported::Disabled) if s.desired == Desired::Disabled => {
-                self.confirm(ld, s, held(&LockProfile::ZIGBEE));
+                self.confirm(ld, s, held_as);
                 Ok(())
             }
-            (Some(s), Reported::Available) if s.desired == Desired::Empty => {
+            (Some(s), Reported::Empty) if s.desired == Desired::Empty => {
                 self.confirm(ld, s, SlotStatus::Removed);
                 Ok(())
             }
-            (Some(mut s), Reported::Available)
+            (Some(mut s), Reported::Empty)
                 if matches!(s.status, SlotStatus::Set | SlotStatus::Assumed) =>
             {
                 // The lock lost a code it had confirmed: write it again.
@@ -156,7 +164,7 @@ impl Batch<'_> {
         status: Reported,
     ) -> Result<()> {
         match status {
-            Reported::Available => {
+            Reported::Empty => {
                 (s.status, s.reason, s.attempts) = if s.credential_id.is_some() {
                     (SlotStatus::Pending, None, 0)
                 } else {
@@ -173,7 +181,6 @@ impl Batch<'_> {
                 }
                 self.unmanaged(conn, ld, s.slot).await
             }
-            _ => Ok(()),
         }
     }
 

@@ -1,0 +1,201 @@
+//! A Z-Wave gateway session as the app's link to its Z-Wave locks: the port sends each
+//! [`LockCommand`] for a `zwave/<node>` address to the session ([`ZwaveLink::send`]), and
+//! [`run_events`] hands what the session learns to ingestion as the core's
+//! [`DeviceMessage`]s — the lock nodes it lists, their reports and availability, and each
+//! command's outcome (a confirmed code is a read-back holding it, an assumed one a masked
+//! read-back; see [`super::translate`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use latchkey_app::App;
+use latchkey_app::devices::IngestItem;
+use latchkey_core::lock::{AnnouncedDevice, Availability, DeviceMessage, LockCommand};
+use latchkey_mqtt::ConnState;
+use tokio::sync::{mpsc, watch};
+
+use super::translate::{self, address};
+use super::{FailReason, JobId, LockNode, Outcome, ZwaveCommand, ZwaveEvent, ZwaveGateway};
+
+/// Commands submitted and not answered yet, by job.
+type Jobs = Arc<Mutex<HashMap<JobId, LockCommand>>>;
+
+fn jobs(j: &Jobs) -> MutexGuard<'_, HashMap<JobId, LockCommand>> {
+    j.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Most events handed to ingestion in one transaction.
+const BATCH_MAX: usize = 500;
+
+/// The port's handle on the session.
+pub struct ZwaveLink {
+    submit: mpsc::UnboundedSender<(ZwaveCommand, LockCommand)>,
+    state: watch::Receiver<ConnState>,
+}
+
+impl ZwaveLink {
+    /// A link over `gateway`, whose MQTT session is in `state`, and the job book
+    /// [`run_events`] reads outcomes against.
+    pub fn new(gateway: ZwaveGateway, state: watch::Receiver<ConnState>) -> (ZwaveLink, ZwaveJobs) {
+        let book: Jobs = Arc::default();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(ZwaveCommand, LockCommand)>();
+        let submitted = Arc::clone(&book);
+        tokio::spawn(async move {
+            while let Some((c, command)) = rx.recv().await {
+                match gateway.submit(c).await {
+                    Some(job) => {
+                        jobs(&submitted).insert(job, command);
+                    }
+                    None => return,
+                }
+            }
+        });
+        (ZwaveLink { submit: tx, state }, ZwaveJobs(book))
+    }
+
+    /// Whether the session is connected to the broker.
+    pub fn connected(&self) -> bool {
+        matches!(*self.state.borrow(), ConnState::Connected)
+    }
+
+    /// Queues `command` for `node`.
+    ///
+    /// # Errors
+    /// Why it cannot be sent: it has no Z-Wave form, or the session has ended.
+    pub fn send(&self, node: u16, command: &LockCommand) -> Result<(), String> {
+        let c = translate::command(node, command)?;
+        self.submit
+            .send((c, command.clone()))
+            .map_err(|_| "the Z-Wave gateway session has ended".to_owned())
+    }
+}
+
+/// The commands in flight, shared by the link and [`run_events`].
+pub struct ZwaveJobs(Jobs);
+
+/// The core's messages for one session event.
+fn messages(event: ZwaveEvent, book: &ZwaveJobs) -> Vec<DeviceMessage> {
+    match event {
+        ZwaveEvent::Nodes(nodes) => {
+            let mut out = vec![DeviceMessage::Devices(
+                nodes.iter().map(announced).collect(),
+            )];
+            out.extend(nodes.iter().filter_map(|n| {
+                n.availability
+                    .map(|a| DeviceMessage::availability(address(n.id), translate::availability(a)))
+            }));
+            out
+        }
+        ZwaveEvent::Report { node, report } => match report {
+            latchkey_zwave::Report::Availability(a) => vec![DeviceMessage::availability(
+                address(node),
+                translate::availability(a),
+            )],
+            other => translate::report(&other)
+                .map(|r| DeviceMessage::reports(address(node), vec![r]))
+                .into_iter()
+                .collect(),
+        },
+        ZwaveEvent::Outcome {
+            job, node, outcome, ..
+        } => {
+            let Some(command) = jobs(&book.0).remove(&job) else {
+                return Vec::new();
+            };
+            if outcome == Outcome::Offline {
+                return vec![DeviceMessage::availability(
+                    address(node),
+                    Availability::Offline,
+                )];
+            }
+            if let (LockCommand::Lock | LockCommand::Unlock, Outcome::Failed(why)) =
+                (&command, &outcome)
+            {
+                // The command waiting for this answer fails with the lock's reason.
+                return vec![DeviceMessage::Undelivered {
+                    device: address(node),
+                    what: "targetMode".to_owned(),
+                    error: reason(why),
+                    position: true,
+                }];
+            }
+            let reports = translate::outcome(&command, &outcome);
+            if reports.is_empty() {
+                Vec::new()
+            } else {
+                vec![DeviceMessage::reports(address(node), reports)]
+            }
+        }
+        ZwaveEvent::Gateway { online } => {
+            tracing::info!(online, "the Z-Wave gateway's state changed");
+            Vec::new()
+        }
+    }
+}
+
+/// A failed lock or unlock's reason, in words.
+fn reason(why: &FailReason) -> String {
+    match why {
+        FailReason::Jammed => "the lock reported a jam while moving".to_owned(),
+        FailReason::NotMoved => "the bolt did not reach the position asked".to_owned(),
+        FailReason::Refused(m) => format!("the Z-Wave gateway refused it: {m}"),
+        FailReason::Unsupported => "the lock does not support this command".to_owned(),
+        FailReason::UnknownNode => {
+            "the Z-Wave gateway does not list this node as a lock".to_owned()
+        }
+        FailReason::NoSuchSlot | FailReason::NotLanded => format!("{why:?}"),
+    }
+}
+
+fn announced(n: &LockNode) -> AnnouncedDevice {
+    AnnouncedDevice {
+        name: address(n.id),
+        hardware_id: Some(format!("zwave node {}", n.id)),
+        model: (!n.product_label.is_empty()).then(|| n.product_label.clone()),
+        vendor: n
+            .manufacturer_id
+            .map(|m| format!("Z-Wave manufacturer 0x{m:04x}")),
+        is_lock: true,
+        has_keypad: n.capacity > 0,
+    }
+}
+
+/// Hands the session's events to ingestion, in batches, until the session ends. A batch the
+/// database refuses is retried a few times, then dropped with an error in the log (the
+/// reconciler's timeouts write again what it did not confirm).
+pub async fn run_events(app: App, mut events: mpsc::Receiver<ZwaveEvent>, book: ZwaveJobs) {
+    while let Some(first) = events.recv().await {
+        let mut batch = messages(first, &book);
+        while batch.len() < BATCH_MAX {
+            match events.try_recv() {
+                Ok(e) => batch.extend(messages(e, &book)),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1..=5 {
+            let items = batch
+                .iter()
+                .map(|m| IngestItem {
+                    identity: None,
+                    message: m.clone(),
+                })
+                .collect();
+            match app.ingest(items).await {
+                Ok(_) => break,
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(error = %e, attempt, "applying Z-Wave reports failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, messages = batch.len(), "Z-Wave reports dropped");
+                }
+            }
+        }
+    }
+}
