@@ -10,7 +10,8 @@ use common::{World, pin_for};
 use latchkey_app::devices::IngestItem;
 use latchkey_core::drill::Failure;
 use latchkey_core::lock::{
-    DeviceMessage, LockReport, ReportedCode, SlotReading, SlotStatus as LockSlot,
+    CodeChange, CodeChangeKind, DeviceMessage, LockProfile, LockReport, Protocol, ReportedCode,
+    SlotReading, SlotStatus as LockSlot,
 };
 use latchkey_core::{CredentialId, DoorId};
 use latchkey_store::devices::{self as repo, Desired, Slot, SlotStatus};
@@ -49,6 +50,16 @@ async fn with_pin(db: &latchkey_testkit::TestDb, status: SlotStatus) -> (World, 
 
 /// What the lock is found to hold, as the reconciler and ingestion would have left it.
 async fn put_slot(w: &World, door: DoorId, id: CredentialId, status: SlotStatus) {
+    put_slot_as(w, door, id, Desired::Enabled, status).await;
+}
+
+async fn put_slot_as(
+    w: &World,
+    door: DoorId,
+    id: CredentialId,
+    desired: Desired,
+    status: SlotStatus,
+) {
     let mut tx = w.store.write().await.expect("tx");
     repo::save_slots(
         tx.conn(),
@@ -56,7 +67,7 @@ async fn put_slot(w: &World, door: DoorId, id: CredentialId, status: SlotStatus)
             door_id: door,
             slot: 0,
             credential_id: Some(id),
-            desired: Desired::Enabled,
+            desired,
             status,
             reason: None,
             attempts: 0,
@@ -191,23 +202,39 @@ async fn a_lost_assumed_code_is_written_again() {
     .await;
 }
 
-/// The lock's answer to a read of slot 0, in the core's words.
-async fn read_back(w: &World, code: ReportedCode, read_back: bool) {
+/// What a lock of `profile` reported, in the core's words.
+async fn said(w: &World, profile: LockProfile, report: LockReport) {
     w.app
         .ingest(vec![IngestItem {
             identity: None,
-            message: DeviceMessage::reports(
-                LOCK,
-                vec![LockReport::Slot(SlotReading {
-                    slot: 0,
-                    status: LockSlot::Enabled,
-                    code,
-                    read_back,
-                })],
-            ),
+            message: DeviceMessage::reports(LOCK, profile, vec![report]),
         }])
         .await
         .expect("ingested");
+}
+
+/// A Z-Wave lock's answer to a read of slot 0 (`read_back`), or its gateway's publication.
+async fn read_back(w: &World, code: ReportedCode, read_back: bool) {
+    said(
+        w,
+        LockProfile::ZWAVE,
+        LockReport::Slot(SlotReading {
+            slot: 0,
+            status: LockSlot::Enabled,
+            code,
+            read_back,
+        }),
+    )
+    .await;
+}
+
+/// A code-change notification about `slot`.
+fn added(slot: u16) -> LockReport {
+    LockReport::CodeChanged(CodeChange {
+        kind: CodeChangeKind::Added,
+        slot: Some(slot),
+        at_keypad: false,
+    })
 }
 
 #[tokio::test]
@@ -255,4 +282,107 @@ async fn a_value_the_gateway_published_on_its_own_confirms_nothing() {
         assert_eq!(w.event_count().await, before, "nothing recorded");
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_lock_that_masks_its_codes_by_model_makes_even_an_exact_read_assumed() {
+    latchkey_testkit::each_backend("assumed_model", |db| async move {
+        let (w, id) = with_pin(&db, SlotStatus::Pending).await;
+        let be469 =
+            LockProfile::for_model(Protocol::ZWave, Some("Schlage"), Some("BE469ZP"), false);
+        said(
+            &w,
+            be469,
+            LockReport::Slot(SlotReading {
+                slot: 0,
+                status: LockSlot::Enabled,
+                code: ReportedCode::Exact("58274613".into()),
+                read_back: true,
+            }),
+        )
+        .await;
+        let rp = w.principal(w.resident.id).await;
+        let on_locks = w.app.credential_locks(&rp, id).await.expect("status");
+        assert_eq!(on_locks[0].status, "assumed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_zwave_code_change_notification_confirms_nothing_a_zigbee_programming_event_does() {
+    latchkey_testkit::each_backend("assumed_notice", |db| async move {
+        let (w, id) = with_pin(&db, SlotStatus::Pending).await;
+        let rp = w.principal(w.resident.id).await;
+        // The notification a Z-Wave lock sends for latchkey's write and the keypad's alike.
+        said(&w, LockProfile::ZWAVE, added(0)).await;
+        let on_locks = w.app.credential_locks(&rp, id).await.expect("status");
+        assert_eq!(on_locks[0].status, "pending", "waiting for the read-back");
+        assert!(!w.all_events_text().await.contains("unmanaged_code"));
+        // The Zigbee door-lock cluster's programming event is the lock's own word.
+        said(&w, LockProfile::ZIGBEE, added(0)).await;
+        let on_locks = w.app.credential_locks(&rp, id).await.expect("status");
+        assert_eq!(on_locks[0].status, "set");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_code_programmed_at_a_zwave_keypad_in_a_slot_latchkey_does_not_hold_is_flagged() {
+    latchkey_testkit::each_backend("assumed_keypad", |db| async move {
+        let (w, _) = with_pin(&db, SlotStatus::Set).await;
+        said(&w, LockProfile::ZWAVE, added(6)).await;
+        let text = w.all_events_text().await;
+        assert!(
+            text.contains("unmanaged_code") && text.contains("\"slot\":6"),
+            "the stranger's code is an alarm: {text}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_write_landing_after_its_credential_was_revoked_is_cleared_again_never_left() {
+    // latchkey wrote the PIN, the credential was revoked, then the lock's "code added" for that
+    // write arrives (a Z-Wave lock works through its queue; a busy Zigbee mesh is late). The
+    // code is on the lock: it must be cleared, not taken for a stranger's code and left there
+    // while the credential reads "removed".
+    for (tag, profile, already) in [
+        (
+            "late_zwave_removing",
+            LockProfile::ZWAVE,
+            SlotStatus::Removing,
+        ),
+        (
+            "late_zwave_removed",
+            LockProfile::ZWAVE,
+            SlotStatus::Removed,
+        ),
+        (
+            "late_zigbee_removing",
+            LockProfile::ZIGBEE,
+            SlotStatus::Removing,
+        ),
+        (
+            "late_zigbee_removed",
+            LockProfile::ZIGBEE,
+            SlotStatus::Removed,
+        ),
+    ] {
+        latchkey_testkit::each_backend(tag, |db| async move {
+            let (w, id) = with_pin(&db, SlotStatus::Set).await;
+            put_slot_as(&w, w.door.id, id, Desired::Empty, already).await;
+            said(&w, profile, added(0)).await;
+            let rp = w.principal(w.resident.id).await;
+            let on_locks = w.app.credential_locks(&rp, id).await.expect("status");
+            assert_eq!(
+                on_locks[0].status, "removing",
+                "after {already:?}: still to be cleared from the lock"
+            );
+            assert!(
+                !w.all_events_text().await.contains("unmanaged_code"),
+                "latchkey's own code is no stranger's"
+            );
+        })
+        .await;
+    }
 }

@@ -5,8 +5,8 @@
 
 use latchkey_core::lock::{
     Alarm, AnnouncedDevice, Availability, CodeChange, CodeChangeKind, CodeUse, DeviceMessage,
-    DoorContact, LockCommand, LockReport, Method, Motion, Operation, Position, Refusal,
-    ReportedCode, SlotReading, SlotStatus,
+    DoorContact, LockCommand, LockProfile, LockReport, Method, Motion, Operation, Position,
+    Refusal, ReportedCode, SlotReading, SlotStatus,
 };
 use latchkey_z2m::{
     Action, ActionSource, BoltState, BridgeEvent, Command, DoorState, Inbound, LockState,
@@ -55,6 +55,7 @@ pub fn message(inbound: Inbound) -> DeviceMessage {
     match inbound {
         Inbound::DeviceState { name, report } => DeviceMessage::Reports {
             device: name,
+            profile: LockProfile::ZIGBEE,
             reports: reports(&report),
         },
         Inbound::Availability { name, availability } => DeviceMessage::Availability {

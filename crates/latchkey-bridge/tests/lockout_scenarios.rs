@@ -1,17 +1,18 @@
 //! The real lockout situations, end to end against virtual locks on the embedded broker: keys
 //! forgotten but PIN known; phone dead at 02:00 with the roommate away; a window open on the
 //! third floor; office closed with the on-call person reachable; a dead battery and a
-//! locksmith; a forced entry and the rotation after it.
+//! locksmith; a forced entry and the rotation after it. The scenarios that turn on the door's
+//! lock run once per protocol (`both!`): a Zigbee lock and a Z-Wave one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Broker, Rig, rig_full};
+use common::{Protocol, Rig, eventually, rig_full_for};
 use latchkey_app::authz::Principal;
 use latchkey_app::directory::{PropertyPatch, SensorInput};
 use latchkey_app::lockout::{BookLocksmith, CompleteJob, PublicStart};
@@ -22,41 +23,19 @@ use latchkey_app::{Clock, ShiftedClock, SystemClock};
 use latchkey_core::model::{CredentialStatus, Role, SensorKind};
 use latchkey_core::schedule::{Day, Schedule, WeeklyWindow};
 use latchkey_core::{CredentialId, LockoutCaseId};
-use latchkey_mqtt::{BrokerOptions, EmbeddedBroker};
 use latchkey_sim::KeypadOutcome;
 use latchkey_store::lockout as cases;
 
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn scenario(test: &str, clock: Arc<dyn Clock>, sensors: &[&str]) -> Rig {
-    let broker = EmbeddedBroker::start(BrokerOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..BrokerOptions::default()
-    })
-    .unwrap();
-    rig_full(
+/// A scenario's building, its door's lock speaking `protocol`.
+async fn scenario(test: &str, protocol: Protocol, clock: Arc<dyn Clock>, sensors: &[&str]) -> Rig {
+    rig_full_for(
         test,
-        Broker::Embedded(broker),
+        protocol,
         Duration::ZERO,
         clock,
         sensors.iter().map(|s| (*s).to_owned()).collect(),
     )
     .await
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never happened: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn add_person(rig: &Rig, name: &str, email: Option<&str>, role: Role) -> Principal {
@@ -165,9 +144,8 @@ async fn reaches(rig: &Rig, id: CredentialId, want: &str) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_forgotten_but_pin_known_the_first_way_is_the_keypad_and_it_opens() {
-    let rig = scenario("scenario_keys", Arc::new(SystemClock), &[]).await;
+async fn keys_forgotten_but_pin_known_the_first_way_is_the_keypad_and_it_opens(p: Protocol) {
+    let rig = scenario("scenario_keys", p, Arc::new(SystemClock), &[]).await;
     let pin = rig.pin("480261").await;
     rig.until_status(pin, "set").await;
     let (case, _) = rig
@@ -184,15 +162,13 @@ async fn keys_forgotten_but_pin_known_the_first_way_is_the_keypad_and_it_opens()
     assert_eq!(view.ways[0].way, "pin", "{:?}", view.ways);
     assert_eq!(view.ways[0].available, Some(true));
     assert_eq!(view.ways[0].cost_cents, 0);
-    assert!(matches!(
-        rig.fleet.keypad("lock-0", "480261").unwrap(),
-        KeypadOutcome::Opened { .. }
-    ));
+    assert!(rig.keypad("480261").is_some());
 }
+both!(keys_forgotten_but_pin_known_the_first_way_is_the_keypad_and_it_opens);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_releases_a_one_time_pin()
-{
+async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_releases_a_one_time_pin(
+    p: Protocol,
+) {
     // Sunday 2 August 2026, 02:00 in Berlin; the clock runs on from there.
     let night = jiff::civil::date(2026, 8, 2)
         .at(2, 0, 0, 0)
@@ -201,6 +177,7 @@ async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_relea
         .timestamp();
     let rig = scenario(
         "scenario_night",
+        p,
         Arc::new(ShiftedClock::starting_at(night)),
         &[],
     )
@@ -278,16 +255,10 @@ async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_relea
         .find(|c| c.label.contains("spare key"))
         .unwrap();
     reaches(&rig, one_time.id, "set").await;
-    assert!(matches!(
-        rig.fleet.keypad("lock-0", &released.pin).unwrap(),
-        KeypadOutcome::Opened { .. }
-    ));
+    assert!(rig.keypad(&released.pin).is_some());
     // Used once, it leaves the lock.
     reaches(&rig, one_time.id, "removed").await;
-    assert!(matches!(
-        rig.fleet.keypad("lock-0", &released.pin).unwrap(),
-        KeypadOutcome::Refused { .. }
-    ));
+    assert!(rig.keypad(&released.pin).is_none());
     eventually("the household is told of the code's use", || async {
         told(&rig, case)
             .await
@@ -316,10 +287,17 @@ async fn phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_relea
         }
     }
 }
+both!(phone_dead_at_two_in_the_morning_roommate_away_a_spare_key_holder_releases_a_one_time_pin);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_open_on_the_third_floor_is_offered_with_a_warning_not_to_climb() {
-    let rig = scenario("scenario_window", Arc::new(SystemClock), &["window-1A"]).await;
+    let rig = scenario(
+        "scenario_window",
+        Protocol::Zigbee,
+        Arc::new(SystemClock),
+        &["window-1A"],
+    )
+    .await;
     let sensor = rig
         .app
         .create_sensor(
@@ -383,8 +361,9 @@ async fn a_window_open_on_the_third_floor_is_offered_with_a_warning_not_to_climb
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_follows_the_lease() {
+async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_follows_the_lease(
+    p: Protocol,
+) {
     // Saturday 1 August 2026, 23:00 in Berlin: the office opens on Monday.
     let saturday_night = jiff::civil::date(2026, 8, 1)
         .at(23, 0, 0, 0)
@@ -393,6 +372,7 @@ async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_fo
         .timestamp();
     let rig = scenario(
         "scenario_on_call",
+        p,
         Arc::new(ShiftedClock::starting_at(saturday_night)),
         &[],
     )
@@ -454,10 +434,7 @@ async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_fo
         .await
         .unwrap();
     assert_eq!(opening.command.status, "confirmed");
-    assert_eq!(
-        rig.fleet.lock_state("lock-0").unwrap().bolt,
-        latchkey_sim::Bolt::Unlocked
-    );
+    assert!(!rig.bolt_locked());
     let first = opening.charge.unwrap();
     assert_eq!(first.amount_cents, 0);
     assert_eq!(first.reason, "free lockout 1 of 1 in 12 months");
@@ -470,7 +447,7 @@ async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_fo
     assert_eq!(after.state, "resolved");
 
     // The second lockout in twelve months costs the after-hours fee.
-    rig.fleet.manual("lock-0", true).unwrap();
+    rig.manual(true);
     let (again, _) = public_case(&rig, "Rita").await;
     let view = rig.app.lockout_case(&rig.resident, again).await.unwrap();
     let staff = view.ways.iter().find(|w| w.way == "staff").unwrap();
@@ -511,10 +488,12 @@ async fn office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_fo
     let csv = latchkey_app::lockout::ledger_csv(&ledger);
     assert_eq!(csv.lines().count(), 3, "{csv}");
 }
+both!(office_closed_the_on_call_person_opens_after_an_id_check_and_the_fee_follows_the_lease);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_marked_for_service() {
-    let rig = scenario("scenario_battery", Arc::new(SystemClock), &[]).await;
+async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_marked_for_service(
+    p: Protocol,
+) {
+    let rig = scenario("scenario_battery", p, Arc::new(SystemClock), &[]).await;
     let pin = rig.pin("480261").await;
     rig.until_status(pin, "set").await;
     let smith = rig
@@ -543,7 +522,7 @@ async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_mark
         .unwrap();
     // The battery runs low (reported), then dies: a flat lock says nothing more, and
     // Zigbee2MQTT marks it offline.
-    rig.fleet.set_battery("lock-0", 8).unwrap();
+    rig.set_battery(8);
     eventually("the low battery is reported", || async {
         rig.events("lock.alarm")
             .await
@@ -551,8 +530,7 @@ async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_mark
             .any(|e| e["alarm"] == "low_battery")
     })
     .await;
-    rig.fleet.set_battery("lock-0", 0).unwrap();
-    rig.fleet.set_offline("lock-0", true).unwrap();
+    rig.dies();
     let (case, _) = rig
         .app
         .start_lockout_for(
@@ -635,10 +613,17 @@ async fn a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_mark
             .any(|i| i.id == service.id && i.closed_at.is_none())
     );
 }
+both!(a_dead_battery_calls_a_locksmith_the_landlord_pays_and_the_lock_is_marked_for_service);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_door_is_marked_compromised_and_its_pins_are_replaced_on_the_lock() {
-    let rig = scenario("scenario_forced", Arc::new(SystemClock), &[]).await;
+    let rig = scenario(
+        "scenario_forced",
+        Protocol::Zigbee,
+        Arc::new(SystemClock),
+        &[],
+    )
+    .await;
     let old = rig.pin("480261").await;
     rig.until_status(old, "set").await;
     rig.fleet.force_door("lock-0").unwrap();
@@ -708,9 +693,12 @@ async fn a_forced_door_is_marked_compromised_and_its_pins_are_replaced_on_the_lo
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn presence_at_the_door_is_typed_on_the_keypad_never_opens_and_completes_the_proof() {
-    let rig = scenario("scenario_presence", Arc::new(SystemClock), &[]).await;
+async fn presence_at_the_door_is_typed_on_the_keypad_never_opens_and_completes_the_proof(
+    p: Protocol,
+) {
+    // On Z-Wave the presence code is a messaging code (User Code status 3): the lock reports
+    // it (Access Control 0x20) and never opens for it.
+    let rig = scenario("scenario_presence", p, Arc::new(SystemClock), &[]).await;
     let policy = latchkey_core::model::Policy {
         require_presence: true,
         ..Default::default()
@@ -760,24 +748,19 @@ async fn presence_at_the_door_is_typed_on_the_keypad_never_opens_and_completes_t
         .find(|c| c.non_access)
         .unwrap();
     reaches(&rig, credential.id, "set").await;
-    assert!(matches!(
-        rig.fleet.keypad("lock-0", &challenge.code).unwrap(),
-        KeypadOutcome::NonAccess { .. }
-    ));
+    assert!(rig.bolt_locked());
     assert_eq!(
-        rig.fleet.lock_state("lock-0").unwrap().bolt,
-        latchkey_sim::Bolt::Locked,
+        rig.keypad(&challenge.code),
+        None,
         "a presence code never opens"
     );
+    assert!(rig.bolt_locked(), "a presence code never opens");
     eventually("the case is proven by presence", || async {
         rig.app.lockout_case(&rig.admin, case).await.unwrap().state == "proven"
     })
     .await;
     reaches(&rig, credential.id, "removed").await;
-    assert!(matches!(
-        rig.fleet.keypad("lock-0", &challenge.code).unwrap(),
-        KeypadOutcome::Refused { .. }
-    ));
+    assert!(!rig.holds(&challenge.code), "the used code left the lock");
     assert!(
         rig.app
             .presence_challenge(&token, "203.0.113.20")
@@ -786,3 +769,4 @@ async fn presence_at_the_door_is_typed_on_the_keypad_never_opens_and_completes_t
         "a proven case asks for no more presence"
     );
 }
+both!(presence_at_the_door_is_typed_on_the_keypad_never_opens_and_completes_the_proof);

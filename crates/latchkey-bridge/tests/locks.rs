@@ -1,71 +1,95 @@
 //! The whole device path against virtual locks: PINs, remote commands, unmanaged codes,
-//! offline safety and a broker restart.
+//! a lost write, a forced door, offline safety and a broker restart. The scenarios that are
+//! the lock's, whatever it speaks, run once per protocol (`both!`): on a virtual Zigbee2MQTT
+//! lock and on a virtual Z-Wave lock behind the Z-Wave JS UI gateway.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
-use common::{Broker, Rig, connected, rig, rig_on};
+use common::{Broker, Protocol, Rig, attributed, eventually, revoke, rig_for, rig_on};
 use latchkey_app::credentials::CredentialInput;
 use latchkey_app::devices::RemoteAction;
 use latchkey_app::people::{MembershipInput, PersonInput};
-use latchkey_core::model::{CredentialKind, CredentialStatus, Role};
+use latchkey_core::model::{CredentialKind, Role};
 use latchkey_core::schedule::Schedule;
-use latchkey_mqtt::{QoS, Session, SessionOptions};
-use latchkey_sim::{FleetHandle, KeypadOutcome};
+use latchkey_sim::KeypadOutcome;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pin_reaches_the_lock_opens_it_and_is_attributed_then_revoking_removes_it() {
-    let rig = rig("pin_lifecycle").await;
+async fn a_pin_reaches_the_lock_opens_it_and_is_attributed_then_revoking_removes_it(p: Protocol) {
+    let rig = rig_for("pin_lifecycle", p).await;
     let id = rig.pin("480261").await;
     rig.until_status(id, "set").await;
     let slot = rig.app.credential_locks(&rig.admin, id).await.unwrap()[0]
         .slot
         .unwrap();
-    assert_eq!(
-        rig.fleet.keypad("lock-0", "480261").unwrap(),
-        KeypadOutcome::Opened { slot: slot as u16 }
-    );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let granted = rig.events("access.granted").await;
-        if granted
-            .iter()
-            .any(|d| d["credential_id"] == serde_json::json!(id.0) && d["method"] == "keypad")
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the keypad opening was never attributed: {granted:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert_eq!(rig.keypad("480261"), Some(slot as u16));
+    attributed(&rig.app, &rig.admin, id).await;
 
-    rig.app
-        .set_credential_status(
+    revoke(&rig.app, &rig.resident, id).await;
+    rig.until_status(id, "removed").await;
+    assert_eq!(rig.keypad("480261"), None);
+    // Nothing the lock said about latchkey's own writes was taken for a stranger's code.
+    assert!(
+        rig.events("lock.alarm")
+            .await
+            .iter()
+            .all(|d| d["alarm"] != "unmanaged_code")
+    );
+}
+both!(a_pin_reaches_the_lock_opens_it_and_is_attributed_then_revoking_removes_it);
+
+async fn a_write_the_lock_never_got_is_found_and_written_again(p: Protocol) {
+    let rig = rig_for("lost_write", p).await;
+    rig.drop_next_write();
+    let id = rig.pin("592038").await;
+    rig.until_status(id, "set").await;
+    assert!(rig.keypad("592038").is_some(), "the PIN is on the lock");
+}
+both!(a_write_the_lock_never_got_is_found_and_written_again);
+
+async fn a_forced_door_raises_the_forced_entry_alarm(p: Protocol) {
+    let rig = rig_for("forced", p).await;
+    // The bolt is thrown (remote lock, answered by the lock), then the door opens anyway.
+    let cmd = rig
+        .app
+        .remote_command(
             rig.app
-                .may_set_credential_status(&rig.resident, id, CredentialStatus::Revoked)
+                .may_remote_command(
+                    &rig.admin,
+                    rig.door,
+                    RemoteAction::Lock,
+                    Some("securing the door before a test of its contact"),
+                )
                 .await
                 .unwrap(),
+            Duration::from_secs(30),
         )
         .await
         .unwrap();
-    rig.until_status(id, "removed").await;
-    assert!(matches!(
-        rig.fleet.keypad("lock-0", "480261").unwrap(),
-        KeypadOutcome::Refused { .. }
-    ));
+    assert_eq!(cmd.status, "confirmed", "{cmd:?}");
+    assert!(rig.bolt_locked());
+    rig.force_door();
+    eventually("the forced entry alarm", || async {
+        rig.events("lock.alarm")
+            .await
+            .iter()
+            .any(|d| d["alarm"] == "forced_entry")
+    })
+    .await;
 }
+both!(a_forced_door_raises_the_forced_entry_alarm);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_pins_confirmed_at_once_by_a_fast_lock_is_never_taken_for_strangers_codes() {
+async fn a_burst_of_pins_confirmed_at_once_by_a_fast_lock_is_never_taken_for_strangers_codes(
+    p: Protocol,
+) {
     // All ten slots of the door at once. The virtual lock answers in well under a millisecond:
     // a confirmation that overtook the reconciler's own record of the write would look like a
-    // code latchkey never set.
-    let rig = rig("pin_burst").await;
+    // code latchkey never set. A Z-Wave lock announces each code it takes as it would one set
+    // at the keypad; that is no stranger's code either.
+    let rig = rig_for("pin_burst", p).await;
     let pins: Vec<String> = (0..10)
         .map(|i| format!("{}", 402_917 + i * 7_919))
         .collect();
@@ -84,16 +108,13 @@ async fn a_burst_of_pins_confirmed_at_once_by_a_fast_lock_is_never_taken_for_str
         .collect();
     assert!(strangers.is_empty(), "{strangers:?}");
     for pin in &pins {
-        assert!(matches!(
-            rig.fleet.keypad("lock-0", pin).unwrap(),
-            KeypadOutcome::Opened { .. }
-        ));
+        assert!(rig.keypad(pin).is_some(), "{pin} opens");
     }
 }
+both!(a_burst_of_pins_confirmed_at_once_by_a_fast_lock_is_never_taken_for_strangers_codes);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_remote_unlock_is_answered_when_the_lock_reports_it() {
-    let rig = rig("remote_unlock").await;
+async fn a_remote_unlock_is_answered_when_the_lock_reports_it(p: Protocol) {
+    let rig = rig_for("remote_unlock", p).await;
     let prop = rig
         .app
         .get_door(&rig.admin, rig.door)
@@ -139,10 +160,7 @@ async fn a_remote_unlock_is_answered_when_the_lock_reports_it() {
         .await
         .unwrap();
     assert_eq!(cmd.status, "confirmed", "{cmd:?}");
-    assert_eq!(
-        rig.fleet.bolt("lock-0").unwrap(),
-        latchkey_sim::Bolt::Unlocked
-    );
+    assert!(!rig.bolt_locked());
 
     // A manager may not open a unit's door without an emergency reason.
     let m = {
@@ -198,44 +216,22 @@ async fn a_remote_unlock_is_answered_when_the_lock_reports_it() {
         "an emergency command is audited"
     );
 }
+both!(a_remote_unlock_is_answered_when_the_lock_reports_it);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_code_set_behind_latchkeys_back_is_flagged_and_cleared() {
-    let rig = rig("unmanaged").await;
-    // Another controller on the same broker (MQTT 5 sessions use the broker's v5 listener).
-    let mut opts = SessionOptions::new(rig.broker.server_url(), "rogue");
-    opts.subscriptions = vec![];
-    let (rogue, _rx) = Session::start(opts).unwrap();
-    connected(&mut rogue.state()).await;
-    rogue
-        .publish(
-            "zigbee2mqtt/lock-0/set",
-            br#"{"pin_code":{"user":7,"user_type":"unrestricted","user_enabled":true,"pin_code":"918273"}}"#.to_vec(),
-            QoS::AtMostOnce,
-            false,
-        )
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let alarms = rig.events("lock.alarm").await;
-        let flagged = alarms
+async fn a_code_set_behind_latchkeys_back_is_flagged_and_cleared(p: Protocol) {
+    let rig = rig_for("unmanaged", p).await;
+    rig.code_behind_latchkeys_back(7, "918273");
+    eventually("the stranger's code is flagged and cleared", || async {
+        let flagged = rig
+            .events("lock.alarm")
+            .await
             .iter()
             .any(|d| d["alarm"] == "unmanaged_code" && d["slot"] == 7);
-        let cleared = matches!(
-            rig.fleet.keypad("lock-0", "918273").unwrap(),
-            KeypadOutcome::Refused { .. }
-        );
-        if flagged && cleared {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "flagged={flagged} cleared={cleared}: {alarms:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        flagged && rig.keypad("918273").is_none()
+    })
+    .await;
 }
+both!(a_code_set_behind_latchkeys_back_is_flagged_and_cleared);
 
 /// Two PINs synced, one of them revoked and removed: what the lock must keep deciding alone.
 async fn synced_then_one_revoked(rig: &Rig) {
@@ -243,54 +239,30 @@ async fn synced_then_one_revoked(rig: &Rig) {
     let gone = rig.pin("735194").await;
     rig.until_status(keep, "set").await;
     rig.until_status(gone, "set").await;
-    rig.app
-        .set_credential_status(
-            rig.app
-                .may_set_credential_status(&rig.resident, gone, CredentialStatus::Revoked)
-                .await
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    revoke(&rig.app, &rig.resident, gone).await;
     rig.until_status(gone, "removed").await;
 }
 
-fn lock_decides_alone(fleet: &FleetHandle) {
+fn lock_decides_alone(rig: &Rig) {
+    assert!(rig.keypad("480261").is_some(), "a synced PIN still opens");
     assert!(
-        matches!(
-            fleet.keypad("lock-0", "480261").unwrap(),
-            KeypadOutcome::Opened { .. }
-        ),
-        "a synced PIN still opens"
-    );
-    assert!(
-        matches!(
-            fleet.keypad("lock-0", "735194").unwrap(),
-            KeypadOutcome::Refused { .. }
-        ),
+        rig.keypad("735194").is_none(),
         "a revoked PIN stays refused"
     );
-    assert!(
-        matches!(
-            fleet.keypad("lock-0", "111111").unwrap(),
-            KeypadOutcome::Refused { .. }
-        ),
-        "a wrong PIN is refused"
-    );
+    assert!(rig.keypad("111111").is_none(), "a wrong PIN is refused");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_the_server_stopped_the_lock_still_admits_synced_pins_and_refuses_revoked_ones() {
-    let rig = rig("offline_server").await;
+async fn with_the_server_stopped_the_lock_still_admits_synced_pins_and_refuses_revoked_ones(
+    p: Protocol,
+) {
+    let mut rig = rig_for("offline_server", p).await;
     synced_then_one_revoked(&rig).await;
-    // The server stops: its bridge and reconciler end and its MQTT session closes.
-    for t in &rig.tasks {
-        t.abort();
-    }
-    rig.session.close().await;
+    // The server stops: its bridge and reconciler end and its MQTT sessions close.
+    rig.stop_server().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    lock_decides_alone(&rig.fleet);
+    lock_decides_alone(&rig);
 }
+both!(with_the_server_stopped_the_lock_still_admits_synced_pins_and_refuses_revoked_ones);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_broker_stopped_the_lock_still_admits_synced_pins_and_refuses_revoked_ones() {
@@ -305,7 +277,7 @@ async fn with_the_broker_stopped_the_lock_still_admits_synced_pins_and_refuses_r
         !rig.fleet.is_connected(),
         "the fleet noticed the broker is gone"
     );
-    lock_decides_alone(&rig.fleet);
+    lock_decides_alone(&rig);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,15 +299,7 @@ async fn a_broker_restart_in_a_burst_of_changes_loses_no_command_and_doubles_non
         ids.push(rig.pin(pin).await);
     }
     for id in [ids[1], ids[5]] {
-        rig.app
-            .set_credential_status(
-                rig.app
-                    .may_set_credential_status(&rig.resident, id, CredentialStatus::Revoked)
-                    .await
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+        revoke(&rig.app, &rig.resident, id).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     rig.broker.restart();

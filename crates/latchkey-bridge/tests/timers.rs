@@ -282,15 +282,7 @@ async fn a_lock_that_opens_for_a_revoked_pin_raises_an_alarm_told_to_the_househo
     let slot = rig.app.credential_locks(&rig.admin, id).await.unwrap()[0]
         .slot
         .unwrap();
-    rig.app
-        .set_credential_status(
-            rig.app
-                .may_set_credential_status(&rig.admin, id, CredentialStatus::Revoked)
-                .await
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    common::revoke(&rig.app, &rig.admin, id).await;
     rig.until_status(id, "removed").await;
     // The lock loses the removal: the code is back in its slot and nobody was told.
     rig.fleet

@@ -23,13 +23,13 @@ use latchkey_app::{App, AppConfig, SystemClock};
 use latchkey_bridge::BridgePort;
 use latchkey_bridge::zwave::link::{ZwaveLink, run_events};
 use latchkey_bridge::zwave::{session_options, start};
-use latchkey_core::model::{CredentialKind, CredentialStatus, DoorKind, DoorMode, Role};
+use latchkey_core::model::{CredentialKind, DoorKind, DoorMode, Role};
 use latchkey_core::schedule::Schedule;
 use latchkey_core::{CredentialId, DoorId};
 use latchkey_mqtt::{BrokerOptions, EmbeddedBroker, QoS, Session, SessionOptions};
 use latchkey_sim::zwave::{ZwaveSimConfig, ZwaveSimHandle, run};
 use latchkey_zwave::Topics;
-use zwave_common::{WAIT, connected, lock, quick};
+use zwave_common::{connected, lock, quick};
 
 struct World {
     app: App,
@@ -184,39 +184,8 @@ impl World {
             .id
     }
 
-    /// Waits until the credential's status on each lock is as given.
     async fn until(&self, id: CredentialId, want: &[(&str, &str)]) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let on = self.app.credential_locks(&self.admin, id).await.unwrap();
-            let ok = want.iter().all(|(lock, status)| {
-                on.iter()
-                    .any(|l| l.lock.as_deref() == Some(*lock) && l.status == *status)
-            });
-            if ok {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "never reached {want:?}: {on:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn events(&self, kind: &str) -> Vec<serde_json::Value> {
-        let filter = latchkey_app::store::audit::EventFilter {
-            kind_prefix: Some(kind.into()),
-            limit: 500,
-            ..Default::default()
-        };
-        self.app
-            .list_events(&self.admin, None, filter)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.data)
-            .collect()
+        common::until_on_locks(&self.app, &self.admin, id, want).await;
     }
 }
 
@@ -241,32 +210,10 @@ async fn a_pin_reaches_zwave_locks_set_where_shown_assumed_where_masked_and_open
         )
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let granted = w.events("access.granted").await;
-        if granted
-            .iter()
-            .any(|d| d["credential_id"] == serde_json::json!(id.0) && d["method"] == "keypad")
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no attributed opening: {granted:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::attributed(&w.app, &w.admin, id).await;
 
     // Revoked: both slots are emptied, as each lock's read-back shows.
-    w.app
-        .set_credential_status(
-            w.app
-                .may_set_credential_status(&w.resident, id, CredentialStatus::Revoked)
-                .await
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    common::revoke(&w.app, &w.resident, id).await;
     w.until(id, &[("zwave/5", "removed"), ("zwave/6", "removed")])
         .await;
     assert_eq!(w.sim.slot(5, 1).expect("slot").status, 0);

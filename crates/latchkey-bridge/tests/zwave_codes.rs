@@ -1,6 +1,8 @@
 //! Codes on virtual Z-Wave locks through the gateway session, over a real broker: confirmed
 //! only by reading the slot back, a dropped write found and written again, masked codes
-//! assumed, dead nodes offline without a flood of calls, sleeping nodes waited for.
+//! assumed, dead nodes offline without a flood of calls, sleeping nodes waited for, disabled
+//! and messaging codes set with their status in one Set, and a waiting code superseded by its
+//! clear.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use latchkey_bridge::zwave::{FailReason, Outcome, ZwaveCommand, ZwaveEvent};
 use latchkey_mqtt::{QoS, Session, SessionOptions};
 use latchkey_sim::zwave::ZwaveSlot;
+use latchkey_zwave::{Pin, Report, SlotStatus};
 use zwave_common::{ZRig, connected, lock, quick, rig};
 
 fn slot(status: u8, code: &str) -> Option<ZwaveSlot> {
@@ -222,4 +225,71 @@ async fn when_the_gateway_goes_its_commands_end_offline_and_new_ones_are_not_sen
         sent,
         "nothing sent to a gone gateway"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_waiting_its_turn_is_never_written_after_its_clear_was_asked_for() {
+    let mut rig = rig("zw_supersede", vec![lock(12, |_| {})], quick()).await;
+    // Slot 1's write keeps the node busy; slot 2's code waits behind it, then is revoked.
+    let busy = rig.submit(ZRig::set_code(12, 1, "1111")).await;
+    let stale = rig.submit(ZRig::set_code(12, 2, "2222")).await;
+    let clear = rig
+        .submit(ZwaveCommand::ClearSlot { node: 12, slot: 2 })
+        .await;
+    assert_eq!(
+        rig.outcome(stale).await.0,
+        Outcome::Failed(FailReason::Superseded)
+    );
+    assert_eq!(rig.outcome(busy).await.0, Outcome::Confirmed);
+    assert_eq!(rig.outcome(clear).await.0, Outcome::Confirmed);
+    assert_eq!(rig.sim.slot(12, 2), slot(0, ""));
+    let code_writes = rig
+        .calls_about(12)
+        .into_iter()
+        .filter(|(api, property)| api == "writeValue" && property == "userCode")
+        .count();
+    assert_eq!(code_writes, 1, "the revoked code never left latchkey");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_or_messaging_code_goes_with_its_status_in_one_set_and_is_read_back() {
+    let mut rig = rig("zw_status", vec![lock(12, |_| {})], quick()).await;
+    for (n, pin, status, byte) in [
+        (4, "4711", SlotStatus::Disabled, 2),
+        (5, "4712", SlotStatus::Messaging, 3),
+    ] {
+        let set = ZwaveCommand::SetCode {
+            node: 12,
+            slot: n,
+            pin: Pin::new(pin).unwrap(),
+            status,
+        };
+        assert_eq!(rig.run(set).await, (Outcome::Confirmed, 1));
+        assert_eq!(rig.sim.slot(12, n), slot(byte, pin));
+    }
+    // Never a code written first and its status after: it would open the door in between.
+    let calls = rig.calls_about(12);
+    assert!(
+        !calls.iter().any(|(api, _)| api == "writeValue"),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|(api, _)| api == "sendCommand").count(),
+        2
+    );
+    // The disabled code opens nothing and says nothing; the messaging code opens nothing and
+    // is reported with its slot.
+    assert_eq!(rig.sim.opens(12, "4711"), None);
+    rig.control(12, "keypad", "4712").await;
+    rig.until(|e| {
+        matches!(
+            e,
+            ZwaveEvent::Report {
+                node: 12,
+                report: Report::MessagingCode { slot: Some(5) }
+            }
+        )
+    })
+    .await;
+    assert_eq!(rig.sim.mode(12), Some(255), "the bolt stayed thrown");
 }

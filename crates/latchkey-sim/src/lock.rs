@@ -71,6 +71,9 @@ pub struct VirtualLock {
     report_manual: bool,
     persist_version: u64,
     floods: u64,
+    /// The next PIN write is lost on the way (a Zigbee frame the mesh dropped): no answer, no
+    /// event, the slot unchanged.
+    drop_next_pin_write: bool,
 }
 
 impl VirtualLock {
@@ -102,6 +105,7 @@ impl VirtualLock {
             report_manual: true,
             persist_version: 0,
             floods: 0,
+            drop_next_pin_write: false,
         }
     }
 
@@ -217,6 +221,7 @@ impl VirtualLock {
         for (key, value) in &obj {
             match key.as_str() {
                 "state" => self.set_state(value, now, &mut out),
+                "pin_code" if self.drop_next_pin_write => self.drop_next_pin_write = false,
                 "pin_code" => self.set_pin_code(value, &mut out),
                 "user_status" => self.set_user_status(value, &mut out),
                 "auto_relock_time" => self.set_auto_relock_time(value, &mut out),

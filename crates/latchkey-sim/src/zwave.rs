@@ -10,8 +10,10 @@
 //! Written from the protocol as docs/DEVICES.md ("Z-Wave JS UI") describes it; it shares no code
 //! with latchkey's Z-Wave codec (`latchkey-zwave`), so that a mistake in one is not mirrored in
 //! the other. Control topics `latchkey-sim/<prefix>/<node id>/<op>` drive the locks: `keypad`
-//! (payload: the code), `dead` (`on`/`off`), `alive`, `jam` (`on`/`off`), `battery` (percent),
-//! `door` (`open`/`close`).
+//! (payload: the code), `program` (`<user id>:<code>`, a code set at the keypad with the
+//! master code), `drop` (the next code write is lost), `manual` (`lock`/`unlock`, the thumb
+//! turn), `dead` (`on`/`off`, or `marked`: dead and so reported by the controller), `alive`, `jam` (`on`/`off`, or `motor`: jams at its next move), `battery` (percent), `door`
+//! (`open`/`close`).
 
 mod gateway;
 mod node;
@@ -58,6 +60,7 @@ impl ZwaveSimConfig {
 #[derive(Clone)]
 pub struct ZwaveSimHandle {
     gateway: Arc<Mutex<Gateway>>,
+    out: mpsc::UnboundedSender<Publish>,
     stop: watch::Sender<bool>,
     connected: watch::Receiver<bool>,
 }
@@ -77,6 +80,30 @@ impl ZwaveSimHandle {
     /// The lock's Door Lock mode (255 secured, 0 unsecured).
     pub fn mode(&self, node: u16) -> Option<u8> {
         self.gateway().mode(node)
+    }
+
+    /// Runs a control on `node` (`keypad`, `program`, `jam`, `door`... as on the control
+    /// topics) and publishes what the gateway says of it.
+    pub fn control(&self, node: u16, op: &str, arg: &str) {
+        let msgs = self
+            .gateway()
+            .control(node, op, arg, Instant::now(), now_ms());
+        for m in msgs {
+            let _ = self.out.send(m);
+        }
+    }
+
+    /// The user id `pin` would open `node` by, without typing it.
+    pub fn opens(&self, node: u16, pin: &str) -> Option<u16> {
+        self.gateway().opens(node, pin)
+    }
+
+    /// Types `pin` at `node`'s keypad: the user id it opened by, or `None` when the lock
+    /// stayed shut.
+    pub fn keypad(&self, node: u16, pin: &str) -> Option<u16> {
+        let opened = self.opens(node, pin);
+        self.control(node, "keypad", pin);
+        opened
     }
 
     /// Waits until the gateway has announced itself on the broker and its subscriptions are
@@ -127,6 +154,7 @@ pub fn run(cfg: ZwaveSimConfig) -> (ZwaveSimHandle, JoinHandle<()>) {
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Publish>();
     let handle = ZwaveSimHandle {
         gateway: Arc::clone(&gateway),
+        out: out_tx.clone(),
         stop,
         connected,
     };

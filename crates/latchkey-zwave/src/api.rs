@@ -1,5 +1,6 @@
 //! Answers of the gateway's API (`<prefix>/_CLIENTS/<client>/api/<api>`): `getNodes`, the
-//! result of `writeValue`, the value `pollValue` read from the lock, `pingNode`.
+//! result of `writeValue` and of a User Code `sendCommand`, the value `pollValue` read from the
+//! lock, `pingNode`.
 //!
 //! An answer is `{"success":…, "message":…, "result":…, "args":[…], "origin":{…}}`; `origin`
 //! echoes our request, so its `requestId` ties the answer to the request. `args` echoes PINs:
@@ -29,6 +30,7 @@ pub enum Api {
     PollValue,
     PingNode,
     RefreshCcValues,
+    SendCommand,
 }
 
 impl Api {
@@ -39,6 +41,7 @@ impl Api {
             "pollValue" => Api::PollValue,
             "pingNode" => Api::PingNode,
             "refreshCCValues" => Api::RefreshCcValues,
+            "sendCommand" => Api::SendCommand,
             _ => return None,
         })
     }
@@ -255,6 +258,9 @@ pub(crate) fn answer(
     };
     let node_arg = || match api {
         Api::WriteValue | Api::PollValue => value_ref(first_arg(map)).ok().map(|v| v.node),
+        Api::SendCommand => first_arg(map)
+            .and_then(|t| t.get("nodeId"))
+            .and_then(node_id),
         _ => first_arg(map).and_then(node_id),
     };
     if !success {
@@ -311,6 +317,57 @@ pub(crate) fn answer(
             }
         }
         Api::RefreshCcValues => Answer::Done(node_arg()),
+        Api::SendCommand => {
+            let target = command_target(map, node_arg())?;
+            // The method's own result: a Supervision result from a lock that supervises,
+            // nothing from one that does not (sent, not known to be carried out).
+            let outcome = match result.and_then(|r| r.get("status")) {
+                None => WriteOutcome::Unsupervised,
+                Some(status) => WriteOutcome::from_status(
+                    as_uint(status, 255)
+                        .and_then(|n| u8::try_from(n).ok())
+                        .ok_or(ParseError::InvalidField {
+                            field: "status",
+                            reason: "expected an integer 0–255",
+                        })?,
+                ),
+            };
+            Answer::Written(target, outcome)
+        }
+    })
+}
+
+/// The slot a User Code `sendCommand` (`[{nodeId, commandClass: 99}, "set", [slot, …]]`) was
+/// about, as the value it wrote.
+fn command_target(map: &Map<String, Value>, node: Option<u16>) -> Result<ValueRef, ParseError> {
+    let bad = |reason| ParseError::InvalidField {
+        field: "args",
+        reason,
+    };
+    let args = map
+        .get("args")
+        .or_else(|| map.get("origin").and_then(|o| o.get("args")))
+        .and_then(Value::as_array)
+        .ok_or(ParseError::MissingField { field: "args" })?;
+    let cc = args
+        .first()
+        .and_then(|t| t.get("commandClass"))
+        .and_then(|c| as_uint(c, u64::from(u16::MAX)));
+    if cc != Some(u64::from(CC_USER_CODE)) || args.get(1).and_then(Value::as_str) != Some("set") {
+        return Err(bad("not a User Code set"));
+    }
+    let slot = args
+        .get(2)
+        .and_then(|p| p.get(0))
+        .and_then(|n| as_uint(n, u64::from(u16::MAX)))
+        .filter(|n| *n >= 1)
+        .ok_or(bad("no user id"))?;
+    Ok(ValueRef {
+        node: node.ok_or(bad("no node id"))?,
+        command_class: CC_USER_CODE,
+        endpoint: 0,
+        property: "userCode".to_owned(),
+        key: Some(slot.to_string()),
     })
 }
 

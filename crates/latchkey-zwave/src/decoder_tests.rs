@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::api::WriteOutcome;
 use crate::values::{Alarm, Method, Motion, Operation, Position, ReportedCode, SlotStatus};
 
 const API: &str = "zwave/_CLIENTS/ZWAVE_GATEWAY-zwave-js-ui/api";
@@ -221,4 +222,64 @@ fn the_first_writes_echo_is_known_from_a_value_published_without_a_value() {
         br#"{"time":700,"value":"0427"}"#,
     ));
     assert_eq!(origin, Origin::Echo { time: 700 });
+}
+
+#[test]
+fn a_user_code_send_command_answer_is_a_write_result_and_a_bad_one_is_refused() {
+    let mut d = decoder_knowing_node_12();
+    let call = json!([{"nodeId":12,"commandClass":99,"endpoint":0},"set",[3,2,"0427"]]);
+    let answer = |result: serde_json::Value| {
+        json!({"success":true,"result":result,"args":call.clone(),
+               "origin":{"args":call.clone(),"requestId":"s1"}})
+        .to_string()
+    };
+    let topic = format!("{API}/sendCommand");
+    for (result, want) in [
+        (serde_json::Value::Null, WriteOutcome::Unsupervised),
+        (json!({"status":255}), WriteOutcome::Confirmed),
+        (json!({"status":2}), WriteOutcome::Failed),
+    ] {
+        match d.decode(&topic, answer(result).as_bytes()) {
+            Ok(Some(Inbound::Written {
+                request_id,
+                target,
+                outcome,
+            })) => {
+                assert_eq!(request_id.as_deref(), Some("s1"));
+                assert_eq!((target.node, target.key.as_deref()), (12, Some("3")));
+                assert_eq!(outcome, want);
+                assert!(!format!("{target:?}").contains("0427"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Another command class's method, a status that is not a number, an unknown node: refused.
+    let other_cc = json!({"success":true,"result":null,
+        "args":[{"nodeId":12,"commandClass":98,"endpoint":0},"set",[3]]});
+    assert!(d.decode(&topic, other_cc.to_string().as_bytes()).is_err());
+    let bad_status = answer(json!({"status":"done"}));
+    assert!(d.decode(&topic, bad_status.as_bytes()).is_err());
+    let unknown = json!({"success":true,"result":null,
+        "args":[{"nodeId":77,"commandClass":99,"endpoint":0},"set",[3,2,"0427"]]});
+    assert!(d.decode(&topic, unknown.to_string().as_bytes()).is_err());
+    // A failure names the node and masks the code it quotes.
+    let failed = json!({"success":false,"message":"Node 12 refused code 0427",
+        "args":call.clone(),"origin":{"requestId":"s2"}});
+    match d.decode(&topic, failed.to_string().as_bytes()) {
+        Ok(Some(Inbound::Failed { node, message, .. })) => {
+            assert_eq!(node, Some(12));
+            assert!(!message.contains("0427"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_messaging_code_typed_at_the_keypad_is_reported_with_its_slot() {
+    let mut d = decoder_knowing_node_12();
+    let (r, _) = node(d.decode(
+        "zwave/12/113/0/Access_Control/Messaging_User_Code_entered_via_keypad",
+        br#"{"time":9,"value":{"user ID":5}}"#,
+    ));
+    assert_eq!(r, Report::MessagingCode { slot: Some(5) });
 }

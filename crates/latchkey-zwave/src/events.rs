@@ -37,6 +37,7 @@ const ACCESS_CONTROL_LABELS: &[(&str, u8)] = &[
     ("New_user_code_added", 0x0E),
     ("New_user_code_not_added_due_to_duplicate_code", 0x0F),
     ("Manually_enter_user_access_code_exceeds_code_limit", 0x13),
+    ("Messaging_User_Code_entered_via_keypad", 0x20),
     ("Lock_operation_with_User_Code", 0x21),
     ("Unlock_operation_with_User_Code", 0x22),
 ];
@@ -66,6 +67,7 @@ pub fn access_control(event: u8, user: Option<u16>) -> Option<Report> {
         0x0E => Some(Report::CodeChange(CodeChange::Added { slot })),
         0x0F => Some(Report::CodeChange(CodeChange::Duplicate { slot })),
         0x10 | 0x13 => Some(Report::Alarm(Alarm::KeypadDisabled)),
+        0x20 => Some(Report::MessagingCode { slot }),
         _ => None,
     }
 }

@@ -75,6 +75,15 @@ pub enum Request {
     /// Set the code of a slot: `writeValue` of `userCode/<slot>`. zwave-js sends one User Code
     /// Set with the slot's cached status (Enabled when unknown).
     SetCode { node: u16, slot: u16, pin: Pin },
+    /// Store a code with a status other than Enabled (Disabled, Messaging) in one User Code
+    /// Set: `sendCommand` of User Code `set [slot, status, code]`. Writing the code first and
+    /// the status after would leave it enabled, opening the door, in between.
+    SetCodeAs {
+        node: u16,
+        slot: u16,
+        status: SlotStatus,
+        pin: Pin,
+    },
     /// Set the status of a slot that holds a code (Enabled, Disabled, …): `writeValue` of
     /// `userIdStatus/<slot>`. Needs the code cached in the gateway: write the code first.
     SetSlotStatus {
@@ -192,6 +201,7 @@ impl Request {
         match self {
             Request::GetNodes => None,
             Request::SetCode { node, .. }
+            | Request::SetCodeAs { node, .. }
             | Request::SetSlotStatus { node, .. }
             | Request::ClearSlot { node, .. }
             | Request::ReadSlotStatus { node, .. }
@@ -266,6 +276,28 @@ impl Request {
                 slot_value(*node, "userCode", *slot)?,
                 Value::String(pin.expose().to_owned()),
             )],
+            Request::SetCodeAs {
+                node,
+                slot,
+                status,
+                pin,
+            } => {
+                slot_value(*node, "userCode", *slot)?;
+                let code = match status {
+                    SlotStatus::Enabled | SlotStatus::Disabled | SlotStatus::Messaging => {
+                        status.code()
+                    }
+                    _ => return Err(EncodeError::StatusNotWritable),
+                };
+                vec![(
+                    "sendCommand",
+                    vec![
+                        json!({"nodeId": node, "commandClass": CC_USER_CODE, "endpoint": 0}),
+                        json!("set"),
+                        json!([slot, code, pin.expose()]),
+                    ],
+                )]
+            }
             Request::SetSlotStatus { node, slot, status } => {
                 let code = match status {
                     SlotStatus::Enabled
@@ -346,6 +378,50 @@ mod tests {
                    "requestId":"r1"})
         );
         assert!(!format!("{:?}", out[0]).contains("0427"));
+    }
+
+    #[test]
+    fn a_disabled_or_messaging_code_goes_with_its_status_in_one_user_code_set() {
+        let pin = Pin::new("0427").expect("valid");
+        for (status, byte) in [(SlotStatus::Disabled, 2), (SlotStatus::Messaging, 3)] {
+            let out = Request::SetCodeAs {
+                node: 12,
+                slot: 3,
+                status,
+                pin: pin.clone(),
+            }
+            .encode(&Topics::default(), "s1")
+            .expect("encodes");
+            assert_eq!(out.len(), 1, "one call, never code then status");
+            assert!(out[0].topic.ends_with("/api/sendCommand/set"));
+            assert_eq!(
+                body(&out[0])["args"],
+                json!([{"nodeId":12,"commandClass":99,"endpoint":0},"set",[3,byte,"0427"]])
+            );
+            assert!(!format!("{:?}", out[0]).contains("0427"));
+        }
+        for status in [SlotStatus::Available, SlotStatus::NotAvailable] {
+            let r = Request::SetCodeAs {
+                node: 12,
+                slot: 3,
+                status,
+                pin: pin.clone(),
+            };
+            assert_eq!(
+                r.encode(&Topics::default(), "x"),
+                Err(EncodeError::StatusNotWritable)
+            );
+        }
+        let zero = Request::SetCodeAs {
+            node: 12,
+            slot: 0,
+            status: SlotStatus::Disabled,
+            pin,
+        };
+        assert_eq!(
+            zero.encode(&Topics::default(), "x"),
+            Err(EncodeError::SlotZero)
+        );
     }
 
     #[test]

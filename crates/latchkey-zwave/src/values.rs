@@ -161,12 +161,15 @@ impl SlotContents {
 
     /// Whether this read-back shows `pin` in the slot, enabled.
     pub fn confirms(&self, pin: &str) -> Confirmation {
+        self.confirms_as(pin, SlotStatus::Enabled)
+    }
+
+    /// Whether this read-back shows `pin` in the slot with the status `wanted` (Enabled,
+    /// Disabled, Messaging).
+    pub fn confirms_as(&self, pin: &str, wanted: SlotStatus) -> Confirmation {
         match self {
             SlotContents::Empty => Confirmation::Empty,
-            SlotContents::Occupied {
-                status: SlotStatus::Enabled,
-                code,
-            } => match code {
+            SlotContents::Occupied { status, code } if *status == wanted => match code {
                 ReportedCode::Code(c) if c.expose() == pin => Confirmation::Confirmed,
                 ReportedCode::Masked { .. } | ReportedCode::Unreadable | ReportedCode::Empty => {
                     Confirmation::StatusOnly
@@ -181,16 +184,16 @@ impl SlotContents {
 /// What a read-back says about an intended code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Confirmation {
-    /// Enabled with exactly this code.
+    /// With the status wanted and exactly this code.
     Confirmed,
-    /// Enabled, but the lock does not show its codes (masked or unreadable): the status is all
+    /// With the status wanted, but the lock does not show its codes (masked or unreadable): the status is all
     /// that can be checked, so the code is *assumed*, not confirmed.
     StatusOnly,
-    /// Enabled with another code.
+    /// With the status wanted and another code.
     OtherCode,
     /// The slot is empty: the write did not reach the lock, or the lock refused it.
     Empty,
-    /// Holds a code with another status (Disabled, …).
+    /// Holds a code with another status than the one wanted (Disabled, Enabled, …).
     WrongStatus(SlotStatus),
 }
 
@@ -342,6 +345,11 @@ pub enum Report {
     Alarm(Alarm),
     AlarmCleared(Alarm),
     CodeChange(CodeChange),
+    /// A messaging code (status 3) was typed at the keypad: it opens nothing, it only tells
+    /// (Access Control 0x20).
+    MessagingCode {
+        slot: Option<u16>,
+    },
     /// The raw legacy `alarmType`; pair it with `alarmLevel` through
     /// [`crate::events::LegacyAlarms`].
     LegacyAlarmType(u8),

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use latchkey_core::lock::{Availability, DeviceMessage, LockReport};
+use latchkey_core::lock::{Availability, DeviceMessage, LockProfile, LockReport};
 use latchkey_core::model::Policy;
 use latchkey_core::{DoorId, PropertyId};
 use latchkey_store::audit::NewEvent;
@@ -338,10 +338,15 @@ impl Batch<'_> {
     async fn prefetch_slots(&mut self, conn: &mut Conn, messages: &[DeviceMessage]) -> Result<()> {
         let mut keys = Vec::new();
         for m in messages {
-            let DeviceMessage::Reports { device, reports } = m else {
+            let DeviceMessage::Reports {
+                device,
+                profile,
+                reports,
+            } = m
+            else {
                 continue;
             };
-            let said = Said::of(reports);
+            let said = Said::of(*profile, reports);
             if said.slots_named().next().is_none() {
                 continue;
             }
@@ -391,9 +396,11 @@ impl Batch<'_> {
     /// Applies one message; false when it concerns a device latchkey does not know.
     async fn apply(&mut self, conn: &mut Conn, message: DeviceMessage) -> Result<bool> {
         match message {
-            DeviceMessage::Reports { device, reports } => {
-                self.device_state(conn, &device, &reports).await
-            }
+            DeviceMessage::Reports {
+                device,
+                profile,
+                reports,
+            } => self.device_state(conn, &device, profile, &reports).await,
             DeviceMessage::Availability {
                 device,
                 availability,
@@ -504,9 +511,10 @@ impl Batch<'_> {
         &mut self,
         conn: &mut Conn,
         name: &str,
+        profile: LockProfile,
         reports: &[LockReport],
     ) -> Result<bool> {
-        let r = Said::of(reports);
+        let r = Said::of(profile, reports);
         let target = self.app.target(conn, name).await?;
         let before = self.app.snapshot(conn, name).await?;
         let mut after = before.clone();

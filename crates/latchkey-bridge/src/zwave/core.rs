@@ -260,7 +260,11 @@ impl Core {
             {
                 Some(FailReason::NoSuchSlot)
             }
-            ZwaveCommand::Lock { .. } | ZwaveCommand::Unlock { .. } if !info.door_lock => {
+            ZwaveCommand::Lock { .. }
+            | ZwaveCommand::Unlock { .. }
+            | ZwaveCommand::ReadPosition { .. }
+                if !info.door_lock =>
+            {
                 Some(FailReason::Unsupported)
             }
             ZwaveCommand::SetAutoRelock { .. } if !info.auto_relock => {
@@ -273,7 +277,21 @@ impl Core {
             return;
         }
         if node.active.is_some() {
-            node.queue.push_back(job);
+            // The later word on a slot replaces a waiting earlier one in its place in the queue.
+            let stale = node
+                .queue
+                .iter()
+                .position(|q| q.command.superseded_by(&job.command));
+            let old = match stale {
+                Some(i) => Some(std::mem::replace(&mut node.queue[i], job)),
+                None => {
+                    node.queue.push_back(job);
+                    None
+                }
+            };
+            if let Some(old) = old {
+                self.outcome(&old, Outcome::Failed(FailReason::Superseded));
+            }
             return;
         }
         if !online
@@ -635,15 +653,17 @@ impl Core {
         if let Some(n) = self.nodes.get_mut(&node_id) {
             n.heard = now;
         }
-        match read_by {
-            Some(request_id) => self.route(request_id, Input::Read(report.clone()), now),
-            None => self.advance_on_report(node_id, &report, now),
-        }
+        // The report goes out before the outcome it may bring: a jam reaches ingestion while
+        // the command it answers is still waiting, so the two are one event.
         if !matches!(report, Report::LastActive { .. }) {
             self.events.push(ZwaveEvent::Report {
                 node: node_id,
-                report,
+                report: report.clone(),
             });
+        }
+        match read_by {
+            Some(request_id) => self.route(request_id, Input::Read(report), now),
+            None => self.advance_on_report(node_id, &report, now),
         }
     }
 

@@ -112,11 +112,33 @@ impl Job {
                 slot: *slot,
             });
         }
+        if let ZwaveCommand::ReadPosition { node } = &self.command {
+            // A read has no write: it starts at the read (a retry reads again).
+            self.step = Step::ReadPosition;
+            return Action::Send(Request::ReadPosition { node: *node });
+        }
         self.step = Step::Write;
         Action::Send(match &self.command {
-            ZwaveCommand::SetCode { node, slot, pin } => Request::SetCode {
+            ZwaveCommand::SetCode {
+                node,
+                slot,
+                pin,
+                status: SlotStatus::Enabled,
+            } => Request::SetCode {
                 node: *node,
                 slot: *slot,
+                pin: pin.clone(),
+            },
+            // Any other status goes with the code in one Set: never enabled in between.
+            ZwaveCommand::SetCode {
+                node,
+                slot,
+                pin,
+                status,
+            } => Request::SetCodeAs {
+                node: *node,
+                slot: *slot,
+                status: *status,
                 pin: pin.clone(),
             },
             ZwaveCommand::ClearSlot { node, slot } => Request::ClearSlot {
@@ -129,6 +151,7 @@ impl Job {
             },
             ZwaveCommand::Lock { node } => Request::Lock { node: *node },
             ZwaveCommand::Unlock { node } => Request::Unlock { node: *node },
+            ZwaveCommand::ReadPosition { node } => Request::ReadPosition { node: *node },
             ZwaveCommand::SetAutoRelock { node, seconds } => Request::SetAutoRelock {
                 node: *node,
                 seconds: *seconds,
@@ -238,11 +261,14 @@ impl Job {
                 Action::Done(Outcome::Read(SlotContents::of(status, code)))
             }
             (ReadCode, Input::Read(Report::SlotCode { code, .. })) => {
-                let ZwaveCommand::SetCode { slot, pin, .. } = &self.command else {
+                let ZwaveCommand::SetCode {
+                    slot, pin, status, ..
+                } = &self.command
+                else {
                     return Action::Stay;
                 };
-                let status = self.status_read.unwrap_or(SlotStatus::Available);
-                match SlotContents::of(status, code).confirms(pin.expose()) {
+                let read = self.status_read.unwrap_or(SlotStatus::Available);
+                match SlotContents::of(read, code).confirms_as(pin.expose(), *status) {
                     Confirmation::Confirmed => Action::Done(Outcome::Confirmed),
                     Confirmation::StatusOnly => Action::Done(Outcome::Assumed),
                     Confirmation::Empty | Confirmation::OtherCode => self.retry(opts),
@@ -253,7 +279,7 @@ impl Job {
                         Action::Send(Request::SetSlotStatus {
                             node,
                             slot: *slot,
-                            status: SlotStatus::Enabled,
+                            status: *status,
                         })
                     }
                     Confirmation::WrongStatus(_) => {
@@ -276,6 +302,12 @@ impl Job {
             (AwaitPosition, Input::Timer) => {
                 self.step = ReadPosition;
                 Action::Send(Request::ReadPosition { node })
+            }
+            (ReadPosition, Input::Read(Report::Position(_)))
+                if matches!(self.command, ZwaveCommand::ReadPosition { .. }) =>
+            {
+                // The answer itself reaches ingestion as the node's report.
+                Action::Done(Outcome::Confirmed)
             }
             (ReadPosition, Input::Read(Report::Position(p))) => Action::Done(if self.reached(p) {
                 Outcome::Confirmed
@@ -307,6 +339,7 @@ mod tests {
                 node: 12,
                 slot: 3,
                 pin: Pin::new("0427").expect("pin"),
+                status: SlotStatus::Enabled,
             },
         )
     }

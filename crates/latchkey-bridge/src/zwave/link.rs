@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use latchkey_app::App;
 use latchkey_app::devices::IngestItem;
-use latchkey_core::lock::{AnnouncedDevice, Availability, DeviceMessage, LockCommand};
+use latchkey_core::lock::{AnnouncedDevice, Availability, DeviceMessage, LockCommand, LockProfile};
 use latchkey_mqtt::ConnState;
 use tokio::sync::{mpsc, watch};
 
@@ -51,7 +51,13 @@ impl ZwaveLink {
                 }
             }
         });
-        (ZwaveLink { submit: tx, state }, ZwaveJobs(book))
+        (
+            ZwaveLink { submit: tx, state },
+            ZwaveJobs {
+                jobs: book,
+                profiles: HashMap::new(),
+            },
+        )
     }
 
     /// Whether the session is connected to the broker.
@@ -71,13 +77,32 @@ impl ZwaveLink {
     }
 }
 
-/// The commands in flight, shared by the link and [`run_events`].
-pub struct ZwaveJobs(Jobs);
+/// The commands in flight, shared by the link and [`run_events`], and what each lock node's
+/// reports prove (its profile, from the gateway's node list).
+pub struct ZwaveJobs {
+    jobs: Jobs,
+    profiles: HashMap<u16, LockProfile>,
+}
+
+impl ZwaveJobs {
+    /// Node `node`'s profile: its model's, or the cautious Z-Wave default before the gateway
+    /// listed it.
+    fn profile(&self, node: u16) -> LockProfile {
+        self.profiles
+            .get(&node)
+            .copied()
+            .unwrap_or(LockProfile::ZWAVE)
+    }
+}
 
 /// The core's messages for one session event.
-fn messages(event: ZwaveEvent, book: &ZwaveJobs) -> Vec<DeviceMessage> {
+fn messages(event: ZwaveEvent, book: &mut ZwaveJobs) -> Vec<DeviceMessage> {
     match event {
         ZwaveEvent::Nodes(nodes) => {
+            book.profiles = nodes
+                .iter()
+                .map(|n| (n.id, translate::profile(n)))
+                .collect();
             let mut out = vec![DeviceMessage::Devices(
                 nodes.iter().map(announced).collect(),
             )];
@@ -93,14 +118,14 @@ fn messages(event: ZwaveEvent, book: &ZwaveJobs) -> Vec<DeviceMessage> {
                 translate::availability(a),
             )],
             other => translate::report(&other)
-                .map(|r| DeviceMessage::reports(address(node), vec![r]))
+                .map(|r| DeviceMessage::reports(address(node), book.profile(node), vec![r]))
                 .into_iter()
                 .collect(),
         },
         ZwaveEvent::Outcome {
             job, node, outcome, ..
         } => {
-            let Some(command) = jobs(&book.0).remove(&job) else {
+            let Some(command) = jobs(&book.jobs).remove(&job) else {
                 return Vec::new();
             };
             if outcome == Outcome::Offline {
@@ -124,7 +149,11 @@ fn messages(event: ZwaveEvent, book: &ZwaveJobs) -> Vec<DeviceMessage> {
             if reports.is_empty() {
                 Vec::new()
             } else {
-                vec![DeviceMessage::reports(address(node), reports)]
+                vec![DeviceMessage::reports(
+                    address(node),
+                    book.profile(node),
+                    reports,
+                )]
             }
         }
         ZwaveEvent::Gateway { online } => {
@@ -144,6 +173,7 @@ fn reason(why: &FailReason) -> String {
         FailReason::UnknownNode => {
             "the Z-Wave gateway does not list this node as a lock".to_owned()
         }
+        FailReason::Superseded => "a later command for the same slot replaced it".to_owned(),
         FailReason::NoSuchSlot | FailReason::NotLanded => format!("{why:?}"),
     }
 }
@@ -153,9 +183,12 @@ fn announced(n: &LockNode) -> AnnouncedDevice {
         name: address(n.id),
         hardware_id: Some(format!("zwave node {}", n.id)),
         model: (!n.product_label.is_empty()).then(|| n.product_label.clone()),
-        vendor: n
-            .manufacturer_id
-            .map(|m| format!("Z-Wave manufacturer 0x{m:04x}")),
+        vendor: n.manufacturer_id.map(|m| {
+            translate::manufacturer(m).map_or_else(
+                || format!("Z-Wave manufacturer 0x{m:04x}"),
+                ToOwned::to_owned,
+            )
+        }),
         is_lock: true,
         has_keypad: n.capacity > 0,
     }
@@ -164,12 +197,12 @@ fn announced(n: &LockNode) -> AnnouncedDevice {
 /// Hands the session's events to ingestion, in batches, until the session ends. A batch the
 /// database refuses is retried a few times, then dropped with an error in the log (the
 /// reconciler's timeouts write again what it did not confirm).
-pub async fn run_events(app: App, mut events: mpsc::Receiver<ZwaveEvent>, book: ZwaveJobs) {
+pub async fn run_events(app: App, mut events: mpsc::Receiver<ZwaveEvent>, mut book: ZwaveJobs) {
     while let Some(first) = events.recv().await {
-        let mut batch = messages(first, &book);
+        let mut batch = messages(first, &mut book);
         while batch.len() < BATCH_MAX {
             match events.try_recv() {
-                Ok(e) => batch.extend(messages(e, &book)),
+                Ok(e) => batch.extend(messages(e, &mut book)),
                 Err(_) => break,
             }
         }

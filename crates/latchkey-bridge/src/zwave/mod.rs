@@ -29,11 +29,13 @@ pub use self::driver::{ZwaveGateway, ZwaveStats, session_options, start};
 /// One thing asked of a lock node. Each gets one [`ZwaveEvent::Outcome`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ZwaveCommand {
-    /// Put `pin` in `slot`, enabled.
+    /// Put `pin` in `slot` with `status`: Enabled (it opens), Disabled (stored, refused) or
+    /// Messaging (it opens nothing and is reported when typed).
     SetCode {
         node: u16,
         slot: u16,
         pin: Pin,
+        status: latchkey_zwave::SlotStatus,
     },
     /// Empty `slot`.
     ClearSlot {
@@ -51,6 +53,11 @@ pub enum ZwaveCommand {
     Unlock {
         node: u16,
     },
+    /// Ask the lock where its bolt is (`pollValue` of `currentMode`): after latchkey was away,
+    /// what the lock did meanwhile is learnt from its answer, which is passed on as a report.
+    ReadPosition {
+        node: u16,
+    },
     /// Relock this many seconds after an unlock (0: never), through Door Lock `autoRelockTime`.
     SetAutoRelock {
         node: u16,
@@ -59,6 +66,26 @@ pub enum ZwaveCommand {
 }
 
 impl ZwaveCommand {
+    /// The slot a code command is about (`SetCode`, `ClearSlot`).
+    fn code_slot(&self) -> Option<u16> {
+        match self {
+            ZwaveCommand::SetCode { slot, .. } | ZwaveCommand::ClearSlot { slot, .. } => {
+                Some(*slot)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `self`, waiting in a node's queue, is made pointless by `later`: the same
+    /// command again, or any later code command for the same slot (the last word on a slot is
+    /// the one the lock must end with).
+    pub(crate) fn superseded_by(&self, later: &ZwaveCommand) -> bool {
+        self == later
+            || (self.node() == later.node()
+                && self.code_slot().is_some()
+                && self.code_slot() == later.code_slot())
+    }
+
     /// The node it is about.
     pub fn node(&self) -> u16 {
         match self {
@@ -67,6 +94,7 @@ impl ZwaveCommand {
             | ZwaveCommand::ReadSlot { node, .. }
             | ZwaveCommand::Lock { node }
             | ZwaveCommand::Unlock { node }
+            | ZwaveCommand::ReadPosition { node }
             | ZwaveCommand::SetAutoRelock { node, .. } => *node,
         }
     }
@@ -113,6 +141,9 @@ pub enum FailReason {
     NotMoved,
     /// The lock reported a jam while moving.
     Jammed,
+    /// A later command for the same slot came while this one waited its turn: only the later
+    /// one is carried out (a code is never written after its clear was asked for).
+    Superseded,
 }
 
 /// A lock node as the gateway lists it, for pairing listings.

@@ -12,12 +12,12 @@
 
 use latchkey_core::lock::{
     Alarm, Availability, CodeChange, CodeChangeKind, CodeUse, DeviceAddress, DoorContact,
-    LockCommand, LockReport, Method, Motion, Operation, Position, ReportedCode, SlotReading,
-    SlotStatus,
+    LockCommand, LockProfile, LockReport, Method, Motion, Operation, Position, Protocol,
+    ReportedCode, SlotReading, SlotStatus,
 };
-use latchkey_zwave::{Pin, Report, SlotContents};
+use latchkey_zwave::{Pin, Report, SlotContents, SlotStatus as ZwaveSlotStatus};
 
-use super::{Outcome, ZwaveCommand};
+use super::{LockNode, Outcome, ZwaveCommand};
 
 /// The first level of every Z-Wave lock's address.
 pub const PREFIX: &str = "zwave";
@@ -42,6 +42,17 @@ fn user_id(slot: u16) -> Result<u16, String> {
         .ok_or_else(|| format!("slot {slot} is beyond what a Z-Wave lock can number"))
 }
 
+/// The User Code status a code is stored with: an access code opens (Enabled); a non-access
+/// code opens nothing and is reported when typed (Messaging, User Code v2); a disabled code of
+/// either kind is kept and refused (Disabled).
+fn user_id_status(code_use: CodeUse, enabled: bool) -> ZwaveSlotStatus {
+    match (code_use, enabled) {
+        (_, false) => ZwaveSlotStatus::Disabled,
+        (CodeUse::Access, true) => ZwaveSlotStatus::Enabled,
+        (CodeUse::NonAccess, true) => ZwaveSlotStatus::Messaging,
+    }
+}
+
 /// A Z-Wave user id as latchkey's slot (`None` for 0, which names no user).
 fn slot_of(user: u16) -> Option<u16> {
     user.checked_sub(1)
@@ -51,24 +62,19 @@ fn slot_of(user: u16) -> Option<u16> {
 ///
 /// # Errors
 /// A sentence saying why it cannot be sent: the code is not one a Z-Wave lock takes, or the
-/// command has no Z-Wave form (asking for the state: a Z-Wave lock reports its position
-/// itself, and the gateway keeps the last one).
+/// slot is beyond what Z-Wave numbers.
 pub fn command(node: u16, command: &LockCommand) -> Result<ZwaveCommand, String> {
     Ok(match command {
         LockCommand::SetCode {
-            code_use: CodeUse::NonAccess,
-            ..
-        }
-        | LockCommand::SetCode { enabled: false, .. } => {
-            return Err(
-                "a Z-Wave lock is given enabled access codes only (a disabled or non-access code has no Z-Wave form here)"
-                    .to_owned(),
-            );
-        }
-        LockCommand::SetCode { slot, code, .. } => ZwaveCommand::SetCode {
+            slot,
+            code,
+            code_use,
+            enabled,
+        } => ZwaveCommand::SetCode {
             node,
             slot: user_id(*slot)?,
             pin: Pin::new(code.expose()).map_err(|e| e.to_string())?,
+            status: user_id_status(*code_use, *enabled),
         },
         LockCommand::ClearSlot { slot } => ZwaveCommand::ClearSlot {
             node,
@@ -84,12 +90,32 @@ pub fn command(node: u16, command: &LockCommand) -> Result<ZwaveCommand, String>
             node,
             seconds: u16::try_from(s.auto_relock_seconds).unwrap_or(u16::MAX),
         },
-        LockCommand::ReadState => {
-            return Err(
-                "a Z-Wave lock reports its position on its own; it is not asked for it".to_owned(),
-            );
-        }
+        LockCommand::ReadState => ZwaveCommand::ReadPosition { node },
     })
+}
+
+/// Z-Wave manufacturer ids of the lock makers whose models latchkey knows (the Z-Wave
+/// Alliance's list): Allegion's Schlage, Spectrum Brands' Kwikset, ASSA ABLOY's Yale.
+const MANUFACTURERS: [(u16, &str); 3] =
+    [(0x003b, "Schlage"), (0x0090, "Kwikset"), (0x0129, "Yale")];
+
+/// The maker a Z-Wave manufacturer id names, when latchkey knows it.
+pub fn manufacturer(id: u16) -> Option<&'static str> {
+    MANUFACTURERS
+        .iter()
+        .find(|(m, _)| *m == id)
+        .map(|(_, name)| *name)
+}
+
+/// What a lock node's reports prove, from its maker, its product label and whether it sleeps
+/// (an unknown model gets the cautious Z-Wave default: believed only from a read-back).
+pub fn profile(node: &LockNode) -> LockProfile {
+    LockProfile::for_model(
+        Protocol::ZWave,
+        node.manufacturer_id.and_then(manufacturer),
+        (!node.product_label.is_empty()).then_some(node.product_label.as_str()),
+        node.sleeping,
+    )
 }
 
 /// What an outcome shows about the lock, in the core's words: a confirmed code is a read-back
@@ -105,14 +131,31 @@ pub fn outcome(command: &LockCommand, outcome: &Outcome) -> Vec<LockReport> {
             read_back: true,
         })
     };
+    // A code stored as asked reads back Enabled when it does something at the keypad (opens,
+    // or is reported), Disabled when it is refused.
+    let held = |enabled: bool| {
+        if enabled {
+            SlotStatus::Enabled
+        } else {
+            SlotStatus::Disabled
+        }
+    };
     match (command, outcome) {
-        (LockCommand::SetCode { slot, code, .. }, Outcome::Confirmed) => vec![read(
+        (
+            LockCommand::SetCode {
+                slot,
+                code,
+                enabled,
+                ..
+            },
+            Outcome::Confirmed,
+        ) => vec![read(
             *slot,
-            SlotStatus::Enabled,
+            held(*enabled),
             ReportedCode::Exact(code.expose().to_owned()),
         )],
-        (LockCommand::SetCode { slot, .. }, Outcome::Assumed) => {
-            vec![read(*slot, SlotStatus::Enabled, ReportedCode::Masked)]
+        (LockCommand::SetCode { slot, enabled, .. }, Outcome::Assumed) => {
+            vec![read(*slot, held(*enabled), ReportedCode::Masked)]
         }
         (LockCommand::ClearSlot { slot }, Outcome::Confirmed) => {
             vec![read(*slot, SlotStatus::Empty, ReportedCode::NotReported)]
@@ -193,9 +236,21 @@ pub fn report(report: &Report) -> Option<LockReport> {
             latchkey_zwave::Alarm::KeypadDisabled => Alarm::KeypadDisabled,
             latchkey_zwave::Alarm::LowBattery => Alarm::LowBattery,
         }),
-        Report::CodeChange(latchkey_zwave::CodeChange::Duplicate { slot }) => {
+        Report::MessagingCode { slot } => LockReport::PresenceCode {
+            slot: slot.and_then(slot_of),
+        },
+        // A code change names a slot but not the code: on a lock whose profile confirms by
+        // read-back it confirms nothing of latchkey's own writes, and flags a slot latchkey
+        // does not hold (a code programmed at the keypad with the master code).
+        Report::CodeChange(change) => {
+            let (kind, slot) = match change {
+                latchkey_zwave::CodeChange::Added { slot } => (CodeChangeKind::Added, slot),
+                latchkey_zwave::CodeChange::Deleted { slot } => (CodeChangeKind::Deleted, slot),
+                latchkey_zwave::CodeChange::Duplicate { slot } => (CodeChangeKind::Duplicate, slot),
+                latchkey_zwave::CodeChange::AllDeleted => return None,
+            };
             LockReport::CodeChanged(CodeChange {
-                kind: CodeChangeKind::Duplicate,
+                kind,
                 slot: slot.and_then(slot_of),
                 at_keypad: false,
             })
@@ -243,8 +298,13 @@ mod tests {
     #[test]
     fn slot_n_is_user_id_n_plus_one_both_ways() {
         match command(7, &set(0)).unwrap() {
-            ZwaveCommand::SetCode { node, slot, pin } => {
-                assert_eq!((node, slot), (7, 1));
+            ZwaveCommand::SetCode {
+                node,
+                slot,
+                pin,
+                status,
+            } => {
+                assert_eq!((node, slot, status), (7, 1, ZwaveSlotStatus::Enabled));
                 assert_eq!(pin, Pin::new("0427").unwrap());
             }
             other => panic!("{other:?}"),
@@ -294,32 +354,116 @@ mod tests {
             )
             .is_empty()
         );
-        // The gateway's own publication of a slot, and the lock's add/delete notifications,
-        // are not slot readings.
+        // The gateway's own publication of a slot is not a slot reading; the lock's add/delete
+        // notifications are code changes, which the node's profile weighs.
         let echo = Report::SlotStatus {
             slot: 4,
             status: latchkey_zwave::SlotStatus::Enabled,
         };
         assert_eq!(report(&echo), None);
         let added = Report::CodeChange(latchkey_zwave::CodeChange::Added { slot: Some(4) });
-        assert_eq!(report(&added), None);
+        assert_eq!(
+            report(&added),
+            Some(LockReport::CodeChanged(CodeChange {
+                kind: CodeChangeKind::Added,
+                slot: Some(3),
+                at_keypad: false,
+            }))
+        );
+        let all = Report::CodeChange(latchkey_zwave::CodeChange::AllDeleted);
+        assert_eq!(report(&all), None);
     }
 
     #[test]
-    fn a_code_without_a_zwave_form_is_refused_with_a_reason() {
-        for (code_use, enabled) in [(CodeUse::NonAccess, true), (CodeUse::Access, false)] {
+    fn a_node_s_profile_comes_from_its_maker_and_product_label() {
+        let node = |maker: Option<u16>, label: &str, sleeping: bool| LockNode {
+            id: 5,
+            name: String::new(),
+            location: String::new(),
+            manufacturer_id: maker,
+            product_type: None,
+            product_id: None,
+            product_label: label.into(),
+            firmware_version: String::new(),
+            capacity: 30,
+            sleeping,
+            door_lock: true,
+            auto_relock: false,
+            availability: None,
+        };
+        assert_eq!(
+            profile(&node(Some(0x003b), "BE469ZP", false)).name,
+            "schlage-be469"
+        );
+        assert_eq!(
+            profile(&node(Some(0x003b), "BE469ZP", false)).held_as(),
+            latchkey_core::lock::CodeHeld::Assumed
+        );
+        assert_eq!(
+            profile(&node(Some(0x0090), "914", false)).name,
+            "kwikset-91x"
+        );
+        // Another maker's BE469, an unknown maker, no label: the Z-Wave default.
+        for n in [
+            node(Some(0x0129), "BE469ZP", false),
+            node(Some(0x7777), "914", false),
+            node(None, "", false),
+        ] {
+            assert_eq!(profile(&n).name, "zwave");
+        }
+        assert!(profile(&node(None, "", true)).sleeping);
+        assert_eq!(manufacturer(0x0090), Some("Kwikset"));
+        assert_eq!(manufacturer(0x0001), None);
+    }
+
+    #[test]
+    fn a_disabled_code_is_stored_disabled_and_a_non_access_one_as_messaging() {
+        for (code_use, enabled, want, reads) in [
+            (
+                CodeUse::Access,
+                false,
+                ZwaveSlotStatus::Disabled,
+                SlotStatus::Disabled,
+            ),
+            (
+                CodeUse::NonAccess,
+                true,
+                ZwaveSlotStatus::Messaging,
+                SlotStatus::Enabled,
+            ),
+            (
+                CodeUse::NonAccess,
+                false,
+                ZwaveSlotStatus::Disabled,
+                SlotStatus::Disabled,
+            ),
+        ] {
             let c = LockCommand::SetCode {
                 slot: 0,
                 code: Code::new("0427").unwrap(),
                 code_use,
                 enabled,
             };
-            assert!(command(1, &c).unwrap_err().contains("enabled access codes"));
+            match command(1, &c).unwrap() {
+                ZwaveCommand::SetCode { status, .. } => assert_eq!(status, want),
+                other => panic!("{other:?}"),
+            }
+            // Read back as stored: a messaging code does something at the keypad (it is
+            // reported), a disabled one is refused.
+            match &outcome(&c, &Outcome::Confirmed)[..] {
+                [LockReport::Slot(r)] => assert_eq!(r.status, reads),
+                other => panic!("{other:?}"),
+            }
         }
+        let typed = Report::MessagingCode { slot: Some(4) };
+        assert_eq!(
+            report(&typed),
+            Some(LockReport::PresenceCode { slot: Some(3) })
+        );
     }
 
     #[test]
-    fn a_slot_read_is_the_locks_answer_and_asking_the_state_is_refused() {
+    fn a_slot_read_and_a_state_read_are_the_locks_answers() {
         let read = LockCommand::ReadSlot { slot: 2 };
         assert_eq!(
             command(2, &read).unwrap(),
@@ -346,7 +490,13 @@ mod tests {
                 ..
             })]
         ));
-        assert!(command(2, &LockCommand::ReadState).is_err());
+        // Asking for the state is a read of `currentMode`; its answer travels as the node's
+        // position report, so the outcome itself adds nothing.
+        assert_eq!(
+            command(2, &LockCommand::ReadState).unwrap(),
+            ZwaveCommand::ReadPosition { node: 2 }
+        );
+        assert!(outcome(&LockCommand::ReadState, &Outcome::Confirmed).is_empty());
     }
 
     #[test]

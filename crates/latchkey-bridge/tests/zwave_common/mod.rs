@@ -159,6 +159,7 @@ impl ZRig {
             node,
             slot,
             pin: Pin::new(pin).unwrap(),
+            status: latchkey_zwave::SlotStatus::Enabled,
         }
     }
 

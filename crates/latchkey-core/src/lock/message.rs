@@ -2,6 +2,7 @@
 //! be reached, which devices the gateway has, and what the gateway could not deliver. A codec's
 //! message becomes one of these in the device bridge; ingestion applies them.
 
+use super::profile::LockProfile;
 use super::report::{Availability, LockReport};
 
 /// A device the gateway lists on its network.
@@ -26,6 +27,10 @@ pub enum DeviceMessage {
     /// jam and a refused operation in the same message are one event.
     Reports {
         device: String,
+        /// What the device's reports prove (said by the bridge, which knows the protocol and,
+        /// where the gateway names it, the model): a Z-Wave lock's code-change notification
+        /// confirms nothing, a Zigbee lock's programming event does.
+        profile: LockProfile,
         reports: Vec<LockReport>,
     },
     /// Whether a device can be reached.
@@ -53,9 +58,14 @@ pub enum DeviceMessage {
 
 impl DeviceMessage {
     /// A device's reports, as one message.
-    pub fn reports(device: impl Into<String>, reports: Vec<LockReport>) -> DeviceMessage {
+    pub fn reports(
+        device: impl Into<String>,
+        profile: LockProfile,
+        reports: Vec<LockReport>,
+    ) -> DeviceMessage {
         DeviceMessage::Reports {
             device: device.into(),
+            profile,
             reports,
         }
     }

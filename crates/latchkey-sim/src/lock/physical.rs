@@ -109,6 +109,12 @@ impl VirtualLock {
         self.jam = on;
     }
 
+    /// Loses the next PIN write on its way to the lock: nothing is answered and the slot stays
+    /// as it was, as when the mesh drops a frame.
+    pub fn drop_next_pin_write(&mut self) {
+        self.drop_next_pin_write = true;
+    }
+
     /// Takes the lock off the network (true) or back. Offline: availability `offline`, commands are
     /// answered by Z2M's `Delivery failed`, reports are lost; the keypad keeps working locally.
     pub fn set_offline(&mut self, offline: bool) -> Vec<Message> {

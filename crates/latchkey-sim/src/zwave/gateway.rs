@@ -70,8 +70,20 @@ impl Default for GatewaySettings {
 
 #[derive(Clone, Debug)]
 enum Change {
-    Code { slot: u16, code: String },
-    Status { slot: u16, status: u8 },
+    Code {
+        slot: u16,
+        code: String,
+    },
+    /// A code with its status in one Set (`sendCommand set`).
+    CodeAs {
+        slot: u16,
+        status: u8,
+        code: String,
+    },
+    Status {
+        slot: u16,
+        status: u8,
+    },
     Mode(u8),
     AutoRelock(u16),
 }
@@ -386,7 +398,10 @@ impl Gateway {
     /// verification read or the bolt's report.
     fn apply(&mut self, i: usize, change: Change, now: Instant, now_ms: u64) -> Vec<Publish> {
         let node = self.locks[i].cfg.id;
-        let is_code = matches!(change, Change::Code { .. } | Change::Status { .. });
+        let is_code = matches!(
+            change,
+            Change::Code { .. } | Change::CodeAs { .. } | Change::Status { .. }
+        );
         let dropped =
             is_code && self.locks[i].cfg.quirks.drop_first_write && !self.locks[i].dropped_once;
         if dropped {
@@ -394,6 +409,7 @@ impl Gateway {
         }
         match change {
             Change::Code { slot, code } => {
+                let mut out = Vec::new();
                 if !dropped && let Some(s) = self.locks[i].slot_mut(slot) {
                     // The Set carries the slot's status: kept when Disabled/Messaging, else Enabled.
                     s.status = if matches!(s.status, 2 | 3) {
@@ -402,17 +418,33 @@ impl Gateway {
                         1
                     };
                     s.code = code;
+                    // The lock announces the code as it would one typed in with the master code.
+                    out.extend(self.code_notice(i, true, slot, now_ms));
                 }
-                self.report_slot(i, slot, now_ms)
+                out.extend(self.report_slot(i, slot, now_ms));
+                out
+            }
+            Change::CodeAs { slot, status, code } => {
+                let mut out = Vec::new();
+                if !dropped && let Some(s) = self.locks[i].slot_mut(slot) {
+                    s.status = status;
+                    s.code = code;
+                    out.extend(self.code_notice(i, true, slot, now_ms));
+                }
+                out.extend(self.report_slot(i, slot, now_ms));
+                out
             }
             Change::Status { slot, status } => {
+                let mut out = Vec::new();
                 if !dropped && let Some(s) = self.locks[i].slot_mut(slot) {
                     s.status = status;
                     if status == 0 {
                         s.code.clear();
+                        out.extend(self.code_notice(i, false, slot, now_ms));
                     }
                 }
-                self.report_slot(i, slot, now_ms)
+                out.extend(self.report_slot(i, slot, now_ms));
+                out
             }
             Change::AutoRelock(s) => {
                 self.locks[i].auto_relock = s;
@@ -495,6 +527,37 @@ impl Gateway {
         }
     }
 
+    /// An Access Control code-change event about user id `slot`: the same whoever changed the
+    /// code, a controller or a hand at the keypad.
+    fn code_notice(&mut self, i: usize, added: bool, slot: u16, now_ms: u64) -> Vec<Publish> {
+        let node = self.locks[i].cfg.id;
+        if self.locks[i].cfg.quirks.legacy_only {
+            // A lock without Notification events: the legacy pair, 112 added or 33 deleted.
+            let kind = if added { 112 } else { 33 };
+            let level = u8::try_from(slot).unwrap_or(0);
+            return vec![
+                self.value(
+                    self.topic(node, NOTIFICATION, "alarmType", None),
+                    json!(kind),
+                    true,
+                    now_ms,
+                ),
+                self.value(
+                    self.topic(node, NOTIFICATION, "alarmLevel", None),
+                    json!(level),
+                    true,
+                    now_ms,
+                ),
+            ];
+        }
+        let key = if added {
+            "New_user_code_added"
+        } else {
+            "Single_user_code_deleted"
+        };
+        vec![self.notification(node, key, json!({"userId": slot}), false, now_ms)]
+    }
+
     /// `node_notification` on `_EVENTS`, with the numeric Access Control event.
     fn event(&self, node: u16, event: u8, user: Option<u16>) -> Publish {
         let mut n = json!({"type": 6, "event": event, "label": "Access Control"});
@@ -511,7 +574,15 @@ impl Gateway {
         }
     }
 
-    fn control(
+    /// The user id a code typed at `node`'s keypad would open by, when it opens the lock (an
+    /// enabled slot holds it and the bolt is free).
+    pub fn opens(&self, node: u16, pin: &str) -> Option<u16> {
+        let lock = &self.locks[self.index(node)?];
+        lock.slot_for(pin).filter(|_| !lock.jammed)
+    }
+
+    /// Runs a control (the module's control topics) and returns what the gateway publishes.
+    pub fn control(
         &mut self,
         node: u16,
         op: &str,
@@ -525,15 +596,39 @@ impl Gateway {
         match op {
             "keypad" => self.keypad(i, arg, now, now_ms),
             "dead" => {
+                // `marked`: the controller has already found it dead (a flat battery noticed on
+                // the last transmission) and says so; otherwise it goes silent.
                 self.locks[i].dead = arg != "off";
-                Vec::new()
+                if arg == "marked" {
+                    vec![self.node_status(node, "Dead", now_ms)]
+                } else {
+                    Vec::new()
+                }
+            }
+            "manual" => {
+                // A hand on the thumb turn: `lock` or `unlock`.
+                let locking = arg == "lock";
+                self.locks[i].mode = if locking { 255 } else { 0 };
+                let label = if locking {
+                    "Manual_lock_operation"
+                } else {
+                    "Manual_unlock_operation"
+                };
+                let mut out = vec![self.notification(node, label, Value::Null, false, now_ms)];
+                out.extend(self.moved(i, now, now_ms));
+                out
             }
             "alive" => {
                 self.locks[i].dead = false;
                 vec![self.node_status(node, "Alive", now_ms)]
             }
             "jam" => {
+                // `on`/`off`: the bolt jams (or is freed) and the lock says so; `motor`: it
+                // will jam at its next move and says nothing until then.
                 self.locks[i].jammed = arg != "off";
+                if arg == "motor" {
+                    return Vec::new();
+                }
                 let state = if self.locks[i].jammed { 11 } else { 0 };
                 vec![self.notification(node, "Lock_state", json!(state), true, now_ms)]
             }
@@ -555,6 +650,28 @@ impl Gateway {
                     ),
                 ]
             }
+            "drop" => {
+                // The next code write is lost on its way (the `drop_first_write` quirk, armed
+                // again).
+                self.locks[i].cfg.quirks.drop_first_write = true;
+                self.locks[i].dropped_once = false;
+                Vec::new()
+            }
+            "program" => {
+                // `<user id>:<code>`: a code typed in at the keypad with the master code.
+                let Some((slot, code)) = arg
+                    .split_once(':')
+                    .and_then(|(n, c)| Some((n.parse::<u16>().ok()?, c)))
+                else {
+                    return Vec::new();
+                };
+                let Some(s) = self.locks[i].slot_mut(slot) else {
+                    return Vec::new();
+                };
+                s.status = 1;
+                code.clone_into(&mut s.code);
+                self.code_notice(i, true, slot, now_ms)
+            }
             "door" => {
                 self.locks[i].door_open = arg == "open";
                 let state = if self.locks[i].door_open { 22 } else { 23 };
@@ -567,13 +684,23 @@ impl Gateway {
     /// A code typed at the keypad: an enabled slot holding it unlocks, attributed to the slot by
     /// the Notification event (and the legacy pair when the lock sends it).
     fn keypad(&mut self, i: usize, pin: &str, now: Instant, now_ms: u64) -> Vec<Publish> {
+        let node = self.locks[i].cfg.id;
+        if let Some(slot) = self.locks[i].messaging_slot_for(pin) {
+            // A messaging code opens nothing: the lock only tells.
+            return vec![self.notification(
+                node,
+                "Messaging_User_Code_entered_via_keypad",
+                json!({"user ID": slot}),
+                false,
+                now_ms,
+            )];
+        }
         let Some(slot) = self.locks[i].slot_for(pin) else {
             return Vec::new();
         };
         if self.locks[i].jammed {
             return Vec::new();
         }
-        let node = self.locks[i].cfg.id;
         let quirks = &self.locks[i].cfg.quirks;
         let (legacy, notify) = (
             quirks.legacy_alarms || quirks.legacy_only,

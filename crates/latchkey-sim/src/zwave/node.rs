@@ -109,6 +109,14 @@ impl ZwaveLock {
         }
     }
 
+    /// The slot holding `pin` as a messaging code (status 3), which opens nothing.
+    pub(crate) fn messaging_slot_for(&self, pin: &str) -> Option<u16> {
+        self.slots
+            .iter()
+            .position(|s| s.status == 3 && s.code == pin)
+            .and_then(|i| u16::try_from(i + 1).ok())
+    }
+
     /// The slot a keypad entry opens: an enabled one holding `pin`.
     pub(crate) fn slot_for(&self, pin: &str) -> Option<u16> {
         self.slots

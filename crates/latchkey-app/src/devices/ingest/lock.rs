@@ -272,10 +272,11 @@ impl Batch<'_> {
             let Some(n) = c.slot else { continue };
             match c.kind {
                 CodeChangeKind::Added | CodeChangeKind::Changed => {
-                    self.programmed(conn, ld, i64::from(n), c.at_keypad).await?;
+                    self.programmed(conn, ld, i64::from(n), c.at_keypad, &r.profile)
+                        .await?;
                 }
                 CodeChangeKind::Deleted => {
-                    self.slot_read(conn, ld, i64::from(n), Reported::Empty, false)
+                    self.slot_read(conn, ld, i64::from(n), Reported::Empty, &r.profile, false)
                         .await?;
                 }
                 CodeChangeKind::Duplicate => self.events.push(
@@ -299,8 +300,15 @@ impl Batch<'_> {
         // its own may be its echo of a write the lock never took (decision 86).
         for reading in r.slots.iter().filter(|r| r.read_back) {
             let masked = reading.code == ReportedCode::Masked;
-            self.slot_read(conn, ld, i64::from(reading.slot), reading.status, masked)
-                .await?;
+            self.slot_read(
+                conn,
+                ld,
+                i64::from(reading.slot),
+                reading.status,
+                &r.profile,
+                masked,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -2,12 +2,15 @@
 //! position and a refused operation in one message are one event, as docs/DEVICES.md says).
 
 use latchkey_core::lock::{
-    Alarm, CodeChange, DoorContact, LockReport, Method, Operation, Position, SlotReading,
+    Alarm, CodeChange, DoorContact, LockProfile, LockReport, Method, Operation, Position,
+    SlotReading,
 };
 
 /// What one message said.
-#[derive(Default)]
 pub(super) struct Said<'a> {
+    /// What the device's reports prove (a programming event confirms a Zigbee lock's code, a
+    /// Z-Wave lock's code-change notification does not).
+    pub profile: LockProfile,
     pub position: Option<Position>,
     pub door: Option<DoorContact>,
     pub battery: Option<u8>,
@@ -26,8 +29,24 @@ pub(super) struct Said<'a> {
 
 impl<'a> Said<'a> {
     /// Gathers `reports`; of a value reported twice, the last counts.
-    pub fn of(reports: &'a [LockReport]) -> Said<'a> {
-        let mut s = Said::default();
+    pub fn of(profile: LockProfile, reports: &'a [LockReport]) -> Said<'a> {
+        let mut s = Said {
+            profile,
+            position: None,
+            door: None,
+            battery: None,
+            battery_low: false,
+            link_quality: None,
+            auto_relock_seconds: None,
+            wrong_code_limit: None,
+            keypad_disable_seconds: None,
+            alarms: Vec::new(),
+            operations: Vec::new(),
+            code_changes: Vec::new(),
+            presence: Vec::new(),
+            others: Vec::new(),
+            slots: Vec::new(),
+        };
         for r in reports {
             match r {
                 LockReport::Position(p) => s.position = Some(*p),

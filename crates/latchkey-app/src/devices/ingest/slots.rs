@@ -1,14 +1,16 @@
 //! Slot reports: confirming PINs latchkey wrote and handling codes it did not set.
 //!
-//! How far a confirmation goes is the lock's profile's word ([`LockProfile::held_as`]): a lock
-//! that shows its codes makes a slot `set`, one that cannot makes it `assumed`, never `set`.
-//! Every lock ingested today has the Zigbee profile (programming events and slot reads
-//! confirm), so its slots are `set`; a Z-Wave lock's confirmations come from its gateway
-//! session's read-back (docs/ARCHITECTURE.md, decision 86).
+//! How far a confirmation goes is the lock's profile's word ([`LockProfile::held_as`]), which
+//! comes with each device message from the bridge: a lock that shows its codes makes a slot
+//! `set`, one that cannot makes it `assumed`, never `set`. A Zigbee lock's programming events
+//! confirm its codes; a Z-Wave lock's code-change notifications confirm nothing (the lock sends
+//! them for latchkey's writes and the keypad's alike), its gateway session's read-back does
+//! (docs/ARCHITECTURE.md, decision 86), and a notification about a slot latchkey does not hold
+//! flags a code programmed at the keypad.
 
 use latchkey_core::CredentialId;
 use latchkey_core::lock::SlotStatus as Reported;
-use latchkey_core::lock::{CodeHeld, LockProfile};
+use latchkey_core::lock::{CodeHeld, Confirms, LockProfile};
 use latchkey_store::Conn;
 use latchkey_store::audit::NewEvent;
 use latchkey_store::devices::{Desired, Slot, SlotStatus};
@@ -35,8 +37,29 @@ impl Batch<'_> {
         ld: LockDoor,
         n: i64,
         at_keypad: bool,
+        profile: &LockProfile,
     ) -> Result<()> {
         let slot = self.slot(conn, ld.door, n).await?;
+        if !at_keypad
+            && let Some(mut s) = slot.clone().filter(|s| {
+                s.credential_id.is_some()
+                    && s.desired == Desired::Empty
+                    && matches!(s.status, SlotStatus::Removing | SlotStatus::Removed)
+            })
+        {
+            // latchkey's own write, landing after its credential was taken off (a lock working
+            // through its queue, a slow mesh): the code is on the lock, so it is cleared again,
+            // whatever a clear before it did. Never a stranger's code left in place while the
+            // credential reads "removed".
+            if s.status == SlotStatus::Removed {
+                s.status = SlotStatus::Removing;
+                s.attempts = 0;
+                s.next_attempt_at = Some(self.now);
+                s.updated_at = self.now;
+                self.put_slot(s);
+            }
+            return Ok(());
+        }
         // A probing slot was not written yet: whatever was programmed there is not ours.
         let ours = !at_keypad
             && slot.as_ref().is_some_and(|s| {
@@ -45,8 +68,13 @@ impl Batch<'_> {
                     && !matches!(s.status, SlotStatus::Probing | SlotStatus::Unmanaged)
             });
         if ours {
-            if let Some(s) = slot {
-                self.confirm(ld, s, held(&LockProfile::ZIGBEE));
+            // Only a lock whose programming events are its word confirms by them; on any other
+            // the event may answer latchkey's write or someone's at the keypad, and the
+            // session's read-back of the slot decides (decision 86).
+            if profile.confirms == Confirms::ProgrammingEvent
+                && let Some(s) = slot
+            {
+                self.confirm(ld, s, held(profile));
             }
             return Ok(());
         }
@@ -61,12 +89,13 @@ impl Batch<'_> {
         ld: LockDoor,
         n: i64,
         status: Reported,
+        profile: &LockProfile,
         masked: bool,
     ) -> Result<()> {
         let held_as = if masked {
             SlotStatus::Assumed
         } else {
-            held(&LockProfile::ZIGBEE)
+            held(profile)
         };
         let slot = self.slot(conn, ld.door, n).await?;
         if status == Reported::Empty {

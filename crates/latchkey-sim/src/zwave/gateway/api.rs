@@ -1,5 +1,6 @@
 //! The gateway's API calls: `getNodes`, `writeValue`, `pollValue`, `pingNode`,
-//! `refreshCCValues`, answered as Z-Wave JS UI does (see the parent module).
+//! `refreshCCValues` and User Code's `sendCommand set`, answered as Z-Wave JS UI does (see the
+//! parent module).
 
 use std::time::Instant;
 
@@ -52,6 +53,7 @@ impl Gateway {
                 out
             }
             "writeValue" => self.write_value(body, args, now, now_ms),
+            "sendCommand" => self.send_command(body, args, now, now_ms),
             "pollValue" => self.poll_value(body, args, now_ms),
             _ => vec![self.answer(api, body, Err("Unknown API".into()))],
         }
@@ -161,6 +163,65 @@ impl Gateway {
         self.pending
             .push((now + delay, Pending::Apply { node, change }));
         out
+    }
+
+    /// `sendCommand [{nodeId, commandClass: 99, endpoint}, "set", [userId, status, code]]`: one
+    /// User Code Set with the status it names. Its result is the method's: a Supervision result
+    /// from a lock that supervises, nothing from one that does not; no value is echoed.
+    fn send_command(
+        &mut self,
+        body: &Value,
+        args: &[Value],
+        now: Instant,
+        now_ms: u64,
+    ) -> Vec<Publish> {
+        let api = "sendCommand";
+        let target = args.first().and_then(Value::as_object);
+        let node = target
+            .and_then(|t| t.get("nodeId"))
+            .and_then(Value::as_u64)
+            .and_then(|n| u16::try_from(n).ok());
+        let cc = target
+            .and_then(|t| t.get("commandClass"))
+            .and_then(Value::as_u64);
+        let Some(i) = node.and_then(|n| self.index(n)) else {
+            return vec![self.answer(api, body, Err("Node not found".into()))];
+        };
+        if cc != Some(USER_CODE) || args.get(1).and_then(Value::as_str) != Some("set") {
+            return vec![self.answer(api, body, Err("Unsupported command".into()))];
+        }
+        let params = args.get(2).and_then(Value::as_array);
+        let parsed = params.and_then(|p| {
+            Some((
+                u16::try_from(p.first()?.as_u64()?).ok()?,
+                u8::try_from(p.get(1)?.as_u64()?).ok()?,
+                p.get(2)?.as_str()?.to_owned(),
+            ))
+        });
+        let l = &self.locks[i];
+        let Some((slot, status, code)) = parsed.filter(|(slot, status, code)| {
+            (1..=l.cfg.capacity).contains(slot)
+                && (1..=4).contains(status)
+                && (4..=10).contains(&code.len())
+        }) else {
+            return vec![self.answer(api, body, Err("Invalid arguments".into()))];
+        };
+        let node = l.cfg.id;
+        if l.dead {
+            return vec![
+                self.node_status(node, "Dead", now_ms),
+                self.answer(api, body, Err(format!("Node {node} did not respond"))),
+            ];
+        }
+        let change = Change::CodeAs { slot, status, code };
+        if l.cfg.quirks.supervised {
+            let mut out = vec![self.answer(api, body, Ok(Some(json!({"status": 255}))))];
+            out.extend(self.apply(i, change, now, now_ms));
+            return out;
+        }
+        let due = now + self.settings.answer_delay;
+        self.pending.push((due, Pending::Apply { node, change }));
+        vec![self.answer(api, body, Ok(None))]
     }
 
     fn check_write(
