@@ -579,6 +579,10 @@ pub enum BenchCommand {
         /// Use this broker (e.g. mqtt://127.0.0.1:1883) instead of an embedded one.
         #[arg(long, value_name = "URL")]
         mqtt_url: Option<String>,
+        /// What the virtual locks speak: Zigbee2MQTT, or Z-Wave behind one Z-Wave JS UI
+        /// gateway (at most 231 locks, one Z-Wave network).
+        #[arg(long, value_enum, default_value = "zigbee")]
+        protocol: crate::bench::rig::LockProtocol,
     },
     /// The readiness drill of a building of N units (temporary database), timed.
     Drill {
@@ -701,9 +705,9 @@ pub struct PairTarget {
     pub sensor: Option<i64>,
 }
 
-/// Where the virtual devices' broker is.
-#[derive(Debug, Args, Clone)]
-pub struct SimBroker {
+/// Where the virtual devices connect.
+#[derive(Debug, Clone, Args)]
+pub struct SimBrokerUrl {
     /// The broker: mqtt://[USER:PASS@]HOST:PORT (MQTT 3.1.1; latchkey's embedded broker by
     /// default). A broker beyond loopback needs a login (`latchkey broker-login create`): give
     /// it in LATCHKEY_SIM_MQTT_URL to keep the password out of the process list.
@@ -715,6 +719,13 @@ pub struct SimBroker {
         default_value = "mqtt://127.0.0.1:1883"
     )]
     pub mqtt_url: String,
+}
+
+/// Where the virtual devices' broker is.
+#[derive(Debug, Args, Clone)]
+pub struct SimBroker {
+    #[command(flatten)]
+    pub url: SimBrokerUrl,
     /// Zigbee2MQTT's base topic.
     #[arg(long, value_name = "TOPIC", default_value = "zigbee2mqtt")]
     pub base_topic: String,
@@ -767,6 +778,28 @@ pub enum SimCommand {
         /// Publish availability as plain online/offline (Zigbee2MQTT 1.x).
         #[arg(long)]
         legacy_availability: bool,
+    },
+    /// Run virtual Z-Wave locks behind a virtual Z-Wave JS UI MQTT gateway until Ctrl-C. They
+    /// are driven by publishing to `latchkey-sim/<prefix>/<node id>/<op>` (docs/DEVICES.md,
+    /// "Virtual Z-Wave locks").
+    Zwave {
+        #[command(flatten)]
+        broker: SimBrokerUrl,
+        /// The gateway's MQTT prefix (Z-Wave JS UI's `mqtt.prefix`).
+        #[arg(long, default_value = "zwave")]
+        prefix: String,
+        /// The gateway's name (Z-Wave JS UI's `mqtt.name`).
+        #[arg(long, default_value = "zwave-js-ui")]
+        gateway_name: String,
+        /// Lock nodes, numbered from 2 (node 1 is the controller); one network holds 231.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=231))]
+        locks: u16,
+        /// User Code slots per lock.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=250))]
+        slots: u16,
+        /// The locks mask their codes on a read, as a Schlage BE469 does.
+        #[arg(long)]
+        masked: bool,
     },
     /// Type a PIN on a virtual lock's keypad.
     Keypad {

@@ -114,9 +114,11 @@ async fn run(cli: Cli, started: Instant) -> Result<ExitCode> {
                 )
                 .await?
             }
-            BenchCommand::Revoke { locks, mqtt_url } => {
-                bench::revoke::run(*locks, mqtt_url.as_deref()).await?
-            }
+            BenchCommand::Revoke {
+                locks,
+                mqtt_url,
+                protocol,
+            } => bench::revoke::run(*locks, mqtt_url.as_deref(), *protocol).await?,
             BenchCommand::Drill { units } => bench::drill::run(*units).await?,
             BenchCommand::Deliveries { events, samples } => {
                 bench::deliveries::run(*events, *samples).await?
@@ -559,6 +561,26 @@ async fn sim(command: &SimCommand) -> Result<()> {
                     qos: *qos,
                     state_file: state_file.clone(),
                     legacy_availability: *legacy_availability,
+                },
+            )
+            .await
+        }
+        SimCommand::Zwave {
+            broker,
+            prefix,
+            gateway_name,
+            locks,
+            slots,
+            masked,
+        } => {
+            commands::sim::zwave(
+                broker,
+                commands::sim::ZwaveArgs {
+                    prefix: prefix.clone(),
+                    gateway_name: gateway_name.clone(),
+                    locks: *locks,
+                    slots: *slots,
+                    masked: *masked,
                 },
             )
             .await

@@ -208,10 +208,17 @@ pub async fn start(
     })
 }
 
+/// Largest message the embedded broker takes. Zigbee2MQTT's messages are small; Z-Wave JS UI
+/// answers `getNodes` with every node and all its values in one message, several MiB for a
+/// full network, and a broker that refused it would leave latchkey without its node list.
+pub(crate) fn max_payload(zwave: bool) -> usize {
+    if zwave { 16 << 20 } else { 1 << 20 }
+}
+
 /// Starts the Z-Wave JS UI gateway's session (docs/DEVICES.md, "Z-Wave JS UI") on an MQTT
 /// session of its own on latchkey's broker, and links it to the device port: commands to
 /// `zwave/<node>` go there, and what the locks say goes to ingestion.
-fn start_zwave(
+pub(crate) fn start_zwave(
     app: &App,
     port: &BridgePort,
     url: MqttUrl,
@@ -324,6 +331,7 @@ async fn embedded(
             .unwrap_or_default(),
     );
     let tls = config.mqtt_tls.clone();
+    let max_payload = max_payload(config.zwave.is_some());
     let start = |listen: SocketAddr| {
         let local_id = local_id.clone();
         let authenticator = authenticator.clone();
@@ -338,6 +346,7 @@ async fn embedded(
                 authenticator: Some(authenticator),
                 login_changes,
                 tls,
+                max_payload,
                 ..BrokerOptions::default()
             })
         })

@@ -33,7 +33,7 @@ async fn provision(dir: &TempDir, locks: usize) -> Result<Store> {
         Arc::new(notifier),
         AppConfig::default(),
     );
-    super::rig::paired_building(&app, locks).await?;
+    super::rig::paired_building(&app, locks, super::rig::LockProtocol::Zigbee).await?;
     Ok(store)
 }
 

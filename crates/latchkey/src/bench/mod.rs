@@ -9,7 +9,7 @@ pub mod drill;
 pub mod idle;
 pub mod pages;
 pub mod revoke;
-mod rig;
+pub(crate) mod rig;
 pub mod storm;
 pub mod unlock;
 

@@ -1,5 +1,7 @@
 //! `latchkey bench revoke`: one PIN on every one of N virtual locks is revoked; the time until
-//! every lock has confirmed its removal (the slot read back empty or a deletion event).
+//! every lock has confirmed its removal (the slot read back empty or a deletion event). With
+//! `--protocol zwave` the locks are Z-Wave nodes behind one virtual Z-Wave JS UI gateway, each
+//! removal believed only from the slot's read-back.
 
 use std::time::{Duration, Instant};
 
@@ -56,16 +58,30 @@ async fn wait_all(
 
 /// # Errors
 /// The bench's server cannot be built, or the locks do not converge in time.
-pub async fn run(locks: usize, external: Option<&str>) -> Result<()> {
+pub async fn run(locks: usize, external: Option<&str>, protocol: rig::LockProtocol) -> Result<()> {
     println!(
-        "building {locks} doors with virtual locks ({} broker)…",
+        "building {locks} doors with virtual {} locks ({} broker)…",
+        match protocol {
+            rig::LockProtocol::Zigbee => "Zigbee",
+            rig::LockProtocol::Zwave => "Z-Wave",
+        },
         if external.is_some() {
             "external"
         } else {
             "embedded"
         }
     );
-    let rig = rig::build("revoke", locks, external, 30, true).await?;
+    let rig = rig::build_with(rig::RigOptions {
+        tag: "revoke",
+        locks,
+        external,
+        remote_per_minute: 30,
+        fleet_in_process: true,
+        postgres: None,
+        replicas: 1,
+        protocol,
+    })
+    .await?;
     let (holder, _) = {
         let input = PersonInput {
             name: "Master key holder".into(),
@@ -162,9 +178,22 @@ pub async fn run(locks: usize, external: Option<&str>) -> Result<()> {
             .count();
         println!("locks still opening for the revoked PIN: {still}");
     }
+    if let Some(gateway) = &rig.zwave {
+        let still = (0..locks)
+            .filter(|i| {
+                let node =
+                    latchkey_core::lock::DeviceAddress::parse(&rig::lock_address(protocol, *i))
+                        .ok()
+                        .and_then(|a| latchkey_bridge::zwave::translate::node_of(&a));
+                node.is_some_and(|n| gateway.opens(n, &code).is_some())
+            })
+            .count();
+        println!("locks still opening for the revoked PIN: {still}");
+    }
     println!(
         "{}",
-        json!({ "bench": "revoke", "locks": locks, "seconds": (seconds * 1000.0).round() / 1000.0,
+        json!({ "bench": "revoke", "protocol": format!("{protocol:?}").to_lowercase(),
+                "locks": locks, "seconds": (seconds * 1000.0).round() / 1000.0,
                 "program_seconds": (programmed.as_secs_f64() * 1000.0).round() / 1000.0 })
     );
     rig.session.close().await;

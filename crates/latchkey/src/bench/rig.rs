@@ -1,6 +1,8 @@
 //! A whole server for device benchmarks, in this process: a temporary SQLite store, the app,
 //! the MQTT session, bridge and reconciler, the HTTP API on a free port, and a fleet of virtual
-//! locks with zero actuation time — on the embedded broker, or on an external one.
+//! locks with zero actuation time — on the embedded broker, or on an external one. The locks
+//! are Zigbee2MQTT ones, or Z-Wave nodes behind one virtual Z-Wave JS UI gateway (with the
+//! Z-Wave gateway session `serve` runs).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub struct Rig {
     pub doors: Vec<DoorId>,
     /// The virtual locks, when they run in this process.
     pub fleet: Option<FleetHandle>,
+    /// The virtual Z-Wave gateway and its lock nodes, for a Z-Wave bench.
+    pub zwave: Option<latchkey_sim::zwave::ZwaveSimHandle>,
     /// The virtual locks, when they run in a child process (so that this process's memory is
     /// the server's alone).
     pub _child: Option<tokio::process::Child>,
@@ -149,29 +153,34 @@ pub struct RigOptions<'a> {
     /// Server replicas on the one database and broker, each with its own pool, MQTT session
     /// (sharing the locks' reports, as `serve` replicas do) and HTTP listener.
     pub replicas: usize,
+    /// What the locks speak.
+    pub protocol: LockProtocol,
 }
 
-/// Builds the server with `locks` doors, each paired with a virtual lock `lock-<i>`.
-///
-/// # Errors
-/// Any part fails to start.
-pub async fn build(
-    tag: &str,
-    locks: usize,
-    external: Option<&str>,
-    remote_per_minute: u32,
-    fleet_in_process: bool,
-) -> Result<Rig> {
-    build_with(RigOptions {
-        tag,
-        locks,
-        external,
-        remote_per_minute,
-        fleet_in_process,
-        postgres: None,
-        replicas: 1,
-    })
-    .await
+/// The protocol of a bench's locks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LockProtocol {
+    /// Zigbee2MQTT locks.
+    Zigbee,
+    /// Z-Wave nodes behind one Z-Wave JS UI gateway (at most 231 locks: node ids 2–232, the
+    /// controller being node 1).
+    Zwave,
+}
+
+/// Lock nodes one Z-Wave network holds beside its controller.
+pub const ZWAVE_MAX_LOCKS: usize = 231;
+
+/// The first Z-Wave node id of the bench's locks (1 is the controller).
+const FIRST_NODE: u16 = 2;
+
+/// The address of the bench's `i`th lock.
+pub fn lock_address(protocol: LockProtocol, i: usize) -> String {
+    match protocol {
+        LockProtocol::Zigbee => format!("lock-{i}"),
+        LockProtocol::Zwave => latchkey_bridge::zwave::translate::address(
+            FIRST_NODE + u16::try_from(i).unwrap_or(u16::MAX - FIRST_NODE),
+        ),
+    }
 }
 
 /// One server replica: its app (own pool), MQTT session, bridge and reconciler.
@@ -264,6 +273,15 @@ async fn start_replica(
         IngestOptions::default(),
         stats,
     ));
+    if o.protocol == LockProtocol::Zwave {
+        crate::mqtt::start_zwave(
+            &app,
+            &port,
+            server_url.clone(),
+            &latchkey_zwave::Topics::default(),
+            &format!("bench-{tag}-{}-{i}", std::process::id()),
+        )?;
+    }
     tokio::spawn(reconcile::run(
         app.clone(),
         rx_rec,
@@ -288,6 +306,18 @@ async fn start_replica(
 /// Any part fails to start.
 pub async fn build_with(o: RigOptions<'_>) -> Result<Rig> {
     let (tag, locks, external) = (o.tag, o.locks, o.external);
+    if o.protocol == LockProtocol::Zwave {
+        if locks > ZWAVE_MAX_LOCKS {
+            return Err(anyhow!(
+                "a Z-Wave network holds at most {ZWAVE_MAX_LOCKS} locks beside its controller; a building with more runs one Z-Wave JS UI gateway per network"
+            ));
+        }
+        if o.replicas > 1 || !o.fleet_in_process {
+            return Err(anyhow!(
+                "the Z-Wave bench runs one server with its virtual gateway in this process"
+            ));
+        }
+    }
     let (database, url) = Database::create(tag, o.postgres).await?;
     let (broker, server_url, device_addr, qos) = match external {
         Some(u) => {
@@ -301,6 +331,7 @@ pub async fn build_with(o: RigOptions<'_>) -> Result<Rig> {
             let b = EmbeddedBroker::start(BrokerOptions {
                 listen: "127.0.0.1:0".parse()?,
                 local_client: Some(format!("latchkey-bench-{tag}")),
+                max_payload: crate::mqtt::max_payload(o.protocol == LockProtocol::Zwave),
                 ..BrokerOptions::default()
             })
             .map_err(|e| anyhow!("{e}"))?;
@@ -308,6 +339,25 @@ pub async fn build_with(o: RigOptions<'_>) -> Result<Rig> {
             let addr = b.listen_addr();
             (Some(b), url, addr, QoS::AtMostOnce)
         }
+    };
+    // The Z-Wave gateway first, so that the session's first node list has every lock.
+    let zwave = if o.protocol == LockProtocol::Zwave {
+        let nodes = (0..locks)
+            .map(|i| {
+                let id = FIRST_NODE + u16::try_from(i).unwrap_or(0);
+                latchkey_sim::zwave::ZwaveLockConfig::new(id, format!("door_{id}"))
+            })
+            .collect();
+        let (sim, _task) = latchkey_sim::zwave::run(latchkey_sim::zwave::ZwaveSimConfig {
+            mqtt_host: device_addr.ip().to_string(),
+            ..latchkey_sim::zwave::ZwaveSimConfig::new(device_addr.port(), nodes)
+        });
+        if !sim.connected(Duration::from_secs(30)).await {
+            return Err(anyhow!("the virtual Z-Wave gateway did not connect"));
+        }
+        Some(sim)
+    } else {
+        None
     };
     let mut replicas = Vec::with_capacity(o.replicas.max(1));
     for i in 0..o.replicas.max(1) {
@@ -318,7 +368,9 @@ pub async fn build_with(o: RigOptions<'_>) -> Result<Rig> {
     let session = replicas[0].session.clone();
     let fleet_in_process = o.fleet_in_process;
     let sim_qos: u8 = if qos == QoS::AtLeastOnce { 1 } else { 0 };
-    let (fleet, child) = if fleet_in_process {
+    let (fleet, child) = if zwave.is_some() {
+        (None, None)
+    } else if fleet_in_process {
         let (fleet, _task) = latchkey_sim::run(FleetConfig {
             mqtt_host: device_addr.ip().to_string(),
             mqtt_port: device_addr.port(),
@@ -371,7 +423,7 @@ pub async fn build_with(o: RigOptions<'_>) -> Result<Rig> {
         (None, Some(child))
     };
 
-    let (admin, property, doors) = paired_building(&app, locks).await?;
+    let (admin, property, doors) = paired_building(&app, locks, o.protocol).await?;
 
     let mut https = Vec::with_capacity(replicas.len());
     for r in &replicas {
@@ -384,6 +436,7 @@ pub async fn build_with(o: RigOptions<'_>) -> Result<Rig> {
         property,
         doors,
         fleet,
+        zwave,
         _child: child,
         replicas: https,
         server_url,
@@ -423,13 +476,15 @@ async fn serve_http(app: App) -> Result<SocketAddr> {
 }
 
 /// The bench building: an admin, "Bench Tower", and `locks` doors, door `i` paired with the
-/// lock `lock-<i>`. Returns the admin, the property and the doors in order.
+/// bench's `i`th lock ([`lock_address`]). Returns the admin, the property and the doors in
+/// order.
 ///
 /// # Errors
 /// A use case refuses (it should not on an empty database).
 pub async fn paired_building(
     app: &App,
     locks: usize,
+    protocol: LockProtocol,
 ) -> Result<(Principal, latchkey_core::PropertyId, Vec<DoorId>)> {
     let a = app
         .create_admin("Bench Admin", "bench@example.org", "bench-password-1")
@@ -466,7 +521,7 @@ pub async fn paired_building(
             .map_err(app_err)?;
         app.pair_lock(
             app.may_pair_lock(&admin, d.id).await?,
-            Some(&format!("lock-{i}")),
+            Some(&lock_address(protocol, i)),
         )
         .await
         .map_err(app_err)?;

@@ -74,7 +74,8 @@ pub async fn run(locks: usize) -> Result<()> {
         config,
     );
     println!("writing a property with {locks} paired doors…");
-    let (admin, property, _) = super::rig::paired_building(&app, locks).await?;
+    let (admin, property, _) =
+        super::rig::paired_building(&app, locks, super::rig::LockProtocol::Zigbee).await?;
     let staff = [
         ("Maria Manager", "maria@example.org", Role::Manager),
         ("Omar On-call", "omar@example.org", Role::Manager),

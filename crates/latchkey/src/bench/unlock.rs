@@ -158,6 +158,7 @@ pub async fn run(
         fleet_in_process: true,
         postgres,
         replicas: replicas.max(1),
+        protocol: rig::LockProtocol::Zigbee,
     })
     .await?;
     let servers = rig.replicas.clone();

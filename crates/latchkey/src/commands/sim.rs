@@ -1,5 +1,6 @@
-//! `latchkey sim …`: a fleet of virtual Zigbee2MQTT locks and sensors (latchkey-sim), and
-//! one-shot control messages to a running fleet (its keypads, doors, batteries).
+//! `latchkey sim …`: a fleet of virtual Zigbee2MQTT locks and sensors (latchkey-sim), virtual
+//! Z-Wave locks behind a virtual Z-Wave JS UI gateway, and one-shot control messages to a
+//! running fleet (its keypads, doors, batteries).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use latchkey_mqtt::MqttUrl;
 use latchkey_sim::FleetConfig;
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
 
-use crate::cli::SimBroker;
+use crate::cli::{SimBroker, SimBrokerUrl};
 
 /// What `sim run` was given besides the broker.
 pub struct FleetArgs {
@@ -33,12 +34,94 @@ fn plain_url(text: &str) -> Result<MqttUrl> {
     Ok(url)
 }
 
+/// Waits until `connected` (given 5 s a try) says the devices are on the broker, saying on
+/// stderr that it is still trying; false when Ctrl-C or SIGTERM comes first.
+async fn until_connected<F, Fut>(
+    url: &MqttUrl,
+    mut shutdown: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    mut connected: F,
+) -> bool
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    loop {
+        tokio::select! {
+            ok = connected(Duration::from_secs(5)) => {
+                if ok {
+                    return true;
+                }
+                eprintln!("sim: still connecting to {url}…");
+            }
+            () = &mut shutdown => return false,
+        }
+    }
+}
+
+/// What `sim zwave` was given besides the broker.
+pub struct ZwaveArgs {
+    pub prefix: String,
+    pub gateway_name: String,
+    pub locks: u16,
+    pub slots: u16,
+    pub masked: bool,
+}
+
+/// Runs virtual Z-Wave locks (nodes 2, 3, …) behind a virtual gateway until Ctrl-C or
+/// SIGTERM. Prints one line once the gateway is on the broker.
+///
+/// # Errors
+/// A bad URL.
+pub async fn zwave(broker: &SimBrokerUrl, args: ZwaveArgs) -> Result<()> {
+    use latchkey_sim::zwave::{GatewaySettings, ZwaveLockConfig, ZwaveSimConfig};
+    let url = plain_url(&broker.mqtt_url)?;
+    let locks = (0..args.locks)
+        .map(|i| {
+            let mut l = ZwaveLockConfig::new(i + 2, format!("door_{}", i + 2));
+            l.capacity = args.slots;
+            l.quirks.masked_codes = args.masked;
+            l
+        })
+        .collect();
+    let config = ZwaveSimConfig {
+        mqtt_host: url.host().to_owned(),
+        login: url
+            .username()
+            .map(|u| (u.to_owned(), url.password().unwrap_or("").to_owned())),
+        settings: GatewaySettings {
+            prefix: args.prefix.clone(),
+            name: args.gateway_name.clone(),
+            ..GatewaySettings::default()
+        },
+        ..ZwaveSimConfig::new(url.port(), locks)
+    };
+    let shutdown = crate::serve::shutdown_signal();
+    tokio::pin!(shutdown);
+    let (gateway, task) = latchkey_sim::zwave::run(config);
+    if !until_connected(&url, shutdown.as_mut(), |t| gateway.connected(t)).await {
+        gateway.stop();
+        return Ok(());
+    }
+    println!(
+        "sim: {} Z-Wave lock nodes (2–{}) behind gateway {} on {url} (prefix {})",
+        args.locks,
+        args.locks + 1,
+        args.gateway_name,
+        args.prefix
+    );
+    tokio::select! {
+        () = &mut shutdown => gateway.stop(),
+        r = task => r.context("the virtual gateway task panicked")?,
+    }
+    Ok(())
+}
+
 /// Runs the fleet until Ctrl-C or SIGTERM. Prints one line once connected.
 ///
 /// # Errors
 /// A bad URL or configuration (repeated names, QoS above 2), or an unreadable state file.
 pub async fn run(broker: &SimBroker, args: FleetArgs) -> Result<()> {
-    let url = plain_url(&broker.mqtt_url)?;
+    let url = plain_url(&broker.url.mqtt_url)?;
     let config = FleetConfig {
         mqtt_host: url.host().to_owned(),
         mqtt_port: url.port(),
@@ -61,19 +144,9 @@ pub async fn run(broker: &SimBroker, args: FleetArgs) -> Result<()> {
     let shutdown = crate::serve::shutdown_signal();
     tokio::pin!(shutdown);
     let (fleet, task) = latchkey_sim::run(config).await?;
-    loop {
-        tokio::select! {
-            connected = fleet.wait_connected(Duration::from_secs(5)) => {
-                if connected {
-                    break;
-                }
-                eprintln!("sim: still connecting to {url}…");
-            }
-            () = &mut shutdown => {
-                fleet.shutdown().await;
-                return Ok(());
-            }
-        }
+    if !until_connected(&url, shutdown.as_mut(), |t| fleet.wait_connected(t)).await {
+        fleet.shutdown().await;
+        return Ok(());
     }
     println!(
         "sim: {locks} locks on {url} (base topic {})",
@@ -102,7 +175,7 @@ pub async fn churn(
     per_second: u32,
     rounds: usize,
 ) -> Result<()> {
-    let url = plain_url(&broker.mqtt_url)?;
+    let url = plain_url(&broker.url.mqtt_url)?;
     let mut opts = MqttOptions::new(
         format!("latchkey-sim-churn-{}", std::process::id()),
         url.host(),
@@ -189,7 +262,7 @@ pub async fn churn(
 /// # Errors
 /// A bad URL, or the broker unreachable or not acknowledging within 10 s.
 pub async fn control(broker: &SimBroker, name: &str, op: &str, payload: &str) -> Result<()> {
-    let url = plain_url(&broker.mqtt_url)?;
+    let url = plain_url(&broker.url.mqtt_url)?;
     let topic = latchkey_sim::control_topic(&broker.base_topic, name, op);
     let mut opts = MqttOptions::new(
         format!("latchkey-sim-ctl-{}", std::process::id()),
