@@ -173,7 +173,7 @@ fn reason(why: &FailReason) -> String {
         FailReason::UnknownNode => {
             "the Z-Wave gateway does not list this node as a lock".to_owned()
         }
-        FailReason::Superseded => "a later command for the same slot replaced it".to_owned(),
+        FailReason::Superseded => "a later command replaced it while it waited".to_owned(),
         FailReason::NoSuchSlot | FailReason::NotLanded => format!("{why:?}"),
     }
 }

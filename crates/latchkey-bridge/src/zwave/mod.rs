@@ -76,11 +76,16 @@ impl ZwaveCommand {
         }
     }
 
-    /// Whether `self`, waiting in a node's queue, is made pointless by `later`: the same
-    /// command again, or any later code command for the same slot (the last word on a slot is
-    /// the one the lock must end with).
+    /// Whether `self`, waiting in a node's queue, is made pointless by `later`: any later code
+    /// command for the same slot (the last word on a slot is the one the lock must end with),
+    /// or the same read again. Lock, unlock and settings are never replaced: each is carried
+    /// out in the order asked, so the last one asked is the one that stands.
     pub(crate) fn superseded_by(&self, later: &ZwaveCommand) -> bool {
-        self == later
+        let read = matches!(
+            self,
+            ZwaveCommand::ReadSlot { .. } | ZwaveCommand::ReadPosition { .. }
+        );
+        (read && self == later)
             || (self.node() == later.node()
                 && self.code_slot().is_some()
                 && self.code_slot() == later.code_slot())
@@ -141,8 +146,9 @@ pub enum FailReason {
     NotMoved,
     /// The lock reported a jam while moving.
     Jammed,
-    /// A later command for the same slot came while this one waited its turn: only the later
-    /// one is carried out (a code is never written after its clear was asked for).
+    /// A later command for the same slot (or the same read again) came while this one waited
+    /// its turn: only the later one is carried out (a code is never written after its clear
+    /// was asked for).
     Superseded,
 }
 
@@ -233,5 +239,36 @@ impl Default for ZwaveOptions {
             dedupe_window: Duration::from_secs(2),
             max_held: 20_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_slots_later_word_or_the_same_read_replaces_a_waiting_command() {
+        let pin = Pin::new("0427").expect("pin");
+        let set = |slot| ZwaveCommand::SetCode {
+            node: 5,
+            slot,
+            pin: pin.clone(),
+            status: latchkey_zwave::SlotStatus::Enabled,
+        };
+        let clear = |slot| ZwaveCommand::ClearSlot { node: 5, slot };
+        assert!(set(2).superseded_by(&clear(2)));
+        assert!(clear(2).superseded_by(&set(2)));
+        assert!(!set(2).superseded_by(&clear(3)));
+        assert!(!set(2).superseded_by(&ZwaveCommand::ClearSlot { node: 6, slot: 2 }));
+        let read = ZwaveCommand::ReadPosition { node: 5 };
+        assert!(read.superseded_by(&read.clone()));
+        // Lock, unlock and settings keep their order: the last asked is the one that stands.
+        let unlock = ZwaveCommand::Unlock { node: 5 };
+        assert!(!unlock.superseded_by(&unlock.clone()));
+        let relock = ZwaveCommand::SetAutoRelock {
+            node: 5,
+            seconds: 30,
+        };
+        assert!(!relock.superseded_by(&relock.clone()));
     }
 }
