@@ -28,6 +28,9 @@ pub enum AskWhy {
     Start,
     /// The MQTT session came back after losing the broker.
     Reconnect,
+    /// This replica took over the device lease: what the locks said while no replica listened
+    /// to them may be lost.
+    Takeover,
 }
 
 impl AskWhy {
@@ -35,6 +38,7 @@ impl AskWhy {
         match self {
             AskWhy::Start => "start",
             AskWhy::Reconnect => "reconnect",
+            AskWhy::Takeover => "takeover",
         }
     }
 }
@@ -58,17 +62,32 @@ impl App {
     /// `Store` when the paired locks cannot be read or an ask cannot be recorded; the locks not
     /// yet asked then wait for the next round (the next reconnect or start).
     pub async fn ask_locks(&self, why: AskWhy, spacing: Duration) -> Result<AskStats> {
+        self.ask_locks_where(why, spacing, |_| true).await
+    }
+
+    /// As [`App::ask_locks`], for the paired locks whose name `keep` accepts (a device link asks
+    /// its own locks).
+    ///
+    /// # Errors
+    /// As [`App::ask_locks`].
+    pub async fn ask_locks_where(
+        &self,
+        why: AskWhy,
+        spacing: Duration,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<AskStats> {
         let mut conn = self.store().read().await?;
         let locks: Vec<String> = property::paired_doors(&mut conn)
             .await?
             .into_iter()
             .filter_map(|d| d.lock_name)
+            .filter(|name| keep(name))
             .collect();
         drop(conn);
         let round = self.now();
         let not_before = match why {
             AskWhy::Start => round.checked_sub(STARTED_TOGETHER).unwrap_or(round),
-            AskWhy::Reconnect => round,
+            AskWhy::Reconnect | AskWhy::Takeover => round,
         };
         let mut stats = AskStats::default();
         if locks.is_empty() {

@@ -90,6 +90,9 @@ pub struct BridgeState {
     /// The settings last sent to each door's lock, what it reported then (`None` for a send
     /// not made by the sweep), and when (`settings.rs`).
     pub(crate) settings_sent: Mutex<HashMap<DoorId, settings::Sent>>,
+    /// Whether this replica holds the reconciler lease: `None` until its reconciler first
+    /// tried (see [`App::device_lease`]).
+    pub(crate) lease: tokio::sync::watch::Sender<Option<bool>>,
 }
 
 /// A door left unlocked or open.
@@ -160,5 +163,13 @@ impl crate::App {
     /// `Store` when the log cannot be read.
     pub async fn hear_answers_from_other_replicas(&self) -> crate::Result<()> {
         self.follow_log().await
+    }
+
+    /// Whether this replica holds the reconciler lease, as its reconciler last found: `None`
+    /// until it first tried. A device link whose gateway speaks to every replica at once (the
+    /// Z-Wave session) applies what the locks say only while it is held, so each report is
+    /// recorded once however many replicas run (docs/ARCHITECTURE.md, decision 94).
+    pub fn device_lease(&self) -> tokio::sync::watch::Receiver<Option<bool>> {
+        self.bridge().lease.subscribe()
     }
 }

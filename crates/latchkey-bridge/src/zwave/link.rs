@@ -194,40 +194,114 @@ fn announced(n: &LockNode) -> AnnouncedDevice {
     }
 }
 
+/// Most lock reports held while this replica does not know yet whether it holds the lease.
+const HELD_MAX: usize = 10_000;
+
 /// Hands the session's events to ingestion, in batches, until the session ends. A batch the
 /// database refuses is retried a few times, then dropped with an error in the log (the
 /// reconciler's timeouts write again what it did not confirm).
+///
+/// Every replica's session hears every lock, so what the locks say (reports, the node list) is
+/// applied only by the replica holding the device lease ([`App::device_lease`]), and held until
+/// the replica knows; the outcome of a command is applied by the replica that sent it. A replica
+/// that takes the lease over asks its Z-Wave locks where their bolts are, since what they said
+/// while no replica listened is lost (docs/ARCHITECTURE.md, decision 94).
 pub async fn run_events(app: App, mut events: mpsc::Receiver<ZwaveEvent>, mut book: ZwaveJobs) {
-    while let Some(first) = events.recv().await {
-        let mut batch = messages(first, &mut book);
-        while batch.len() < BATCH_MAX {
+    let mut lease = app.device_lease();
+    let mut was = *lease.borrow_and_update();
+    let mut held: Vec<DeviceMessage> = Vec::new();
+    let mut lease_open = true;
+    loop {
+        let first = tokio::select! {
+            e = events.recv() => match e {
+                Some(e) => e,
+                None => return,
+            },
+            changed = lease.changed(), if lease_open => {
+                if changed.is_err() {
+                    lease_open = false;
+                    continue;
+                }
+                let now = *lease.borrow_and_update();
+                match (was, now) {
+                    (None, Some(true)) => apply(&app, std::mem::take(&mut held)).await,
+                    (Some(false), Some(true)) => ask_after_takeover(&app),
+                    (_, Some(false)) => held.clear(),
+                    _ => {}
+                }
+                was = now;
+                continue;
+            }
+        };
+        // In the session's order (a jam report before the failed command it causes), each
+        // message marked as what a lock said or as this replica's own command's outcome.
+        let mut batch: Vec<(bool, DeviceMessage)> = Vec::new();
+        let mut take = |e: ZwaveEvent, book: &mut ZwaveJobs| {
+            let said = !matches!(e, ZwaveEvent::Outcome { .. });
+            batch.extend(messages(e, book).into_iter().map(|m| (said, m)));
+        };
+        take(first, &mut book);
+        for _ in 1..BATCH_MAX {
             match events.try_recv() {
-                Ok(e) => batch.extend(messages(e, &mut book)),
+                Ok(e) => take(e, &mut book),
                 Err(_) => break,
             }
         }
-        if batch.is_empty() {
-            continue;
+        let lease_now = *lease.borrow();
+        let mut own = Vec::with_capacity(batch.len());
+        for (said, m) in batch {
+            match (said, lease_now) {
+                (false, _) | (true, Some(true)) => own.push(m),
+                (true, None) => held.push(m),
+                (true, Some(false)) => {}
+            }
         }
-        let mut delay = Duration::from_millis(200);
-        for attempt in 1..=5 {
-            let items = batch
-                .iter()
-                .map(|m| IngestItem {
-                    identity: None,
-                    message: m.clone(),
-                })
-                .collect();
-            match app.ingest(items).await {
-                Ok(_) => break,
-                Err(e) if attempt < 5 => {
-                    tracing::warn!(error = %e, attempt, "applying Z-Wave reports failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, messages = batch.len(), "Z-Wave reports dropped");
-                }
+        let over = held.len().saturating_sub(HELD_MAX);
+        held.drain(..over);
+        apply(&app, own).await;
+    }
+}
+
+/// Asks this replica's Z-Wave locks for their state, in the background.
+fn ask_after_takeover(app: &App) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let ours = |name: &str| {
+            latchkey_core::lock::DeviceAddress::parse(name)
+                .ok()
+                .and_then(|a| translate::node_of(&a))
+                .is_some()
+        };
+        let why = latchkey_app::devices::AskWhy::Takeover;
+        if let Err(e) = app.ask_locks_where(why, crate::ASK_SPACING, ours).await {
+            tracing::error!(error = %e, "asking the Z-Wave locks after a takeover failed");
+        }
+    });
+}
+
+/// Applies `batch`, retrying a few times.
+async fn apply(app: &App, batch: Vec<DeviceMessage>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=5 {
+        let items = batch
+            .iter()
+            .map(|m| IngestItem {
+                identity: None,
+                message: m.clone(),
+            })
+            .collect();
+        match app.ingest(items).await {
+            Ok(_) => return,
+            Err(e) if attempt < 5 => {
+                tracing::warn!(error = %e, attempt, "applying Z-Wave reports failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, messages = batch.len(), "Z-Wave reports dropped");
             }
         }
     }

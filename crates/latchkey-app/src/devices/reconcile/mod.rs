@@ -197,6 +197,12 @@ pub async fn run(app: App, mut rx: mpsc::UnboundedReceiver<Input>, opts: Reconci
                     lease_tried = Some(Instant::now());
                     let before = fence.as_ref().map(|f| f.epoch);
                     fence = take_lease(&app, &opts).await;
+                    let held = Some(fence.is_some());
+                    app.bridge().lease.send_if_modified(|v| {
+                        let changed = *v != held;
+                        *v = held;
+                        changed
+                    });
                     match (before, fence.as_ref().map(|f| f.epoch)) {
                         (b, Some(e)) if b != Some(e) => {
                             tracing::info!(holder = %opts.holder, epoch = e, "this replica now reconciles the locks");
