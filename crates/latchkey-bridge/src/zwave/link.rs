@@ -249,6 +249,10 @@ pub async fn run_events(app: App, mut events: mpsc::Receiver<ZwaveEvent>, mut bo
         }
         let lease_now = *lease.borrow();
         let mut own = Vec::with_capacity(batch.len());
+        if lease_now == Some(true) {
+            // The lease came before its change was seen: what was held back goes first.
+            own.append(&mut held);
+        }
         for (said, m) in batch {
             match (said, lease_now) {
                 (false, _) | (true, Some(true)) => own.push(m),
