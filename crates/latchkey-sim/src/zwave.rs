@@ -3,17 +3,17 @@
 //!
 //! - [`Gateway`] is a pure state machine (the caller passes the instant and the gateway's
 //!   wall-clock milliseconds) that answers the gateway's MQTT API (`getNodes`, `writeValue`,
-//!   `pollValue`, `pingNode`, `refreshCCValues`) and publishes value, status, notification and
-//!   event topics, with the quirks its module docs list.
+//!   `pollValue`, `pingNode`, `refreshCCValues`, User Code `sendCommand set`) and publishes
+//!   value, status, notification and event topics, with the quirks its module docs list.
 //! - [`run`] puts one on a broker under the gateway's own client id, with its last will.
 //!
 //! Written from the protocol as docs/DEVICES.md ("Z-Wave JS UI") describes it; it shares no code
 //! with latchkey's Z-Wave codec (`latchkey-zwave`), so that a mistake in one is not mirrored in
 //! the other. Control topics `latchkey-sim/<prefix>/<node id>/<op>` drive the locks: `keypad`
-//! (payload: the code), `program` (`<user id>:<code>`, a code set at the keypad with the
-//! master code), `drop` (the next code write is lost), `manual` (`lock`/`unlock`, the thumb
-//! turn), `dead` (`on`/`off`, or `marked`: dead and so reported by the controller), `alive`, `jam` (`on`/`off`, or `motor`: jams at its next move), `battery` (percent), `door`
-//! (`open`/`close`).
+//! (payload: the code), `program` (`<user id>:<code>`, a code set at the keypad with the master
+//! code), `drop` (the next code write is lost), `manual` (`lock`/`unlock`, the thumb turn), `dead`
+//! (`on`/`off`, or `marked`: dead and so reported by the controller), `alive`, `jam` (`on`/`off`,
+//! or `motor`: jams at its next move), `battery` (percent), `door` (`open`/`close`).
 
 mod gateway;
 mod node;
