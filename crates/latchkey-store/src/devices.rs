@@ -205,6 +205,104 @@ pub async fn update_state(
     Ok(())
 }
 
+/// [`update_state`] for many devices in one statement, whatever their number: every change
+/// at once, and only when some device had no row yet (never announced), their rows and the
+/// change again. What ingestion writes once per batch of reports, so that a batch of a hundred
+/// locks' reports is not a hundred writes. A name must appear once.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn update_states(
+    conn: &mut Conn,
+    states: &[(String, DeviceState)],
+    at: Timestamp,
+) -> Result<()> {
+    let backend = crate::backend_of(conn);
+    let at = to_micros(at);
+    for chunk in states.chunks(500) {
+        let done = states_update(backend, chunk, at)
+            .query()
+            .execute(&mut *conn)
+            .await?;
+        if done.rows_affected() == chunk.len() as u64 {
+            continue;
+        }
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO devices (friendly_name, first_seen, last_seen) VALUES ",
+        );
+        for (i, (name, _)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(name.as_str())
+                .push(", ")
+                .bind(at)
+                .push(", ")
+                .bind(at)
+                .push(")");
+        }
+        sql.push(" ON CONFLICT (friendly_name) DO NOTHING");
+        sql.query().execute(&mut *conn).await?;
+        states_update(backend, chunk, at)
+            .query()
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The statement that writes what changed of each device in `states` that has a row.
+fn states_update(backend: crate::Backend, states: &[(String, DeviceState)], at: i64) -> Sql {
+    let mut sql = Sql::new(
+        backend,
+        // A VALUES list's columns are column1, column2, … in both databases.
+        "UPDATE devices SET last_seen = v.column2, \
+         availability = COALESCE(v.column3, devices.availability), \
+         lock_state = COALESCE(v.column4, devices.lock_state), \
+         door_state = COALESCE(v.column5, devices.door_state), \
+         battery = COALESCE(v.column6, devices.battery), \
+         linkquality = COALESCE(v.column7, devices.linkquality), \
+         left_network = COALESCE(v.column8, devices.left_network), \
+         reported_auto_relock = COALESCE(v.column9, devices.reported_auto_relock), \
+         reported_wrong_code_limit = COALESCE(v.column10, devices.reported_wrong_code_limit), \
+         reported_keypad_disable = COALESCE(v.column11, devices.reported_keypad_disable) \
+         FROM (VALUES ",
+    );
+    for (i, (name, s)) in states.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        // Typed, so that PostgreSQL knows what a NULL in the list is.
+        sql.push("(CAST(")
+            .bind(name.as_str())
+            .push(" AS TEXT), CAST(")
+            .bind(at)
+            .push(" AS BIGINT), CAST(")
+            .bind(s.availability.clone())
+            .push(" AS TEXT), CAST(")
+            .bind(s.lock_state.clone())
+            .push(" AS TEXT), CAST(")
+            .bind(s.door_state.clone())
+            .push(" AS TEXT), CAST(")
+            .bind(s.battery)
+            .push(" AS BIGINT), CAST(")
+            .bind(s.linkquality)
+            .push(" AS BIGINT), CAST(")
+            .bind(s.left_network.map(i64::from))
+            .push(" AS BIGINT), CAST(")
+            .bind(s.reported.auto_relock_seconds)
+            .push(" AS BIGINT), CAST(")
+            .bind(s.reported.wrong_code_limit)
+            .push(" AS BIGINT), CAST(")
+            .bind(s.reported.keypad_disable_seconds)
+            .push(" AS BIGINT))");
+    }
+    sql.push(") AS v WHERE devices.friendly_name = v.column1");
+    sql
+}
+
 // ---- slots ----
 
 /// What a slot should hold.
@@ -605,29 +703,74 @@ fn command_row(row: &AnyRow) -> Result<LockCommand> {
     })
 }
 
+/// A command to record with [`create_commands`].
+#[derive(Clone, Debug)]
+pub struct NewCommand<'a> {
+    pub door: DoorId,
+    pub action: &'a str,
+    pub by: Option<PersonId>,
+    pub at: Timestamp,
+    pub deadline: Timestamp,
+}
+
+/// Records commands in one statement (what the command writer's group commit does), returned
+/// in the order given, all `sent`.
+///
 /// # Errors
 /// `Database` on a failed write.
-pub async fn create_command(
-    conn: &mut Conn,
-    door: DoorId,
-    action: &str,
-    by: Option<PersonId>,
-    at: Timestamp,
-    deadline: Timestamp,
-) -> Result<LockCommand> {
-    let row = sqlx::query(
-        "INSERT INTO lock_commands (door_id, action, requested_by, requested_at, deadline_at, status) \
-         VALUES ($1, $2, $3, $4, $5, 'sent') \
-         RETURNING id, door_id, action, requested_by, requested_at, deadline_at, status, completed_at, detail",
-    )
-    .bind(door.0)
-    .bind(action.to_owned())
-    .bind(by.map(|p| p.0))
-    .bind(to_micros(at))
-    .bind(to_micros(deadline))
-    .fetch_one(conn)
-    .await?;
-    command_row(&row)
+pub async fn create_commands(conn: &mut Conn, new: &[NewCommand<'_>]) -> Result<Vec<LockCommand>> {
+    let backend = crate::backend_of(conn);
+    let mut out = Vec::with_capacity(new.len());
+    for chunk in new.chunks(500) {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO lock_commands (door_id, action, requested_by, requested_at, deadline_at, status) VALUES ",
+        );
+        for (i, c) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(c.door.0)
+                .push(", ")
+                .bind(c.action)
+                .push(", ")
+                .bind(c.by.map(|p| p.0))
+                .push(", ")
+                .bind(to_micros(c.at))
+                .push(", ")
+                .bind(to_micros(c.deadline))
+                .push(", 'sent')");
+        }
+        sql.push(
+            " RETURNING id, door_id, action, requested_by, requested_at, deadline_at, status, \
+             completed_at, detail",
+        );
+        let mut made = sql
+            .query()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(command_row)
+            .collect::<Result<Vec<_>>>()?;
+        // Neither database promises RETURNING's order; ids are handed out in the order of the
+        // rows, so each command takes the lowest id among the rows that match it.
+        made.sort_by_key(|c| c.id);
+        for c in chunk {
+            let i = made
+                .iter()
+                .position(|m| {
+                    m.door_id == c.door
+                        && m.action == c.action
+                        && m.requested_by == c.by
+                        && to_micros(m.requested_at) == to_micros(c.at)
+                        && to_micros(m.deadline_at) == to_micros(c.deadline)
+                })
+                .ok_or_else(|| StoreError::Corrupt("a recorded command was not returned".into()))?;
+            out.push(made.remove(i));
+        }
+    }
+    Ok(out)
 }
 
 /// # Errors
@@ -671,6 +814,70 @@ pub async fn answerable_commands(
     .fetch_all(conn)
     .await?;
     rows.iter().map(command_row).collect()
+}
+
+/// [`answerable_commands`] for several doors in one statement, each door's oldest first: what
+/// ingestion reads once per batch of reports.
+///
+/// # Errors
+/// `Database` on a failed read.
+pub async fn answerable_commands_of(
+    conn: &mut Conn,
+    doors: &[DoorId],
+    now: Timestamp,
+    since: Timestamp,
+) -> Result<Vec<LockCommand>> {
+    let backend = crate::backend_of(conn);
+    let mut out = Vec::new();
+    for chunk in doors.chunks(1_000) {
+        let mut sql = Sql::new(
+            backend,
+            "SELECT c.id, c.door_id, c.action, c.requested_by, c.requested_at, c.deadline_at, \
+             c.status, c.completed_at, c.detail FROM lock_commands c \
+             WHERE c.status IN ('sent', 'unconfirmed') AND c.requested_at <= ",
+        );
+        sql.bind(to_micros(now))
+            .push(" AND c.requested_at >= ")
+            .bind(to_micros(since))
+            .push(" AND (c.deadline_at >= ")
+            .bind(to_micros(now))
+            .push(
+                " OR NOT EXISTS (SELECT 1 FROM lock_commands n \
+                 WHERE n.id > c.id AND n.door_id = c.door_id)) AND c.door_id IN ",
+            )
+            .bind_list(chunk.iter().map(|d| d.0))
+            .push(" ORDER BY c.door_id, c.id");
+        for row in sql.query().fetch_all(&mut *conn).await? {
+            out.push(command_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// [`set_command_status`] for many commands that end the same way, in one statement.
+///
+/// # Errors
+/// `Database` on a failed write.
+pub async fn set_commands_status(
+    conn: &mut Conn,
+    ids: &[i64],
+    status: &str,
+    at: Option<Timestamp>,
+    detail: Option<&str>,
+) -> Result<()> {
+    let backend = crate::backend_of(conn);
+    for chunk in ids.chunks(1_000) {
+        let mut sql = Sql::new(backend, "UPDATE lock_commands SET status = ");
+        sql.bind(status)
+            .push(", completed_at = COALESCE(")
+            .bind(at.map(to_micros))
+            .push(", completed_at), detail = COALESCE(")
+            .bind(detail.map(str::to_owned))
+            .push(", detail) WHERE id IN ")
+            .bind_list(chunk.iter().copied());
+        sql.query().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Ends a command (confirmed or failed) or marks it unconfirmed at its deadline.

@@ -87,10 +87,21 @@ async fn write_loop(app: App, mut rx: mpsc::Receiver<NewCommand>) {
 
 async fn write(app: &App, batch: &[NewCommand]) -> Result<Vec<LockCommand>> {
     let mut tx = app.store().write().await?;
-    let mut cmds = Vec::with_capacity(batch.len());
+    // One statement for the batch's commands: on SQLite every statement is a trip to the
+    // connection's thread and back (docs/ARCHITECTURE.md, decision 95).
+    let rows: Vec<repo::NewCommand<'_>> = batch
+        .iter()
+        .map(|c| repo::NewCommand {
+            door: c.door,
+            action: c.action,
+            by: c.by,
+            at: c.at,
+            deadline: c.deadline,
+        })
+        .collect();
+    let cmds = repo::create_commands(tx.conn(), &rows).await?;
     let mut events = Vec::with_capacity(batch.len());
-    for c in batch {
-        let cmd = repo::create_command(tx.conn(), c.door, c.action, c.by, c.at, c.deadline).await?;
+    for (c, cmd) in batch.iter().zip(&cmds) {
         let mut data = c.data.clone();
         if let Some(map) = data.as_object_mut() {
             map.insert("command".into(), serde_json::json!(cmd.id));
@@ -110,7 +121,6 @@ async fn write(app: &App, batch: &[NewCommand]) -> Result<Vec<LockCommand>> {
                 .actor(c.by)
                 .data(data),
         );
-        cmds.push(cmd);
     }
     let at = batch.last().map_or_else(|| app.now(), |c| c.at);
     app.commit_at(tx, events, at).await?;

@@ -86,6 +86,11 @@ struct Batch<'a> {
     dirty: Vec<Slot>,
     /// Locks asked for their state after an outage that have not answered yet, by name.
     asked: HashMap<String, repo::Asked>,
+    /// The commands each door's reports in this batch may answer, read once for the batch
+    /// (`prefetch_commands`); those answered meanwhile are in `after.answered`.
+    open: HashMap<DoorId, Vec<repo::LockCommand>>,
+    /// What changed of each device's live state, written together before the commit.
+    states: HashMap<String, DeviceState>,
 }
 
 impl App {
@@ -110,6 +115,8 @@ impl App {
             slots: HashMap::new(),
             dirty: Vec::new(),
             asked: HashMap::new(),
+            open: HashMap::new(),
+            states: HashMap::new(),
         };
         let identities: Vec<[u8; 32]> = items.iter().filter_map(|i| i.identity).collect();
         let mut fresh = repo::first_sightings(tx.conn(), &identities, now)
@@ -124,6 +131,7 @@ impl App {
             }
         }
         batch.prefetch_slots(tx.conn(), &todo).await?;
+        batch.prefetch_commands(tx.conn(), &todo).await?;
         batch.asked = repo::outstanding_asks(tx.conn())
             .await?
             .into_iter()
@@ -140,9 +148,14 @@ impl App {
             events,
             after,
             dirty,
+            states,
             ..
         } = batch;
         repo::save_slots(tx.conn(), &dirty).await?;
+        let mut states: Vec<(String, DeviceState)> = states.into_iter().collect();
+        states.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        repo::update_states(tx.conn(), &states, now).await?;
+        end_commands(tx.conn(), &after.answered, now).await?;
         // Staff hear of the batch's alarms from notices written with them (decision 61).
         self.queue_alarm_notices(tx.conn(), &events, now).await?;
         let mut returned = after.returned.clone();
@@ -268,51 +281,30 @@ impl App {
             },
         })
     }
+}
 
-    /// Stores what changed of a device's live state.
-    async fn store_snapshot(
-        &self,
-        conn: &mut Conn,
-        name: &str,
-        before: &Snapshot,
-        after: Snapshot,
-        at: Timestamp,
-    ) -> Result<()> {
-        if *before != after {
-            let s = DeviceState {
-                availability: (before.availability != after.availability)
-                    .then(|| after.availability.clone()),
-                lock_state: (before.lock_state != after.lock_state)
-                    .then(|| after.lock_state.clone()),
-                door_state: (before.door_state != after.door_state)
-                    .then(|| after.door_state.clone()),
-                battery: after.battery.filter(|_| before.battery != after.battery),
-                linkquality: after
-                    .linkquality
-                    .filter(|_| before.linkquality != after.linkquality),
-                left_network: None,
-                reported: LockSettings {
-                    auto_relock_seconds: after.reported.auto_relock_seconds.filter(|_| {
-                        before.reported.auto_relock_seconds != after.reported.auto_relock_seconds
-                    }),
-                    wrong_code_limit: after.reported.wrong_code_limit.filter(|_| {
-                        before.reported.wrong_code_limit != after.reported.wrong_code_limit
-                    }),
-                    keypad_disable_seconds: after.reported.keypad_disable_seconds.filter(|_| {
-                        before.reported.keypad_disable_seconds
-                            != after.reported.keypad_disable_seconds
-                    }),
-                },
-            };
-            repo::update_state(conn, name, &s, at).await?;
+/// Ends, in the batch's transaction, the commands the batch answered: one statement per
+/// outcome, not one per command.
+async fn end_commands(
+    conn: &mut Conn,
+    answered: &[(DoorId, i64, super::Answered)],
+    now: Timestamp,
+) -> Result<()> {
+    let mut outcomes: Vec<(&str, Option<&str>, Vec<i64>)> = Vec::new();
+    for (_, id, a) in answered {
+        let detail = a.detail.as_deref();
+        match outcomes
+            .iter_mut()
+            .find(|(s, d, _)| *s == a.status && *d == detail)
+        {
+            Some((_, _, ids)) => ids.push(*id),
+            None => outcomes.push((a.status, detail, vec![*id])),
         }
-        self.bridge()
-            .snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_owned(), after);
-        Ok(())
     }
+    for (status, detail, ids) in outcomes {
+        repo::set_commands_status(conn, &ids, status, Some(now), detail).await?;
+    }
+    Ok(())
 }
 
 fn alarm(
@@ -363,6 +355,91 @@ impl Batch<'_> {
             self.slots.insert((s.door_id, s.slot), Some(s));
         }
         Ok(())
+    }
+
+    /// Reads, in one statement, the commands that the batch's lock messages may answer, so
+    /// that answering them reads none door by door.
+    async fn prefetch_commands(
+        &mut self,
+        conn: &mut Conn,
+        messages: &[DeviceMessage],
+    ) -> Result<()> {
+        let mut doors = Vec::new();
+        for m in messages {
+            let device = match m {
+                DeviceMessage::Reports { device, .. }
+                | DeviceMessage::Undelivered { device, .. } => device,
+                _ => continue,
+            };
+            if let Target::Lock(ld) = self.app.target(conn, device).await? {
+                doors.push(ld.door);
+            }
+        }
+        doors.sort_unstable();
+        doors.dedup();
+        if doors.is_empty() {
+            return Ok(());
+        }
+        let since = self.now.checked_sub(lock::LATE_ANSWER).unwrap_or(self.now);
+        for d in &doors {
+            self.open.insert(*d, Vec::new());
+        }
+        for c in repo::answerable_commands_of(conn, &doors, self.now, since).await? {
+            self.open.entry(c.door_id).or_default().push(c);
+        }
+        Ok(())
+    }
+
+    /// Keeps what changed of a device's live state for the batch's write before the commit,
+    /// and the state itself in the process's cache.
+    fn stage_snapshot(&mut self, name: &str, before: &Snapshot, after: Snapshot) {
+        if *before != after {
+            let s = self.states.entry(name.to_owned()).or_default();
+            let changed = |b: &str, a: &str| (b != a).then(|| a.to_owned());
+            if let Some(v) = changed(&before.availability, &after.availability) {
+                s.availability = Some(v);
+            }
+            if let Some(v) = changed(&before.lock_state, &after.lock_state) {
+                s.lock_state = Some(v);
+            }
+            if let Some(v) = changed(&before.door_state, &after.door_state) {
+                s.door_state = Some(v);
+            }
+            if let Some(v) = after.battery.filter(|_| before.battery != after.battery) {
+                s.battery = Some(v);
+            }
+            if let Some(v) = after
+                .linkquality
+                .filter(|_| before.linkquality != after.linkquality)
+            {
+                s.linkquality = Some(v);
+            }
+            let (b, a) = (&before.reported, &after.reported);
+            if let Some(v) = a
+                .auto_relock_seconds
+                .filter(|_| b.auto_relock_seconds != a.auto_relock_seconds)
+            {
+                s.reported.auto_relock_seconds = Some(v);
+            }
+            if let Some(v) = a
+                .wrong_code_limit
+                .filter(|_| b.wrong_code_limit != a.wrong_code_limit)
+            {
+                s.reported.wrong_code_limit = Some(v);
+            }
+            if let Some(v) = a
+                .keypad_disable_seconds
+                .filter(|_| b.keypad_disable_seconds != a.keypad_disable_seconds)
+            {
+                s.reported.keypad_disable_seconds = Some(v);
+            }
+        }
+        self.app
+            .bridge()
+            .snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), after);
     }
 
     /// Slot `n` of `door` as this batch sees it (its own writes included).
@@ -501,9 +578,7 @@ impl Batch<'_> {
                 _ => {}
             }
         }
-        self.app
-            .store_snapshot(conn, name, &before, after, self.now)
-            .await?;
+        self.stage_snapshot(name, &before, after);
         Ok(!matches!(target, Target::Unknown))
     }
 
@@ -571,9 +646,7 @@ impl Batch<'_> {
             Target::Unknown => {}
         }
         let known = !matches!(target, Target::Unknown);
-        self.app
-            .store_snapshot(conn, name, &before, after, self.now)
-            .await?;
+        self.stage_snapshot(name, &before, after);
         Ok(known)
     }
 

@@ -17,7 +17,7 @@ use crate::devices::{Answered, LockDoor, Snapshot};
 
 /// How late a report may come and still answer a command: a lock acts within seconds; a report
 /// ten minutes on is about something else.
-const LATE_ANSWER: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
+pub(super) const LATE_ANSWER: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
 
 /// What in a report says the bolt is jammed, if anything.
 fn jam_signal(r: &Said<'_>) -> Option<&'static str> {
@@ -371,7 +371,6 @@ impl Batch<'_> {
         let want = if locked { "lock" } else { "unlock" };
         for c in self.answerable(conn, ld.door).await? {
             if c.action == want {
-                repo::set_command_status(conn, c.id, "confirmed", Some(self.now), None).await?;
                 self.events.push(
                     NewEvent::new("lock.command_confirmed", format!("door:{}", ld.door))
                         .property(ld.property)
@@ -401,7 +400,6 @@ impl Batch<'_> {
     ) -> Result<Vec<i64>> {
         let mut ids = Vec::new();
         for c in self.answerable(conn, ld.door).await? {
-            repo::set_command_status(conn, c.id, "failed", Some(self.now), Some(reason)).await?;
             self.events.push(
                 NewEvent::new("lock.command_failed", format!("door:{}", ld.door))
                     .property(ld.property)
@@ -430,9 +428,17 @@ impl Batch<'_> {
         conn: &mut Conn,
         door: DoorId,
     ) -> Result<Vec<repo::LockCommand>> {
-        let since = self.now.checked_sub(LATE_ANSWER).unwrap_or(self.now);
-        let mut open = repo::answerable_commands(conn, door, self.now, since).await?;
-        // Answered earlier in this batch (not yet visible as such to the query's caller).
+        let mut open = match self.open.get(&door) {
+            Some(open) => open.clone(),
+            None => {
+                let since = self.now.checked_sub(LATE_ANSWER).unwrap_or(self.now);
+                let open = repo::answerable_commands(conn, door, self.now, since).await?;
+                self.open.insert(door, open.clone());
+                open
+            }
+        };
+        // Answered earlier in this batch: ended in the database only at the batch's end
+        // (`end_commands`), so not yet as such in what was read.
         open.retain(|c| {
             !self
                 .after
