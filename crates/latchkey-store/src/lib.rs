@@ -103,6 +103,11 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct WriteTx {
     pub(crate) tx: Transaction<'static, sqlx::Any>,
     pub(crate) backend: Backend,
+    /// The chain head this process last wrote, which an append checks instead of reading it
+    /// (`audit::append`).
+    pub(crate) head: audit::HeadCache,
+    /// On SQLite, this process's turn to write, held until the commit or the rollback.
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl WriteTx {
@@ -129,6 +134,10 @@ impl WriteTx {
 /// ping: the pool pinged it when it was given back.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 
+/// How long a SQLite write waits for this process's earlier writers, as long as SQLite waits
+/// for another process's (the busy timeout).
+const WRITE_TURN: Duration = Duration::from_secs(10);
+
 /// A pool of connections to one database.
 #[derive(Clone)]
 pub struct Store {
@@ -138,6 +147,13 @@ pub struct Store {
     postgres_url: Option<std::sync::Arc<str>>,
     /// The database file, for readers that go around the pool (audit verification).
     sqlite_file: Option<std::sync::Arc<std::path::Path>>,
+    /// The audit chain head as this process last wrote it.
+    head: audit::HeadCache,
+    /// SQLite has one writer at a time. A transaction that finds the database locked is put
+    /// to sleep by SQLite for a millisecond or more before it tries again, ten times a
+    /// transaction's length; so this process's writers take their turns here, in order of
+    /// arrival, and only another process's writer is waited for by SQLite (decision 95).
+    turns: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -214,6 +230,8 @@ impl Store {
             postgres_url: (backend == Backend::Postgres)
                 .then(|| std::sync::Arc::from(url.as_str())),
             sqlite_file,
+            head: audit::HeadCache::default(),
+            turns: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -237,13 +255,21 @@ impl Store {
     /// # Errors
     /// The database could not start a transaction.
     pub async fn write(&self) -> Result<WriteTx> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let (tx, turn) = match self.backend {
+            Backend::Sqlite => {
+                let turn = tokio::time::timeout(WRITE_TURN, self.turns.clone().acquire_owned())
+                    .await
+                    .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?
+                    .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
+            Backend::Postgres => (self.pool.begin().await?, None),
         };
         Ok(WriteTx {
             tx,
             backend: self.backend,
+            head: self.head.clone(),
+            _turn: turn,
         })
     }
 

@@ -830,3 +830,55 @@ async fn a_keyed_log_gains_payload_digests_at_its_next_append_and_only_newer_eve
     })
     .await;
 }
+
+/// Each process keeps the head it last wrote instead of reading it (decision 95). Two stores
+/// on one database stand for two processes appending in turn, a rolled-back append moves the
+/// head nowhere, and a head rewritten under both (a restore) is followed: the chain always
+/// continues from the stored head, with no gap and no fork.
+#[tokio::test]
+async fn appends_continue_from_the_stored_head_whoever_wrote_last() {
+    latchkey_testkit::each_backend("audit_two_writers", |db| async move {
+        let a = db.open().await;
+        let b = db.open().await;
+        append_committed(&a, second(0), &[]).await;
+        let mut expected = 1;
+        for i in 0..6 {
+            let store = if i % 3 == 0 { &b } else { &a };
+            let last = append_committed(store, second(i + 1), &[event(i), event(i + 100)]).await;
+            expected += 2;
+            assert_eq!(last, expected, "append {i} follows the stored head");
+        }
+        // A transaction that appends and rolls back leaves the head where it was.
+        let mut tx = a.write().await.expect("begin");
+        audit::append(&mut tx, &key(), second(10), &[event(50)])
+            .await
+            .expect("append");
+        drop(tx);
+        let last = append_committed(&a, second(11), &[event(51)]).await;
+        assert_eq!(last, expected + 1, "the rolled-back event took no number");
+        let last = append_committed(&b, second(12), &[event(52)]).await;
+        assert_eq!(last, expected + 2);
+        assert!(verify(&a).await.is_ok(), "{:?}", verify(&a).await);
+
+        // Events and head put back to an earlier state under both writers, as a restore does.
+        exec(&a, &format!("DELETE FROM events WHERE seq > {expected}")).await;
+        let mut conn = a.read().await.expect("conn");
+        let row = sqlx::query("SELECT hash FROM events WHERE seq = $1")
+            .bind(expected)
+            .fetch_one(&mut *conn)
+            .await
+            .expect("row");
+        let hash: Vec<u8> = row.try_get(0).expect("hash");
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(expected)
+            .bind(hash)
+            .execute(&mut *conn)
+            .await
+            .expect("restore the head");
+        drop(conn);
+        let last = append_committed(&a, second(13), &[event(53)]).await;
+        assert_eq!(last, expected + 1, "the append follows the restored head");
+        assert!(verify(&b).await.is_ok(), "{:?}", verify(&b).await);
+    })
+    .await;
+}

@@ -66,10 +66,37 @@ impl NewEvent {
 /// SQLite allows 32,766 bound values per statement; 9 per row.
 const ROWS_PER_INSERT: usize = 1_000;
 
+/// The chain head as this process last wrote it, with where its markers stand. An append
+/// starts from it without reading the head, and moves the head with a compare-and-set on
+/// `(seq, hash)`: if any other writer (another process, a transaction that rolled back, a
+/// restore) moved the head since, the set changes no row and the append reads the head and
+/// starts again in the same transaction. So the chain always continues from the stored head;
+/// the cache only saves a statement (docs/ARCHITECTURE.md, decision 95).
+#[derive(Clone, Default)]
+pub(crate) struct HeadCache(std::sync::Arc<std::sync::Mutex<Option<Head>>>);
+
+#[derive(Clone, Copy)]
+pub(crate) struct Head {
+    seq: i64,
+    hash: Hash,
+    keyed: Option<i64>,
+    digested: Option<i64>,
+}
+
+impl HeadCache {
+    fn get(&self) -> Option<Head> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set(&self, head: Option<Head>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = head;
+    }
+}
+
 /// The chain's head and how its rows are hashed, read in one statement (an append's only
 /// read: each statement is a hand-off to SQLite's connection thread). On PostgreSQL the head
 /// row is locked until the commit.
-async fn head_and_keying(tx: &mut WriteTx, key: &ChainKey) -> Result<(i64, Hash, Keying)> {
+async fn read_head_for_append(tx: &mut WriteTx) -> Result<Head> {
     let sql = match tx.backend {
         Backend::Sqlite => {
             "SELECT seq, hash, \
@@ -101,13 +128,12 @@ async fn head_and_keying(tx: &mut WriteTx, key: &ChainKey) -> Result<(i64, Hash,
     let hash: Hash = bytes
         .try_into()
         .map_err(|_| StoreError::Corrupt("audit head hash is not 32 bytes".into()))?;
-    let digested: Option<i64> = row.try_get(2)?;
-    let keyed: Option<i64> = row.try_get(3)?;
-    Ok((
+    Ok(Head {
         seq,
         hash,
-        Keying::from_markers(key.clone(), keyed, digested),
-    ))
+        digested: row.try_get(2)?,
+        keyed: row.try_get(3)?,
+    })
 }
 
 /// How the log's rows are hashed: the keyed chain starts at its first marker (of either kind),
@@ -149,57 +175,144 @@ pub async fn append(
     at: Timestamp,
     events: &[NewEvent],
 ) -> Result<i64> {
-    let (mut seq, mut prev, mut keying) = head_and_keying(tx, key).await?;
-    let first_marker = match keying.digested {
-        Some(_) => None,
-        None => {
-            keying.digested = Some(seq + 1);
-            keying.from = keying.from.or(Some(seq + 1));
-            Some(marker(seq, &prev))
-        }
-    };
-    if events.is_empty() && first_marker.is_none() {
-        return Ok(seq);
-    }
     if let Some(e) = events.iter().find(|e| chain::is_marker(&e.kind)) {
         return Err(StoreError::Corrupt(format!(
             "an event of kind {} is written by the audit log itself, never by a caller",
             e.kind
         )));
     }
-    let at_us = to_micros(at);
-    let mut rows = Vec::with_capacity(events.len() + 1);
-    for ev in first_marker.iter().chain(events) {
-        seq += 1;
-        let data = ev.data.to_string();
-        let hash = keying.hash(
-            &prev,
-            &EventBody {
-                seq,
-                at_micros: at_us,
-                property: ev.property_id.map(|p| p.0),
-                actor: ev.actor_id.map(|p| p.0),
-                kind: &ev.kind,
-                subject: &ev.subject,
-                data: &data,
-            },
-        );
-        rows.push((seq, ev, data, prev, hash));
-        prev = hash;
+    // Without events there is nothing to chain: the head is read (and on PostgreSQL locked)
+    // as it always was, for a log that still needs its marker.
+    let cached = if events.is_empty() {
+        None
+    } else {
+        tx.head.get()
+    };
+    let (head, fresh) = match cached {
+        Some(h) => (h, false),
+        None => (read_head_for_append(tx).await?, true),
+    };
+    let mut chained = Chained::from(head, key, at, events);
+    if chained.rows.is_empty() {
+        return Ok(head.seq);
     }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    let moved = move_head(tx, &chained, (!fresh).then_some(&head)).await?;
+    if !moved {
+        // Someone else wrote since this process last did: start from the stored head.
+        let head = read_head_for_append(tx).await?;
+        chained = Chained::from(head, key, at, events);
+        move_head(tx, &chained, None).await?;
+    }
+    insert_rows(tx, &chained, events).await?;
+    // Kept before the commit: if the transaction rolls back, the next append's
+    // compare-and-set finds the stored head elsewhere and reads it.
+    tx.head.set(Some(chained.head));
+    Ok(chained.head.seq)
+}
+
+/// Events hashed onto a head: the marker when this append writes it, each row's sequence
+/// number, data and hashes (the marker's first), and the head they make.
+struct Chained {
+    at_us: i64,
+    marker: Option<NewEvent>,
+    rows: Vec<(i64, String, Hash, Hash)>,
+    head: Head,
+}
+
+impl Chained {
+    fn from(head: Head, key: &ChainKey, at: Timestamp, events: &[NewEvent]) -> Chained {
+        let mut keying = Keying::from_markers(key.clone(), head.keyed, head.digested);
+        let mut next = head;
+        let marker = match keying.digested {
+            Some(_) => None,
+            None => {
+                keying.digested = Some(head.seq + 1);
+                keying.from = keying.from.or(Some(head.seq + 1));
+                next.digested = Some(head.seq + 1);
+                next.keyed = next.keyed.or(Some(head.seq + 1));
+                Some(marker(head.seq, &head.hash))
+            }
+        };
+        let at_us = to_micros(at);
+        let mut rows = Vec::with_capacity(events.len() + 1);
+        for ev in marker.iter().chain(events) {
+            next.seq += 1;
+            let data = ev.data.to_string();
+            let hash = keying.hash(
+                &next.hash,
+                &EventBody {
+                    seq: next.seq,
+                    at_micros: at_us,
+                    property: ev.property_id.map(|p| p.0),
+                    actor: ev.actor_id.map(|p| p.0),
+                    kind: &ev.kind,
+                    subject: &ev.subject,
+                    data: &data,
+                },
+            );
+            rows.push((next.seq, data, next.hash, hash));
+            next.hash = hash;
+        }
+        Chained {
+            at_us,
+            marker,
+            rows,
+            head: next,
+        }
+    }
+}
+
+/// Moves the head to the end of `chained`; with `from`, only if the head still stands there
+/// (false when it does not). On PostgreSQL the head row stays locked until the commit, and the
+/// same statement wakes every process's live-event follower at the commit.
+async fn move_head(tx: &mut WriteTx, chained: &Chained, from: Option<&Head>) -> Result<bool> {
+    let mut sql = Sql::new(tx.backend, "UPDATE audit_head SET seq = ");
+    sql.bind(chained.head.seq)
+        .push(", hash = ")
+        .bind(chained.head.hash.to_vec())
+        .push(" WHERE id = 1");
+    if let Some(h) = from {
+        sql.push(" AND seq = ")
+            .bind(h.seq)
+            .push(" AND hash = ")
+            .bind(h.hash.to_vec());
+    }
+    if tx.backend == Backend::Postgres {
+        // Wakes every process's live-event follower at the commit (`Store::events_waker`).
+        sql.push(" RETURNING pg_notify(")
+            .bind(EVENTS_CHANNEL)
+            .push(", '')");
+    }
+    let done = sql.query().execute(tx.conn()).await?;
+    match (done.rows_affected(), from) {
+        (1, _) => Ok(true),
+        (0, Some(_)) => Ok(false),
+        (n, _) => Err(StoreError::Corrupt(format!(
+            "moving the audit chain head changed {n} rows; run `latchkey audit verify`"
+        ))),
+    }
+}
+
+async fn insert_rows(tx: &mut WriteTx, chained: &Chained, events: &[NewEvent]) -> Result<()> {
+    let all: Vec<_> = chained
+        .marker
+        .iter()
+        .chain(events)
+        .zip(&chained.rows)
+        .collect();
+    for chunk in all.chunks(ROWS_PER_INSERT) {
         let mut sql = Sql::new(
             tx.backend,
             "INSERT INTO events (seq, at, property_id, actor_id, kind, subject, data, prev_hash, hash) VALUES ",
         );
-        for (i, (seq, ev, data, prev, hash)) in chunk.iter().enumerate() {
+        for (i, (ev, (seq, data, prev, hash))) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
             sql.push("(")
                 .bind(*seq)
                 .push(", ")
-                .bind(at_us)
+                .bind(chained.at_us)
                 .push(", ")
                 .bind(ev.property_id.map(|p| p.0))
                 .push(", ")
@@ -221,19 +334,7 @@ pub async fn append(
             .await
             .map_err(StoreError::classify)?;
     }
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(prev.to_vec())
-        .execute(tx.conn())
-        .await?;
-    if tx.backend == Backend::Postgres {
-        // Wakes every process's live-event follower at the commit (see `Store::events_waker`).
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(EVENTS_CHANNEL)
-            .execute(tx.conn())
-            .await?;
-    }
-    Ok(seq)
+    Ok(())
 }
 
 /// The PostgreSQL channel notified by every append, at its commit.
