@@ -854,7 +854,9 @@ pub async fn answerable_commands_of(
     Ok(out)
 }
 
-/// [`set_command_status`] for many commands that end the same way, in one statement.
+/// [`set_command_status`] for many commands that end the same way, in one statement. Only a
+/// command still open (`sent`, `unconfirmed`) is ended: one that another transaction ended
+/// meanwhile keeps its end.
 ///
 /// # Errors
 /// `Database` on a failed write.
@@ -873,7 +875,7 @@ pub async fn set_commands_status(
             .bind(at.map(to_micros))
             .push(", completed_at), detail = COALESCE(")
             .bind(detail.map(str::to_owned))
-            .push(", detail) WHERE id IN ")
+            .push(", detail) WHERE status IN ('sent', 'unconfirmed') AND id IN ")
             .bind_list(chunk.iter().copied());
         sql.query().execute(&mut *conn).await?;
     }

@@ -74,6 +74,10 @@ pub enum StoreError {
         "the database is at schema version {found}, newer than this binary's {known}; upgrade latchkey"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    /// This process's earlier writers held SQLite's one write turn for longer than a write
+    /// waits.
+    #[error("the database stayed busy with this process's other writes for {0:?}")]
+    Busy(Duration),
     /// The database URL is not one latchkey can use.
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
@@ -259,7 +263,7 @@ impl Store {
             Backend::Sqlite => {
                 let turn = tokio::time::timeout(WRITE_TURN, self.turns.clone().acquire_owned())
                     .await
-                    .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?
+                    .map_err(|_| StoreError::Busy(WRITE_TURN))?
                     .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
                 (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
             }

@@ -231,6 +231,10 @@ async fn commands_recorded_together_answer_and_end_as_one_by_one() {
         devices::set_commands_status(tx.conn(), &[made[1].id], "confirmed", Some(now), None)
             .await
             .expect("end");
+        // A command another transaction ended keeps its end.
+        devices::set_commands_status(tx.conn(), &[made[1].id], "failed", Some(at(30)), Some("x"))
+            .await
+            .expect("end again");
         tx.commit().await.expect("commit");
         let mut conn = store.read().await.expect("conn");
         for (i, (status, detail)) in [

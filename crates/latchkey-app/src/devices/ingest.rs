@@ -91,6 +91,10 @@ struct Batch<'a> {
     open: HashMap<DoorId, Vec<repo::LockCommand>>,
     /// What changed of each device's live state, written together before the commit.
     states: HashMap<String, DeviceState>,
+    /// Each device's live state as this batch leaves it, put in the process's cache only
+    /// once the batch is committed: a batch that fails and is retried starts again from what
+    /// the database holds.
+    snapshots: HashMap<String, Snapshot>,
 }
 
 impl App {
@@ -117,6 +121,7 @@ impl App {
             asked: HashMap::new(),
             open: HashMap::new(),
             states: HashMap::new(),
+            snapshots: HashMap::new(),
         };
         let identities: Vec<[u8; 32]> = items.iter().filter_map(|i| i.identity).collect();
         let mut fresh = repo::first_sightings(tx.conn(), &identities, now)
@@ -149,6 +154,7 @@ impl App {
             after,
             dirty,
             states,
+            snapshots,
             ..
         } = batch;
         repo::save_slots(tx.conn(), &dirty).await?;
@@ -168,6 +174,11 @@ impl App {
             tracing::debug!(%door, slots = due, "a lock is back; its slot work is due now");
         }
         self.commit_at(tx, events, now).await?;
+        self.bridge()
+            .snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(snapshots);
         for door in &after.first_heard {
             self.devices().desired_state_changed(*door);
         }
@@ -371,7 +382,16 @@ impl Batch<'_> {
                 | DeviceMessage::Undelivered { device, .. } => device,
                 _ => continue,
             };
-            if let Target::Lock(ld) = self.app.target(conn, device).await? {
+            // Only locks this process already knows: looking a name up costs statements, and a
+            // door not read here is read when a report of it needs it (`answerable`).
+            if let Some(Some(ld)) = self
+                .app
+                .bridge()
+                .lock_doors
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(device.as_str())
+            {
                 doors.push(ld.door);
             }
         }
@@ -391,7 +411,7 @@ impl Batch<'_> {
     }
 
     /// Keeps what changed of a device's live state for the batch's write before the commit,
-    /// and the state itself in the process's cache.
+    /// and the state itself for the rest of the batch and, once committed, the process.
     fn stage_snapshot(&mut self, name: &str, before: &Snapshot, after: Snapshot) {
         if *before != after {
             let s = self.states.entry(name.to_owned()).or_default();
@@ -434,12 +454,15 @@ impl Batch<'_> {
                 s.reported.keypad_disable_seconds = Some(v);
             }
         }
-        self.app
-            .bridge()
-            .snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_owned(), after);
+        self.snapshots.insert(name.to_owned(), after);
+    }
+
+    /// A device's live state as this batch sees it (its own changes included).
+    async fn snapshot(&self, conn: &mut Conn, name: &str) -> Result<Snapshot> {
+        match self.snapshots.get(name) {
+            Some(s) => Ok(s.clone()),
+            None => self.app.snapshot(conn, name).await,
+        }
     }
 
     /// Slot `n` of `door` as this batch sees it (its own writes included).
@@ -530,7 +553,7 @@ impl Batch<'_> {
 
     async fn availability(&mut self, conn: &mut Conn, name: &str, a: Availability) -> Result<bool> {
         let target = self.app.target(conn, name).await?;
-        let before = self.app.snapshot(conn, name).await?;
+        let before = self.snapshot(conn, name).await?;
         let mut after = before.clone();
         after.availability = match a {
             // A sleeping lock is there; commands wait for its wake-up.
@@ -591,7 +614,7 @@ impl Batch<'_> {
     ) -> Result<bool> {
         let r = Said::of(profile, reports);
         let target = self.app.target(conn, name).await?;
-        let before = self.app.snapshot(conn, name).await?;
+        let before = self.snapshot(conn, name).await?;
         let mut after = before.clone();
         if let Some(p) = r.position {
             after.lock_state = said::position_word(p).into();
@@ -680,7 +703,7 @@ impl Batch<'_> {
             && let Some(d) = property::get_door(conn, door_id).await?
             && let Some(lock) = d.lock_name
         {
-            let snap = self.app.snapshot(conn, &lock).await?;
+            let snap = self.snapshot(conn, &lock).await?;
             if snap.lock_state == "locked" {
                 self.events.push(alarm(
                     "forced_entry",
