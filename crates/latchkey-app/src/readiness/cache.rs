@@ -164,15 +164,18 @@ impl MapCache {
     pub(crate) fn observe(&self, e: &Event) {
         let mut s = self.lock();
         if changes_readiness(e) {
+            // A map computed after reading a head at or past this event already shows it: the
+            // same event observed twice (by a page load's catch-up, then by the follower) must
+            // not throw that map away.
             match e.property_id {
                 Some(p) => {
                     let d = s.dirty.entry(p).or_default();
                     *d = (*d).max(e.seq);
-                    s.maps.retain(|(q, _), _| *q != p);
+                    s.maps.retain(|(q, _), kept| *q != p || kept.seq >= e.seq);
                 }
                 None => {
                     s.dirty_everywhere = s.dirty_everywhere.max(e.seq);
-                    s.maps.clear();
+                    s.maps.retain(|_, kept| kept.seq >= e.seq);
                 }
             }
         }
@@ -300,6 +303,45 @@ mod tests {
             assert!(
                 c.get(PropertyId(1), Failure::PhoneGone, 11, now).is_none(),
                 "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_observed_again_by_the_follower_keeps_a_map_computed_after_it() {
+        let now = Timestamp::UNIX_EPOCH;
+        for property in [Some(1), None] {
+            let c = MapCache::default();
+            c.start(10);
+            // A page load caught up on event 11 itself and computed the map at head 11 ...
+            c.observe(&event(
+                11,
+                "credential.created",
+                property,
+                serde_json::json!({}),
+            ));
+            c.put(11, LATER, map(1));
+            assert!(c.get(PropertyId(1), Failure::PhoneGone, 11, now).is_some());
+            // ... and the follower, behind, reads event 11 too.
+            c.observe(&event(
+                11,
+                "credential.created",
+                property,
+                serde_json::json!({}),
+            ));
+            assert!(
+                c.get(PropertyId(1), Failure::PhoneGone, 11, now).is_some(),
+                "kept: it already shows event 11 ({property:?})"
+            );
+            c.observe(&event(
+                12,
+                "credential.created",
+                property,
+                serde_json::json!({}),
+            ));
+            assert!(
+                c.get(PropertyId(1), Failure::PhoneGone, 12, now).is_none(),
+                "a later change still makes it stale ({property:?})"
             );
         }
     }
