@@ -171,38 +171,7 @@ pub async fn update_state(
     s: &DeviceState,
     at: Timestamp,
 ) -> Result<()> {
-    // One statement (ingestion writes a lock's state once per report): a device heard for the
-    // first time gets its row with the columns' defaults for what was not reported.
-    sqlx::query(
-        "INSERT INTO devices (friendly_name, first_seen, last_seen, availability, lock_state, \
-         door_state, battery, linkquality, left_network, reported_auto_relock, \
-         reported_wrong_code_limit, reported_keypad_disable) \
-         VALUES ($8, $7, $7, COALESCE($1, 'unknown'), COALESCE($2, 'unknown'), \
-         COALESCE($3, 'unknown'), $4, $5, COALESCE($6, 0), $9, $10, $11) \
-         ON CONFLICT (friendly_name) DO UPDATE SET \
-         availability = COALESCE($1, devices.availability), \
-         lock_state = COALESCE($2, devices.lock_state), \
-         door_state = COALESCE($3, devices.door_state), battery = COALESCE($4, devices.battery), \
-         linkquality = COALESCE($5, devices.linkquality), \
-         left_network = COALESCE($6, devices.left_network), last_seen = $7, \
-         reported_auto_relock = COALESCE($9, devices.reported_auto_relock), \
-         reported_wrong_code_limit = COALESCE($10, devices.reported_wrong_code_limit), \
-         reported_keypad_disable = COALESCE($11, devices.reported_keypad_disable)",
-    )
-    .bind(s.availability.clone())
-    .bind(s.lock_state.clone())
-    .bind(s.door_state.clone())
-    .bind(s.battery)
-    .bind(s.linkquality)
-    .bind(s.left_network.map(i64::from))
-    .bind(to_micros(at))
-    .bind(name.to_owned())
-    .bind(s.reported.auto_relock_seconds)
-    .bind(s.reported.wrong_code_limit)
-    .bind(s.reported.keypad_disable_seconds)
-    .execute(conn)
-    .await?;
-    Ok(())
+    update_states(conn, &[(name.to_owned(), s.clone())], at).await
 }
 
 /// [`update_state`] for many devices in one statement, whatever their number: every change
@@ -799,21 +768,7 @@ pub async fn answerable_commands(
     now: Timestamp,
     since: Timestamp,
 ) -> Result<Vec<LockCommand>> {
-    let rows = sqlx::query(
-        "SELECT c.id, c.door_id, c.action, c.requested_by, c.requested_at, c.deadline_at, c.status, \
-         c.completed_at, c.detail FROM lock_commands c \
-         WHERE c.door_id = $1 AND c.status IN ('sent', 'unconfirmed') \
-         AND c.requested_at <= $2 AND c.requested_at >= $3 \
-         AND (c.deadline_at >= $2 \
-              OR NOT EXISTS (SELECT 1 FROM lock_commands n WHERE n.id > c.id AND n.door_id = $1)) \
-         ORDER BY c.id",
-    )
-    .bind(door.0)
-    .bind(to_micros(now))
-    .bind(to_micros(since))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(command_row).collect()
+    answerable_commands_of(conn, &[door], now, since).await
 }
 
 /// [`answerable_commands`] for several doors in one statement, each door's oldest first: what

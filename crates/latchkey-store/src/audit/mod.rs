@@ -88,8 +88,8 @@ impl HeadCache {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set(&self, head: Option<Head>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = head;
+    fn set(&self, head: Head) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(head);
     }
 }
 
@@ -206,7 +206,7 @@ pub async fn append(
     insert_rows(tx, &chained, events).await?;
     // Kept before the commit: if the transaction rolls back, the next append's
     // compare-and-set finds the stored head elsewhere and reads it.
-    tx.head.set(Some(chained.head));
+    tx.head.set(chained.head);
     Ok(chained.head.seq)
 }
 
